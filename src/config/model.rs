@@ -1,0 +1,343 @@
+//! The resolved configuration model: what the configuration languages produce
+//! (`epoch.conf` with its Imports, and the IOC files) and what the engine, the
+//! JSON dump of `check-config` and the CLI consume.
+//!
+//! Plain data, no I/O. Everything here is allocated once when a configuration
+//! loads; the engine only reads it afterwards.
+
+use std::path::PathBuf;
+
+/// Where a setting came from: an index into [`Config::files`] and a 1-based line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Location {
+    pub file: usize,
+    pub line: u32,
+}
+
+/// A whole, valid configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Every file that was read: `files[0]` is the main `epoch.conf`, then the
+    /// Imports in the order they were reached, then the IOC files.
+    pub files: Vec<PathBuf>,
+    pub globals: Globals,
+    /// Objects in the order they were declared; IOC-file objects come last.
+    pub objects: Vec<Object>,
+    /// Every runlevel named by an object or a global, with its direct
+    /// inheritance (Epoch's inheritance is deliberately not recursive).
+    pub runlevels: Vec<Runlevel>,
+}
+
+/// A value that is either written inline or read from a file at boot
+/// (`Hostname FILE /etc/hostname`, `BootBannerText FILE /etc/motd`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Text {
+    Literal(String),
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Color {
+    #[default]
+    None,
+    Black,
+    Blue,
+    Red,
+    Green,
+    Yellow,
+    Magenta,
+    Cyan,
+    White,
+}
+
+/// The virtual filesystems of `MountVirtual`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VirtualFs {
+    /// `devfs`: devtmpfs on /dev.
+    Dev,
+    /// `devpts`: /dev/pts.
+    DevPts,
+    /// `devshm`: tmpfs on /dev/shm.
+    DevShm,
+    /// `procfs`: /proc.
+    Proc,
+    /// `sysfs`: /sys.
+    Sys,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VirtualMount {
+    pub fs: VirtualFs,
+    /// The `+` suffix: create the mount point first.
+    pub create_dir: bool,
+}
+
+/// `StatusNames=Fail,Ok,Warning`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusNames {
+    pub fail: String,
+    pub ok: String,
+    pub warning: String,
+}
+
+impl Default for StatusNames {
+    fn default() -> Self {
+        StatusNames { fail: "FAIL".into(), ok: "Done".into(), warning: "WARN".into() }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Globals {
+    pub default_runlevel: String,
+    pub disable_cad: bool,
+    pub boot_banner: Option<Text>,
+    pub boot_banner_color: Color,
+    pub hostname: Option<Text>,
+    pub domainname: Option<Text>,
+    pub mount_virtual: Vec<VirtualMount>,
+    pub enable_logging: bool,
+    pub blank_log_on_boot: bool,
+    /// `GlobalEnvVar` values, each `NAME=value` exactly as written.
+    pub env: Vec<String>,
+    /// `StartingStatusFormat`; `None` means the default `"!TITLE! ... "`.
+    pub starting_status_format: Option<Text>,
+    /// `FinishedStatusFormat`; `None` means the default `"!STATUS!"`.
+    pub finished_status_format: Option<Text>,
+    /// `StatusNames`, inline (already split) or from a file read at boot.
+    pub status_names: Option<StatusNamesSource>,
+    /// `DefinePriority` names, kept for the JSON dump; objects hold numbers.
+    pub priorities: Vec<(String, u32)>,
+    /// Our extensions for IOCs.
+    pub ioc: IocGlobals,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusNamesSource {
+    Inline(StatusNames),
+    File(PathBuf),
+}
+
+/// Extension globals (not Epoch's; `--strict-epoch` rejects them).
+#[derive(Debug, Clone)]
+pub struct IocGlobals {
+    /// `IocDirectory`: where the IOC files are (default `/etc/procServ.d`).
+    pub directory: PathBuf,
+    /// `IocGroup`: the group whose members may manage IOCs (default `ioc`).
+    pub group: String,
+    /// `IocSocketUser`: owner of console sockets (default: the IOC's user).
+    pub socket_user: Option<String>,
+    /// `IocStartPriority`: `None` means after every other object.
+    pub start_priority: Option<u32>,
+    /// `IocStopPriority` (default 1: IOCs stop first).
+    pub stop_priority: u32,
+    /// `IocRunlevels`: empty means the default runlevel.
+    pub runlevels: Vec<String>,
+    /// `IocLogDirectory` (default `/var/log/procserv`).
+    pub log_directory: PathBuf,
+    /// `IocLogMaxSize` in bytes; 0 disables rotation (default 1 MiB).
+    pub log_max_bytes: u64,
+    /// `IocLogKeep`: rotated logs kept (default 3).
+    pub log_keep: u32,
+    /// `IocHoldoff`: procServ's seconds between IOC restarts (default 2, as
+    /// epics-ioc-runner's restart interval).
+    pub holdoff_secs: u32,
+    /// `ProcServ`: the procServ executable (default: `procServ` on PATH).
+    pub procserv: PathBuf,
+}
+
+impl Default for IocGlobals {
+    fn default() -> Self {
+        IocGlobals {
+            directory: PathBuf::from("/etc/procServ.d"),
+            group: "ioc".into(),
+            socket_user: None,
+            start_priority: None,
+            stop_priority: 1,
+            runlevels: Vec::new(),
+            log_directory: PathBuf::from("/var/log/procserv"),
+            log_max_bytes: 1 << 20,
+            log_keep: 3,
+            holdoff_secs: 2,
+            procserv: PathBuf::from("procServ"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runlevel {
+    pub name: String,
+    /// Runlevels whose objects this one also starts (direct only).
+    pub inherits: Vec<String>,
+}
+
+/// How an object is stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum StopMethod {
+    /// No stop command (`NONE` or omitted).
+    #[default]
+    None,
+    /// A command line run to stop the object.
+    Command(String),
+    /// Send TERMSIGNAL to the tracked PID.
+    Pid,
+    /// Send TERMSIGNAL to the PID in this file (or in `ObjectPIDFile` when `None`).
+    PidFile(Option<PathBuf>),
+    /// Epoch's built-in killall5: signal (default SIGTERM) then wait seconds.
+    Killall5 { signal: Option<i32>, wait_secs: Option<u32> },
+}
+
+/// What `reload` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReloadMethod {
+    Command(String),
+    Signal(i32),
+}
+
+/// Where a standard stream goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    File(PathBuf),
+    /// `LOG`: the system log.
+    Log,
+}
+
+/// How a start command's exit code is judged (`MAPEXITSTATUS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitResult {
+    Success,
+    Warning,
+    Failure,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Options {
+    pub raw_description: bool,
+    pub fork: bool,
+    pub forkn: bool,
+    pub pivot: bool,
+    pub exec: bool,
+    pub persistent: bool,
+    pub service: bool,
+    pub autorestart: bool,
+    pub runonce: bool,
+    /// `STOPTIMEOUT=n` seconds; `None` means the default (10 s).
+    pub stop_timeout: Option<u32>,
+    pub no_stop_wait: bool,
+    pub halt_only: bool,
+    /// `TERMSIGNAL=n|NAME`; `None` means SIGTERM.
+    pub term_signal: Option<i32>,
+    pub force_shell: bool,
+    pub start_fail_critical: bool,
+    pub stop_fail_critical: bool,
+    pub no_track: bool,
+    /// `MAPEXITSTATUS=code,RESULT`, in the order given (a later one wins).
+    pub exit_map: Vec<(u8, ExitResult)>,
+    /// Extension `PROCSERV`: run the start command under procServ with a console.
+    pub procserv: bool,
+}
+
+/// An object that runs under procServ with a UNIX-socket console: every IOC
+/// file, and every object with the `PROCSERV` option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Console {
+    /// The console name (IOC_NAME, or the ObjectID): `/run/procserv/<name>/control`.
+    pub name: String,
+    /// The user the IOC runs as (IOC_USER / ObjectUser); `None` = root.
+    pub user: Option<String>,
+    /// IOC_GROUP / ObjectGroup.
+    pub group: Option<String>,
+    /// IOC_CHDIR / ObjectWorkingDirectory.
+    pub chdir: Option<PathBuf>,
+    /// IOC_CMD / ObjectStartCommand: what procServ runs.
+    pub command: String,
+    /// True for objects made from an IOC file (as opposed to `PROCSERV`).
+    pub from_ioc_file: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Object {
+    pub id: String,
+    /// `ObjectDescription`, or the ID when none is given.
+    pub description: String,
+    /// The `ObjectID` line (for an IOC, line 0 of its file).
+    pub location: Location,
+    pub prestart: Option<String>,
+    pub start: Option<String>,
+    pub stop: StopMethod,
+    pub reload: Option<ReloadMethod>,
+    /// 0 means "not started at boot or on runlevel changes".
+    pub start_priority: u32,
+    /// 0 means "not stopped by priority at shutdown".
+    pub stop_priority: u32,
+    pub pid_file: Option<PathBuf>,
+    pub working_directory: Option<PathBuf>,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub stdout: Option<Output>,
+    pub stderr: Option<Output>,
+    /// `ObjectEnvVar` values, each `NAME=value` as written.
+    pub env: Vec<String>,
+    pub enabled: bool,
+    /// The line of `ObjectEnabled`, if any (for tools that edit the file).
+    pub enabled_location: Option<Location>,
+    pub runlevels: Vec<String>,
+    pub options: Options,
+    /// Set for IOCs and `PROCSERV` objects.
+    pub console: Option<Console>,
+}
+
+impl Object {
+    /// How a start command's exit code maps to a result: MAPEXITSTATUS first,
+    /// then 0 = success, anything else = failure.
+    pub fn exit_result(&self, code: u8) -> ExitResult {
+        match self.options.exit_map.iter().rev().find(|(c, _)| *c == code) {
+            Some((_, result)) => *result,
+            None if code == 0 => ExitResult::Success,
+            None => ExitResult::Failure,
+        }
+    }
+}
+
+impl Config {
+    /// The index of the object with this ID.
+    pub fn find(&self, id: &str) -> Option<usize> {
+        self.objects.iter().position(|o| o.id == id)
+    }
+
+    pub fn runlevel(&self, name: &str) -> Option<&Runlevel> {
+        self.runlevels.iter().find(|r| r.name == name)
+    }
+
+    /// Whether `object` belongs to `runlevel`, directly or through the
+    /// runlevel's (non-recursive) inheritance.
+    pub fn in_runlevel(&self, object: &Object, runlevel: &str) -> bool {
+        if object.runlevels.iter().any(|r| r == runlevel) {
+            return true;
+        }
+        self.runlevel(runlevel)
+            .map(|rl| rl.inherits.iter().any(|inh| object.runlevels.iter().any(|r| r == inh)))
+            .unwrap_or(false)
+    }
+
+    /// Objects to start on entering `runlevel`, in start order: enabled, in the
+    /// runlevel, start priority above 0, not HALTONLY. Ties keep file order.
+    pub fn start_order(&self, runlevel: &str) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.objects.len())
+            .filter(|&i| {
+                let o = &self.objects[i];
+                o.enabled && o.start_priority > 0 && !o.options.halt_only && self.in_runlevel(o, runlevel)
+            })
+            .collect();
+        order.sort_by_key(|&i| self.objects[i].start_priority);
+        order
+    }
+
+    /// Objects stopped at shutdown, in stop order: stop priority above 0.
+    /// Ties keep file order.
+    pub fn stop_order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> =
+            (0..self.objects.len()).filter(|&i| self.objects[i].stop_priority > 0).collect();
+        order.sort_by_key(|&i| self.objects[i].stop_priority);
+        order
+    }
+}

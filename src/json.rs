@@ -1,0 +1,174 @@
+//! A small JSON writer with correct string escaping, for every `--json` output.
+//! JSON is never built with format strings around raw values: every string
+//! goes through [`Json::string`].
+
+use std::fmt::Write;
+
+/// Builds one JSON document into a `String`. Commas are inserted automatically.
+#[derive(Default)]
+pub struct Json {
+    out: String,
+    /// One entry per open container: whether it already has a member.
+    has_member: Vec<bool>,
+}
+
+impl Json {
+    pub fn new() -> Self {
+        Json::default()
+    }
+
+    pub fn finish(self) -> String {
+        self.out
+    }
+
+    fn before_value(&mut self) {
+        if let Some(has) = self.has_member.last_mut() {
+            if *has {
+                self.out.push(',');
+            }
+            *has = true;
+        }
+    }
+
+    pub fn begin_object(&mut self) -> &mut Self {
+        self.before_value();
+        self.out.push('{');
+        self.has_member.push(false);
+        self
+    }
+
+    pub fn end_object(&mut self) -> &mut Self {
+        self.has_member.pop();
+        self.out.push('}');
+        self
+    }
+
+    pub fn begin_array(&mut self) -> &mut Self {
+        self.before_value();
+        self.out.push('[');
+        self.has_member.push(false);
+        self
+    }
+
+    pub fn end_array(&mut self) -> &mut Self {
+        self.has_member.pop();
+        self.out.push(']');
+        self
+    }
+
+    /// An object key; the next call writes its value.
+    pub fn key(&mut self, key: &str) -> &mut Self {
+        self.before_value();
+        escape_into(&mut self.out, key);
+        self.out.push(':');
+        // The value that follows belongs to this member: it must not add a comma
+        // (its own `before_value` marks the member as written again).
+        if let Some(has) = self.has_member.last_mut() {
+            *has = false;
+        }
+        self
+    }
+
+    pub fn string(&mut self, value: &str) -> &mut Self {
+        self.before_value();
+        escape_into(&mut self.out, value);
+        self
+    }
+
+    pub fn opt_string(&mut self, value: Option<&str>) -> &mut Self {
+        match value {
+            Some(v) => self.string(v),
+            None => self.null(),
+        }
+    }
+
+    pub fn number(&mut self, value: impl Into<i128>) -> &mut Self {
+        self.before_value();
+        let _ = write!(self.out, "{}", value.into());
+        self
+    }
+
+    pub fn float(&mut self, value: f64) -> &mut Self {
+        self.before_value();
+        if value.is_finite() {
+            let _ = write!(self.out, "{value}");
+        } else {
+            self.out.push_str("null");
+        }
+        self
+    }
+
+    pub fn bool(&mut self, value: bool) -> &mut Self {
+        self.before_value();
+        self.out.push_str(if value { "true" } else { "false" });
+        self
+    }
+
+    pub fn null(&mut self) -> &mut Self {
+        self.before_value();
+        self.out.push_str("null");
+        self
+    }
+
+    /// `"key": "value"` in one call.
+    pub fn field_str(&mut self, key: &str, value: &str) -> &mut Self {
+        self.key(key).string(value)
+    }
+
+    pub fn field_num(&mut self, key: &str, value: impl Into<i128>) -> &mut Self {
+        self.key(key).number(value)
+    }
+
+    pub fn field_bool(&mut self, key: &str, value: bool) -> &mut Self {
+        self.key(key).bool(value)
+    }
+
+    /// `"key": ["a", "b"]`.
+    pub fn field_strings<S: AsRef<str>>(&mut self, key: &str, values: &[S]) -> &mut Self {
+        self.key(key).begin_array();
+        for v in values {
+            self.string(v.as_ref());
+        }
+        self.end_array()
+    }
+}
+
+/// Appends `s` as a quoted JSON string.
+pub fn escape_into(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_document_has_commas_in_the_right_places() {
+        let mut j = Json::new();
+        j.begin_object().field_str("a", "x\"y\n").key("b").begin_array();
+        j.number(1).number(2).begin_object().field_bool("c", true).end_object();
+        j.end_array().key("d").null().end_object();
+        assert_eq!(j.finish(), r#"{"a":"x\"y\n","b":[1,2,{"c":true}],"d":null}"#);
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let mut s = String::new();
+        escape_into(&mut s, "\u{1}\u{1b}[0m\\");
+        assert_eq!(s, r#""\u0001\u001b[0m\\""#);
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    println!("iocinit {}", env!("CARGO_PKG_VERSION"));
+}
