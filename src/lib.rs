@@ -12,7 +12,9 @@
 //! - [`sys`]: allocation-free system-call wrappers (clocks, /proc, reaping, atomic files).
 //! - [`spawn`]: vfork-safe process creation; the only place processes are made.
 
+pub mod alloc_count;
 pub mod config;
+pub mod control;
 pub mod engine;
 pub mod ioc;
 pub mod json;

@@ -487,6 +487,41 @@ pub fn in_initial_pid_namespace() -> bool {
     unsafe { libc::stat(c"/proc/self/ns/pid".as_ptr(), &mut st) == 0 && st.st_ino as u64 == PROC_PID_INIT_INO }
 }
 
+/// The peer of a UNIX socket: uid and every group (SO_PEERCRED and
+/// SO_PEERGROUPS). Groups beyond `groups.len()` are dropped.
+pub fn peer_credentials(fd: i32, groups: &mut [u32]) -> Option<(u32, usize)> {
+    let mut cred: libc::ucred = unsafe { core::mem::zeroed() };
+    let mut len = core::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `cred`.
+    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_PEERCRED, (&mut cred as *mut libc::ucred).cast(), &mut len) };
+    if r != 0 {
+        return None;
+    }
+    let mut n = 0;
+    if let Some(first) = groups.first_mut() {
+        *first = cred.gid;
+        n = 1;
+    }
+    let mut len = (core::mem::size_of_val(groups) - 4 * n) as libc::socklen_t;
+    const SO_PEERGROUPS: i32 = 59;
+    // SAFETY: as above, into the rest of `groups`.
+    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, SO_PEERGROUPS, groups[n..].as_mut_ptr().cast(), &mut len) };
+    if r == 0 {
+        n += len as usize / 4;
+    }
+    Some((cred.uid, n))
+}
+
+/// setdomainname(2) (nix has no wrapper).
+pub fn set_domainname(name: &[u8]) -> Result<(), i32> {
+    // SAFETY: name is valid for its length.
+    if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } == 0 {
+        Ok(())
+    } else {
+        Err(last_errno())
+    }
+}
+
 /// A `core::fmt::Write` sink over a fixed byte buffer that truncates silently.
 pub struct FixedBuf<const N: usize> {
     buf: [u8; N],
