@@ -8,6 +8,8 @@
 //! Modules, one concern each (dependencies point down this list only where noted):
 //! - [`config`]: the configuration languages, text in, model out.
 //! - [`json`]: the escaping JSON writer behind every `--json`.
+//! - [`cli`]: the command-line front ends (uses `config`).
 
+pub mod cli;
 pub mod config;
 pub mod json;
