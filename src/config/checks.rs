@@ -162,7 +162,8 @@ pub(crate) fn config(globals: &GlobalsDraft, objects: &[Object], ioc_runlevels: 
 
     match globals.location_of("DefaultRunlevel") {
         None => f.error(0, "no DefaultRunlevel: expected e.g. `DefaultRunlevel default` before the first ObjectID".into()),
-        Some(at) if !used(default) => f.list.push(Finding {
+        // An empty default means its line had an error already.
+        Some(at) if !default.is_empty() && !used(default) => f.list.push(Finding {
             severity: Severity::Error,
             at,
             message: format!("DefaultRunlevel {default}: no object is in this runlevel, expected at least one (ObjectRunlevels {default})"),
