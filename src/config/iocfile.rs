@@ -145,25 +145,36 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
 pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut problems = Vec::new();
     let mut values: [Option<(String, u32)>; 6] = Default::default();
+    // Keys whose value had a syntax error: reported once, not checked again.
+    let mut unreadable = [false; 6];
     for (index, raw) in text.split('\n').enumerate() {
         let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
-        match assignment(raw) {
-            Ok(None) => {}
-            Ok(Some((key, value))) => match KEYS.iter().position(|k| *k == key) {
-                Some(k) => match &values[k] {
-                    Some((_, first)) => {
-                        problems.push(Diagnostic::error(path, line, format!("{key} given twice (first on line {first}): expected it once")))
-                    }
-                    None => values[k] = Some((value, line)),
-                },
-                None => problems.push(Diagnostic::warning(
-                    path,
-                    line,
-                    format!("unknown variable {key} ignored: expected one of {}", KEYS.join(", ")),
-                )),
-            },
-            Err(message) => problems.push(Diagnostic::error(path, line, message)),
+        let (key, value) = match assignment(raw) {
+            Ok(Some(assignment)) => assignment,
+            Ok(None) => continue,
+            Err(message) => {
+                problems.push(Diagnostic::error(path, line, message));
+                continue;
+            }
+        };
+        let (value, readable) = match value {
+            Ok(value) => (value, true),
+            Err(message) => {
+                problems.push(Diagnostic::error(path, line, message));
+                (String::new(), false)
+            }
+        };
+        let Some(k) = KEYS.iter().position(|k| *k == key) else {
+            let message = format!("unknown variable {key} ignored: expected one of {}", KEYS.join(", "));
+            problems.push(Diagnostic::warning(path, line, message));
+            continue;
+        };
+        if let Some((_, first)) = &values[k] {
+            problems.push(Diagnostic::error(path, line, format!("{key} given twice (first on line {first}): expected it once")));
+            continue;
         }
+        unreadable[k] = !readable;
+        values[k] = Some((value, line));
     }
     let line_of = |key: &str| KEYS.iter().position(|k| *k == key).and_then(|k| values[k].as_ref()).map_or(0, |(_, line)| *line);
     let take = |k: usize| values[k].as_ref().map(|(v, _)| v.clone()).filter(|v| !v.is_empty());
@@ -174,7 +185,8 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
             problems.push(Diagnostic::error(path, 0, format!("{key} missing: expected a line {key}=\"...\"")));
         }
     }
-    for (key, value) in file.entries() {
+    let readable = |key: &str| KEYS.iter().position(|k| *k == key).is_some_and(|k| !unreadable[k]);
+    for (key, value) in file.entries().into_iter().filter(|(key, _)| readable(key)) {
         if let Err(message) = check_value(key, value) {
             problems.push(Diagnostic::error(path, line_of(key), message));
         }
@@ -207,27 +219,32 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
     }
 }
 
-/// One line: `None` for blank and comment lines, else `KEY` and its value.
-fn assignment(raw: &str) -> Result<Option<(&str, String)>, String> {
+/// One line: `None` for blank and comment lines, else `KEY` and its value,
+/// or why the value cannot be read. `Err` when the line is no assignment.
+fn assignment(raw: &str) -> Result<Option<(&str, Result<String, String>)>, String> {
     let text = raw.trim_start_matches([' ', '\t']);
     if text.is_empty() || text.starts_with('#') {
         return Ok(None);
     }
-    if let Some(c) = text.chars().find(|c| c.is_control() && *c != '\t') {
-        return Err(format!("control character {c:?} (a CR of a CRLF line end?): a shell would keep it in the value"));
-    }
     let key_end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len());
     let (key, rest) = text.split_at(key_end);
-    let rest = match rest.strip_prefix('=') {
-        Some(rest) if !key.is_empty() && !key.starts_with(|c: char| c.is_ascii_digit()) => rest,
-        _ => return Err(format!("expected KEY=\"value\" (no blanks around =), got {text:?}")),
-    };
+    match rest.strip_prefix('=') {
+        Some(rest) if !key.is_empty() && !key.starts_with(|c: char| c.is_ascii_digit()) => Ok(Some((key, value(key, rest)))),
+        _ => Err(format!("expected KEY=\"value\" (no blanks around =), got {text:?}")),
+    }
+}
+
+/// The text after `KEY=`: one shell word, then nothing but blanks and a comment.
+fn value(key: &str, rest: &str) -> Result<String, String> {
+    if let Some(c) = rest.chars().find(|c| c.is_control() && *c != '\t') {
+        return Err(format!("control character {c:?} (a CR of a CRLF line end?): a shell would keep it in the value"));
+    }
     let (value, after) = shell_word(rest)?;
     let after = after.trim_start_matches([' ', '\t']);
     if !after.is_empty() && !after.starts_with('#') {
         return Err(format!("unexpected {after:?} after the value of {key}: a shell would run it as a command; expected KEY=\"value\" alone"));
     }
-    Ok(Some((key, value)))
+    Ok(value)
 }
 
 /// Characters a shell takes literally outside quotes.
