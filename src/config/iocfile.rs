@@ -149,7 +149,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
     let mut unreadable = [false; 6];
     for (index, raw) in text.split('\n').enumerate() {
         let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
-        let (key, value) = match assignment(raw) {
+        let Assignment { key, value } = match assignment(raw) {
             Ok(Some(assignment)) => assignment,
             Ok(None) => continue,
             Err(message) => {
@@ -219,9 +219,16 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
     }
 }
 
-/// One line: `None` for blank and comment lines, else `KEY` and its value,
-/// or why the value cannot be read. `Err` when the line is no assignment.
-fn assignment(raw: &str) -> Result<Option<(&str, Result<String, String>)>, String> {
+/// `KEY=value` read from one line.
+struct Assignment<'a> {
+    key: &'a str,
+    /// The value, or why a shell would read it differently.
+    value: Result<String, String>,
+}
+
+/// One line: `None` for blank and comment lines, `Err` when the line is no
+/// assignment at all.
+fn assignment(raw: &str) -> Result<Option<Assignment<'_>>, String> {
     let text = raw.trim_start_matches([' ', '\t']);
     if text.is_empty() || text.starts_with('#') {
         return Ok(None);
@@ -229,7 +236,9 @@ fn assignment(raw: &str) -> Result<Option<(&str, Result<String, String>)>, Strin
     let key_end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len());
     let (key, rest) = text.split_at(key_end);
     match rest.strip_prefix('=') {
-        Some(rest) if !key.is_empty() && !key.starts_with(|c: char| c.is_ascii_digit()) => Ok(Some((key, value(key, rest)))),
+        Some(rest) if !key.is_empty() && !key.starts_with(|c: char| c.is_ascii_digit()) => {
+            Ok(Some(Assignment { key, value: value(key, rest) }))
+        }
         _ => Err(format!("expected KEY=\"value\" (no blanks around =), got {text:?}")),
     }
 }
