@@ -8,6 +8,9 @@
 //! Modules, one concern each (dependencies point down this list only where noted):
 //! - [`config`]: the configuration languages, text in, model out.
 //! - [`json`]: the escaping JSON writer behind every `--json`.
+//! - [`ioc`]: client-side IOC tools: list, attach/monitor/inspect, generate,
+//!   log readiness and view (uses [`json`]).
 
 pub mod config;
+pub mod ioc;
 pub mod json;

@@ -1,0 +1,20 @@
+//! The client-side IOC tools behind `ioc list`, `attach`, `monitor`,
+//! `inspect`, `generate`, `view` and `start`'s readiness wait. They run in the
+//! CLI, never in PID 1, so they may allocate; they read the kernel directly
+//! (sock_diag netlink, /proc) instead of spawning ss, ps or lsof.
+//!
+//! - [`sockdiag`]: UNIX sockets from NETLINK_SOCK_DIAG and /proc/net/unix.
+//! - [`procstat`]: per-process facts from /proc.
+//! - [`list`]: the `ioc list` table and its JSON.
+//! - [`attach`]: the console client (attach, monitor) and telnet filtering.
+//! - [`inspect`]: which processes are attached to a console.
+//! - [`generate`]: an IOC file from an iocBoot directory.
+//! - [`logfollow`]: reading a procServ log that grows, rotates and truncates.
+//! - [`ready`]: waiting for `All initialization complete` in that log.
+//! - [`view`]: `tail` / `tail -f` of that log.
+//! - [`os`]: the libc calls nix has no safe wrapper for.
+
+pub mod list;
+pub mod os;
+pub mod procstat;
+pub mod sockdiag;
