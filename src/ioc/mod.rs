@@ -14,7 +14,13 @@
 //! - [`view`]: `tail` / `tail -f` of that log.
 //! - [`os`]: the libc calls nix has no safe wrapper for.
 
+pub mod attach;
+pub mod generate;
+pub mod inspect;
 pub mod list;
+pub mod logfollow;
 pub mod os;
 pub mod procstat;
+pub mod ready;
 pub mod sockdiag;
+pub mod view;
