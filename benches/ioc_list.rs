@@ -6,7 +6,8 @@
 //! a helper that holds 100 listening UNIX sockets (plus 3 connected clients),
 //! standing in for the procServ consoles.
 //!
-//! Run: `cargo bench --bench ioc_list` (needs `ss` from iproute2 and `ps` from procps).
+//! Run: `cargo bench --bench ioc_list`; `ss` (iproute2) and `ps` (procps) come
+//! from tests/support/install-test-deps, which it runs first.
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -64,6 +65,13 @@ fn main() {
         hold_sockets(Path::new(&args[i + 1]));
         return;
     }
+
+    let installer = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/install-test-deps");
+    let installed = Command::new(&installer)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(installed.success(), "{} failed", installer.display());
 
     let dir = std::env::temp_dir().join(format!("iocinit-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

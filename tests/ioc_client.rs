@@ -14,6 +14,7 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use iocinit::ioc::attach::{attach, monitor, AttachOptions};
@@ -60,6 +61,20 @@ impl Drop for TempDir {
     }
 }
 
+/// procServ and socat, installed by tests/support/install-test-deps when missing.
+fn require_tools() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/install-test-deps");
+        let status = Command::new(&script).stdout(Stdio::null()).status();
+        assert!(
+            matches!(status, Ok(s) if s.success()),
+            "{}: {status:?}",
+            script.display()
+        );
+    });
+}
+
 /// procServ in the foreground with its console on `<dir>/control` (0660, as
 /// iocinit runs it), stopped with SIGTERM at the end.
 struct ProcServ {
@@ -70,6 +85,7 @@ struct ProcServ {
 
 impl ProcServ {
     fn start(dir: &Path, env: &[(&str, String)], command: &[&str]) -> ProcServ {
+        require_tools();
         let control = dir.join("control");
         let log = dir.join("ioc.log");
         let child = Command::new("procServ")
@@ -87,7 +103,7 @@ impl ProcServ {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("procServ (Debian package procserv) must be installed");
+            .expect("procServ from tests/support/install-test-deps");
         let server = ProcServ {
             child,
             control,
@@ -451,7 +467,7 @@ fn inspect_and_list_see_an_attached_client() {
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
-        .expect("socat (Debian package socat) must be installed");
+        .expect("socat from tests/support/install-test-deps");
     let deadline = Instant::now() + SHORT;
     let clients = loop {
         let clients = inspect(&server.control).unwrap();
