@@ -466,45 +466,33 @@ impl Session<'_> {
 /// `ioc attach`: the console of IOC `name` at `path`, interactive when stdin
 /// is a terminal, pipe mode otherwise.
 pub fn attach(name: &str, path: &Path, options: &AttachOptions) -> Result<Ending, ConsoleError> {
-    let console = connect(path)?;
-    let signals = SignalPipe::install(&ENDING_SIGNALS).map_err(|source| ConsoleError::Io {
-        what: "catch signals",
-        source,
-    })?;
-    let stdin = io::stdin();
-    let stdout = io::stdout();
-    let interactive = nix::unistd::isatty(stdin.as_raw_fd()).unwrap_or(false);
-    let mut session = Session {
-        console,
-        stdin: stdin.as_fd(),
-        stdout: stdout.as_fd(),
-        signals: &signals,
-        mode: if interactive {
-            Mode::Interactive
-        } else {
-            Mode::Pipe
-        },
-        telnet: TelnetFilter::default(),
-        input: InputMapper::new(interactive.then_some(options.detach_key)),
-    };
-    if !interactive {
-        return session.run(options);
-    }
-    let banner = format!(
-        "[attached to {name}; detach with {}]\r\n",
-        key_name(options.detach_key)
-    );
-    let ending = {
-        let _terminal = TerminalGuard::new(stdin.as_fd(), termios::cfmakeraw, false)?;
-        write_all(stdout.as_fd(), banner.as_bytes())?;
-        session.run(options)
-    };
-    farewell(stdout.as_fd(), name, &ending);
-    ending
+    session(name, path, Mode::Interactive, options)
 }
 
 /// `ioc monitor`: shows the console of IOC `name` at `path`, sends nothing.
 pub fn monitor(name: &str, path: &Path) -> Result<Ending, ConsoleError> {
+    session(name, path, Mode::Monitor, &AttachOptions::default())
+}
+
+/// Raw mode for attach: every key goes to the IOC, nothing is echoed locally.
+fn raw(t: &mut Termios) {
+    termios::cfmakeraw(t)
+}
+
+/// Monitor: no echo, since typed text would look as if it went somewhere. ISIG
+/// stays on so Ctrl-C raises SIGINT, which the loop turns into its end.
+fn no_echo(t: &mut Termios) {
+    t.local_flags.remove(LocalFlags::ECHO | LocalFlags::ICANON)
+}
+
+/// Connects and runs one session. `Mode::Interactive` becomes pipe mode when
+/// stdin is not a terminal.
+fn session(
+    name: &str,
+    path: &Path,
+    mode: Mode,
+    options: &AttachOptions,
+) -> Result<Ending, ConsoleError> {
     let console = connect(path)?;
     let signals = SignalPipe::install(&ENDING_SIGNALS).map_err(|source| ConsoleError::Io {
         what: "catch signals",
@@ -512,27 +500,43 @@ pub fn monitor(name: &str, path: &Path) -> Result<Ending, ConsoleError> {
     })?;
     let stdin = io::stdin();
     let stdout = io::stdout();
+    let on_terminal = nix::unistd::isatty(stdin.as_raw_fd()).unwrap_or(false);
+    let mode = if mode == Mode::Interactive && !on_terminal {
+        Mode::Pipe
+    } else {
+        mode
+    };
     let mut session = Session {
         console,
         stdin: stdin.as_fd(),
         stdout: stdout.as_fd(),
         signals: &signals,
-        mode: Mode::Monitor,
+        mode,
         telnet: TelnetFilter::default(),
-        input: InputMapper::new(None),
+        input: InputMapper::new((mode == Mode::Interactive).then_some(options.detach_key)),
     };
-    let options = AttachOptions::default();
-    if !nix::unistd::isatty(stdin.as_raw_fd()).unwrap_or(false) {
-        return session.run(&options);
+    if !on_terminal {
+        return session.run(options);
     }
-    let banner = format!("[monitoring {name}, read-only; exit with Ctrl-C]\n");
+    let (banner, terminal_mode, discard_input): (String, fn(&mut Termios), bool) = match mode {
+        Mode::Monitor => (
+            format!("[monitoring {name}, read-only; exit with Ctrl-C]\r\n"),
+            no_echo,
+            true,
+        ),
+        _ => (
+            format!(
+                "[attached to {name}; detach with {}]\r\n",
+                key_name(options.detach_key)
+            ),
+            raw,
+            false,
+        ),
+    };
     let ending = {
-        // No echo: typed text would look as if it went somewhere. ISIG stays on
-        // so Ctrl-C raises SIGINT, which the loop turns into its end.
-        let quiet = |t: &mut Termios| t.local_flags.remove(LocalFlags::ECHO | LocalFlags::ICANON);
-        let _terminal = TerminalGuard::new(stdin.as_fd(), quiet, true)?;
+        let _terminal = TerminalGuard::new(stdin.as_fd(), terminal_mode, discard_input)?;
         write_all(stdout.as_fd(), banner.as_bytes())?;
-        session.run(&options)
+        session.run(options)
     };
     farewell(stdout.as_fd(), name, &ending);
     ending
