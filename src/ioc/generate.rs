@@ -333,19 +333,18 @@ pub fn write_ioc_file(ioc: &GeneratedIoc) -> Result<(PathBuf, Written), Generate
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ioc::ScratchDir;
 
-    fn boot_dir(tag: &str, scripts: &[(&str, u32)]) -> PathBuf {
-        let dir = std::env::temp_dir()
-            .join(format!("iocinit-gen-{tag}-{}", std::process::id()))
-            .join("iocvac1");
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
+    fn boot_dir(tag: &str, scripts: &[(&str, u32)]) -> (ScratchDir, PathBuf) {
+        let scratch = ScratchDir::new(&format!("gen-{tag}"));
+        let dir = scratch.join("iocvac1");
+        fs::create_dir(&dir).unwrap();
         for (name, mode) in scripts {
             let path = dir.join(name);
             fs::write(&path, "#!/bin/softIoc\n").unwrap();
             fs::set_permissions(&path, fs::Permissions::from_mode(*mode)).unwrap();
         }
-        dir
+        (scratch, dir)
     }
 
     #[test]
@@ -360,7 +359,7 @@ mod tests {
 
     #[test]
     fn one_script_makes_the_epics_ioc_runner_file() {
-        let dir = boot_dir(
+        let (_scratch, dir) = boot_dir(
             "one",
             &[
                 ("st.cmd", 0o755),
@@ -397,7 +396,7 @@ mod tests {
 
     #[test]
     fn several_scripts_need_a_choice() {
-        let dir = boot_dir("several", &[("st.cmd", 0o755), ("st-sim.cmd", 0o750)]);
+        let (_scratch, dir) = boot_dir("several", &[("st.cmd", 0o755), ("st-sim.cmd", 0o750)]);
         let options = GenerateOptions::default();
         match generate(&dir, &options, None) {
             Err(GenerateError::SeveralStartupScripts { candidates, .. }) => {
@@ -459,7 +458,7 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_errors() {
-        let dir = boot_dir("none", &[("st.cmd", 0o644)]);
+        let (_scratch, dir) = boot_dir("none", &[("st.cmd", 0o644)]);
         assert!(matches!(
             generate(&dir, &GenerateOptions::default(), None),
             Err(GenerateError::NoStartupScript(_))
@@ -480,7 +479,7 @@ mod tests {
             user: "a\"b".into(),
             ..Default::default()
         };
-        let dir = boot_dir("quote", &[("st.cmd", 0o755)]);
+        let (_scratch, dir) = boot_dir("quote", &[("st.cmd", 0o755)]);
         assert!(matches!(
             generate(&dir, &quoted, None),
             Err(GenerateError::BadValue {

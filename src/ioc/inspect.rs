@@ -110,10 +110,8 @@ mod tests {
 
     #[test]
     fn finds_this_process_as_the_client() {
-        let dir = std::env::temp_dir().join(format!("iocinit-inspect-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::ioc::ScratchDir::new("inspect");
         let path = dir.join("control");
-        let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path).unwrap();
         assert!(inspect(&path).unwrap().is_empty());
         let client = UnixStream::connect(&path).unwrap();
@@ -133,6 +131,5 @@ mod tests {
             .nth(2)
             .unwrap()
             .starts_with(&format!("{me:<8} | ")));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -473,10 +473,8 @@ mod tests {
 
     #[test]
     fn gather_reads_a_live_socket_and_this_process() {
-        let dir = std::env::temp_dir().join(format!("iocinit-list-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::ioc::ScratchDir::new("list");
         let path = dir.join("control");
-        let _ = std::fs::remove_file(&path);
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660)).unwrap();
         let _c1 = std::os::unix::net::UnixStream::connect(&path).unwrap();
@@ -498,6 +496,5 @@ mod tests {
         assert_eq!(socket.state, SocketState::Listen);
         assert_eq!(socket.rqueue, Some(1), "one connection not yet accepted");
         assert!(e.mem_bytes.unwrap() > 0);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

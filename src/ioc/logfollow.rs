@@ -119,14 +119,6 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn temp_dir(tag: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("iocinit-logfollow-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
     fn append(path: &Path, text: &str) {
         std::fs::OpenOptions::new()
             .create(true)
@@ -145,7 +137,7 @@ mod tests {
 
     #[test]
     fn follows_growth_rotation_and_truncation() {
-        let dir = temp_dir("rot");
+        let dir = crate::ioc::ScratchDir::new("logfollow-rot");
         let log = dir.join("demo.log");
         let mut f = LogFollower::new(&log, 0);
         assert_eq!(read(&mut f), "", "no file yet");
@@ -162,17 +154,15 @@ mod tests {
         std::fs::write(&log, "").unwrap();
         append(&log, "x\n");
         assert_eq!(read(&mut f), "x\n");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn an_offset_past_the_end_starts_over() {
-        let dir = temp_dir("off");
+        let dir = crate::ioc::ScratchDir::new("logfollow-off");
         let log = dir.join("demo.log");
         append(&log, "abc\n");
         assert_eq!(read(&mut LogFollower::new(&log, 2)), "c\n");
         assert_eq!(read(&mut LogFollower::new(&log, 99)), "abc\n");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -24,3 +24,29 @@ pub mod procstat;
 pub mod ready;
 pub mod sockdiag;
 pub mod view;
+
+/// A fresh, empty directory for one unit test, unique to the tag and
+/// process, removed when dropped.
+#[cfg(test)]
+pub(crate) struct ScratchDir(std::path::PathBuf);
+
+#[cfg(test)]
+impl ScratchDir {
+    pub(crate) fn new(tag: &str) -> ScratchDir {
+        let dir = std::env::temp_dir().join(format!("iocinit-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        ScratchDir(dir)
+    }
+
+    pub(crate) fn join(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+#[cfg(test)]
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -284,15 +284,13 @@ mod tests {
         let units = Units::of_this_system();
         assert!(s.usage(&units).rss_bytes > 0);
         assert!(s.usage(&units).started.is_some());
-        let listener = std::os::unix::net::UnixListener::bind(
-            std::env::temp_dir().join(format!("iocinit-procstat-{me}")),
-        )
-        .unwrap();
+        let scratch = crate::ioc::ScratchDir::new("procstat");
+        let socket_path = scratch.join("socket");
+        let listener = std::os::unix::net::UnixListener::bind(&socket_path).unwrap();
         let inode = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&listener))
             .unwrap()
             .st_ino;
         assert!(socket_inodes(me).unwrap().contains(&inode));
-        let _ = std::fs::remove_file(std::env::temp_dir().join(format!("iocinit-procstat-{me}")));
         assert!(environ_var(me, "PATH").unwrap().is_some());
         assert_eq!(uid(me).unwrap(), nix::unistd::getuid().as_raw());
     }

@@ -118,13 +118,13 @@ pub fn wait_ready(log: &Path, from_offset: u64, timeout: Duration) -> Result<Rea
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ioc::ScratchDir;
     use std::io::Write;
 
-    fn temp_log(tag: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("iocinit-ready-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("ioc.log")
+    fn temp_log(tag: &str) -> (ScratchDir, std::path::PathBuf) {
+        let dir = ScratchDir::new(&format!("ready-{tag}"));
+        let log = dir.join("ioc.log");
+        (dir, log)
     }
 
     fn append_later(path: &Path, delay_ms: u64, text: &'static str) -> std::thread::JoinHandle<()> {
@@ -155,7 +155,7 @@ mod tests {
 
     #[test]
     fn ready_after_the_offset_only() {
-        let log = temp_log("ok");
+        let (_dir, log) = temp_log("ok");
         std::fs::write(
             &log,
             "iocRun: All initialization complete\r\n@@@ Restarting child\r\n",
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn fatal_line_fails_at_once_and_is_reported() {
-        let log = temp_log("fatal");
+        let (_dir, log) = temp_log("fatal");
         let writer = append_later(
             &log,
             50,
@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn silence_times_out() {
-        let log = temp_log("silent");
+        let (_dir, log) = temp_log("silent");
         std::fs::write(&log, "epics> \n").unwrap();
         match wait_ready(&log, 0, Duration::from_millis(200)) {
             Err(NotReady::TimedOut { waited }) => assert!(waited >= Duration::from_millis(200)),
@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn rotation_during_the_wait_is_followed() {
-        let log = temp_log("rotate");
+        let (_dir, log) = temp_log("rotate");
         std::fs::write(&log, "old stuff\n").unwrap();
         let rotated = log.with_extension("log.1");
         std::fs::rename(&log, &rotated).unwrap();

@@ -495,10 +495,8 @@ mod tests {
 
     #[test]
     fn live_dump_sees_a_listener_and_its_connection() {
-        let dir = std::env::temp_dir().join(format!("iocinit-sockdiag-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::ioc::ScratchDir::new("sockdiag");
         let path = dir.join("control");
-        let _ = std::fs::remove_file(&path);
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
         let (_server_side, _) = listener.accept().unwrap();
@@ -522,6 +520,5 @@ mod tests {
         assert!(sockets
             .iter()
             .any(|s| s.inode == peer && s.peer_inode == Some(accepted.inode)));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

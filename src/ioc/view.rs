@@ -72,25 +72,24 @@ pub fn view(log: &Path, lines: usize, follow: bool, out: &mut dyn Write) -> io::
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ioc::ScratchDir;
 
-    fn temp_log(tag: &str, content: &[u8]) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("iocinit-view-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+    fn temp_log(tag: &str, content: &[u8]) -> (ScratchDir, std::path::PathBuf) {
+        let dir = ScratchDir::new(&format!("view-{tag}"));
         let log = dir.join("ioc.log");
         std::fs::write(&log, content).unwrap();
-        log
+        (dir, log)
     }
 
     #[test]
     fn last_lines_like_tail() {
-        let log = temp_log("tail", b"a\nb\nc\n");
+        let (_dir, log) = temp_log("tail", b"a\nb\nc\n");
         let last = |n| String::from_utf8(tail(&log, n).unwrap().0).unwrap();
         assert_eq!(last(0), "");
         assert_eq!(last(1), "c\n");
         assert_eq!(last(2), "b\nc\n");
         assert_eq!(last(9), "a\nb\nc\n");
-        let log = temp_log("partial", b"a\nb");
+        let (_dir, log) = temp_log("partial", b"a\nb");
         assert_eq!(String::from_utf8(tail(&log, 1).unwrap().0).unwrap(), "b");
     }
 
@@ -100,7 +99,7 @@ mod tests {
         for i in 0..5000 {
             content.extend_from_slice(format!("line {i}\n").as_bytes());
         }
-        let log = temp_log("blocks", &content);
+        let (_dir, log) = temp_log("blocks", &content);
         let (last, len) = tail(&log, 1500).unwrap();
         let text = String::from_utf8(last).unwrap();
         assert_eq!(text.lines().count(), 1500);
@@ -130,7 +129,7 @@ mod tests {
 
     #[test]
     fn follow_shows_appended_lines() {
-        let log = temp_log("follow", b"old1\nold2\n");
+        let (_dir, log) = temp_log("follow", b"old1\nold2\n");
         let writer_log = log.clone();
         let writer = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(150));
@@ -147,16 +146,14 @@ mod tests {
             until: b"new2\n",
         };
         // Returns once the next write after "new2" fails.
+        let view_log = log.clone();
         let handle = std::thread::spawn(move || {
-            let err = view(&log, 1, true, &mut out).unwrap_err();
+            let err = view(&view_log, 1, true, &mut out).unwrap_err();
             (err.kind(), out.seen)
         });
         writer.join().unwrap();
         // One more line makes view write again, and fail.
         std::thread::sleep(Duration::from_millis(250));
-        let log = std::env::temp_dir()
-            .join(format!("iocinit-view-follow-{}", std::process::id()))
-            .join("ioc.log");
         std::fs::OpenOptions::new()
             .append(true)
             .open(&log)
