@@ -31,11 +31,6 @@ impl LogFollower {
         }
     }
 
-    /// Where the next read starts in the current file.
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
-
     /// Appends the bytes written since the last call (at most 1 MiB) to `out`.
     pub fn read_new(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
         let now_at_path = std::fs::metadata(&self.path)

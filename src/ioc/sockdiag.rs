@@ -39,7 +39,7 @@ const UNIX_DIAG_MSG_LEN: usize = 16;
 /// `struct rtattr`: length, type.
 const RTATTR_HDR_LEN: usize = 4;
 
-/// Socket type as `ss` names it (`u_str`, `u_dgr`, `u_seq`).
+/// Socket type (`ss` calls them u_str, u_dgr, u_seq).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SocketKind {
     Stream,
@@ -55,15 +55,6 @@ impl SocketKind {
             libc::SOCK_DGRAM => SocketKind::Datagram,
             libc::SOCK_SEQPACKET => SocketKind::SeqPacket,
             _ => SocketKind::Other(kind),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SocketKind::Stream => "u_str",
-            SocketKind::Datagram => "u_dgr",
-            SocketKind::SeqPacket => "u_seq",
-            SocketKind::Other(_) => "u_???",
         }
     }
 }
