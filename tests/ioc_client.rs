@@ -196,6 +196,24 @@ fn console_child(role: &str, path: &Path) -> Command {
     cmd
 }
 
+/// `attach` in pipe mode: `input` on its stdin, then its exit and all it printed.
+fn attach_with_piped_input(console: &Path, input: &[u8]) -> (ExitStatus, Vec<u8>) {
+    let mut child = console_child("attach", console)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let mut output = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut output)
+        .unwrap();
+    (child.wait().unwrap(), output)
+}
+
 /// A console child on a pseudo-terminal that is its controlling terminal, as
 /// on a serial line or ssh session.
 struct Terminal {
@@ -411,27 +429,8 @@ fn attach_pipe_mode_sends_lines_and_waits_for_the_answer() {
     let dir = TempDir::new("pipe");
     let server = ProcServ::with_fake_ioc(&dir.0);
     let started = Instant::now();
-    let mut child = console_child("attach", &server.control)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
     // The last line lacks its newline: attach adds it.
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"dbl\r\nhelp")
-        .unwrap();
-    let mut output = Vec::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_end(&mut output)
-        .unwrap();
-    let status = child.wait().unwrap();
+    let (status, output) = attach_with_piped_input(&server.control, b"dbl\r\nhelp");
     let text = String::from_utf8_lossy(&output);
     assert_eq!(status.code(), Some(0), "{text}");
     assert!(text.contains("demo:ai\r\ndemo:calc"), "{text}");
@@ -600,20 +599,9 @@ fn real_soft_ioc_under_procserv() {
         ["iocinit:test:calc", "42"]
     );
 
-    let mut child = console_child("attach", &server.control)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"dbl\n").unwrap();
-    let mut output = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut output)
-        .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let (status, output) = attach_with_piped_input(&server.control, b"dbl\n");
+    let output = String::from_utf8_lossy(&output);
+    assert_eq!(status.code(), Some(0), "{output}");
     assert!(
         output.contains("iocinit:test:ai") && output.contains("iocinit:test:calc"),
         "{output}"
