@@ -104,13 +104,37 @@ pub fn write_fd(fd: i32, bytes: &[u8]) {
     }
 }
 
-/// Broken-down local time: (year, month 1-12, day, hour, minute, second).
-pub fn local_time(secs: i64) -> (i32, u32, u32, u32, u32, u32) {
-    let mut tm: libc::tm = unsafe { core::mem::zeroed() };
-    let t = secs as libc::time_t;
-    // SAFETY: localtime_r writes only into `tm`.
-    unsafe { libc::localtime_r(&t, &mut tm) };
-    (tm.tm_year + 1900, tm.tm_mon as u32 + 1, tm.tm_mday as u32, tm.tm_hour as u32, tm.tm_min as u32, tm.tm_sec as u32)
+/// A calendar time in the local time zone (TZ, /etc/localtime).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalTime {
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
+
+/// `unix_secs` in local time; `None` when the C library cannot represent it.
+pub fn local_time(unix_secs: i64) -> Option<LocalTime> {
+    let t = libc::time_t::try_from(unix_secs).ok()?;
+    // SAFETY: an all-zero `tm` is a valid value (integers and, on glibc/musl,
+    // a null `tm_zone` pointer); localtime_r only writes into it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call; localtime_r is the
+    // reentrant variant and keeps no reference to them.
+    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+        return None;
+    }
+    let field = |v: libc::c_int| u32::try_from(v).ok();
+    Some(LocalTime {
+        year: tm.tm_year.checked_add(1900)?,
+        month: field(tm.tm_mon)? + 1,
+        day: field(tm.tm_mday)?,
+        hour: field(tm.tm_hour)?,
+        minute: field(tm.tm_min)?,
+        second: field(tm.tm_sec)?,
+    })
 }
 
 /// Reaps one exited child without blocking; `None` when none is waiting.
