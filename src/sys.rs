@@ -590,6 +590,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn epoch_is_a_valid_local_time() {
+        let t = local_time(0).unwrap();
+        assert!(t.year == 1970 || t.year == 1969);
+        assert!((1..=12).contains(&t.month) && (1..=31).contains(&t.day));
+        assert!(local_time(i64::MAX).is_none());
+    }
+
+    #[test]
     fn parse_pid_accepts_pid_file_forms() {
         assert_eq!(parse_pid(b"1234\n"), Some(1234));
         assert_eq!(parse_pid(b"  42"), Some(42));
