@@ -11,6 +11,7 @@
 //!   `check-config`); they use the control client and the formatting only.
 //! - [`daemon`]: the event loop shared by PID 1 and `--local`.
 //! - [`pid1`]: what only PID 1 does (mounts, console, emergency shell, reboot(2)).
+//! - [`reexec`]: handing the running state to a new image of the supervisor.
 //! - [`control`]: the control protocol, its server (PID 1) and client (CLI).
 //! - [`engine`]: object lifecycles, runlevels, boot and shutdown sequencing.
 //! - [`ioc`]: procServ command lines; console client, socket inspection, `ioc list`.
@@ -25,6 +26,7 @@
 pub mod alloc_count;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod control;
 pub mod engine;
 pub mod ioc;
@@ -32,5 +34,6 @@ pub mod json;
 pub mod layout;
 pub mod logging;
 pub mod pid1;
+pub mod reexec;
 pub mod spawn;
 pub mod sys;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use nix::mount::{mount, MsFlags};
 
 use crate::config::{Color, Config, Text, VirtualFs, VirtualMount};
-use crate::engine::{BootOptions, Power};
+use crate::engine::Power;
 use crate::spawn::{self, Command, Redirect};
 use crate::sys::{self, Pid};
 
@@ -39,12 +39,6 @@ pub struct BootWords {
     pub runlevel: Option<String>,
     pub start: Vec<String>,
     pub skip: Vec<String>,
-}
-
-impl BootWords {
-    pub fn into_options(self) -> BootOptions {
-        BootOptions { runlevel: self.runlevel, start: self.start, skip: self.skip }
-    }
 }
 
 /// Parses /proc/cmdline's words; unknown ones belong to the kernel.

@@ -108,6 +108,8 @@ codes! {
         Outcome = 20, "outcome";
         Log = 21, "log";
         Removed = 22, "removed";
+        IocDirectory = 23, "ioc_directory";
+        ConsoleRoot = 24, "console_root";
         Version = 30, "version";
         CurrentRunlevel = 31, "runlevel";
         Phase = 32, "phase";

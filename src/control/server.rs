@@ -645,6 +645,14 @@ fn encode_system<O: Os>(enc: &mut Encoder<'_>, engine: &Engine<O>) {
             },
         )
         .bool(Tag::Cad, engine.cad_enabled());
+    let ioc_dir = &engine.config().globals.ioc.directory;
+    enc.bytes(Tag::IocDirectory, ioc_dir.as_os_str().as_encoded_bytes());
+    if let Some(root) = engine.plans().iter().find_map(|p| p.console.as_ref()).and_then(|c| {
+        let dir = c.dir.to_bytes();
+        dir.iter().rposition(|&b| b == b'/').map(|k| &dir[..k])
+    }) {
+        enc.bytes(Tag::ConsoleRoot, root);
+    }
     if let Some((at, _)) = engine.scheduled_shutdown() {
         enc.u64(Tag::ShutdownIn, at.saturating_sub(engine.os.now_ms()));
     }

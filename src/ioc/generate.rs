@@ -6,28 +6,17 @@
 //! the directory; with several, a terminal user picks one, and otherwise
 //! `--cmd` must name it.
 //!
-//! The file is written beside the startup script as `<dir>/<name>.conf`
-//! (temp file, fsync, rename), in the `KEY="value"` format of /etc/procServ.d.
+//! The result is a [`config::iocfile::IocFile`](crate::config::iocfile::IocFile);
+//! that module renders and writes it (temp file, fsync, rename), so there is
+//! one reader and one writer of the format.
 
 use std::fmt;
 use std::fs;
-use std::io::{self, BufRead, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
 
-/// The six settings of an IOC file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GeneratedIoc {
-    pub name: String,
-    pub user: String,
-    pub group: String,
-    /// Absolute.
-    pub chdir: PathBuf,
-    /// procServ `-P` endpoint: `unix:USER:GROUP:0660:RUN_DIR/NAME/control`.
-    pub port: String,
-    /// One word, relative to `chdir`: `./st.cmd`.
-    pub cmd: String,
-}
+use crate::config::iocfile::{valid_ioc_name, IocFile};
+use std::io::{self, BufRead, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug)]
 pub struct GenerateOptions {
@@ -78,15 +67,8 @@ pub enum GenerateError {
     },
     /// The prompt's input ended before a choice.
     NoChoice,
-    /// A value that cannot stand between double quotes in an IOC file.
-    BadValue {
-        key: &'static str,
-        value: String,
-    },
-    Write {
-        path: PathBuf,
-        source: io::Error,
-    },
+    /// A value the IOC file format cannot hold.
+    BadValue(String),
 }
 
 impl fmt::Display for GenerateError {
@@ -114,24 +96,12 @@ impl fmt::Display for GenerateError {
                 candidates.join(", ")
             ),
             GenerateError::NoChoice => write!(f, "generate: input ended before a startup script was chosen"),
-            GenerateError::BadValue { key, value } => {
-                write!(f, "generate: {key} cannot hold '{value}' (no quotes, '\\', '$', '`' or control characters)")
-            }
-            GenerateError::Write { path, source } => {
-                write!(f, "generate: unable to write {}: {source}", path.display())
-            }
+            GenerateError::BadValue(message) => write!(f, "generate: {message}"),
         }
     }
 }
 
 impl std::error::Error for GenerateError {}
-
-/// `[A-Za-z0-9_][A-Za-z0-9_-]{0,63}`.
-pub fn is_valid_ioc_name(name: &str) -> bool {
-    let ok = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
-    let bytes = name.as_bytes();
-    (1..=64).contains(&bytes.len()) && bytes[0] != b'-' && bytes.iter().all(|&c| ok(c))
-}
 
 /// The executable regular `*.cmd` files of `dir`, sorted by name.
 pub fn startup_scripts(dir: &Path) -> io::Result<Vec<String>> {
@@ -219,7 +189,7 @@ pub fn generate(
     dir: &Path,
     options: &GenerateOptions,
     prompt: Option<Prompt<'_>>,
-) -> Result<GeneratedIoc, GenerateError> {
+) -> Result<IocFile, GenerateError> {
     let dir_error = |source| GenerateError::Directory {
         dir: dir.to_path_buf(),
         source,
@@ -238,96 +208,18 @@ pub fn generate(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
     };
-    if !is_valid_ioc_name(&name) {
+    if !valid_ioc_name(&name) {
         return Err(GenerateError::BadName(name));
     }
     let candidates = startup_scripts(&chdir).map_err(dir_error)?;
     let script = choose(&chdir, candidates, options.cmd.as_deref(), prompt)?;
-    let ioc = GeneratedIoc {
-        port: format!(
-            "unix:{}:{}:0660:{}/{name}/control",
-            options.user,
-            options.group,
-            options.run_dir.display()
-        ),
-        cmd: format!("./{script}"),
-        user: options.user.clone(),
-        group: options.group.clone(),
-        chdir,
-        name,
-    };
-    render_ioc_file(&ioc)?;
+    let mut ioc = IocFile::new(&name, &format!("./{script}"));
+    ioc.port = Some(format!("unix:{}:{}:0660:{}/{name}/control", options.user, options.group, options.run_dir.display()));
+    ioc.user = Some(options.user.clone());
+    ioc.group = Some(options.group.clone());
+    ioc.chdir = Some(chdir.to_string_lossy().into_owned());
+    ioc.check().map_err(GenerateError::BadValue)?;
     Ok(ioc)
-}
-
-/// The IOC file text: one `KEY="value"` line per setting.
-pub fn render_ioc_file(ioc: &GeneratedIoc) -> Result<String, GenerateError> {
-    let chdir = ioc.chdir.to_string_lossy();
-    let settings = [
-        ("IOC_NAME", ioc.name.as_str()),
-        ("IOC_USER", ioc.user.as_str()),
-        ("IOC_GROUP", ioc.group.as_str()),
-        ("IOC_CHDIR", &chdir),
-        ("IOC_PORT", ioc.port.as_str()),
-        ("IOC_CMD", ioc.cmd.as_str()),
-    ];
-    let mut text = String::new();
-    for (key, value) in settings {
-        let quotable = !value
-            .chars()
-            .any(|c| matches!(c, '"' | '\\' | '$' | '`') || c.is_control());
-        if !quotable {
-            return Err(GenerateError::BadValue {
-                key,
-                value: value.to_string(),
-            });
-        }
-        text.push_str(&format!("{key}=\"{value}\"\n"));
-    }
-    Ok(text)
-}
-
-/// Whether [`write_ioc_file`] changed the file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Written {
-    Created,
-    Replaced,
-    Unchanged,
-}
-
-/// Writes `<chdir>/<name>.conf` (mode 0660) atomically; leaves an identical
-/// file as it is.
-pub fn write_ioc_file(ioc: &GeneratedIoc) -> Result<(PathBuf, Written), GenerateError> {
-    let text = render_ioc_file(ioc)?;
-    let path = ioc.chdir.join(format!("{}.conf", ioc.name));
-    let write_error = |source| GenerateError::Write {
-        path: path.clone(),
-        source,
-    };
-    let outcome = match fs::read(&path) {
-        Ok(old) if old == text.as_bytes() => return Ok((path, Written::Unchanged)),
-        Ok(_) => Written::Replaced,
-        Err(_) => Written::Created,
-    };
-    let temp = ioc
-        .chdir
-        .join(format!(".{}.conf.{}", ioc.name, std::process::id()));
-    let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o660)
-            .open(&temp)?;
-        file.set_permissions(fs::Permissions::from_mode(0o660))?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&temp, &path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&temp);
-        return Err(write_error(e));
-    }
-    Ok((path, outcome))
 }
 
 #[cfg(test)]
@@ -348,50 +240,22 @@ mod tests {
     }
 
     #[test]
-    fn names() {
-        for ok in ["a", "vac1", "_x", "IOC-2_b", &"a".repeat(64)] {
-            assert!(is_valid_ioc_name(ok), "{ok}");
-        }
-        for bad in ["", "-a", "a.b", "a b", "ü", &"a".repeat(65)] {
-            assert!(!is_valid_ioc_name(bad), "{bad}");
-        }
-    }
-
-    #[test]
     fn one_script_makes_the_epics_ioc_runner_file() {
-        let (_scratch, dir) = boot_dir(
-            "one",
-            &[
-                ("st.cmd", 0o755),
-                ("notes.cmd", 0o644),
-                ("st.cmd.bak", 0o755),
-            ],
-        );
+        let (_scratch, dir) = boot_dir("one", &[("st.cmd", 0o755), ("notes.cmd", 0o644), ("st.cmd.bak", 0o755)]);
         let ioc = generate(&dir, &GenerateOptions::default(), None).unwrap();
         let chdir = fs::canonicalize(&dir).unwrap();
         assert_eq!(
-            render_ioc_file(&ioc).unwrap(),
+            crate::config::iocfile::render(&ioc)
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .collect::<Vec<_>>()
+                .join("\n"),
             format!(
                 "IOC_NAME=\"iocvac1\"\nIOC_USER=\"ioc-srv\"\nIOC_GROUP=\"ioc\"\nIOC_CHDIR=\"{}\"\n\
-                 IOC_PORT=\"unix:ioc-srv:ioc:0660:/run/procserv/iocvac1/control\"\nIOC_CMD=\"./st.cmd\"\n",
+                 IOC_PORT=\"unix:ioc-srv:ioc:0660:/run/procserv/iocvac1/control\"\nIOC_CMD=\"./st.cmd\"",
                 chdir.display()
             )
         );
-        let (path, written) = write_ioc_file(&ioc).unwrap();
-        assert_eq!(
-            (path.clone(), written),
-            (chdir.join("iocvac1.conf"), Written::Created)
-        );
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o660
-        );
-        assert_eq!(write_ioc_file(&ioc).unwrap().1, Written::Unchanged);
-        let renamed = GeneratedIoc {
-            user: "me".into(),
-            ..ioc
-        };
-        assert_eq!(write_ioc_file(&renamed).unwrap().1, Written::Replaced);
     }
 
     #[test]
@@ -411,7 +275,7 @@ mod tests {
         };
         let ioc = generate(&dir, &with_cmd, None).unwrap();
         assert_eq!(
-            (ioc.name.as_str(), ioc.cmd.as_str()),
+            (ioc.name.as_str(), ioc.command.as_str()),
             ("vac-sim", "./st-sim.cmd")
         );
         let missing = GenerateOptions {
@@ -434,7 +298,7 @@ mod tests {
             }),
         )
         .unwrap();
-        assert_eq!(ioc.cmd, "./st.cmd");
+        assert_eq!(ioc.command, "./st.cmd");
         let shown = String::from_utf8(output).unwrap();
         assert!(
             shown.contains("  [1] st-sim.cmd\n  [2] st.cmd\n"),
@@ -482,10 +346,7 @@ mod tests {
         let (_scratch, dir) = boot_dir("quote", &[("st.cmd", 0o755)]);
         assert!(matches!(
             generate(&dir, &quoted, None),
-            Err(GenerateError::BadValue {
-                key: "IOC_USER",
-                ..
-            })
+            Err(GenerateError::BadValue(_))
         ));
     }
 }
