@@ -131,7 +131,14 @@ impl Os for RealOs {
 
     fn prepare_console(&mut self, dir: &CStr, log_dir: &CStr, uid: u32, gid: u32) -> Result<(), i32> {
         sys::mkdir_p(log_dir.to_bytes(), 0o755)?;
-        sys::mkdir_p(dir.to_bytes(), 0o750)?;
+        // The console root (/run/procserv) must be searchable by the IOC user
+        // (procServ creates its socket below it) and by IOC group members who
+        // attach: only the console's own directory is 0750.
+        let dir_bytes = dir.to_bytes();
+        if let Some(slash) = dir_bytes.iter().rposition(|&b| b == b'/').filter(|&s| s > 0) {
+            sys::mkdir_p(&dir_bytes[..slash], 0o755)?;
+        }
+        sys::mkdir_p(dir_bytes, 0o750)?;
         // SAFETY-free wrappers: nix's chown/chmod take paths without allocating
         // for CStr arguments.
         let _ = nix::unistd::chown(dir, Some(uid.into()), Some(gid.into()));
@@ -159,5 +166,33 @@ impl Os for RealOs {
 
     fn status_line(&mut self, line: &[u8]) {
         crate::logging::console_line(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &std::path::Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    fn c(p: &std::path::Path) -> std::ffi::CString {
+        std::ffi::CString::new(p.to_str().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn only_the_console_directory_is_closed_to_others() {
+        let base = std::env::temp_dir().join(format!("iocinit-os-console-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (root, dir, logs) = (base.join("procserv"), base.join("procserv/vac1"), base.join("log"));
+        let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
+        RealOs::new().prepare_console(&c(&dir), &c(&logs), uid, gid).unwrap();
+        // procServ, running as the IOC's user, creates its socket in `dir`:
+        // the root above it must let that user (and attaching members) through.
+        assert_eq!(mode(&root) & 0o005, 0o005, "console root {:o}", mode(&root));
+        assert_eq!(mode(&dir), 0o750);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }
