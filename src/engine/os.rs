@@ -28,9 +28,10 @@ pub trait Os {
     /// and kernel threads as init; our descendants under --local). Returns
     /// how many were signalled.
     fn signal_all(&mut self, signal: i32) -> usize;
-    /// Creates the directory of a console (owner uid:gid, mode 0750) and the
-    /// IOC log directory; removes a stale socket and info file.
-    fn prepare_console(&mut self, dir: &CStr, log_dir: &CStr, uid: u32, gid: u32) -> Result<(), i32>;
+    /// Creates the directory of a console (owner uid:gid, mode 0750), the
+    /// IOC log directory and the IOC's log file (owner uid:gid, so procServ
+    /// running as the IOC's user can write it).
+    fn prepare_console(&mut self, dir: &CStr, log_dir: &CStr, log: &CStr, uid: u32, gid: u32) -> Result<(), i32>;
     /// Removes what a console leaves behind (socket, info file).
     fn clean_console(&mut self, socket: &CStr, info: &CStr);
     /// pivot_root(2) for PIVOT objects.
@@ -129,7 +130,7 @@ impl Os for RealOs {
         count
     }
 
-    fn prepare_console(&mut self, dir: &CStr, log_dir: &CStr, uid: u32, gid: u32) -> Result<(), i32> {
+    fn prepare_console(&mut self, dir: &CStr, log_dir: &CStr, log: &CStr, uid: u32, gid: u32) -> Result<(), i32> {
         sys::mkdir_p(log_dir.to_bytes(), 0o755)?;
         // The console root (/run/procserv) must be searchable by the IOC user
         // (procServ creates its socket below it) and by IOC group members who
@@ -139,6 +140,10 @@ impl Os for RealOs {
             sys::mkdir_p(&dir_bytes[..slash], 0o755)?;
         }
         sys::mkdir_p(dir_bytes, 0o750)?;
+        // procServ opens its log as the IOC's user, in a directory owned by
+        // root: the file is made here, readable by all (`ioc view`).
+        let fd = sys::Fd::open(log, libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOFOLLOW, 0o644)?;
+        let _ = nix::unistd::fchown(fd.0, Some(uid.into()), Some(gid.into()));
         // SAFETY-free wrappers: nix's chown/chmod take paths without allocating
         // for CStr arguments.
         let _ = nix::unistd::chown(dir, Some(uid.into()), Some(gid.into()));
@@ -188,11 +193,36 @@ mod tests {
         let _ = std::fs::remove_dir_all(&base);
         let (root, dir, logs) = (base.join("procserv"), base.join("procserv/vac1"), base.join("log"));
         let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
-        RealOs::new().prepare_console(&c(&dir), &c(&logs), uid, gid).unwrap();
+        RealOs::new().prepare_console(&c(&dir), &c(&logs), &c(&logs.join("vac1.log")), uid, gid).unwrap();
         // procServ, running as the IOC's user, creates its socket in `dir`:
         // the root above it must let that user (and attaching members) through.
         assert_eq!(mode(&root) & 0o005, 0o005, "console root {:o}", mode(&root));
         assert_eq!(mode(&dir), 0o750);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn the_ioc_log_is_made_for_the_ioc_user_and_readable_by_all() {
+        let base = std::env::temp_dir().join(format!("iocinit-os-log-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (dir, logs) = (base.join("procserv/vac1"), base.join("log"));
+        let log = logs.join("vac1.log");
+        let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
+        let mut os = RealOs::new();
+        os.prepare_console(&c(&dir), &c(&logs), &c(&log), uid, gid).unwrap();
+        let meta = std::fs::metadata(&log).expect("the log file exists before procServ starts");
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!((meta.uid(), meta.gid()), (uid, gid));
+        assert_eq!(mode(&log) & 0o644, 0o644);
+        // An existing log is kept, never truncated.
+        std::fs::write(&log, "earlier run\n").unwrap();
+        os.prepare_console(&c(&dir), &c(&logs), &c(&log), uid, gid).unwrap();
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "earlier run\n");
+        // A symlink planted in its place is not followed.
+        std::fs::remove_file(&log).unwrap();
+        std::os::unix::fs::symlink(base.join("elsewhere"), &log).unwrap();
+        assert!(os.prepare_console(&c(&dir), &c(&logs), &c(&log), uid, gid).is_err());
+        assert!(!base.join("elsewhere").exists());
         std::fs::remove_dir_all(&base).unwrap();
     }
 }
