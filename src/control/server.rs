@@ -425,6 +425,8 @@ impl Server {
             (Verb::Stop, s, _) if s.is_down() => Code::Ok,
             (_, State::Running | State::Done, Some(Outcome::Warn)) => Code::Warn,
             (_, State::Running | State::Done, _) => Code::Ok,
+            // The start itself failed (the note says why); a retry is due.
+            (_, State::Restarting, Some(Outcome::Fail)) => Code::Fail,
             (_, State::Restarting, _) => Code::Warn,
             (Verb::Stop, _, _) => Code::Fail,
             _ => Code::Fail,
