@@ -198,9 +198,13 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
         Some(console) => (console.user.as_deref(), console.group.as_deref()),
         None => (object.user.as_deref(), object.group.as_deref()),
     };
-    // Running as oneself needs no switch (the usual case under --local).
+    // Running as oneself needs no switch (the usual case under --local). An
+    // unprivileged --local supervisor cannot switch at all: it runs a board's
+    // IOC files (IOC_USER="ioc-srv") as the user who started it. (Other
+    // objects naming someone else still fail to start, as documented.)
     let me = nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.name);
-    let user = user.filter(|u| !(layout.local && me.as_deref() == Some(*u)));
+    let as_myself = layout.local && object.console.is_some() && !nix::unistd::geteuid().is_root();
+    let user = if as_myself { None } else { user.filter(|u| !(layout.local && me.as_deref() == Some(*u))) };
     let mut start_problem = None;
     let credentials = match resolve_credentials(user, group.filter(|_| user.is_some() || !layout.local)) {
         Ok(c) => c,
@@ -222,21 +226,23 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
     let start = if let Some(console) = &object.console {
         let log_dir = ioc_log_dir(config, layout);
         let paths = ConsolePaths::new(&layout.console_root(), &log_dir, &console.name);
-        let ids = resolve_credentials(
-            config.globals.ioc.socket_user.as_deref().or(console.user.as_deref()),
-            Some(config.globals.ioc.group.as_str()),
-        );
+        // Unprivileged --local: the socket keeps procServ's own user and
+        // group (procServ exits on an unknown socket user, and cannot chown
+        // to another one).
+        let ids = if as_myself {
+            Ok(None)
+        } else {
+            resolve_credentials(config.globals.ioc.socket_user.as_deref().or(console.user.as_deref()), Some(config.globals.ioc.group.as_str()))
+        };
         let (owner, group_id) = match &ids {
             Ok(Some(c)) => (c.uid, c.gid),
             _ => (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw()),
         };
-        let socket_user = config
-            .globals
-            .ioc
-            .socket_user
-            .clone()
-            .or_else(|| console.user.clone())
-            .unwrap_or_default();
+        let socket_user = if as_myself {
+            String::new()
+        } else {
+            config.globals.ioc.socket_user.clone().or_else(|| console.user.clone()).unwrap_or_default()
+        };
         // An unknown IOC group must not stop the IOC: the socket then keeps
         // procServ's own group (empty field).
         let socket_group = if matches!(ids, Ok(Some(_))) { config.globals.ioc.group.clone() } else { String::new() };
