@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use argh::FromArgs;
 
-use super::{Common, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
+use super::{Common, EXIT_DENIED, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
 use crate::config::iocfile::{self, valid_ioc_name, IocFile};
 use crate::control::protocol::{Code, Message, Tag, Verb, FLAG_WAIT};
 use crate::ioc::{attach, generate, inspect, list, ready, view};
@@ -437,6 +437,14 @@ fn list_cmd(common: &Common, verbosity: u8) -> i32 {
 fn ending(result: Result<attach::Ending, attach::ConsoleError>) -> i32 {
     match result {
         Ok(end) => end.exit_code(),
+        Err(attach::ConsoleError::Connect { path, source }) if source.kind() == std::io::ErrorKind::PermissionDenied => {
+            eprintln!(
+                "ioc: permission denied (EACCES) connecting to {}: consoles are mode 0660, \
+                 open to the IOC's user and the IOC group only",
+                path.display()
+            );
+            EXIT_DENIED
+        }
         Err(e) => {
             eprintln!("ioc: {e}");
             EXIT_FAIL
