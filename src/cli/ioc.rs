@@ -589,7 +589,9 @@ fn install(common: &Common, i: Install) -> i32 {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let path = match iocfile::write_atomic(&dir, &ioc) {
+    // A fresh account has no ~/.config/procServ.d yet (--local).
+    let written = std::fs::create_dir_all(&dir).and_then(|()| iocfile::write_atomic(&dir, &ioc));
+    let path = match written {
         Ok(p) => p,
         Err(e) => {
             eprintln!("ioc: cannot write into {}: {e}", dir.display());
