@@ -80,6 +80,12 @@ struct Install {
     /// the startup script when generating from a directory
     #[argh(option)]
     cmd: Option<String>,
+    /// the user the IOC runs as, when generating (default ioc-srv)
+    #[argh(option)]
+    user: Option<String>,
+    /// the IOC's group, when generating (default ioc)
+    #[argh(option)]
+    group: Option<String>,
     /// start it right away
     #[argh(switch)]
     start: bool,
@@ -557,7 +563,7 @@ fn generate_cmd(common: &Common, g: Generate) -> i32 {
 
 fn install(common: &Common, i: Install) -> i32 {
     let ioc = if i.source.is_dir() {
-        let opts = generate_options(common, i.name, i.cmd, None, None);
+        let opts = generate_options(common, i.name, i.cmd, i.user, i.group);
         match run_generate(&i.source, &opts) {
             Ok(ioc) => ioc,
             Err(code) => return code,
