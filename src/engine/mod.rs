@@ -592,6 +592,7 @@ impl<O: Os> Engine<O> {
         let opts = spawn::Options {
             credentials: plan.credentials.as_ref(),
             cwd: plan.cwd.as_deref(),
+            stdin: if plan.stdin_null { Redirect::Null } else { Redirect::Inherit },
             stdout: out,
             stderr: err,
             ..Default::default()
@@ -1383,6 +1384,7 @@ impl<O: Os> Engine<O> {
 fn redirect(o: &OutputPlan) -> Redirect<'_> {
     match o {
         OutputPlan::Inherit => Redirect::Inherit,
+        OutputPlan::Null => Redirect::Null,
         OutputPlan::Append(p) => Redirect::Append(p),
     }
 }
