@@ -1,0 +1,231 @@
+//! The run-time state of one object: its lifecycle [`State`], tracked
+//! processes, deadline and counters. Only the engine changes it, through
+//! [`ObjState::set`], which owns the side effects every transition shares
+//! (clearing the deadline, stamping times). Diagram: docs/ARCHITECTURE.md.
+
+use crate::sys::{ExitStatus, Pid};
+
+/// Lifecycle of an object.
+///
+/// ```text
+///  Stopped/Failed/Crashed --start--> Prestarting --> Starting --exit ok--> Done | Running | WaitPidFile
+///         ^                              |              | FORK -> Running        WaitPidFile --pid--> Running
+///         |                              +--------------+--exit bad--> Failed (or Restarting)
+///  Stopping <--stop-- Running/Done/WaitPidFile/Restarting
+///  Running --died--> Restarting (AUTORESTART) --deadline--> Prestarting/Starting
+///                    `-- N fast failures --> Crashed
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Not running, never started or stopped cleanly.
+    Stopped,
+    /// The prestart command runs.
+    Prestarting,
+    /// The start command runs; a non-FORK object waits for it to finish.
+    Starting,
+    /// The start command succeeded; waiting for ObjectPIDFile to name a pid.
+    WaitPidFile,
+    /// A tracked process runs (FORK, SERVICE, PIDFILE, procServ).
+    Running,
+    /// Started and finished: a one-shot whose command succeeded (Epoch's
+    /// "started" without a process).
+    Done,
+    /// Being stopped: a stop command runs or a signal was sent.
+    Stopping,
+    /// AUTORESTART: waiting out the backoff before starting again.
+    Restarting,
+    /// The start failed, or the process died and is not restarted.
+    Failed,
+    /// AUTORESTART gave up after too many fast failures; `start` clears it.
+    Crashed,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Stopped => "stopped",
+            State::Prestarting => "prestarting",
+            State::Starting => "starting",
+            State::WaitPidFile => "waiting-pidfile",
+            State::Running => "running",
+            State::Done => "done",
+            State::Stopping => "stopping",
+            State::Restarting => "restarting",
+            State::Failed => "failed",
+            State::Crashed => "crashed",
+        }
+    }
+
+    /// Waiting for a process to progress: a boot wave waits for these.
+    pub fn is_transitional(self) -> bool {
+        matches!(self, State::Prestarting | State::Starting | State::WaitPidFile | State::Stopping)
+    }
+
+    /// Started in Epoch's sense: up, or on its way up.
+    pub fn is_started(self) -> bool {
+        matches!(
+            self,
+            State::Prestarting | State::Starting | State::WaitPidFile | State::Running | State::Done | State::Restarting
+        )
+    }
+
+    /// Not started and not on the way: a start may begin.
+    pub fn is_down(self) -> bool {
+        matches!(self, State::Stopped | State::Failed | State::Crashed)
+    }
+}
+
+/// The result of a start or stop, as the status line shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Warn,
+    Fail,
+}
+
+/// A command the object runs besides its main process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Helper {
+    Prestart,
+    Stop,
+    Reload,
+}
+
+/// Why the current start or stop happens (titles, RUNONCE, criticality).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    Boot,
+    Runlevel,
+    Manual,
+    AutoRestart,
+    Shutdown,
+}
+
+/// Restart policy: a process that ran less than this failed "fast".
+pub const FAST_FAILURE_MS: u64 = 10_000;
+/// Fast failures in a row before an object is marked crashed (as finit).
+pub const CRASH_LIMIT: u32 = 10;
+/// First backoff after a fast failure; doubles up to [`MAX_BACKOFF_MS`].
+pub const FIRST_BACKOFF_MS: u64 = 250;
+pub const MAX_BACKOFF_MS: u64 = 30_000;
+
+/// Delay before restart number `fast_failures` (0 = it had run long: at once).
+pub fn backoff_ms(fast_failures: u32) -> u64 {
+    if fast_failures == 0 {
+        0
+    } else {
+        FIRST_BACKOFF_MS.saturating_mul(1u64 << (fast_failures - 1).min(16)).min(MAX_BACKOFF_MS)
+    }
+}
+
+/// A short message kept with the object (the last problem), fixed-size.
+pub type Note = heapless::String<160>;
+
+#[derive(Debug, Clone)]
+pub struct ObjState {
+    pub state: State,
+    /// ObjectEnabled, as overridden at run time by enable/disable/RUNONCE.
+    pub enabled: bool,
+    /// Runlevel membership (bit i = `Config::runlevels[i]`), objrl-editable.
+    pub runlevels: u64,
+    /// The tracked process: start command, daemon, or procServ.
+    pub main_pid: Option<Pid>,
+    /// A prestart, stop or reload command in flight.
+    pub helper: Option<(Helper, Pid)>,
+    pub deadline: Option<u64>,
+    /// Monotonic and wall time of the last successful start.
+    pub since_ms: u64,
+    pub since_wall: i64,
+    pub last_exit: Option<ExitStatus>,
+    pub outcome: Option<Outcome>,
+    /// Automatic restarts since the last manual start.
+    pub restarts: u32,
+    pub fast_failures: u32,
+    /// Whether someone wants it up: AUTORESTART acts only then.
+    pub wanted: bool,
+    pub cause: Cause,
+    /// A prestart failure turns a successful start into a warning.
+    pub prestart_failed: bool,
+    /// SIGKILL already sent during this stop.
+    pub killed: bool,
+    /// When WaitPidFile gives up.
+    pub pidfile_limit: u64,
+    pub note: Note,
+    /// Removed by a configuration reload while running: not carried over
+    /// the next reload once down.
+    pub removed: bool,
+    /// `restart`: start again as soon as the stop completes.
+    pub restart_after_stop: bool,
+}
+
+impl ObjState {
+    pub fn new(enabled: bool, runlevels: u64) -> Self {
+        ObjState {
+            state: State::Stopped,
+            enabled,
+            runlevels,
+            main_pid: None,
+            helper: None,
+            deadline: None,
+            since_ms: 0,
+            since_wall: 0,
+            last_exit: None,
+            outcome: None,
+            restarts: 0,
+            fast_failures: 0,
+            wanted: false,
+            cause: Cause::Manual,
+            prestart_failed: false,
+            killed: false,
+            pidfile_limit: 0,
+            note: Note::new(),
+            removed: false,
+            restart_after_stop: false,
+        }
+    }
+
+    /// The one place a state changes: a new state starts without a deadline.
+    pub fn set(&mut self, state: State) {
+        self.state = state;
+        self.deadline = None;
+    }
+
+    pub fn set_note(&mut self, args: core::fmt::Arguments<'_>) {
+        use core::fmt::Write;
+        self.note.clear();
+        // Truncation is fine: a note is a hint, the log has the full line.
+        let _ = self.note.write_fmt(args);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff_ms(0), 0);
+        assert_eq!(backoff_ms(1), 250);
+        assert_eq!(backoff_ms(2), 500);
+        assert_eq!(backoff_ms(8), 30_000);
+        assert_eq!(backoff_ms(40), 30_000);
+    }
+
+    #[test]
+    fn state_classes_are_disjoint_where_they_must_be() {
+        for s in [
+            State::Stopped,
+            State::Prestarting,
+            State::Starting,
+            State::WaitPidFile,
+            State::Running,
+            State::Done,
+            State::Stopping,
+            State::Restarting,
+            State::Failed,
+            State::Crashed,
+        ] {
+            assert!(!(s.is_started() && s.is_down()), "{s:?}");
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! Per-object execution plans, prepared once when a configuration loads:
+//! every command as a ready-to-exec [`Command`], users and groups resolved to
+//! ids, paths as C strings, the environment merged. The engine then starts and
+//! stops objects without allocating.
+//!
+//! Problems found here (an unknown user, a command with a NUL) do not stop the
+//! load: they are returned as messages and the affected start fails with them.
+
+use std::ffi::CString;
+use std::path::Path;
+
+use crate::config::{Config, Object, Output, ReloadMethod, StopMethod};
+use crate::ioc::procserv::{self, ConsolePaths};
+use crate::layout::Layout;
+use crate::spawn::{Command, Credentials};
+
+/// The environment variable that marks every process of an object, so that
+/// the object's daemons and orphans can be found in /proc.
+pub const MARKER_VAR: &str = "IOCINIT_OBJECT";
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Where a standard stream of an object goes.
+#[derive(Debug)]
+pub enum OutputPlan {
+    Inherit,
+    Append(CString),
+}
+
+/// A console (procServ) object's paths and socket ownership.
+#[derive(Debug)]
+pub struct ConsolePlan {
+    pub dir: CString,
+    pub socket: CString,
+    pub info: CString,
+    pub log: CString,
+    pub log_dir: CString,
+    /// Owner and group of the console directory (the socket gets them from procServ).
+    pub uid: u32,
+    pub gid: u32,
+}
+
+#[derive(Debug)]
+pub struct ObjectPlan {
+    /// `IOCINIT_OBJECT=<id>`: matched against /proc/PID/environ.
+    pub marker: CString,
+    pub prestart: Option<Command>,
+    pub start: Option<Command>,
+    pub stop: Option<Command>,
+    pub reload: Option<Command>,
+    /// PIVOT: new root and where the old one goes.
+    pub pivot: Option<(CString, CString)>,
+    /// Why the start command cannot run (set when preparing it failed).
+    pub start_problem: Option<String>,
+    /// Applies to the start command only (Epoch: everything else runs as root).
+    pub credentials: Option<Credentials>,
+    pub cwd: Option<CString>,
+    pub stdout: OutputPlan,
+    pub stderr: OutputPlan,
+    /// ObjectPIDFile.
+    pub pid_file: Option<CString>,
+    /// The file read by `ObjectStopCommand PIDFILE [path]`.
+    pub stop_pid_file: Option<CString>,
+    pub console: Option<ConsolePlan>,
+}
+
+fn cstring(s: impl AsRef<[u8]>) -> Option<CString> {
+    CString::new(s.as_ref()).ok()
+}
+
+fn path_c(p: &Path) -> Option<CString> {
+    cstring(p.as_os_str().as_encoded_bytes())
+}
+
+/// Resolves user and group names as Epoch does: a user brings its primary and
+/// supplementary groups; a group alone changes only the group.
+pub fn resolve_credentials(user: Option<&str>, group: Option<&str>) -> Result<Option<Credentials>, String> {
+    if user.is_none() && group.is_none() {
+        return Ok(None);
+    }
+    let (uid, mut gid, name) = match user {
+        Some(name) => {
+            let u = nix::unistd::User::from_name(name)
+                .ok()
+                .flatten()
+                .ok_or_else(|| format!("unknown user \"{name}\""))?;
+            (u.uid.as_raw(), u.gid.as_raw(), Some(u.name))
+        }
+        None => (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw(), None),
+    };
+    if let Some(group) = group {
+        let g = nix::unistd::Group::from_name(group)
+            .ok()
+            .flatten()
+            .ok_or_else(|| format!("unknown group \"{group}\""))?;
+        gid = g.gid.as_raw();
+    }
+    let mut groups = vec![gid];
+    if let Some(cname) = name.as_deref().and_then(cstring) {
+        if let Ok(list) = nix::unistd::getgrouplist(&cname, nix::unistd::Gid::from_raw(gid)) {
+            groups = list.into_iter().map(|g| g.as_raw()).collect();
+        }
+    }
+    groups.sort_unstable();
+    groups.dedup();
+    Ok(Some(Credentials { uid, gid, groups }))
+}
+
+/// Merges environment entries: a later `NAME=` replaces an earlier one.
+fn merge_env(env: &mut Vec<String>, entry: &str) {
+    let name = entry.split('=').next().unwrap_or(entry);
+    env.retain(|e| e.split('=').next() != Some(name));
+    env.push(entry.to_string());
+}
+
+/// The environment every object starts from: PID 1 gets a clean one (the
+/// kernel's TERM, a standard PATH); `--local` inherits the user's.
+pub fn base_env(layout: &Layout) -> Vec<String> {
+    let mut env = Vec::new();
+    if layout.local {
+        for (k, v) in std::env::vars_os() {
+            if let (Some(k), Some(v)) = (k.to_str(), v.to_str()) {
+                if k != MARKER_VAR {
+                    env.push(format!("{k}={v}"));
+                }
+            }
+        }
+    } else {
+        env.push(format!("PATH={DEFAULT_PATH}"));
+        env.push("HOME=/".into());
+        env.push(format!("TERM={}", std::env::var("TERM").unwrap_or_else(|_| "linux".into())));
+    }
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push(format!("PATH={DEFAULT_PATH}"));
+    }
+    env
+}
+
+/// The IOC log directory: the configured one, or the local default in
+/// `--local` mode when the configuration keeps the system default.
+pub fn ioc_log_dir(config: &Config, layout: &Layout) -> std::path::PathBuf {
+    let configured = &config.globals.ioc.log_directory;
+    match &layout.local_ioc_log_dir {
+        Some(local) if *configured == crate::config::IocGlobals::default().log_directory => local.clone(),
+        _ => configured.clone(),
+    }
+}
+
+/// Builds the plans of every object; the second value lists problems as
+/// `ObjectID: message` lines.
+pub fn build(config: &Config, layout: &Layout) -> (Vec<ObjectPlan>, Vec<String>) {
+    let base = base_env(layout);
+    let mut problems = Vec::new();
+    let plans = config
+        .objects
+        .iter()
+        .map(|object| {
+            let (plan, mut p) = build_one(config, layout, &base, object);
+            problems.extend(p.drain(..).map(|m| format!("{}: {m}", object.id)));
+            plan
+        })
+        .collect();
+    (plans, problems)
+}
+
+fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object) -> (ObjectPlan, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut env = base.to_vec();
+    for e in config.globals.env.iter().chain(&object.env) {
+        merge_env(&mut env, e);
+    }
+    let marker = format!("{MARKER_VAR}={}", object.id);
+    merge_env(&mut env, &marker);
+
+    // Root-run commands (prestart, stop, reload) get the environment as is;
+    // the start command also gets the user's HOME/USER/LOGNAME.
+    let force_shell = object.options.force_shell;
+    let line = |text: &Option<String>, env: &[String], problems: &mut Vec<String>, what: &str| {
+        text.as_deref().and_then(|t| match Command::from_line(t, force_shell, env) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                problems.push(format!("{what}: {e}"));
+                None
+            }
+        })
+    };
+    let prestart = line(&object.prestart, &env, &mut problems, "ObjectPrestartCommand");
+    let stop = match &object.stop {
+        StopMethod::Command(c) => line(&Some(c.clone()), &env, &mut problems, "ObjectStopCommand"),
+        _ => None,
+    };
+    let reload = match &object.reload {
+        Some(ReloadMethod::Command(c)) => line(&Some(c.clone()), &env, &mut problems, "ObjectReloadCommand"),
+        _ => None,
+    };
+
+    let (user, group) = match &object.console {
+        Some(console) => (console.user.as_deref(), console.group.as_deref()),
+        None => (object.user.as_deref(), object.group.as_deref()),
+    };
+    // Running as oneself needs no switch (the usual case under --local).
+    let me = nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.name);
+    let user = user.filter(|u| !(layout.local && me.as_deref() == Some(*u)));
+    let mut start_problem = None;
+    let credentials = match resolve_credentials(user, group.filter(|_| user.is_some() || !layout.local)) {
+        Ok(c) => c,
+        Err(e) => {
+            start_problem = Some(e);
+            None
+        }
+    };
+    if let Some(name) = user {
+        if let Ok(Some(u)) = nix::unistd::User::from_name(name) {
+            merge_env(&mut env, &format!("HOME={}", u.dir.display()));
+            merge_env(&mut env, &format!("USER={}", u.name));
+            merge_env(&mut env, &format!("LOGNAME={}", u.name));
+        }
+    }
+
+    let mut console_plan = None;
+    let mut pivot = None;
+    let start = if let Some(console) = &object.console {
+        let log_dir = ioc_log_dir(config, layout);
+        let paths = ConsolePaths::new(&layout.console_root(), &log_dir, &console.name);
+        let ids = resolve_credentials(
+            config.globals.ioc.socket_user.as_deref().or(console.user.as_deref()),
+            Some(config.globals.ioc.group.as_str()),
+        );
+        let (owner, group_id) = match &ids {
+            Ok(Some(c)) => (c.uid, c.gid),
+            _ => (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw()),
+        };
+        let socket_user = config
+            .globals
+            .ioc
+            .socket_user
+            .clone()
+            .or_else(|| console.user.clone())
+            .unwrap_or_default();
+        // An unknown IOC group must not stop the IOC: the socket then keeps
+        // procServ's own group (empty field).
+        let socket_group = if matches!(ids, Ok(Some(_))) { config.globals.ioc.group.clone() } else { String::new() };
+        if let Err(e) = &ids {
+            problems.push(format!("console socket ownership: {e}"));
+        }
+        let argv = procserv::argv(console, &config.globals.ioc, &paths, &socket_user, &socket_group);
+        console_plan = match (path_c(&paths.dir), path_c(&paths.socket), path_c(&paths.info), path_c(&paths.log), path_c(&log_dir)) {
+            (Some(dir), Some(socket), Some(info), Some(log), Some(log_dir)) => {
+                Some(ConsolePlan { dir, socket, info, log, log_dir, uid: owner, gid: group_id })
+            }
+            _ => {
+                problems.push("console path contains a NUL byte".into());
+                None
+            }
+        };
+        Command::new(&argv, &env).map_err(|e| problems.push(format!("procServ command: {e}"))).ok()
+    } else if object.options.pivot {
+        let words: Vec<&str> = object.start.as_deref().unwrap_or("").split_whitespace().collect();
+        match (words.as_slice(), words.first().and_then(cstring), words.get(1).and_then(cstring)) {
+            ([_, _], Some(new_root), Some(put_old)) => pivot = Some((new_root, put_old)),
+            _ => problems.push("PIVOT: ObjectStartCommand must be \"NEWROOT PUTOLD\"".into()),
+        }
+        None
+    } else if object.options.exec {
+        // EXEC commands are never processed by /bin/sh (seed 003).
+        let words: Vec<&str> = object.start.as_deref().unwrap_or("").split_whitespace().collect();
+        Command::new(&words, &env).map_err(|e| problems.push(format!("EXEC: {e}"))).ok()
+    } else {
+        line(&object.start, &env, &mut problems, "ObjectStartCommand")
+    };
+    if start.is_none() && pivot.is_none() && object.start.is_some() && start_problem.is_none() {
+        start_problem = Some("the start command could not be prepared".into());
+    }
+
+    let output = |o: &Option<Output>| match o {
+        None => OutputPlan::Inherit,
+        Some(Output::Log) => path_c(&layout.system_log).map(OutputPlan::Append).unwrap_or(OutputPlan::Inherit),
+        Some(Output::File(p)) => path_c(p).map(OutputPlan::Append).unwrap_or(OutputPlan::Inherit),
+    };
+    let cwd = match &object.console {
+        // procServ gets --chdir itself; it runs from /.
+        Some(_) => None,
+        None => object.working_directory.as_deref().and_then(path_c),
+    };
+    let pid_file = object.pid_file.as_deref().and_then(path_c);
+    let stop_pid_file = match &object.stop {
+        StopMethod::PidFile(Some(p)) => path_c(p),
+        StopMethod::PidFile(None) => pid_file.clone(),
+        _ => None,
+    };
+    if matches!(object.stop, StopMethod::PidFile(None)) && pid_file.is_none() {
+        problems.push("ObjectStopCommand PIDFILE without a path needs ObjectPIDFile".into());
+    }
+    let plan = ObjectPlan {
+        marker: cstring(&marker).unwrap_or_default(),
+        prestart,
+        start,
+        stop,
+        reload,
+        pivot,
+        start_problem,
+        credentials,
+        cwd,
+        stdout: output(&object.stdout),
+        stderr: output(&object.stderr),
+        pid_file,
+        stop_pid_file,
+        console: console_plan,
+    };
+    (plan, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Console, Object, Options};
+
+    fn obj(id: &str, start: &str) -> Object {
+        Object { id: id.into(), description: id.into(), start: Some(start.into()), enabled: true, ..Default::default() }
+    }
+
+    #[test]
+    fn environment_merges_global_object_and_marker() {
+        let mut config = Config::default();
+        config.globals.env = vec!["A=1".into(), "B=2".into()];
+        let mut o = obj("svc", "/bin/true");
+        o.env = vec!["B=3".into()];
+        config.objects.push(o);
+        let (plans, problems) = build(&config, &Layout::system());
+        assert!(problems.is_empty(), "{problems:?}");
+        let env: Vec<String> = plans[0].start.as_ref().unwrap().env().map(|e| e.to_string_lossy().into_owned()).collect();
+        assert!(env.contains(&"A=1".to_string()));
+        assert!(env.contains(&"B=3".to_string()));
+        assert!(!env.contains(&"B=2".to_string()));
+        assert!(env.contains(&"IOCINIT_OBJECT=svc".to_string()));
+        assert_eq!(plans[0].marker.to_str().unwrap(), "IOCINIT_OBJECT=svc");
+    }
+
+    #[test]
+    fn unknown_user_is_a_start_problem_not_a_load_failure() {
+        let mut config = Config::default();
+        let mut o = obj("svc", "/bin/true");
+        o.user = Some("no-such-user-iocinit".into());
+        config.objects.push(o);
+        let (plans, _) = build(&config, &Layout::system());
+        assert_eq!(plans[0].start_problem.as_deref(), Some("unknown user \"no-such-user-iocinit\""));
+    }
+
+    #[test]
+    fn console_objects_run_procserv() {
+        let mut config = Config::default();
+        let mut o = obj("demo", "./st.cmd");
+        o.console = Some(Console {
+            name: "demo".into(),
+            user: None,
+            group: None,
+            chdir: Some("/opt/demo".into()),
+            command: "./st.cmd".into(),
+            from_ioc_file: true,
+        });
+        o.options = Options { autorestart: true, ..Default::default() };
+        config.objects.push(o);
+        let (plans, _) = build(&config, &Layout::resolve(false, Some(Path::new("/tmp/r")), None, None));
+        let argv: Vec<String> = plans[0].start.as_ref().unwrap().argv().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert_eq!(argv[0], "procServ");
+        assert!(argv.contains(&"/tmp/r/procserv/demo/info".to_string()));
+        let console = plans[0].console.as_ref().unwrap();
+        assert_eq!(console.socket.to_str().unwrap(), "/tmp/r/procserv/demo/control");
+        assert!(plans[0].cwd.is_none());
+    }
+}

@@ -1,0 +1,596 @@
+//! Engine scenarios against a recording fake OS (no processes are created:
+//! these test the state machine; the integration tests in tests/ run the real
+//! thing as PID 1 of a namespace).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::CStr;
+
+use super::*;
+use crate::config::{Console, Object, Options, Runlevel};
+use crate::layout::Layout;
+
+#[derive(Default)]
+struct Fake {
+    now: u64,
+    next_pid: Pid,
+    spawned: Vec<(Pid, String)>,
+    killed: Vec<(Pid, i32)>,
+    alive: BTreeSet<Pid>,
+    /// pid -> (ppid, marker)
+    marked: BTreeMap<Pid, (Pid, String)>,
+    pid_files: BTreeMap<String, Pid>,
+    lines: Vec<String>,
+    /// Processes outside any object, counted by signal_all.
+    strays: usize,
+}
+
+impl Os for Fake {
+    fn now_ms(&self) -> u64 {
+        self.now
+    }
+    fn wall_secs(&self) -> i64 {
+        1_700_000_000 + (self.now / 1000) as i64
+    }
+    fn self_pid(&self) -> Pid {
+        1
+    }
+    fn spawn(&mut self, cmd: &spawn::Command, _opts: &spawn::Options<'_>) -> Result<Pid, spawn::SpawnError> {
+        let argv: Vec<String> = cmd.argv().map(|a| a.to_string_lossy().into_owned()).collect();
+        if argv[0].contains("missing") {
+            return Err(spawn::SpawnError { stage: spawn::Stage::Exec, errno: libc::ENOENT });
+        }
+        self.next_pid += 1;
+        let pid = 100 + self.next_pid;
+        self.spawned.push((pid, argv.join(" ")));
+        self.alive.insert(pid);
+        let marker = cmd.env().map(|e| e.to_string_lossy().into_owned()).find(|e| e.starts_with("IOCINIT_OBJECT="));
+        if let Some(m) = marker {
+            self.marked.insert(pid, (1, m));
+        }
+        Ok(pid)
+    }
+    fn kill(&mut self, pid: Pid, signal: i32) -> Result<(), i32> {
+        if !self.alive.contains(&pid) {
+            return Err(libc::ESRCH);
+        }
+        self.killed.push((pid, signal));
+        Ok(())
+    }
+    fn pid_exists(&mut self, pid: Pid) -> bool {
+        self.alive.contains(&pid)
+    }
+    fn read_pid_file(&mut self, path: &CStr) -> Option<Pid> {
+        self.pid_files.get(path.to_str().unwrap()).copied()
+    }
+    fn for_each_marked(&mut self, marker: &CStr, f: &mut dyn FnMut(Pid, Pid)) {
+        for (pid, (ppid, m)) in &self.marked {
+            if m.as_bytes() == marker.to_bytes() && self.alive.contains(pid) {
+                f(*pid, *ppid);
+            }
+        }
+    }
+    fn for_each_child(&mut self, parent: Pid, f: &mut dyn FnMut(Pid)) {
+        for (pid, (ppid, _)) in &self.marked {
+            if *ppid == parent && self.alive.contains(pid) {
+                f(*pid);
+            }
+        }
+    }
+    fn signal_all(&mut self, signal: i32) -> usize {
+        let n = self.alive.len() + self.strays;
+        if signal == libc::SIGKILL {
+            self.strays = 0;
+        }
+        n
+    }
+    fn prepare_console(&mut self, _: &CStr, _: &CStr, _: u32, _: u32) -> Result<(), i32> {
+        Ok(())
+    }
+    fn clean_console(&mut self, _: &CStr, _: &CStr) {}
+    fn pivot_root(&mut self, _: &CStr, _: &CStr) -> Result<(), i32> {
+        Ok(())
+    }
+    fn exec(&mut self, _: &spawn::Command) -> i32 {
+        libc::ENOENT
+    }
+    fn status_line(&mut self, line: &[u8]) {
+        self.lines.push(String::from_utf8_lossy(line).trim_end().to_string());
+    }
+}
+
+fn object(id: &str, start: &str, priority: u32) -> Object {
+    Object {
+        id: id.into(),
+        description: id.into(),
+        start: Some(start.into()),
+        start_priority: priority,
+        stop_priority: 1,
+        enabled: true,
+        runlevels: vec!["default".into()],
+        ..Default::default()
+    }
+}
+
+fn with(mut o: Object, f: impl FnOnce(&mut Options)) -> Object {
+    f(&mut o.options);
+    o
+}
+
+fn config(objects: Vec<Object>) -> Config {
+    let mut c = Config::default();
+    c.globals.default_runlevel = "default".into();
+    let mut names: Vec<String> = objects.iter().flat_map(|o| o.runlevels.clone()).collect();
+    names.push("default".into());
+    names.sort();
+    names.dedup();
+    c.runlevels = names.into_iter().map(|name| Runlevel { name, inherits: vec![] }).collect();
+    c.objects = objects;
+    c
+}
+
+fn engine(mut c: Config) -> Engine<Fake> {
+    // The host running the tests has no "ioc" group.
+    c.globals.ioc.group = "root".into();
+    let (plans, problems) = plan::build(&c, &Layout::system());
+    assert!(problems.is_empty(), "{problems:?}");
+    Engine::new(Fake::default(), c, plans, None)
+}
+
+fn booted(c: Config) -> Engine<Fake> {
+    let mut e = engine(c);
+    e.boot(&BootOptions::default());
+    e
+}
+
+impl Engine<Fake> {
+    fn spawned(&self) -> Vec<&str> {
+        self.os.spawned.iter().map(|(_, s)| s.as_str()).collect()
+    }
+    fn pid_of(&self, cmd: &str) -> Pid {
+        self.os.spawned.iter().rev().find(|(_, s)| s == cmd).map(|(p, _)| *p).expect(cmd)
+    }
+    fn exit(&mut self, pid: Pid, code: u8) {
+        self.os.alive.remove(&pid);
+        self.child_exited(pid, ExitStatus::Exited(code));
+    }
+    fn signaled(&mut self, pid: Pid, signal: i32) {
+        self.os.alive.remove(&pid);
+        self.child_exited(pid, ExitStatus::Signaled(signal));
+    }
+    fn wait(&mut self, ms: u64) {
+        let until = self.os.now + ms;
+        // Step through deadlines like the event loop does.
+        while let Some(d) = self.next_deadline().filter(|&d| d <= until) {
+            self.os.now = d.max(self.os.now);
+            self.timer();
+        }
+        self.os.now = until;
+        self.timer();
+    }
+    fn state(&self, id: &str) -> State {
+        self.object(self.find(id).unwrap()).state
+    }
+}
+
+#[test]
+fn boot_starts_priority_waves_in_order_and_waits_for_commands() {
+    let mut e = booted(config(vec![object("b", "/bin/b", 2), object("a", "/bin/a", 1), object("c", "/bin/c", 2)]));
+    assert_eq!(e.spawned(), ["/bin/a"]);
+    assert_eq!(e.state("a"), State::Starting);
+    let a = e.pid_of("/bin/a");
+    e.exit(a, 0);
+    // Objects of one priority start together.
+    assert_eq!(e.spawned(), ["/bin/a", "/bin/b", "/bin/c"]);
+    assert_eq!(e.state("a"), State::Done);
+    assert_eq!(e.take_request(), None);
+    let (b, c) = (e.pid_of("/bin/b"), e.pid_of("/bin/c"));
+    e.exit(b, 0);
+    e.exit(c, 0);
+    assert_eq!(e.take_request(), Some(SystemRequest::Ready));
+    assert_eq!(e.os.lines, ["Starting a ... Done", "Starting b ... Done", "Starting c ... Done"]);
+}
+
+#[test]
+fn fork_objects_do_not_hold_the_boot() {
+    let e = booted(config(vec![with(object("getty", "/sbin/getty", 1), |o| o.fork = true), object("b", "/bin/b", 2)]));
+    assert_eq!(e.spawned(), ["/sbin/getty", "/bin/b"]);
+    assert_eq!(e.state("getty"), State::Running);
+}
+
+#[test]
+fn a_hung_start_command_holds_only_its_wave_not_control() {
+    let mut e = booted(config(vec![object("hang", "/bin/hang", 1), object("later", "/bin/later", 2), object("manual", "/bin/m", 0)]));
+    assert_eq!(e.state("hang"), State::Starting);
+    // Control still works: another object starts and stops meanwhile.
+    let m = e.find("manual").unwrap();
+    e.start(m).unwrap();
+    assert_eq!(e.state("manual"), State::Starting);
+    // Stopping the hung object frees the boot.
+    let hang = e.find("hang").unwrap();
+    e.stop(hang).unwrap();
+    let pid = e.pid_of("/bin/hang");
+    assert!(e.os.killed.contains(&(pid, libc::SIGTERM)));
+    e.signaled(pid, libc::SIGTERM);
+    assert_eq!(e.state("hang"), State::Stopped);
+    assert!(e.spawned().contains(&"/bin/later"));
+}
+
+#[test]
+fn mapexitstatus_turns_a_code_into_a_warning_or_success() {
+    let mut o = object("w", "/bin/w", 1);
+    o.options.exit_map = vec![(2, ExitResult::Warning), (3, ExitResult::Success)];
+    let mut e = booted(config(vec![o, object("x", "/bin/x", 2)]));
+    let w = e.pid_of("/bin/w");
+    e.exit(w, 2);
+    assert_eq!(e.state("w"), State::Done);
+    let x = e.pid_of("/bin/x");
+    e.exit(x, 1);
+    assert_eq!(e.state("x"), State::Failed);
+    assert_eq!(e.os.lines, ["Starting w ... WARN", "Starting x ... FAIL"]);
+    let i = e.find("w").unwrap();
+    e.stop(i).unwrap();
+    e.start(i).unwrap();
+    let w = e.pid_of("/bin/w");
+    e.exit(w, 3);
+    assert_eq!(e.object(i).outcome, Some(Outcome::Done));
+}
+
+#[test]
+fn autorestart_restarts_at_once_after_a_long_run_and_backs_off_when_fast() {
+    let mut e = booted(config(vec![with(object("d", "/bin/d", 1), |o| {
+        o.fork = true;
+        o.autorestart = true;
+    })]));
+    e.wait(60_000);
+    let pid = e.pid_of("/bin/d");
+    e.signaled(pid, libc::SIGKILL);
+    assert_eq!(e.state("d"), State::Running, "restarted immediately");
+    assert_eq!(e.spawned().len(), 2);
+    // Now fail fast: backoff grows, then the object is marked crashed.
+    let mut delays = Vec::new();
+    for _ in 0..CRASH_LIMIT {
+        let pid = e.pid_of("/bin/d");
+        e.exit(pid, 1);
+        if e.state("d") == State::Crashed {
+            break;
+        }
+        assert_eq!(e.state("d"), State::Restarting);
+        let d = e.next_deadline().unwrap() - e.os.now;
+        delays.push(d);
+        e.wait(d);
+        assert_eq!(e.state("d"), State::Running);
+    }
+    assert_eq!(&delays[..4], &[250, 500, 1000, 2000]);
+    assert_eq!(e.state("d"), State::Crashed);
+    let i = e.find("d").unwrap();
+    assert!(e.object(i).note.contains("crashed"));
+    // A manual start clears it.
+    e.start(i).unwrap();
+    assert_eq!(e.state("d"), State::Running);
+}
+
+#[test]
+fn autorestart_stops_after_a_manual_stop() {
+    let mut e = booted(config(vec![with(object("d", "/bin/d", 1), |o| {
+        o.fork = true;
+        o.autorestart = true;
+    })]));
+    let i = e.find("d").unwrap();
+    e.stop(i).unwrap();
+    let pid = e.pid_of("/bin/d");
+    e.signaled(pid, libc::SIGTERM);
+    assert_eq!(e.state("d"), State::Stopped);
+    assert_eq!(e.spawned().len(), 1);
+}
+
+#[test]
+fn stop_escalates_to_sigkill_after_stoptimeout() {
+    let mut e = booted(config(vec![with(object("s", "/bin/s", 1), |o| {
+        o.fork = true;
+        o.stop_timeout = Some(3);
+        o.term_signal = Some(libc::SIGUSR1);
+    })]));
+    let i = e.find("s").unwrap();
+    let pid = e.pid_of("/bin/s");
+    e.stop(i).unwrap();
+    assert_eq!(e.os.killed, [(pid, libc::SIGUSR1)]);
+    e.wait(2_999);
+    assert_eq!(e.state("s"), State::Stopping);
+    e.wait(1);
+    assert_eq!(e.os.killed, [(pid, libc::SIGUSR1), (pid, libc::SIGKILL)]);
+    e.signaled(pid, libc::SIGKILL);
+    assert_eq!(e.state("s"), State::Stopped);
+    assert_eq!(e.object(i).outcome, Some(Outcome::Warn));
+}
+
+#[test]
+fn stop_command_runs_and_waits_for_the_process() {
+    let mut o = with(object("s", "/bin/s", 1), |o| o.fork = true);
+    o.stop = StopMethod::Command("/bin/s-stop".into());
+    let mut e = booted(config(vec![o]));
+    let i = e.find("s").unwrap();
+    e.stop(i).unwrap();
+    let stopper = e.pid_of("/bin/s-stop");
+    e.exit(stopper, 0);
+    assert_eq!(e.state("s"), State::Stopping, "waits for the service itself");
+    let pid = e.pid_of("/bin/s");
+    e.exit(pid, 0);
+    assert_eq!(e.state("s"), State::Stopped);
+}
+
+#[test]
+fn nostopwait_does_not_wait() {
+    let mut e = booted(config(vec![with(object("s", "/bin/s", 1), |o| {
+        o.fork = true;
+        o.no_stop_wait = true;
+    })]));
+    let i = e.find("s").unwrap();
+    e.stop(i).unwrap();
+    assert_eq!(e.state("s"), State::Stopped);
+}
+
+#[test]
+fn haltonly_runs_only_at_shutdown() {
+    let mut h = object("sync", "", 0);
+    h.start = None;
+    h.stop = StopMethod::Command("/bin/sync-disks".into());
+    h.options.halt_only = true;
+    let mut e = booted(config(vec![h, with(object("a", "/bin/a", 1), |o| o.fork = true)]));
+    assert_eq!(e.spawned(), ["/bin/a"]);
+    let i = e.find("sync").unwrap();
+    assert_eq!(e.start(i), Err(Refusal::HaltOnly));
+    e.shutdown(Power::Poweroff);
+    assert!(e.spawned().contains(&"/bin/sync-disks"));
+}
+
+#[test]
+fn runonce_disables_after_the_boot_start_and_persists() {
+    let dir = std::env::temp_dir().join(format!("iocinit-engine-runonce-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let state = CString::new(dir.join("state").to_str().unwrap()).unwrap();
+    let c = config(vec![with(object("keys", "/bin/keygen", 1), |o| o.runonce = true)]);
+    let (plans, _) = plan::build(&c, &Layout::system());
+    let mut e = Engine::new(Fake::default(), c.clone(), plans, Some(state.clone()));
+    e.boot(&BootOptions::default());
+    let pid = e.pid_of("/bin/keygen");
+    e.exit(pid, 0);
+    assert!(!e.object(0).enabled);
+    assert_eq!(std::fs::read_to_string(dir.join("state")).unwrap().lines().nth(1), Some("disable keys"));
+    // The next boot does not run it.
+    let (plans, _) = plan::build(&c, &Layout::system());
+    let mut e = Engine::new(Fake::default(), c, plans, Some(state));
+    e.boot(&BootOptions::default());
+    assert!(e.spawned().is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn runlevel_inheritance_is_direct_only() {
+    let mut core = object("core", "/bin/core", 1);
+    core.runlevels = vec!["core".into()];
+    let mut multi = object("multi", "/bin/multi", 1);
+    multi.runlevels = vec!["multiuser".into()];
+    let mut gui = object("gui", "/bin/gui", 1);
+    gui.runlevels = vec!["gui".into()];
+    let mut c = config(vec![core, multi, gui]);
+    for r in &mut c.runlevels {
+        match r.name.as_str() {
+            "gui" => r.inherits = vec!["multiuser".into()],
+            "multiuser" => r.inherits = vec!["core".into()],
+            _ => {}
+        }
+    }
+    let mut e = engine(c);
+    e.boot(&BootOptions { runlevel: Some("gui".into()), ..Default::default() });
+    let mut started = e.spawned();
+    started.sort();
+    assert_eq!(started, ["/bin/gui", "/bin/multi"], "core is not inherited through multiuser");
+}
+
+#[test]
+fn runlevel_switch_stops_non_members_but_not_persistent_ones() {
+    let a = with(object("a", "/bin/a", 1), |o| o.fork = true);
+    let p = with(object("p", "/bin/p", 1), |o| {
+        o.fork = true;
+        o.persistent = true;
+    });
+    let mut b = with(object("b", "/bin/b", 1), |o| o.fork = true);
+    b.runlevels = vec!["default".into(), "other".into()];
+    let mut n = with(object("n", "/bin/n", 1), |o| o.fork = true);
+    n.runlevels = vec!["other".into()];
+    let mut e = booted(config(vec![a, p, b, n]));
+    e.switch_runlevel("other").unwrap();
+    let a_pid = e.pid_of("/bin/a");
+    assert_eq!(e.os.killed, [(a_pid, libc::SIGTERM)]);
+    e.signaled(a_pid, libc::SIGTERM);
+    assert_eq!(e.state("a"), State::Stopped);
+    assert_eq!(e.state("p"), State::Running);
+    assert_eq!(e.state("b"), State::Running);
+    assert_eq!(e.state("n"), State::Running);
+    assert_eq!(e.runlevel(), Some("other"));
+}
+
+#[test]
+fn a_console_object_never_runs_twice_leftovers_are_killed_first() {
+    let mut o = object("vac1", "./st.cmd", 1);
+    o.options.autorestart = true;
+    o.console = Some(Console {
+        name: "vac1".into(),
+        user: None,
+        group: None,
+        chdir: None,
+        command: "./st.cmd".into(),
+        from_ioc_file: true,
+    });
+    let mut e = booted(config(vec![o]));
+    e.wait(60_000);
+    let procserv = e.os.spawned[0].0;
+    assert_eq!(e.state("vac1"), State::Running);
+    // The IOC, child of procServ, carries the marker too.
+    e.os.alive.insert(900);
+    e.os.marked.insert(900, (procserv, "IOCINIT_OBJECT=vac1".into()));
+    let i = e.find("vac1").unwrap();
+    assert_eq!(e.console_child(i), Some(900));
+    // procServ is SIGKILLed: its IOC is orphaned to us and must die first.
+    e.os.marked.insert(900, (1, "IOCINIT_OBJECT=vac1".into()));
+    e.signaled(procserv, libc::SIGKILL);
+    assert!(e.os.killed.contains(&(900, libc::SIGKILL)));
+    assert_eq!(e.spawned().len(), 1, "no new procServ while the old IOC lives");
+    assert_eq!(e.state("vac1"), State::Restarting);
+    e.signaled(900, libc::SIGKILL);
+    e.wait(LEFTOVER_WAIT_MS);
+    assert_eq!(e.spawned().len(), 2);
+    assert_eq!(e.state("vac1"), State::Running);
+}
+
+#[test]
+fn stopping_a_console_object_waits_for_its_ioc() {
+    let mut o = object("vac1", "./st.cmd", 1);
+    o.console = Some(Console { name: "vac1".into(), user: None, group: None, chdir: None, command: "x".into(), from_ioc_file: true });
+    let mut e = booted(config(vec![o]));
+    let procserv = e.os.spawned[0].0;
+    e.os.alive.insert(900);
+    e.os.marked.insert(900, (procserv, "IOCINIT_OBJECT=vac1".into()));
+    let i = e.find("vac1").unwrap();
+    e.stop(i).unwrap();
+    assert_eq!(e.os.killed, [(procserv, libc::SIGTERM)]);
+    // procServ exits but its IOC is still there (blocked SIGTERM): kill it.
+    e.os.marked.insert(900, (1, "IOCINIT_OBJECT=vac1".into()));
+    e.exit(procserv, 0);
+    assert!(e.os.killed.contains(&(900, libc::SIGKILL)));
+    assert_eq!(e.state("vac1"), State::Stopping);
+    e.signaled(900, libc::SIGKILL);
+    assert_eq!(e.state("vac1"), State::Stopped);
+}
+
+#[test]
+fn shutdown_stops_by_priority_then_terms_and_kills_everything() {
+    let mut a = with(object("a", "/bin/a", 1), |o| o.fork = true);
+    a.stop_priority = 2;
+    let b = with(object("b", "/bin/b", 1), |o| o.fork = true);
+    let mut e = booted(config(vec![a, b]));
+    e.take_request();
+    e.os.strays = 3;
+    e.shutdown(Power::Reboot);
+    let (a, b) = (e.pid_of("/bin/a"), e.pid_of("/bin/b"));
+    assert_eq!(e.os.killed, [(b, libc::SIGTERM)], "stop priority 1 first");
+    e.signaled(b, libc::SIGTERM);
+    assert_eq!(e.os.killed, [(b, libc::SIGTERM), (a, libc::SIGTERM)]);
+    e.signaled(a, libc::SIGTERM);
+    assert_eq!(e.take_request(), None, "stray processes get their grace time");
+    e.wait(TERM_GRACE_MS);
+    e.wait(1);
+    assert_eq!(e.take_request(), Some(SystemRequest::Power(Power::Reboot)));
+}
+
+#[test]
+fn startfailcritical_pauses_boot_for_an_emergency_shell() {
+    let crit = with(object("fs", "/bin/missing-mount", 1), |o| o.start_fail_critical = true);
+    let mut e = booted(config(vec![crit, object("later", "/bin/later", 2)]));
+    match e.take_request() {
+        Some(SystemRequest::Emergency(note)) => assert!(note.contains("fs failed to start")),
+        other => panic!("{other:?}"),
+    }
+    assert!(e.spawned().is_empty());
+    e.resume();
+    assert_eq!(e.spawned(), ["/bin/later"]);
+}
+
+#[test]
+fn prestart_failure_makes_the_start_a_warning() {
+    let mut o = with(object("p", "/bin/p", 1), |o| o.fork = true);
+    o.prestart = Some("/bin/pre".into());
+    let mut e = booted(config(vec![o]));
+    assert_eq!(e.spawned(), ["/bin/pre"]);
+    let pre = e.pid_of("/bin/pre");
+    e.exit(pre, 1);
+    assert_eq!(e.spawned(), ["/bin/pre", "/bin/p"]);
+    assert_eq!(e.os.lines, ["Starting p ... WARN"]);
+}
+
+#[test]
+fn a_service_is_followed_to_its_daemon() {
+    let mut e = booted(config(vec![with(object("sshd", "/sbin/sshd", 1), |o| o.service = true)]));
+    let starter = e.pid_of("/sbin/sshd");
+    // The daemon forked off, was reparented to us and carries the marker.
+    e.os.alive.insert(555);
+    e.os.marked.insert(555, (1, "IOCINIT_OBJECT=sshd".into()));
+    e.exit(starter, 0);
+    let i = e.find("sshd").unwrap();
+    assert_eq!(e.object(i).main_pid, Some(555));
+    assert_eq!(e.state("sshd"), State::Running);
+}
+
+#[test]
+fn a_pid_file_is_waited_for() {
+    let mut o = object("d", "/sbin/d", 1);
+    o.pid_file = Some("/run/d.pid".into());
+    o.stop = StopMethod::PidFile(None);
+    let mut e = booted(config(vec![o]));
+    let starter = e.pid_of("/sbin/d");
+    e.exit(starter, 0);
+    assert_eq!(e.state("d"), State::WaitPidFile);
+    e.wait(500);
+    assert_eq!(e.state("d"), State::WaitPidFile);
+    e.os.alive.insert(777);
+    e.os.pid_files.insert("/run/d.pid".into(), 777);
+    e.wait(1000);
+    assert_eq!(e.state("d"), State::Running);
+    let i = e.find("d").unwrap();
+    e.stop(i).unwrap();
+    assert_eq!(e.os.killed, [(777, libc::SIGTERM)]);
+}
+
+#[test]
+fn a_pid_file_that_never_comes_fails_the_start() {
+    let mut o = object("d", "/sbin/d", 1);
+    o.pid_file = Some("/run/d.pid".into());
+    let mut e = booted(config(vec![o]));
+    let starter = e.pid_of("/sbin/d");
+    e.exit(starter, 0);
+    e.wait(PIDFILE_WAIT_MS);
+    assert_eq!(e.state("d"), State::Failed);
+}
+
+#[test]
+fn restart_stops_then_starts() {
+    let mut e = booted(config(vec![with(object("s", "/bin/s", 1), |o| o.fork = true)]));
+    let i = e.find("s").unwrap();
+    e.restart(i).unwrap();
+    let old = e.pid_of("/bin/s");
+    e.signaled(old, libc::SIGTERM);
+    assert_eq!(e.state("s"), State::Running);
+    assert_ne!(e.pid_of("/bin/s"), old);
+}
+
+#[test]
+fn configuration_reload_carries_running_state_by_id() {
+    let mut e = booted(config(vec![with(object("keep", "/bin/keep", 1), |o| o.fork = true), with(object("gone", "/bin/gone", 1), |o| o.fork = true)]));
+    let keep = e.pid_of("/bin/keep");
+    let new = config(vec![object("fresh", "/bin/fresh", 0), with(object("keep", "/bin/keep2", 1), |o| o.fork = true)]);
+    let (plans, _) = plan::build(&new, &Layout::system());
+    e.replace_config(new, plans);
+    let i = e.find("keep").unwrap();
+    assert_eq!(e.object(i).main_pid, Some(keep));
+    assert_eq!(e.state("keep"), State::Running);
+    assert_eq!(e.state("fresh"), State::Stopped);
+    // A removed object that still runs is kept until it stops.
+    let g = e.find("gone").unwrap();
+    assert!(e.object(g).removed);
+    assert_eq!(e.start(g), Err(Refusal::Removed));
+}
+
+#[test]
+fn startobj_and_skipobj_from_the_command_line() {
+    let mut e = engine(config(vec![with(object("a", "/bin/a", 1), |o| o.fork = true), object("selftest", "/bin/selftest", 0)]));
+    e.boot(&BootOptions { start: vec!["selftest".into()], skip: vec!["a".into()], ..Default::default() });
+    assert_eq!(e.spawned(), ["/bin/selftest"]);
+}
+
+#[test]
+fn a_failing_spawn_is_a_failed_start_with_a_reason() {
+    let e = booted(config(vec![object("m", "/bin/missing", 1)]));
+    let i = e.find("m").unwrap();
+    assert_eq!(e.state("m"), State::Failed);
+    assert_eq!(e.object(i).note.as_str(), "unable to execute: No such file or directory: /bin/missing");
+}

@@ -1,0 +1,523 @@
+//! Process creation, vfork-safe on every build (so it works on nommu boards).
+//!
+//! A [`Command`] is prepared once, when a configuration loads: argv, envp and
+//! the PATH candidates become NUL-terminated strings with pointer arrays. At
+//! spawn time nothing is allocated: [`spawn`] calls clone(CLONE_VM|CLONE_VFORK)
+//! and the child, which shares the parent's memory while the parent is
+//! suspended, does only raw system calls (setsid, open, dup3, setgroups,
+//! setresgid, setresuid, chdir, sigprocmask, execve) — no libc wrappers that
+//! take locks or synchronise threads (musl's set*id wrappers do), no
+//! allocation. A failure in the child is written to a close-on-exec pipe
+//! before it exits, so the parent reports "unable to exec X: No such file"
+//! itself. (A pipe rather than a shared word: qemu-user runs a vfork as a
+//! fork, and the pipe works under both.)
+//!
+//! All the crate's process-creation `unsafe` lives here.
+#![allow(unsafe_code)]
+
+use std::ffi::{CStr, CString};
+use std::os::raw::c_char;
+
+use crate::sys::Pid;
+
+/// Shell metacharacters that make a command go through `/bin/sh -c`
+/// (Epoch's rule: plain `prog arg arg` is exec'd directly).
+const SHELL_CHARS: &[char] = &[
+    '|', '&', ';', '<', '>', '(', ')', '$', '`', '\\', '"', '\'', '*', '?', '[', '#', '~', '=', '%', '{', '}', '\n',
+];
+
+pub const SHELL: &str = "/bin/sh";
+
+/// Whether `command` needs a shell to mean what it says.
+pub fn needs_shell(command: &str) -> bool {
+    command.contains(SHELL_CHARS)
+}
+
+/// A program with its arguments and environment, ready to exec without
+/// allocating.
+pub struct Command {
+    /// Paths to try in order (one for `/`-paths, else one per PATH entry).
+    candidates: Vec<CString>,
+    candidate_ptrs: Vec<*const c_char>,
+    argv: Vec<CString>,
+    argv_ptrs: Vec<*const c_char>,
+    envp: Vec<CString>,
+    envp_ptrs: Vec<*const c_char>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Command").field("argv", &self.argv).finish()
+    }
+}
+
+/// Why a command could not be prepared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    Empty,
+    Nul,
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CommandError::Empty => f.write_str("empty command"),
+            CommandError::Nul => f.write_str("command contains a NUL byte"),
+        }
+    }
+}
+
+impl Command {
+    /// Prepares `argv` with environment `env` (`NAME=value` entries). A
+    /// program name without `/` is searched in the `PATH` of `env`.
+    pub fn new<S: AsRef<str>>(argv: &[S], env: &[String]) -> Result<Command, CommandError> {
+        let program = argv.first().ok_or(CommandError::Empty)?.as_ref();
+        if program.is_empty() {
+            return Err(CommandError::Empty);
+        }
+        let to_c = |s: &str| CString::new(s).map_err(|_| CommandError::Nul);
+        let candidates: Vec<CString> = if program.contains('/') {
+            vec![to_c(program)?]
+        } else {
+            let path = env
+                .iter()
+                .find_map(|e| e.strip_prefix("PATH="))
+                .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+            path.split(':')
+                .filter(|d| !d.is_empty())
+                .map(|d| to_c(&format!("{}/{program}", d.trim_end_matches('/'))))
+                .collect::<Result<_, _>>()?
+        };
+        let argv: Vec<CString> = argv.iter().map(|a| to_c(a.as_ref())).collect::<Result<_, _>>()?;
+        let envp: Vec<CString> = env.iter().map(|e| to_c(e)).collect::<Result<_, _>>()?;
+        Ok(Command::from_parts(candidates, argv, envp))
+    }
+
+    /// Prepares a one-line command as Epoch runs it: through `/bin/sh -c` when
+    /// it holds shell syntax or `force_shell` is set, else split on whitespace.
+    pub fn from_line(line: &str, force_shell: bool, env: &[String]) -> Result<Command, CommandError> {
+        if force_shell || needs_shell(line) {
+            Command::new(&[SHELL, "-c", line], env)
+        } else {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            Command::new(&words, env)
+        }
+    }
+
+    fn from_parts(candidates: Vec<CString>, argv: Vec<CString>, envp: Vec<CString>) -> Command {
+        // The pointers point into each CString's own heap buffer, which does not
+        // move when the Vec or the Command moves.
+        let ptrs = |v: &[CString]| v.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+        let candidate_ptrs = ptrs(&candidates);
+        let argv_ptrs = ptrs(&argv);
+        let envp_ptrs = ptrs(&envp);
+        Command { candidates, candidate_ptrs, argv, argv_ptrs, envp, envp_ptrs }
+    }
+
+    /// The program as written (argv[0]).
+    pub fn program(&self) -> &CStr {
+        &self.argv[0]
+    }
+
+    pub fn argv(&self) -> impl Iterator<Item = &CStr> {
+        self.argv.iter().map(|s| s.as_c_str())
+    }
+
+    pub fn env(&self) -> impl Iterator<Item = &CStr> {
+        self.envp.iter().map(|s| s.as_c_str())
+    }
+
+    /// The first candidate path (what "unable to exec X" names).
+    pub fn path(&self) -> &CStr {
+        &self.candidates[0]
+    }
+}
+
+/// User, primary group and supplementary groups a child switches to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+}
+
+/// Where a standard stream of the child goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Redirect<'a> {
+    /// Keep the supervisor's (the console, for PID 1).
+    Inherit,
+    /// /dev/null.
+    Null,
+    /// Appended to this file (created 0644 if missing), opened before the
+    /// child drops privileges.
+    Append(&'a CStr),
+    /// Another descriptor the caller keeps open (e.g. a log file).
+    Fd(i32),
+}
+
+/// Everything about one spawn except the command.
+#[derive(Debug, Clone, Copy)]
+pub struct Options<'a> {
+    pub credentials: Option<&'a Credentials>,
+    pub cwd: Option<&'a CStr>,
+    pub stdin: Redirect<'a>,
+    pub stdout: Redirect<'a>,
+    pub stderr: Redirect<'a>,
+    /// setsid(): a new session and process group.
+    pub new_session: bool,
+    /// Make fd 0 the controlling terminal (after `new_session`).
+    pub controlling_tty: bool,
+}
+
+impl Default for Options<'_> {
+    fn default() -> Self {
+        Options {
+            credentials: None,
+            cwd: None,
+            stdin: Redirect::Inherit,
+            stdout: Redirect::Inherit,
+            stderr: Redirect::Inherit,
+            new_session: true,
+            controlling_tty: false,
+        }
+    }
+}
+
+/// The step of the child that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Clone,
+    Session,
+    Redirect,
+    Credentials,
+    Chdir,
+    Exec,
+}
+
+/// A spawn failure: where and the errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpawnError {
+    pub stage: Stage,
+    pub errno: i32,
+}
+
+impl std::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.stage {
+            Stage::Clone => "unable to create a process",
+            Stage::Session => "unable to start a session",
+            Stage::Redirect => "unable to open an output file",
+            Stage::Credentials => "unable to switch user/group",
+            Stage::Chdir => "unable to change directory",
+            Stage::Exec => "unable to execute",
+        };
+        write!(f, "{what}: {}", nix::errno::Errno::from_raw(self.errno).desc())
+    }
+}
+
+/// What the child needs, as raw pointers, plus the failure pipe.
+struct ChildArgs<'a> {
+    cmd: &'a Command,
+    opts: &'a Options<'a>,
+    groups_ptr: *const libc::gid_t,
+    groups_len: usize,
+    /// Write end of the close-on-exec failure pipe: the child writes
+    /// `(stage << 16) | errno` there when it cannot exec.
+    failure_fd: i32,
+}
+
+// Child stack: the parent is suspended (CLONE_VFORK) while the child runs, so
+// a buffer in the parent's frame is free for it to use.
+const CHILD_STACK: usize = 16 * 1024;
+
+#[repr(C, align(16))]
+struct ChildStack([u8; CHILD_STACK]);
+
+/// Starts `cmd` with `opts`. Returns the child's pid once it has exec'd; an
+/// error if it could not (the failed child is reaped here).
+pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
+    let groups: &[u32] = opts.credentials.map(|c| c.groups.as_slice()).unwrap_or(&[]);
+    let mut pipe = [-1i32; 2];
+    // SAFETY: pipe2 writes two descriptors into the array.
+    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EMFILE);
+        return Err(SpawnError { stage: Stage::Clone, errno });
+    }
+    let (failure_read, failure_write) = (crate::sys::Fd(pipe[0]), crate::sys::Fd(pipe[1]));
+    let args = ChildArgs {
+        cmd,
+        opts,
+        groups_ptr: groups.as_ptr() as *const libc::gid_t,
+        groups_len: groups.len(),
+        failure_fd: failure_write.0,
+    };
+    let mut stack = ChildStack([0; CHILD_STACK]);
+    // SAFETY: the stack top is inside `stack`, 16-byte aligned; `args` outlives
+    // the child's use of it because CLONE_VFORK suspends us until the child has
+    // exec'd or exited. The child runs `child_main`, which only makes raw system
+    // calls and never returns to Rust code of the parent.
+    let pid = unsafe {
+        let top = stack.0.as_mut_ptr().add(CHILD_STACK);
+        libc::clone(
+            child_main,
+            top.cast(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&args as *const ChildArgs).cast_mut().cast(),
+        )
+    };
+    if pid < 0 {
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EAGAIN);
+        return Err(SpawnError { stage: Stage::Clone, errno });
+    }
+    // Our copy of the write end must go before reading, or EOF never comes.
+    drop(failure_write);
+    let mut word = [0u8; 4];
+    let failure = match failure_read.read(&mut word) {
+        Ok(4) => i32::from_ne_bytes(word),
+        _ => 0,
+    };
+    if failure != 0 {
+        // The child has already exited (we were resumed by its exit): reap it so
+        // it is never seen as an unknown zombie.
+        let mut status = 0;
+        // SAFETY: waitpid on our own exited child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        let stage = match failure >> 16 {
+            1 => Stage::Session,
+            2 => Stage::Redirect,
+            3 => Stage::Credentials,
+            4 => Stage::Chdir,
+            _ => Stage::Exec,
+        };
+        return Err(SpawnError { stage, errno: failure & 0xffff });
+    }
+    Ok(pid)
+}
+
+/// Replaces the current process with `cmd` (EXEC objects: a new init keeps
+/// PID 1). The signal mask is cleared for the new program and restored if
+/// every candidate fails. Returns the errno of the last attempt.
+pub fn exec(cmd: &Command) -> i32 {
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    let mut empty: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sigemptyset/sigprocmask/execve get valid, NUL-terminated data
+    // prepared when the command was built.
+    unsafe {
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, &mut old);
+        let mut err = libc::ENOENT;
+        for &path in cmd.candidate_ptrs.iter().take_while(|p| !p.is_null()) {
+            libc::execve(path, cmd.argv_ptrs.as_ptr(), cmd.envp_ptrs.as_ptr());
+            let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::ENOENT);
+            if e != libc::ENOENT && e != libc::ENOTDIR {
+                err = e;
+            }
+        }
+        libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        err
+    }
+}
+
+// ---- the child: raw system calls only --------------------------------------
+
+#[cfg(target_arch = "arm")]
+mod nr {
+    pub const SETGROUPS: libc::c_long = libc::SYS_setgroups32;
+    pub const SETRESGID: libc::c_long = libc::SYS_setresgid32;
+    pub const SETRESUID: libc::c_long = libc::SYS_setresuid32;
+}
+#[cfg(not(target_arch = "arm"))]
+mod nr {
+    pub const SETGROUPS: libc::c_long = libc::SYS_setgroups;
+    pub const SETRESGID: libc::c_long = libc::SYS_setresgid;
+    pub const SETRESUID: libc::c_long = libc::SYS_setresuid;
+}
+
+/// A raw system call returning the negated errno on failure, without touching
+/// the thread's errno (which the child shares with the parent).
+#[inline(always)]
+unsafe fn raw(nr: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
+    // libc::syscall would set errno (shared memory with the parent); the
+    // return value already carries the error, so read it from there.
+    let ret = libc::syscall(nr, a, b, c, d) as isize;
+    if ret == -1 {
+        // syscall() returns -1 and stores errno; recover it without allocating.
+        -(*errno_location()) as isize
+    } else {
+        ret
+    }
+}
+
+#[cfg(target_env = "musl")]
+unsafe fn errno_location() -> *mut libc::c_int {
+    libc::__errno_location()
+}
+#[cfg(not(target_env = "musl"))]
+unsafe fn errno_location() -> *mut libc::c_int {
+    libc::__errno_location()
+}
+
+unsafe fn fail(args: &ChildArgs, stage: i32, errno: isize) -> ! {
+    let word = ((stage << 16) | (errno as i32 & 0xffff)).to_ne_bytes();
+    raw(libc::SYS_write, args.failure_fd as usize, word.as_ptr() as usize, 4, 0);
+    libc::syscall(libc::SYS_exit_group, 127);
+    loop {}
+}
+
+unsafe fn open_into(args: &ChildArgs, path: &CStr, flags: i32, target: usize) {
+    let fd = raw(libc::SYS_openat, libc::AT_FDCWD as usize, path.as_ptr() as usize, flags as usize, 0o644);
+    if fd < 0 {
+        fail(args, 2, -fd);
+    }
+    move_fd(args, fd as usize, target);
+}
+
+unsafe fn move_fd(args: &ChildArgs, fd: usize, target: usize) {
+    if fd == target {
+        // Opened straight into place: clear close-on-exec instead.
+        let r = raw(libc::SYS_fcntl, fd, libc::F_SETFD as usize, 0, 0);
+        if r < 0 {
+            fail(args, 2, -r);
+        }
+        return;
+    }
+    let r = raw(libc::SYS_dup3, fd, target, 0, 0);
+    if r < 0 {
+        fail(args, 2, -r);
+    }
+}
+
+unsafe fn redirect(args: &ChildArgs, how: Redirect, target: usize, write: bool) {
+    let flags = if write {
+        libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOCTTY | libc::O_CLOEXEC
+    } else {
+        libc::O_RDONLY | libc::O_NOCTTY | libc::O_CLOEXEC
+    };
+    match how {
+        Redirect::Inherit => {}
+        Redirect::Null => open_into(args, c"/dev/null", if write { libc::O_WRONLY | libc::O_CLOEXEC } else { flags }, target),
+        Redirect::Append(path) => open_into(args, path, flags, target),
+        Redirect::Fd(fd) => move_fd(args, fd as usize, target),
+    }
+}
+
+extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the parent's ChildArgs, alive while we run (CLONE_VFORK).
+    unsafe {
+        let args = &*(arg as *const ChildArgs);
+        let opts = args.opts;
+        if opts.new_session {
+            let r = raw(libc::SYS_setsid, 0, 0, 0, 0);
+            if r < 0 {
+                fail(args, 1, -r);
+            }
+            if opts.controlling_tty {
+                // Best effort: without a terminal on fd 0 there is nothing to take.
+                raw(libc::SYS_ioctl, 0, libc::TIOCSCTTY as usize, 1, 0);
+            }
+        }
+        redirect(args, opts.stdin, 0, false);
+        redirect(args, opts.stdout, 1, true);
+        redirect(args, opts.stderr, 2, true);
+        if let Some(cred) = opts.credentials {
+            let r = raw(nr::SETGROUPS, args.groups_len, args.groups_ptr as usize, 0, 0);
+            if r < 0 {
+                fail(args, 3, -r);
+            }
+            let g = cred.gid as usize;
+            let r = raw(nr::SETRESGID, g, g, g, 0);
+            if r < 0 {
+                fail(args, 3, -r);
+            }
+            let u = cred.uid as usize;
+            let r = raw(nr::SETRESUID, u, u, u, 0);
+            if r < 0 {
+                fail(args, 3, -r);
+            }
+        }
+        if let Some(dir) = opts.cwd {
+            let r = raw(libc::SYS_chdir, dir.as_ptr() as usize, 0, 0, 0);
+            if r < 0 {
+                fail(args, 4, -r);
+            }
+        }
+        // The supervisor blocks the signals it reads from its signalfd; the
+        // child starts with none blocked.
+        let empty: [u64; 2] = [0; 2];
+        raw(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK as usize, empty.as_ptr() as usize, 0, 8);
+        let cmd = args.cmd;
+        let mut err: isize = -(libc::ENOENT as isize);
+        for &path in cmd.candidate_ptrs.iter().take_while(|p| !p.is_null()) {
+            let r = raw(libc::SYS_execve, path as usize, cmd.argv_ptrs.as_ptr() as usize, cmd.envp_ptrs.as_ptr() as usize, 0);
+            // execvp semantics: keep looking after "not here", remember a
+            // more telling error (e.g. EACCES) if one comes.
+            if r != -(libc::ENOENT as isize) && r != -(libc::ENOTDIR as isize) {
+                err = r;
+            }
+        }
+        fail(args, 5, -err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wait(pid: Pid) -> i32 {
+        let mut status = 0;
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        status
+    }
+
+    fn env() -> Vec<String> {
+        vec!["PATH=/usr/bin:/bin".into(), "IOCINIT_TEST=1".into()]
+    }
+
+    #[test]
+    fn shell_detection_follows_epoch() {
+        assert!(!needs_shell("/usr/bin/procServ -f --name x ./st.cmd"));
+        assert!(needs_shell("echo hi > /tmp/x"));
+        assert!(needs_shell("a && b"));
+        assert!(needs_shell("FOO=1 prog"));
+    }
+
+    #[test]
+    fn spawns_with_redirect_cwd_and_env() {
+        let dir = std::env::temp_dir().join(format!("iocinit-spawn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = CString::new(dir.join("out").to_str().unwrap()).unwrap();
+        let cwd = CString::new(dir.to_str().unwrap()).unwrap();
+        let cmd = Command::from_line("pwd; echo $IOCINIT_TEST", false, &env()).unwrap();
+        let opts = Options { cwd: Some(&cwd), stdout: Redirect::Append(&out), ..Default::default() };
+        let pid = spawn(&cmd, &opts).unwrap();
+        assert_eq!(wait(pid), 0);
+        let text = std::fs::read_to_string(dir.join("out")).unwrap();
+        assert_eq!(text, format!("{}\n1\n", dir.display()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn missing_program_is_reported_not_forked_silently() {
+        let cmd = Command::from_line("no-such-program-iocinit arg", false, &env()).unwrap();
+        let err = spawn(&cmd, &Options::default()).unwrap_err();
+        assert_eq!(err, SpawnError { stage: Stage::Exec, errno: libc::ENOENT });
+        assert_eq!(err.to_string(), "unable to execute: No such file or directory");
+    }
+
+    #[test]
+    fn bad_directory_is_reported() {
+        let cmd = Command::from_line("true", false, &env()).unwrap();
+        let opts = Options { cwd: Some(c"/nonexistent/dir"), ..Default::default() };
+        let err = spawn(&cmd, &opts).unwrap_err();
+        assert_eq!(err.stage, Stage::Chdir);
+    }
+
+    #[test]
+    fn exit_status_is_the_commands() {
+        let cmd = Command::from_line("exit 3", true, &env()).unwrap();
+        let pid = spawn(&cmd, &Options::default()).unwrap();
+        let status = wait(pid);
+        assert!(libc::WIFEXITED(status));
+        assert_eq!(libc::WEXITSTATUS(status), 3);
+    }
+}

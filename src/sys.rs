@@ -1,0 +1,584 @@
+//! Small, allocation-free wrappers around the system calls the supervisor uses
+//! in its steady state: clocks, kill, reaping, reading small /proc files into
+//! fixed buffers, walking /proc, and atomic state files.
+//!
+//! Nothing here allocates: paths are formatted into stack buffers ([`CPath`]),
+//! files are read into caller-provided buffers. That is what lets the event
+//! loop promise zero heap allocations per event.
+
+#![allow(unsafe_code)]
+
+use core::fmt::Write as _;
+use std::ffi::CStr;
+use std::io;
+
+
+pub type Pid = i32;
+
+/// Milliseconds on CLOCK_MONOTONIC: every deadline of the engine.
+pub fn now_ms() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime only writes the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}
+
+/// Seconds since the epoch (for "started at" displays only).
+pub fn wall_secs() -> i64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: as above.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    ts.tv_sec as i64
+}
+
+fn last_errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// kill(2); `Err(errno)` on failure.
+pub fn kill(pid: Pid, signal: i32) -> Result<(), i32> {
+    // SAFETY: kill has no memory effects.
+    if unsafe { libc::kill(pid, signal) } == 0 {
+        Ok(())
+    } else {
+        Err(last_errno())
+    }
+}
+
+/// Whether a process with this pid exists (a zombie counts until reaped).
+pub fn pid_exists(pid: Pid) -> bool {
+    pid > 0 && (kill(pid, 0).is_ok() || kill(pid, 0) == Err(libc::EPERM))
+}
+
+/// One reaped child: its pid and raw wait status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reaped {
+    pub pid: Pid,
+    pub status: ExitStatus,
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(u8),
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    pub fn from_wait(status: i32) -> Self {
+        if libc::WIFEXITED(status) {
+            ExitStatus::Exited(libc::WEXITSTATUS(status) as u8)
+        } else {
+            ExitStatus::Signaled(libc::WTERMSIG(status))
+        }
+    }
+
+    pub fn success(self) -> bool {
+        self == ExitStatus::Exited(0)
+    }
+}
+
+impl core::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ExitStatus::Exited(code) => write!(f, "exit code {code}"),
+            ExitStatus::Signaled(sig) => write!(f, "killed by {}", signal_name(*sig)),
+        }
+    }
+}
+
+/// Writes all of `bytes` to a descriptor the caller does not own (the
+/// console, a log); errors are dropped, as there is nowhere to report them.
+pub fn write_fd(fd: i32, bytes: &[u8]) {
+    let mut rest = bytes;
+    while fd >= 0 && !rest.is_empty() {
+        // SAFETY: `rest` is valid for its length.
+        let n = unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) };
+        if n < 0 && last_errno() == libc::EINTR {
+            continue;
+        }
+        if n <= 0 {
+            return;
+        }
+        rest = &rest[n as usize..];
+    }
+}
+
+/// Broken-down local time: (year, month 1-12, day, hour, minute, second).
+pub fn local_time(secs: i64) -> (i32, u32, u32, u32, u32, u32) {
+    let mut tm: libc::tm = unsafe { core::mem::zeroed() };
+    let t = secs as libc::time_t;
+    // SAFETY: localtime_r writes only into `tm`.
+    unsafe { libc::localtime_r(&t, &mut tm) };
+    (tm.tm_year + 1900, tm.tm_mon as u32 + 1, tm.tm_mday as u32, tm.tm_hour as u32, tm.tm_min as u32, tm.tm_sec as u32)
+}
+
+/// Reaps one exited child without blocking; `None` when none is waiting.
+pub fn reap_one() -> Option<Reaped> {
+    let mut status = 0;
+    // SAFETY: waitpid writes only the status integer.
+    let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    (pid > 0).then(|| Reaped { pid, status: ExitStatus::from_wait(status) })
+}
+
+/// A conventional name for a signal number ("SIGTERM"), or "signal N".
+pub fn signal_name(signal: i32) -> SignalName {
+    SignalName(signal)
+}
+
+pub struct SignalName(i32);
+
+impl core::fmt::Display for SignalName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let name = match self.0 {
+            libc::SIGHUP => "SIGHUP",
+            libc::SIGINT => "SIGINT",
+            libc::SIGQUIT => "SIGQUIT",
+            libc::SIGILL => "SIGILL",
+            libc::SIGABRT => "SIGABRT",
+            libc::SIGBUS => "SIGBUS",
+            libc::SIGFPE => "SIGFPE",
+            libc::SIGKILL => "SIGKILL",
+            libc::SIGUSR1 => "SIGUSR1",
+            libc::SIGSEGV => "SIGSEGV",
+            libc::SIGUSR2 => "SIGUSR2",
+            libc::SIGPIPE => "SIGPIPE",
+            libc::SIGALRM => "SIGALRM",
+            libc::SIGTERM => "SIGTERM",
+            libc::SIGCHLD => "SIGCHLD",
+            libc::SIGCONT => "SIGCONT",
+            libc::SIGSTOP => "SIGSTOP",
+            libc::SIGPWR => "SIGPWR",
+            n => return write!(f, "signal {n}"),
+        };
+        f.write_str(name)
+    }
+}
+
+/// A NUL-terminated path formatted on the stack, for system calls.
+pub struct CPath {
+    buf: [u8; 256],
+    len: usize,
+    overflow: bool,
+}
+
+impl CPath {
+    pub fn new() -> Self {
+        CPath { buf: [0; 256], len: 0, overflow: false }
+    }
+
+    /// Formats `args` into a new path; `None` if it does not fit or holds a NUL.
+    pub fn format(args: core::fmt::Arguments<'_>) -> Option<Self> {
+        let mut p = CPath::new();
+        let _ = p.write_fmt(args);
+        p.finish()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let mut p = CPath::new();
+        p.push_bytes(bytes);
+        p.finish()
+    }
+
+    pub fn push_bytes(&mut self, bytes: &[u8]) {
+        if bytes.contains(&0) || self.len + bytes.len() >= self.buf.len() {
+            self.overflow = true;
+            return;
+        }
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn finish(mut self) -> Option<Self> {
+        if self.overflow {
+            return None;
+        }
+        self.buf[self.len] = 0;
+        Some(self)
+    }
+
+    pub fn as_cstr(&self) -> &CStr {
+        CStr::from_bytes_with_nul(&self.buf[..=self.len]).unwrap_or(c"")
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Default for CPath {
+    fn default() -> Self {
+        CPath::new()
+    }
+}
+
+impl core::fmt::Write for CPath {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.push_bytes(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// An open file descriptor closed on drop (raw, to stay allocation-free).
+pub struct Fd(pub i32);
+
+impl Fd {
+    pub fn open(path: &CStr, flags: i32, mode: u32) -> Result<Fd, i32> {
+        // SAFETY: path is NUL-terminated.
+        let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, mode) };
+        if fd < 0 {
+            Err(last_errno())
+        } else {
+            Ok(Fd(fd))
+        }
+    }
+
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize, i32> {
+        loop {
+            // SAFETY: buf is valid for buf.len() bytes.
+            let n = unsafe { libc::read(self.0, buf.as_mut_ptr().cast(), buf.len()) };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let e = last_errno();
+            if e != libc::EINTR {
+                return Err(e);
+            }
+        }
+    }
+
+    pub fn write_all(&self, mut data: &[u8]) -> Result<(), i32> {
+        while !data.is_empty() {
+            // SAFETY: data is valid for data.len() bytes.
+            let n = unsafe { libc::write(self.0, data.as_ptr().cast(), data.len()) };
+            if n < 0 {
+                let e = last_errno();
+                if e == libc::EINTR {
+                    continue;
+                }
+                return Err(e);
+            }
+            data = &data[n as usize..];
+        }
+        Ok(())
+    }
+
+    pub fn fsync(&self) -> Result<(), i32> {
+        // SAFETY: plain fsync of an fd we own.
+        if unsafe { libc::fsync(self.0) } == 0 {
+            Ok(())
+        } else {
+            Err(last_errno())
+        }
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: we own this descriptor.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// Reads a whole small file into `buf`; returns the bytes read (truncated to
+/// the buffer's size).
+pub fn read_file<'a>(path: &CStr, buf: &'a mut [u8]) -> Result<&'a [u8], i32> {
+    let fd = Fd::open(path, libc::O_RDONLY, 0)?;
+    let mut len = 0;
+    while len < buf.len() {
+        let n = fd.read(&mut buf[len..])?;
+        if n == 0 {
+            break;
+        }
+        len += n;
+    }
+    Ok(&buf[..len])
+}
+
+/// Parses a decimal pid from the start of `bytes` (leading whitespace allowed,
+/// as in pid files).
+pub fn parse_pid(bytes: &[u8]) -> Option<Pid> {
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace())?;
+    let digits = &bytes[start..];
+    let end = digits.iter().position(|b| !b.is_ascii_digit()).unwrap_or(digits.len());
+    if end == 0 || end > 9 {
+        return None;
+    }
+    let mut pid: Pid = 0;
+    for &d in &digits[..end] {
+        pid = pid * 10 + (d - b'0') as Pid;
+    }
+    (pid > 0).then_some(pid)
+}
+
+/// The pid in a pid file, if the file exists and holds one.
+pub fn read_pid_file(path: &CStr) -> Option<Pid> {
+    let mut buf = [0u8; 32];
+    read_file(path, &mut buf).ok().and_then(parse_pid)
+}
+
+/// Fields of /proc/PID/stat the supervisor needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    pub ppid: Pid,
+    pub state: u8,
+}
+
+/// Reads /proc/PID/stat (the command name may contain anything, so parse
+/// after its last ')').
+pub fn proc_stat(pid: Pid) -> Option<ProcStat> {
+    let path = CPath::format(format_args!("/proc/{pid}/stat"))?;
+    let mut buf = [0u8; 512];
+    let data = read_file(path.as_cstr(), &mut buf).ok()?;
+    let close = data.iter().rposition(|&b| b == b')')?;
+    let rest = data.get(close + 2..)?;
+    let state = *rest.first()?;
+    let ppid = parse_pid(rest.get(2..)?)?;
+    Some(ProcStat { ppid, state })
+}
+
+/// Calls `f` with every numeric entry of /proc (every process), using a fixed
+/// getdents64 buffer.
+pub fn for_each_pid(mut f: impl FnMut(Pid)) {
+    let Ok(dir) = Fd::open(c"/proc", libc::O_RDONLY | libc::O_DIRECTORY, 0) else {
+        return;
+    };
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: getdents64 writes at most buf.len() bytes into buf.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, dir.0, buf.as_mut_ptr(), buf.len()) };
+        if n <= 0 {
+            return;
+        }
+        let mut off = 0usize;
+        while off + 19 <= n as usize {
+            let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
+            if reclen == 0 || off + reclen > n as usize {
+                return;
+            }
+            let name = &buf[off + 19..off + reclen];
+            let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+            if !name.is_empty() && name.iter().all(u8::is_ascii_digit) {
+                if let Some(pid) = parse_pid(name) {
+                    f(pid);
+                }
+            }
+            off += reclen;
+        }
+    }
+}
+
+/// Whether `pid` descends from `ancestor` (walking ppid links in /proc).
+pub fn descends_from(pid: Pid, ancestor: Pid) -> bool {
+    let mut cur = pid;
+    for _ in 0..64 {
+        match proc_stat(cur) {
+            Some(st) if st.ppid == ancestor => return true,
+            Some(st) if st.ppid > 1 => cur = st.ppid,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Whether the environment of `pid` holds exactly the entry `entry`
+/// (`NAME=value`), read in fixed-size chunks.
+pub fn environ_has(pid: Pid, entry: &[u8]) -> bool {
+    let Some(path) = CPath::format(format_args!("/proc/{pid}/environ")) else {
+        return false;
+    };
+    let Ok(fd) = Fd::open(path.as_cstr(), libc::O_RDONLY, 0) else {
+        return false;
+    };
+    // Entries are NUL-separated; compare each against `entry` as it streams by.
+    let mut buf = [0u8; 1024];
+    let mut matched = 0usize; // bytes of `entry` matched in the current entry
+    let mut mismatch = false;
+    loop {
+        let n = match fd.read(&mut buf) {
+            Ok(0) | Err(_) => return !mismatch && matched == entry.len(),
+            Ok(n) => n,
+        };
+        for &b in &buf[..n] {
+            if b == 0 {
+                if !mismatch && matched == entry.len() {
+                    return true;
+                }
+                matched = 0;
+                mismatch = false;
+            } else if !mismatch {
+                if matched < entry.len() && entry[matched] == b {
+                    matched += 1;
+                } else {
+                    mismatch = true;
+                }
+            }
+        }
+    }
+}
+
+/// Writes a file atomically: `fill` writes the content to a temporary file in
+/// the same directory, which is fsynced and renamed over `path`, then the
+/// directory is fsynced. Content is streamed through `Fd::write_all`.
+pub fn write_atomic(path: &CStr, fill: impl FnOnce(&Fd) -> Result<(), i32>) -> Result<(), i32> {
+    let bytes = path.to_bytes();
+    let mut tmp = CPath::new();
+    tmp.push_bytes(bytes);
+    tmp.push_bytes(b".tmp");
+    let tmp = tmp.finish().ok_or(libc::ENAMETOOLONG)?;
+    {
+        let fd = Fd::open(tmp.as_cstr(), libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644)?;
+        fill(&fd)?;
+        fd.fsync()?;
+    }
+    // SAFETY: both paths are NUL-terminated.
+    if unsafe { libc::rename(tmp.as_cstr().as_ptr(), path.as_ptr()) } != 0 {
+        return Err(last_errno());
+    }
+    let dir_len = bytes.iter().rposition(|&b| b == b'/').unwrap_or(0);
+    let dir = if dir_len == 0 { CPath::from_bytes(b"/") } else { CPath::from_bytes(&bytes[..dir_len]) };
+    if let Some(dir) = dir {
+        if let Ok(fd) = Fd::open(dir.as_cstr(), libc::O_RDONLY | libc::O_DIRECTORY, 0) {
+            let _ = fd.fsync();
+        }
+    }
+    Ok(())
+}
+
+/// Creates a directory and its parents (mode 0755); existing ones are fine.
+pub fn mkdir_p(path: &[u8], mode: u32) -> Result<(), i32> {
+    let mut end = 1;
+    while end <= path.len() {
+        if end == path.len() || path[end] == b'/' {
+            let part = CPath::from_bytes(&path[..end]).ok_or(libc::ENAMETOOLONG)?;
+            // SAFETY: NUL-terminated path.
+            if unsafe { libc::mkdir(part.as_cstr().as_ptr(), mode) } != 0 {
+                let e = last_errno();
+                if e != libc::EEXIST {
+                    return Err(e);
+                }
+            }
+        }
+        end += 1;
+    }
+    Ok(())
+}
+
+/// pivot_root(2) to `new_root`, the old root going to `put_old` (both
+/// absolute), then chdir("/").
+pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> Result<(), i32> {
+    // SAFETY: both paths are NUL-terminated.
+    unsafe {
+        if libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) != 0 {
+            return Err(last_errno());
+        }
+        libc::chdir(c"/".as_ptr());
+    }
+    Ok(())
+}
+
+/// Whether this process is in the initial PID namespace (a real boot, as
+/// opposed to PID 1 of a container or test namespace).
+pub fn in_initial_pid_namespace() -> bool {
+    // The initial PID namespace has a fixed inode number (PROC_PID_INIT_INO).
+    const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: stat writes only into `st`.
+    unsafe { libc::stat(c"/proc/self/ns/pid".as_ptr(), &mut st) == 0 && st.st_ino as u64 == PROC_PID_INIT_INO }
+}
+
+/// A `core::fmt::Write` sink over a fixed byte buffer that truncates silently.
+pub struct FixedBuf<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> FixedBuf<N> {
+    pub const fn new() -> Self {
+        FixedBuf { buf: [0; N], len: 0 }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    pub fn push(&mut self, bytes: &[u8]) {
+        let take = bytes.len().min(N - self.len);
+        self.buf[self.len..self.len + take].copy_from_slice(&bytes[..take]);
+        self.len += take;
+    }
+}
+
+impl<const N: usize> Default for FixedBuf<N> {
+    fn default() -> Self {
+        FixedBuf::new()
+    }
+}
+
+impl<const N: usize> core::fmt::Write for FixedBuf<N> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.push(s.as_bytes());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_pid_accepts_pid_file_forms() {
+        assert_eq!(parse_pid(b"1234\n"), Some(1234));
+        assert_eq!(parse_pid(b"  42"), Some(42));
+        assert_eq!(parse_pid(b"0"), None);
+        assert_eq!(parse_pid(b"abc"), None);
+        assert_eq!(parse_pid(b""), None);
+        assert_eq!(parse_pid(b"99999999999"), None);
+    }
+
+    #[test]
+    fn own_stat_and_environ_are_readable() {
+        let me = std::process::id() as Pid;
+        let st = proc_stat(me).expect("own stat");
+        assert_eq!(st.ppid, nix::unistd::getppid().as_raw());
+        std::env::set_var("IOCINIT_SYS_TEST", "yes");
+        // The process environ in /proc is the initial one; PATH is always there.
+        let path = std::env::var("PATH").unwrap();
+        let entry = format!("PATH={path}");
+        assert!(environ_has(me, entry.as_bytes()));
+        assert!(!environ_has(me, b"PATH=/nonexistent"));
+        assert!(!environ_has(me, b"PAT"));
+    }
+
+    #[test]
+    fn for_each_pid_finds_self() {
+        let me = std::process::id() as Pid;
+        let mut found = false;
+        for_each_pid(|p| found |= p == me);
+        assert!(found);
+    }
+
+    #[test]
+    fn write_atomic_replaces_content() {
+        let dir = std::env::temp_dir().join(format!("iocinit-sys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("state");
+        std::fs::write(&file, "old").unwrap();
+        let c = std::ffi::CString::new(file.to_str().unwrap()).unwrap();
+        write_atomic(&c, |fd| fd.write_all(b"new content")).unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "new content");
+        assert!(!dir.join("state.tmp").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn cpath_rejects_overflow_and_nul() {
+        assert!(CPath::from_bytes(&[b'a'; 300]).is_none());
+        assert!(CPath::from_bytes(b"a\0b").is_none());
+        assert_eq!(CPath::format(format_args!("/proc/{}/stat", 7)).unwrap().as_bytes(), b"/proc/7/stat");
+    }
+}
