@@ -69,8 +69,9 @@ fn close(fd: i32) {
 }
 
 fn timestamp(buf: &mut FixedBuf<1200>) {
-    let (y, mo, d, h, mi, se) = sys::local_time(sys::wall_secs());
-    let _ = write!(buf, "{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{se:02} ");
+    if let Some(t) = sys::local_time(sys::wall_secs()) {
+        let _ = write!(buf, "{:04}-{:02}-{:02} {:02}:{:02}:{:02} ", t.year, t.month, t.day, t.hour, t.minute, t.second);
+    }
 }
 
 /// A complete status line (already ending in a newline) for the console and

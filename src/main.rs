@@ -1,3 +1,6 @@
+//! iocinit's executable: one binary, many names (see `cli`).
+
 fn main() {
-    println!("iocinit {}", env!("CARGO_PKG_VERSION"));
+    let code = iocinit::cli::main(std::env::args().collect());
+    std::process::exit(code);
 }

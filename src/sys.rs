@@ -104,13 +104,37 @@ pub fn write_fd(fd: i32, bytes: &[u8]) {
     }
 }
 
-/// Broken-down local time: (year, month 1-12, day, hour, minute, second).
-pub fn local_time(secs: i64) -> (i32, u32, u32, u32, u32, u32) {
-    let mut tm: libc::tm = unsafe { core::mem::zeroed() };
-    let t = secs as libc::time_t;
-    // SAFETY: localtime_r writes only into `tm`.
-    unsafe { libc::localtime_r(&t, &mut tm) };
-    (tm.tm_year + 1900, tm.tm_mon as u32 + 1, tm.tm_mday as u32, tm.tm_hour as u32, tm.tm_min as u32, tm.tm_sec as u32)
+/// A calendar time in the local time zone (TZ, /etc/localtime).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalTime {
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
+
+/// `unix_secs` in local time; `None` when the C library cannot represent it.
+pub fn local_time(unix_secs: i64) -> Option<LocalTime> {
+    let t = libc::time_t::try_from(unix_secs).ok()?;
+    // SAFETY: an all-zero `tm` is a valid value (integers and, on glibc/musl,
+    // a null `tm_zone` pointer); localtime_r only writes into it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call; localtime_r is the
+    // reentrant variant and keeps no reference to them.
+    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+        return None;
+    }
+    let field = |v: libc::c_int| u32::try_from(v).ok();
+    Some(LocalTime {
+        year: tm.tm_year.checked_add(1900)?,
+        month: field(tm.tm_mon)? + 1,
+        day: field(tm.tm_mday)?,
+        hour: field(tm.tm_hour)?,
+        minute: field(tm.tm_min)?,
+        second: field(tm.tm_sec)?,
+    })
 }
 
 /// Reaps one exited child without blocking; `None` when none is waiting.
@@ -487,6 +511,41 @@ pub fn in_initial_pid_namespace() -> bool {
     unsafe { libc::stat(c"/proc/self/ns/pid".as_ptr(), &mut st) == 0 && st.st_ino as u64 == PROC_PID_INIT_INO }
 }
 
+/// The peer of a UNIX socket: uid and every group (SO_PEERCRED and
+/// SO_PEERGROUPS). Groups beyond `groups.len()` are dropped.
+pub fn peer_credentials(fd: i32, groups: &mut [u32]) -> Option<(u32, usize)> {
+    let mut cred: libc::ucred = unsafe { core::mem::zeroed() };
+    let mut len = core::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `cred`.
+    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_PEERCRED, (&mut cred as *mut libc::ucred).cast(), &mut len) };
+    if r != 0 {
+        return None;
+    }
+    let mut n = 0;
+    if let Some(first) = groups.first_mut() {
+        *first = cred.gid;
+        n = 1;
+    }
+    let mut len = (core::mem::size_of_val(groups) - 4 * n) as libc::socklen_t;
+    const SO_PEERGROUPS: i32 = 59;
+    // SAFETY: as above, into the rest of `groups`.
+    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, SO_PEERGROUPS, groups[n..].as_mut_ptr().cast(), &mut len) };
+    if r == 0 {
+        n += len as usize / 4;
+    }
+    Some((cred.uid, n))
+}
+
+/// setdomainname(2) (nix has no wrapper).
+pub fn set_domainname(name: &[u8]) -> Result<(), i32> {
+    // SAFETY: name is valid for its length.
+    if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } == 0 {
+        Ok(())
+    } else {
+        Err(last_errno())
+    }
+}
+
 /// A `core::fmt::Write` sink over a fixed byte buffer that truncates silently.
 pub struct FixedBuf<const N: usize> {
     buf: [u8; N],
@@ -529,6 +588,14 @@ impl<const N: usize> core::fmt::Write for FixedBuf<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn epoch_is_a_valid_local_time() {
+        let t = local_time(0).unwrap();
+        assert!(t.year == 1970 || t.year == 1969);
+        assert!((1..=12).contains(&t.month) && (1..=31).contains(&t.day));
+        assert!(local_time(i64::MAX).is_none());
+    }
 
     #[test]
     fn parse_pid_accepts_pid_file_forms() {

@@ -3,10 +3,156 @@
 //!
 //! Text in, model out: this module knows nothing of processes, sockets or the
 //! CLI. Every problem is a [`Diagnostic`] naming `file:line`; all of them are
-//! collected, never only the first.
+//! collected, never only the first. `docs/CONFIG.md` is the reference.
+//!
+//! ```
+//! use iocinit::config::{load_with, LoadOptions, MemFs};
+//! use std::path::Path;
+//!
+//! let files = MemFs::new().with(
+//!     "/etc/epoch/epoch.conf",
+//!     "DefaultRunlevel default\nObjectID sshd\nObjectStartCommand /usr/sbin/sshd\n\
+//!      ObjectStartPriority 5\nObjectRunlevels default\n",
+//! );
+//! let loaded = load_with(&files, Path::new("/etc/epoch/epoch.conf"), &LoadOptions::default());
+//! let config = loaded.config.expect("valid");
+//! assert_eq!(config.objects[0].description, "sshd");
+//! ```
+//!
+//! Errors in `epoch.conf` or its Imports make the whole configuration
+//! unusable (`config` is `None`). An IOC file with errors is different: it is
+//! reported (as errors, so `check-config` fails) and skipped, and the rest of
+//! the board still gets its configuration, so one bad IOC file never stops a
+//! board from booting. [`Loaded::has_errors`] tells whether anything at all
+//! is wrong.
 
 pub mod diag;
+pub mod dump;
+pub mod iocfile;
 pub mod model;
 
+mod attributes;
+mod checks;
+mod epoch;
+mod lines;
+mod options;
+mod source;
+mod values;
+
+use std::ffi::OsStr;
+use std::io;
+use std::path::{Path, PathBuf};
+
 pub use diag::{Diagnostic, Severity};
+pub use iocfile::valid_ioc_name;
 pub use model::*;
+pub use source::{FileSource, MemFs, RealFs};
+pub use values::{parse_signal, valid_account_name};
+
+/// How to load a configuration.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Accept only Epoch's own language: our extensions (Ioc* globals,
+    /// PROCSERV, extra signal names) and a missing ObjectEnabled are errors.
+    pub strict_epoch: bool,
+    /// Overrides `IocDirectory`.
+    pub ioc_dir: Option<PathBuf>,
+}
+
+/// The result of a load: the configuration when it is usable, and every
+/// problem found.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// `Some` unless `epoch.conf` or one of its Imports has an error. Bad IOC
+    /// files are skipped and do not make it `None`.
+    pub config: Option<Config>,
+    /// Errors and warnings, in the order found.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// Whether any error was found, including in skipped IOC files.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Loads `path` (normally `/etc/epoch/epoch.conf`), its Imports and the IOC
+/// files from the real filesystem.
+pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
+    load_with(&RealFs, path, opts)
+}
+
+/// [`load`] from any [`FileSource`], e.g. a [`MemFs`] in tests.
+pub fn load_with(source: &dyn FileSource, path: &Path, opts: &LoadOptions) -> Loaded {
+    let text = match source.read(path) {
+        Ok(text) => text,
+        Err(e) => {
+            let problem = Diagnostic::error(path, 0, format!("cannot read the configuration: {e}"));
+            return Loaded { config: None, diagnostics: vec![problem] };
+        }
+    };
+    let epoch::Parsed { mut config, mut diagnostics, ioc_runlevels } = epoch::parse(source, path, &text, opts.strict_epoch);
+    let usable = !diagnostics.iter().any(Diagnostic::is_error);
+    if let Some(dir) = &opts.ioc_dir {
+        config.globals.ioc.directory = dir.clone();
+    }
+    add_ioc_objects(source, &mut config, &ioc_runlevels, &mut diagnostics);
+    Loaded { config: usable.then_some(config), diagnostics }
+}
+
+/// Reads every `*.conf` of the IOC directory, sorted by name, and adds an
+/// object per good file. A missing directory means no IOCs.
+fn add_ioc_objects(source: &dyn FileSource, config: &mut Config, runlevels: &[String], diagnostics: &mut Vec<Diagnostic>) {
+    let dir = config.globals.ioc.directory.clone();
+    let mut names = match source.list_dir(&dir) {
+        Ok(names) => names,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+        Err(e) => {
+            diagnostics.push(Diagnostic::error(&dir, 0, format!("cannot read the IOC directory: {e}: no IOC is started")));
+            return;
+        }
+    };
+    names.sort();
+    let ioc = &config.globals.ioc;
+    let start_priority =
+        ioc.start_priority.unwrap_or_else(|| config.objects.iter().map(|o| o.start_priority).max().unwrap_or(0).saturating_add(1));
+    let stop_priority = ioc.stop_priority;
+    for name in names.iter().filter(|n| Path::new(n).extension() == Some(OsStr::new("conf"))) {
+        let path = dir.join(name);
+        let ioc = match read_ioc_file(source, &path) {
+            Ok((ioc, warnings)) => {
+                diagnostics.extend(warnings);
+                ioc
+            }
+            Err(problems) => {
+                diagnostics.extend(problems);
+                diagnostics.push(Diagnostic::warning(&path, 0, "this IOC is not started: the rest of the configuration is used without it"));
+                continue;
+            }
+        };
+        if let Some(other) = config.find(&ioc.name) {
+            let first = config.objects[other].location;
+            let first = format!("{}:{}", config.files.get(first.file).map(|p| p.display().to_string()).unwrap_or_default(), first.line);
+            diagnostics.push(Diagnostic::error(
+                &path,
+                0,
+                format!("IOC {} has the name of the object declared at {first}: expected a name no ObjectID uses; this IOC is not started", ioc.name),
+            ));
+            continue;
+        }
+        let file = config.files.len();
+        config.files.push(path);
+        config.objects.push(ioc.to_object(file, start_priority, stop_priority, runlevels.to_vec()));
+    }
+}
+
+fn read_ioc_file(source: &dyn FileSource, path: &Path) -> Result<(iocfile::IocFile, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let bytes = source.read(path).map_err(|e| vec![Diagnostic::error(path, 0, format!("cannot read the IOC file: {e}"))])?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        let before = bytes.get(..e.valid_up_to()).unwrap_or_default();
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        vec![Diagnostic::error(path, u32::try_from(line).unwrap_or(u32::MAX), "line is not valid UTF-8: expected text")]
+    })?;
+    iocfile::parse(path, text)
+}

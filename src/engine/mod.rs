@@ -1294,6 +1294,31 @@ impl<O: Os> Engine<O> {
         }
     }
 
+    // ---- re-exec ----------------------------------------------------------------
+
+    /// Whether the state can be handed to a new image now: nothing is in
+    /// transition (a command in flight would be lost).
+    pub fn quiescent(&self) -> bool {
+        self.job == Job::Idle && self.phase == Phase::Up && self.objs.iter().all(|o| !o.state.is_transitional() && o.helper.is_none())
+    }
+
+    /// Restores one object's run-time state after a re-exec.
+    pub fn restore_object(&mut self, i: usize, st: ObjState) {
+        let now = self.os.now_ms();
+        let restarting = st.state == State::Restarting;
+        self.objs[i] = st;
+        if restarting {
+            self.objs[i].deadline = Some(now);
+        }
+    }
+
+    /// Restores the runlevel after a re-exec; the system is up.
+    pub fn restore_system(&mut self, runlevel: Option<&str>) {
+        self.runlevel = runlevel.and_then(|n| self.config.runlevels.iter().position(|r| r.name == n));
+        self.phase = Phase::Up;
+        self.job = Job::Idle;
+    }
+
     // ---- configuration reload ---------------------------------------------------
 
     /// Replaces the configuration, carrying the running state across by

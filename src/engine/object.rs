@@ -56,6 +56,23 @@ impl State {
         }
     }
 
+    pub fn from_name(name: &str) -> Option<State> {
+        [
+            State::Stopped,
+            State::Prestarting,
+            State::Starting,
+            State::WaitPidFile,
+            State::Running,
+            State::Done,
+            State::Stopping,
+            State::Restarting,
+            State::Failed,
+            State::Crashed,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+
     /// Waiting for a process to progress: a boot wave waits for these.
     pub fn is_transitional(self) -> bool {
         matches!(self, State::Prestarting | State::Starting | State::WaitPidFile | State::Stopping)

@@ -1,0 +1,179 @@
+//! The command-line front ends, chosen by the name iocinit is called under
+//! (multi-call, like BusyBox):
+//!
+//! | name | front end |
+//! |---|---|
+//! | `init`, or `iocinit` as PID 1 / with supervisor flags | [`init`]: the supervisor |
+//! | `iocinit check-config` | [`check_config`] |
+//! | `epoch`, `iocinit VERB` | [`epoch`]: Epoch's control verbs |
+//! | `ioc`, `ioc-runner` | [`ioc`]: epics-ioc-runner's verbs |
+//! | `halt`, `reboot`, `poweroff`, `shutdown`, `killall5`, `wall` | [`power`] |
+//!
+//! Front ends use only the control client and formatting. Exit codes, the
+//! same everywhere: 0 OK (and WARN), 1 FAIL, 2 bad usage or BADPARAM,
+//! 3 iocinit not reachable, 4 permission denied.
+
+pub mod check_config;
+pub mod epoch;
+pub mod init;
+pub mod ioc;
+pub mod power;
+pub mod table;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::control::client::{Client, ClientError, Reply};
+use crate::control::protocol::{Code, Verb};
+use crate::layout::Layout;
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAIL: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_UNREACHABLE: i32 = 3;
+pub const EXIT_DENIED: i32 = 4;
+
+/// Options every client front end accepts anywhere on its command line.
+#[derive(Debug, Clone, Default)]
+pub struct Common {
+    /// `--local`: talk to the user's own supervisor.
+    pub local: bool,
+    /// `--json` / `-j`.
+    pub json: bool,
+    /// `--socket PATH` (else IOCINIT_SOCKET, else the layout's).
+    pub socket: Option<PathBuf>,
+    /// `--run-dir DIR`.
+    pub run_dir: Option<PathBuf>,
+}
+
+impl Common {
+    /// Removes the common options from `args` (wherever they stand) and
+    /// expands `-vv` into `-v -v` for argh.
+    pub fn extract(args: &mut Vec<String>) -> Result<Common, String> {
+        let mut common = Common::default();
+        let mut out = Vec::with_capacity(args.len());
+        let mut it = std::mem::take(args).into_iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--local" => common.local = true,
+                "--json" | "-j" => common.json = true,
+                "--socket" => common.socket = Some(it.next().ok_or("--socket needs a path")?.into()),
+                "--run-dir" => common.run_dir = Some(it.next().ok_or("--run-dir needs a directory")?.into()),
+                s if s.len() > 2 && s.starts_with("-v") && s[1..].bytes().all(|b| b == b'v') => {
+                    out.extend(std::iter::repeat_n("-v".to_string(), s.len() - 1));
+                }
+                _ => out.push(a),
+            }
+        }
+        *args = out;
+        Ok(common)
+    }
+
+    pub fn layout(&self) -> Layout {
+        Layout::resolve(self.local, self.run_dir.as_deref(), self.socket.as_deref(), None)
+    }
+
+    /// One request to the supervisor. Errors are printed; the Err value is
+    /// the exit code.
+    pub fn request(&self, verb: Verb, flags: u8, args: &[&str], timeout: Option<Duration>) -> Result<Reply, i32> {
+        let layout = self.layout();
+        let mut client = Client::connect(&layout.control_socket).map_err(|e| report_client_error(&e))?;
+        client.request(verb, flags, args, timeout).map_err(|e| report_client_error(&e))
+    }
+}
+
+pub fn report_client_error(e: &ClientError) -> i32 {
+    eprintln!("{}: {e}", program());
+    match e {
+        ClientError::NotRunning(_) => EXIT_UNREACHABLE,
+        _ => EXIT_FAIL,
+    }
+}
+
+/// The exit code for a reply code.
+pub fn exit_code(code: Code) -> i32 {
+    match code {
+        Code::Ok | Code::Warn => EXIT_OK,
+        Code::Fail => EXIT_FAIL,
+        Code::BadParam => EXIT_USAGE,
+        Code::Denied => EXIT_DENIED,
+    }
+}
+
+/// Prints a reply's message (if any) and returns the exit code.
+pub fn finish(reply: &Reply, what: &str) -> i32 {
+    match reply.code {
+        Code::Ok if reply.message.is_empty() => {}
+        Code::Ok => println!("{}", reply.message),
+        code => {
+            let text = if reply.message.is_empty() { code.name() } else { reply.message.as_str() };
+            eprintln!("{}: {what}: {text}", program());
+        }
+    }
+    exit_code(reply.code)
+}
+
+/// The name this process was called under (for messages).
+pub fn program() -> String {
+    std::env::args()
+        .next()
+        .and_then(|a| std::path::Path::new(&a).file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "iocinit".into())
+}
+
+/// Parses argh arguments for a front end named `name`; prints help or the
+/// error and returns the exit code otherwise.
+pub fn parse<T: argh::FromArgs>(name: &str, args: &[String]) -> Result<T, i32> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    T::from_args(&[name], &args).map_err(|early| match early.status {
+        Ok(()) => {
+            println!("{}", early.output);
+            EXIT_OK
+        }
+        Err(()) => {
+            eprintln!("{}", early.output);
+            EXIT_USAGE
+        }
+    })
+}
+
+const USAGE: &str = "\
+usage: iocinit                      as PID 1: boot, supervise, shut down
+       iocinit --local [OPTIONS]    the same supervisor as yourself
+       iocinit [--config PATH] ...  as PID 1 of a PID namespace (see --help of init)
+       iocinit check-config [--config PATH] [--ioc-dir DIR] [--strict-epoch] [--json]
+       iocinit VERB [ARGS]          Epoch's verbs (status, start, stop, ...); see `epoch help`
+       iocinit --version
+Also called as: init, epoch, ioc, ioc-runner, halt, reboot, poweroff, shutdown, killall5, wall.";
+
+/// Entry point: dispatch on argv[0].
+pub fn main(argv: Vec<String>) -> i32 {
+    let name = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let rest: Vec<String> = argv.iter().skip(1).cloned().collect();
+    match name.as_str() {
+        "init" => init::main(rest),
+        "ioc" | "ioc-runner" => ioc::main(&name, rest),
+        "epoch" => epoch::main("epoch", rest),
+        "halt" | "reboot" | "poweroff" | "shutdown" | "killall5" | "wall" => power::main(&name, rest),
+        _ => match rest.first().map(String::as_str) {
+            Some("check-config") => check_config::main(rest[1..].to_vec()),
+            Some("--version" | "-V") => {
+                println!("iocinit {}", env!("CARGO_PKG_VERSION"));
+                EXIT_OK
+            }
+            Some("--help" | "-h" | "help") => {
+                println!("{USAGE}");
+                EXIT_OK
+            }
+            Some(word) if !word.starts_with('-') => epoch::main("iocinit", rest),
+            None if std::process::id() != 1 => {
+                eprintln!("iocinit: not PID 1: give --local to run a supervisor as yourself, or a verb (iocinit status)\n\n{USAGE}");
+                EXIT_USAGE
+            }
+            _ => init::main(rest),
+        },
+    }
+}

@@ -1,0 +1,497 @@
+//! The attributes of `epoch.conf`: one table row per attribute, naming where
+//! it may appear, whether it may repeat, whether it is our extension, and the
+//! small function that turns its value into the model.
+
+use std::path::{Path, PathBuf};
+
+use super::model::{Color, Globals, Location, Object, Output, ReloadMethod, StatusNames, StatusNamesSource, StopMethod, Text, VirtualFs, VirtualMount};
+use super::options;
+use super::values::{account_name, digits, env_assignment, got, name, one_word, parse_bool, parse_u32, signal, ValueError};
+
+/// The globals as they are being read, with what the checks need to know
+/// about where each came from.
+#[derive(Debug, Default)]
+pub(crate) struct GlobalsDraft {
+    pub globals: Globals,
+    /// Each global attribute given, with its location (first one first).
+    pub seen: Vec<(&'static str, Location)>,
+    /// `RunlevelInherits` lines, in order, without repeats.
+    pub inherits: Vec<Inheritance>,
+    /// `IocStartPriority` / `IocStopPriority` as written: resolved once every
+    /// DefinePriority is known, as the order of globals is free.
+    pub ioc_start_priority: Option<(String, Location)>,
+    pub ioc_stop_priority: Option<(String, Location)>,
+}
+
+impl GlobalsDraft {
+    pub fn location_of(&self, attribute: &str) -> Option<Location> {
+        self.seen.iter().find(|(name, _)| *name == attribute).map(|&(_, at)| at)
+    }
+}
+
+/// One `RunlevelInherits runlevel inherited` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Inheritance {
+    pub runlevel: String,
+    pub inherited: String,
+    pub at: Location,
+}
+
+/// An object as it is being read.
+#[derive(Debug, Clone)]
+pub(crate) struct ObjectDraft {
+    pub object: Object,
+    /// Each attribute given, with its line (objects live in one file).
+    pub seen: Vec<(&'static str, u32)>,
+    /// Each option set, with the line of the ObjectOptions that set it.
+    pub option_lines: Vec<(&'static str, u32)>,
+}
+
+impl ObjectDraft {
+    pub fn new(id: &str, location: Location) -> Self {
+        let object = Object { id: id.to_string(), location, enabled: true, ..Object::default() };
+        ObjectDraft { object, seen: Vec::new(), option_lines: Vec::new() }
+    }
+
+    pub fn line_of(&self, attribute: &str) -> Option<u32> {
+        self.seen.iter().find(|(name, _)| *name == attribute).map(|&(_, line)| line)
+    }
+
+    pub fn option_line(&self, option: &str) -> Option<u32> {
+        self.option_lines.iter().find(|(name, _)| *name == option).map(|&(_, line)| line)
+    }
+}
+
+/// What an object attribute's function may look at besides the value.
+pub(crate) struct ObjectContext<'a> {
+    pub location: Location,
+    pub strict: bool,
+    pub priorities: &'a [(String, u32)],
+}
+
+type GlobalFn = fn(&mut GlobalsDraft, &str, Location) -> Result<(), ValueError>;
+type ObjectFn = fn(&mut ObjectDraft, &str, &ObjectContext) -> Result<(), ValueError>;
+
+#[derive(Clone, Copy)]
+pub(crate) enum Handler {
+    Global(GlobalFn),
+    Object(ObjectFn),
+    /// Starts an object (handled by the parser).
+    ObjectId,
+    /// Reads another file (handled by the parser).
+    Import,
+}
+
+/// What a global attribute after the first ObjectID gets.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum AfterObjects {
+    /// Only Import: Epoch allows it anywhere.
+    Allowed,
+    /// Epoch's "handful of others": accepted, but the seed calls it bad practice.
+    Warning,
+    Error,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Attribute {
+    pub name: &'static str,
+    pub handler: Handler,
+    /// Single-valued: a second occurrence is an error.
+    pub once: bool,
+    /// Ours, not Epoch's: `--strict-epoch` rejects it.
+    pub extension: bool,
+    /// For globals only.
+    pub after_objects: AfterObjects,
+}
+
+const fn global(name: &'static str, once: bool, after_objects: AfterObjects, apply: GlobalFn) -> Attribute {
+    Attribute { name, handler: Handler::Global(apply), once, extension: false, after_objects }
+}
+
+const fn ioc(name: &'static str, apply: GlobalFn) -> Attribute {
+    Attribute { name, handler: Handler::Global(apply), once: true, extension: true, after_objects: AfterObjects::Error }
+}
+
+const fn object(name: &'static str, once: bool, apply: ObjectFn) -> Attribute {
+    Attribute { name, handler: Handler::Object(apply), once, extension: false, after_objects: AfterObjects::Error }
+}
+
+use AfterObjects::{Error as NotAfter, Warning as WarnAfter};
+
+pub(crate) const ATTRIBUTES: &[Attribute] = &[
+    // Globals.
+    Attribute { name: "Import", handler: Handler::Import, once: false, extension: false, after_objects: AfterObjects::Allowed },
+    global("DefaultRunlevel", true, NotAfter, |g, v, _| {
+        name(v, "a runlevel name")?;
+        g.globals.default_runlevel = v.to_string();
+        Ok(())
+    }),
+    global("RunlevelInherits", false, WarnAfter, runlevel_inherits),
+    global("DefinePriority", false, NotAfter, define_priority),
+    global("DisableCAD", true, WarnAfter, |g, v, _| set(&mut g.globals.disable_cad, parse_bool(v)?)),
+    global("BootBannerText", true, NotAfter, |g, v, _| {
+        g.globals.boot_banner = if v == "NONE" { None } else { Some(text_or_file(v)?) };
+        Ok(())
+    }),
+    global("BootBannerColor", true, NotAfter, |g, v, _| set(&mut g.globals.boot_banner_color, color(v)?)),
+    global("Hostname", true, NotAfter, |g, v, _| set(&mut g.globals.hostname, Some(host_name(v)?))),
+    global("Domainname", true, NotAfter, |g, v, _| set(&mut g.globals.domainname, Some(host_name(v)?))),
+    global("MountVirtual", false, NotAfter, mount_virtual),
+    global("EnableLogging", true, WarnAfter, |g, v, _| set(&mut g.globals.enable_logging, parse_bool(v)?)),
+    global("BlankLogOnBoot", true, WarnAfter, |g, v, _| set(&mut g.globals.blank_log_on_boot, parse_bool(v)?)),
+    global("GlobalEnvVar", false, WarnAfter, |g, v, _| add_env(&mut g.globals.env, v)),
+    global("StartingStatusFormat", true, NotAfter, |g, v, _| set(&mut g.globals.starting_status_format, Some(text_or_file(v)?))),
+    global("FinishedStatusFormat", true, NotAfter, |g, v, _| set(&mut g.globals.finished_status_format, Some(text_or_file(v)?))),
+    global("StatusNames", true, NotAfter, |g, v, _| set(&mut g.globals.status_names, Some(status_names(v)?))),
+    // Our extensions for IOCs.
+    ioc("IocDirectory", |g, v, _| set(&mut g.globals.ioc.directory, absolute_path(v)?)),
+    ioc("IocGroup", |g, v, _| {
+        account_name(v, "a group")?;
+        set(&mut g.globals.ioc.group, v.to_string())
+    }),
+    ioc("IocSocketUser", |g, v, _| {
+        account_name(v, "a user")?;
+        set(&mut g.globals.ioc.socket_user, Some(v.to_string()))
+    }),
+    ioc("IocStartPriority", |g, v, at| {
+        one_word(v, "a number or a DefinePriority name")?;
+        set(&mut g.ioc_start_priority, Some((v.to_string(), at)))
+    }),
+    ioc("IocStopPriority", |g, v, at| {
+        one_word(v, "a number or a DefinePriority name")?;
+        set(&mut g.ioc_stop_priority, Some((v.to_string(), at)))
+    }),
+    ioc("IocRunlevels", |g, v, _| set(&mut g.globals.ioc.runlevels, runlevel_list(v)?)),
+    ioc("IocLogDirectory", |g, v, _| set(&mut g.globals.ioc.log_directory, absolute_path(v)?)),
+    ioc("IocLogMaxSize", |g, v, _| set(&mut g.globals.ioc.log_max_bytes, byte_size(v)?)),
+    ioc("IocLogKeep", |g, v, _| set(&mut g.globals.ioc.log_keep, parse_u32(v)?)),
+    ioc("IocHoldoff", |g, v, _| set(&mut g.globals.ioc.holdoff_secs, parse_u32(v)?)),
+    ioc("ProcServ", |g, v, _| set(&mut g.globals.ioc.procserv, program(v)?)),
+    // Objects.
+    Attribute { name: "ObjectID", handler: Handler::ObjectId, once: false, extension: false, after_objects: AfterObjects::Allowed },
+    object("ObjectDescription", true, |o, v, _| set(&mut o.object.description, v.to_string())),
+    object("ObjectReloadCommand", true, |o, v, c| set(&mut o.object.reload, Some(reload_method(v, c.strict)?))),
+    object("ObjectPrestartCommand", true, |o, v, _| set(&mut o.object.prestart, Some(v.to_string()))),
+    object("ObjectStartCommand", true, |o, v, _| set(&mut o.object.start, Some(v.to_string()))),
+    object("ObjectStopCommand", true, |o, v, c| set(&mut o.object.stop, stop_method(v, c.strict)?)),
+    object("ObjectStartPriority", true, |o, v, c| set(&mut o.object.start_priority, priority(v, c.priorities)?)),
+    object("ObjectStopPriority", true, |o, v, c| set(&mut o.object.stop_priority, priority(v, c.priorities)?)),
+    object("ObjectPIDFile", true, |o, v, _| set(&mut o.object.pid_file, Some(PathBuf::from(v)))),
+    object("ObjectWorkingDirectory", true, |o, v, _| set(&mut o.object.working_directory, Some(PathBuf::from(v)))),
+    object("ObjectUser", true, |o, v, _| {
+        account_name(v, "a user")?;
+        set(&mut o.object.user, Some(v.to_string()))
+    }),
+    object("ObjectGroup", true, |o, v, _| {
+        account_name(v, "a group")?;
+        set(&mut o.object.group, Some(v.to_string()))
+    }),
+    object("ObjectStdout", true, |o, v, _| set(&mut o.object.stdout, Some(output(v)))),
+    object("ObjectStderr", true, |o, v, _| set(&mut o.object.stderr, Some(output(v)))),
+    object("ObjectEnvVar", false, |o, v, _| add_env(&mut o.object.env, v)),
+    object("ObjectEnabled", true, |o, v, c| {
+        o.object.enabled_location = Some(c.location);
+        set(&mut o.object.enabled, parse_bool(v)?)
+    }),
+    object("ObjectRunlevels", true, |o, v, _| set(&mut o.object.runlevels, runlevel_list(v)?)),
+    object("ObjectOptions", false, object_options),
+];
+
+/// The attribute spelled exactly `name` (Epoch compares names case-sensitively).
+pub(crate) fn find(name: &str) -> Option<&'static Attribute> {
+    ATTRIBUTES.iter().find(|a| a.name == name)
+}
+
+/// The attribute a misspelling in letter case most likely meant.
+pub(crate) fn case_insensitive_match(name: &str) -> Option<&'static str> {
+    ATTRIBUTES.iter().find(|a| a.name.eq_ignore_ascii_case(name)).map(|a| a.name)
+}
+
+/// Assigns a parsed value: the table's handlers end with it.
+fn set<T>(slot: &mut T, value: T) -> Result<(), ValueError> {
+    *slot = value;
+    Ok(())
+}
+
+/// The first word of `text` and the rest with its leading blanks removed.
+pub(crate) fn split_word(text: &str) -> (&str, &str) {
+    match text.split_once(char::is_whitespace) {
+        Some((word, rest)) => (word, rest.trim_start()),
+        None => (text, ""),
+    }
+}
+
+fn runlevel_list(value: &str) -> Result<Vec<String>, ValueError> {
+    let mut list: Vec<String> = Vec::new();
+    for runlevel in value.split_whitespace() {
+        name(runlevel, "a runlevel name")?;
+        if list.iter().any(|r| r == runlevel) {
+            return Err(format!("runlevel {runlevel:?} is listed twice: expected each runlevel once"));
+        }
+        list.push(runlevel.to_string());
+    }
+    Ok(list)
+}
+
+fn runlevel_inherits(g: &mut GlobalsDraft, value: &str, at: Location) -> Result<(), ValueError> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    let &[runlevel, inherited] = words.as_slice() else {
+        return Err(format!("expected two runlevel names, `RunlevelInherits runlevel inherited`, {}", got(value)));
+    };
+    name(runlevel, "a runlevel name")?;
+    name(inherited, "a runlevel name")?;
+    if runlevel == inherited {
+        return Err(format!("runlevel {runlevel:?} cannot inherit itself: expected two different runlevels"));
+    }
+    if !g.inherits.iter().any(|i| i.runlevel == runlevel && i.inherited == inherited) {
+        g.inherits.push(Inheritance { runlevel: runlevel.to_string(), inherited: inherited.to_string(), at });
+    }
+    Ok(())
+}
+
+fn define_priority(g: &mut GlobalsDraft, value: &str, _: Location) -> Result<(), ValueError> {
+    let (alias, number) = split_word(value);
+    let expected = "expected `DefinePriority name number` with a name that is not a number";
+    if number.is_empty() || digits(alias).is_some() || number.contains(char::is_whitespace) {
+        return Err(format!("{expected}, {}", got(value)));
+    }
+    name(alias, "a priority name")?;
+    let number = parse_u32(number)?;
+    if g.globals.priorities.iter().any(|(n, _)| n == alias) {
+        return Err(format!("priority name {alias:?} is defined twice: expected each name once"));
+    }
+    g.globals.priorities.push((alias.to_string(), number));
+    Ok(())
+}
+
+/// A start or stop priority: a number, or a name from DefinePriority.
+pub(crate) fn priority(value: &str, priorities: &[(String, u32)]) -> Result<u32, ValueError> {
+    if digits(value).is_some() {
+        return parse_u32(value);
+    }
+    priorities
+        .iter()
+        .find(|(n, _)| n == value)
+        .map(|&(_, number)| number)
+        .ok_or_else(|| format!("expected a number or a DefinePriority name, {}", got(value)))
+}
+
+/// `FILE path`, or `None` when the value is not of that form.
+fn file_path(value: &str) -> Result<Option<PathBuf>, ValueError> {
+    match value.strip_prefix("FILE") {
+        Some("") => Err("expected a path after FILE".into()),
+        Some(rest) if rest.starts_with([' ', '\t']) => Ok(Some(PathBuf::from(rest.trim_start()))),
+        _ => Ok(None),
+    }
+}
+
+fn text_or_file(value: &str) -> Result<Text, ValueError> {
+    Ok(match file_path(value)? {
+        Some(path) => Text::File(path),
+        None => Text::Literal(value.to_string()),
+    })
+}
+
+/// A literal host or domain name is checked now; one from a file at boot.
+fn host_name(value: &str) -> Result<Text, ValueError> {
+    let text = text_or_file(value)?;
+    if let Text::Literal(name) = &text {
+        let valid = name.len() <= 64
+            && !name.starts_with(['-', '.'])
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if !valid {
+            return Err(format!(
+                "expected a host name of letters, digits, `-` and `.` (at most 64), or FILE path, {}",
+                got(value)
+            ));
+        }
+    }
+    Ok(text)
+}
+
+const COLORS: &[(&str, Color)] = &[
+    ("NONE", Color::None),
+    ("BLACK", Color::Black),
+    ("BLUE", Color::Blue),
+    ("RED", Color::Red),
+    ("GREEN", Color::Green),
+    ("YELLOW", Color::Yellow),
+    ("MAGENTA", Color::Magenta),
+    ("CYAN", Color::Cyan),
+    ("WHITE", Color::White),
+];
+
+fn color(value: &str) -> Result<Color, ValueError> {
+    COLORS.iter().find(|(n, _)| *n == value).map(|&(_, c)| c).ok_or_else(|| {
+        let names: Vec<&str> = COLORS.iter().map(|(n, _)| *n).collect();
+        format!("expected one of {}, {}", names.join(", "), got(value))
+    })
+}
+
+const VIRTUAL_FILESYSTEMS: &[(&str, VirtualFs)] = &[
+    ("devfs", VirtualFs::Dev),
+    ("devpts", VirtualFs::DevPts),
+    ("devshm", VirtualFs::DevShm),
+    ("procfs", VirtualFs::Proc),
+    ("sysfs", VirtualFs::Sys),
+];
+
+fn mount_virtual(g: &mut GlobalsDraft, value: &str, _: Location) -> Result<(), ValueError> {
+    for word in value.split_whitespace() {
+        let (fs_name, create_dir) = match word.strip_suffix('+') {
+            Some(base) => (base, true),
+            None => (word, false),
+        };
+        let Some(&(_, fs)) = VIRTUAL_FILESYSTEMS.iter().find(|(n, _)| *n == fs_name) else {
+            return Err(format!("expected devfs, devpts, devshm, procfs or sysfs, each optionally with `+`, {}", got(word)));
+        };
+        if g.globals.mount_virtual.iter().any(|m| m.fs == fs) {
+            return Err(format!("{fs_name} is listed twice: expected each filesystem once"));
+        }
+        g.globals.mount_virtual.push(VirtualMount { fs, create_dir });
+    }
+    Ok(())
+}
+
+fn add_env(list: &mut Vec<String>, value: &str) -> Result<(), ValueError> {
+    let variable = env_assignment(value)?;
+    if list.iter().any(|e| e.split_once('=').map(|(n, _)| n) == Some(variable)) {
+        return Err(format!("variable {variable} is set twice: expected each variable once"));
+    }
+    list.push(value.to_string());
+    Ok(())
+}
+
+/// `Fail,Ok,Warning` inline (trailing blanks of each name dropped), or `FILE path`.
+fn status_names(value: &str) -> Result<StatusNamesSource, ValueError> {
+    if let Some(path) = file_path(value)? {
+        return Ok(StatusNamesSource::File(path));
+    }
+    let names: Vec<&str> = value.split(',').map(|n| n.trim_end()).collect();
+    match names.as_slice() {
+        [fail, ok, warning] if !fail.is_empty() && !ok.is_empty() && !warning.is_empty() => {
+            Ok(StatusNamesSource::Inline(StatusNames { fail: fail.to_string(), ok: ok.to_string(), warning: warning.to_string() }))
+        }
+        _ => Err(format!("expected FailName,OkName,WarningName or FILE path, {}", got(value))),
+    }
+}
+
+fn absolute_path(value: &str) -> Result<PathBuf, ValueError> {
+    if Path::new(value).is_absolute() {
+        Ok(PathBuf::from(value))
+    } else {
+        Err(format!("expected an absolute path, {}", got(value)))
+    }
+}
+
+/// An executable: an absolute path, or a bare name looked up in PATH.
+fn program(value: &str) -> Result<PathBuf, ValueError> {
+    one_word(value, "a program")?;
+    if value.starts_with('/') || !value.contains('/') {
+        Ok(PathBuf::from(value))
+    } else {
+        Err(format!("expected an absolute path or a program name found in PATH, {}", got(value)))
+    }
+}
+
+/// `n`, `nK` or `nM` bytes.
+fn byte_size(value: &str) -> Result<u64, ValueError> {
+    let (number, unit) = match value.strip_suffix('K') {
+        Some(n) => (n, 1 << 10),
+        None => match value.strip_suffix('M') {
+            Some(n) => (n, 1 << 20),
+            None => (value, 1),
+        },
+    };
+    parse_u32(number)
+        .map(|n| u64::from(n) * unit)
+        .map_err(|_| format!("expected a size in bytes: a number optionally followed by K or M, {}", got(value)))
+}
+
+fn output(value: &str) -> Output {
+    if value == "LOG" {
+        Output::Log
+    } else {
+        Output::File(PathBuf::from(value))
+    }
+}
+
+fn no_more(keyword: &str, rest: &str) -> Result<(), ValueError> {
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("expected nothing after {keyword}, {}", got(rest)))
+    }
+}
+
+fn stop_method(value: &str, strict: bool) -> Result<StopMethod, ValueError> {
+    let (word, rest) = split_word(value);
+    match word {
+        "NONE" => no_more(word, rest).map(|_| StopMethod::None),
+        "PID" => no_more(word, rest).map(|_| StopMethod::Pid),
+        "PIDFILE" => Ok(StopMethod::PidFile((!rest.is_empty()).then(|| PathBuf::from(rest)))),
+        "KILLALL5" => {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            if words.len() > 2 {
+                return Err(format!("expected KILLALL5 [signal] [seconds], {}", got(value)));
+            }
+            let signal = words.first().map(|s| signal(s, strict)).transpose()?;
+            let wait_secs = words.get(1).map(|s| parse_u32(s)).transpose()?;
+            Ok(StopMethod::Killall5 { signal, wait_secs })
+        }
+        _ => Ok(StopMethod::Command(value.to_string())),
+    }
+}
+
+fn reload_method(value: &str, strict: bool) -> Result<ReloadMethod, ValueError> {
+    match split_word(value) {
+        ("SIGNAL", rest) => {
+            one_word(rest, "one signal")?;
+            if rest.is_empty() {
+                return Err("expected a signal after SIGNAL, e.g. `SIGNAL SIGHUP`".into());
+            }
+            Ok(ReloadMethod::Signal(signal(rest, strict)?))
+        }
+        _ => Ok(ReloadMethod::Command(value.to_string())),
+    }
+}
+
+fn object_options(o: &mut ObjectDraft, value: &str, c: &ObjectContext) -> Result<(), ValueError> {
+    let mut problems = Vec::new();
+    for word in value.split_whitespace() {
+        match options::apply(&mut o.object.options, word, c.strict) {
+            Ok(option) => o.option_lines.push((option, c.location.line)),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_found_exactly() {
+        for (i, a) in ATTRIBUTES.iter().enumerate() {
+            assert!(ATTRIBUTES[..i].iter().all(|b| b.name != a.name), "{} twice", a.name);
+            assert!(find(a.name).is_some());
+        }
+        assert!(find("objectid").is_none());
+        assert_eq!(case_insensitive_match("OBJECTID"), Some("ObjectID"));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(byte_size("0"), Ok(0));
+        assert_eq!(byte_size("10K"), Ok(10 << 10));
+        assert_eq!(byte_size("4294967295M"), Ok(u64::from(u32::MAX) << 20));
+        for bad in ["", "K", "1G", "1k", "-1M", "1 M"] {
+            assert!(byte_size(bad).is_err(), "{bad}");
+        }
+    }
+}

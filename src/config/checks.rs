@@ -1,0 +1,181 @@
+//! The rules that look at more than one line: combinations within an object
+//! (PIVOT with EXEC, HALTONLY with a start command, ...) and across the whole
+//! configuration (the default runlevel must exist and be used). Pure
+//! functions: a model in, findings out.
+
+use super::attributes::{GlobalsDraft, ObjectDraft};
+use super::iocfile::valid_ioc_name;
+use super::model::{Location, Object, StopMethod};
+use super::Severity;
+
+/// One problem found by a check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Finding {
+    pub severity: Severity,
+    pub at: Location,
+    pub message: String,
+}
+
+/// Options that cannot be combined on one object.
+const EXCLUSIVE: &[(&str, &str)] = &[
+    ("PIVOT", "EXEC"),
+    ("PIVOT", "HALTONLY"),
+    ("EXEC", "HALTONLY"),
+    ("FORK", "FORKN"),
+    ("PROCSERV", "FORK"),
+    ("PROCSERV", "FORKN"),
+    ("PROCSERV", "PIVOT"),
+    ("PROCSERV", "EXEC"),
+    ("PROCSERV", "HALTONLY"),
+    ("PROCSERV", "SERVICE"),
+];
+
+/// Options that work together badly: a warning, as the seed words it.
+const DISCOURAGED: &[(&str, &str, &str)] = &[
+    ("FORK", "SERVICE", "SERVICE with FORK causes PID tracking failures and false autorestarts: use one of them"),
+    ("NOSTOPWAIT", "STOPTIMEOUT", "STOPTIMEOUT has no effect with NOSTOPWAIT"),
+];
+
+/// Options that still mean something on PIVOT and EXEC objects (the others
+/// "prove useless or draw warnings"; the exclusive ones are errors already).
+const KEPT_BY_PIVOT_EXEC: &[&str] = &["RAWDESCRIPTION", "STARTFAILCRITICAL", "PIVOT", "EXEC", "HALTONLY", "PROCSERV"];
+
+/// Options that mean nothing on an object that only runs at shutdown.
+const USELESS_ON_HALTONLY: &[&str] = &["AUTORESTART", "PERSISTENT", "STARTFAILCRITICAL"];
+
+struct Findings {
+    file: usize,
+    list: Vec<Finding>,
+}
+
+impl Findings {
+    fn add(&mut self, severity: Severity, line: u32, message: String) {
+        self.list.push(Finding { severity, at: Location { file: self.file, line }, message });
+    }
+    fn error(&mut self, line: u32, message: String) {
+        self.add(Severity::Error, line, message);
+    }
+    fn warning(&mut self, line: u32, message: String) {
+        self.add(Severity::Warning, line, message);
+    }
+}
+
+/// Checks one finished object; lines point at the attribute or option at fault.
+pub(crate) fn object(draft: &ObjectDraft, strict: bool) -> Vec<Finding> {
+    let o = &draft.object;
+    let options = &o.options;
+    let id = &o.id;
+    let id_line = o.location.line;
+    let line_of = |attribute: &str| draft.line_of(attribute).unwrap_or(id_line);
+    let mut f = Findings { file: o.location.file, list: Vec::new() };
+
+    for &(a, b) in EXCLUSIVE {
+        if let (Some(line_a), Some(line_b)) = (draft.option_line(a), draft.option_line(b)) {
+            f.error(line_a.max(line_b), format!("options {a} and {b} exclude each other on object {id}: expected only one of them"));
+        }
+    }
+    for &(a, b, why) in DISCOURAGED {
+        if let (Some(line_a), Some(line_b)) = (draft.option_line(a), draft.option_line(b)) {
+            f.warning(line_a.max(line_b), format!("object {id}: {why}"));
+        }
+    }
+
+    if options.halt_only {
+        let halt_line = draft.option_line("HALTONLY").unwrap_or(id_line);
+        if o.start.is_some() {
+            f.error(
+                line_of("ObjectStartCommand"),
+                format!("ObjectStartCommand on HALTONLY object {id}: expected none (a HALTONLY object runs its ObjectStopCommand at shutdown)"),
+            );
+        }
+        if !matches!(o.stop, StopMethod::Command(_)) {
+            f.error(halt_line, format!("HALTONLY object {id} has no stop command: expected ObjectStopCommand with the command to run at shutdown"));
+        }
+        if draft.line_of("ObjectStartPriority").is_some() && o.start_priority > 0 {
+            f.warning(line_of("ObjectStartPriority"), format!("ObjectStartPriority has no effect on HALTONLY object {id}"));
+        }
+        for &(option, line) in draft.option_lines.iter().filter(|(n, _)| USELESS_ON_HALTONLY.contains(n)) {
+            f.warning(line, format!("option {option} has no effect on HALTONLY object {id}"));
+        }
+    } else if o.start.is_none() {
+        f.error(id_line, format!("object {id} has no ObjectStartCommand: expected one, or ObjectOptions HALTONLY for an object that only runs at shutdown"));
+    }
+
+    for (kind, set) in [("PIVOT", options.pivot), ("EXEC", options.exec)] {
+        if !set {
+            continue;
+        }
+        if o.stop != StopMethod::None {
+            f.error(line_of("ObjectStopCommand"), format!("{kind} object {id} may not have a stop command: expected no ObjectStopCommand, or NONE"));
+        }
+        for &(option, line) in draft.option_lines.iter().filter(|(n, _)| !KEPT_BY_PIVOT_EXEC.contains(n)) {
+            f.warning(line, format!("option {option} has no effect on {kind} object {id}"));
+        }
+        if o.pid_file.is_some() {
+            f.warning(line_of("ObjectPIDFile"), format!("ObjectPIDFile has no effect on {kind} object {id}"));
+        }
+    }
+    if let (true, Some(start)) = (options.pivot, &o.start) {
+        if start.split_whitespace().count() != 2 {
+            f.error(
+                line_of("ObjectStartCommand"),
+                format!("PIVOT object {id}: expected ObjectStartCommand=NEWROOT PUTOLD (the new root and where the old one goes), got {start:?}"),
+            );
+        }
+    }
+
+    if o.stop == StopMethod::PidFile(None) && o.pid_file.is_none() {
+        f.error(line_of("ObjectStopCommand"), format!("object {id}: PIDFILE without a path: expected `PIDFILE /path` or an ObjectPIDFile"));
+    }
+    if options.procserv && !valid_ioc_name(id) {
+        f.error(
+            draft.option_line("PROCSERV").unwrap_or(id_line),
+            format!("PROCSERV object {id:?}: its ObjectID names the console, expected [A-Za-z0-9_][A-Za-z0-9_-]{{0,63}}"),
+        );
+    }
+    if strict && o.enabled_location.is_none() {
+        f.error(id_line, format!("object {id} has no ObjectEnabled: Epoch requires ObjectEnabled true or false (--strict-epoch)"));
+    }
+    if !options.halt_only && o.start_priority > 0 && o.runlevels.is_empty() {
+        f.warning(id_line, format!("object {id} has no ObjectRunlevels: it is never started at boot or by runlevel changes, only by hand"));
+    }
+    f.list
+}
+
+/// Checks the whole configuration once every object is known. `ioc_runlevels`
+/// are the runlevels the IOC files' objects will have (empty under --strict-epoch,
+/// where only Epoch's own objects count).
+pub(crate) fn config(globals: &GlobalsDraft, objects: &[Object], ioc_runlevels: &[String]) -> Vec<Finding> {
+    let mut f = Findings { file: 0, list: Vec::new() };
+    let default = &globals.globals.default_runlevel;
+    // Epoch counts a runlevel as used when a non-HALTONLY object is in it.
+    let member_lists: Vec<&[String]> = objects
+        .iter()
+        .filter(|o| !o.options.halt_only)
+        .map(|o| o.runlevels.as_slice())
+        .chain((!ioc_runlevels.is_empty()).then_some(ioc_runlevels))
+        .collect();
+    let has_objects = |runlevel: &str| member_lists.iter().any(|list| list.iter().any(|r| r == runlevel));
+    let used = |runlevel: &str| {
+        has_objects(runlevel) || globals.inherits.iter().any(|i| i.runlevel == runlevel && has_objects(&i.inherited))
+    };
+
+    match globals.location_of("DefaultRunlevel") {
+        None => f.error(0, "no DefaultRunlevel: expected e.g. `DefaultRunlevel default` before the first ObjectID".into()),
+        // An empty default means its line had an error already.
+        Some(at) if !default.is_empty() && !used(default) => f.list.push(Finding {
+            severity: Severity::Error,
+            at,
+            message: format!("DefaultRunlevel {default}: no object is in this runlevel, expected at least one (ObjectRunlevels {default})"),
+        }),
+        Some(_) => {}
+    }
+    for i in globals.inherits.iter().filter(|i| !has_objects(&i.inherited)) {
+        f.list.push(Finding {
+            severity: Severity::Warning,
+            at: i.at,
+            message: format!("RunlevelInherits {} {}: no object is in runlevel {}", i.runlevel, i.inherited, i.inherited),
+        });
+    }
+    f.list
+}

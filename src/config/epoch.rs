@@ -1,0 +1,312 @@
+//! Reads `epoch.conf` and its Imports: walks the statements of each file,
+//! dispatches them through the attribute table, keeps track of the current
+//! object and of the Import chain, and assembles globals, objects and
+//! runlevels. Every problem becomes a diagnostic; parsing always goes on.
+
+use std::path::{Path, PathBuf};
+
+use super::attributes::{self, AfterObjects, GlobalsDraft, Handler, ObjectContext, ObjectDraft};
+use super::checks::{self, Finding};
+use super::lines::{Statement, Statements};
+use super::model::{Config, Console, Location, Object, Runlevel};
+use super::source::FileSource;
+use super::values::name;
+use super::Diagnostic;
+
+/// Imports nested deeper than this are refused (a guard for PID 1's stack).
+const MAX_IMPORT_DEPTH: usize = 32;
+
+/// `epoch.conf` and its Imports, read but not yet joined with the IOC files.
+pub(crate) struct Parsed {
+    pub config: Config,
+    pub diagnostics: Vec<Diagnostic>,
+    /// The runlevels the IOC objects get (IocRunlevels, or the default runlevel).
+    pub ioc_runlevels: Vec<String>,
+}
+
+/// Parses the main file `text` (read from `main`) and everything it imports.
+pub(crate) fn parse(source: &dyn FileSource, main: &Path, text: &[u8], strict: bool) -> Parsed {
+    let mut parser = Parser {
+        source,
+        strict,
+        config_dir: main.parent().map(Path::to_path_buf).unwrap_or_default(),
+        files: vec![main.to_path_buf()],
+        identities: vec![source.identity(main)],
+        imported_at: vec![None],
+        chain: Vec::new(),
+        diagnostics: Vec::new(),
+        globals: GlobalsDraft::default(),
+        objects: Vec::new(),
+        current: None,
+        first_object: None,
+    };
+    parser.parse_file(0, text);
+    parser.finish()
+}
+
+struct Parser<'a> {
+    source: &'a dyn FileSource,
+    strict: bool,
+    /// Relative Imports are found here: the directory of the main file.
+    config_dir: PathBuf,
+    files: Vec<PathBuf>,
+    /// Per file: the name that is the same for every path to it.
+    identities: Vec<PathBuf>,
+    /// Per file: the Import line that brought it in (`None` for the main file).
+    imported_at: Vec<Option<Location>>,
+    /// The Import lines being followed right now, outermost first.
+    chain: Vec<Location>,
+    diagnostics: Vec<Diagnostic>,
+    globals: GlobalsDraft,
+    objects: Vec<Object>,
+    current: Option<ObjectDraft>,
+    first_object: Option<Location>,
+}
+
+impl Parser<'_> {
+    fn error(&mut self, at: Location, message: impl Into<String>) {
+        let path = self.path(at.file);
+        self.diagnostics.push(Diagnostic::error(path, at.line, message));
+    }
+
+    fn warning(&mut self, at: Location, message: impl Into<String>) {
+        let path = self.path(at.file);
+        self.diagnostics.push(Diagnostic::warning(path, at.line, message));
+    }
+
+    fn report(&mut self, findings: Vec<Finding>) {
+        for finding in findings {
+            match finding.severity {
+                super::Severity::Error => self.error(finding.at, finding.message),
+                super::Severity::Warning => self.warning(finding.at, finding.message),
+            }
+        }
+    }
+
+    fn path(&self, file: usize) -> PathBuf {
+        self.files.get(file).cloned().unwrap_or_default()
+    }
+
+    /// `file:line`, for messages that point elsewhere.
+    fn place(&self, at: Location) -> String {
+        format!("{}:{}", self.path(at.file).display(), at.line)
+    }
+
+    fn parse_file(&mut self, file: usize, text: &[u8]) {
+        for item in Statements::new(text) {
+            match item {
+                Ok(statement) => self.statement(file, statement),
+                Err((line, message)) => self.error(Location { file, line }, message),
+            }
+        }
+        // Objects must be completed within their file.
+        self.close_object();
+    }
+
+    fn statement(&mut self, file: usize, statement: Statement) {
+        let at = Location { file, line: statement.line };
+        let Some(attribute) = attributes::find(statement.name) else {
+            let hint = match attributes::case_insensitive_match(statement.name) {
+                Some(spelled) => format!(": expected {spelled} (attribute names are case-sensitive)"),
+                None => ": expected an attribute of Epoch's configuration reference or an iocinit extension".into(),
+            };
+            return self.error(at, format!("unknown attribute {:?}{hint}", statement.name));
+        };
+        let name = attribute.name;
+        if attribute.extension && self.strict {
+            return self.error(at, format!("{name} is an iocinit extension, rejected by --strict-epoch"));
+        }
+        if statement.value.is_empty() {
+            return self.error(at, format!("{name}: expected a value"));
+        }
+        match attribute.handler {
+            Handler::ObjectId => self.open_object(at, statement.value),
+            Handler::Import => self.import(at, statement.value),
+            Handler::Global(apply) => {
+                if !self.global_allowed_here(name, attribute.after_objects, at) {
+                    return;
+                }
+                if let (true, Some(first)) = (attribute.once, self.globals.location_of(name)) {
+                    let first = self.place(first);
+                    return self.error(at, format!("{name} given twice (first at {first}): expected it once"));
+                }
+                self.globals.seen.push((name, at));
+                if let Err(problem) = apply(&mut self.globals, statement.value, at) {
+                    self.error(at, format!("{name}: {problem}"));
+                }
+            }
+            Handler::Object(apply) => {
+                let Some(draft) = self.current.as_mut() else {
+                    let why = match self.first_object {
+                        None => "before any ObjectID",
+                        // Import and the end of a file end an object.
+                        Some(_) => "with no object open in this file (objects must be completed within one file, and an Import ends the object before it)",
+                    };
+                    return self.error(at, format!("{name} {why}: expected `ObjectID name` first"));
+                };
+                if let (true, Some(first)) = (attribute.once, draft.line_of(name)) {
+                    let id = &draft.object.id;
+                    let message = format!("{name} given twice for object {id} (first on line {first}): expected it once per object");
+                    return self.error(at, message);
+                }
+                draft.seen.push((name, at.line));
+                let context = ObjectContext { location: at, strict: self.strict, priorities: &self.globals.globals.priorities };
+                if let Err(problem) = apply(draft, statement.value, &context) {
+                    self.error(at, format!("{name}: {problem}"));
+                }
+            }
+        }
+    }
+
+    /// Globals belong before the first object; see [`AfterObjects`].
+    fn global_allowed_here(&mut self, name: &str, after_objects: AfterObjects, at: Location) -> bool {
+        let Some(first) = self.first_object else { return true };
+        let first = self.place(first);
+        match after_objects {
+            AfterObjects::Allowed => true,
+            AfterObjects::Warning => {
+                self.warning(at, format!("{name} after the first ObjectID (at {first}): accepted, but globals belong before every object"));
+                true
+            }
+            AfterObjects::Error => {
+                self.error(at, format!("{name} after the first ObjectID (at {first}): expected global attributes before every object"));
+                false
+            }
+        }
+    }
+
+    fn open_object(&mut self, at: Location, id: &str) {
+        self.close_object();
+        if let Err(problem) = name(id, "an ObjectID") {
+            self.error(at, format!("ObjectID: {problem}"));
+        }
+        let duplicate = self.objects.iter().find(|o| o.id == id).map(|o| o.location);
+        if let Some(first) = duplicate {
+            let first = self.place(first);
+            self.error(at, format!("duplicate ObjectID {id} (first declared at {first}): expected each ObjectID once"));
+        }
+        self.first_object.get_or_insert(at);
+        self.current = Some(ObjectDraft::new(id, at));
+    }
+
+    /// Checks the current object and adds it to the list.
+    fn close_object(&mut self) {
+        let Some(draft) = self.current.take() else { return };
+        let findings = checks::object(&draft, self.strict);
+        self.report(findings);
+        let mut object = draft.object;
+        if object.description.is_empty() {
+            object.description = object.id.clone();
+        }
+        if object.options.procserv {
+            object.console = Some(Console {
+                name: object.id.clone(),
+                user: object.user.clone(),
+                group: object.group.clone(),
+                chdir: object.working_directory.clone(),
+                command: object.start.clone().unwrap_or_default(),
+                from_ioc_file: false,
+            });
+        }
+        self.objects.push(object);
+    }
+
+    fn import(&mut self, at: Location, value: &str) {
+        self.close_object();
+        let path = self.config_dir.join(value);
+        let identity = self.source.identity(&path);
+        let open_files: Vec<usize> = self.chain.iter().chain([&at]).map(|l| l.file).collect();
+        let mut links: Vec<String> = self.chain.iter().chain([&at]).map(|&l| self.place(l)).collect();
+        links.push(path.display().to_string());
+        let chain = links.join(" -> ");
+        if open_files.iter().any(|&f| self.identities.get(f) == Some(&identity)) {
+            return self.error(at, format!("Import cycle: {chain}: expected no file to import itself, directly or not"));
+        }
+        if let Some(first) = self.identities.iter().position(|i| *i == identity) {
+            let first = match self.imported_at.get(first).copied().flatten() {
+                Some(site) => self.place(site),
+                None => "the main file".into(),
+            };
+            let message = format!("Import {}: already imported at {first}: expected each file imported once", path.display());
+            return self.error(at, message);
+        }
+        if self.chain.len() >= MAX_IMPORT_DEPTH {
+            let message = format!("Import nested more than {MAX_IMPORT_DEPTH} deep: {chain}");
+            return self.error(at, message);
+        }
+        let text = match self.source.read(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                let message = format!("Import: cannot read {}: {e} (import chain: {chain})", path.display());
+                return self.error(at, message);
+            }
+        };
+        let file = self.files.len();
+        self.files.push(path);
+        self.identities.push(identity);
+        self.imported_at.push(Some(at));
+        self.chain.push(at);
+        self.parse_file(file, &text);
+        self.chain.pop();
+    }
+
+    /// Resolves what waited for every global, runs the whole-config checks
+    /// and builds the model.
+    fn finish(mut self) -> Parsed {
+        self.close_object();
+        self.resolve_ioc_priorities();
+
+        let globals = &self.globals.globals;
+        let ioc_runlevels = match globals.ioc.runlevels.as_slice() {
+            [] if globals.default_runlevel.is_empty() => Vec::new(),
+            [] => vec![globals.default_runlevel.clone()],
+            list => list.to_vec(),
+        };
+        let counted_ioc_runlevels = if self.strict { &[][..] } else { &ioc_runlevels[..] };
+        let findings = checks::config(&self.globals, &self.objects, counted_ioc_runlevels);
+        self.report(findings);
+
+        let runlevels = runlevels(&self.globals, &self.objects, &ioc_runlevels);
+        let config = Config { files: self.files, globals: self.globals.globals, objects: self.objects, runlevels };
+        Parsed { config, diagnostics: self.diagnostics, ioc_runlevels }
+    }
+}
+
+impl Parser<'_> {
+    /// IocStartPriority and IocStopPriority may name a DefinePriority given
+    /// after them (the order of globals is free), so they resolve last.
+    fn resolve_ioc_priorities(&mut self) {
+        let priorities = &self.globals.globals.priorities;
+        let mut problems = Vec::new();
+        let mut resolve = |attribute: &str, slot: &Option<(String, Location)>| {
+            let (value, at) = slot.as_ref()?;
+            attributes::priority(value, priorities).map_err(|p| problems.push((*at, format!("{attribute}: {p}")))).ok()
+        };
+        let start = resolve("IocStartPriority", &self.globals.ioc_start_priority);
+        let stop = resolve("IocStopPriority", &self.globals.ioc_stop_priority);
+        let ioc = &mut self.globals.globals.ioc;
+        ioc.start_priority = start;
+        if let Some(stop) = stop {
+            ioc.stop_priority = stop;
+        }
+        for (at, message) in problems {
+            self.error(at, message);
+        }
+    }
+}
+
+/// Every runlevel named anywhere, in order of first mention, with its direct
+/// inheritance.
+fn runlevels(globals: &GlobalsDraft, objects: &[Object], ioc_runlevels: &[String]) -> Vec<Runlevel> {
+    let default = Some(&globals.globals.default_runlevel).filter(|d| !d.is_empty());
+    let inherits = globals.inherits.iter().flat_map(|i| [&i.runlevel, &i.inherited]);
+    let in_objects = objects.iter().flat_map(|o| o.runlevels.iter());
+    let mut list: Vec<Runlevel> = Vec::new();
+    for name in default.into_iter().chain(inherits).chain(ioc_runlevels).chain(in_objects) {
+        if !list.iter().any(|r| r.name == *name) {
+            let direct = globals.inherits.iter().filter(|i| i.runlevel == *name).map(|i| i.inherited.clone()).collect();
+            list.push(Runlevel { name: name.clone(), inherits: direct });
+        }
+    }
+    list
+}

@@ -1,0 +1,342 @@
+//! epics-ioc-runner's IOC files, read and written: `/etc/procServ.d/<name>.conf`
+//! holding shell assignments `KEY="value"` for IOC_NAME, IOC_USER, IOC_GROUP,
+//! IOC_CHDIR, IOC_PORT and IOC_CMD.
+//!
+//! The files are sourced by bash on systems running epics-ioc-runner, so a
+//! value must mean the same to a shell as to us: double-quoted (escapes `\"`
+//! `\\` `\$` `` \` `` only), single-quoted, or unquoted plain characters.
+//! Anything a shell would expand or split (`$`, backticks, unbalanced quotes,
+//! text after the value, a CR of CRLF line ends) is refused with `file:line`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use super::diag::Diagnostic;
+use super::model::{Console, Location, Object, Options, StopMethod};
+use super::values::valid_account_name;
+
+/// Where every console socket lives: `/run/procserv/<name>/control`.
+pub const CONSOLE_DIR: &str = "/run/procserv";
+
+/// IOC names: `[A-Za-z0-9_][A-Za-z0-9_-]{0,63}`. Checked wherever a name
+/// arrives (IOC files, PROCSERV ObjectIDs, CLI arguments).
+pub fn valid_ioc_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let first_ok = matches!(bytes.first(), Some(b) if b.is_ascii_alphanumeric() || *b == b'_');
+    first_ok && bytes.len() <= 64 && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+}
+
+/// The console socket of an IOC.
+pub fn console_path(name: &str) -> PathBuf {
+    Path::new(CONSOLE_DIR).join(name).join("control")
+}
+
+/// The IOC_PORT that epics-ioc-runner forces for an IOC.
+pub fn runner_port(name: &str) -> String {
+    format!("unix:ioc-srv:ioc:0660:{CONSOLE_DIR}/{name}/control")
+}
+
+/// One IOC file, values as written (empty optional values read as absent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IocFile {
+    pub name: String,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub chdir: Option<String>,
+    /// Kept to be written back; the console is always [`console_path`].
+    pub port: Option<String>,
+    pub command: String,
+}
+
+const NAME: &str = "IOC_NAME";
+const USER: &str = "IOC_USER";
+const GROUP: &str = "IOC_GROUP";
+const CHDIR: &str = "IOC_CHDIR";
+const PORT: &str = "IOC_PORT";
+const CMD: &str = "IOC_CMD";
+const KEYS: [&str; 6] = [NAME, USER, GROUP, CHDIR, PORT, CMD];
+
+impl IocFile {
+    /// A new IOC file as epics-ioc-runner writes one (IOC_PORT forced).
+    pub fn new(name: &str, command: &str) -> Self {
+        IocFile { name: name.into(), user: None, group: None, chdir: None, port: Some(runner_port(name)), command: command.into() }
+    }
+
+    /// `<IOC_NAME>.conf`.
+    pub fn file_name(&self) -> String {
+        format!("{}.conf", self.name)
+    }
+
+    /// The assignments of the file, in the order they are written.
+    fn entries(&self) -> Vec<(&'static str, &str)> {
+        let optional = [(USER, &self.user), (GROUP, &self.group), (CHDIR, &self.chdir), (PORT, &self.port)];
+        let mut entries = vec![(NAME, self.name.as_str())];
+        entries.extend(optional.iter().filter_map(|(key, value)| value.as_deref().map(|v| (*key, v))));
+        entries.push((CMD, self.command.as_str()));
+        entries
+    }
+
+    /// Whether the file can be written and read back: every value valid.
+    pub fn check(&self) -> Result<(), String> {
+        self.entries().into_iter().try_for_each(|(key, value)| check_value(key, value))
+    }
+
+    /// The object this IOC becomes: a console object that procServ runs,
+    /// restarted when it dies, with the IOC globals' priorities and runlevels.
+    pub fn to_object(&self, file: usize, start_priority: u32, stop_priority: u32, runlevels: Vec<String>) -> Object {
+        let chdir = self.chdir.as_ref().map(PathBuf::from);
+        Object {
+            id: self.name.clone(),
+            description: format!("IOC {}", self.name),
+            location: Location { file, line: 1 },
+            start: Some(self.command.clone()),
+            // SIGTERM to procServ: it kills the IOC with its kill signal and exits.
+            stop: StopMethod::Pid,
+            start_priority,
+            stop_priority,
+            working_directory: chdir.clone(),
+            user: self.user.clone(),
+            group: self.group.clone(),
+            enabled: true,
+            runlevels,
+            options: Options { autorestart: true, ..Options::default() },
+            console: Some(Console {
+                name: self.name.clone(),
+                user: self.user.clone(),
+                group: self.group.clone(),
+                chdir,
+                command: self.command.clone(),
+                from_ioc_file: true,
+            }),
+            ..Object::default()
+        }
+    }
+}
+
+/// What each value must be, whether read or about to be written.
+fn check_value(key: &str, value: &str) -> Result<(), String> {
+    if let Some(c) = value.chars().find(|c| c.is_control() && *c != '\t') {
+        return Err(format!("{key}: control character {c:?} in the value: expected plain text"));
+    }
+    let ok = match key {
+        NAME => valid_ioc_name(value),
+        USER | GROUP => valid_account_name(value),
+        CHDIR => value.starts_with('/'),
+        CMD => !value.trim().is_empty(),
+        _ => true,
+    };
+    if ok {
+        return Ok(());
+    }
+    let expected = match key {
+        NAME => "an IOC name [A-Za-z0-9_][A-Za-z0-9_-]{0,63}",
+        USER => "a user name",
+        GROUP => "a group name",
+        CHDIR => "an absolute directory",
+        _ => "the command procServ runs",
+    };
+    Err(format!("{key}: expected {expected}, got {value:?}"))
+}
+
+/// Reads one IOC file. `Ok` holds the file and its warnings; `Err` every
+/// problem (errors and warnings) when the file cannot be used.
+pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut problems = Vec::new();
+    let mut values: [Option<(String, u32)>; 6] = Default::default();
+    // Keys whose value had a syntax error: reported once, not checked again.
+    let mut unreadable = [false; 6];
+    for (index, raw) in text.split('\n').enumerate() {
+        let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        let Assignment { key, value } = match assignment(raw) {
+            Ok(Some(assignment)) => assignment,
+            Ok(None) => continue,
+            Err(message) => {
+                problems.push(Diagnostic::error(path, line, message));
+                continue;
+            }
+        };
+        let (value, readable) = match value {
+            Ok(value) => (value, true),
+            Err(message) => {
+                problems.push(Diagnostic::error(path, line, message));
+                (String::new(), false)
+            }
+        };
+        let Some(k) = KEYS.iter().position(|k| *k == key) else {
+            let message = format!("unknown variable {key} ignored: expected one of {}", KEYS.join(", "));
+            problems.push(Diagnostic::warning(path, line, message));
+            continue;
+        };
+        if let Some((_, first)) = &values[k] {
+            problems.push(Diagnostic::error(path, line, format!("{key} given twice (first on line {first}): expected it once")));
+            continue;
+        }
+        unreadable[k] = !readable;
+        values[k] = Some((value, line));
+    }
+    let line_of = |key: &str| KEYS.iter().position(|k| *k == key).and_then(|k| values[k].as_ref()).map_or(0, |(_, line)| *line);
+    let take = |k: usize| values[k].as_ref().map(|(v, _)| v.clone()).filter(|v| !v.is_empty());
+    let file = IocFile { name: take(0).unwrap_or_default(), user: take(1), group: take(2), chdir: take(3), port: take(4), command: take(5).unwrap_or_default() };
+
+    for key in [NAME, CMD] {
+        if line_of(key) == 0 {
+            problems.push(Diagnostic::error(path, 0, format!("{key} missing: expected a line {key}=\"...\"")));
+        }
+    }
+    let readable = |key: &str| KEYS.iter().position(|k| *k == key).is_some_and(|k| !unreadable[k]);
+    for (key, value) in file.entries().into_iter().filter(|(key, _)| readable(key)) {
+        if let Err(message) = check_value(key, value) {
+            problems.push(Diagnostic::error(path, line_of(key), message));
+        }
+    }
+    let expected_name = file.file_name();
+    if valid_ioc_name(&file.name) && path.file_name().and_then(|n| n.to_str()) != Some(expected_name.as_str()) {
+        problems.push(Diagnostic::error(
+            path,
+            line_of(NAME),
+            format!("IOC_NAME {} does not match the file name: expected the file to be {expected_name}", file.name),
+        ));
+    }
+    if let Some(port) = &file.port {
+        let console = format!("{CONSOLE_DIR}/{}/control", file.name);
+        let names_console = port.starts_with("unix:") && (port.ends_with(&format!(":{console}")) || port == &format!("unix:{console}"));
+        if !names_console {
+            problems.push(Diagnostic::warning(
+                path,
+                line_of(PORT),
+                format!("IOC_PORT {port:?} names another console: iocinit always serves it on {console} (the value is kept as written)"),
+            ));
+        }
+    }
+
+    problems.sort_by_key(|d| d.line);
+    if problems.iter().any(Diagnostic::is_error) {
+        Err(problems)
+    } else {
+        Ok((file, problems))
+    }
+}
+
+/// `KEY=value` read from one line.
+struct Assignment<'a> {
+    key: &'a str,
+    /// The value, or why a shell would read it differently.
+    value: Result<String, String>,
+}
+
+/// One line: `None` for blank and comment lines, `Err` when the line is no
+/// assignment at all.
+fn assignment(raw: &str) -> Result<Option<Assignment<'_>>, String> {
+    let text = raw.trim_start_matches([' ', '\t']);
+    if text.is_empty() || text.starts_with('#') {
+        return Ok(None);
+    }
+    let key_end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len());
+    let (key, rest) = text.split_at(key_end);
+    match rest.strip_prefix('=') {
+        Some(rest) if !key.is_empty() && !key.starts_with(|c: char| c.is_ascii_digit()) => {
+            Ok(Some(Assignment { key, value: value(key, rest) }))
+        }
+        _ => Err(format!("expected KEY=\"value\" (no blanks around =), got {text:?}")),
+    }
+}
+
+/// The text after `KEY=`: one shell word, then nothing but blanks and a comment.
+fn value(key: &str, rest: &str) -> Result<String, String> {
+    if let Some(c) = rest.chars().find(|c| c.is_control() && *c != '\t') {
+        return Err(format!("control character {c:?} (a CR of a CRLF line end?): a shell would keep it in the value"));
+    }
+    let (value, after) = shell_word(rest)?;
+    let after = after.trim_start_matches([' ', '\t']);
+    if !after.is_empty() && !after.starts_with('#') {
+        return Err(format!("unexpected {after:?} after the value of {key}: a shell would run it as a command; expected KEY=\"value\" alone"));
+    }
+    Ok(value)
+}
+
+/// Characters a shell takes literally outside quotes.
+fn plain(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_./:@%+,=-".contains(c)
+}
+
+/// One shell word made of quoted and plain segments; returns it and the rest.
+fn shell_word(mut rest: &str) -> Result<(String, &str), String> {
+    let mut value = String::new();
+    loop {
+        match rest.chars().next() {
+            None | Some(' ' | '\t') => return Ok((value, rest)),
+            Some('"') => rest = double_quoted(&rest[1..], &mut value)?,
+            Some('\'') => {
+                let body = &rest[1..];
+                let end = body.find('\'').ok_or("unbalanced single quote: expected a closing '")?;
+                value.push_str(&body[..end]);
+                rest = &body[end + 1..];
+            }
+            Some(c) if plain(c) => {
+                value.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+            Some(c) => return Err(format!("{c:?} means something to a shell: expected the value in quotes, e.g. KEY='...'")),
+        }
+    }
+}
+
+/// The inside of `"..."` (after the opening quote); returns the text after
+/// the closing quote.
+fn double_quoted<'a>(body: &'a str, value: &mut String) -> Result<&'a str, String> {
+    let mut chars = body.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Ok(&body[i + 1..]),
+            '\\' => match chars.next() {
+                Some((_, escaped @ ('"' | '\\' | '$' | '`'))) => value.push(escaped),
+                _ => return Err("a backslash inside double quotes may only escape \", \\, $ or `".into()),
+            },
+            '$' | '`' => return Err(format!("{c} inside double quotes is expanded by a shell: expected \\{c}, or the value in single quotes")),
+            c => value.push(c),
+        }
+    }
+    Err("unbalanced double quote: expected a closing \"".into())
+}
+
+/// The file's text: a comment, then one `KEY="value"` line per value set.
+/// `parse(render(f))` gives `f` back for every `f` that passes [`IocFile::check`].
+pub fn render(file: &IocFile) -> String {
+    let mut out = String::from("# epics-ioc-runner IOC file, written by iocinit\n");
+    for (key, value) in file.entries() {
+        out.push_str(key);
+        out.push_str("=\"");
+        for c in value.chars() {
+            if matches!(c, '"' | '\\' | '$' | '`') {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push_str("\"\n");
+    }
+    out
+}
+
+/// Writes `dir/<name>.conf` atomically: a temporary file in the same
+/// directory, fsync, rename over the old file, fsync of the directory.
+pub fn write_atomic(dir: &Path, file: &IocFile) -> io::Result<PathBuf> {
+    file.check().map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
+    let target = dir.join(file.file_name());
+    // Not ending in `.conf`, so a leftover is never read as an IOC file.
+    let temporary = dir.join(format!(".{}.conf.{}.tmp", file.name, std::process::id()));
+    let written = (|| {
+        let mut out = OpenOptions::new().write(true).create(true).truncate(true).mode(0o644).open(&temporary)?;
+        out.write_all(render(file).as_bytes())?;
+        out.sync_all()?;
+        drop(out);
+        fs::rename(&temporary, &target)?;
+        File::open(dir)?.sync_all()?;
+        Ok(target)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    written
+}

@@ -1,0 +1,212 @@
+//! The line syntax of `epoch.conf`: comments, and splitting a line into an
+//! attribute name and its value. Knows no attribute; yields statements.
+//!
+//! - One statement per line; leading spaces and tabs are allowed.
+//! - `#` as the first non-blank character makes the line a comment; a `#`
+//!   anywhere else is ordinary text (commands may contain it).
+//! - `>!>` as the first non-blank characters opens a multi-line comment: the
+//!   rest of that line and every following line are ignored up to a line that
+//!   starts (after blanks) with `<!<`; the text after `<!<` on that line is
+//!   processed as a line of its own. As in Epoch, both markers count only at
+//!   the start of a line, so `ObjectID a>!>b` is just text.
+//! - Name and value are separated by spaces/tabs, or by a single `=` with no
+//!   blanks around it. Trailing blanks (and a CR of CRLF files) are dropped.
+
+/// One `Name value` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Statement<'a> {
+    pub line: u32,
+    pub name: &'a str,
+    /// Empty when the line has only a name.
+    pub value: &'a str,
+}
+
+/// A line that is not a statement, with its line number and what was expected.
+pub(crate) type LineError = (u32, String);
+
+const COMMENT_OPEN: &[u8] = b">!>";
+const COMMENT_CLOSE: &[u8] = b"<!<";
+
+/// Iterates over the statements of one file, in order, with the lines that
+/// are malformed as errors in between.
+pub(crate) struct Statements<'a> {
+    rest: &'a [u8],
+    line: u32,
+    /// The line of the `>!>` of a multi-line comment still open.
+    comment_open_at: Option<u32>,
+    finished: bool,
+}
+
+impl<'a> Statements<'a> {
+    pub fn new(text: &'a [u8]) -> Self {
+        Statements { rest: text, line: 0, comment_open_at: None, finished: false }
+    }
+
+    fn next_physical_line(&mut self) -> Option<&'a [u8]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (line, rest) = match self.rest.iter().position(|&b| b == b'\n') {
+            Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
+            None => (self.rest, &self.rest[self.rest.len()..]),
+        };
+        self.rest = rest;
+        self.line = self.line.saturating_add(1);
+        Some(line.strip_suffix(b"\r").unwrap_or(line))
+    }
+
+    /// What one physical line holds: `None` for blank and comment lines.
+    fn classify(&mut self, line: &'a [u8]) -> Option<Result<Statement<'a>, LineError>> {
+        let mut text = trim_start(line);
+        if self.comment_open_at.is_some() {
+            text = trim_start(text.strip_prefix(COMMENT_CLOSE)?);
+            self.comment_open_at = None;
+        }
+        if text.starts_with(COMMENT_OPEN) {
+            self.comment_open_at = Some(self.line);
+            return None;
+        }
+        if text.starts_with(COMMENT_CLOSE) {
+            return Some(Err((self.line, "stray `<!<`: expected it only to close a multi-line comment opened with `>!>`".into())));
+        }
+        if text.is_empty() || text.starts_with(b"#") {
+            return None;
+        }
+        Some(split_statement(self.line, text))
+    }
+}
+
+impl<'a> Iterator for Statements<'a> {
+    type Item = Result<Statement<'a>, LineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while let Some(line) = self.next_physical_line() {
+            if let Some(item) = self.classify(line) {
+                return Some(item);
+            }
+        }
+        if self.finished {
+            return None;
+        }
+        self.finished = true;
+        self.comment_open_at
+            .map(|at| Err((at, "multi-line comment opened here with `>!>` is never closed: expected a line starting with `<!<`".into())))
+    }
+}
+
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn trim_start(text: &[u8]) -> &[u8] {
+    let start = text.iter().position(|&b| !is_blank(b)).unwrap_or(text.len());
+    &text[start..]
+}
+
+fn trim_end(text: &str) -> &str {
+    text.trim_end_matches([' ', '\t'])
+}
+
+/// Splits a non-blank, non-comment line (leading blanks already removed).
+fn split_statement(line: u32, text: &[u8]) -> Result<Statement<'_>, LineError> {
+    if text.contains(&0) {
+        return Err((line, "line contains a NUL byte: expected text".into()));
+    }
+    let text = std::str::from_utf8(text).map_err(|_| (line, "line is not valid UTF-8: expected text".to_string()))?;
+    let name_end = text.find([' ', '\t', '=']).unwrap_or(text.len());
+    let (name, rest) = text.split_at(name_end);
+    if name.is_empty() {
+        return Err((line, format!("expected an attribute name at the start of the line, got {text:?}")));
+    }
+    let value = match rest.strip_prefix('=') {
+        Some(value) => value,
+        None => rest.trim_start_matches([' ', '\t']),
+    };
+    // `Name = value`, `Name =value`, `Name= value` and `Name==value` would
+    // silently put `=` or blanks into values (IDs, commands): refuse them.
+    if (rest.starts_with('=') && value.starts_with([' ', '\t', '='])) || (!rest.starts_with('=') && value.starts_with('=')) {
+        return Err((
+            line,
+            format!("{name}: expected `{name} value` or `{name}=value` (a single `=` with no blanks around it), got {text:?}"),
+        ));
+    }
+    Ok(Statement { line, name, value: trim_end(value) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Vec<Result<(u32, String, String), u32>> {
+        Statements::new(text.as_bytes())
+            .map(|item| item.map(|s| (s.line, s.name.to_string(), s.value.to_string())).map_err(|(line, _)| line))
+            .collect()
+    }
+
+    fn ok(line: u32, name: &str, value: &str) -> Result<(u32, String, String), u32> {
+        Ok((line, name.into(), value.into()))
+    }
+
+    #[test]
+    fn blank_equals_and_padding_forms() {
+        let text = "ObjectID objectname\nObjectID=objectname\n\t  ObjectStopCommand=PID  \nObjectRunlevels\tturnips  boot\r\nObjectEnabled\n";
+        assert_eq!(
+            parse(text),
+            vec![
+                ok(1, "ObjectID", "objectname"),
+                ok(2, "ObjectID", "objectname"),
+                ok(3, "ObjectStopCommand", "PID"),
+                ok(4, "ObjectRunlevels", "turnips  boot"),
+                ok(5, "ObjectEnabled", ""),
+            ]
+        );
+    }
+
+    #[test]
+    fn equals_with_blanks_is_refused() {
+        for text in ["ObjectID = x", "ObjectID =x", "ObjectID= x", "ObjectID==x", "=x"] {
+            assert_eq!(parse(text), vec![Err(1)], "{text}");
+        }
+        // An `=` later in the value is text.
+        assert_eq!(parse("GlobalEnvVar=A=b c"), vec![ok(1, "GlobalEnvVar", "A=b c")]);
+    }
+
+    #[test]
+    fn single_line_comments() {
+        let text = "# one\n   # two\n\t#three\nObjectStartCommand echo # not a comment\n\n";
+        assert_eq!(parse(text), vec![ok(4, "ObjectStartCommand", "echo # not a comment")]);
+    }
+
+    #[test]
+    fn multi_line_comment_as_the_seed_shows_it() {
+        let text = ">!> stuff\nstuff\nstuffy stuff\n<!< things\nthingy things\n";
+        assert_eq!(parse(text), vec![ok(4, "things", ""), ok(5, "thingy", "things")]);
+    }
+
+    #[test]
+    fn multi_line_comment_edges() {
+        // Blanks before the markers; text after `<!<` may itself open again.
+        let text = "  >!> a\nb <!< c\n\t<!<   >!> again\nhidden\n<!<ObjectID=x\n";
+        assert_eq!(parse(text), vec![ok(5, "ObjectID", "x")]);
+        // A `>!>` that is not at the start of a line is text.
+        assert_eq!(parse("ObjectID a>!>b\n"), vec![ok(1, "ObjectID", "a>!>b")]);
+        // `<!<` on the opening line does not close the comment.
+        assert_eq!(parse(">!> a <!< b\nc\n<!<\nd e\n"), vec![ok(4, "d", "e")]);
+        // An empty remainder after `<!<` and a `#` remainder are nothing.
+        assert_eq!(parse(">!>\n<!<\n>!>\n<!< # note\n"), vec![]);
+    }
+
+    #[test]
+    fn stray_and_unclosed_markers_are_errors_at_their_lines() {
+        assert_eq!(parse("a b\n<!< c\n"), vec![ok(1, "a", "b"), Err(2)]);
+        assert_eq!(parse("a b\n>!>\nc d\n"), vec![ok(1, "a", "b"), Err(2)]);
+        assert_eq!(parse("a b\n>!>\n<!< <!< c\n"), vec![ok(1, "a", "b"), Err(3)]);
+    }
+
+    #[test]
+    fn bytes_that_are_not_text() {
+        let text = b"a b\nc \xff\xfe\nd\0e\n# \xff in a comment is fine\n>!>\n\xff\n<!<\nf g";
+        let got: Vec<_> = Statements::new(text).map(|i| i.map(|s| s.line).map_err(|e| e.0)).collect();
+        assert_eq!(got, vec![Ok(1), Err(2), Err(3), Ok(8)]);
+    }
+}

@@ -1,0 +1,177 @@
+//! The words of `ObjectOptions`: flags, `NAME=value` options, and which of
+//! them are our extensions. Combination rules live in `checks`.
+
+use super::model::{ExitResult, Options};
+use super::values::{got, parse_u32, signal, ValueError};
+
+/// A flag option and the field it sets.
+struct Flag {
+    name: &'static str,
+    field: fn(&mut Options) -> &mut bool,
+    /// Ours, not Epoch's: `--strict-epoch` rejects it.
+    extension: bool,
+}
+
+const fn epoch(name: &'static str, field: fn(&mut Options) -> &mut bool) -> Flag {
+    Flag { name, field, extension: false }
+}
+
+const FLAGS: &[Flag] = &[
+    epoch("RAWDESCRIPTION", |o| &mut o.raw_description),
+    epoch("FORK", |o| &mut o.fork),
+    epoch("FORKN", |o| &mut o.forkn),
+    epoch("PIVOT", |o| &mut o.pivot),
+    epoch("EXEC", |o| &mut o.exec),
+    epoch("PERSISTENT", |o| &mut o.persistent),
+    epoch("SERVICE", |o| &mut o.service),
+    epoch("AUTORESTART", |o| &mut o.autorestart),
+    epoch("RUNONCE", |o| &mut o.runonce),
+    epoch("NOSTOPWAIT", |o| &mut o.no_stop_wait),
+    epoch("HALTONLY", |o| &mut o.halt_only),
+    epoch("FORCESHELL", |o| &mut o.force_shell),
+    epoch("STARTFAILCRITICAL", |o| &mut o.start_fail_critical),
+    epoch("STOPFAILCRITICAL", |o| &mut o.stop_fail_critical),
+    epoch("NOTRACK", |o| &mut o.no_track),
+    Flag { name: "PROCSERV", field: |o| &mut o.procserv, extension: true },
+];
+
+const STOPTIMEOUT: &str = "STOPTIMEOUT";
+const TERMSIGNAL: &str = "TERMSIGNAL";
+const MAPEXITSTATUS: &str = "MAPEXITSTATUS";
+/// The options with a value, and how they are written.
+const VALUED: &[(&str, &str)] = &[
+    (STOPTIMEOUT, "STOPTIMEOUT=seconds"),
+    (TERMSIGNAL, "TERMSIGNAL=signal"),
+    (MAPEXITSTATUS, "MAPEXITSTATUS=code,RESULT"),
+];
+
+fn all_names() -> String {
+    let flags = FLAGS.iter().map(|f| f.name);
+    let valued = VALUED.iter().map(|(name, _)| *name);
+    flags.chain(valued).collect::<Vec<_>>().join(", ")
+}
+
+/// Applies one word of ObjectOptions and returns the option's name.
+pub(crate) fn apply(options: &mut Options, word: &str, strict: bool) -> Result<&'static str, ValueError> {
+    let (name, value) = match word.split_once('=') {
+        Some((name, value)) => (name, Some(value)),
+        None => (word, None),
+    };
+    if let Some(flag) = FLAGS.iter().find(|f| f.name == name) {
+        if value.is_some() {
+            return Err(format!("option {} takes no value, {}", flag.name, got(word)));
+        }
+        if flag.extension && strict {
+            return Err(format!("option {} is an iocinit extension, rejected by --strict-epoch", flag.name));
+        }
+        *(flag.field)(options) = true;
+        return Ok(flag.name);
+    }
+    let Some(&(canonical, form)) = VALUED.iter().find(|(n, _)| *n == name) else {
+        return Err(format!("unknown option {name:?}: expected one of {}", all_names()));
+    };
+    let Some(value) = value else {
+        return Err(format!("option {canonical} needs a value: expected {form}"));
+    };
+    match canonical {
+        STOPTIMEOUT => set_once(&mut options.stop_timeout, STOPTIMEOUT, parse_u32(value)?)?,
+        TERMSIGNAL => set_once(&mut options.term_signal, TERMSIGNAL, signal(value, strict)?)?,
+        _ => options.exit_map.push(exit_mapping(value)?),
+    }
+    Ok(canonical)
+}
+
+fn set_once<T>(slot: &mut Option<T>, name: &str, value: T) -> Result<(), ValueError> {
+    if slot.is_some() {
+        return Err(format!("option {name} given twice for this object: expected it once"));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// `code,SUCCESS|WARNING|FAILURE` with code 0..=255.
+fn exit_mapping(value: &str) -> Result<(u8, ExitResult), ValueError> {
+    let expected = "expected MAPEXITSTATUS=code,RESULT with code 0 to 255 and RESULT SUCCESS, WARNING or FAILURE";
+    let Some((code, result)) = value.split_once(',') else {
+        return Err(format!("{expected}, {}", got(value)));
+    };
+    let code = parse_u32(code)
+        .ok()
+        .and_then(|c| u8::try_from(c).ok())
+        .ok_or_else(|| format!("exit code out of range: {expected}, {}", got(code)))?;
+    let result = match result {
+        "SUCCESS" => ExitResult::Success,
+        "WARNING" => ExitResult::Warning,
+        "FAILURE" => ExitResult::Failure,
+        _ => return Err(format!("{expected}, {}", got(result))),
+    };
+    Ok((code, result))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply_all(words: &[&str], strict: bool) -> Result<Options, String> {
+        let mut options = Options::default();
+        for w in words {
+            apply(&mut options, w, strict)?;
+        }
+        Ok(options)
+    }
+
+    #[test]
+    fn every_flag_sets_its_own_field_only() {
+        for flag in FLAGS {
+            let mut expected = Options::default();
+            *(flag.field)(&mut expected) = true;
+            assert_eq!(apply_all(&[flag.name], false).unwrap(), expected, "{}", flag.name);
+            assert_ne!(expected, Options::default());
+        }
+    }
+
+    #[test]
+    fn valued_options() {
+        let o = apply_all(&["STOPTIMEOUT=20", "TERMSIGNAL=SIGKILL", "MAPEXITSTATUS=2,WARNING", "MAPEXITSTATUS=255,SUCCESS"], true)
+            .unwrap();
+        assert_eq!(o.stop_timeout, Some(20));
+        assert_eq!(o.term_signal, Some(libc::SIGKILL));
+        assert_eq!(o.exit_map, vec![(2, ExitResult::Warning), (255, ExitResult::Success)]);
+        assert_eq!(apply_all(&["TERMSIGNAL=15"], true).unwrap().term_signal, Some(15));
+        assert_eq!(apply_all(&["MAPEXITSTATUS=0,FAILURE"], true).unwrap().exit_map, vec![(0, ExitResult::Failure)]);
+    }
+
+    #[test]
+    fn bad_options() {
+        let cases: &[(&str, &str)] = &[
+            ("FOO", "unknown option \"FOO\": expected one of RAWDESCRIPTION"),
+            ("service", "unknown option \"service\""),
+            ("FORK=1", "option FORK takes no value"),
+            ("STOPTIMEOUT", "needs a value: expected STOPTIMEOUT=seconds"),
+            ("STOPTIMEOUT=", "expected a number"),
+            ("STOPTIMEOUT=-1", "expected a number"),
+            ("STOPTIMEOUT=ten", "got \"ten\""),
+            ("TERMSIGNAL=SIGFOO", "expected a signal"),
+            ("TERMSIGNAL=0", "expected a signal"),
+            ("MAPEXITSTATUS", "needs a value: expected MAPEXITSTATUS=code,RESULT"),
+            ("MAPEXITSTATUS=2", "expected MAPEXITSTATUS=code,RESULT"),
+            ("MAPEXITSTATUS=256,WARNING", "exit code out of range"),
+            ("MAPEXITSTATUS=-1,WARNING", "exit code out of range"),
+            ("MAPEXITSTATUS=2,OK", "got \"OK\""),
+            ("MAPEXITSTATUS=2,warning", "got \"warning\""),
+        ];
+        for (word, message) in cases {
+            let err = apply_all(&[word], false).unwrap_err();
+            assert!(err.contains(message), "{word}: {err}");
+        }
+    }
+
+    #[test]
+    fn twice_given_values_and_strict_extensions() {
+        assert!(apply_all(&["STOPTIMEOUT=1", "STOPTIMEOUT=2"], false).unwrap_err().contains("given twice"));
+        assert!(apply_all(&["TERMSIGNAL=1", "TERMSIGNAL=2"], false).unwrap_err().contains("given twice"));
+        assert!(apply_all(&["PROCSERV"], true).unwrap_err().contains("--strict-epoch"));
+        assert!(apply_all(&["TERMSIGNAL=PWR"], true).unwrap_err().contains("--strict-epoch"));
+        assert!(apply_all(&["PROCSERV", "TERMSIGNAL=PWR"], false).is_ok());
+    }
+}

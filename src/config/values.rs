@@ -1,0 +1,228 @@
+//! Value parsers shared by both configuration languages: numbers, booleans,
+//! signals, names. Each returns the message that follows `Attribute: ` in a
+//! diagnostic, saying what was expected and what was found.
+
+/// Why a value did not parse: the text after `Attribute: ` in a diagnostic.
+pub(crate) type ValueError = String;
+
+/// `"got \"x\""`: the offending text, quoted and escaped so control
+/// characters cannot garble a terminal.
+pub(crate) fn got(text: &str) -> String {
+    format!("got {text:?}")
+}
+
+/// A plain decimal number: digits only (no sign, no spaces), within `u32`.
+pub(crate) fn parse_u32(text: &str) -> Result<u32, ValueError> {
+    digits(text)
+        .and_then(|d| d.parse::<u32>().ok())
+        .ok_or_else(|| format!("expected a number from 0 to {}, {}", u32::MAX, got(text)))
+}
+
+/// `text` when it is a non-empty run of ASCII digits.
+pub(crate) fn digits(text: &str) -> Option<&str> {
+    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())).then_some(text)
+}
+
+/// Epoch's booleans, spelled exactly `true` or `false` as Epoch compares them.
+pub(crate) fn parse_bool(text: &str) -> Result<bool, ValueError> {
+    match text {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("expected true or false, {}", got(text))),
+    }
+}
+
+/// A value that must be one word (object IDs, runlevel names, users, ...).
+pub(crate) fn one_word(text: &str, what: &str) -> Result<(), ValueError> {
+    if text.chars().any(char::is_whitespace) {
+        Err(format!("expected {what} without whitespace, {}", got(text)))
+    } else {
+        Ok(())
+    }
+}
+
+/// An ObjectID, runlevel or priority name: Epoch's IDs are printable ASCII
+/// without whitespace.
+pub fn valid_name(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic())
+}
+
+pub(crate) fn name(text: &str, what: &str) -> Result<(), ValueError> {
+    one_word(text, what)?;
+    if valid_name(text) {
+        Ok(())
+    } else {
+        Err(format!("expected {what} of printable ASCII characters, {}", got(text)))
+    }
+}
+
+/// A user or group name as procServ's `-P unix:USER:GROUP:...` and the
+/// system accept it: `[A-Za-z0-9_][A-Za-z0-9_.-]*`, optionally ending in `$`
+/// (Samba machine accounts), at most 32 characters. Numeric IDs pass too.
+pub fn valid_account_name(text: &str) -> bool {
+    let body = text.strip_suffix('$').unwrap_or(text);
+    let mut bytes = body.bytes();
+    let first_ok = matches!(bytes.next(), Some(b) if b.is_ascii_alphanumeric() || b == b'_');
+    first_ok && text.len() <= 32 && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+}
+
+pub(crate) fn account_name(text: &str, what: &str) -> Result<(), ValueError> {
+    if valid_account_name(text) {
+        Ok(())
+    } else {
+        Err(format!("expected {what} name ([A-Za-z0-9_][A-Za-z0-9_.-]*, at most 32 characters), {}", got(text)))
+    }
+}
+
+/// `NAME=value` for GlobalEnvVar and ObjectEnvVar; returns NAME. Quotes are
+/// part of the value, as Epoch documents.
+pub(crate) fn env_assignment(text: &str) -> Result<&str, ValueError> {
+    match text.split_once('=') {
+        Some((name, _)) if !name.is_empty() && !name.chars().any(char::is_whitespace) => Ok(name),
+        _ => Err(format!("expected NAME=value with a NAME without whitespace, {}", got(text))),
+    }
+}
+
+/// Signal names Epoch documents for TERMSIGNAL (and so for every signal).
+const EPOCH_SIGNALS: &[(&str, i32)] = &[
+    ("SIGTERM", libc::SIGTERM),
+    ("SIGKILL", libc::SIGKILL),
+    ("SIGHUP", libc::SIGHUP),
+    ("SIGINT", libc::SIGINT),
+    ("SIGABRT", libc::SIGABRT),
+    ("SIGQUIT", libc::SIGQUIT),
+    ("SIGUSR1", libc::SIGUSR1),
+    ("SIGUSR2", libc::SIGUSR2),
+];
+
+/// Names we accept beyond Epoch's list (an extension, rejected by --strict-epoch).
+const MORE_SIGNALS: &[(&str, i32)] = &[
+    ("SIGALRM", libc::SIGALRM),
+    ("SIGBUS", libc::SIGBUS),
+    ("SIGCHLD", libc::SIGCHLD),
+    ("SIGCONT", libc::SIGCONT),
+    ("SIGFPE", libc::SIGFPE),
+    ("SIGILL", libc::SIGILL),
+    ("SIGIO", libc::SIGIO),
+    ("SIGPIPE", libc::SIGPIPE),
+    ("SIGPROF", libc::SIGPROF),
+    ("SIGPWR", libc::SIGPWR),
+    ("SIGSEGV", libc::SIGSEGV),
+    ("SIGSTOP", libc::SIGSTOP),
+    ("SIGSYS", libc::SIGSYS),
+    ("SIGTRAP", libc::SIGTRAP),
+    ("SIGTSTP", libc::SIGTSTP),
+    ("SIGTTIN", libc::SIGTTIN),
+    ("SIGTTOU", libc::SIGTTOU),
+    ("SIGURG", libc::SIGURG),
+    ("SIGVTALRM", libc::SIGVTALRM),
+    ("SIGWINCH", libc::SIGWINCH),
+    ("SIGXCPU", libc::SIGXCPU),
+    ("SIGXFSZ", libc::SIGXFSZ),
+];
+
+/// The highest signal number on Linux (SIGRTMAX with the kernel's 64 signals).
+const MAX_SIGNAL: i32 = 64;
+
+/// Whether a signal was written as Epoch spells signals, or with our extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Spelling {
+    Epoch,
+    Extension,
+}
+
+/// A signal as a number 1..=64 or a name. Epoch's own spellings are the
+/// numbers and SIGTERM, SIGKILL, SIGHUP, SIGINT, SIGABRT, SIGQUIT, SIGUSR1,
+/// SIGUSR2; as an extension we accept the other common names and every name
+/// without its `SIG` prefix (`TERM`, `PWR`).
+pub(crate) fn signal_spelling(text: &str) -> Option<(i32, Spelling)> {
+    if let Some(d) = digits(text) {
+        return d.parse::<i32>().ok().filter(|n| (1..=MAX_SIGNAL).contains(n)).map(|n| (n, Spelling::Epoch));
+    }
+    let lookup = |name: &str| {
+        let epoch = EPOCH_SIGNALS.iter().find(|(n, _)| *n == name).map(|&(_, s)| (s, Spelling::Epoch));
+        epoch.or_else(|| MORE_SIGNALS.iter().find(|(n, _)| *n == name).map(|&(_, s)| (s, Spelling::Extension)))
+    };
+    if text.starts_with("SIG") {
+        lookup(text)
+    } else {
+        lookup(&format!("SIG{text}")).map(|(s, _)| (s, Spelling::Extension))
+    }
+}
+
+/// A signal number (1..=64) or name (SIGTERM, SIGKILL, SIGHUP, SIGINT,
+/// SIGABRT, SIGQUIT, SIGUSR1, SIGUSR2, and as extensions SIGCONT, SIGSTOP,
+/// SIGPWR, SIGWINCH, SIGALRM, ... and each name without `SIG`).
+pub fn parse_signal(text: &str) -> Option<i32> {
+    signal_spelling(text).map(|(signal, _)| signal)
+}
+
+/// [`parse_signal`] with diagnostics; `strict` rejects our extra spellings.
+pub(crate) fn signal(text: &str, strict: bool) -> Result<i32, ValueError> {
+    match signal_spelling(text) {
+        Some((signal, Spelling::Epoch)) => Ok(signal),
+        Some((signal, Spelling::Extension)) if !strict => Ok(signal),
+        Some(_) => Err(format!(
+            "expected a signal number or one of Epoch's names SIGTERM, SIGKILL, SIGHUP, SIGINT, SIGABRT, SIGQUIT, SIGUSR1, SIGUSR2 (--strict-epoch), {}",
+            got(text)
+        )),
+        None => Err(format!("expected a signal number from 1 to {MAX_SIGNAL} or a name such as SIGTERM, {}", got(text))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_plain_digits_within_u32() {
+        assert_eq!(parse_u32("0"), Ok(0));
+        assert_eq!(parse_u32("4294967295"), Ok(u32::MAX));
+        for bad in ["", "-1", "+1", " 1", "1 ", "4294967296", "1e3", "0x10", "١"] {
+            assert!(parse_u32(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn signals_by_number_and_name() {
+        assert_eq!(parse_signal("15"), Some(libc::SIGTERM));
+        assert_eq!(parse_signal("64"), Some(64));
+        assert_eq!(parse_signal("0"), None);
+        assert_eq!(parse_signal("65"), None);
+        assert_eq!(parse_signal("SIGKILL"), Some(libc::SIGKILL));
+        assert_eq!(parse_signal("SIGPWR"), Some(libc::SIGPWR));
+        assert_eq!(parse_signal("TERM"), Some(libc::SIGTERM));
+        assert_eq!(parse_signal("sigterm"), None);
+        assert_eq!(parse_signal("SIG"), None);
+        assert_eq!(parse_signal(""), None);
+    }
+
+    #[test]
+    fn strict_signals_are_epochs_spellings_only() {
+        assert_eq!(signal("SIGUSR2", true), Ok(libc::SIGUSR2));
+        assert_eq!(signal("9", true), Ok(9));
+        assert!(signal("SIGCONT", true).unwrap_err().contains("--strict-epoch"));
+        assert!(signal("TERM", true).is_err());
+        assert_eq!(signal("TERM", false), Ok(libc::SIGTERM));
+        assert!(signal("SIGFOO", false).unwrap_err().contains("\"SIGFOO\""));
+    }
+
+    #[test]
+    fn account_names() {
+        for good in ["ioc", "ioc-srv", "_x", "user.name", "1000", "machine$"] {
+            assert!(valid_account_name(good), "{good}");
+        }
+        for bad in ["", "-x", "a:b", "a b", "$", "é", &"x".repeat(33)] {
+            assert!(!valid_account_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn env_assignments_need_a_name() {
+        assert_eq!(env_assignment("WIBBLE=Derp herp wibble!"), Ok("WIBBLE"));
+        assert_eq!(env_assignment("A="), Ok("A"));
+        assert!(env_assignment("=x").is_err());
+        assert!(env_assignment("novalue").is_err());
+        assert!(env_assignment("A B=x").is_err());
+    }
+}

@@ -1,0 +1,87 @@
+//! The CLI's side of the control socket: one request, its records, its End.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
+
+use super::protocol::{Code, Kind, Message, Request, Tag, Verb, MSG_MAX};
+
+/// Everything PID 1 answered to one request.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub records: Vec<Message>,
+    pub code: Code,
+    pub message: String,
+}
+
+/// Why a request got no answer.
+#[derive(Debug)]
+pub enum ClientError {
+    /// No supervisor listens there.
+    NotRunning(PathBuf),
+    Io(PathBuf, io::Error),
+    Protocol(String),
+    Timeout,
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::NotRunning(p) => write!(f, "iocinit is not running (no control socket at {})", p.display()),
+            ClientError::Io(p, e) => write!(f, "{}: {e}", p.display()),
+            ClientError::Protocol(m) => write!(f, "bad reply from iocinit: {m}"),
+            ClientError::Timeout => f.write_str("no answer from iocinit in time"),
+        }
+    }
+}
+
+pub struct Client {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl Client {
+    pub fn connect(path: &Path) -> Result<Client, ClientError> {
+        let io_err = |e: nix::errno::Errno| ClientError::Io(path.to_path_buf(), io::Error::from(e));
+        let fd = socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None).map_err(io_err)?;
+        let addr = UnixAddr::new(path).map_err(io_err)?;
+        match socket::connect(fd.as_raw_fd(), &addr) {
+            Ok(()) => Ok(Client { fd, path: path.to_path_buf() }),
+            Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ECONNREFUSED) => Err(ClientError::NotRunning(path.to_path_buf())),
+            Err(e) => Err(io_err(e)),
+        }
+    }
+
+    /// Sends one request and collects the reply; `timeout` bounds each wait
+    /// for a message (None: wait as long as it takes, e.g. a slow start).
+    pub fn request(&mut self, verb: Verb, flags: u8, args: &[&str], timeout: Option<Duration>) -> Result<Reply, ClientError> {
+        let io_err = |e: nix::errno::Errno| ClientError::Io(self.path.clone(), io::Error::from(e));
+        let tv = timeout.map(|t| nix::sys::time::TimeVal::new(t.as_secs() as _, t.subsec_micros() as _));
+        socket::setsockopt(&self.fd, socket::sockopt::ReceiveTimeout, &tv.unwrap_or(nix::sys::time::TimeVal::new(0, 0)))
+            .map_err(io_err)?;
+        let packet = Request::encode(verb, flags, args);
+        socket::send(self.fd.as_raw_fd(), &packet, MsgFlags::MSG_NOSIGNAL).map_err(io_err)?;
+        let mut records = Vec::new();
+        let mut buf = vec![0u8; MSG_MAX];
+        loop {
+            let n = match socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Ok(0) => return Err(ClientError::Protocol("connection closed before the end of the reply".into())),
+                Ok(n) => n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::EAGAIN) => return Err(ClientError::Timeout),
+                Err(e) => return Err(io_err(e)),
+            };
+            let msg = Message::decode(&buf[..n]).map_err(|e| ClientError::Protocol(e.to_string()))?;
+            match msg.kind {
+                Kind::Record => records.push(msg),
+                Kind::End => {
+                    let message = msg.str(Tag::Message).unwrap_or("").to_string();
+                    return Ok(Reply { records, code: msg.code(), message });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! The supervisor's event loop, shared by PID 1 and `--local`: one thread,
+//! one poll(2) on a signalfd, a timerfd armed for the engine's nearest
+//! deadline, the control socket and its clients. Nothing wakes it when
+//! nothing happens, and nothing in the loop allocates.
+//!
+//! It loads the configuration, builds the engine, and carries out what the
+//! engine asks for (the emergency shell, the final power step) and what the
+//! control server cannot do alone (configuration reload, re-exec). PID-1-only
+//! work goes through [`crate::pid1`].
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+
+use crate::config::{self, Config, Diagnostic, LoadOptions};
+use crate::control::protocol::Code;
+use crate::control::server::{self, DaemonAction, Policy, Server};
+use crate::engine::os::RealOs;
+use crate::engine::{plan, BootOptions, Engine, Power, SystemRequest};
+use crate::layout::Layout;
+use crate::pid1::{self, EmergencyShell};
+use crate::sys::{self, Pid};
+
+/// How the supervisor was started.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config: PathBuf,
+    pub ioc_dir: Option<PathBuf>,
+    pub strict_epoch: bool,
+    pub layout: Layout,
+    pub boot: BootOptions,
+    /// Run an emergency shell before booting (kernel `shell`).
+    pub shell_first: bool,
+    /// Resuming after `reexec`: the state file and the listening socket.
+    pub resume: Option<(RawFd, RawFd)>,
+}
+
+/// What kind of supervisor this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// PID 1 of the machine: mounts, kmsg, Ctrl-Alt-Del, unmount at the end.
+    Boot,
+    /// PID 1 of a PID namespace (tests, containers): reboot(2) ends the namespace.
+    Namespace,
+    /// `--local`: an ordinary process, subreaper of its objects; exits at the end.
+    Local,
+}
+
+fn load(opts: &Options) -> (Option<Config>, Vec<Diagnostic>) {
+    let ioc_dir = opts.ioc_dir.clone().or_else(|| opts.layout.local_ioc_dir.clone());
+    let loaded = config::load(&opts.config, &LoadOptions { strict_epoch: opts.strict_epoch, ioc_dir });
+    (loaded.config, loaded.diagnostics)
+}
+
+fn report(diagnostics: &[Diagnostic]) {
+    for d in diagnostics {
+        if d.is_error() {
+            log::error!("{d}");
+        } else {
+            log::warn!("{d}");
+        }
+    }
+}
+
+fn policy(config: &Config, layout: &Layout) -> Policy {
+    let ioc_gid = nix::unistd::Group::from_name(&config.globals.ioc.group).ok().flatten().map(|g| g.gid.as_raw());
+    let owner_uid = if layout.local { nix::unistd::getuid().as_raw() } else { 0 };
+    Policy { owner_uid, ioc_gid }
+}
+
+fn build_engine(config: Config, layout: &Layout) -> Engine<RealOs> {
+    let (plans, problems) = plan::build(&config, layout);
+    for p in &problems {
+        log::warn!("{p}");
+    }
+    let state = CString::new(layout.state_file().into_os_string().into_encoded_bytes()).ok();
+    Engine::new(RealOs::new(), config, plans, state)
+}
+
+/// Runs the supervisor. As PID 1 it never returns; under `--local` it
+/// returns the exit code after a shutdown.
+pub fn run(opts: Options) -> i32 {
+    let role = if opts.layout.local {
+        Role::Local
+    } else if std::process::id() == 1 && sys::in_initial_pid_namespace() {
+        Role::Boot
+    } else {
+        Role::Namespace
+    };
+    let signals = match setup_signals() {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("unable to set up signal handling: {}", e.desc());
+            return fatal(role);
+        }
+    };
+    if role == Role::Local {
+        if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+            log::warn!("unable to become a subreaper: {}; orphans of objects are not followed", e.desc());
+        }
+    } else {
+        pid1::take_console();
+    }
+    if role == Role::Boot {
+        crate::logging::open_kmsg();
+    }
+    let shell = EmergencyShell::new(&plan::base_env(&opts.layout));
+
+    // Load until there is a configuration; as PID 1, a bad one gets an
+    // emergency shell and another try when the shell exits.
+    let mut config = loop {
+        let (config, diagnostics) = load(&opts);
+        report(&diagnostics);
+        if let Some(c) = config {
+            break c;
+        }
+        if role == Role::Local {
+            log::error!("{}: the configuration has errors; not starting", opts.config.display());
+            return 1;
+        }
+        pid1::mount_filesystems(&pid1::RESCUE_MOUNTS, &opts.layout.run_dir);
+        run_shell_and_wait(shell.as_ref(), &signals, "the configuration has errors (see above)");
+    };
+    if role != Role::Local && opts.resume.is_none() {
+        boot_system(&config, &opts, role);
+    }
+    if role != Role::Local && opts.shell_first && opts.resume.is_none() {
+        run_shell_and_wait(shell.as_ref(), &signals, "kernel command line asked for a shell");
+    }
+    let listener = match opts.resume {
+        // SAFETY-free: the descriptor was inherited across exec for us.
+        Some((_, fd)) => own_inherited(fd),
+        None => match server::listen(&opts.layout.control_socket) {
+            Ok(fd) => fd,
+            Err(e) => {
+                log::error!("unable to listen on {}: {}", opts.layout.control_socket.display(), e.desc());
+                return fatal(role);
+            }
+        },
+    };
+    let mut server = Server::new(listener, policy(&config, &opts.layout));
+    let mut engine = build_engine(std::mem::take(&mut config), &opts.layout);
+    match opts.resume {
+        Some((state_fd, _)) => crate::reexec::restore(&mut engine, own_inherited(state_fd)),
+        None => engine.boot(&opts.boot),
+    }
+    let timer = match TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_CLOEXEC | TimerFlags::TFD_NONBLOCK) {
+        Ok(t) => t,
+        Err(e) => {
+            log::error!("unable to create a timer: {}", e.desc());
+            return fatal(role);
+        }
+    };
+    let mut loop_state = Loop { role, shell, shell_pid: None, armed: None };
+    loop {
+        if let Some(code) = loop_state.serve_requests(&mut engine, &mut server) {
+            return code;
+        }
+        server.check_waiters(&mut engine);
+        loop_state.arm(&timer, engine.next_deadline());
+        let mut fds: heapless::Vec<PollFd<'_>, { server::MAX_CLIENTS + 3 }> = heapless::Vec::new();
+        let _ = fds.push(PollFd::new(signals.as_fd(), PollFlags::POLLIN));
+        let _ = fds.push(PollFd::new(timer.as_fd(), PollFlags::POLLIN));
+        let listener_fd = server.listener_fd();
+        // SAFETY-free borrow: the server owns these descriptors for the
+        // whole iteration.
+        let _ = fds.push(PollFd::new(borrow(listener_fd), PollFlags::POLLIN));
+        let mut slots: heapless::Vec<usize, { server::MAX_CLIENTS }> = heapless::Vec::new();
+        for (slot, fd, write) in server.client_fds() {
+            let flags = if write { PollFlags::POLLOUT } else { PollFlags::POLLIN };
+            if fds.push(PollFd::new(borrow(fd), flags)).is_ok() {
+                let _ = slots.push(slot);
+            }
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => {
+                log::error!("poll: {}", e.desc());
+                continue;
+            }
+        }
+        let ready = |k: usize| fds[k].revents().unwrap_or(PollFlags::empty());
+        let (sig_ready, timer_ready, listen_ready) = (ready(0), ready(1), ready(2));
+        let client_ready: heapless::Vec<PollFlags, { server::MAX_CLIENTS }> = (0..slots.len()).map(|k| ready(3 + k)).collect();
+        drop(fds);
+        if !sig_ready.is_empty() {
+            loop_state.signals(&signals, &mut engine);
+        }
+        if !timer_ready.is_empty() {
+            let _ = timer.wait();
+            loop_state.armed = None;
+            engine.timer();
+        }
+        if !listen_ready.is_empty() {
+            server.accept();
+        }
+        for (k, &slot) in slots.iter().enumerate() {
+            let r = client_ready[k];
+            if r.contains(PollFlags::POLLOUT) {
+                server.writable(slot, &mut engine);
+            } else if !r.is_empty() {
+                if let Some(action) = server.readable(slot, &mut engine) {
+                    loop_state.daemon_action(action, &opts, &mut engine, &mut server, &signals);
+                }
+            }
+        }
+    }
+}
+
+/// When PID 1 cannot even set up its loop, it must still not exit.
+fn fatal(role: Role) -> i32 {
+    if role == Role::Local {
+        return 1;
+    }
+    log::error!("cannot supervise; staying alive and reaping");
+    loop {
+        while sys::reap_one().is_some() {}
+        nix::unistd::pause();
+    }
+}
+
+/// Mounts, names, banner, logging: what happens before the first object.
+fn boot_system(config: &Config, opts: &Options, role: Role) {
+    pid1::mount_filesystems(&config.globals.mount_virtual, &opts.layout.run_dir);
+    if role == Role::Boot {
+        pid1::set_names(config);
+        pid1::set_cad(config.globals.disable_cad);
+    }
+    pid1::banner(config);
+    if config.globals.enable_logging {
+        if let Ok(path) = CString::new(opts.layout.system_log.clone().into_os_string().into_encoded_bytes()) {
+            if let Err(e) = crate::logging::open_file(&path, config.globals.blank_log_on_boot) {
+                log::warn!("unable to open {}: {}", opts.layout.system_log.display(), nix::errno::Errno::from_raw(e).desc());
+            }
+        }
+    }
+}
+
+fn setup_signals() -> nix::Result<SignalFd> {
+    let mut mask = SigSet::empty();
+    for s in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGPWR,
+        Signal::SIGQUIT,
+        Signal::SIGPIPE,
+    ] {
+        mask.add(s);
+    }
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+}
+
+/// Waits for the emergency shell to exit, reaping everything meanwhile.
+fn run_shell_and_wait(shell: Option<&EmergencyShell>, signals: &SignalFd, reason: &str) {
+    let pid = shell.and_then(|s| s.spawn(reason));
+    loop {
+        let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        let _ = poll(&mut fds, PollTimeout::NONE);
+        while let Ok(Some(_)) = signals.read_signal() {}
+        while let Some(r) = sys::reap_one() {
+            if Some(r.pid) == pid {
+                return;
+            }
+        }
+        if pid.is_none() {
+            // No shell could run: retry after a pause rather than spin.
+            std::thread::sleep(std::time::Duration::from_secs(5));
+            return;
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+fn borrow<'a>(fd: RawFd) -> BorrowedFd<'a> {
+    // SAFETY: only used for descriptors owned by the server, which outlive
+    // the poll call they are borrowed for.
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+#[allow(unsafe_code)]
+fn own_inherited(fd: RawFd) -> OwnedFd {
+    // SAFETY: a descriptor handed to us across exec by `reexec`.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+struct Loop {
+    role: Role,
+    shell: Option<EmergencyShell>,
+    shell_pid: Option<Pid>,
+    armed: Option<u64>,
+}
+
+impl Loop {
+    /// Arms the one timer for the nearest deadline (or disarms it).
+    fn arm(&mut self, timer: &TimerFd, deadline: Option<u64>) {
+        if self.armed == deadline {
+            return;
+        }
+        self.armed = deadline;
+        let result = match deadline {
+            // An absolute CLOCK_MONOTONIC time; at least 1 ns (0 would disarm).
+            Some(ms) => timer.set(
+                Expiration::OneShot(TimeSpec::new((ms / 1000) as _, ((ms % 1000) * 1_000_000).max(1) as _)),
+                TimerSetTimeFlags::TFD_TIMER_ABSTIME,
+            ),
+            None => timer.unset(),
+        };
+        if let Err(e) = result {
+            log::error!("timer: {}", e.desc());
+        }
+    }
+
+    fn signals(&mut self, signals: &SignalFd, engine: &mut Engine<RealOs>) {
+        while let Ok(Some(info)) = signals.read_signal() {
+            match info.ssi_signo as i32 {
+                libc::SIGCHLD => {}
+                // BusyBox's and sysvinit's conventions for init.
+                libc::SIGTERM if self.role == Role::Local => engine.shutdown(Power::Poweroff),
+                libc::SIGINT if self.role == Role::Local => engine.shutdown(Power::Poweroff),
+                libc::SIGTERM => engine.shutdown(Power::Reboot),
+                libc::SIGUSR1 => engine.shutdown(Power::Halt),
+                libc::SIGUSR2 | libc::SIGPWR => engine.shutdown(Power::Poweroff),
+                libc::SIGINT => {
+                    // Ctrl-Alt-Del: ours only with DisableCAD.
+                    if engine.cad_enabled() {
+                        log::info!("Ctrl-Alt-Del");
+                        engine.shutdown(Power::Reboot);
+                    }
+                }
+                _ => {}
+            }
+        }
+        while let Some(r) = sys::reap_one() {
+            if Some(r.pid) == self.shell_pid {
+                self.shell_pid = None;
+                log::info!("emergency shell exited; continuing");
+                engine.resume();
+            } else {
+                engine.child_exited(r.pid, r.status);
+            }
+        }
+    }
+
+    /// Carries out what the engine asked for. `Some(code)` ends `--local`.
+    fn serve_requests(&mut self, engine: &mut Engine<RealOs>, server: &mut Server) -> Option<i32> {
+        while let Some(request) = engine.take_request() {
+            match request {
+                SystemRequest::Ready => log::info!("ready"),
+                SystemRequest::Emergency(reason) => {
+                    if self.role == Role::Local {
+                        log::error!("{reason}; no emergency shell under --local, continuing");
+                        engine.resume();
+                    } else {
+                        self.shell_pid = self.shell.as_ref().and_then(|s| s.spawn(&reason));
+                        if self.shell_pid.is_none() {
+                            engine.resume();
+                        }
+                    }
+                }
+                SystemRequest::Power(power) => {
+                    server.finish(Code::Ok, "", engine);
+                    if self.role == Role::Local {
+                        log::info!("stopped");
+                        return Some(0);
+                    }
+                    pid1::final_power(power, self.role == Role::Boot);
+                }
+            }
+        }
+        None
+    }
+
+    fn daemon_action(&mut self, action: DaemonAction, opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server, signals: &SignalFd) {
+        match action {
+            DaemonAction::ConfigReload => reload(opts, engine, server),
+            DaemonAction::Reexec => {
+                let err = crate::reexec::reexec(opts, engine, server, signals);
+                server.finish(Code::Fail, &format!("reexec failed: {err}"), engine);
+            }
+        }
+    }
+}
+
+/// Transactional reload: everything is parsed first; on any error the
+/// running configuration stays and the client hears why.
+fn reload(opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server) {
+    let (config, diagnostics) = load(opts);
+    report(&diagnostics);
+    let Some(config) = config else {
+        let errors: Vec<String> = diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
+        let msg = format!("configuration not reloaded: {}", errors.join("; "));
+        server.finish(Code::Fail, &msg, engine);
+        return;
+    };
+    server.set_policy(policy(&config, &opts.layout));
+    let (plans, problems) = plan::build(&config, &opts.layout);
+    for p in &problems {
+        log::warn!("{p}");
+    }
+    engine.replace_config(config, plans);
+    let warnings = diagnostics.len() + problems.len();
+    if warnings == 0 {
+        server.finish(Code::Ok, "configuration reloaded", engine);
+    } else {
+        let msg = format!("configuration reloaded with {warnings} warning(s) (see the log)");
+        server.finish(Code::Warn, &msg, engine);
+    }
+    log::info!("configuration reloaded from {}", opts.config.display());
+}

@@ -1,0 +1,135 @@
+//! `ioc inspect`: which processes are attached to a console socket. The
+//! server side of each connection is an established socket carrying the
+//! console's name; its sock_diag peer is the client's socket, and the client
+//! process is whoever holds that inode in /proc/*/fd. No ss, no lsof.
+//!
+//! Only processes whose /proc/PID/fd this user may read are found: run it as
+//! root (or as the owner of the clients) to see everybody.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::io;
+use std::path::Path;
+
+use nix::unistd::{Uid, User};
+
+use crate::ioc::procstat;
+use crate::ioc::sockdiag::{self, SocketState, UnixSocket};
+
+/// A process holding a client connection to the console.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsoleClient {
+    pub pid: i32,
+    /// User name, or the numeric uid when it has none.
+    pub user: String,
+    /// The command line, or `[comm]` when it is empty.
+    pub command: String,
+    /// The client's socket inode.
+    pub inode: u64,
+}
+
+/// Inodes of the client ends of the connections accepted on the console at `path`.
+pub fn client_inodes(sockets: &[UnixSocket], path: &Path) -> HashSet<u64> {
+    let name = path.to_string_lossy();
+    sockets
+        .iter()
+        .filter(|s| s.state == SocketState::Established && s.path.as_deref() == Some(&*name))
+        .filter_map(|s| s.peer_inode.map(u64::from))
+        .collect()
+}
+
+/// Every process attached to the console at `path`, by pid.
+pub fn inspect(path: &Path) -> io::Result<Vec<ConsoleClient>> {
+    let clients = client_inodes(&sockdiag::unix_sockets()?, path);
+    let mut found = Vec::new();
+    if clients.is_empty() {
+        return Ok(found);
+    }
+    for pid in procstat::all_pids()? {
+        // Processes that exit or that we may not look into are skipped.
+        let Ok(inodes) = procstat::socket_inodes(pid) else {
+            continue;
+        };
+        for inode in inodes.into_iter().filter(|i| clients.contains(i)) {
+            found.push(ConsoleClient {
+                pid,
+                user: user_of(pid),
+                command: command_of(pid),
+                inode,
+            });
+        }
+    }
+    found.sort_by_key(|c| (c.pid, c.inode));
+    Ok(found)
+}
+
+fn user_of(pid: i32) -> String {
+    match procstat::uid(pid) {
+        Ok(uid) => match User::from_uid(Uid::from_raw(uid)) {
+            Ok(Some(user)) => user.name,
+            _ => uid.to_string(),
+        },
+        Err(_) => "?".into(),
+    }
+}
+
+fn command_of(pid: i32) -> String {
+    match procstat::cmdline(pid) {
+        Ok(args) if !args.is_empty() => args.join(" "),
+        _ => procstat::stat(pid)
+            .map(|s| format!("[{}]", s.comm))
+            .unwrap_or_else(|_| "?".into()),
+    }
+}
+
+/// The `ioc inspect` report: one line per client, or a sentence when none.
+pub fn render(path: &Path, clients: &[ConsoleClient]) -> String {
+    if clients.is_empty() {
+        return format!("No clients attached to {}\n", path.display());
+    }
+    let mut out = format!(
+        "{:<8} | {:<12} | {:<10} | COMMAND\n",
+        "PID", "USER", "INODE"
+    );
+    out.push_str(&"-".repeat(100));
+    out.push('\n');
+    for c in clients {
+        let _ = writeln!(
+            out,
+            "{:<8} | {:<12} | {:<10} | {}",
+            c.pid, c.user, c.inode, c.command
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::{UnixListener, UnixStream};
+
+    #[test]
+    fn finds_this_process_as_the_client() {
+        let dir = crate::ioc::ScratchDir::new("inspect");
+        let path = dir.join("control");
+        let listener = UnixListener::bind(&path).unwrap();
+        assert!(inspect(&path).unwrap().is_empty());
+        let client = UnixStream::connect(&path).unwrap();
+        let _accepted = listener.accept().unwrap();
+        let clients = inspect(&path).unwrap();
+        let inode = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&client))
+            .unwrap()
+            .st_ino;
+        let me = std::process::id() as i32;
+        // The accepted socket is ours too, but it is the server end: only the client counts.
+        assert_eq!(clients.len(), 1, "{clients:?}");
+        assert_eq!((clients[0].pid, clients[0].inode), (me, inode));
+        assert!(clients[0].command.contains("iocinit"));
+        let report = render(&path, &clients);
+        assert!(report
+            .lines()
+            .nth(2)
+            .unwrap()
+            .starts_with(&format!("{me:<8} | ")));
+    }
+}

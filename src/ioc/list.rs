@@ -1,0 +1,500 @@
+//! The `ioc list [-v|-vv] [--json]` table: PID 1's rows completed with
+//! process facts from /proc ([`procstat`]) and console-socket facts from the
+//! kernel ([`sockdiag`]), rendered in epics-ioc-runner's layout (columns
+//! joined by ` | `, a header, 100 dashes, the rows; `N/A` where a value is
+//! unknown). Column widths are documented in docs/USER_GUIDE.md ("ioc list").
+
+use std::fmt::Write as _;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::sys::local_time;
+use crate::ioc::procstat::{self, Units};
+use crate::ioc::sockdiag::{self, SocketState, UnixSocket};
+use crate::json::Json;
+
+/// What PID 1 knows of one IOC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IocRow {
+    pub name: String,
+    /// A systemd-like word: active, activating, deactivating, failed, inactive.
+    pub status: String,
+    /// When procServ was started, unix seconds.
+    pub started: Option<i64>,
+    pub uds_path: PathBuf,
+    /// procServ's pid.
+    pub pid: Option<i32>,
+    /// The IOC process (procServ's child).
+    pub ioc_pid: Option<i32>,
+}
+
+/// The console's listening socket as the kernel reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsoleSocket {
+    /// Connections waiting for accept.
+    pub rqueue: Option<u32>,
+    /// Backlog limit.
+    pub wqueue: Option<u32>,
+    pub refcount: Option<u32>,
+    pub state: SocketState,
+    pub inode: u32,
+}
+
+/// One line of the table, everything resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListEntry {
+    pub row: IocRow,
+    /// procServ + IOC, like a cgroup would count them.
+    pub cpu_seconds: Option<f64>,
+    pub mem_bytes: Option<u64>,
+    pub socket: Option<ConsoleSocket>,
+    /// Mode of the socket file, as `ls -l` writes it (`srw-rw----`).
+    pub perm: Option<String>,
+    /// Clients attached to the console now.
+    pub connections: Option<u32>,
+}
+
+/// Completes PID 1's rows with /proc and socket facts. Whatever cannot be read
+/// (a process gone, sock_diag refused) stays `None` and shows as `N/A`.
+pub fn gather(rows: Vec<IocRow>) -> Vec<ListEntry> {
+    let units = Units::of_this_system();
+    let sockets = sockdiag::unix_sockets().ok();
+    rows.into_iter()
+        .map(|row| {
+            let (cpu_seconds, mem_bytes) = process_usage(&row, &units);
+            let file = std::fs::symlink_metadata(&row.uds_path).ok();
+            let perm = file
+                .as_ref()
+                .map(|m| mode_string(m.file_type(), m.permissions().mode()));
+            let (socket, connections) = match &sockets {
+                Some(all) => console_socket(all, &row.uds_path, file.as_ref().map(|m| m.ino())),
+                None => (None, None),
+            };
+            ListEntry {
+                row,
+                cpu_seconds,
+                mem_bytes,
+                socket,
+                perm,
+                connections,
+            }
+        })
+        .collect()
+}
+
+/// CPU seconds and resident bytes of procServ plus its IOC; `None` when
+/// procServ itself cannot be read.
+fn process_usage(row: &IocRow, units: &Units) -> (Option<f64>, Option<u64>) {
+    let Some(server) = row.pid.and_then(|pid| procstat::stat(pid).ok()) else {
+        return (None, None);
+    };
+    let mut total = server.usage(units);
+    if let Some(ioc) = row
+        .ioc_pid
+        .filter(|&p| p != server.pid)
+        .and_then(|pid| procstat::stat(pid).ok())
+    {
+        let usage = ioc.usage(units);
+        total.cpu_seconds += usage.cpu_seconds;
+        total.rss_bytes = total.rss_bytes.saturating_add(usage.rss_bytes);
+    }
+    (Some(total.cpu_seconds), Some(total.rss_bytes))
+}
+
+/// The listener bound to `path` and the number of accepted connections. The
+/// kernel copies a listener's name to the sockets it accepts, so they are the
+/// established sockets with that name. `file_inode` (the socket file's inode)
+/// picks the live listener when an older one with the same name lingers.
+fn console_socket(
+    all: &[UnixSocket],
+    path: &Path,
+    file_inode: Option<u64>,
+) -> (Option<ConsoleSocket>, Option<u32>) {
+    let name = path.to_string_lossy();
+    let named = || all.iter().filter(|s| s.path.as_deref() == Some(&*name));
+    let listener = named()
+        .filter(|s| s.state == SocketState::Listen)
+        .max_by_key(|s| file_inode.is_some() && s.vfs_inode.map(u64::from) == file_inode);
+    let socket = listener.map(|s| ConsoleSocket {
+        rqueue: s.rqueue,
+        wqueue: s.wqueue,
+        refcount: s.refcount,
+        state: s.state,
+        inode: s.inode,
+    });
+    let connections = named()
+        .filter(|s| s.state == SocketState::Established)
+        .count();
+    (socket, Some(u32::try_from(connections).unwrap_or(u32::MAX)))
+}
+
+/// `ls -l` style mode: type letter and rwx triplets with setuid/setgid/sticky.
+pub fn mode_string(file_type: std::fs::FileType, mode: u32) -> String {
+    let kind = if file_type.is_socket() {
+        's'
+    } else if file_type.is_dir() {
+        'd'
+    } else if file_type.is_symlink() {
+        'l'
+    } else if file_type.is_fifo() {
+        'p'
+    } else if file_type.is_char_device() {
+        'c'
+    } else if file_type.is_block_device() {
+        'b'
+    } else {
+        '-'
+    };
+    let mut s = String::with_capacity(10);
+    s.push(kind);
+    let special = [(0o4000, 's', 'S'), (0o2000, 's', 'S'), (0o1000, 't', 'T')];
+    for (i, (bit, set_x, set_no_x)) in special.into_iter().enumerate() {
+        let shift = 6 - 3 * i;
+        let triplet = (mode >> shift) & 7;
+        s.push(if triplet & 4 != 0 { 'r' } else { '-' });
+        s.push(if triplet & 2 != 0 { 'w' } else { '-' });
+        s.push(match (mode & bit != 0, triplet & 1 != 0) {
+            (true, true) => set_x,
+            (true, false) => set_no_x,
+            (false, true) => 'x',
+            (false, false) => '-',
+        });
+    }
+    s
+}
+
+/// `YYYY-MM-DD HH:MM` in local time.
+pub fn format_started(unix_secs: i64) -> Option<String> {
+    let t = local_time(unix_secs)?;
+    Some(format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        t.year, t.month, t.day, t.hour, t.minute
+    ))
+}
+
+/// `1.2s`.
+pub fn format_cpu(seconds: f64) -> String {
+    format!("{seconds:.1}s")
+}
+
+/// Mebibytes with one decimal: `12.3M`.
+pub fn format_mem(bytes: u64) -> String {
+    format!("{:.1}M", bytes as f64 / (1024.0 * 1024.0))
+}
+
+const NA: &str = "N/A";
+
+#[derive(Clone, Copy)]
+enum Column {
+    Name,
+    Status,
+    Started,
+    Pid,
+    Cpu,
+    Mem,
+    RecvQ,
+    SendQ,
+    Ref,
+    KState,
+    Inode,
+    Perm,
+    Conn,
+    UdsPath,
+}
+
+impl Column {
+    fn title(self) -> &'static str {
+        match self {
+            Column::Name => "IOC NAME",
+            Column::Status => "STATUS",
+            Column::Started => "STARTED",
+            Column::Pid => "PID",
+            Column::Cpu => "CPU",
+            Column::Mem => "MEM",
+            Column::RecvQ => "RQ",
+            Column::SendQ => "SQ",
+            Column::Ref => "REF",
+            Column::KState => "K-STATE",
+            Column::Inode => "INODE",
+            Column::Perm => "PERM",
+            Column::Conn => "CONN",
+            Column::UdsPath => "UDS PATH",
+        }
+    }
+
+    /// Left-aligned minimum width; the last column (UDS PATH) is not padded.
+    fn width(self) -> usize {
+        match self {
+            Column::Name => 20,
+            Column::Status => 8,
+            Column::Started => 17,
+            Column::Pid | Column::Cpu | Column::Mem => 7,
+            Column::RecvQ | Column::SendQ => 3,
+            Column::Ref | Column::Conn => 4,
+            Column::KState | Column::Inode | Column::Perm => 10,
+            Column::UdsPath => 0,
+        }
+    }
+
+    fn value(self, e: &ListEntry) -> String {
+        let or_na = |v: Option<String>| v.unwrap_or_else(|| NA.to_string());
+        let socket = e.socket.as_ref();
+        match self {
+            Column::Name => e.row.name.clone(),
+            Column::Status => e.row.status.clone(),
+            Column::Started => or_na(e.row.started.and_then(format_started)),
+            Column::Pid => or_na(e.row.pid.map(|p| p.to_string())),
+            Column::Cpu => or_na(e.cpu_seconds.map(format_cpu)),
+            Column::Mem => or_na(e.mem_bytes.map(format_mem)),
+            Column::RecvQ => or_na(socket.and_then(|s| s.rqueue).map(|v| v.to_string())),
+            Column::SendQ => or_na(socket.and_then(|s| s.wqueue).map(|v| v.to_string())),
+            Column::Ref => or_na(socket.and_then(|s| s.refcount).map(|v| v.to_string())),
+            Column::KState => or_na(socket.map(|s| s.state.name().to_string())),
+            Column::Inode => or_na(socket.map(|s| s.inode.to_string())),
+            Column::Perm => or_na(e.perm.clone()),
+            Column::Conn => or_na(e.connections.map(|v| v.to_string())),
+            Column::UdsPath => e.row.uds_path.display().to_string(),
+        }
+    }
+}
+
+fn columns(verbosity: u8) -> &'static [Column] {
+    use Column::*;
+    match verbosity {
+        0 => &[Name, Status, Started, UdsPath],
+        1 => &[Name, Status, Started, Pid, Cpu, Mem, UdsPath],
+        _ => &[
+            Name, Status, Started, Pid, Cpu, Mem, RecvQ, SendQ, Ref, KState, Inode, Perm, Conn,
+            UdsPath,
+        ],
+    }
+}
+
+fn push_line(out: &mut String, columns: &[Column], cell: impl Fn(Column) -> String) {
+    for (i, &column) in columns.iter().enumerate() {
+        if i > 0 {
+            out.push_str(" | ");
+        }
+        if i + 1 == columns.len() {
+            out.push_str(&cell(column));
+        } else {
+            let _ = write!(out, "{:<width$}", cell(column), width = column.width());
+        }
+    }
+    out.push('\n');
+}
+
+/// The table for `ioc list` (`verbosity` 0, 1 = `-v`, 2+ = `-vv`), or the
+/// epics-ioc-runner sentence naming `run_dir` when there is no IOC.
+pub fn render(entries: &[ListEntry], verbosity: u8, run_dir: &Path) -> String {
+    if entries.is_empty() {
+        return format!("No active IOC sockets found in {}\n", run_dir.display());
+    }
+    let columns = columns(verbosity);
+    let mut out = String::new();
+    push_line(&mut out, columns, |c| c.title().to_string());
+    out.push_str(&"-".repeat(100));
+    out.push('\n');
+    for entry in entries {
+        push_line(&mut out, columns, |c| c.value(entry));
+    }
+    out
+}
+
+/// `ioc list --json`: an array with every column of `-vv`, numbers as numbers,
+/// unknown values as `null`.
+pub fn render_json(entries: &[ListEntry]) -> String {
+    let mut j = Json::new();
+    j.begin_array();
+    for e in entries {
+        let socket = e.socket.as_ref();
+        j.begin_object();
+        j.field_str("name", &e.row.name)
+            .field_str("status", &e.row.status);
+        opt_number(j.key("started"), e.row.started);
+        j.key("started_local")
+            .opt_string(e.row.started.and_then(format_started).as_deref());
+        opt_number(j.key("pid"), e.row.pid);
+        opt_number(j.key("ioc_pid"), e.row.ioc_pid);
+        match e.cpu_seconds {
+            Some(cpu) => j.key("cpu_seconds").float(cpu),
+            None => j.key("cpu_seconds").null(),
+        };
+        opt_number(j.key("mem_bytes"), e.mem_bytes);
+        opt_number(j.key("recv_q"), socket.and_then(|s| s.rqueue));
+        opt_number(j.key("send_q"), socket.and_then(|s| s.wqueue));
+        opt_number(j.key("refcount"), socket.and_then(|s| s.refcount));
+        j.key("k_state").opt_string(socket.map(|s| s.state.name()));
+        opt_number(j.key("inode"), socket.map(|s| s.inode));
+        j.key("perm").opt_string(e.perm.as_deref());
+        opt_number(j.key("connections"), e.connections);
+        j.field_str("uds_path", &e.row.uds_path.to_string_lossy());
+        j.end_object();
+    }
+    j.end_array();
+    let mut out = j.finish();
+    out.push('\n');
+    out
+}
+
+fn opt_number<N: Into<i128>>(j: &mut Json, value: Option<N>) {
+    match value {
+        Some(v) => j.number(v),
+        None => j.null(),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixed_entries(started: i64) -> Vec<ListEntry> {
+        vec![
+            ListEntry {
+                row: IocRow {
+                    name: "vac1".into(),
+                    status: "active".into(),
+                    started: Some(started),
+                    uds_path: "/run/procserv/vac1/control".into(),
+                    pid: Some(812),
+                    ioc_pid: Some(815),
+                },
+                cpu_seconds: Some(1.24),
+                mem_bytes: Some(12_897_485),
+                socket: Some(ConsoleSocket {
+                    rqueue: Some(0),
+                    wqueue: Some(5),
+                    refcount: Some(3),
+                    state: SocketState::Listen,
+                    inode: 22530,
+                }),
+                perm: Some("srw-rw----".into()),
+                connections: Some(1),
+            },
+            ListEntry {
+                row: IocRow {
+                    name: "motor-ctrl_2".into(),
+                    status: "failed".into(),
+                    started: None,
+                    uds_path: "/run/procserv/motor-ctrl_2/control".into(),
+                    pid: None,
+                    ioc_pid: None,
+                },
+                cpu_seconds: None,
+                mem_bytes: None,
+                socket: None,
+                perm: None,
+                connections: None,
+            },
+        ]
+    }
+
+    /// The expected STARTED text from date(1), an independent reading of the
+    /// same time zone.
+    fn date_of(t: i64) -> String {
+        let out = std::process::Command::new("date")
+            .arg("-d")
+            .arg(format!("@{t}"))
+            .arg("+%Y-%m-%d %H:%M")
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    #[test]
+    fn started_matches_date() {
+        for t in [0, 1_700_000_000, 1_790_000_123] {
+            assert_eq!(format_started(t).unwrap(), date_of(t));
+        }
+    }
+
+    #[test]
+    fn golden_plain_v_and_vv() {
+        let t = 1_763_720_000;
+        let d = date_of(t);
+        let entries = fixed_entries(t);
+        let dashes = "-".repeat(100);
+        let run = Path::new("/run/procserv");
+        assert_eq!(
+            render(&entries, 0, run),
+            format!(
+                "IOC NAME             | STATUS   | STARTED           | UDS PATH\n\
+                 {dashes}\n\
+                 vac1                 | active   | {d}  | /run/procserv/vac1/control\n\
+                 motor-ctrl_2         | failed   | N/A               | /run/procserv/motor-ctrl_2/control\n"
+            )
+        );
+        assert_eq!(
+            render(&entries, 1, run),
+            format!(
+                "IOC NAME             | STATUS   | STARTED           | PID     | CPU     | MEM     | UDS PATH\n\
+                 {dashes}\n\
+                 vac1                 | active   | {d}  | 812     | 1.2s    | 12.3M   | /run/procserv/vac1/control\n\
+                 motor-ctrl_2         | failed   | N/A               | N/A     | N/A     | N/A     | /run/procserv/motor-ctrl_2/control\n"
+            )
+        );
+        assert_eq!(
+            render(&entries, 2, run),
+            format!(
+                "IOC NAME             | STATUS   | STARTED           | PID     | CPU     | MEM     | RQ  | SQ  | REF  | K-STATE    | INODE      | PERM       | CONN | UDS PATH\n\
+                 {dashes}\n\
+                 vac1                 | active   | {d}  | 812     | 1.2s    | 12.3M   | 0   | 5   | 3    | LISTEN     | 22530      | srw-rw---- | 1    | /run/procserv/vac1/control\n\
+                 motor-ctrl_2         | failed   | N/A               | N/A     | N/A     | N/A     | N/A | N/A | N/A  | N/A        | N/A        | N/A        | N/A  | /run/procserv/motor-ctrl_2/control\n"
+            )
+        );
+    }
+
+    #[test]
+    fn no_iocs_names_the_directory() {
+        assert_eq!(
+            render(&[], 2, Path::new("/run/procserv")),
+            "No active IOC sockets found in /run/procserv\n"
+        );
+    }
+
+    #[test]
+    fn json_has_numbers_and_nulls() {
+        let entries = fixed_entries(1_763_720_000);
+        let json = render_json(&entries);
+        assert!(json.starts_with(
+            r#"[{"name":"vac1","status":"active","started":1763720000,"started_local":""#
+        ));
+        assert!(json.contains(r#""pid":812,"ioc_pid":815,"cpu_seconds":1.24,"mem_bytes":12897485,"recv_q":0,"send_q":5,"refcount":3,"k_state":"LISTEN","inode":22530,"perm":"srw-rw----","connections":1,"uds_path":"/run/procserv/vac1/control"}"#));
+        assert!(json.contains(r#"{"name":"motor-ctrl_2","status":"failed","started":null,"started_local":null,"pid":null,"ioc_pid":null,"cpu_seconds":null,"mem_bytes":null,"recv_q":null,"send_q":null,"refcount":null,"k_state":null,"inode":null,"perm":null,"connections":null,"uds_path":"/run/procserv/motor-ctrl_2/control"}]"#));
+    }
+
+    #[test]
+    fn modes_read_like_ls() {
+        let socket = std::fs::metadata("/proc/self").unwrap().file_type(); // a directory
+        assert_eq!(mode_string(socket, 0o755), "drwxr-xr-x");
+        let file = std::fs::metadata("/proc/self/status").unwrap().file_type();
+        assert_eq!(mode_string(file, 0o6750 | 0o1000), "-rwsr-s--T");
+    }
+
+    #[test]
+    fn gather_reads_a_live_socket_and_this_process() {
+        let dir = crate::ioc::ScratchDir::new("list");
+        let path = dir.join("control");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660)).unwrap();
+        let _c1 = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let _c2 = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let _a1 = listener.accept().unwrap();
+        let me = std::process::id() as i32;
+        let entries = gather(vec![IocRow {
+            name: "t".into(),
+            status: "active".into(),
+            started: None,
+            uds_path: path.clone(),
+            pid: Some(me),
+            ioc_pid: Some(me),
+        }]);
+        let e = &entries[0];
+        assert_eq!(e.perm.as_deref(), Some("srw-rw----"));
+        assert_eq!(e.connections, Some(1));
+        let socket = e.socket.as_ref().unwrap();
+        assert_eq!(socket.state, SocketState::Listen);
+        assert_eq!(socket.rqueue, Some(1), "one connection not yet accepted");
+        assert!(e.mem_bytes.unwrap() > 0);
+    }
+}

@@ -1,0 +1,297 @@
+//! Per-process facts read from /proc, as `ps` would show them but without
+//! spawning it: command line, parent, state, start time, CPU time, resident
+//! memory, the socket inodes a process holds, its user and its environment.
+//!
+//! /proc contents are untrusted text (a process names itself, and may exit
+//! while it is read): every parser returns `None`/an error, never panics.
+
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+
+use nix::unistd::{sysconf, SysconfVar};
+
+fn proc_path(pid: i32, file: &str) -> PathBuf {
+    PathBuf::from(format!("/proc/{pid}/{file}"))
+}
+
+/// The fields of `/proc/PID/stat` the CLI shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcStat {
+    pub pid: i32,
+    /// The name in parentheses (at most 15 bytes, chosen by the process).
+    pub comm: String,
+    /// `R`, `S`, `D`, `Z`, `T`, ...
+    pub state: char,
+    pub ppid: i32,
+    pub utime_ticks: u64,
+    pub stime_ticks: u64,
+    /// Start time in clock ticks after boot.
+    pub start_ticks: u64,
+    pub rss_pages: u64,
+}
+
+/// Parses the text of `/proc/PID/stat`. The command name may hold spaces and
+/// parentheses, so the fields are counted from its last `)`.
+pub fn parse_stat(text: &str) -> Option<ProcStat> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    if close < open {
+        return None;
+    }
+    let pid = text[..open].trim().parse().ok()?;
+    let comm = text[open + 1..close].to_string();
+    // After ")": state(3) ppid(4) pgrp session tty tpgid flags minflt cminflt
+    // majflt cmajflt utime(14) stime(15) cutime cstime priority nice threads
+    // itrealvalue starttime(22) vsize rss(24); numbering as in proc(5).
+    let rest: Vec<&str> = text[close + 1..].split_whitespace().collect();
+    let field = |n: usize| rest.get(n - 3).copied();
+    Some(ProcStat {
+        pid,
+        comm,
+        state: field(3)?.chars().next()?,
+        ppid: field(4)?.parse().ok()?,
+        utime_ticks: field(14)?.parse().ok()?,
+        stime_ticks: field(15)?.parse().ok()?,
+        start_ticks: field(22)?.parse().ok()?,
+        rss_pages: field(24)?.parse().ok()?,
+    })
+}
+
+pub fn stat(pid: i32) -> io::Result<ProcStat> {
+    let text = fs::read_to_string(proc_path(pid, "stat"))?;
+    parse_stat(&text).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("/proc/{pid}/stat: unreadable format"),
+        )
+    })
+}
+
+/// Clock ticks per second and page size, for turning stat fields into units.
+#[derive(Clone, Copy, Debug)]
+pub struct Units {
+    pub ticks_per_second: u64,
+    pub page_size: u64,
+    /// Boot time in unix seconds (`btime` of /proc/stat).
+    pub boot_time: Option<i64>,
+}
+
+impl Units {
+    pub fn of_this_system() -> Units {
+        let positive = |v: nix::Result<Option<libc::c_long>>, fallback: u64| {
+            v.ok()
+                .flatten()
+                .and_then(|n| u64::try_from(n).ok())
+                .filter(|&n| n > 0)
+                .unwrap_or(fallback)
+        };
+        Units {
+            ticks_per_second: positive(sysconf(SysconfVar::CLK_TCK), 100),
+            page_size: positive(sysconf(SysconfVar::PAGE_SIZE), 4096),
+            boot_time: fs::read_to_string("/proc/stat")
+                .ok()
+                .and_then(|t| parse_boot_time(&t)),
+        }
+    }
+}
+
+/// `btime` from the text of /proc/stat.
+pub fn parse_boot_time(text: &str) -> Option<i64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// What `ioc list -v` shows of one process.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Usage {
+    /// User + system CPU time in seconds.
+    pub cpu_seconds: f64,
+    pub rss_bytes: u64,
+    /// Start time in unix seconds, when the boot time is known.
+    pub started: Option<i64>,
+}
+
+impl ProcStat {
+    pub fn usage(&self, units: &Units) -> Usage {
+        let ticks = self.utime_ticks.saturating_add(self.stime_ticks);
+        Usage {
+            cpu_seconds: ticks as f64 / units.ticks_per_second as f64,
+            rss_bytes: self.rss_pages.saturating_mul(units.page_size),
+            started: units.boot_time.map(|boot| {
+                boot.saturating_add((self.start_ticks / units.ticks_per_second) as i64)
+            }),
+        }
+    }
+}
+
+/// The arguments of a process (`/proc/PID/cmdline`, NUL separated). Empty for
+/// kernel threads and zombies.
+pub fn cmdline(pid: i32) -> io::Result<Vec<String>> {
+    let raw = fs::read(proc_path(pid, "cmdline"))?;
+    Ok(split_nul(&raw)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect())
+}
+
+fn split_nul(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
+    raw.strip_suffix(b"\0")
+        .unwrap_or(raw)
+        .split(|&b| b == 0)
+        .filter(|_| !raw.is_empty())
+}
+
+/// The value of one variable in a process's environment (readable by its
+/// owner and root only).
+pub fn environ_var(pid: i32, name: &str) -> io::Result<Option<String>> {
+    let raw = fs::read(proc_path(pid, "environ"))?;
+    Ok(lookup_environ(&raw, name))
+}
+
+/// Looks `name` up in NUL-separated `KEY=value` entries.
+pub fn lookup_environ(raw: &[u8], name: &str) -> Option<String> {
+    split_nul(raw).find_map(|entry| {
+        let value = entry.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
+        Some(String::from_utf8_lossy(value).into_owned())
+    })
+}
+
+/// Real user id (first field of `Uid:` in /proc/PID/status).
+pub fn uid(pid: i32) -> io::Result<u32> {
+    let text = fs::read_to_string(proc_path(pid, "status"))?;
+    parse_status_uid(&text).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("/proc/{pid}/status: no Uid line"),
+        )
+    })
+}
+
+pub fn parse_status_uid(text: &str) -> Option<u32> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The inodes of the sockets a process holds open (`socket:[N]` links in
+/// /proc/PID/fd). Needs the right to read that directory (owner or root).
+pub fn socket_inodes(pid: i32) -> io::Result<Vec<u64>> {
+    let mut inodes = Vec::new();
+    for entry in fs::read_dir(proc_path(pid, "fd"))? {
+        // An fd closed while we read is simply not there any more.
+        let Ok(entry) = entry else { continue };
+        if let Ok(target) = fs::read_link(entry.path()) {
+            if let Some(inode) = target.to_str().and_then(parse_socket_link) {
+                inodes.push(inode);
+            }
+        }
+    }
+    Ok(inodes)
+}
+
+/// `socket:[12345]` → 12345.
+pub fn parse_socket_link(target: &str) -> Option<u64> {
+    target
+        .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// Every process id in /proc.
+pub fn all_pids() -> io::Result<Vec<i32>> {
+    Ok(fs::read_dir("/proc")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_with_parentheses_and_spaces_in_the_name() {
+        let text = "4242 (soft Ioc) (x)) S 1 4242 4242 0 -1 4194560 300 0 0 0 \
+                    150 50 0 0 20 0 3 0 123456 123456789 812 18446744073709551615 1 1 0";
+        let s = parse_stat(text).unwrap();
+        assert_eq!(s.pid, 4242);
+        assert_eq!(s.comm, "soft Ioc) (x)");
+        assert_eq!(s.state, 'S');
+        assert_eq!(s.ppid, 1);
+        assert_eq!(
+            (s.utime_ticks, s.stime_ticks, s.start_ticks, s.rss_pages),
+            (150, 50, 123456, 812)
+        );
+        let units = Units {
+            ticks_per_second: 100,
+            page_size: 4096,
+            boot_time: Some(1_700_000_000),
+        };
+        let usage = s.usage(&units);
+        assert_eq!(usage.cpu_seconds, 2.0);
+        assert_eq!(usage.rss_bytes, 812 * 4096);
+        assert_eq!(usage.started, Some(1_700_000_000 + 1234));
+    }
+
+    #[test]
+    fn broken_stat_text_is_none() {
+        for text in [
+            "",
+            "1 (x",
+            "x) 1 (",
+            "1 (x) S",
+            "abc (x) S 1 2 3",
+            "1 (x) S 1 2 3 4 5 6 7 8 9 10 z",
+        ] {
+            assert_eq!(parse_stat(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn environ_lookup_matches_whole_names() {
+        let raw = b"PROCSERV_INFO_X=1\0PROCSERV_INFO=/run/x\0EMPTY=\0";
+        assert_eq!(
+            lookup_environ(raw, "PROCSERV_INFO").as_deref(),
+            Some("/run/x")
+        );
+        assert_eq!(lookup_environ(raw, "EMPTY").as_deref(), Some(""));
+        assert_eq!(lookup_environ(raw, "PROCSERV"), None);
+        assert_eq!(lookup_environ(b"", "X"), None);
+    }
+
+    #[test]
+    fn socket_links_and_status_uid() {
+        assert_eq!(parse_socket_link("socket:[22530]"), Some(22530));
+        assert_eq!(parse_socket_link("pipe:[1]"), None);
+        assert_eq!(parse_socket_link("socket:[]"), None);
+        assert_eq!(
+            parse_status_uid("Name:\tx\nUid:\t1000\t1000\t1000\t1000\n"),
+            Some(1000)
+        );
+        assert_eq!(parse_status_uid("Uid:\n"), None);
+    }
+
+    #[test]
+    fn this_process_is_visible() {
+        let me = std::process::id() as i32;
+        let s = stat(me).unwrap();
+        assert!("RSD".contains(s.state), "main thread state {}", s.state);
+        assert!(cmdline(me).unwrap()[0].contains("iocinit"));
+        let units = Units::of_this_system();
+        assert!(s.usage(&units).rss_bytes > 0);
+        assert!(s.usage(&units).started.is_some());
+        let scratch = crate::ioc::ScratchDir::new("procstat");
+        let socket_path = scratch.join("socket");
+        let listener = std::os::unix::net::UnixListener::bind(&socket_path).unwrap();
+        let inode = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&listener))
+            .unwrap()
+            .st_ino;
+        assert!(socket_inodes(me).unwrap().contains(&inode));
+        assert!(environ_var(me, "PATH").unwrap().is_some());
+        assert_eq!(uid(me).unwrap(), nix::unistd::getuid().as_raw());
+    }
+}

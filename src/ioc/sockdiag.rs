@@ -1,0 +1,515 @@
+//! UNIX domain sockets of this network namespace, read from the kernel the way
+//! `ss -x` does (NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY for AF_UNIX), plus the
+//! reference count that only `/proc/net/unix` shows. No `ss`, no `lsof`.
+//!
+//! Everything the kernel sends is parsed with bounds checks: a short or odd
+//! message is skipped or ends the dump with an error, never a panic.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::AsRawFd;
+
+use nix::sys::socket::{
+    recv, sendto, socket, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType,
+};
+
+// Netlink and sock_diag wire constants (linux/netlink.h, linux/sock_diag.h,
+// linux/unix_diag.h). libc only has some of them, so all are spelled out here.
+const NLMSG_HDR_LEN: usize = 16;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const NLM_F_REQUEST: u16 = 0x1;
+const NLM_F_DUMP: u16 = 0x300;
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
+
+const UDIAG_SHOW_NAME: u32 = 0x01;
+const UDIAG_SHOW_VFS: u32 = 0x02;
+const UDIAG_SHOW_PEER: u32 = 0x04;
+const UDIAG_SHOW_ICONS: u32 = 0x08;
+const UDIAG_SHOW_RQLEN: u32 = 0x10;
+
+const UNIX_DIAG_NAME: u16 = 0;
+const UNIX_DIAG_VFS: u16 = 1;
+const UNIX_DIAG_PEER: u16 = 2;
+const UNIX_DIAG_ICONS: u16 = 3;
+const UNIX_DIAG_RQLEN: u16 = 4;
+
+/// `struct unix_diag_msg`: family, type, state, pad, inode, cookie[2].
+const UNIX_DIAG_MSG_LEN: usize = 16;
+/// `struct rtattr`: length, type.
+const RTATTR_HDR_LEN: usize = 4;
+
+/// Socket type (`ss` calls them u_str, u_dgr, u_seq).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketKind {
+    Stream,
+    Datagram,
+    SeqPacket,
+    Other(u8),
+}
+
+impl SocketKind {
+    fn from_kernel(kind: u8) -> Self {
+        match i32::from(kind) {
+            libc::SOCK_STREAM => SocketKind::Stream,
+            libc::SOCK_DGRAM => SocketKind::Datagram,
+            libc::SOCK_SEQPACKET => SocketKind::SeqPacket,
+            _ => SocketKind::Other(kind),
+        }
+    }
+}
+
+/// Kernel state of a UNIX socket. The kernel reuses the TCP state numbers for
+/// UNIX sockets; the names are the five epics-ioc-runner shows in K-STATE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketState {
+    Listen,
+    Unconnected,
+    Connecting,
+    Established,
+    Disconnecting,
+    Other(u8),
+}
+
+impl SocketState {
+    fn from_kernel(state: u8) -> Self {
+        // TCP_ESTABLISHED=1, TCP_SYN_SENT=2, TCP_SYN_RECV=3, TCP_FIN_WAIT1..TCP_CLOSING
+        // (4..=11 without 7 and 10) are shutdown states, TCP_CLOSE=7, TCP_LISTEN=10.
+        match state {
+            1 => SocketState::Established,
+            2 | 3 => SocketState::Connecting,
+            7 => SocketState::Unconnected,
+            10 => SocketState::Listen,
+            4..=6 | 8 | 9 | 11 => SocketState::Disconnecting,
+            other => SocketState::Other(other),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SocketState::Listen => "LISTEN",
+            SocketState::Unconnected => "UNCONN",
+            SocketState::Connecting => "CONNECTING",
+            SocketState::Established => "ESTAB",
+            SocketState::Disconnecting => "DISCONN",
+            SocketState::Other(_) => "UNKNOWN",
+        }
+    }
+}
+
+/// One UNIX socket as the kernel describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnixSocket {
+    pub inode: u32,
+    pub kind: SocketKind,
+    pub state: SocketState,
+    /// Bound name: a filesystem path, or `@name` for an abstract one. Sockets
+    /// accepted by a listener carry the listener's name too.
+    pub path: Option<String>,
+    /// Inode and device of the socket file (only the bound socket itself).
+    pub vfs_inode: Option<u32>,
+    pub vfs_dev: Option<u32>,
+    /// Inode of the socket at the other end of a connection.
+    pub peer_inode: Option<u32>,
+    /// Receive queue; for a listener the number of connections waiting for accept.
+    pub rqueue: Option<u32>,
+    /// Send queue; for a listener its backlog limit.
+    pub wqueue: Option<u32>,
+    /// Inodes of connections waiting for accept (listeners only).
+    pub pending: Vec<u32>,
+    /// References to the socket (`/proc/net/unix` RefCount); absent when that
+    /// file does not list the inode.
+    pub refcount: Option<u32>,
+}
+
+/// Every UNIX socket of this network namespace, with reference counts from
+/// `/proc/net/unix` where it has them.
+pub fn unix_sockets() -> io::Result<Vec<UnixSocket>> {
+    let mut sockets = dump_from_kernel()?;
+    // A missing /proc/net/unix (no /proc mounted) only costs the REF column.
+    if let Ok(text) = std::fs::read_to_string("/proc/net/unix") {
+        let refcounts = parse_proc_net_unix(&text);
+        for s in &mut sockets {
+            s.refcount = refcounts.get(&s.inode).copied();
+        }
+    }
+    Ok(sockets)
+}
+
+fn dump_from_kernel() -> io::Result<Vec<UnixSocket>> {
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkSockDiag,
+    )?;
+    const SEQ: u32 = 1;
+    let request = dump_request(SEQ);
+    sendto(
+        fd.as_raw_fd(),
+        &request,
+        &NetlinkAddr::new(0, 0),
+        MsgFlags::empty(),
+    )?;
+
+    let mut sockets = Vec::new();
+    // The kernel fills each datagram up to about a page; 32 KiB holds any of them.
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = match recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "sock_diag: dump ended without NLMSG_DONE",
+            ));
+        }
+        if parse_datagram(&buf[..n], SEQ, &mut sockets)? == Dump::Done {
+            return Ok(sockets);
+        }
+    }
+}
+
+/// `nlmsghdr` + `struct unix_diag_req` asking for every state and the
+/// attributes the list needs.
+fn dump_request(seq: u32) -> Vec<u8> {
+    let show =
+        UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN;
+    let body_len = 24; // family, protocol, pad(2), states, ino, show, cookie[2]
+    let mut msg = Vec::with_capacity(NLMSG_HDR_LEN + body_len);
+    msg.extend_from_slice(&((NLMSG_HDR_LEN + body_len) as u32).to_ne_bytes());
+    msg.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    msg.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    msg.extend_from_slice(&seq.to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it in
+    msg.push(libc::AF_UNIX as u8);
+    msg.push(0); // protocol
+    msg.extend_from_slice(&0u16.to_ne_bytes());
+    msg.extend_from_slice(&u32::MAX.to_ne_bytes()); // all states
+    msg.extend_from_slice(&0u32.to_ne_bytes()); // any inode
+    msg.extend_from_slice(&show.to_ne_bytes());
+    msg.extend_from_slice(&u32::MAX.to_ne_bytes()); // no cookie
+    msg.extend_from_slice(&u32::MAX.to_ne_bytes());
+    msg
+}
+
+/// Whether a dump goes on after one datagram.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Dump {
+    More,
+    Done,
+}
+
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn align4(n: usize) -> usize {
+    n.saturating_add(3) & !3
+}
+
+/// Parses one netlink datagram of a sock_diag dump into `out`. Messages of
+/// other sequence numbers are ignored; a kernel error message becomes an error.
+pub fn parse_datagram(datagram: &[u8], seq: u32, out: &mut Vec<UnixSocket>) -> io::Result<Dump> {
+    let mut at = 0;
+    while at + NLMSG_HDR_LEN <= datagram.len() {
+        let header = &datagram[at..];
+        let (Some(len), Some(kind), Some(msg_seq)) =
+            (u32_at(header, 0), u16_at(header, 4), u32_at(header, 8))
+        else {
+            break;
+        };
+        let len = len as usize;
+        if len < NLMSG_HDR_LEN || len > header.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "sock_diag: truncated netlink message",
+            ));
+        }
+        let payload = &header[NLMSG_HDR_LEN..len];
+        if msg_seq == seq {
+            match kind {
+                NLMSG_DONE => return Ok(Dump::Done),
+                NLMSG_ERROR => {
+                    let errno = payload
+                        .get(..4)
+                        .and_then(|b| b.try_into().ok())
+                        .map(i32::from_ne_bytes);
+                    return Err(match errno {
+                        Some(0) => io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "sock_diag: unexpected acknowledgement",
+                        ),
+                        Some(e) => io::Error::from_raw_os_error(e.saturating_abs()),
+                        None => io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "sock_diag: short error message",
+                        ),
+                    });
+                }
+                SOCK_DIAG_BY_FAMILY => {
+                    if let Some(socket) = parse_unix_diag_msg(payload) {
+                        out.push(socket);
+                    }
+                }
+                _ => {}
+            }
+        }
+        at += align4(len);
+    }
+    Ok(Dump::More)
+}
+
+/// One `unix_diag_msg` and its attributes; `None` when it is too short to be one.
+fn parse_unix_diag_msg(msg: &[u8]) -> Option<UnixSocket> {
+    if msg.len() < UNIX_DIAG_MSG_LEN {
+        return None;
+    }
+    let mut socket = UnixSocket {
+        inode: u32_at(msg, 4)?,
+        kind: SocketKind::from_kernel(msg[1]),
+        state: SocketState::from_kernel(msg[2]),
+        path: None,
+        vfs_inode: None,
+        vfs_dev: None,
+        peer_inode: None,
+        rqueue: None,
+        wqueue: None,
+        pending: Vec::new(),
+        refcount: None,
+    };
+    let mut at = UNIX_DIAG_MSG_LEN;
+    while at + RTATTR_HDR_LEN <= msg.len() {
+        let len = usize::from(u16_at(msg, at)?);
+        let kind = u16_at(msg, at + 2)?;
+        if len < RTATTR_HDR_LEN || at + len > msg.len() {
+            break; // a malformed attribute ends this message's attributes
+        }
+        let value = &msg[at + RTATTR_HDR_LEN..at + len];
+        match kind {
+            UNIX_DIAG_NAME => socket.path = socket_name(value),
+            UNIX_DIAG_VFS => {
+                socket.vfs_inode = u32_at(value, 0);
+                socket.vfs_dev = u32_at(value, 4);
+            }
+            UNIX_DIAG_PEER => socket.peer_inode = u32_at(value, 0),
+            UNIX_DIAG_RQLEN => {
+                socket.rqueue = u32_at(value, 0);
+                socket.wqueue = u32_at(value, 4);
+            }
+            UNIX_DIAG_ICONS => {
+                socket.pending = value.chunks_exact(4).filter_map(|c| u32_at(c, 0)).collect();
+            }
+            _ => {}
+        }
+        at += align4(len);
+    }
+    Some(socket)
+}
+
+/// A socket name as `ss` prints it: the path, or `@` + name for an abstract
+/// socket (whose first byte is NUL). Path names may carry a trailing NUL.
+fn socket_name(raw: &[u8]) -> Option<String> {
+    match raw.split_first() {
+        None => None,
+        Some((0, abstract_name)) => Some(format!("@{}", String::from_utf8_lossy(abstract_name))),
+        Some(_) => {
+            let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+            Some(String::from_utf8_lossy(&raw[..end]).into_owned())
+        }
+    }
+}
+
+/// Inode → reference count from the text of `/proc/net/unix`
+/// (`Num RefCount Protocol Flags Type St Inode Path`, RefCount in hex).
+/// Lines that do not parse are skipped.
+pub fn parse_proc_net_unix(text: &str) -> HashMap<u32, u32> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let refcount = u32::from_str_radix(fields.nth(1)?, 16).ok()?;
+            let inode = fields.nth(4)?.parse().ok()?;
+            Some((inode, refcount))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attr(kind: u16, value: &[u8]) -> Vec<u8> {
+        let mut a = Vec::new();
+        a.extend_from_slice(&((RTATTR_HDR_LEN + value.len()) as u16).to_ne_bytes());
+        a.extend_from_slice(&kind.to_ne_bytes());
+        a.extend_from_slice(value);
+        a.resize(align4(a.len()), 0);
+        a
+    }
+
+    fn message(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&((NLMSG_HDR_LEN + payload.len()) as u32).to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&0u16.to_ne_bytes());
+        m.extend_from_slice(&seq.to_ne_bytes());
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(payload);
+        m.resize(align4(m.len()), 0);
+        m
+    }
+
+    fn diag_msg(kind: u8, state: u8, inode: u32, attrs: &[Vec<u8>]) -> Vec<u8> {
+        let mut m = vec![libc::AF_UNIX as u8, kind, state, 0];
+        m.extend_from_slice(&inode.to_ne_bytes());
+        m.extend_from_slice(&[0xff; 8]);
+        for a in attrs {
+            m.extend_from_slice(a);
+        }
+        m
+    }
+
+    fn pair(a: u32, b: u32) -> Vec<u8> {
+        [a.to_ne_bytes(), b.to_ne_bytes()].concat()
+    }
+
+    #[test]
+    fn listener_with_all_attributes_is_decoded() {
+        let listener = diag_msg(
+            1,
+            10,
+            4242,
+            &[
+                attr(UNIX_DIAG_NAME, b"/run/procserv/demo/control"),
+                attr(UNIX_DIAG_VFS, &pair(77, 5)),
+                attr(UNIX_DIAG_RQLEN, &pair(1, 5)),
+                attr(UNIX_DIAG_ICONS, &pair(900, 901)),
+            ],
+        );
+        let mut datagram = message(SOCK_DIAG_BY_FAMILY, 7, &listener);
+        datagram.extend(message(NLMSG_DONE, 7, &[0; 4]));
+        let mut out = Vec::new();
+        assert_eq!(parse_datagram(&datagram, 7, &mut out).unwrap(), Dump::Done);
+        assert_eq!(
+            out,
+            vec![UnixSocket {
+                inode: 4242,
+                kind: SocketKind::Stream,
+                state: SocketState::Listen,
+                path: Some("/run/procserv/demo/control".into()),
+                vfs_inode: Some(77),
+                vfs_dev: Some(5),
+                peer_inode: None,
+                rqueue: Some(1),
+                wqueue: Some(5),
+                pending: vec![900, 901],
+                refcount: None,
+            }]
+        );
+    }
+
+    #[test]
+    fn abstract_and_nul_terminated_names_read_like_ss() {
+        assert_eq!(socket_name(b"\0iocinit"), Some("@iocinit".into()));
+        assert_eq!(socket_name(b"/tmp/x\0"), Some("/tmp/x".into()));
+        assert_eq!(socket_name(b""), None);
+    }
+
+    #[test]
+    fn kernel_error_becomes_io_error() {
+        let datagram = message(NLMSG_ERROR, 3, &(-libc::EACCES).to_ne_bytes());
+        let err = parse_datagram(&datagram, 3, &mut Vec::new()).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EACCES));
+    }
+
+    #[test]
+    fn other_sequence_numbers_are_ignored() {
+        let datagram = message(NLMSG_DONE, 99, &[0; 4]);
+        assert_eq!(
+            parse_datagram(&datagram, 1, &mut Vec::new()).unwrap(),
+            Dump::More
+        );
+    }
+
+    #[test]
+    fn truncated_and_garbage_input_never_panics() {
+        let good = message(
+            SOCK_DIAG_BY_FAMILY,
+            1,
+            &diag_msg(
+                5,
+                1,
+                9,
+                &[
+                    attr(UNIX_DIAG_PEER, &10u32.to_ne_bytes()),
+                    attr(UNIX_DIAG_NAME, b"/x"),
+                ],
+            ),
+        );
+        for cut in 0..good.len() {
+            let _ = parse_datagram(&good[..cut], 1, &mut Vec::new());
+        }
+        // Attribute lengths that lie, in every position.
+        for i in NLMSG_HDR_LEN..good.len() {
+            for byte in [0u8, 1, 3, 0x7f, 0xff] {
+                let mut bad = good.clone();
+                bad[i] = byte;
+                let _ = parse_datagram(&bad, 1, &mut Vec::new());
+            }
+        }
+        let mut out = Vec::new();
+        parse_datagram(&good, 1, &mut out).unwrap();
+        assert_eq!(out[0].kind, SocketKind::SeqPacket);
+        assert_eq!(out[0].state, SocketState::Established);
+        assert_eq!(out[0].peer_inode, Some(10));
+    }
+
+    #[test]
+    fn proc_net_unix_refcounts_by_inode() {
+        let text = "Num       RefCount Protocol Flags    Type St Inode Path\n\
+                    0000000000000000: 00000003 00000000 00010000 0001 01 22530 /tmp/exp/control\n\
+                    0000000000000000: 00000002 00000000 00000000 0001 03 22600\n\
+                    garbage line\n";
+        let map = parse_proc_net_unix(text);
+        assert_eq!(map.get(&22530), Some(&3));
+        assert_eq!(map.get(&22600), Some(&2));
+        assert_eq!(map.len(), 2);
+    }
+
+    #[test]
+    fn live_dump_sees_a_listener_and_its_connection() {
+        let dir = crate::ioc::ScratchDir::new("sockdiag");
+        let path = dir.join("control");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let (_server_side, _) = listener.accept().unwrap();
+        let sockets = unix_sockets().unwrap();
+        let name = path.to_str().unwrap();
+        let bound: Vec<_> = sockets
+            .iter()
+            .filter(|s| s.path.as_deref() == Some(name))
+            .collect();
+        let listen = bound
+            .iter()
+            .find(|s| s.state == SocketState::Listen)
+            .expect("listener");
+        assert!(listen.vfs_inode.is_some());
+        assert!(listen.refcount.is_some());
+        let accepted = bound
+            .iter()
+            .find(|s| s.state == SocketState::Established)
+            .expect("accepted socket");
+        let peer = accepted.peer_inode.expect("peer inode");
+        assert!(sockets
+            .iter()
+            .any(|s| s.inode == peer && s.peer_inode == Some(accepted.inode)));
+    }
+}

@@ -1,0 +1,329 @@
+//! What only PID 1 does: mount the virtual filesystems, take the console,
+//! set the host and domain names, show the banner, read the kernel command
+//! line, run the emergency shell as a child, and at the very end sync,
+//! unmount and call reboot(2).
+//!
+//! It calls into the engine's world only through the daemon; the engine never
+//! calls it. On a real boot (the initial PID namespace) it also owns
+//! Ctrl-Alt-Del and /dev/kmsg; as PID 1 of a test namespace it leaves the
+//! host alone: reboot(2) there ends the namespace, never the host.
+
+use std::ffi::{CStr, CString};
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, MsFlags};
+
+use crate::config::{Color, Config, Text, VirtualFs, VirtualMount};
+use crate::engine::Power;
+use crate::spawn::{self, Command, Redirect};
+use crate::sys::{self, Pid};
+
+/// Filesystem magic numbers (statfs f_type) of what MountVirtual mounts.
+const PROC_MAGIC: i64 = 0x9fa0;
+const SYSFS_MAGIC: i64 = 0x6265_6572;
+const TMPFS_MAGIC: i64 = 0x0102_1994;
+const DEVPTS_MAGIC: i64 = 0x1cd1;
+
+/// Kernel command line words iocinit understands (Epoch's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KernelArgs {
+    /// `shell`: an emergency shell before the boot.
+    pub shell: bool,
+    /// `epochconfig=PATH`.
+    pub config: Option<PathBuf>,
+    pub boot: BootWords,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BootWords {
+    pub runlevel: Option<String>,
+    pub start: Vec<String>,
+    pub skip: Vec<String>,
+}
+
+/// Parses /proc/cmdline's words; unknown ones belong to the kernel.
+pub fn parse_cmdline(cmdline: &str) -> KernelArgs {
+    let mut args = KernelArgs::default();
+    for word in cmdline.split_whitespace() {
+        match word.split_once('=') {
+            None if word == "shell" => args.shell = true,
+            Some(("runlevel", v)) if !v.is_empty() => args.boot.runlevel = Some(v.into()),
+            Some(("epochconfig", v)) if !v.is_empty() => args.config = Some(v.into()),
+            Some(("startobj", v)) => args.boot.start.extend(v.split(',').filter(|s| !s.is_empty()).map(String::from)),
+            Some(("skipobj", v)) => args.boot.skip.extend(v.split(',').filter(|s| !s.is_empty()).map(String::from)),
+            _ => {}
+        }
+    }
+    args
+}
+
+pub fn kernel_args() -> KernelArgs {
+    std::fs::read_to_string("/proc/cmdline").map(|s| parse_cmdline(&s)).unwrap_or_default()
+}
+
+fn fs_type(path: &str) -> Option<i64> {
+    nix::sys::statfs::statfs(path).ok().map(|s| s.filesystem_type().0 as i64)
+}
+
+/// Mounts one virtual filesystem unless that kind is already there.
+fn mount_virtual(m: VirtualMount) {
+    let (fstype, target, magic, data, flags): (&str, &str, i64, &str, MsFlags) = match m.fs {
+        VirtualFs::Proc => ("proc", "/proc", PROC_MAGIC, "", MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC),
+        VirtualFs::Sys => ("sysfs", "/sys", SYSFS_MAGIC, "", MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC),
+        // devtmpfs reports tmpfs's magic.
+        VirtualFs::Dev => ("devtmpfs", "/dev", TMPFS_MAGIC, "mode=0755", MsFlags::MS_NOSUID),
+        VirtualFs::DevPts => ("devpts", "/dev/pts", DEVPTS_MAGIC, "gid=5,mode=0620,ptmxmode=0666", MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC),
+        VirtualFs::DevShm => ("tmpfs", "/dev/shm", TMPFS_MAGIC, "mode=1777", MsFlags::MS_NOSUID | MsFlags::MS_NODEV),
+    };
+    if m.create_dir {
+        let _ = std::fs::create_dir_all(target);
+    }
+    // Already mounted (an initramfs that mounted it, a test namespace sharing
+    // the host's): leave it. /dev/shm on a devtmpfs /dev also reads as tmpfs,
+    // so compare the device with the parent's.
+    let is_mount_point = || -> bool {
+        let (Ok(a), Ok(b)) = (nix::sys::stat::stat(target), nix::sys::stat::stat(Path::new(target).parent().unwrap_or(Path::new("/"))))
+        else {
+            return false;
+        };
+        a.st_dev != b.st_dev
+    };
+    if fs_type(target) == Some(magic) && is_mount_point() {
+        return;
+    }
+    if let Err(e) = mount(Some(fstype), target, Some(fstype), flags, Some(data)) {
+        log::error!("unable to mount {fstype} on {target}: {}", e.desc());
+    }
+}
+
+/// Mounts what MountVirtual asks for, then a tmpfs on `run_dir` if it is
+/// /run and not yet a mount (the control and console sockets live there).
+pub fn mount_filesystems(mounts: &[VirtualMount], run_dir: &Path) {
+    for m in mounts {
+        mount_virtual(*m);
+    }
+    if run_dir == Path::new("/run") {
+        let _ = std::fs::create_dir_all("/run");
+        let root = nix::sys::stat::stat("/").map(|s| s.st_dev).ok();
+        let run = nix::sys::stat::stat("/run").map(|s| s.st_dev).ok();
+        if root == run {
+            if let Err(e) = mount(Some("tmpfs"), "/run", Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755")) {
+                log::error!("unable to mount tmpfs on /run: {}", e.desc());
+            }
+        }
+    }
+}
+
+/// The filesystems an emergency shell needs when there is no usable
+/// configuration to say which.
+pub const RESCUE_MOUNTS: [VirtualMount; 4] = [
+    VirtualMount { fs: VirtualFs::Proc, create_dir: true },
+    VirtualMount { fs: VirtualFs::Sys, create_dir: true },
+    VirtualMount { fs: VirtualFs::Dev, create_dir: true },
+    VirtualMount { fs: VirtualFs::DevPts, create_dir: true },
+];
+
+/// Makes sure fds 0-2 are open: the kernel gives init /dev/console only if
+/// the node existed in the initramfs.
+pub fn take_console() {
+    let valid = |fd| nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok();
+    if (0..3).all(valid) {
+        return;
+    }
+    let console = sys::Fd::open(c"/dev/console", libc::O_RDWR | libc::O_NOCTTY, 0)
+        .or_else(|_| sys::Fd::open(c"/dev/null", libc::O_RDWR, 0));
+    if let Ok(fd) = console {
+        for target in 0..3 {
+            if !valid(target) {
+                let _ = nix::unistd::dup2(fd.0, target);
+            }
+        }
+        if fd.0 > 2 {
+            drop(fd);
+        } else {
+            std::mem::forget(fd);
+        }
+    }
+}
+
+fn read_text(text: &Text) -> Option<String> {
+    match text {
+        Text::Literal(s) => Some(s.clone()),
+        Text::File(p) => match std::fs::read_to_string(p) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                log::error!("unable to read {}: {e}", p.display());
+                None
+            }
+        },
+    }
+}
+
+/// Hostname and Domainname (literal or `FILE path`).
+pub fn set_names(config: &Config) {
+    if let Some(name) = config.globals.hostname.as_ref().and_then(read_text) {
+        let name = name.trim();
+        if let Err(e) = nix::unistd::sethostname(name) {
+            log::error!("unable to set the hostname to \"{name}\": {}", e.desc());
+        }
+    }
+    if let Some(name) = config.globals.domainname.as_ref().and_then(read_text) {
+        let name = name.trim();
+        if let Err(e) = sys::set_domainname(name.as_bytes()) {
+            log::error!("unable to set the domain name to \"{name}\": {}", nix::errno::Errno::from_raw(e).desc());
+        }
+    }
+}
+
+/// BootBannerText in BootBannerColor (the only colour shown unasked: the
+/// configuration asked for it).
+pub fn banner(config: &Config) {
+    let Some(text) = config.globals.boot_banner.as_ref().and_then(read_text) else { return };
+    let code = match config.globals.boot_banner_color {
+        Color::None => None,
+        Color::Black => Some(30),
+        Color::Red => Some(31),
+        Color::Green => Some(32),
+        Color::Yellow => Some(33),
+        Color::Blue => Some(34),
+        Color::Magenta => Some(35),
+        Color::Cyan => Some(36),
+        Color::White => Some(37),
+    };
+    let text = text.trim_end_matches('\n');
+    let line = match code {
+        Some(c) => format!("\x1b[{c}m{text}\x1b[0m\n"),
+        None => format!("{text}\n"),
+    };
+    crate::logging::console_line(line.as_bytes());
+}
+
+/// Who handles Ctrl-Alt-Del: with DisableCAD the kernel sends us SIGINT.
+pub fn set_cad(handled_by_init: bool) {
+    if let Err(e) = nix::sys::reboot::set_cad_enabled(!handled_by_init) {
+        log::warn!("unable to set Ctrl-Alt-Del handling: {}", e.desc());
+    }
+}
+
+/// The emergency shell: a child of PID 1 on the console, as its own session
+/// with the console as controlling terminal.
+pub struct EmergencyShell {
+    command: Command,
+}
+
+impl EmergencyShell {
+    pub fn new(env: &[String]) -> Option<Self> {
+        Command::new(&["/bin/sh", "-i"], env).ok().map(|command| EmergencyShell { command })
+    }
+
+    pub fn spawn(&self, reason: &str) -> Option<Pid> {
+        let msg = format!("\n*** iocinit: {reason}\n*** emergency shell; exit it to continue\n");
+        crate::logging::console_line(msg.as_bytes());
+        let opts = spawn::Options {
+            stdin: Redirect::Inherit,
+            stdout: Redirect::Inherit,
+            stderr: Redirect::Inherit,
+            new_session: true,
+            controlling_tty: true,
+            ..Default::default()
+        };
+        match spawn::spawn(&self.command, &opts) {
+            Ok(pid) => Some(pid),
+            Err(e) => {
+                log::error!("emergency shell: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// The mount points of /proc/self/mounts, deepest last.
+fn mount_points() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mounts")
+        .map(|s| s.lines().filter_map(|l| l.split_whitespace().nth(1)).map(unescape_mount).collect())
+        .unwrap_or_default()
+}
+
+/// /proc/mounts writes spaces and friends as octal escapes.
+fn unescape_mount(field: &str) -> String {
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut k = 0;
+    while k < b.len() {
+        if b[k] == b'\\' && k + 3 < b.len() && b[k + 1..k + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            out.push((b[k + 1] - b'0') * 64 + (b[k + 2] - b'0') * 8 + (b[k + 3] - b'0'));
+            k += 4;
+        } else {
+            out.push(b[k]);
+            k += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The end of a real shutdown: sync, unmount what can be unmounted (the
+/// rest, and /, read-only), sync again, reboot(2). Never returns.
+pub fn final_power(power: Power, real_boot: bool) -> ! {
+    crate::logging::close_file();
+    nix::unistd::sync();
+    if real_boot {
+        let keep = ["/", "/proc", "/sys", "/dev", "/dev/pts"];
+        for target in mount_points().iter().rev() {
+            if keep.contains(&target.as_str()) {
+                continue;
+            }
+            if nix::mount::umount2(target.as_str(), nix::mount::MntFlags::empty()).is_err() {
+                let _ = mount(None::<&str>, target.as_str(), None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None::<&str>);
+            }
+        }
+        let _ = mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None::<&str>);
+        nix::unistd::sync();
+    }
+    log::info!("{}", power.name());
+    let mode = match power {
+        Power::Halt => nix::sys::reboot::RebootMode::RB_HALT_SYSTEM,
+        Power::Poweroff => nix::sys::reboot::RebootMode::RB_POWER_OFF,
+        Power::Reboot => nix::sys::reboot::RebootMode::RB_AUTOBOOT,
+    };
+    let err = nix::sys::reboot::reboot(mode).err();
+    // Only reached if reboot(2) failed: PID 1 must not exit. Stay, quietly.
+    log::error!("reboot(2) failed: {}; halting here", err.map(|e| e.desc()).unwrap_or("?"));
+    loop {
+        nix::unistd::pause();
+    }
+}
+
+/// `iocinit` run as PID 1 from an initramfs with EXEC/PIVOT needs the real
+/// /sbin/init path for reexec; this finds our own executable.
+pub fn own_executable() -> Option<CString> {
+    let path = std::fs::read_link("/proc/self/exe").ok()?;
+    let s = path.to_str()?.trim_end_matches(" (deleted)");
+    CString::new(s).ok()
+}
+
+pub fn exists(path: &CStr) -> bool {
+    nix::unistd::access(path, nix::unistd::AccessFlags::F_OK).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_command_line_words() {
+        let a = parse_cmdline("console=ttyAMA0 quiet shell runlevel=maint epochconfig=/etc/alt.conf startobj=a,b skipobj=c startobj=d\n");
+        assert!(a.shell);
+        assert_eq!(a.config.as_deref(), Some(Path::new("/etc/alt.conf")));
+        assert_eq!(a.boot.runlevel.as_deref(), Some("maint"));
+        assert_eq!(a.boot.start, ["a", "b", "d"]);
+        assert_eq!(a.boot.skip, ["c"]);
+        assert_eq!(parse_cmdline("root=/dev/sda shellx runlevel="), KernelArgs::default());
+    }
+
+    #[test]
+    fn mount_fields_are_unescaped() {
+        assert_eq!(unescape_mount("/mnt/with\\040space"), "/mnt/with space");
+        assert_eq!(unescape_mount("/plain"), "/plain");
+        assert_eq!(unescape_mount("/bad\\04"), "/bad\\04");
+    }
+}

@@ -1,0 +1,178 @@
+//! `reexec`: the supervisor replaces its own image (after an upgrade of
+//! /sbin/init, say) without stopping anything. Its run-time state goes into
+//! a memfd as versioned text, the listening control socket stays open, and
+//! the children stay children: the new image adopts both and carries on.
+//!
+//! Refused while anything is in transition (a start, stop or helper command
+//! in flight), so no event is lost across the exec.
+
+use std::fmt::Write as _;
+use std::io::{Read, Seek, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sys::signalfd::SignalFd;
+
+use crate::control::server::Server;
+use crate::daemon::Options;
+use crate::engine::object::{ObjState, Outcome, State};
+use crate::engine::os::RealOs;
+use crate::engine::Engine;
+use crate::sys::ExitStatus;
+
+const HEADER: &str = "iocinit-state 1";
+
+fn outcome_name(o: Option<Outcome>) -> &'static str {
+    match o {
+        None => "-",
+        Some(Outcome::Done) => "done",
+        Some(Outcome::Warn) => "warn",
+        Some(Outcome::Fail) => "fail",
+    }
+}
+
+/// The engine's run-time state as text, one object per line.
+pub fn serialize(engine: &Engine<RealOs>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{HEADER}");
+    let _ = writeln!(out, "runlevel {}", engine.runlevel().unwrap_or("-"));
+    for (o, st) in engine.config().objects.iter().zip(engine.objects()) {
+        let exit = match st.last_exit {
+            None => "-".to_string(),
+            Some(ExitStatus::Exited(c)) => format!("e{c}"),
+            Some(ExitStatus::Signaled(s)) => format!("s{s}"),
+        };
+        let _ = writeln!(
+            out,
+            "object {} {} {} {} {} {} {} {} {} {} {} {}",
+            o.id,
+            st.state.name(),
+            st.main_pid.unwrap_or(0),
+            st.since_ms,
+            st.since_wall,
+            st.restarts,
+            st.fast_failures,
+            st.enabled as u8,
+            st.runlevels,
+            st.wanted as u8,
+            outcome_name(st.outcome),
+            exit
+        );
+    }
+    out
+}
+
+/// Applies serialized state to a freshly built engine, matching by ID.
+pub fn apply(engine: &mut Engine<RealOs>, text: &str) -> Result<(), String> {
+    let mut lines = text.lines();
+    if lines.next() != Some(HEADER) {
+        return Err("state from an incompatible iocinit".into());
+    }
+    let mut runlevel = None;
+    for line in lines {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.as_slice() {
+            ["runlevel", name] => runlevel = Some(name.to_string()).filter(|n| n != "-"),
+            ["object", id, state, pid, since_ms, since_wall, restarts, fast, enabled, rls, wanted, outcome, exit] => {
+                let Some(i) = engine.find(id) else {
+                    log::warn!("reexec: object {id} is no longer configured");
+                    continue;
+                };
+                let mut st: ObjState = engine.object(i).clone();
+                st.state = State::from_name(state).ok_or_else(|| format!("bad state {state}"))?;
+                st.main_pid = pid.parse().ok().filter(|&p: &i32| p > 0);
+                st.since_ms = since_ms.parse().unwrap_or(0);
+                st.since_wall = since_wall.parse().unwrap_or(0);
+                st.restarts = restarts.parse().unwrap_or(0);
+                st.fast_failures = fast.parse().unwrap_or(0);
+                st.enabled = *enabled == "1";
+                st.runlevels = rls.parse().unwrap_or(st.runlevels);
+                st.wanted = *wanted == "1";
+                st.outcome = match *outcome {
+                    "done" => Some(Outcome::Done),
+                    "warn" => Some(Outcome::Warn),
+                    "fail" => Some(Outcome::Fail),
+                    _ => None,
+                };
+                st.last_exit = match exit.split_at(exit.len().min(1)) {
+                    ("e", c) => c.parse().ok().map(ExitStatus::Exited),
+                    ("s", s) => s.parse().ok().map(ExitStatus::Signaled),
+                    _ => None,
+                };
+                engine.restore_object(i, st);
+            }
+            _ => return Err(format!("unreadable state line: {line}")),
+        }
+    }
+    engine.restore_system(runlevel.as_deref());
+    Ok(())
+}
+
+/// The new image: read the handed-over state and adopt it.
+pub fn restore(engine: &mut Engine<RealOs>, state: OwnedFd) {
+    let mut file = std::fs::File::from(state);
+    let mut text = String::new();
+    let _ = file.rewind();
+    match file.read_to_string(&mut text).map_err(|e| e.to_string()).and_then(|_| apply(engine, &text)) {
+        Ok(()) => log::info!("re-executed; {} objects adopted", engine.objects().len()),
+        Err(e) => log::error!("reexec: {e}; continuing with what could be adopted"),
+    }
+}
+
+fn clear_cloexec(fd: i32) -> nix::Result<()> {
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty())).map(|_| ())
+}
+
+/// The old image: hand everything over and exec. Returns only on failure,
+/// with the reason.
+pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _signals: &SignalFd) -> String {
+    if !engine.quiescent() {
+        return "busy: an object is starting or stopping; try again".into();
+    }
+    let Some(exe) = crate::pid1::own_executable() else { return "cannot find my own executable".into() };
+    let state = match nix::sys::memfd::memfd_create(c"iocinit-state", nix::sys::memfd::MemFdCreateFlag::empty()) {
+        Ok(fd) => fd,
+        Err(e) => return format!("memfd: {}", e.desc()),
+    };
+    let mut file = std::fs::File::from(state);
+    if let Err(e) = file.write_all(serialize(engine).as_bytes()) {
+        return format!("writing state: {e}");
+    }
+    let listener = server.listener_fd();
+    if let Err(e) = clear_cloexec(listener) {
+        return format!("listener: {}", e.desc());
+    }
+    let mut args: Vec<String> = vec![
+        "iocinit".into(),
+        "--resume".into(),
+        format!("{}:{}", file.as_raw_fd(), listener),
+        "--config".into(),
+        opts.config.display().to_string(),
+        "--run-dir".into(),
+        opts.layout.run_dir.display().to_string(),
+        "--state-dir".into(),
+        opts.layout.state_dir.display().to_string(),
+        "--socket".into(),
+        opts.layout.control_socket.display().to_string(),
+    ];
+    if let Some(dir) = &opts.ioc_dir {
+        args.extend(["--ioc-dir".into(), dir.display().to_string()]);
+    }
+    if opts.strict_epoch {
+        args.push("--strict-epoch".into());
+    }
+    if opts.layout.local {
+        args.push("--local".into());
+    }
+    let env: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut argv = args.clone();
+    argv[0] = exe.to_string_lossy().into_owned();
+    let err = match crate::spawn::Command::new(&argv, &env) {
+        Ok(cmd) => {
+            log::info!("re-executing {}", exe.to_string_lossy());
+            crate::spawn::exec(&cmd)
+        }
+        Err(_) => libc::EINVAL,
+    };
+    let _ = nix::fcntl::fcntl(listener, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+    format!("exec: {}", nix::errno::Errno::from_raw(err).desc())
+}
