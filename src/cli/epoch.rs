@@ -438,7 +438,7 @@ fn print_block(r: &Message) {
     let state = r.str(Tag::State).unwrap_or("");
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     let started = matches!(state, "running" | "done" | "starting" | "prestarting" | "waiting-pidfile" | "restarting");
-    let line = |k: &str, v: &str| println!("{k:<18}{v}");
+    let line = |k: &str, v: &str| println!("{k:<20}{v}");
     line("ObjectID:", r.str(Tag::Id).unwrap_or(""));
     line("ObjectDescription:", r.str(Tag::Description).unwrap_or(""));
     line("State:", state);

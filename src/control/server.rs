@@ -504,8 +504,10 @@ fn unsafe_own(fd: RawFd) -> OwnedFd {
 
 fn stop_mode(object: &Object, out: &mut FixedBuf<64>) {
     use core::fmt::Write;
+    // A console object is always stopped through procServ (SIGTERM to it,
+    // then SIGKILL to whatever of the IOC is left).
     let _ = match &object.stop {
-        StopMethod::None if object.console.is_some() => out.write_str("procServ"),
+        _ if object.console.is_some() => out.write_str("procServ"),
         StopMethod::None => out.write_str("NONE"),
         StopMethod::Command(_) => out.write_str("command"),
         StopMethod::Pid => out.write_str("PID"),

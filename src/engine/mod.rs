@@ -583,7 +583,7 @@ impl<O: Os> Engine<O> {
             return;
         }
         if let Some(c) = &plan.console {
-            if let Err(e) = self.os.prepare_console(&c.dir, &c.log_dir, c.uid, c.gid) {
+            if let Err(e) = self.os.prepare_console(c) {
                 self.start_failed(i, format_args!("console directory: {}", nix::errno::Errno::from_raw(e).desc()));
                 return;
             }

@@ -6,6 +6,7 @@
 
 use std::ffi::CStr;
 
+use crate::engine::plan::ConsolePlan;
 use crate::spawn::{self, Command, SpawnError};
 use crate::sys::{self, Pid};
 
@@ -28,9 +29,10 @@ pub trait Os {
     /// and kernel threads as init; our descendants under --local). Returns
     /// how many were signalled.
     fn signal_all(&mut self, signal: i32) -> usize;
-    /// Creates the directory of a console (owner uid:gid, mode 0750) and the
-    /// IOC log directory; removes a stale socket and info file.
-    fn prepare_console(&mut self, dir: &CStr, log_dir: &CStr, uid: u32, gid: u32) -> Result<(), i32>;
+    /// Creates the directory of a console (owner uid:gid, mode 0750), the
+    /// IOC log directory and the log file (owned uid:gid, so the IOC's user
+    /// can write it and the log can be watched before procServ opens it).
+    fn prepare_console(&mut self, console: &ConsolePlan) -> Result<(), i32>;
     /// Removes what a console leaves behind (socket, info file).
     fn clean_console(&mut self, socket: &CStr, info: &CStr);
     /// pivot_root(2) for PIVOT objects.
@@ -129,18 +131,20 @@ impl Os for RealOs {
         count
     }
 
-    fn prepare_console(&mut self, dir: &CStr, log_dir: &CStr, uid: u32, gid: u32) -> Result<(), i32> {
-        sys::mkdir_p(log_dir.to_bytes(), 0o755)?;
-        sys::mkdir_p(dir.to_bytes(), 0o750)?;
-        // SAFETY-free wrappers: nix's chown/chmod take paths without allocating
-        // for CStr arguments.
-        let _ = nix::unistd::chown(dir, Some(uid.into()), Some(gid.into()));
+    fn prepare_console(&mut self, console: &ConsolePlan) -> Result<(), i32> {
+        let (uid, gid) = (console.uid, console.gid);
+        sys::mkdir_p(console.log_dir.to_bytes(), 0o755)?;
+        sys::mkdir_p(console.dir.to_bytes(), 0o750)?;
+        // nix's path functions take a CStr without allocating.
+        let _ = nix::unistd::chown(console.dir.as_c_str(), Some(uid.into()), Some(gid.into()));
         let _ = nix::sys::stat::fchmodat(
             None,
-            dir,
+            console.dir.as_c_str(),
             nix::sys::stat::Mode::from_bits_truncate(0o750),
             nix::sys::stat::FchmodatFlags::FollowSymlink,
         );
+        let log = sys::Fd::open(&console.log, libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOCTTY, 0o640)?;
+        sys::fchown(&log, uid, gid);
         Ok(())
     }
 
