@@ -23,6 +23,7 @@ use crate::control::protocol::Code;
 use crate::control::server::{self, DaemonAction, Policy, Server};
 use crate::engine::os::RealOs;
 use crate::engine::{plan, BootOptions, Engine, Power, SystemRequest};
+use crate::ioc::logrotate::LogRotator;
 use crate::layout::Layout;
 use crate::pid1::{self, EmergencyShell};
 use crate::sys::{self, Pid};
@@ -93,6 +94,7 @@ pub fn run(opts: Options) -> i32 {
     } else {
         Role::Namespace
     };
+    sys::cloexec_from(3);
     let signals = match setup_signals() {
         Ok(s) => s,
         Err(e) => {
@@ -158,19 +160,26 @@ pub fn run(opts: Options) -> i32 {
         }
     };
     let mut loop_state = Loop { role, shell, shell_pid: None, armed: None };
+    let mut rotator = LogRotator::new(&engine);
     loop {
         if let Some(code) = loop_state.serve_requests(&mut engine, &mut server) {
             return code;
         }
         server.check_waiters(&mut engine);
-        loop_state.arm(&timer, engine.next_deadline());
-        let mut fds: heapless::Vec<PollFd<'_>, { server::MAX_CLIENTS + 3 }> = heapless::Vec::new();
+        rotator.sync(&engine);
+        let deadline = match (engine.next_deadline(), rotator.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        loop_state.arm(&timer, deadline);
+        let mut fds: heapless::Vec<PollFd<'_>, { server::MAX_CLIENTS + 4 }> = heapless::Vec::new();
         let _ = fds.push(PollFd::new(signals.as_fd(), PollFlags::POLLIN));
         let _ = fds.push(PollFd::new(timer.as_fd(), PollFlags::POLLIN));
-        let listener_fd = server.listener_fd();
-        // SAFETY-free borrow: the server owns these descriptors for the
-        // whole iteration.
-        let _ = fds.push(PollFd::new(borrow(listener_fd), PollFlags::POLLIN));
+        // The server and the rotator own these descriptors for the whole
+        // iteration.
+        let _ = fds.push(PollFd::new(borrow(server.listener_fd()), PollFlags::POLLIN));
+        // Without rotation there is no inotify descriptor: poll ignores -1.
+        let _ = fds.push(PollFd::new(borrow(rotator.fd().unwrap_or(-1)), PollFlags::POLLIN));
         let mut slots: heapless::Vec<usize, { server::MAX_CLIENTS }> = heapless::Vec::new();
         for (slot, fd, write) in server.client_fds() {
             let flags = if write { PollFlags::POLLOUT } else { PollFlags::POLLIN };
@@ -188,7 +197,8 @@ pub fn run(opts: Options) -> i32 {
         }
         let ready = |k: usize| fds[k].revents().unwrap_or(PollFlags::empty());
         let (sig_ready, timer_ready, listen_ready) = (ready(0), ready(1), ready(2));
-        let client_ready: heapless::Vec<PollFlags, { server::MAX_CLIENTS }> = (0..slots.len()).map(|k| ready(3 + k)).collect();
+        let rotate_ready = ready(3);
+        let client_ready: heapless::Vec<PollFlags, { server::MAX_CLIENTS }> = (0..slots.len()).map(|k| ready(4 + k)).collect();
         drop(fds);
         if !sig_ready.is_empty() {
             loop_state.signals(&signals, &mut engine);
@@ -197,6 +207,10 @@ pub fn run(opts: Options) -> i32 {
             let _ = timer.wait();
             loop_state.armed = None;
             engine.timer();
+            rotator.timer(&engine, sys::now_ms());
+        }
+        if !rotate_ready.is_empty() {
+            rotator.readable(&engine, sys::now_ms());
         }
         if !listen_ready.is_empty() {
             server.accept();
@@ -208,6 +222,9 @@ pub fn run(opts: Options) -> i32 {
             } else if !r.is_empty() {
                 if let Some(action) = server.readable(slot, &mut engine) {
                     loop_state.daemon_action(action, &opts, &mut engine, &mut server, &signals);
+                    if action == DaemonAction::ConfigReload {
+                        rotator.reset(&engine);
+                    }
                 }
             }
         }

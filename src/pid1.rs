@@ -57,6 +57,19 @@ pub fn parse_cmdline(cmdline: &str) -> KernelArgs {
     args
 }
 
+/// Mounts /proc if nothing has: on a real boot PID 1 starts without it, and
+/// both the kernel command line and the real-boot test read it.
+pub fn mount_proc_early() {
+    if std::fs::metadata("/proc/self").is_ok() {
+        return;
+    }
+    let _ = std::fs::create_dir_all("/proc");
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if let Err(e) = mount(Some("proc"), "/proc", Some("proc"), flags, None::<&str>) {
+        log::error!("unable to mount proc on /proc: {}", e.desc());
+    }
+}
+
 pub fn kernel_args() -> KernelArgs {
     std::fs::read_to_string("/proc/cmdline").map(|s| parse_cmdline(&s)).unwrap_or_default()
 }

@@ -213,7 +213,8 @@ impl CPath {
         self.len += bytes.len();
     }
 
-    fn finish(mut self) -> Option<Self> {
+    /// NUL-terminates the path; `None` if it overflowed or held a NUL.
+    pub fn finish(mut self) -> Option<Self> {
         if self.overflow {
             return None;
         }
@@ -544,6 +545,83 @@ pub fn set_domainname(name: &[u8]) -> Result<(), i32> {
     } else {
         Err(last_errno())
     }
+}
+
+/// Marks every descriptor from `first` on close-on-exec (close_range(2)), so
+/// what the supervisor inherited never leaks into the processes it starts.
+pub fn cloexec_from(first: u32) {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: no pointers; an old kernel answers ENOSYS, which is harmless.
+    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+}
+
+/// inotify_init1(2), non-blocking and close-on-exec.
+pub fn inotify_init() -> Result<Fd, i32> {
+    // SAFETY: no pointers involved.
+    let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+    if fd < 0 {
+        Err(last_errno())
+    } else {
+        Ok(Fd(fd))
+    }
+}
+
+/// inotify_add_watch(2); returns the watch descriptor.
+pub fn inotify_add(fd: &Fd, path: &CStr, mask: u32) -> Result<i32, i32> {
+    // SAFETY: path is NUL-terminated.
+    let wd = unsafe { libc::inotify_add_watch(fd.0, path.as_ptr(), mask) };
+    if wd < 0 {
+        Err(last_errno())
+    } else {
+        Ok(wd)
+    }
+}
+
+pub fn inotify_remove(fd: &Fd, wd: i32) {
+    // SAFETY: no pointers involved; an unknown wd only returns EINVAL.
+    unsafe { libc::inotify_rm_watch(fd.0, wd) };
+}
+
+/// Reads pending inotify events into `buf` and calls `f(wd, mask)` for each.
+pub fn inotify_events(fd: &Fd, buf: &mut [u8], mut f: impl FnMut(i32, u32)) {
+    const HEADER: usize = 16; // wd, mask, cookie, len
+    while let Ok(n) = fd.read(buf) {
+        if n == 0 {
+            return;
+        }
+        let mut at = 0;
+        while at + HEADER <= n {
+            let word = |k: usize| [buf[at + k], buf[at + k + 1], buf[at + k + 2], buf[at + k + 3]];
+            let wd = i32::from_ne_bytes(word(0));
+            let mask = u32::from_ne_bytes(word(4));
+            let len = u32::from_ne_bytes(word(12)) as usize;
+            f(wd, mask);
+            at += HEADER + len;
+        }
+    }
+}
+
+/// rename(2).
+pub fn rename(from: &CStr, to: &CStr) -> Result<(), i32> {
+    // SAFETY: both paths are NUL-terminated.
+    if unsafe { libc::rename(from.as_ptr(), to.as_ptr()) } == 0 {
+        Ok(())
+    } else {
+        Err(last_errno())
+    }
+}
+
+/// The size of a file, if it exists.
+pub fn file_size(path: &CStr) -> Option<u64> {
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: stat writes only into `st`.
+    (unsafe { libc::stat(path.as_ptr(), &mut st) } == 0).then_some(st.st_size as u64)
+}
+
+/// fchown(2) of an open file.
+pub fn fchown(fd: &Fd, uid: u32, gid: u32) {
+    // SAFETY: no pointers involved.
+    unsafe { libc::fchown(fd.0, uid, gid) };
 }
 
 /// A `core::fmt::Write` sink over a fixed byte buffer that truncates silently.

@@ -63,6 +63,9 @@ pub fn main(args: Vec<String>) -> i32 {
     };
     crate::logging::init(a.debug);
     let layout = Layout::resolve(a.local, a.run_dir.as_deref(), a.socket.as_deref(), a.state_dir.as_deref());
+    if !a.local && std::process::id() == 1 {
+        pid1::mount_proc_early();
+    }
     // Kernel words apply only to a real boot: a test namespace shares the
     // host's /proc/cmdline.
     let kernel = if !a.local && std::process::id() == 1 && crate::sys::in_initial_pid_namespace() {

@@ -55,6 +55,11 @@ fn path(j: &mut Json, path: &Path) {
     j.string(&path.to_string_lossy());
 }
 
+fn path_field(j: &mut Json, key: &str, value: &Path) {
+    j.key(key);
+    path(j, value);
+}
+
 fn opt_path(j: &mut Json, key: &str, value: Option<&Path>) {
     j.key(key);
     match value {
@@ -82,7 +87,7 @@ fn text(j: &mut Json, key: &str, value: Option<&Text>) {
         }
         Some(Text::File(p)) => {
             j.begin_object();
-            opt_path(j, "file", Some(p));
+            path_field(j, "file", p);
             j.end_object();
         }
         None => {
@@ -140,7 +145,7 @@ fn globals(j: &mut Json, g: &Globals) {
         }
         Some(StatusNamesSource::File(p)) => {
             j.begin_object();
-            opt_path(j, "file", Some(p));
+            path_field(j, "file", p);
             j.end_object();
         }
         None => {
@@ -154,17 +159,17 @@ fn globals(j: &mut Json, g: &Globals) {
     j.end_array();
     let ioc = &g.ioc;
     j.key("ioc").begin_object();
-    opt_path(j, "directory", Some(&ioc.directory));
+    path_field(j, "directory", &ioc.directory);
     j.field_str("group", &ioc.group);
     j.key("socket_user").opt_string(ioc.socket_user.as_deref());
     opt_number(j, "start_priority", ioc.start_priority);
     j.field_num("stop_priority", ioc.stop_priority);
     j.field_strings("runlevels", &ioc.runlevels);
-    opt_path(j, "log_directory", Some(&ioc.log_directory));
+    path_field(j, "log_directory", &ioc.log_directory);
     j.field_num("log_max_bytes", ioc.log_max_bytes);
     j.field_num("log_keep", ioc.log_keep);
     j.field_num("holdoff_secs", ioc.holdoff_secs);
-    opt_path(j, "procserv", Some(&ioc.procserv));
+    path_field(j, "procserv", &ioc.procserv);
     j.end_object();
     j.end_object();
 }
@@ -179,7 +184,7 @@ fn output(j: &mut Json, key: &str, value: Option<&Output>) {
         Some(Output::Log) => {
             j.field_str(key, "LOG");
         }
-        Some(Output::File(p)) => opt_path(j, key, Some(p)),
+        Some(Output::File(p)) => path_field(j, key, p),
         None => {
             j.key(key).null();
         }
@@ -246,7 +251,7 @@ fn object(j: &mut Json, config: &Config, o: &Object) {
             j.key("group").opt_string(c.group.as_deref());
             opt_path(j, "chdir", c.chdir.as_deref());
             j.field_str("command", &c.command).field_bool("from_ioc_file", c.from_ioc_file);
-            opt_path(j, "socket", Some(&console_path(&c.name)));
+            path_field(j, "socket", &console_path(&c.name));
             j.end_object();
         }
         None => {
@@ -322,7 +327,7 @@ fn diagnostic_list(j: &mut Json, diagnostics: &[Diagnostic]) {
     j.begin_array();
     for d in diagnostics {
         j.begin_object();
-        opt_path(j, "file", Some(&d.path));
+        path_field(j, "file", &d.path);
         j.field_num("line", d.line);
         j.field_str("severity", if d.severity == Severity::Error { "error" } else { "warning" });
         j.field_str("message", &d.message);

@@ -3,6 +3,7 @@
 //! object and of the Import chain, and assembles globals, objects and
 //! runlevels. Every problem becomes a diagnostic; parsing always goes on.
 
+use std::collections::hash_map::{Entry, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::attributes::{self, AfterObjects, GlobalsDraft, Handler, ObjectContext, ObjectDraft};
@@ -39,6 +40,7 @@ pub(crate) fn parse(source: &dyn FileSource, main: &Path, text: &[u8], strict: b
         objects: Vec::new(),
         current: None,
         first_object: None,
+        declared: HashMap::new(),
     };
     parser.parse_file(0, text);
     parser.finish()
@@ -61,6 +63,8 @@ struct Parser<'a> {
     objects: Vec<Object>,
     current: Option<ObjectDraft>,
     first_object: Option<Location>,
+    /// Where each ObjectID was declared, to find duplicates.
+    declared: HashMap<String, Location>,
 }
 
 impl Parser<'_> {
@@ -87,9 +91,8 @@ impl Parser<'_> {
         self.files.get(file).cloned().unwrap_or_default()
     }
 
-    /// `file:line`, for messages that point elsewhere.
     fn place(&self, at: Location) -> String {
-        format!("{}:{}", self.path(at.file).display(), at.line)
+        super::place(&self.files, at)
     }
 
     fn parse_file(&mut self, file: usize, text: &[u8]) {
@@ -180,10 +183,14 @@ impl Parser<'_> {
         if let Err(problem) = name(id, "an ObjectID") {
             self.error(at, format!("ObjectID: {problem}"));
         }
-        let duplicate = self.objects.iter().find(|o| o.id == id).map(|o| o.location);
-        if let Some(first) = duplicate {
-            let first = self.place(first);
-            self.error(at, format!("duplicate ObjectID {id} (first declared at {first}): expected each ObjectID once"));
+        match self.declared.entry(id.to_string()) {
+            Entry::Occupied(first) => {
+                let first = super::place(&self.files, *first.get());
+                self.error(at, format!("duplicate ObjectID {id} (first declared at {first}): expected each ObjectID once"));
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(at);
+            }
         }
         self.first_object.get_or_insert(at);
         self.current = Some(ObjectDraft::new(id, at));

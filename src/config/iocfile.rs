@@ -58,6 +58,10 @@ const PORT: &str = "IOC_PORT";
 const CMD: &str = "IOC_CMD";
 const KEYS: [&str; 6] = [NAME, USER, GROUP, CHDIR, PORT, CMD];
 
+fn key_index(key: &str) -> Option<usize> {
+    KEYS.iter().position(|k| *k == key)
+}
+
 impl IocFile {
     /// A new IOC file as epics-ioc-runner writes one (IOC_PORT forced).
     pub fn new(name: &str, command: &str) -> Self {
@@ -164,7 +168,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
                 (String::new(), false)
             }
         };
-        let Some(k) = KEYS.iter().position(|k| *k == key) else {
+        let Some(k) = key_index(key) else {
             let message = format!("unknown variable {key} ignored: expected one of {}", KEYS.join(", "));
             problems.push(Diagnostic::warning(path, line, message));
             continue;
@@ -176,7 +180,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
         unreadable[k] = !readable;
         values[k] = Some((value, line));
     }
-    let line_of = |key: &str| KEYS.iter().position(|k| *k == key).and_then(|k| values[k].as_ref()).map_or(0, |(_, line)| *line);
+    let line_of = |key: &str| key_index(key).and_then(|k| values[k].as_ref()).map_or(0, |(_, line)| *line);
     let take = |k: usize| values[k].as_ref().map(|(v, _)| v.clone()).filter(|v| !v.is_empty());
     let file = IocFile { name: take(0).unwrap_or_default(), user: take(1), group: take(2), chdir: take(3), port: take(4), command: take(5).unwrap_or_default() };
 
@@ -185,7 +189,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
             problems.push(Diagnostic::error(path, 0, format!("{key} missing: expected a line {key}=\"...\"")));
         }
     }
-    let readable = |key: &str| KEYS.iter().position(|k| *k == key).is_some_and(|k| !unreadable[k]);
+    let readable = |key: &str| key_index(key).is_some_and(|k| !unreadable[k]);
     for (key, value) in file.entries().into_iter().filter(|(key, _)| readable(key)) {
         if let Err(message) = check_value(key, value) {
             problems.push(Diagnostic::error(path, line_of(key), message));

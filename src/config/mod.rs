@@ -39,6 +39,7 @@ mod options;
 mod source;
 mod values;
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -118,6 +119,8 @@ fn add_ioc_objects(source: &dyn FileSource, config: &mut Config, runlevels: &[St
     let start_priority =
         ioc.start_priority.unwrap_or_else(|| config.objects.iter().map(|o| o.start_priority).max().unwrap_or(0).saturating_add(1));
     let stop_priority = ioc.stop_priority;
+    let declared: HashMap<&str, Location> = config.objects.iter().map(|o| (o.id.as_str(), o.location)).collect();
+    let mut accepted = Vec::new();
     for name in names.iter().filter(|n| Path::new(n).extension() == Some(OsStr::new("conf"))) {
         let path = dir.join(name);
         let ioc = match read_ioc_file(source, &path) {
@@ -131,20 +134,28 @@ fn add_ioc_objects(source: &dyn FileSource, config: &mut Config, runlevels: &[St
                 continue;
             }
         };
-        if let Some(other) = config.find(&ioc.name) {
-            let first = config.objects[other].location;
-            let first = format!("{}:{}", config.files.get(first.file).map(|p| p.display().to_string()).unwrap_or_default(), first.line);
-            diagnostics.push(Diagnostic::error(
-                &path,
-                0,
-                format!("IOC {} has the name of the object declared at {first}: expected a name no ObjectID uses; this IOC is not started", ioc.name),
-            ));
+        if let Some(&first) = declared.get(ioc.name.as_str()) {
+            let message = format!(
+                "IOC {} has the name of the object declared at {}: expected a name no ObjectID uses; this IOC is not started",
+                ioc.name,
+                place(&config.files, first)
+            );
+            diagnostics.push(Diagnostic::error(&path, 0, message));
             continue;
         }
+        accepted.push((path, ioc));
+    }
+    for (path, ioc) in accepted {
         let file = config.files.len();
         config.files.push(path);
         config.objects.push(ioc.to_object(file, start_priority, stop_priority, runlevels.to_vec()));
     }
+}
+
+/// `file:line` of a location, for messages that point elsewhere.
+pub(crate) fn place(files: &[PathBuf], at: Location) -> String {
+    let path = files.get(at.file).map(|p| p.display().to_string()).unwrap_or_default();
+    format!("{path}:{}", at.line)
 }
 
 fn read_ioc_file(source: &dyn FileSource, path: &Path) -> Result<(iocfile::IocFile, Vec<Diagnostic>), Vec<Diagnostic>> {

@@ -583,7 +583,7 @@ impl<O: Os> Engine<O> {
             return;
         }
         if let Some(c) = &plan.console {
-            if let Err(e) = self.os.prepare_console(&c.dir, &c.log_dir, &c.log, c.uid, c.gid) {
+            if let Err(e) = self.os.prepare_console(c) {
                 self.start_failed(i, format_args!("console directory: {}", nix::errno::Errno::from_raw(e).desc()));
                 return;
             }
@@ -592,6 +592,7 @@ impl<O: Os> Engine<O> {
         let opts = spawn::Options {
             credentials: plan.credentials.as_ref(),
             cwd: plan.cwd.as_deref(),
+            stdin: if plan.stdin_null { Redirect::Null } else { Redirect::Inherit },
             stdout: out,
             stderr: err,
             ..Default::default()
@@ -1383,6 +1384,7 @@ impl<O: Os> Engine<O> {
 fn redirect(o: &OutputPlan) -> Redirect<'_> {
     match o {
         OutputPlan::Inherit => Redirect::Inherit,
+        OutputPlan::Null => Redirect::Null,
         OutputPlan::Append(p) => Redirect::Append(p),
     }
 }

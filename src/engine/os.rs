@@ -6,6 +6,7 @@
 
 use std::ffi::CStr;
 
+use crate::engine::plan::ConsolePlan;
 use crate::spawn::{self, Command, SpawnError};
 use crate::sys::{self, Pid};
 
@@ -29,9 +30,9 @@ pub trait Os {
     /// how many were signalled.
     fn signal_all(&mut self, signal: i32) -> usize;
     /// Creates the directory of a console (owner uid:gid, mode 0750), the
-    /// IOC log directory and the IOC's log file (owner uid:gid, so procServ
-    /// running as the IOC's user can write it).
-    fn prepare_console(&mut self, dir: &CStr, log_dir: &CStr, log: &CStr, uid: u32, gid: u32) -> Result<(), i32>;
+    /// IOC log directory and the log file (owned uid:gid, so the IOC's user
+    /// can write it and the log can be watched before procServ opens it).
+    fn prepare_console(&mut self, console: &ConsolePlan) -> Result<(), i32>;
     /// Removes what a console leaves behind (socket, info file).
     fn clean_console(&mut self, socket: &CStr, info: &CStr);
     /// pivot_root(2) for PIVOT objects.
@@ -130,29 +131,28 @@ impl Os for RealOs {
         count
     }
 
-    fn prepare_console(&mut self, dir: &CStr, log_dir: &CStr, log: &CStr, uid: u32, gid: u32) -> Result<(), i32> {
-        sys::mkdir_p(log_dir.to_bytes(), 0o755)?;
+    fn prepare_console(&mut self, console: &ConsolePlan) -> Result<(), i32> {
+        let (uid, gid) = (console.uid, console.gid);
+        sys::mkdir_p(console.log_dir.to_bytes(), 0o755)?;
         // The console root (/run/procserv) must be searchable by the IOC user
         // (procServ creates its socket below it) and by IOC group members who
         // attach: only the console's own directory is 0750.
-        let dir_bytes = dir.to_bytes();
-        if let Some(slash) = dir_bytes.iter().rposition(|&b| b == b'/').filter(|&s| s > 0) {
-            sys::mkdir_p(&dir_bytes[..slash], 0o755)?;
+        let dir = console.dir.to_bytes();
+        if let Some(slash) = dir.iter().rposition(|&b| b == b'/').filter(|&s| s > 0) {
+            sys::mkdir_p(&dir[..slash], 0o755)?;
         }
-        sys::mkdir_p(dir_bytes, 0o750)?;
-        // procServ opens its log as the IOC's user, in a directory owned by
-        // root: the file is made here, readable by all (`ioc view`).
-        let fd = sys::Fd::open(log, libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOFOLLOW, 0o644)?;
-        let _ = nix::unistd::fchown(fd.0, Some(uid.into()), Some(gid.into()));
-        // SAFETY-free wrappers: nix's chown/chmod take paths without allocating
-        // for CStr arguments.
-        let _ = nix::unistd::chown(dir, Some(uid.into()), Some(gid.into()));
+        sys::mkdir_p(dir, 0o750)?;
+        // nix's path functions take a CStr without allocating.
+        let _ = nix::unistd::chown(console.dir.as_c_str(), Some(uid.into()), Some(gid.into()));
         let _ = nix::sys::stat::fchmodat(
             None,
-            dir,
+            console.dir.as_c_str(),
             nix::sys::stat::Mode::from_bits_truncate(0o750),
             nix::sys::stat::FchmodatFlags::FollowSymlink,
         );
+        // Readable by all: `ioc view` is for everyone, as `ioc list`.
+        let log = sys::Fd::open(&console.log, libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOCTTY | libc::O_NOFOLLOW, 0o644)?;
+        sys::fchown(&log, uid, gid);
         Ok(())
     }
 
@@ -187,13 +187,17 @@ mod tests {
         std::ffi::CString::new(p.to_str().unwrap()).unwrap()
     }
 
+    fn plan(dir: &std::path::Path, logs: &std::path::Path, log: &std::path::Path) -> ConsolePlan {
+        let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
+        ConsolePlan { dir: c(dir), socket: c(&dir.join("control")), info: c(&dir.join("info")), log: c(log), log_dir: c(logs), uid, gid }
+    }
+
     #[test]
     fn only_the_console_directory_is_closed_to_others() {
         let base = std::env::temp_dir().join(format!("iocinit-os-console-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
         let (root, dir, logs) = (base.join("procserv"), base.join("procserv/vac1"), base.join("log"));
-        let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
-        RealOs::new().prepare_console(&c(&dir), &c(&logs), &c(&logs.join("vac1.log")), uid, gid).unwrap();
+        RealOs::new().prepare_console(&plan(&dir, &logs, &logs.join("vac1.log"))).unwrap();
         // procServ, running as the IOC's user, creates its socket in `dir`:
         // the root above it must let that user (and attaching members) through.
         assert_eq!(mode(&root) & 0o005, 0o005, "console root {:o}", mode(&root));
@@ -208,20 +212,21 @@ mod tests {
         let (dir, logs) = (base.join("procserv/vac1"), base.join("log"));
         let log = logs.join("vac1.log");
         let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
+        let console = plan(&dir, &logs, &log);
         let mut os = RealOs::new();
-        os.prepare_console(&c(&dir), &c(&logs), &c(&log), uid, gid).unwrap();
+        os.prepare_console(&console).unwrap();
         let meta = std::fs::metadata(&log).expect("the log file exists before procServ starts");
         use std::os::unix::fs::MetadataExt;
         assert_eq!((meta.uid(), meta.gid()), (uid, gid));
         assert_eq!(mode(&log) & 0o644, 0o644);
         // An existing log is kept, never truncated.
         std::fs::write(&log, "earlier run\n").unwrap();
-        os.prepare_console(&c(&dir), &c(&logs), &c(&log), uid, gid).unwrap();
+        os.prepare_console(&console).unwrap();
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "earlier run\n");
         // A symlink planted in its place is not followed.
         std::fs::remove_file(&log).unwrap();
         std::os::unix::fs::symlink(base.join("elsewhere"), &log).unwrap();
-        assert!(os.prepare_console(&c(&dir), &c(&logs), &c(&log), uid, gid).is_err());
+        assert!(os.prepare_console(&console).is_err());
         assert!(!base.join("elsewhere").exists());
         std::fs::remove_dir_all(&base).unwrap();
     }

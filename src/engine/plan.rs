@@ -23,7 +23,9 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 /// Where a standard stream of an object goes.
 #[derive(Debug)]
 pub enum OutputPlan {
+    /// The supervisor's (the console, for PID 1).
     Inherit,
+    Null,
     Append(CString),
 }
 
@@ -55,6 +57,8 @@ pub struct ObjectPlan {
     /// Applies to the start command only (Epoch: everything else runs as root).
     pub credentials: Option<Credentials>,
     pub cwd: Option<CString>,
+    /// Standard input from /dev/null instead of the console.
+    pub stdin_null: bool,
     pub stdout: OutputPlan,
     pub stderr: OutputPlan,
     /// ObjectPIDFile.
@@ -283,6 +287,15 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
         Some(Output::Log) => path_c(&layout.system_log).map(OutputPlan::Append).unwrap_or(OutputPlan::Inherit),
         Some(Output::File(p)) => path_c(p).map(OutputPlan::Append).unwrap_or(OutputPlan::Inherit),
     };
+    // procServ with a terminal on stdin takes it as one more console client
+    // (the serial console would feed the IOC): everything it needs goes to
+    // its log file and socket, so its own stdio is /dev/null.
+    let is_console = object.console.is_some();
+    let (stdout, stderr) = if is_console {
+        (OutputPlan::Null, OutputPlan::Null)
+    } else {
+        (output(&object.stdout), output(&object.stderr))
+    };
     let cwd = match &object.console {
         // procServ gets --chdir itself; it runs from /.
         Some(_) => None,
@@ -307,8 +320,9 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
         start_problem,
         credentials,
         cwd,
-        stdout: output(&object.stdout),
-        stderr: output(&object.stderr),
+        stdin_null: is_console,
+        stdout,
+        stderr,
         pid_file,
         stop_pid_file,
         console: console_plan,
@@ -373,5 +387,8 @@ mod tests {
         let console = plans[0].console.as_ref().unwrap();
         assert_eq!(console.socket.to_str().unwrap(), "/tmp/r/procserv/demo/control");
         assert!(plans[0].cwd.is_none());
+        // procServ must not take the console as a client.
+        assert!(plans[0].stdin_null);
+        assert!(matches!(plans[0].stdout, OutputPlan::Null));
     }
 }

@@ -83,7 +83,7 @@ impl Os for Fake {
         }
         n
     }
-    fn prepare_console(&mut self, _: &CStr, _: &CStr, _: &CStr, _: u32, _: u32) -> Result<(), i32> {
+    fn prepare_console(&mut self, _: &plan::ConsolePlan) -> Result<(), i32> {
         Ok(())
     }
     fn clean_console(&mut self, _: &CStr, _: &CStr) {}

@@ -2,6 +2,7 @@
 //! console; everything procServ- and IOC-shaped is here:
 //!
 //! - [`procserv`]: the procServ command line of a console object (PID 1).
+//! - [`logrotate`]: size-based rotation of IOC logs (PID 1, inotify-driven).
 //!
 //! The rest are client-side tools behind `ioc list`, `attach`, `monitor`,
 //! `inspect`, `generate`, `view` and `start`'s readiness wait. They run in the
@@ -24,6 +25,7 @@ pub mod generate;
 pub mod inspect;
 pub mod list;
 pub mod logfollow;
+pub mod logrotate;
 pub mod os;
 pub mod procserv;
 pub mod procstat;

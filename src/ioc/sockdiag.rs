@@ -123,9 +123,17 @@ pub struct UnixSocket {
 }
 
 /// Every UNIX socket of this network namespace, with reference counts from
-/// `/proc/net/unix` where it has them.
+/// `/proc/net/unix` where it has them. Kernels without UNIX sock_diag (it is
+/// a module, `unix_diag`, in many distribution kernels) get what
+/// `/proc/net/unix` alone tells: no queue lengths, no peers.
 pub fn unix_sockets() -> io::Result<Vec<UnixSocket>> {
-    let mut sockets = dump_from_kernel()?;
+    let mut sockets = match dump_from_kernel() {
+        Ok(s) => s,
+        Err(diag) => match std::fs::read_to_string("/proc/net/unix") {
+            Ok(text) => return Ok(sockets_from_proc_net_unix(&text)),
+            Err(_) => return Err(diag),
+        },
+    };
     // A missing /proc/net/unix (no /proc mounted) only costs the REF column.
     if let Ok(text) = std::fs::read_to_string("/proc/net/unix") {
         let refcounts = parse_proc_net_unix(&text);
@@ -342,9 +350,65 @@ pub fn parse_proc_net_unix(text: &str) -> HashMap<u32, u32> {
         .collect()
 }
 
+/// The sockets of `/proc/net/unix` (columns Num RefCount Protocol Flags Type
+/// St Inode Path, all hex but the inode): a listener has __SO_ACCEPTCON in
+/// its flags; St is the socket's SS_* state.
+pub fn sockets_from_proc_net_unix(text: &str) -> Vec<UnixSocket> {
+    const SO_ACCEPTCON: u32 = 0x10000;
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let hex = |k: usize| f.get(k).and_then(|v| u32::from_str_radix(v, 16).ok());
+            let (refcount, flags, kind, st) = (hex(1)?, hex(3)?, hex(4)?, hex(5)?);
+            let inode = f.get(6)?.parse().ok()?;
+            let state = if flags & SO_ACCEPTCON != 0 {
+                SocketState::Listen
+            } else {
+                match st {
+                    1 => SocketState::Unconnected,
+                    2 => SocketState::Connecting,
+                    3 => SocketState::Established,
+                    4 => SocketState::Disconnecting,
+                    other => SocketState::Other(other as u8),
+                }
+            };
+            Some(UnixSocket {
+                inode,
+                kind: SocketKind::from_kernel(kind as u8),
+                state,
+                path: f.get(7).map(|p| p.to_string()),
+                vfs_inode: None,
+                vfs_dev: None,
+                peer_inode: None,
+                rqueue: None,
+                wqueue: None,
+                pending: Vec::new(),
+                refcount: Some(refcount),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proc_net_unix_alone_gives_listeners_and_connections() {
+        let text = "Num       RefCount Protocol Flags    Type St Inode Path\n\
+                    0000000000000000: 00000002 00000000 00010000 0001 01 22530 /run/procserv/vac1/control\n\
+                    0000000000000000: 00000003 00000000 00000000 0001 03 22601 /run/procserv/vac1/control\n\
+                    0000000000000000: 00000003 00000000 00000000 0001 03 22602\n\
+                    garbage line\n";
+        let all = sockets_from_proc_net_unix(text);
+        assert_eq!(all.len(), 3);
+        assert_eq!((all[0].state, all[0].inode, all[0].refcount), (SocketState::Listen, 22530, Some(2)));
+        assert_eq!(all[0].kind, SocketKind::Stream);
+        assert_eq!((all[1].state, all[1].path.as_deref()), (SocketState::Established, Some("/run/procserv/vac1/control")));
+        assert_eq!(all[2].path, None);
+        assert_eq!(all[0].rqueue, None);
+    }
 
     fn attr(kind: u16, value: &[u8]) -> Vec<u8> {
         let mut a = Vec::new();

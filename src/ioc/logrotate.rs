@@ -1,0 +1,197 @@
+//! Size-based rotation of IOC logs (`IocLogMaxSize`, `IocLogKeep`), so a
+//! chatty IOC cannot fill a small flash. Runs in PID 1, event-driven:
+//!
+//! - each running IOC's log has an inotify watch (IN_MODIFY);
+//! - on the first write after a quiet spell PID 1 wakes, checks the size,
+//!   rotates if needed (`N.log.1` ... `N.log.K`, a fresh `N.log` owned like the
+//!   old one, SIGHUP to procServ so it reopens), then drops the watch for
+//!   [`COOLDOWN_MS`] and re-arms it after;
+//!
+//! so an IOC that logs constantly wakes PID 1 at most once per cooldown, and
+//! one that does not log never does. Allocation-free after load.
+
+use core::fmt::Write as _;
+
+use crate::engine::object::State;
+use crate::engine::os::Os;
+use crate::engine::Engine;
+use crate::sys::{self, CPath, Fd};
+
+/// After a check, the log is not watched for this long.
+pub const COOLDOWN_MS: u64 = 2_000;
+
+#[derive(Debug, Clone, Copy)]
+struct Watch {
+    /// inotify watch descriptor, or -1.
+    wd: i32,
+    /// Not watched again before this time (monotonic ms).
+    cooldown_until: Option<u64>,
+}
+
+const UNWATCHED: Watch = Watch { wd: -1, cooldown_until: None };
+
+pub struct LogRotator {
+    inotify: Option<Fd>,
+    /// One per object of the engine's table (only console objects are used).
+    watches: Vec<Watch>,
+    max_bytes: u64,
+    keep: u32,
+}
+
+impl LogRotator {
+    /// Sizes the table for `engine`'s objects; without a size limit there is
+    /// nothing to watch and no inotify descriptor at all.
+    pub fn new<O: Os>(engine: &Engine<O>) -> Self {
+        let g = &engine.config().globals.ioc;
+        let inotify = if g.log_max_bytes > 0 {
+            sys::inotify_init().map_err(|e| log::warn!("log rotation: inotify: {}", nix::errno::Errno::from_raw(e).desc())).ok()
+        } else {
+            None
+        };
+        LogRotator { inotify, watches: vec![UNWATCHED; engine.objects().len()], max_bytes: g.log_max_bytes, keep: g.log_keep }
+    }
+
+    /// After a configuration reload: start over with the new table.
+    pub fn reset<O: Os>(&mut self, engine: &Engine<O>) {
+        if let Some(fd) = &self.inotify {
+            for w in &self.watches {
+                if w.wd >= 0 {
+                    sys::inotify_remove(fd, w.wd);
+                }
+            }
+        }
+        *self = LogRotator::new(engine);
+    }
+
+    pub fn fd(&self) -> Option<i32> {
+        self.inotify.as_ref().map(|f| f.0)
+    }
+
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.watches.iter().filter_map(|w| w.cooldown_until).min()
+    }
+
+    /// Watches the logs of running IOCs, unwatches the others (after events).
+    pub fn sync<O: Os>(&mut self, engine: &Engine<O>) {
+        let Some(fd) = &self.inotify else { return };
+        for (i, w) in self.watches.iter_mut().enumerate() {
+            let Some(console) = engine.plans().get(i).and_then(|p| p.console.as_ref()) else { continue };
+            let running = engine.object(i).state == State::Running;
+            if running && w.wd < 0 && w.cooldown_until.is_none() {
+                w.wd = sys::inotify_add(fd, &console.log, libc::IN_MODIFY).unwrap_or(-1);
+            } else if !running && w.wd >= 0 {
+                sys::inotify_remove(fd, w.wd);
+                w.wd = -1;
+            }
+        }
+    }
+
+    /// The inotify descriptor is readable: check the logs that were written.
+    pub fn readable<O: Os>(&mut self, engine: &Engine<O>, now: u64) {
+        let Some(fd) = &self.inotify else { return };
+        let mut buf = [0u8; 1024];
+        let watches = &mut self.watches;
+        let mut written: heapless::Vec<usize, 64> = heapless::Vec::new();
+        sys::inotify_events(fd, &mut buf, |wd, _mask| {
+            if let Some(i) = watches.iter().position(|w| w.wd == wd && wd >= 0) {
+                if !written.contains(&i) {
+                    let _ = written.push(i);
+                }
+            }
+        });
+        for i in written {
+            if let Some(fd) = &self.inotify {
+                sys::inotify_remove(fd, self.watches[i].wd);
+            }
+            self.watches[i] = Watch { wd: -1, cooldown_until: Some(now + COOLDOWN_MS) };
+            self.check(engine, i);
+        }
+    }
+
+    /// Cooldowns that ended: check once more (the log may have grown
+    /// meanwhile), then watch again.
+    pub fn timer<O: Os>(&mut self, engine: &Engine<O>, now: u64) {
+        for i in 0..self.watches.len() {
+            if self.watches[i].cooldown_until.is_some_and(|t| t <= now) {
+                self.watches[i].cooldown_until = None;
+                self.check(engine, i);
+            }
+        }
+        self.sync(engine);
+    }
+
+    /// Rotates object `i`'s log if it is over the limit.
+    fn check<O: Os>(&self, engine: &Engine<O>, i: usize) {
+        let Some(console) = engine.plans().get(i).and_then(|p| p.console.as_ref()) else { return };
+        if sys::file_size(&console.log).is_none_or(|size| size < self.max_bytes) {
+            return;
+        }
+        match rotate(&console.log, self.keep, console.uid, console.gid) {
+            Ok(()) => {
+                if let Some(pid) = engine.object(i).main_pid {
+                    // procServ reopens its log file on SIGHUP.
+                    let _ = sys::kill(pid, libc::SIGHUP);
+                }
+                log::info!("{}: log rotated", engine.config().objects[i].id);
+            }
+            Err(e) => log::warn!("{}: log rotation: {}", engine.config().objects[i].id, nix::errno::Errno::from_raw(e).desc()),
+        }
+    }
+}
+
+fn numbered(log: &core::ffi::CStr, k: u32) -> Result<CPath, i32> {
+    let mut p = CPath::new();
+    p.push_bytes(log.to_bytes());
+    let _ = write!(p, ".{k}");
+    p.finish().ok_or(libc::ENAMETOOLONG)
+}
+
+/// `log` becomes `log.1` (older ones shift up to `log.keep`), and an empty
+/// `log` owned by uid:gid takes its place. With keep 0 the log is emptied.
+pub fn rotate(log: &core::ffi::CStr, keep: u32, uid: u32, gid: u32) -> Result<(), i32> {
+    if keep == 0 {
+        let fd = Fd::open(log, libc::O_WRONLY | libc::O_TRUNC, 0)?;
+        drop(fd);
+        return Ok(());
+    }
+    for k in (1..keep).rev() {
+        let from = numbered(log, k)?;
+        let to = numbered(log, k + 1)?;
+        match sys::rename(from.as_cstr(), to.as_cstr()) {
+            Ok(()) | Err(libc::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    sys::rename(log, numbered(log, 1)?.as_cstr())?;
+    let fresh = Fd::open(log, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o640)?;
+    sys::fchown(&fresh, uid, gid);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_shifts_and_keeps_k() {
+        let dir = std::env::temp_dir().join(format!("iocinit-rotate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("vac1.log");
+        let c = std::ffi::CString::new(log.to_str().unwrap()).unwrap();
+        let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
+        for round in 1..=4 {
+            std::fs::write(&log, format!("round {round}\n")).unwrap();
+            rotate(&c, 2, uid, gid).unwrap();
+        }
+        let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap_or_default();
+        assert_eq!(read("vac1.log"), "");
+        assert_eq!(read("vac1.log.1"), "round 4\n");
+        assert_eq!(read("vac1.log.2"), "round 3\n");
+        assert!(!dir.join("vac1.log.3").exists());
+        std::fs::write(&log, "x").unwrap();
+        rotate(&c, 0, uid, gid).unwrap();
+        assert_eq!(read("vac1.log"), "");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
