@@ -163,7 +163,8 @@ pub fn rotate(log: &core::ffi::CStr, keep: u32, uid: u32, gid: u32) -> Result<()
         }
     }
     sys::rename(log, numbered(log, 1)?.as_cstr())?;
-    let fresh = Fd::open(log, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o640)?;
+    // Readable by all, as prepare_console makes it: `ioc view` is for everyone.
+    let fresh = Fd::open(log, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o644)?;
     sys::fchown(&fresh, uid, gid);
     Ok(())
 }
@@ -189,6 +190,9 @@ mod tests {
         assert_eq!(read("vac1.log.1"), "round 4\n");
         assert_eq!(read("vac1.log.2"), "round 3\n");
         assert!(!dir.join("vac1.log.3").exists());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&log).unwrap().permissions().mode();
+        assert_eq!(mode & 0o644, 0o644, "the fresh log is readable by all: {mode:o}");
         std::fs::write(&log, "x").unwrap();
         rotate(&c, 0, uid, gid).unwrap();
         assert_eq!(read("vac1.log"), "");
