@@ -181,7 +181,7 @@ fn a_user_runs_installs_attaches_and_stops_an_ioc_without_root() {
 
     // attach on a terminal: dbl, then Ctrl-A.
     let mut term = Pty::spawn(s.command("ioc", &["--local", "attach", "iocdemo"]));
-    let before = term.settings();
+    let before = term.initial.clone();
     term.expect("[attached to iocdemo; detach with Ctrl-A]", UP);
     term.expect("@@@ Welcome to procServ", UP);
     let mark = term.seen.len();

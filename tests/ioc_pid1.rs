@@ -120,7 +120,7 @@ fn attach_runs_dbl_on_a_terminal_shows_in_inspect_and_detaches_with_ctrl_a() {
     let run_dir = s.path().join("run");
     let ioc_cli = p.bin.join("ioc");
     let mut term = Pty::spawn(p.inside(ioc_cli.to_str().unwrap(), &["attach", "demo", "--run-dir", run_dir.to_str().unwrap()]));
-    let before = term.settings();
+    let before = term.initial.clone();
     term.expect("[attached to demo; detach with Ctrl-A]", UP);
     term.expect("@@@ Welcome to procServ", UP);
     let mark = term.seen.len();
@@ -157,7 +157,7 @@ fn monitor_shows_the_console_and_never_forwards_input() {
     let mut cmd = std::process::Command::new(&ioc_cli);
     cmd.args(["monitor", "demo", "--run-dir", run_dir.to_str().unwrap()]);
     let mut term = Pty::spawn(cmd);
-    let before = term.settings();
+    let before = term.initial.clone();
     term.expect("[monitoring demo, read-only; exit with Ctrl-C]", UP);
     term.expect("@@@ Welcome to procServ", UP);
     // Typed into the monitor: would set ai to 5 (calc to 10) if forwarded.

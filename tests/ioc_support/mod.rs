@@ -329,6 +329,9 @@ pub fn has_env(pid: i32, entry: &str) -> bool {
 pub struct Pty {
     master: OwnedFd,
     slave: OwnedFd,
+    /// The terminal's settings before the command ran (read before the
+    /// spawn: afterwards the command may already have changed them).
+    pub initial: Termios,
     pub child: Child,
     pub seen: Vec<u8>,
 }
@@ -336,6 +339,7 @@ pub struct Pty {
 impl Pty {
     pub fn spawn(mut cmd: Command) -> Pty {
         let pty = openpty(None, None).unwrap();
+        let initial = tcgetattr(pty.slave.as_fd()).unwrap();
         cmd.stdin(Stdio::from(pty.slave.try_clone().unwrap()))
             .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
             .stderr(Stdio::from(pty.slave.try_clone().unwrap()));
@@ -351,7 +355,7 @@ impl Pty {
             });
         }
         let child = cmd.spawn().unwrap();
-        Pty { master: pty.master, slave: pty.slave, child, seen: Vec::new() }
+        Pty { master: pty.master, slave: pty.slave, initial, child, seen: Vec::new() }
     }
 
     pub fn settings(&self) -> Termios {
