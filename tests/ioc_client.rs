@@ -219,6 +219,9 @@ fn attach_with_piped_input(console: &Path, input: &[u8]) -> (ExitStatus, Vec<u8>
 struct Terminal {
     master: OwnedFd,
     slave: OwnedFd,
+    /// Settings read before the spawn: afterwards the child may already
+    /// have put the terminal in raw mode.
+    initial: Termios,
     child: Child,
     seen: Vec<u8>,
 }
@@ -226,6 +229,7 @@ struct Terminal {
 impl Terminal {
     fn spawn(role: &str, path: &Path) -> Terminal {
         let pty = openpty(None, None).unwrap();
+        let initial = tcgetattr(pty.slave.as_fd()).unwrap();
         let mut cmd = console_child(role, path);
         cmd.stdin(Stdio::from(pty.slave.try_clone().unwrap()))
             .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
@@ -246,6 +250,7 @@ impl Terminal {
         Terminal {
             master: pty.master,
             slave: pty.slave,
+            initial,
             child,
             seen: Vec::new(),
         }
@@ -320,7 +325,7 @@ fn attach_runs_commands_and_detaches_with_ctrl_a() {
     let dir = TempDir::new("attach");
     let server = ProcServ::with_fake_ioc(&dir.0);
     let mut term = Terminal::spawn("attach", &server.control);
-    let before = term.settings();
+    let before = term.initial.clone();
     term.expect("[attached to demo; detach with Ctrl-A]", SHORT);
     term.expect("@@@ Welcome to procServ", SHORT);
     std::thread::sleep(Duration::from_millis(100));
@@ -357,7 +362,7 @@ fn attach_restores_the_terminal_on_hangup_and_termination() {
     let server = ProcServ::with_fake_ioc(&dir.0);
     for signal in [Signal::SIGHUP, Signal::SIGTERM] {
         let mut term = Terminal::spawn("attach", &server.control);
-        let before = term.settings();
+        let before = term.initial.clone();
         term.expect("detach with Ctrl-A]", SHORT);
         term.expect("@@@ Welcome", SHORT);
         assert!(
@@ -384,7 +389,7 @@ fn attach_restores_the_terminal_when_the_console_closes() {
     let dir = TempDir::new("eof");
     let mut server = ProcServ::with_fake_ioc(&dir.0);
     let mut term = Terminal::spawn("attach", &server.control);
-    let before = term.settings();
+    let before = term.initial.clone();
     term.expect("@@@ Welcome", SHORT);
     kill(Pid::from_raw(server.pid()), Signal::SIGTERM).unwrap();
     let _ = server.child.wait();
@@ -398,7 +403,7 @@ fn monitor_never_forwards_input() {
     let dir = TempDir::new("monitor");
     let server = ProcServ::with_fake_ioc(&dir.0);
     let mut term = Terminal::spawn("monitor", &server.control);
-    let before = term.settings();
+    let before = term.initial.clone();
     term.expect("[monitoring demo, read-only; exit with Ctrl-C]", SHORT);
     term.expect("@@@ Welcome", SHORT);
     term.type_keys(b"secret_command\r");
