@@ -192,7 +192,17 @@ fn main() {
     std::fs::write(dir.join("st.cmd"), st).unwrap();
     let socket = dir.join("control");
     let log = dir.join("ioc.log");
-    let mut procserv = Command::new("procServ")
+    let mut procserv = Command::new("procServ");
+    // The release profile aborts on panic (no Drop runs): procServ, and with
+    // it the IOC, goes when this process does, whatever the way out.
+    // SAFETY: prctl is async-signal-safe.
+    unsafe {
+        procserv.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    let mut procserv = procserv
         .args(["-f", "--name", "bench", "--ignore", "^D^C^]", "--holdoff", "1"])
         .arg("--logfile")
         .arg(&log)
