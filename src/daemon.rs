@@ -103,6 +103,10 @@ pub fn run(opts: Options) -> i32 {
         }
     };
     if role == Role::Local {
+        if let Err(e) = private_run_dir(&opts.layout.run_dir) {
+            log::error!("{}: {e}", opts.layout.run_dir.display());
+            return 1;
+        }
         if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
             log::warn!("unable to become a subreaper: {}; orphans of objects are not followed", e.desc());
         }
@@ -229,6 +233,24 @@ pub fn run(opts: Options) -> i32 {
             }
         }
     }
+}
+
+/// `--local`: the run directory holds the control socket and the consoles,
+/// so it must be ours and closed to others (a predictable /tmp fallback could
+/// have been created by someone else first).
+fn private_run_dir(dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    if !dir.exists() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| format!("cannot create it: {e}"))?;
+    }
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| e.to_string())?;
+    if !meta.is_dir() || meta.uid() != nix::unistd::getuid().as_raw() {
+        return Err("not a directory owned by you; refusing to put sockets there".into());
+    }
+    if meta.mode() & 0o022 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| format!("cannot make it private: {e}"))?;
+    }
+    Ok(())
 }
 
 /// When PID 1 cannot even set up its loop, it must still not exit.

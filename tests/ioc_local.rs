@@ -238,3 +238,24 @@ fn local_with_a_given_config_and_ioc_dir() {
     assert!(status.success(), "{status:?}");
     assert!(wait_until(UP, || port_is_free(ioc.port)), "the IOC outlived the supervisor");
 }
+
+/// `--local` puts its control socket and the consoles in its run directory:
+/// one that belongs to someone else (a predictable /tmp path created first
+/// by another user) is refused.
+#[test]
+fn local_refuses_a_run_directory_owned_by_someone_else() {
+    let dir = ns::scratch("local-foreign-run");
+    let run = dir.join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    nix::unistd::chown(&run, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    ns::write(&dir, "epoch.conf", "DefaultRunlevel default\nObjectID a\nObjectStartCommand /bin/true\nObjectStartPriority 1\nObjectRunlevels default\n");
+    let out = std::process::Command::new(ns::BIN)
+        .args(["--local", "--config"])
+        .arg(dir.join("epoch.conf"))
+        .arg("--run-dir")
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a directory owned by you"), "{}", String::from_utf8_lossy(&out.stderr));
+}
