@@ -1,0 +1,345 @@
+//! PID 1 in a PID namespace, one scenario per control verb (Epoch's verbs
+//! through `iocinit VERB`, the power applets) and per boot flag
+//! (`--runlevel`, `--startobj`, `--skipobj`, the kernel command line's
+//! `runlevel=`, `startobj=`, `skipobj=`).
+
+mod ns;
+
+use std::os::unix::process::ExitStatusExt;
+use std::time::{Duration, Instant};
+
+use iocinit::control::protocol::{Code, Verb};
+use ns::{ok, scratch, wait_for, write, write_exec, Pid1};
+
+const T: Duration = Duration::from_secs(10);
+
+fn read(dir: &std::path::Path, rel: &str) -> String {
+    std::fs::read_to_string(dir.join(rel)).unwrap_or_default()
+}
+
+fn version_json(p: &Pid1) -> serde_json::Value {
+    serde_json::from_str(&ok(p.ctl(&["version", "--json"]))).unwrap()
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Three FORK sleepers a, b, c in `default`, plus `extra` lines.
+fn three(dir: &std::path::Path, extra: &str) {
+    let mut conf = String::from("DefaultRunlevel default\n");
+    for (k, id) in ["a", "b", "c"].iter().enumerate() {
+        conf += &format!(
+            "ObjectID {id}\nObjectDescription service {id}\nObjectStartCommand /bin/sleep 60{k}\nObjectStartPriority 1\n\
+             ObjectStopPriority 1\nObjectRunlevels default\nObjectOptions FORK\n"
+        );
+    }
+    conf += extra;
+    write(dir, "epoch.conf", &conf);
+}
+
+#[test]
+fn start_stop_restart() {
+    let dir = scratch("verb-startstop");
+    three(&dir, "");
+    let p = Pid1::boot(&dir, &[]);
+    let a = p.pid("a").unwrap();
+    assert_eq!(ok(p.ctl(&["stop", "a"])), "Stopping a ... Done\n");
+    assert_eq!(p.state("a"), "stopped");
+    // Twice: a warning, exit 0.
+    let out = p.ctl(&["stop", "a"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out), "Stopping a ... WARN (not running)\n");
+    assert_eq!(ok(p.ctl(&["start", "a"])), "Starting a ... Done\n");
+    let a2 = p.pid("a").unwrap();
+    assert_ne!(a, a2);
+    assert_eq!(text(&p.ctl(&["start", "a"])), "Starting a ... WARN (already started)\n");
+    assert_eq!(ok(p.ctl(&["restart", "a"])), "Restarting a ... Done\n");
+    let a3 = p.pid("a").unwrap();
+    assert_ne!(a2, a3);
+    assert_eq!(p.state("a"), "running");
+    // Restart of a stopped object starts it.
+    ok(p.ctl(&["stop", "b"]));
+    ok(p.ctl(&["restart", "b"]));
+    assert_eq!(p.state("b"), "running");
+    // --no-wait answers before the object settles (a FORK start settles at once).
+    ok(p.ctl(&["stop", "c", "--no-wait"]));
+    p.wait_state("c", "stopped", T);
+    let out = p.ctl(&["start", "nosuch"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no such object"));
+    p.poweroff();
+}
+
+#[test]
+fn reload_runs_a_command_or_sends_a_signal() {
+    let dir = scratch("verb-reload");
+    write_exec(&dir, "hup", "#!/bin/sh\ntrap 'echo HUP >> @DIR@/hup.log' HUP\nwhile :; do sleep 0.05; done\n");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID cmd\nObjectStartCommand /bin/sleep 600\nObjectStartPriority 1\nObjectRunlevels default\nObjectOptions FORK\n\
+         ObjectReloadCommand /bin/sh -c 'echo reloaded >> @DIR@/reload.log'\n\
+         ObjectID sig\nObjectStartCommand @DIR@/hup\nObjectStartPriority 1\nObjectRunlevels default\nObjectOptions FORK\n\
+         ObjectReloadCommand SIGNAL SIGHUP\n\
+         ObjectID none\nObjectStartCommand /bin/sleep 600\nObjectStartPriority 1\nObjectRunlevels default\nObjectOptions FORK\n\
+         ObjectID down\nObjectStartCommand /bin/true\nObjectStartPriority 0\nObjectRunlevels default\n\
+         ObjectReloadCommand /bin/true\n",
+    );
+    let p = Pid1::boot(&dir, &[]);
+    let pid = p.pid("cmd");
+    ok(p.ctl(&["reload", "cmd"]));
+    assert!(wait_for(T, || read(&dir, "reload.log") == "reloaded\n"));
+    assert_eq!(p.pid("cmd"), pid, "a reload is not a restart");
+    ok(p.ctl(&["reload", "sig"]));
+    assert!(wait_for(T, || read(&dir, "hup.log") == "HUP\n"));
+    assert_eq!(p.state("sig"), "running");
+    let out = p.ctl(&["reload", "none"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("no ObjectReloadCommand"), "{}", text(&out));
+    let out = p.ctl(&["reload", "down"]);
+    assert_eq!(out.status.code(), Some(0), "a warning");
+    assert!(text(&out).contains("not running"), "{}", text(&out));
+    p.poweroff();
+}
+
+#[test]
+fn enable_and_disable_persist_across_a_reboot() {
+    let dir = scratch("verb-enable");
+    three(&dir, "ObjectID off\nObjectStartCommand /bin/sleep 603\nObjectStartPriority 1\nObjectRunlevels default\nObjectOptions FORK\nObjectEnabled false\n");
+    let p = Pid1::boot(&dir, &[]);
+    assert_eq!(p.state("off"), "stopped");
+    ok(p.ctl(&["disable", "a"]));
+    ok(p.ctl(&["enable", "off"]));
+    // Disabling does not stop a running object.
+    assert_eq!(p.state("a"), "running");
+    assert_eq!(p.status("a")["enabled"], false);
+    assert_eq!(p.status("off")["enabled"], true);
+    p.poweroff();
+    let state = read(&dir, "state/state");
+    assert!(state.contains("disable a\n") && state.contains("enable off\n"), "{state}");
+    let p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    assert_eq!(p.state("a"), "stopped");
+    assert_eq!(p.status("a")["enabled"], false);
+    assert_eq!(p.state("off"), "running");
+    // A disabled object can still be started by hand (seed 003).
+    ok(p.ctl(&["start", "a"]));
+    ok(p.ctl(&["enable", "a"]));
+    p.poweroff();
+    assert!(!read(&dir, "state/state").contains(" a\n"), "back to the configuration: no entry");
+}
+
+#[test]
+fn status_as_a_table_a_block_and_json() {
+    let dir = scratch("verb-status");
+    three(&dir, "");
+    let p = Pid1::boot(&dir, &[]);
+    let table = ok(p.ctl(&["status"]));
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "{table}");
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(header, ["ID", "STATE", "PID", "ENABLED", "RESTARTS", "RUNLEVELS", "DESCRIPTION"]);
+    let a_pid = p.pid("a").unwrap().to_string();
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(row, ["a", "running", a_pid.as_str(), "yes", "0", "default", "service", "a"]);
+    let all: serde_json::Value = serde_json::from_str(&ok(p.ctl(&["status", "--json"]))).unwrap();
+    let ids: Vec<&str> = all.as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["a", "b", "c"]);
+    assert_eq!(all[0]["pid"].as_i64().unwrap().to_string(), a_pid);
+    let block = ok(p.ctl(&["status", "b"]));
+    for line in ["ObjectID:           b", "ObjectDescription:  service b", "State:              running", "Options:            FORK"] {
+        assert!(block.lines().any(|l| l == line), "no {line:?} in:\n{block}");
+    }
+    // Any user may read.
+    assert_eq!(ok(p.ctl_as_nobody(&["status"])), table);
+    let out = p.ctl(&["status", "nosuch"]);
+    assert_eq!(out.status.code(), Some(2));
+    p.poweroff();
+}
+
+#[test]
+fn runlevel_shows_and_switches() {
+    let dir = scratch("verb-runlevel");
+    three(&dir, "ObjectID m\nObjectStartCommand /bin/sleep 609\nObjectStartPriority 1\nObjectStopPriority 1\nObjectRunlevels maint\nObjectOptions FORK\n");
+    let p = Pid1::boot(&dir, &[]);
+    assert_eq!(ok(p.ctl(&["runlevel"])), "default\n");
+    assert_eq!(ok(p.ctl(&["runlevel", "--json"])), "{\"runlevel\":\"default\"}\n");
+    ok(p.ctl(&["runlevel", "maint"]));
+    p.wait_state("m", "running", T);
+    for id in ["a", "b", "c"] {
+        p.wait_state(id, "stopped", T);
+    }
+    assert_eq!(ok(p.ctl(&["runlevel"])), "maint\n");
+    ok(p.ctl(&["runlevel", "default"]));
+    p.wait_state("a", "running", T);
+    p.wait_state("m", "stopped", T);
+    assert_eq!(p.ctl(&["runlevel", "nosuch"]).status.code(), Some(2));
+    p.poweroff();
+}
+
+#[test]
+fn objrl_checks_adds_and_deletes_persistently() {
+    let dir = scratch("verb-objrl");
+    three(&dir, "ObjectID m\nObjectStartCommand /bin/sleep 609\nObjectStartPriority 1\nObjectStopPriority 1\nObjectRunlevels maint\nObjectOptions FORK\n");
+    let p = Pid1::boot(&dir, &[]);
+    assert_eq!(ok(p.ctl(&["objrl", "a", "check", "default"])), "a is in runlevel default\n");
+    let out = p.ctl(&["objrl", "a", "check", "maint"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "a is not in runlevel maint\n");
+    ok(p.ctl(&["objrl", "a", "add", "maint"]));
+    ok(p.ctl(&["objrl", "b", "del", "default"]));
+    ok(p.ctl(&["objrl", "a", "check", "maint"]));
+    assert_eq!(p.status("a")["runlevels"], "default maint");
+    assert_eq!(p.ctl(&["objrl", "a", "add", "nosuch"]).status.code(), Some(2));
+    assert_eq!(p.ctl(&["objrl", "a", "frob", "maint"]).status.code(), Some(2));
+    ok(p.ctl(&["runlevel", "maint"]));
+    p.wait_state("c", "stopped", T);
+    assert_eq!(p.state("a"), "running", "a is in maint now");
+    p.poweroff();
+    // Kept in the state file: b no longer starts at boot.
+    let p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    assert_eq!(p.state("b"), "stopped");
+    assert_eq!(p.status("b")["runlevels"], "");
+    assert_eq!(p.status("a")["runlevels"], "default maint");
+    p.poweroff();
+}
+
+#[test]
+fn getpid_and_kill() {
+    let dir = scratch("verb-getpid-kill");
+    three(&dir, "ObjectID ar\nObjectStartCommand /bin/sleep 610\nObjectStartPriority 1\nObjectRunlevels default\nObjectOptions FORK AUTORESTART\n");
+    let p = Pid1::boot(&dir, &[]);
+    let a = p.pid("a").unwrap();
+    assert_eq!(ok(p.ctl(&["getpid", "a"])), format!("{a}\n"));
+    assert_eq!(ok(p.ctl(&["getpid", "a", "--json"])), format!("{{\"pid\":{a}}}\n"));
+    assert_eq!(ok(p.ctl_as_nobody(&["getpid", "a"])), format!("{a}\n"));
+    // kill: SIGKILL, no stop command, no automatic restart.
+    let ar = p.pid("ar").unwrap();
+    ok(p.ctl(&["kill", "ar"]));
+    p.wait_state("ar", "stopped", T);
+    assert_eq!(p.status("ar")["last_exit"], "killed by SIGKILL");
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(p.state("ar"), "stopped", "kill must not trigger AUTORESTART");
+    assert!(p.find_process(&format!("{ar} ")).is_none());
+    let out = p.ctl(&["getpid", "ar"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("not running"));
+    assert_eq!(p.ctl(&["kill", "ar"]).status.code(), Some(0), "a warning: not running");
+    p.poweroff();
+}
+
+#[test]
+fn setcad_decides_what_ctrl_alt_del_does() {
+    let dir = scratch("verb-setcad");
+    three(&dir, "");
+    let mut p = Pid1::boot(&dir, &[]);
+    assert_eq!(version_json(&p)["cad"], false);
+    // Ctrl-Alt-Del reaches init as SIGINT; ignored while the kernel owns it.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.host_pid), nix::sys::signal::Signal::SIGINT).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(p.alive());
+    assert_eq!(p.ctl(&["setcad", "maybe"]).status.code(), Some(2));
+    ok(p.ctl(&["setcad", "on"]));
+    assert_eq!(version_json(&p)["cad"], true);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.host_pid), nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = p.wait_exit(T);
+    assert_eq!(status.signal(), Some(libc::SIGHUP), "a reboot ends the namespace with SIGHUP: {status:?}");
+    let console = p.console();
+    assert!(console.contains("iocinit: Ctrl-Alt-Del") && console.contains("Stopping service a ... Done"), "{console}");
+}
+
+#[test]
+fn halt_reboot_and_poweroff_end_the_namespace_their_way() {
+    for (verb, applet, signal) in [("halt", false, libc::SIGINT), ("reboot", true, libc::SIGHUP), ("poweroff", false, libc::SIGINT)] {
+        let dir = scratch(&format!("verb-power-{verb}"));
+        three(&dir, "");
+        let mut p = Pid1::boot(&dir, &[]);
+        let out = if applet { p.run(p.bin.join(verb).to_str().unwrap(), &[]) } else { p.ctl(&[verb]) };
+        ok(out);
+        let status = p.wait_exit(T);
+        assert_eq!(status.signal(), Some(signal), "{verb}: {status:?}");
+        let console = p.console();
+        let name = if verb == "poweroff" { "power off" } else { verb };
+        assert!(console.contains(&format!("iocinit: system going down for {name}")), "{console}");
+        assert!(console.contains("Stopping service c ... Done") && console.contains("iocinit: all processes ended"), "{console}");
+    }
+}
+
+#[test]
+fn shutdown_is_scheduled_cancelled_and_delayed() {
+    let dir = scratch("verb-shutdown");
+    three(&dir, "");
+    let mut p = Pid1::boot(&dir, &[]);
+    assert!(version_json(&p)["shutdown_in_ms"].is_null());
+    ok(p.ctl(&["shutdown", "-p", "+5", "maintenance"]));
+    let left = version_json(&p)["shutdown_in_ms"].as_u64().unwrap();
+    assert!(left > 290_000 && left <= 300_000, "{left}");
+    assert!(ok(p.ctl(&["version"])).contains("shutdown scheduled in 29"));
+    ok(p.ctl(&["shutdown", "-c"]));
+    assert!(version_json(&p)["shutdown_in_ms"].is_null());
+    let out = p.ctl(&["shutdown", "-c"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out).contains("no shutdown is scheduled"), "{}", text(&out));
+    assert_eq!(p.ctl(&["shutdown", "-r", "soon"]).status.code(), Some(2));
+    // The delay itself, in milliseconds, straight through the protocol.
+    let t0 = Instant::now();
+    let reply = p.request(Verb::Power, &["reboot", "400"]);
+    assert_eq!(reply.code, Code::Ok, "{}", reply.message);
+    assert!(p.alive());
+    assert_eq!(p.state("a"), "running");
+    let status = p.wait_exit(T);
+    let took = t0.elapsed();
+    assert!(took >= Duration::from_millis(400) && took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(status.signal(), Some(libc::SIGHUP), "{status:?}");
+}
+
+#[test]
+fn version_reports_the_supervisor() {
+    let dir = scratch("verb-version");
+    three(&dir, "");
+    let p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let out = ok(p.ctl(&["version"]));
+    let first = format!("iocinit {v} (client {v})", v = env!("CARGO_PKG_VERSION"));
+    assert_eq!(out.lines().next(), Some(first.as_str()), "{out}");
+    assert!(out.contains("runlevel: default\nstate: up\nctrl-alt-del: kernel\n"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&ok(p.ctl_as_nobody(&["version", "--json"]))).unwrap();
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["phase"], "up");
+    assert_eq!(v["runlevel"], "default");
+    p.poweroff();
+}
+
+#[test]
+fn boot_flags_pick_the_runlevel_and_add_or_skip_objects() {
+    let dir = scratch("verb-bootflags");
+    three(
+        &dir,
+        "ObjectID m\nObjectStartCommand /bin/sleep 609\nObjectStartPriority 1\nObjectRunlevels maint\nObjectOptions FORK\n\
+         ObjectID manual\nObjectStartCommand /bin/sleep 608\nObjectStartPriority 0\nObjectRunlevels default\nObjectOptions FORK\n",
+    );
+    let p = Pid1::boot(&dir, &["--runlevel", "maint", "--skipobj", "m", "--startobj", "manual", "--startobj", "a"]);
+    p.wait_console("iocinit: ready", T);
+    assert_eq!(ok(p.ctl(&["runlevel"])), "maint\n");
+    assert_eq!(p.state("m"), "stopped", "skipped");
+    p.wait_state("manual", "running", T);
+    p.wait_state("a", "running", T);
+    assert_eq!(p.state("b"), "stopped", "not in maint");
+    // Skipping is for the boot only.
+    ok(p.ctl(&["runlevel", "default"]));
+    ok(p.ctl(&["runlevel", "maint"]));
+    p.wait_state("m", "running", T);
+    p.poweroff();
+    // Unknown names are reported, not fatal.
+    let p = Pid1::boot(&dir, &["--runlevel", "nosuch", "--startobj", "ghost"]);
+    p.wait_console("iocinit: ready", T);
+    let console = p.console();
+    assert!(console.contains("runlevel \"nosuch\" is not defined; using the default"), "{console}");
+    assert!(console.contains("unknown object \"ghost\""), "{console}");
+    assert_eq!(ok(p.ctl(&["runlevel"])), "default\n");
+    assert_eq!(p.state("a"), "running");
+    p.poweroff();
+}
