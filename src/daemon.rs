@@ -130,6 +130,11 @@ pub fn run(opts: Options) -> i32 {
     if role != Role::Local && opts.resume.is_none() {
         boot_system(&config, &opts, role);
     }
+    if role != Role::Local && opts.resume.is_some() {
+        // The log file closed on exec (close-on-exec): the new image goes on
+        // appending to it.
+        open_system_log(&config, &opts, false);
+    }
     if role != Role::Local && opts.shell_first && opts.resume.is_none() {
         run_shell_and_wait(shell.as_ref(), &signals, "kernel command line asked for a shell");
     }
@@ -234,9 +239,14 @@ fn boot_system(config: &Config, opts: &Options, role: Role) {
         pid1::set_cad(config.globals.disable_cad);
     }
     pid1::banner(config);
+    open_system_log(config, opts, config.globals.blank_log_on_boot);
+}
+
+/// EnableLogging: the system log file (emptied first when `blank`).
+fn open_system_log(config: &Config, opts: &Options, blank: bool) {
     if config.globals.enable_logging {
         if let Ok(path) = CString::new(opts.layout.system_log.clone().into_os_string().into_encoded_bytes()) {
-            if let Err(e) = crate::logging::open_file(&path, config.globals.blank_log_on_boot) {
+            if let Err(e) = crate::logging::open_file(&path, blank) {
                 log::warn!("unable to open {}: {}", opts.layout.system_log.display(), nix::errno::Errno::from_raw(e).desc());
             }
         }
