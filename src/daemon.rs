@@ -152,7 +152,14 @@ pub fn run(opts: Options) -> i32 {
     let mut server = Server::new(listener, policy(&config, &opts.layout));
     let mut engine = build_engine(std::mem::take(&mut config), &opts.layout);
     match opts.resume {
-        Some((state_fd, _)) => crate::reexec::restore(&mut engine, own_inherited(state_fd)),
+        Some((state_fd, _)) => {
+            crate::reexec::restore(&mut engine, own_inherited(state_fd));
+            // A child that ended around the exec signalled while SIGCHLD was
+            // unblocked and ignored: no signal will come for it.
+            while let Some(r) = sys::reap_one() {
+                engine.child_exited(r.pid, r.status);
+            }
+        }
         None => engine.boot(&opts.boot),
     }
     let timer = match TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_CLOEXEC | TimerFlags::TFD_NONBLOCK) {
