@@ -125,7 +125,13 @@ pub fn run(opts: Options) -> i32 {
             return 1;
         }
         pid1::mount_filesystems(&pid1::RESCUE_MOUNTS, &opts.layout.run_dir);
+        let tried = std::time::Instant::now();
         run_shell_and_wait(shell.as_ref(), &signals, "the configuration has errors (see above)");
+        // A shell without a usable console (stdin at EOF) ends at once: try
+        // again at most once a second rather than spin and flood the console.
+        if let Some(rest) = std::time::Duration::from_secs(1).checked_sub(tried.elapsed()) {
+            std::thread::sleep(rest);
+        }
     };
     if role != Role::Local && opts.resume.is_none() {
         boot_system(&config, &opts, role);
