@@ -258,7 +258,7 @@ fn halt_reboot_and_poweroff_end_the_namespace_their_way() {
         three(&dir, "");
         let mut p = Pid1::boot(&dir, &[]);
         let out = if applet { p.run(p.bin.join(verb).to_str().unwrap(), &[]) } else { p.ctl(&[verb]) };
-        ok(out);
+        assert!(ns::power_request_ok(&out), "{verb}: {out:?}");
         let status = p.wait_exit(T);
         assert_eq!(status.signal(), Some(signal), "{verb}: {status:?}");
         let console = p.console();
@@ -341,5 +341,129 @@ fn boot_flags_pick_the_runlevel_and_add_or_skip_objects() {
     assert!(console.contains("unknown object \"ghost\""), "{console}");
     assert_eq!(ok(p.ctl(&["runlevel"])), "default\n");
     assert_eq!(p.state("a"), "running");
+    p.poweroff();
+}
+
+#[test]
+fn configreload_keeps_state_and_refuses_a_broken_file() {
+    let dir = scratch("verb-configreload");
+    three(&dir, "");
+    let p = Pid1::boot(&dir, &[]);
+    let (a, b) = (p.pid("a").unwrap(), p.pid("b").unwrap());
+    ok(p.ctl(&["disable", "c"]));
+    // a changes its description, b goes away, d is new.
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID a\nObjectDescription renamed a\nObjectStartCommand /bin/sleep 600\nObjectStartPriority 1\nObjectStopPriority 1\n\
+         ObjectRunlevels default\nObjectOptions FORK\n\
+         ObjectID c\nObjectStartCommand /bin/sleep 602\nObjectStartPriority 1\nObjectStopPriority 1\nObjectRunlevels default\n\
+         ObjectOptions FORK\n\
+         ObjectID d\nObjectStartCommand /bin/sleep 603\nObjectStartPriority 1\nObjectRunlevels default\nObjectOptions FORK\n",
+    );
+    assert_eq!(ok(p.ctl(&["configreload"])), "configuration reloaded\n");
+    assert_eq!(p.pid("a"), Some(a));
+    assert_eq!(p.status("a")["description"], "renamed a");
+    assert_eq!(p.status("c")["enabled"], false, "run-time state is carried over");
+    // Still running, so kept until stopped.
+    let st = p.status("b");
+    assert_eq!((st["pid"].as_i64(), st["removed"].as_bool()), (Some(b), Some(true)), "{st}");
+    assert_eq!(p.state("d"), "stopped");
+    ok(p.ctl(&["start", "d"]));
+    ok(p.ctl(&["stop", "b"]));
+    // A broken file: the running configuration stays, the error names file:line.
+    let good = read(&dir, "epoch.conf");
+    write(&dir, "epoch.conf", &format!("{good}ObjectID e\nObjectStartCommand /bin/true\nObjectBogus 1\n"));
+    let out = p.ctl(&["configreload"]);
+    assert_eq!(out.status.code(), Some(1));
+    let line = good.lines().count() + 3;
+    assert!(text(&out).contains(&format!("configuration not reloaded: {}:{line}:", dir.join("epoch.conf").display())), "{}", text(&out));
+    assert_eq!(p.pid("a"), Some(a));
+    assert_eq!(p.state("d"), "running");
+    assert_eq!(p.ctl(&["status", "e"]).status.code(), Some(2));
+    // The removed object is gone once the next reload finds it stopped.
+    write(&dir, "epoch.conf", &good);
+    ok(p.ctl(&["configreload"]));
+    assert_eq!(p.ctl(&["status", "b"]).status.code(), Some(2));
+    p.poweroff();
+}
+
+#[test]
+fn reexec_keeps_every_process_and_goes_on_supervising() {
+    let dir = scratch("verb-reexec");
+    three(
+        &dir,
+        "ObjectID ar\nObjectStartCommand /bin/sleep 610\nObjectStartPriority 1\nObjectStopPriority 1\nObjectRunlevels default\n\
+         ObjectOptions FORK AUTORESTART\n\
+         ObjectID once\nObjectStartCommand /bin/true\nObjectStartPriority 1\nObjectRunlevels default\n",
+    );
+    let conf = read(&dir, "epoch.conf").replacen("DefaultRunlevel default\n", "DefaultRunlevel default\nEnableLogging true\n", 1);
+    write(&dir, "epoch.conf", &conf);
+    let p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    ok(p.ctl(&["disable", "c"]));
+    let before: Vec<(Option<i64>, String)> = ["a", "b", "c", "ar", "once"].iter().map(|id| (p.pid(id), p.state(id))).collect();
+    let out = ok(p.ctl(&["reexec"]));
+    assert!(out == "re-executed\n" || out.is_empty(), "{out}");
+    p.wait_console("re-executed; 5 objects adopted", T);
+    let after: Vec<(Option<i64>, String)> = ["a", "b", "c", "ar", "once"].iter().map(|id| (p.pid(id), p.state(id))).collect();
+    assert_eq!(before, after);
+    assert_eq!(p.status("c")["enabled"], false);
+    assert_eq!(p.host_pid_of(1), Some(p.host_pid));
+    // Still the parent, still supervising: a crash is seen and restarted.
+    let ar = p.pid("ar").unwrap();
+    ok(p.sh(&format!("kill -9 {ar}")));
+    assert!(wait_for(T, || p.pid("ar").is_some_and(|n| n != ar)), "{}", p.console());
+    assert_eq!(p.status("ar")["last_exit"], "killed by SIGKILL");
+    let b = p.pid("b").unwrap();
+    ok(p.sh(&format!("kill -9 {b}")));
+    p.wait_state("b", "failed", T);
+    assert!(p.zombies().is_empty(), "{:?}", p.zombies());
+    // The system log goes on after the exec.
+    assert!(wait_for(T, || read(&dir, "system.log").contains("ar: process exited (killed by SIGKILL)")), "{}", read(&dir, "system.log"));
+    let console = p.poweroff();
+    assert!(console.contains("Stopping service a ... Done"), "{console}");
+}
+
+#[test]
+fn reexec_misses_no_child_that_ends_during_the_exec() {
+    let dir = scratch("verb-reexec-race");
+    // A control-socket client as a supervised service: PID 1's end of the
+    // connection closes on exec, so the client ends exactly while the new
+    // image is loading, before it listens for SIGCHLD again.
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID client\nObjectStartCommand socat -u -t0 UNIX-CONNECT:@DIR@/run/iocinit/control,type=5 OPEN:/dev/null\n\
+         ObjectStartPriority 1\nObjectRunlevels default\nObjectOptions FORK AUTORESTART\n",
+    );
+    let p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    // The window is a few milliseconds wide: try it ten times.
+    for round in 1..=10 {
+        // Connected (it may race the boot or the last exec: it restarts
+        // until it is).
+        assert!(wait_for(T, || ok(p.sh("ls -l /proc/1/fd")).matches("socket:").count() >= 2), "{}", p.console());
+        let old = p.pid("client").unwrap();
+        ok(p.ctl(&["reexec"]));
+        assert!(
+            wait_for(T, || match p.status("client") {
+                st if st["state"] == "running" => st["pid"].as_i64() != Some(old),
+                // Restarting after a fast failure: skip the backoff.
+                st if st["state"] == "restarting" || st["state"] == "crashed" => {
+                    let _ = p.ctl(&["start", "client"]);
+                    false
+                }
+                _ => false,
+            }),
+            "round {round}: the client's end was never seen: {:?}\n{}",
+            p.zombies(),
+            p.console()
+        );
+    }
+    assert_eq!(p.console().matches("re-executed;").count(), 10);
+    assert!(p.zombies().is_empty(), "{:?}", p.zombies());
     p.poweroff();
 }
