@@ -568,7 +568,10 @@ impl<O: Os> Engine<O> {
         if let Some((new_root, put_old)) = &plan.pivot {
             let result = self.os.pivot_root(new_root, put_old);
             match result {
-                Ok(()) => self.start_succeeded(i),
+                Ok(()) => {
+                    self.objs[i].set(State::Done);
+                    self.start_succeeded(i);
+                }
                 Err(e) => self.start_failed(i, format_args!("pivot_root: {}", nix::errno::Errno::from_raw(e).desc())),
             }
             return;
