@@ -752,3 +752,126 @@ fn stopfailcritical_gives_an_emergency_shell_then_the_shutdown_goes_on() {
     assert!(shell < resumed && resumed < last, "{console}");
     assert!(console.contains("iocinit: all processes ended"), "{console}");
 }
+
+#[test]
+fn notrack_starts_without_following() {
+    let dir = scratch("opt-notrack");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID bg\nObjectStartCommand /bin/sleep 600\nObjectStartPriority 1\nObjectRunlevels default\nObjectOptions FORK NOTRACK\n\
+         ObjectID nopid\nObjectStartCommand /bin/true\nObjectPIDFile @DIR@/never.pid\nObjectStartPriority 1\n\
+         ObjectRunlevels default\nObjectOptions NOTRACK\n",
+    );
+    let p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let bg = p.status("bg");
+    assert_eq!(bg["state"], "done");
+    assert!(bg["pid"].is_null(), "{bg}");
+    assert!(p.find_process("sleep 600").is_some());
+    // No wait for the pid file either.
+    assert_eq!(p.state("nopid"), "done");
+    p.poweroff();
+}
+
+#[test]
+fn runlevel_inheritance_is_not_recursive() {
+    let dir = scratch("opt-inherits");
+    let obj = |id: &str, rl: &str| {
+        format!(
+            "ObjectID {id}\nObjectStartCommand /bin/sleep 60{}\nObjectStartPriority 1\nObjectStopPriority 1\nObjectRunlevels {rl}\n\
+             ObjectOptions FORK\n",
+            id.len()
+        )
+    };
+    write(
+        &dir,
+        "epoch.conf",
+        &format!(
+            "DefaultRunlevel gui\nRunlevelInherits gui multiuser\nRunlevelInherits multiuser core\n{}{}{}",
+            obj("c", "core"),
+            obj("mu", "multiuser"),
+            obj("gui", "gui")
+        ),
+    );
+    let p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    assert_eq!((p.state("gui"), p.state("mu"), p.state("c")), ("running".into(), "running".into(), "stopped".into()));
+    ok(p.ctl(&["runlevel", "multiuser"]));
+    p.wait_state("c", "running", T);
+    p.wait_state("gui", "stopped", T);
+    assert_eq!(p.state("mu"), "running");
+    p.poweroff();
+}
+
+#[test]
+fn banner_and_blank_log_on_boot() {
+    let dir = scratch("opt-banner");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\nEnableLogging true\nBlankLogOnBoot true\nBootBannerText Welcome to the test board\n\
+         ObjectID a\nObjectStartCommand /bin/true\nObjectStartPriority 1\nObjectRunlevels default\n",
+    );
+    for _ in 0..2 {
+        let p = Pid1::boot(&dir, &[]);
+        p.wait_console("iocinit: ready", T);
+        assert!(p.console().starts_with("Welcome to the test board\n"), "{}", p.console());
+        p.poweroff();
+    }
+    // The second boot emptied the log first.
+    let log = read(&dir, "system.log");
+    assert_eq!(log.matches("iocinit: ready").count(), 1, "{log}");
+}
+
+#[test]
+fn exec_replaces_pid1() {
+    let dir = scratch("opt-exec");
+    write_exec(&dir, "newinit", "#!/bin/sh\necho $$ > @DIR@/newinit.pid\nexec sleep 600\n");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID svc\nObjectStartCommand /bin/sleep 601\nObjectStartPriority 1\nObjectRunlevels default\nObjectOptions FORK\n\
+         ObjectID switch\nObjectStartCommand @DIR@/newinit\nObjectStartPriority 2\nObjectRunlevels default\nObjectOptions EXEC\n",
+    );
+    let mut p = Pid1::spawn(&dir, &[], None);
+    let pid_file = dir.join("newinit.pid");
+    assert!(wait_for(T, || std::fs::read_to_string(&pid_file).is_ok_and(|s| s.ends_with('\n'))), "{}", p.console());
+    // The new program is PID 1 of the namespace, and the objects started
+    // before it still run (its children now).
+    assert_eq!(read(&dir, "newinit.pid"), "1\n");
+    let exe = || std::fs::read(format!("/proc/{}/cmdline", p.host_pid)).unwrap_or_default();
+    assert!(wait_for(T, || exe() == b"sleep\0600\0"), "{:?}", String::from_utf8_lossy(&exe()));
+    assert!(p.find_process("sleep 601").is_some());
+    assert!(p.alive());
+}
+
+#[test]
+fn pivot_moves_the_root() {
+    let dir = scratch("opt-pivot");
+    std::fs::create_dir_all(dir.join("nr")).unwrap();
+    std::fs::create_dir_all(dir.join("old")).unwrap();
+    let d = dir.display();
+    write(
+        &dir,
+        "epoch.conf",
+        &format!(
+            "DefaultRunlevel default\n\
+             ObjectID pivot\nObjectStartCommand {d}/nr {d}/nr{d}/old\nObjectStartPriority 1\nObjectRunlevels default\n\
+             ObjectOptions PIVOT\n\
+             ObjectID after\nObjectStartCommand /bin/sleep 600\nObjectStartPriority 2\nObjectStopPriority 1\n\
+             ObjectRunlevels default\nObjectOptions FORK\n"
+        ),
+    );
+    // The new root: the same tree, bound again (so every path still works).
+    let p = Pid1::boot_with(&dir, &[], Some(&format!("mount --rbind / {d}/nr")));
+    p.wait_console("iocinit: ready", T);
+    assert_eq!(p.state("pivot"), "done");
+    assert_eq!(p.state("after"), "running");
+    // PID 1's old root now sits at put_old, inside the new one.
+    assert!(std::path::Path::new(&format!("/proc/{}/root{d}/old/etc/passwd", p.host_pid)).exists());
+    assert!(!dir.join("old/etc").exists(), "not on the host");
+    p.poweroff();
+}
