@@ -389,7 +389,8 @@ impl<O: Os> Engine<O> {
         if matches!(self.phase, Phase::ShuttingDown(_)) {
             return Err(Refusal::ShuttingDown);
         }
-        if self.objs[i].state.is_down() {
+        // Waiting out an AUTORESTART backoff has nothing to stop: start now.
+        if self.objs[i].state.is_down() || self.objs[i].state == State::Restarting {
             return self.start(i);
         }
         self.objs[i].restart_after_stop = true;
