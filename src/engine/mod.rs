@@ -784,8 +784,11 @@ impl<O: Os> Engine<O> {
                     log::warn!("{}: prestart command: {status}", self.config.objects[i].id);
                     self.objs[i].prestart_failed = true;
                 }
-                if self.objs[i].state == State::Prestarting {
-                    self.launch(i);
+                match self.objs[i].state {
+                    State::Prestarting => self.launch(i),
+                    // Stopped during its prestart: that was all there was.
+                    State::Stopping => self.maybe_finish_stop(i),
+                    _ => {}
                 }
             }
             Helper::Stop => {
