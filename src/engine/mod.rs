@@ -989,8 +989,11 @@ impl<O: Os> Engine<O> {
             State::Stopping if !self.objs[i].killed => {
                 let st = &mut self.objs[i];
                 st.killed = true;
-                st.outcome = Some(Outcome::Warn);
-                st.set_note(format_args!("did not stop in time: killed"));
+                // A stop command that failed stays the reason (and a failure).
+                if st.outcome != Some(Outcome::Fail) {
+                    st.outcome = Some(Outcome::Warn);
+                    st.set_note(format_args!("did not stop in time: killed"));
+                }
                 log::warn!("{}: did not stop in time; sending SIGKILL", self.config.objects[i].id);
                 let (main, helper) = (st.main_pid, st.helper);
                 st.deadline = Some(now + KILL_WAIT_MS);
