@@ -875,3 +875,46 @@ fn pivot_moves_the_root() {
     assert!(!dir.join("old/etc").exists(), "not on the host");
     p.poweroff();
 }
+
+#[test]
+fn a_stop_during_the_prestart_command_is_prompt() {
+    let dir = scratch("opt-stop-prestart");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID slow\nObjectPrestartCommand /bin/sleep 30\nObjectStartCommand /bin/sh -c 'echo started > @DIR@/started'\n\
+         ObjectStartPriority 0\nObjectRunlevels default\n",
+    );
+    let p = Pid1::boot(&dir, &[]);
+    ok(p.ctl(&["start", "slow", "--no-wait"]));
+    p.wait_state("slow", "prestarting", T);
+    let t0 = Instant::now();
+    assert_eq!(ok(p.ctl(&["stop", "slow"])), "Stopping slow ... Done\n");
+    assert!(t0.elapsed() < Duration::from_secs(2), "the stop took {:?}", t0.elapsed());
+    assert_eq!(p.state("slow"), "stopped");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!dir.join("started").exists(), "the start command ran after the stop");
+    p.poweroff();
+}
+
+#[test]
+fn a_failed_stop_command_stays_a_failure_when_the_process_is_killed_too() {
+    let dir = scratch("opt-stopfail-kill");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID s\nObjectStartCommand /bin/sleep 600\nObjectStopCommand /bin/false\nObjectStartPriority 1\n\
+         ObjectStopPriority 1\nObjectRunlevels default\nObjectOptions FORK STOPTIMEOUT=1 STOPFAILCRITICAL\n",
+    );
+    let p = Pid1::boot(&dir, &[]);
+    let out = p.ctl(&["stop", "s"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Stopping s ... FAIL (stop command: exit code 1)\n");
+    assert_eq!(p.state("s"), "stopped");
+    ok(p.ctl(&["start", "s"]));
+    // At shutdown that failure is critical.
+    let console = p.poweroff();
+    assert!(console.contains("*** iocinit: s failed to stop (STOPFAILCRITICAL)"), "{console}");
+}

@@ -467,3 +467,30 @@ fn reexec_misses_no_child_that_ends_during_the_exec() {
     assert!(p.zombies().is_empty(), "{:?}", p.zombies());
     p.poweroff();
 }
+
+#[test]
+fn restart_of_a_service_waiting_out_its_backoff_starts_it_now() {
+    let dir = scratch("verb-restart-backoff");
+    // Crashes until the gate is there, then runs.
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID flaky\nObjectStartCommand [ -e @DIR@/gate ] && exec sleep 600; exit 1\nObjectStartPriority 1\n\
+         ObjectStopPriority 1\nObjectRunlevels default\nObjectOptions FORK AUTORESTART\n",
+    );
+    let p = Pid1::boot(&dir, &[]);
+    // Third failure: a 1 s wait before the next try.
+    assert!(wait_for(T, || {
+        let st = p.status("flaky");
+        st["state"] == "restarting" && st["restarts"].as_u64() >= Some(3)
+    }));
+    std::fs::write(dir.join("gate"), "").unwrap();
+    assert_eq!(ok(p.ctl(&["restart", "flaky"])), "Restarting flaky ... Done\n");
+    assert_eq!(p.state("flaky"), "running");
+    // And a stop afterwards stops it for good.
+    assert_eq!(ok(p.ctl(&["stop", "flaky"])), "Stopping flaky ... Done\n");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(p.state("flaky"), "stopped");
+    p.poweroff();
+}
