@@ -494,3 +494,34 @@ fn restart_of_a_service_waiting_out_its_backoff_starts_it_now() {
     assert_eq!(p.state("flaky"), "stopped");
     p.poweroff();
 }
+
+#[test]
+fn busybox_signals_and_the_applet_fallbacks() {
+    // BusyBox's conventions for init: SIGUSR1 halt, SIGTERM reboot, SIGUSR2
+    // and SIGPWR power off, sent from inside the namespace.
+    for (signal, ends_with) in [("USR1", libc::SIGINT), ("TERM", libc::SIGHUP), ("USR2", libc::SIGINT), ("PWR", libc::SIGINT)] {
+        let dir = scratch(&format!("verb-sig-{signal}"));
+        three(&dir, "");
+        let mut p = Pid1::boot(&dir, &[]);
+        ok(p.sh(&format!("kill -{signal} 1")));
+        let status = p.wait_exit(T);
+        assert_eq!(status.signal(), Some(ends_with), "SIG{signal}: {status:?}");
+        assert!(p.console().contains("Stopping service a ... Done"), "SIG{signal}: {}", p.console());
+    }
+    // No control socket to be reached: the applet signals PID 1 instead.
+    let dir = scratch("verb-applet-fallback");
+    three(&dir, "");
+    let mut p = Pid1::boot(&dir, &[]);
+    let out = p.run(p.bin.join("poweroff").to_str().unwrap(), &["--socket", "/nonexistent/control"]);
+    assert!(ns::power_request_ok(&out), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("signalling PID 1 instead"), "{out:?}");
+    assert_eq!(p.wait_exit(T).signal(), Some(libc::SIGINT));
+    assert!(p.console().contains("iocinit: all processes ended"));
+    // -f: reboot(2) at once, nothing stopped.
+    let dir = scratch("verb-applet-force");
+    three(&dir, "");
+    let mut p = Pid1::boot(&dir, &[]);
+    let _ = p.run(p.bin.join("reboot").to_str().unwrap(), &["-f"]);
+    assert_eq!(p.wait_exit(T).signal(), Some(libc::SIGHUP));
+    assert!(!p.console().contains("Stopping"), "{}", p.console());
+}
