@@ -842,8 +842,8 @@ fn exec_replaces_pid1() {
     // The new program is PID 1 of the namespace, and the objects started
     // before it still run (its children now).
     assert_eq!(read(&dir, "newinit.pid"), "1\n");
-    let exe = || std::fs::read(format!("/proc/{}/cmdline", p.host_pid)).unwrap_or_default();
-    assert!(wait_for(T, || exe() == b"sleep\0600\0"), "{:?}", String::from_utf8_lossy(&exe()));
+    let cmdline = || std::fs::read(format!("/proc/{}/cmdline", p.host_pid)).unwrap_or_default();
+    assert!(wait_for(T, || cmdline() == b"sleep\x00600\x00"), "{:?}", String::from_utf8_lossy(&cmdline()));
     assert!(p.find_process("sleep 601").is_some());
     assert!(p.alive());
 }
