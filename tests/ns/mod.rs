@@ -284,9 +284,32 @@ impl Pid1 {
     /// `iocinit ARGS` inside the namespace as user and group 65534 (nobody)
     /// without supplementary groups.
     pub fn ctl_as_nobody(&self, args: &[&str]) -> Output {
+        let socket = self.socket_for_everyone();
         let mut all = vec!["--reuid=65534", "--regid=65534", "--clear-groups", BIN];
         all.extend_from_slice(args);
+        all.extend(["--socket", socket.to_str().unwrap()]);
         self.run("setpriv", &all)
+    }
+
+    /// The control socket at a path every user can reach: the test directory
+    /// may sit below one that only root may enter (a checkout in /root), so
+    /// then the run directory is bound, in the namespace only, below /tmp.
+    pub fn socket_for_everyone(&self) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let open = self.socket().ancestors().skip(1).all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
+        if open {
+            return self.socket();
+        }
+        let alt = PathBuf::from(format!("/tmp/iocinit-ns-{}", self.host_pid));
+        let socket = alt.join("iocinit/control");
+        if !Path::new(&format!("/proc/{}/root{}", self.host_pid, socket.display())).exists() {
+            std::fs::create_dir_all(&alt).unwrap();
+            std::fs::set_permissions(&alt, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let run = self.dir.join("run");
+            let out = self.run("mount", &["--bind", run.to_str().unwrap(), alt.to_str().unwrap()]);
+            assert!(out.status.success(), "bind mount: {out:?}");
+        }
+        socket
     }
 
     /// One request to PID 1 over its control socket, from the test process
@@ -368,5 +391,7 @@ impl Drop for Pid1 {
             let _ = child.kill();
             let _ = child.wait();
         }
+        // The mount point of socket_for_everyone, empty once the namespace is gone.
+        let _ = std::fs::remove_dir(format!("/tmp/iocinit-ns-{}", self.host_pid));
     }
 }
