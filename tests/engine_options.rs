@@ -17,6 +17,7 @@ fn read(dir: &std::path::Path, rel: &str) -> String {
     std::fs::read_to_string(dir.join(rel)).unwrap_or_default()
 }
 
+/// Waits until `dir/rel` holds `content` (a whole line: "\n").
 fn wait_file(dir: &std::path::Path, rel: &str, content: &str) {
     let path = dir.join(rel);
     let ok = wait_for(T, || std::fs::read_to_string(&path).is_ok_and(|s| s.contains(content)));
@@ -82,8 +83,8 @@ fn forkn_is_started_and_not_followed() {
     assert!(quick["pid"].is_null(), "{quick}");
     // FORK: followed until its process exits.
     assert_eq!(p.state("tracked"), "running");
-    wait_file(&dir, "quick.exited", "");
-    wait_file(&dir, "tracked.exited", "");
+    wait_file(&dir, "quick.exited", "\n");
+    wait_file(&dir, "tracked.exited", "\n");
     p.wait_state("tracked", "stopped", T);
     assert_eq!(p.status("tracked")["last_exit"], "exit code 0");
     // The FORKN command's exit changed nothing.
@@ -225,7 +226,7 @@ fn stop_escalates_to_sigkill_after_stoptimeout() {
          ObjectStopCommand PID\nObjectOptions FORK STOPTIMEOUT=1\n",
     );
     let p = Pid1::boot(&dir, &[]);
-    wait_file(&dir, "stubborn.pid", "");
+    wait_file(&dir, "stubborn.pid", "\n");
     let t0 = Instant::now();
     let out = p.ctl(&["stop", "s"]);
     let took = t0.elapsed();
@@ -251,7 +252,7 @@ fn termsignal_replaces_sigterm() {
          ObjectStopCommand PID\nObjectOptions FORK TERMSIGNAL=SIGUSR1 STOPTIMEOUT=5\n",
     );
     let p = Pid1::boot(&dir, &[]);
-    wait_file(&dir, "stubborn.pid", "");
+    wait_file(&dir, "stubborn.pid", "\n");
     let t0 = Instant::now();
     let out = ok(p.ctl(&["stop", "s"]));
     assert!(out.contains("Stopping s ... Done"), "{out}");
@@ -273,7 +274,7 @@ fn nostopwait_returns_at_once_and_forgets_the_process() {
          ObjectStopCommand PID\nObjectOptions FORK NOSTOPWAIT\n",
     );
     let p = Pid1::boot(&dir, &[]);
-    wait_file(&dir, "stubborn.pid", "");
+    wait_file(&dir, "stubborn.pid", "\n");
     let pid: i64 = read(&dir, "stubborn.pid").trim().parse().unwrap();
     let t0 = Instant::now();
     ok(p.ctl(&["stop", "s"]));
@@ -304,7 +305,7 @@ fn stop_command_runs_as_the_stop_method() {
          ObjectStopCommand /bin/sh -c 'echo stop-ran >> @DIR@/stop.log; kill $(cat @DIR@/svc.pid)'\n",
     );
     let p = Pid1::boot(&dir, &[]);
-    wait_file(&dir, "svc.pid", "");
+    wait_file(&dir, "svc.pid", "\n");
     let pid = p.pid("s").unwrap();
     assert_eq!(ok(p.ctl(&["status", "s"])).lines().find(|l| l.starts_with("Stop mode:")).unwrap(), "Stop mode:          command");
     let out = ok(p.ctl(&["stop", "s"]));
