@@ -25,7 +25,10 @@
 //!
 //! Run: `cargo bench --bench supervisors` (root; runs
 //! tests/support/install-engine-deps first). About two and a half minutes.
-//! `IOCINIT_BENCH_BIN` picks another iocinit executable (a static musl build).
+//! iocinit runs as the bench build of this crate (glibc, dynamic) and, when
+//! there is one, as the static musl build of `.cargo/build-static`
+//! (target/x86_64-unknown-linux-musl/release/iocinit, or `IOCINIT_BENCH_STATIC`),
+//! the binary a board gets.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +44,7 @@ const SETTLE: Duration = Duration::from_secs(11);
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
     Iocinit,
+    IocinitStatic,
     Busybox,
     Runit,
     S6,
@@ -50,6 +54,7 @@ impl Kind {
     fn name(self) -> &'static str {
         match self {
             Kind::Iocinit => "iocinit",
+            Kind::IocinitStatic => "iocinit musl",
             Kind::Busybox => "BusyBox init",
             Kind::Runit => "runit",
             Kind::S6 => "s6",
@@ -64,8 +69,18 @@ fn which(cmd: &str) -> PathBuf {
     std::fs::canonicalize(path).unwrap()
 }
 
-fn iocinit_bin() -> PathBuf {
-    std::env::var_os("IOCINIT_BENCH_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_iocinit")))
+fn iocinit_bin(kind: Kind) -> PathBuf {
+    match kind {
+        Kind::IocinitStatic => static_bin().expect("a static build"),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_iocinit")),
+    }
+}
+
+/// The static musl build, if there is one.
+fn static_bin() -> Option<PathBuf> {
+    let default = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/x86_64-unknown-linux-musl/release/iocinit");
+    let path = std::env::var_os("IOCINIT_BENCH_STATIC").map(PathBuf::from).unwrap_or(default);
+    path.exists().then_some(path)
 }
 
 /// The argument of service `k` in this run (unique on the host).
@@ -87,7 +102,7 @@ impl Setup {
         std::fs::create_dir_all(&dir).unwrap();
         let run_script = |k: usize| format!("#!/bin/sh\nexec /bin/sleep {}\n", service_arg(k));
         let exe = match kind {
-            Kind::Iocinit => {
+            Kind::Iocinit | Kind::IocinitStatic => {
                 let mut conf = String::from("DefaultRunlevel default\n");
                 for k in 0..SERVICES {
                     conf += &format!(
@@ -97,7 +112,7 @@ impl Setup {
                     );
                 }
                 std::fs::write(dir.join("epoch.conf"), conf).unwrap();
-                std::fs::canonicalize(iocinit_bin()).unwrap()
+                std::fs::canonicalize(iocinit_bin(kind)).unwrap()
             }
             Kind::Busybox => {
                 let mut tab = String::new();
@@ -128,7 +143,7 @@ impl Setup {
         let mut cmd = Command::new("unshare");
         cmd.args(["--fork", "--pid", "--mount", "--mount-proc", "--kill-child"]);
         match self.kind {
-            Kind::Iocinit => {
+            Kind::Iocinit | Kind::IocinitStatic => {
                 cmd.arg(&self.exe).arg("--config").arg(self.dir.join("epoch.conf"));
                 cmd.arg("--run-dir").arg(self.dir.join("run")).arg("--state-dir").arg(self.dir.join("state"));
                 cmd.arg("--system-log").arg(self.dir.join("system.log"));
@@ -169,7 +184,7 @@ impl Setup {
 
     fn stop_signal(&self) -> i32 {
         match self.kind {
-            Kind::Iocinit | Kind::Busybox => libc::SIGUSR2,
+            Kind::Iocinit | Kind::IocinitStatic | Kind::Busybox => libc::SIGUSR2,
             Kind::Runit => libc::SIGHUP,
             Kind::S6 => libc::SIGTERM,
         }
@@ -396,7 +411,7 @@ fn file_size(p: &Path) -> u64 {
 
 fn binary_size(kind: Kind) -> u64 {
     match kind {
-        Kind::Iocinit => file_size(&iocinit_bin()),
+        Kind::Iocinit | Kind::IocinitStatic => file_size(&iocinit_bin(kind)),
         Kind::Busybox => file_size(&which("busybox")),
         Kind::Runit => file_size(&which("runsvdir")) + file_size(&which("runsv")),
         Kind::S6 => {
@@ -466,7 +481,11 @@ fn main() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/install-engine-deps");
     assert!(Command::new(&script).status().unwrap().success(), "{} failed", script.display());
     let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-supervisors");
-    let kinds = [Kind::Iocinit, Kind::Busybox, Kind::Runit, Kind::S6];
+    let mut kinds = vec![Kind::Iocinit];
+    if static_bin().is_some() {
+        kinds.push(Kind::IocinitStatic);
+    }
+    kinds.extend([Kind::Busybox, Kind::Runit, Kind::S6]);
     let mut results: Vec<Measured> = kinds.iter().map(|&k| measure(k, &base)).collect();
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();
     let mut row = |name: &str, f: &mut dyn FnMut(&mut Measured) -> String| {
@@ -489,7 +508,7 @@ fn main() {
     let width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     let col = 14;
     print!("{:width$}", "");
-    for k in kinds {
+    for k in &kinds {
         print!(" | {:>col$}", k.name());
     }
     println!();
@@ -501,5 +520,8 @@ fn main() {
         }
         println!();
     }
-    println!("\niocinit binary: {}", iocinit_bin().display());
+    println!("\niocinit: {}", iocinit_bin(Kind::Iocinit).display());
+    if let Some(path) = static_bin() {
+        println!("iocinit musl: {}", path.display());
+    }
 }
