@@ -133,13 +133,13 @@ pub fn run(opts: Options) -> i32 {
             std::thread::sleep(rest);
         }
     };
-    if role != Role::Local && opts.resume.is_none() {
-        boot_system(&config, &opts, role);
-    }
-    if role != Role::Local && opts.resume.is_some() {
-        // The log file closed on exec (close-on-exec): the new image goes on
-        // appending to it.
-        open_system_log(&config, &opts, false);
+    if role != Role::Local {
+        match opts.resume {
+            None => boot_system(&config, &opts, role),
+            // The log file closed on exec (close-on-exec): the new image goes
+            // on appending to it.
+            Some(_) => open_system_log(&config, &opts, false),
+        }
     }
     if role != Role::Local && opts.shell_first && opts.resume.is_none() {
         run_shell_and_wait(shell.as_ref(), &signals, "kernel command line asked for a shell");
