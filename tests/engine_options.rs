@@ -9,13 +9,9 @@ mod ns;
 
 use std::time::{Duration, Instant};
 
-use ns::{ok, scratch, wait_for, write, write_exec, Pid1};
+use ns::{ok, read, scratch, wait_for, write, write_exec, Pid1};
 
 const T: Duration = Duration::from_secs(10);
-
-fn read(dir: &std::path::Path, rel: &str) -> String {
-    std::fs::read_to_string(dir.join(rel)).unwrap_or_default()
-}
 
 /// Waits until `dir/rel` holds `content` (a whole line: "\n").
 fn wait_file(dir: &std::path::Path, rel: &str, content: &str) {

@@ -7,13 +7,9 @@ mod ns;
 
 use std::time::{Duration, Instant};
 
-use ns::{ok, scratch, wait_for, write, Pid1};
+use ns::{ok, read, scratch, wait_for, write, Pid1};
 
 const T: Duration = Duration::from_secs(10);
-
-fn read(dir: &std::path::Path, rel: &str) -> String {
-    std::fs::read_to_string(dir.join(rel)).unwrap_or_default()
-}
 
 #[test]
 fn a_broken_configuration_gets_a_shell_until_the_file_is_fixed() {
@@ -212,10 +208,10 @@ fn thirty_two_idle_services_do_not_wake_pid1() {
     assert_eq!(ok(p.ctl(&["status"])).matches(" running ").count(), 32);
     // Let the last replies go out, then watch for 10 s without asking anything.
     std::thread::sleep(Duration::from_millis(200));
-    let before = (p.status_field("voluntary_ctxt_switches"), p.status_field("nonvoluntary_ctxt_switches"));
+    let before = p.context_switches();
     std::thread::sleep(Duration::from_secs(10));
-    let after = (p.status_field("voluntary_ctxt_switches"), p.status_field("nonvoluntary_ctxt_switches"));
-    eprintln!("PID 1 context switches (voluntary, involuntary) over 10 s idle: {before:?} -> {after:?}");
+    let after = p.context_switches();
+    eprintln!("PID 1 context switches (voluntary + involuntary) over 10 s idle: {before} -> {after}");
     assert_eq!(before, after, "PID 1 woke up while idle");
     p.poweroff();
 }

@@ -9,13 +9,9 @@ use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
 use iocinit::control::protocol::{Code, Verb};
-use ns::{ok, scratch, wait_for, write, write_exec, Pid1};
+use ns::{ok, read, scratch, wait_for, write, write_exec, Pid1};
 
 const T: Duration = Duration::from_secs(10);
-
-fn read(dir: &std::path::Path, rel: &str) -> String {
-    std::fs::read_to_string(dir.join(rel)).unwrap_or_default()
-}
 
 fn version_json(p: &Pid1) -> serde_json::Value {
     serde_json::from_str(&ok(p.ctl(&["version", "--json"]))).unwrap()

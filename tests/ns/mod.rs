@@ -46,6 +46,11 @@ pub fn write(dir: &Path, rel: &str, text: &str) -> PathBuf {
     path
 }
 
+/// The content of `dir/rel`, empty if there is none (yet).
+pub fn read(dir: &Path, rel: &str) -> String {
+    std::fs::read_to_string(dir.join(rel)).unwrap_or_default()
+}
+
 pub fn write_exec(dir: &Path, rel: &str, text: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let path = write(dir, rel, text);
