@@ -131,10 +131,21 @@ pub fn run(opts: Options) -> i32 {
             return 1;
         }
         pid1::mount_filesystems(&pid1::RESCUE_MOUNTS, &opts.layout.run_dir);
+        let tried = std::time::Instant::now();
         run_shell_and_wait(shell.as_ref(), &signals, "the configuration has errors (see above)");
+        // A shell without a usable console (stdin at EOF) ends at once: try
+        // again at most once a second rather than spin and flood the console.
+        if let Some(rest) = std::time::Duration::from_secs(1).checked_sub(tried.elapsed()) {
+            std::thread::sleep(rest);
+        }
     };
-    if role != Role::Local && opts.resume.is_none() {
-        boot_system(&config, &opts, role);
+    if role != Role::Local {
+        match opts.resume {
+            None => boot_system(&config, &opts, role),
+            // The log file closed on exec (close-on-exec): the new image goes
+            // on appending to it.
+            Some(_) => open_system_log(&config, &opts, false),
+        }
     }
     if role != Role::Local && opts.shell_first && opts.resume.is_none() {
         run_shell_and_wait(shell.as_ref(), &signals, "kernel command line asked for a shell");
@@ -153,7 +164,14 @@ pub fn run(opts: Options) -> i32 {
     let mut server = Server::new(listener, policy(&config, &opts.layout));
     let mut engine = build_engine(std::mem::take(&mut config), &opts.layout);
     match opts.resume {
-        Some((state_fd, _)) => crate::reexec::restore(&mut engine, own_inherited(state_fd)),
+        Some((state_fd, _)) => {
+            crate::reexec::restore(&mut engine, own_inherited(state_fd));
+            // A child that ended around the exec signalled while SIGCHLD was
+            // unblocked and ignored: no signal will come for it.
+            while let Some(r) = sys::reap_one() {
+                engine.child_exited(r.pid, r.status);
+            }
+        }
         None => engine.boot(&opts.boot),
     }
     let timer = match TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_CLOEXEC | TimerFlags::TFD_NONBLOCK) {
@@ -273,9 +291,14 @@ fn boot_system(config: &Config, opts: &Options, role: Role) {
         pid1::set_cad(config.globals.disable_cad);
     }
     pid1::banner(config);
+    open_system_log(config, opts, config.globals.blank_log_on_boot);
+}
+
+/// EnableLogging: the system log file (emptied first when `blank`).
+fn open_system_log(config: &Config, opts: &Options, blank: bool) {
     if config.globals.enable_logging {
         if let Ok(path) = CString::new(opts.layout.system_log.clone().into_os_string().into_encoded_bytes()) {
-            if let Err(e) = crate::logging::open_file(&path, config.globals.blank_log_on_boot) {
+            if let Err(e) = crate::logging::open_file(&path, blank) {
                 log::warn!("unable to open {}: {}", opts.layout.system_log.display(), nix::errno::Errno::from_raw(e).desc());
             }
         }

@@ -7,6 +7,8 @@
 //! `--local`: the same under `$XDG_RUNTIME_DIR` (else `/tmp/iocinit-<uid>`),
 //! `$XDG_STATE_HOME` (else `~/.local/state`) and `$XDG_CONFIG_HOME` (else
 //! `~/.config`), so an engineer runs a board's configuration without root.
+//! `--run-dir`, `--socket`, `--state-dir` and `--system-log` move each of
+//! them (PID 1 of a test namespace shares the host's files and needs its own).
 
 use std::path::{Path, PathBuf};
 

@@ -153,6 +153,8 @@ pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _sig
         opts.layout.state_dir.display().to_string(),
         "--socket".into(),
         opts.layout.control_socket.display().to_string(),
+        "--system-log".into(),
+        opts.layout.system_log.display().to_string(),
     ];
     if let Some(dir) = &opts.ioc_dir {
         args.extend(["--ioc-dir".into(), dir.display().to_string()]);

@@ -36,6 +36,11 @@ struct Args {
     /// persistent state (default /var/lib/iocinit)
     #[argh(option)]
     state_dir: Option<PathBuf>,
+    /// the system log of EnableLogging and ObjectStdout/ObjectStderr LOG
+    /// (default /var/log/system.log; --local: system.log in the XDG state
+    /// directory); PID 1 of a test namespace needs its own
+    #[argh(option)]
+    system_log: Option<PathBuf>,
     /// reject iocinit's extensions to Epoch's language
     #[argh(switch)]
     strict_epoch: bool,
@@ -62,7 +67,10 @@ pub fn main(args: Vec<String>) -> i32 {
         Err(code) => return code,
     };
     crate::logging::init(a.debug);
-    let layout = Layout::resolve(a.local, a.run_dir.as_deref(), a.socket.as_deref(), a.state_dir.as_deref());
+    let mut layout = Layout::resolve(a.local, a.run_dir.as_deref(), a.socket.as_deref(), a.state_dir.as_deref());
+    if let Some(log) = a.system_log {
+        layout.system_log = log;
+    }
     if !a.local && std::process::id() == 1 {
         pid1::mount_proc_early();
     }

@@ -313,6 +313,8 @@ impl Server {
                 match result {
                     Err(r) => self.refused(i, r),
                     Ok(()) if wait && !engine.settled(t) => self.slots[i].task = Task::Wait { obj: t, verb: req.verb },
+                    // Not waiting: the request was accepted and is under way.
+                    Ok(()) if !engine.settled(t) => self.end(i, Code::Ok, ""),
                     Ok(()) => self.answer_settled(i, t, req.verb, engine),
                 }
             }

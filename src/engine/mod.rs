@@ -33,6 +33,10 @@ pub const DEFAULT_STOP_TIMEOUT_S: u32 = 10;
 const KILL_WAIT_MS: u64 = 2_000;
 /// How long ObjectPIDFile may take to name a live process.
 const PIDFILE_WAIT_MS: u64 = 30_000;
+/// SERVICE: how long, and how often, to look for the daemon after the start
+/// command ended (one caught inside its execve shows no environment).
+const SERVICE_WAIT_MS: u64 = 500;
+const SERVICE_POLL_MS: u64 = 20;
 /// Shutdown: grace after SIGTERM to everything, then after SIGKILL.
 const TERM_GRACE_MS: u64 = 5_000;
 const KILL_GRACE_MS: u64 = 2_000;
@@ -389,7 +393,8 @@ impl<O: Os> Engine<O> {
         if matches!(self.phase, Phase::ShuttingDown(_)) {
             return Err(Refusal::ShuttingDown);
         }
-        if self.objs[i].state.is_down() {
+        // Waiting out an AUTORESTART backoff has nothing to stop: start now.
+        if self.objs[i].state.is_down() || self.objs[i].state == State::Restarting {
             return self.start(i);
         }
         self.objs[i].restart_after_stop = true;
@@ -568,7 +573,10 @@ impl<O: Os> Engine<O> {
         if let Some((new_root, put_old)) = &plan.pivot {
             let result = self.os.pivot_root(new_root, put_old);
             match result {
-                Ok(()) => self.start_succeeded(i),
+                Ok(()) => {
+                    self.objs[i].set(State::Done);
+                    self.start_succeeded(i);
+                }
                 Err(e) => self.start_failed(i, format_args!("pivot_root: {}", nix::errno::Errno::from_raw(e).desc())),
             }
             return;
@@ -752,23 +760,39 @@ impl<O: Os> Engine<O> {
             return;
         }
         if o.service && !o.no_track {
-            // A daemonized service: its process was reparented to us and
-            // carries the object's marker.
-            let me = self.os.self_pid();
-            let mut found: Option<Pid> = None;
-            self.os.for_each_marked(&self.plans[i].marker, &mut |pid, ppid| {
-                if ppid == me && found.is_none_or(|f| pid < f) {
-                    found = Some(pid);
-                }
-            });
-            if let Some(pid) = found {
-                self.objs[i].main_pid = Some(pid);
-                self.objs[i].set(State::Running);
-                self.start_succeeded(i);
-                return;
-            }
-            log::warn!("{}: SERVICE started but no daemon process was found", object.id);
+            self.objs[i].pidfile_limit = self.os.now_ms() + SERVICE_WAIT_MS;
+            self.look_for_daemon(i);
+            return;
         }
+        self.objs[i].set(State::Done);
+        self.start_succeeded(i);
+    }
+
+    /// SERVICE: a daemonized service's process was reparented to us and
+    /// carries the object's marker. A daemon caught in the middle of its
+    /// execve shows no environment for that instant, so until
+    /// `pidfile_limit` the object stays Starting (without a process) and
+    /// its deadline brings us back here.
+    fn look_for_daemon(&mut self, i: usize) {
+        let me = self.os.self_pid();
+        let mut found: Option<Pid> = None;
+        self.os.for_each_marked(&self.plans[i].marker, &mut |pid, ppid| {
+            if ppid == me && found.is_none_or(|f| pid < f) {
+                found = Some(pid);
+            }
+        });
+        if let Some(pid) = found {
+            self.objs[i].main_pid = Some(pid);
+            self.objs[i].set(State::Running);
+            self.start_succeeded(i);
+            return;
+        }
+        let now = self.os.now_ms();
+        if now < self.objs[i].pidfile_limit {
+            self.objs[i].deadline = Some(now + SERVICE_POLL_MS);
+            return;
+        }
+        log::warn!("{}: SERVICE started but no daemon process was found", self.config.objects[i].id);
         self.objs[i].set(State::Done);
         self.start_succeeded(i);
     }
@@ -781,8 +805,11 @@ impl<O: Os> Engine<O> {
                     log::warn!("{}: prestart command: {status}", self.config.objects[i].id);
                     self.objs[i].prestart_failed = true;
                 }
-                if self.objs[i].state == State::Prestarting {
-                    self.launch(i);
+                match self.objs[i].state {
+                    State::Prestarting => self.launch(i),
+                    // Stopped during its prestart: that was all there was.
+                    State::Stopping => self.maybe_finish_stop(i),
+                    _ => {}
                 }
             }
             Helper::Stop => {
@@ -951,6 +978,8 @@ impl<O: Os> Engine<O> {
     fn object_deadline(&mut self, i: usize) {
         let now = self.os.now_ms();
         match self.objs[i].state {
+            // The start command ended: still looking for a SERVICE's daemon.
+            State::Starting if self.objs[i].main_pid.is_none() => self.look_for_daemon(i),
             State::Restarting => {
                 self.objs[i].set(State::Stopped);
                 let cause = self.objs[i].cause;
@@ -983,8 +1012,11 @@ impl<O: Os> Engine<O> {
             State::Stopping if !self.objs[i].killed => {
                 let st = &mut self.objs[i];
                 st.killed = true;
-                st.outcome = Some(Outcome::Warn);
-                st.set_note(format_args!("did not stop in time: killed"));
+                // A stop command that failed stays the reason (and a failure).
+                if st.outcome != Some(Outcome::Fail) {
+                    st.outcome = Some(Outcome::Warn);
+                    st.set_note(format_args!("did not stop in time: killed"));
+                }
                 log::warn!("{}: did not stop in time; sending SIGKILL", self.config.objects[i].id);
                 let (main, helper) = (st.main_pid, st.helper);
                 st.deadline = Some(now + KILL_WAIT_MS);

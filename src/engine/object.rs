@@ -165,7 +165,7 @@ pub struct ObjState {
     pub prestart_failed: bool,
     /// SIGKILL already sent during this stop.
     pub killed: bool,
-    /// When WaitPidFile gives up.
+    /// When WaitPidFile (or the search for a SERVICE's daemon) gives up.
     pub pidfile_limit: u64,
     pub note: Note,
     /// Removed by a configuration reload while running: not carried over

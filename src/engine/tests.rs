@@ -522,6 +522,38 @@ fn a_service_is_followed_to_its_daemon() {
 }
 
 #[test]
+fn a_service_daemon_not_visible_at_once_is_looked_for_again() {
+    // The race seen on a loaded machine: the daemon is inside its execve
+    // when the start command's exit is handled, so /proc shows it without
+    // an environment. That instant cannot be produced on demand with real
+    // processes, hence the fake.
+    let mut e = booted(config(vec![
+        with(object("sshd", "/sbin/sshd", 1), |o| o.service = true),
+        with(object("plain", "/sbin/plain", 1), |o| o.service = true),
+        object("next", "/bin/next", 2),
+    ]));
+    let starter = e.pid_of("/sbin/sshd");
+    e.exit(starter, 0);
+    assert_eq!(e.state("sshd"), State::Starting);
+    // The boot waits for it.
+    assert!(!e.spawned().contains(&"/bin/next"));
+    e.wait(60);
+    e.os.alive.insert(555);
+    e.os.marked.insert(555, (1, "IOCINIT_OBJECT=sshd".into()));
+    e.wait(30);
+    let i = e.find("sshd").unwrap();
+    assert_eq!((e.state("sshd"), e.object(i).main_pid), (State::Running, Some(555)));
+    // A SERVICE that leaves no daemon at all is done after a short look.
+    let plain = e.pid_of("/sbin/plain");
+    e.exit(plain, 0);
+    e.wait(SERVICE_WAIT_MS - 40);
+    assert_eq!(e.state("plain"), State::Starting);
+    e.wait(60);
+    assert_eq!(e.state("plain"), State::Done);
+    assert!(e.spawned().contains(&"/bin/next"));
+}
+
+#[test]
 fn a_pid_file_is_waited_for() {
     let mut o = object("d", "/sbin/d", 1);
     o.pid_file = Some("/run/d.pid".into());

@@ -79,6 +79,11 @@ pub fn write(dir: &Path, rel: &str, text: &str) -> PathBuf {
     path
 }
 
+/// The content of `dir/rel`, empty if there is none (yet).
+pub fn read(dir: &Path, rel: &str) -> String {
+    std::fs::read_to_string(dir.join(rel)).unwrap_or_default()
+}
+
 pub fn write_exec(dir: &Path, rel: &str, text: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let path = write(dir, rel, text);
@@ -118,6 +123,21 @@ impl Pid1 {
     /// of a new namespace, with `extra` arguments; waits for the control
     /// socket.
     pub fn boot(dir: &Path, extra: &[&str]) -> Pid1 {
+        Pid1::boot_with(dir, extra, None)
+    }
+
+    /// [`Pid1::boot`], with a shell `setup` script run first as the
+    /// namespace's PID 1, which then execs iocinit (e.g. bind mounts over
+    /// /etc/passwd: the mount namespace is private).
+    pub fn boot_with(dir: &Path, extra: &[&str], setup: Option<&str>) -> Pid1 {
+        let p = Pid1::spawn(dir, extra, setup);
+        p.wait_socket();
+        p
+    }
+
+    /// Starts PID 1 without waiting for its control socket (a bad
+    /// configuration, say). The system log goes to `dir/system.log`.
+    pub fn spawn(dir: &Path, extra: &[&str], setup: Option<&str>) -> Pid1 {
         require_root();
         let bin = dir.join("bin");
         std::fs::create_dir_all(&bin).unwrap();
@@ -126,14 +146,19 @@ impl Pid1 {
         }
         let console = std::fs::File::create(dir.join("console.log")).unwrap();
         let mut cmd = Command::new("unshare");
-        cmd.args(["--fork", "--pid", "--mount", "--mount-proc", "--kill-child"])
-            .arg(BIN)
+        cmd.args(["--fork", "--pid", "--mount", "--mount-proc", "--kill-child"]);
+        if let Some(script) = setup {
+            cmd.args(["/bin/sh", "-c", &format!("{script}\nexec \"$0\" \"$@\"")]);
+        }
+        cmd.arg(BIN)
             .arg("--config")
             .arg(dir.join("epoch.conf"))
             .arg("--run-dir")
             .arg(dir.join("run"))
             .arg("--state-dir")
             .arg(dir.join("state"))
+            .arg("--system-log")
+            .arg(dir.join("system.log"))
             .args(extra)
             .stdin(Stdio::null())
             .stdout(console.try_clone().unwrap())
@@ -148,13 +173,13 @@ impl Pid1 {
             }),
             "no PID 1 appeared"
         );
-        let p = Pid1 { dir: dir.to_path_buf(), child: Some(child), host_pid, bin };
-        assert!(
-            wait_for(Duration::from_secs(10), || p.socket().exists()),
-            "no control socket; console:\n{}",
-            p.console()
-        );
-        p
+        Pid1 { dir: dir.to_path_buf(), child: Some(child), host_pid, bin }
+    }
+
+    /// Waits for the control socket to accept connections.
+    pub fn wait_socket(&self) {
+        let ok = wait_for(Duration::from_secs(10), || iocinit::control::client::Client::connect(&self.socket()).is_ok());
+        assert!(ok, "no control socket; console:\n{}", self.console());
     }
 
     pub fn socket(&self) -> PathBuf {
@@ -295,7 +320,7 @@ impl Pid1 {
         // the kernel SIGKILLs whatever is left there, the client too if it has
         // not exited yet. That is a power off, not a failure.
         let killed_by_the_end = out.status.signal() == Some(libc::SIGKILL);
-        assert!(out.status.success() || killed_by_the_end, "poweroff: {} {}", out.status, String::from_utf8_lossy(&out.stderr));
+        assert!(power_request_ok(&out), "poweroff: {} {}", out.status, String::from_utf8_lossy(&out.stderr));
         self.wait_end(Duration::from_secs(30));
         let console = self.console();
         assert!(!killed_by_the_end || console.contains("iocinit: power off"), "poweroff client killed, no power off:\n{console}");
@@ -304,14 +329,133 @@ impl Pid1 {
 
     /// Waits for the namespace to end by itself.
     pub fn wait_end(&mut self, timeout: Duration) {
+        self.wait_exit(timeout);
+    }
+
+    /// Waits for the namespace to end by itself; how `unshare` ended
+    /// (it re-raises PID 1's fatal signal: reboot(2) in a PID namespace
+    /// kills PID 1 with SIGHUP for a restart, SIGINT for a halt or power off).
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
-        let ended = wait_for(timeout, || child.try_wait().ok().flatten().is_some());
+        let mut status = None;
+        let ended = wait_for(timeout, || {
+            status = child.try_wait().ok().flatten();
+            status.is_some()
+        });
         if !ended {
             let _ = child.kill();
             let _ = child.wait();
             panic!("the namespace did not end; console:\n{}", self.console());
         }
+        status.unwrap()
     }
+
+    /// Whether the namespace is still there.
+    pub fn alive(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
+    /// `iocinit ARGS` inside the namespace as user and group 65534 (nobody)
+    /// without supplementary groups.
+    pub fn ctl_as_nobody(&self, args: &[&str]) -> Output {
+        let socket = self.socket_for_everyone();
+        let mut all = vec!["--reuid=65534", "--regid=65534", "--clear-groups", BIN];
+        all.extend_from_slice(args);
+        all.extend(["--socket", socket.to_str().unwrap()]);
+        self.run("setpriv", &all)
+    }
+
+    /// The control socket at a path every user can reach: the test directory
+    /// may sit below one that only root may enter (a checkout in /root), so
+    /// then the run directory is bound, in the namespace only, below /tmp.
+    pub fn socket_for_everyone(&self) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let open = self.socket().ancestors().skip(1).all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
+        if open {
+            return self.socket();
+        }
+        let alt = PathBuf::from(format!("/tmp/iocinit-ns-{}", self.host_pid));
+        let socket = alt.join("iocinit/control");
+        if !Path::new(&format!("/proc/{}/root{}", self.host_pid, socket.display())).exists() {
+            std::fs::create_dir_all(&alt).unwrap();
+            std::fs::set_permissions(&alt, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let run = self.dir.join("run");
+            let out = self.run("mount", &["--bind", run.to_str().unwrap(), alt.to_str().unwrap()]);
+            assert!(out.status.success(), "bind mount: {out:?}");
+        }
+        socket
+    }
+
+    /// One request to PID 1 over its control socket, from the test process
+    /// itself (root): for requests the CLI does not phrase, such as a power
+    /// request with a delay in milliseconds.
+    pub fn request(&self, verb: iocinit::control::protocol::Verb, args: &[&str]) -> iocinit::control::client::Reply {
+        let mut client = iocinit::control::client::Client::connect(&self.socket()).expect("connect");
+        client.request(verb, 0, args, Some(Duration::from_secs(30))).expect("request")
+    }
+
+    /// A field of /proc/<PID 1>/status (host view), as a number.
+    pub fn status_field(&self, name: &str) -> u64 {
+        proc_status_field(self.host_pid, name).unwrap_or_else(|| panic!("no {name} in /proc/{}/status", self.host_pid))
+    }
+
+    /// Open descriptors of PID 1.
+    pub fn fd_count(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.host_pid)).map(|d| d.count()).unwrap_or(0)
+    }
+
+    /// Voluntary plus involuntary context switches of PID 1 so far.
+    pub fn context_switches(&self) -> u64 {
+        self.status_field("voluntary_ctxt_switches") + self.status_field("nonvoluntary_ctxt_switches")
+    }
+
+    /// Namespace processes in state Z (zombies), as `ps` lines.
+    pub fn zombies(&self) -> Vec<(i64, String)> {
+        let out = self.run("/bin/ps", &["-eo", "pid=,stat=,args="]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                let pid: i64 = w.next()?.parse().ok()?;
+                let stat = w.next()?;
+                stat.starts_with('Z').then(|| (pid, l.trim().to_string()))
+            })
+            .collect()
+    }
+
+    /// The namespace pid of the first process whose command line contains
+    /// `needle` (PID 1 and the search itself excluded).
+    pub fn find_process(&self, needle: &str) -> Option<i64> {
+        self.processes().into_iter().find(|(pid, cmd)| *pid != 1 && cmd.contains(needle)).map(|(pid, _)| pid)
+    }
+}
+
+/// Whether a halt/reboot/poweroff command was accepted: it exits 0, or the
+/// end of the namespace SIGKILLs it first (a client inside the namespace may
+/// not have exited yet when a fast shutdown reaches reboot(2)).
+pub fn power_request_ok(out: &Output) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    out.status.success() || out.status.signal() == Some(libc::SIGKILL)
+}
+
+/// A numeric field (first number) of /proc/PID/status.
+pub fn proc_status_field(pid: i32, name: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = text.lines().find(|l| l.split(':').next() == Some(name))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Asserts that a command succeeded; returns its stdout.
+#[track_caller]
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl Drop for Pid1 {
@@ -321,5 +465,7 @@ impl Drop for Pid1 {
             let _ = child.kill();
             let _ = child.wait();
         }
+        // The mount point of socket_for_everyone, empty once the namespace is gone.
+        let _ = std::fs::remove_dir(format!("/tmp/iocinit-ns-{}", self.host_pid));
     }
 }
