@@ -196,6 +196,10 @@ fn status_formats() {
     assert_eq!(g.finished_status_format, Some(Text::File("/etc/epoch/finished".into())));
     let g = valid(&with_prelude(&format!("FinishedStatusFormat [!STATUS!] !TITLE!\n{}", object("a")))).globals;
     assert_eq!(g.finished_status_format, Some(Text::Literal("[!STATUS!] !TITLE!".into())));
+    // Between double quotes, blanks at both ends are kept (seed 003's example).
+    let g = valid(&with_prelude(&format!("StartingStatusFormat \" * [!TITLE!] \"\nFinishedStatusFormat=\"\"\n{}", object("a")))).globals;
+    assert_eq!(g.starting_status_format, Some(Text::Literal(" * [!TITLE!] ".into())));
+    assert_eq!(g.finished_status_format, Some(Text::Literal("".into())));
 }
 
 #[test]

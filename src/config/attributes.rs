@@ -140,8 +140,8 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &[
     global("EnableLogging", true, WarnAfter, |g, v, _| set(&mut g.globals.enable_logging, parse_bool(v)?)),
     global("BlankLogOnBoot", true, WarnAfter, |g, v, _| set(&mut g.globals.blank_log_on_boot, parse_bool(v)?)),
     global("GlobalEnvVar", false, WarnAfter, |g, v, _| add_env(&mut g.globals.env, v)),
-    global("StartingStatusFormat", true, NotAfter, |g, v, _| set(&mut g.globals.starting_status_format, Some(text_or_file(v)?))),
-    global("FinishedStatusFormat", true, NotAfter, |g, v, _| set(&mut g.globals.finished_status_format, Some(text_or_file(v)?))),
+    global("StartingStatusFormat", true, NotAfter, |g, v, _| set(&mut g.globals.starting_status_format, Some(format_text(v)?))),
+    global("FinishedStatusFormat", true, NotAfter, |g, v, _| set(&mut g.globals.finished_status_format, Some(format_text(v)?))),
     global("StatusNames", true, NotAfter, |g, v, _| set(&mut g.globals.status_names, Some(status_names(v)?))),
     // Our extensions for IOCs.
     ioc("IocDirectory", |g, v, _| set(&mut g.globals.ioc.directory, absolute_path(v)?)),
@@ -290,6 +290,16 @@ fn text_or_file(value: &str) -> Result<Text, ValueError> {
         Some(path) => Text::File(path),
         None => Text::Literal(value.to_string()),
     })
+}
+
+/// A status format: `FILE path`, or text whose blanks at either end matter
+/// (` * [!TITLE!] `): written between double quotes, as seed 003's own
+/// example is, they are kept (a line loses its trailing blanks otherwise).
+fn format_text(value: &str) -> Result<Text, ValueError> {
+    match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+        Some(inner) if value.len() >= 2 => Ok(Text::Literal(inner.to_string())),
+        _ => text_or_file(value),
+    }
 }
 
 /// A literal host or domain name is checked now; one from a file at boot.

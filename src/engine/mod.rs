@@ -741,6 +741,18 @@ impl<O: Os> Engine<O> {
             State::Stopping => self.maybe_finish_stop(i),
             State::Running | State::WaitPidFile => {
                 let object = &self.config.objects[i];
+                let o = &object.options;
+                // A classic double-forking daemon may have been caught as its
+                // intermediate process; when that one exits, the daemon itself
+                // is still there: follow it instead.
+                if o.service && !o.no_track && object.console.is_none() && self.plans[i].pid_file.is_none() {
+                    if let Some(daemon) = self.find_daemon(i) {
+                        log::debug!("{}: now following pid {daemon}", self.config.objects[i].id);
+                        self.objs[i].main_pid = Some(daemon);
+                        return;
+                    }
+                }
+                let object = &self.config.objects[i];
                 log::warn!("{}: process exited ({status})", object.id);
                 if object.console.is_some() {
                     self.kill_leftovers(i);
@@ -774,14 +786,7 @@ impl<O: Os> Engine<O> {
     /// `pidfile_limit` the object stays Starting (without a process) and
     /// its deadline brings us back here.
     fn look_for_daemon(&mut self, i: usize) {
-        let me = self.os.self_pid();
-        let mut found: Option<Pid> = None;
-        self.os.for_each_marked(&self.plans[i].marker, &mut |pid, ppid| {
-            if ppid == me && found.is_none_or(|f| pid < f) {
-                found = Some(pid);
-            }
-        });
-        if let Some(pid) = found {
+        if let Some(pid) = self.find_daemon(i) {
             self.objs[i].main_pid = Some(pid);
             self.objs[i].set(State::Running);
             self.start_succeeded(i);
@@ -795,6 +800,19 @@ impl<O: Os> Engine<O> {
         log::warn!("{}: SERVICE started but no daemon process was found", self.config.objects[i].id);
         self.objs[i].set(State::Done);
         self.start_succeeded(i);
+    }
+
+    /// The process of object `i` that was reparented to the supervisor (a
+    /// daemon whose starter exited): the lowest pid among them.
+    fn find_daemon(&mut self, i: usize) -> Option<Pid> {
+        let me = self.os.self_pid();
+        let mut found: Option<Pid> = None;
+        self.os.for_each_marked(&self.plans[i].marker, &mut |pid, ppid| {
+            if ppid == me && found.is_none_or(|f| pid < f) {
+                found = Some(pid);
+            }
+        });
+        found
     }
 
     fn helper_exited(&mut self, i: usize, status: ExitStatus) {
@@ -925,6 +943,12 @@ impl<O: Os> Engine<O> {
     fn maybe_finish_stop(&mut self, i: usize) {
         let st = &self.objs[i];
         if st.state != State::Stopping || st.helper.is_some() {
+            return;
+        }
+        // KILLALL5 SIG SECS is Epoch's `killall5 -SIG; sleep SECS`: the wait
+        // is the point, whatever ends meanwhile.
+        let object = &self.config.objects[i];
+        if matches!(object.stop, StopMethod::Killall5 { .. }) && object.console.is_none() && st.deadline.is_some() {
             return;
         }
         // A child of ours is cleared when reaped; a pid that is not our child

@@ -626,3 +626,40 @@ fn a_failing_spawn_is_a_failed_start_with_a_reason() {
     assert_eq!(e.state("m"), State::Failed);
     assert_eq!(e.object(i).note.as_str(), "unable to execute: No such file or directory: /bin/missing");
 }
+
+#[test]
+fn a_service_caught_at_its_intermediate_fork_is_followed_to_the_daemon() {
+    let mut e = booted(config(vec![with(object("d", "/sbin/d", 1), |o| o.service = true)]));
+    let starter = e.pid_of("/sbin/d");
+    // Classic double fork: the first child (500) is still there when the
+    // starter exits, the daemon (501) too; both were reparented to us.
+    for pid in [500, 501] {
+        e.os.alive.insert(pid);
+        e.os.marked.insert(pid, (1, "IOCINIT_OBJECT=d".into()));
+    }
+    e.exit(starter, 0);
+    let i = e.find("d").unwrap();
+    assert_eq!(e.object(i).main_pid, Some(500));
+    // The intermediate exits: no crash, the daemon is followed.
+    e.exit(500, 0);
+    assert_eq!(e.state("d"), State::Running);
+    assert_eq!(e.object(i).main_pid, Some(501));
+    e.exit(501, 1);
+    assert_eq!(e.state("d"), State::Failed);
+}
+
+#[test]
+fn killall5_waits_its_seconds_even_when_the_process_ends_early() {
+    let mut o = with(object("k", "/bin/k", 1), |o| o.fork = true);
+    o.stop = StopMethod::Killall5 { signal: Some(libc::SIGTERM), wait_secs: Some(2) };
+    let mut e = booted(config(vec![o]));
+    let i = e.find("k").unwrap();
+    e.stop(i).unwrap();
+    let pid = e.pid_of("/bin/k");
+    e.signaled(pid, libc::SIGTERM);
+    assert_eq!(e.state("k"), State::Stopping);
+    e.wait(1_999);
+    assert_eq!(e.state("k"), State::Stopping);
+    e.wait(1);
+    assert_eq!(e.state("k"), State::Stopped);
+}
