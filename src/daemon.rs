@@ -394,12 +394,10 @@ impl Loop {
                 libc::SIGTERM => engine.shutdown(Power::Reboot),
                 libc::SIGUSR1 => engine.shutdown(Power::Halt),
                 libc::SIGUSR2 | libc::SIGPWR => engine.shutdown(Power::Poweroff),
-                libc::SIGINT => {
-                    // Ctrl-Alt-Del: ours only with DisableCAD.
-                    if engine.cad_enabled() {
-                        log::info!("Ctrl-Alt-Del");
-                        engine.shutdown(Power::Reboot);
-                    }
+                // Ctrl-Alt-Del: ours only with DisableCAD.
+                libc::SIGINT if engine.cad_enabled() => {
+                    log::info!("Ctrl-Alt-Del");
+                    engine.shutdown(Power::Reboot);
                 }
                 _ => {}
             }

@@ -75,7 +75,9 @@ pub fn kernel_args() -> KernelArgs {
 }
 
 fn fs_type(path: &str) -> Option<i64> {
-    nix::sys::statfs::statfs(path).ok().map(|s| s.filesystem_type().0 as i64)
+    // c_long: 32 bits on 32-bit ARM, so the conversion is not useless there.
+    #[allow(clippy::useless_conversion)]
+    nix::sys::statfs::statfs(path).ok().map(|s| i64::from(s.filesystem_type().0))
 }
 
 /// Mounts one virtual filesystem unless that kind is already there.

@@ -28,7 +28,10 @@ pub fn wall_secs() -> i64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: as above.
     unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-    ts.tv_sec as i64
+    // time_t is 32 bits on some 32-bit targets (the libc crate still binds
+    // musl's 32-bit time compat symbols there, correct until 2038).
+    #[allow(clippy::useless_conversion)]
+    i64::from(ts.tv_sec)
 }
 
 fn last_errno() -> i32 {
@@ -117,6 +120,9 @@ pub struct LocalTime {
 
 /// `unix_secs` in local time; `None` when the C library cannot represent it.
 pub fn local_time(unix_secs: i64) -> Option<LocalTime> {
+    // On 32-bit musl the libc crate's time_t is the 32-bit compat type
+    // (deprecated there); localtime_r is its matching compat symbol.
+    #[allow(deprecated)]
     let t = libc::time_t::try_from(unix_secs).ok()?;
     // SAFETY: an all-zero `tm` is a valid value (integers and, on glibc/musl,
     // a null `tm_zone` pointer); localtime_r only writes into it.

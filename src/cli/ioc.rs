@@ -531,7 +531,7 @@ fn run_generate(dir: &Path, opts: &generate::GenerateOptions) -> Result<IocFile,
     let interactive = stdin.is_terminal();
     let mut input = stdin.lock();
     let mut output = std::io::stderr();
-    let prompt = interactive.then(|| generate::Prompt { input: &mut input, output: &mut output });
+    let prompt = interactive.then_some(generate::Prompt { input: &mut input, output: &mut output });
     generate::generate(dir, opts, prompt).map_err(|e| {
         eprintln!("ioc: {e}");
         EXIT_FAIL

@@ -182,7 +182,7 @@ impl Server {
     /// The client in slot `i` is readable (or hung up): read and handle one
     /// request. Returns an action the daemon must carry out, if any.
     pub fn readable<O: Os>(&mut self, i: usize, engine: &mut Engine<O>) -> Option<DaemonAction> {
-        let Some(fd) = self.slots[i].fd.as_ref().map(|f| f.as_raw_fd()) else { return None };
+        let fd = self.slots[i].fd.as_ref().map(|f| f.as_raw_fd())?;
         let mut buf = [0u8; MSG_MAX];
         let n = match socket::recv(fd, &mut buf, MsgFlags::MSG_DONTWAIT) {
             Ok(0) => {

@@ -92,7 +92,7 @@ impl StatusFormat {
 fn expand(line: &mut Line, template: &str, verb: &str, description: &str, raw: bool, status: &str) {
     let mut rest = template;
     while let Some(pos) = rest.find('!') {
-        line.push(rest[..pos].as_bytes());
+        line.push(&rest.as_bytes()[..pos]);
         let after = &rest[pos..];
         if let Some(tail) = after.strip_prefix("!TITLE!") {
             if !raw {
