@@ -1,0 +1,606 @@
+//! Per-object transitions of the engine: starting (prestart, start command,
+//! FORK/SERVICE/PIDFILE tracking), the results of a start, AUTORESTART
+//! backoff, stopping by every stop method with escalation to SIGKILL, and the
+//! leftovers of console objects. Every state change of an object happens
+//! here or in the verbs of `mod.rs`, through `ObjState::set`.
+
+use super::*;
+
+impl<O: Os> Engine<O> {
+    pub(super) fn begin_start(&mut self, i: usize, cause: Cause) -> Result<(), Refusal> {
+        let object = &self.config.objects[i];
+        let st = &mut self.objs[i];
+        if st.removed {
+            return Err(Refusal::Removed);
+        }
+        if object.options.halt_only {
+            return Err(Refusal::HaltOnly);
+        }
+        match st.state {
+            State::Stopping => return Err(Refusal::Busy),
+            s if s.is_down() || s == State::Restarting => {}
+            _ => return Err(Refusal::AlreadyStarted),
+        }
+        st.cause = cause;
+        st.wanted = true;
+        st.prestart_failed = false;
+        st.killed = false;
+        st.outcome = None;
+        st.note.clear();
+        // Never two IOCs of one name: whatever is left of a previous procServ
+        // and its IOC goes first.
+        if object.console.is_some() && self.kill_leftovers(i) > 0 {
+            let now = self.os.now_ms();
+            let st = &mut self.objs[i];
+            st.set(State::Restarting);
+            st.deadline = Some(now + LEFTOVER_WAIT_MS);
+            return Ok(());
+        }
+        if let Some(cmd) = &self.plans[i].prestart {
+            match self.os.spawn(cmd, &root_options(&self.plans[i])) {
+                Ok(pid) => {
+                    let st = &mut self.objs[i];
+                    st.helper = Some((Helper::Prestart, pid));
+                    st.set(State::Prestarting);
+                    return Ok(());
+                }
+                Err(e) => {
+                    log::warn!("{}: prestart command: {e}", self.config.objects[i].id);
+                    self.objs[i].prestart_failed = true;
+                }
+            }
+        }
+        self.launch(i);
+        Ok(())
+    }
+
+    /// Runs the start command itself.
+    pub(super) fn launch(&mut self, i: usize) {
+        let object = &self.config.objects[i];
+        let plan = &self.plans[i];
+        if let Some(problem) = &plan.start_problem {
+            let mut note = object::Note::new();
+            let _ = core::fmt::Write::write_str(&mut note, problem);
+            self.start_failed(i, format_args!("{note}"));
+            return;
+        }
+        if let Some((new_root, put_old)) = &plan.pivot {
+            let result = self.os.pivot_root(new_root, put_old);
+            match result {
+                Ok(()) => {
+                    self.objs[i].set(State::Done);
+                    self.start_succeeded(i);
+                }
+                Err(e) => self.start_failed(i, format_args!("pivot_root: {}", nix::errno::Errno::from_raw(e).desc())),
+            }
+            return;
+        }
+        let Some(cmd) = &plan.start else {
+            self.start_failed(i, format_args!("no start command"));
+            return;
+        };
+        if object.options.exec {
+            let e = self.os.exec(cmd);
+            self.start_failed(i, format_args!("exec: {}", nix::errno::Errno::from_raw(e).desc()));
+            return;
+        }
+        if let Some(c) = &plan.console {
+            if let Err(e) = self.os.prepare_console(c) {
+                self.start_failed(i, format_args!("console directory: {}", nix::errno::Errno::from_raw(e).desc()));
+                return;
+            }
+        }
+        let (out, err) = (redirect(&plan.stdout), redirect(&plan.stderr));
+        let opts = spawn::Options {
+            credentials: plan.credentials.as_ref(),
+            cwd: plan.cwd.as_deref(),
+            stdin: if plan.stdin_null { Redirect::Null } else { Redirect::Inherit },
+            stdout: out,
+            stderr: err,
+            ..Default::default()
+        };
+        let pid = match self.os.spawn(cmd, &opts) {
+            Ok(pid) => pid,
+            Err(e) => {
+                let mut note = object::Note::new();
+                let _ = core::fmt::Write::write_fmt(&mut note, format_args!("{e}: {}", cmd.path().to_str().unwrap_or("?")));
+                self.start_failed(i, format_args!("{note}"));
+                return;
+            }
+        };
+        let o = &object.options;
+        let now = self.os.now_ms();
+        let wall = self.os.wall_secs();
+        let st = &mut self.objs[i];
+        st.since_ms = now;
+        st.since_wall = wall;
+        if object.console.is_some() || (o.fork && !o.no_track) {
+            st.main_pid = Some(pid);
+            if plan.pid_file.is_some() && object.console.is_none() {
+                self.wait_pid_file(i);
+            } else {
+                self.objs[i].set(State::Running);
+                self.start_succeeded(i);
+            }
+        } else if o.fork || o.forkn {
+            // FORKN (and FORK with NOTRACK): started, not followed.
+            self.objs[i].set(State::Done);
+            self.start_succeeded(i);
+        } else {
+            st.main_pid = Some(pid);
+            st.set(State::Starting);
+        }
+    }
+
+    pub(super) fn wait_pid_file(&mut self, i: usize) {
+        let now = self.os.now_ms();
+        let st = &mut self.objs[i];
+        st.set(State::WaitPidFile);
+        st.pidfile_limit = now + PIDFILE_WAIT_MS;
+        st.deadline = Some(now + 50);
+    }
+
+    /// A start completed (the object is Running or Done): report it. A
+    /// failed prestart or a start command mapped to WARNING makes it a warning.
+    pub(super) fn start_succeeded(&mut self, i: usize) {
+        let st = &mut self.objs[i];
+        let outcome = if st.prestart_failed || st.outcome == Some(Outcome::Warn) { Outcome::Warn } else { Outcome::Done };
+        st.outcome = Some(outcome);
+        self.report(i, "Starting", outcome);
+        if self.config.objects[i].options.runonce && self.objs[i].cause == Cause::Boot {
+            self.objs[i].enabled = false;
+            self.save_state();
+        }
+    }
+
+    pub(super) fn start_failed(&mut self, i: usize, why: core::fmt::Arguments<'_>) {
+        let st = &mut self.objs[i];
+        st.set_note(why);
+        st.main_pid = None;
+        st.outcome = Some(Outcome::Fail);
+        log::error!("{}: {}", self.config.objects[i].id, self.objs[i].note);
+        self.report(i, "Starting", Outcome::Fail);
+        let critical = self.config.objects[i].options.start_fail_critical && self.objs[i].cause == Cause::Boot;
+        if self.config.objects[i].options.runonce && self.objs[i].cause == Cause::Boot {
+            self.objs[i].enabled = false;
+            self.save_state();
+        }
+        self.after_failure(i);
+        if critical {
+            let mut note = object::Note::new();
+            let _ = core::fmt::Write::write_fmt(
+                &mut note,
+                format_args!("{} failed to start (STARTFAILCRITICAL)", self.config.objects[i].id),
+            );
+            self.paused = true;
+            let _ = self.requests.push_back(SystemRequest::Emergency(note));
+        }
+    }
+
+    /// A start failed or a process died: restart (AUTORESTART), or rest.
+    pub(super) fn after_failure(&mut self, i: usize) {
+        let now = self.os.now_ms();
+        let object = &self.config.objects[i];
+        let st = &mut self.objs[i];
+        let shutting_down = matches!(self.phase, Phase::ShuttingDown(_));
+        if !(object.options.autorestart && st.wanted) || shutting_down || st.removed {
+            let clean = st.last_exit.is_some_and(|e| e.success()) && st.outcome != Some(Outcome::Fail);
+            st.set(if clean { State::Stopped } else { State::Failed });
+            return;
+        }
+        let ran = now.saturating_sub(st.since_ms);
+        if ran >= FAST_FAILURE_MS && st.outcome != Some(Outcome::Fail) {
+            st.fast_failures = 0;
+        } else {
+            st.fast_failures += 1;
+        }
+        if st.fast_failures >= CRASH_LIMIT {
+            st.set(State::Crashed);
+            st.set_note(format_args!("crashed: {CRASH_LIMIT} failures in a row, not restarted"));
+            log::error!("{}: {}", object.id, st.note);
+            return;
+        }
+        st.restarts += 1;
+        let delay = backoff_ms(st.fast_failures);
+        st.cause = Cause::AutoRestart;
+        if delay == 0 {
+            st.set(State::Stopped);
+            let _ = self.begin_start(i, Cause::AutoRestart);
+        } else {
+            log::warn!("{}: restarting in {} ms", object.id, delay);
+            st.set(State::Restarting);
+            st.deadline = Some(now + delay);
+        }
+    }
+
+    pub(super) fn main_exited(&mut self, i: usize, status: ExitStatus) {
+        let st = &mut self.objs[i];
+        st.main_pid = None;
+        st.last_exit = Some(status);
+        match st.state {
+            State::Starting => {
+                let result = match status {
+                    ExitStatus::Exited(code) => self.config.objects[i].exit_result(code),
+                    ExitStatus::Signaled(_) => ExitResult::Failure,
+                };
+                match result {
+                    ExitResult::Failure => self.start_failed(i, format_args!("start command: {status}")),
+                    ExitResult::Success | ExitResult::Warning => {
+                        let st = &mut self.objs[i];
+                        st.outcome = Some(if result == ExitResult::Warning { Outcome::Warn } else { Outcome::Done });
+                        self.command_finished(i);
+                    }
+                }
+            }
+            State::Stopping => self.maybe_finish_stop(i),
+            State::Running | State::WaitPidFile => {
+                let object = &self.config.objects[i];
+                let o = &object.options;
+                // A classic double-forking daemon may have been caught as its
+                // intermediate process; when that one exits, the daemon itself
+                // is still there: follow it instead.
+                if o.service && !o.no_track && object.console.is_none() && self.plans[i].pid_file.is_none() {
+                    if let Some(daemon) = self.find_daemon(i) {
+                        log::debug!("{}: now following pid {daemon}", self.config.objects[i].id);
+                        self.objs[i].main_pid = Some(daemon);
+                        return;
+                    }
+                }
+                let object = &self.config.objects[i];
+                log::warn!("{}: process exited ({status})", object.id);
+                if object.console.is_some() {
+                    self.kill_leftovers(i);
+                }
+                self.after_failure(i);
+            }
+            _ => {}
+        }
+    }
+
+    /// A non-FORK start command succeeded: find what to follow, if anything.
+    pub(super) fn command_finished(&mut self, i: usize) {
+        let object = &self.config.objects[i];
+        let o = &object.options;
+        if self.plans[i].pid_file.is_some() && !o.no_track {
+            self.wait_pid_file(i);
+            return;
+        }
+        if o.service && !o.no_track {
+            self.objs[i].pidfile_limit = self.os.now_ms() + SERVICE_WAIT_MS;
+            self.look_for_daemon(i);
+            return;
+        }
+        self.objs[i].set(State::Done);
+        self.start_succeeded(i);
+    }
+
+    /// SERVICE: a daemonized service's process was reparented to us and
+    /// carries the object's marker. A daemon caught in the middle of its
+    /// execve shows no environment for that instant, so until
+    /// `pidfile_limit` the object stays Starting (without a process) and
+    /// its deadline brings us back here.
+    pub(super) fn look_for_daemon(&mut self, i: usize) {
+        if let Some(pid) = self.find_daemon(i) {
+            self.objs[i].main_pid = Some(pid);
+            self.objs[i].set(State::Running);
+            self.start_succeeded(i);
+            return;
+        }
+        let now = self.os.now_ms();
+        if now < self.objs[i].pidfile_limit {
+            self.objs[i].deadline = Some(now + SERVICE_POLL_MS);
+            return;
+        }
+        log::warn!("{}: SERVICE started but no daemon process was found", self.config.objects[i].id);
+        self.objs[i].set(State::Done);
+        self.start_succeeded(i);
+    }
+
+    /// The process of object `i` that was reparented to the supervisor (a
+    /// daemon whose starter exited): the lowest pid among them.
+    pub(super) fn find_daemon(&mut self, i: usize) -> Option<Pid> {
+        let me = self.os.self_pid();
+        let mut found: Option<Pid> = None;
+        self.os.for_each_marked(&self.plans[i].marker, &mut |pid, ppid| {
+            if ppid == me && found.is_none_or(|f| pid < f) {
+                found = Some(pid);
+            }
+        });
+        found
+    }
+
+    pub(super) fn helper_exited(&mut self, i: usize, status: ExitStatus) {
+        let Some((helper, _)) = self.objs[i].helper.take() else { return };
+        match helper {
+            Helper::Prestart => {
+                if !status.success() {
+                    log::warn!("{}: prestart command: {status}", self.config.objects[i].id);
+                    self.objs[i].prestart_failed = true;
+                }
+                match self.objs[i].state {
+                    State::Prestarting => self.launch(i),
+                    // Stopped during its prestart: that was all there was.
+                    State::Stopping => self.maybe_finish_stop(i),
+                    _ => {}
+                }
+            }
+            Helper::Stop => {
+                if !status.success() {
+                    self.objs[i].outcome = Some(Outcome::Fail);
+                    self.objs[i].set_note(format_args!("stop command: {status}"));
+                }
+                self.maybe_finish_stop(i);
+            }
+            Helper::Reload => {
+                if !status.success() {
+                    log::warn!("{}: reload command: {status}", self.config.objects[i].id);
+                }
+            }
+        }
+    }
+
+    pub(super) fn begin_stop(&mut self, i: usize, cause: Cause) -> Result<(), Refusal> {
+        let object = &self.config.objects[i];
+        let st = &mut self.objs[i];
+        let halt_only_run = object.options.halt_only && cause == Cause::Shutdown;
+        match st.state {
+            State::Stopping => return Err(Refusal::Busy),
+            State::Restarting | State::Crashed | State::Failed if !halt_only_run => {
+                st.wanted = false;
+                st.set(if st.state == State::Restarting { State::Stopped } else { st.state });
+                if object.console.is_some() {
+                    self.kill_leftovers(i);
+                }
+                return Ok(());
+            }
+            State::Stopped if !halt_only_run => return Err(Refusal::NotRunning),
+            _ => {}
+        }
+        st.wanted = false;
+        st.cause = cause;
+        st.killed = false;
+        st.outcome = Some(Outcome::Done);
+        let now = self.os.now_ms();
+        let timeout = object.options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT_S) as u64 * 1000;
+        let term = object.options.term_signal.unwrap_or(libc::SIGTERM);
+        // A prestart/start still in flight is stopped by signal.
+        if let Some((Helper::Prestart, pid)) = st.helper {
+            let _ = self.os.kill(pid, term);
+        }
+        let mut wait_ms = timeout;
+        match &object.stop {
+            StopMethod::Command(_) if object.console.is_none() => {
+                let spawned = match &self.plans[i].stop {
+                    Some(cmd) => self.os.spawn(cmd, &root_options(&self.plans[i])),
+                    None => Err(spawn::SpawnError { stage: spawn::Stage::Exec, errno: libc::ENOENT }),
+                };
+                match spawned {
+                    Ok(pid) => self.objs[i].helper = Some((Helper::Stop, pid)),
+                    Err(e) => {
+                        let st = &mut self.objs[i];
+                        st.outcome = Some(Outcome::Fail);
+                        st.set_note(format_args!("stop command: {e}"));
+                        log::error!("{}: {}", object.id, st.note);
+                    }
+                }
+            }
+            StopMethod::PidFile(_) if object.console.is_none() => {
+                let pid = self.plans[i].stop_pid_file.as_ref().and_then(|p| self.os.read_pid_file(p));
+                match pid {
+                    Some(pid) => {
+                        self.objs[i].main_pid = Some(pid);
+                        let _ = self.os.kill(pid, term);
+                    }
+                    None => {
+                        let st = &mut self.objs[i];
+                        st.outcome = Some(Outcome::Warn);
+                        st.set_note(format_args!("no pid in the pid file"));
+                    }
+                }
+            }
+            StopMethod::Killall5 { signal, wait_secs } if object.console.is_none() => {
+                self.os.signal_all(signal.unwrap_or(libc::SIGTERM));
+                wait_ms = wait_secs.unwrap_or(0) as u64 * 1000;
+                let st = &mut self.objs[i];
+                st.set(State::Stopping);
+                st.killed = true; // nothing to escalate: the deadline ends it
+                st.deadline = Some(now + wait_ms);
+                if wait_ms == 0 {
+                    self.finish_stop(i);
+                }
+                return Ok(());
+            }
+            // PID, NONE, and every console object: the signal to the process
+            // (for procServ: SIGTERM, on which it SIGKILLs its IOC and exits).
+            _ => {
+                if let Some(pid) = self.objs[i].main_pid {
+                    let _ = self.os.kill(pid, if object.console.is_some() { libc::SIGTERM } else { term });
+                }
+            }
+        }
+        let st = &mut self.objs[i];
+        st.set(State::Stopping);
+        if object.options.no_stop_wait {
+            // Not waited for: its exit is reaped later without effect.
+            st.main_pid = None;
+            st.helper = None;
+            self.finish_stop(i);
+            return Ok(());
+        }
+        st.deadline = Some(now + wait_ms);
+        self.maybe_finish_stop(i);
+        Ok(())
+    }
+
+    /// Completes a stop once the stop command, the main process and (for
+    /// consoles) every leftover process are gone.
+    pub(super) fn maybe_finish_stop(&mut self, i: usize) {
+        let st = &self.objs[i];
+        if st.state != State::Stopping || st.helper.is_some() {
+            return;
+        }
+        // KILLALL5 SIG SECS is Epoch's `killall5 -SIG; sleep SECS`: the wait
+        // is the point, whatever ends meanwhile.
+        let object = &self.config.objects[i];
+        if matches!(object.stop, StopMethod::Killall5 { .. }) && object.console.is_none() && st.deadline.is_some() {
+            return;
+        }
+        // A child of ours is cleared when reaped; a pid that is not our child
+        // (from a pid file) is gone once kill(0) says so.
+        if let Some(pid) = st.main_pid {
+            if self.os.pid_exists(pid) {
+                return;
+            }
+            self.objs[i].main_pid = None;
+        }
+        if self.config.objects[i].console.is_some() && self.kill_leftovers(i) > 0 {
+            // Leftovers were signalled: their reaps bring us back here.
+            if self.objs[i].deadline.is_none() {
+                self.objs[i].deadline = Some(self.os.now_ms() + KILL_WAIT_MS);
+            }
+            return;
+        }
+        self.finish_stop(i);
+    }
+
+    pub(super) fn finish_stop(&mut self, i: usize) {
+        let options = &self.config.objects[i].options;
+        let (runonce, critical) = (options.runonce && options.halt_only, options.stop_fail_critical);
+        let st = &mut self.objs[i];
+        let outcome = st.outcome.unwrap_or(Outcome::Done);
+        let restart = std::mem::take(&mut st.restart_after_stop);
+        st.set(State::Stopped);
+        st.killed = false;
+        if let Some(c) = &self.plans[i].console {
+            self.os.clean_console(&c.socket, &c.info);
+        }
+        self.report(i, "Stopping", outcome);
+        let cause = self.objs[i].cause;
+        if runonce && cause == Cause::Shutdown {
+            self.objs[i].enabled = false;
+            self.save_state();
+        }
+        if outcome == Outcome::Fail && critical && cause == Cause::Shutdown {
+            let mut note = object::Note::new();
+            let id = &self.config.objects[i].id;
+            let _ = core::fmt::Write::write_fmt(&mut note, format_args!("{id} failed to stop (STOPFAILCRITICAL)"));
+            self.paused = true;
+            let _ = self.requests.push_back(SystemRequest::Emergency(note));
+        }
+        if restart {
+            self.objs[i].restarts = 0;
+            let _ = self.begin_start(i, Cause::Manual);
+        }
+    }
+
+    pub(super) fn object_deadline(&mut self, i: usize) {
+        let now = self.os.now_ms();
+        match self.objs[i].state {
+            // The start command ended: still looking for a SERVICE's daemon.
+            State::Starting if self.objs[i].main_pid.is_none() => self.look_for_daemon(i),
+            State::Restarting => {
+                self.objs[i].set(State::Stopped);
+                let cause = self.objs[i].cause;
+                if self.begin_start(i, cause).is_err() {
+                    self.objs[i].set(State::Failed);
+                }
+            }
+            State::WaitPidFile => {
+                let pid = self.plans[i].pid_file.as_ref().and_then(|p| self.os.read_pid_file(p));
+                match pid {
+                    Some(pid) if self.os.pid_exists(pid) => {
+                        self.objs[i].main_pid = Some(pid);
+                        self.objs[i].set(State::Running);
+                        self.start_succeeded(i);
+                    }
+                    _ if now >= self.objs[i].pidfile_limit => {
+                        if let Some(pid) = self.objs[i].main_pid.take() {
+                            let _ = self.os.kill(pid, libc::SIGTERM);
+                        }
+                        self.start_failed(i, format_args!("no live pid in ObjectPIDFile after {} s", PIDFILE_WAIT_MS / 1000));
+                    }
+                    _ => {
+                        // Poll quickly at first, then settle at one second.
+                        let limit = self.objs[i].pidfile_limit;
+                        let waited = (now + PIDFILE_WAIT_MS).saturating_sub(limit);
+                        self.objs[i].deadline = Some((now + (waited / 4).clamp(50, 1000)).min(limit));
+                    }
+                }
+            }
+            State::Stopping if !self.objs[i].killed => {
+                let st = &mut self.objs[i];
+                st.killed = true;
+                // A stop command that failed stays the reason (and a failure).
+                if st.outcome != Some(Outcome::Fail) {
+                    st.outcome = Some(Outcome::Warn);
+                    st.set_note(format_args!("did not stop in time: killed"));
+                }
+                log::warn!("{}: did not stop in time; sending SIGKILL", self.config.objects[i].id);
+                let (main, helper) = (st.main_pid, st.helper);
+                st.deadline = Some(now + KILL_WAIT_MS);
+                if let Some(pid) = main {
+                    let _ = self.os.kill(pid, libc::SIGKILL);
+                }
+                if let Some((_, pid)) = helper {
+                    let _ = self.os.kill(pid, libc::SIGKILL);
+                }
+                if self.config.objects[i].console.is_some() {
+                    self.kill_leftovers(i);
+                }
+            }
+            State::Stopping => {
+                // Killall5 waits end here; after SIGKILL, give up waiting.
+                if let Some(pid) = self.objs[i].main_pid {
+                    if !self.os.pid_exists(pid) {
+                        self.objs[i].main_pid = None;
+                    }
+                }
+                let st = &mut self.objs[i];
+                if st.main_pid.is_some() || st.helper.is_some() {
+                    st.outcome = Some(Outcome::Fail);
+                    st.set_note(format_args!("still running after SIGKILL"));
+                    st.main_pid = None;
+                    st.helper = None;
+                }
+                self.finish_stop(i);
+            }
+            _ => {}
+        }
+    }
+
+    /// SIGKILLs every process still carrying object `i`'s marker (a console
+    /// object's orphaned IOC); returns how many there were.
+    pub(super) fn kill_leftovers(&mut self, i: usize) -> usize {
+        let main = self.objs[i].main_pid;
+        let mut count = 0;
+        let os = &mut self.os;
+        let mut victims: heapless::Vec<Pid, 32> = heapless::Vec::new();
+        os.for_each_marked(&self.plans[i].marker, &mut |pid, _| {
+            if Some(pid) != main {
+                let _ = victims.push(pid);
+            }
+        });
+        for pid in victims {
+            if os.kill(pid, libc::SIGKILL).is_ok() {
+                count += 1;
+            }
+        }
+        if count > 0 {
+            log::warn!("{}: killed {count} leftover process(es)", self.config.objects[i].id);
+        }
+        count
+    }
+}
+
+pub(super) fn redirect(o: &OutputPlan) -> Redirect<'_> {
+    match o {
+        OutputPlan::Inherit => Redirect::Inherit,
+        OutputPlan::Null => Redirect::Null,
+        OutputPlan::Append(p) => Redirect::Append(p),
+    }
+}
+
+/// Options for commands Epoch runs as root: prestart, stop, reload.
+pub(super) fn root_options(plan: &ObjectPlan) -> spawn::Options<'_> {
+    spawn::Options { cwd: plan.cwd.as_deref(), stdout: redirect(&plan.stdout), stderr: redirect(&plan.stderr), ..Default::default() }
+}

@@ -1,0 +1,197 @@
+//! Sequencing: the one job at a time — the boot's waves of start
+//! priority, a runlevel switch (stop what the target does not hold, then
+//! start what it does), and shutdown (objects by stop priority, then SIGTERM
+//! and SIGKILL to everything else) — advanced after every event. Also the
+//! boot/shutdown status lines.
+
+use super::*;
+
+impl<O: Os> Engine<O> {
+    pub(super) fn wants_start(&self, i: usize, runlevel: usize, cause: Cause) -> bool {
+        let o = &self.config.objects[i];
+        let st = &self.objs[i];
+        st.enabled
+            && !st.removed
+            && o.start_priority > 0
+            && !o.options.halt_only
+            && self.in_runlevel(i, runlevel)
+            && !(cause == Cause::Boot && self.boot_skip.contains(&i))
+    }
+
+    pub(super) fn stops_for_runlevel(&self, i: usize, target: usize) -> bool {
+        let o = &self.config.objects[i];
+        o.stop_priority > 0
+            && !o.options.persistent
+            && !o.options.halt_only
+            && self.objs[i].state.is_started()
+            && !self.in_runlevel(i, target)
+    }
+
+    pub(super) fn stops_at_shutdown(&self, i: usize) -> bool {
+        let o = &self.config.objects[i];
+        o.stop_priority > 0 && (o.options.halt_only || self.objs[i].state.is_started() || self.objs[i].state == State::Stopping)
+    }
+
+    /// Advances the current job as far as events allow.
+    pub(super) fn advance(&mut self) {
+        while !self.paused {
+            match self.job {
+                Job::Idle => return,
+                Job::Start { runlevel, priority, cause } => {
+                    let member = |e: &Self, i: usize| e.wants_start(i, runlevel, cause);
+                    if self.wave_busy(priority, true, &member) {
+                        return;
+                    }
+                    match self.next_priority(priority, true, &member) {
+                        Some(p) => {
+                            self.job = Job::Start { runlevel, priority: p, cause };
+                            for i in 0..self.objs.len() {
+                                if self.config.objects[i].start_priority == p && member(self, i) && self.objs[i].state.is_down() {
+                                    let _ = self.begin_start(i, cause);
+                                }
+                            }
+                        }
+                        None => {
+                            self.job = Job::Idle;
+                            if self.phase == Phase::Booting {
+                                self.finish_boot();
+                            }
+                        }
+                    }
+                }
+                Job::StopForRunlevel { target, priority } => {
+                    let member = |e: &Self, i: usize| e.stops_for_runlevel(i, target) || e.objs[i].state == State::Stopping;
+                    if self.wave_busy(priority, false, &member) {
+                        return;
+                    }
+                    let member = |e: &Self, i: usize| e.stops_for_runlevel(i, target);
+                    match self.next_priority(priority, false, &member) {
+                        Some(p) => {
+                            self.job = Job::StopForRunlevel { target, priority: p };
+                            for i in 0..self.objs.len() {
+                                if self.config.objects[i].stop_priority == p && member(self, i) {
+                                    let _ = self.begin_stop(i, Cause::Runlevel);
+                                }
+                            }
+                        }
+                        None => self.job = Job::Start { runlevel: target, priority: 0, cause: Cause::Runlevel },
+                    }
+                }
+                Job::Shutdown { power, step: ShutdownStep::Objects(priority) } => {
+                    let member = |e: &Self, i: usize| e.stops_at_shutdown(i);
+                    if self.wave_busy(priority, false, &member) {
+                        return;
+                    }
+                    let pending = |e: &Self, i: usize| e.stops_at_shutdown(i) && e.objs[i].state != State::Stopping;
+                    match self.next_priority(priority, false, &pending) {
+                        Some(p) => {
+                            self.job = Job::Shutdown { power, step: ShutdownStep::Objects(p) };
+                            for i in 0..self.objs.len() {
+                                if self.config.objects[i].stop_priority == p && pending(self, i) {
+                                    let _ = self.begin_stop(i, Cause::Shutdown);
+                                }
+                            }
+                        }
+                        None => {
+                            // Nothing restarts from here on.
+                            for st in &mut self.objs {
+                                st.wanted = false;
+                                if st.state == State::Restarting {
+                                    st.set(State::Stopped);
+                                }
+                            }
+                            let signalled = self.os.signal_all(libc::SIGTERM);
+                            log::info!("sent SIGTERM to {signalled} process(es)");
+                            let deadline = self.os.now_ms() + if signalled == 0 { 0 } else { TERM_GRACE_MS };
+                            self.job = Job::Shutdown { power, step: ShutdownStep::Term(deadline) };
+                        }
+                    }
+                }
+                Job::Shutdown { power, step: ShutdownStep::Term(_) | ShutdownStep::Kill(_) } => {
+                    // Ends early once nothing is left.
+                    if self.os.signal_all(0) == 0 {
+                        self.finish_shutdown(power, 0);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    pub(super) fn shutdown_step_expired(&mut self, power: Power) {
+        match self.job {
+            Job::Shutdown { step: ShutdownStep::Term(_), .. } => {
+                let killed = self.os.signal_all(libc::SIGKILL);
+                if killed > 0 {
+                    log::warn!("sent SIGKILL to {killed} process(es) still running");
+                }
+                self.job = Job::Shutdown { power, step: ShutdownStep::Kill(self.os.now_ms() + KILL_GRACE_MS) };
+            }
+            Job::Shutdown { step: ShutdownStep::Kill(_), .. } => {
+                let left = self.os.signal_all(0);
+                self.finish_shutdown(power, left);
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn finish_shutdown(&mut self, power: Power, left: usize) {
+        if left == 0 {
+            log::info!("all processes ended");
+        } else {
+            log::error!("{left} process(es) did not end");
+        }
+        self.job = Job::Idle;
+        let _ = self.requests.push_back(SystemRequest::Power(power));
+    }
+
+    pub(super) fn finish_boot(&mut self) {
+        self.phase = Phase::Up;
+        let _ = self.requests.push_back(SystemRequest::Ready);
+        for k in 0..self.boot_start.len() {
+            let i = self.boot_start[k];
+            if let Err(e) = self.begin_start(i, Cause::Manual) {
+                log::warn!("startobj {}: {e}", self.config.objects[i].id);
+            }
+        }
+    }
+
+    /// Whether a member object of wave `priority` is still in transition.
+    pub(super) fn wave_busy(&self, priority: u32, start: bool, member: &dyn Fn(&Self, usize) -> bool) -> bool {
+        priority > 0
+            && (0..self.objs.len()).any(|i| {
+                let o = &self.config.objects[i];
+                let p = if start { o.start_priority } else { o.stop_priority };
+                p == priority && self.objs[i].state.is_transitional() && member(self, i)
+            })
+    }
+
+    /// The lowest priority above `after` that has a member object.
+    pub(super) fn next_priority(&self, after: u32, start: bool, member: &dyn Fn(&Self, usize) -> bool) -> Option<u32> {
+        (0..self.objs.len())
+            .filter(|&i| member(self, i))
+            .map(|i| {
+                let o = &self.config.objects[i];
+                if start {
+                    o.start_priority
+                } else {
+                    o.stop_priority
+                }
+            })
+            .filter(|&p| p > after)
+            .min()
+    }
+
+    pub(super) fn report(&mut self, i: usize, verb: &str, outcome: Outcome) {
+        let object = &self.config.objects[i];
+        let cause = self.objs[i].cause;
+        let mut line = status::Line::new();
+        self.format.line(&mut line, verb, &object.description, object.options.raw_description, outcome);
+        if matches!(cause, Cause::Boot | Cause::Runlevel | Cause::Shutdown) {
+            self.os.status_line(line.as_bytes());
+        } else {
+            let text = core::str::from_utf8(line.as_bytes()).unwrap_or("").trim_end();
+            log::info!("{text}");
+        }
+    }
+}
