@@ -16,6 +16,10 @@
 //! (x86_64). The attach clients are this binary run again as a helper that
 //! calls the library's `attach`, the code behind `ioc attach`.
 
+#[path = "../tests/pty/mod.rs"]
+#[allow(dead_code)] // the benchmark does not compare terminal settings
+mod pty;
+
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -227,25 +231,9 @@ fn main() {
 
     // attach on a pseudo-terminal: Enter is CR, attach sends it as \n.
     {
-        let pty = nix::pty::openpty(None, None).unwrap();
-        let mut cmd = attach_command(&socket);
-        cmd.stdin(Stdio::from(pty.slave.try_clone().unwrap()))
-            .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
-            .stderr(Stdio::from(pty.slave.try_clone().unwrap()));
-        // SAFETY: setsid and ioctl are async-signal-safe; the pty becomes the
-        // helper's controlling terminal, as a login's would be.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::unistd::setsid()?;
-                if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().unwrap();
+        let pty = pty::spawn(attach_command(&socket));
         drop(pty.slave);
-        let mut client = OnPty { master: pty.master, child };
+        let mut client = OnPty { master: pty.master, child: pty.child };
         results.push(("ioc attach (pty, interactive)", measure(&mut client, b"\r", "a")));
         client.send(b"\x01");
         let _ = client.child.wait();

@@ -7,6 +7,7 @@
 
 mod ioc_support;
 mod ns;
+mod pty;
 
 use std::os::unix::process::CommandExt;
 use std::process::Output;

@@ -7,11 +7,13 @@
 //! tests run this test binary again as a child on a pseudo-terminal (see
 //! `console_child_helper`) and drive it from the pty master.
 
+mod pty;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Once;
@@ -24,7 +26,6 @@ use iocinit::ioc::procstat;
 use iocinit::ioc::ready::{wait_ready, NotReady};
 use iocinit::ioc::sockdiag::SocketState;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::pty::openpty;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::termios::{tcgetattr, LocalFlags, Termios};
 use nix::unistd::Pid;
@@ -228,32 +229,8 @@ struct Terminal {
 
 impl Terminal {
     fn spawn(role: &str, path: &Path) -> Terminal {
-        let pty = openpty(None, None).unwrap();
-        let initial = tcgetattr(pty.slave.as_fd()).unwrap();
-        let mut cmd = console_child(role, path);
-        cmd.stdin(Stdio::from(pty.slave.try_clone().unwrap()))
-            .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
-            .stderr(Stdio::from(pty.slave.try_clone().unwrap()));
-        // SAFETY: setsid and ioctl are async-signal-safe raw system calls; the
-        // child makes the pty (already its stdin) its controlling terminal so
-        // Ctrl-C and hangups behave as on a real login.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::unistd::setsid()?;
-                if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().unwrap();
-        Terminal {
-            master: pty.master,
-            slave: pty.slave,
-            initial,
-            child,
-            seen: Vec::new(),
-        }
+        let p = pty::spawn(console_child(role, path));
+        Terminal { master: p.master, slave: p.slave, initial: p.initial, child: p.child, seen: Vec::new() }
     }
 
     fn settings(&self) -> Termios {

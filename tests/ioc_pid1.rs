@@ -6,6 +6,7 @@
 
 mod ioc_support;
 mod ns;
+mod pty;
 
 use std::time::{Duration, Instant};
 

@@ -180,12 +180,9 @@ struct Shutdown {
 struct Version {}
 
 pub fn main(name: &str, mut args: Vec<String>) -> i32 {
-    let common = match Common::extract(&mut args) {
+    let common = match Common::from_args(name, &mut args) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("{name}: {e}");
-            return super::EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     // `shutdown -r now` style flags must reach the shutdown verb untouched.
     if args.first().map(String::as_str) == Some("shutdown") {

@@ -230,12 +230,9 @@ struct Inspect {
 }
 
 pub fn main(name: &str, mut args: Vec<String>) -> i32 {
-    let common = match Common::extract(&mut args) {
+    let common = match Common::from_args(name, &mut args) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("{name}: {e}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let a: Args = match super::parse(name, &args) {
         Ok(a) => a,

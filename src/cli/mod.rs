@@ -69,6 +69,15 @@ impl Common {
         Ok(common)
     }
 
+    /// [`Common::extract`] for front end `name`; a bad option is reported and
+    /// the Err value is the exit code.
+    pub fn from_args(name: &str, args: &mut Vec<String>) -> Result<Common, i32> {
+        Common::extract(args).map_err(|e| {
+            eprintln!("{name}: {e}");
+            EXIT_USAGE
+        })
+    }
+
     pub fn layout(&self) -> Layout {
         Layout::resolve(self.local, self.run_dir.as_deref(), self.socket.as_deref(), None)
     }

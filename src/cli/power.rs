@@ -14,12 +14,9 @@ use super::{Common, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
 use crate::control::protocol::{Code, Verb};
 
 pub fn main(name: &str, mut args: Vec<String>) -> i32 {
-    let common = match Common::extract(&mut args) {
+    let common = match Common::from_args(name, &mut args) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("{name}: {e}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     match name {
         "shutdown" => shutdown(&common, &args),

@@ -41,6 +41,20 @@ pub enum State {
 }
 
 impl State {
+    /// Every state, for lookups by name.
+    pub const ALL: [State; 10] = [
+        State::Stopped,
+        State::Prestarting,
+        State::Starting,
+        State::WaitPidFile,
+        State::Running,
+        State::Done,
+        State::Stopping,
+        State::Restarting,
+        State::Failed,
+        State::Crashed,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             State::Stopped => "stopped",
@@ -57,20 +71,7 @@ impl State {
     }
 
     pub fn from_name(name: &str) -> Option<State> {
-        [
-            State::Stopped,
-            State::Prestarting,
-            State::Starting,
-            State::WaitPidFile,
-            State::Running,
-            State::Done,
-            State::Stopping,
-            State::Restarting,
-            State::Failed,
-            State::Crashed,
-        ]
-        .into_iter()
-        .find(|s| s.name() == name)
+        State::ALL.into_iter().find(|s| s.name() == name)
     }
 
     /// Waiting for a process to progress: a boot wave waits for these.
@@ -230,18 +231,7 @@ mod tests {
 
     #[test]
     fn state_classes_are_disjoint_where_they_must_be() {
-        for s in [
-            State::Stopped,
-            State::Prestarting,
-            State::Starting,
-            State::WaitPidFile,
-            State::Running,
-            State::Done,
-            State::Stopping,
-            State::Restarting,
-            State::Failed,
-            State::Crashed,
-        ] {
+        for s in State::ALL {
             assert!(!(s.is_started() && s.is_down()), "{s:?}");
         }
     }

@@ -13,14 +13,12 @@
 use std::collections::HashSet;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::pty::openpty;
 use nix::sys::termios::{tcgetattr, Termios};
 
 /// The IocGroup of the tests' configurations and its members; see
@@ -337,25 +335,9 @@ pub struct Pty {
 }
 
 impl Pty {
-    pub fn spawn(mut cmd: Command) -> Pty {
-        let pty = openpty(None, None).unwrap();
-        let initial = tcgetattr(pty.slave.as_fd()).unwrap();
-        cmd.stdin(Stdio::from(pty.slave.try_clone().unwrap()))
-            .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
-            .stderr(Stdio::from(pty.slave.try_clone().unwrap()));
-        // SAFETY: setsid and ioctl are async-signal-safe system calls; the
-        // child makes the pty (its stdin) its controlling terminal.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::unistd::setsid()?;
-                if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().unwrap();
-        Pty { master: pty.master, slave: pty.slave, initial, child, seen: Vec::new() }
+    pub fn spawn(cmd: Command) -> Pty {
+        let p = crate::pty::spawn(cmd);
+        Pty { master: p.master, slave: p.slave, initial: p.initial, child: p.child, seen: Vec::new() }
     }
 
     pub fn settings(&self) -> Termios {
