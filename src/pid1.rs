@@ -75,9 +75,11 @@ pub fn kernel_args() -> KernelArgs {
 }
 
 fn fs_type(path: &str) -> Option<i64> {
-    // c_long: 32 bits on 32-bit ARM, so the conversion is not useless there.
-    #[allow(clippy::useless_conversion)]
-    nix::sys::statfs::statfs(path).ok().map(|s| i64::from(s.filesystem_type().0))
+    // f_type is i64 on glibc x86_64, u64 on musl x86_64/aarch64, u32 on
+    // armv7: the cast is needed on some targets and a no-op on others. The
+    // magic numbers compared with it all fit in 32 bits.
+    #[allow(clippy::unnecessary_cast)]
+    nix::sys::statfs::statfs(path).ok().map(|s| s.filesystem_type().0 as i64)
 }
 
 /// Mounts one virtual filesystem unless that kind is already there.
