@@ -233,20 +233,32 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
         // Unprivileged --local: the socket keeps procServ's own user and
         // group (procServ exits on an unknown socket user, and cannot chown
         // to another one).
+        // IocSocketUser can only be honoured by a procServ running as root
+        // (or as that user): a non-root procServ cannot chown its socket to
+        // someone else, so the socket then stays the IOC user's.
+        let ioc_user = console.user.as_deref();
+        let socket_user = match config.globals.ioc.socket_user.as_deref() {
+            Some(wanted) if ioc_user.is_some_and(|u| u != "root" && u != wanted) => {
+                problems.push(format!(
+                    "IocSocketUser {wanted}: procServ runs as {} and cannot give its socket to another user; the socket stays {}'s",
+                    ioc_user.unwrap_or(""),
+                    ioc_user.unwrap_or("")
+                ));
+                ioc_user
+            }
+            Some(wanted) => Some(wanted),
+            None => ioc_user,
+        };
         let ids = if as_myself {
             Ok(None)
         } else {
-            resolve_credentials(config.globals.ioc.socket_user.as_deref().or(console.user.as_deref()), Some(config.globals.ioc.group.as_str()))
+            resolve_credentials(socket_user, Some(config.globals.ioc.group.as_str()))
         };
         let (owner, group_id) = match &ids {
             Ok(Some(c)) => (c.uid, c.gid),
             _ => (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw()),
         };
-        let socket_user = if as_myself {
-            String::new()
-        } else {
-            config.globals.ioc.socket_user.clone().or_else(|| console.user.clone()).unwrap_or_default()
-        };
+        let socket_user = if as_myself { String::new() } else { socket_user.unwrap_or_default().to_string() };
         // An unknown IOC group must not stop the IOC: the socket then keeps
         // procServ's own group (empty field).
         let socket_group = if matches!(ids, Ok(Some(_))) { config.globals.ioc.group.clone() } else { String::new() };
@@ -390,5 +402,45 @@ mod tests {
         // procServ must not take the console as a client.
         assert!(plans[0].stdin_null);
         assert!(matches!(plans[0].stdout, OutputPlan::Null));
+    }
+}
+
+#[cfg(test)]
+mod socket_owner_tests {
+    use super::*;
+    use crate::config::{Console, Object};
+
+    fn ioc(user: &str) -> Config {
+        let mut config = Config::default();
+        config.globals.ioc.group = "root".into();
+        config.globals.ioc.socket_user = Some("daemon".into());
+        config.objects.push(Object {
+            id: "vac1".into(),
+            description: "vac1".into(),
+            start: Some("./st.cmd".into()),
+            enabled: true,
+            console: Some(Console { name: "vac1".into(), user: Some(user.into()), group: None, chdir: None, command: "./st.cmd".into(), from_ioc_file: true }),
+            ..Default::default()
+        });
+        config
+    }
+
+    fn port(plans: &[ObjectPlan]) -> String {
+        let argv: Vec<String> = plans[0].start.as_ref().unwrap().argv().map(|a| a.to_string_lossy().into_owned()).collect();
+        argv.iter().find(|a| a.starts_with("unix:")).unwrap().clone()
+    }
+
+    #[test]
+    fn a_root_procserv_gives_the_socket_to_iocsocketuser() {
+        let (plans, problems) = build(&ioc("root"), &Layout::system());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(port(&plans).starts_with("unix:daemon:root:0660:"), "{}", port(&plans));
+    }
+
+    #[test]
+    fn a_non_root_procserv_keeps_its_socket_and_says_why() {
+        let (plans, problems) = build(&ioc("nobody"), &Layout::system());
+        assert!(port(&plans).starts_with("unix:nobody:root:0660:"), "{}", port(&plans));
+        assert!(problems.iter().any(|p| p.contains("cannot give its socket to another user")), "{problems:?}");
     }
 }
