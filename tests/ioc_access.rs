@@ -97,7 +97,7 @@ fn a_member_of_the_ioc_group_restarts_and_attaches_without_sudo() {
     ok(p.ioc_as(MEMBER, &["disable", "demo"]), "ioc disable as a member");
     ok(p.ioc_as(MEMBER, &["enable", "demo"]), "ioc enable as a member");
     ok(p.ioc_as(MEMBER, &["stop", "demo"]), "ioc stop as a member");
-    assert!(wait_until(UP, || port_is_free(ioc.port)));
+    assert!(wait_for(UP, || port_is_free(ioc.port)));
     ok(p.ioc_as(MEMBER, &["start", "demo"]), "ioc start as a member");
     ioc.wait_value("calc", "42", UP);
     // Root-only verbs stay root's.

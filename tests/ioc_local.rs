@@ -78,7 +78,7 @@ impl Session {
         let child = self.command("iocinit", &all).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
         self.supervisor = Some(child);
         let socket = self.runtime.join("iocinit/control");
-        assert!(wait_until(UP, || socket.exists()), "no control socket; log:\n{}", self.log_text());
+        assert!(wait_for(UP, || socket.exists()), "no control socket; log:\n{}", self.log_text());
     }
 
     fn log_text(&self) -> String {
@@ -111,7 +111,7 @@ impl Session {
         let mut child = self.supervisor.take().unwrap();
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::SIGTERM).unwrap();
         let mut status = None;
-        assert!(wait_until(UP, || {
+        assert!(wait_for(UP, || {
             status = child.try_wait().unwrap();
             status.is_some()
         }));
@@ -237,7 +237,7 @@ fn local_with_a_given_config_and_ioc_dir() {
     // Stopping the supervisor stops its IOCs.
     let status = s.stop_supervisor();
     assert!(status.success(), "{status:?}");
-    assert!(wait_until(UP, || port_is_free(ioc.port)), "the IOC outlived the supervisor");
+    assert!(wait_for(UP, || port_is_free(ioc.port)), "the IOC outlived the supervisor");
 }
 
 /// `--local` puts its control socket and the consoles in its run directory:

@@ -142,7 +142,7 @@ fn attach_runs_dbl_on_a_terminal_shows_in_inspect_and_detaches_with_ctrl_a() {
     assert!(same_settings(&before, &term.settings()), "terminal not restored");
     // The IOC is untouched and the console free again.
     assert_eq!(ioc.caget("calc").as_deref(), Ok("42"));
-    assert!(wait_until(UP, || ok(p.ioc(&["inspect", "demo"]), "inspect").contains("No clients")));
+    assert!(wait_for(UP, || ok(p.ioc(&["inspect", "demo"]), "inspect").contains("No clients")));
     p.poweroff();
 }
 
@@ -188,7 +188,7 @@ fn a_killed_ioc_is_restarted_by_procserv_and_the_console_stays_up() {
     ok(p.sh(&format!("kill -9 {old_ioc}")), "kill -9 the IOC");
     let mut now = (0, 0);
     assert!(
-        wait_until(UP, || {
+        wait_for(UP, || {
             now = pids(&p, "demo");
             now.1 != 0 && now.1 != old_ioc
         }),
@@ -380,7 +380,7 @@ fn enable_and_disable_are_kept_across_boots() {
     let status = |p: &Pid1| listed(p, "standin")["status"].as_str().unwrap_or("").to_string();
 
     let p = Pid1::boot(s.path(), &[]);
-    assert!(wait_until(UP, || status(&p) == "active"));
+    assert!(wait_for(UP, || status(&p) == "active"));
     let out = ok(p.ioc(&["disable", "standin"]), "ioc disable");
     assert!(out.contains("disabled standin"), "{out}");
     assert_eq!(status(&p), "active", "disable does not stop");
@@ -396,7 +396,7 @@ fn enable_and_disable_are_kept_across_boots() {
     p.poweroff();
 
     let p = Pid1::boot(s.path(), &[]);
-    assert!(wait_until(UP, || status(&p) == "active"), "an enabled IOC did not start at boot");
+    assert!(wait_for(UP, || status(&p) == "active"), "an enabled IOC did not start at boot");
     p.poweroff();
 }
 

@@ -222,7 +222,7 @@ impl SoftIoc {
     /// Waits until caget of `record` answers `value`.
     pub fn wait_value(&self, record: &str, value: &str, timeout: Duration) {
         let mut last = Err(String::new());
-        let ok = wait_until(timeout, || {
+        let ok = wait_for(timeout, || {
             last = self.caget(record);
             last.as_deref() == Ok(value)
         });
@@ -255,18 +255,7 @@ pub const EPOCH_CONF: &str = "DefaultRunlevel default\n\
     IocGroup iocit-grp\n\
     IocHoldoff 1\n";
 
-pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() > end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+pub use crate::ns::wait_for;
 
 pub fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
