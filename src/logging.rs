@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use crate::sys::{self, FixedBuf};
 
-static CONSOLE_FD: AtomicI32 = AtomicI32::new(2);
-static STATUS_FD: AtomicI32 = AtomicI32::new(1);
+/// Log lines go to stderr, status lines to stdout: for PID 1 both are the console.
+const CONSOLE_FD: i32 = 2;
+const STATUS_FD: i32 = 1;
 static KMSG_FD: AtomicI32 = AtomicI32::new(-1);
 static FILE_FD: AtomicI32 = AtomicI32::new(-1);
 static DEBUG: AtomicBool = AtomicBool::new(false);
@@ -56,12 +57,6 @@ pub fn close_file() {
     close(FILE_FD.swap(-1, Ordering::Relaxed));
 }
 
-/// Sends console output to another descriptor (the console device).
-pub fn set_console(fd: i32) {
-    CONSOLE_FD.store(fd, Ordering::Relaxed);
-    STATUS_FD.store(fd, Ordering::Relaxed);
-}
-
 fn close(fd: i32) {
     if fd >= 0 {
         drop(sys::Fd(fd));
@@ -77,7 +72,7 @@ fn timestamp(buf: &mut FixedBuf<1200>) {
 /// A complete status line (already ending in a newline) for the console and
 /// the system log.
 pub fn console_line(line: &[u8]) {
-    sys::write_fd(STATUS_FD.load(Ordering::Relaxed), line);
+    sys::write_fd(STATUS_FD, line);
     let file = FILE_FD.load(Ordering::Relaxed);
     if file >= 0 {
         let mut buf = FixedBuf::<1200>::new();
@@ -106,7 +101,7 @@ impl log::Log for Logger {
         let _ = write!(line, "{}", record.args());
         line.push(b"\n");
         let text = line.as_bytes();
-        sys::write_fd(CONSOLE_FD.load(Ordering::Relaxed), text);
+        sys::write_fd(CONSOLE_FD, text);
         let kmsg = KMSG_FD.load(Ordering::Relaxed);
         if kmsg >= 0 {
             let level: &[u8] = match record.level() {

@@ -8,7 +8,7 @@
 //! Ctrl-Alt-Del and /dev/kmsg; as PID 1 of a test namespace it leaves the
 //! host alone: reboot(2) there ends the namespace, never the host.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, MsFlags};
@@ -318,9 +318,6 @@ pub fn own_executable() -> Option<CString> {
     CString::new(s).ok()
 }
 
-pub fn exists(path: &CStr) -> bool {
-    nix::unistd::access(path, nix::unistd::AccessFlags::F_OK).is_ok()
-}
 
 #[cfg(test)]
 mod tests {

@@ -50,7 +50,7 @@ pub fn kill(pid: Pid, signal: i32) -> Result<(), i32> {
 
 /// Whether a process with this pid exists (a zombie counts until reaped).
 pub fn pid_exists(pid: Pid) -> bool {
-    pid > 0 && (kill(pid, 0).is_ok() || kill(pid, 0) == Err(libc::EPERM))
+    pid > 0 && matches!(kill(pid, 0), Ok(()) | Err(libc::EPERM))
 }
 
 /// One reaped child: its pid and raw wait status.
