@@ -423,6 +423,33 @@ impl Pid1 {
             .collect()
     }
 
+    /// The check after every adversarial test: PID 1 is alive, `epoch
+    /// status` answers within 1 s, no zombie is left, and PID 1's descriptor
+    /// count is back to `fds` (taken before the attack). Descriptors may take
+    /// a moment to close (a client slot freed on its next event), so the
+    /// count is awaited for up to 5 s.
+    #[track_caller]
+    pub fn assert_healthy(&mut self, fds: usize) {
+        assert!(self.alive(), "PID 1 is gone; console:\n{}", self.console());
+        let t0 = Instant::now();
+        let out = self.ctl(&["status"]);
+        let took = t0.elapsed();
+        assert!(out.status.success(), "status failed: {out:?}; console:\n{}", self.console());
+        assert!(took < Duration::from_secs(1), "status took {took:?}");
+        let mut zombies = Vec::new();
+        let settled = wait_for(Duration::from_secs(5), || {
+            zombies = self.zombies();
+            zombies.is_empty()
+        });
+        assert!(settled, "zombies left: {zombies:?}");
+        let mut now = 0;
+        let back = wait_for(Duration::from_secs(5), || {
+            now = self.fd_count();
+            now == fds
+        });
+        assert!(back, "PID 1 holds {now} descriptors, {fds} before");
+    }
+
     /// The namespace pid of the first process whose command line contains
     /// `needle` (PID 1 and the search itself excluded).
     pub fn find_process(&self, needle: &str) -> Option<i64> {
