@@ -259,7 +259,12 @@ fn haltonly() {
     assert!(o.options.halt_only && o.start.is_none());
     assert_one_error(&load_a("ObjectStartCommand x\nObjectStopCommand y\nObjectOptions HALTONLY\n"), "epoch.conf:4", "ObjectStartCommand on HALTONLY object a: expected none");
     assert_one_error(&load_a("ObjectOptions HALTONLY\n"), "epoch.conf:4", "HALTONLY object a has no stop command");
-    assert_one_error(&load_a("ObjectStopCommand PID\nObjectOptions HALTONLY\n"), "epoch.conf:5", "HALTONLY object a has no stop command");
+    assert_one_error(&load_a("ObjectStopCommand PID\nObjectOptions HALTONLY\n"), "epoch.conf:4", "HALTONLY object a has no process for ObjectStopCommand PID");
+    // Epoch's shutdown sweep and a pid file are stop methods made for such objects.
+    for method in ["KILLALL5 15 2", "KILLALL5", "PIDFILE /run/x.pid"] {
+        let o = object_a(&format!("ObjectStopCommand {method}\nObjectOptions HALTONLY\n"));
+        assert!(o.options.halt_only, "{method}");
+    }
     let loaded = load_a("ObjectStopCommand y\nObjectStartPriority 3\nObjectOptions HALTONLY AUTORESTART\n");
     assert_eq!(
         warnings(&loaded),

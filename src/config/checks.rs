@@ -88,8 +88,19 @@ pub(crate) fn object(draft: &ObjectDraft, strict: bool) -> Vec<Finding> {
                 format!("ObjectStartCommand on HALTONLY object {id}: expected none (a HALTONLY object runs its ObjectStopCommand at shutdown)"),
             );
         }
-        if !matches!(o.stop, StopMethod::Command(_)) {
-            f.error(halt_line, format!("HALTONLY object {id} has no stop command: expected ObjectStopCommand with the command to run at shutdown"));
+        // Every stop method that acts without a process of the object's own
+        // is what a HALTONLY object runs at shutdown: a command, PIDFILE, or
+        // KILLALL5 (Epoch's shutdown sweep). PID has no process to signal.
+        match o.stop {
+            StopMethod::None => f.error(
+                halt_line,
+                format!("HALTONLY object {id} has no stop command: expected ObjectStopCommand with what to run at shutdown (a command, PIDFILE or KILLALL5)"),
+            ),
+            StopMethod::Pid => f.error(
+                line_of("ObjectStopCommand"),
+                format!("HALTONLY object {id} has no process for ObjectStopCommand PID to signal: expected a command, PIDFILE or KILLALL5"),
+            ),
+            StopMethod::Command(_) | StopMethod::PidFile(_) | StopMethod::Killall5 { .. } => {}
         }
         if draft.line_of("ObjectStartPriority").is_some() && o.start_priority > 0 {
             f.warning(line_of("ObjectStartPriority"), format!("ObjectStartPriority has no effect on HALTONLY object {id}"));
