@@ -4,8 +4,8 @@
 //! the PATH candidates become NUL-terminated strings with pointer arrays. At
 //! spawn time nothing is allocated: [`spawn`] calls clone(CLONE_VM|CLONE_VFORK)
 //! and the child, which shares the parent's memory while the parent is
-//! suspended, does only raw system calls (setsid, open, dup3, setgroups,
-//! setresgid, setresuid, chdir, sigprocmask, execve) — no libc wrappers that
+//! suspended, does only raw system calls (rt_sigaction, setsid, open, dup3,
+//! setgroups, setresgid, setresuid, chdir, sigprocmask, execve) — no libc wrappers that
 //! take locks or synchronise threads (musl's set*id wrappers do), no
 //! allocation. A failure in the child is written to a close-on-exec pipe
 //! before it exits, so the parent reports "unable to exec X: No such file"
@@ -295,14 +295,16 @@ pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
 }
 
 /// Replaces the current process with `cmd` (EXEC objects: a new init keeps
-/// PID 1). The signal mask is cleared for the new program and restored if
-/// every candidate fails. Returns the errno of the last attempt.
+/// PID 1). The new program starts as a spawned child does: no signal blocked,
+/// none ignored (caught ones are reset by execve itself). Both are restored
+/// if every candidate fails. Returns the errno of the last attempt.
 pub fn exec(cmd: &Command) -> i32 {
     let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
     let mut empty: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: sigemptyset/sigprocmask/execve get valid, NUL-terminated data
-    // prepared when the command was built.
+    // SAFETY: sigaction/sigemptyset/sigprocmask/execve get valid,
+    // NUL-terminated data prepared when the command was built.
     unsafe {
+        let ignored = unignore_signals();
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, &mut old);
         let mut err = libc::ENOENT;
@@ -314,7 +316,33 @@ pub fn exec(cmd: &Command) -> i32 {
             }
         }
         libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        reignore_signals(ignored);
         err
+    }
+}
+
+/// Sets every ignored signal to SIG_DFL; returns them as a bit set (bit n-1
+/// for signal n) for [`reignore_signals`].
+unsafe fn unignore_signals() -> u64 {
+    let mut ignored = 0u64;
+    for signal in 1..=SIGNAL_COUNT as i32 {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(signal, std::ptr::null(), &mut current) == 0 && current.sa_sigaction == libc::SIG_IGN {
+            let mut default: libc::sigaction = std::mem::zeroed();
+            default.sa_sigaction = libc::SIG_DFL;
+            if libc::sigaction(signal, &default, std::ptr::null_mut()) == 0 {
+                ignored |= 1 << (signal - 1);
+            }
+        }
+    }
+    ignored
+}
+
+unsafe fn reignore_signals(ignored: u64) {
+    for signal in (1..=SIGNAL_COUNT as i32).filter(|s| ignored & (1 << (s - 1)) != 0) {
+        let mut ignore: libc::sigaction = std::mem::zeroed();
+        ignore.sa_sigaction = libc::SIG_IGN;
+        libc::sigaction(signal, &ignore, std::ptr::null_mut());
     }
 }
 
@@ -402,11 +430,38 @@ unsafe fn redirect(args: &ChildArgs, how: Redirect, target: usize, write: bool) 
     }
 }
 
+/// Signal numbers the kernel knows (1..=64 on every Linux target we build for).
+const SIGNAL_COUNT: usize = 64;
+/// The kernel's sigset_t size for rt_sigaction and rt_sigprocmask (64 bits).
+const KERNEL_SIGSET_BYTES: usize = SIGNAL_COUNT / 8;
+
+/// Sets every signal to SIG_DFL in the child. An ignored signal stays ignored
+/// across execve, and the supervisor ignores some (Rust's runtime sets SIGPIPE
+/// to SIG_IGN): without this every service would start with SIGPIPE ignored
+/// and a pipeline writer would never end. A caught signal would run the
+/// parent's handler on the parent's memory should it arrive before execve.
+///
+/// Without CLONE_SIGHAND the child has its own copy of the handler table
+/// (CLONE_VM shares memory, not dispositions), so this does not touch the
+/// supervisor's. SIGKILL and SIGSTOP cannot be changed (EINVAL, ignored).
+unsafe fn default_dispositions() {
+    // A kernel `struct sigaction` of zeros is SIG_DFL, no flags, empty mask
+    // on every architecture; the buffer is larger than any layout of it.
+    let default = [0u64; 8];
+    for signal in 1..=SIGNAL_COUNT {
+        if signal != libc::SIGKILL as usize && signal != libc::SIGSTOP as usize {
+            raw(libc::SYS_rt_sigaction, signal, default.as_ptr() as usize, 0, KERNEL_SIGSET_BYTES);
+        }
+    }
+}
+
 extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the parent's ChildArgs, alive while we run (CLONE_VFORK).
     unsafe {
         let args = &*(arg as *const ChildArgs);
         let opts = args.opts;
+        // First, while the supervisor's signals are still blocked.
+        default_dispositions();
         if opts.new_session {
             let r = raw(libc::SYS_setsid, 0, 0, 0, 0);
             if r < 0 {
@@ -445,7 +500,7 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         // The supervisor blocks the signals it reads from its signalfd; the
         // child starts with none blocked.
         let empty: [u64; 2] = [0; 2];
-        raw(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK as usize, empty.as_ptr() as usize, 0, 8);
+        raw(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK as usize, empty.as_ptr() as usize, 0, KERNEL_SIGSET_BYTES);
         let cmd = args.cmd;
         let mut err: isize = -(libc::ENOENT as isize);
         for &path in cmd.candidate_ptrs.iter().take_while(|p| !p.is_null()) {
@@ -494,6 +549,19 @@ mod tests {
         assert_eq!(wait(pid), 0);
         let text = std::fs::read_to_string(dir.join("out")).unwrap();
         assert_eq!(text, format!("{}\n1\n", dir.display()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn children_ignore_no_signal() {
+        // The test harness, like PID 1, runs with SIGPIPE ignored.
+        let dir = std::env::temp_dir().join(format!("iocinit-spawn-sig-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = CString::new(dir.join("out").to_str().unwrap()).unwrap();
+        let cmd = Command::from_line("grep SigIgn /proc/self/status", false, &env()).unwrap();
+        let pid = spawn(&cmd, &Options { stdout: Redirect::Append(&out), ..Default::default() }).unwrap();
+        assert_eq!(wait(pid), 0);
+        assert_eq!(std::fs::read_to_string(dir.join("out")).unwrap(), "SigIgn:\t0000000000000000\n");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

