@@ -27,10 +27,10 @@ fn children_start_with_default_signal_dispositions() {
          ObjectStartPriority 1\nObjectRunlevels default\n",
     );
     let mut p = Pid1::boot(&dir, &[]);
-    let fds = p.fd_count();
     // With SIGPIPE ignored the writer of the pipeline never ends (echo only
     // fails with EPIPE), and neither does the boot.
     p.wait_console("iocinit: ready", T);
+    let fds = p.fd_count();
     assert_eq!(p.state("pipe"), "done");
     assert_eq!(read(&dir, "pipe"), "y\n");
     assert_eq!(read(&dir, "sigign").trim(), "SigIgn:\t0000000000000000");
