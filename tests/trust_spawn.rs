@@ -10,9 +10,15 @@ mod ns;
 
 use std::time::Duration;
 
-use ns::{read, scratch, wait_for, write, Pid1};
+use ns::{ok, read, scratch, wait_for, write, Pid1};
 
 const T: Duration = Duration::from_secs(20);
+
+/// Namespace processes whose command line starts with `prefix`.
+fn count(p: &Pid1, prefix: &str) -> usize {
+    // `processes` gives "STAT ARGS".
+    p.processes().iter().filter(|(_, line)| line.split_once(' ').is_some_and(|(_, args)| args.trim_start().starts_with(prefix))).count()
+}
 
 #[test]
 fn children_start_with_default_signal_dispositions() {
@@ -34,6 +40,40 @@ fn children_start_with_default_signal_dispositions() {
     assert_eq!(p.state("pipe"), "done");
     assert_eq!(read(&dir, "pipe"), "y\n");
     assert_eq!(read(&dir, "sigign").trim(), "SigIgn:\t0000000000000000");
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn stop_reaches_the_whole_process_group() {
+    let dir = scratch("trust-group");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID svc\nObjectStartCommand /bin/sleep 1001; echo done\nObjectOptions FORK\n\
+         ObjectStartPriority 1\nObjectRunlevels default\n\
+         ObjectID hung\nObjectStartCommand /bin/sleep 1003\nObjectStopCommand /bin/sleep 1002; true\n\
+         ObjectOptions FORK STOPTIMEOUT=1\nObjectStartPriority 1\nObjectRunlevels default\n",
+    );
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let fds = p.fd_count();
+    assert!(wait_for(T, || count(&p, "/bin/sleep 1001") == 1), "{:?}", p.processes());
+    ok(p.ctl(&["stop", "svc"]));
+    p.wait_state("svc", "stopped", T);
+    assert!(wait_for(T, || count(&p, "/bin/sleep 1001") == 0), "the shell's child survived the stop: {:?}", p.processes());
+    ok(p.ctl(&["start", "svc"]));
+    p.wait_state("svc", "running", T);
+    ok(p.ctl(&["restart", "svc"]));
+    p.wait_state("svc", "running", T);
+    assert!(wait_for(T, || count(&p, "/bin/sleep 1001") == 1), "not exactly one sleep: {:?}", p.processes());
+    // A stop command that hangs is killed with its children at the escalation.
+    let out = p.ctl(&["stop", "hung"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL (stop command: killed by SIGKILL)"), "{out:?}");
+    p.wait_state("hung", "stopped", T);
+    assert!(wait_for(T, || count(&p, "/bin/sleep 100") == 1), "left behind: {:?}", p.processes());
+    assert_eq!(count(&p, "/bin/sleep 1001"), 1);
     p.assert_healthy(fds);
     p.poweroff();
 }

@@ -365,7 +365,7 @@ impl<O: Os> Engine<O> {
         let term = object.options.term_signal.unwrap_or(libc::SIGTERM);
         // A prestart/start still in flight is stopped by signal.
         if let Some((Helper::Prestart, pid)) = st.helper {
-            let _ = self.os.kill(pid, term);
+            let _ = self.os.kill_group(pid, term);
         }
         let mut wait_ms = timeout;
         match &object.stop {
@@ -389,7 +389,7 @@ impl<O: Os> Engine<O> {
                 match pid {
                     Some(pid) => {
                         self.objs[i].main_pid = Some(pid);
-                        let _ = self.os.kill(pid, term);
+                        let _ = self.os.kill_group(pid, term);
                     }
                     None => {
                         let st = &mut self.objs[i];
@@ -414,7 +414,7 @@ impl<O: Os> Engine<O> {
             // (for procServ: SIGTERM, on which it SIGKILLs its IOC and exits).
             _ => {
                 if let Some(pid) = self.objs[i].main_pid {
-                    let _ = self.os.kill(pid, if object.console.is_some() { libc::SIGTERM } else { term });
+                    let _ = self.os.kill_group(pid, if object.console.is_some() { libc::SIGTERM } else { term });
                 }
             }
         }
@@ -515,7 +515,7 @@ impl<O: Os> Engine<O> {
                     }
                     _ if now >= self.objs[i].pidfile_limit => {
                         if let Some(pid) = self.objs[i].main_pid.take() {
-                            let _ = self.os.kill(pid, libc::SIGTERM);
+                            let _ = self.os.kill_group(pid, libc::SIGTERM);
                         }
                         self.start_failed(i, format_args!("no live pid in ObjectPIDFile after {} s", PIDFILE_WAIT_MS / 1000));
                     }
@@ -539,10 +539,10 @@ impl<O: Os> Engine<O> {
                 let (main, helper) = (st.main_pid, st.helper);
                 st.deadline = Some(now + KILL_WAIT_MS);
                 if let Some(pid) = main {
-                    let _ = self.os.kill(pid, libc::SIGKILL);
+                    let _ = self.os.kill_group(pid, libc::SIGKILL);
                 }
                 if let Some((_, pid)) = helper {
-                    let _ = self.os.kill(pid, libc::SIGKILL);
+                    let _ = self.os.kill_group(pid, libc::SIGKILL);
                 }
                 if self.config.objects[i].console.is_some() {
                     self.kill_leftovers(i);

@@ -427,6 +427,7 @@ impl<O: Os> Engine<O> {
             None => Err(Refusal::NoReload),
             Some(crate::config::ReloadMethod::Signal(sig)) => {
                 let pid = st.main_pid.ok_or(Refusal::NotRunning)?;
+                // The main process alone: a reload is not for its children.
                 self.os.kill(pid, *sig).map_err(|_| Refusal::NotRunning)
             }
             Some(crate::config::ReloadMethod::Command(_)) => {
@@ -453,7 +454,7 @@ impl<O: Os> Engine<O> {
     pub fn kill(&mut self, i: usize) -> Result<(), Refusal> {
         let Some(pid) = self.objs[i].main_pid else { return Err(Refusal::NotRunning) };
         self.objs[i].wanted = false;
-        let _ = self.os.kill(pid, libc::SIGKILL);
+        let _ = self.os.kill_group(pid, libc::SIGKILL);
         self.kill_leftovers(i);
         if self.objs[i].state != State::Stopping {
             self.objs[i].set(State::Stopping);

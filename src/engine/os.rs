@@ -19,6 +19,12 @@ pub trait Os {
     fn self_pid(&self) -> Pid;
     fn spawn(&mut self, cmd: &Command, opts: &spawn::Options<'_>) -> Result<Pid, SpawnError>;
     fn kill(&mut self, pid: Pid, signal: i32) -> Result<(), i32>;
+    /// Signals `pid` with its process group when it leads a group of its own
+    /// (every command the engine starts does: setsid), so that what a shell
+    /// command started goes too; otherwise `pid` alone. Never a group that
+    /// holds the supervisor, never group 0, 1 or -1. The caller passes only a
+    /// pid that is the object's: the group it leads is then the object's.
+    fn kill_group(&mut self, pid: Pid, signal: i32) -> Result<(), i32>;
     fn pid_exists(&mut self, pid: Pid) -> bool;
     fn read_pid_file(&mut self, path: &CStr) -> Option<Pid>;
     /// Calls `f` for every process whose environment holds `marker`.
@@ -83,6 +89,17 @@ impl Os for RealOs {
             return Err(libc::EINVAL);
         }
         sys::kill(pid, signal)
+    }
+
+    fn kill_group(&mut self, pid: Pid, signal: i32) -> Result<(), i32> {
+        if pid <= 1 {
+            return Err(libc::EINVAL);
+        }
+        let own_group = nix::unistd::getpgrp();
+        match nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(pid))) {
+            Ok(group) if group.as_raw() == pid && group != own_group => sys::kill(-pid, signal),
+            _ => sys::kill(pid, signal),
+        }
     }
 
     fn pid_exists(&mut self, pid: Pid) -> bool {

@@ -15,6 +15,8 @@ struct Fake {
     next_pid: Pid,
     spawned: Vec<(Pid, String)>,
     killed: Vec<(Pid, i32)>,
+    /// The subset of `killed` sent to the pid's process group (kill_group).
+    group_killed: Vec<(Pid, i32)>,
     alive: BTreeSet<Pid>,
     /// pid -> (ppid, marker)
     marked: BTreeMap<Pid, (Pid, String)>,
@@ -54,6 +56,11 @@ impl Os for Fake {
             return Err(libc::ESRCH);
         }
         self.killed.push((pid, signal));
+        Ok(())
+    }
+    fn kill_group(&mut self, pid: Pid, signal: i32) -> Result<(), i32> {
+        self.kill(pid, signal)?;
+        self.group_killed.push((pid, signal));
         Ok(())
     }
     fn pid_exists(&mut self, pid: Pid) -> bool {
@@ -298,9 +305,26 @@ fn stop_escalates_to_sigkill_after_stoptimeout() {
     assert_eq!(e.state("s"), State::Stopping);
     e.wait(1);
     assert_eq!(e.os.killed, [(pid, libc::SIGUSR1), (pid, libc::SIGKILL)]);
+    // Both reach the process group the start command leads.
+    assert_eq!(e.os.group_killed, e.os.killed);
     e.signaled(pid, libc::SIGKILL);
     assert_eq!(e.state("s"), State::Stopped);
     assert_eq!(e.object(i).outcome, Some(Outcome::Warn));
+}
+
+#[test]
+fn a_hung_stop_command_is_killed_with_its_group() {
+    let mut o = with(object("s", "/bin/s", 1), |o| {
+        o.fork = true;
+        o.stop_timeout = Some(1);
+    });
+    o.stop = StopMethod::Command("/bin/s-stop".into());
+    let mut e = booted(config(vec![o]));
+    let i = e.find("s").unwrap();
+    e.stop(i).unwrap();
+    let (pid, stopper) = (e.pid_of("/bin/s"), e.pid_of("/bin/s-stop"));
+    e.wait(1_000);
+    assert_eq!(e.os.group_killed, [(pid, libc::SIGKILL), (stopper, libc::SIGKILL)]);
 }
 
 #[test]
