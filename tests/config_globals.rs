@@ -308,11 +308,24 @@ fn strict_epoch_rejects_every_extension_global() {
         "IocLogKeep 1",
         "IocHoldoff 1",
         "ProcServ procServ",
+        "StartTimeout 60",
     ] {
         let text = format!("{line}\nDefaultRunlevel default\nObjectID a\nObjectStartCommand a\nObjectRunlevels default\nObjectEnabled true\n");
         let name = line.split(' ').next().unwrap();
         assert_one_error(&load_strict(&text), "epoch.conf:1", &format!("{name} is an iocinit extension, rejected by --strict-epoch"));
     }
+}
+
+#[test]
+fn start_timeout() {
+    let strict_text = "DefaultRunlevel default\nObjectID a\nObjectStartCommand a\nObjectRunlevels default\nObjectEnabled true\n";
+    assert_eq!(valid(&with_prelude(&object("a"))).globals.start_timeout, None, "the built-in default");
+    assert_eq!(valid(&with_prelude(&format!("StartTimeout 0\n{}", object("a")))).globals.start_timeout, Some(0));
+    assert_eq!(valid(&with_prelude(&format!("StartTimeout 300\n{}", object("a")))).globals.start_timeout, Some(300));
+    assert_one_error(&load(&with_prelude(&format!("StartTimeout 1m\n{}", object("a")))), "epoch.conf:2", "expected a number");
+    // --strict-epoch keeps Epoch's behaviour: no start timeout.
+    let loaded = load_strict(strict_text);
+    assert_eq!(loaded.config.expect("valid").globals.start_timeout, Some(0));
 }
 
 #[test]

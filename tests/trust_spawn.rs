@@ -97,3 +97,45 @@ fn haltonly_killall5_runs_at_shutdown() {
     p.poweroff();
     assert!(read(&dir, "usr1").contains("usr1"), "KILLALL5 did not run at shutdown");
 }
+
+#[test]
+fn a_start_that_never_ends_is_killed_and_the_boot_goes_on() {
+    let dir = scratch("trust-starttimeout");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID stuck\nObjectStartCommand /bin/sleep 1004; true\nObjectOptions STARTTIMEOUT=2\n\
+         ObjectStartPriority 1\nObjectRunlevels default\n\
+         ObjectID later\nObjectStartCommand /bin/true\nObjectStartPriority 2\nObjectRunlevels default\n",
+    );
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", Duration::from_secs(60));
+    let fds = p.fd_count();
+    assert_eq!(p.state("later"), "done");
+    assert_eq!(p.state("stuck"), "failed");
+    let st = p.status("stuck");
+    assert!(st.to_string().contains("did not start within 2 s"), "{st}");
+    assert!(p.console().contains("stuck: did not start within 2 s"), "{}", p.console());
+    assert!(wait_for(T, || count(&p, "/bin/sleep 1004") == 0), "the start command survived: {:?}", p.processes());
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn a_global_start_timeout_applies_and_zero_disables_it() {
+    let dir = scratch("trust-starttimeout-global");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\nStartTimeout 1\n\
+         ObjectID stuck\nObjectStartCommand /bin/sleep 1005\nObjectStartPriority 1\nObjectRunlevels default\n\
+         ObjectID patient\nObjectStartCommand /bin/sleep 3\nObjectOptions STARTTIMEOUT=0\n\
+         ObjectStartPriority 2\nObjectRunlevels default\n",
+    );
+    let p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", Duration::from_secs(60));
+    assert_eq!(p.state("stuck"), "failed");
+    assert_eq!(p.state("patient"), "done");
+    p.poweroff();
+}

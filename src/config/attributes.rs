@@ -108,7 +108,7 @@ const fn global(name: &'static str, once: bool, after_objects: AfterObjects, app
     Attribute { name, handler: Handler::Global(apply), once, extension: false, after_objects }
 }
 
-const fn ioc(name: &'static str, apply: GlobalFn) -> Attribute {
+const fn extension(name: &'static str, apply: GlobalFn) -> Attribute {
     Attribute { name, handler: Handler::Global(apply), once: true, extension: true, after_objects: AfterObjects::Error }
 }
 
@@ -143,30 +143,31 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &[
     global("StartingStatusFormat", true, NotAfter, |g, v, _| set(&mut g.globals.starting_status_format, Some(format_text(v)?))),
     global("FinishedStatusFormat", true, NotAfter, |g, v, _| set(&mut g.globals.finished_status_format, Some(format_text(v)?))),
     global("StatusNames", true, NotAfter, |g, v, _| set(&mut g.globals.status_names, Some(status_names(v)?))),
-    // Our extensions for IOCs.
-    ioc("IocDirectory", |g, v, _| set(&mut g.globals.ioc.directory, absolute_path(v)?)),
-    ioc("IocGroup", |g, v, _| {
+    // Our extensions.
+    extension("StartTimeout", |g, v, _| set(&mut g.globals.start_timeout, Some(parse_u32(v)?))),
+    extension("IocDirectory", |g, v, _| set(&mut g.globals.ioc.directory, absolute_path(v)?)),
+    extension("IocGroup", |g, v, _| {
         account_name(v, "a group")?;
         set(&mut g.globals.ioc.group, v.to_string())
     }),
-    ioc("IocSocketUser", |g, v, _| {
+    extension("IocSocketUser", |g, v, _| {
         account_name(v, "a user")?;
         set(&mut g.globals.ioc.socket_user, Some(v.to_string()))
     }),
-    ioc("IocStartPriority", |g, v, at| {
+    extension("IocStartPriority", |g, v, at| {
         one_word(v, "a number or a DefinePriority name")?;
         set(&mut g.ioc_start_priority, Some((v.to_string(), at)))
     }),
-    ioc("IocStopPriority", |g, v, at| {
+    extension("IocStopPriority", |g, v, at| {
         one_word(v, "a number or a DefinePriority name")?;
         set(&mut g.ioc_stop_priority, Some((v.to_string(), at)))
     }),
-    ioc("IocRunlevels", |g, v, _| set(&mut g.globals.ioc.runlevels, runlevel_list(v)?)),
-    ioc("IocLogDirectory", |g, v, _| set(&mut g.globals.ioc.log_directory, absolute_path(v)?)),
-    ioc("IocLogMaxSize", |g, v, _| set(&mut g.globals.ioc.log_max_bytes, byte_size(v)?)),
-    ioc("IocLogKeep", |g, v, _| set(&mut g.globals.ioc.log_keep, parse_u32(v)?)),
-    ioc("IocHoldoff", |g, v, _| set(&mut g.globals.ioc.holdoff_secs, parse_u32(v)?)),
-    ioc("ProcServ", |g, v, _| set(&mut g.globals.ioc.procserv, program(v)?)),
+    extension("IocRunlevels", |g, v, _| set(&mut g.globals.ioc.runlevels, runlevel_list(v)?)),
+    extension("IocLogDirectory", |g, v, _| set(&mut g.globals.ioc.log_directory, absolute_path(v)?)),
+    extension("IocLogMaxSize", |g, v, _| set(&mut g.globals.ioc.log_max_bytes, byte_size(v)?)),
+    extension("IocLogKeep", |g, v, _| set(&mut g.globals.ioc.log_keep, parse_u32(v)?)),
+    extension("IocHoldoff", |g, v, _| set(&mut g.globals.ioc.holdoff_secs, parse_u32(v)?)),
+    extension("ProcServ", |g, v, _| set(&mut g.globals.ioc.procserv, program(v)?)),
     // Objects.
     Attribute { name: "ObjectID", handler: Handler::ObjectId, once: false, extension: false, after_objects: AfterObjects::Allowed },
     object("ObjectDescription", true, |o, v, _| set(&mut o.object.description, v.to_string())),

@@ -157,6 +157,7 @@ fn globals(j: &mut Json, g: &Globals) {
         j.begin_object().field_str("name", name).field_num("priority", *number).end_object();
     }
     j.end_array();
+    opt_number(j, "start_timeout", g.start_timeout);
     let ioc = &g.ioc;
     j.key("ioc").begin_object();
     path_field(j, "directory", &ioc.directory);
@@ -285,6 +286,7 @@ fn options(j: &mut Json, o: &Options) {
         j.field_bool(name, set);
     }
     opt_number(j, "STOPTIMEOUT", o.stop_timeout);
+    opt_number(j, "STARTTIMEOUT", o.start_timeout);
     opt_number(j, "TERMSIGNAL", o.term_signal);
     j.key("MAPEXITSTATUS").begin_array();
     for (code, result) in &o.exit_map {

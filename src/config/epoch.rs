@@ -42,6 +42,11 @@ pub(crate) fn parse(source: &dyn FileSource, main: &Path, text: &[u8], strict: b
         first_object: None,
         declared: HashMap::new(),
     };
+    if strict {
+        // Epoch has no start timeout, and --strict-epoch refuses the
+        // StartTimeout that could set one: keep Epoch's behaviour.
+        parser.globals.globals.start_timeout = Some(0);
+    }
     parser.parse_file(0, text);
     parser.finish()
 }

@@ -86,6 +86,12 @@ impl Default for StatusNames {
     }
 }
 
+/// Seconds a start (prestart, start command, pid file) may take when neither
+/// `StartTimeout` nor `STARTTIMEOUT=` says otherwise: longer than any
+/// ordinary boot step of a board, short enough that one hung step does not
+/// keep every later priority (the IOCs) down for good.
+pub const DEFAULT_START_TIMEOUT_S: u32 = 120;
+
 #[derive(Debug, Clone, Default)]
 pub struct Globals {
     pub default_runlevel: String,
@@ -107,6 +113,9 @@ pub struct Globals {
     pub status_names: Option<StatusNamesSource>,
     /// `DefinePriority` names, kept for the JSON dump; objects hold numbers.
     pub priorities: Vec<(String, u32)>,
+    /// Extension `StartTimeout`: seconds a start may take before it is
+    /// killed and failed; `None` means [`DEFAULT_START_TIMEOUT_S`], 0 none.
+    pub start_timeout: Option<u32>,
     /// Our extensions for IOCs.
     pub ioc: IocGlobals,
 }
@@ -222,6 +231,9 @@ pub struct Options {
     pub runonce: bool,
     /// `STOPTIMEOUT=n` seconds; `None` means the default (10 s).
     pub stop_timeout: Option<u32>,
+    /// Extension `STARTTIMEOUT=n` seconds (0: none); `None` means the global
+    /// `StartTimeout`.
+    pub start_timeout: Option<u32>,
     pub no_stop_wait: bool,
     pub halt_only: bool,
     /// `TERMSIGNAL=n|NAME`; `None` means SIGTERM.

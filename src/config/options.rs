@@ -36,14 +36,18 @@ const FLAGS: &[Flag] = &[
 ];
 
 const STOPTIMEOUT: &str = "STOPTIMEOUT";
+const STARTTIMEOUT: &str = "STARTTIMEOUT";
 const TERMSIGNAL: &str = "TERMSIGNAL";
 const MAPEXITSTATUS: &str = "MAPEXITSTATUS";
 /// The options with a value, and how they are written.
 const VALUED: &[(&str, &str)] = &[
     (STOPTIMEOUT, "STOPTIMEOUT=seconds"),
+    (STARTTIMEOUT, "STARTTIMEOUT=seconds"),
     (TERMSIGNAL, "TERMSIGNAL=signal"),
     (MAPEXITSTATUS, "MAPEXITSTATUS=code,RESULT"),
 ];
+/// The valued options that are ours, not Epoch's.
+const VALUED_EXTENSIONS: &[&str] = &[STARTTIMEOUT];
 
 fn all_names() -> String {
     let flags = FLAGS.iter().map(|f| f.name);
@@ -73,8 +77,12 @@ pub(crate) fn apply(options: &mut Options, word: &str, strict: bool) -> Result<&
     let Some(value) = value else {
         return Err(format!("option {canonical} needs a value: expected {form}"));
     };
+    if strict && VALUED_EXTENSIONS.contains(&canonical) {
+        return Err(format!("option {canonical} is an iocinit extension, rejected by --strict-epoch"));
+    }
     match canonical {
         STOPTIMEOUT => set_once(&mut options.stop_timeout, STOPTIMEOUT, parse_u32(value)?)?,
+        STARTTIMEOUT => set_once(&mut options.start_timeout, STARTTIMEOUT, parse_u32(value)?)?,
         TERMSIGNAL => set_once(&mut options.term_signal, TERMSIGNAL, signal(value, strict)?)?,
         _ => options.exit_map.push(exit_mapping(value)?),
     }
@@ -135,6 +143,7 @@ mod tests {
         let o = apply_all(&["STOPTIMEOUT=20", "TERMSIGNAL=SIGKILL", "MAPEXITSTATUS=2,WARNING", "MAPEXITSTATUS=255,SUCCESS"], true)
             .unwrap();
         assert_eq!(o.stop_timeout, Some(20));
+        assert_eq!(apply_all(&["STARTTIMEOUT=0"], false).unwrap().start_timeout, Some(0));
         assert_eq!(o.term_signal, Some(libc::SIGKILL));
         assert_eq!(o.exit_map, vec![(2, ExitResult::Warning), (255, ExitResult::Success)]);
         assert_eq!(apply_all(&["TERMSIGNAL=15"], true).unwrap().term_signal, Some(15));
@@ -170,6 +179,8 @@ mod tests {
     fn twice_given_values_and_strict_extensions() {
         assert!(apply_all(&["STOPTIMEOUT=1", "STOPTIMEOUT=2"], false).unwrap_err().contains("given twice"));
         assert!(apply_all(&["TERMSIGNAL=1", "TERMSIGNAL=2"], false).unwrap_err().contains("given twice"));
+        assert!(apply_all(&["STARTTIMEOUT=1", "STARTTIMEOUT=2"], false).unwrap_err().contains("given twice"));
+        assert!(apply_all(&["STARTTIMEOUT=5"], true).unwrap_err().contains("--strict-epoch"));
         assert!(apply_all(&["PROCSERV"], true).unwrap_err().contains("--strict-epoch"));
         assert!(apply_all(&["TERMSIGNAL=PWR"], true).unwrap_err().contains("--strict-epoch"));
         assert!(apply_all(&["PROCSERV", "TERMSIGNAL=PWR"], false).is_ok());

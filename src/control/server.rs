@@ -553,6 +553,10 @@ pub fn options_text(object: &Object, out: &mut FixedBuf<512>) {
         let _ = write!(out, "{sep}STOPTIMEOUT={t}");
         sep = " ";
     }
+    if let Some(t) = o.start_timeout {
+        let _ = write!(out, "{sep}STARTTIMEOUT={t}");
+        sep = " ";
+    }
     if let Some(t) = o.term_signal {
         let _ = write!(out, "{sep}TERMSIGNAL={t}");
         sep = " ";

@@ -8,6 +8,7 @@ use super::*;
 
 impl<O: Os> Engine<O> {
     pub(super) fn begin_start(&mut self, i: usize, cause: Cause) -> Result<(), Refusal> {
+        let start_limit = self.start_timeout_s(i).map(|s| self.os.now_ms() + u64::from(s) * 1000);
         let object = &self.config.objects[i];
         let st = &mut self.objs[i];
         if st.removed {
@@ -27,6 +28,7 @@ impl<O: Os> Engine<O> {
         st.killed = false;
         st.outcome = None;
         st.note.clear();
+        st.start_limit = start_limit;
         // Never two IOCs of one name: whatever is left of a previous procServ
         // and its IOC goes first.
         if object.console.is_some() && self.kill_leftovers(i) > 0 {
@@ -132,6 +134,43 @@ impl<O: Os> Engine<O> {
         }
     }
 
+    /// The start timeout of object `i` in seconds; `None`: it has none.
+    pub(super) fn start_timeout_s(&self, i: usize) -> Option<u32> {
+        let configured = self.config.objects[i].options.start_timeout.or(self.config.globals.start_timeout);
+        Some(configured.unwrap_or(DEFAULT_START_TIMEOUT_S)).filter(|&s| s > 0)
+    }
+
+    /// The start took longer than its start timeout: what runs for it (the
+    /// prestart or start command, with their process groups) is stopped as a
+    /// stop would, TERMSIGNAL then SIGKILL after STOPTIMEOUT, and once it is
+    /// gone the start fails (see `finish_stop`).
+    pub(super) fn start_timed_out(&mut self, i: usize) {
+        let secs = self.start_timeout_s(i).unwrap_or(0);
+        let now = self.os.now_ms();
+        let object = &self.config.objects[i];
+        let st = &mut self.objs[i];
+        st.start_limit = None;
+        if !st.state.is_starting() {
+            return;
+        }
+        st.start_timed_out = true;
+        st.killed = false;
+        st.outcome = Some(Outcome::Fail);
+        st.set_note(format_args!("did not start within {secs} s"));
+        log::error!("{}: did not start within {secs} s; stopping it", object.id);
+        st.set(State::Stopping);
+        st.deadline = Some(now + u64::from(object.options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT_S)) * 1000);
+        let term = object.options.term_signal.unwrap_or(libc::SIGTERM);
+        let (main, helper) = (st.main_pid, st.helper);
+        if let Some(pid) = main {
+            let _ = self.os.kill_group(pid, term);
+        }
+        if let Some((Helper::Prestart, pid)) = helper {
+            let _ = self.os.kill_group(pid, term);
+        }
+        self.maybe_finish_stop(i);
+    }
+
     pub(super) fn wait_pid_file(&mut self, i: usize) {
         let now = self.os.now_ms();
         let st = &mut self.objs[i];
@@ -160,7 +199,9 @@ impl<O: Os> Engine<O> {
         st.outcome = Some(Outcome::Fail);
         log::error!("{}: {}", self.config.objects[i].id, self.objs[i].note);
         self.report(i, "Starting", Outcome::Fail);
-        let critical = self.config.objects[i].options.start_fail_critical && self.objs[i].cause == Cause::Boot;
+        // (A start that timed out may end during a shutdown: nothing pauses that.)
+        let shutting_down = matches!(self.phase, Phase::ShuttingDown(_));
+        let critical = self.config.objects[i].options.start_fail_critical && self.objs[i].cause == Cause::Boot && !shutting_down;
         if self.config.objects[i].options.runonce && self.objs[i].cause == Cause::Boot {
             self.objs[i].enabled = false;
             self.save_state();
@@ -442,7 +483,8 @@ impl<O: Os> Engine<O> {
         // KILLALL5 SIG SECS is Epoch's `killall5 -SIG; sleep SECS`: the wait
         // is the point, whatever ends meanwhile.
         let object = &self.config.objects[i];
-        if matches!(object.stop, StopMethod::Killall5 { .. }) && object.console.is_none() && st.deadline.is_some() {
+        let killall5_wait = matches!(object.stop, StopMethod::Killall5 { .. }) && object.console.is_none() && !st.start_timed_out;
+        if killall5_wait && st.deadline.is_some() {
             return;
         }
         // A child of ours is cleared when reaped; a pid that is not our child
@@ -464,6 +506,14 @@ impl<O: Os> Engine<O> {
     }
 
     pub(super) fn finish_stop(&mut self, i: usize) {
+        if std::mem::take(&mut self.objs[i].start_timed_out) {
+            let secs = self.start_timeout_s(i).unwrap_or(0);
+            let st = &mut self.objs[i];
+            st.killed = false;
+            st.set(State::Stopped);
+            self.start_failed(i, format_args!("did not start within {secs} s"));
+            return;
+        }
         let options = &self.config.objects[i].options;
         let (runonce, critical) = (options.runonce && options.halt_only, options.stop_fail_critical);
         let st = &mut self.objs[i];

@@ -29,7 +29,7 @@ mod sequence;
 
 use std::ffi::CString;
 
-use crate::config::{Config, ExitResult, StopMethod};
+use crate::config::{Config, ExitResult, StopMethod, DEFAULT_START_TIMEOUT_S};
 use crate::spawn::{self, Redirect};
 use crate::sys::{ExitStatus, Pid};
 use object::{backoff_ms, Cause, Helper, ObjState, Outcome, State, CRASH_LIMIT, FAST_FAILURE_MS};
@@ -291,7 +291,7 @@ impl<O: Os> Engine<O> {
 
     /// The earliest deadline of any object, job or scheduled shutdown.
     pub fn next_deadline(&self) -> Option<u64> {
-        let objects = self.objs.iter().filter_map(|o| o.deadline);
+        let objects = self.objs.iter().flat_map(|o| o.deadline.into_iter().chain(o.start_limit));
         let job = match self.job {
             Job::Shutdown { step: ShutdownStep::Term(d) | ShutdownStep::Kill(d), .. } => Some(d),
             _ => None,
@@ -352,6 +352,9 @@ impl<O: Os> Engine<O> {
     pub fn timer(&mut self) {
         let now = self.os.now_ms();
         for i in 0..self.objs.len() {
+            if self.objs[i].start_limit.is_some_and(|d| d <= now) {
+                self.start_timed_out(i);
+            }
             if self.objs[i].deadline.is_some_and(|d| d <= now) {
                 self.objs[i].deadline = None;
                 self.object_deadline(i);

@@ -79,6 +79,11 @@ impl State {
         matches!(self, State::Prestarting | State::Starting | State::WaitPidFile | State::Stopping)
     }
 
+    /// On its way up: what the start timeout covers.
+    pub fn is_starting(self) -> bool {
+        matches!(self, State::Prestarting | State::Starting | State::WaitPidFile)
+    }
+
     /// Started in Epoch's sense: up, or on its way up.
     pub fn is_started(self) -> bool {
         matches!(
@@ -168,6 +173,12 @@ pub struct ObjState {
     pub killed: bool,
     /// When WaitPidFile (or the search for a SERVICE's daemon) gives up.
     pub pidfile_limit: u64,
+    /// When the start in progress fails for taking too long (the start
+    /// timeout); set by a start, cleared on leaving the start states.
+    pub start_limit: Option<u64>,
+    /// Being stopped because the start timed out: the start fails once the
+    /// stop completes.
+    pub start_timed_out: bool,
     pub note: Note,
     /// Removed by a configuration reload while running: not carried over
     /// the next reload once down.
@@ -196,16 +207,22 @@ impl ObjState {
             prestart_failed: false,
             killed: false,
             pidfile_limit: 0,
+            start_limit: None,
+            start_timed_out: false,
             note: Note::new(),
             removed: false,
             restart_after_stop: false,
         }
     }
 
-    /// The one place a state changes: a new state starts without a deadline.
+    /// The one place a state changes: a new state starts without a deadline,
+    /// and the start timeout ends with the start states.
     pub fn set(&mut self, state: State) {
         self.state = state;
         self.deadline = None;
+        if !state.is_starting() {
+            self.start_limit = None;
+        }
     }
 
     pub fn set_note(&mut self, args: core::fmt::Arguments<'_>) {

@@ -223,6 +223,68 @@ fn a_hung_start_command_holds_only_its_wave_not_control() {
 }
 
 #[test]
+fn a_start_that_takes_too_long_is_stopped_failed_and_the_boot_goes_on() {
+    let stuck = with(object("stuck", "/bin/stuck", 1), |o| {
+        o.start_timeout = Some(2);
+        o.stop_timeout = Some(3);
+    });
+    let mut e = booted(config(vec![stuck, object("later", "/bin/later", 2)]));
+    let pid = e.pid_of("/bin/stuck");
+    e.wait(1_999);
+    assert_eq!(e.state("stuck"), State::Starting);
+    e.wait(1);
+    // TERMSIGNAL to the start command's group, then SIGKILL, as a stop.
+    assert_eq!(e.os.group_killed, [(pid, libc::SIGTERM)]);
+    assert_eq!(e.state("stuck"), State::Stopping);
+    assert!(!e.spawned().contains(&"/bin/later"), "the wave waits for the kill");
+    e.wait(3_000);
+    assert_eq!(e.os.group_killed, [(pid, libc::SIGTERM), (pid, libc::SIGKILL)]);
+    e.signaled(pid, libc::SIGKILL);
+    assert_eq!(e.state("stuck"), State::Failed);
+    assert_eq!(e.object(e.find("stuck").unwrap()).note.as_str(), "did not start within 2 s");
+    assert_eq!(e.os.lines, ["Starting stuck ... FAIL"]);
+    assert!(e.spawned().contains(&"/bin/later"));
+}
+
+#[test]
+fn a_hung_prestart_counts_against_the_start_timeout_and_criticality_applies() {
+    let mut o = with(object("pre", "/bin/pre", 1), |o| {
+        o.start_timeout = Some(1);
+        o.start_fail_critical = true;
+    });
+    o.prestart = Some("/bin/pre-hang".into());
+    let mut e = booted(config(vec![o]));
+    let helper = e.pid_of("/bin/pre-hang");
+    e.wait(1_000);
+    assert_eq!(e.os.group_killed, [(helper, libc::SIGTERM)]);
+    e.signaled(helper, libc::SIGTERM);
+    assert_eq!(e.state("pre"), State::Failed);
+    assert_eq!(e.spawned(), ["/bin/pre-hang"], "the start command never ran");
+    assert!(matches!(e.take_request(), Some(SystemRequest::Emergency(_))));
+}
+
+#[test]
+fn the_start_timeout_defaults_to_the_global_one_and_zero_means_none() {
+    let mut c = config(vec![object("a", "/bin/a", 1), with(object("b", "/bin/b", 1), |o| o.start_timeout = Some(0))]);
+    let mut e = booted(c.clone());
+    e.wait(u64::from(DEFAULT_START_TIMEOUT_S) * 1000);
+    assert_eq!((e.state("a"), e.state("b")), (State::Stopping, State::Starting));
+    c.globals.start_timeout = Some(0);
+    let mut e = booted(c);
+    e.wait(24 * 3600 * 1000);
+    assert_eq!((e.state("a"), e.state("b")), (State::Starting, State::Starting));
+}
+
+#[test]
+fn a_start_that_ends_in_time_keeps_no_timeout() {
+    let mut e = booted(config(vec![with(object("d", "/bin/d", 1), |o| o.start_timeout = Some(5))]));
+    let pid = e.pid_of("/bin/d");
+    e.exit(pid, 0);
+    assert_eq!(e.state("d"), State::Done);
+    assert_eq!(e.next_deadline(), None);
+}
+
+#[test]
 fn mapexitstatus_turns_a_code_into_a_warning_or_success() {
     let mut o = object("w", "/bin/w", 1);
     o.options.exit_map = vec![(2, ExitResult::Warning), (3, ExitResult::Success)];
