@@ -2,12 +2,16 @@
 //!
 //! A [`Command`] is prepared once, when a configuration loads: argv, envp and
 //! the PATH candidates become NUL-terminated strings with pointer arrays. At
-//! spawn time nothing is allocated: [`spawn`] calls clone(CLONE_VM|CLONE_VFORK)
-//! and the child, which shares the parent's memory while the parent is
-//! suspended, does only raw system calls (rt_sigaction, setsid, open, dup3,
-//! setgroups, setresgid, setresuid, chdir, sigprocmask, execve) — no libc wrappers that
-//! take locks or synchronise threads (musl's set*id wrappers do), no
-//! allocation. A failure in the child is written to a close-on-exec pipe
+//! spawn time nothing is allocated: [`spawn`] opens the redirection files
+//! itself, without blocking (see [`Redirect`]), then calls
+//! clone(CLONE_VM|CLONE_VFORK), and the child, which shares the parent's
+//! memory while the parent is suspended, does only raw system calls
+//! (rt_sigaction, setsid, dup3, setgroups, setresgid, setresuid, chdir,
+//! sigprocmask, execve) — no libc wrappers that take locks or synchronise
+//! threads (musl's set*id wrappers do), no allocation, and nothing that waits
+//! on a file: a FIFO without a reader must not suspend the supervisor. (A
+//! chdir to a hung network filesystem still would: no path lookup can be
+//! made non-blocking.) A failure in the child is written to a close-on-exec pipe
 //! before it exits, so the parent reports "unable to exec X: No such file"
 //! itself. (A pipe rather than a shared word: qemu-user runs a vfork as a
 //! fork, and the pipe works under both.)
@@ -141,15 +145,20 @@ pub struct Credentials {
     pub groups: Vec<u32>,
 }
 
-/// Where a standard stream of the child goes.
+/// Where a standard stream of the child goes. Files are opened by [`spawn`]
+/// in the supervisor, as root (before the child drops privileges, as Epoch
+/// documents), with O_NONBLOCK so that opening never waits; the flag is
+/// cleared before the child gets the descriptor.
 #[derive(Debug, Clone, Copy)]
 pub enum Redirect<'a> {
     /// Keep the supervisor's (the console, for PID 1).
     Inherit,
     /// /dev/null.
     Null,
-    /// Appended to this file (created 0644 if missing), opened before the
-    /// child drops privileges.
+    /// Appended to this file (created 0644 if missing). A FIFO that nobody
+    /// reads yet (a logger that starts later) is opened read-write: the open
+    /// cannot wait or fail for want of a reader, the child's writes fill the
+    /// pipe and then wait for one, and a reader that comes later gets them.
     Append(&'a CStr),
     /// Another descriptor the caller keeps open (e.g. a log file).
     Fd(i32),
@@ -219,6 +228,8 @@ impl std::fmt::Display for SpawnError {
 struct ChildArgs<'a> {
     cmd: &'a Command,
     opts: &'a Options<'a>,
+    /// Descriptors for fds 0, 1 and 2 (-1: keep the supervisor's).
+    stdio: [i32; 3],
     groups_ptr: *const libc::gid_t,
     groups_len: usize,
     /// Write end of the close-on-exec failure pipe: the child writes
@@ -233,9 +244,70 @@ const CHILD_STACK: usize = 16 * 1024;
 #[repr(C, align(16))]
 struct ChildStack([u8; CHILD_STACK]);
 
+/// A standard stream of the child as the parent prepared it.
+enum Stdio {
+    Inherit,
+    /// The caller's descriptor.
+    Borrowed(i32),
+    /// Opened for this spawn; closed (dropped) once the child has it.
+    Opened(crate::sys::Fd),
+}
+
+impl Stdio {
+    fn raw(&self) -> i32 {
+        match self {
+            Stdio::Inherit => -1,
+            Stdio::Borrowed(fd) => *fd,
+            Stdio::Opened(fd) => fd.0,
+        }
+    }
+}
+
+/// Opens `path` for a redirection without waiting: O_NONBLOCK for the open,
+/// cleared afterwards so the child gets an ordinary blocking descriptor.
+fn open_nonblocking(path: &CStr, flags: i32) -> Result<crate::sys::Fd, i32> {
+    let flags = flags | libc::O_NOCTTY | libc::O_CLOEXEC | libc::O_NONBLOCK;
+    let fd = match crate::sys::Fd::open(path, flags, 0o644) {
+        // A FIFO without a reader (O_WRONLY|O_NONBLOCK says ENXIO): read-write,
+        // which Linux opens at once, and only if it is a FIFO indeed.
+        Err(libc::ENXIO) if flags & libc::O_ACCMODE == libc::O_WRONLY => {
+            let fd = crate::sys::Fd::open(path, (flags & !libc::O_ACCMODE) | libc::O_RDWR, 0o644)?;
+            // SAFETY: fstat writes into a zeroed stat of our own.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            if unsafe { libc::fstat(fd.0, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFIFO {
+                return Err(libc::ENXIO);
+            }
+            fd
+        }
+        other => other?,
+    };
+    // SAFETY: fcntl on a descriptor we own.
+    let cleared = unsafe {
+        let status = libc::fcntl(fd.0, libc::F_GETFL);
+        status >= 0 && libc::fcntl(fd.0, libc::F_SETFL, status & !libc::O_NONBLOCK) == 0
+    };
+    if !cleared {
+        return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EBADF));
+    }
+    Ok(fd)
+}
+
+fn open_stdio(how: Redirect<'_>, write: bool) -> Result<Stdio, SpawnError> {
+    let (access, append) = if write { (libc::O_WRONLY, libc::O_CREAT | libc::O_APPEND) } else { (libc::O_RDONLY, 0) };
+    let opened = match how {
+        Redirect::Inherit => return Ok(Stdio::Inherit),
+        Redirect::Fd(fd) => return Ok(Stdio::Borrowed(fd)),
+        Redirect::Null => open_nonblocking(c"/dev/null", access),
+        Redirect::Append(path) => open_nonblocking(path, access | append),
+    };
+    opened.map(Stdio::Opened).map_err(|errno| SpawnError { stage: Stage::Redirect, errno })
+}
+
 /// Starts `cmd` with `opts`. Returns the child's pid once it has exec'd; an
 /// error if it could not (the failed child is reaped here).
 pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
+    // Held until the child has exec'd (it has its own copies by then).
+    let stdio = [open_stdio(opts.stdin, false)?, open_stdio(opts.stdout, true)?, open_stdio(opts.stderr, true)?];
     let groups: &[u32] = opts.credentials.map(|c| c.groups.as_slice()).unwrap_or(&[]);
     let mut pipe = [-1i32; 2];
     // SAFETY: pipe2 writes two descriptors into the array.
@@ -247,6 +319,7 @@ pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
     let args = ChildArgs {
         cmd,
         opts,
+        stdio: [stdio[0].raw(), stdio[1].raw(), stdio[2].raw()],
         groups_ptr: groups.as_ptr() as *const libc::gid_t,
         groups_len: groups.len(),
         failure_fd: failure_write.0,
@@ -393,14 +466,6 @@ unsafe fn fail(args: &ChildArgs, stage: i32, errno: isize) -> ! {
     libc::_exit(127)
 }
 
-unsafe fn open_into(args: &ChildArgs, path: &CStr, flags: i32, target: usize) {
-    let fd = raw(libc::SYS_openat, libc::AT_FDCWD as usize, path.as_ptr() as usize, flags as usize, 0o644);
-    if fd < 0 {
-        fail(args, 2, -fd);
-    }
-    move_fd(args, fd as usize, target);
-}
-
 unsafe fn move_fd(args: &ChildArgs, fd: usize, target: usize) {
     if fd == target {
         // Opened straight into place: clear close-on-exec instead.
@@ -413,20 +478,6 @@ unsafe fn move_fd(args: &ChildArgs, fd: usize, target: usize) {
     let r = raw(libc::SYS_dup3, fd, target, 0, 0);
     if r < 0 {
         fail(args, 2, -r);
-    }
-}
-
-unsafe fn redirect(args: &ChildArgs, how: Redirect, target: usize, write: bool) {
-    let flags = if write {
-        libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOCTTY | libc::O_CLOEXEC
-    } else {
-        libc::O_RDONLY | libc::O_NOCTTY | libc::O_CLOEXEC
-    };
-    match how {
-        Redirect::Inherit => {}
-        Redirect::Null => open_into(args, c"/dev/null", if write { libc::O_WRONLY | libc::O_CLOEXEC } else { flags }, target),
-        Redirect::Append(path) => open_into(args, path, flags, target),
-        Redirect::Fd(fd) => move_fd(args, fd as usize, target),
     }
 }
 
@@ -472,9 +523,11 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 raw(libc::SYS_ioctl, 0, libc::TIOCSCTTY as usize, 1, 0);
             }
         }
-        redirect(args, opts.stdin, 0, false);
-        redirect(args, opts.stdout, 1, true);
-        redirect(args, opts.stderr, 2, true);
+        for (target, &fd) in args.stdio.iter().enumerate() {
+            if fd >= 0 {
+                move_fd(args, fd as usize, target);
+            }
+        }
         if let Some(cred) = opts.credentials {
             let r = raw(nr::SETGROUPS, args.groups_len, args.groups_ptr as usize, 0, 0);
             if r < 0 {
@@ -562,6 +615,28 @@ mod tests {
         let pid = spawn(&cmd, &Options { stdout: Redirect::Append(&out), ..Default::default() }).unwrap();
         assert_eq!(wait(pid), 0);
         assert_eq!(std::fs::read_to_string(dir.join("out")).unwrap(), "SigIgn:\t0000000000000000\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_fifo_nobody_reads_yet_never_blocks_the_spawn() {
+        let dir = std::env::temp_dir().join(format!("iocinit-spawn-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("log");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let path = CString::new(fifo.to_str().unwrap()).unwrap();
+        let cmd = Command::from_line("echo hello; exec sleep 30", false, &env()).unwrap();
+        let pid = spawn(&cmd, &Options { stdout: Redirect::Append(&path), ..Default::default() }).unwrap();
+        // A reader that comes later gets what was written meanwhile.
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(std::fs::File::open(&fifo).unwrap()), &mut line).unwrap();
+        assert_eq!(line, "hello\n");
+        // SAFETY: our own child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        wait(pid);
+        // Not a FIFO, and not there: the spawn fails, the child never ran.
+        let err = spawn(&cmd, &Options { stdout: Redirect::Append(c"/nonexistent/dir/log"), ..Default::default() }).unwrap_err();
+        assert_eq!(err, SpawnError { stage: Stage::Redirect, errno: libc::ENOENT });
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

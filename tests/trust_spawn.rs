@@ -139,3 +139,26 @@ fn a_global_start_timeout_applies_and_zero_disables_it() {
     assert_eq!(p.state("patient"), "done");
     p.poweroff();
 }
+
+#[test]
+fn an_output_fifo_without_a_reader_never_freezes_pid1() {
+    let dir = scratch("trust-fifo");
+    let fifo = dir.join("log.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID talker\nObjectStartCommand echo hello; exec /bin/sleep 1006\nObjectStdout @DIR@/log.fifo\n\
+         ObjectOptions FORK\nObjectStartPriority 1\nObjectRunlevels default\n",
+    );
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let fds = p.fd_count();
+    assert_eq!(p.state("talker"), "running");
+    // A logger that attaches later gets what was written meanwhile.
+    let out = p.run("timeout", &["10", "head", "-1", fifo.to_str().unwrap()]);
+    assert_eq!(ok(out), "hello\n");
+    p.assert_healthy(fds);
+    p.poweroff();
+}
