@@ -615,6 +615,11 @@ mod tests {
         let pid = spawn(&cmd, &Options { stdout: Redirect::Append(&out), ..Default::default() }).unwrap();
         assert_eq!(wait(pid), 0);
         assert_eq!(std::fs::read_to_string(dir.join("out")).unwrap(), "SigIgn:\t0000000000000000\n");
+        // The child reset its own copy of the handler table, not ours.
+        // SAFETY: reads our own disposition into a zeroed struct.
+        let mut ours: libc::sigaction = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut ours) }, 0);
+        assert_eq!(ours.sa_sigaction, libc::SIG_IGN);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
