@@ -166,12 +166,18 @@ fn an_output_fifo_without_a_reader_never_freezes_pid1() {
         "epoch.conf",
         "DefaultRunlevel default\n\
          ObjectID talker\nObjectStartCommand echo hello; exec /bin/sleep 1006\nObjectStdout @DIR@/log.fifo\n\
-         ObjectOptions FORK\nObjectStartPriority 1\nObjectRunlevels default\n",
+         ObjectOptions FORK\nObjectStartPriority 1\nObjectRunlevels default\n\
+         ObjectID nowhere\nObjectStartCommand /bin/true\nObjectStdout @DIR@/no/such/dir/log\n\
+         ObjectStartPriority 1\nObjectRunlevels default\n",
     );
     let mut p = Pid1::boot(&dir, &[]);
     p.wait_console("iocinit: ready", T);
     let fds = fds_at_rest(&p);
     assert_eq!(p.state("talker"), "running");
+    // A file that cannot be opened fails the start and says which.
+    assert_eq!(p.state("nowhere"), "failed");
+    let note = p.status("nowhere")["note"].as_str().unwrap_or("").to_string();
+    assert_eq!(note, "unable to open an output file: No such file or directory: ObjectStdout/ObjectStderr");
     // A logger that attaches later gets what was written meanwhile.
     let out = p.run("timeout", &["10", "head", "-1", fifo.to_str().unwrap()]);
     assert_eq!(ok(out), "hello\n");

@@ -104,8 +104,13 @@ impl<O: Os> Engine<O> {
         let pid = match self.os.spawn(cmd, &opts) {
             Ok(pid) => pid,
             Err(e) => {
+                // Name what could not be opened or run.
+                let what = match e.stage {
+                    spawn::Stage::Redirect => "ObjectStdout/ObjectStderr",
+                    _ => cmd.path().to_str().unwrap_or("?"),
+                };
                 let mut note = object::Note::new();
-                let _ = core::fmt::Write::write_fmt(&mut note, format_args!("{e}: {}", cmd.path().to_str().unwrap_or("?")));
+                let _ = core::fmt::Write::write_fmt(&mut note, format_args!("{e}: {what}"));
                 self.start_failed(i, format_args!("{note}"));
                 return;
             }
