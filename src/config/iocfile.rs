@@ -325,16 +325,17 @@ pub fn render(file: &IocFile) -> String {
 
 /// Writes `dir/<name>.conf` atomically: a temporary file in the same
 /// directory, fsync, rename over the old file, fsync of the directory.
+///
+/// The directory may be writable by others (the IOC group), so the
+/// temporary file gets a random name and is created with O_EXCL|O_NOFOLLOW:
+/// a planted file or symlink makes the attempt fail, never redirects the write.
 pub fn write_atomic(dir: &Path, file: &IocFile) -> io::Result<PathBuf> {
     file.check().map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
     let target = dir.join(file.file_name());
-    // Not ending in `.conf`, so a leftover is never read as an IOC file.
-    let temporary = dir.join(format!(".{}.conf.{}.tmp", file.name, std::process::id()));
+    let (temporary, mut out) = create_temporary(dir, &file.name)?;
     let written = (|| {
-        let mut out = OpenOptions::new().write(true).create(true).truncate(true).mode(0o644).open(&temporary)?;
         out.write_all(render(file).as_bytes())?;
         out.sync_all()?;
-        drop(out);
         fs::rename(&temporary, &target)?;
         File::open(dir)?.sync_all()?;
         Ok(target)
@@ -343,4 +344,27 @@ pub fn write_atomic(dir: &Path, file: &IocFile) -> io::Result<PathBuf> {
         let _ = fs::remove_file(&temporary);
     }
     written
+}
+
+/// A new file `.<name>.conf.<random>.tmp` in `dir` (not ending in `.conf`,
+/// so a leftover is never read as an IOC file).
+fn create_temporary(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
+    const ATTEMPTS: usize = 8;
+    let mut last = io::Error::from(io::ErrorKind::AlreadyExists);
+    for _ in 0..ATTEMPTS {
+        let random = crate::sys::random_u64().ok_or_else(|| io::Error::other("getrandom failed"))?;
+        let path = dir.join(format!(".{name}.conf.{random:016x}.tmp"));
+        let opened = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY)
+            .open(&path);
+        match opened {
+            Ok(out) => return Ok((path, out)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
 }
