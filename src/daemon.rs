@@ -5,8 +5,8 @@
 //!
 //! It loads the configuration, builds the engine, and carries out what the
 //! engine asks for (the emergency shell, the final power step) and what the
-//! control server cannot do alone (configuration reload, re-exec). PID-1-only
-//! work goes through [`crate::pid1`].
+//! control server cannot do alone (configuration reload, IOC rescan,
+//! re-exec). PID-1-only work goes through [`crate::pid1`].
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -181,7 +181,8 @@ pub fn run(opts: Options) -> i32 {
             return fatal(role);
         }
     };
-    let mut loop_state = Loop { role, shell, shell_pid: None, armed: None };
+    let ioc_rescan = IocRescan::new(engine.config());
+    let mut loop_state = Loop { role, shell, shell_pid: None, armed: None, ioc_rescan };
     let mut rotator = LogRotator::new(&engine);
     loop {
         if let Some(code) = loop_state.serve_requests(&mut engine, &mut server) {
@@ -189,10 +190,7 @@ pub fn run(opts: Options) -> i32 {
         }
         server.check_waiters(&mut engine);
         rotator.sync(&engine);
-        let deadline = match (engine.next_deadline(), rotator.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = earliest(earliest(engine.next_deadline(), rotator.next_deadline()), loop_state.ioc_rescan.due_ms);
         loop_state.arm(&timer, deadline);
         let mut fds: heapless::Vec<PollFd<'_>, { server::MAX_CLIENTS + 4 }> = heapless::Vec::new();
         let _ = fds.push(PollFd::new(signals.as_fd(), PollFlags::POLLIN));
@@ -230,6 +228,10 @@ pub fn run(opts: Options) -> i32 {
             loop_state.armed = None;
             engine.timer();
             rotator.timer(&engine, sys::now_ms());
+            if loop_state.ioc_rescan.due_ms.is_some_and(|due| due <= sys::now_ms()) {
+                loop_state.ioc_rescan.run(&opts, &mut engine, &mut server);
+                rotator.reset(&engine);
+            }
         }
         if !rotate_ready.is_empty() {
             rotator.readable(&engine, sys::now_ms());
@@ -244,7 +246,7 @@ pub fn run(opts: Options) -> i32 {
             } else if !r.is_empty() {
                 if let Some(action) = server.readable(slot, &mut engine) {
                     loop_state.daemon_action(action, &opts, &mut engine, &mut server, &signals);
-                    if action == DaemonAction::ConfigReload {
+                    if matches!(action, DaemonAction::ConfigReload | DaemonAction::IocRescan) {
                         rotator.reset(&engine);
                     }
                 }
@@ -357,11 +359,20 @@ fn own_inherited(fd: RawFd) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
+/// The earlier of two optional deadlines.
+fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 struct Loop {
     role: Role,
     shell: Option<EmergencyShell>,
     shell_pid: Option<Pid>,
     armed: Option<u64>,
+    ioc_rescan: IocRescan,
 }
 
 impl Loop {
@@ -444,7 +455,12 @@ impl Loop {
 
     fn daemon_action(&mut self, action: DaemonAction, opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server, signals: &SignalFd) {
         match action {
-            DaemonAction::ConfigReload => reload(opts, engine, server),
+            DaemonAction::ConfigReload => reload(opts, engine, server, &mut self.ioc_rescan),
+            DaemonAction::IocRescan => {
+                if self.ioc_rescan.request(sys::now_ms()) {
+                    self.ioc_rescan.run(opts, engine, server);
+                }
+            }
             DaemonAction::Reexec => {
                 let err = crate::reexec::reexec(opts, engine, server, signals);
                 server.finish(Code::Fail, &format!("reexec failed: {err}"), engine);
@@ -455,7 +471,7 @@ impl Loop {
 
 /// Transactional reload: everything is parsed first; on any error the
 /// running configuration stays and the client hears why.
-fn reload(opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server) {
+fn reload(opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server, ioc_rescan: &mut IocRescan) {
     let (config, diagnostics) = load(opts);
     report(&diagnostics);
     let Some(config) = config else {
@@ -465,6 +481,7 @@ fn reload(opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server) {
         return;
     };
     server.set_policy(policy(&config, &opts.layout));
+    ioc_rescan.base = config.without_ioc_files();
     let (plans, problems) = plan::build(&config, &opts.layout);
     for p in &problems {
         log::warn!("{p}");
@@ -478,4 +495,81 @@ fn reload(opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server) {
         server.finish(Code::Warn, &msg, engine);
     }
     log::info!("configuration reloaded from {}", opts.config.display());
+}
+
+/// The IOC rescan that members of the IOC group may ask for (`ioc install`,
+/// `ioc remove`, `ioc rescan`): the IOC directory is read again on top of
+/// `base`, the epoch.conf part of the configuration root last loaded;
+/// epoch.conf itself, which root may be half-way through editing, is not
+/// read. At most one rescan runs per [`IocRescan::INTERVAL_MS`]: a request
+/// that comes sooner waits, and the next rescan answers every waiting client.
+struct IocRescan {
+    base: Config,
+    last_ms: Option<u64>,
+    /// When the next rescan runs, while requests wait for it.
+    due_ms: Option<u64>,
+}
+
+impl IocRescan {
+    const INTERVAL_MS: u64 = 1000;
+
+    fn new(loaded: &Config) -> Self {
+        IocRescan { base: loaded.without_ioc_files(), last_ms: None, due_ms: None }
+    }
+
+    /// A client asked for a rescan at `now`: true when it may run at once;
+    /// otherwise it is due at the end of the interval.
+    fn request(&mut self, now: u64) -> bool {
+        match self.last_ms.map(|last| last.saturating_add(Self::INTERVAL_MS)) {
+            Some(next) if next > now => {
+                self.due_ms = Some(next);
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// Rescans and answers every client waiting for it. Transactional like
+    /// a reload: when the directory cannot be listed, the IOCs stay as they are.
+    fn run(&mut self, opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server) {
+        self.last_ms = Some(sys::now_ms());
+        self.due_ms = None;
+        let loaded = config::rescan_iocs_with(&config::RealFs, &self.base);
+        report(&loaded.diagnostics);
+        let Some(config) = loaded.config else {
+            let errors: Vec<String> = loaded.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
+            server.finish(Code::Fail, &format!("IOC directory not rescanned: {}", errors.join("; ")), engine);
+            return;
+        };
+        let (plans, problems) = plan::build(&config, &opts.layout);
+        for p in &problems {
+            log::warn!("{p}");
+        }
+        engine.replace_config(config, plans);
+        let dir = self.base.globals.ioc.directory.display();
+        let warnings = loaded.diagnostics.len() + problems.len();
+        if warnings == 0 {
+            server.finish(Code::Ok, "IOC directory rescanned", engine);
+        } else {
+            server.finish(Code::Warn, &format!("IOC directory rescanned with {warnings} problem(s) (see the log)"), engine);
+        }
+        log::info!("IOC directory {dir} rescanned");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IocRescan;
+    use crate::config::Config;
+
+    #[test]
+    fn ioc_rescans_run_at_most_once_per_interval() {
+        let mut rescan = IocRescan::new(&Config::default());
+        assert!(rescan.request(5000), "the first runs at once");
+        rescan.last_ms = Some(5000);
+        assert!(!rescan.request(5200), "one more within the interval waits");
+        assert!(!rescan.request(5900), "and so does the next: the same rescan answers both");
+        assert_eq!(rescan.due_ms, Some(6000));
+        assert!(rescan.request(6000), "after the interval, at once again");
+    }
 }

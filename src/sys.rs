@@ -458,7 +458,9 @@ pub fn write_atomic(path: &CStr, fill: impl FnOnce(&Fd) -> Result<(), i32>) -> R
     tmp.push_bytes(b".tmp");
     let tmp = tmp.finish().ok_or(libc::ENAMETOOLONG)?;
     {
-        let fd = Fd::open(tmp.as_cstr(), libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644)?;
+        // The directory is root's alone, so a fixed name (reused after a
+        // crash) is safe; O_NOFOLLOW all the same, should a link be there.
+        let fd = Fd::open(tmp.as_cstr(), libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW | libc::O_NOCTTY, 0o644)?;
         fill(&fd)?;
         fd.fsync()?;
     }
@@ -474,6 +476,15 @@ pub fn write_atomic(path: &CStr, fill: impl FnOnce(&Fd) -> Result<(), i32>) -> R
         }
     }
     Ok(())
+}
+
+/// 64 bits from getrandom(2), for names others must not guess; `None` when
+/// the kernel has none to give.
+pub fn random_u64() -> Option<u64> {
+    let mut bytes = [0u8; 8];
+    // SAFETY: the buffer is valid for its length.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    (n == bytes.len() as isize).then(|| u64::from_ne_bytes(bytes))
 }
 
 /// Creates a directory and its parents (mode 0755); existing ones are fine.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use iocinit::config::iocfile::{console_path, parse, render, runner_port, valid_ioc_name, write_atomic, IocFile};
-use iocinit::config::{load_with, LoadOptions, MemFs, StopMethod};
+use iocinit::config::{load_with, rescan_iocs_with, LoadOptions, MemFs, StopMethod, IOC_FILE_MAX};
 
 const VAC1: &str = "\
 # vac1: vacuum IOC
@@ -72,13 +72,13 @@ fn what_a_shell_would_read_differently_is_refused() {
     let cases = [
         ("IOC_CMD=\"$HOME/st.cmd\"", "$ inside double quotes is expanded by a shell"),
         ("IOC_CMD=\"`id`\"", "` inside double quotes is expanded"),
-        ("IOC_CMD=$HOME", "'$' means something to a shell"),
+        ("IOC_CMD=$HOME", "column 9: a character that means something to a shell"),
         ("IOC_CMD=\"./st.cmd", "unbalanced double quote"),
         ("IOC_CMD='./st.cmd", "unbalanced single quote"),
         ("IOC_CMD=./st.cmd extra", "a shell would run it as a command"),
-        ("IOC_CMD=\"./st.cmd\"x;y", "';' means something to a shell"),
+        ("IOC_CMD=\"./st.cmd\"x;y", "column 20: a character that means something to a shell"),
         ("IOC_CMD=\"a\\nb\"", "a backslash inside double quotes may only escape"),
-        ("IOC_CMD=\"./st.cmd\"\r", "control character '\\r'"),
+        ("IOC_CMD=\"./st.cmd\"\r", "column 19: a control character"),
         ("IOC_CMD = ./st.cmd", "expected KEY=\"value\" (no blanks around =)"),
         ("export IOC_CMD=./st.cmd", "expected KEY=\"value\""),
         ("1X=a", "expected KEY=\"value\""),
@@ -93,7 +93,7 @@ fn what_a_shell_would_read_differently_is_refused() {
 fn values_and_names_are_checked() {
     let cases = [
         ("IOC_NAME=vac1\nIOC_NAME=vac2\nIOC_CMD=x", "vac1.conf:2: IOC_NAME given twice (first on line 1)"),
-        ("IOC_NAME=vac2\nIOC_CMD=x", "vac1.conf:1: IOC_NAME vac2 does not match the file name: expected the file to be vac2.conf"),
+        ("IOC_NAME=vac2\nIOC_CMD=x", "vac1.conf:1: IOC_NAME does not match the file name: expected IOC_NAME=\"vac1\""),
         ("IOC_NAME=\"va c1\"\nIOC_CMD=x", "vac1.conf:1: IOC_NAME: expected an IOC name"),
         ("IOC_CMD=x", "vac1.conf:0: IOC_NAME missing"),
         ("IOC_NAME=vac1", "vac1.conf:0: IOC_CMD missing"),
@@ -115,8 +115,8 @@ fn unknown_variables_and_other_ports_are_warnings() {
     assert_eq!(file.port.as_deref(), Some("2000"), "kept for writing back");
     let warnings: Vec<String> = warnings.iter().map(|d| format!("{}: {}", d.line, d.message)).collect();
     assert_eq!(warnings.len(), 2, "{warnings:?}");
-    assert!(warnings[0].starts_with("3: IOC_PORT \"2000\" names another console: iocinit always serves it on /run/procserv/vac1/control"));
-    assert!(warnings[1].starts_with("4: unknown variable EPICS_CA_MAX_ARRAY_BYTES ignored"));
+    assert!(warnings[0].starts_with("3: IOC_PORT names another console: iocinit always serves it on /run/procserv/IOC_NAME/control"));
+    assert!(warnings[1].starts_with("4: unknown variable ignored"));
     let ok = parse(Path::new("vac1.conf"), "IOC_NAME=vac1\nIOC_CMD=x\nIOC_PORT=unix:/run/procserv/vac1/control\n").unwrap();
     assert!(ok.1.is_empty());
 }
@@ -210,7 +210,7 @@ fn one_bad_ioc_file_never_stops_the_others() {
     let config = loaded.config.as_ref().expect("but the board still boots");
     assert_eq!(config.objects.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), vec!["net", "b"]);
     let errors = errors(&loaded);
-    assert_eq!(errors, vec!["a.conf:2: $ inside double quotes is expanded by a shell: expected \\$, or the value in single quotes"]);
+    assert_eq!(errors, vec!["a.conf:2: column 10: $ inside double quotes is expanded by a shell: expected \\$, or the value in single quotes"]);
     assert!(warnings(&loaded)[0].starts_with("a.conf:0: this IOC is not started"));
 }
 
@@ -240,4 +240,56 @@ fn the_ioc_directory_comes_from_the_option_or_the_global() {
     let options = LoadOptions { strict_epoch: false, ioc_dir: Some(dir.path("none")) };
     let config = iocinit::config::load(&main, &options).config.unwrap();
     assert_eq!((config.objects.len(), config.globals.ioc.directory.clone()), (1, dir.path("none")));
+}
+
+#[test]
+fn only_a_file_that_may_choose_keeps_its_credentials_in_the_model() {
+    let fs = MemFs::new()
+        .with(MAIN, BOARD)
+        .with("/etc/procServ.d/a.conf", "IOC_NAME=a\nIOC_USER=root\nIOC_CMD=x\n")
+        .with_untrusted("/etc/procServ.d/b.conf", "IOC_NAME=b\nIOC_USER=root\nIOC_CMD=x\n");
+    let config = load_with(&fs, Path::new(MAIN), &LoadOptions::default()).config.unwrap();
+    let may_choose: Vec<(&str, bool)> =
+        config.objects[1..].iter().map(|o| (o.id.as_str(), o.console.as_ref().unwrap().may_choose_credentials)).collect();
+    assert_eq!(may_choose, [("a", true), ("b", false)]);
+    assert_eq!(config.globals.ioc.user, "ioc-srv", "the default IocUser");
+}
+
+#[test]
+fn an_ioc_file_above_the_size_limit_is_an_error_for_it_alone() {
+    let big = format!("IOC_NAME=big\nIOC_CMD=x\n{}", "#\n".repeat(IOC_FILE_MAX as usize));
+    let loaded = board("", &[("big.conf", &big), ("b.conf", "IOC_NAME=b\nIOC_CMD=x\n")]);
+    assert_eq!(errors(&loaded), vec!["big.conf:0: larger than 64 KiB: expected an IOC file of a few lines"]);
+    assert_eq!(loaded.config.unwrap().objects.len(), 2);
+}
+
+#[test]
+fn a_refused_file_is_never_quoted() {
+    let secret = "root:$6$hunter2:19000::\nIOC_NAME=\"hunter2 x\"\nIOC_USER=\"hunter2:\"\nhunter2=`x`\nIOC_PORT=hunter2\nIOC_CMD=\"hunter2\" hunter2\n";
+    let loaded = board("", &[("t.conf", secret)]);
+    let all: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(all.len() >= 5, "{all:?}");
+    assert!(all.iter().all(|d| !d.contains("hunter2") && !d.contains("19000")), "{all:?}");
+}
+
+#[test]
+fn a_rescan_reads_the_ioc_directory_and_keeps_the_rest() {
+    let fs = MemFs::new().with(MAIN, BOARD).with("/etc/procServ.d/a.conf", "IOC_NAME=a\nIOC_CMD=x\n");
+    let loaded = load_with(&fs, Path::new(MAIN), &LoadOptions::default()).config.unwrap();
+    let base = loaded.without_ioc_files();
+    assert_eq!((base.objects.len(), base.files.len()), (1, 1));
+    // epoch.conf changed (root's unfinished edit), an IOC file came and one went.
+    let fs = MemFs::new()
+        .with(MAIN, "this is no configuration\n")
+        .with("/etc/procServ.d/b.conf", "IOC_NAME=b\nIOC_CMD=y\n")
+        .with("/etc/procServ.d/c.conf", "IOC_NAME=c\nIOC_CMD=z\n");
+    let rescanned = rescan_iocs_with(&fs, &base);
+    assert!(rescanned.diagnostics.is_empty(), "{:?}", rescanned.diagnostics);
+    let config = rescanned.config.unwrap();
+    let ids: Vec<&str> = config.objects.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(ids, ["net", "b", "c"]);
+    assert_eq!(config.files.len(), 3);
+    assert_eq!(config.objects[2].location.file, 2);
+    assert_eq!(config.objects[1].start_priority, 4, "after net, as at load");
+    assert_eq!(config.objects[1].runlevels, ["default"]);
 }

@@ -292,6 +292,7 @@ fn procserv_option_makes_a_console() {
         chdir: Some("/opt/ioc".into()),
         command: "/opt/ioc/st.cmd".into(),
         from_ioc_file: false,
+        may_choose_credentials: true,
     };
     assert_eq!(o.console, Some(console));
     for other in ["FORK", "FORKN", "PIVOT", "EXEC", "SERVICE"] {

@@ -29,6 +29,7 @@ enum IocVerb {
     Generate(Generate),
     Install(Install),
     Remove(Remove),
+    Rescan(Rescan),
     Start(Start),
     Stop(Stop),
     Restart(Restart),
@@ -102,6 +103,11 @@ struct Remove {
     #[argh(switch, short = 'f')]
     force: bool,
 }
+
+/// Read the IOC directory again (after an IOC file was edited by hand).
+#[derive(FromArgs)]
+#[argh(subcommand, name = "rescan")]
+struct Rescan {}
 
 /// Start an IOC and wait until it reports `All initialization complete`.
 #[derive(FromArgs)]
@@ -242,6 +248,7 @@ pub fn main(name: &str, mut args: Vec<String>) -> i32 {
         IocVerb::Generate(g) => generate_cmd(&common, g),
         IocVerb::Install(i) => install(&common, i),
         IocVerb::Remove(r) => remove(&common, &r.name, r.force),
+        IocVerb::Rescan(_) => rescan(&common),
         IocVerb::Start(s) => start(&common, Verb::Start, &s.name, s.no_wait, s.timeout),
         IocVerb::Restart(r) => start(&common, Verb::Restart, &r.name, r.no_wait, r.timeout),
         IocVerb::Stop(s) => stop(&common, &s.name),
@@ -602,6 +609,11 @@ fn install(common: &Common, i: Install) -> i32 {
         }
     };
     println!("installed {}", path.display());
+    // PID 1 decides who the IOC runs as (docs/CONFIG.md, "Who an IOC runs as");
+    // say so where the file asks for a user that a member's file cannot choose.
+    if !common.layout().local && !nix::unistd::geteuid().is_root() && ioc.user.is_some() {
+        eprintln!("ioc: note: a file not installed by root runs as IocUser, not as IOC_USER; 'ioc status {}' shows who", ioc.name);
+    }
     let code = rescan(common);
     if code != EXIT_OK || !i.start {
         return code;

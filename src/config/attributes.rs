@@ -150,6 +150,10 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &[
         account_name(v, "a group")?;
         set(&mut g.globals.ioc.group, v.to_string())
     }),
+    extension("IocUser", |g, v, _| {
+        account_name(v, "a user")?;
+        set(&mut g.globals.ioc.user, v.to_string())
+    }),
     extension("IocSocketUser", |g, v, _| {
         account_name(v, "a user")?;
         set(&mut g.globals.ioc.socket_user, Some(v.to_string()))

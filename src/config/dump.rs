@@ -162,6 +162,7 @@ fn globals(j: &mut Json, g: &Globals) {
     j.key("ioc").begin_object();
     path_field(j, "directory", &ioc.directory);
     j.field_str("group", &ioc.group);
+    j.field_str("user", &ioc.user);
     j.key("socket_user").opt_string(ioc.socket_user.as_deref());
     opt_number(j, "start_priority", ioc.start_priority);
     j.field_num("stop_priority", ioc.stop_priority);
@@ -252,6 +253,7 @@ fn object(j: &mut Json, config: &Config, o: &Object) {
             j.key("group").opt_string(c.group.as_deref());
             opt_path(j, "chdir", c.chdir.as_deref());
             j.field_str("command", &c.command).field_bool("from_ioc_file", c.from_ioc_file);
+            j.field_bool("may_choose_credentials", c.may_choose_credentials);
             path_field(j, "socket", &console_path(&c.name));
             j.end_object();
         }

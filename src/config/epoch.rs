@@ -218,6 +218,7 @@ impl Parser<'_> {
                 chdir: object.working_directory.clone(),
                 command: object.start.clone().unwrap_or_default(),
                 from_ioc_file: false,
+                may_choose_credentials: true,
             });
         }
         self.objects.push(object);
@@ -269,11 +270,7 @@ impl Parser<'_> {
         self.resolve_ioc_priorities();
 
         let globals = &self.globals.globals;
-        let ioc_runlevels = match globals.ioc.runlevels.as_slice() {
-            [] if globals.default_runlevel.is_empty() => Vec::new(),
-            [] => vec![globals.default_runlevel.clone()],
-            list => list.to_vec(),
-        };
+        let ioc_runlevels = globals.ioc_runlevels();
         let counted_ioc_runlevels = if self.strict { &[][..] } else { &ioc_runlevels[..] };
         let findings = checks::config(&self.globals, &self.objects, counted_ioc_runlevels);
         self.report(findings);

@@ -7,6 +7,10 @@
 //! `\\` `\$` `` \` `` only), single-quoted, or unquoted plain characters.
 //! Anything a shell would expand or split (`$`, backticks, unbalanced quotes,
 //! text after the value, a CR of CRLF line ends) is refused with `file:line`.
+//!
+//! Diagnostics never quote the file: a file that is refused may be no IOC
+//! file at all (a hard link to a secret, say) and its lines must not reach a
+//! log or a reply. They name the line, the column or the variable instead.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -89,7 +93,9 @@ impl IocFile {
 
     /// The object this IOC becomes: a console object that procServ runs,
     /// restarted when it dies, with the IOC globals' priorities and runlevels.
-    pub fn to_object(&self, file: usize, start_priority: u32, stop_priority: u32, runlevels: Vec<String>) -> Object {
+    /// `may_choose_credentials`: whether the file's IOC_USER and IOC_GROUP
+    /// are honoured (see [`Console::may_choose_credentials`]).
+    pub fn to_object(&self, file: usize, start_priority: u32, stop_priority: u32, runlevels: Vec<String>, may_choose_credentials: bool) -> Object {
         let chdir = self.chdir.as_ref().map(PathBuf::from);
         Object {
             id: self.name.clone(),
@@ -113,6 +119,7 @@ impl IocFile {
                 chdir,
                 command: self.command.clone(),
                 from_ioc_file: true,
+                may_choose_credentials,
             }),
             ..Object::default()
         }
@@ -121,8 +128,8 @@ impl IocFile {
 
 /// What each value must be, whether read or about to be written.
 fn check_value(key: &str, value: &str) -> Result<(), String> {
-    if let Some(c) = value.chars().find(|c| c.is_control() && *c != '\t') {
-        return Err(format!("{key}: control character {c:?} in the value: expected plain text"));
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(format!("{key}: a control character in the value: expected plain text"));
     }
     let ok = match key {
         NAME => valid_ioc_name(value),
@@ -141,7 +148,7 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
         CHDIR => "an absolute directory",
         _ => "the command procServ runs",
     };
-    Err(format!("{key}: expected {expected}, got {value:?}"))
+    Err(format!("{key}: expected {expected}"))
 }
 
 /// Reads one IOC file. `Ok` holds the file and its warnings; `Err` every
@@ -169,7 +176,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
             }
         };
         let Some(k) = key_index(key) else {
-            let message = format!("unknown variable {key} ignored: expected one of {}", KEYS.join(", "));
+            let message = format!("unknown variable ignored: expected one of {}", KEYS.join(", "));
             problems.push(Diagnostic::warning(path, line, message));
             continue;
         };
@@ -195,12 +202,14 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
             problems.push(Diagnostic::error(path, line_of(key), message));
         }
     }
-    let expected_name = file.file_name();
-    if valid_ioc_name(&file.name) && path.file_name().and_then(|n| n.to_str()) != Some(expected_name.as_str()) {
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if valid_ioc_name(&file.name) && file_name != file.file_name() {
+        // The file's name, not its IOC_NAME: a diagnostic never quotes the file.
+        let stem = file_name.strip_suffix(".conf").unwrap_or(file_name);
         problems.push(Diagnostic::error(
             path,
             line_of(NAME),
-            format!("IOC_NAME {} does not match the file name: expected the file to be {expected_name}", file.name),
+            format!("IOC_NAME does not match the file name: expected IOC_NAME=\"{stem}\", or the file named after IOC_NAME"),
         ));
     }
     if let Some(port) = &file.port {
@@ -210,7 +219,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
             problems.push(Diagnostic::warning(
                 path,
                 line_of(PORT),
-                format!("IOC_PORT {port:?} names another console: iocinit always serves it on {console} (the value is kept as written)"),
+                format!("IOC_PORT names another console: iocinit always serves it on {CONSOLE_DIR}/IOC_NAME/control (the value is kept as written)"),
             ));
         }
     }
@@ -241,21 +250,25 @@ fn assignment(raw: &str) -> Result<Option<Assignment<'_>>, String> {
     let (key, rest) = text.split_at(key_end);
     match rest.strip_prefix('=') {
         Some(rest) if !key.is_empty() && !key.starts_with(|c: char| c.is_ascii_digit()) => {
-            Ok(Some(Assignment { key, value: value(key, rest) }))
+            Ok(Some(Assignment { key, value: value(raw, rest) }))
         }
-        _ => Err(format!("expected KEY=\"value\" (no blanks around =), got {text:?}")),
+        _ => Err("expected KEY=\"value\" (no blanks around =)".into()),
     }
 }
 
-/// The text after `KEY=`: one shell word, then nothing but blanks and a comment.
-fn value(key: &str, rest: &str) -> Result<String, String> {
-    if let Some(c) = rest.chars().find(|c| c.is_control() && *c != '\t') {
-        return Err(format!("control character {c:?} (a CR of a CRLF line end?): a shell would keep it in the value"));
+/// The text after `KEY=` (`rest`, a tail of the line `raw`): one shell word,
+/// then nothing but blanks and a comment. Errors name the column.
+fn value(raw: &str, rest: &str) -> Result<String, String> {
+    let column = |tail: &str| raw.len() - tail.len() + 1;
+    if let Some(at) = rest.find(|c: char| c.is_control() && c != '\t') {
+        let at = column(&rest[at..]);
+        return Err(format!("column {at}: a control character (a CR of a CRLF line end?): a shell would keep it in the value"));
     }
-    let (value, after) = shell_word(rest)?;
+    let (value, after) = shell_word(rest).map_err(|(message, tail)| format!("column {}: {message}", column(tail)))?;
     let after = after.trim_start_matches([' ', '\t']);
     if !after.is_empty() && !after.starts_with('#') {
-        return Err(format!("unexpected {after:?} after the value of {key}: a shell would run it as a command; expected KEY=\"value\" alone"));
+        let at = column(after);
+        return Err(format!("column {at}: text after the value: a shell would run it as a command; expected KEY=\"value\" alone"));
     }
     Ok(value)
 }
@@ -265,16 +278,19 @@ fn plain(c: char) -> bool {
     c.is_ascii_alphanumeric() || "_./:@%+,=-".contains(c)
 }
 
+/// Why a value is refused, and the text from where the problem is.
+type WordError<'a> = (&'static str, &'a str);
+
 /// One shell word made of quoted and plain segments; returns it and the rest.
-fn shell_word(mut rest: &str) -> Result<(String, &str), String> {
+fn shell_word(mut rest: &str) -> Result<(String, &str), WordError<'_>> {
     let mut value = String::new();
     loop {
         match rest.chars().next() {
             None | Some(' ' | '\t') => return Ok((value, rest)),
-            Some('"') => rest = double_quoted(&rest[1..], &mut value)?,
+            Some('"') => rest = double_quoted(&rest[1..], &mut value).map_err(|(message, at)| (message, at.unwrap_or(rest)))?,
             Some('\'') => {
                 let body = &rest[1..];
-                let end = body.find('\'').ok_or("unbalanced single quote: expected a closing '")?;
+                let end = body.find('\'').ok_or(("unbalanced single quote: expected a closing '", rest))?;
                 value.push_str(&body[..end]);
                 rest = &body[end + 1..];
             }
@@ -282,27 +298,30 @@ fn shell_word(mut rest: &str) -> Result<(String, &str), String> {
                 value.push(c);
                 rest = &rest[c.len_utf8()..];
             }
-            Some(c) => return Err(format!("{c:?} means something to a shell: expected the value in quotes, e.g. KEY='...'")),
+            Some(_) => return Err(("a character that means something to a shell: expected the value in quotes, e.g. KEY='...'", rest)),
         }
     }
 }
 
 /// The inside of `"..."` (after the opening quote); returns the text after
-/// the closing quote.
-fn double_quoted<'a>(body: &'a str, value: &mut String) -> Result<&'a str, String> {
+/// the closing quote. An error points at the offending character (`None`:
+/// at the opening quote).
+fn double_quoted<'a>(body: &'a str, value: &mut String) -> Result<&'a str, (&'static str, Option<&'a str>)> {
     let mut chars = body.char_indices();
     while let Some((i, c)) = chars.next() {
+        let here = Some(&body[i..]);
         match c {
             '"' => return Ok(&body[i + 1..]),
             '\\' => match chars.next() {
                 Some((_, escaped @ ('"' | '\\' | '$' | '`'))) => value.push(escaped),
-                _ => return Err("a backslash inside double quotes may only escape \", \\, $ or `".into()),
+                _ => return Err(("a backslash inside double quotes may only escape \", \\, $ or `", here)),
             },
-            '$' | '`' => return Err(format!("{c} inside double quotes is expanded by a shell: expected \\{c}, or the value in single quotes")),
+            '$' => return Err(("$ inside double quotes is expanded by a shell: expected \\$, or the value in single quotes", here)),
+            '`' => return Err(("` inside double quotes is expanded by a shell: expected \\`, or the value in single quotes", here)),
             c => value.push(c),
         }
     }
-    Err("unbalanced double quote: expected a closing \"".into())
+    Err(("unbalanced double quote: expected a closing \"", None))
 }
 
 /// The file's text: a comment, then one `KEY="value"` line per value set.
@@ -325,16 +344,17 @@ pub fn render(file: &IocFile) -> String {
 
 /// Writes `dir/<name>.conf` atomically: a temporary file in the same
 /// directory, fsync, rename over the old file, fsync of the directory.
+///
+/// The directory may be writable by others (the IOC group), so the
+/// temporary file gets a random name and is created with O_EXCL|O_NOFOLLOW:
+/// a planted file or symlink makes the attempt fail, never redirects the write.
 pub fn write_atomic(dir: &Path, file: &IocFile) -> io::Result<PathBuf> {
     file.check().map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
     let target = dir.join(file.file_name());
-    // Not ending in `.conf`, so a leftover is never read as an IOC file.
-    let temporary = dir.join(format!(".{}.conf.{}.tmp", file.name, std::process::id()));
+    let (temporary, mut out) = create_temporary(dir, &file.name)?;
     let written = (|| {
-        let mut out = OpenOptions::new().write(true).create(true).truncate(true).mode(0o644).open(&temporary)?;
         out.write_all(render(file).as_bytes())?;
         out.sync_all()?;
-        drop(out);
         fs::rename(&temporary, &target)?;
         File::open(dir)?.sync_all()?;
         Ok(target)
@@ -343,4 +363,27 @@ pub fn write_atomic(dir: &Path, file: &IocFile) -> io::Result<PathBuf> {
         let _ = fs::remove_file(&temporary);
     }
     written
+}
+
+/// A new file `.<name>.conf.<random>.tmp` in `dir` (not ending in `.conf`,
+/// so a leftover is never read as an IOC file).
+fn create_temporary(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
+    const ATTEMPTS: usize = 8;
+    let mut last = io::Error::from(io::ErrorKind::AlreadyExists);
+    for _ in 0..ATTEMPTS {
+        let random = crate::sys::random_u64().ok_or_else(|| io::Error::other("getrandom failed"))?;
+        let path = dir.join(format!(".{name}.conf.{random:016x}.tmp"));
+        let opened = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY)
+            .open(&path);
+        match opened {
+            Ok(out) => return Ok((path, out)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
 }

@@ -25,6 +25,11 @@
 //! the board still gets its configuration, so one bad IOC file never stops a
 //! board from booting. [`Loaded::has_errors`] tells whether anything at all
 //! is wrong.
+//!
+//! The IOC directory is written by the IOC group: [`rescan_iocs_with`] reads
+//! it again on its own, keeping what epoch.conf gave as it was loaded, so
+//! that a rescan a group member asks for never applies root's unfinished
+//! edit of epoch.conf.
 
 pub mod diag;
 pub mod dump;
@@ -47,7 +52,7 @@ use std::path::{Path, PathBuf};
 pub use diag::{Diagnostic, Severity};
 pub use iocfile::valid_ioc_name;
 pub use model::*;
-pub use source::{FileSource, MemFs, RealFs};
+pub use source::{FileSource, IocFileBytes, MemFs, RealFs, IOC_FILE_MAX};
 pub use values::{parse_signal, valid_account_name};
 
 /// How to load a configuration.
@@ -98,21 +103,38 @@ pub fn load_with(source: &dyn FileSource, path: &Path, opts: &LoadOptions) -> Lo
     if let Some(dir) = &opts.ioc_dir {
         config.globals.ioc.directory = dir.clone();
     }
-    add_ioc_objects(source, &mut config, &ioc_runlevels, &mut diagnostics);
+    if let Err(problem) = add_ioc_objects(source, &mut config, &ioc_runlevels, &mut diagnostics) {
+        diagnostics.push(Diagnostic { message: format!("{}: no IOC is started", problem.message), ..problem });
+    }
     Loaded { config: usable.then_some(config), diagnostics }
 }
 
+/// An IOC rescan: `base` (a configuration [without its IOC
+/// files](Config::without_ioc_files)) with the IOC files read again. The
+/// result has `config: None` only when the IOC directory cannot be listed:
+/// the running IOCs then stay as they are.
+pub fn rescan_iocs_with(source: &dyn FileSource, base: &Config) -> Loaded {
+    let mut config = base.clone();
+    let mut diagnostics = Vec::new();
+    let runlevels = config.globals.ioc_runlevels();
+    match add_ioc_objects(source, &mut config, &runlevels, &mut diagnostics) {
+        Ok(()) => Loaded { config: Some(config), diagnostics },
+        Err(problem) => {
+            diagnostics.push(problem);
+            Loaded { config: None, diagnostics }
+        }
+    }
+}
+
 /// Reads every `*.conf` of the IOC directory, sorted by name, and adds an
-/// object per good file. A missing directory means no IOCs.
-fn add_ioc_objects(source: &dyn FileSource, config: &mut Config, runlevels: &[String], diagnostics: &mut Vec<Diagnostic>) {
+/// object per good file. A missing directory means no IOCs; `Err` when the
+/// directory cannot be listed.
+fn add_ioc_objects(source: &dyn FileSource, config: &mut Config, runlevels: &[String], diagnostics: &mut Vec<Diagnostic>) -> Result<(), Diagnostic> {
     let dir = config.globals.ioc.directory.clone();
     let mut names = match source.list_dir(&dir) {
         Ok(names) => names,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return,
-        Err(e) => {
-            diagnostics.push(Diagnostic::error(&dir, 0, format!("cannot read the IOC directory: {e}: no IOC is started")));
-            return;
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Diagnostic::error(&dir, 0, format!("cannot read the IOC directory: {e}"))),
     };
     names.sort();
     let ioc = &config.globals.ioc;
@@ -123,10 +145,10 @@ fn add_ioc_objects(source: &dyn FileSource, config: &mut Config, runlevels: &[St
     let mut accepted = Vec::new();
     for name in names.iter().filter(|n| Path::new(n).extension() == Some(OsStr::new("conf"))) {
         let path = dir.join(name);
-        let ioc = match read_ioc_file(source, &path) {
-            Ok((ioc, warnings)) => {
+        let (ioc, may_choose_credentials) = match read_ioc_file(source, &path) {
+            Ok((ioc, may_choose_credentials, warnings)) => {
                 diagnostics.extend(warnings);
-                ioc
+                (ioc, may_choose_credentials)
             }
             Err(problems) => {
                 diagnostics.extend(problems);
@@ -143,13 +165,14 @@ fn add_ioc_objects(source: &dyn FileSource, config: &mut Config, runlevels: &[St
             diagnostics.push(Diagnostic::error(&path, 0, message));
             continue;
         }
-        accepted.push((path, ioc));
+        accepted.push((path, ioc, may_choose_credentials));
     }
-    for (path, ioc) in accepted {
+    for (path, ioc, may_choose_credentials) in accepted {
         let file = config.files.len();
         config.files.push(path);
-        config.objects.push(ioc.to_object(file, start_priority, stop_priority, runlevels.to_vec()));
+        config.objects.push(ioc.to_object(file, start_priority, stop_priority, runlevels.to_vec(), may_choose_credentials));
     }
+    Ok(())
 }
 
 /// `file:line` of a location, for messages that point elsewhere.
@@ -158,12 +181,14 @@ pub(crate) fn place(files: &[PathBuf], at: Location) -> String {
     format!("{path}:{}", at.line)
 }
 
-fn read_ioc_file(source: &dyn FileSource, path: &Path) -> Result<(iocfile::IocFile, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let bytes = source.read(path).map_err(|e| vec![Diagnostic::error(path, 0, format!("cannot read the IOC file: {e}"))])?;
+/// One IOC file: the file, whether it may choose its credentials, its warnings.
+fn read_ioc_file(source: &dyn FileSource, path: &Path) -> Result<(iocfile::IocFile, bool, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let IocFileBytes { bytes, may_choose_credentials } = source.read_ioc(path).map_err(|message| vec![Diagnostic::error(path, 0, message)])?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         let before = bytes.get(..e.valid_up_to()).unwrap_or_default();
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
         vec![Diagnostic::error(path, u32::try_from(line).unwrap_or(u32::MAX), "line is not valid UTF-8: expected text")]
     })?;
-    iocfile::parse(path, text)
+    let (file, warnings) = iocfile::parse(path, text)?;
+    Ok((file, may_choose_credentials, warnings))
 }

@@ -133,6 +133,9 @@ pub struct IocGlobals {
     pub directory: PathBuf,
     /// `IocGroup`: the group whose members may manage IOCs (default `ioc`).
     pub group: String,
+    /// `IocUser`: the user an IOC runs as when its file may not choose one
+    /// (default `ioc-srv`).
+    pub user: String,
     /// `IocSocketUser`: owner of console sockets (default: the IOC's user).
     pub socket_user: Option<String>,
     /// `IocStartPriority`: `None` means after every other object.
@@ -159,6 +162,7 @@ impl Default for IocGlobals {
         IocGlobals {
             directory: PathBuf::from("/etc/procServ.d"),
             group: "ioc".into(),
+            user: "ioc-srv".into(),
             socket_user: None,
             start_priority: None,
             stop_priority: 1,
@@ -168,6 +172,18 @@ impl Default for IocGlobals {
             log_keep: 3,
             holdoff_secs: 2,
             procserv: PathBuf::from("procServ"),
+        }
+    }
+}
+
+impl Globals {
+    /// The runlevels of IOC-file objects: `IocRunlevels`, or else the
+    /// default runlevel.
+    pub fn ioc_runlevels(&self) -> Vec<String> {
+        match self.ioc.runlevels.as_slice() {
+            [] if self.default_runlevel.is_empty() => Vec::new(),
+            [] => vec![self.default_runlevel.clone()],
+            list => list.to_vec(),
         }
     }
 }
@@ -264,6 +280,11 @@ pub struct Console {
     pub command: String,
     /// True for objects made from an IOC file (as opposed to `PROCSERV`).
     pub from_ioc_file: bool,
+    /// Whether `user` and `group` are honoured: true for `PROCSERV` objects
+    /// (root's epoch.conf) and for IOC files that root owns and nobody else
+    /// may write. Otherwise the IOC runs as `IocUser` and `IocGroup`, never
+    /// as root (docs/CONFIG.md, "Who an IOC runs as").
+    pub may_choose_credentials: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -311,6 +332,19 @@ impl Object {
 }
 
 impl Config {
+    /// This configuration without its IOC-file objects: what epoch.conf and
+    /// its Imports gave, which an IOC rescan keeps as it is.
+    pub fn without_ioc_files(&self) -> Config {
+        let is_ioc_file = |o: &Object| o.console.as_ref().is_some_and(|c| c.from_ioc_file);
+        let first_ioc_file = self.objects.iter().filter(|o| is_ioc_file(o)).map(|o| o.location.file).min();
+        let mut base = self.clone();
+        base.objects.retain(|o| !is_ioc_file(o));
+        if let Some(first) = first_ioc_file {
+            base.files.truncate(first);
+        }
+        base
+    }
+
     /// The index of the object with this ID.
     pub fn find(&self, id: &str) -> Option<usize> {
         self.objects.iter().position(|o| o.id == id)

@@ -1,11 +1,29 @@
 //! Where configuration files come from: the real filesystem, or (for tests,
 //! fuzzing and benchmarks) an in-memory set of files. The parsers never touch
 //! the filesystem themselves.
+//!
+//! IOC files sit in a directory the IOC group may write, and PID 1 (root)
+//! reads them: [`FileSource::read_ioc`] opens one without following a
+//! symlink, without blocking (a FIFO), only as a regular file of at most
+//! [`IOC_FILE_MAX`] bytes, and says whether the file may choose the user its
+//! IOC runs as (root owns it and nobody else may write it).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
+
+/// The largest IOC file read (a real one is a few hundred bytes).
+pub const IOC_FILE_MAX: u64 = 64 << 10;
+
+/// An IOC file as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IocFileBytes {
+    pub bytes: Vec<u8>,
+    /// Root owns the file, it has one link, and neither its group nor others
+    /// may write it: its IOC_USER/IOC_GROUP are honoured (docs/CONFIG.md).
+    pub may_choose_credentials: bool,
+}
 
 /// Read access to configuration files.
 pub trait FileSource {
@@ -15,6 +33,10 @@ pub trait FileSource {
     /// The names of the entries of a directory (any order); `NotFound` when
     /// the directory does not exist.
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<OsString>>;
+
+    /// An IOC file. `Err` holds why it is not read, as a diagnostic message
+    /// that quotes nothing of the file.
+    fn read_ioc(&self, path: &Path) -> Result<IocFileBytes, String>;
 
     /// A name that is the same for every path reaching the same file, to find
     /// Import cycles and files imported twice. Lexical by default.
@@ -36,16 +58,70 @@ impl FileSource for RealFs {
         std::fs::read_dir(dir)?.map(|entry| entry.map(|e| e.file_name())).collect()
     }
 
+    fn read_ioc(&self, path: &Path) -> Result<IocFileBytes, String> {
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        // O_NOFOLLOW: never a symlink; O_NONBLOCK: opening a FIFO must not
+        // wait for a writer; O_NOCTTY: a terminal must not become PID 1's
+        // controlling terminal. (std adds O_CLOEXEC.)
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => "a symbolic link: expected a regular file".to_string(),
+                _ => format!("cannot open the IOC file: {e}"),
+            })?;
+        // Decided on the opened file, not on its name: it cannot be swapped.
+        let meta = file.metadata().map_err(|e| format!("cannot stat the IOC file: {e}"))?;
+        if !meta.file_type().is_file() {
+            return Err(format!("not a regular file ({}): expected an IOC file", file_kind(&meta.file_type())));
+        }
+        if meta.size() > IOC_FILE_MAX {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::new();
+        // The file may grow after the fstat: never read more than the cap.
+        file.take(IOC_FILE_MAX + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read the IOC file: {e}"))?;
+        if bytes.len() as u64 > IOC_FILE_MAX {
+            return Err(too_large());
+        }
+        let closed = meta.mode() & 0o022 == 0;
+        Ok(IocFileBytes { bytes, may_choose_credentials: meta.uid() == 0 && meta.nlink() == 1 && closed })
+    }
+
     /// Symlinks resolved, so a cycle through a symlink is still a cycle.
     fn identity(&self, path: &Path) -> PathBuf {
         std::fs::canonicalize(path).unwrap_or_else(|_| normalize(path))
     }
 }
 
-/// Files held in memory, by path.
+fn too_large() -> String {
+    format!("larger than {} KiB: expected an IOC file of a few lines", IOC_FILE_MAX >> 10)
+}
+
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "of another type"
+    }
+}
+
+/// Files held in memory, by path. IOC files among them may choose their
+/// credentials unless added with [`MemFs::with_untrusted`].
 #[derive(Debug, Clone, Default)]
 pub struct MemFs {
     files: BTreeMap<PathBuf, Vec<u8>>,
+    untrusted: BTreeSet<PathBuf>,
 }
 
 impl MemFs {
@@ -61,6 +137,15 @@ impl MemFs {
 
     pub fn insert(&mut self, path: impl Into<PathBuf>, content: impl Into<Vec<u8>>) {
         self.files.insert(normalize(&path.into()), content.into());
+    }
+
+    /// Adds a file that, read as an IOC file, may not choose its credentials
+    /// (as one a member of the IOC group wrote).
+    pub fn with_untrusted(mut self, path: impl Into<PathBuf>, content: impl Into<Vec<u8>>) -> Self {
+        let path = normalize(&path.into());
+        self.untrusted.insert(path.clone());
+        self.insert(path, content);
+        self
     }
 }
 
@@ -81,6 +166,14 @@ impl FileSource for MemFs {
             return Err(io::ErrorKind::NotFound.into());
         }
         Ok(names)
+    }
+
+    fn read_ioc(&self, path: &Path) -> Result<IocFileBytes, String> {
+        let bytes = self.read(path).map_err(|e| format!("cannot read the IOC file: {e}"))?;
+        if bytes.len() as u64 > IOC_FILE_MAX {
+            return Err(too_large());
+        }
+        Ok(IocFileBytes { bytes, may_choose_credentials: !self.untrusted.contains(&normalize(path)) })
     }
 }
 
@@ -114,6 +207,43 @@ mod tests {
         assert_eq!(normalize(Path::new("/../x")), Path::new("/x"));
         assert_eq!(normalize(Path::new("../../x")), Path::new("../../x"));
         assert_eq!(normalize(Path::new("a/../../x")), Path::new("../x"));
+    }
+
+    /// A fresh directory for RealFs tests.
+    fn scratch(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("iocinit-source-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn an_ioc_file_is_read_only_as_a_small_regular_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch("ioc");
+        let file = dir.join("a.conf");
+        std::fs::write(&file, "IOC_NAME=a\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let read = RealFs.read_ioc(&file).unwrap();
+        assert_eq!(read.bytes, b"IOC_NAME=a\n");
+        assert_eq!(read.may_choose_credentials, nix::unistd::geteuid().is_root(), "root's 0644 file may choose");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o664)).unwrap();
+        assert!(!RealFs.read_ioc(&file).unwrap().may_choose_credentials, "a group-writable file may not");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::hard_link(&file, dir.join("b.conf")).unwrap();
+        assert!(!RealFs.read_ioc(&file).unwrap().may_choose_credentials, "a file with two links may not");
+
+        std::os::unix::fs::symlink(&file, dir.join("l.conf")).unwrap();
+        assert_eq!(RealFs.read_ioc(&dir.join("l.conf")).unwrap_err(), "a symbolic link: expected a regular file");
+        nix::unistd::mkfifo(&dir.join("f.conf"), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert_eq!(RealFs.read_ioc(&dir.join("f.conf")).unwrap_err(), "not a regular file (a FIFO): expected an IOC file");
+        std::fs::create_dir(dir.join("d.conf")).unwrap();
+        assert_eq!(RealFs.read_ioc(&dir.join("d.conf")).unwrap_err(), "not a regular file (a directory): expected an IOC file");
+        std::fs::write(dir.join("big.conf"), vec![b'#'; IOC_FILE_MAX as usize + 1]).unwrap();
+        assert_eq!(RealFs.read_ioc(&dir.join("big.conf")).unwrap_err(), too_large());
+        std::fs::write(dir.join("max.conf"), vec![b'#'; IOC_FILE_MAX as usize]).unwrap();
+        assert_eq!(RealFs.read_ioc(&dir.join("max.conf")).unwrap().bytes.len(), IOC_FILE_MAX as usize);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

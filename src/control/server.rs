@@ -34,7 +34,10 @@ pub struct Policy {
 /// Work the daemon does itself, then answers with [`Server::finish`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DaemonAction {
+    /// Root's reload of epoch.conf, its Imports and the IOC directory.
     ConfigReload,
+    /// The IOC directory only (the IOC group may ask for it).
+    IocRescan,
     Reexec,
 }
 
@@ -396,9 +399,13 @@ impl Server {
                 engine.schedule_shutdown(power.map(|p| (p, delay_ms)));
                 self.end(i, Code::Ok, "");
             }
-            Verb::ConfigReload | Verb::IocRescan => {
+            Verb::ConfigReload => {
                 self.slots[i].task = Task::Daemon;
                 return Some(DaemonAction::ConfigReload);
+            }
+            Verb::IocRescan => {
+                self.slots[i].task = Task::Daemon;
+                return Some(DaemonAction::IocRescan);
             }
             Verb::Reexec => {
                 self.slots[i].task = Task::Daemon;
@@ -619,10 +626,9 @@ fn encode_object<O: Os>(enc: &mut Encoder<'_>, engine: &mut Engine<O>, i: usize)
     let mut opts = FixedBuf::<512>::new();
     options_text(object, &mut opts);
     enc.bytes(Tag::Options, opts.as_bytes());
-    let (user, group) = match &object.console {
-        Some(c) => (c.user.as_deref(), c.group.as_deref()),
-        None => (object.user.as_deref(), object.group.as_deref()),
-    };
+    // Who it really runs as: an IOC file may not have chosen its user.
+    let plan = &engine.plans()[i];
+    let (user, group) = (plan.user.as_deref(), plan.group.as_deref());
     if let Some(u) = user {
         enc.str(Tag::User, u);
     }

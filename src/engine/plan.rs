@@ -56,6 +56,10 @@ pub struct ObjectPlan {
     pub start_problem: Option<String>,
     /// Applies to the start command only (Epoch: everything else runs as root).
     pub credentials: Option<Credentials>,
+    /// The user and group the start command runs as, by name, as `status`
+    /// shows them (`None`: the supervisor's own).
+    pub user: Option<String>,
+    pub group: Option<String>,
     pub cwd: Option<CString>,
     /// Standard input from /dev/null instead of the console.
     pub stdin_null: bool,
@@ -198,8 +202,13 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
         _ => None,
     };
 
-    let (user, group) = match &object.console {
-        Some(console) => (console.user.as_deref(), console.group.as_deref()),
+    // An IOC file that may not choose its credentials (one the IOC group
+    // could have written) runs as IocUser and IocGroup, and never as root.
+    let ioc = &config.globals.ioc;
+    let imposed = object.console.as_ref().is_some_and(|c| !c.may_choose_credentials);
+    let (wanted_user, wanted_group) = match &object.console {
+        Some(console) if console.may_choose_credentials => (console.user.as_deref(), console.group.as_deref()),
+        Some(_) => (Some(ioc.user.as_str()), Some(ioc.group.as_str())),
         None => (object.user.as_deref(), object.group.as_deref()),
     };
     // Running as oneself needs no switch (the usual case under --local). An
@@ -208,15 +217,26 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
     // objects naming someone else still fail to start, as documented.)
     let me = nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.name);
     let as_myself = layout.local && object.console.is_some() && !nix::unistd::geteuid().is_root();
-    let user = if as_myself { None } else { user.filter(|u| !(layout.local && me.as_deref() == Some(*u))) };
+    let user = if as_myself { None } else { wanted_user.filter(|u| !(layout.local && me.as_deref() == Some(*u))) };
     let mut start_problem = None;
-    let credentials = match resolve_credentials(user, group.filter(|_| user.is_some() || !layout.local)) {
+    let mut credentials = match resolve_credentials(user, wanted_group.filter(|_| user.is_some() || !layout.local)) {
         Ok(c) => c,
         Err(e) => {
             start_problem = Some(e);
             None
         }
     };
+    if imposed && !as_myself && credentials.as_ref().is_none_or(|c| c.uid == 0) {
+        let why = match start_problem.take() {
+            Some(unknown) => unknown,
+            None => format!("IocUser {} is root", ioc.user),
+        };
+        start_problem = Some(format!(
+            "not started: the IOC file may not choose its user (root does not own it, or others may write it), \
+             so the IOC runs as IocUser, and {why}"
+        ));
+        credentials = None;
+    }
     if let Some(name) = user {
         if let Ok(Some(u)) = nix::unistd::User::from_name(name) {
             merge_env(&mut env, &format!("HOME={}", u.dir.display()));
@@ -236,7 +256,7 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
         // IocSocketUser can only be honoured by a procServ running as root
         // (or as that user): a non-root procServ cannot chown its socket to
         // someone else, so the socket then stays the IOC user's.
-        let ioc_user = console.user.as_deref();
+        let ioc_user = wanted_user;
         let socket_user = match config.globals.ioc.socket_user.as_deref() {
             Some(wanted) if ioc_user.is_some_and(|u| u != "root" && u != wanted) => {
                 problems.push(format!(
@@ -331,6 +351,8 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
         pivot,
         start_problem,
         credentials,
+        user: if as_myself { me } else { wanted_user.map(str::to_string) },
+        group: wanted_group.map(str::to_string),
         cwd,
         stdin_null: is_console,
         stdout,
@@ -389,6 +411,7 @@ mod tests {
             chdir: Some("/opt/demo".into()),
             command: "./st.cmd".into(),
             from_ioc_file: true,
+            may_choose_credentials: true,
         });
         o.options = Options { autorestart: true, ..Default::default() };
         config.objects.push(o);
@@ -406,6 +429,56 @@ mod tests {
 }
 
 #[cfg(test)]
+mod credential_tests {
+    use super::*;
+    use crate::config::{Console, Object};
+
+    /// An IOC file asking for root, which may or may not choose.
+    fn ioc(may_choose_credentials: bool, ioc_user: &str) -> Config {
+        let mut config = Config::default();
+        config.globals.ioc.user = ioc_user.into();
+        config.globals.ioc.group = "nogroup".into();
+        let console =
+            Console { name: "vac1".into(), user: Some("root".into()), group: Some("root".into()), chdir: None, command: "./st.cmd".into(), from_ioc_file: true, may_choose_credentials };
+        config.objects.push(Object { id: "vac1".into(), start: Some("./st.cmd".into()), enabled: true, console: Some(console), ..Default::default() });
+        config
+    }
+
+    fn only(config: &Config) -> ObjectPlan {
+        build(config, &Layout::system()).0.remove(0)
+    }
+
+    #[test]
+    fn a_file_that_may_choose_runs_as_it_says() {
+        let plan = only(&ioc(true, "nobody"));
+        assert_eq!(plan.credentials.as_ref().map(|c| c.uid), Some(0));
+        assert_eq!((plan.user.as_deref(), plan.group.as_deref()), (Some("root"), Some("root")));
+        assert!(plan.start_problem.is_none());
+    }
+
+    #[test]
+    fn any_other_file_runs_as_iocuser_and_the_ioc_group() {
+        let plan = only(&ioc(false, "nobody"));
+        let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+        let nogroup = nix::unistd::Group::from_name("nogroup").unwrap().unwrap();
+        let credentials = plan.credentials.as_ref().unwrap();
+        assert_eq!((credentials.uid, credentials.gid), (nobody.uid.as_raw(), nogroup.gid.as_raw()));
+        assert_eq!((plan.user.as_deref(), plan.group.as_deref()), (Some("nobody"), Some("nogroup")));
+        assert!(plan.start_problem.is_none());
+    }
+
+    #[test]
+    fn never_as_root_nor_as_an_unknown_iocuser() {
+        for (ioc_user, why) in [("root", "IocUser root is root"), ("no-such-user-iocinit", "unknown user \"no-such-user-iocinit\"")] {
+            let plan = only(&ioc(false, ioc_user));
+            assert!(plan.credentials.is_none());
+            let problem = plan.start_problem.unwrap_or_default();
+            assert!(problem.starts_with("not started: the IOC file may not choose its user") && problem.ends_with(why), "{problem}");
+        }
+    }
+}
+
+#[cfg(test)]
 mod socket_owner_tests {
     use super::*;
     use crate::config::{Console, Object};
@@ -419,7 +492,7 @@ mod socket_owner_tests {
             description: "vac1".into(),
             start: Some("./st.cmd".into()),
             enabled: true,
-            console: Some(Console { name: "vac1".into(), user: Some(user.into()), group: None, chdir: None, command: "./st.cmd".into(), from_ioc_file: true }),
+            console: Some(Console { name: "vac1".into(), user: Some(user.into()), group: None, chdir: None, command: "./st.cmd".into(), from_ioc_file: true, may_choose_credentials: true }),
             ..Default::default()
         });
         config

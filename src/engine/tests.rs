@@ -507,6 +507,7 @@ fn a_console_object_never_runs_twice_leftovers_are_killed_first() {
         chdir: None,
         command: "./st.cmd".into(),
         from_ioc_file: true,
+        may_choose_credentials: true,
     });
     let mut e = booted(config(vec![o]));
     e.wait(60_000);
@@ -532,7 +533,7 @@ fn a_console_object_never_runs_twice_leftovers_are_killed_first() {
 #[test]
 fn stopping_a_console_object_waits_for_its_ioc() {
     let mut o = object("vac1", "./st.cmd", 1);
-    o.console = Some(Console { name: "vac1".into(), user: None, group: None, chdir: None, command: "x".into(), from_ioc_file: true });
+    o.console = Some(Console { name: "vac1".into(), user: None, group: None, chdir: None, command: "x".into(), from_ioc_file: true, may_choose_credentials: true });
     let mut e = booted(config(vec![o]));
     let procserv = e.os.spawned[0].0;
     e.os.alive.insert(900);

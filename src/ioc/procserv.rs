@@ -81,6 +81,7 @@ mod tests {
             chdir: Some("/opt/iocs/vac1/iocBoot/iocvac1".into()),
             command: "./st.cmd".into(),
             from_ioc_file: true,
+            may_choose_credentials: true,
         };
         let globals = IocGlobals::default();
         let paths = ConsolePaths::new(Path::new("/run/procserv"), &globals.log_directory, "vac1");
