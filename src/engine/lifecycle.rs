@@ -28,17 +28,22 @@ impl<O: Os> Engine<O> {
         st.outcome = None;
         st.note.clear();
         // Never two IOCs of one name: whatever is left of a previous procServ
-        // and its IOC goes first.
+        // and its IOC goes first. Leftovers that will not die are tried
+        // again with a growing delay.
         if object.console.is_some() && self.kill_leftovers(i) > 0 {
             let now = self.os.now_ms();
             let st = &mut self.objs[i];
             st.set(State::Restarting);
-            st.deadline = Some(now + LEFTOVER_WAIT_MS);
+            st.set_note(format_args!("waiting for processes of the previous run to end"));
+            st.deadline = Some(now + leftover_wait_ms(st.leftover_rounds));
             return Ok(());
         }
+        // A new run: nothing reparented before this moment is its.
+        self.objs[i].start_ticks = u64::MAX;
         if let Some(cmd) = &self.plans[i].prestart {
             match self.os.spawn(cmd, &root_options(&self.plans[i])) {
                 Ok(pid) => {
+                    ownership::note_run_process(&mut self.os, &mut self.objs[i], pid);
                     let st = &mut self.objs[i];
                     st.helper = Some((Helper::Prestart, pid));
                     st.set(State::Prestarting);
@@ -108,6 +113,7 @@ impl<O: Os> Engine<O> {
                 return;
             }
         };
+        ownership::note_run_process(&mut self.os, &mut self.objs[i], pid);
         let o = &object.options;
         let now = self.os.now_ms();
         let wall = self.os.wall_secs();
@@ -275,8 +281,8 @@ impl<O: Os> Engine<O> {
     }
 
     /// SERVICE: a daemonized service's process was reparented to us and
-    /// carries the object's marker. A daemon caught in the middle of its
-    /// execve shows no environment for that instant, so until
+    /// belongs to the object (module `ownership`). A daemon caught in the
+    /// middle of its execve shows no environment for that instant, so until
     /// `pidfile_limit` the object stays Starting (without a process) and
     /// its deadline brings us back here.
     pub(super) fn look_for_daemon(&mut self, i: usize) {
@@ -300,13 +306,15 @@ impl<O: Os> Engine<O> {
     /// daemon whose starter exited): the lowest pid among them.
     pub(super) fn find_daemon(&mut self, i: usize) -> Option<Pid> {
         let me = self.os.self_pid();
-        let mut found: Option<Pid> = None;
-        self.os.for_each_marked(&self.plans[i].marker, &mut |pid, ppid| {
-            if ppid == me && found.is_none_or(|f| pid < f) {
-                found = Some(pid);
+        let plan = &self.plans[i];
+        let mut candidates: heapless::Vec<Pid, 32> = heapless::Vec::new();
+        self.os.for_each_marked(&plan.marker, &mut |pid, info| {
+            if info.ppid == me && ownership::runs_as_object(plan, info) {
+                let _ = candidates.push(pid);
             }
         });
-        found
+        candidates.sort_unstable();
+        candidates.into_iter().find(|&pid| self.owns(i, pid))
     }
 
     pub(super) fn helper_exited(&mut self, i: usize, status: ExitStatus) {
@@ -568,28 +576,48 @@ impl<O: Os> Engine<O> {
         }
     }
 
-    /// SIGKILLs every process still carrying object `i`'s marker (a console
-    /// object's orphaned IOC); returns how many there were.
+    /// SIGKILLs every other process that belongs to object `i` (a console
+    /// object's orphaned IOC; module `ownership`), whoever else carries its
+    /// marker; returns how many there were. Callers retry while some
+    /// remain: the log line comes on the 1st, 2nd, 4th, 8th… round in a row.
     pub(super) fn kill_leftovers(&mut self, i: usize) -> usize {
         let main = self.objs[i].main_pid;
-        let mut count = 0;
-        let os = &mut self.os;
-        let mut victims: heapless::Vec<Pid, 32> = heapless::Vec::new();
-        os.for_each_marked(&self.plans[i].marker, &mut |pid, _| {
-            if Some(pid) != main {
-                let _ = victims.push(pid);
+        let plan = &self.plans[i];
+        // Only processes running as the object's user are candidates, so
+        // other users' marked processes cannot crowd out the real ones.
+        let mut candidates: heapless::Vec<Pid, 32> = heapless::Vec::new();
+        self.os.for_each_marked(&plan.marker, &mut |pid, info| {
+            if Some(pid) != main && ownership::runs_as_object(plan, info) {
+                let _ = candidates.push(pid);
             }
         });
-        for pid in victims {
-            if os.kill(pid, libc::SIGKILL).is_ok() {
+        let mut count = 0;
+        for pid in candidates {
+            if self.owns(i, pid) && self.os.kill(pid, libc::SIGKILL).is_ok() {
                 count += 1;
             }
         }
-        if count > 0 {
-            log::warn!("{}: killed {count} leftover process(es)", self.config.objects[i].id);
+        let st = &mut self.objs[i];
+        if count == 0 {
+            st.leftover_rounds = 0;
+            return 0;
+        }
+        st.leftover_rounds = st.leftover_rounds.saturating_add(1);
+        let rounds = st.leftover_rounds;
+        let id = &self.config.objects[i].id;
+        if rounds == 1 {
+            log::warn!("{id}: killed {count} leftover process(es)");
+        } else if rounds.is_power_of_two() {
+            log::warn!("{id}: {count} leftover process(es) still there after {rounds} rounds of SIGKILL");
         }
         count
     }
+}
+
+/// How long a start waits for leftovers it killed, after `rounds` rounds
+/// in a row: doubling from [`LEFTOVER_WAIT_MS`] up to [`LEFTOVER_MAX_WAIT_MS`].
+fn leftover_wait_ms(rounds: u32) -> u64 {
+    (LEFTOVER_WAIT_MS << rounds.saturating_sub(1).min(16)).min(LEFTOVER_MAX_WAIT_MS)
 }
 
 pub(super) fn redirect(o: &OutputPlan) -> Redirect<'_> {

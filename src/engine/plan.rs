@@ -56,6 +56,9 @@ pub struct ObjectPlan {
     pub start_problem: Option<String>,
     /// Applies to the start command only (Epoch: everything else runs as root).
     pub credentials: Option<Credentials>,
+    /// The uid the start command runs as: that of `credentials`, else the
+    /// supervisor's own. An object's reparented processes must run as it.
+    pub uid: u32,
     pub cwd: Option<CString>,
     /// Standard input from /dev/null instead of the console.
     pub stdin_null: bool,
@@ -330,6 +333,7 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
         reload,
         pivot,
         start_problem,
+        uid: credentials.as_ref().map_or_else(|| nix::unistd::geteuid().as_raw(), |c| c.uid),
         credentials,
         cwd,
         stdin_null: is_console,
