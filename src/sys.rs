@@ -357,10 +357,47 @@ pub fn parse_pid(bytes: &[u8]) -> Option<Pid> {
     (pid > 0).then_some(pid)
 }
 
-/// The pid in a pid file, if the file exists and holds one.
+/// The pid in a pid file, if the file exists and holds one. Pid files may
+/// sit where others can write, so the file must be a regular file named
+/// directly (a symlink is refused, not followed: it could lead to a device),
+/// opening it never waits (a FIFO with no writer would park PID 1), and only
+/// its first bytes are read (a pid is short; nothing planted there can make
+/// PID 1 read more).
 pub fn read_pid_file(path: &CStr) -> Option<Pid> {
+    let fd = Fd::open(path, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY, 0).ok()?;
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: fstat writes only into `st`.
+    if unsafe { libc::fstat(fd.0, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return None;
+    }
     let mut buf = [0u8; 32];
-    read_file(path, &mut buf).ok().and_then(parse_pid)
+    let n = fd.read(&mut buf).ok()?;
+    parse_pid(&buf[..n])
+}
+
+/// Removes a file left from an earlier run (a stale pid file) if it is a
+/// regular file or a symlink; the link itself goes, its target is never
+/// touched, and anything else (a directory, a FIFO, a device) stays.
+/// Whether something was removed.
+pub fn remove_stale_file(path: &CStr) -> bool {
+    let bytes = path.to_bytes();
+    let slash = bytes.iter().rposition(|&b| b == b'/');
+    let (dir, name) = match slash {
+        Some(0) => (CPath::from_bytes(b"/"), &bytes[1..]),
+        Some(s) => (CPath::from_bytes(&bytes[..s]), &bytes[s + 1..]),
+        None => (CPath::from_bytes(b"."), bytes),
+    };
+    let (Some(dir), Some(name)) = (dir, CPath::from_bytes(name)) else { return false };
+    let Ok(dir) = Fd::open(dir.as_cstr(), libc::O_RDONLY | libc::O_DIRECTORY, 0) else { return false };
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: NUL-terminated name relative to an open directory; fstatat
+    // writes only into `st` and does not follow a final symlink.
+    if unsafe { libc::fstatat(dir.0, name.as_cstr().as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) } != 0 {
+        return false;
+    }
+    let kind = st.st_mode & libc::S_IFMT;
+    // SAFETY: as above; unlinkat removes the name, never what a link points to.
+    (kind == libc::S_IFREG || kind == libc::S_IFLNK) && unsafe { libc::unlinkat(dir.0, name.as_cstr().as_ptr(), 0) } == 0
 }
 
 /// Fields of /proc/PID/stat the supervisor needs.
@@ -783,6 +820,34 @@ mod tests {
         assert_eq!(ProcDir::open(me).unwrap().uids(), Some((uid, nix::unistd::geteuid().as_raw())));
         let own = proc_stat(me).unwrap().start_ticks;
         assert!(own > 0 && proc_stat(1).is_none_or(|init| init.start_ticks <= own));
+    }
+
+    #[test]
+    fn pid_files_are_read_only_when_regular_and_never_followed_or_waited_for() {
+        let dir = std::env::temp_dir().join(format!("iocinit-pidfile-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let c = |name: &str| std::ffi::CString::new(dir.join(name).to_str().unwrap()).unwrap();
+        std::fs::write(dir.join("good"), "1234\n").unwrap();
+        assert_eq!(read_pid_file(&c("good")), Some(1234));
+        std::os::unix::fs::symlink(dir.join("good"), dir.join("link")).unwrap();
+        assert_eq!(read_pid_file(&c("link")), None, "a symlink is not followed");
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zero")).unwrap();
+        assert_eq!(read_pid_file(&c("zero")), None);
+        nix::unistd::mkfifo(&dir.join("fifo"), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert_eq!(read_pid_file(&c("fifo")), None, "a FIFO without a writer does not block");
+        assert_eq!(read_pid_file(&c("missing")), None);
+
+        // Before a start: regular files and symlinks go (not their targets),
+        // anything else stays.
+        assert!(remove_stale_file(&c("link")));
+        assert!(dir.join("good").exists());
+        assert!(remove_stale_file(&c("good")) && !dir.join("good").exists());
+        assert!(!remove_stale_file(&c("fifo")) && dir.join("fifo").exists());
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        assert!(!remove_stale_file(&c("sub")) && dir.join("sub").exists());
+        assert!(!remove_stale_file(&c("missing")));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

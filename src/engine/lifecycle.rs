@@ -95,6 +95,11 @@ impl<O: Os> Engine<O> {
                 return;
             }
         }
+        // A pid file left from an earlier run (boot pids repeat on a board)
+        // would name someone else's process.
+        if let (Some(pid_file), None) = (&plan.pid_file, &plan.console) {
+            self.os.remove_pid_file(pid_file);
+        }
         let (out, err) = (redirect(&plan.stdout), redirect(&plan.stderr));
         let opts = spawn::Options {
             credentials: plan.credentials.as_ref(),
@@ -395,9 +400,15 @@ impl<O: Os> Engine<O> {
             StopMethod::PidFile(_) if object.console.is_none() => {
                 let pid = self.plans[i].stop_pid_file.as_ref().and_then(|p| self.os.read_pid_file(p));
                 match pid {
-                    Some(pid) => {
+                    Some(pid) if ownership::belongs(&mut self.os, &self.plans[i], &self.objs[i], pid) => {
                         self.objs[i].main_pid = Some(pid);
                         let _ = self.os.kill(pid, term);
+                    }
+                    Some(pid) => {
+                        let st = &mut self.objs[i];
+                        st.outcome = Some(Outcome::Warn);
+                        st.set_note(format_args!("the pid file names a process that is not this object's (pid {pid}): not signalled"));
+                        log::warn!("{}: {}", object.id, st.note);
                     }
                     None => {
                         let st = &mut self.objs[i];
@@ -513,28 +524,7 @@ impl<O: Os> Engine<O> {
                     self.objs[i].set(State::Failed);
                 }
             }
-            State::WaitPidFile => {
-                let pid = self.plans[i].pid_file.as_ref().and_then(|p| self.os.read_pid_file(p));
-                match pid {
-                    Some(pid) if self.os.pid_exists(pid) => {
-                        self.objs[i].main_pid = Some(pid);
-                        self.objs[i].set(State::Running);
-                        self.start_succeeded(i);
-                    }
-                    _ if now >= self.objs[i].pidfile_limit => {
-                        if let Some(pid) = self.objs[i].main_pid.take() {
-                            let _ = self.os.kill(pid, libc::SIGTERM);
-                        }
-                        self.start_failed(i, format_args!("no live pid in ObjectPIDFile after {} s", PIDFILE_WAIT_MS / 1000));
-                    }
-                    _ => {
-                        // Poll quickly at first, then settle at one second.
-                        let limit = self.objs[i].pidfile_limit;
-                        let waited = (now + PIDFILE_WAIT_MS).saturating_sub(limit);
-                        self.objs[i].deadline = Some((now + (waited / 4).clamp(50, 1000)).min(limit));
-                    }
-                }
-            }
+            State::WaitPidFile => self.poll_pid_file(i, now),
             State::Stopping if !self.objs[i].killed => {
                 let st = &mut self.objs[i];
                 st.killed = true;
@@ -574,6 +564,47 @@ impl<O: Os> Engine<O> {
             }
             _ => {}
         }
+    }
+
+    /// WaitPidFile: accepts the pid in ObjectPIDFile once it names a process
+    /// of the object; one that names someone else's is reported (once per
+    /// pid) and never followed or signalled.
+    fn poll_pid_file(&mut self, i: usize, now: u64) {
+        let named = self.plans[i].pid_file.as_ref().and_then(|p| self.os.read_pid_file(p));
+        let live = named.filter(|&pid| self.os.process(pid).is_some_and(|p| !p.zombie));
+        if let Some(pid) = live.filter(|&pid| self.owns(i, pid)) {
+            let st = &mut self.objs[i];
+            st.note.clear();
+            st.main_pid = Some(pid);
+            st.set(State::Running);
+            self.start_succeeded(i);
+            return;
+        }
+        if let Some(pid) = live {
+            let mut note = object::Note::new();
+            let _ = core::fmt::Write::write_fmt(&mut note, format_args!("the pid file names a process that is not this object's (pid {pid})"));
+            if self.objs[i].note != note {
+                log::warn!("{}: {note}", self.config.objects[i].id);
+                self.objs[i].note = note;
+            }
+        }
+        if now >= self.objs[i].pidfile_limit {
+            if let Some(pid) = self.objs[i].main_pid.take() {
+                let _ = self.os.kill(pid, libc::SIGTERM);
+            }
+            match live {
+                Some(_) => {
+                    let note = self.objs[i].note.clone();
+                    self.start_failed(i, format_args!("{note}"));
+                }
+                None => self.start_failed(i, format_args!("no live pid in ObjectPIDFile after {} s", PIDFILE_WAIT_MS / 1000)),
+            }
+            return;
+        }
+        // Poll quickly at first, then settle at one second.
+        let limit = self.objs[i].pidfile_limit;
+        let waited = (now + PIDFILE_WAIT_MS).saturating_sub(limit);
+        self.objs[i].deadline = Some((now + (waited / 4).clamp(50, 1000)).min(limit));
     }
 
     /// SIGKILLs every other process that belongs to object `i` (a console

@@ -20,7 +20,12 @@ pub trait Os {
     fn spawn(&mut self, cmd: &Command, opts: &spawn::Options<'_>) -> Result<Pid, SpawnError>;
     fn kill(&mut self, pid: Pid, signal: i32) -> Result<(), i32>;
     fn pid_exists(&mut self, pid: Pid) -> bool;
+    /// The pid in a pid file (a regular file, not followed if a symlink,
+    /// never waited for, only its first bytes read).
     fn read_pid_file(&mut self, path: &CStr) -> Option<Pid>;
+    /// Removes a pid file left from an earlier run: a regular file or a
+    /// symlink (the link, not its target); anything else stays.
+    fn remove_pid_file(&mut self, path: &CStr);
     /// Who process `pid` is, read in one go; `None` when there is no such
     /// process.
     fn process(&mut self, pid: Pid) -> Option<ProcInfo>;
@@ -113,6 +118,10 @@ impl Os for RealOs {
 
     fn read_pid_file(&mut self, path: &CStr) -> Option<Pid> {
         sys::read_pid_file(path)
+    }
+
+    fn remove_pid_file(&mut self, path: &CStr) {
+        sys::remove_stale_file(path);
     }
 
     fn process(&mut self, pid: Pid) -> Option<ProcInfo> {

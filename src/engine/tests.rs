@@ -20,6 +20,8 @@ struct Fake {
     /// pid -> (ppid, marker)
     marked: BTreeMap<Pid, (Pid, String)>,
     pid_files: BTreeMap<String, Pid>,
+    /// Pid files removed before a start.
+    removed: Vec<String>,
     /// pid -> uid, for processes not running as the supervisor's user.
     uids: BTreeMap<Pid, u32>,
     /// pid -> start time; a process without one started "now".
@@ -70,6 +72,11 @@ impl Os for Fake {
     }
     fn read_pid_file(&mut self, path: &CStr) -> Option<Pid> {
         self.pid_files.get(path.to_str().unwrap()).copied()
+    }
+    fn remove_pid_file(&mut self, path: &CStr) {
+        let path = path.to_str().unwrap();
+        self.pid_files.remove(path);
+        self.removed.push(path.into());
     }
     fn process(&mut self, pid: Pid) -> Option<ProcInfo> {
         self.info(pid)
@@ -599,6 +606,7 @@ fn a_pid_file_is_waited_for() {
     e.wait(500);
     assert_eq!(e.state("d"), State::WaitPidFile);
     e.os.alive.insert(777);
+    e.os.marked.insert(777, (1, "IOCINIT_OBJECT=d".into()));
     e.os.pid_files.insert("/run/d.pid".into(), 777);
     e.wait(1000);
     assert_eq!(e.state("d"), State::Running);
@@ -819,6 +827,65 @@ fn leftovers_that_will_not_die_are_retried_with_a_growing_delay() {
     e.wait(LEFTOVER_MAX_WAIT_MS);
     assert_eq!((e.state("vac1"), e.spawned().len()), (State::Running, 2));
     assert!(e.object(i).note.is_empty());
+}
+
+#[test]
+fn a_pid_file_is_trusted_only_for_the_objects_own_process() {
+    let me = nix::unistd::geteuid().as_raw();
+    let mut o = object("d", "/sbin/d", 1);
+    o.pid_file = Some("/run/d.pid".into());
+    o.stop = StopMethod::PidFile(None);
+    let mut e = engine(config(vec![o]));
+    // A stale pid file naming a live process of an earlier start.
+    e.os.now = 1_000;
+    e.plant(300, "IOCINIT_OBJECT=d", me, 500);
+    e.os.pid_files.insert("/run/d.pid".into(), 300);
+    e.boot(&BootOptions::default());
+    assert_eq!(e.os.removed, ["/run/d.pid"], "removed before the start");
+    let starter = e.pid_of("/sbin/d");
+    e.exit(starter, 0);
+    let i = e.find("d").unwrap();
+    // Named again (written by someone who may write there): 300, then
+    // another user's marked process, then an unmarked one of ours.
+    e.plant(400, "IOCINIT_OBJECT=d", OUTSIDER, 2_000);
+    e.os.alive.insert(401);
+    for pid in [300, 400, 401] {
+        e.os.pid_files.insert("/run/d.pid".into(), pid);
+        e.wait(1_000);
+        assert_eq!((e.state("d"), e.object(i).main_pid), (State::WaitPidFile, None), "pid {pid}");
+        let note = format!("the pid file names a process that is not this object's (pid {pid})");
+        assert_eq!(e.object(i).note.as_str(), note);
+    }
+    // `ObjectStopCommand PIDFILE` does not signal it either.
+    e.stop(i).unwrap();
+    assert!(e.os.killed.is_empty(), "{:?}", e.os.killed);
+    assert_eq!(e.state("d"), State::Stopped);
+    assert!(e.object(i).note.contains("not signalled"), "{}", e.object(i).note);
+    // Given up after the wait, with that reason.
+    e.start(i).unwrap();
+    let starter = e.pid_of("/sbin/d");
+    e.exit(starter, 0);
+    e.os.pid_files.insert("/run/d.pid".into(), 400);
+    e.wait(PIDFILE_WAIT_MS);
+    assert_eq!(e.state("d"), State::Failed);
+    assert!(e.object(i).note.contains("not this object's (pid 400)"), "{}", e.object(i).note);
+    assert!(e.os.killed.is_empty());
+}
+
+#[test]
+fn a_pid_file_may_name_a_child_of_the_objects_process_whatever_its_user() {
+    let mut o = with(object("d", "/sbin/d", 1), |o| o.fork = true);
+    o.pid_file = Some("/run/d.pid".into());
+    let mut e = booted_at(config(vec![o]), 1_000);
+    let main = e.pid_of("/sbin/d");
+    // The daemon's worker, which switched to its own user.
+    e.os.alive.insert(600);
+    e.os.marked.insert(600, (main, "IOCINIT_OBJECT=d".into()));
+    e.os.uids.insert(600, OUTSIDER);
+    e.os.pid_files.insert("/run/d.pid".into(), 600);
+    e.wait(100);
+    let i = e.find("d").unwrap();
+    assert_eq!((e.state("d"), e.object(i).main_pid), (State::Running, Some(600)));
 }
 
 #[test]
