@@ -264,6 +264,17 @@ impl Fd {
         }
     }
 
+    /// openat(2): `name` relative to the open directory `dir`.
+    pub fn open_at(dir: &Fd, name: &CStr, flags: i32) -> Result<Fd, i32> {
+        // SAFETY: name is NUL-terminated; dir is an open descriptor.
+        let fd = unsafe { libc::openat(dir.0, name.as_ptr(), flags | libc::O_CLOEXEC) };
+        if fd < 0 {
+            Err(last_errno())
+        } else {
+            Ok(Fd(fd))
+        }
+    }
+
     pub fn read(&self, buf: &mut [u8]) -> Result<usize, i32> {
         loop {
             // SAFETY: buf is valid for buf.len() bytes.
@@ -314,7 +325,11 @@ impl Drop for Fd {
 /// Reads a whole small file into `buf`; returns the bytes read (truncated to
 /// the buffer's size).
 pub fn read_file<'a>(path: &CStr, buf: &'a mut [u8]) -> Result<&'a [u8], i32> {
-    let fd = Fd::open(path, libc::O_RDONLY, 0)?;
+    read_all(&Fd::open(path, libc::O_RDONLY, 0)?, buf)
+}
+
+/// Reads from `fd` until end of file or until `buf` is full.
+fn read_all<'a>(fd: &Fd, buf: &'a mut [u8]) -> Result<&'a [u8], i32> {
     let mut len = 0;
     while len < buf.len() {
         let n = fd.read(&mut buf[len..])?;
@@ -342,10 +357,47 @@ pub fn parse_pid(bytes: &[u8]) -> Option<Pid> {
     (pid > 0).then_some(pid)
 }
 
-/// The pid in a pid file, if the file exists and holds one.
+/// The pid in a pid file, if the file exists and holds one. Pid files may
+/// sit where others can write, so the file must be a regular file named
+/// directly (a symlink is refused, not followed: it could lead to a device),
+/// opening it never waits (a FIFO with no writer would park PID 1), and only
+/// its first bytes are read (a pid is short; nothing planted there can make
+/// PID 1 read more).
 pub fn read_pid_file(path: &CStr) -> Option<Pid> {
+    let fd = Fd::open(path, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY, 0).ok()?;
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: fstat writes only into `st`.
+    if unsafe { libc::fstat(fd.0, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return None;
+    }
     let mut buf = [0u8; 32];
-    read_file(path, &mut buf).ok().and_then(parse_pid)
+    let n = fd.read(&mut buf).ok()?;
+    parse_pid(&buf[..n])
+}
+
+/// Removes a file left from an earlier run (a stale pid file) if it is a
+/// regular file or a symlink; the link itself goes, its target is never
+/// touched, and anything else (a directory, a FIFO, a device) stays.
+/// Whether something was removed.
+pub fn remove_stale_file(path: &CStr) -> bool {
+    let bytes = path.to_bytes();
+    let slash = bytes.iter().rposition(|&b| b == b'/');
+    let (dir, name) = match slash {
+        Some(0) => (CPath::from_bytes(b"/"), &bytes[1..]),
+        Some(s) => (CPath::from_bytes(&bytes[..s]), &bytes[s + 1..]),
+        None => (CPath::from_bytes(b"."), bytes),
+    };
+    let (Some(dir), Some(name)) = (dir, CPath::from_bytes(name)) else { return false };
+    let Ok(dir) = Fd::open(dir.as_cstr(), libc::O_RDONLY | libc::O_DIRECTORY, 0) else { return false };
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: NUL-terminated name relative to an open directory; fstatat
+    // writes only into `st` and does not follow a final symlink.
+    if unsafe { libc::fstatat(dir.0, name.as_cstr().as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) } != 0 {
+        return false;
+    }
+    let kind = st.st_mode & libc::S_IFMT;
+    // SAFETY: as above; unlinkat removes the name, never what a link points to.
+    (kind == libc::S_IFREG || kind == libc::S_IFLNK) && unsafe { libc::unlinkat(dir.0, name.as_cstr().as_ptr(), 0) } == 0
 }
 
 /// Fields of /proc/PID/stat the supervisor needs.
@@ -353,6 +405,9 @@ pub fn read_pid_file(path: &CStr) -> Option<Pid> {
 pub struct ProcStat {
     pub ppid: Pid,
     pub state: u8,
+    /// When the process started, in clock ticks since boot (field 22): with
+    /// the pid, what tells a process from a later one that reuses its pid.
+    pub start_ticks: u64,
 }
 
 /// Reads /proc/PID/stat (the command name may contain anything, so parse
@@ -361,11 +416,63 @@ pub fn proc_stat(pid: Pid) -> Option<ProcStat> {
     let path = CPath::format(format_args!("/proc/{pid}/stat"))?;
     let mut buf = [0u8; 512];
     let data = read_file(path.as_cstr(), &mut buf).ok()?;
+    parse_stat(data)
+}
+
+fn parse_stat(data: &[u8]) -> Option<ProcStat> {
     let close = data.iter().rposition(|&b| b == b')')?;
     let rest = data.get(close + 2..)?;
     let state = *rest.first()?;
     let ppid = parse_pid(rest.get(2..)?)?;
-    Some(ProcStat { ppid, state })
+    // Fields after the name start at 3 (state); starttime is field 22.
+    let start = rest.split(|&b| b == b' ').nth(22 - 3)?;
+    let start_ticks = core::str::from_utf8(start).ok()?.parse().ok()?;
+    Some(ProcStat { ppid, state, start_ticks })
+}
+
+/// One process's directory in /proc, held open: whatever is read through it
+/// is of that very process. Should it end and a new process reuse its pid,
+/// reads fail (ESRCH) instead of describing the newcomer.
+pub struct ProcDir(Fd);
+
+impl ProcDir {
+    pub fn open(pid: Pid) -> Option<ProcDir> {
+        let path = CPath::format(format_args!("/proc/{pid}"))?;
+        Fd::open(path.as_cstr(), libc::O_RDONLY | libc::O_DIRECTORY, 0).ok().map(ProcDir)
+    }
+
+    fn file(&self, name: &CStr) -> Option<Fd> {
+        Fd::open_at(&self.0, name, libc::O_RDONLY).ok()
+    }
+
+    pub fn stat(&self) -> Option<ProcStat> {
+        let mut buf = [0u8; 512];
+        parse_stat(read_all(&self.file(c"stat")?, &mut buf).ok()?)
+    }
+
+    /// The real and effective uid (the `Uid:` line of status). Neither can
+    /// be chosen by an unprivileged process.
+    pub fn uids(&self) -> Option<(u32, u32)> {
+        // The Uid line comes within the first few hundred bytes.
+        let mut buf = [0u8; 1024];
+        parse_uids(read_all(&self.file(c"status")?, &mut buf).ok()?)
+    }
+
+    /// Whether the environment holds exactly the entry `entry`
+    /// (`NAME=value`), read in fixed-size chunks.
+    pub fn environ_has(&self, entry: &[u8]) -> bool {
+        let Some(fd) = self.file(c"environ") else {
+            return false;
+        };
+        environ_holds(&fd, entry)
+    }
+}
+
+fn parse_uids(status: &[u8]) -> Option<(u32, u32)> {
+    let line = status.split(|&b| b == b'\n').find(|l| l.starts_with(b"Uid:"))?;
+    let mut ids = line[4..].split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty());
+    let mut next = || -> Option<u32> { core::str::from_utf8(ids.next()?).ok()?.parse().ok() };
+    Some((next()?, next()?))
 }
 
 /// Calls `f` with every numeric entry of /proc (every process), using a fixed
@@ -412,15 +519,8 @@ pub fn descends_from(pid: Pid, ancestor: Pid) -> bool {
     false
 }
 
-/// Whether the environment of `pid` holds exactly the entry `entry`
-/// (`NAME=value`), read in fixed-size chunks.
-pub fn environ_has(pid: Pid, entry: &[u8]) -> bool {
-    let Some(path) = CPath::format(format_args!("/proc/{pid}/environ")) else {
-        return false;
-    };
-    let Ok(fd) = Fd::open(path.as_cstr(), libc::O_RDONLY, 0) else {
-        return false;
-    };
+/// Whether the NUL-separated entries read from `fd` hold exactly `entry`.
+fn environ_holds(fd: &Fd, entry: &[u8]) -> bool {
     // Entries are NUL-separated; compare each against `entry` as it streams by.
     let mut buf = [0u8; 1024];
     let mut matched = 0usize; // bytes of `entry` matched in the current entry
@@ -711,9 +811,54 @@ mod tests {
         // The process environ in /proc is the initial one; PATH is always there.
         let path = std::env::var("PATH").unwrap();
         let entry = format!("PATH={path}");
-        assert!(environ_has(me, entry.as_bytes()));
-        assert!(!environ_has(me, b"PATH=/nonexistent"));
-        assert!(!environ_has(me, b"PAT"));
+        let dir = ProcDir::open(me).unwrap();
+        assert!(dir.environ_has(entry.as_bytes()));
+        assert!(!dir.environ_has(b"PATH=/nonexistent"));
+        assert!(!dir.environ_has(b"PAT"));
+        assert_eq!(dir.stat(), Some(st));
+    }
+
+    #[test]
+    fn stat_and_status_fields_are_parsed_whatever_the_command_name() {
+        let line = b"42 (a) b) c) S 7 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 123456 1000 10\n";
+        assert_eq!(parse_stat(line), Some(ProcStat { ppid: 7, state: b'S', start_ticks: 123456 }));
+        assert_eq!(parse_stat(b"42 (x) S 7"), None);
+        let status = b"Name:\tsleep\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t994\t0\t0\t0\nGid:\t992\t992\t992\t992\n";
+        assert_eq!(parse_uids(status), Some((994, 0)));
+        assert_eq!(parse_uids(b"Name:\tx\n"), None);
+        let me = std::process::id() as Pid;
+        let uid = nix::unistd::getuid().as_raw();
+        assert_eq!(ProcDir::open(me).unwrap().uids(), Some((uid, nix::unistd::geteuid().as_raw())));
+        let own = proc_stat(me).unwrap().start_ticks;
+        assert!(own > 0 && proc_stat(1).is_none_or(|init| init.start_ticks <= own));
+    }
+
+    #[test]
+    fn pid_files_are_read_only_when_regular_and_never_followed_or_waited_for() {
+        let dir = std::env::temp_dir().join(format!("iocinit-pidfile-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let c = |name: &str| std::ffi::CString::new(dir.join(name).to_str().unwrap()).unwrap();
+        std::fs::write(dir.join("good"), "1234\n").unwrap();
+        assert_eq!(read_pid_file(&c("good")), Some(1234));
+        std::os::unix::fs::symlink(dir.join("good"), dir.join("link")).unwrap();
+        assert_eq!(read_pid_file(&c("link")), None, "a symlink is not followed");
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zero")).unwrap();
+        assert_eq!(read_pid_file(&c("zero")), None);
+        nix::unistd::mkfifo(&dir.join("fifo"), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert_eq!(read_pid_file(&c("fifo")), None, "a FIFO without a writer does not block");
+        assert_eq!(read_pid_file(&c("missing")), None);
+
+        // Before a start: regular files and symlinks go (not their targets),
+        // anything else stays.
+        assert!(remove_stale_file(&c("link")));
+        assert!(dir.join("good").exists());
+        assert!(remove_stale_file(&c("good")) && !dir.join("good").exists());
+        assert!(!remove_stale_file(&c("fifo")) && dir.join("fifo").exists());
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        assert!(!remove_stale_file(&c("sub")) && dir.join("sub").exists());
+        assert!(!remove_stale_file(&c("missing")));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -30,17 +30,22 @@ impl<O: Os> Engine<O> {
         st.note.clear();
         st.start_limit = start_limit;
         // Never two IOCs of one name: whatever is left of a previous procServ
-        // and its IOC goes first.
+        // and its IOC goes first. Leftovers that will not die are tried
+        // again with a growing delay.
         if object.console.is_some() && self.kill_leftovers(i) > 0 {
             let now = self.os.now_ms();
             let st = &mut self.objs[i];
             st.set(State::Restarting);
-            st.deadline = Some(now + LEFTOVER_WAIT_MS);
+            st.set_note(format_args!("waiting for processes of the previous run to end"));
+            st.deadline = Some(now + leftover_wait_ms(st.leftover_rounds));
             return Ok(());
         }
+        // A new run: nothing reparented before this moment is its.
+        self.objs[i].start_ticks = u64::MAX;
         if let Some(cmd) = &self.plans[i].prestart {
             match self.os.spawn(cmd, &root_options(&self.plans[i])) {
                 Ok(pid) => {
+                    ownership::note_run_process(&mut self.os, &mut self.objs[i], pid);
                     let st = &mut self.objs[i];
                     st.helper = Some((Helper::Prestart, pid));
                     st.set(State::Prestarting);
@@ -92,6 +97,11 @@ impl<O: Os> Engine<O> {
                 return;
             }
         }
+        // A pid file left from an earlier run (boot pids repeat on a board)
+        // would name someone else's process.
+        if let (Some(pid_file), None) = (&plan.pid_file, &plan.console) {
+            self.os.remove_pid_file(pid_file);
+        }
         let (out, err) = (redirect(&plan.stdout), redirect(&plan.stderr));
         let opts = spawn::Options {
             credentials: plan.credentials.as_ref(),
@@ -115,6 +125,7 @@ impl<O: Os> Engine<O> {
                 return;
             }
         };
+        ownership::note_run_process(&mut self.os, &mut self.objs[i], pid);
         let o = &object.options;
         let now = self.os.now_ms();
         let wall = self.os.wall_secs();
@@ -321,8 +332,8 @@ impl<O: Os> Engine<O> {
     }
 
     /// SERVICE: a daemonized service's process was reparented to us and
-    /// carries the object's marker. A daemon caught in the middle of its
-    /// execve shows no environment for that instant, so until
+    /// belongs to the object (module `ownership`). A daemon caught in the
+    /// middle of its execve shows no environment for that instant, so until
     /// `pidfile_limit` the object stays Starting (without a process) and
     /// its deadline brings us back here.
     pub(super) fn look_for_daemon(&mut self, i: usize) {
@@ -346,13 +357,15 @@ impl<O: Os> Engine<O> {
     /// daemon whose starter exited): the lowest pid among them.
     pub(super) fn find_daemon(&mut self, i: usize) -> Option<Pid> {
         let me = self.os.self_pid();
-        let mut found: Option<Pid> = None;
-        self.os.for_each_marked(&self.plans[i].marker, &mut |pid, ppid| {
-            if ppid == me && found.is_none_or(|f| pid < f) {
-                found = Some(pid);
+        let plan = &self.plans[i];
+        let mut candidates: heapless::Vec<Pid, 32> = heapless::Vec::new();
+        self.os.for_each_marked(&plan.marker, &mut |pid, info| {
+            if info.ppid == me && ownership::runs_as_object(plan, info) {
+                let _ = candidates.push(pid);
             }
         });
-        found
+        candidates.sort_unstable();
+        candidates.into_iter().find(|&pid| self.owns(i, pid))
     }
 
     pub(super) fn helper_exited(&mut self, i: usize, status: ExitStatus) {
@@ -433,9 +446,15 @@ impl<O: Os> Engine<O> {
             StopMethod::PidFile(_) if object.console.is_none() => {
                 let pid = self.plans[i].stop_pid_file.as_ref().and_then(|p| self.os.read_pid_file(p));
                 match pid {
-                    Some(pid) => {
+                    Some(pid) if ownership::belongs(&mut self.os, &self.plans[i], &self.objs[i], pid) => {
                         self.objs[i].main_pid = Some(pid);
                         let _ = self.os.kill_group(pid, term);
+                    }
+                    Some(pid) => {
+                        let st = &mut self.objs[i];
+                        st.outcome = Some(Outcome::Warn);
+                        st.set_note(format_args!("the pid file names a process that is not this object's (pid {pid}): not signalled"));
+                        log::warn!("{}: {}", object.id, st.note);
                     }
                     None => {
                         let st = &mut self.objs[i];
@@ -560,28 +579,7 @@ impl<O: Os> Engine<O> {
                     self.objs[i].set(State::Failed);
                 }
             }
-            State::WaitPidFile => {
-                let pid = self.plans[i].pid_file.as_ref().and_then(|p| self.os.read_pid_file(p));
-                match pid {
-                    Some(pid) if self.os.pid_exists(pid) => {
-                        self.objs[i].main_pid = Some(pid);
-                        self.objs[i].set(State::Running);
-                        self.start_succeeded(i);
-                    }
-                    _ if now >= self.objs[i].pidfile_limit => {
-                        if let Some(pid) = self.objs[i].main_pid.take() {
-                            let _ = self.os.kill_group(pid, libc::SIGTERM);
-                        }
-                        self.start_failed(i, format_args!("no live pid in ObjectPIDFile after {} s", PIDFILE_WAIT_MS / 1000));
-                    }
-                    _ => {
-                        // Poll quickly at first, then settle at one second.
-                        let limit = self.objs[i].pidfile_limit;
-                        let waited = (now + PIDFILE_WAIT_MS).saturating_sub(limit);
-                        self.objs[i].deadline = Some((now + (waited / 4).clamp(50, 1000)).min(limit));
-                    }
-                }
-            }
+            State::WaitPidFile => self.poll_pid_file(i, now),
             State::Stopping if !self.objs[i].killed => {
                 let st = &mut self.objs[i];
                 st.killed = true;
@@ -623,28 +621,89 @@ impl<O: Os> Engine<O> {
         }
     }
 
-    /// SIGKILLs every process still carrying object `i`'s marker (a console
-    /// object's orphaned IOC); returns how many there were.
+    /// WaitPidFile: accepts the pid in ObjectPIDFile once it names a process
+    /// of the object; one that names someone else's is reported (once per
+    /// pid) and never followed or signalled.
+    fn poll_pid_file(&mut self, i: usize, now: u64) {
+        let named = self.plans[i].pid_file.as_ref().and_then(|p| self.os.read_pid_file(p));
+        let live = named.filter(|&pid| self.os.process(pid).is_some_and(|p| !p.zombie));
+        if let Some(pid) = live.filter(|&pid| self.owns(i, pid)) {
+            let st = &mut self.objs[i];
+            st.note.clear();
+            st.main_pid = Some(pid);
+            st.set(State::Running);
+            self.start_succeeded(i);
+            return;
+        }
+        if let Some(pid) = live {
+            let mut note = object::Note::new();
+            let _ = core::fmt::Write::write_fmt(&mut note, format_args!("the pid file names a process that is not this object's (pid {pid})"));
+            if self.objs[i].note != note {
+                log::warn!("{}: {note}", self.config.objects[i].id);
+                self.objs[i].note = note;
+            }
+        }
+        if now >= self.objs[i].pidfile_limit {
+            if let Some(pid) = self.objs[i].main_pid.take() {
+                let _ = self.os.kill_group(pid, libc::SIGTERM);
+            }
+            match live {
+                Some(_) => {
+                    let note = self.objs[i].note.clone();
+                    self.start_failed(i, format_args!("{note}"));
+                }
+                None => self.start_failed(i, format_args!("no live pid in ObjectPIDFile after {} s", PIDFILE_WAIT_MS / 1000)),
+            }
+            return;
+        }
+        // Poll quickly at first, then settle at one second.
+        let limit = self.objs[i].pidfile_limit;
+        let waited = (now + PIDFILE_WAIT_MS).saturating_sub(limit);
+        self.objs[i].deadline = Some((now + (waited / 4).clamp(50, 1000)).min(limit));
+    }
+
+    /// SIGKILLs every other process that belongs to object `i` (a console
+    /// object's orphaned IOC; module `ownership`), whoever else carries its
+    /// marker; returns how many there were. Callers retry while some
+    /// remain: the log line comes on the 1st, 2nd, 4th, 8th… round in a row.
     pub(super) fn kill_leftovers(&mut self, i: usize) -> usize {
         let main = self.objs[i].main_pid;
-        let mut count = 0;
-        let os = &mut self.os;
-        let mut victims: heapless::Vec<Pid, 32> = heapless::Vec::new();
-        os.for_each_marked(&self.plans[i].marker, &mut |pid, _| {
-            if Some(pid) != main {
-                let _ = victims.push(pid);
+        let plan = &self.plans[i];
+        // Only processes running as the object's user are candidates, so
+        // other users' marked processes cannot crowd out the real ones.
+        let mut candidates: heapless::Vec<Pid, 32> = heapless::Vec::new();
+        self.os.for_each_marked(&plan.marker, &mut |pid, info| {
+            if Some(pid) != main && ownership::runs_as_object(plan, info) {
+                let _ = candidates.push(pid);
             }
         });
-        for pid in victims {
-            if os.kill(pid, libc::SIGKILL).is_ok() {
+        let mut count = 0;
+        for pid in candidates {
+            if self.owns(i, pid) && self.os.kill(pid, libc::SIGKILL).is_ok() {
                 count += 1;
             }
         }
-        if count > 0 {
-            log::warn!("{}: killed {count} leftover process(es)", self.config.objects[i].id);
+        let st = &mut self.objs[i];
+        if count == 0 {
+            st.leftover_rounds = 0;
+            return 0;
+        }
+        st.leftover_rounds = st.leftover_rounds.saturating_add(1);
+        let rounds = st.leftover_rounds;
+        let id = &self.config.objects[i].id;
+        if rounds == 1 {
+            log::warn!("{id}: killed {count} leftover process(es)");
+        } else if rounds.is_power_of_two() {
+            log::warn!("{id}: {count} leftover process(es) still there after {rounds} rounds of SIGKILL");
         }
         count
     }
+}
+
+/// How long a start waits for leftovers it killed, after `rounds` rounds
+/// in a row: doubling from [`LEFTOVER_WAIT_MS`] up to [`LEFTOVER_MAX_WAIT_MS`].
+fn leftover_wait_ms(rounds: u32) -> u64 {
+    (LEFTOVER_WAIT_MS << rounds.saturating_sub(1).min(16)).min(LEFTOVER_MAX_WAIT_MS)
 }
 
 pub(super) fn redirect(o: &OutputPlan) -> Redirect<'_> {

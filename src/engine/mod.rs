@@ -24,6 +24,7 @@ pub mod plan;
 pub mod status;
 
 mod lifecycle;
+mod ownership;
 mod persist;
 mod sequence;
 
@@ -51,8 +52,10 @@ const SERVICE_POLL_MS: u64 = 20;
 /// Shutdown: grace after SIGTERM to everything, then after SIGKILL.
 const TERM_GRACE_MS: u64 = 5_000;
 const KILL_GRACE_MS: u64 = 2_000;
-/// A console object restarting waits this long for leftovers to be reaped.
+/// A console object restarting waits this long for leftovers to be reaped,
+/// doubling each round they are still there, up to the second value.
 const LEFTOVER_WAIT_MS: u64 = 100;
+const LEFTOVER_MAX_WAIT_MS: u64 = 5_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Power {
@@ -539,6 +542,12 @@ impl<O: Os> Engine<O> {
         let now = self.os.now_ms();
         let restarting = st.state == State::Restarting;
         self.objs[i] = st;
+        // The run's start time is not handed over: its process tells it, or,
+        // without one, the supervisor's own start bounds it.
+        let anchor = self.objs[i].main_pid.unwrap_or(self.os.self_pid());
+        if let Some(info) = self.os.process(anchor) {
+            self.objs[i].start_ticks = info.start_ticks;
+        }
         if restarting {
             self.objs[i].deadline = Some(now);
         }

@@ -185,6 +185,14 @@ pub struct ObjState {
     pub removed: bool,
     /// `restart`: start again as soon as the stop completes.
     pub restart_after_stop: bool,
+    /// When the current run began: the earliest start time (kernel clock
+    /// ticks since boot) of a process it started. Processes reparented to
+    /// the supervisor that started before it are not this run's. `u64::MAX`
+    /// before any run.
+    pub start_ticks: u64,
+    /// Rounds in a row that found leftover processes to kill (the backoff
+    /// before the next start, and how often that is logged).
+    pub leftover_rounds: u32,
 }
 
 impl ObjState {
@@ -212,6 +220,8 @@ impl ObjState {
             note: Note::new(),
             removed: false,
             restart_after_stop: false,
+            start_ticks: u64::MAX,
+            leftover_rounds: 0,
         }
     }
 

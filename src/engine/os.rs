@@ -26,9 +26,21 @@ pub trait Os {
     /// pid that is the object's: the group it leads is then the object's.
     fn kill_group(&mut self, pid: Pid, signal: i32) -> Result<(), i32>;
     fn pid_exists(&mut self, pid: Pid) -> bool;
+    /// The pid in a pid file (a regular file, not followed if a symlink,
+    /// never waited for, only its first bytes read).
     fn read_pid_file(&mut self, path: &CStr) -> Option<Pid>;
-    /// Calls `f` for every process whose environment holds `marker`.
-    fn for_each_marked(&mut self, marker: &CStr, f: &mut dyn FnMut(Pid, Pid));
+    /// Removes a pid file left from an earlier run: a regular file or a
+    /// symlink (the link, not its target); anything else stays.
+    fn remove_pid_file(&mut self, path: &CStr);
+    /// Who process `pid` is, read in one go; `None` when there is no such
+    /// process.
+    fn process(&mut self, pid: Pid) -> Option<ProcInfo>;
+    /// Whether the environment of `pid` holds `marker`.
+    fn has_marker(&mut self, pid: Pid, marker: &CStr) -> bool;
+    /// Calls `f` for every live (not zombie) process but the supervisor
+    /// whose environment holds `marker`. Anyone can set a marker: it finds
+    /// candidates, the engine decides whose they are.
+    fn for_each_marked(&mut self, marker: &CStr, f: &mut dyn FnMut(Pid, &ProcInfo));
     /// Calls `f` for every direct child of `parent`.
     fn for_each_child(&mut self, parent: Pid, f: &mut dyn FnMut(Pid));
     /// Signals every process under the supervisor (killall5: all but PID 1
@@ -47,6 +59,21 @@ pub trait Os {
     fn exec(&mut self, cmd: &Command) -> i32;
     /// One complete status line for the console (and the system log).
     fn status_line(&mut self, line: &[u8]);
+}
+
+/// What the engine may know of a process to decide which object, if any, it
+/// belongs to: facts an unprivileged process cannot choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcInfo {
+    pub ppid: Pid,
+    /// Real and effective uid.
+    pub uid: u32,
+    pub euid: u32,
+    /// When it started, in the kernel's clock ticks since boot: a process
+    /// that reuses an earlier one's pid started later.
+    pub start_ticks: u64,
+    /// Ended, waiting to be reaped.
+    pub zombie: bool,
 }
 
 /// The real kernel.
@@ -110,15 +137,26 @@ impl Os for RealOs {
         sys::read_pid_file(path)
     }
 
-    fn for_each_marked(&mut self, marker: &CStr, f: &mut dyn FnMut(Pid, Pid)) {
+    fn remove_pid_file(&mut self, path: &CStr) {
+        sys::remove_stale_file(path);
+    }
+
+    fn process(&mut self, pid: Pid) -> Option<ProcInfo> {
+        process_info(&sys::ProcDir::open(pid)?)
+    }
+
+    fn has_marker(&mut self, pid: Pid, marker: &CStr) -> bool {
+        sys::ProcDir::open(pid).is_some_and(|dir| dir.environ_has(marker.to_bytes()))
+    }
+
+    fn for_each_marked(&mut self, marker: &CStr, f: &mut dyn FnMut(Pid, &ProcInfo)) {
         let me = self.self_pid;
         sys::for_each_pid(|pid| {
-            if pid != me && sys::environ_has(pid, marker.to_bytes()) {
-                if let Some(st) = sys::proc_stat(pid) {
-                    // A zombie still carries its environment until reaped.
-                    if st.state != b'Z' {
-                        f(pid, st.ppid);
-                    }
+            let Some(dir) = (pid != me).then(|| sys::ProcDir::open(pid)).flatten() else { return };
+            if dir.environ_has(marker.to_bytes()) {
+                // A zombie still carries its environment until reaped.
+                if let Some(info) = process_info(&dir).filter(|p| !p.zombie) {
+                    f(pid, &info);
                 }
             }
         });
@@ -189,6 +227,13 @@ impl Os for RealOs {
     fn status_line(&mut self, line: &[u8]) {
         crate::logging::console_line(line);
     }
+}
+
+/// A process's identity, all read through one open /proc/PID directory.
+fn process_info(dir: &sys::ProcDir) -> Option<ProcInfo> {
+    let stat = dir.stat()?;
+    let (uid, euid) = dir.uids()?;
+    Some(ProcInfo { ppid: stat.ppid, uid, euid, start_ticks: stat.start_ticks, zombie: stat.state == b'Z' })
 }
 
 #[cfg(test)]

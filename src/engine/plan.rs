@@ -60,6 +60,9 @@ pub struct ObjectPlan {
     /// shows them (`None`: the supervisor's own).
     pub user: Option<String>,
     pub group: Option<String>,
+    /// The uid the start command runs as: that of `credentials`, else the
+    /// supervisor's own. An object's reparented processes must run as it.
+    pub uid: u32,
     pub cwd: Option<CString>,
     /// Standard input from /dev/null instead of the console.
     pub stdin_null: bool,
@@ -350,6 +353,7 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
         reload,
         pivot,
         start_problem,
+        uid: credentials.as_ref().map_or_else(|| nix::unistd::geteuid().as_raw(), |c| c.uid),
         credentials,
         user: if as_myself { me } else { wanted_user.map(str::to_string) },
         group: wanted_group.map(str::to_string),

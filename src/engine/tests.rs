@@ -7,6 +7,7 @@ use std::ffi::CStr;
 
 use super::*;
 use crate::config::{Console, Object, Options, Runlevel};
+use os::ProcInfo;
 use crate::layout::Layout;
 
 #[derive(Default)]
@@ -21,6 +22,12 @@ struct Fake {
     /// pid -> (ppid, marker)
     marked: BTreeMap<Pid, (Pid, String)>,
     pid_files: BTreeMap<String, Pid>,
+    /// Pid files removed before a start.
+    removed: Vec<String>,
+    /// pid -> uid, for processes not running as the supervisor's user.
+    uids: BTreeMap<Pid, u32>,
+    /// pid -> start time; a process without one started "now".
+    started: BTreeMap<Pid, u64>,
     lines: Vec<String>,
     /// Processes outside any object, counted by signal_all.
     strays: usize,
@@ -36,7 +43,7 @@ impl Os for Fake {
     fn self_pid(&self) -> Pid {
         1
     }
-    fn spawn(&mut self, cmd: &spawn::Command, _opts: &spawn::Options<'_>) -> Result<Pid, spawn::SpawnError> {
+    fn spawn(&mut self, cmd: &spawn::Command, opts: &spawn::Options<'_>) -> Result<Pid, spawn::SpawnError> {
         let argv: Vec<String> = cmd.argv().map(|a| a.to_string_lossy().into_owned()).collect();
         if argv[0].contains("missing") {
             return Err(spawn::SpawnError { stage: spawn::Stage::Exec, errno: libc::ENOENT });
@@ -45,6 +52,10 @@ impl Os for Fake {
         let pid = 100 + self.next_pid;
         self.spawned.push((pid, argv.join(" ")));
         self.alive.insert(pid);
+        self.started.insert(pid, self.now);
+        if let Some(c) = opts.credentials {
+            self.uids.insert(pid, c.uid);
+        }
         let marker = cmd.env().map(|e| e.to_string_lossy().into_owned()).find(|e| e.starts_with("IOCINIT_OBJECT="));
         if let Some(m) = marker {
             self.marked.insert(pid, (1, m));
@@ -69,10 +80,21 @@ impl Os for Fake {
     fn read_pid_file(&mut self, path: &CStr) -> Option<Pid> {
         self.pid_files.get(path.to_str().unwrap()).copied()
     }
-    fn for_each_marked(&mut self, marker: &CStr, f: &mut dyn FnMut(Pid, Pid)) {
-        for (pid, (ppid, m)) in &self.marked {
-            if m.as_bytes() == marker.to_bytes() && self.alive.contains(pid) {
-                f(*pid, *ppid);
+    fn remove_pid_file(&mut self, path: &CStr) {
+        let path = path.to_str().unwrap();
+        self.pid_files.remove(path);
+        self.removed.push(path.into());
+    }
+    fn process(&mut self, pid: Pid) -> Option<ProcInfo> {
+        self.info(pid)
+    }
+    fn has_marker(&mut self, pid: Pid, marker: &CStr) -> bool {
+        self.alive.contains(&pid) && self.marked.get(&pid).is_some_and(|(_, m)| m.as_bytes() == marker.to_bytes())
+    }
+    fn for_each_marked(&mut self, marker: &CStr, f: &mut dyn FnMut(Pid, &ProcInfo)) {
+        for (pid, (_, m)) in &self.marked {
+            if let Some(info) = self.info(*pid).filter(|_| m.as_bytes() == marker.to_bytes()) {
+                f(*pid, &info);
             }
         }
     }
@@ -102,6 +124,23 @@ impl Os for Fake {
     }
     fn status_line(&mut self, line: &[u8]) {
         self.lines.push(String::from_utf8_lossy(line).trim_end().to_string());
+    }
+}
+
+impl Fake {
+    /// A live process: a child of ours unless `marked` says otherwise, the
+    /// tests' own user unless `uids` says otherwise.
+    fn info(&self, pid: Pid) -> Option<ProcInfo> {
+        self.alive.contains(&pid).then(|| {
+            let uid = self.uids.get(&pid).copied().unwrap_or_else(|| nix::unistd::geteuid().as_raw());
+            ProcInfo {
+                ppid: self.marked.get(&pid).map_or(1, |(ppid, _)| *ppid),
+                uid,
+                euid: uid,
+                start_ticks: self.started.get(&pid).copied().unwrap_or(self.now),
+                zombie: false,
+            }
+        })
     }
 }
 
@@ -525,7 +564,9 @@ fn a_console_object_never_runs_twice_leftovers_are_killed_first() {
     assert_eq!(e.spawned().len(), 1, "no new procServ while the old IOC lives");
     assert_eq!(e.state("vac1"), State::Restarting);
     e.signaled(900, libc::SIGKILL);
-    e.wait(LEFTOVER_WAIT_MS);
+    // (Its second round in a row: killed when procServ died, then again by
+    // the restart; the wait doubles each round.)
+    e.wait(2 * LEFTOVER_WAIT_MS);
     assert_eq!(e.spawned().len(), 2);
     assert_eq!(e.state("vac1"), State::Running);
 }
@@ -652,6 +693,7 @@ fn a_pid_file_is_waited_for() {
     e.wait(500);
     assert_eq!(e.state("d"), State::WaitPidFile);
     e.os.alive.insert(777);
+    e.os.marked.insert(777, (1, "IOCINIT_OBJECT=d".into()));
     e.os.pid_files.insert("/run/d.pid".into(), 777);
     e.wait(1000);
     assert_eq!(e.state("d"), State::Running);
@@ -749,4 +791,202 @@ fn killall5_waits_its_seconds_even_when_the_process_ends_early() {
     assert_eq!(e.state("k"), State::Stopping);
     e.wait(1);
     assert_eq!(e.state("k"), State::Stopped);
+}
+
+/// Another user's uid, for processes an unprivileged user planted.
+const OUTSIDER: u32 = 64_999;
+
+impl Engine<Fake> {
+    /// A live process reparented to us, carrying `marker`, as `uid`, started
+    /// at `started`.
+    fn plant(&mut self, pid: Pid, marker: &str, uid: u32, started: u64) {
+        self.os.alive.insert(pid);
+        self.os.marked.insert(pid, (1, marker.into()));
+        self.os.uids.insert(pid, uid);
+        self.os.started.insert(pid, started);
+    }
+}
+
+fn booted_at(c: Config, now: u64) -> Engine<Fake> {
+    let mut e = engine(c);
+    e.os.now = now;
+    e.boot(&BootOptions::default());
+    e
+}
+
+#[test]
+fn a_marker_alone_does_not_make_a_service_daemon() {
+    let me = nix::unistd::geteuid().as_raw();
+    let services = vec![
+        with(object("sshd", "/sbin/sshd", 1), |o| o.service = true),
+        with(object("lone", "/sbin/lone", 1), |o| o.service = true),
+    ];
+    let mut e = booted_at(config(services), 1_000);
+    // Lower pids than the real daemon: another user's process, and one of
+    // ours that was there before the start.
+    for id in ["sshd", "lone"] {
+        let marker = format!("IOCINIT_OBJECT={id}");
+        let base = if id == "sshd" { 400 } else { 500 };
+        e.plant(base, &marker, OUTSIDER, 2_000);
+        e.plant(base + 1, &marker, me, 500);
+    }
+    e.plant(555, "IOCINIT_OBJECT=sshd", me, 1_000);
+    let (sshd, lone) = (e.pid_of("/sbin/sshd"), e.pid_of("/sbin/lone"));
+    e.exit(sshd, 0);
+    e.exit(lone, 0);
+    let i = e.find("sshd").unwrap();
+    assert_eq!((e.state("sshd"), e.object(i).main_pid), (State::Running, Some(555)));
+    e.wait(SERVICE_WAIT_MS);
+    let l = e.find("lone").unwrap();
+    assert_eq!((e.state("lone"), e.object(l).main_pid), (State::Done, None));
+    // Stopping signals the daemon, and only it.
+    e.stop(i).unwrap();
+    assert_eq!(e.os.killed, [(555, libc::SIGTERM)]);
+}
+
+fn console_object(id: &str) -> Object {
+    let mut o = object(id, "./st.cmd", 1);
+    o.console = Some(Console { name: id.into(), user: None, group: None, chdir: None, command: "x".into(), from_ioc_file: true, may_choose_credentials: true });
+    o
+}
+
+#[test]
+fn only_the_objects_own_processes_are_its_leftovers() {
+    let me = nix::unistd::geteuid().as_raw();
+    let mut e = booted_at(config(vec![console_object("vac1")]), 1_000);
+    let i = e.find("vac1").unwrap();
+    let procserv = e.os.spawned[0].0;
+    // Planted: another user's, and one of ours older than this run.
+    e.plant(800, "IOCINIT_OBJECT=vac1", OUTSIDER, 2_000);
+    e.plant(801, "IOCINIT_OBJECT=vac1", me, 500);
+    // The IOC and its own child.
+    e.os.alive.extend([900, 901]);
+    e.os.marked.insert(900, (procserv, "IOCINIT_OBJECT=vac1".into()));
+    e.os.marked.insert(901, (900, "IOCINIT_OBJECT=vac1".into()));
+    assert!(e.owns(i, 900) && e.owns(i, 901));
+    assert!(!e.owns(i, 800) && !e.owns(i, 801));
+    // Descending from the object's process, it is the object's whatever its
+    // user (a killed leftover, though, must run as the object's user).
+    e.os.uids.insert(901, OUTSIDER);
+    assert!(e.owns(i, 901));
+    e.os.uids.remove(&901);
+    // A pid reused by a process older than its "parent" is not a child.
+    e.os.started.insert(901, 10);
+    assert!(!e.owns(i, 901));
+    e.os.started.remove(&901);
+    // procServ is SIGKILLed: the orphaned IOC goes, and its child; the
+    // planted processes stay.
+    e.os.marked.insert(900, (1, "IOCINIT_OBJECT=vac1".into()));
+    e.signaled(procserv, libc::SIGKILL);
+    let killed: Vec<Pid> = e.os.killed.iter().map(|(p, _)| *p).collect();
+    assert_eq!(killed, [900, 901]);
+    e.signaled(900, libc::SIGKILL);
+    e.signaled(901, libc::SIGKILL);
+    e.start(i).unwrap();
+    assert_eq!((e.state("vac1"), e.spawned().len()), (State::Running, 2));
+    assert_eq!(e.os.killed.len(), 2, "nothing else was killed");
+}
+
+#[test]
+fn leftovers_that_will_not_die_are_retried_with_a_growing_delay() {
+    let mut o = console_object("vac1");
+    o.options.autorestart = true;
+    let mut e = booted_at(config(vec![o]), 1_000);
+    let procserv = e.os.spawned[0].0;
+    // The orphaned IOC ignores SIGKILL (stuck in the kernel, say).
+    e.os.alive.insert(900);
+    e.os.marked.insert(900, (procserv, "IOCINIT_OBJECT=vac1".into()));
+    e.os.marked.insert(900, (1, "IOCINIT_OBJECT=vac1".into()));
+    e.signaled(procserv, libc::SIGKILL);
+    let i = e.find("vac1").unwrap();
+    let mut waits = Vec::new();
+    for _ in 0..8 {
+        let d = e.next_deadline().unwrap();
+        e.wait(d - e.os.now);
+        waits.push(e.object(i).deadline.unwrap() - e.os.now);
+    }
+    assert_eq!(waits, [200, 400, 800, 1_600, 3_200, LEFTOVER_MAX_WAIT_MS, LEFTOVER_MAX_WAIT_MS, LEFTOVER_MAX_WAIT_MS]);
+    assert_eq!(e.state("vac1"), State::Restarting);
+    assert!(e.object(i).note.contains("previous run"), "{}", e.object(i).note);
+    assert_eq!(e.spawned().len(), 1, "never two IOCs of one name");
+    // Once it is gone, the IOC starts again.
+    e.signaled(900, libc::SIGKILL);
+    e.wait(LEFTOVER_MAX_WAIT_MS);
+    assert_eq!((e.state("vac1"), e.spawned().len()), (State::Running, 2));
+    assert!(e.object(i).note.is_empty());
+}
+
+#[test]
+fn a_pid_file_is_trusted_only_for_the_objects_own_process() {
+    let me = nix::unistd::geteuid().as_raw();
+    let mut o = object("d", "/sbin/d", 1);
+    o.pid_file = Some("/run/d.pid".into());
+    o.stop = StopMethod::PidFile(None);
+    let mut e = engine(config(vec![o]));
+    // A stale pid file naming a live process of an earlier start.
+    e.os.now = 1_000;
+    e.plant(300, "IOCINIT_OBJECT=d", me, 500);
+    e.os.pid_files.insert("/run/d.pid".into(), 300);
+    e.boot(&BootOptions::default());
+    assert_eq!(e.os.removed, ["/run/d.pid"], "removed before the start");
+    let starter = e.pid_of("/sbin/d");
+    e.exit(starter, 0);
+    let i = e.find("d").unwrap();
+    // Named again (written by someone who may write there): 300, then
+    // another user's marked process, then an unmarked one of ours.
+    e.plant(400, "IOCINIT_OBJECT=d", OUTSIDER, 2_000);
+    e.os.alive.insert(401);
+    for pid in [300, 400, 401] {
+        e.os.pid_files.insert("/run/d.pid".into(), pid);
+        e.wait(1_000);
+        assert_eq!((e.state("d"), e.object(i).main_pid), (State::WaitPidFile, None), "pid {pid}");
+        let note = format!("the pid file names a process that is not this object's (pid {pid})");
+        assert_eq!(e.object(i).note.as_str(), note);
+    }
+    // `ObjectStopCommand PIDFILE` does not signal it either.
+    e.stop(i).unwrap();
+    assert!(e.os.killed.is_empty(), "{:?}", e.os.killed);
+    assert_eq!(e.state("d"), State::Stopped);
+    assert!(e.object(i).note.contains("not signalled"), "{}", e.object(i).note);
+    // Given up after the wait, with that reason.
+    e.start(i).unwrap();
+    let starter = e.pid_of("/sbin/d");
+    e.exit(starter, 0);
+    e.os.pid_files.insert("/run/d.pid".into(), 400);
+    e.wait(PIDFILE_WAIT_MS);
+    assert_eq!(e.state("d"), State::Failed);
+    assert!(e.object(i).note.contains("not this object's (pid 400)"), "{}", e.object(i).note);
+    assert!(e.os.killed.is_empty());
+}
+
+#[test]
+fn a_pid_file_may_name_a_child_of_the_objects_process_whatever_its_user() {
+    let mut o = with(object("d", "/sbin/d", 1), |o| o.fork = true);
+    o.pid_file = Some("/run/d.pid".into());
+    let mut e = booted_at(config(vec![o]), 1_000);
+    let main = e.pid_of("/sbin/d");
+    // The daemon's worker, which switched to its own user.
+    e.os.alive.insert(600);
+    e.os.marked.insert(600, (main, "IOCINIT_OBJECT=d".into()));
+    e.os.uids.insert(600, OUTSIDER);
+    e.os.pid_files.insert("/run/d.pid".into(), 600);
+    e.wait(100);
+    let i = e.find("d").unwrap();
+    assert_eq!((e.state("d"), e.object(i).main_pid), (State::Running, Some(600)));
+}
+
+#[test]
+fn after_a_reexec_the_run_start_comes_from_the_tracked_process() {
+    let mut e = booted_at(config(vec![console_object("vac1")]), 1_000);
+    let i = e.find("vac1").unwrap();
+    let procserv = e.os.spawned[0].0;
+    // A re-exec hands the state over without the run's start time.
+    e.os.now = 9_000;
+    let mut st = e.object(i).clone();
+    st.start_ticks = u64::MAX;
+    e.restore_object(i, st);
+    // The IOC, started after procServ, orphaned when procServ is killed.
+    e.plant(900, "IOCINIT_OBJECT=vac1", nix::unistd::geteuid().as_raw(), 1_500);
+    e.signaled(procserv, libc::SIGKILL);
+    assert_eq!(e.os.killed, [(900, libc::SIGKILL)]);
 }

@@ -1,0 +1,76 @@
+//! Which processes belong to an object: the one test behind adopting a
+//! SERVICE's daemon, accepting a pid from a pid file, and killing a console
+//! object's leftovers.
+//!
+//! The object marker in the environment (`IOCINIT_OBJECT=<id>`) only finds
+//! candidates: any user can start a process carrying it. A pid file names
+//! whatever was written into it. A process belongs to object `i` when it
+//! carries the marker and
+//! - descends from one of the object's tracked processes (its main process,
+//!   or a helper command in flight), following parent links in /proc; or
+//! - descends from a process that was reparented to the supervisor (a
+//!   daemon, an orphaned IOC), which itself carries the marker, runs (real
+//!   and effective uid) as the user the object's start command runs as, and
+//!   started no earlier than the object's current run.
+//!
+//! A parent link cannot be forged, nor a uid chosen, by an unprivileged user;
+//! a link whose parent started after its child is a reused pid and ends the
+//! walk. Per-object cgroups (cgroup v2) would be stronger still; they are not
+//! used: the spawn path does not place children in one.
+
+use super::*;
+use super::os::ProcInfo;
+
+/// Parent links followed at most: a deeper chain is nobody's.
+const MAX_DEPTH: usize = 64;
+
+/// Whether a process, as `info` describes it, may be the object of `plan`'s
+/// at all: alive and running as its user. Cheap (nothing more to read), so
+/// it filters candidates before [`belongs`] walks their ancestry.
+pub(super) fn runs_as_object(plan: &ObjectPlan, info: &ProcInfo) -> bool {
+    !info.zombie && info.uid == plan.uid && info.euid == plan.uid
+}
+
+/// Whether process `pid` belongs to the object of `plan` and `st` (see the
+/// module comment).
+pub(super) fn belongs<O: Os>(os: &mut O, plan: &ObjectPlan, st: &ObjState, pid: Pid) -> bool {
+    let tracked = |p: Pid| st.main_pid == Some(p) || st.helper.is_some_and(|(_, h)| h == p);
+    let me = os.self_pid();
+    let Some(mut info) = os.process(pid).filter(|p| !p.zombie) else { return false };
+    if !os.has_marker(pid, &plan.marker) {
+        return false;
+    }
+    let mut cur = pid;
+    for _ in 0..MAX_DEPTH {
+        if tracked(cur) {
+            return true;
+        }
+        if info.ppid == me {
+            return runs_as_object(plan, &info)
+                && info.start_ticks >= st.start_ticks
+                && (cur == pid || os.has_marker(cur, &plan.marker));
+        }
+        let Some(parent) = os.process(info.ppid) else { return false };
+        if parent.start_ticks > info.start_ticks {
+            return false;
+        }
+        cur = info.ppid;
+        info = parent;
+    }
+    false
+}
+
+impl<O: Os> Engine<O> {
+    /// Whether process `pid` belongs to object `i`.
+    pub(super) fn owns(&mut self, i: usize, pid: Pid) -> bool {
+        belongs(&mut self.os, &self.plans[i], &self.objs[i], pid)
+    }
+}
+
+/// A process the object of `st` started (`pid`, just spawned): its current
+/// run began no later than that process did.
+pub(super) fn note_run_process<O: Os>(os: &mut O, st: &mut ObjState, pid: Pid) {
+    if let Some(info) = os.process(pid) {
+        st.start_ticks = st.start_ticks.min(info.start_ticks);
+    }
+}
