@@ -1,6 +1,7 @@
 //! The supervisor's event loop, shared by PID 1 and `--local`: one thread,
-//! one poll(2) on a signalfd, a timerfd armed for the engine's nearest
-//! deadline, the control socket and its clients. Nothing wakes it when
+//! one poll(2) on a signalfd, a timerfd armed for the nearest deadline (the
+//! engine's, the log rotator's), the control socket and its clients, and the
+//! log rotator's inotify descriptor when there is one. Nothing wakes it when
 //! nothing happens, and nothing in the loop allocates.
 //!
 //! It loads the configuration, builds the engine, and carries out what the
@@ -194,62 +195,91 @@ pub fn run(opts: Options) -> i32 {
             (a, b) => a.or(b),
         };
         loop_state.arm(&timer, deadline);
-        let mut fds: heapless::Vec<PollFd<'_>, { server::MAX_CLIENTS + 4 }> = heapless::Vec::new();
-        let _ = fds.push(PollFd::new(signals.as_fd(), PollFlags::POLLIN));
-        let _ = fds.push(PollFd::new(timer.as_fd(), PollFlags::POLLIN));
+        // Only descriptors that exist are polled; each result goes back to
+        // its source.
+        let mut set = PollSet::default();
+        set.add(signals.as_fd(), PollFlags::POLLIN, Source::Signals);
+        set.add(timer.as_fd(), PollFlags::POLLIN, Source::Timer);
         // The server and the rotator own these descriptors for the whole
         // iteration.
-        let _ = fds.push(PollFd::new(borrow(server.listener_fd()), PollFlags::POLLIN));
-        // Without rotation there is no inotify descriptor: poll ignores -1.
-        let _ = fds.push(PollFd::new(borrow(rotator.fd().unwrap_or(-1)), PollFlags::POLLIN));
-        let mut slots: heapless::Vec<usize, { server::MAX_CLIENTS }> = heapless::Vec::new();
-        for (slot, fd, write) in server.client_fds() {
-            let flags = if write { PollFlags::POLLOUT } else { PollFlags::POLLIN };
-            if fds.push(PollFd::new(borrow(fd), flags)).is_ok() {
-                let _ = slots.push(slot);
-            }
+        if let Some(fd) = rotator.fd() {
+            set.add(borrow(fd), PollFlags::POLLIN, Source::Rotator);
         }
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) => {}
+        for (slot, fd, write) in server.client_fds() {
+            let events = if write { PollFlags::POLLOUT } else { PollFlags::POLLIN };
+            set.add(borrow(fd), events, Source::Client(slot));
+        }
+        set.add(borrow(server.listener_fd()), PollFlags::POLLIN, Source::Listener);
+        let ready = match set.wait() {
+            Ok(ready) => ready,
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => {
                 log::error!("poll: {}", e.desc());
                 continue;
             }
-        }
-        let ready = |k: usize| fds[k].revents().unwrap_or(PollFlags::empty());
-        let (sig_ready, timer_ready, listen_ready) = (ready(0), ready(1), ready(2));
-        let rotate_ready = ready(3);
-        let client_ready: heapless::Vec<PollFlags, { server::MAX_CLIENTS }> = (0..slots.len()).map(|k| ready(4 + k)).collect();
-        drop(fds);
-        if !sig_ready.is_empty() {
-            loop_state.signals(&signals, &mut engine);
-        }
-        if !timer_ready.is_empty() {
-            let _ = timer.wait();
-            loop_state.armed = None;
-            engine.timer();
-            rotator.timer(&engine, sys::now_ms());
-        }
-        if !rotate_ready.is_empty() {
-            rotator.readable(&engine, sys::now_ms());
-        }
-        if !listen_ready.is_empty() {
-            server.accept();
-        }
-        for (k, &slot) in slots.iter().enumerate() {
-            let r = client_ready[k];
-            if r.contains(PollFlags::POLLOUT) {
-                server.writable(slot, &mut engine);
-            } else if !r.is_empty() {
-                if let Some(action) = server.readable(slot, &mut engine) {
-                    loop_state.daemon_action(action, &opts, &mut engine, &mut server, &signals);
-                    if action == DaemonAction::ConfigReload {
-                        rotator.reset(&engine);
+        };
+        // In the order added: new connections last, so a slot freed and
+        // taken again in this turn never gets another client's events.
+        for (source, revents) in ready {
+            match source {
+                Source::Signals => loop_state.signals(&signals, &mut engine),
+                Source::Timer => {
+                    let _ = timer.wait();
+                    loop_state.armed = None;
+                    engine.timer();
+                    rotator.timer(&engine, sys::now_ms());
+                }
+                Source::Rotator => rotator.readable(&engine, sys::now_ms()),
+                Source::Client(slot) if revents.contains(PollFlags::POLLOUT) => server.writable(slot, &mut engine),
+                Source::Client(slot) => {
+                    if let Some(action) = server.readable(slot, &mut engine) {
+                        loop_state.daemon_action(action, &opts, &mut engine, &mut server, &signals);
+                        if action == DaemonAction::ConfigReload {
+                            rotator.reset(&engine);
+                        }
                     }
                 }
+                Source::Listener => server.accept(),
             }
         }
+    }
+}
+
+/// What a descriptor in the poll set stands for.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Signals,
+    Timer,
+    Rotator,
+    Client(usize),
+    Listener,
+}
+
+const POLL_MAX: usize = server::MAX_CLIENTS + 4;
+
+/// One turn's poll(2) set: the descriptors that exist, each with its source.
+#[derive(Default)]
+struct PollSet<'a> {
+    fds: heapless::Vec<PollFd<'a>, POLL_MAX>,
+    sources: heapless::Vec<Source, POLL_MAX>,
+}
+
+impl<'a> PollSet<'a> {
+    fn add(&mut self, fd: BorrowedFd<'a>, events: PollFlags, source: Source) {
+        if self.fds.push(PollFd::new(fd, events)).is_ok() {
+            let _ = self.sources.push(source);
+        }
+    }
+
+    /// Waits for events; the sources that have some, with what they have.
+    fn wait(mut self) -> nix::Result<heapless::Vec<(Source, PollFlags), POLL_MAX>> {
+        poll(&mut self.fds, PollTimeout::NONE)?;
+        Ok(self
+            .fds
+            .iter()
+            .zip(self.sources.iter())
+            .filter_map(|(fd, &source)| fd.revents().filter(|r| !r.is_empty()).map(|r| (source, r)))
+            .collect())
     }
 }
 
