@@ -1,8 +1,9 @@
 //! The supervisor's event loop, shared by PID 1 and `--local`: one thread,
 //! one poll(2) on a signalfd, a timerfd armed for the nearest deadline (the
-//! engine's, the log rotator's), the control socket and its clients, and the
-//! log rotator's inotify descriptor when there is one. Nothing wakes it when
-//! nothing happens, and nothing in the loop allocates.
+//! engine's, the log rotator's), the control socket and its clients, the
+//! log rotator's inotify descriptor when there is one and the console while
+//! output waits for it. Nothing wakes it when nothing happens, and nothing in
+//! the loop allocates.
 //!
 //! It loads the configuration, builds the engine, and carries out what the
 //! engine asks for (the emergency shell, the final power step) and what the
@@ -114,6 +115,7 @@ pub fn run(opts: Options) -> i32 {
     } else {
         pid1::take_console();
     }
+    crate::logging::open_console();
     if role == Role::Boot {
         crate::logging::open_kmsg();
     }
@@ -200,10 +202,13 @@ pub fn run(opts: Options) -> i32 {
         let mut set = PollSet::default();
         set.add(signals.as_fd(), PollFlags::POLLIN, Source::Signals);
         set.add(timer.as_fd(), PollFlags::POLLIN, Source::Timer);
-        // The server and the rotator own these descriptors for the whole
-        // iteration.
+        // The server, the rotator and the logger own these descriptors for
+        // the whole iteration.
         if let Some(fd) = rotator.fd() {
             set.add(borrow(fd), PollFlags::POLLIN, Source::Rotator);
+        }
+        if let Some(fd) = crate::logging::console_fd() {
+            set.add(borrow(fd), PollFlags::POLLOUT, Source::Console);
         }
         for (slot, fd, write) in server.client_fds() {
             let events = if write { PollFlags::POLLOUT } else { PollFlags::POLLIN };
@@ -230,6 +235,7 @@ pub fn run(opts: Options) -> i32 {
                     rotator.timer(&engine, sys::now_ms());
                 }
                 Source::Rotator => rotator.readable(&engine, sys::now_ms()),
+                Source::Console => crate::logging::drain_console(),
                 Source::Client(slot) if revents.contains(PollFlags::POLLOUT) => server.writable(slot, &mut engine),
                 Source::Client(slot) => {
                     if let Some(action) = server.readable(slot, &mut engine) {
@@ -251,11 +257,12 @@ enum Source {
     Signals,
     Timer,
     Rotator,
+    Console,
     Client(usize),
     Listener,
 }
 
-const POLL_MAX: usize = server::MAX_CLIENTS + 4;
+const POLL_MAX: usize = server::MAX_CLIENTS + 5;
 
 /// One turn's poll(2) set: the descriptors that exist, each with its source.
 #[derive(Default)]

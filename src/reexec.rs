@@ -171,6 +171,7 @@ pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _sig
     let err = match crate::spawn::Command::new(&argv, &env) {
         Ok(cmd) => {
             log::info!("re-executing {}", exe.to_string_lossy());
+            crate::logging::flush_console(crate::logging::EXEC_FLUSH_MS);
             crate::spawn::exec(&cmd)
         }
         Err(_) => libc::EINVAL,
