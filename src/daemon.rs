@@ -1,9 +1,9 @@
 //! The supervisor's event loop, shared by PID 1 and `--local`: one thread,
 //! one poll(2) on a signalfd, a timerfd armed for the nearest deadline (the
-//! engine's, the log rotator's), the control socket and its clients, the
-//! log rotator's inotify descriptor when there is one and the console while
-//! output waits for it. Nothing wakes it when nothing happens, and nothing in
-//! the loop allocates.
+//! engine's, the log rotator's, the control server's), the control socket
+//! (once it could be created) and its clients, the log rotator's inotify
+//! descriptor when there is one and the console while output waits for it.
+//! Nothing wakes it when nothing happens, and nothing in the loop allocates.
 //!
 //! It loads the configuration, builds the engine, and carries out what the
 //! engine asks for (the emergency shell, the final power step) and what the
@@ -153,18 +153,10 @@ pub fn run(opts: Options) -> i32 {
     if role != Role::Local && opts.shell_first && opts.resume.is_none() {
         run_shell_and_wait(shell.as_ref(), &signals, "kernel command line asked for a shell");
     }
-    let listener = match opts.resume {
-        // SAFETY-free: the descriptor was inherited across exec for us.
-        Some((_, fd)) => own_inherited(fd),
-        None => match server::listen(&opts.layout.control_socket) {
-            Ok(fd) => fd,
-            Err(e) => {
-                log::error!("unable to listen on {}: {}", opts.layout.control_socket.display(), e.desc());
-                return fatal(role);
-            }
-        },
-    };
-    let mut server = Server::new(listener, policy(&config, &opts.layout));
+    // The listener handed over by reexec, or a new one (now, or when it
+    // becomes possible: PID 1 boots without it).
+    let inherited = opts.resume.map(|(_, fd)| own_inherited(fd));
+    let mut server = Server::new(&opts.layout.control_socket, inherited, policy(&config, &opts.layout));
     let mut engine = build_engine(std::mem::take(&mut config), &opts.layout);
     match opts.resume {
         Some((state_fd, _)) => {
@@ -192,10 +184,7 @@ pub fn run(opts: Options) -> i32 {
         }
         server.check_waiters(&mut engine);
         rotator.sync(&engine);
-        let deadline = match (engine.next_deadline(), rotator.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = [engine.next_deadline(), rotator.next_deadline(), server.next_deadline()].into_iter().flatten().min();
         loop_state.arm(&timer, deadline);
         // Only descriptors that exist are polled; each result goes back to
         // its source.
@@ -210,11 +199,12 @@ pub fn run(opts: Options) -> i32 {
         if let Some(fd) = crate::logging::console_fd() {
             set.add(borrow(fd), PollFlags::POLLOUT, Source::Console);
         }
-        for (slot, fd, write) in server.client_fds() {
-            let events = if write { PollFlags::POLLOUT } else { PollFlags::POLLIN };
+        for (slot, fd, events) in server.client_fds() {
             set.add(borrow(fd), events, Source::Client(slot));
         }
-        set.add(borrow(server.listener_fd()), PollFlags::POLLIN, Source::Listener);
+        if let Some(fd) = server.listener_fd() {
+            set.add(borrow(fd), PollFlags::POLLIN, Source::Listener);
+        }
         let ready = match set.wait() {
             Ok(ready) => ready,
             Err(nix::errno::Errno::EINTR) => continue,
@@ -231,14 +221,15 @@ pub fn run(opts: Options) -> i32 {
                 Source::Timer => {
                     let _ = timer.wait();
                     loop_state.armed = None;
+                    let now = sys::now_ms();
                     engine.timer();
-                    rotator.timer(&engine, sys::now_ms());
+                    rotator.timer(&engine, now);
+                    server.timer(now);
                 }
                 Source::Rotator => rotator.readable(&engine, sys::now_ms()),
                 Source::Console => crate::logging::drain_console(),
-                Source::Client(slot) if revents.contains(PollFlags::POLLOUT) => server.writable(slot, &mut engine),
                 Source::Client(slot) => {
-                    if let Some(action) = server.readable(slot, &mut engine) {
+                    if let Some(action) = server.ready(slot, revents, &mut engine) {
                         loop_state.daemon_action(action, &opts, &mut engine, &mut server, &signals);
                         if action == DaemonAction::ConfigReload {
                             rotator.reset(&engine);
