@@ -314,10 +314,13 @@ impl Server {
         Some(oldest)
     }
 
-    /// Accepts every pending connection.
+    /// Accepts pending connections, at most [`MAX_CLIENTS`] a turn: a stream
+    /// of connections (each closed at once when there is no slot for it)
+    /// must not keep the loop from signals and clients; the rest are taken
+    /// on the next turn.
     pub fn accept(&mut self) {
         let Some(listener) = self.listener_fd() else { return };
-        loop {
+        for _ in 0..MAX_CLIENTS {
             let fd = match socket::accept4(listener, SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK) {
                 Ok(fd) => fd,
                 Err(nix::errno::Errno::EINTR) => continue,
