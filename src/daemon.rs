@@ -1,7 +1,9 @@
 //! The supervisor's event loop, shared by PID 1 and `--local`: one thread,
-//! one poll(2) on a signalfd, a timerfd armed for the engine's nearest
-//! deadline, the control socket and its clients. Nothing wakes it when
-//! nothing happens, and nothing in the loop allocates.
+//! one poll(2) on a signalfd, a timerfd armed for the nearest deadline (the
+//! engine's, the log rotator's, the control server's), the control socket
+//! (once it could be created) and its clients, the log rotator's inotify
+//! descriptor when there is one and the console while output waits for it.
+//! Nothing wakes it when nothing happens, and nothing in the loop allocates.
 //!
 //! It loads the configuration, builds the engine, and carries out what the
 //! engine asks for (the emergency shell, the final power step) and what the
@@ -113,6 +115,7 @@ pub fn run(opts: Options) -> i32 {
     } else {
         pid1::take_console();
     }
+    crate::logging::open_console();
     if role == Role::Boot {
         crate::logging::open_kmsg();
     }
@@ -150,18 +153,10 @@ pub fn run(opts: Options) -> i32 {
     if role != Role::Local && opts.shell_first && opts.resume.is_none() {
         run_shell_and_wait(shell.as_ref(), &signals, "kernel command line asked for a shell");
     }
-    let listener = match opts.resume {
-        // SAFETY-free: the descriptor was inherited across exec for us.
-        Some((_, fd)) => own_inherited(fd),
-        None => match server::listen(&opts.layout.control_socket) {
-            Ok(fd) => fd,
-            Err(e) => {
-                log::error!("unable to listen on {}: {}", opts.layout.control_socket.display(), e.desc());
-                return fatal(role);
-            }
-        },
-    };
-    let mut server = Server::new(listener, policy(&config, &opts.layout));
+    // The listener handed over by reexec, or a new one (now, or when it
+    // becomes possible: PID 1 boots without it).
+    let inherited = opts.resume.map(|(_, fd)| own_inherited(fd));
+    let mut server = Server::new(&opts.layout.control_socket, inherited, policy(&config, &opts.layout));
     let mut engine = build_engine(std::mem::take(&mut config), &opts.layout);
     match opts.resume {
         Some((state_fd, _)) => {
@@ -190,68 +185,107 @@ pub fn run(opts: Options) -> i32 {
         }
         server.check_waiters(&mut engine);
         rotator.sync(&engine);
-        let deadline = earliest(earliest(engine.next_deadline(), rotator.next_deadline()), loop_state.ioc_rescan.due_ms);
+        let deadline = [engine.next_deadline(), rotator.next_deadline(), server.next_deadline(), loop_state.ioc_rescan.due_ms]
+            .into_iter()
+            .flatten()
+            .min();
         loop_state.arm(&timer, deadline);
-        let mut fds: heapless::Vec<PollFd<'_>, { server::MAX_CLIENTS + 4 }> = heapless::Vec::new();
-        let _ = fds.push(PollFd::new(signals.as_fd(), PollFlags::POLLIN));
-        let _ = fds.push(PollFd::new(timer.as_fd(), PollFlags::POLLIN));
-        // The server and the rotator own these descriptors for the whole
-        // iteration.
-        let _ = fds.push(PollFd::new(borrow(server.listener_fd()), PollFlags::POLLIN));
-        // Without rotation there is no inotify descriptor: poll ignores -1.
-        let _ = fds.push(PollFd::new(borrow(rotator.fd().unwrap_or(-1)), PollFlags::POLLIN));
-        let mut slots: heapless::Vec<usize, { server::MAX_CLIENTS }> = heapless::Vec::new();
-        for (slot, fd, write) in server.client_fds() {
-            let flags = if write { PollFlags::POLLOUT } else { PollFlags::POLLIN };
-            if fds.push(PollFd::new(borrow(fd), flags)).is_ok() {
-                let _ = slots.push(slot);
-            }
+        // Only descriptors that exist are polled; each result goes back to
+        // its source.
+        let mut set = PollSet::default();
+        set.add(signals.as_fd(), PollFlags::POLLIN, Source::Signals);
+        set.add(timer.as_fd(), PollFlags::POLLIN, Source::Timer);
+        // The server, the rotator and the logger own these descriptors for
+        // the whole iteration.
+        if let Some(fd) = rotator.fd() {
+            set.add(borrow(fd), PollFlags::POLLIN, Source::Rotator);
         }
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) => {}
+        if let Some(fd) = crate::logging::console_fd() {
+            set.add(borrow(fd), PollFlags::POLLOUT, Source::Console);
+        }
+        for (slot, fd, events) in server.client_fds() {
+            set.add(borrow(fd), events, Source::Client(slot));
+        }
+        if let Some(fd) = server.listener_fd() {
+            set.add(borrow(fd), PollFlags::POLLIN, Source::Listener);
+        }
+        let ready = match set.wait() {
+            Ok(ready) => ready,
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => {
                 log::error!("poll: {}", e.desc());
                 continue;
             }
-        }
-        let ready = |k: usize| fds[k].revents().unwrap_or(PollFlags::empty());
-        let (sig_ready, timer_ready, listen_ready) = (ready(0), ready(1), ready(2));
-        let rotate_ready = ready(3);
-        let client_ready: heapless::Vec<PollFlags, { server::MAX_CLIENTS }> = (0..slots.len()).map(|k| ready(4 + k)).collect();
-        drop(fds);
-        if !sig_ready.is_empty() {
-            loop_state.signals(&signals, &mut engine);
-        }
-        if !timer_ready.is_empty() {
-            let _ = timer.wait();
-            loop_state.armed = None;
-            engine.timer();
-            rotator.timer(&engine, sys::now_ms());
-            if loop_state.ioc_rescan.due_ms.is_some_and(|due| due <= sys::now_ms()) {
-                loop_state.ioc_rescan.run(&opts, &mut engine, &mut server);
-                rotator.reset(&engine);
-            }
-        }
-        if !rotate_ready.is_empty() {
-            rotator.readable(&engine, sys::now_ms());
-        }
-        if !listen_ready.is_empty() {
-            server.accept();
-        }
-        for (k, &slot) in slots.iter().enumerate() {
-            let r = client_ready[k];
-            if r.contains(PollFlags::POLLOUT) {
-                server.writable(slot, &mut engine);
-            } else if !r.is_empty() {
-                if let Some(action) = server.readable(slot, &mut engine) {
-                    loop_state.daemon_action(action, &opts, &mut engine, &mut server, &signals);
-                    if matches!(action, DaemonAction::ConfigReload | DaemonAction::IocRescan) {
+        };
+        // In the order added: new connections last, so a slot freed and
+        // taken again in this turn never gets another client's events.
+        for (source, revents) in ready {
+            match source {
+                Source::Signals => loop_state.signals(&signals, &mut engine),
+                Source::Timer => {
+                    let _ = timer.wait();
+                    loop_state.armed = None;
+                    let now = sys::now_ms();
+                    engine.timer();
+                    rotator.timer(&engine, now);
+                    server.timer(now);
+                    if loop_state.ioc_rescan.due_ms.is_some_and(|due| due <= now) {
+                        loop_state.ioc_rescan.run(&opts, &mut engine, &mut server);
                         rotator.reset(&engine);
                     }
                 }
+                Source::Rotator => rotator.readable(&engine, sys::now_ms()),
+                Source::Console => crate::logging::drain_console(),
+                Source::Client(slot) => {
+                    if let Some(action) = server.ready(slot, revents, &mut engine) {
+                        loop_state.daemon_action(action, &opts, &mut engine, &mut server, &signals);
+                        if matches!(action, DaemonAction::ConfigReload | DaemonAction::IocRescan) {
+                            rotator.reset(&engine);
+                        }
+                    }
+                }
+                Source::Listener => server.accept(),
             }
         }
+    }
+}
+
+/// What a descriptor in the poll set stands for.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Signals,
+    Timer,
+    Rotator,
+    Console,
+    Client(usize),
+    Listener,
+}
+
+const POLL_MAX: usize = server::MAX_CLIENTS + 5;
+
+/// One turn's poll(2) set: the descriptors that exist, each with its source.
+#[derive(Default)]
+struct PollSet<'a> {
+    fds: heapless::Vec<PollFd<'a>, POLL_MAX>,
+    sources: heapless::Vec<Source, POLL_MAX>,
+}
+
+impl<'a> PollSet<'a> {
+    fn add(&mut self, fd: BorrowedFd<'a>, events: PollFlags, source: Source) {
+        if self.fds.push(PollFd::new(fd, events)).is_ok() {
+            let _ = self.sources.push(source);
+        }
+    }
+
+    /// Waits for events; the sources that have some, with what they have.
+    fn wait(mut self) -> nix::Result<heapless::Vec<(Source, PollFlags), POLL_MAX>> {
+        poll(&mut self.fds, PollTimeout::NONE)?;
+        Ok(self
+            .fds
+            .iter()
+            .zip(self.sources.iter())
+            .filter_map(|(fd, &source)| fd.revents().filter(|r| !r.is_empty()).map(|r| (source, r)))
+            .collect())
     }
 }
 
@@ -357,14 +391,6 @@ fn borrow<'a>(fd: RawFd) -> BorrowedFd<'a> {
 fn own_inherited(fd: RawFd) -> OwnedFd {
     // SAFETY: a descriptor handed to us across exec by `reexec`.
     unsafe { OwnedFd::from_raw_fd(fd) }
-}
-
-/// The earlier of two optional deadlines.
-fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
 }
 
 struct Loop {

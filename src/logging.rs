@@ -3,36 +3,205 @@
 //! file (`EnableLogging`, with a timestamp). Boot status lines
 //! (`Starting X ... Done`) go to the console and the system log as they are.
 //!
+//! The console never blocks PID 1: a serial console stopped by XOFF (Ctrl-S)
+//! or a stdout nobody reads would otherwise park it in write(2), with control
+//! requests unanswered and children unreaped. Console lines (log lines for
+//! stderr, status lines for stdout, in the order they were made) go into one
+//! fixed ring of [`RING_BYTES`] and are written through descriptors of PID
+//! 1's own, opened non-blocking by [`open_console`], as far as the console
+//! takes them; the event loop writes the rest when the console is writable
+//! again ([`console_fd`], [`drain_console`]). When the ring is full, lines
+//! are dropped and counted, and a line saying how many follows as soon as
+//! there is room. fds 0-2 themselves stay as they are (blocking): children
+//! and the emergency shell inherit them, and a shell on a non-blocking
+//! terminal breaks.
+//!
 //! Allocation-free: each line is formatted into a fixed stack buffer (long
-//! lines are cut) and written with one write(2) per sink.
+//! lines are cut); the ring is static.
 
 use core::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::sys::{self, FixedBuf};
 
-/// Log lines go to stderr, status lines to stdout: for PID 1 both are the console.
-const CONSOLE_FD: i32 = 2;
-const STATUS_FD: i32 = 1;
+/// Console output that may wait for a slow or stopped console: about three
+/// seconds of a 115200-baud serial line.
+pub const RING_BYTES: usize = 32 * 1024;
+
+/// How long queued console output may hold up an exec (reexec, EXEC
+/// objects) and the final power step.
+pub const EXEC_FLUSH_MS: u64 = 500;
+pub const POWER_FLUSH_MS: u64 = 2_000;
+
 static KMSG_FD: AtomicI32 = AtomicI32::new(-1);
 static FILE_FD: AtomicI32 = AtomicI32::new(-1);
 static DEBUG: AtomicBool = AtomicBool::new(false);
+static CONSOLE: Mutex<Console> = Mutex::new(Console { ring: Ring::new(), outputs: [Output::Inherited, Output::Inherited] });
 
-struct Logger;
+/// The two console streams: the index of their [`Output`] and the tag of
+/// their records in the ring.
+const STATUS: u8 = 0;
+const LOG: u8 = 1;
 
-static LOGGER: Logger = Logger;
+/// The inherited descriptor of a stream: status lines go to stdout, log
+/// lines to stderr (for PID 1 both are the console).
+fn inherited_fd(stream: u8) -> i32 {
+    if stream == STATUS {
+        1
+    } else {
+        2
+    }
+}
 
-/// Installs the logger (console only until [`open_kmsg`]/[`open_file`]).
-pub fn init(debug: bool) {
-    DEBUG.store(debug, Ordering::Relaxed);
-    let _ = log::set_logger(&LOGGER);
-    log::set_max_level(if debug { log::LevelFilter::Debug } else { log::LevelFilter::Info });
+/// How PID 1 writes one console stream.
+enum Output {
+    /// fd 1 or 2 itself: before [`open_console`], and for a regular file
+    /// (nothing there waits for a reader).
+    Inherited,
+    /// A description of its own of the same file (a terminal, a pipe, a
+    /// character device), opened O_NONBLOCK.
+    Own(sys::Fd),
+    /// A socket: fd 1 or 2 with MSG_DONTWAIT, no description of our own.
+    Socket,
+}
+
+/// What one write to the console did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    Bytes(usize),
+    /// Full (EAGAIN): try again when it is writable.
+    Blocked,
+    /// It cannot take output at all (EIO of a hung-up terminal, EPIPE): the
+    /// record is discarded.
+    Failed,
+}
+
+struct Console {
+    ring: Ring<RING_BYTES>,
+    outputs: [Output; 2],
+}
+
+impl Console {
+    /// Writes what the console takes now.
+    fn drain(&mut self) {
+        let outputs = &self.outputs;
+        self.ring.drain(|stream, bytes| write_output(outputs, stream, bytes));
+    }
+
+    /// The descriptor to poll for POLLOUT while output waits.
+    fn pending_fd(&self) -> Option<i32> {
+        let stream = self.ring.head_stream()?;
+        Some(match &self.outputs[usize::from(stream)] {
+            Output::Own(own) => own.0,
+            Output::Inherited | Output::Socket => inherited_fd(stream),
+        })
+    }
+}
+
+fn write_output(outputs: &[Output; 2], stream: u8, bytes: &[u8]) -> Written {
+    let fd = inherited_fd(stream);
+    let result = match &outputs[usize::from(stream)] {
+        Output::Inherited => sys::write_some(fd, bytes),
+        Output::Own(own) => sys::write_some(own.0, bytes),
+        Output::Socket => {
+            use nix::sys::socket::MsgFlags;
+            nix::sys::socket::send(fd, bytes, MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL).map_err(|e| e as i32)
+        }
+    };
+    match result {
+        Ok(0) => Written::Failed,
+        Ok(n) => Written::Bytes(n),
+        Err(libc::EAGAIN) => Written::Blocked,
+        Err(_) => Written::Failed,
+    }
+}
+
+fn console() -> MutexGuard<'static, Console> {
+    CONSOLE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Queues a console line and writes what the console takes now.
+fn to_console(stream: u8, line: &[u8]) {
+    let mut c = console();
+    c.ring.push(stream, line);
+    c.drain();
+}
+
+/// Gives PID 1 console descriptors of its own that never block: the files
+/// behind fds 1 and 2 opened again (through /proc/self/fd) with O_NONBLOCK,
+/// a new open file description, so fds 0-2 stay blocking for children.
+/// Called again after the console changes (fds 0-2 replaced).
+pub fn open_console() {
+    let mut failed: [Option<i32>; 2] = [None; 2];
+    {
+        let mut c = console();
+        for stream in [STATUS, LOG] {
+            let (output, error) = own_output(inherited_fd(stream));
+            c.outputs[usize::from(stream)] = output;
+            failed[usize::from(stream)] = error;
+        }
+        c.drain();
+    }
+    for (fd, error) in [1, 2].into_iter().zip(failed) {
+        if let Some(e) = error {
+            log::warn!("console: cannot open fd {fd} again non-blocking ({}); writes to it may block", nix::errno::Errno::from_raw(e).desc());
+        }
+    }
+}
+
+/// How to write `fd` without blocking, and the errno if that is not possible.
+fn own_output(fd: i32) -> (Output, Option<i32>) {
+    let Ok(st) = nix::sys::stat::fstat(fd) else {
+        // Not open: writes fail at once and are dropped.
+        return (Output::Inherited, None);
+    };
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG => (Output::Inherited, None),
+        libc::S_IFSOCK => (Output::Socket, None),
+        _ => {
+            let mut path = sys::CPath::new();
+            let _ = write!(path, "/proc/self/fd/{fd}");
+            let opened = path.finish().ok_or(libc::ENAMETOOLONG).and_then(|p| {
+                sys::Fd::open(p.as_cstr(), libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY, 0)
+            });
+            match opened {
+                Ok(own) => (Output::Own(own), None),
+                Err(e) => (Output::Inherited, Some(e)),
+            }
+        }
+    }
+}
+
+/// The descriptor the event loop polls for POLLOUT: some while console
+/// output waits.
+pub fn console_fd() -> Option<i32> {
+    console().pending_fd()
+}
+
+/// The console is writable (or in error): write what it takes.
+pub fn drain_console() {
+    console().drain();
+}
+
+/// Before an exec and at the final power step: writes what the console
+/// takes within `timeout_ms`; the rest is lost.
+pub fn flush_console(timeout_ms: u64) {
+    let end = sys::now_ms().saturating_add(timeout_ms);
+    loop {
+        drain_console();
+        let Some(fd) = console_fd() else { return };
+        let now = sys::now_ms();
+        if now >= end || !sys::wait_writable(fd, end - now) {
+            return;
+        }
+    }
 }
 
 /// Also log to the kernel ring buffer (real boots only: a test namespace
 /// must not write into the host's log).
 pub fn open_kmsg() {
-    if let Ok(fd) = sys::Fd::open(c"/dev/kmsg", libc::O_WRONLY | libc::O_NOCTTY, 0) {
+    if let Ok(fd) = sys::Fd::open(c"/dev/kmsg", libc::O_WRONLY | libc::O_NOCTTY | libc::O_NONBLOCK, 0) {
         let old = KMSG_FD.swap(fd.0, Ordering::Relaxed);
         core::mem::forget(fd);
         close(old);
@@ -72,7 +241,7 @@ fn timestamp(buf: &mut FixedBuf<1200>) {
 /// A complete status line (already ending in a newline) for the console and
 /// the system log.
 pub fn console_line(line: &[u8]) {
-    sys::write_fd(STATUS_FD, line);
+    to_console(STATUS, line);
     let file = FILE_FD.load(Ordering::Relaxed);
     if file >= 0 {
         let mut buf = FixedBuf::<1200>::new();
@@ -101,7 +270,7 @@ impl log::Log for Logger {
         let _ = write!(line, "{}", record.args());
         line.push(b"\n");
         let text = line.as_bytes();
-        sys::write_fd(CONSOLE_FD, text);
+        to_console(LOG, text);
         let kmsg = KMSG_FD.load(Ordering::Relaxed);
         if kmsg >= 0 {
             let level: &[u8] = match record.level() {
@@ -125,4 +294,247 @@ impl log::Log for Logger {
     }
 
     fn flush(&self) {}
+}
+
+struct Logger;
+
+static LOGGER: Logger = Logger;
+
+/// Installs the logger (console only until [`open_kmsg`]/[`open_file`]).
+pub fn init(debug: bool) {
+    DEBUG.store(debug, Ordering::Relaxed);
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(if debug { log::LevelFilter::Debug } else { log::LevelFilter::Info });
+}
+
+/// Each record: its stream, its length (u16, little-endian), its bytes.
+const HEADER: usize = 3;
+
+/// A fixed ring of console records, oldest first, with a count of what was
+/// dropped because it did not fit.
+struct Ring<const N: usize> {
+    buf: [u8; N],
+    /// Where the oldest record starts.
+    start: usize,
+    used: usize,
+    dropped_lines: u64,
+    dropped_bytes: u64,
+}
+
+impl<const N: usize> Ring<N> {
+    const fn new() -> Self {
+        Ring { buf: [0; N], start: 0, used: 0, dropped_lines: 0, dropped_bytes: 0 }
+    }
+
+    fn head_stream(&self) -> Option<u8> {
+        (self.used > 0).then(|| self.buf[self.start])
+    }
+
+    fn room_for(&self, len: usize) -> bool {
+        HEADER + len <= N - self.used
+    }
+
+    fn copy_in(&mut self, bytes: &[u8]) {
+        let at = (self.start + self.used) % N;
+        let first = bytes.len().min(N - at);
+        self.buf[at..at + first].copy_from_slice(&bytes[..first]);
+        self.buf[..bytes.len() - first].copy_from_slice(&bytes[first..]);
+        self.used += bytes.len();
+    }
+
+    fn append(&mut self, stream: u8, line: &[u8]) {
+        let len = line.len() as u16;
+        let [lo, hi] = len.to_le_bytes();
+        self.copy_in(&[stream, lo, hi]);
+        self.copy_in(line);
+    }
+
+    /// Queues `line` for `stream`, or drops and counts it when the ring is
+    /// full. The notice of earlier drops goes first, once there is room.
+    fn push(&mut self, stream: u8, line: &[u8]) {
+        let line = &line[..line.len().min(usize::from(u16::MAX)).min(N - HEADER)];
+        if line.is_empty() {
+            return;
+        }
+        if self.dropped_lines > 0 {
+            let notice = self.drop_notice();
+            if !self.room_for(notice.as_bytes().len() + HEADER + line.len()) {
+                self.count_dropped(line.len());
+                return;
+            }
+            self.append(LOG, notice.as_bytes());
+            (self.dropped_lines, self.dropped_bytes) = (0, 0);
+        }
+        if !self.room_for(line.len()) {
+            self.count_dropped(line.len());
+            return;
+        }
+        self.append(stream, line);
+    }
+
+    fn count_dropped(&mut self, len: usize) {
+        self.dropped_lines += 1;
+        self.dropped_bytes += len as u64;
+    }
+
+    fn drop_notice(&self) -> FixedBuf<128> {
+        let mut n = FixedBuf::new();
+        let _ = writeln!(
+            n,
+            "iocinit: warning: console output dropped: {} line(s), {} bytes (the console did not take them)",
+            self.dropped_lines, self.dropped_bytes
+        );
+        n
+    }
+
+    fn at(&self, k: usize) -> u8 {
+        self.buf[(self.start + k) % N]
+    }
+
+    /// Writes records, oldest first, while `write(stream, bytes)` takes them;
+    /// the drop notice follows when the ring runs empty.
+    fn drain(&mut self, mut write: impl FnMut(u8, &[u8]) -> Written) {
+        loop {
+            if self.used == 0 {
+                if self.dropped_lines == 0 {
+                    return;
+                }
+                let notice = self.drop_notice();
+                if self.room_for(notice.as_bytes().len()) {
+                    self.append(LOG, notice.as_bytes());
+                }
+                (self.dropped_lines, self.dropped_bytes) = (0, 0);
+                if self.used == 0 {
+                    return;
+                }
+            }
+            let stream = self.at(0);
+            let len = usize::from(u16::from_le_bytes([self.at(1), self.at(2)]));
+            let from = (self.start + HEADER) % N;
+            let contiguous = len.min(N - from);
+            let taken = match write(stream, &self.buf[from..from + contiguous]) {
+                Written::Bytes(n) => n.min(contiguous),
+                Written::Blocked => return,
+                Written::Failed => len,
+            };
+            self.consume(stream, len, taken);
+        }
+    }
+
+    /// `taken` bytes of the oldest record (`len` long) are gone; a partly
+    /// written record keeps its header just before what is left.
+    fn consume(&mut self, stream: u8, len: usize, taken: usize) {
+        if taken >= len {
+            self.start = (self.start + HEADER + len) % N;
+            self.used -= HEADER + len;
+        } else {
+            self.start = (self.start + taken) % N;
+            self.used -= taken;
+            let [lo, hi] = ((len - taken) as u16).to_le_bytes();
+            for (k, b) in [stream, lo, hi].into_iter().enumerate() {
+                self.buf[(self.start + k) % N] = b;
+            }
+        }
+        if self.used == 0 {
+            self.start = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A console that takes at most `chunk` bytes per write, `budget` in all.
+    struct Fake {
+        out: Vec<(u8, u8)>,
+        chunk: usize,
+        budget: usize,
+    }
+
+    impl Fake {
+        fn write(&mut self, stream: u8, bytes: &[u8]) -> Written {
+            if self.budget == 0 {
+                return Written::Blocked;
+            }
+            let n = bytes.len().min(self.chunk).min(self.budget);
+            self.budget -= n;
+            self.out.extend(bytes[..n].iter().map(|&b| (stream, b)));
+            Written::Bytes(n)
+        }
+
+        fn text(&self) -> String {
+            String::from_utf8(self.out.iter().map(|&(_, b)| b).collect()).unwrap()
+        }
+    }
+
+    #[test]
+    fn records_come_out_whole_and_in_order_across_partial_writes_and_the_wrap() {
+        let mut ring = Ring::<64>::new();
+        let mut console = Fake { out: Vec::new(), chunk: 5, budget: 0 };
+        let mut expected = Vec::new();
+        for round in 0..40u8 {
+            let line = format!("line {round}\n");
+            let stream = round % 2;
+            ring.push(stream, line.as_bytes());
+            expected.extend(line.bytes().map(|b| (stream, b)));
+            console.budget += 7;
+            ring.drain(|s, b| console.write(s, b));
+        }
+        console.budget = usize::MAX;
+        ring.drain(|s, b| console.write(s, b));
+        assert_eq!(console.out, expected, "{}", console.text());
+        assert_eq!(ring.used, 0);
+    }
+
+    #[test]
+    fn a_full_ring_drops_and_counts_then_says_so() {
+        let mut ring = Ring::<160>::new();
+        for k in 0..20 {
+            ring.push(STATUS, format!("status {k:02}\n").as_bytes());
+        }
+        // 13 bytes a record: 12 fit, 8 lines of 10 bytes are dropped.
+        assert_eq!((ring.used, ring.dropped_lines, ring.dropped_bytes), (156, 8, 80));
+        let mut console = Fake { out: Vec::new(), chunk: usize::MAX, budget: usize::MAX };
+        ring.drain(|s, b| console.write(s, b));
+        let text = console.text();
+        assert!(text.starts_with("status 00\nstatus 01\n") && text.contains("status 11\niocinit: warning"), "{text}");
+        assert!(text.ends_with("console output dropped: 8 line(s), 80 bytes (the console did not take them)\n"), "{text}");
+        assert_eq!(console.out.last().unwrap().0, LOG);
+        assert_eq!((ring.used, ring.dropped_lines), (0, 0));
+        // Room again: the next line is queued after the notice of the ones before it.
+        ring.push(STATUS, b"x\n");
+        for k in 0..20 {
+            ring.push(STATUS, format!("status {k:02}\n").as_bytes());
+        }
+        console.budget = 102;
+        ring.drain(|s, b| console.write(s, b));
+        ring.push(LOG, b"after\n");
+        console.budget = usize::MAX;
+        ring.drain(|s, b| console.write(s, b));
+        assert!(console.text().ends_with("status 10\niocinit: warning: console output dropped: 9 line(s), 90 bytes (the console did not take them)\nafter\n"), "{}", console.text());
+    }
+
+    #[test]
+    fn a_console_that_fails_loses_its_output_without_spinning() {
+        let mut ring = Ring::<256>::new();
+        ring.push(LOG, b"one\n");
+        ring.push(STATUS, b"two\n");
+        let mut calls = 0;
+        ring.drain(|_, _| {
+            calls += 1;
+            Written::Failed
+        });
+        assert_eq!((calls, ring.used), (2, 0));
+    }
+
+    #[test]
+    fn a_line_longer_than_the_ring_is_cut() {
+        let mut ring = Ring::<32>::new();
+        ring.push(LOG, &[b'x'; 100]);
+        assert_eq!(ring.used, 32);
+        let mut console = Fake { out: Vec::new(), chunk: usize::MAX, budget: usize::MAX };
+        ring.drain(|s, b| console.write(s, b));
+        assert_eq!(console.out.len(), 32 - HEADER);
+    }
 }

@@ -297,6 +297,7 @@ pub fn final_power(power: Power, real_boot: bool) -> ! {
         nix::unistd::sync();
     }
     log::info!("{}", power.name());
+    crate::logging::flush_console(crate::logging::POWER_FLUSH_MS);
     let mode = match power {
         Power::Halt => nix::sys::reboot::RebootMode::RB_HALT_SYSTEM,
         Power::Poweroff => nix::sys::reboot::RebootMode::RB_POWER_OFF,

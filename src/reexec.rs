@@ -137,7 +137,7 @@ pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _sig
     if let Err(e) = file.write_all(serialize(engine).as_bytes()) {
         return format!("writing state: {e}");
     }
-    let listener = server.listener_fd();
+    let Some(listener) = server.listener_fd() else { return "there is no control socket to hand over".into() };
     if let Err(e) = clear_cloexec(listener) {
         return format!("listener: {}", e.desc());
     }
@@ -171,6 +171,7 @@ pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _sig
     let err = match crate::spawn::Command::new(&argv, &env) {
         Ok(cmd) => {
             log::info!("re-executing {}", exe.to_string_lossy());
+            crate::logging::flush_console(crate::logging::EXEC_FLUSH_MS);
             crate::spawn::exec(&cmd)
         }
         Err(_) => libc::EINVAL,

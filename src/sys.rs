@@ -107,6 +107,31 @@ pub fn write_fd(fd: i32, bytes: &[u8]) {
     }
 }
 
+/// One write(2) (retried on EINTR): how much was taken, or the errno
+/// (EAGAIN on a full non-blocking descriptor).
+pub fn write_some(fd: i32, bytes: &[u8]) -> Result<usize, i32> {
+    loop {
+        // SAFETY: `bytes` is valid for its length.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = last_errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// Waits up to `timeout_ms` for `fd` to be writable (or in error: a write
+/// will then say so at once).
+pub fn wait_writable(fd: i32, timeout_ms: u64) -> bool {
+    let mut p = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut p, 1, timeout_ms.min(i32::MAX as u64) as i32) };
+    n > 0
+}
+
 /// A calendar time in the local time zone (TZ, /etc/localtime).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LocalTime {

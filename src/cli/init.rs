@@ -98,5 +98,9 @@ pub fn main(args: Vec<String>) -> i32 {
         resume,
         layout,
     };
-    daemon::run(opts)
+    let code = daemon::run(opts);
+    // `--local` ends here: what the terminal did not take yet, it gets now
+    // (for a bounded time).
+    crate::logging::flush_console(crate::logging::POWER_FLUSH_MS);
+    code
 }

@@ -6,10 +6,21 @@
 //! Access: the owner (root for PID 1, the user under `--local`) may do
 //! everything; members of the IOC group may act on IOC objects; everyone may
 //! read. Client slots and their buffers are allocated once, at start.
+//!
+//! No client can hold PID 1's slots for long: one slot is kept for the
+//! owner and one more for the owner and the IOC group ([`Rank`]); each
+//! connection has a small send buffer ([`OUTPUT_BUDGET`]); a client that
+//! does not read its pending reply for [`WRITE_TIMEOUT_MS`], or sends nothing
+//! for [`IDLE_TIMEOUT_MS`] while idle, is dropped (per-slot deadlines that
+//! the daemon folds into its one timer); a client waiting for an object is
+//! polled for hang-up, so its slot is freed when it goes. When the socket
+//! cannot be created (a read-only /run), PID 1 runs without it and tries
+//! again after 1 s, 2 s, 4 s ... at most every [`LISTEN_RETRY_MAX_MS`].
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use nix::poll::PollFlags;
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
 
 use super::protocol::{Code, Encoder, Kind, Request, Tag, Verb, FLAG_WAIT, MSG_MAX};
@@ -21,6 +32,39 @@ use crate::sys::{self, FixedBuf};
 
 pub const MAX_CLIENTS: usize = 16;
 const MAX_GROUPS: usize = 64;
+/// A connected client that sends nothing for this long while it has no
+/// request under way is dropped.
+pub const IDLE_TIMEOUT_MS: u64 = 10_000;
+/// A client that reads none of its pending reply for this long is dropped.
+pub const WRITE_TIMEOUT_MS: u64 = 5_000;
+/// The send buffer of each client connection: how much reply may wait
+/// unread in the kernel (which counts about twice this, with overhead),
+/// besides the one message in the client's slot.
+pub const OUTPUT_BUDGET: usize = 32 * 1024;
+/// The first wait before creating the control socket again, doubled after
+/// each failure up to [`LISTEN_RETRY_MAX_MS`].
+const LISTEN_RETRY_FIRST_MS: u64 = 1_000;
+pub const LISTEN_RETRY_MAX_MS: u64 = 30_000;
+
+/// Who a client is, for slot reservation: free slots are kept for higher ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Rank {
+    Other,
+    IocGroup,
+    Owner,
+}
+
+impl Rank {
+    /// Free slots that must remain after a client of this rank takes one:
+    /// one for the owner, one more for the owner and the IOC group.
+    fn keeps_free(self) -> usize {
+        match self {
+            Rank::Owner => 0,
+            Rank::IocGroup => 1,
+            Rank::Other => 2,
+        }
+    }
+}
 
 /// Who may do what, fixed when the configuration loads.
 #[derive(Debug, Clone, Copy)]
@@ -63,10 +107,40 @@ struct Slot {
     out_len: usize,
     /// Order of acceptance, to drop the oldest idle client when full.
     serial: u64,
+    rank: Rank,
+    /// When the client last made progress (connected, sent a request, took
+    /// a reply message): its deadline counts from here (monotonic ms).
+    since: u64,
+}
+
+impl Slot {
+    /// When this client is dropped unless it makes progress first: for not
+    /// reading pending output, or for saying nothing while idle. A client
+    /// waiting for an object has none.
+    fn deadline(&self) -> Option<u64> {
+        self.fd.as_ref()?;
+        if self.out_len > 0 {
+            Some(self.since.saturating_add(WRITE_TIMEOUT_MS))
+        } else if self.task == Task::Idle {
+            Some(self.since.saturating_add(IDLE_TIMEOUT_MS))
+        } else {
+            None
+        }
+    }
+}
+
+/// The control socket could not be created: when to try again, and the
+/// wait after that.
+#[derive(Debug, Clone, Copy)]
+struct Retry {
+    at: u64,
+    next_wait: u64,
 }
 
 pub struct Server {
-    listener: OwnedFd,
+    listener: Option<OwnedFd>,
+    socket_path: PathBuf,
+    retry: Option<Retry>,
     slots: Vec<Slot>,
     policy: Policy,
     serial: u64,
@@ -92,7 +166,9 @@ pub fn listen(path: &Path) -> nix::Result<OwnedFd> {
 }
 
 impl Server {
-    pub fn new(listener: OwnedFd, policy: Policy) -> Self {
+    /// A server on `socket_path`: on `inherited` (a listener handed over by
+    /// reexec), else on a socket created now, or later if that fails.
+    pub fn new(socket_path: &Path, inherited: Option<OwnedFd>, policy: Policy) -> Self {
         let slots = (0..MAX_CLIENTS)
             .map(|_| Slot {
                 fd: None,
@@ -103,66 +179,164 @@ impl Server {
                 out: Box::new([0; MSG_MAX]),
                 out_len: 0,
                 serial: 0,
+                rank: Rank::Other,
+                since: 0,
             })
             .collect();
-        Server { listener, slots, policy, serial: 0 }
+        let mut server = Server { listener: inherited, socket_path: socket_path.to_path_buf(), retry: None, slots, policy, serial: 0 };
+        if server.listener.is_none() {
+            server.try_listen(LISTEN_RETRY_FIRST_MS);
+        }
+        server
+    }
+
+    /// Creates the control socket; on failure, logs why and when the next
+    /// attempt is (after `wait` ms).
+    fn try_listen(&mut self, wait: u64) {
+        match listen(&self.socket_path) {
+            Ok(fd) => {
+                if self.retry.take().is_some() {
+                    log::info!("control socket: listening on {}", self.socket_path.display());
+                }
+                self.listener = Some(fd);
+            }
+            Err(e) => {
+                log::error!(
+                    "control socket: unable to listen on {}: {}; trying again in {} s",
+                    self.socket_path.display(),
+                    e.desc(),
+                    wait / 1000
+                );
+                self.retry = Some(Retry { at: sys::now_ms().saturating_add(wait), next_wait: (wait * 2).min(LISTEN_RETRY_MAX_MS) });
+            }
+        }
+    }
+
+    /// The nearest deadline of the server: a client to drop, or another
+    /// attempt at the control socket.
+    pub fn next_deadline(&self) -> Option<u64> {
+        let clients = self.slots.iter().filter_map(Slot::deadline).min();
+        match (clients, self.retry.map(|r| r.at)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The timer fired: drops clients past their deadline, tries the
+    /// control socket again when due.
+    pub fn timer(&mut self, now: u64) {
+        for i in 0..self.slots.len() {
+            if self.slots[i].deadline().is_some_and(|d| d <= now) {
+                log::debug!("control: dropped a client of uid {} (no progress in time)", self.slots[i].uid);
+                self.close(i);
+            }
+        }
+        if let Some(retry) = self.retry.filter(|r| r.at <= now) {
+            self.try_listen(retry.next_wait);
+        }
     }
 
     pub fn set_policy(&mut self, policy: Policy) {
         self.policy = policy;
     }
 
-    pub fn listener_fd(&self) -> RawFd {
-        self.listener.as_raw_fd()
+    /// The listening socket, once there is one.
+    pub fn listener_fd(&self) -> Option<RawFd> {
+        self.listener.as_ref().map(|l| l.as_raw_fd())
     }
 
-    /// Hands the listening socket over (reexec keeps it open across exec).
-    pub fn into_listener(self) -> OwnedFd {
-        self.listener
-    }
-
-    /// Descriptors to poll: (slot index, fd, want write).
-    pub fn client_fds(&self) -> impl Iterator<Item = (usize, RawFd, bool)> + '_ {
+    /// Descriptors to poll: (slot index, fd, events). An idle client is
+    /// read (one request at a time), one with pending output written, and
+    /// one waiting for an object is polled for nothing but hang-up and
+    /// errors (which poll always reports), so its slot is freed if it goes.
+    pub fn client_fds(&self) -> impl Iterator<Item = (usize, RawFd, PollFlags)> + '_ {
         self.slots.iter().enumerate().filter_map(|(i, s)| {
             let fd = s.fd.as_ref()?.as_raw_fd();
-            // Read only when idle: one request at a time per client.
-            (s.out_len > 0 || s.task == Task::Idle).then_some((i, fd, s.out_len > 0))
+            let events = if s.out_len > 0 {
+                PollFlags::POLLOUT
+            } else if s.task == Task::Idle {
+                PollFlags::POLLIN
+            } else {
+                PollFlags::empty()
+            };
+            Some((i, fd, events))
         })
     }
 
-    /// Accepts every pending connection.
+    /// The client in slot `i` has `revents` (from polling what
+    /// [`Server::client_fds`] gave for it). Returns an action the daemon
+    /// must carry out, if any.
+    pub fn ready<O: Os>(&mut self, i: usize, revents: PollFlags, engine: &mut Engine<O>) -> Option<DaemonAction> {
+        let s = &self.slots[i];
+        // Closed since the poll (dropped at its deadline this turn).
+        s.fd.as_ref()?;
+        if s.out_len > 0 {
+            if revents.contains(PollFlags::POLLOUT) {
+                self.pump(i, engine);
+            } else {
+                // Hung up or in error with output pending: nobody will read it.
+                self.close(i);
+            }
+            None
+        } else if s.task == Task::Idle {
+            self.readable(i, engine)
+        } else {
+            // A waiting client, polled for hang-up only.
+            self.close(i);
+            None
+        }
+    }
+
+    fn rank(&self, uid: u32, groups: &[u32]) -> Rank {
+        if uid == 0 || uid == self.policy.owner_uid {
+            Rank::Owner
+        } else if self.policy.ioc_gid.is_some_and(|g| groups.contains(&g)) {
+            Rank::IocGroup
+        } else {
+            Rank::Other
+        }
+    }
+
+    /// A slot for a new client of `rank`: a free one if enough stay free for
+    /// higher ranks, else the one of the oldest idle client of no higher
+    /// rank (a client that connects and says nothing must not lock others
+    /// out).
+    fn slot_for(&mut self, rank: Rank) -> Option<usize> {
+        let free = self.slots.iter().filter(|s| s.fd.is_none()).count();
+        if free > rank.keeps_free() {
+            return self.slots.iter().position(|s| s.fd.is_none());
+        }
+        let oldest = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.fd.is_some() && s.task == Task::Idle && s.out_len == 0 && s.rank <= rank)
+            .min_by_key(|(_, s)| s.serial)
+            .map(|(i, _)| i)?;
+        self.close(oldest);
+        Some(oldest)
+    }
+
+    /// Accepts pending connections, at most [`MAX_CLIENTS`] a turn: a stream
+    /// of connections (each closed at once when there is no slot for it)
+    /// must not keep the loop from signals and clients; the rest are taken
+    /// on the next turn.
     pub fn accept(&mut self) {
-        loop {
-            let fd = match socket::accept4(self.listener.as_raw_fd(), SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK) {
+        let Some(listener) = self.listener_fd() else { return };
+        for _ in 0..MAX_CLIENTS {
+            let fd = match socket::accept4(listener, SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK) {
                 Ok(fd) => fd,
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(_) => return,
             };
             // SAFETY: accept4 returned a new descriptor that we now own.
             let fd = unsafe_own(fd);
-            let slot = match self.slots.iter().position(|s| s.fd.is_none()) {
-                Some(i) => i,
-                None => {
-                    // Full: the oldest idle client makes room (a client that
-                    // connects and says nothing must not lock others out).
-                    let oldest = self
-                        .slots
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, s)| s.task == Task::Idle && s.out_len == 0)
-                        .min_by_key(|(_, s)| s.serial)
-                        .map(|(i, _)| i);
-                    match oldest {
-                        Some(i) => {
-                            self.close(i);
-                            i
-                        }
-                        None => continue,
-                    }
-                }
-            };
             let mut groups = [0u32; MAX_GROUPS];
             let Some((uid, ngroups)) = sys::peer_credentials(fd.as_raw_fd(), &mut groups) else { continue };
+            let rank = self.rank(uid, &groups[..ngroups]);
+            // No slot: the connection is closed at once.
+            let Some(slot) = self.slot_for(rank) else { continue };
+            let _ = socket::setsockopt(&fd, socket::sockopt::SndBuf, &OUTPUT_BUDGET);
             self.serial += 1;
             let s = &mut self.slots[slot];
             s.fd = Some(fd);
@@ -172,6 +346,8 @@ impl Server {
             s.task = Task::Idle;
             s.out_len = 0;
             s.serial = self.serial;
+            s.rank = rank;
+            s.since = sys::now_ms();
         }
     }
 
@@ -184,7 +360,7 @@ impl Server {
 
     /// The client in slot `i` is readable (or hung up): read and handle one
     /// request. Returns an action the daemon must carry out, if any.
-    pub fn readable<O: Os>(&mut self, i: usize, engine: &mut Engine<O>) -> Option<DaemonAction> {
+    fn readable<O: Os>(&mut self, i: usize, engine: &mut Engine<O>) -> Option<DaemonAction> {
         let fd = self.slots[i].fd.as_ref().map(|f| f.as_raw_fd())?;
         let mut buf = [0u8; MSG_MAX];
         let n = match socket::recv(fd, &mut buf, MsgFlags::MSG_DONTWAIT) {
@@ -199,6 +375,7 @@ impl Server {
                 return None;
             }
         };
+        self.slots[i].since = sys::now_ms();
         if self.slots[i].task != Task::Idle {
             return None;
         }
@@ -213,11 +390,6 @@ impl Server {
         };
         self.pump(i, engine);
         action
-    }
-
-    /// The client in slot `i` can be written again.
-    pub fn writable<O: Os>(&mut self, i: usize, engine: &mut Engine<O>) {
-        self.pump(i, engine);
     }
 
     /// Answers clients waiting for objects that have settled (after events).
@@ -450,6 +622,8 @@ impl Server {
         enc.bytes(Tag::Code, &[code as u8]).str(Tag::Message, message);
         self.slots[i].out_len = enc.as_bytes().len();
         self.slots[i].task = Task::Idle;
+        // The client has a reply from now on (after a wait, perhaps a long one).
+        self.slots[i].since = sys::now_ms();
     }
 
     /// Sends the record already in the buffer, then an OK End.
@@ -467,6 +641,7 @@ impl Server {
         match socket::send(fd, &s.out[..s.out_len], MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL) {
             Ok(_) => {
                 s.out_len = 0;
+                s.since = sys::now_ms();
                 true
             }
             Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => false,

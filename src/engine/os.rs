@@ -221,6 +221,7 @@ impl Os for RealOs {
     }
 
     fn exec(&mut self, cmd: &Command) -> i32 {
+        crate::logging::flush_console(crate::logging::EXEC_FLUSH_MS);
         spawn::exec(cmd)
     }
 

@@ -138,13 +138,19 @@ impl Pid1 {
     /// Starts PID 1 without waiting for its control socket (a bad
     /// configuration, say). The system log goes to `dir/system.log`.
     pub fn spawn(dir: &Path, extra: &[&str], setup: Option<&str>) -> Pid1 {
+        let console = std::fs::File::create(dir.join("console.log")).unwrap();
+        Pid1::spawn_on(dir, extra, setup, console.into())
+    }
+
+    /// [`Pid1::spawn`] with PID 1's stdout and stderr on `console` (a pipe,
+    /// a terminal) instead of `dir/console.log`.
+    pub fn spawn_on(dir: &Path, extra: &[&str], setup: Option<&str>, console: std::os::fd::OwnedFd) -> Pid1 {
         require_root();
         let bin = dir.join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         for name in ["ioc", "epoch", "poweroff", "reboot", "halt", "shutdown", "killall5"] {
             let _ = std::os::unix::fs::symlink(shared_bin(), bin.join(name));
         }
-        let console = std::fs::File::create(dir.join("console.log")).unwrap();
         let mut cmd = Command::new("unshare");
         cmd.args(["--fork", "--pid", "--mount", "--mount-proc", "--kill-child"]);
         if let Some(script) = setup {
