@@ -244,9 +244,6 @@ pub fn run(opts: Options) -> i32 {
             } else if !r.is_empty() {
                 if let Some(action) = server.readable(slot, &mut engine) {
                     loop_state.daemon_action(action, &opts, &mut engine, &mut server, &signals);
-                    if action == DaemonAction::ConfigReload {
-                        rotator.reset(&engine);
-                    }
                 }
             }
         }
@@ -446,6 +443,9 @@ impl Loop {
         match action {
             DaemonAction::ConfigReload => reload(opts, engine, server),
             DaemonAction::Reexec => {
+                // Every object has settled if the exec happens: answer every
+                // waiter now, as no client connection survives the exec.
+                server.check_waiters(engine);
                 let err = crate::reexec::reexec(opts, engine, server, signals);
                 server.finish(Code::Fail, &format!("reexec failed: {err}"), engine);
             }
@@ -469,6 +469,8 @@ fn reload(opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server) {
     for p in &problems {
         log::warn!("{p}");
     }
+    // Answer who can be answered before objects that are down leave the table.
+    server.check_waiters(engine);
     engine.replace_config(config, plans);
     let warnings = diagnostics.len() + problems.len();
     if warnings == 0 {

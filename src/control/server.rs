@@ -14,7 +14,7 @@ use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAd
 
 use super::protocol::{Code, Encoder, Kind, Request, Tag, Verb, FLAG_WAIT, MSG_MAX};
 use crate::config::{Object, StopMethod};
-use crate::engine::object::{Outcome, State};
+use crate::engine::object::{Handle, Outcome, State};
 use crate::engine::os::Os;
 use crate::engine::{Engine, Phase, Power, Refusal};
 use crate::sys::{self, FixedBuf};
@@ -38,14 +38,21 @@ pub enum DaemonAction {
     Reexec,
 }
 
+/// What a client waits for. Objects are named by [`Handle`], never by table
+/// index: a configuration reload (any client, an IOC rescan) may renumber
+/// the table while a task is pending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Task {
     Idle,
-    /// Streaming records of the objects from `next` on (`only`: one object;
-    /// `consoles`: IOC objects only), then the End message.
-    Stream { next: usize, only: Option<usize>, consoles: bool },
-    /// Waiting for object `obj` to settle after `verb`.
-    Wait { obj: usize, verb: Verb },
+    /// Streaming a record per object in handle order, from the first handle
+    /// above `after` (`only`: that one object; `consoles`: IOC objects
+    /// only), then the End message.
+    Stream { after: Option<Handle>, only: Option<Handle>, consoles: bool },
+    /// Sending the record already in the buffer, then an OK End.
+    EndAfterRecord,
+    /// Waiting for object `obj` to settle after `verb`; answered FAIL if it
+    /// leaves the configuration first.
+    Wait { obj: Handle, verb: Verb },
     /// Waiting for the daemon to carry out an action.
     Daemon,
 }
@@ -217,15 +224,17 @@ impl Server {
         self.pump(i, engine);
     }
 
-    /// Answers clients waiting for objects that have settled (after events).
+    /// Answers clients waiting for objects that have settled (after events,
+    /// and before a reload drops objects that are down).
     pub fn check_waiters<O: Os>(&mut self, engine: &mut Engine<O>) {
         for i in 0..self.slots.len() {
             if let Task::Wait { obj, verb } = self.slots[i].task {
-                if engine.settled(obj) {
-                    self.slots[i].task = Task::Idle;
-                    self.answer_settled(i, obj, verb, engine);
-                    self.pump(i, engine);
+                match engine.resolve(obj) {
+                    Some(k) if !engine.settled(k) => continue,
+                    Some(k) => self.answer_settled(i, k, verb, engine),
+                    None => self.refused(i, Refusal::Removed),
                 }
+                self.pump(i, engine);
             }
         }
     }
@@ -293,10 +302,11 @@ impl Server {
                 if req.arg(0).is_some() && target.is_none() {
                     self.end(i, Code::BadParam, "no such object");
                 } else {
-                    self.slots[i].task = Task::Stream { next: target.unwrap_or(0), only: target, consoles: false };
+                    let only = target.map(|t| engine.handle(t));
+                    self.slots[i].task = Task::Stream { after: None, only, consoles: false };
                 }
             }
-            Verb::IocList => self.slots[i].task = Task::Stream { next: 0, only: None, consoles: true },
+            Verb::IocList => self.slots[i].task = Task::Stream { after: None, only: None, consoles: true },
             Verb::Version => {
                 let mut enc = Encoder::new(&mut self.slots[i].out, Kind::Record);
                 encode_system(&mut enc, engine);
@@ -312,7 +322,7 @@ impl Server {
                 };
                 match result {
                     Err(r) => self.refused(i, r),
-                    Ok(()) if wait && !engine.settled(t) => self.slots[i].task = Task::Wait { obj: t, verb: req.verb },
+                    Ok(()) if wait && !engine.settled(t) => self.slots[i].task = Task::Wait { obj: engine.handle(t), verb: req.verb },
                     // Not waiting: the request was accepted and is under way.
                     Ok(()) if !engine.settled(t) => self.end(i, Code::Ok, ""),
                     Ok(()) => self.answer_settled(i, t, req.verb, engine),
@@ -447,7 +457,7 @@ impl Server {
 
     /// Sends the record already in the buffer, then an OK End.
     fn end_after(&mut self, i: usize) {
-        self.slots[i].task = Task::Stream { next: usize::MAX, only: None, consoles: false };
+        self.slots[i].task = Task::EndAfterRecord;
     }
 
     /// Sends what is pending; false if the socket is full (wait for POLLOUT).
@@ -480,21 +490,26 @@ impl Server {
             if self.slots[i].fd.is_none() {
                 return;
             }
-            let Task::Stream { next, only, consoles } = self.slots[i].task else { return };
-            let count = engine.objects().len();
-            let mut k = next;
-            while k < count && consoles && engine.config().objects[k].console.is_none() {
-                k += 1;
-            }
-            let done = k >= count || only.is_some_and(|o| k != o);
-            if done {
+            let (after, only, consoles) = match self.slots[i].task {
+                Task::Stream { after, only, consoles } => (after, only, consoles),
+                Task::EndAfterRecord => {
+                    self.end(i, Code::Ok, "");
+                    continue;
+                }
+                _ => return,
+            };
+            let next = match only {
+                Some(obj) => engine.resolve(obj).filter(|_| after.is_none()),
+                None => engine.next_by_handle(after, |k| !consoles || engine.config().objects[k].console.is_some()),
+            };
+            let Some(k) = next else {
                 self.end(i, Code::Ok, "");
                 continue;
-            }
+            };
             let mut enc = Encoder::new(&mut self.slots[i].out, Kind::Record);
             encode_object(&mut enc, engine, k);
             self.slots[i].out_len = enc.as_bytes().len();
-            self.slots[i].task = Task::Stream { next: k + 1, only, consoles };
+            self.slots[i].task = Task::Stream { after: Some(engine.handle(k)), only, consoles };
         }
     }
 }

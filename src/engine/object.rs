@@ -139,8 +139,39 @@ pub fn backoff_ms(fast_failures: u32) -> u64 {
 /// A short message kept with the object (the last problem), fixed-size.
 pub type Note = heapless::String<160>;
 
+/// A stable name for one object of the engine's table, for whoever must
+/// refer to it across events (a waiting client, a status stream): a table
+/// index changes meaning at every configuration reload, a handle does not.
+/// Serials are handed out once, in creation order, and never reused while
+/// the engine lives; an object carried across a reload (same ObjectID) keeps
+/// its handle, a new or re-added one gets a new handle. Resolve with
+/// `Engine::resolve`; `None` means the object is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Handle(u64);
+
+/// The engine's source of handles: each one is issued once.
+#[derive(Debug)]
+pub(super) struct Handles {
+    next: u64,
+}
+
+impl Handles {
+    pub(super) fn new() -> Self {
+        Handles { next: 1 }
+    }
+
+    pub(super) fn issue(&mut self) -> Handle {
+        let handle = Handle(self.next);
+        // 2^64 objects are never created: no wrap, so no reuse.
+        self.next += 1;
+        handle
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ObjState {
+    /// Which object this is, across reloads (set by the engine only).
+    pub(super) handle: Handle,
     pub state: State,
     /// ObjectEnabled, as overridden at run time by enable/disable/RUNONCE.
     pub enabled: bool,
@@ -177,8 +208,9 @@ pub struct ObjState {
 }
 
 impl ObjState {
-    pub fn new(enabled: bool, runlevels: u64) -> Self {
+    pub(super) fn new(handle: Handle, enabled: bool, runlevels: u64) -> Self {
         ObjState {
+            handle,
             state: State::Stopped,
             enabled,
             runlevels,

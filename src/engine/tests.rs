@@ -663,3 +663,94 @@ fn killall5_waits_its_seconds_even_when_the_process_ends_early() {
     e.wait(1);
     assert_eq!(e.state("k"), State::Stopped);
 }
+
+/// A configuration reload, as the daemon does it.
+fn reload(e: &mut Engine<Fake>, mut c: Config) {
+    c.globals.ioc.group = "root".into();
+    let (plans, problems) = plan::build(&c, &Layout::system());
+    assert!(problems.is_empty(), "{problems:?}");
+    e.replace_config(c, plans);
+}
+
+#[test]
+fn a_handle_follows_its_object_across_reloads_and_is_never_reused() {
+    let mut e = booted(config(vec![object("d1", "/bin/d1", 0), object("a", "/bin/a", 0)]));
+    let d1 = e.handle(e.find("d1").unwrap());
+    let i = e.find("a").unwrap();
+    e.start(i).unwrap();
+    let a = e.handle(i);
+    assert_eq!(e.state("a"), State::Starting);
+    // d1 goes, a moves to the front, fresh is new: a waiter on a still finds it.
+    reload(&mut e, config(vec![object("a", "/bin/a", 0), object("fresh", "/bin/fresh", 0)]));
+    assert_eq!(e.resolve(a), Some(0));
+    assert_eq!(e.resolve(d1), None);
+    let fresh = e.handle(e.find("fresh").unwrap());
+    assert!(fresh > a && fresh > d1, "a new object gets a new handle");
+    // a leaves the configuration while it starts: kept, and still a.
+    reload(&mut e, config(vec![object("fresh", "/bin/fresh", 0)]));
+    let i = e.resolve(a).unwrap();
+    assert_eq!((e.config().objects[i].id.as_str(), e.object(i).removed), ("a", true));
+    assert_eq!(e.resolve(fresh), e.find("fresh"));
+    e.exit(e.pid_of("/bin/a"), 1);
+    assert_eq!(e.state("a"), State::Failed);
+    assert_eq!(e.resolve(a), Some(i), "down, but only the next reload drops it");
+    reload(&mut e, config(vec![object("fresh", "/bin/fresh", 0)]));
+    assert_eq!(e.resolve(a), None);
+    // Back under the same ID, it is another object: its old handle stays dead.
+    reload(&mut e, config(vec![object("a", "/bin/a", 0), object("fresh", "/bin/fresh", 0)]));
+    assert_eq!(e.resolve(a), None);
+    assert!(e.handle(e.find("a").unwrap()) > fresh);
+}
+
+#[test]
+fn a_walk_in_handle_order_neither_repeats_nor_skips_across_a_reload() {
+    let ids = ["o1", "o2", "o3", "o4", "o5", "o6"];
+    let mut e = booted(config(ids.iter().map(|id| object(id, "/bin/true", 0)).collect()));
+    let first = e.next_by_handle(None, |_| true).unwrap();
+    let second = e.next_by_handle(Some(e.handle(first)), |_| true).unwrap();
+    assert_eq!((e.config().objects[first].id.as_str(), e.config().objects[second].id.as_str()), ("o1", "o2"));
+    let mut after = Some(e.handle(second));
+    // o2 (sent) and o3 (not yet sent) go, the rest is reversed, one is new.
+    reload(&mut e, config(["o6", "o5", "o4", "new", "o1"].iter().map(|id| object(id, "/bin/true", 0)).collect()));
+    let mut rest = Vec::new();
+    while let Some(k) = e.next_by_handle(after, |_| true) {
+        rest.push(e.config().objects[k].id.clone());
+        after = Some(e.handle(k));
+    }
+    assert_eq!(rest, ["o4", "o5", "o6", "new"]);
+    // A filter skips without ending the walk.
+    let odd = e.next_by_handle(None, |k| e.config().objects[k].id == "o5").unwrap();
+    assert_eq!(e.config().objects[odd].id, "o5");
+}
+
+#[test]
+fn startobj_and_skipobj_name_the_same_objects_after_a_reload_during_boot() {
+    let fork = |id: &str, priority| with(object(id, &format!("/bin/{id}"), priority), |o| o.fork = true);
+    let mut e = engine(config(vec![object("d1", "/bin/d1", 0), object("hold", "/bin/hold", 1), fork("x", 0), fork("s", 2)]));
+    e.boot(&BootOptions { start: vec!["x".into()], skip: vec!["s".into()], ..Default::default() });
+    assert_eq!(e.spawned(), ["/bin/hold"]);
+    // Every index changes: d1 goes, the order is reversed, late is new.
+    reload(&mut e, config(vec![fork("late", 2), fork("s", 2), fork("x", 0), object("hold", "/bin/hold", 1)]));
+    e.exit(e.pid_of("/bin/hold"), 0);
+    assert_eq!(e.spawned(), ["/bin/hold", "/bin/late", "/bin/x"]);
+    assert_eq!(e.state("s"), State::Stopped);
+    assert_eq!(e.take_request(), Some(SystemRequest::Ready));
+}
+
+#[test]
+fn a_boot_whose_runlevel_a_reload_removes_still_ends() {
+    let fork = |id: &str| with(object(id, &format!("/bin/{id}"), 0), |o| o.fork = true);
+    let mut e = engine(config(vec![object("hold", "/bin/hold", 1), fork("x")]));
+    e.boot(&BootOptions { start: vec!["x".into()], ..Default::default() });
+    let mut other = config(vec![with(object("hold", "/bin/hold", 1), |_| {}), fork("x")]);
+    other.runlevels.retain(|r| r.name != "default");
+    other.runlevels.push(Runlevel { name: "single".into(), inherits: vec![] });
+    other.globals.default_runlevel = "single".into();
+    for o in &mut other.objects {
+        o.runlevels = vec!["single".into()];
+    }
+    reload(&mut e, other);
+    assert_eq!(e.phase(), Phase::Up);
+    assert_eq!(e.take_request(), Some(SystemRequest::Ready));
+    assert_eq!(e.spawned(), ["/bin/hold", "/bin/x"]);
+}

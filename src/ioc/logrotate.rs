@@ -36,6 +36,8 @@ pub struct LogRotator {
     watches: Vec<Watch>,
     max_bytes: u64,
     keep: u32,
+    /// The engine table `watches` is indexed by ([`Engine::table_generation`]).
+    generation: u64,
 }
 
 impl LogRotator {
@@ -48,11 +50,22 @@ impl LogRotator {
         } else {
             None
         };
-        LogRotator { inotify, watches: vec![UNWATCHED; engine.objects().len()], max_bytes: g.log_max_bytes, keep: g.log_keep }
+        LogRotator {
+            inotify,
+            watches: vec![UNWATCHED; engine.objects().len()],
+            max_bytes: g.log_max_bytes,
+            keep: g.log_keep,
+            generation: engine.table_generation(),
+        }
     }
 
-    /// After a configuration reload: start over with the new table.
-    pub fn reset<O: Os>(&mut self, engine: &Engine<O>) {
+    /// After a configuration reload (whoever asked for it) an index names
+    /// another object: start over with the new table and settings, so one
+    /// IOC's log is never rotated, nor its procServ signalled, for another.
+    fn follow_reload<O: Os>(&mut self, engine: &Engine<O>) {
+        if self.generation == engine.table_generation() {
+            return;
+        }
         if let Some(fd) = &self.inotify {
             for w in &self.watches {
                 if w.wd >= 0 {
@@ -73,6 +86,7 @@ impl LogRotator {
 
     /// Watches the logs of running IOCs, unwatches the others (after events).
     pub fn sync<O: Os>(&mut self, engine: &Engine<O>) {
+        self.follow_reload(engine);
         let Some(fd) = &self.inotify else { return };
         for (i, w) in self.watches.iter_mut().enumerate() {
             let Some(console) = engine.plans().get(i).and_then(|p| p.console.as_ref()) else { continue };
@@ -88,6 +102,7 @@ impl LogRotator {
 
     /// The inotify descriptor is readable: check the logs that were written.
     pub fn readable<O: Os>(&mut self, engine: &Engine<O>, now: u64) {
+        self.follow_reload(engine);
         let Some(fd) = &self.inotify else { return };
         let mut buf = [0u8; 1024];
         let watches = &mut self.watches;
@@ -111,6 +126,7 @@ impl LogRotator {
     /// Cooldowns that ended: check once more (the log may have grown
     /// meanwhile), then watch again.
     pub fn timer<O: Os>(&mut self, engine: &Engine<O>, now: u64) {
+        self.follow_reload(engine);
         for i in 0..self.watches.len() {
             if self.watches[i].cooldown_until.is_some_and(|t| t <= now) {
                 self.watches[i].cooldown_until = None;

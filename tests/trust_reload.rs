@@ -1,0 +1,227 @@
+//! A configuration reload renumbers PID 1's object table; nothing that
+//! outlives one event may hold a position in it (issue 8, defect 3). Each
+//! test holds something across a `configreload` that moves, removes or
+//! reorders objects, with iocinit as PID 1 of a PID namespace:
+//!
+//! - a client waiting for `start A` (the CLI waits by default) gets A's own
+//!   result, whatever happened to the table meanwhile;
+//! - a `status` stream to a client that reads slowly neither repeats nor
+//!   skips an object that survived the reload;
+//! - `--startobj`/`--skipobj` (the kernel's `startobj=`/`skipobj=`) still
+//!   name the same objects after a reload during the boot.
+//!
+//! Starts are held with a file the test creates (`go-*`), not with sleeps,
+//! so nothing depends on timing. Needs root (CI runs as root).
+
+mod ns;
+
+use std::os::fd::AsRawFd;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use iocinit::control::protocol::{Code, Kind, Message, Request, Tag, Verb, MSG_MAX};
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
+use ns::{ok, write, Pid1};
+
+const T: Duration = Duration::from_secs(20);
+
+/// An object whose start command runs until `@DIR@/go-ID` exists, then
+/// exits with `code`: a start that lasts exactly as long as the test wants.
+fn held(id: &str, code: u8, priority: u32) -> String {
+    format!(
+        "ObjectID {id}\nObjectStartCommand while [ ! -e @DIR@/go-{id} ]; do sleep 0.05; done; exit {code}\n\
+         ObjectStartPriority {priority}\nObjectStopPriority 1\nObjectRunlevels default\n"
+    )
+}
+
+/// A one-shot that is never started by the boot (start priority 0).
+fn idle(id: &str) -> String {
+    format!("ObjectID {id}\nObjectStartCommand /bin/true\nObjectStartPriority 0\nObjectRunlevels default\n")
+}
+
+/// A FORK sleeper of start priority `priority`.
+fn sleeper(id: &str, priority: u32) -> String {
+    format!(
+        "ObjectID {id}\nObjectStartCommand /bin/sleep 600\nObjectStartPriority {priority}\nObjectStopPriority 1\n\
+         ObjectRunlevels default\nObjectOptions FORK\n"
+    )
+}
+
+fn conf(objects: &[String]) -> String {
+    format!("DefaultRunlevel default\n{}", objects.concat())
+}
+
+fn release(dir: &std::path::Path, id: &str) {
+    std::fs::write(dir.join(format!("go-{id}")), "").unwrap();
+}
+
+/// `iocinit start ID` inside the namespace, waiting for the result.
+fn start_waiting(p: &Pid1, id: &str) -> Child {
+    p.inside(ns::BIN, &["start", id]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+fn answer(child: Child) -> String {
+    let out = child.wait_with_output().unwrap();
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn reload(p: &Pid1) {
+    let out = p.ctl(&["configreload"]);
+    assert!(out.status.success(), "configreload: {out:?}; console:\n{}", p.console());
+}
+
+#[test]
+fn a_waiter_gets_its_own_object_after_a_reload_shrinks_the_table() {
+    let dir = ns::scratch("reload-waiter-shrink");
+    let before: Vec<String> = ["d1", "d2", "d3", "d4", "d5"].iter().map(|id| idle(id)).chain([held("a", 0, 0)]).collect();
+    write(&dir, "epoch.conf", &conf(&before));
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let fds = p.fd_count();
+    let waiter = start_waiting(&p, "a");
+    p.wait_state("a", "starting", T);
+    // a was the sixth object; now it is the only one.
+    write(&dir, "epoch.conf", &conf(&[held("a", 0, 0)]));
+    reload(&p);
+    release(&dir, "a");
+    assert_eq!(answer(waiter), "Starting a ... Done\n", "console:\n{}", p.console());
+    assert_eq!(p.state("a"), "done");
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn waiters_get_their_own_objects_after_a_reload_reorders_and_removes() {
+    let dir = ns::scratch("reload-waiter-reorder");
+    write(&dir, "epoch.conf", &conf(&[held("a", 0, 0), held("b", 3, 0), idle("x")]));
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let fds = p.fd_count();
+    let (wait_a, wait_b) = (start_waiting(&p, "a"), start_waiting(&p, "b"));
+    p.wait_state("a", "starting", T);
+    p.wait_state("b", "starting", T);
+    // a moves behind x (which is settled: a waiter pointed at x would be
+    // answered at once); b leaves the configuration while it starts, so it
+    // is kept until it is down.
+    write(&dir, "epoch.conf", &conf(&[idle("x"), held("a", 0, 0), idle("new")]));
+    reload(&p);
+    assert_eq!(p.status("b")["removed"], true);
+    release(&dir, "b");
+    p.wait_state("b", "failed", T);
+    release(&dir, "a");
+    let (a, b) = (answer(wait_a), answer(wait_b));
+    assert_eq!(a, "Starting a ... Done\n", "console:\n{}", p.console());
+    assert!(b.starts_with("Starting b ... FAIL"), "{b}; console:\n{}", p.console());
+    // b is down now: the next reload drops it.
+    reload(&p);
+    assert_eq!(p.ctl(&["status", "b"]).status.code(), Some(2));
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+/// A control client that sends one request and reads its reply only when
+/// told to, one packet at a time (a slow reader).
+struct SlowClient(std::os::fd::OwnedFd);
+
+impl SlowClient {
+    fn request(p: &Pid1, verb: Verb) -> SlowClient {
+        let fd = socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None).unwrap();
+        socket::connect(fd.as_raw_fd(), &UnixAddr::new(&p.socket()).unwrap()).unwrap();
+        let tv = nix::sys::time::TimeVal::new(T.as_secs() as _, 0);
+        socket::setsockopt(&fd, socket::sockopt::ReceiveTimeout, &tv).unwrap();
+        socket::send(fd.as_raw_fd(), &Request::encode(verb, 0, &[]), MsgFlags::MSG_NOSIGNAL).unwrap();
+        SlowClient(fd)
+    }
+
+    fn next(&self) -> Message {
+        let mut buf = vec![0u8; MSG_MAX];
+        let n = socket::recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()).expect("a reply within the timeout");
+        assert!(n > 0, "the server closed the connection mid-reply");
+        Message::decode(&buf[..n]).unwrap()
+    }
+}
+
+#[test]
+fn a_status_stream_survives_a_reload_without_repeating_or_skipping() {
+    let dir = ns::scratch("reload-stream");
+    // Enough objects (with long descriptions) that the reply cannot fit in
+    // the socket buffer: the server must stop and resume on POLLOUT.
+    let description = "x".repeat(120);
+    let object = |k: usize| {
+        format!("ObjectID o{k:04}\nObjectDescription {description}\nObjectStartCommand /bin/true\nObjectStartPriority 0\nObjectRunlevels default\n")
+    };
+    let count = 1500;
+    write(&dir, "epoch.conf", &conf(&(0..count).map(object).collect::<Vec<_>>()));
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let fds = p.fd_count();
+    let client = SlowClient::request(&p, Verb::Status);
+    let mut seen: Vec<String> = Vec::new();
+    for _ in 0..10 {
+        let m = client.next();
+        assert_eq!(m.kind, Kind::Record);
+        seen.push(m.str(Tag::Id).unwrap().to_string());
+    }
+    // The first half goes, the second half stays in reverse order, and new
+    // objects come in between.
+    let after: Vec<String> = (count / 2..count)
+        .rev()
+        .flat_map(|k| [object(k), format!("ObjectID n{k:04}\nObjectStartCommand /bin/true\nObjectStartPriority 0\nObjectRunlevels default\n")])
+        .collect();
+    write(&dir, "epoch.conf", &conf(&after));
+    reload(&p);
+    let end = loop {
+        let m = client.next();
+        match m.kind {
+            Kind::Record => seen.push(m.str(Tag::Id).unwrap().to_string()),
+            Kind::End => break m,
+        }
+    };
+    assert_eq!(end.code(), Code::Ok, "{:?}", end.str(Tag::Message));
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "objects sent twice");
+    let old_sent = seen.iter().filter(|id| id.starts_with('o')).count();
+    assert!(old_sent < count, "the reload came after the whole stream: the test proves nothing");
+    for k in count / 2..count {
+        let id = format!("o{k:04}");
+        assert!(seen.contains(&id), "{id} survived the reload but was never sent");
+    }
+    drop(client);
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn startobj_and_skipobj_name_the_same_objects_after_a_reload_during_boot() {
+    let dir = ns::scratch("reload-bootlist");
+    let objects = |list: &[&str]| -> String {
+        conf(
+            &list
+                .iter()
+                .map(|id| match *id {
+                    "hold" => held("hold", 0, 1),
+                    "x" => sleeper("x", 0),
+                    "s" | "late" => sleeper(id, 2),
+                    d => idle(d),
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    write(&dir, "epoch.conf", &objects(&["d1", "d2", "d3", "hold", "x", "s"]));
+    let mut p = Pid1::boot(&dir, &["--startobj", "x", "--skipobj", "s"]);
+    p.wait_state("hold", "starting", T);
+    let fds = p.fd_count();
+    // The boot waits for hold; meanwhile the table shrinks and grows.
+    write(&dir, "epoch.conf", &objects(&["hold", "x", "s", "late"]));
+    reload(&p);
+    release(&dir, "hold");
+    p.wait_console("iocinit: ready", T);
+    p.wait_state("x", "running", T);
+    p.wait_state("late", "running", T);
+    assert_eq!(p.state("s"), "stopped", "skipobj=s was started; console:\n{}", p.console());
+    ok(p.ctl(&["stop", "x"]));
+    p.assert_healthy(fds);
+    p.poweroff();
+}
