@@ -192,6 +192,12 @@ fn handle_order(objs: &[ObjState]) -> Vec<usize> {
     order
 }
 
+/// A runlevel membership mask (bit i = `from.runlevels[i]`) in the bits of
+/// `to`: runlevels are found by name, their indices differ between the two.
+fn remap_runlevels(mask: u64, from: &[crate::config::Runlevel], to: &Config) -> u64 {
+    from.iter().enumerate().take(64).filter(|(b, _)| mask & (1 << b) != 0).fold(0, |m, (_, r)| m | runlevel_bit(to, &r.name))
+}
+
 /// A new object's state, as `config` defines it.
 fn initial_state(config: &Config, object: &crate::config::Object, handle: Handle) -> ObjState {
     ObjState::new(handle, object.enabled, object.runlevels.iter().fold(0, |m, r| m | runlevel_bit(config, r)))
@@ -621,9 +627,10 @@ impl<O: Os> Engine<O> {
                 None if st.state.is_down() => {}
                 None => {
                     log::warn!("{}: removed from the configuration while running; it is kept until stopped", old.id);
+                    let runlevels = remap_runlevels(st.runlevels, &old_config.runlevels, &config);
                     config.objects.push(old);
                     plans.push(old_plan);
-                    carried.push(Some(ObjState { removed: true, ..st }));
+                    carried.push(Some(ObjState { removed: true, runlevels, ..st }));
                 }
             }
         }

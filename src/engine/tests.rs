@@ -754,3 +754,21 @@ fn a_boot_whose_runlevel_a_reload_removes_still_ends() {
     assert_eq!(e.take_request(), Some(SystemRequest::Ready));
     assert_eq!(e.spawned(), ["/bin/hold", "/bin/x"]);
 }
+
+#[test]
+fn a_removed_object_keeps_its_runlevels_when_a_reload_renumbers_them() {
+    let in_rl = |id: &str, rls: &[&str]| {
+        let mut o = with(object(id, &format!("/bin/{id}"), 1), |o| o.fork = true);
+        o.runlevels = rls.iter().map(|r| r.to_string()).collect();
+        o
+    };
+    // Runlevels b (bit 0) and default (bit 1).
+    let mut e = booted(config(vec![in_rl("keep", &["default"]), in_rl("gone", &["b"])]));
+    let g = e.find("gone").unwrap();
+    e.start(g).unwrap();
+    // Now a (bit 0), b (bit 1), default (bit 2); gone is kept while it runs.
+    reload(&mut e, config(vec![in_rl("keep", &["a", "b", "default"])]));
+    let g = e.find("gone").unwrap();
+    assert!(e.object(g).removed);
+    assert_eq!(e.runlevel_names(g).collect::<Vec<_>>(), ["b"]);
+}
