@@ -8,7 +8,9 @@
 //! - a `status` stream to a client that reads slowly neither repeats nor
 //!   skips an object that survived the reload;
 //! - `--startobj`/`--skipobj` (the kernel's `startobj=`/`skipobj=`) still
-//!   name the same objects after a reload during the boot.
+//!   name the same objects after a reload during the boot;
+//! - the race of the issue, all by a member of the IOC group (no root):
+//!   `ioc stop c` waits while `ioc remove b` rescans the IOC directory.
 //!
 //! Starts are held with a file the test creates (`go-*`), not with sleeps,
 //! so nothing depends on timing. Needs root (CI runs as root).
@@ -222,6 +224,73 @@ fn startobj_and_skipobj_name_the_same_objects_after_a_reload_during_boot() {
     p.wait_state("late", "running", T);
     assert_eq!(p.state("s"), "stopped", "skipobj=s was started; console:\n{}", p.console());
     ok(p.ctl(&["stop", "x"]));
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+/// IocGroup of these tests and a member who is not root (created by
+/// tests/support/install-test-users, as for tests/ioc_access.rs).
+const IOC_GROUP: &str = "iocit-grp";
+const MEMBER: &str = "iocit-op";
+const IOC_USER: &str = "iocit-srv";
+
+#[test]
+fn an_ioc_group_member_stopping_one_ioc_while_removing_another_gets_its_answer() {
+    use std::os::unix::fs::PermissionsExt;
+    let group = nix::unistd::Group::from_name(IOC_GROUP).unwrap().expect("no iocit-grp: run tests/support/install-test-users");
+    let dir = ns::scratch("reload-ioc-race");
+    assert!(ns::world_reachable(&dir.join("..")), "{} must be reachable by the IOC group", dir.display());
+    // A stand-in for procServ whose stop lasts until the test says so: it
+    // ends on SIGTERM only once go-NAME exists.
+    ns::write_exec(
+        &dir,
+        "fake-procserv",
+        "#!/bin/sh\nname=\nwhile [ $# -gt 0 ]; do [ \"$1\" = --name ] && name=$2; shift; done\n\
+         term=0\ntrap 'term=1' TERM\nwhile [ \"$term\" = 0 ] || [ ! -e @DIR@/go-$name ]; do sleep 0.05; done\n",
+    );
+    ns::write_exec(&dir, "st.cmd", "#!/bin/sh\n");
+    write(
+        &dir,
+        "epoch.conf",
+        &format!(
+            "DefaultRunlevel default\nIocDirectory @DIR@/ioc\nIocLogDirectory @DIR@/log\nIocGroup {IOC_GROUP}\n\
+             ProcServ @DIR@/fake-procserv\n"
+        ),
+    );
+    for name in ["b", "c"] {
+        write(
+            &dir,
+            &format!("ioc/{name}.conf"),
+            &format!("IOC_NAME=\"{name}\"\nIOC_USER=\"{IOC_USER}\"\nIOC_GROUP=\"{IOC_GROUP}\"\nIOC_CHDIR=\"@DIR@\"\nIOC_CMD=\"./st.cmd\"\n"),
+        );
+    }
+    // The IOC directory as docs/INSTALL.md sets it up: the group may add and remove files.
+    nix::unistd::chown(&dir.join("ioc"), None, Some(group.gid)).unwrap();
+    std::fs::set_permissions(dir.join("ioc"), std::fs::Permissions::from_mode(0o2775)).unwrap();
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    p.wait_state("c", "running", T);
+    release(&dir, "b");
+    ok(p.ioc(&["stop", "b"]));
+    let fds = p.fd_count();
+    let ioc = p.bin.join("ioc");
+    let run_dir = dir.join("run");
+    let stop_c = p
+        .inside_as(MEMBER, ioc.to_str().unwrap(), &["stop", "c", "--run-dir", run_dir.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    p.wait_state("c", "stopping", T);
+    // b is down: the rescan drops it, and c moves up in the table.
+    let removed = p.ioc_as(MEMBER, &["remove", "b"]);
+    assert!(removed.status.success(), "ioc remove b: {removed:?}; console:\n{}", p.console());
+    release(&dir, "c");
+    // stdout only: should the machine be so slow that STOPTIMEOUT ends the
+    // stop with SIGKILL, stderr carries a warning, and that is not the point.
+    let out = stop_c.wait_with_output().unwrap();
+    assert!(out.status.success() && out.stdout == b"c stopped\n", "ioc stop c: {out:?}; console:\n{}", p.console());
+    assert_eq!(p.state("c"), "stopped");
     p.assert_healthy(fds);
     p.poweroff();
 }
