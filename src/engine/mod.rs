@@ -663,6 +663,7 @@ impl<O: Os> Engine<O> {
         self.table_generation += 1;
         self.load_state();
         // A job in progress refers to old indices: restart its scan.
+        let booting = matches!(self.job, Job::Start { cause: Cause::Boot, .. });
         self.job = match self.job {
             Job::Start { cause, .. } => match self.runlevel {
                 Some(runlevel) => Job::Start { runlevel, priority: 0, cause },
@@ -674,8 +675,8 @@ impl<O: Os> Engine<O> {
             },
             j => j,
         };
-        if self.phase == Phase::Booting && self.job == Job::Idle {
-            // The boot's runlevel is gone: there is nothing left to wait for.
+        if booting && self.job == Job::Idle {
+            log::warn!("the boot's runlevel is no longer configured; the boot ends here");
             self.finish_boot();
         }
         self.advance();

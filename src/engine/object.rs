@@ -1,5 +1,6 @@
 //! The run-time state of one object: its lifecycle [`State`], tracked
-//! processes, deadline and counters. Only the engine changes it, through
+//! processes, deadline and counters, and the [`Handle`] that names it across
+//! configuration reloads. Only the engine changes it, through
 //! [`ObjState::set`], which owns the side effects every transition shares
 //! (clearing the deadline, stamping times). Diagram: docs/ARCHITECTURE.md.
 

@@ -190,6 +190,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_reload_by_anyone_starts_the_per_object_table_over() {
+        use crate::config::{Config, Object};
+        use crate::engine::os::RealOs;
+        use crate::layout::Layout;
+        let load = |ids: &[&str]| {
+            let config = Config {
+                objects: ids.iter().map(|id| Object { id: id.to_string(), ..Default::default() }).collect(),
+                ..Default::default()
+            };
+            let (plans, _) = crate::engine::plan::build(&config, &Layout::system());
+            (config, plans)
+        };
+        let (config, plans) = load(&["a"]);
+        let mut engine = Engine::new(RealOs::new(), config, plans, None);
+        let mut rotator = LogRotator::new(&engine);
+        // Nobody tells the rotator: it sees the new table by itself.
+        let (config, plans) = load(&["b", "c", "a"]);
+        engine.replace_config(config, plans);
+        rotator.sync(&engine);
+        assert_eq!(rotator.watches.len(), 3);
+        assert_eq!(rotator.generation, engine.table_generation());
+    }
+
+    #[test]
     fn rotation_shifts_and_keeps_k() {
         let dir = std::env::temp_dir().join(format!("iocinit-rotate-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
