@@ -15,7 +15,12 @@ pub struct Reply {
     pub records: Vec<Message>,
     pub code: Code,
     pub message: String,
+    /// A listing cut by a configuration reload (records of one table, not all).
+    pub retry: bool,
 }
+
+/// How often a listing is asked for when reloads keep cutting it.
+const LISTING_ATTEMPTS: u32 = 3;
 
 /// Why a request got no answer.
 #[derive(Debug)]
@@ -56,8 +61,20 @@ impl Client {
     }
 
     /// Sends one request and collects the reply; `timeout` bounds each wait
-    /// for a message (None: wait as long as it takes, e.g. a slow start).
+    /// for a message (None: wait as long as it takes, e.g. a slow start). A
+    /// listing cut by a configuration reload is asked for again, a few times.
     pub fn request(&mut self, verb: Verb, flags: u8, args: &[&str], timeout: Option<Duration>) -> Result<Reply, ClientError> {
+        let mut attempts = 1;
+        loop {
+            let reply = self.request_once(verb, flags, args, timeout)?;
+            if !reply.retry || attempts == LISTING_ATTEMPTS {
+                return Ok(reply);
+            }
+            attempts += 1;
+        }
+    }
+
+    fn request_once(&mut self, verb: Verb, flags: u8, args: &[&str], timeout: Option<Duration>) -> Result<Reply, ClientError> {
         let io_err = |e: nix::errno::Errno| ClientError::Io(self.path.clone(), io::Error::from(e));
         let tv = timeout.map(|t| nix::sys::time::TimeVal::new(t.as_secs() as _, t.subsec_micros() as _));
         socket::setsockopt(&self.fd, socket::sockopt::ReceiveTimeout, &tv.unwrap_or(nix::sys::time::TimeVal::new(0, 0)))
@@ -79,7 +96,8 @@ impl Client {
                 Kind::Record => records.push(msg),
                 Kind::End => {
                     let message = msg.str(Tag::Message).unwrap_or("").to_string();
-                    return Ok(Reply { records, code: msg.code(), message });
+                    let retry = msg.bool(Tag::Retry).unwrap_or(false);
+                    return Ok(Reply { records, code: msg.code(), message, retry });
                 }
             }
         }

@@ -15,6 +15,9 @@ use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAd
 use super::protocol::{Code, Encoder, Kind, Request, Tag, Verb, FLAG_WAIT, MSG_MAX};
 use crate::config::{Object, StopMethod};
 use crate::engine::object::{Handle, Outcome, State};
+
+/// The End of a listing that a configuration reload cut (with [`Tag::Retry`]).
+const LISTING_CUT: &str = "the configuration was reloaded during the reply; ask again";
 use crate::engine::os::Os;
 use crate::engine::{Engine, Phase, Power, Refusal};
 use crate::sys::{self, FixedBuf};
@@ -38,16 +41,18 @@ pub enum DaemonAction {
     Reexec,
 }
 
-/// What a client waits for. Objects are named by [`Handle`], never by table
-/// index: a configuration reload (any client, an IOC rescan) may renumber
-/// the table while a task is pending.
+/// What a client waits for. A configuration reload (any client, an IOC
+/// rescan) may renumber the object table while a task is pending: a waiter
+/// names its object by [`Handle`], a listing holds indices together with the
+/// table generation they belong to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Task {
     Idle,
-    /// Streaming a record per object in handle order, from the first handle
-    /// above `after` (`only`: that one object; `consoles`: IOC objects
-    /// only), then the End message.
-    Stream { after: Option<Handle>, only: Option<Handle>, consoles: bool },
+    /// Streaming a record per object of table indices `next..end` of table
+    /// generation `generation` (`consoles`: IOC objects only), then the End
+    /// message. A reload before the end cuts it: the client is told to ask
+    /// again rather than get objects of two tables, repeated or missing.
+    Stream { next: usize, end: usize, generation: u64, consoles: bool },
     /// Sending the record already in the buffer, then an OK End.
     EndAfterRecord,
     /// Waiting for object `obj` to settle after `verb`; answered FAIL if it
@@ -302,11 +307,14 @@ impl Server {
                 if req.arg(0).is_some() && target.is_none() {
                     self.end(i, Code::BadParam, "no such object");
                 } else {
-                    let only = target.map(|t| engine.handle(t));
-                    self.slots[i].task = Task::Stream { after: None, only, consoles: false };
+                    let (next, end) = target.map_or((0, engine.objects().len()), |t| (t, t + 1));
+                    self.slots[i].task = Task::Stream { next, end, generation: engine.table_generation(), consoles: false };
                 }
             }
-            Verb::IocList => self.slots[i].task = Task::Stream { after: None, only: None, consoles: true },
+            Verb::IocList => {
+                let (end, generation) = (engine.objects().len(), engine.table_generation());
+                self.slots[i].task = Task::Stream { next: 0, end, generation, consoles: true };
+            }
             Verb::Version => {
                 let mut enc = Encoder::new(&mut self.slots[i].out, Kind::Record);
                 encode_system(&mut enc, engine);
@@ -449,8 +457,16 @@ impl Server {
 
     /// Queues the End message as the only message.
     fn end(&mut self, i: usize, code: Code, message: &str) {
+        self.end_reply(i, code, message, false);
+    }
+
+    /// The End message; `retry`: a listing cut by a reload.
+    fn end_reply(&mut self, i: usize, code: Code, message: &str, retry: bool) {
         let mut enc = Encoder::new(&mut self.slots[i].out, Kind::End);
         enc.bytes(Tag::Code, &[code as u8]).str(Tag::Message, message);
+        if retry {
+            enc.bool(Tag::Retry, true);
+        }
         self.slots[i].out_len = enc.as_bytes().len();
         self.slots[i].task = Task::Idle;
     }
@@ -490,26 +506,31 @@ impl Server {
             if self.slots[i].fd.is_none() {
                 return;
             }
-            let (after, only, consoles) = match self.slots[i].task {
-                Task::Stream { after, only, consoles } => (after, only, consoles),
+            let (next, end, generation, consoles) = match self.slots[i].task {
+                Task::Stream { next, end, generation, consoles } => (next, end, generation, consoles),
                 Task::EndAfterRecord => {
                     self.end(i, Code::Ok, "");
                     continue;
                 }
                 _ => return,
             };
-            let next = match only {
-                Some(obj) => engine.resolve(obj).filter(|_| after.is_none()),
-                None => engine.next_by_handle(after, |k| !consoles || engine.config().objects[k].console.is_some()),
-            };
-            let Some(k) = next else {
+            if next >= end {
+                self.end(i, Code::Ok, "");
+                continue;
+            }
+            if generation != engine.table_generation() {
+                self.end_reply(i, Code::Fail, LISTING_CUT, true);
+                continue;
+            }
+            let wanted = |k: usize| !consoles || engine.config().objects[k].console.is_some();
+            let Some(k) = (next..end).find(|&k| wanted(k)) else {
                 self.end(i, Code::Ok, "");
                 continue;
             };
             let mut enc = Encoder::new(&mut self.slots[i].out, Kind::Record);
             encode_object(&mut enc, engine, k);
             self.slots[i].out_len = enc.as_bytes().len();
-            self.slots[i].task = Task::Stream { after: Some(engine.handle(k)), only, consoles };
+            self.slots[i].task = Task::Stream { next: k + 1, end, generation, consoles };
         }
     }
 }

@@ -169,11 +169,9 @@ pub struct Engine<O: Os> {
     boot_start: Vec<String>,
     boot_skip: Vec<String>,
     handles: Handles,
-    /// Table indices sorted by handle (rebuilt at each reload): what
-    /// [`Engine::next_by_handle`] walks.
-    by_handle: Vec<usize>,
     /// Changes whenever table indices change meaning (a configuration
-    /// reload), for those that keep per-index tables (log rotation).
+    /// reload), for those that hold indices for a while (a listing being
+    /// streamed, log rotation's per-object table).
     table_generation: u64,
     /// Ctrl-Alt-Del handled by us (DisableCAD true).
     cad: bool,
@@ -183,13 +181,6 @@ pub struct Engine<O: Os> {
 
 fn runlevel_bit(config: &Config, name: &str) -> u64 {
     config.runlevels.iter().position(|r| r.name == name).filter(|&i| i < 64).map(|i| 1u64 << i).unwrap_or(0)
-}
-
-/// The indices of `objs` sorted by handle.
-fn handle_order(objs: &[ObjState]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..objs.len()).collect();
-    order.sort_by_key(|&k| objs[k].handle);
-    order
 }
 
 /// A runlevel membership mask (bit i = `from.runlevels[i]`) in the bits of
@@ -218,13 +209,12 @@ impl<O: Os> Engine<O> {
             .map(|r| r.inherits.iter().fold(runlevel_bit(&config, &r.name), |m, i| m | runlevel_bit(&config, i)))
             .collect();
         let mut handles = Handles::new();
-        let objs: Vec<ObjState> = config.objects.iter().map(|o| initial_state(&config, o, handles.issue())).collect();
+        let objs = config.objects.iter().map(|o| initial_state(&config, o, handles.issue())).collect();
         let cad = config.globals.disable_cad;
         let mut engine = Engine {
             os,
             config,
             plans,
-            by_handle: handle_order(&objs),
             objs,
             runlevel_masks,
             runlevel: None,
@@ -278,15 +268,6 @@ impl<O: Os> Engine<O> {
     /// Where the object of `handle` is now; `None`: it left the configuration.
     pub fn resolve(&self, handle: Handle) -> Option<usize> {
         self.objs.iter().position(|o| o.handle == handle)
-    }
-
-    /// The object with the smallest handle above `after` (from the first
-    /// with `None`) that `wanted` accepts. Walking the table this way, a
-    /// reload between two steps neither repeats nor skips an object that
-    /// survives it: a status stream goes on where it was.
-    pub fn next_by_handle(&self, after: Option<Handle>, wanted: impl Fn(usize) -> bool) -> Option<usize> {
-        let from = after.map_or(0, |a| self.by_handle.partition_point(|&k| self.objs[k].handle <= a));
-        self.by_handle[from..].iter().copied().find(|&k| wanted(k))
     }
 
     /// Changes whenever indices change meaning (a configuration reload).
@@ -650,7 +631,6 @@ impl<O: Os> Engine<O> {
                 None => initial_state(&config, o, self.handles.issue()),
             })
             .collect::<Vec<ObjState>>();
-        self.by_handle = handle_order(&objs);
         self.runlevel_masks = config
             .runlevels
             .iter()
