@@ -103,3 +103,53 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::protocol::Encoder;
+
+    /// A client wired to a fake server that ends the first `cut` replies
+    /// with `retry`, then answers one record and OK; returns the reply and
+    /// how many requests the server saw.
+    fn against_cuts(cut: usize) -> (Reply, usize) {
+        let (ours, theirs) = socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).unwrap();
+        let server = std::thread::spawn(move || {
+            let mut seen = 0;
+            let mut buf = [0u8; MSG_MAX];
+            while socket::recv(theirs.as_raw_fd(), &mut buf, MsgFlags::empty()).is_ok_and(|n| n > 0) {
+                seen += 1;
+                let mut out = [0u8; MSG_MAX];
+                let mut enc = Encoder::new(&mut out, Kind::Record);
+                enc.str(Tag::Id, if seen > cut { "new" } else { "old" });
+                socket::send(theirs.as_raw_fd(), enc.as_bytes(), MsgFlags::empty()).unwrap();
+                let mut enc = Encoder::new(&mut out, Kind::End);
+                if seen > cut {
+                    enc.bytes(Tag::Code, &[Code::Ok as u8]);
+                } else {
+                    enc.bytes(Tag::Code, &[Code::Fail as u8]).bool(Tag::Retry, true);
+                }
+                socket::send(theirs.as_raw_fd(), enc.as_bytes(), MsgFlags::empty()).unwrap();
+            }
+            seen
+        });
+        let mut client = Client { fd: ours, path: PathBuf::from("test") };
+        let reply = client.request(Verb::Status, 0, &[], Some(Duration::from_secs(10))).unwrap();
+        drop(client);
+        (reply, server.join().unwrap())
+    }
+
+    #[test]
+    fn a_listing_cut_by_a_reload_is_asked_for_again() {
+        let (reply, requests) = against_cuts(2);
+        assert_eq!((reply.code, reply.retry, requests), (Code::Ok, false, 3));
+        let ids: Vec<&str> = reply.records.iter().filter_map(|r| r.str(Tag::Id)).collect();
+        assert_eq!(ids, ["new"], "records of a cut reply are dropped");
+    }
+
+    #[test]
+    fn reloads_that_keep_cutting_a_listing_end_in_its_failure() {
+        let (reply, requests) = against_cuts(usize::MAX);
+        assert_eq!((reply.code, reply.retry, requests), (Code::Fail, true, LISTING_ATTEMPTS as usize));
+    }
+}

@@ -15,12 +15,12 @@ use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAd
 use super::protocol::{Code, Encoder, Kind, Request, Tag, Verb, FLAG_WAIT, MSG_MAX};
 use crate::config::{Object, StopMethod};
 use crate::engine::object::{Handle, Outcome, State};
-
-/// The End of a listing that a configuration reload cut (with [`Tag::Retry`]).
-const LISTING_CUT: &str = "the configuration was reloaded during the reply; ask again";
 use crate::engine::os::Os;
 use crate::engine::{Engine, Phase, Power, Refusal};
 use crate::sys::{self, FixedBuf};
+
+/// The End of a listing that a configuration reload cut (with [`Tag::Retry`]).
+const LISTING_CUT: &str = "the configuration was reloaded during the reply; ask again";
 
 pub const MAX_CLIENTS: usize = 16;
 const MAX_GROUPS: usize = 64;

@@ -141,13 +141,13 @@ pub fn backoff_ms(fast_failures: u32) -> u64 {
 pub type Note = heapless::String<160>;
 
 /// A stable name for one object of the engine's table, for whoever must
-/// refer to it across events (a waiting client, a status stream): a table
+/// refer to it across events (a client waiting for it to settle): a table
 /// index changes meaning at every configuration reload, a handle does not.
 /// Serials are handed out once, in creation order, and never reused while
 /// the engine lives; an object carried across a reload (same ObjectID) keeps
 /// its handle, a new or re-added one gets a new handle. Resolve with
 /// `Engine::resolve`; `None` means the object is gone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Handle(u64);
 
 /// The engine's source of handles: each one is issued once.
