@@ -231,7 +231,6 @@ pub fn run(opts: Options) -> i32 {
                     server.timer(now);
                     if loop_state.ioc_rescan.due_ms.is_some_and(|due| due <= now) {
                         loop_state.ioc_rescan.run(&opts, &mut engine, &mut server);
-                        rotator.reset(&engine);
                     }
                 }
                 Source::Rotator => rotator.readable(&engine, sys::now_ms()),
@@ -239,9 +238,6 @@ pub fn run(opts: Options) -> i32 {
                 Source::Client(slot) => {
                     if let Some(action) = server.ready(slot, revents, &mut engine) {
                         loop_state.daemon_action(action, &opts, &mut engine, &mut server, &signals);
-                        if matches!(action, DaemonAction::ConfigReload | DaemonAction::IocRescan) {
-                            rotator.reset(&engine);
-                        }
                     }
                 }
                 Source::Listener => server.accept(),
@@ -488,6 +484,9 @@ impl Loop {
                 }
             }
             DaemonAction::Reexec => {
+                // Every object has settled if the exec happens: answer every
+                // waiter now, as no client connection survives the exec.
+                server.check_waiters(engine);
                 let err = crate::reexec::reexec(opts, engine, server, signals);
                 server.finish(Code::Fail, &format!("reexec failed: {err}"), engine);
             }
@@ -512,6 +511,8 @@ fn reload(opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server, ioc_
     for p in &problems {
         log::warn!("{p}");
     }
+    // Answer who can be answered before objects that are down leave the table.
+    server.check_waiters(engine);
     engine.replace_config(config, plans);
     let warnings = diagnostics.len() + problems.len();
     if warnings == 0 {
@@ -571,6 +572,8 @@ impl IocRescan {
         for p in &problems {
             log::warn!("{p}");
         }
+        // Waiters whose object settled this turn get its result, not "removed".
+        server.check_waiters(engine);
         engine.replace_config(config, plans);
         let dir = self.base.globals.ioc.directory.display();
         let warnings = loaded.diagnostics.len() + problems.len();

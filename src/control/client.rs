@@ -15,7 +15,12 @@ pub struct Reply {
     pub records: Vec<Message>,
     pub code: Code,
     pub message: String,
+    /// A listing cut by a configuration reload (records of one table, not all).
+    pub retry: bool,
 }
+
+/// How often a listing is asked for when reloads keep cutting it.
+const LISTING_ATTEMPTS: u32 = 3;
 
 /// Why a request got no answer.
 #[derive(Debug)]
@@ -56,8 +61,20 @@ impl Client {
     }
 
     /// Sends one request and collects the reply; `timeout` bounds each wait
-    /// for a message (None: wait as long as it takes, e.g. a slow start).
+    /// for a message (None: wait as long as it takes, e.g. a slow start). A
+    /// listing cut by a configuration reload is asked for again, a few times.
     pub fn request(&mut self, verb: Verb, flags: u8, args: &[&str], timeout: Option<Duration>) -> Result<Reply, ClientError> {
+        let mut attempts = 1;
+        loop {
+            let reply = self.request_once(verb, flags, args, timeout)?;
+            if !reply.retry || attempts == LISTING_ATTEMPTS {
+                return Ok(reply);
+            }
+            attempts += 1;
+        }
+    }
+
+    fn request_once(&mut self, verb: Verb, flags: u8, args: &[&str], timeout: Option<Duration>) -> Result<Reply, ClientError> {
         let io_err = |e: nix::errno::Errno| ClientError::Io(self.path.clone(), io::Error::from(e));
         let tv = timeout.map(|t| nix::sys::time::TimeVal::new(t.as_secs() as _, t.subsec_micros() as _));
         socket::setsockopt(&self.fd, socket::sockopt::ReceiveTimeout, &tv.unwrap_or(nix::sys::time::TimeVal::new(0, 0)))
@@ -79,9 +96,60 @@ impl Client {
                 Kind::Record => records.push(msg),
                 Kind::End => {
                     let message = msg.str(Tag::Message).unwrap_or("").to_string();
-                    return Ok(Reply { records, code: msg.code(), message });
+                    let retry = msg.bool(Tag::Retry).unwrap_or(false);
+                    return Ok(Reply { records, code: msg.code(), message, retry });
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::protocol::Encoder;
+
+    /// A client wired to a fake server that ends the first `cut` replies
+    /// with `retry`, then answers one record and OK; returns the reply and
+    /// how many requests the server saw.
+    fn against_cuts(cut: usize) -> (Reply, usize) {
+        let (ours, theirs) = socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).unwrap();
+        let server = std::thread::spawn(move || {
+            let mut seen = 0;
+            let mut buf = [0u8; MSG_MAX];
+            while socket::recv(theirs.as_raw_fd(), &mut buf, MsgFlags::empty()).is_ok_and(|n| n > 0) {
+                seen += 1;
+                let mut out = [0u8; MSG_MAX];
+                let mut enc = Encoder::new(&mut out, Kind::Record);
+                enc.str(Tag::Id, if seen > cut { "new" } else { "old" });
+                socket::send(theirs.as_raw_fd(), enc.as_bytes(), MsgFlags::empty()).unwrap();
+                let mut enc = Encoder::new(&mut out, Kind::End);
+                if seen > cut {
+                    enc.bytes(Tag::Code, &[Code::Ok as u8]);
+                } else {
+                    enc.bytes(Tag::Code, &[Code::Fail as u8]).bool(Tag::Retry, true);
+                }
+                socket::send(theirs.as_raw_fd(), enc.as_bytes(), MsgFlags::empty()).unwrap();
+            }
+            seen
+        });
+        let mut client = Client { fd: ours, path: PathBuf::from("test") };
+        let reply = client.request(Verb::Status, 0, &[], Some(Duration::from_secs(10))).unwrap();
+        drop(client);
+        (reply, server.join().unwrap())
+    }
+
+    #[test]
+    fn a_listing_cut_by_a_reload_is_asked_for_again() {
+        let (reply, requests) = against_cuts(2);
+        assert_eq!((reply.code, reply.retry, requests), (Code::Ok, false, 3));
+        let ids: Vec<&str> = reply.records.iter().filter_map(|r| r.str(Tag::Id)).collect();
+        assert_eq!(ids, ["new"], "records of a cut reply are dropped");
+    }
+
+    #[test]
+    fn reloads_that_keep_cutting_a_listing_end_in_its_failure() {
+        let (reply, requests) = against_cuts(usize::MAX);
+        assert_eq!((reply.code, reply.retry, requests), (Code::Fail, true, LISTING_ATTEMPTS as usize));
     }
 }

@@ -119,6 +119,9 @@ codes! {
         Mode = 36, "mode";
         Code = 40, "code";
         Message = 41, "message";
+        // In an End: a listing cut by a configuration reload; asking again
+        // gets a whole one.
+        Retry = 42, "retry";
     }
 }
 

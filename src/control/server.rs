@@ -25,10 +25,13 @@ use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAd
 
 use super::protocol::{Code, Encoder, Kind, Request, Tag, Verb, FLAG_WAIT, MSG_MAX};
 use crate::config::{Object, StopMethod};
-use crate::engine::object::{Outcome, State};
+use crate::engine::object::{Handle, Outcome, State};
 use crate::engine::os::Os;
 use crate::engine::{Engine, Phase, Power, Refusal};
 use crate::sys::{self, FixedBuf};
+
+/// The End of a listing that a configuration reload cut (with [`Tag::Retry`]).
+const LISTING_CUT: &str = "the configuration was reloaded during the reply; ask again";
 
 pub const MAX_CLIENTS: usize = 16;
 const MAX_GROUPS: usize = 64;
@@ -85,14 +88,23 @@ pub enum DaemonAction {
     Reexec,
 }
 
+/// What a client waits for. A configuration reload (any client, an IOC
+/// rescan) may renumber the object table while a task is pending: a waiter
+/// names its object by [`Handle`], a listing holds indices together with the
+/// table generation they belong to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Task {
     Idle,
-    /// Streaming records of the objects from `next` on (`only`: one object;
-    /// `consoles`: IOC objects only), then the End message.
-    Stream { next: usize, only: Option<usize>, consoles: bool },
-    /// Waiting for object `obj` to settle after `verb`.
-    Wait { obj: usize, verb: Verb },
+    /// Streaming a record per object of table indices `next..end` of table
+    /// generation `generation` (`consoles`: IOC objects only), then the End
+    /// message. A reload before the end cuts it: the client is told to ask
+    /// again rather than get objects of two tables, repeated or missing.
+    Stream { next: usize, end: usize, generation: u64, consoles: bool },
+    /// Sending the record already in the buffer, then an OK End.
+    EndAfterRecord,
+    /// Waiting for object `obj` to settle after `verb`; answered FAIL if it
+    /// leaves the configuration first.
+    Wait { obj: Handle, verb: Verb },
     /// Waiting for the daemon to carry out an action.
     Daemon,
 }
@@ -392,15 +404,17 @@ impl Server {
         action
     }
 
-    /// Answers clients waiting for objects that have settled (after events).
+    /// Answers clients waiting for objects that have settled (after events,
+    /// and before a reload drops objects that are down).
     pub fn check_waiters<O: Os>(&mut self, engine: &mut Engine<O>) {
         for i in 0..self.slots.len() {
             if let Task::Wait { obj, verb } = self.slots[i].task {
-                if engine.settled(obj) {
-                    self.slots[i].task = Task::Idle;
-                    self.answer_settled(i, obj, verb, engine);
-                    self.pump(i, engine);
+                match engine.resolve(obj) {
+                    Some(k) if !engine.settled(k) => continue,
+                    Some(k) => self.answer_settled(i, k, verb, engine),
+                    None => self.refused(i, Refusal::Removed),
                 }
+                self.pump(i, engine);
             }
         }
     }
@@ -468,10 +482,14 @@ impl Server {
                 if req.arg(0).is_some() && target.is_none() {
                     self.end(i, Code::BadParam, "no such object");
                 } else {
-                    self.slots[i].task = Task::Stream { next: target.unwrap_or(0), only: target, consoles: false };
+                    let (next, end) = target.map_or((0, engine.objects().len()), |t| (t, t + 1));
+                    self.slots[i].task = Task::Stream { next, end, generation: engine.table_generation(), consoles: false };
                 }
             }
-            Verb::IocList => self.slots[i].task = Task::Stream { next: 0, only: None, consoles: true },
+            Verb::IocList => {
+                let (end, generation) = (engine.objects().len(), engine.table_generation());
+                self.slots[i].task = Task::Stream { next: 0, end, generation, consoles: true };
+            }
             Verb::Version => {
                 let mut enc = Encoder::new(&mut self.slots[i].out, Kind::Record);
                 encode_system(&mut enc, engine);
@@ -487,7 +505,7 @@ impl Server {
                 };
                 match result {
                     Err(r) => self.refused(i, r),
-                    Ok(()) if wait && !engine.settled(t) => self.slots[i].task = Task::Wait { obj: t, verb: req.verb },
+                    Ok(()) if wait && !engine.settled(t) => self.slots[i].task = Task::Wait { obj: engine.handle(t), verb: req.verb },
                     // Not waiting: the request was accepted and is under way.
                     Ok(()) if !engine.settled(t) => self.end(i, Code::Ok, ""),
                     Ok(()) => self.answer_settled(i, t, req.verb, engine),
@@ -618,8 +636,16 @@ impl Server {
 
     /// Queues the End message as the only message.
     fn end(&mut self, i: usize, code: Code, message: &str) {
+        self.end_reply(i, code, message, false);
+    }
+
+    /// The End message; `retry`: a listing cut by a reload.
+    fn end_reply(&mut self, i: usize, code: Code, message: &str, retry: bool) {
         let mut enc = Encoder::new(&mut self.slots[i].out, Kind::End);
         enc.bytes(Tag::Code, &[code as u8]).str(Tag::Message, message);
+        if retry {
+            enc.bool(Tag::Retry, true);
+        }
         self.slots[i].out_len = enc.as_bytes().len();
         self.slots[i].task = Task::Idle;
         // The client has a reply from now on (after a wait, perhaps a long one).
@@ -628,7 +654,7 @@ impl Server {
 
     /// Sends the record already in the buffer, then an OK End.
     fn end_after(&mut self, i: usize) {
-        self.slots[i].task = Task::Stream { next: usize::MAX, only: None, consoles: false };
+        self.slots[i].task = Task::EndAfterRecord;
     }
 
     /// Sends what is pending; false if the socket is full (wait for POLLOUT).
@@ -662,21 +688,31 @@ impl Server {
             if self.slots[i].fd.is_none() {
                 return;
             }
-            let Task::Stream { next, only, consoles } = self.slots[i].task else { return };
-            let count = engine.objects().len();
-            let mut k = next;
-            while k < count && consoles && engine.config().objects[k].console.is_none() {
-                k += 1;
-            }
-            let done = k >= count || only.is_some_and(|o| k != o);
-            if done {
+            let (next, end, generation, consoles) = match self.slots[i].task {
+                Task::Stream { next, end, generation, consoles } => (next, end, generation, consoles),
+                Task::EndAfterRecord => {
+                    self.end(i, Code::Ok, "");
+                    continue;
+                }
+                _ => return,
+            };
+            if next >= end {
                 self.end(i, Code::Ok, "");
                 continue;
             }
+            if generation != engine.table_generation() {
+                self.end_reply(i, Code::Fail, LISTING_CUT, true);
+                continue;
+            }
+            let wanted = |k: usize| !consoles || engine.config().objects[k].console.is_some();
+            let Some(k) = (next..end).find(|&k| wanted(k)) else {
+                self.end(i, Code::Ok, "");
+                continue;
+            };
             let mut enc = Encoder::new(&mut self.slots[i].out, Kind::Record);
             encode_object(&mut enc, engine, k);
             self.slots[i].out_len = enc.as_bytes().len();
-            self.slots[i].task = Task::Stream { next: k + 1, only, consoles };
+            self.slots[i].task = Task::Stream { next: k + 1, end, generation, consoles };
         }
     }
 }

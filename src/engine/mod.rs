@@ -33,7 +33,7 @@ use std::ffi::CString;
 use crate::config::{Config, ExitResult, StopMethod, DEFAULT_START_TIMEOUT_S};
 use crate::spawn::{self, Redirect};
 use crate::sys::{ExitStatus, Pid};
-use object::{backoff_ms, Cause, Helper, ObjState, Outcome, State, CRASH_LIMIT, FAST_FAILURE_MS};
+use object::{backoff_ms, Cause, Handle, Handles, Helper, ObjState, Outcome, State, CRASH_LIMIT, FAST_FAILURE_MS};
 use os::Os;
 use plan::{ObjectPlan, OutputPlan};
 use lifecycle::root_options;
@@ -167,8 +167,15 @@ pub struct Engine<O: Os> {
     paused: bool,
     requests: heapless::Deque<SystemRequest, 4>,
     format: StatusFormat,
-    boot_start: Vec<usize>,
-    boot_skip: Vec<usize>,
+    /// `startobj=` and `skipobj=` by ObjectID, looked up when used: a reload
+    /// during the boot renumbers the table.
+    boot_start: Vec<String>,
+    boot_skip: Vec<String>,
+    handles: Handles,
+    /// Changes whenever table indices change meaning (a configuration
+    /// reload), for those that hold indices for a while (a listing being
+    /// streamed, log rotation's per-object table).
+    table_generation: u64,
     /// Ctrl-Alt-Del handled by us (DisableCAD true).
     cad: bool,
     scheduled_power: Option<(u64, Power)>,
@@ -177,6 +184,17 @@ pub struct Engine<O: Os> {
 
 fn runlevel_bit(config: &Config, name: &str) -> u64 {
     config.runlevels.iter().position(|r| r.name == name).filter(|&i| i < 64).map(|i| 1u64 << i).unwrap_or(0)
+}
+
+/// A runlevel membership mask (bit i = `from.runlevels[i]`) in the bits of
+/// `to`: runlevels are found by name, their indices differ between the two.
+fn remap_runlevels(mask: u64, from: &[crate::config::Runlevel], to: &Config) -> u64 {
+    from.iter().enumerate().take(64).filter(|(b, _)| mask & (1 << b) != 0).fold(0, |m, (_, r)| m | runlevel_bit(to, &r.name))
+}
+
+/// A new object's state, as `config` defines it.
+fn initial_state(config: &Config, object: &crate::config::Object, handle: Handle) -> ObjState {
+    ObjState::new(handle, object.enabled, object.runlevels.iter().fold(0, |m, r| m | runlevel_bit(config, r)))
 }
 
 impl<O: Os> Engine<O> {
@@ -193,11 +211,8 @@ impl<O: Os> Engine<O> {
             .iter()
             .map(|r| r.inherits.iter().fold(runlevel_bit(&config, &r.name), |m, i| m | runlevel_bit(&config, i)))
             .collect();
-        let objs = config
-            .objects
-            .iter()
-            .map(|o| ObjState::new(o.enabled, o.runlevels.iter().fold(0, |m, r| m | runlevel_bit(&config, r))))
-            .collect();
+        let mut handles = Handles::new();
+        let objs = config.objects.iter().map(|o| initial_state(&config, o, handles.issue())).collect();
         let cad = config.globals.disable_cad;
         let mut engine = Engine {
             os,
@@ -213,6 +228,8 @@ impl<O: Os> Engine<O> {
             format,
             boot_start: Vec::new(),
             boot_skip: Vec::new(),
+            handles,
+            table_generation: 0,
             cad,
             scheduled_power: None,
             state_file,
@@ -239,8 +256,26 @@ impl<O: Os> Engine<O> {
         &self.objs[i]
     }
 
+    /// The index of object `id`, valid until the next configuration reload:
+    /// for use within one request or event. Whatever must outlive that
+    /// keeps a [`Handle`].
     pub fn find(&self, id: &str) -> Option<usize> {
         self.config.objects.iter().position(|o| o.id == id)
+    }
+
+    /// The stable handle of object `i`.
+    pub fn handle(&self, i: usize) -> Handle {
+        self.objs[i].handle
+    }
+
+    /// Where the object of `handle` is now; `None`: it left the configuration.
+    pub fn resolve(&self, handle: Handle) -> Option<usize> {
+        self.objs.iter().position(|o| o.handle == handle)
+    }
+
+    /// Changes whenever indices change meaning (a configuration reload).
+    pub fn table_generation(&self) -> u64 {
+        self.table_generation
     }
 
     pub fn phase(&self) -> Phase {
@@ -316,9 +351,10 @@ impl<O: Os> Engine<O> {
         };
         for (ids, list) in [(&opts.start, &mut self.boot_start), (&opts.skip, &mut self.boot_skip)] {
             for id in ids {
-                match self.config.objects.iter().position(|o| &o.id == id) {
-                    Some(i) => list.push(i),
-                    None => log::warn!("kernel command line names unknown object \"{id}\""),
+                if self.config.objects.iter().any(|o| &o.id == id) {
+                    list.push(id.clone());
+                } else {
+                    log::warn!("kernel command line names unknown object \"{id}\"");
                 }
             }
         }
@@ -541,7 +577,8 @@ impl<O: Os> Engine<O> {
     pub fn restore_object(&mut self, i: usize, st: ObjState) {
         let now = self.os.now_ms();
         let restarting = st.state == State::Restarting;
-        self.objs[i] = st;
+        // Handles are this image's: nothing that holds one crosses the exec.
+        self.objs[i] = ObjState { handle: self.objs[i].handle, ..st };
         // The run's start time is not handed over: its process tells it, or,
         // without one, the supervisor's own start bounds it.
         let anchor = self.objs[i].main_pid.unwrap_or(self.os.self_pid());
@@ -562,9 +599,10 @@ impl<O: Os> Engine<O> {
 
     // ---- configuration reload ---------------------------------------------------
 
-    /// Replaces the configuration, carrying the running state across by
-    /// ObjectID. Objects that disappeared but still run are kept, marked
-    /// removed, until they stop.
+    /// Replaces the configuration, carrying the running state (and the
+    /// handle) across by ObjectID. Objects that disappeared but still run are
+    /// kept, marked removed, until they stop. Every index changes meaning:
+    /// holders of handles resolve them again, the boot lists are by ID.
     pub fn replace_config(&mut self, mut config: Config, mut plans: Vec<ObjectPlan>) {
         let mut problems = Vec::new();
         self.format = StatusFormat::from_config(&config, &mut problems);
@@ -575,26 +613,37 @@ impl<O: Os> Engine<O> {
         let old_plans = std::mem::take(&mut self.plans);
         let old_objs = std::mem::take(&mut self.objs);
         let old_runlevel = self.runlevel.map(|r| old_config.runlevels[r].name.clone());
-        let mut objs: Vec<ObjState> = config
-            .objects
-            .iter()
-            .map(|o| ObjState::new(o.enabled, o.runlevels.iter().fold(0, |m, r| m | runlevel_bit(&config, r))))
-            .collect();
+        let configured = config.objects.len();
+        let mut carried: Vec<Option<ObjState>> = vec![None; configured];
         for ((old, old_plan), st) in old_config.objects.into_iter().zip(old_plans).zip(old_objs) {
             match config.objects.iter().position(|o| o.id == old.id) {
-                Some(i) => {
-                    let fresh = objs[i].clone();
-                    objs[i] = ObjState { enabled: fresh.enabled, runlevels: fresh.runlevels, removed: false, ..st };
-                }
+                Some(i) => carried[i] = Some(st),
                 None if st.state.is_down() => {}
                 None => {
                     log::warn!("{}: removed from the configuration while running; it is kept until stopped", old.id);
+                    let runlevels = remap_runlevels(st.runlevels, &old_config.runlevels, &config);
                     config.objects.push(old);
                     plans.push(old_plan);
-                    objs.push(ObjState { removed: true, ..st });
+                    carried.push(Some(ObjState { removed: true, runlevels, ..st }));
                 }
             }
         }
+        let objs = carried
+            .into_iter()
+            .zip(&config.objects)
+            .enumerate()
+            .map(|(k, (st, o))| match st {
+                // Kept only until it stops: as it was.
+                Some(st) if k >= configured => st,
+                // The new configuration's enable state and runlevels; the
+                // state file's overrides are applied again below.
+                Some(st) => {
+                    let fresh = initial_state(&config, o, st.handle);
+                    ObjState { enabled: fresh.enabled, runlevels: fresh.runlevels, removed: false, ..st }
+                }
+                None => initial_state(&config, o, self.handles.issue()),
+            })
+            .collect::<Vec<ObjState>>();
         self.runlevel_masks = config
             .runlevels
             .iter()
@@ -604,8 +653,10 @@ impl<O: Os> Engine<O> {
         self.config = config;
         self.plans = plans;
         self.objs = objs;
+        self.table_generation += 1;
         self.load_state();
         // A job in progress refers to old indices: restart its scan.
+        let booting = matches!(self.job, Job::Start { cause: Cause::Boot, .. });
         self.job = match self.job {
             Job::Start { cause, .. } => match self.runlevel {
                 Some(runlevel) => Job::Start { runlevel, priority: 0, cause },
@@ -617,6 +668,10 @@ impl<O: Os> Engine<O> {
             },
             j => j,
         };
+        if booting && self.job == Job::Idle {
+            log::warn!("the boot's runlevel is no longer configured; the boot ends here");
+            self.finish_boot();
+        }
         self.advance();
     }
 }

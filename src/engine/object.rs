@@ -1,5 +1,6 @@
 //! The run-time state of one object: its lifecycle [`State`], tracked
-//! processes, deadline and counters. Only the engine changes it, through
+//! processes, deadline and counters, and the [`Handle`] that names it across
+//! configuration reloads. Only the engine changes it, through
 //! [`ObjState::set`], which owns the side effects every transition shares
 //! (clearing the deadline, stamping times). Diagram: docs/ARCHITECTURE.md.
 
@@ -144,8 +145,39 @@ pub fn backoff_ms(fast_failures: u32) -> u64 {
 /// A short message kept with the object (the last problem), fixed-size.
 pub type Note = heapless::String<160>;
 
+/// A stable name for one object of the engine's table, for whoever must
+/// refer to it across events (a client waiting for it to settle): a table
+/// index changes meaning at every configuration reload, a handle does not.
+/// Serials are handed out once, in creation order, and never reused while
+/// the engine lives; an object carried across a reload (same ObjectID) keeps
+/// its handle, a new or re-added one gets a new handle. Resolve with
+/// `Engine::resolve`; `None` means the object is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handle(u64);
+
+/// The engine's source of handles: each one is issued once.
+#[derive(Debug)]
+pub(super) struct Handles {
+    next: u64,
+}
+
+impl Handles {
+    pub(super) fn new() -> Self {
+        Handles { next: 1 }
+    }
+
+    pub(super) fn issue(&mut self) -> Handle {
+        let handle = Handle(self.next);
+        // 2^64 objects are never created: no wrap, so no reuse.
+        self.next += 1;
+        handle
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ObjState {
+    /// Which object this is, across reloads (set by the engine only).
+    pub(super) handle: Handle,
     pub state: State,
     /// ObjectEnabled, as overridden at run time by enable/disable/RUNONCE.
     pub enabled: bool,
@@ -196,8 +228,9 @@ pub struct ObjState {
 }
 
 impl ObjState {
-    pub fn new(enabled: bool, runlevels: u64) -> Self {
+    pub(super) fn new(handle: Handle, enabled: bool, runlevels: u64) -> Self {
         ObjState {
+            handle,
             state: State::Stopped,
             enabled,
             runlevels,

@@ -15,7 +15,7 @@ impl<O: Os> Engine<O> {
             && o.start_priority > 0
             && !o.options.halt_only
             && self.in_runlevel(i, runlevel)
-            && !(cause == Cause::Boot && self.boot_skip.contains(&i))
+            && !(cause == Cause::Boot && self.boot_skip.contains(&o.id))
     }
 
     pub(super) fn stops_for_runlevel(&self, i: usize, target: usize) -> bool {
@@ -149,9 +149,12 @@ impl<O: Os> Engine<O> {
         self.phase = Phase::Up;
         let _ = self.requests.push_back(SystemRequest::Ready);
         for k in 0..self.boot_start.len() {
-            let i = self.boot_start[k];
-            if let Err(e) = self.begin_start(i, Cause::Manual) {
-                log::warn!("startobj {}: {e}", self.config.objects[i].id);
+            let result = match self.find(&self.boot_start[k]) {
+                Some(i) => self.begin_start(i, Cause::Manual),
+                None => Err(Refusal::Removed),
+            };
+            if let Err(e) = result {
+                log::warn!("startobj {}: {e}", self.boot_start[k]);
             }
         }
     }

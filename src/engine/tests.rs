@@ -990,3 +990,92 @@ fn after_a_reexec_the_run_start_comes_from_the_tracked_process() {
     e.signaled(procserv, libc::SIGKILL);
     assert_eq!(e.os.killed, [(900, libc::SIGKILL)]);
 }
+
+/// A configuration reload, as the daemon does it.
+fn reload(e: &mut Engine<Fake>, mut c: Config) {
+    c.globals.ioc.group = "root".into();
+    let (plans, problems) = plan::build(&c, &Layout::system());
+    assert!(problems.is_empty(), "{problems:?}");
+    e.replace_config(c, plans);
+}
+
+#[test]
+fn a_handle_follows_its_object_across_reloads_and_is_never_reused() {
+    let mut e = booted(config(vec![object("d1", "/bin/d1", 0), object("a", "/bin/a", 0)]));
+    let d1 = e.handle(e.find("d1").unwrap());
+    let i = e.find("a").unwrap();
+    e.start(i).unwrap();
+    let a = e.handle(i);
+    assert_eq!(e.state("a"), State::Starting);
+    // d1 goes, a moves to the front, fresh is new: a waiter on a still finds it.
+    reload(&mut e, config(vec![object("a", "/bin/a", 0), object("fresh", "/bin/fresh", 0)]));
+    assert_eq!(e.resolve(a), Some(0));
+    assert_eq!(e.resolve(d1), None);
+    let fresh = e.handle(e.find("fresh").unwrap());
+    assert!(fresh != a && fresh != d1, "a new object gets a new handle");
+    // a leaves the configuration while it starts: kept, and still a.
+    reload(&mut e, config(vec![object("fresh", "/bin/fresh", 0)]));
+    let i = e.resolve(a).unwrap();
+    assert_eq!((e.config().objects[i].id.as_str(), e.object(i).removed), ("a", true));
+    assert_eq!(e.resolve(fresh), e.find("fresh"));
+    e.exit(e.pid_of("/bin/a"), 1);
+    assert_eq!(e.state("a"), State::Failed);
+    assert_eq!(e.resolve(a), Some(i), "down, but only the next reload drops it");
+    reload(&mut e, config(vec![object("fresh", "/bin/fresh", 0)]));
+    assert_eq!(e.resolve(a), None);
+    // Back under the same ID, it is another object: its old handle stays dead.
+    reload(&mut e, config(vec![object("a", "/bin/a", 0), object("fresh", "/bin/fresh", 0)]));
+    assert_eq!(e.resolve(a), None);
+    let again = e.handle(e.find("a").unwrap());
+    assert!(again != a && again != fresh && again != d1);
+}
+
+#[test]
+fn startobj_and_skipobj_name_the_same_objects_after_a_reload_during_boot() {
+    let fork = |id: &str, priority| with(object(id, &format!("/bin/{id}"), priority), |o| o.fork = true);
+    let mut e = engine(config(vec![object("d1", "/bin/d1", 0), object("hold", "/bin/hold", 1), fork("x", 0), fork("s", 2)]));
+    e.boot(&BootOptions { start: vec!["x".into()], skip: vec!["s".into()], ..Default::default() });
+    assert_eq!(e.spawned(), ["/bin/hold"]);
+    // Every index changes: d1 goes, the order is reversed, late is new.
+    reload(&mut e, config(vec![fork("late", 2), fork("s", 2), fork("x", 0), object("hold", "/bin/hold", 1)]));
+    e.exit(e.pid_of("/bin/hold"), 0);
+    assert_eq!(e.spawned(), ["/bin/hold", "/bin/late", "/bin/x"]);
+    assert_eq!(e.state("s"), State::Stopped);
+    assert_eq!(e.take_request(), Some(SystemRequest::Ready));
+}
+
+#[test]
+fn a_boot_whose_runlevel_a_reload_removes_still_ends() {
+    let fork = |id: &str| with(object(id, &format!("/bin/{id}"), 0), |o| o.fork = true);
+    let mut e = engine(config(vec![object("hold", "/bin/hold", 1), fork("x")]));
+    e.boot(&BootOptions { start: vec!["x".into()], ..Default::default() });
+    let mut other = config(vec![with(object("hold", "/bin/hold", 1), |_| {}), fork("x")]);
+    other.runlevels.retain(|r| r.name != "default");
+    other.runlevels.push(Runlevel { name: "single".into(), inherits: vec![] });
+    other.globals.default_runlevel = "single".into();
+    for o in &mut other.objects {
+        o.runlevels = vec!["single".into()];
+    }
+    reload(&mut e, other);
+    assert_eq!(e.phase(), Phase::Up);
+    assert_eq!(e.take_request(), Some(SystemRequest::Ready));
+    assert_eq!(e.spawned(), ["/bin/hold", "/bin/x"]);
+}
+
+#[test]
+fn a_removed_object_keeps_its_runlevels_when_a_reload_renumbers_them() {
+    let in_rl = |id: &str, rls: &[&str]| {
+        let mut o = with(object(id, &format!("/bin/{id}"), 1), |o| o.fork = true);
+        o.runlevels = rls.iter().map(|r| r.to_string()).collect();
+        o
+    };
+    // Runlevels b (bit 0) and default (bit 1).
+    let mut e = booted(config(vec![in_rl("keep", &["default"]), in_rl("gone", &["b"])]));
+    let g = e.find("gone").unwrap();
+    e.start(g).unwrap();
+    // Now a (bit 0), b (bit 1), default (bit 2); gone is kept while it runs.
+    reload(&mut e, config(vec![in_rl("keep", &["a", "b", "default"])]));
+    let g = e.find("gone").unwrap();
+    assert!(e.object(g).removed);
+    assert_eq!(e.runlevel_names(g).collect::<Vec<_>>(), ["b"]);
+}

@@ -36,6 +36,8 @@ pub struct LogRotator {
     watches: Vec<Watch>,
     max_bytes: u64,
     keep: u32,
+    /// The engine table `watches` is indexed by ([`Engine::table_generation`]).
+    generation: u64,
 }
 
 impl LogRotator {
@@ -48,11 +50,22 @@ impl LogRotator {
         } else {
             None
         };
-        LogRotator { inotify, watches: vec![UNWATCHED; engine.objects().len()], max_bytes: g.log_max_bytes, keep: g.log_keep }
+        LogRotator {
+            inotify,
+            watches: vec![UNWATCHED; engine.objects().len()],
+            max_bytes: g.log_max_bytes,
+            keep: g.log_keep,
+            generation: engine.table_generation(),
+        }
     }
 
-    /// After a configuration reload: start over with the new table.
-    pub fn reset<O: Os>(&mut self, engine: &Engine<O>) {
+    /// After a configuration reload (whoever asked for it) an index names
+    /// another object: start over with the new table and settings, so one
+    /// IOC's log is never rotated, nor its procServ signalled, for another.
+    fn follow_reload<O: Os>(&mut self, engine: &Engine<O>) {
+        if self.generation == engine.table_generation() {
+            return;
+        }
         if let Some(fd) = &self.inotify {
             for w in &self.watches {
                 if w.wd >= 0 {
@@ -73,6 +86,7 @@ impl LogRotator {
 
     /// Watches the logs of running IOCs, unwatches the others (after events).
     pub fn sync<O: Os>(&mut self, engine: &Engine<O>) {
+        self.follow_reload(engine);
         let Some(fd) = &self.inotify else { return };
         for (i, w) in self.watches.iter_mut().enumerate() {
             let Some(console) = engine.plans().get(i).and_then(|p| p.console.as_ref()) else { continue };
@@ -88,6 +102,7 @@ impl LogRotator {
 
     /// The inotify descriptor is readable: check the logs that were written.
     pub fn readable<O: Os>(&mut self, engine: &Engine<O>, now: u64) {
+        self.follow_reload(engine);
         let Some(fd) = &self.inotify else { return };
         let mut buf = [0u8; 1024];
         let watches = &mut self.watches;
@@ -111,6 +126,7 @@ impl LogRotator {
     /// Cooldowns that ended: check once more (the log may have grown
     /// meanwhile), then watch again.
     pub fn timer<O: Os>(&mut self, engine: &Engine<O>, now: u64) {
+        self.follow_reload(engine);
         for i in 0..self.watches.len() {
             if self.watches[i].cooldown_until.is_some_and(|t| t <= now) {
                 self.watches[i].cooldown_until = None;
@@ -172,6 +188,30 @@ pub fn rotate(log: &core::ffi::CStr, keep: u32, uid: u32, gid: u32) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reload_by_anyone_starts_the_per_object_table_over() {
+        use crate::config::{Config, Object};
+        use crate::engine::os::RealOs;
+        use crate::layout::Layout;
+        let load = |ids: &[&str]| {
+            let config = Config {
+                objects: ids.iter().map(|id| Object { id: id.to_string(), ..Default::default() }).collect(),
+                ..Default::default()
+            };
+            let (plans, _) = crate::engine::plan::build(&config, &Layout::system());
+            (config, plans)
+        };
+        let (config, plans) = load(&["a"]);
+        let mut engine = Engine::new(RealOs::new(), config, plans, None);
+        let mut rotator = LogRotator::new(&engine);
+        // Nobody tells the rotator: it sees the new table by itself.
+        let (config, plans) = load(&["b", "c", "a"]);
+        engine.replace_config(config, plans);
+        rotator.sync(&engine);
+        assert_eq!(rotator.watches.len(), 3);
+        assert_eq!(rotator.generation, engine.table_generation());
+    }
 
     #[test]
     fn rotation_shifts_and_keeps_k() {
