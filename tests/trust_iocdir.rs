@@ -67,21 +67,6 @@ fn write_as(path: &Path, text: &str, user: &str) {
     nix::unistd::chown(path, Some(u.uid), Some(u.gid)).unwrap();
 }
 
-/// PID 1's descriptor count once the clients of `status` calls just made
-/// are gone (PID 1 closes each on its hangup): the same count three times in
-/// a row.
-fn quiet_fd_count(p: &Pid1) -> usize {
-    let mut last = [usize::MAX; 3];
-    for k in 0..100 {
-        last[k % 3] = p.fd_count();
-        if last.iter().all(|&n| n == last[0]) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    p.fd_count()
-}
-
 /// Live processes of the namespace whose command line holds `what`.
 fn live(p: &Pid1, what: &str) -> Vec<Proc> {
     p.host_pids().into_iter().filter_map(proc_info).filter(|i| i.state != b'Z' && i.cmdline.contains(what)).collect()
@@ -112,7 +97,7 @@ fn a_fifo_named_like_an_ioc_file_is_an_error_and_pid1_answers() {
     std::fs::create_dir(ioc.join("sub.conf")).unwrap();
     let mut p = Pid1::boot(s.path(), &[]);
     p.wait_state("good", "running", UP);
-    let fds = quiet_fd_count(&p);
+    let fds = p.fds_at_rest();
 
     // One more FIFO, then a rescan: answered, x and y are errors, good stays.
     nix::unistd::mkfifo(&ioc.join("y.conf"), nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
@@ -136,7 +121,7 @@ fn nothing_of_a_rejected_file_reaches_a_log_or_a_reply() {
     write(s.path(), "epoch.conf", &epoch_conf(""));
     let ioc = group_writable_ioc_dir(s.path());
     let mut p = Pid1::boot(s.path(), &[]);
-    let fds = p.fd_count();
+    let fds = p.fds_at_rest();
 
     // A secret only root may read, reached three ways: a symlink to it, a
     // symlink to /etc/shadow, and a regular file of the same content that
@@ -197,7 +182,7 @@ fn dev_zero_a_device_and_a_huge_file_are_rejected_without_reading_them() {
     // is: with an address-space limit, PID 1 hits it in a moment instead.
     let mut p = Pid1::boot_with(s.path(), &[], Some("ulimit -v 1048576"));
     p.wait_state("good", "running", UP);
-    let fds = quiet_fd_count(&p);
+    let fds = p.fds_at_rest();
     let reply = rescan(&p);
     assert_eq!(reply.code, Code::Warn, "{}", reply.message);
     let log = said(&p);
@@ -228,7 +213,7 @@ fn only_a_root_owned_closed_ioc_file_chooses_the_user_its_ioc_runs_as() {
     std::fs::write(ioc.join("rootioc.conf"), by_root.ioc_file("root", "root")).unwrap();
     let mut p = Pid1::boot(s.path(), &[]);
     by_root.wait_value("calc", "42", UP);
-    let fds = quiet_fd_count(&p);
+    let fds = p.fds_at_rest();
     assert_eq!(uids_of(&p, "rootioc"), (0, 0), "a root-owned 0644 file chooses root");
 
     // A member installs an IOC asking for root: it runs as IocUser.
@@ -271,7 +256,7 @@ fn install_does_not_follow_a_symlink_planted_at_its_temporary_path() {
     let victim = s.path().join("victim");
     std::fs::write(&victim, "untouched\n").unwrap();
     let mut p = Pid1::boot(s.path(), &[]);
-    let fds = p.fd_count();
+    let fds = p.fds_at_rest();
     // A member plants a symlink at every temporary name the installer might
     // pick (pids in a fresh namespace are small).
     let op = nix::unistd::User::from_name(MEMBER).unwrap().unwrap();
@@ -301,7 +286,7 @@ fn an_ioc_rescan_never_applies_a_half_edited_epoch_conf() {
     group_writable_ioc_dir(s.path());
     let mut p = Pid1::boot(s.path(), &[]);
     p.wait_state("first", "running", UP);
-    let fds = quiet_fd_count(&p);
+    let fds = p.fds_at_rest();
 
     // Root is half-way through an edit: a new object, complete enough to parse.
     let half = "ObjectID half\nObjectStartCommand /bin/sleep 1002\nObjectStartPriority 1\nObjectRunlevels default\n";

@@ -33,21 +33,6 @@ use ns::{ok, scratch, wait_for, write, Pid1};
 
 const T: Duration = Duration::from_secs(10);
 
-/// PID 1's descriptor count once the last client's connection is closed
-/// (it closes on PID 1's next turn after the client exits): the same over
-/// half a second.
-fn quiet_fd_count(p: &Pid1) -> usize {
-    let mut last = (p.fd_count(), Instant::now());
-    assert!(wait_for(T, || {
-        let now = p.fd_count();
-        if now != last.0 {
-            last = (now, Instant::now());
-        }
-        last.1.elapsed() >= Duration::from_millis(500)
-    }));
-    last.0
-}
-
 // ---- defect 1: poll only ever sees real descriptors ------------------------
 
 fn rotation_conf(log_max: &str) -> String {
@@ -65,7 +50,7 @@ fn without_log_rotation_there_is_no_inotify_descriptor_and_no_crash() {
     write(&dir, "epoch.conf", &rotation_conf("0"));
     let mut p = Pid1::boot(&dir, &[]);
     p.wait_console("iocinit: ready", T);
-    let fds = quiet_fd_count(&p);
+    let fds = p.fds_at_rest();
     p.assert_healthy(fds);
     // To rotation (one inotify descriptor more) and back (none).
     write(&dir, "epoch.conf", &rotation_conf("4K"));
@@ -113,7 +98,7 @@ fn copy_console(mut console: std::fs::File, dir: &Path) {
 /// answers within 1 s and leaves no zombie.
 fn flood_while_the_console_is_stuck(p: &mut Pid1) {
     p.wait_state("o399", "done", Duration::from_secs(60));
-    let fds = quiet_fd_count(p);
+    let fds = p.fds_at_rest();
     p.assert_healthy(fds);
     let script = format!("for i in $(seq 40); do {} start crash > /dev/null 2>&1; done", ns::BIN);
     ok(p.sh(&script));
@@ -315,7 +300,7 @@ fn within_a_second(what: &str, run: impl FnOnce() -> std::process::Output) {
 #[test]
 fn clients_that_never_read_lock_out_neither_root_nor_the_ioc_group() {
     let (s, mut p) = boot_control("loop-noread");
-    let fds = quiet_fd_count(&p);
+    let fds = p.fds_at_rest();
     let outsiders = NeverReading::start(&p.socket(), OUTSIDER, 24);
     assert!(outsiders.holding >= 10, "only {} connections got a slot", outsiders.holding);
     within_a_second("root's status", || p.ctl(&["status"]));
@@ -339,7 +324,7 @@ fn clients_that_never_read_lock_out_neither_root_nor_the_ioc_group() {
 #[test]
 fn waiters_that_hang_up_free_their_slots() {
     let (s, mut p) = boot_control("loop-waiters");
-    let fds = quiet_fd_count(&p);
+    let fds = p.fds_at_rest();
     // More waiters than slots, one after the other: each starts a slow
     // object, waits for it, and goes away.
     for k in 0..20 {
@@ -377,7 +362,7 @@ fn a_read_only_run_directory_delays_the_control_socket_not_the_boot() {
     // on the namespace's tmpfs: only clients inside see it.
     p.wait_console("control socket: listening on", Duration::from_secs(40));
     assert_eq!(p.state("a"), "done");
-    let fds = quiet_fd_count(&p);
+    let fds = p.fds_at_rest();
     p.assert_healthy(fds);
     p.poweroff();
 }

@@ -50,21 +50,6 @@ fn alive(p: &Pid1, pid: i64) -> bool {
     p.host_pid_of(pid).and_then(proc_info).is_some_and(|i| i.state != b'Z')
 }
 
-/// PID 1's descriptor count once it is ready and quiet: the same over half
-/// a second (a client's connection closes on PID 1's next turn).
-fn settled_fds(p: &Pid1) -> usize {
-    p.wait_console("iocinit: ready", T);
-    let mut last = (p.fd_count(), Instant::now());
-    assert!(wait_for(T, || {
-        let now = p.fd_count();
-        if now != last.0 {
-            last = (now, Instant::now());
-        }
-        last.1.elapsed() >= Duration::from_millis(500)
-    }));
-    last.0
-}
-
 fn epoch(p: &Pid1, args: &[&str]) -> Output {
     p.ctl(args)
 }
@@ -104,7 +89,8 @@ fn a_marked_process_of_another_user_is_not_taken_for_a_service_daemon() {
          ObjectOptions SERVICE\nObjectEnabled false\n",
     );
     let mut p = Pid1::boot(dir, &[]);
-    let fds = settled_fds(&p);
+    p.wait_console("iocinit: ready", T);
+    let fds = p.fds_at_rest();
     // The outsider plants detached processes carrying both markers first:
     // they have lower pids than anything the objects start.
     let fake_lone = plant(&p, OUTSIDER, "IOCINIT_OBJECT=lone", "sleep 700");
@@ -145,7 +131,8 @@ fn a_marked_process_of_another_user_is_not_an_ioc_leftover() {
     ioc.install_file(&s.path().join("ioc"), IOC_USER, GROUP);
     let mut p = Pid1::boot(s.path(), &[]);
     ioc.wait_value("calc", "42", T);
-    let fds = settled_fds(&p);
+    p.wait_console("iocinit: ready", T);
+    let fds = p.fds_at_rest();
     // A planted process with the IOC's marker, and a loop that plants a new
     // one whenever it dies: killing "leftovers" would never end.
     let planted = plant(&p, OUTSIDER, "IOCINIT_OBJECT=demo", "sleep 702");
@@ -184,7 +171,8 @@ fn a_stale_pid_file_is_removed_before_a_start_and_its_pid_never_signalled() {
     let dir = s.path();
     write(dir, "epoch.conf", &format!("DefaultRunlevel default\n{}", pid_file_object("stale", "/bin/true")));
     let mut p = Pid1::boot(dir, &[]);
-    let fds = settled_fds(&p);
+    p.wait_console("iocinit: ready", T);
+    let fds = p.fds_at_rest();
     // The last boot's pid, now someone else's: here a process root started
     // outside any object.
     let bystander = plant(&p, "root", "", "sleep 704");
@@ -213,7 +201,8 @@ fn a_pid_file_naming_another_users_marked_process_is_never_followed_or_signalled
     let start = "/bin/sh -c 'while [ ! -e @DIR@/gate ]; do sleep 0.05; done; cat @DIR@/foreign > @DIR@/planted.pid'";
     write(dir, "epoch.conf", &format!("DefaultRunlevel default\n{}", pid_file_object("planted", start)));
     let mut p = Pid1::boot(dir, &[]);
-    let fds = settled_fds(&p);
+    p.wait_console("iocinit: ready", T);
+    let fds = p.fds_at_rest();
     let mut starting = p.inside(ns::BIN, &["start", "planted"]).stdout(std::process::Stdio::null()).spawn().unwrap();
     p.wait_state("planted", "starting", T);
     // The outsider's process carries the object's marker, was reparented
@@ -248,7 +237,8 @@ fn a_pid_file_that_is_a_fifo_or_a_symlink_to_dev_zero_leaves_pid_1_healthy() {
         ),
     );
     let mut p = Pid1::boot(dir, &[]);
-    let fds = settled_fds(&p);
+    p.wait_console("iocinit: ready", T);
+    let fds = p.fds_at_rest();
     // A FIFO nobody writes: opening it to read would block PID 1 for good.
     let fifo = dir.join("fifo.pid");
     ok(epoch(&p, &["start", "zero", "--no-wait"]), "start zero");

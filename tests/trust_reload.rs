@@ -67,19 +67,6 @@ fn answer(child: Child) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
-/// PID 1's descriptor count once no client is connected any more (the
-/// harness's own connections close on PID 1's next event, not at once).
-fn fds_at_rest(p: &Pid1) -> usize {
-    let mut last = p.fd_count();
-    let stable = ns::wait_for(T, || {
-        std::thread::sleep(Duration::from_millis(200));
-        let now = p.fd_count();
-        std::mem::replace(&mut last, now) == now
-    });
-    assert!(stable, "PID 1's descriptor count does not settle");
-    last
-}
-
 fn reload(p: &Pid1) {
     let out = p.ctl(&["configreload"]);
     assert!(out.status.success(), "configreload: {out:?}; console:\n{}", p.console());
@@ -92,7 +79,7 @@ fn a_waiter_gets_its_own_object_after_a_reload_shrinks_the_table() {
     write(&dir, "epoch.conf", &conf(&before));
     let mut p = Pid1::boot(&dir, &[]);
     p.wait_console("iocinit: ready", T);
-    let fds = fds_at_rest(&p);
+    let fds = p.fds_at_rest();
     let waiter = start_waiting(&p, "a");
     p.wait_state("a", "starting", T);
     // a was the sixth object; now it is the only one.
@@ -111,7 +98,7 @@ fn waiters_get_their_own_objects_after_a_reload_reorders_and_removes() {
     write(&dir, "epoch.conf", &conf(&[held("a", 0, 0), held("b", 3, 0), idle("x")]));
     let mut p = Pid1::boot(&dir, &[]);
     p.wait_console("iocinit: ready", T);
-    let fds = fds_at_rest(&p);
+    let fds = p.fds_at_rest();
     let (wait_a, wait_b) = (start_waiting(&p, "a"), start_waiting(&p, "b"));
     p.wait_state("a", "starting", T);
     p.wait_state("b", "starting", T);
@@ -184,7 +171,7 @@ fn a_status_listing_cut_by_a_reload_holds_one_table_and_says_ask_again() {
     write(&dir, "epoch.conf", &conf(&before.iter().cloned().map(object).collect::<Vec<_>>()));
     let mut p = Pid1::boot(&dir, &[]);
     p.wait_console("iocinit: ready", T);
-    let fds = fds_at_rest(&p);
+    let fds = p.fds_at_rest();
     let client = SlowClient::connect(&p);
     client.send(Verb::Status);
     let mut seen: Vec<String> = Vec::new();
@@ -236,7 +223,7 @@ fn startobj_and_skipobj_name_the_same_objects_after_a_reload_during_boot() {
     write(&dir, "epoch.conf", &objects(&["d1", "d2", "d3", "hold", "x", "s"]));
     let mut p = Pid1::boot(&dir, &["--startobj", "x", "--skipobj", "s"]);
     p.wait_state("hold", "starting", T);
-    let fds = fds_at_rest(&p);
+    let fds = p.fds_at_rest();
     // The boot waits for hold; meanwhile the table shrinks and grows.
     write(&dir, "epoch.conf", &objects(&["hold", "x", "s", "late"]));
     reload(&p);
@@ -294,7 +281,7 @@ fn an_ioc_group_member_stopping_one_ioc_while_removing_another_gets_its_answer()
     p.wait_state("c", "running", T);
     release(&dir, "b");
     ok(p.ioc(&["stop", "b"]));
-    let fds = fds_at_rest(&p);
+    let fds = p.fds_at_rest();
     let ioc = p.bin.join("ioc");
     let run_dir = dir.join("run");
     let stop_c = p

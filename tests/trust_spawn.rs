@@ -14,22 +14,6 @@ use ns::{ok, read, scratch, wait_for, write, Pid1};
 
 const T: Duration = Duration::from_secs(20);
 
-/// PID 1's descriptor count once the boot and the harness's own clients are
-/// done with it (a client's descriptor closes on PID 1's next turn): two
-/// readings 200 ms apart that agree.
-fn fds_at_rest(p: &Pid1) -> usize {
-    let mut last = p.fd_count();
-    for _ in 0..50 {
-        std::thread::sleep(Duration::from_millis(200));
-        let now = p.fd_count();
-        if now == last {
-            return now;
-        }
-        last = now;
-    }
-    last
-}
-
 /// Namespace processes whose command line starts with `prefix`.
 fn count(p: &Pid1, prefix: &str) -> usize {
     // `processes` gives "STAT ARGS".
@@ -52,7 +36,7 @@ fn children_start_with_default_signal_dispositions() {
     // With SIGPIPE ignored the writer of the pipeline never ends (echo only
     // fails with EPIPE), and neither does the boot.
     p.wait_console("iocinit: ready", T);
-    let fds = fds_at_rest(&p);
+    let fds = p.fds_at_rest();
     assert_eq!(p.state("pipe"), "done");
     assert_eq!(read(&dir, "pipe"), "y\n");
     assert_eq!(read(&dir, "sigign").trim(), "SigIgn:\t0000000000000000");
@@ -74,7 +58,7 @@ fn stop_reaches_the_whole_process_group() {
     );
     let mut p = Pid1::boot(&dir, &[]);
     p.wait_console("iocinit: ready", T);
-    let fds = fds_at_rest(&p);
+    let fds = p.fds_at_rest();
     assert!(wait_for(T, || count(&p, "/bin/sleep 1001") == 1), "{:?}", p.processes());
     ok(p.ctl(&["stop", "svc"]));
     p.wait_state("svc", "stopped", T);
@@ -107,7 +91,7 @@ fn haltonly_killall5_runs_at_shutdown() {
     );
     let mut p = Pid1::boot(&dir, &[]);
     p.wait_console("iocinit: ready", T);
-    let fds = fds_at_rest(&p);
+    let fds = p.fds_at_rest();
     assert!(wait_for(T, || read(&dir, "up") == "up\n"));
     p.assert_healthy(fds);
     p.poweroff();
@@ -127,7 +111,7 @@ fn a_start_that_never_ends_is_killed_and_the_boot_goes_on() {
     );
     let mut p = Pid1::boot(&dir, &[]);
     p.wait_console("iocinit: ready", Duration::from_secs(60));
-    let fds = fds_at_rest(&p);
+    let fds = p.fds_at_rest();
     assert_eq!(p.state("later"), "done");
     assert_eq!(p.state("stuck"), "failed");
     let st = p.status("stuck");
@@ -172,7 +156,7 @@ fn an_output_fifo_without_a_reader_never_freezes_pid1() {
     );
     let mut p = Pid1::boot(&dir, &[]);
     p.wait_console("iocinit: ready", T);
-    let fds = fds_at_rest(&p);
+    let fds = p.fds_at_rest();
     assert_eq!(p.state("talker"), "running");
     // A file that cannot be opened fails the start and says which.
     assert_eq!(p.state("nowhere"), "failed");
