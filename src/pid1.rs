@@ -41,18 +41,29 @@ pub struct BootWords {
     pub skip: Vec<String>,
 }
 
+impl KernelArgs {
+    /// Takes one of Epoch's kernel words (`shell`, `runlevel=NAME`,
+    /// `epochconfig=PATH`, `startobj=IDS`, `skipobj=IDS`); false if `word`
+    /// is not one of them.
+    pub fn take_word(&mut self, word: &str) -> bool {
+        let ids = |v: &str| v.split(',').filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>();
+        match word.split_once('=') {
+            None if word == "shell" => self.shell = true,
+            Some(("runlevel", v)) if !v.is_empty() => self.boot.runlevel = Some(v.into()),
+            Some(("epochconfig", v)) if !v.is_empty() => self.config = Some(v.into()),
+            Some(("startobj", v)) => self.boot.start.extend(ids(v)),
+            Some(("skipobj", v)) => self.boot.skip.extend(ids(v)),
+            _ => return false,
+        }
+        true
+    }
+}
+
 /// Parses /proc/cmdline's words; unknown ones belong to the kernel.
 pub fn parse_cmdline(cmdline: &str) -> KernelArgs {
     let mut args = KernelArgs::default();
     for word in cmdline.split_whitespace() {
-        match word.split_once('=') {
-            None if word == "shell" => args.shell = true,
-            Some(("runlevel", v)) if !v.is_empty() => args.boot.runlevel = Some(v.into()),
-            Some(("epochconfig", v)) if !v.is_empty() => args.config = Some(v.into()),
-            Some(("startobj", v)) => args.boot.start.extend(v.split(',').filter(|s| !s.is_empty()).map(String::from)),
-            Some(("skipobj", v)) => args.boot.skip.extend(v.split(',').filter(|s| !s.is_empty()).map(String::from)),
-            _ => {}
-        }
+        args.take_word(word);
     }
     args
 }
@@ -70,8 +81,10 @@ pub fn mount_proc_early() {
     }
 }
 
-pub fn kernel_args() -> KernelArgs {
-    std::fs::read_to_string("/proc/cmdline").map(|s| parse_cmdline(&s)).unwrap_or_default()
+/// Epoch's words of /proc/cmdline (None if it cannot be read). A word that
+/// is not UTF-8 cannot be one of them and does not hide the others.
+pub fn kernel_args() -> Option<KernelArgs> {
+    std::fs::read("/proc/cmdline").ok().map(|s| parse_cmdline(&String::from_utf8_lossy(&s)))
 }
 
 fn fs_type(path: &str) -> Option<i64> {
@@ -332,6 +345,12 @@ mod tests {
         assert_eq!(a.boot.start, ["a", "b", "d"]);
         assert_eq!(a.boot.skip, ["c"]);
         assert_eq!(parse_cmdline("root=/dev/sda shellx runlevel="), KernelArgs::default());
+        // Words the kernel passes to init as arguments: none of them is Epoch's.
+        let mut a = KernelArgs::default();
+        for word in ["single", "1", "emergency", "S", "shell=1", "startobj"] {
+            assert!(!a.take_word(word), "{word}");
+        }
+        assert!(a.take_word("shell") && a.shell);
     }
 
     #[test]

@@ -1,0 +1,96 @@
+//! Issue 8, the boot path: what the kernel, the initramfs and an upgrade can
+//! hand PID 1, with the real binary as PID 1 of a PID namespace.
+//! - #2: kernel words without `=` (`single`, `1`, `shell`...), unknown
+//!   options and non-UTF-8 bytes as PID 1's arguments: logged and ignored,
+//!   Epoch's words honoured; a command given non-UTF-8 bytes says so.
+//!
+//! Every adversarial test ends with `assert_healthy`. Needs root.
+
+mod ns;
+
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::time::Duration;
+
+use ns::{scratch, wait_for, write, Pid1, BIN};
+
+const T: Duration = Duration::from_secs(20);
+
+/// One service `a` (a sleep), started at boot.
+fn one_service(dir: &std::path::Path) {
+    write(
+        dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID a\nObjectStartCommand /bin/sleep 611\nObjectStartPriority 1\nObjectStopPriority 1\n\
+         ObjectRunlevels default\nObjectOptions FORK\n",
+    );
+}
+
+/// PID 1's descriptor count with no client connected: one that just hung
+/// up (the last status request) is closed on PID 1's next event, so wait
+/// until the listener is its only socket.
+fn idle_fds(p: &Pid1) -> usize {
+    let fd_dir = format!("/proc/{}/fd", p.host_pid);
+    let is_socket = |e: &std::fs::DirEntry| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:"));
+    let sockets = || std::fs::read_dir(&fd_dir).map(|d| d.flatten().filter(is_socket).count()).unwrap_or(0);
+    assert!(wait_for(T, || sockets() == 1), "PID 1 keeps client sockets open: {}", sockets());
+    p.fd_count()
+}
+
+#[test]
+fn kernel_words_without_equals_and_unknown_options_do_not_stop_pid1() {
+    let dir = scratch("trust-boot-words");
+    one_service(&dir);
+    // What a kernel passes to init (`single`, `1`, `emergency` and Epoch's
+    // own `shell`), and an option nobody knows.
+    let mut p = Pid1::boot(&dir, &["single", "1", "emergency", "shell", "--no-such-option", "startobj=a"]);
+    p.wait_console("iocinit: ready", T);
+    let console = p.console();
+    for word in ["\"single\"", "\"1\"", "\"emergency\"", "\"--no-such-option\""] {
+        assert!(console.lines().any(|l| l.contains("iocinit: warning: ignoring the") && l.contains(word)), "{word} not reported:\n{console}");
+    }
+    // `shell` is Epoch's: honoured (the shell reads /dev/null here and ends).
+    assert!(console.contains("*** iocinit: kernel command line asked for a shell"), "{console}");
+    assert_eq!(p.state("a"), "running");
+    let fds = idle_fds(&p);
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn arguments_that_are_not_utf8_do_not_stop_pid1() {
+    let dir = scratch("trust-boot-bytes");
+    one_service(&dir);
+    // Only a shell can add these: the harness's arguments are text.
+    let setup = r#"set -- "$@" "$(printf 'bad\377word')""#;
+    let mut p = Pid1::boot_with(&dir, &[], Some(setup));
+    p.wait_console("iocinit: ready", T);
+    let console = p.console();
+    assert!(console.contains("iocinit: warning: ignoring the argument \"bad\\xFFword\" (not valid UTF-8)"), "{console}");
+    assert!(!console.contains("panicked"), "{console}");
+    let fds = idle_fds(&p);
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn a_command_given_bytes_that_are_not_utf8_says_so() {
+    let bad = std::ffi::OsStr::from_bytes(b"st\xffatus");
+    let out = std::process::Command::new(BIN).arg(bad).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not valid UTF-8") && !stderr.contains("panicked"), "{stderr}");
+    // A name (argv[0]) that is not UTF-8 is no reason to panic either.
+    let out = std::process::Command::new(BIN)
+        .arg0(std::ffi::OsStr::from_bytes(b"epo\xffch"))
+        .args(["status", "--socket", "/nonexistent/control"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // A typed command still refuses what it does not know.
+    let out = std::process::Command::new(BIN).args(["--local", "--no-such-option"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
