@@ -109,16 +109,9 @@ fn mount_virtual(m: VirtualMount) {
         let _ = std::fs::create_dir_all(target);
     }
     // Already mounted (an initramfs that mounted it, a test namespace sharing
-    // the host's): leave it. /dev/shm on a devtmpfs /dev also reads as tmpfs,
-    // so compare the device with the parent's.
-    let is_mount_point = || -> bool {
-        let (Ok(a), Ok(b)) = (nix::sys::stat::stat(target), nix::sys::stat::stat(Path::new(target).parent().unwrap_or(Path::new("/"))))
-        else {
-            return false;
-        };
-        a.st_dev != b.st_dev
-    };
-    if fs_type(target) == Some(magic) && is_mount_point() {
+    // the host's): leave it. /dev/shm on a devtmpfs /dev also reads as
+    // tmpfs, so it must be a mount point too.
+    if fs_type(target) == Some(magic) && is_mount_point(Path::new(target)) {
         return;
     }
     if let Err(e) = mount(Some(fstype), target, Some(fstype), flags, Some(data)) {
@@ -134,9 +127,7 @@ pub fn mount_filesystems(mounts: &[VirtualMount], run_dir: &Path) {
     }
     if run_dir == Path::new("/run") {
         let _ = std::fs::create_dir_all("/run");
-        let root = nix::sys::stat::stat("/").map(|s| s.st_dev).ok();
-        let run = nix::sys::stat::stat("/run").map(|s| s.st_dev).ok();
-        if root == run {
+        if !is_mount_point(run_dir) {
             if let Err(e) = mount(Some("tmpfs"), "/run", Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755")) {
                 log::error!("unable to mount tmpfs on /run: {}", e.desc());
             }
@@ -267,14 +258,31 @@ impl EmergencyShell {
     }
 }
 
-/// The mount points of /proc/self/mounts, deepest last.
-fn mount_points() -> Vec<String> {
-    std::fs::read_to_string("/proc/self/mounts")
-        .map(|s| s.lines().filter_map(|l| l.split_whitespace().nth(1)).map(unescape_mount).collect())
-        .unwrap_or_default()
+/// The mount points of /proc/self/mountinfo, deepest last; None if it
+/// cannot be read (no /proc yet).
+fn mount_points() -> Option<Vec<String>> {
+    std::fs::read("/proc/self/mountinfo").ok().map(|s| parse_mount_points(&String::from_utf8_lossy(&s)))
 }
 
-/// /proc/mounts writes spaces and friends as octal escapes.
+/// The mount point (fifth field) of each mountinfo line.
+fn parse_mount_points(mountinfo: &str) -> Vec<String> {
+    mountinfo.lines().filter_map(|l| l.split(' ').nth(4)).map(unescape_mount).collect()
+}
+
+/// Whether something is mounted on `path`. From mountinfo: a device
+/// comparison with the parent takes a bind mount from the same filesystem
+/// (the root filesystem bound on /run) for no mount at all. Only without
+/// /proc does it fall back to that comparison.
+fn is_mount_point(path: &Path) -> bool {
+    if let Some(points) = mount_points() {
+        return points.iter().any(|p| Path::new(p) == path);
+    }
+    let dev = |p: &Path| nix::sys::stat::stat(p).map(|s| s.st_dev).ok();
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    dev(path).is_some() && dev(path) != dev(parent)
+}
+
+/// /proc/self/mountinfo writes spaces and friends as octal escapes.
 fn unescape_mount(field: &str) -> String {
     let b = field.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -298,7 +306,7 @@ pub fn final_power(power: Power, real_boot: bool) -> ! {
     nix::unistd::sync();
     if real_boot {
         let keep = ["/", "/proc", "/sys", "/dev", "/dev/pts"];
-        for target in mount_points().iter().rev() {
+        for target in mount_points().unwrap_or_default().iter().rev() {
             if keep.contains(&target.as_str()) {
                 continue;
             }
@@ -351,6 +359,17 @@ mod tests {
             assert!(!a.take_word(word), "{word}");
         }
         assert!(a.take_word("shell") && a.shell);
+    }
+
+    #[test]
+    fn mount_points_come_from_mountinfo() {
+        let info = "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n\
+                    40 27 254:0 / /run rw,relatime shared:1 - ext4 /dev/vda rw\n\
+                    41 27 0:30 / /mnt/with\\040space rw - tmpfs tmpfs rw\n";
+        assert_eq!(parse_mount_points(info), ["/", "/run", "/mnt/with space"]);
+        // Here, as in any test process, /proc is mounted.
+        assert!(is_mount_point(Path::new("/proc")));
+        assert!(!is_mount_point(Path::new("/proc/self")));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! - #2: kernel words without `=` (`single`, `1`, `shell`...), unknown
 //!   options and non-UTF-8 bytes as PID 1's arguments: logged and ignored,
 //!   Epoch's words honoured; a command given non-UTF-8 bytes says so.
+//! - #17: /run as a bind mount from the root filesystem is a mount.
 //!
 //! Every adversarial test ends with `assert_healthy`. Needs root.
 
@@ -12,7 +13,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
-use ns::{scratch, wait_for, write, Pid1, BIN};
+use ns::{ok, scratch, wait_for, write, Pid1, BIN};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -93,4 +94,29 @@ fn a_command_given_bytes_that_are_not_utf8_says_so() {
     // A typed command still refuses what it does not know.
     let out = std::process::Command::new(BIN).args(["--local", "--no-such-option"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn run_bound_from_the_root_filesystem_is_a_mount_and_is_not_hidden() {
+    let dir = scratch("trust-boot-runbind");
+    one_service(&dir);
+    // The same filesystem as / (target/ is on it in CI): a comparison of
+    // devices takes this mount for none and hides it under a tmpfs, and with
+    // it the control socket the test reaches through dir/run.
+    let same_fs = |a: &std::path::Path| std::fs::metadata(a).map(|m| std::os::unix::fs::MetadataExt::dev(&m)).ok();
+    assert_eq!(same_fs(&dir), same_fs(std::path::Path::new("/")), "the test needs its scratch directory on the root filesystem");
+    // PID 1 runs with --run-dir /run instead of the harness's dir/run.
+    let setup = format!(
+        "mkdir -p {0}/run && mount --bind {0}/run /run\n\
+         n=$# prev=\nfor a do [ \"$prev\" = --run-dir ] && a=/run; prev=$a; set -- \"$@\" \"$a\"; done; shift $n",
+        dir.display()
+    );
+    let mut p = Pid1::boot_with(&dir, &[], Some(&setup));
+    p.wait_console("iocinit: ready", T);
+    assert!(ok(p.sh("tr '\\0' ' ' < /proc/1/cmdline")).contains(" --run-dir /run "));
+    let mounts = ok(p.sh("grep ' /run ' /proc/1/mountinfo"));
+    assert!(!mounts.contains("tmpfs"), "a tmpfs on /run:\n{mounts}");
+    let fds = idle_fds(&p);
+    p.assert_healthy(fds);
+    p.poweroff();
 }
