@@ -110,8 +110,6 @@ pub fn run(opts: Options) -> i32 {
         if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
             log::warn!("unable to become a subreaper: {}; orphans of objects are not followed", e.desc());
         }
-    } else {
-        pid1::take_console();
     }
     if role == Role::Boot {
         crate::logging::open_kmsg();

@@ -119,12 +119,14 @@ fn mount_virtual(m: VirtualMount) {
     }
 }
 
-/// Mounts what MountVirtual asks for, then a tmpfs on `run_dir` if it is
-/// /run and not yet a mount (the control and console sockets live there).
+/// Mounts what MountVirtual asks for, takes the console if PID 1 has none
+/// (see [`take_console`]), then mounts a tmpfs on `run_dir` if it is /run
+/// and not yet a mount (the control and console sockets live there).
 pub fn mount_filesystems(mounts: &[VirtualMount], run_dir: &Path) {
     for m in mounts {
         mount_virtual(*m);
     }
+    take_console();
     if run_dir == Path::new("/run") {
         let _ = std::fs::create_dir_all("/run");
         if !is_mount_point(run_dir) {
@@ -144,26 +146,28 @@ pub const RESCUE_MOUNTS: [VirtualMount; 4] = [
     VirtualMount { fs: VirtualFs::DevPts, create_dir: true },
 ];
 
-/// Makes sure fds 0-2 are open: the kernel gives init /dev/console only if
-/// the node existed in the initramfs.
-pub fn take_console() {
-    let valid = |fd| nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok();
-    if (0..3).all(valid) {
+/// Gives PID 1 the console if it has none; called once /dev is mounted.
+/// The kernel opens /dev/console as init's fds 0-2 only if the node existed
+/// before any devtmpfs (in the initramfs). Otherwise they start closed, and
+/// Rust's runtime fills closed fds 0-2 with /dev/null before main: every log
+/// line and the emergency shell would go nowhere. So when all three are
+/// /dev/null, /dev/console replaces them. Only all three: a supervisor
+/// started with some of them on /dev/null on purpose (a test harness's
+/// stdin) keeps them.
+fn take_console() {
+    const DEV_NULL: libc::dev_t = libc::makedev(1, 3);
+    let is_null = |fd| nix::sys::stat::fstat(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == DEV_NULL);
+    if !(0..3).all(is_null) {
         return;
     }
-    let console = sys::Fd::open(c"/dev/console", libc::O_RDWR | libc::O_NOCTTY, 0)
-        .or_else(|_| sys::Fd::open(c"/dev/null", libc::O_RDWR, 0));
-    if let Ok(fd) = console {
-        for target in 0..3 {
-            if !valid(target) {
-                let _ = nix::unistd::dup2(fd.0, target);
+    match sys::Fd::open(c"/dev/console", libc::O_RDWR | libc::O_NOCTTY, 0) {
+        // Opened above 2 (0-2 are open); dup2 leaves the copies inheritable.
+        Ok(console) => {
+            for target in 0..3 {
+                let _ = nix::unistd::dup2(console.0, target);
             }
         }
-        if fd.0 > 2 {
-            drop(fd);
-        } else {
-            std::mem::forget(fd);
-        }
+        Err(e) => log::warn!("no console: unable to open /dev/console: {}", nix::errno::Errno::from_raw(e).desc()),
     }
 }
 

@@ -4,6 +4,7 @@
 //!   options and non-UTF-8 bytes as PID 1's arguments: logged and ignored,
 //!   Epoch's words honoured; a command given non-UTF-8 bytes says so.
 //! - #17: /run as a bind mount from the root filesystem is a mount.
+//! - #18: PID 1 started with fds 0-2 closed gets /dev/console.
 //!
 //! Every adversarial test ends with `assert_healthy`. Needs root.
 
@@ -13,7 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
-use ns::{ok, scratch, wait_for, write, Pid1, BIN};
+use ns::{ok, read, scratch, wait_for, write, Pid1, BIN};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -116,6 +117,29 @@ fn run_bound_from_the_root_filesystem_is_a_mount_and_is_not_hidden() {
     assert!(ok(p.sh("tr '\\0' ' ' < /proc/1/cmdline")).contains(" --run-dir /run "));
     let mounts = ok(p.sh("grep ' /run ' /proc/1/mountinfo"));
     assert!(!mounts.contains("tmpfs"), "a tmpfs on /run:\n{mounts}");
+    let fds = idle_fds(&p);
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn pid1_without_a_console_takes_dev_console() {
+    let dir = scratch("trust-boot-console");
+    one_service(&dir);
+    // The kernel found no /dev/console in the initramfs: fds 0-2 are closed,
+    // and Rust's runtime puts /dev/null there. A file stands for the console.
+    let console = dir.join("dev-console");
+    std::fs::write(&console, "").unwrap();
+    let setup = format!("mount --bind {} /dev/console && exec 0<&- 1>&- 2>&-", console.display());
+    let mut p = Pid1::boot_with(&dir, &[], Some(&setup));
+    assert!(
+        wait_for(T, || read(&dir, "dev-console").contains("iocinit: ready")),
+        "nothing on the console: {:?}",
+        read(&dir, "dev-console")
+    );
+    // All of PID 1's fds 0-2, which objects and the emergency shell inherit.
+    let out = ok(p.sh("readlink /proc/1/fd/0 /proc/1/fd/1 /proc/1/fd/2"));
+    assert_eq!(out.matches("console").count(), 3, "{out}");
     let fds = idle_fds(&p);
     p.assert_healthy(fds);
     p.poweroff();
