@@ -5,6 +5,9 @@
 //!   Epoch's words honoured; a command given non-UTF-8 bytes says so.
 //! - #17: /run as a bind mount from the root filesystem is a mount.
 //! - #18: PID 1 started with fds 0-2 closed gets /dev/console.
+//! - #19: reexec with a broken configuration is refused; a new image that
+//!   still cannot load it serves on, sees its children's exits and takes
+//!   the real configuration over when it loads.
 //!
 //! Every adversarial test ends with `assert_healthy`. Needs root.
 
@@ -143,4 +146,82 @@ fn pid1_without_a_console_takes_dev_console() {
     let fds = idle_fds(&p);
     p.assert_healthy(fds);
     p.poweroff();
+}
+
+#[test]
+fn reexec_with_a_broken_configuration_is_refused_with_the_errors() {
+    let dir = scratch("trust-boot-reexec-refused");
+    one_service(&dir);
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let fds = idle_fds(&p);
+    let a = p.pid("a");
+    let good = read(&dir, "epoch.conf");
+    write(&dir, "epoch.conf", &format!("{good}ObjectBogus 1\n"));
+    let out = p.ctl(&["reexec"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not re-executing") && stderr.contains(":8: unknown attribute \"ObjectBogus\""), "{stderr}");
+    assert!(!p.console().contains("re-executing"), "{}", p.console());
+    assert_eq!(p.pid("a"), a);
+    p.assert_healthy(fds);
+    // Fixed: the reexec goes ahead.
+    write(&dir, "epoch.conf", &good);
+    ok(p.ctl(&["reexec"]));
+    p.wait_console("re-executed; 1 objects adopted", T);
+    assert_eq!(p.pid("a"), a);
+    p.poweroff();
+}
+
+#[test]
+fn a_new_image_that_cannot_load_the_configuration_serves_on_with_the_old_objects() {
+    let dir = scratch("trust-boot-reexec-skeleton");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID a\nObjectStartCommand /bin/sleep 612\nObjectStartPriority 1\nObjectStopPriority 1\n\
+         ObjectRunlevels default\nObjectOptions FORK\n\
+         ObjectID b\nObjectStartCommand /bin/sleep 613\nObjectStartPriority 1\nObjectStopPriority 1\n\
+         ObjectRunlevels default\nObjectOptions FORK\n",
+    );
+    // PID 1 runs a copy of the binary. The "upgrade" replaces it with a
+    // script that breaks the configuration after the old image checked it,
+    // then runs the real binary: the new image cannot load it.
+    let image = dir.join("image");
+    std::fs::copy(BIN, &image).unwrap();
+    let setup = format!("exec {} \"$@\"", image.display());
+    let mut p = Pid1::boot_with(&dir, &[], Some(&setup));
+    p.wait_console("iocinit: ready", T);
+    let (a, b) = (p.pid("a").unwrap(), p.pid("b").unwrap());
+    let upgrade = dir.join("image.new");
+    std::fs::write(&upgrade, format!("#!/bin/sh\necho 'ObjectBogus 1' >> {}\nexec {BIN} \"$@\"\n", dir.join("epoch.conf").display())).unwrap();
+    std::fs::set_permissions(&upgrade, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::rename(&upgrade, &image).unwrap();
+    let _ = p.ctl(&["reexec"]);
+    p.wait_console("re-executed; 2 objects adopted", T);
+    // The new image's own descriptors (the old one also held what the test
+    // harness leaked into it, close-on-exec there).
+    let fds = idle_fds(&p);
+    let console = p.console();
+    assert!(console.contains("going on with the objects of the previous image"), "{console}");
+    assert!(!console.contains("emergency shell"), "{console}");
+    // Served, with the old objects and their processes.
+    assert_eq!((p.pid("a"), p.pid("b")), (Some(a), Some(b)));
+    assert_eq!(p.state("a"), "running");
+    // An exit is seen (and reaped), not lost.
+    ok(p.sh(&format!("kill -9 {b}")));
+    assert!(wait_for(T, || p.state("b") != "running"), "{}", p.console());
+    assert!(p.zombies().is_empty(), "{:?}", p.zombies());
+    // The configuration fixed: a reload takes the objects over by ID.
+    let fixed = read(&dir, "epoch.conf").replace("ObjectBogus 1\n", "");
+    write(&dir, "epoch.conf", &fixed);
+    ok(p.ctl(&["configreload"]));
+    assert_eq!(p.pid("a"), Some(a));
+    assert_eq!(p.state("a"), "running");
+    ok(p.ctl(&["start", "b"]));
+    p.wait_state("b", "running", T);
+    p.assert_healthy(fds);
+    let console = p.poweroff();
+    assert!(console.contains("Stopping") || console.contains("power off"), "{console}");
 }
