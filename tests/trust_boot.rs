@@ -8,6 +8,7 @@
 //! - #19: reexec with a broken configuration is refused; a new image that
 //!   still cannot load it serves on, sees its children's exits and takes
 //!   the real configuration over when it loads.
+//! - #20: a shutdown delay that does not fit is refused, not wrapped.
 //!
 //! Every adversarial test ends with `assert_healthy`. Needs root.
 
@@ -17,6 +18,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
+use iocinit::control::protocol::{Code, Verb};
 use ns::{ok, read, scratch, wait_for, write, Pid1, BIN};
 
 const T: Duration = Duration::from_secs(20);
@@ -224,4 +226,30 @@ fn a_new_image_that_cannot_load_the_configuration_serves_on_with_the_old_objects
     p.assert_healthy(fds);
     let console = p.poweroff();
     assert!(console.contains("Stopping") || console.contains("power off"), "{console}");
+}
+
+#[test]
+fn a_shutdown_delay_that_does_not_fit_is_refused() {
+    let dir = scratch("trust-boot-delay");
+    one_service(&dir);
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let fds = idle_fds(&p);
+    for delay in ["18446744073709551615", "18446744073709551616", "soon", "-1"] {
+        let reply = p.request(Verb::Power, &["poweroff", delay]);
+        assert_eq!(reply.code, Code::BadParam, "{delay}: {}", reply.message);
+        assert!(p.alive(), "{delay}: {}", p.console());
+    }
+    let reply = p.request(Verb::Power, &["poweroff", "18446744073709551615"]);
+    assert!(reply.message.contains("delay too long"), "{}", reply.message);
+    // Nothing was scheduled.
+    let version = ok(p.ctl(&["version"]));
+    assert!(!version.contains("shutdown scheduled"), "{version}");
+    // The CLI's minutes, multiplied into milliseconds, do not wrap either.
+    let out = p.ctl(&["shutdown", "-p", "+307445734561825861"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{out:?}");
+    assert_eq!(p.state("a"), "running");
+    p.assert_healthy(fds);
+    p.poweroff();
 }
