@@ -34,15 +34,33 @@ fn one_service(dir: &std::path::Path) {
     );
 }
 
-/// PID 1's descriptor count with no client connected: one that just hung
-/// up (the last status request) is closed on PID 1's next event, so wait
-/// until the listener is its only socket.
+/// PID 1's descriptor count when it is idle: no client connected (one that
+/// just hung up is closed on PID 1's next event) and asleep in poll(2),
+/// where it holds no descriptor of a half-done step (a /proc scan, a
+/// spawn's pipe). Asleep before and after the count, without a context
+/// switch in between: it did not run meanwhile.
 fn idle_fds(p: &Pid1) -> usize {
     let fd_dir = format!("/proc/{}/fd", p.host_pid);
     let is_socket = |e: &std::fs::DirEntry| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:"));
     let sockets = || std::fs::read_dir(&fd_dir).map(|d| d.flatten().filter(is_socket).count()).unwrap_or(0);
-    assert!(wait_for(T, || sockets() == 1), "PID 1 keeps client sockets open: {}", sockets());
-    p.fd_count()
+    // Without kernel symbols wchan reads "0": then only "sleeping" is known.
+    let asleep = || {
+        let wchan = std::fs::read_to_string(format!("/proc/{}/wchan", p.host_pid)).unwrap_or_default();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.host_pid)).unwrap_or_default();
+        let sleeping = stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('S'));
+        sleeping && (wchan.contains("poll") || wchan == "0")
+    };
+    let mut count = 0;
+    let idle = wait_for(T, || {
+        let switches = p.context_switches();
+        if sockets() != 1 || !asleep() {
+            return false;
+        }
+        count = p.fd_count();
+        asleep() && p.context_switches() == switches
+    });
+    assert!(idle, "PID 1 never idle: {} sockets", sockets());
+    count
 }
 
 #[test]
