@@ -81,36 +81,33 @@ struct Args {
     problems: Vec<String>,
 }
 
+/// Options whose value is a path (any bytes) and options whose value is text.
+const PATH_OPTIONS: [&str; 6] = ["--config", "--ioc-dir", "--run-dir", "--socket", "--state-dir", "--system-log"];
+const TEXT_OPTIONS: [&str; 4] = ["--runlevel", "--startobj", "--skipobj", "--resume"];
+
 impl Args {
-    /// The field of an option whose value is a path (any bytes).
-    fn path_option(&mut self, name: &str) -> Option<&mut Option<PathBuf>> {
-        Some(match name {
+    /// Stores the value of one of [`PATH_OPTIONS`].
+    fn set_path(&mut self, name: &str, value: PathBuf) {
+        let field = match name {
             "--config" => &mut self.config,
             "--ioc-dir" => &mut self.ioc_dir,
             "--run-dir" => &mut self.run_dir,
             "--socket" => &mut self.socket,
             "--state-dir" => &mut self.state_dir,
-            "--system-log" => &mut self.system_log,
-            _ => return None,
-        })
+            _ => &mut self.system_log,
+        };
+        *field = Some(value);
     }
 
-    /// Stores the value of an option whose value is text; false if `name`
-    /// is not such an option.
-    fn text_option(&mut self, name: &str, value: String) -> bool {
+    /// Stores the value of one of [`TEXT_OPTIONS`].
+    fn set_text(&mut self, name: &str, value: String) {
         match name {
             "--runlevel" => self.runlevel = Some(value),
             "--startobj" => self.startobj.push(value),
             "--skipobj" => self.skipobj.push(value),
-            "--resume" => self.resume = Some(value),
-            _ => return false,
+            _ => self.resume = Some(value),
         }
-        true
     }
-}
-
-fn is_text_option(name: &str) -> bool {
-    matches!(name, "--runlevel" | "--startobj" | "--skipobj" | "--resume")
 }
 
 /// Parses the arguments after argv[0]. Never fails: what is not understood
@@ -128,14 +125,12 @@ fn parse_args(args: Vec<OsString>) -> Args {
             "--strict-epoch" => a.strict_epoch = true,
             "--debug" => a.debug = true,
             "--help" | "-h" => a.help = true,
-            name if a.path_option(name).is_some() => match it.next() {
-                Some(value) => *a.path_option(name).expect("a path option") = Some(PathBuf::from(value)),
+            name if PATH_OPTIONS.contains(&name) => match it.next() {
+                Some(value) => a.set_path(name, PathBuf::from(value)),
                 None => a.problems.push(format!("option {name} (needs a value)")),
             },
-            name if is_text_option(name) => match it.next().map(OsString::into_string) {
-                Some(Ok(value)) => {
-                    a.text_option(name, value);
-                }
+            name if TEXT_OPTIONS.contains(&name) => match it.next().map(OsString::into_string) {
+                Some(Ok(value)) => a.set_text(name, value),
                 Some(Err(value)) => a.problems.push(format!("option {name} {value:?} (not valid UTF-8)")),
                 None => a.problems.push(format!("option {name} (needs a value)")),
             },
@@ -229,6 +224,15 @@ mod tests {
         assert_eq!(a.startobj, ["x"]);
         assert_eq!(a.words.boot.start, ["a", "b"]);
         assert_eq!(a.words.boot.runlevel.as_deref(), Some("maint"));
+        let a = parse_args(args(&[
+            "--ioc-dir", "/i", "--socket", "/s", "--state-dir", "/st", "--system-log", "/l", "--runlevel", "r", "--skipobj", "y",
+            "--resume", "3:4", "--strict-epoch", "--debug",
+        ]));
+        assert!(a.problems.is_empty(), "{:?}", a.problems);
+        let paths = [&a.ioc_dir, &a.socket, &a.state_dir, &a.system_log].map(|p| p.as_ref().and_then(|p| p.to_str()));
+        assert_eq!(paths, [Some("/i"), Some("/s"), Some("/st"), Some("/l")]);
+        assert_eq!((a.runlevel.as_deref(), a.skipobj.as_slice(), a.resume.as_deref()), (Some("r"), &["y".to_string()][..], Some("3:4")));
+        assert!(a.strict_epoch && a.debug && !a.local);
     }
 
     #[test]
