@@ -61,6 +61,19 @@ fn load(opts: &Options) -> (Option<Config>, Vec<Diagnostic>) {
     (loaded.config, loaded.diagnostics)
 }
 
+/// Whether the configuration loads; Err lists its errors.
+pub(crate) fn check_config(opts: &Options) -> Result<(), String> {
+    match load(opts) {
+        (Some(_), _) => Ok(()),
+        (None, diagnostics) => Err(errors(&diagnostics)),
+    }
+}
+
+/// The errors among `diagnostics`, for a reply.
+fn errors(diagnostics: &[Diagnostic]) -> String {
+    diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect::<Vec<_>>().join("; ")
+}
+
 fn report(diagnostics: &[Diagnostic]) {
     for d in diagnostics {
         if d.is_error() {
@@ -112,8 +125,6 @@ pub fn run(opts: Options) -> i32 {
         if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
             log::warn!("unable to become a subreaper: {}; orphans of objects are not followed", e.desc());
         }
-    } else {
-        pid1::take_console();
     }
     crate::logging::open_console();
     if role == Role::Boot {
@@ -122,12 +133,21 @@ pub fn run(opts: Options) -> i32 {
     let shell = EmergencyShell::new(&plan::base_env(&opts.layout));
 
     // Load until there is a configuration; as PID 1, a bad one gets an
-    // emergency shell and another try when the shell exits.
+    // emergency shell and another try when the shell exits. Not after a
+    // reexec: the children are running and the control socket is open, so
+    // the new image goes on with the handed-over state (see reexec).
     let mut config = loop {
         let (config, diagnostics) = load(&opts);
         report(&diagnostics);
         if let Some(c) = config {
             break c;
+        }
+        if let Some((state_fd, _)) = opts.resume {
+            log::error!(
+                "{}: the configuration has errors; going on with the objects of the previous image until a configreload succeeds",
+                opts.config.display()
+            );
+            break crate::reexec::skeleton(state_fd);
         }
         if role == Role::Local {
             log::error!("{}: the configuration has errors; not starting", opts.config.display());
@@ -500,8 +520,7 @@ fn reload(opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server, ioc_
     let (config, diagnostics) = load(opts);
     report(&diagnostics);
     let Some(config) = config else {
-        let errors: Vec<String> = diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
-        let msg = format!("configuration not reloaded: {}", errors.join("; "));
+        let msg = format!("configuration not reloaded: {}", errors(&diagnostics));
         server.finish(Code::Fail, &msg, engine);
         return;
     };

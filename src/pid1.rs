@@ -41,18 +41,29 @@ pub struct BootWords {
     pub skip: Vec<String>,
 }
 
+impl KernelArgs {
+    /// Takes one of Epoch's kernel words (`shell`, `runlevel=NAME`,
+    /// `epochconfig=PATH`, `startobj=IDS`, `skipobj=IDS`); false if `word`
+    /// is not one of them.
+    pub fn take_word(&mut self, word: &str) -> bool {
+        let ids = |v: &str| v.split(',').filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>();
+        match word.split_once('=') {
+            None if word == "shell" => self.shell = true,
+            Some(("runlevel", v)) if !v.is_empty() => self.boot.runlevel = Some(v.into()),
+            Some(("epochconfig", v)) if !v.is_empty() => self.config = Some(v.into()),
+            Some(("startobj", v)) => self.boot.start.extend(ids(v)),
+            Some(("skipobj", v)) => self.boot.skip.extend(ids(v)),
+            _ => return false,
+        }
+        true
+    }
+}
+
 /// Parses /proc/cmdline's words; unknown ones belong to the kernel.
 pub fn parse_cmdline(cmdline: &str) -> KernelArgs {
     let mut args = KernelArgs::default();
     for word in cmdline.split_whitespace() {
-        match word.split_once('=') {
-            None if word == "shell" => args.shell = true,
-            Some(("runlevel", v)) if !v.is_empty() => args.boot.runlevel = Some(v.into()),
-            Some(("epochconfig", v)) if !v.is_empty() => args.config = Some(v.into()),
-            Some(("startobj", v)) => args.boot.start.extend(v.split(',').filter(|s| !s.is_empty()).map(String::from)),
-            Some(("skipobj", v)) => args.boot.skip.extend(v.split(',').filter(|s| !s.is_empty()).map(String::from)),
-            _ => {}
-        }
+        args.take_word(word);
     }
     args
 }
@@ -70,8 +81,10 @@ pub fn mount_proc_early() {
     }
 }
 
-pub fn kernel_args() -> KernelArgs {
-    std::fs::read_to_string("/proc/cmdline").map(|s| parse_cmdline(&s)).unwrap_or_default()
+/// Epoch's words of /proc/cmdline (None if it cannot be read). A word that
+/// is not UTF-8 cannot be one of them and does not hide the others.
+pub fn kernel_args() -> Option<KernelArgs> {
+    std::fs::read("/proc/cmdline").ok().map(|s| parse_cmdline(&String::from_utf8_lossy(&s)))
 }
 
 fn fs_type(path: &str) -> Option<i64> {
@@ -96,16 +109,9 @@ fn mount_virtual(m: VirtualMount) {
         let _ = std::fs::create_dir_all(target);
     }
     // Already mounted (an initramfs that mounted it, a test namespace sharing
-    // the host's): leave it. /dev/shm on a devtmpfs /dev also reads as tmpfs,
-    // so compare the device with the parent's.
-    let is_mount_point = || -> bool {
-        let (Ok(a), Ok(b)) = (nix::sys::stat::stat(target), nix::sys::stat::stat(Path::new(target).parent().unwrap_or(Path::new("/"))))
-        else {
-            return false;
-        };
-        a.st_dev != b.st_dev
-    };
-    if fs_type(target) == Some(magic) && is_mount_point() {
+    // the host's): leave it. /dev/shm on a devtmpfs /dev also reads as
+    // tmpfs, so it must be a mount point too.
+    if fs_type(target) == Some(magic) && is_mount_point(Path::new(target)) {
         return;
     }
     if let Err(e) = mount(Some(fstype), target, Some(fstype), flags, Some(data)) {
@@ -113,17 +119,17 @@ fn mount_virtual(m: VirtualMount) {
     }
 }
 
-/// Mounts what MountVirtual asks for, then a tmpfs on `run_dir` if it is
-/// /run and not yet a mount (the control and console sockets live there).
+/// Mounts what MountVirtual asks for, takes the console if PID 1 has none
+/// (see [`take_console`]), then mounts a tmpfs on `run_dir` if it is /run
+/// and not yet a mount (the control and console sockets live there).
 pub fn mount_filesystems(mounts: &[VirtualMount], run_dir: &Path) {
     for m in mounts {
         mount_virtual(*m);
     }
+    take_console();
     if run_dir == Path::new("/run") {
         let _ = std::fs::create_dir_all("/run");
-        let root = nix::sys::stat::stat("/").map(|s| s.st_dev).ok();
-        let run = nix::sys::stat::stat("/run").map(|s| s.st_dev).ok();
-        if root == run {
+        if !is_mount_point(run_dir) {
             if let Err(e) = mount(Some("tmpfs"), "/run", Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755")) {
                 log::error!("unable to mount tmpfs on /run: {}", e.desc());
             }
@@ -140,26 +146,31 @@ pub const RESCUE_MOUNTS: [VirtualMount; 4] = [
     VirtualMount { fs: VirtualFs::DevPts, create_dir: true },
 ];
 
-/// Makes sure fds 0-2 are open: the kernel gives init /dev/console only if
-/// the node existed in the initramfs.
-pub fn take_console() {
-    let valid = |fd| nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok();
-    if (0..3).all(valid) {
+/// Gives PID 1 the console if it has none; called once /dev is mounted.
+/// The kernel opens /dev/console as init's fds 0-2 only if the node existed
+/// before any devtmpfs (in the initramfs). Otherwise they start closed, and
+/// Rust's runtime fills closed fds 0-2 with /dev/null before main: every log
+/// line and the emergency shell would go nowhere. So when all three are
+/// /dev/null, /dev/console replaces them. Only all three: a supervisor
+/// started with some of them on /dev/null on purpose (a test harness's
+/// stdin) keeps them.
+fn take_console() {
+    const DEV_NULL: libc::dev_t = libc::makedev(1, 3);
+    let is_null = |fd| nix::sys::stat::fstat(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == DEV_NULL);
+    if !(0..3).all(is_null) {
         return;
     }
-    let console = sys::Fd::open(c"/dev/console", libc::O_RDWR | libc::O_NOCTTY, 0)
-        .or_else(|_| sys::Fd::open(c"/dev/null", libc::O_RDWR, 0));
-    if let Ok(fd) = console {
-        for target in 0..3 {
-            if !valid(target) {
-                let _ = nix::unistd::dup2(fd.0, target);
+    match sys::Fd::open(c"/dev/console", libc::O_RDWR | libc::O_NOCTTY, 0) {
+        // Opened above 2 (0-2 are open); dup2 leaves the copies inheritable.
+        Ok(console) => {
+            for target in 0..3 {
+                let _ = nix::unistd::dup2(console.0, target);
             }
+            // PID 1 writes through descriptors of its own, reopened from 1
+            // and 2: they must now be the console's too.
+            crate::logging::open_console();
         }
-        if fd.0 > 2 {
-            drop(fd);
-        } else {
-            std::mem::forget(fd);
-        }
+        Err(e) => log::warn!("no console: unable to open /dev/console: {}", nix::errno::Errno::from_raw(e).desc()),
     }
 }
 
@@ -254,14 +265,31 @@ impl EmergencyShell {
     }
 }
 
-/// The mount points of /proc/self/mounts, deepest last.
-fn mount_points() -> Vec<String> {
-    std::fs::read_to_string("/proc/self/mounts")
-        .map(|s| s.lines().filter_map(|l| l.split_whitespace().nth(1)).map(unescape_mount).collect())
-        .unwrap_or_default()
+/// The mount points of /proc/self/mountinfo, deepest last; None if it
+/// cannot be read (no /proc yet).
+fn mount_points() -> Option<Vec<String>> {
+    std::fs::read("/proc/self/mountinfo").ok().map(|s| parse_mount_points(&String::from_utf8_lossy(&s)))
 }
 
-/// /proc/mounts writes spaces and friends as octal escapes.
+/// The mount point (fifth field) of each mountinfo line.
+fn parse_mount_points(mountinfo: &str) -> Vec<String> {
+    mountinfo.lines().filter_map(|l| l.split(' ').nth(4)).map(unescape_mount).collect()
+}
+
+/// Whether something is mounted on `path`. From mountinfo: a device
+/// comparison with the parent takes a bind mount from the same filesystem
+/// (the root filesystem bound on /run) for no mount at all. Only without
+/// /proc does it fall back to that comparison.
+fn is_mount_point(path: &Path) -> bool {
+    if let Some(points) = mount_points() {
+        return points.iter().any(|p| Path::new(p) == path);
+    }
+    let dev = |p: &Path| nix::sys::stat::stat(p).map(|s| s.st_dev).ok();
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    dev(path).is_some() && dev(path) != dev(parent)
+}
+
+/// /proc/self/mountinfo writes spaces and friends as octal escapes.
 fn unescape_mount(field: &str) -> String {
     let b = field.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -285,7 +313,7 @@ pub fn final_power(power: Power, real_boot: bool) -> ! {
     nix::unistd::sync();
     if real_boot {
         let keep = ["/", "/proc", "/sys", "/dev", "/dev/pts"];
-        for target in mount_points().iter().rev() {
+        for target in mount_points().unwrap_or_default().iter().rev() {
             if keep.contains(&target.as_str()) {
                 continue;
             }
@@ -333,6 +361,23 @@ mod tests {
         assert_eq!(a.boot.start, ["a", "b", "d"]);
         assert_eq!(a.boot.skip, ["c"]);
         assert_eq!(parse_cmdline("root=/dev/sda shellx runlevel="), KernelArgs::default());
+        // Words the kernel passes to init as arguments: none of them is Epoch's.
+        let mut a = KernelArgs::default();
+        for word in ["single", "1", "emergency", "S", "shell=1", "startobj"] {
+            assert!(!a.take_word(word), "{word}");
+        }
+        assert!(a.take_word("shell") && a.shell);
+    }
+
+    #[test]
+    fn mount_points_come_from_mountinfo() {
+        let info = "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n\
+                    40 27 254:0 / /run rw,relatime shared:1 - ext4 /dev/vda rw\n\
+                    41 27 0:30 / /mnt/with\\040space rw - tmpfs tmpfs rw\n";
+        assert_eq!(parse_mount_points(info), ["/", "/run", "/mnt/with space"]);
+        // Here, as in any test process, /proc is mounted.
+        assert!(is_mount_point(Path::new("/proc")));
+        assert!(!is_mount_point(Path::new("/proc/self")));
     }
 
     #[test]

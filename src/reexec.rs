@@ -4,14 +4,20 @@
 //! the children stay children: the new image adopts both and carries on.
 //!
 //! Refused while anything is in transition (a start, stop or helper command
-//! in flight), so no event is lost across the exec.
+//! in flight), so no event is lost across the exec, and refused when the
+//! configuration does not load (the reply lists its errors): the new image
+//! reads it again. Should it still fail there (edited between the check and
+//! the exec, or refused by a stricter new binary), the new image runs on a
+//! [`skeleton`] of the handed-over state: never an emergency shell, which
+//! would leave the control socket unserved and the children's exits unseen.
 
 use std::fmt::Write as _;
 use std::io::{Read, Seek, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use nix::sys::signalfd::SignalFd;
 
+use crate::config::{Config, Object, Runlevel, StopMethod};
 use crate::control::server::Server;
 use crate::daemon::Options;
 use crate::engine::object::{ObjState, Outcome, State};
@@ -118,6 +124,36 @@ pub fn restore(engine: &mut Engine<RealOs>, state: OwnedFd) {
     }
 }
 
+/// The configuration of a new image that cannot load the real one: the
+/// handed-over state alone (read from the inherited state descriptor, which
+/// stays open for [`restore`]). Each object keeps its ID, its process and
+/// the runlevel; it can be stopped (its process is signalled) but not
+/// started (it has no command). A `configreload` that succeeds brings the
+/// real configuration, which takes the objects over by ID as usual.
+pub fn skeleton(state_fd: RawFd) -> Config {
+    // A second open of the memfd: it reads from its own offset.
+    let text = std::fs::read_to_string(format!("/proc/self/fd/{state_fd}")).unwrap_or_default();
+    let mut config = Config::default();
+    for line in text.lines() {
+        match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+            ["runlevel", name] if *name != "-" => {
+                config.globals.default_runlevel = name.to_string();
+                config.runlevels.push(Runlevel { name: name.to_string(), inherits: Vec::new() });
+            }
+            ["object", id, ..] => config.objects.push(Object {
+                id: id.to_string(),
+                description: id.to_string(),
+                stop: StopMethod::Pid,
+                stop_priority: 1,
+                enabled: true,
+                ..Object::default()
+            }),
+            _ => {}
+        }
+    }
+    config
+}
+
 fn clear_cloexec(fd: i32) -> nix::Result<()> {
     nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty())).map(|_| ())
 }
@@ -127,6 +163,9 @@ fn clear_cloexec(fd: i32) -> nix::Result<()> {
 pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _signals: &SignalFd) -> String {
     if !engine.quiescent() {
         return "busy: an object is starting or stopping; try again".into();
+    }
+    if let Err(errors) = crate::daemon::check_config(opts) {
+        return format!("the configuration has errors, not re-executing: {errors}");
     }
     let Some(exe) = crate::pid1::own_executable() else { return "cannot find my own executable".into() };
     let state = match nix::sys::memfd::memfd_create(c"iocinit-state", nix::sys::memfd::MemFdCreateFlag::empty()) {
@@ -165,7 +204,17 @@ pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _sig
     if opts.layout.local {
         args.push("--local".into());
     }
-    let env: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+    // vars() would panic on a variable that is not UTF-8 (the kernel puts
+    // unknown `word=value` arguments in init's environment, any bytes).
+    let env: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, v)| match (k.to_str(), v.to_str()) {
+            (Some(k), Some(v)) => Some(format!("{k}={v}")),
+            _ => {
+                log::warn!("reexec: dropping environment variable {k:?} (not UTF-8)");
+                None
+            }
+        })
+        .collect();
     let mut argv = args.clone();
     argv[0] = exe.to_string_lossy().into_owned();
     let err = match crate::spawn::Command::new(&argv, &env) {

@@ -3,7 +3,7 @@
 //!
 //! | name | front end |
 //! |---|---|
-//! | `init`, or `iocinit` as PID 1 / with supervisor flags | [`init`]: the supervisor |
+//! | `init`, any name as PID 1, `iocinit --OPTION...` | [`init`]: the supervisor |
 //! | `iocinit check-config` | [`check_config`] |
 //! | `epoch`, `iocinit VERB` | [`epoch`]: Epoch's control verbs |
 //! | `ioc`, `ioc-runner` | [`ioc`]: epics-ioc-runner's verbs |
@@ -20,6 +20,7 @@ pub mod ioc;
 pub mod power;
 pub mod table;
 
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -124,10 +125,12 @@ pub fn finish(reply: &Reply, what: &str) -> i32 {
 
 /// The name this process was called under (for messages).
 pub fn program() -> String {
-    std::env::args()
-        .next()
-        .and_then(|a| std::path::Path::new(&a).file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "iocinit".into())
+    std::env::args_os().next().map(|a| called_as(&a)).filter(|n| !n.is_empty()).unwrap_or_else(|| "iocinit".into())
+}
+
+/// The file name of argv[0] (any bytes; shown lossily).
+fn called_as(argv0: &OsStr) -> String {
+    std::path::Path::new(argv0).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// Parses argh arguments for a front end named `name`; prints help or the
@@ -149,21 +152,36 @@ pub fn parse<T: argh::FromArgs>(name: &str, args: &[String]) -> Result<T, i32> {
 const USAGE: &str = "\
 usage: iocinit                      as PID 1: boot, supervise, shut down
        iocinit --local [OPTIONS]    the same supervisor as yourself
-       iocinit [--config PATH] ...  as PID 1 of a PID namespace (see --help of init)
+       iocinit [--config PATH] ...  as PID 1 of a PID namespace (see iocinit --local --help)
        iocinit check-config [--config PATH] [--ioc-dir DIR] [--strict-epoch] [--json]
        iocinit VERB [ARGS]          Epoch's verbs (status, start, stop, ...); see `epoch help`
        iocinit --version
 Also called as: init, epoch, ioc, ioc-runner, halt, reboot, poweroff, shutdown, killall5, wall.";
 
-/// Entry point: dispatch on argv[0].
-pub fn main(argv: Vec<String>) -> i32 {
-    let name = argv
-        .first()
-        .and_then(|a| std::path::Path::new(a).file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_default();
-    let rest: Vec<String> = argv.iter().skip(1).cloned().collect();
+/// Entry point: dispatch on argv[0] (and on being PID 1).
+pub fn main(argv: Vec<OsString>) -> i32 {
+    let name = argv.first().map(|a| called_as(a)).unwrap_or_default();
+    let rest: Vec<OsString> = argv.into_iter().skip(1).collect();
+    // PID 1 is the supervisor whatever its name and arguments: the kernel
+    // passes it the words of its command line, and PID 1 exiting panics
+    // the kernel (see init).
+    if std::process::id() == 1 || name == "init" {
+        return init::main(rest, init::Strictness::Tolerant);
+    }
+    let applet = matches!(name.as_str(), "ioc" | "ioc-runner" | "epoch" | "halt" | "reboot" | "poweroff" | "shutdown" | "killall5" | "wall");
+    let first = rest.first().and_then(|a| a.to_str());
+    if !applet && first.is_some_and(|a| a.starts_with('-') && !matches!(a, "--version" | "-V" | "--help" | "-h")) {
+        // `iocinit --local ...`: its paths may be any bytes.
+        return init::main(rest, init::Strictness::Strict);
+    }
+    let rest: Vec<String> = match rest.into_iter().map(OsString::into_string).collect() {
+        Ok(rest) => rest,
+        Err(bad) => {
+            eprintln!("{name}: argument {bad:?} is not valid UTF-8");
+            return EXIT_USAGE;
+        }
+    };
     match name.as_str() {
-        "init" => init::main(rest),
         "ioc" | "ioc-runner" => ioc::main(&name, rest),
         "epoch" => epoch::main("epoch", rest),
         "halt" | "reboot" | "poweroff" | "shutdown" | "killall5" | "wall" => power::main(&name, rest),
@@ -177,12 +195,11 @@ pub fn main(argv: Vec<String>) -> i32 {
                 println!("{USAGE}");
                 EXIT_OK
             }
-            Some(word) if !word.starts_with('-') => epoch::main("iocinit", rest),
-            None if std::process::id() != 1 => {
+            Some(_) => epoch::main("iocinit", rest),
+            None => {
                 eprintln!("iocinit: not PID 1: give --local to run a supervisor as yourself, or a verb (iocinit status)\n\n{USAGE}");
                 EXIT_USAGE
             }
-            _ => init::main(rest),
         },
     }
 }

@@ -100,7 +100,7 @@ pub fn parse_time(time: &str, now_secs: i64) -> Option<u64> {
         return Some(0);
     }
     if let Some(m) = time.strip_prefix('+') {
-        return m.parse::<u64>().ok().map(|m| m * 60_000);
+        return m.parse::<u64>().ok().and_then(|m| m.checked_mul(60_000));
     }
     let (h, m) = time.split_once(':')?;
     let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
@@ -243,6 +243,9 @@ mod tests {
         assert_eq!(parse_time("+5", 0), Some(300_000));
         assert_eq!(parse_time("25:00", 0), None);
         assert_eq!(parse_time("soon", 0), None);
+        // Minutes whose milliseconds do not fit: refused, not wrapped.
+        assert_eq!(parse_time("+307445734561825861", 0), None);
+        assert_eq!(parse_time("+18446744073709551615", 0), None);
         let now = crate::sys::wall_secs();
         let ms = parse_time("12:00", now).unwrap();
         assert!(ms < 24 * 3600 * 1000);

@@ -571,7 +571,15 @@ impl Server {
                 _ => self.end(i, Code::BadParam, "usage: setcad on|off"),
             },
             Verb::Power => {
-                let delay_ms = req.arg(1).and_then(|d| d.parse::<u64>().ok()).unwrap_or(0);
+                // A delay that is not a number must not become "now".
+                let delay_ms = match req.arg(1).map(str::parse::<u64>) {
+                    None => 0,
+                    Some(Ok(ms)) => ms,
+                    Some(Err(_)) => {
+                        self.end(i, Code::BadParam, "the delay must be a number of milliseconds");
+                        return None;
+                    }
+                };
                 let power = match req.arg(0) {
                     Some("halt") => Some(Power::Halt),
                     Some("poweroff") => Some(Power::Poweroff),
@@ -586,8 +594,10 @@ impl Server {
                     self.end(i, Code::Warn, "no shutdown is scheduled");
                     return None;
                 }
-                engine.schedule_shutdown(power.map(|p| (p, delay_ms)));
-                self.end(i, Code::Ok, "");
+                match engine.schedule_shutdown(power.map(|p| (p, delay_ms))) {
+                    Ok(()) => self.end(i, Code::Ok, ""),
+                    Err(why) => self.end(i, Code::BadParam, why),
+                }
             }
             Verb::ConfigReload => {
                 self.slots[i].task = Task::Daemon;

@@ -143,6 +143,11 @@ impl core::fmt::Display for Refusal {
     }
 }
 
+/// The latest deadline (CLOCK_MONOTONIC milliseconds) the loop's timer can
+/// be armed for on every target: armv7 musl has a 32-bit time_t, so i32::MAX
+/// seconds, about 68 years after boot.
+pub const LATEST_DEADLINE_MS: u64 = i32::MAX as u64 * 1000;
+
 /// Boot options from the kernel command line (or `iocinit` flags).
 #[derive(Debug, Clone, Default)]
 pub struct BootOptions {
@@ -552,13 +557,19 @@ impl<O: Os> Engine<O> {
         self.advance();
     }
 
-    /// `shutdown` with a delay; `None` cancels a pending one.
-    pub fn schedule_shutdown(&mut self, power: Option<(Power, u64)>) {
+    /// `shutdown` with a delay; `None` cancels a pending one. A delay that
+    /// would end after [`LATEST_DEADLINE_MS`] is refused (with the reason):
+    /// `now + delay` must neither wrap nor overflow the loop's timer.
+    pub fn schedule_shutdown(&mut self, power: Option<(Power, u64)>) -> Result<(), &'static str> {
         match power {
             Some((p, 0)) => self.shutdown(p),
-            Some((p, ms)) => self.scheduled_power = Some((self.os.now_ms() + ms, p)),
+            Some((p, ms)) => match self.os.now_ms().checked_add(ms).filter(|&at| at <= LATEST_DEADLINE_MS) {
+                Some(at) => self.scheduled_power = Some((at, p)),
+                None => return Err("delay too long: a shutdown must be due within 68 years of boot"),
+            },
             None => self.scheduled_power = None,
         }
+        Ok(())
     }
 
     pub fn scheduled_shutdown(&self) -> Option<(u64, Power)> {

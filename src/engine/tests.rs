@@ -1079,3 +1079,16 @@ fn a_removed_object_keeps_its_runlevels_when_a_reload_renumbers_them() {
     assert!(e.object(g).removed);
     assert_eq!(e.runlevel_names(g).collect::<Vec<_>>(), ["b"]);
 }
+
+#[test]
+fn a_shutdown_delay_that_does_not_fit_is_refused_not_wrapped() {
+    let mut e = booted(config(vec![object("a", "/bin/a", 1)]));
+    e.os.now = 5_000;
+    while e.take_request().is_some() {}
+    assert!(e.schedule_shutdown(Some((Power::Poweroff, u64::MAX))).is_err());
+    assert!(e.schedule_shutdown(Some((Power::Poweroff, LATEST_DEADLINE_MS - 4_999))).is_err());
+    assert_eq!(e.scheduled_shutdown(), None);
+    assert_eq!(e.take_request(), None);
+    assert!(e.schedule_shutdown(Some((Power::Reboot, LATEST_DEADLINE_MS - 5_000))).is_ok());
+    assert_eq!(e.scheduled_shutdown(), Some((LATEST_DEADLINE_MS, Power::Reboot)));
+}

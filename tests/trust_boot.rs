@@ -1,0 +1,273 @@
+//! Issue 8, the boot path: what the kernel, the initramfs and an upgrade can
+//! hand PID 1, with the real binary as PID 1 of a PID namespace.
+//! - #2: kernel words without `=` (`single`, `1`, `shell`...), unknown
+//!   options and non-UTF-8 bytes as PID 1's arguments: logged and ignored,
+//!   Epoch's words honoured; a command given non-UTF-8 bytes says so.
+//! - #17: /run as a bind mount from the root filesystem is a mount.
+//! - #18: PID 1 started with fds 0-2 closed gets /dev/console.
+//! - #19: reexec with a broken configuration is refused; a new image that
+//!   still cannot load it serves on, sees its children's exits and takes
+//!   the real configuration over when it loads.
+//! - #20: a shutdown delay that does not fit is refused, not wrapped.
+//!
+//! Every adversarial test ends with `assert_healthy`. Needs root.
+
+mod ns;
+
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::time::Duration;
+
+use iocinit::control::protocol::{Code, Verb};
+use ns::{ok, read, scratch, wait_for, write, Pid1, BIN};
+
+const T: Duration = Duration::from_secs(20);
+
+/// One service `a` (a sleep), started at boot.
+fn one_service(dir: &std::path::Path) {
+    write(
+        dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID a\nObjectStartCommand /bin/sleep 611\nObjectStartPriority 1\nObjectStopPriority 1\n\
+         ObjectRunlevels default\nObjectOptions FORK\n",
+    );
+}
+
+/// PID 1's descriptor count when it is idle: no client connected (one that
+/// just hung up is closed on PID 1's next event) and asleep in poll(2),
+/// where it holds no descriptor of a half-done step (a /proc scan, a
+/// spawn's pipe). Asleep before and after the count, without a context
+/// switch in between: it did not run meanwhile.
+fn idle_fds(p: &Pid1) -> usize {
+    let fd_dir = format!("/proc/{}/fd", p.host_pid);
+    let is_socket = |e: &std::fs::DirEntry| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:"));
+    let sockets = || std::fs::read_dir(&fd_dir).map(|d| d.flatten().filter(is_socket).count()).unwrap_or(0);
+    // Without kernel symbols wchan reads "0": then only "sleeping" is known.
+    let asleep = || {
+        let wchan = std::fs::read_to_string(format!("/proc/{}/wchan", p.host_pid)).unwrap_or_default();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.host_pid)).unwrap_or_default();
+        let sleeping = stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('S'));
+        sleeping && (wchan.contains("poll") || wchan == "0")
+    };
+    let mut count = 0;
+    let idle = wait_for(T, || {
+        let switches = p.context_switches();
+        if sockets() != 1 || !asleep() {
+            return false;
+        }
+        count = p.fd_count();
+        asleep() && p.context_switches() == switches
+    });
+    assert!(idle, "PID 1 never idle: {} sockets", sockets());
+    count
+}
+
+#[test]
+fn kernel_words_without_equals_and_unknown_options_do_not_stop_pid1() {
+    let dir = scratch("trust-boot-words");
+    one_service(&dir);
+    // What a kernel passes to init (`single`, `1`, `emergency` and Epoch's
+    // own `shell`), and an option nobody knows.
+    let mut p = Pid1::boot(&dir, &["single", "1", "emergency", "shell", "--no-such-option", "startobj=a"]);
+    p.wait_console("iocinit: ready", T);
+    let console = p.console();
+    for word in ["\"single\"", "\"1\"", "\"emergency\"", "\"--no-such-option\""] {
+        assert!(console.lines().any(|l| l.contains("iocinit: warning: ignoring the") && l.contains(word)), "{word} not reported:\n{console}");
+    }
+    // `shell` is Epoch's: honoured (the shell reads /dev/null here and ends).
+    assert!(console.contains("*** iocinit: kernel command line asked for a shell"), "{console}");
+    assert_eq!(p.state("a"), "running");
+    let fds = idle_fds(&p);
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn arguments_that_are_not_utf8_do_not_stop_pid1() {
+    let dir = scratch("trust-boot-bytes");
+    one_service(&dir);
+    // Only a shell can add these: the harness's arguments are text.
+    let setup = r#"set -- "$@" "$(printf 'bad\377word')""#;
+    let mut p = Pid1::boot_with(&dir, &[], Some(setup));
+    p.wait_console("iocinit: ready", T);
+    let console = p.console();
+    assert!(console.contains("iocinit: warning: ignoring the argument \"bad\\xFFword\" (not valid UTF-8)"), "{console}");
+    assert!(!console.contains("panicked"), "{console}");
+    let fds = idle_fds(&p);
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn a_command_given_bytes_that_are_not_utf8_says_so() {
+    let bad = std::ffi::OsStr::from_bytes(b"st\xffatus");
+    let out = std::process::Command::new(BIN).arg(bad).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not valid UTF-8") && !stderr.contains("panicked"), "{stderr}");
+    // A name (argv[0]) that is not UTF-8 is no reason to panic either.
+    let out = std::process::Command::new(BIN)
+        .arg0(std::ffi::OsStr::from_bytes(b"epo\xffch"))
+        .args(["status", "--socket", "/nonexistent/control"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // A typed command still refuses what it does not know.
+    let out = std::process::Command::new(BIN).args(["--local", "--no-such-option"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn run_bound_from_the_root_filesystem_is_a_mount_and_is_not_hidden() {
+    let dir = scratch("trust-boot-runbind");
+    one_service(&dir);
+    // The same filesystem as / (target/ is on it in CI): a comparison of
+    // devices takes this mount for none and hides it under a tmpfs, and with
+    // it the control socket the test reaches through dir/run.
+    let same_fs = |a: &std::path::Path| std::fs::metadata(a).map(|m| std::os::unix::fs::MetadataExt::dev(&m)).ok();
+    assert_eq!(same_fs(&dir), same_fs(std::path::Path::new("/")), "the test needs its scratch directory on the root filesystem");
+    // PID 1 runs with --run-dir /run instead of the harness's dir/run.
+    let setup = format!(
+        "mkdir -p {0}/run && mount --bind {0}/run /run\n\
+         n=$# prev=\nfor a do [ \"$prev\" = --run-dir ] && a=/run; prev=$a; set -- \"$@\" \"$a\"; done; shift $n",
+        dir.display()
+    );
+    let mut p = Pid1::boot_with(&dir, &[], Some(&setup));
+    p.wait_console("iocinit: ready", T);
+    assert!(ok(p.sh("tr '\\0' ' ' < /proc/1/cmdline")).contains(" --run-dir /run "));
+    let mounts = ok(p.sh("grep ' /run ' /proc/1/mountinfo"));
+    assert!(!mounts.contains("tmpfs"), "a tmpfs on /run:\n{mounts}");
+    let fds = idle_fds(&p);
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn pid1_without_a_console_takes_dev_console() {
+    let dir = scratch("trust-boot-console");
+    one_service(&dir);
+    // The kernel found no /dev/console in the initramfs: fds 0-2 are closed,
+    // and Rust's runtime puts /dev/null there. A file stands for the console.
+    let console = dir.join("dev-console");
+    std::fs::write(&console, "").unwrap();
+    let setup = format!("mount --bind {} /dev/console && exec 0<&- 1>&- 2>&-", console.display());
+    let mut p = Pid1::boot_with(&dir, &[], Some(&setup));
+    assert!(
+        wait_for(T, || read(&dir, "dev-console").contains("iocinit: ready")),
+        "nothing on the console: {:?}",
+        read(&dir, "dev-console")
+    );
+    // All of PID 1's fds 0-2, which objects and the emergency shell inherit.
+    let out = ok(p.sh("readlink /proc/1/fd/0 /proc/1/fd/1 /proc/1/fd/2"));
+    assert_eq!(out.matches("console").count(), 3, "{out}");
+    let fds = idle_fds(&p);
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn reexec_with_a_broken_configuration_is_refused_with_the_errors() {
+    let dir = scratch("trust-boot-reexec-refused");
+    one_service(&dir);
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let fds = idle_fds(&p);
+    let a = p.pid("a");
+    let good = read(&dir, "epoch.conf");
+    write(&dir, "epoch.conf", &format!("{good}ObjectBogus 1\n"));
+    let out = p.ctl(&["reexec"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not re-executing") && stderr.contains(":8: unknown attribute \"ObjectBogus\""), "{stderr}");
+    assert!(!p.console().contains("re-executing"), "{}", p.console());
+    assert_eq!(p.pid("a"), a);
+    p.assert_healthy(fds);
+    // Fixed: the reexec goes ahead.
+    write(&dir, "epoch.conf", &good);
+    ok(p.ctl(&["reexec"]));
+    p.wait_console("re-executed; 1 objects adopted", T);
+    assert_eq!(p.pid("a"), a);
+    p.poweroff();
+}
+
+#[test]
+fn a_new_image_that_cannot_load_the_configuration_serves_on_with_the_old_objects() {
+    let dir = scratch("trust-boot-reexec-skeleton");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID a\nObjectStartCommand /bin/sleep 612\nObjectStartPriority 1\nObjectStopPriority 1\n\
+         ObjectRunlevels default\nObjectOptions FORK\n\
+         ObjectID b\nObjectStartCommand /bin/sleep 613\nObjectStartPriority 1\nObjectStopPriority 1\n\
+         ObjectRunlevels default\nObjectOptions FORK\n",
+    );
+    // PID 1 runs a copy of the binary. The "upgrade" replaces it with a
+    // script that breaks the configuration after the old image checked it,
+    // then runs the real binary: the new image cannot load it.
+    let image = dir.join("image");
+    std::fs::copy(BIN, &image).unwrap();
+    let setup = format!("exec {} \"$@\"", image.display());
+    let mut p = Pid1::boot_with(&dir, &[], Some(&setup));
+    p.wait_console("iocinit: ready", T);
+    let (a, b) = (p.pid("a").unwrap(), p.pid("b").unwrap());
+    let upgrade = dir.join("image.new");
+    std::fs::write(&upgrade, format!("#!/bin/sh\necho 'ObjectBogus 1' >> {}\nexec {BIN} \"$@\"\n", dir.join("epoch.conf").display())).unwrap();
+    std::fs::set_permissions(&upgrade, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::rename(&upgrade, &image).unwrap();
+    let _ = p.ctl(&["reexec"]);
+    p.wait_console("re-executed; 2 objects adopted", T);
+    // The new image's own descriptors (the old one also held what the test
+    // harness leaked into it, close-on-exec there).
+    let fds = idle_fds(&p);
+    let console = p.console();
+    assert!(console.contains("going on with the objects of the previous image"), "{console}");
+    assert!(!console.contains("emergency shell"), "{console}");
+    // Served, with the old objects and their processes.
+    assert_eq!((p.pid("a"), p.pid("b")), (Some(a), Some(b)));
+    assert_eq!(p.state("a"), "running");
+    // An exit is seen (and reaped), not lost.
+    ok(p.sh(&format!("kill -9 {b}")));
+    assert!(wait_for(T, || p.state("b") != "running"), "{}", p.console());
+    assert!(p.zombies().is_empty(), "{:?}", p.zombies());
+    // The configuration fixed: a reload takes the objects over by ID.
+    let fixed = read(&dir, "epoch.conf").replace("ObjectBogus 1\n", "");
+    write(&dir, "epoch.conf", &fixed);
+    ok(p.ctl(&["configreload"]));
+    assert_eq!(p.pid("a"), Some(a));
+    assert_eq!(p.state("a"), "running");
+    ok(p.ctl(&["start", "b"]));
+    p.wait_state("b", "running", T);
+    p.assert_healthy(fds);
+    let console = p.poweroff();
+    assert!(console.contains("Stopping") || console.contains("power off"), "{console}");
+}
+
+#[test]
+fn a_shutdown_delay_that_does_not_fit_is_refused() {
+    let dir = scratch("trust-boot-delay");
+    one_service(&dir);
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let fds = idle_fds(&p);
+    for delay in ["18446744073709551615", "18446744073709551616", "soon", "-1"] {
+        let reply = p.request(Verb::Power, &["poweroff", delay]);
+        assert_eq!(reply.code, Code::BadParam, "{delay}: {}", reply.message);
+        assert!(p.alive(), "{delay}: {}", p.console());
+    }
+    let reply = p.request(Verb::Power, &["poweroff", "18446744073709551615"]);
+    assert!(reply.message.contains("delay too long"), "{}", reply.message);
+    // Nothing was scheduled.
+    let version = ok(p.ctl(&["version"]));
+    assert!(!version.contains("shutdown scheduled"), "{version}");
+    // The CLI's minutes, multiplied into milliseconds, do not wrap either.
+    let out = p.ctl(&["shutdown", "-p", "+307445734561825861"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{out:?}");
+    assert_eq!(p.state("a"), "running");
+    p.assert_healthy(fds);
+    p.poweroff();
+}
