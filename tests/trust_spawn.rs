@@ -6,7 +6,8 @@
 //! (#7), and an ObjectStdout FIFO without a reader never freezes PID 1 (#5).
 //! A stop, and the start timeout's, also waits for what outlives the main
 //! process in its group and SIGKILLs it after STOPTIMEOUT; a reload command
-//! in flight is stopped with the object and reaped as its own.
+//! in flight is stopped with the object and reaped as its own, and a process
+//! whose pid file never comes is stopped the same way before its start fails.
 //! After each attack `assert_healthy` checks that PID 1 still answers.
 
 mod ns;
@@ -226,6 +227,27 @@ fn a_stop_during_a_reload_command_stops_it_and_reaps_it_as_the_objects() {
     ok(p.ctl(&["start", "svc"]));
     p.wait_state("svc", "running", T);
     ok(p.ctl(&["reload", "svc"]));
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn a_process_whose_pid_file_never_comes_is_stopped_not_left_behind() {
+    let dir = scratch("trust-pidfile-never");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID mute\nObjectStartCommand trap '' TERM; exec /bin/sleep 1013\nObjectPIDFile @DIR@/never.pid\n\
+         ObjectOptions FORK STARTTIMEOUT=0 STOPTIMEOUT=1\nObjectStartPriority 1\nObjectRunlevels default\n",
+    );
+    let mut p = Pid1::boot(&dir, &[]);
+    // The boot waits out the 30 s pid file wait.
+    p.wait_console("iocinit: ready", Duration::from_secs(120));
+    let fds = p.fds_at_rest();
+    assert_eq!(p.state("mute"), "failed");
+    assert_eq!(p.status("mute")["note"], "no live pid in ObjectPIDFile after 30 s");
+    assert_eq!(count(&p, "/bin/sleep 1013"), 0, "{:?}", p.processes());
     p.assert_healthy(fds);
     p.poweroff();
 }

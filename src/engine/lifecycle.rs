@@ -156,24 +156,30 @@ impl<O: Os> Engine<O> {
         Some(configured.unwrap_or(DEFAULT_START_TIMEOUT_S)).filter(|&s| s > 0)
     }
 
-    /// The start took longer than its start timeout: what runs for it (the
-    /// prestart or start command, with their process groups) is stopped as a
-    /// stop would, TERMSIGNAL then SIGKILL after STOPTIMEOUT, and once it is
-    /// gone the start fails (see `finish_stop`).
+    /// The start took longer than its start timeout: it is abandoned.
     pub(super) fn start_timed_out(&mut self, i: usize) {
         let secs = self.start_timeout_s(i).unwrap_or(0);
+        let st = &mut self.objs[i];
+        st.start_limit = None;
+        if st.state.is_starting() {
+            self.abandon_start(i, format_args!("did not start within {secs} s"));
+        }
+    }
+
+    /// A start ran out of time (the start timeout, ObjectPIDFile's wait):
+    /// what runs for it (the prestart or start command, or the process, with
+    /// their process groups) is stopped as a stop would, TERMSIGNAL then
+    /// SIGKILL after STOPTIMEOUT, and once it is gone the start fails with
+    /// `why` (see `finish_stop`).
+    fn abandon_start(&mut self, i: usize, why: core::fmt::Arguments<'_>) {
         let now = self.os.now_ms();
         let object = &self.config.objects[i];
         let st = &mut self.objs[i];
-        st.start_limit = None;
-        if !st.state.is_starting() {
-            return;
-        }
         st.start_timed_out = true;
         st.killed = false;
         st.outcome = Some(Outcome::Fail);
-        st.set_note(format_args!("did not start within {secs} s"));
-        log::error!("{}: did not start within {secs} s; stopping it", object.id);
+        st.set_note(why);
+        log::error!("{}: {}; stopping it", object.id, st.note);
         st.set(State::Stopping);
         st.deadline = Some(now + u64::from(object.options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT_S)) * 1000);
         let term = object.options.term_signal.unwrap_or(libc::SIGTERM);
@@ -572,11 +578,12 @@ impl<O: Os> Engine<O> {
 
     pub(super) fn finish_stop(&mut self, i: usize) {
         if std::mem::take(&mut self.objs[i].start_timed_out) {
-            let secs = self.start_timeout_s(i).unwrap_or(0);
             let st = &mut self.objs[i];
             st.killed = false;
             st.set(State::Stopped);
-            self.start_failed(i, format_args!("did not start within {secs} s"));
+            // The reason the start was abandoned for.
+            let why = st.note.clone();
+            self.start_failed(i, format_args!("{why}"));
             return;
         }
         let options = &self.config.objects[i].options;
@@ -656,7 +663,11 @@ impl<O: Os> Engine<O> {
                 let st = &mut self.objs[i];
                 if st.main_pid.is_some() || st.helper.is_some() || st.reload.is_some() || groups_left {
                     st.outcome = Some(Outcome::Fail);
-                    st.set_note(format_args!("still running after SIGKILL"));
+                    log::error!("{}: still running after SIGKILL", self.config.objects[i].id);
+                    // An abandoned start keeps the reason it fails for.
+                    if !st.start_timed_out {
+                        st.set_note(format_args!("still running after SIGKILL"));
+                    }
                     st.main_pid = None;
                     st.helper = None;
                     st.reload = None;
@@ -691,15 +702,14 @@ impl<O: Os> Engine<O> {
             }
         }
         if now >= self.objs[i].pidfile_limit {
-            if let Some(pid) = self.objs[i].main_pid.take() {
-                let _ = self.os.kill_group(pid, libc::SIGTERM);
-            }
+            // What the start left running (a FORK object's process) is
+            // stopped and waited for before the start fails.
             match live {
                 Some(_) => {
                     let note = self.objs[i].note.clone();
-                    self.start_failed(i, format_args!("{note}"));
+                    self.abandon_start(i, format_args!("{note}"));
                 }
-                None => self.start_failed(i, format_args!("no live pid in ObjectPIDFile after {} s", PIDFILE_WAIT_MS / 1000)),
+                None => self.abandon_start(i, format_args!("no live pid in ObjectPIDFile after {} s", PIDFILE_WAIT_MS / 1000)),
             }
             return;
         }

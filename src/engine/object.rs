@@ -220,8 +220,9 @@ pub struct ObjState {
     /// When the start in progress fails for taking too long (the start
     /// timeout); set by a start, cleared on leaving the start states.
     pub start_limit: Option<u64>,
-    /// Being stopped because the start timed out: the start fails once the
-    /// stop completes.
+    /// Being stopped because the start ran out of time (the start timeout,
+    /// ObjectPIDFile's wait): the start fails, with the note, once the stop
+    /// completes.
     pub start_timed_out: bool,
     pub note: Note,
     /// Removed by a configuration reload while running: not carried over

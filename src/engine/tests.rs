@@ -854,6 +854,28 @@ fn a_pid_file_that_never_comes_fails_the_start() {
 }
 
 #[test]
+fn a_process_that_never_writes_its_pid_file_is_stopped_before_the_start_fails() {
+    let mut o = with(object("d", "/sbin/d", 1), |o| {
+        o.fork = true;
+        o.stop_timeout = Some(3);
+        o.term_signal = Some(libc::SIGINT);
+    });
+    o.pid_file = Some("/run/d.pid".into());
+    let mut e = booted(config(vec![o]));
+    let i = e.find("d").unwrap();
+    let pid = e.pid_of("/sbin/d");
+    e.wait(PIDFILE_WAIT_MS);
+    // Stopped as a stop would, not left behind untracked.
+    assert_eq!(e.os.group_killed, [(pid, libc::SIGINT)]);
+    assert_eq!((e.state("d"), e.object(i).main_pid), (State::Stopping, Some(pid)));
+    e.wait(3_000);
+    assert_eq!(e.os.group_killed, [(pid, libc::SIGINT), (pid, libc::SIGKILL)]);
+    e.signaled(pid, libc::SIGKILL);
+    assert_eq!(e.state("d"), State::Failed);
+    assert_eq!(e.object(i).note.as_str(), "no live pid in ObjectPIDFile after 30 s");
+}
+
+#[test]
 fn restart_stops_then_starts() {
     let mut e = booted(config(vec![with(object("s", "/bin/s", 1), |o| o.fork = true)]));
     let i = e.find("s").unwrap();
