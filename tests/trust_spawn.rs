@@ -4,6 +4,10 @@
 //! KILLALL5 runs as a HALTONLY object's stop method (#16), a start command
 //! that never ends is killed after its start timeout and the boot goes on
 //! (#7), and an ObjectStdout FIFO without a reader never freezes PID 1 (#5).
+//! A stop, and the start timeout's, also waits for what outlives the main
+//! process in its group and SIGKILLs it after STOPTIMEOUT; a reload command
+//! in flight is stopped with the object and reaped as its own, and a process
+//! whose pid file never comes is stopped the same way before its start fails.
 //! After each attack `assert_healthy` checks that PID 1 still answers.
 
 mod ns;
@@ -165,6 +169,85 @@ fn an_output_fifo_without_a_reader_never_freezes_pid1() {
     // A logger that attaches later gets what was written meanwhile.
     let out = p.run("timeout", &["10", "head", "-1", fifo.to_str().unwrap()]);
     assert_eq!(ok(out), "hello\n");
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn a_stop_kills_what_outlives_the_main_process_in_its_group() {
+    let dir = scratch("trust-group-leftover");
+    // The main process ends on SIGTERM; the subshell it started ignores it.
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID stubborn\nObjectStartCommand (trap '' TERM; exec /bin/sleep 1007) & exec /bin/sleep 1008\n\
+         ObjectOptions FORK STOPTIMEOUT=1\nObjectStartPriority 1\nObjectRunlevels default\n\
+         ObjectID slow\nObjectStartCommand (trap '' TERM; exec /bin/sleep 1009) & exec /bin/sleep 1010\n\
+         ObjectOptions STARTTIMEOUT=3 STOPTIMEOUT=1\nObjectStartPriority 1\nObjectRunlevels default\n",
+    );
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", Duration::from_secs(60));
+    let fds = p.fds_at_rest();
+    // The start timeout's stop: the start fails once the whole group is gone.
+    assert_eq!(p.state("slow"), "failed");
+    assert_eq!((count(&p, "/bin/sleep 1009"), count(&p, "/bin/sleep 1010")), (0, 0), "{:?}", p.processes());
+    assert!(wait_for(T, || count(&p, "/bin/sleep 1007") == 1), "{:?}", p.processes());
+    let out = p.ctl(&["stop", "stubborn"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("did not stop in time: killed"), "{out:?}");
+    p.wait_state("stubborn", "stopped", T);
+    // Stopped means gone: the stop waited for the group, not only its leader.
+    assert_eq!((count(&p, "/bin/sleep 1007"), count(&p, "/bin/sleep 1008")), (0, 0), "{:?}", p.processes());
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn a_stop_during_a_reload_command_stops_it_and_reaps_it_as_the_objects() {
+    let dir = scratch("trust-reload-stop");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID svc\nObjectStartCommand echo $$ > @DIR@/main.pid; exec /bin/sleep 1012\n\
+         ObjectStopCommand kill $(cat @DIR@/main.pid)\nObjectReloadCommand /bin/sleep 1011\n\
+         ObjectOptions FORK\nObjectStartPriority 1\nObjectRunlevels default\n",
+    );
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let fds = p.fds_at_rest();
+    ok(p.ctl(&["reload", "svc"]));
+    assert!(wait_for(T, || count(&p, "/bin/sleep 1011") == 1), "{:?}", p.processes());
+    ok(p.ctl(&["stop", "svc"]));
+    p.wait_state("svc", "stopped", T);
+    // Stopped means gone, the reload command too; its exit was the object's.
+    assert_eq!((count(&p, "/bin/sleep 1011"), count(&p, "/bin/sleep 1012")), (0, 0), "{:?}", p.processes());
+    assert!(p.console().contains("svc: reload command: killed by SIGTERM"), "{}", p.console());
+    // Nothing of the reload is left over to refuse the next one.
+    ok(p.ctl(&["start", "svc"]));
+    p.wait_state("svc", "running", T);
+    ok(p.ctl(&["reload", "svc"]));
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn a_process_whose_pid_file_never_comes_is_stopped_not_left_behind() {
+    let dir = scratch("trust-pidfile-never");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID mute\nObjectStartCommand trap '' TERM; exec /bin/sleep 1013\nObjectPIDFile @DIR@/never.pid\n\
+         ObjectOptions FORK STARTTIMEOUT=0 STOPTIMEOUT=1\nObjectStartPriority 1\nObjectRunlevels default\n",
+    );
+    let mut p = Pid1::boot(&dir, &[]);
+    // The boot waits out the 30 s pid file wait.
+    p.wait_console("iocinit: ready", Duration::from_secs(120));
+    let fds = p.fds_at_rest();
+    assert_eq!(p.state("mute"), "failed");
+    assert_eq!(p.status("mute")["note"], "no live pid in ObjectPIDFile after 30 s");
+    assert_eq!(count(&p, "/bin/sleep 1013"), 0, "{:?}", p.processes());
     p.assert_healthy(fds);
     p.poweroff();
 }

@@ -156,32 +156,34 @@ impl<O: Os> Engine<O> {
         Some(configured.unwrap_or(DEFAULT_START_TIMEOUT_S)).filter(|&s| s > 0)
     }
 
-    /// The start took longer than its start timeout: what runs for it (the
-    /// prestart or start command, with their process groups) is stopped as a
-    /// stop would, TERMSIGNAL then SIGKILL after STOPTIMEOUT, and once it is
-    /// gone the start fails (see `finish_stop`).
+    /// The start took longer than its start timeout: it is abandoned.
     pub(super) fn start_timed_out(&mut self, i: usize) {
         let secs = self.start_timeout_s(i).unwrap_or(0);
+        let st = &mut self.objs[i];
+        st.start_limit = None;
+        if st.state.is_starting() {
+            self.abandon_start(i, format_args!("did not start within {secs} s"));
+        }
+    }
+
+    /// A start ran out of time (the start timeout, ObjectPIDFile's wait):
+    /// what runs for it (the prestart or start command, or the process, with
+    /// their process groups) is stopped as a stop would, TERMSIGNAL then
+    /// SIGKILL after STOPTIMEOUT, and once it is gone the start fails with
+    /// `why` (see `finish_stop`).
+    fn abandon_start(&mut self, i: usize, why: core::fmt::Arguments<'_>) {
         let now = self.os.now_ms();
         let object = &self.config.objects[i];
         let st = &mut self.objs[i];
-        st.start_limit = None;
-        if !st.state.is_starting() {
-            return;
-        }
         st.start_timed_out = true;
         st.killed = false;
         st.outcome = Some(Outcome::Fail);
-        st.set_note(format_args!("did not start within {secs} s"));
-        log::error!("{}: did not start within {secs} s; stopping it", object.id);
+        st.set_note(why);
+        log::error!("{}: {}; stopping it", object.id, st.note);
         st.set(State::Stopping);
         st.deadline = Some(now + u64::from(object.options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT_S)) * 1000);
         let term = object.options.term_signal.unwrap_or(libc::SIGTERM);
-        let (main, helper) = (st.main_pid, st.helper);
-        if let Some(pid) = main {
-            let _ = self.os.kill_group(pid, term);
-        }
-        if let Some((Helper::Prestart, pid)) = helper {
+        for pid in st.main_pid.into_iter().chain(st.side_commands()) {
             let _ = self.os.kill_group(pid, term);
         }
         self.maybe_finish_stop(i);
@@ -272,7 +274,7 @@ impl<O: Os> Engine<O> {
 
     pub(super) fn main_exited(&mut self, i: usize, status: ExitStatus) {
         let st = &mut self.objs[i];
-        st.main_pid = None;
+        let leader = st.main_pid.take();
         st.last_exit = Some(status);
         match st.state {
             State::Starting => {
@@ -289,7 +291,12 @@ impl<O: Os> Engine<O> {
                     }
                 }
             }
-            State::Stopping => self.maybe_finish_stop(i),
+            State::Stopping => {
+                if let Some(pid) = leader {
+                    self.follow_group(i, pid);
+                }
+                self.maybe_finish_stop(i);
+            }
             State::Running | State::WaitPidFile => {
                 let object = &self.config.objects[i];
                 let o = &object.options;
@@ -368,7 +375,18 @@ impl<O: Os> Engine<O> {
         candidates.into_iter().find(|&pid| self.owns(i, pid))
     }
 
-    pub(super) fn helper_exited(&mut self, i: usize, status: ExitStatus) {
+    /// A prestart, stop or reload command of object `i` (`pid`) was reaped.
+    pub(super) fn helper_exited(&mut self, i: usize, pid: Pid, status: ExitStatus) {
+        if self.objs[i].reload == Some(pid) {
+            self.objs[i].reload = None;
+            if !status.success() {
+                log::warn!("{}: reload command: {status}", self.config.objects[i].id);
+            }
+            // A stop began while it ran: it waits for it and its group.
+            self.follow_group(i, pid);
+            self.maybe_finish_stop(i);
+            return;
+        }
         let Some((helper, _)) = self.objs[i].helper.take() else { return };
         match helper {
             Helper::Prestart => {
@@ -378,8 +396,12 @@ impl<O: Os> Engine<O> {
                 }
                 match self.objs[i].state {
                     State::Prestarting => self.launch(i),
-                    // Stopped during its prestart: that was all there was.
-                    State::Stopping => self.maybe_finish_stop(i),
+                    // Stopped during its prestart: that was all there was,
+                    // with what it left in its group.
+                    State::Stopping => {
+                        self.follow_group(i, pid);
+                        self.maybe_finish_stop(i);
+                    }
                     _ => {}
                 }
             }
@@ -390,12 +412,31 @@ impl<O: Os> Engine<O> {
                 }
                 self.maybe_finish_stop(i);
             }
-            Helper::Reload => {
-                if !status.success() {
-                    log::warn!("{}: reload command: {status}", self.config.objects[i].id);
-                }
-            }
         }
+    }
+
+    /// A command of object `i` that led its own process group (every command
+    /// the engine starts does) was reaped during a stop: members left in its
+    /// group are the object's too, and the stop waits for them. The group is
+    /// surely the object's: its number was the pid of our unreaped child until
+    /// now, and stays taken while the group has a member.
+    fn follow_group(&mut self, i: usize, leader: Pid) {
+        if self.objs[i].state != State::Stopping || !self.os.group_exists(leader) {
+            return;
+        }
+        if self.objs[i].leaderless_groups.push(leader).is_err() {
+            // More groups than commands a stop stops: end this one at once.
+            let _ = self.os.signal_group(leader, libc::SIGKILL);
+        }
+    }
+
+    /// Whether a group the stop of object `i` follows still has members;
+    /// forgets those that are empty (their number may be reused from then on).
+    fn groups_left(&mut self, i: usize) -> bool {
+        let os = &mut self.os;
+        let groups = &mut self.objs[i].leaderless_groups;
+        groups.retain(|&pgid| os.group_exists(pgid));
+        !groups.is_empty()
     }
 
     pub(super) fn begin_stop(&mut self, i: usize, cause: Cause) -> Result<(), Refusal> {
@@ -422,8 +463,8 @@ impl<O: Os> Engine<O> {
         let now = self.os.now_ms();
         let timeout = object.options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT_S) as u64 * 1000;
         let term = object.options.term_signal.unwrap_or(libc::SIGTERM);
-        // A prestart/start still in flight is stopped by signal.
-        if let Some((Helper::Prestart, pid)) = st.helper {
+        // A prestart or reload command still in flight is stopped by signal.
+        for pid in st.side_commands() {
             let _ = self.os.kill_group(pid, term);
         }
         let mut wait_ms = timeout;
@@ -497,11 +538,12 @@ impl<O: Os> Engine<O> {
         Ok(())
     }
 
-    /// Completes a stop once the stop command, the main process and (for
-    /// consoles) every leftover process are gone.
+    /// Completes a stop once the stop, prestart and reload commands, the main
+    /// process, what they left in their process groups and (for consoles)
+    /// every leftover process are gone.
     pub(super) fn maybe_finish_stop(&mut self, i: usize) {
         let st = &self.objs[i];
-        if st.state != State::Stopping || st.helper.is_some() {
+        if st.state != State::Stopping || st.helper.is_some() || st.reload.is_some() {
             return;
         }
         // KILLALL5 SIG SECS is Epoch's `killall5 -SIG; sleep SECS`: the wait
@@ -526,16 +568,22 @@ impl<O: Os> Engine<O> {
             }
             return;
         }
+        // Members of a group whose leader is gone: their reaps (as orphans,
+        // they are ours), or the STOPTIMEOUT deadline, bring us back here.
+        if self.groups_left(i) {
+            return;
+        }
         self.finish_stop(i);
     }
 
     pub(super) fn finish_stop(&mut self, i: usize) {
         if std::mem::take(&mut self.objs[i].start_timed_out) {
-            let secs = self.start_timeout_s(i).unwrap_or(0);
             let st = &mut self.objs[i];
             st.killed = false;
             st.set(State::Stopped);
-            self.start_failed(i, format_args!("did not start within {secs} s"));
+            // The reason the start was abandoned for.
+            let why = st.note.clone();
+            self.start_failed(i, format_args!("{why}"));
             return;
         }
         let options = &self.config.objects[i].options;
@@ -589,13 +637,16 @@ impl<O: Os> Engine<O> {
                     st.set_note(format_args!("did not stop in time: killed"));
                 }
                 log::warn!("{}: did not stop in time; sending SIGKILL", self.config.objects[i].id);
-                let (main, helper) = (st.main_pid, st.helper);
                 st.deadline = Some(now + KILL_WAIT_MS);
-                if let Some(pid) = main {
+                for pid in st.main_pid.into_iter().chain(st.helper.map(|(_, pid)| pid)).chain(st.reload) {
                     let _ = self.os.kill_group(pid, libc::SIGKILL);
                 }
-                if let Some((_, pid)) = helper {
-                    let _ = self.os.kill_group(pid, libc::SIGKILL);
+                // Only groups that still have a member: an empty one's
+                // number is free for reuse.
+                if self.groups_left(i) {
+                    for &pgid in &self.objs[i].leaderless_groups {
+                        let _ = self.os.signal_group(pgid, libc::SIGKILL);
+                    }
                 }
                 if self.config.objects[i].console.is_some() {
                     self.kill_leftovers(i);
@@ -608,12 +659,19 @@ impl<O: Os> Engine<O> {
                         self.objs[i].main_pid = None;
                     }
                 }
+                let groups_left = self.groups_left(i);
                 let st = &mut self.objs[i];
-                if st.main_pid.is_some() || st.helper.is_some() {
+                if st.main_pid.is_some() || st.helper.is_some() || st.reload.is_some() || groups_left {
                     st.outcome = Some(Outcome::Fail);
-                    st.set_note(format_args!("still running after SIGKILL"));
+                    log::error!("{}: still running after SIGKILL", self.config.objects[i].id);
+                    // An abandoned start keeps the reason it fails for.
+                    if !st.start_timed_out {
+                        st.set_note(format_args!("still running after SIGKILL"));
+                    }
                     st.main_pid = None;
                     st.helper = None;
+                    st.reload = None;
+                    st.leaderless_groups.clear();
                 }
                 self.finish_stop(i);
             }
@@ -644,15 +702,14 @@ impl<O: Os> Engine<O> {
             }
         }
         if now >= self.objs[i].pidfile_limit {
-            if let Some(pid) = self.objs[i].main_pid.take() {
-                let _ = self.os.kill_group(pid, libc::SIGTERM);
-            }
+            // What the start left running (a FORK object's process) is
+            // stopped and waited for before the start fails.
             match live {
                 Some(_) => {
                     let note = self.objs[i].note.clone();
-                    self.start_failed(i, format_args!("{note}"));
+                    self.abandon_start(i, format_args!("{note}"));
                 }
-                None => self.start_failed(i, format_args!("no live pid in ObjectPIDFile after {} s", PIDFILE_WAIT_MS / 1000)),
+                None => self.abandon_start(i, format_args!("no live pid in ObjectPIDFile after {} s", PIDFILE_WAIT_MS / 1000)),
             }
             return;
         }

@@ -378,8 +378,8 @@ impl<O: Os> Engine<O> {
     pub fn child_exited(&mut self, pid: Pid, status: ExitStatus) {
         if let Some(i) = self.objs.iter().position(|o| o.main_pid == Some(pid)) {
             self.main_exited(i, status);
-        } else if let Some(i) = self.objs.iter().position(|o| o.helper.map(|(_, p)| p) == Some(pid)) {
-            self.helper_exited(i, status);
+        } else if let Some(i) = self.objs.iter().position(|o| o.runs_command(pid)) {
+            self.helper_exited(i, pid, status);
         } else {
             // An orphan or an untracked command: a stopping console object may
             // have been waiting for exactly this leftover.
@@ -478,13 +478,13 @@ impl<O: Os> Engine<O> {
                 self.os.kill(pid, *sig).map_err(|_| Refusal::NotRunning)
             }
             Some(crate::config::ReloadMethod::Command(_)) => {
-                if st.helper.is_some() {
+                if st.reload.is_some() {
                     return Err(Refusal::Busy);
                 }
                 let Some(cmd) = self.plans[i].reload.as_ref() else { return Err(Refusal::NoReload) };
                 match self.os.spawn(cmd, &root_options(&self.plans[i])) {
                     Ok(pid) => {
-                        self.objs[i].helper = Some((Helper::Reload, pid));
+                        self.objs[i].reload = Some(pid);
                         Ok(())
                     }
                     Err(e) => {
@@ -501,7 +501,9 @@ impl<O: Os> Engine<O> {
     pub fn kill(&mut self, i: usize) -> Result<(), Refusal> {
         let Some(pid) = self.objs[i].main_pid else { return Err(Refusal::NotRunning) };
         self.objs[i].wanted = false;
-        let _ = self.os.kill_group(pid, libc::SIGKILL);
+        for pid in Some(pid).into_iter().chain(self.objs[i].reload) {
+            let _ = self.os.kill_group(pid, libc::SIGKILL);
+        }
         self.kill_leftovers(i);
         if self.objs[i].state != State::Stopping {
             self.objs[i].set(State::Stopping);
@@ -581,7 +583,7 @@ impl<O: Os> Engine<O> {
     /// Whether the state can be handed to a new image now: nothing is in
     /// transition (a command in flight would be lost).
     pub fn quiescent(&self) -> bool {
-        self.job == Job::Idle && self.phase == Phase::Up && self.objs.iter().all(|o| !o.state.is_transitional() && o.helper.is_none())
+        self.job == Job::Idle && self.phase == Phase::Up && self.objs.iter().all(|o| !o.state.is_transitional() && o.helper.is_none() && o.reload.is_none())
     }
 
     /// Restores one object's run-time state after a re-exec.

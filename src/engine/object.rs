@@ -107,13 +107,18 @@ pub enum Outcome {
     Fail,
 }
 
-/// A command the object runs besides its main process.
+/// A command of the object's start or stop besides its main process (a
+/// reload command has a slot of its own: it may run when a stop begins).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Helper {
     Prestart,
     Stop,
-    Reload,
 }
+
+/// Process groups a stop follows after their leader is gone: one for each
+/// command of the object a stop stops (the prestart or the main process, and
+/// a reload command).
+pub type LeaderlessGroups = heapless::Vec<Pid, 3>;
 
 /// Why the current start or stop happens (titles, RUNONCE, criticality).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,8 +190,15 @@ pub struct ObjState {
     pub runlevels: u64,
     /// The tracked process: start command, daemon, or procServ.
     pub main_pid: Option<Pid>,
-    /// A prestart, stop or reload command in flight.
+    /// A prestart or stop command in flight.
     pub helper: Option<(Helper, Pid)>,
+    /// An ObjectReloadCommand in flight: a stop stops it and waits for it.
+    pub reload: Option<Pid>,
+    /// During a stop: the process groups of the object's commands whose
+    /// leader the engine reaped while members were left (what the shell
+    /// started, a child that ignores TERMSIGNAL). The stop waits for them
+    /// and SIGKILLs them after STOPTIMEOUT, as the main process.
+    pub leaderless_groups: LeaderlessGroups,
     pub deadline: Option<u64>,
     /// Monotonic and wall time of the last successful start.
     pub since_ms: u64,
@@ -208,8 +220,9 @@ pub struct ObjState {
     /// When the start in progress fails for taking too long (the start
     /// timeout); set by a start, cleared on leaving the start states.
     pub start_limit: Option<u64>,
-    /// Being stopped because the start timed out: the start fails once the
-    /// stop completes.
+    /// Being stopped because the start ran out of time (the start timeout,
+    /// ObjectPIDFile's wait): the start fails, with the note, once the stop
+    /// completes.
     pub start_timed_out: bool,
     pub note: Note,
     /// Removed by a configuration reload while running: not carried over
@@ -236,6 +249,8 @@ impl ObjState {
             runlevels,
             main_pid: None,
             helper: None,
+            reload: None,
+            leaderless_groups: LeaderlessGroups::new(),
             deadline: None,
             since_ms: 0,
             since_wall: 0,
@@ -266,6 +281,18 @@ impl ObjState {
         if !state.is_starting() {
             self.start_limit = None;
         }
+    }
+
+    /// The prestart and reload commands in flight: what a stop (or the start
+    /// timeout) signals with TERMSIGNAL besides the main process.
+    pub fn side_commands(&self) -> impl Iterator<Item = Pid> {
+        let prestart = self.helper.filter(|&(h, _)| h == Helper::Prestart).map(|(_, pid)| pid);
+        prestart.into_iter().chain(self.reload)
+    }
+
+    /// Whether `pid` is a prestart, stop or reload command of this object.
+    pub fn runs_command(&self, pid: Pid) -> bool {
+        self.helper.is_some_and(|(_, p)| p == pid) || self.reload == Some(pid)
     }
 
     pub fn set_note(&mut self, args: core::fmt::Arguments<'_>) {

@@ -25,6 +25,15 @@ pub trait Os {
     /// holds the supervisor, never group 0, 1 or -1. The caller passes only a
     /// pid that is the object's: the group it leads is then the object's.
     fn kill_group(&mut self, pid: Pid, signal: i32) -> Result<(), i32>;
+    /// Signals process group `pgid` whose leader is gone (kill(-pgid)). The
+    /// caller passes only a group it saw still holding members right after it
+    /// reaped the group's leader, its own child: the group is then the
+    /// object's, and its number is not reused while a member is left. Never
+    /// group 0 or 1, nor the supervisor's.
+    fn signal_group(&mut self, pgid: Pid, signal: i32) -> Result<(), i32>;
+    /// Whether process group `pgid` has a member (a zombie counts until it is
+    /// reaped), as [`Os::signal_group`] with signal 0 finds.
+    fn group_exists(&mut self, pgid: Pid) -> bool;
     fn pid_exists(&mut self, pid: Pid) -> bool;
     /// The pid in a pid file (a regular file, not followed if a symlink,
     /// never waited for, only its first bytes read).
@@ -127,6 +136,17 @@ impl Os for RealOs {
             Ok(group) if group.as_raw() == pid && group != own_group => sys::kill(-pid, signal),
             _ => sys::kill(pid, signal),
         }
+    }
+
+    fn signal_group(&mut self, pgid: Pid, signal: i32) -> Result<(), i32> {
+        if pgid <= 1 || pgid == nix::unistd::getpgrp().as_raw() {
+            return Err(libc::EINVAL);
+        }
+        sys::kill(-pgid, signal)
+    }
+
+    fn group_exists(&mut self, pgid: Pid) -> bool {
+        matches!(self.signal_group(pgid, 0), Ok(()) | Err(libc::EPERM))
     }
 
     fn pid_exists(&mut self, pid: Pid) -> bool {

@@ -7,7 +7,8 @@
 //! whatever was written into it. A process belongs to object `i` when it
 //! carries the marker and
 //! - descends from one of the object's tracked processes (its main process,
-//!   or a helper command in flight), following parent links in /proc; or
+//!   or a prestart, stop or reload command in flight), following parent
+//!   links in /proc; or
 //! - descends from a process that was reparented to the supervisor (a
 //!   daemon, an orphaned IOC), which itself carries the marker, runs (real
 //!   and effective uid) as the user the object's start command runs as, and
@@ -34,7 +35,7 @@ pub(super) fn runs_as_object(plan: &ObjectPlan, info: &ProcInfo) -> bool {
 /// Whether process `pid` belongs to the object of `plan` and `st` (see the
 /// module comment).
 pub(super) fn belongs<O: Os>(os: &mut O, plan: &ObjectPlan, st: &ObjState, pid: Pid) -> bool {
-    let tracked = |p: Pid| st.main_pid == Some(p) || st.helper.is_some_and(|(_, h)| h == p);
+    let tracked = |p: Pid| st.main_pid == Some(p) || st.runs_command(p);
     let me = os.self_pid();
     let Some(mut info) = os.process(pid).filter(|p| !p.zombie) else { return false };
     if !os.has_marker(pid, &plan.marker) {

@@ -18,6 +18,10 @@ struct Fake {
     killed: Vec<(Pid, i32)>,
     /// The subset of `killed` sent to the pid's process group (kill_group).
     group_killed: Vec<(Pid, i32)>,
+    /// Process groups with members left after their leader was reaped.
+    leaderless: BTreeSet<Pid>,
+    /// Signals sent to such a group (signal_group).
+    group_signals: Vec<(Pid, i32)>,
     alive: BTreeSet<Pid>,
     /// pid -> (ppid, marker)
     marked: BTreeMap<Pid, (Pid, String)>,
@@ -73,6 +77,16 @@ impl Os for Fake {
         self.kill(pid, signal)?;
         self.group_killed.push((pid, signal));
         Ok(())
+    }
+    fn signal_group(&mut self, pgid: Pid, signal: i32) -> Result<(), i32> {
+        if !self.group_exists(pgid) {
+            return Err(libc::ESRCH);
+        }
+        self.group_signals.push((pgid, signal));
+        Ok(())
+    }
+    fn group_exists(&mut self, pgid: Pid) -> bool {
+        self.alive.contains(&pgid) || self.leaderless.contains(&pgid)
     }
     fn pid_exists(&mut self, pid: Pid) -> bool {
         self.alive.contains(&pid)
@@ -443,6 +457,132 @@ fn stop_command_runs_and_waits_for_the_process() {
     assert_eq!(e.state("s"), State::Stopped);
 }
 
+/// A member of the group that outlived its leader, reaped as an orphan.
+const GROUP_MEMBER: Pid = 999;
+
+#[test]
+fn a_stop_waits_for_what_the_main_process_leaves_in_its_group() {
+    let mut e = booted(config(vec![with(object("s", "/bin/s", 1), |o| {
+        o.fork = true;
+        o.stop_timeout = Some(3);
+    })]));
+    let i = e.find("s").unwrap();
+    let pid = e.pid_of("/bin/s");
+    e.stop(i).unwrap();
+    // The main process ends on TERMSIGNAL, a member of its group not yet.
+    e.os.leaderless.insert(pid);
+    e.signaled(pid, libc::SIGTERM);
+    assert_eq!(e.state("s"), State::Stopping);
+    e.wait(1_000);
+    e.os.leaderless.remove(&pid);
+    e.signaled(GROUP_MEMBER, libc::SIGTERM);
+    assert_eq!(e.state("s"), State::Stopped);
+    assert_eq!(e.os.group_signals, []);
+    assert_eq!(e.object(i).outcome, Some(Outcome::Done));
+}
+
+#[test]
+fn a_group_member_that_ignores_termsignal_is_killed_after_stoptimeout() {
+    let mut e = booted(config(vec![with(object("s", "/bin/s", 1), |o| {
+        o.fork = true;
+        o.stop_timeout = Some(3);
+    })]));
+    let i = e.find("s").unwrap();
+    let pid = e.pid_of("/bin/s");
+    e.stop(i).unwrap();
+    e.os.leaderless.insert(pid);
+    e.signaled(pid, libc::SIGTERM);
+    e.wait(2_999);
+    assert_eq!(e.os.group_signals, []);
+    // STOPTIMEOUT from the stop's start, as for the main process.
+    e.wait(1);
+    assert_eq!(e.os.group_signals, [(pid, libc::SIGKILL)]);
+    assert_eq!(e.state("s"), State::Stopping);
+    e.os.leaderless.remove(&pid);
+    e.signaled(GROUP_MEMBER, libc::SIGKILL);
+    assert_eq!(e.state("s"), State::Stopped);
+    assert_eq!(e.object(i).outcome, Some(Outcome::Warn));
+}
+
+#[test]
+fn a_group_that_survives_sigkill_fails_the_stop_and_is_forgotten() {
+    let mut e = booted(config(vec![with(object("s", "/bin/s", 1), |o| {
+        o.fork = true;
+        o.stop_timeout = Some(1);
+    })]));
+    let i = e.find("s").unwrap();
+    let pid = e.pid_of("/bin/s");
+    e.stop(i).unwrap();
+    e.os.leaderless.insert(pid);
+    e.signaled(pid, libc::SIGTERM);
+    e.wait(1_000 + KILL_WAIT_MS);
+    assert_eq!(e.state("s"), State::Stopped);
+    assert_eq!(e.object(i).note.as_str(), "still running after SIGKILL");
+    assert!(e.object(i).leaderless_groups.is_empty());
+}
+
+#[test]
+fn the_start_timeout_waits_for_the_group_of_the_start_command() {
+    let stuck = with(object("stuck", "/bin/stuck", 1), |o| {
+        o.start_timeout = Some(2);
+        o.stop_timeout = Some(3);
+    });
+    let mut e = booted(config(vec![stuck]));
+    let pid = e.pid_of("/bin/stuck");
+    e.wait(2_000);
+    e.os.leaderless.insert(pid);
+    e.signaled(pid, libc::SIGTERM);
+    assert_eq!(e.state("stuck"), State::Stopping, "the group is still there");
+    e.wait(3_000);
+    assert_eq!(e.os.group_signals, [(pid, libc::SIGKILL)]);
+    e.os.leaderless.remove(&pid);
+    e.signaled(GROUP_MEMBER, libc::SIGKILL);
+    assert_eq!(e.state("stuck"), State::Failed);
+}
+
+#[test]
+fn a_stop_during_a_reload_command_stops_it_and_waits_for_it() {
+    let mut o = with(object("s", "/bin/s", 1), |o| o.fork = true);
+    o.stop = StopMethod::Command("/bin/s-stop".into());
+    o.reload = Some(crate::config::ReloadMethod::Command("/bin/s-reload".into()));
+    let mut e = booted(config(vec![o]));
+    let i = e.find("s").unwrap();
+    e.reload(i).unwrap();
+    assert_eq!(e.reload(i), Err(Refusal::Busy));
+    let (pid, reloader) = (e.pid_of("/bin/s"), e.pid_of("/bin/s-reload"));
+    e.stop(i).unwrap();
+    assert_eq!(e.os.group_killed, [(reloader, libc::SIGTERM)]);
+    let stopper = e.pid_of("/bin/s-stop");
+    e.exit(stopper, 0);
+    e.exit(pid, 0);
+    assert_eq!(e.state("s"), State::Stopping, "the reload command is still running");
+    // Its exit is the object's: it completes the stop.
+    e.signaled(reloader, libc::SIGTERM);
+    assert_eq!(e.state("s"), State::Stopped);
+    assert_eq!(e.object(i).outcome, Some(Outcome::Done));
+    e.start(i).unwrap();
+    e.reload(i).unwrap();
+}
+
+#[test]
+fn a_reload_command_that_ignores_termsignal_is_killed_with_the_stop() {
+    let mut o = with(object("s", "/bin/s", 1), |o| {
+        o.fork = true;
+        o.stop_timeout = Some(1);
+    });
+    o.reload = Some(crate::config::ReloadMethod::Command("/bin/s-reload".into()));
+    let mut e = booted(config(vec![o]));
+    let i = e.find("s").unwrap();
+    e.reload(i).unwrap();
+    let (pid, reloader) = (e.pid_of("/bin/s"), e.pid_of("/bin/s-reload"));
+    e.stop(i).unwrap();
+    e.signaled(pid, libc::SIGTERM);
+    e.wait(1_000);
+    assert!(e.os.group_killed.contains(&(reloader, libc::SIGKILL)), "{:?}", e.os.group_killed);
+    e.signaled(reloader, libc::SIGKILL);
+    assert_eq!(e.state("s"), State::Stopped);
+}
+
 #[test]
 fn nostopwait_does_not_wait() {
     let mut e = booted(config(vec![with(object("s", "/bin/s", 1), |o| {
@@ -711,6 +851,28 @@ fn a_pid_file_that_never_comes_fails_the_start() {
     e.exit(starter, 0);
     e.wait(PIDFILE_WAIT_MS);
     assert_eq!(e.state("d"), State::Failed);
+}
+
+#[test]
+fn a_process_that_never_writes_its_pid_file_is_stopped_before_the_start_fails() {
+    let mut o = with(object("d", "/sbin/d", 1), |o| {
+        o.fork = true;
+        o.stop_timeout = Some(3);
+        o.term_signal = Some(libc::SIGINT);
+    });
+    o.pid_file = Some("/run/d.pid".into());
+    let mut e = booted(config(vec![o]));
+    let i = e.find("d").unwrap();
+    let pid = e.pid_of("/sbin/d");
+    e.wait(PIDFILE_WAIT_MS);
+    // Stopped as a stop would, not left behind untracked.
+    assert_eq!(e.os.group_killed, [(pid, libc::SIGINT)]);
+    assert_eq!((e.state("d"), e.object(i).main_pid), (State::Stopping, Some(pid)));
+    e.wait(3_000);
+    assert_eq!(e.os.group_killed, [(pid, libc::SIGINT), (pid, libc::SIGKILL)]);
+    e.signaled(pid, libc::SIGKILL);
+    assert_eq!(e.state("d"), State::Failed);
+    assert_eq!(e.object(i).note.as_str(), "no live pid in ObjectPIDFile after 30 s");
 }
 
 #[test]
