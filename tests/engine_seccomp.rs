@@ -176,7 +176,7 @@ fn run_engine(dir: &Path) {
     assert_eq!(file("pre"), "pre\n");
     assert_eq!(file("plain"), "plain\n");
     engine.reload(fork).unwrap();
-    drive(&mut engine, "the reload command", |e| e.object(fork).helper.is_none());
+    drive(&mut engine, "the reload command", |e| e.object(fork).reload.is_none());
     assert_eq!(file("reload"), "reload\n");
     engine.stop(plain).unwrap();
     drive(&mut engine, "the stop command", |e| e.object(plain).state == State::Stopped);
