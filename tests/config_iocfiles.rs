@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use iocinit::config::iocfile::{console_path, parse, render, runner_port, valid_ioc_name, write_atomic, IocFile};
-use iocinit::config::{load_with, rescan_iocs_with, LoadOptions, MemFs, StopMethod, IOC_FILE_MAX};
+use iocinit::config::{load_with, rescan_iocs_with, LoadOptions, MemFs, StopMethod, IOC_FILE_MAX, MAX_IOC_FILES};
 
 const VAC1: &str = "\
 # vac1: vacuum IOC
@@ -292,4 +292,20 @@ fn a_rescan_reads_the_ioc_directory_and_keeps_the_rest() {
     assert_eq!(config.objects[2].location.file, 2);
     assert_eq!(config.objects[1].start_priority, 4, "after net, as at load");
     assert_eq!(config.objects[1].runlevels, ["default"]);
+}
+
+#[test]
+fn a_directory_flooded_with_ioc_files_is_read_only_up_to_the_limit() {
+    // The IOC group writes the directory: ten thousand files must not become
+    // ten thousand objects (and reads, and log lines) in PID 1.
+    let names: Vec<String> = (0..10_000).map(|k| format!("i{k:05}.conf")).collect();
+    let files: Vec<(String, String)> = names.iter().map(|n| (n.clone(), format!("IOC_NAME={}\nIOC_CMD=x\n", n.trim_end_matches(".conf")))).collect();
+    let iocs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+    let loaded = board("", &iocs);
+    let config = loaded.config.expect("the board still boots");
+    assert_eq!(config.objects.len(), 1 + MAX_IOC_FILES);
+    assert_eq!(config.objects[MAX_IOC_FILES].id, format!("i{:05}", MAX_IOC_FILES - 1), "the first by name");
+    let errors: Vec<String> = loaded.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
+    assert_eq!(errors.len(), 1, "one diagnostic, not one per file: {errors:?}");
+    assert!(errors[0].contains(&format!("{} IOC file(s) after the first {MAX_IOC_FILES}", 10_000 - MAX_IOC_FILES)), "{errors:?}");
 }

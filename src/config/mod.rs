@@ -126,9 +126,14 @@ pub fn rescan_iocs_with(source: &dyn FileSource, base: &Config) -> Loaded {
     }
 }
 
-/// Reads every `*.conf` of the IOC directory, sorted by name, and adds an
-/// object per good file. A missing directory means no IOCs; `Err` when the
-/// directory cannot be listed.
+/// At most this many IOC files are read. The IOC group writes the
+/// directory: thousands of files must not make PID 1 read, log and keep
+/// objects until the board runs out of memory. A board runs a handful.
+pub const MAX_IOC_FILES: usize = 256;
+
+/// Reads every `*.conf` of the IOC directory, sorted by name (the first
+/// [`MAX_IOC_FILES`] only), and adds an object per good file. A missing
+/// directory means no IOCs; `Err` when the directory cannot be listed.
 fn add_ioc_objects(source: &dyn FileSource, config: &mut Config, runlevels: &[String], diagnostics: &mut Vec<Diagnostic>) -> Result<(), Diagnostic> {
     let dir = config.globals.ioc.directory.clone();
     let mut names = match source.list_dir(&dir) {
@@ -143,7 +148,13 @@ fn add_ioc_objects(source: &dyn FileSource, config: &mut Config, runlevels: &[St
     let stop_priority = ioc.stop_priority;
     let declared: HashMap<&str, Location> = config.objects.iter().map(|o| (o.id.as_str(), o.location)).collect();
     let mut accepted = Vec::new();
-    for name in names.iter().filter(|n| Path::new(n).extension() == Some(OsStr::new("conf"))) {
+    let conf_files = names.iter().filter(|n| Path::new(n).extension() == Some(OsStr::new("conf")));
+    let ignored = conf_files.clone().count().saturating_sub(MAX_IOC_FILES);
+    if ignored > 0 {
+        let message = format!("{ignored} IOC file(s) after the first {MAX_IOC_FILES} (by name) are not read: expected at most {MAX_IOC_FILES}");
+        diagnostics.push(Diagnostic::error(&dir, 0, message));
+    }
+    for name in conf_files.take(MAX_IOC_FILES) {
         let path = dir.join(name);
         let (ioc, may_choose_credentials) = match read_ioc_file(source, &path) {
             Ok((ioc, may_choose_credentials, warnings)) => {
