@@ -127,6 +127,11 @@ pub fn run(opts: Options) -> i32 {
         }
     }
     crate::logging::open_console();
+    // PID 1 never stops here: it is the first, or owns its namespace.
+    if opts.resume.is_none() && std::process::id() != 1 && server::answered(&opts.layout.control_socket) {
+        log::error!("another supervisor answers on {}; not starting a second one", opts.layout.control_socket.display());
+        return 1;
+    }
     if role == Role::Boot {
         crate::logging::open_kmsg();
     }
@@ -426,10 +431,16 @@ impl Loop {
         self.armed = deadline;
         let result = match deadline {
             // An absolute CLOCK_MONOTONIC time; at least 1 ns (0 would disarm).
-            Some(ms) => timer.set(
-                Expiration::OneShot(TimeSpec::new((ms / 1000) as _, ((ms % 1000) * 1_000_000).max(1) as _)),
-                TimerSetTimeFlags::TFD_TIMER_ABSTIME,
-            ),
+            // A deadline past what time_t holds (32 bits on armv7 musl; a
+            // STOPTIMEOUT of a billion seconds) is armed at the latest time
+            // that fits: the loop wakes then, finds nothing due, re-arms.
+            Some(ms) => {
+                let (secs, nanos) = match libc::time_t::try_from(ms / 1000) {
+                    Ok(secs) => (secs, ((ms % 1000) * 1_000_000).max(1)),
+                    Err(_) => (libc::time_t::MAX, 0),
+                };
+                timer.set(Expiration::OneShot(TimeSpec::new(secs, nanos as _)), TimerSetTimeFlags::TFD_TIMER_ABSTIME)
+            }
             None => timer.unset(),
         };
         if let Err(e) = result {
