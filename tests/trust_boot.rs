@@ -9,6 +9,9 @@
 //!   still cannot load it serves on, sees its children's exits and takes
 //!   the real configuration over when it loads.
 //! - #20: a shutdown delay that does not fit is refused, not wrapped.
+//! - A second supervisor started by hand on the same control socket
+//!   refuses to start instead of taking the socket and booting every
+//!   object again.
 //!
 //! Every adversarial test ends with `assert_healthy`. Needs root.
 
@@ -34,35 +37,6 @@ fn one_service(dir: &std::path::Path) {
     );
 }
 
-/// PID 1's descriptor count when it is idle: no client connected (one that
-/// just hung up is closed on PID 1's next event) and asleep in poll(2),
-/// where it holds no descriptor of a half-done step (a /proc scan, a
-/// spawn's pipe). Asleep before and after the count, without a context
-/// switch in between: it did not run meanwhile.
-fn idle_fds(p: &Pid1) -> usize {
-    let fd_dir = format!("/proc/{}/fd", p.host_pid);
-    let is_socket = |e: &std::fs::DirEntry| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:"));
-    let sockets = || std::fs::read_dir(&fd_dir).map(|d| d.flatten().filter(is_socket).count()).unwrap_or(0);
-    // Without kernel symbols wchan reads "0": then only "sleeping" is known.
-    let asleep = || {
-        let wchan = std::fs::read_to_string(format!("/proc/{}/wchan", p.host_pid)).unwrap_or_default();
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.host_pid)).unwrap_or_default();
-        let sleeping = stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('S'));
-        sleeping && (wchan.contains("poll") || wchan == "0")
-    };
-    let mut count = 0;
-    let idle = wait_for(T, || {
-        let switches = p.context_switches();
-        if sockets() != 1 || !asleep() {
-            return false;
-        }
-        count = p.fd_count();
-        asleep() && p.context_switches() == switches
-    });
-    assert!(idle, "PID 1 never idle: {} sockets", sockets());
-    count
-}
-
 #[test]
 fn kernel_words_without_equals_and_unknown_options_do_not_stop_pid1() {
     let dir = scratch("trust-boot-words");
@@ -78,7 +52,7 @@ fn kernel_words_without_equals_and_unknown_options_do_not_stop_pid1() {
     // `shell` is Epoch's: honoured (the shell reads /dev/null here and ends).
     assert!(console.contains("*** iocinit: kernel command line asked for a shell"), "{console}");
     assert_eq!(p.state("a"), "running");
-    let fds = idle_fds(&p);
+    let fds = p.fds_at_rest();
     p.assert_healthy(fds);
     p.poweroff();
 }
@@ -94,7 +68,7 @@ fn arguments_that_are_not_utf8_do_not_stop_pid1() {
     let console = p.console();
     assert!(console.contains("iocinit: warning: ignoring the argument \"bad\\xFFword\" (not valid UTF-8)"), "{console}");
     assert!(!console.contains("panicked"), "{console}");
-    let fds = idle_fds(&p);
+    let fds = p.fds_at_rest();
     p.assert_healthy(fds);
     p.poweroff();
 }
@@ -140,7 +114,7 @@ fn run_bound_from_the_root_filesystem_is_a_mount_and_is_not_hidden() {
     assert!(ok(p.sh("tr '\\0' ' ' < /proc/1/cmdline")).contains(" --run-dir /run "));
     let mounts = ok(p.sh("grep ' /run ' /proc/1/mountinfo"));
     assert!(!mounts.contains("tmpfs"), "a tmpfs on /run:\n{mounts}");
-    let fds = idle_fds(&p);
+    let fds = p.fds_at_rest();
     p.assert_healthy(fds);
     p.poweroff();
 }
@@ -163,7 +137,7 @@ fn pid1_without_a_console_takes_dev_console() {
     // All of PID 1's fds 0-2, which objects and the emergency shell inherit.
     let out = ok(p.sh("readlink /proc/1/fd/0 /proc/1/fd/1 /proc/1/fd/2"));
     assert_eq!(out.matches("console").count(), 3, "{out}");
-    let fds = idle_fds(&p);
+    let fds = p.fds_at_rest();
     p.assert_healthy(fds);
     p.poweroff();
 }
@@ -174,7 +148,7 @@ fn reexec_with_a_broken_configuration_is_refused_with_the_errors() {
     one_service(&dir);
     let mut p = Pid1::boot(&dir, &[]);
     p.wait_console("iocinit: ready", T);
-    let fds = idle_fds(&p);
+    let fds = p.fds_at_rest();
     let a = p.pid("a");
     let good = read(&dir, "epoch.conf");
     write(&dir, "epoch.conf", &format!("{good}ObjectBogus 1\n"));
@@ -222,7 +196,7 @@ fn a_new_image_that_cannot_load_the_configuration_serves_on_with_the_old_objects
     p.wait_console("re-executed; 2 objects adopted", T);
     // The new image's own descriptors (the old one also held what the test
     // harness leaked into it, close-on-exec there).
-    let fds = idle_fds(&p);
+    let fds = p.fds_at_rest();
     let console = p.console();
     assert!(console.contains("going on with the objects of the previous image"), "{console}");
     assert!(!console.contains("emergency shell"), "{console}");
@@ -252,7 +226,7 @@ fn a_shutdown_delay_that_does_not_fit_is_refused() {
     one_service(&dir);
     let mut p = Pid1::boot(&dir, &[]);
     p.wait_console("iocinit: ready", T);
-    let fds = idle_fds(&p);
+    let fds = p.fds_at_rest();
     for delay in ["18446744073709551615", "18446744073709551616", "soon", "-1"] {
         let reply = p.request(Verb::Power, &["poweroff", delay]);
         assert_eq!(reply.code, Code::BadParam, "{delay}: {}", reply.message);
@@ -268,6 +242,38 @@ fn a_shutdown_delay_that_does_not_fit_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{out:?}");
     assert_eq!(p.state("a"), "running");
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn a_second_supervisor_on_the_same_socket_refuses_to_start() {
+    let dir = scratch("trust-second");
+    one_service(&dir);
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_state("a", "running", T);
+    let fds = p.fds_at_rest();
+    let sleeps = || p.processes().iter().filter(|(_, cmd)| cmd.contains("sleep 611")).count();
+    assert_eq!(sleeps(), 1);
+    // `iocinit --config ...` typed by hand inside the namespace: not PID 1.
+    let out = p.run(
+        BIN,
+        &[
+            "--config",
+            dir.join("epoch.conf").to_str().unwrap(),
+            "--run-dir",
+            dir.join("run").to_str().unwrap(),
+            "--state-dir",
+            dir.join("state").to_str().unwrap(),
+            "--system-log",
+            dir.join("second.log").to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(stderr.contains("another supervisor answers on"), "{stderr}");
+    // The first one keeps its socket, and nothing was started twice.
+    assert_eq!(sleeps(), 1);
     p.assert_healthy(fds);
     p.poweroff();
 }

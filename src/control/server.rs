@@ -164,6 +164,10 @@ pub fn listen(path: &Path) -> nix::Result<OwnedFd> {
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
+    // A stale socket file (a previous boot's) goes; a live one stays.
+    if answered(path) {
+        return Err(nix::errno::Errno::EADDRINUSE);
+    }
     let _ = std::fs::remove_file(path);
     let fd = socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK, None)?;
     socket::bind(fd.as_raw_fd(), &UnixAddr::new(path)?)?;
@@ -175,6 +179,17 @@ pub fn listen(path: &Path) -> nix::Result<OwnedFd> {
         nix::sys::stat::FchmodatFlags::FollowSymlink,
     );
     Ok(fd)
+}
+
+/// Whether a supervisor listens on `path`. A second one started by hand
+/// must neither take its socket over nor start every object again. A full
+/// backlog (EAGAIN) is someone listening too.
+pub fn answered(path: &Path) -> bool {
+    let Ok(addr) = UnixAddr::new(path) else { return false };
+    let Ok(fd) = socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK, None) else {
+        return false;
+    };
+    matches!(socket::connect(fd.as_raw_fd(), &addr), Ok(()) | Err(nix::errno::Errno::EAGAIN))
 }
 
 impl Server {
