@@ -582,6 +582,8 @@ fn user_group_and_supplementary_groups() {
         d = dir.display()
     );
     let p = Pid1::boot_with(&dir, &[], Some(&setup));
+    // The socket answers before the boot has started them.
+    p.wait_console("iocinit: ready", T);
     let u = p.pid("u").unwrap();
     std::fs::write(dir.join("u.pid"), u.to_string()).unwrap();
     assert_eq!(proc_ids(&p, u), ("4242 4242 4242 4242".into(), "4242 4242 4242 4242".into(), "4242 4243 4244".into()));
