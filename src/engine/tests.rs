@@ -460,18 +460,26 @@ fn stop_command_runs_and_waits_for_the_process() {
 /// A member of the group that outlived its leader, reaped as an orphan.
 const GROUP_MEMBER: Pid = 999;
 
-#[test]
-fn a_stop_waits_for_what_the_main_process_leaves_in_its_group() {
+/// FORK object `s` with STOPTIMEOUT `stop_timeout`, being stopped; its main
+/// process ends on TERMSIGNAL and leaves a member of its group behind.
+/// Returns the engine, the object's index and the main pid.
+fn stopping_with_a_member_left(stop_timeout: u32) -> (Engine<Fake>, usize, Pid) {
     let mut e = booted(config(vec![with(object("s", "/bin/s", 1), |o| {
         o.fork = true;
-        o.stop_timeout = Some(3);
+        o.stop_timeout = Some(stop_timeout);
     })]));
     let i = e.find("s").unwrap();
     let pid = e.pid_of("/bin/s");
     e.stop(i).unwrap();
-    // The main process ends on TERMSIGNAL, a member of its group not yet.
     e.os.leaderless.insert(pid);
     e.signaled(pid, libc::SIGTERM);
+    (e, i, pid)
+}
+
+#[test]
+fn a_stop_waits_for_what_the_main_process_leaves_in_its_group() {
+    // The main process ends on TERMSIGNAL, a member of its group not yet.
+    let (mut e, i, pid) = stopping_with_a_member_left(3);
     assert_eq!(e.state("s"), State::Stopping);
     e.wait(1_000);
     e.os.leaderless.remove(&pid);
@@ -483,15 +491,7 @@ fn a_stop_waits_for_what_the_main_process_leaves_in_its_group() {
 
 #[test]
 fn a_group_member_that_ignores_termsignal_is_killed_after_stoptimeout() {
-    let mut e = booted(config(vec![with(object("s", "/bin/s", 1), |o| {
-        o.fork = true;
-        o.stop_timeout = Some(3);
-    })]));
-    let i = e.find("s").unwrap();
-    let pid = e.pid_of("/bin/s");
-    e.stop(i).unwrap();
-    e.os.leaderless.insert(pid);
-    e.signaled(pid, libc::SIGTERM);
+    let (mut e, i, pid) = stopping_with_a_member_left(3);
     e.wait(2_999);
     assert_eq!(e.os.group_signals, []);
     // STOPTIMEOUT from the stop's start, as for the main process.
@@ -506,15 +506,7 @@ fn a_group_member_that_ignores_termsignal_is_killed_after_stoptimeout() {
 
 #[test]
 fn a_group_that_survives_sigkill_fails_the_stop_and_is_forgotten() {
-    let mut e = booted(config(vec![with(object("s", "/bin/s", 1), |o| {
-        o.fork = true;
-        o.stop_timeout = Some(1);
-    })]));
-    let i = e.find("s").unwrap();
-    let pid = e.pid_of("/bin/s");
-    e.stop(i).unwrap();
-    e.os.leaderless.insert(pid);
-    e.signaled(pid, libc::SIGTERM);
+    let (mut e, i, _) = stopping_with_a_member_left(1);
     e.wait(1_000 + KILL_WAIT_MS);
     assert_eq!(e.state("s"), State::Stopped);
     assert_eq!(e.object(i).note.as_str(), "still running after SIGKILL");
