@@ -256,19 +256,31 @@ fn a_second_supervisor_on_the_same_socket_refuses_to_start() {
     let sleeps = || p.processes().iter().filter(|(_, cmd)| cmd.contains("sleep 611")).count();
     assert_eq!(sleeps(), 1);
     // `iocinit --config ...` typed by hand inside the namespace: not PID 1.
-    let out = p.run(
-        BIN,
-        &[
-            "--config",
-            dir.join("epoch.conf").to_str().unwrap(),
-            "--run-dir",
-            dir.join("run").to_str().unwrap(),
-            "--state-dir",
-            dir.join("state").to_str().unwrap(),
-            "--system-log",
-            dir.join("second.log").to_str().unwrap(),
-        ],
-    );
+    let mut second = p
+        .inside(
+            BIN,
+            &[
+                "--config",
+                dir.join("epoch.conf").to_str().unwrap(),
+                "--run-dir",
+                dir.join("run").to_str().unwrap(),
+                "--state-dir",
+                dir.join("state").to_str().unwrap(),
+                "--system-log",
+                dir.join("second.log").to_str().unwrap(),
+            ],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A second supervisor that does not refuse runs on: bound the wait.
+    let refused = wait_for(T, || second.try_wait().ok().flatten().is_some());
+    if !refused {
+        let _ = second.kill();
+    }
+    let out = second.wait_with_output().unwrap();
+    assert!(refused, "a second supervisor started: {out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(stderr.contains("another supervisor answers on"), "{stderr}");
