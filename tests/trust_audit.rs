@@ -1,0 +1,89 @@
+//! Findings of an adversarial audit of what PID 1 runs, after issue 8: ways
+//! an untrusted input still made PID 1 allocate without bound. iocinit runs
+//! as PID 1 of a PID namespace; the IOC directory is the group-writable one
+//! docs/INSTALL.md sets up, written as a member of the IOC group would:
+//! - an IOC file of nothing but bad lines gives a few diagnostics, not one
+//!   per line for PID 1 to keep, log and count in its reply.
+//! After each attack PID 1 is alive, answers, has no zombie and holds the
+//! descriptors it held before.
+//!
+//! Needs root (CI runs as root).
+
+mod ioc_support;
+mod ns;
+mod pty;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use iocinit::control::client::Reply;
+use iocinit::control::protocol::{Code, Verb};
+use ioc_support::*;
+use ns::{write, Pid1};
+
+/// The tests' standard configuration, with the system log on.
+fn epoch_conf() -> String {
+    format!("{EPOCH_CONF}EnableLogging true\n")
+}
+
+/// The IOC directory as docs/INSTALL.md sets it up: root's, writable by the
+/// IOC group (setgid).
+fn group_writable_ioc_dir(dir: &Path) -> PathBuf {
+    let ioc = dir.join("ioc");
+    std::fs::create_dir_all(&ioc).unwrap();
+    let gid = nix::unistd::Group::from_name(GROUP).unwrap().unwrap().gid;
+    nix::unistd::chown(&ioc, Some(nix::unistd::Uid::from_raw(0)), Some(gid)).unwrap();
+    std::fs::set_permissions(&ioc, std::fs::Permissions::from_mode(0o2775)).unwrap();
+    ioc
+}
+
+/// A file `text` owned by the IOC group member, as `ioc install` or an
+/// editor of theirs would leave it.
+fn write_as_member(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    let u = nix::unistd::User::from_name(MEMBER).unwrap().unwrap();
+    nix::unistd::chown(path, Some(u.uid), Some(u.gid)).unwrap();
+}
+
+/// `ioc-rescan`, as `ioc install` sends it.
+fn rescan(p: &Pid1) -> Reply {
+    p.request(Verb::IocRescan, &[])
+}
+
+/// The N of "rescanned with N problem(s)".
+fn problems_counted(reply: &Reply) -> usize {
+    let words: Vec<&str> = reply.message.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "problem(s)").unwrap_or_else(|| panic!("no count in {:?}", reply.message));
+    words[at - 1].parse().unwrap_or_else(|_| panic!("no count in {:?}", reply.message))
+}
+
+#[test]
+fn ioc_files_of_bad_lines_give_a_few_diagnostics_each() {
+    setup();
+    let s = Scratch::new("audit-badlines");
+    write(s.path(), "epoch.conf", &epoch_conf());
+    let ioc = group_writable_ioc_dir(s.path());
+    let mut p = Pid1::boot(s.path(), &[]);
+    let fds = p.fds_at_rest();
+
+    // 64 KiB (the most PID 1 reads of an IOC file) of one-byte bad lines.
+    const FILES: usize = 4;
+    let flood = "x\n".repeat(32 << 10);
+    for k in 0..FILES {
+        write_as_member(&ioc.join(format!("flood{k}.conf")), &flood);
+    }
+    let reply = rescan(&p);
+    assert_eq!(reply.code, Code::Warn, "{}", reply.message);
+    // Per file: at most 16 listed, one line counting the rest, and the
+    // note that the IOC is not started.
+    let counted = problems_counted(&reply);
+    assert!(counted <= FILES * 18, "{counted} problems for {FILES} files");
+    let said = format!("{}\n{}", p.console(), ns::read(&p.dir, "system.log"));
+    for k in 0..FILES {
+        let file = format!("{}:0: ", ioc.join(format!("flood{k}.conf")).display());
+        let summary = said.lines().any(|l| l.contains(&file) && l.contains("more problem(s) in this file are not listed"));
+        assert!(summary, "the rest of {file} is not counted in the log");
+    }
+    p.assert_healthy(fds);
+    p.poweroff();
+}
