@@ -3,7 +3,10 @@
 //! as PID 1 of a PID namespace; the IOC directory is the group-writable one
 //! docs/INSTALL.md sets up, written as a member of the IOC group would:
 //! - an IOC file of nothing but bad lines gives a few diagnostics, not one
-//!   per line for PID 1 to keep, log and count in its reply.
+//!   per line for PID 1 to keep, log and count in its reply;
+//! - an IOC directory filled with names is refused, not held in PID 1's
+//!   memory name by name.
+//!
 //! After each attack PID 1 is alive, answers, has no zombie and holds the
 //! descriptors it held before.
 //!
@@ -84,6 +87,27 @@ fn ioc_files_of_bad_lines_give_a_few_diagnostics_each() {
         let summary = said.lines().any(|l| l.contains(&file) && l.contains("more problem(s) in this file are not listed"));
         assert!(summary, "the rest of {file} is not counted in the log");
     }
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn an_ioc_directory_filled_with_names_is_refused_not_held() {
+    setup();
+    let s = Scratch::new("audit-dirflood");
+    write(s.path(), "epoch.conf", &epoch_conf());
+    let ioc = group_writable_ioc_dir(s.path());
+    let mut p = Pid1::boot(s.path(), &[]);
+    let fds = p.fds_at_rest();
+
+    // Names that are no IOC files at all; a member could make millions
+    // (hard links to one file cost a directory entry each).
+    for k in 0..5000 {
+        std::fs::File::create(ioc.join(format!("junk-{k:05}"))).unwrap();
+    }
+    let reply = rescan(&p);
+    assert_eq!(reply.code, Code::Fail, "{}", reply.message);
+    assert!(reply.message.contains("more than 4096 entries"), "{}", reply.message);
     p.assert_healthy(fds);
     p.poweroff();
 }
