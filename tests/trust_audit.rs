@@ -5,7 +5,9 @@
 //! - an IOC file of nothing but bad lines gives a few diagnostics, not one
 //!   per line for PID 1 to keep, log and count in its reply;
 //! - an IOC directory filled with names is refused, not held in PID 1's
-//!   memory name by name.
+//!   memory name by name;
+//! - a chain of processes deeper than PID 1 looked up the tree, started by
+//!   any user, is still signalled at shutdown, not left running.
 //!
 //! After each attack PID 1 is alive, answers, has no zombie and holds the
 //! descriptors it held before.
@@ -18,6 +20,7 @@ mod pty;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use iocinit::control::client::Reply;
 use iocinit::control::protocol::{Code, Verb};
@@ -110,4 +113,33 @@ fn an_ioc_directory_filled_with_names_is_refused_not_held() {
     assert!(reply.message.contains("more than 4096 entries"), "{}", reply.message);
     p.assert_healthy(fds);
     p.poweroff();
+}
+
+#[test]
+fn a_deep_chain_of_processes_gets_the_shutdown_sigterm() {
+    setup();
+    let s = Scratch::new("audit-deepchain");
+    write(s.path(), "epoch.conf", &epoch_conf());
+    // Each level ignores SIGTERM and waits for the next one; the last sleeps.
+    let chain = ns::write_exec(
+        s.path(),
+        "chain.sh",
+        "trap '' TERM\nif [ \"$1\" -gt 0 ]; then /bin/sh \"$0\" $(($1 - 1)); true; else exec /bin/sleep 1001; fi\n",
+    );
+    let mut p = Pid1::boot(s.path(), &[]);
+    let fds = p.fds_at_rest();
+
+    // A user outside every group, detached: the chain's first shell is
+    // reparented to PID 1, and 100 levels follow it, the sleep the last.
+    let detach = format!("setsid /bin/sh {} 100 </dev/null >/dev/null 2>&1 &", chain.display());
+    let out = p.inside_as(OUTSIDER, "/bin/sh", &["-c", &detach]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(ns::wait_for(Duration::from_secs(60), || p.find_process("sleep 1001").is_some()), "{:?}", p.processes());
+    p.assert_healthy(fds);
+
+    // Nothing ends on SIGTERM here, so every one of the 101 is there to get it.
+    let console = p.poweroff();
+    let term = console.lines().find_map(|l| l.strip_prefix("iocinit: sent SIGTERM to ")?.split(' ').next()?.parse::<usize>().ok());
+    assert_eq!(term, Some(101), "SIGTERM at the shutdown did not reach every process of the chain:\n{console}");
+    assert!(console.contains("all processes ended"), "processes were left at the power off:\n{console}");
 }
