@@ -531,17 +531,23 @@ pub fn for_each_pid(mut f: impl FnMut(Pid)) {
     }
 }
 
-/// Whether `pid` descends from `ancestor` (walking ppid links in /proc).
-pub fn descends_from(pid: Pid, ancestor: Pid) -> bool {
+/// Parent links [`descends_from`] follows at most.
+const DESCENT_DEPTH: usize = 64;
+
+/// Whether `pid` descends from `ancestor` (walking ppid links in /proc);
+/// `None` when it is more than [`DESCENT_DEPTH`] levels down without
+/// reaching `ancestor` or a root, so the walk stopped without knowing. Any
+/// user can build a chain that deep: the caller decides what not knowing means.
+pub fn descends_from(pid: Pid, ancestor: Pid) -> Option<bool> {
     let mut cur = pid;
-    for _ in 0..64 {
+    for _ in 0..DESCENT_DEPTH {
         match proc_stat(cur) {
-            Some(st) if st.ppid == ancestor => return true,
+            Some(st) if st.ppid == ancestor => return Some(true),
             Some(st) if st.ppid > 1 => cur = st.ppid,
-            _ => return false,
+            _ => return Some(false),
         }
     }
-    false
+    None
 }
 
 /// Whether the NUL-separated entries read from `fd` hold exactly `entry`.

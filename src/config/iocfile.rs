@@ -62,6 +62,11 @@ const PORT: &str = "IOC_PORT";
 const CMD: &str = "IOC_CMD";
 const KEYS: [&str; 6] = [NAME, USER, GROUP, CHDIR, PORT, CMD];
 
+/// The problems of one IOC file that are listed; the rest are counted. PID 1
+/// reads files the IOC group writes: one of nothing but bad lines must not
+/// become tens of thousands of diagnostics to keep, log and reply with.
+pub const MAX_PROBLEMS: usize = 16;
+
 fn key_index(key: &str) -> Option<usize> {
     KEYS.iter().position(|k| *k == key)
 }
@@ -154,7 +159,7 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
 /// Reads one IOC file. `Ok` holds the file and its warnings; `Err` every
 /// problem (errors and warnings) when the file cannot be used.
 pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let mut problems = Vec::new();
+    let mut problems = Problems::default();
     let mut values: [Option<(String, u32)>; 6] = Default::default();
     // Keys whose value had a syntax error: reported once, not checked again.
     let mut unreadable = [false; 6];
@@ -224,11 +229,42 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
         }
     }
 
-    problems.sort_by_key(|d| d.line);
+    let problems = problems.finish(path);
     if problems.iter().any(Diagnostic::is_error) {
         Err(problems)
     } else {
         Ok((file, problems))
+    }
+}
+
+/// The problems of one file: the first [`MAX_PROBLEMS`] are kept, the rest
+/// only counted (and whether one of them was an error).
+#[derive(Default)]
+struct Problems {
+    listed: Vec<Diagnostic>,
+    more: usize,
+    more_errors: bool,
+}
+
+impl Problems {
+    fn push(&mut self, problem: Diagnostic) {
+        if self.listed.len() < MAX_PROBLEMS {
+            self.listed.push(problem);
+        } else {
+            self.more += 1;
+            self.more_errors |= problem.is_error();
+        }
+    }
+
+    /// The listed problems by line, then one that counts the others.
+    fn finish(self, path: &Path) -> Vec<Diagnostic> {
+        let Problems { mut listed, more, more_errors } = self;
+        listed.sort_by_key(|d| d.line);
+        if more > 0 {
+            let message = format!("{more} more problem(s) in this file are not listed");
+            listed.push(if more_errors { Diagnostic::error(path, 0, message) } else { Diagnostic::warning(path, 0, message) });
+        }
+        listed
     }
 }
 
@@ -386,4 +422,31 @@ fn create_temporary(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
         }
     }
     Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The IOC group writes these files and PID 1 reads them: a file of
+    /// nothing but bad lines (64 KiB of "x\n") must not make PID 1 keep,
+    /// log and reply with a diagnostic per line.
+    #[test]
+    fn a_file_of_bad_lines_gives_a_bounded_number_of_diagnostics() {
+        let path = Path::new("/etc/procServ.d/flood.conf");
+        for line in ["x", "A=1", "IOC_NAME=$x"] {
+            let text = format!("{line}\n").repeat(32 << 10);
+            let problems = match parse(path, &text) {
+                Ok((_, warnings)) => warnings,
+                Err(problems) => problems,
+            };
+            assert!(problems.len() <= MAX_PROBLEMS + 1, "{line:?}: {} diagnostics", problems.len());
+            assert!(problems.iter().any(Diagnostic::is_error), "{line:?}: the file is still refused");
+            let last = problems.last().unwrap();
+            assert!(last.message.contains("more problem"), "{line:?}: the rest are counted: {last}");
+        }
+        // A file with few problems lists them all, and nothing more.
+        let problems = parse(path, "x\ny\n").unwrap_err();
+        assert!(problems.iter().all(|d| !d.message.contains("more problem")), "{problems:?}");
+    }
 }

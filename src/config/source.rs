@@ -6,7 +6,8 @@
 //! reads them: [`FileSource::read_ioc`] opens one without following a
 //! symlink, without blocking (a FIFO), only as a regular file of at most
 //! [`IOC_FILE_MAX`] bytes, and says whether the file may choose the user its
-//! IOC runs as (root owns it and nobody else may write it).
+//! IOC runs as (root owns it and nobody else may write it); the directory is
+//! listed only up to [`MAX_DIR_ENTRIES`] names.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -15,6 +16,9 @@ use std::path::{Component, Path, PathBuf};
 
 /// The largest IOC file read (a real one is a few hundred bytes).
 pub const IOC_FILE_MAX: u64 = 64 << 10;
+
+/// The most entries [`RealFs`] lists of a directory (see `list_dir`).
+pub const MAX_DIR_ENTRIES: usize = 4096;
 
 /// An IOC file as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,8 +58,16 @@ impl FileSource for RealFs {
         std::fs::read(path)
     }
 
+    /// A directory of more than [`MAX_DIR_ENTRIES`] entries is an error: the
+    /// IOC group writes the IOC directory, and PID 1 must not hold every name
+    /// someone put there.
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<OsString>> {
-        std::fs::read_dir(dir)?.map(|entry| entry.map(|e| e.file_name())).collect()
+        let names: Vec<OsString> =
+            std::fs::read_dir(dir)?.take(MAX_DIR_ENTRIES + 1).map(|entry| entry.map(|e| e.file_name())).collect::<io::Result<_>>()?;
+        if names.len() > MAX_DIR_ENTRIES {
+            return Err(io::Error::other(format!("more than {MAX_DIR_ENTRIES} entries: expected a few IOC files")));
+        }
+        Ok(names)
     }
 
     fn read_ioc(&self, path: &Path) -> Result<IocFileBytes, String> {
@@ -200,6 +212,23 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The IOC group writes the IOC directory: filling it with names (empty
+    /// files, hard links with long names) must not make PID 1 hold them all.
+    #[test]
+    fn a_directory_is_listed_only_up_to_a_bound() {
+        let dir = scratch("flood");
+        for k in 0..MAX_DIR_ENTRIES {
+            std::fs::File::create(dir.join(format!("{k}.tmp"))).unwrap();
+        }
+        assert_eq!(RealFs.list_dir(&dir).unwrap().len(), MAX_DIR_ENTRIES);
+        std::fs::File::create(dir.join("one-more.tmp")).unwrap();
+        match RealFs.list_dir(&dir) {
+            Ok(names) => panic!("{} names listed", names.len()),
+            Err(e) => assert!(e.to_string().contains(&format!("more than {MAX_DIR_ENTRIES} entries")), "{e}"),
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn normalize_folds_dots() {

@@ -199,7 +199,11 @@ impl Os for RealOs {
             }
             // Zombies need no signal: they only wait to be reaped.
             let alive = sys::proc_stat(pid).is_some_and(|s| s.state != b'Z');
-            if alive && sys::descends_from(pid, me) && sys::kill(pid, signal).is_ok() {
+            // As init, a process too deep for the walk is under PID 1 all the
+            // same (kernel threads are one level below kthreadd): a chain of
+            // DESCENT_DEPTH processes must not hide the rest from the stop.
+            let under = sys::descends_from(pid, me).unwrap_or(me == 1);
+            if alive && under && sys::kill(pid, signal).is_ok() {
                 count += 1;
             }
         });
