@@ -8,6 +8,9 @@
 //! process in its group and SIGKILLs it after STOPTIMEOUT; a reload command
 //! in flight is stopped with the object and reaped as its own, and a process
 //! whose pid file never comes is stopped the same way before its start fails.
+//! A tracked process that dies on its own has what it left in its group
+//! ended (TERMSIGNAL, SIGKILL after STOPTIMEOUT) before AUTORESTART starts
+//! the next run, so a start never makes two.
 //! After each attack `assert_healthy` checks that PID 1 still answers.
 
 mod ns;
@@ -248,6 +251,59 @@ fn a_process_whose_pid_file_never_comes_is_stopped_not_left_behind() {
     assert_eq!(p.state("mute"), "failed");
     assert_eq!(p.status("mute")["note"], "no live pid in ObjectPIDFile after 30 s");
     assert_eq!(count(&p, "/bin/sleep 1013"), 0, "{:?}", p.processes());
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+#[test]
+fn what_a_dead_process_leaves_in_its_group_is_ended_before_the_restart() {
+    let dir = scratch("trust-group-death");
+    // Each run's start records whether the previous run's background sleep
+    // still lives, then starts one and exits 5 s later; `stubborn`'s ignores
+    // TERM and must be SIGKILLed after STOPTIMEOUT.
+    let object = |id: &str, member: &str, options: &str| {
+        format!(
+            "ObjectID {id}\nObjectStartCommand if [ -e @DIR@/{id}.pid ] && kill -0 $(cat @DIR@/{id}.pid) 2>/dev/null; \
+             then echo overlap >> @DIR@/{id}.overlap; fi; {member} & echo $! > @DIR@/{id}.pid; \
+             echo run >> @DIR@/{id}.runs; exec /bin/sleep 5\n\
+             ObjectOptions FORK AUTORESTART {options}\nObjectStartPriority 1\nObjectRunlevels default\n"
+        )
+    };
+    let conf = format!(
+        "DefaultRunlevel default\n{}{}",
+        object("plain", "/bin/sleep 1021", ""),
+        object("stubborn", "(trap '' TERM; exec /bin/sleep 1022)", "STOPTIMEOUT=1"),
+    );
+    write(&dir, "epoch.conf", &conf);
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let fds = p.fds_at_rest();
+    let runs = |id: &str| read(&dir, &format!("{id}.runs")).lines().count();
+    // Three runs each: two deaths, two restarts.
+    let mut most = (0, 0);
+    assert!(
+        wait_for(Duration::from_secs(90), || {
+            most = (most.0.max(count(&p, "/bin/sleep 1021")), most.1.max(count(&p, "/bin/sleep 1022")));
+            runs("plain") >= 3 && runs("stubborn") >= 3
+        }),
+        "{:?}",
+        p.processes()
+    );
+    assert_eq!(most, (1, 1), "two background sleeps at once seen");
+    for id in ["plain", "stubborn"] {
+        assert!(!dir.join(format!("{id}.overlap")).exists(), "{id}: a restart began while the previous run's sleep lived");
+    }
+    let console = p.console();
+    assert!(console.contains("plain: ending what is left in process group"), "{console}");
+    assert!(
+        console.contains("stubborn: what the dead process left in its process group did not end in time; sending SIGKILL"),
+        "{console}"
+    );
+    for id in ["plain", "stubborn"] {
+        ok(p.ctl(&["stop", id]));
+        p.wait_state(id, "stopped", T);
+    }
+    assert_eq!((count(&p, "/bin/sleep 1021"), count(&p, "/bin/sleep 1022")), (0, 0), "{:?}", p.processes());
     p.assert_healthy(fds);
     p.poweroff();
 }

@@ -1,8 +1,9 @@
 //! Per-object transitions of the engine: starting (prestart, start command,
-//! FORK/SERVICE/PIDFILE tracking), the results of a start, AUTORESTART
-//! backoff, stopping by every stop method with escalation to SIGKILL, and the
-//! leftovers of console objects. Every state change of an object happens
-//! here or in the verbs of `mod.rs`, through `ObjState::set`.
+//! FORK/SERVICE/PIDFILE tracking), the results of a start, the death of a
+//! tracked process (ending what it left in its process group first),
+//! AUTORESTART backoff, stopping by every stop method with escalation to
+//! SIGKILL, and the leftovers of console objects. Every state change of an
+//! object happens here or in the verbs of `mod.rs`, through `ObjState::set`.
 
 use super::*;
 
@@ -312,13 +313,42 @@ impl<O: Os> Engine<O> {
                 }
                 let object = &self.config.objects[i];
                 log::warn!("{}: process exited ({status})", object.id);
+                // A console object's orphaned IOC is found by ownership;
+                // what is left in the group is ended below, as in a stop.
                 if object.console.is_some() {
                     self.kill_leftovers(i);
                 }
-                self.after_failure(i);
+                match leader {
+                    Some(leader) if self.os.group_exists(leader) => self.end_dead_group(i, leader, status),
+                    _ => self.after_failure(i),
+                }
             }
             _ => {}
         }
+    }
+
+    /// The tracked process of object `i` (`leader`, a child of ours just
+    /// reaped) died on its own and left members in the process group it led
+    /// (what it started in the background): they are the object's, and
+    /// would live on untracked beside the next run. They are ended as a stop
+    /// ends them, TERMSIGNAL then SIGKILL after STOPTIMEOUT, in the Stopping
+    /// state; once they are gone the object goes on as after any death
+    /// (`finish_stop`, then `after_failure`), so a restart never meets them.
+    fn end_dead_group(&mut self, i: usize, leader: Pid, status: ExitStatus) {
+        let now = self.os.now_ms();
+        let object = &self.config.objects[i];
+        let stop_timeout = object.options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT_S);
+        let term = object.options.term_signal.unwrap_or(libc::SIGTERM);
+        let st = &mut self.objs[i];
+        st.ending_dead_group = true;
+        st.killed = false;
+        st.set(State::Stopping);
+        st.deadline = Some(now + u64::from(stop_timeout) * 1000);
+        st.set_note(format_args!("process exited ({status}); ending what is left in its process group {leader}"));
+        log::warn!("{}: ending what is left in process group {leader} (SIGKILL after {stop_timeout} s)", object.id);
+        self.follow_group(i, leader);
+        let _ = self.os.signal_group(leader, term);
+        self.maybe_finish_stop(i);
     }
 
     /// A non-FORK start command succeeded: find what to follow, if anything.
@@ -444,6 +474,12 @@ impl<O: Os> Engine<O> {
         let st = &mut self.objs[i];
         let halt_only_run = object.options.halt_only && cause == Cause::Shutdown;
         match st.state {
+            // Ending what a dead process left: that goes on, and no restart
+            // follows it.
+            State::Stopping if st.ending_dead_group => {
+                st.wanted = false;
+                return Ok(());
+            }
             State::Stopping => return Err(Refusal::Busy),
             State::Restarting | State::Crashed | State::Failed if !halt_only_run => {
                 st.wanted = false;
@@ -549,7 +585,8 @@ impl<O: Os> Engine<O> {
         // KILLALL5 SIG SECS is Epoch's `killall5 -SIG; sleep SECS`: the wait
         // is the point, whatever ends meanwhile.
         let object = &self.config.objects[i];
-        let killall5_wait = matches!(object.stop, StopMethod::Killall5 { .. }) && object.console.is_none() && !st.start_timed_out;
+        let asked_to_stop = !st.start_timed_out && !st.ending_dead_group;
+        let killall5_wait = matches!(object.stop, StopMethod::Killall5 { .. }) && object.console.is_none() && asked_to_stop;
         if killall5_wait && st.deadline.is_some() {
             return;
         }
@@ -577,6 +614,22 @@ impl<O: Os> Engine<O> {
     }
 
     pub(super) fn finish_stop(&mut self, i: usize) {
+        // What the dead process left is gone: the object is down now (and a
+        // `restart` asked for meanwhile starts it).
+        if std::mem::take(&mut self.objs[i].ending_dead_group) {
+            let st = &mut self.objs[i];
+            if let (false, Some(exit)) = (std::mem::take(&mut st.killed), st.last_exit) {
+                st.set_note(format_args!("process exited ({exit}); what it left in its process group ended on TERMSIGNAL"));
+            }
+            st.set(State::Stopped);
+            if std::mem::take(&mut st.restart_after_stop) {
+                st.restarts = 0;
+                let _ = self.begin_start(i, Cause::Manual);
+            } else {
+                self.after_failure(i);
+            }
+            return;
+        }
         if std::mem::take(&mut self.objs[i].start_timed_out) {
             let st = &mut self.objs[i];
             st.killed = false;
@@ -631,12 +684,18 @@ impl<O: Os> Engine<O> {
             State::Stopping if !self.objs[i].killed => {
                 let st = &mut self.objs[i];
                 st.killed = true;
-                // A stop command that failed stays the reason (and a failure).
-                if st.outcome != Some(Outcome::Fail) {
-                    st.outcome = Some(Outcome::Warn);
-                    st.set_note(format_args!("did not stop in time: killed"));
+                let id = &self.config.objects[i].id;
+                if st.ending_dead_group {
+                    st.set_note(format_args!("what the dead process left in its process group did not end in time: killed"));
+                    log::warn!("{id}: what the dead process left in its process group did not end in time; sending SIGKILL");
+                } else {
+                    // A stop command that failed stays the reason (and a failure).
+                    if st.outcome != Some(Outcome::Fail) {
+                        st.outcome = Some(Outcome::Warn);
+                        st.set_note(format_args!("did not stop in time: killed"));
+                    }
+                    log::warn!("{id}: did not stop in time; sending SIGKILL");
                 }
-                log::warn!("{}: did not stop in time; sending SIGKILL", self.config.objects[i].id);
                 st.deadline = Some(now + KILL_WAIT_MS);
                 for pid in st.main_pid.into_iter().chain(st.helper.map(|(_, pid)| pid)).chain(st.reload) {
                     let _ = self.os.kill_group(pid, libc::SIGKILL);

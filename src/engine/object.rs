@@ -13,8 +13,8 @@ use crate::sys::{ExitStatus, Pid};
 ///         ^                              |              | FORK -> Running        WaitPidFile --pid--> Running
 ///         |                              +--------------+--exit bad--> Failed (or Restarting)
 ///  Stopping <--stop-- Running/Done/WaitPidFile/Restarting
-///  Running --died--> Restarting (AUTORESTART) --deadline--> Prestarting/Starting
-///                    `-- N fast failures --> Crashed
+///  Running --died--> [Stopping while its group's members are ended] --> Restarting (AUTORESTART) --deadline--> Prestarting/Starting
+///                                                                       `-- N fast failures --> Crashed
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -194,10 +194,11 @@ pub struct ObjState {
     pub helper: Option<(Helper, Pid)>,
     /// An ObjectReloadCommand in flight: a stop stops it and waits for it.
     pub reload: Option<Pid>,
-    /// During a stop: the process groups of the object's commands whose
-    /// leader the engine reaped while members were left (what the shell
-    /// started, a child that ignores TERMSIGNAL). The stop waits for them
-    /// and SIGKILLs them after STOPTIMEOUT, as the main process.
+    /// During a stop (or once the main process died, `ending_dead_group`):
+    /// the process groups of the object's commands whose leader the engine
+    /// reaped while members were left (what the shell started, a child that
+    /// ignores TERMSIGNAL). The stop waits for them and SIGKILLs them after
+    /// STOPTIMEOUT, as the main process.
     pub leaderless_groups: LeaderlessGroups,
     pub deadline: Option<u64>,
     /// Monotonic and wall time of the last successful start.
@@ -224,6 +225,10 @@ pub struct ObjState {
     /// ObjectPIDFile's wait): the start fails, with the note, once the stop
     /// completes.
     pub start_timed_out: bool,
+    /// Being stopped because the tracked process died on its own (not in a
+    /// stop) and left members in its process group: once they are gone, the
+    /// object goes on as after any death (AUTORESTART, or down).
+    pub ending_dead_group: bool,
     pub note: Note,
     /// Removed by a configuration reload while running: not carried over
     /// the next reload once down.
@@ -265,6 +270,7 @@ impl ObjState {
             pidfile_limit: 0,
             start_limit: None,
             start_timed_out: false,
+            ending_dead_group: false,
             note: Note::new(),
             removed: false,
             restart_after_stop: false,

@@ -23,7 +23,7 @@ impl<O: Os> Engine<O> {
         o.stop_priority > 0
             && !o.options.persistent
             && !o.options.halt_only
-            && self.objs[i].state.is_started()
+            && (self.objs[i].state.is_started() || self.objs[i].ending_dead_group)
             && !self.in_runlevel(i, target)
     }
 

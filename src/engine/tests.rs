@@ -1246,3 +1246,168 @@ fn a_shutdown_delay_that_does_not_fit_is_refused_not_wrapped() {
     assert!(e.schedule_shutdown(Some((Power::Reboot, LATEST_DEADLINE_MS - 5_000))).is_ok());
     assert_eq!(e.scheduled_shutdown(), Some((LATEST_DEADLINE_MS, Power::Reboot)));
 }
+
+/// FORK AUTORESTART object `s` with STOPTIMEOUT 3 s, running; its main
+/// process dies on its own and leaves a member in its group. Returns the
+/// engine, the object's index and the main pid.
+fn dead_with_a_member_left() -> (Engine<Fake>, usize, Pid) {
+    let s = with(object("s", "/bin/s", 1), |o| {
+        o.fork = true;
+        o.autorestart = true;
+        o.stop_timeout = Some(3);
+    });
+    // A runlevel `s` is not in.
+    let mut elsewhere = object("t", "/bin/t", 1);
+    elsewhere.runlevels = vec!["other".into()];
+    let mut e = booted(config(vec![s, elsewhere]));
+    let i = e.find("s").unwrap();
+    let pid = e.pid_of("/bin/s");
+    e.os.leaderless.insert(pid);
+    e.exit(pid, 1);
+    (e, i, pid)
+}
+
+#[test]
+fn a_dead_process_group_is_ended_before_the_restart() {
+    let (mut e, i, pid) = dead_with_a_member_left();
+    // Not down yet: the group gets TERMSIGNAL and is waited for.
+    assert_eq!(e.state("s"), State::Stopping);
+    assert_eq!(e.os.group_signals, [(pid, libc::SIGTERM)]);
+    assert_eq!(e.object(i).note.as_str(), format!("process exited (exit code 1); ending what is left in its process group {pid}"));
+    // However long it takes, nothing new starts beside it.
+    e.wait(2_000);
+    assert_eq!(e.spawned(), ["/bin/s"]);
+    e.os.leaderless.remove(&pid);
+    e.signaled(GROUP_MEMBER, libc::SIGTERM);
+    // Gone: now the usual AUTORESTART, its backoff counted from here.
+    assert_eq!(e.state("s"), State::Restarting);
+    assert_eq!(e.object(i).note.as_str(), "process exited (exit code 1); what it left in its process group ended on TERMSIGNAL");
+    e.wait(object::FIRST_BACKOFF_MS);
+    assert_eq!(e.spawned(), ["/bin/s", "/bin/s"]);
+    assert_eq!(e.state("s"), State::Running);
+    assert_eq!(e.os.group_signals, [(pid, libc::SIGTERM)]);
+}
+
+#[test]
+fn a_dead_process_group_member_that_ignores_termsignal_is_killed_after_stoptimeout() {
+    let (mut e, i, pid) = dead_with_a_member_left();
+    e.wait(2_999);
+    assert_eq!(e.os.group_signals, [(pid, libc::SIGTERM)]);
+    e.wait(1);
+    assert_eq!(e.os.group_signals, [(pid, libc::SIGTERM), (pid, libc::SIGKILL)]);
+    assert_eq!(e.state("s"), State::Stopping);
+    e.os.leaderless.remove(&pid);
+    e.signaled(GROUP_MEMBER, libc::SIGKILL);
+    assert_eq!(e.state("s"), State::Restarting);
+    assert_eq!(e.object(i).note.as_str(), "what the dead process left in its process group did not end in time: killed");
+    e.wait(object::FIRST_BACKOFF_MS);
+    assert_eq!(e.state("s"), State::Running);
+}
+
+#[test]
+fn a_dead_process_group_that_survives_sigkill_fails_and_is_forgotten() {
+    let (mut e, i, _) = dead_with_a_member_left();
+    e.wait(3_000 + KILL_WAIT_MS);
+    // Given up on, as a stop gives up: AUTORESTART goes on (counted a failure).
+    assert_eq!(e.state("s"), State::Restarting);
+    assert_eq!(e.object(i).note.as_str(), "still running after SIGKILL");
+    assert!(e.object(i).leaderless_groups.is_empty());
+    assert!(!e.object(i).ending_dead_group);
+}
+
+#[test]
+fn a_process_that_dies_with_an_empty_group_is_down_at_once() {
+    let mut e = booted(config(vec![with(object("s", "/bin/s", 1), |o| o.fork = true)]));
+    let pid = e.pid_of("/bin/s");
+    e.exit(pid, 0);
+    assert_eq!(e.state("s"), State::Stopped);
+    assert_eq!(e.os.group_signals, []);
+}
+
+#[test]
+fn a_stop_while_a_dead_process_group_ends_cancels_the_restart() {
+    let (mut e, i, pid) = dead_with_a_member_left();
+    e.stop(i).unwrap();
+    assert_eq!(e.state("s"), State::Stopping);
+    e.os.leaderless.remove(&pid);
+    e.signaled(GROUP_MEMBER, libc::SIGTERM);
+    assert_eq!(e.state("s"), State::Failed, "the process had exited with status 1");
+    e.wait(60_000);
+    assert_eq!(e.spawned(), ["/bin/s"]);
+}
+
+#[test]
+fn a_restart_while_a_dead_process_group_ends_starts_once_it_is_gone() {
+    let (mut e, i, pid) = dead_with_a_member_left();
+    e.restart(i).unwrap();
+    assert_eq!(e.spawned(), ["/bin/s"]);
+    e.os.leaderless.remove(&pid);
+    e.signaled(GROUP_MEMBER, libc::SIGTERM);
+    assert_eq!(e.spawned(), ["/bin/s", "/bin/s"]);
+    assert_eq!(e.state("s"), State::Running);
+    assert!(!e.object(i).restart_after_stop);
+}
+
+#[test]
+fn a_shutdown_waits_for_a_dead_process_group_and_restarts_nothing() {
+    let (mut e, _, pid) = dead_with_a_member_left();
+    e.shutdown(Power::Reboot);
+    assert_eq!(e.state("s"), State::Stopping);
+    e.os.leaderless.remove(&pid);
+    e.signaled(GROUP_MEMBER, libc::SIGTERM);
+    assert_eq!(e.state("s"), State::Failed);
+    e.wait(60_000);
+    assert_eq!(e.spawned(), ["/bin/s"]);
+}
+
+#[test]
+fn a_runlevel_switch_while_a_dead_process_group_ends_restarts_nothing() {
+    let (mut e, _, pid) = dead_with_a_member_left();
+    e.switch_runlevel("other").unwrap();
+    e.os.leaderless.remove(&pid);
+    e.signaled(GROUP_MEMBER, libc::SIGTERM);
+    assert_eq!(e.state("s"), State::Failed);
+    e.wait(60_000);
+    assert_eq!(e.spawned(), ["/bin/s", "/bin/t"]);
+    assert_eq!(e.runlevel(), Some("other"));
+}
+
+#[test]
+fn a_service_daemon_left_in_its_starters_group_is_followed_not_ended() {
+    let mut e = booted(config(vec![with(object("d", "/sbin/d", 1), |o| o.service = true)]));
+    let starter = e.pid_of("/sbin/d");
+    for pid in [500, 501] {
+        e.os.alive.insert(pid);
+        e.os.marked.insert(pid, (1, "IOCINIT_OBJECT=d".into()));
+    }
+    e.exit(starter, 0);
+    // The intermediate (500) led the group the daemon (501) is in.
+    e.os.leaderless.insert(500);
+    e.exit(500, 0);
+    let i = e.find("d").unwrap();
+    assert_eq!((e.state("d"), e.object(i).main_pid), (State::Running, Some(501)));
+    assert_eq!(e.os.group_signals, []);
+}
+
+#[test]
+fn a_dead_console_objects_leftovers_and_group_end_before_the_restart() {
+    let mut o = console_object("vac1");
+    o.options.autorestart = true;
+    let mut e = booted(config(vec![o]));
+    e.wait(60_000);
+    let procserv = e.os.spawned[0].0;
+    // procServ dies; its IOC (orphaned to us) is in its group.
+    e.os.alive.insert(900);
+    e.os.marked.insert(900, (1, "IOCINIT_OBJECT=vac1".into()));
+    e.os.leaderless.insert(procserv);
+    e.signaled(procserv, libc::SIGKILL);
+    assert!(e.os.killed.contains(&(900, libc::SIGKILL)), "killed by ownership at once");
+    assert_eq!(e.state("vac1"), State::Stopping);
+    e.wait(1_000);
+    assert_eq!(e.spawned().len(), 1, "no new procServ while its group lives");
+    e.os.leaderless.remove(&procserv);
+    e.signaled(900, libc::SIGKILL);
+    // It ran long enough to restart at once.
+    assert_eq!(e.spawned().len(), 2);
+    assert_eq!(e.state("vac1"), State::Running);
+}
