@@ -18,30 +18,13 @@ mod ioc_support;
 mod ns;
 mod pty;
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use iocinit::control::client::Reply;
 use iocinit::control::protocol::{Code, Verb};
 use ioc_support::*;
 use ns::{write, Pid1};
-
-/// The tests' standard configuration, with the system log on.
-fn epoch_conf() -> String {
-    format!("{EPOCH_CONF}EnableLogging true\n")
-}
-
-/// The IOC directory as docs/INSTALL.md sets it up: root's, writable by the
-/// IOC group (setgid).
-fn group_writable_ioc_dir(dir: &Path) -> PathBuf {
-    let ioc = dir.join("ioc");
-    std::fs::create_dir_all(&ioc).unwrap();
-    let gid = nix::unistd::Group::from_name(GROUP).unwrap().unwrap().gid;
-    nix::unistd::chown(&ioc, Some(nix::unistd::Uid::from_raw(0)), Some(gid)).unwrap();
-    std::fs::set_permissions(&ioc, std::fs::Permissions::from_mode(0o2775)).unwrap();
-    ioc
-}
 
 /// A file `text` owned by the IOC group member, as `ioc install` or an
 /// editor of theirs would leave it.
@@ -67,7 +50,7 @@ fn problems_counted(reply: &Reply) -> usize {
 fn ioc_files_of_bad_lines_give_a_few_diagnostics_each() {
     setup();
     let s = Scratch::new("audit-badlines");
-    write(s.path(), "epoch.conf", &epoch_conf());
+    write(s.path(), "epoch.conf", &epoch_conf_logging(""));
     let ioc = group_writable_ioc_dir(s.path());
     let mut p = Pid1::boot(s.path(), &[]);
     let fds = p.fds_at_rest();
@@ -98,7 +81,7 @@ fn ioc_files_of_bad_lines_give_a_few_diagnostics_each() {
 fn an_ioc_directory_filled_with_names_is_refused_not_held() {
     setup();
     let s = Scratch::new("audit-dirflood");
-    write(s.path(), "epoch.conf", &epoch_conf());
+    write(s.path(), "epoch.conf", &epoch_conf_logging(""));
     let ioc = group_writable_ioc_dir(s.path());
     let mut p = Pid1::boot(s.path(), &[]);
     let fds = p.fds_at_rest();
@@ -119,7 +102,7 @@ fn an_ioc_directory_filled_with_names_is_refused_not_held() {
 fn a_deep_chain_of_processes_gets_the_shutdown_sigterm() {
     setup();
     let s = Scratch::new("audit-deepchain");
-    write(s.path(), "epoch.conf", &epoch_conf());
+    write(s.path(), "epoch.conf", &epoch_conf_logging(""));
     // Each level ignores SIGTERM and waits for the next one; the last sleeps.
     let chain = ns::write_exec(
         s.path(),

@@ -19,7 +19,7 @@ mod ns;
 mod pty;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use iocinit::control::client::Reply;
@@ -28,22 +28,6 @@ use ioc_support::*;
 use ns::{write, Pid1};
 
 const UP: Duration = Duration::from_secs(30);
-
-/// The tests' standard configuration, with the system log on.
-fn epoch_conf(extra: &str) -> String {
-    format!("{EPOCH_CONF}EnableLogging true\n{extra}")
-}
-
-/// The IOC directory as docs/INSTALL.md sets it up: root's, writable by the
-/// IOC group (setgid).
-fn group_writable_ioc_dir(dir: &Path) -> PathBuf {
-    let ioc = dir.join("ioc");
-    std::fs::create_dir_all(&ioc).unwrap();
-    let gid = nix::unistd::Group::from_name(GROUP).unwrap().unwrap().gid;
-    nix::unistd::chown(&ioc, Some(nix::unistd::Uid::from_raw(0)), Some(gid)).unwrap();
-    std::fs::set_permissions(&ioc, std::fs::Permissions::from_mode(0o2775)).unwrap();
-    ioc
-}
 
 /// An IOC file whose command is a plain sleep (for IOCs that are never started).
 fn sleeper(name: &str) -> String {
@@ -89,7 +73,7 @@ fn uid(user: &str) -> u32 {
 fn a_fifo_named_like_an_ioc_file_is_an_error_and_pid1_answers() {
     setup();
     let s = Scratch::new("trust-fifo");
-    write(s.path(), "epoch.conf", &epoch_conf(""));
+    write(s.path(), "epoch.conf", &epoch_conf_logging(""));
     let ioc = group_writable_ioc_dir(s.path());
     std::fs::write(ioc.join("good.conf"), sleeper("good")).unwrap();
     // Planted before boot: a FIFO nobody writes to, and a directory.
@@ -118,7 +102,7 @@ fn a_fifo_named_like_an_ioc_file_is_an_error_and_pid1_answers() {
 fn nothing_of_a_rejected_file_reaches_a_log_or_a_reply() {
     setup();
     let s = Scratch::new("trust-leak");
-    write(s.path(), "epoch.conf", &epoch_conf(""));
+    write(s.path(), "epoch.conf", &epoch_conf_logging(""));
     let ioc = group_writable_ioc_dir(s.path());
     let mut p = Pid1::boot(s.path(), &[]);
     let fds = p.fds_at_rest();
@@ -167,7 +151,7 @@ fn nothing_of_a_rejected_file_reaches_a_log_or_a_reply() {
 fn dev_zero_a_device_and_a_huge_file_are_rejected_without_reading_them() {
     setup();
     let s = Scratch::new("trust-huge");
-    write(s.path(), "epoch.conf", &epoch_conf(""));
+    write(s.path(), "epoch.conf", &epoch_conf_logging(""));
     let ioc = group_writable_ioc_dir(s.path());
     std::fs::write(ioc.join("good.conf"), sleeper("good")).unwrap();
     std::os::unix::fs::symlink("/dev/zero", ioc.join("z.conf")).unwrap();
@@ -204,7 +188,7 @@ fn dev_zero_a_device_and_a_huge_file_are_rejected_without_reading_them() {
 fn only_a_root_owned_closed_ioc_file_chooses_the_user_its_ioc_runs_as() {
     setup();
     let s = Scratch::new("trust-user");
-    write(s.path(), "epoch.conf", &epoch_conf(&format!("IocUser {IOC_USER}\n")));
+    write(s.path(), "epoch.conf", &epoch_conf_logging(&format!("IocUser {IOC_USER}\n")));
     let ioc = group_writable_ioc_dir(s.path());
     let by_member = SoftIoc::standard(s.path(), "mine");
     let written = SoftIoc::standard(s.path(), "plain");
@@ -251,7 +235,7 @@ fn only_a_root_owned_closed_ioc_file_chooses_the_user_its_ioc_runs_as() {
 fn install_does_not_follow_a_symlink_planted_at_its_temporary_path() {
     setup();
     let s = Scratch::new("trust-tmp");
-    write(s.path(), "epoch.conf", &epoch_conf(""));
+    write(s.path(), "epoch.conf", &epoch_conf_logging(""));
     let ioc = group_writable_ioc_dir(s.path());
     let victim = s.path().join("victim");
     std::fs::write(&victim, "untouched\n").unwrap();
@@ -282,7 +266,7 @@ fn an_ioc_rescan_never_applies_a_half_edited_epoch_conf() {
     setup();
     let s = Scratch::new("trust-rescan");
     let first = "ObjectID first\nObjectStartCommand /bin/sleep 1001\nObjectStartPriority 1\nObjectRunlevels default\nObjectOptions FORK\n";
-    write(s.path(), "epoch.conf", &epoch_conf(first));
+    write(s.path(), "epoch.conf", &epoch_conf_logging(first));
     group_writable_ioc_dir(s.path());
     let mut p = Pid1::boot(s.path(), &[]);
     p.wait_state("first", "running", UP);
@@ -290,7 +274,7 @@ fn an_ioc_rescan_never_applies_a_half_edited_epoch_conf() {
 
     // Root is half-way through an edit: a new object, complete enough to parse.
     let half = "ObjectID half\nObjectStartCommand /bin/sleep 1002\nObjectStartPriority 1\nObjectRunlevels default\n";
-    write(s.path(), "epoch.conf", &epoch_conf(&format!("{first}{half}")));
+    write(s.path(), "epoch.conf", &epoch_conf_logging(&format!("{first}{half}")));
     // A member installs an IOC meanwhile: the rescan picks it up, not the edit.
     let source = s.path().join("new.conf");
     std::fs::write(&source, sleeper("new")).unwrap();
@@ -301,7 +285,7 @@ fn an_ioc_rescan_never_applies_a_half_edited_epoch_conf() {
     assert!(!out.status.success(), "the half-edited object was loaded: {}", text(&out));
 
     // Now the edit does not even parse: the rescan still works.
-    write(s.path(), "epoch.conf", &epoch_conf(&format!("{first}ObjectID\nObjectStartCommand\n")));
+    write(s.path(), "epoch.conf", &epoch_conf_logging(&format!("{first}ObjectID\nObjectStartCommand\n")));
     let source = s.path().join("other.conf");
     std::fs::write(&source, sleeper("other")).unwrap();
     std::fs::set_permissions(&source, std::fs::Permissions::from_mode(0o644)).unwrap();

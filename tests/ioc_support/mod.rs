@@ -255,6 +255,22 @@ pub const EPOCH_CONF: &str = "DefaultRunlevel default\n\
     IocGroup iocit-grp\n\
     IocHoldoff 1\n";
 
+/// [`EPOCH_CONF`] with the system log on, and `extra` globals.
+pub fn epoch_conf_logging(extra: &str) -> String {
+    format!("{EPOCH_CONF}EnableLogging true\n{extra}")
+}
+
+/// The IOC directory as docs/INSTALL.md sets it up: root's, writable by the
+/// IOC group (setgid).
+pub fn group_writable_ioc_dir(dir: &Path) -> PathBuf {
+    let ioc = dir.join("ioc");
+    std::fs::create_dir_all(&ioc).unwrap();
+    let gid = nix::unistd::Group::from_name(GROUP).unwrap().unwrap().gid;
+    nix::unistd::chown(&ioc, Some(nix::unistd::Uid::from_raw(0)), Some(gid)).unwrap();
+    std::fs::set_permissions(&ioc, std::fs::Permissions::from_mode(0o2775)).unwrap();
+    ioc
+}
+
 pub use crate::ns::wait_for;
 
 pub fn text(out: &Output) -> String {
