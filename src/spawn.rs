@@ -6,12 +6,24 @@
 //! itself, without blocking (see [`Redirect`]), then calls
 //! clone(CLONE_VM|CLONE_VFORK), and the child, which shares the parent's
 //! memory while the parent is suspended, does only raw system calls
-//! (rt_sigaction, setsid, dup3, setgroups, setresgid, setresuid, chdir,
+//! (rt_sigaction, setsid, dup3, setgroups, setresgid, setresuid,
 //! sigprocmask, execve) — no libc wrappers that take locks or synchronise
 //! threads (musl's set*id wrappers do), no allocation, and nothing that waits
-//! on a file: a FIFO without a reader must not suspend the supervisor. (A
-//! chdir to a hung network filesystem still would: no path lookup can be
-//! made non-blocking.) A failure in the child is written to a close-on-exec pipe
+//! on a file: a FIFO without a reader must not suspend the supervisor.
+//!
+//! Nor a directory: a path lookup cannot be made non-blocking, and a
+//! working directory on a hung NFS server or an unanswering FUSE mount would
+//! hold the child, and so the suspended supervisor, forever. A command with a
+//! working directory ([`Command::with_working_directory`]) therefore execs
+//! at once a trampoline, iocinit itself through `/proc/self/exe` under the
+//! name [`TRAMPOLINE_NAME`] ([`chdir_then_exec`]): a process of its own,
+//! running after the supervisor has resumed, which changes directory and
+//! then execs the real command. A directory that fails is its exit status
+//! [`EXIT_CHDIR_FAILED`]; one that hangs is the start timeout's to end. Only
+//! where `/proc/self/exe` cannot be exec'd (no /proc) does the child change
+//! directory itself, as before, with that risk.
+//!
+//! A failure in the child is written to a close-on-exec pipe
 //! before it exits, so the parent reports "unable to exec X: No such file"
 //! itself. (A pipe rather than a shared word: qemu-user runs a vfork as a
 //! fork, and the pipe works under both.)
@@ -47,7 +59,28 @@ pub struct Command {
     argv_ptrs: Vec<*const c_char>,
     envp: Vec<CString>,
     envp_ptrs: Vec<*const c_char>,
+    /// The trampoline's argv when the command has a working directory.
+    trampoline: Option<Trampoline>,
 }
+
+/// `[TRAMPOLINE_NAME, DIR, candidates..., "--", argv...]`: every candidate
+/// holds a `/`, so the first `--` after DIR ends them.
+struct Trampoline {
+    /// The iocinit binary ([`TRAMPOLINE_EXE`] but in tests).
+    exe: CString,
+    argv: Vec<CString>,
+    argv_ptrs: Vec<*const c_char>,
+}
+
+/// The name iocinit is exec'd under to change directory for a command.
+pub const TRAMPOLINE_NAME: &CStr = c"iocinit-chdir";
+/// What the trampoline execs: the supervisor's own binary, even if the file
+/// was replaced or deleted since.
+const TRAMPOLINE_EXE: &CStr = c"/proc/self/exe";
+/// The trampoline's exit status when it cannot change directory.
+pub const EXIT_CHDIR_FAILED: u8 = 200;
+/// Its exit status when the command cannot be exec'd (as a shell's).
+const EXIT_EXEC_FAILED: i32 = 127;
 
 impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -115,7 +148,28 @@ impl Command {
         let candidate_ptrs = ptrs(&candidates);
         let argv_ptrs = ptrs(&argv);
         let envp_ptrs = ptrs(&envp);
-        Command { candidates, candidate_ptrs, argv, argv_ptrs, envp, envp_ptrs }
+        Command { candidates, candidate_ptrs, argv, argv_ptrs, envp, envp_ptrs, trampoline: None }
+    }
+
+    /// The command run from directory `dir`, through the trampoline (see the
+    /// module comment).
+    pub fn with_working_directory(self, dir: &CStr) -> Command {
+        self.with_working_directory_through(dir, TRAMPOLINE_EXE)
+    }
+
+    /// [`Command::with_working_directory`] with iocinit found at `exe`: for
+    /// a program that links the library but is not iocinit (a test).
+    pub fn with_working_directory_through(mut self, dir: &CStr, exe: &CStr) -> Command {
+        let separator = CString::from(c"--");
+        let argv: Vec<CString> = [TRAMPOLINE_NAME.to_owned(), dir.to_owned()]
+            .into_iter()
+            .chain(self.candidates.iter().cloned())
+            .chain(std::iter::once(separator))
+            .chain(self.argv.iter().cloned())
+            .collect();
+        let argv_ptrs = argv.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+        self.trampoline = Some(Trampoline { exe: exe.to_owned(), argv, argv_ptrs });
+        self
     }
 
     /// The program as written (argv[0]).
@@ -168,7 +222,6 @@ pub enum Redirect<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct Options<'a> {
     pub credentials: Option<&'a Credentials>,
-    pub cwd: Option<&'a CStr>,
     pub stdin: Redirect<'a>,
     pub stdout: Redirect<'a>,
     pub stderr: Redirect<'a>,
@@ -182,7 +235,6 @@ impl Default for Options<'_> {
     fn default() -> Self {
         Options {
             credentials: None,
-            cwd: None,
             stdin: Redirect::Inherit,
             stdout: Redirect::Inherit,
             stderr: Redirect::Inherit,
@@ -544,28 +596,87 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 fail(args, 3, -r);
             }
         }
-        if let Some(dir) = opts.cwd {
-            let r = raw(libc::SYS_chdir, dir.as_ptr() as usize, 0, 0, 0);
-            if r < 0 {
-                fail(args, 4, -r);
-            }
-        }
         // The supervisor blocks the signals it reads from its signalfd; the
         // child starts with none blocked.
         let empty: [u64; 2] = [0; 2];
         raw(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK as usize, empty.as_ptr() as usize, 0, KERNEL_SIGSET_BYTES);
         let cmd = args.cmd;
-        let mut err: isize = -(libc::ENOENT as isize);
-        for &path in cmd.candidate_ptrs.iter().take_while(|p| !p.is_null()) {
-            let r = raw(libc::SYS_execve, path as usize, cmd.argv_ptrs.as_ptr() as usize, cmd.envp_ptrs.as_ptr() as usize, 0);
-            // execvp semantics: keep looking after "not here", remember a
-            // more telling error (e.g. EACCES) if one comes.
-            if r != -(libc::ENOENT as isize) && r != -(libc::ENOTDIR as isize) {
-                err = r;
+        if let Some(trampoline) = &cmd.trampoline {
+            raw(
+                libc::SYS_execve,
+                trampoline.exe.as_ptr() as usize,
+                trampoline.argv_ptrs.as_ptr() as usize,
+                cmd.envp_ptrs.as_ptr() as usize,
+                0,
+            );
+            // No /proc to exec ourselves through (or no iocinit at `exe`):
+            // change directory here, at the risk the module comment describes.
+            let dir = &*trampoline.argv.as_ptr().add(1);
+            let r = raw(libc::SYS_chdir, dir.as_ptr() as usize, 0, 0, 0);
+            if r < 0 {
+                fail(args, 4, -r);
             }
         }
-        fail(args, 5, -err)
+        fail(args, 5, exec_candidates(cmd.candidate_ptrs.as_ptr(), cmd.argv_ptrs.as_ptr(), cmd.envp_ptrs.as_ptr()))
     }
+}
+
+/// Execs the first of the NULL-terminated `candidates` that can be, with
+/// execvp's semantics: keep looking after "not here", remember a more
+/// telling error (e.g. EACCES) if one comes. Returns that errno if none can.
+/// Raw system calls only (the vfork child uses it).
+unsafe fn exec_candidates(candidates: *const *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> isize {
+    let mut err = libc::ENOENT as isize;
+    let mut next = candidates;
+    while !(*next).is_null() {
+        let r = raw(libc::SYS_execve, *next as usize, argv as usize, envp as usize, 0);
+        if r != -(libc::ENOENT as isize) && r != -(libc::ENOTDIR as isize) {
+            err = -r;
+        }
+        next = next.add(1);
+    }
+    err
+}
+
+extern "C" {
+    /// The process environment, as execve gave it (the command's).
+    static environ: *const *const c_char;
+}
+
+/// The trampoline (`iocinit-chdir DIR CANDIDATE... -- ARGV...`, see
+/// [`Command::with_working_directory`]): changes directory to DIR, then
+/// execs the first candidate that can be with ARGV and the environment it
+/// was given. Never returns on success; its exit status says what failed
+/// ([`EXIT_CHDIR_FAILED`], or 127 when the command cannot be exec'd), with
+/// the reason on its standard error. It is a process of its own, so a
+/// directory that hangs holds only it.
+pub fn chdir_then_exec(args: &[std::ffi::OsString]) -> i32 {
+    use std::os::unix::ffi::OsStrExt;
+    let to_c = |a: &std::ffi::OsString| CString::new(a.as_bytes()).ok();
+    let args: Option<Vec<CString>> = args.iter().map(to_c).collect();
+    let separator = args.as_ref().and_then(|a| a.iter().skip(1).position(|s| s.as_bytes() == b"--").map(|p| p + 1));
+    let (Some(args), Some(separator)) = (args, separator) else {
+        eprintln!("iocinit: usage: {} DIR CANDIDATE... -- ARGV...", TRAMPOLINE_NAME.to_string_lossy());
+        return crate::cli::EXIT_USAGE;
+    };
+    let (dir, candidates, argv) = (&args[0], &args[1..separator], &args[separator + 1..]);
+    if let Err(e) = nix::unistd::chdir(dir.as_c_str()) {
+        eprintln!("iocinit: unable to change directory to {}: {}", dir.to_string_lossy(), e.desc());
+        return EXIT_CHDIR_FAILED.into();
+    }
+    let pointers = |v: &[CString]| -> Vec<*const c_char> { v.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect() };
+    let (candidate_ptrs, argv_ptrs) = (pointers(candidates), pointers(argv));
+    // SAFETY: NULL-terminated arrays of NUL-terminated strings that outlive
+    // the calls; `environ` is the process's own. The Rust runtime ignores
+    // SIGPIPE at start-up: set it, and any other ignored signal, back to
+    // SIG_DFL, as the spawned child had them.
+    let errno = unsafe {
+        unignore_signals();
+        exec_candidates(candidate_ptrs.as_ptr(), argv_ptrs.as_ptr(), environ)
+    };
+    let program = candidates.first().map(|c| c.to_string_lossy()).unwrap_or_default();
+    eprintln!("iocinit: unable to execute {program}: {}", nix::errno::Errno::from_raw(errno as i32).desc());
+    EXIT_EXEC_FAILED
 }
 
 #[cfg(test)]
@@ -582,6 +693,9 @@ mod tests {
         vec!["PATH=/usr/bin:/bin".into(), "IOCINIT_TEST=1".into()]
     }
 
+    /// Where no trampoline can be exec'd, as without /proc.
+    const NO_TRAMPOLINE: &CStr = c"/nonexistent/iocinit";
+
     #[test]
     fn shell_detection_follows_epoch() {
         assert!(!needs_shell("/usr/bin/procServ -f --name x ./st.cmd"));
@@ -596,8 +710,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let out = CString::new(dir.join("out").to_str().unwrap()).unwrap();
         let cwd = CString::new(dir.to_str().unwrap()).unwrap();
-        let cmd = Command::from_line("pwd; echo $IOCINIT_TEST", false, &env()).unwrap();
-        let opts = Options { cwd: Some(&cwd), stdout: Redirect::Append(&out), ..Default::default() };
+        // A unit test is not iocinit: no trampoline to exec, the child changes
+        // directory itself (the fallback; tests/engine_seccomp.rs and
+        // tests/trust_spawn.rs run the trampoline).
+        let cmd = Command::from_line("pwd; echo $IOCINIT_TEST", false, &env()).unwrap().with_working_directory_through(&cwd, NO_TRAMPOLINE);
+        let opts = Options { stdout: Redirect::Append(&out), ..Default::default() };
         let pid = spawn(&cmd, &opts).unwrap();
         assert_eq!(wait(pid), 0);
         let text = std::fs::read_to_string(dir.join("out")).unwrap();
@@ -655,10 +772,11 @@ mod tests {
 
     #[test]
     fn bad_directory_is_reported() {
-        let cmd = Command::from_line("true", false, &env()).unwrap();
-        let opts = Options { cwd: Some(c"/nonexistent/dir"), ..Default::default() };
-        let err = spawn(&cmd, &opts).unwrap_err();
-        assert_eq!(err.stage, Stage::Chdir);
+        // Only the fallback reports it here; through the trampoline the
+        // failure is the process's exit status (tests/engine_seccomp.rs).
+        let cmd = Command::from_line("true", false, &env()).unwrap().with_working_directory_through(c"/nonexistent/dir", NO_TRAMPOLINE);
+        let err = spawn(&cmd, &Options::default()).unwrap_err();
+        assert_eq!(err, SpawnError { stage: Stage::Chdir, errno: libc::ENOENT });
     }
 
     #[test]

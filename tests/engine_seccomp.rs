@@ -119,11 +119,23 @@ fn spawn_directly(dir: &Path) {
     let out = CString::new(dir.join("spawn.out").to_str().unwrap()).unwrap();
     let cwd = CString::new(dir.to_str().unwrap()).unwrap();
     // A shell command: dash runs a builtin and a redirection without forking.
-    let cmd = Command::from_line("echo spawned; pwd", false, &env()).unwrap();
-    let opts = Options { cwd: Some(&cwd), stdout: Redirect::Append(&out), stdin: Redirect::Null, ..Default::default() };
+    // The working directory through the trampoline (iocinit itself), which
+    // execs the command without a fork of its own.
+    let iocinit = CString::new(env!("CARGO_BIN_EXE_iocinit")).unwrap();
+    let cmd = Command::from_line("echo spawned; pwd", false, &env()).unwrap().with_working_directory_through(&cwd, &iocinit);
+    let opts = Options { stdout: Redirect::Append(&out), stdin: Redirect::Null, ..Default::default() };
     let pid = spawn::spawn(&cmd, &opts).expect("spawn under seccomp");
     assert!(wait_exit(pid).success());
     assert_eq!(std::fs::read_to_string(dir.join("spawn.out")).unwrap(), format!("spawned\n{}\n", dir.display()));
+    // A directory that fails is the trampoline's exit status, and its stderr says why.
+    let err = CString::new(dir.join("chdir.err").to_str().unwrap()).unwrap();
+    let cmd = Command::from_line("/bin/true", false, &env()).unwrap().with_working_directory_through(c"/nonexistent/dir", &iocinit);
+    let pid = spawn::spawn(&cmd, &Options { stderr: Redirect::Append(&err), ..Default::default() }).unwrap();
+    assert_eq!(wait_exit(pid), sys::ExitStatus::Exited(spawn::EXIT_CHDIR_FAILED));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("chdir.err")).unwrap(),
+        "iocinit: unable to change directory to /nonexistent/dir: No such file or directory\n"
+    );
     // A direct exec with credentials (our own, so allowed) and a failure report.
     let me = spawn::Credentials { uid: 0, gid: 0, groups: vec![0] };
     let cmd = Command::from_line("/bin/true", false, &env()).unwrap();

@@ -11,6 +11,10 @@
 //! A tracked process that dies on its own has what it left in its group
 //! ended (TERMSIGNAL, SIGKILL after STOPTIMEOUT) before AUTORESTART starts
 //! the next run, so a start never makes two.
+//! A working directory that never answers (a FUSE mount whose server never
+//! replies, standing in for a hung NFS server) holds only the object's own
+//! trampoline process, never PID 1, and fails the start by its start
+//! timeout (#5).
 //! After each attack `assert_healthy` checks that PID 1 still answers.
 
 mod ns;
@@ -306,4 +310,79 @@ fn what_a_dead_process_leaves_in_its_group_is_ended_before_the_restart() {
     assert_eq!((count(&p, "/bin/sleep 1021"), count(&p, "/bin/sleep 1022")), (0, 0), "{:?}", p.processes());
     p.assert_healthy(fds);
     p.poweroff();
+}
+
+/// A FUSE mount whose server never answers: nothing reads /dev/fuse, so the
+/// kernel's INIT request stays unanswered and every lookup below the mount
+/// waits (killable, in D state) until the connection ends, as on a hung NFS
+/// server. Dropping it detaches the mount and closes /dev/fuse, which aborts
+/// the connection and releases every waiter.
+struct UnansweringMount {
+    point: std::path::PathBuf,
+    _fuse: std::fs::File,
+}
+
+impl UnansweringMount {
+    fn new(point: &std::path::Path) -> UnansweringMount {
+        use std::os::fd::AsRawFd;
+        std::fs::create_dir_all(point).unwrap();
+        let fuse = std::fs::OpenOptions::new().read(true).write(true).open("/dev/fuse").expect("/dev/fuse (FUSE in the kernel)");
+        let options = format!("fd={},rootmode=40000,user_id=0,group_id=0", fuse.as_raw_fd());
+        nix::mount::mount(Some("iocinit-unanswering"), point, Some("fuse"), nix::mount::MsFlags::empty(), Some(options.as_str()))
+            .expect("mount a FUSE filesystem");
+        UnansweringMount { point: point.to_path_buf(), _fuse: fuse }
+    }
+}
+
+impl Drop for UnansweringMount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.point, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn a_working_directory_that_never_answers_never_freezes_pid1() {
+    let dir = scratch("trust-chdir");
+    // Mounted before the boot: the namespace's copy is the same connection.
+    let hung = UnansweringMount::new(&dir.join("hung"));
+    std::fs::create_dir_all(dir.join("work")).unwrap();
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID stuck\nObjectStartCommand /bin/true\nObjectWorkingDirectory @DIR@/hung/sub\n\
+         ObjectOptions STARTTIMEOUT=2 STOPTIMEOUT=1\nObjectStartPriority 1\nObjectRunlevels default\n\
+         ObjectID missing\nObjectStartCommand /bin/true\nObjectWorkingDirectory @DIR@/no-such-dir\n\
+         ObjectStderr @DIR@/missing.err\nObjectStartPriority 1\nObjectRunlevels default\n\
+         ObjectID tracked\nObjectStartCommand /bin/sleep 1007\nObjectWorkingDirectory @DIR@/work\n\
+         ObjectOptions FORK\nObjectStartPriority 1\nObjectRunlevels default\n",
+    );
+    let mut p = Pid1::boot(&dir, &[]);
+    // The start hangs in the trampoline, a process of its own.
+    let trampoline_hangs = wait_for(T, || p.processes().iter().any(|(_, line)| line.starts_with('D') && line.contains("iocinit-chdir")));
+    // PID 1 answers meanwhile (bounded: a frozen PID 1 never would).
+    let status = p.run("timeout", &["10", ns::BIN, "status"]);
+    assert!(status.status.success(), "PID 1 does not answer while a directory hangs: {status:?}");
+    assert!(trampoline_hangs, "no trampoline waiting on the directory: {:?}", p.processes());
+    // STARTTIMEOUT ends the start, SIGKILL ends the wait.
+    p.wait_state("stuck", "failed", T);
+    assert_eq!(p.status("stuck")["note"].as_str().unwrap_or(""), "did not start within 2 s");
+    p.wait_console("iocinit: ready", T);
+    let fds = p.fds_at_rest();
+    // A directory that is not there fails the start and says so.
+    assert_eq!(p.state("missing"), "failed");
+    assert_eq!(p.status("missing")["note"].as_str().unwrap_or(""), "unable to change directory (exit code 200)");
+    assert_eq!(
+        read(&dir, "missing.err"),
+        format!("iocinit: unable to change directory to {}: No such file or directory\n", dir.join("no-such-dir").display())
+    );
+    // A good one: the tracked pid is the command's, exec'd by the trampoline
+    // from that directory.
+    let pid = p.pid("tracked").expect("tracked runs");
+    let host = p.host_pid_of(pid).expect("host pid");
+    assert!(wait_for(T, || std::fs::read(format!("/proc/{host}/cmdline")).unwrap_or_default() == b"/bin/sleep\x001007\0"));
+    assert_eq!(std::fs::read_link(format!("/proc/{host}/cwd")).unwrap(), dir.join("work"));
+    p.assert_healthy(fds);
+    p.poweroff();
+    drop(hung);
 }

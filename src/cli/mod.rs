@@ -8,6 +8,7 @@
 //! | `epoch`, `iocinit VERB` | [`epoch`]: Epoch's control verbs |
 //! | `ioc`, `ioc-runner` | [`ioc`]: epics-ioc-runner's verbs |
 //! | `halt`, `reboot`, `poweroff`, `shutdown`, `killall5`, `wall` | [`power`] |
+//! | `iocinit-chdir` (exec'd by the supervisor only) | [`crate::spawn::chdir_then_exec`] |
 //!
 //! Front ends use only the control client and formatting. Exit codes, the
 //! same everywhere: 0 OK (and WARN), 1 FAIL, 2 bad usage or BADPARAM,
@@ -167,6 +168,11 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     // the kernel (see init).
     if std::process::id() == 1 || name == "init" {
         return init::main(rest, init::Strictness::Tolerant);
+    }
+    // The supervisor's own trampoline to a working directory: nothing but
+    // chdir and execve (no logging, no configuration).
+    if crate::spawn::TRAMPOLINE_NAME.to_str() == Ok(name.as_str()) {
+        return crate::spawn::chdir_then_exec(&rest);
     }
     let applet = matches!(name.as_str(), "ioc" | "ioc-runner" | "epoch" | "halt" | "reboot" | "poweroff" | "shutdown" | "killall5" | "wall");
     let first = rest.first().and_then(|a| a.to_str());

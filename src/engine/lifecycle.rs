@@ -106,7 +106,6 @@ impl<O: Os> Engine<O> {
         let (out, err) = (redirect(&plan.stdout), redirect(&plan.stderr));
         let opts = spawn::Options {
             credentials: plan.credentials.as_ref(),
-            cwd: plan.cwd.as_deref(),
             stdin: if plan.stdin_null { Redirect::Null } else { Redirect::Inherit },
             stdout: out,
             stderr: err,
@@ -284,6 +283,10 @@ impl<O: Os> Engine<O> {
                     ExitStatus::Signaled(_) => ExitResult::Failure,
                 };
                 match result {
+                    // The trampoline's status (see spawn), its stderr has the reason.
+                    ExitResult::Failure if status == ExitStatus::Exited(spawn::EXIT_CHDIR_FAILED) && self.plans[i].cwd.is_some() => {
+                        self.start_failed(i, format_args!("unable to change directory ({status})"))
+                    }
                     ExitResult::Failure => self.start_failed(i, format_args!("start command: {status}")),
                     ExitResult::Success | ExitResult::Warning => {
                         let st = &mut self.objs[i];
@@ -832,5 +835,5 @@ pub(super) fn redirect(o: &OutputPlan) -> Redirect<'_> {
 
 /// Options for commands Epoch runs as root: prestart, stop, reload.
 pub(super) fn root_options(plan: &ObjectPlan) -> spawn::Options<'_> {
-    spawn::Options { cwd: plan.cwd.as_deref(), stdout: redirect(&plan.stdout), stderr: redirect(&plan.stderr), ..Default::default() }
+    spawn::Options { stdout: redirect(&plan.stdout), stderr: redirect(&plan.stderr), ..Default::default() }
 }

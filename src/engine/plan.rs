@@ -63,6 +63,8 @@ pub struct ObjectPlan {
     /// The uid the start command runs as: that of `credentials`, else the
     /// supervisor's own. An object's reparented processes must run as it.
     pub uid: u32,
+    /// ObjectWorkingDirectory: the commands above already run from it; the
+    /// engine names a failure of the trampoline's for it.
     pub cwd: Option<CString>,
     /// Standard input from /dev/null instead of the console.
     pub stdin_null: bool,
@@ -336,6 +338,12 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
         Some(_) => None,
         None => object.working_directory.as_deref().and_then(path_c),
     };
+    // Every command of the object runs from there (through spawn's
+    // trampoline, so that a directory that hangs cannot hold the supervisor).
+    let from_cwd = |command: Option<Command>| match (&cwd, command) {
+        (Some(dir), Some(command)) => Some(command.with_working_directory(dir)),
+        (_, command) => command,
+    };
     let pid_file = object.pid_file.as_deref().and_then(path_c);
     let stop_pid_file = match &object.stop {
         StopMethod::PidFile(Some(p)) => path_c(p),
@@ -347,10 +355,10 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
     }
     let plan = ObjectPlan {
         marker: cstring(&marker).unwrap_or_default(),
-        prestart,
-        start,
-        stop,
-        reload,
+        prestart: from_cwd(prestart),
+        start: from_cwd(start),
+        stop: from_cwd(stop),
+        reload: from_cwd(reload),
         pivot,
         start_problem,
         uid: credentials.as_ref().map_or_else(|| nix::unistd::geteuid().as_raw(), |c| c.uid),
