@@ -18,26 +18,12 @@ mod ioc_support;
 mod ns;
 mod pty;
 
-use std::path::Path;
 use std::time::Duration;
 
 use iocinit::control::client::Reply;
-use iocinit::control::protocol::{Code, Verb};
+use iocinit::control::protocol::Code;
 use ioc_support::*;
 use ns::{write, Pid1};
-
-/// A file `text` owned by the IOC group member, as `ioc install` or an
-/// editor of theirs would leave it.
-fn write_as_member(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap();
-    let u = nix::unistd::User::from_name(MEMBER).unwrap().unwrap();
-    nix::unistd::chown(path, Some(u.uid), Some(u.gid)).unwrap();
-}
-
-/// `ioc-rescan`, as `ioc install` sends it.
-fn rescan(p: &Pid1) -> Reply {
-    p.request(Verb::IocRescan, &[])
-}
 
 /// The N of "rescanned with N problem(s)".
 fn problems_counted(reply: &Reply) -> usize {
@@ -59,7 +45,7 @@ fn ioc_files_of_bad_lines_give_a_few_diagnostics_each() {
     const FILES: usize = 4;
     let flood = "x\n".repeat(32 << 10);
     for k in 0..FILES {
-        write_as_member(&ioc.join(format!("flood{k}.conf")), &flood);
+        write_as(&ioc.join(format!("flood{k}.conf")), &flood, MEMBER);
     }
     let reply = rescan(&p);
     assert_eq!(reply.code, Code::Warn, "{}", reply.message);
@@ -67,7 +53,7 @@ fn ioc_files_of_bad_lines_give_a_few_diagnostics_each() {
     // note that the IOC is not started.
     let counted = problems_counted(&reply);
     assert!(counted <= FILES * 18, "{counted} problems for {FILES} files");
-    let said = format!("{}\n{}", p.console(), ns::read(&p.dir, "system.log"));
+    let said = p.said();
     for k in 0..FILES {
         let file = format!("{}:0: ", ioc.join(format!("flood{k}.conf")).display());
         let summary = said.lines().any(|l| l.contains(&file) && l.contains("more problem(s) in this file are not listed"));

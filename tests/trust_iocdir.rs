@@ -19,11 +19,9 @@ mod ns;
 mod pty;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
 use std::time::Duration;
 
-use iocinit::control::client::Reply;
-use iocinit::control::protocol::{Code, Verb};
+use iocinit::control::protocol::Code;
 use ioc_support::*;
 use ns::{write, Pid1};
 
@@ -32,23 +30,6 @@ const UP: Duration = Duration::from_secs(30);
 /// An IOC file whose command is a plain sleep (for IOCs that are never started).
 fn sleeper(name: &str) -> String {
     format!("IOC_NAME=\"{name}\"\nIOC_USER=\"{IOC_USER}\"\nIOC_CMD=\"/bin/sleep 1000\"\n")
-}
-
-/// `ioc-rescan` from root, as `ioc install` sends it.
-fn rescan(p: &Pid1) -> Reply {
-    p.request(Verb::IocRescan, &[])
-}
-
-/// Everything PID 1 said: its console and its system log.
-fn said(p: &Pid1) -> String {
-    format!("{}\n{}", p.console(), ns::read(&p.dir, "system.log"))
-}
-
-/// A file `text` owned by `user`, written as that user would (mode 0644).
-fn write_as(path: &Path, text: &str, user: &str) {
-    std::fs::write(path, text).unwrap();
-    let u = nix::unistd::User::from_name(user).unwrap().unwrap();
-    nix::unistd::chown(path, Some(u.uid), Some(u.gid)).unwrap();
 }
 
 /// Live processes of the namespace whose command line holds `what`.
@@ -87,7 +68,7 @@ fn a_fifo_named_like_an_ioc_file_is_an_error_and_pid1_answers() {
     nix::unistd::mkfifo(&ioc.join("y.conf"), nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
     let reply = rescan(&p);
     assert_eq!(reply.code, Code::Warn, "{}", reply.message);
-    let log = said(&p);
+    let log = p.said();
     for name in ["x.conf", "y.conf", "sub.conf"] {
         let expected = format!("{}:0: not a regular file", ioc.join(name).display());
         assert!(log.contains(&expected), "no {expected:?} in:\n{log}");
@@ -127,7 +108,7 @@ fn nothing_of_a_rejected_file_reaches_a_log_or_a_reply() {
 
     let reply = rescan(&p);
     assert_eq!(reply.code, Code::Warn, "{}", reply.message);
-    let mut seen = format!("{}\n{}\n", reply.message, said(&p));
+    let mut seen = format!("{}\n{}\n", reply.message, p.said());
     seen.push_str(&text(&p.ioc(&["list", "-v"])));
     seen.push_str(&text(&p.ctl(&["status"])));
     for word in ["hunter2", "SeCrEt", "19000:0:99999"] {
@@ -137,7 +118,7 @@ fn nothing_of_a_rejected_file_reaches_a_log_or_a_reply() {
     for line in shadow.lines().filter(|l| l.len() > 12) {
         assert!(!seen.contains(line), "a line of /etc/shadow leaked:\n{seen}");
     }
-    let log = said(&p);
+    let log = p.said();
     for name in ["u.conf", "s.conf"] {
         let expected = format!("{}:0: a symbolic link: expected a regular file", ioc.join(name).display());
         assert!(log.contains(&expected), "no {expected:?} in:\n{log}");
@@ -169,7 +150,7 @@ fn dev_zero_a_device_and_a_huge_file_are_rejected_without_reading_them() {
     let fds = p.fds_at_rest();
     let reply = rescan(&p);
     assert_eq!(reply.code, Code::Warn, "{}", reply.message);
-    let log = said(&p);
+    let log = p.said();
     for (name, why) in [
         ("z.conf", "a symbolic link: expected a regular file"),
         ("d.conf", "not a regular file"),

@@ -271,6 +271,19 @@ pub fn group_writable_ioc_dir(dir: &Path) -> PathBuf {
     ioc
 }
 
+/// A file `text` owned by `user`, as `ioc install` run by that user, or
+/// an editor of theirs, would leave it.
+pub fn write_as(path: &Path, text: &str, user: &str) {
+    std::fs::write(path, text).unwrap();
+    let u = nix::unistd::User::from_name(user).unwrap().unwrap();
+    nix::unistd::chown(path, Some(u.uid), Some(u.gid)).unwrap();
+}
+
+/// `ioc-rescan` from root, as `ioc install` sends it.
+pub fn rescan(p: &crate::ns::Pid1) -> iocinit::control::client::Reply {
+    p.request(iocinit::control::protocol::Verb::IocRescan, &[])
+}
+
 pub use crate::ns::wait_for;
 
 pub fn text(out: &Output) -> String {

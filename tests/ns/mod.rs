@@ -196,6 +196,11 @@ impl Pid1 {
         std::fs::read_to_string(self.dir.join("console.log")).unwrap_or_default()
     }
 
+    /// Everything PID 1 said: its console, then its system log.
+    pub fn said(&self) -> String {
+        format!("{}\n{}", self.console(), read(&self.dir, "system.log"))
+    }
+
     /// A command inside the namespace (pids are the namespace's).
     pub fn inside(&self, program: &str, args: &[&str]) -> Command {
         let mut c = Command::new("nsenter");
