@@ -142,12 +142,9 @@ impl Command {
     }
 
     fn from_parts(candidates: Vec<CString>, argv: Vec<CString>, envp: Vec<CString>) -> Command {
-        // The pointers point into each CString's own heap buffer, which does not
-        // move when the Vec or the Command moves.
-        let ptrs = |v: &[CString]| v.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
-        let candidate_ptrs = ptrs(&candidates);
-        let argv_ptrs = ptrs(&argv);
-        let envp_ptrs = ptrs(&envp);
+        let candidate_ptrs = null_terminated(&candidates);
+        let argv_ptrs = null_terminated(&argv);
+        let envp_ptrs = null_terminated(&envp);
         Command { candidates, candidate_ptrs, argv, argv_ptrs, envp, envp_ptrs, trampoline: None }
     }
 
@@ -167,7 +164,7 @@ impl Command {
             .chain(std::iter::once(separator))
             .chain(self.argv.iter().cloned())
             .collect();
-        let argv_ptrs = argv.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+        let argv_ptrs = null_terminated(&argv);
         self.trampoline = Some(Trampoline { exe: exe.to_owned(), argv, argv_ptrs });
         self
     }
@@ -432,14 +429,7 @@ pub fn exec(cmd: &Command) -> i32 {
         let ignored = unignore_signals();
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, &mut old);
-        let mut err = libc::ENOENT;
-        for &path in cmd.candidate_ptrs.iter().take_while(|p| !p.is_null()) {
-            libc::execve(path, cmd.argv_ptrs.as_ptr(), cmd.envp_ptrs.as_ptr());
-            let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::ENOENT);
-            if e != libc::ENOENT && e != libc::ENOTDIR {
-                err = e;
-            }
-        }
+        let err = exec_candidates(cmd.candidate_ptrs.as_ptr(), cmd.argv_ptrs.as_ptr(), cmd.envp_ptrs.as_ptr()) as i32;
         libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
         reignore_signals(ignored);
         err
@@ -621,6 +611,13 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     }
 }
 
+/// The NULL-terminated pointer array execve takes for `strings`. The
+/// pointers point into each CString's own heap buffer, which does not move
+/// when the Vec or its owner moves.
+fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
+    strings.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
+}
+
 /// Execs the first of the NULL-terminated `candidates` that can be, with
 /// execvp's semantics: keep looking after "not here", remember a more
 /// telling error (e.g. EACCES) if one comes. Returns that errno if none can.
@@ -664,8 +661,7 @@ pub fn chdir_then_exec(args: &[std::ffi::OsString]) -> i32 {
         eprintln!("iocinit: unable to change directory to {}: {}", dir.to_string_lossy(), e.desc());
         return EXIT_CHDIR_FAILED.into();
     }
-    let pointers = |v: &[CString]| -> Vec<*const c_char> { v.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect() };
-    let (candidate_ptrs, argv_ptrs) = (pointers(candidates), pointers(argv));
+    let (candidate_ptrs, argv_ptrs) = (null_terminated(candidates), null_terminated(argv));
     // SAFETY: NULL-terminated arrays of NUL-terminated strings that outlive
     // the calls; `environ` is the process's own. The Rust runtime ignores
     // SIGPIPE at start-up: set it, and any other ignored signal, back to
