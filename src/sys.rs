@@ -95,15 +95,10 @@ impl core::fmt::Display for ExitStatus {
 pub fn write_fd(fd: i32, bytes: &[u8]) {
     let mut rest = bytes;
     while fd >= 0 && !rest.is_empty() {
-        // SAFETY: `rest` is valid for its length.
-        let n = unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) };
-        if n < 0 && last_errno() == libc::EINTR {
-            continue;
+        match write_some(fd, rest) {
+            Ok(n) if n > 0 => rest = &rest[n..],
+            _ => return,
         }
-        if n <= 0 {
-            return;
-        }
-        rest = &rest[n as usize..];
     }
 }
 
