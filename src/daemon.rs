@@ -141,18 +141,19 @@ pub fn run(opts: Options) -> i32 {
     // emergency shell and another try when the shell exits. Not after a
     // reexec: the children are running and the control socket is open, so
     // the new image goes on with the handed-over state (see reexec).
+    let handed_over = opts.resume.map(|(state_fd, _)| crate::reexec::read_state(own_inherited(state_fd)));
     let mut config = loop {
         let (config, diagnostics) = load(&opts);
         report(&diagnostics);
         if let Some(c) = config {
             break c;
         }
-        if let Some((state_fd, _)) = opts.resume {
+        if let Some(state) = &handed_over {
             log::error!(
                 "{}: the configuration has errors; going on with the objects of the previous image until a configreload succeeds",
                 opts.config.display()
             );
-            break crate::reexec::skeleton(state_fd);
+            break crate::reexec::skeleton(state);
         }
         if role == Role::Local {
             log::error!("{}: the configuration has errors; not starting", opts.config.display());
@@ -183,9 +184,9 @@ pub fn run(opts: Options) -> i32 {
     let inherited = opts.resume.map(|(_, fd)| own_inherited(fd));
     let mut server = Server::new(&opts.layout.control_socket, inherited, policy(&config, &opts.layout));
     let mut engine = build_engine(std::mem::take(&mut config), &opts.layout);
-    match opts.resume {
-        Some((state_fd, _)) => {
-            crate::reexec::restore(&mut engine, own_inherited(state_fd));
+    match &handed_over {
+        Some(state) => {
+            crate::reexec::restore(&mut engine, state);
             // A child that ended around the exec signalled while SIGCHLD was
             // unblocked and ignored: no signal will come for it.
             while let Some(r) = sys::reap_one() {

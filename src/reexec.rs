@@ -13,7 +13,7 @@
 
 use std::fmt::Write as _;
 use std::io::{Read, Seek, Write};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sys::signalfd::SignalFd;
 
@@ -113,28 +113,35 @@ pub fn apply(engine: &mut Engine<RealOs>, text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The new image: read the handed-over state and adopt it.
-pub fn restore(engine: &mut Engine<RealOs>, state: OwnedFd) {
+/// The new image: the state the old one handed over (read once, for
+/// [`skeleton`] and [`restore`]); empty, and logged, if it cannot be read.
+pub fn read_state(state: OwnedFd) -> String {
     let mut file = std::fs::File::from(state);
     let mut text = String::new();
     let _ = file.rewind();
-    match file.read_to_string(&mut text).map_err(|e| e.to_string()).and_then(|_| apply(engine, &text)) {
+    if let Err(e) = file.read_to_string(&mut text) {
+        log::error!("reexec: the handed-over state cannot be read: {e}");
+        text.clear();
+    }
+    text
+}
+
+/// The new image: adopt the handed-over state.
+pub fn restore(engine: &mut Engine<RealOs>, state: &str) {
+    match apply(engine, state) {
         Ok(()) => log::info!("re-executed; {} objects adopted", engine.objects().len()),
         Err(e) => log::error!("reexec: {e}; continuing with what could be adopted"),
     }
 }
 
 /// The configuration of a new image that cannot load the real one: the
-/// handed-over state alone (read from the inherited state descriptor, which
-/// stays open for [`restore`]). Each object keeps its ID, its process and
+/// handed-over state alone. Each object keeps its ID, its process and
 /// the runlevel; it can be stopped (its process is signalled) but not
 /// started (it has no command). A `configreload` that succeeds brings the
 /// real configuration, which takes the objects over by ID as usual.
-pub fn skeleton(state_fd: RawFd) -> Config {
-    // A second open of the memfd: it reads from its own offset.
-    let text = std::fs::read_to_string(format!("/proc/self/fd/{state_fd}")).unwrap_or_default();
+pub fn skeleton(state: &str) -> Config {
     let mut config = Config::default();
-    for line in text.lines() {
+    for line in state.lines() {
         match line.split_whitespace().collect::<Vec<_>>().as_slice() {
             ["runlevel", name] if *name != "-" => {
                 config.globals.default_runlevel = name.to_string();
