@@ -538,21 +538,31 @@ fn reload(opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server, ioc_
     };
     server.set_policy(policy(&config, &opts.layout));
     ioc_rescan.base = config.without_ioc_files();
+    // The IOC directory was read with it: a rescan still waiting has been
+    // answered by this reload and need not run.
+    ioc_rescan.due_ms = None;
+    replace_config(opts, engine, server, config, diagnostics.len(), "configuration reloaded", "warning");
+    log::info!("configuration reloaded from {}", opts.config.display());
+}
+
+/// Puts a configuration that loaded in place (reload and IOC rescan) and
+/// answers the clients waiting for it: `done`, or `done with N what(s)` when
+/// the load (`diagnostics`) or the plans had something to say.
+fn replace_config(opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server, config: Config, diagnostics: usize, done: &str, what: &str) {
     let (plans, problems) = plan::build(&config, &opts.layout);
     for p in &problems {
         log::warn!("{p}");
     }
-    // Answer who can be answered before objects that are down leave the table.
+    // Answer who can be answered before objects that are down leave the
+    // table: a waiter whose object settled this turn gets its result.
     server.check_waiters(engine);
     engine.replace_config(config, plans);
-    let warnings = diagnostics.len() + problems.len();
+    let warnings = diagnostics + problems.len();
     if warnings == 0 {
-        server.finish(Code::Ok, "configuration reloaded", engine);
+        server.finish(Code::Ok, done, engine);
     } else {
-        let msg = format!("configuration reloaded with {warnings} warning(s) (see the log)");
-        server.finish(Code::Warn, &msg, engine);
+        server.finish(Code::Warn, &format!("{done} with {warnings} {what}(s) (see the log)"), engine);
     }
-    log::info!("configuration reloaded from {}", opts.config.display());
 }
 
 /// The IOC rescan that members of the IOC group may ask for (`ioc install`,
@@ -595,25 +605,11 @@ impl IocRescan {
         let loaded = config::rescan_iocs_with(&config::RealFs, &self.base);
         report(&loaded.diagnostics);
         let Some(config) = loaded.config else {
-            let errors: Vec<String> = loaded.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
-            server.finish(Code::Fail, &format!("IOC directory not rescanned: {}", errors.join("; ")), engine);
+            server.finish(Code::Fail, &format!("IOC directory not rescanned: {}", errors(&loaded.diagnostics)), engine);
             return;
         };
-        let (plans, problems) = plan::build(&config, &opts.layout);
-        for p in &problems {
-            log::warn!("{p}");
-        }
-        // Waiters whose object settled this turn get its result, not "removed".
-        server.check_waiters(engine);
-        engine.replace_config(config, plans);
-        let dir = self.base.globals.ioc.directory.display();
-        let warnings = loaded.diagnostics.len() + problems.len();
-        if warnings == 0 {
-            server.finish(Code::Ok, "IOC directory rescanned", engine);
-        } else {
-            server.finish(Code::Warn, &format!("IOC directory rescanned with {warnings} problem(s) (see the log)"), engine);
-        }
-        log::info!("IOC directory {dir} rescanned");
+        replace_config(opts, engine, server, config, loaded.diagnostics.len(), "IOC directory rescanned", "problem");
+        log::info!("IOC directory {} rescanned", self.base.globals.ioc.directory.display());
     }
 }
 
