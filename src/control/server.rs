@@ -78,6 +78,18 @@ pub struct Policy {
     pub ioc_gid: Option<u32>,
 }
 
+impl Policy {
+    /// Root, or the supervisor's owner: may do everything.
+    fn is_owner(&self, uid: u32) -> bool {
+        uid == 0 || uid == self.owner_uid
+    }
+
+    /// A member of the IOC group (by the peer's groups).
+    fn in_ioc_group(&self, groups: &[u32]) -> bool {
+        self.ioc_gid.is_some_and(|g| groups.contains(&g))
+    }
+}
+
 /// Work the daemon does itself, then answers with [`Server::finish`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DaemonAction {
@@ -315,9 +327,9 @@ impl Server {
     }
 
     fn rank(&self, uid: u32, groups: &[u32]) -> Rank {
-        if uid == 0 || uid == self.policy.owner_uid {
+        if self.policy.is_owner(uid) {
             Rank::Owner
-        } else if self.policy.ioc_gid.is_some_and(|g| groups.contains(&g)) {
+        } else if self.policy.in_ioc_group(groups) {
             Rank::IocGroup
         } else {
             Rank::Other
@@ -446,13 +458,12 @@ impl Server {
     }
 
     fn is_owner(&self, i: usize) -> bool {
-        let uid = self.slots[i].uid;
-        uid == 0 || uid == self.policy.owner_uid
+        self.policy.is_owner(self.slots[i].uid)
     }
 
     fn in_ioc_group(&self, i: usize) -> bool {
         let s = &self.slots[i];
-        self.policy.ioc_gid.is_some_and(|g| s.groups[..s.ngroups].contains(&g))
+        self.policy.in_ioc_group(&s.groups[..s.ngroups])
     }
 
     fn handle<O: Os>(&mut self, i: usize, req: &Request<'_>, engine: &mut Engine<O>) -> Option<DaemonAction> {
