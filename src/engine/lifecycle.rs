@@ -172,21 +172,30 @@ impl<O: Os> Engine<O> {
     /// SIGKILL after STOPTIMEOUT, and once it is gone the start fails with
     /// `why` (see `finish_stop`).
     fn abandon_start(&mut self, i: usize, why: core::fmt::Arguments<'_>) {
-        let now = self.os.now_ms();
-        let object = &self.config.objects[i];
         let st = &mut self.objs[i];
         st.start_timed_out = true;
-        st.killed = false;
         st.outcome = Some(Outcome::Fail);
         st.set_note(why);
-        log::error!("{}: {}; stopping it", object.id, st.note);
-        st.set(State::Stopping);
-        st.deadline = Some(now + u64::from(object.options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT_S)) * 1000);
-        let term = object.options.term_signal.unwrap_or(libc::SIGTERM);
+        log::error!("{}: {}; stopping it", self.config.objects[i].id, st.note);
+        let term = self.enter_stopping(i);
+        let st = &self.objs[i];
         for pid in st.main_pid.into_iter().chain(st.side_commands()) {
             let _ = self.os.kill_group(pid, term);
         }
         self.maybe_finish_stop(i);
+    }
+
+    /// Enters Stopping with the STOPTIMEOUT deadline after which
+    /// `object_deadline` sends SIGKILL (a stop, an abandoned start, a dead
+    /// process's group); returns the object's TERMSIGNAL.
+    fn enter_stopping(&mut self, i: usize) -> i32 {
+        let now = self.os.now_ms();
+        let options = &self.config.objects[i].options;
+        let st = &mut self.objs[i];
+        st.killed = false;
+        st.set(State::Stopping);
+        st.deadline = Some(now + u64::from(options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT_S)) * 1000);
+        options.term_signal.unwrap_or(libc::SIGTERM)
     }
 
     pub(super) fn wait_pid_file(&mut self, i: usize) {
@@ -316,14 +325,17 @@ impl<O: Os> Engine<O> {
                 }
                 let object = &self.config.objects[i];
                 log::warn!("{}: process exited ({status})", object.id);
-                // A console object's orphaned IOC is found by ownership;
-                // what is left in the group is ended below, as in a stop.
-                if object.console.is_some() {
-                    self.kill_leftovers(i);
-                }
                 match leader {
+                    // What is left in the group is ended as in a stop (whose
+                    // end kills a console object's leftovers too).
                     Some(leader) if self.os.group_exists(leader) => self.end_dead_group(i, leader, status),
-                    _ => self.after_failure(i),
+                    _ => {
+                        // A console object's orphaned IOC, found by ownership.
+                        if object.console.is_some() {
+                            self.kill_leftovers(i);
+                        }
+                        self.after_failure(i)
+                    }
                 }
             }
             _ => {}
@@ -338,15 +350,11 @@ impl<O: Os> Engine<O> {
     /// state; once they are gone the object goes on as after any death
     /// (`finish_stop`, then `after_failure`), so a restart never meets them.
     fn end_dead_group(&mut self, i: usize, leader: Pid, status: ExitStatus) {
-        let now = self.os.now_ms();
+        let term = self.enter_stopping(i);
         let object = &self.config.objects[i];
         let stop_timeout = object.options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT_S);
-        let term = object.options.term_signal.unwrap_or(libc::SIGTERM);
         let st = &mut self.objs[i];
         st.ending_dead_group = true;
-        st.killed = false;
-        st.set(State::Stopping);
-        st.deadline = Some(now + u64::from(stop_timeout) * 1000);
         st.set_note(format_args!("process exited ({status}); ending what is left in its process group {leader}"));
         log::warn!("{}: ending what is left in process group {leader} (SIGKILL after {stop_timeout} s)", object.id);
         self.follow_group(i, leader);
@@ -499,14 +507,11 @@ impl<O: Os> Engine<O> {
         st.cause = cause;
         st.killed = false;
         st.outcome = Some(Outcome::Done);
-        let now = self.os.now_ms();
-        let timeout = object.options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT_S) as u64 * 1000;
         let term = object.options.term_signal.unwrap_or(libc::SIGTERM);
         // A prestart or reload command still in flight is stopped by signal.
         for pid in st.side_commands() {
             let _ = self.os.kill_group(pid, term);
         }
-        let mut wait_ms = timeout;
         match &object.stop {
             StopMethod::Command(_) if object.console.is_none() => {
                 let spawned = match &self.plans[i].stop {
@@ -545,7 +550,7 @@ impl<O: Os> Engine<O> {
             }
             StopMethod::Killall5 { signal, wait_secs } if object.console.is_none() => {
                 self.os.signal_all(signal.unwrap_or(libc::SIGTERM));
-                wait_ms = wait_secs.unwrap_or(0) as u64 * 1000;
+                let (now, wait_ms) = (self.os.now_ms(), wait_secs.unwrap_or(0) as u64 * 1000);
                 let st = &mut self.objs[i];
                 st.set(State::Stopping);
                 st.killed = true; // nothing to escalate: the deadline ends it
@@ -563,16 +568,15 @@ impl<O: Os> Engine<O> {
                 }
             }
         }
-        let st = &mut self.objs[i];
-        st.set(State::Stopping);
-        if object.options.no_stop_wait {
+        self.enter_stopping(i);
+        if self.config.objects[i].options.no_stop_wait {
             // Not waited for: its exit is reaped later without effect.
+            let st = &mut self.objs[i];
             st.main_pid = None;
             st.helper = None;
             self.finish_stop(i);
             return Ok(());
         }
-        st.deadline = Some(now + wait_ms);
         self.maybe_finish_stop(i);
         Ok(())
     }
