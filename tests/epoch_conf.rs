@@ -35,3 +35,37 @@ fn commands_with_shell_characters_go_through_the_shell() {
     assert!(!p.said().contains("unable to exec"), "{}", p.said());
     p.poweroff();
 }
+
+/// `iocinit check-config` on `dir/epoch.conf`: its exit status and stderr.
+fn check_config(dir: &std::path::Path, extra: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(ns::BIN)
+        .args(["check-config", "--config"])
+        .arg(dir.join("epoch.conf"))
+        .arg("--ioc-dir")
+        .arg(dir.join("no-iocs"))
+        .args(extra)
+        .output()
+        .expect("check-config");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Blanks are Epoch's delimiter: after them a value may start with `=`.
+#[test]
+fn a_value_may_start_with_equals_after_blanks() {
+    let dir = scratch("econf-equals");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\nBootBannerText ==== Welcome ====\n\
+         ObjectID net\nObjectDescription ==> net <==\nObjectStartCommand /bin/true\nObjectStartPriority 1\n\
+         ObjectRunlevels default\nObjectEnabled true\n",
+    );
+    // Epoch's own syntax: --strict-epoch accepts it too.
+    assert_eq!(check_config(&dir, &["--strict-epoch"]), (0, String::new()));
+    let p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let console = p.console();
+    assert!(console.lines().any(|l| l == "==== Welcome ===="), "{console}");
+    assert!(console.contains("Starting ==> net <== ... Done"), "{console}");
+    p.poweroff();
+}
