@@ -69,3 +69,32 @@ fn a_value_may_start_with_equals_after_blanks() {
     assert!(console.contains("Starting ==> net <== ... Done"), "{console}");
     p.poweroff();
 }
+
+/// MountVirtual, BootBannerText and BootBannerColor after an object: Epoch
+/// takes them anywhere (bad practice, says the seed): a warning, and the boot
+/// uses them.
+#[test]
+fn globals_epoch_takes_after_objects_boot_with_a_warning() {
+    let dir = scratch("econf-late-globals");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID a\nObjectStartCommand /bin/true\nObjectStartPriority 1\nObjectRunlevels default\nObjectEnabled true\n\
+         MountVirtual procfs\nBootBannerText Late banner\nBootBannerColor GREEN\n",
+    );
+    let conf = dir.join("epoch.conf");
+    let (status, stderr) = check_config(&dir, &["--strict-epoch"]);
+    assert_eq!(status, 0, "{stderr}");
+    for (line, name) in [(7, "MountVirtual"), (8, "BootBannerText"), (9, "BootBannerColor")] {
+        let warning = format!("{}:{line}: warning: {name} after the first ObjectID", conf.display());
+        assert!(stderr.contains(&warning), "no {warning:?} in:\n{stderr}");
+    }
+    let p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let console = p.console();
+    assert!(console.contains("\x1b[32mLate banner\x1b[0m"), "{console}");
+    assert!(console.contains(&format!("{}:8: warning: BootBannerText after the first ObjectID", conf.display())), "{console}");
+    assert_eq!(p.state("a"), "done");
+    p.poweroff();
+}
