@@ -8,7 +8,7 @@ mod ns;
 
 use std::time::Duration;
 
-use ns::{scratch, write, Pid1};
+use ns::{ok, scratch, write, Pid1};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -96,5 +96,42 @@ fn globals_epoch_takes_after_objects_boot_with_a_warning() {
     assert!(console.contains("\x1b[32mLate banner\x1b[0m"), "{console}");
     assert!(console.contains(&format!("{}:8: warning: BootBannerText after the first ObjectID", conf.display())), "{console}");
     assert_eq!(p.state("a"), "done");
+    p.poweroff();
+}
+
+/// iocinit holds at most 64 runlevels (Epoch has no limit): a configuration
+/// naming more is refused at the line that names one too many, by
+/// check-config (--strict-epoch too: it is not an extension, iocinit cannot
+/// run it) and by PID 1, which keeps its emergency shell until the file is
+/// fixed. With 64, the 64th runlevel works.
+#[test]
+fn more_runlevels_than_iocinit_holds_are_refused_at_the_line() {
+    let dir = scratch("econf-runlevels");
+    let config = |late: &str| {
+        let all: Vec<String> = (0..64).map(|i| format!("rl{i}")).collect();
+        format!(
+            "DefaultRunlevel rl0\n\
+             ObjectID a\nObjectStartCommand /bin/true\nObjectStartPriority 1\nObjectRunlevels {}\n\
+             ObjectID late\nObjectStartCommand /bin/true\nObjectRunlevels {late}\nObjectStartPriority 1\nObjectEnabled true\n",
+            all.join(" ")
+        )
+    };
+    write(&dir, "epoch.conf", &config("rl64"));
+    let refused = format!("{}:8: runlevel rl64 is one too many: the configuration names 65 runlevels, expected at most 64", dir.join("epoch.conf").display());
+    for extra in [&[][..], &["--strict-epoch"][..]] {
+        let (status, stderr) = check_config(&dir, extra);
+        assert_eq!(status, 1, "{stderr}");
+        assert!(stderr.contains(&refused), "no {refused:?} in:\n{stderr}");
+    }
+    let p = Pid1::spawn(&dir, &[], None);
+    p.wait_console("*** emergency shell; exit it to continue", T);
+    assert!(p.console().contains(&refused), "{}", p.console());
+
+    write(&dir, "epoch.conf", &config("rl63"));
+    p.wait_socket();
+    p.wait_console("iocinit: ready", T);
+    assert_eq!(p.state("late"), "stopped");
+    ok(p.ctl(&["runlevel", "rl63"]));
+    p.wait_state("late", "done", T);
     p.poweroff();
 }
