@@ -135,3 +135,18 @@ fn more_runlevels_than_iocinit_holds_are_refused_at_the_line() {
     p.wait_state("late", "done", T);
     p.poweroff();
 }
+
+/// Objects of one priority start together in iocinit, one after another in
+/// Epoch: check-config says so once, however many share one.
+#[test]
+fn check_config_notes_shared_priorities_once() {
+    let dir = scratch("econf-shared-priority");
+    let object = |id: &str| format!("ObjectID {id}\nObjectStartCommand /bin/true\nObjectStartPriority 1\nObjectStopPriority 1\nObjectRunlevels default\nObjectEnabled true\n");
+    write(&dir, "epoch.conf", &format!("DefaultRunlevel default\n{}{}{}", object("a"), object("b"), object("c")));
+    for extra in [&[][..], &["--strict-epoch"][..]] {
+        let (status, stderr) = check_config(&dir, extra);
+        assert_eq!(status, 0, "{stderr}");
+        let note = format!("{}:8: note: objects a and b have the same ObjectStartPriority 1: iocinit starts", dir.join("epoch.conf").display());
+        assert!(stderr.starts_with(&note) && stderr.lines().count() == 1, "{stderr}");
+    }
+}
