@@ -1,8 +1,10 @@
 //! Epoch compliance of the configuration language, with the real binary as
-//! PID 1 of a PID namespace (issue 12): commands that need a shell get one,
-//! values may start with `=`, the globals Epoch accepts after objects boot
-//! with a warning, and a configuration of more runlevels than iocinit can
-//! hold is refused with the line that names one too many.
+//! PID 1 of a PID namespace and as `check-config` (issue 12): commands that
+//! need a shell get one, values may start with `=`, the globals Epoch
+//! accepts after objects boot with a warning, a configuration of more
+//! runlevels than iocinit can hold is refused at the line that names one too
+//! many, and shared priorities (concurrent here, sequential in Epoch) get a
+//! note.
 
 mod ns;
 
