@@ -36,17 +36,35 @@ use std::os::raw::c_char;
 
 use crate::sys::Pid;
 
-/// Shell metacharacters that make a command go through `/bin/sh -c`
-/// (Epoch's rule: plain `prog arg arg` is exec'd directly).
+/// Characters that make a command go through `/bin/sh -c`: Epoch's own set
+/// (``&^$#@!()*%{}`~+|\<>?;:'[]"`` and tab), so that every command Epoch
+/// hands to the shell goes there here too, and `=` (`FOO=1 prog` assigns).
+/// Some mean nothing to a POSIX shell in most places (`@`, `+`, `^`, a lone
+/// `]`); the shell then runs the same words a direct exec would.
 const SHELL_CHARS: &[char] = &[
-    '|', '&', ';', '<', '>', '(', ')', '$', '`', '\\', '"', '\'', '*', '?', '[', '#', '~', '=', '%', '{', '}', '\n',
+    '&', '^', '$', '#', '@', '!', '(', ')', '*', '%', '{', '}', '`', '~', '+', '|', '\\', '<', '>', '?', ';', ':', '\'', '[', ']', '"',
+    '=',
 ];
+
+/// The shell's reserved words, POSIX's and bash's (/bin/sh may be bash):
+/// as the first word of a command only a shell knows them, and exec'd
+/// directly they would be looked up in PATH (`time prog` would run another
+/// program). Those made of [`SHELL_CHARS`] (`!`, `{`, `}`, `[[`, `]]`) are
+/// caught by them. Built-ins (`umask`, `echo`) are not looked for: as in
+/// Epoch, they need FORCESHELL.
+const RESERVED_WORDS: &[&str] =
+    &["case", "do", "done", "elif", "else", "esac", "fi", "for", "if", "in", "then", "until", "while", "function", "select", "time", "coproc"];
 
 pub const SHELL: &str = "/bin/sh";
 
-/// Whether `command` needs a shell to mean what it says.
+/// Whether `command` needs a shell to mean what it says: it holds one of
+/// [`SHELL_CHARS`]; or whitespace other than a space (a tab is in Epoch's
+/// set, a newline ends a command, and a shell splits words only at blanks
+/// where a direct exec would split at any whitespace, a vertical tab or a
+/// no-break space too); or its first word is one of [`RESERVED_WORDS`].
 pub fn needs_shell(command: &str) -> bool {
-    command.contains(SHELL_CHARS)
+    command.chars().any(|c| SHELL_CHARS.contains(&c) || (c.is_whitespace() && c != ' '))
+        || command.split(' ').find(|word| !word.is_empty()).is_some_and(|first| RESERVED_WORDS.contains(&first))
 }
 
 /// A program with its arguments and environment, ready to exec without
@@ -695,9 +713,32 @@ mod tests {
     #[test]
     fn shell_detection_follows_epoch() {
         assert!(!needs_shell("/usr/bin/procServ -f --name x ./st.cmd"));
+        assert!(!needs_shell("/sbin/getty 115200 ttyS0"));
         assert!(needs_shell("echo hi > /tmp/x"));
         assert!(needs_shell("a && b"));
         assert!(needs_shell("FOO=1 prog"));
+        // Every character of Epoch's own set.
+        for c in "&^$#@!()*%{}`~+|\\<>?;:'[]\"\t".chars() {
+            assert!(needs_shell(&format!("prog a{c}b")), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn shell_words_and_blanks_a_split_would_read_differently() {
+        // Reserved words as the first word (`!`, `{` and `[[` are characters
+        // of the set too, as is `:`, the null built-in).
+        for command in ["! /bin/false", ": nothing", "if true", "  time prog", "while", "case", "{ a", "[[ -e x ]]"] {
+            assert!(needs_shell(command), "{command}");
+        }
+        // The same words as arguments, or inside a longer word, are text;
+        // built-ins need FORCESHELL, as in Epoch.
+        for command in ["prog if then", "/bin/if", "ifup -a", "timeout 5 prog", "umask 022", "echo hi"] {
+            assert!(!needs_shell(command), "{command}");
+        }
+        // Whitespace a shell does not split on (Rust's split would).
+        for command in ["prog a\rb", "prog a\u{0b}b", "prog a\u{0c}b", "prog a\u{a0}b", "prog\u{2003}x", "a\nb"] {
+            assert!(needs_shell(command), "{command:?}");
+        }
     }
 
     #[test]

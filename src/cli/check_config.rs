@@ -3,16 +3,17 @@
 //!
 //! Exit status 0 when there is no error (warnings allowed), 1 otherwise, also
 //! when only an IOC file is bad (PID 1 would still boot the rest). Problems go
-//! to stderr as `PATH:LINE: message` / `PATH:LINE: warning: message`; `--json`
-//! prints the resolved model (or, when it is unusable, only the diagnostics)
-//! to stdout.
+//! to stderr as `PATH:LINE: message` / `PATH:LINE: warning: message`, then at
+//! most one `PATH:LINE: note: ...` when objects share a priority (they start
+//! together here, one after another in Epoch); `--json` prints the resolved
+//! model (or, when it is unusable, only the diagnostics) to stdout.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use argh::FromArgs;
 
-use crate::config::{dump, load, LoadOptions, Loaded};
+use crate::config::{dump, load, Config, LoadOptions, Loaded, Object};
 
 /// Check a configuration (epoch.conf, its Imports and the IOC files) as PID 1
 /// would load it, and report every problem.
@@ -60,6 +61,17 @@ pub fn report(loaded: &Loaded, json: bool, out: &mut dyn Write, err: &mut dyn Wr
     for diagnostic in &loaded.diagnostics {
         let _ = writeln!(err, "{diagnostic}");
     }
+    if let Some((config, (attribute, priority, a, b))) = loaded.config.as_ref().and_then(|c| Some((c, shared_priority(c)?))) {
+        let _ = writeln!(
+            err,
+            "{}: note: objects {} and {} have the same {attribute} {priority}: iocinit starts the objects of one start priority \
+             together, and stops those of one stop priority together, where Epoch runs them one after another \
+             (docs/CONFIG.md, \"Differences from Epoch\")",
+            crate::config::place(&config.files, b.location),
+            a.id,
+            b.id
+        );
+    }
     if json {
         let document = match &loaded.config {
             Some(config) => dump::to_json(config, &loaded.diagnostics),
@@ -68,4 +80,72 @@ pub fn report(loaded: &Loaded, json: bool, out: &mut dyn Write, err: &mut dyn Wr
         let _ = writeln!(out, "{document}");
     }
     i32::from(loaded.has_errors())
+}
+
+/// The first two objects of epoch.conf that share a start priority (boot and
+/// runlevel changes start them together) or a stop priority, with that
+/// attribute and priority: a migrator from Epoch, which runs them one after
+/// another, is told once. IOC files do not count: they are iocinit's own,
+/// and start together by design.
+fn shared_priority(config: &Config) -> Option<(&'static str, u32, &Object, &Object)> {
+    let own: Vec<&Object> = config.objects.iter().filter(|o| !o.console.as_ref().is_some_and(|c| c.from_ioc_file)).collect();
+    [("ObjectStartPriority", true), ("ObjectStopPriority", false)].into_iter().find_map(|(attribute, start)| {
+        // 0 is "not by priority"; a HALTONLY object is never started.
+        let priority_of = |o: &Object| match start {
+            true if o.options.halt_only => 0,
+            true => o.start_priority,
+            false => o.stop_priority,
+        };
+        own.iter().enumerate().find_map(|(i, &b)| {
+            let priority = priority_of(b);
+            let &a = own[..i].iter().find(|&&a| priority > 0 && priority_of(a) == priority)?;
+            Some((attribute, priority, a, b))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{load_with, MemFs};
+
+    const MAIN: &str = "/etc/epoch/epoch.conf";
+
+    /// What `check-config` writes to stderr for `text` (IOC files `iocs`).
+    fn stderr_for(text: &str, iocs: &[&str]) -> String {
+        let mut files = MemFs::new().with(MAIN, text);
+        for (i, ioc) in iocs.iter().enumerate() {
+            files.insert(format!("/etc/procServ.d/{ioc}.conf"), format!("IOC_NAME={ioc}\nIOC_CMD=./st.cmd{i}\n"));
+        }
+        let loaded = load_with(&files, Path::new(MAIN), &LoadOptions::default());
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert_eq!(report(&loaded, false, &mut out, &mut err), 0);
+        String::from_utf8(err).unwrap()
+    }
+
+    fn object(id: &str, start: u32, stop: u32) -> String {
+        format!("ObjectID {id}\nObjectStartCommand x\nObjectStartPriority {start}\nObjectStopPriority {stop}\nObjectRunlevels default\n")
+    }
+
+    #[test]
+    fn equal_priorities_get_one_note() {
+        let note = |line: u32, a: &str, b: &str, attribute: &str, priority: u32| {
+            format!(
+                "{MAIN}:{line}: note: objects {a} and {b} have the same {attribute} {priority}: iocinit starts the objects of one \
+                 start priority together, and stops those of one stop priority together, where Epoch runs them one after \
+                 another (docs/CONFIG.md, \"Differences from Epoch\")\n"
+            )
+        };
+        let text = format!("DefaultRunlevel default\n{}{}{}{}", object("a", 1, 3), object("b", 2, 2), object("c", 1, 2), object("d", 1, 1));
+        // Once, for the first pair found, though a, c and d share a start
+        // priority and b and c a stop priority.
+        assert_eq!(stderr_for(&text, &[]), note(12, "a", "c", "ObjectStartPriority", 1));
+        let text = format!("DefaultRunlevel default\n{}{}", object("a", 1, 2), object("b", 2, 2));
+        assert_eq!(stderr_for(&text, &[]), note(7, "a", "b", "ObjectStopPriority", 2));
+        // Distinct priorities, 0 (not by priority), HALTONLY objects' start
+        // priority and IOC files (which start together by design): no note.
+        let halt = "ObjectID h\nObjectStopCommand x\nObjectStopPriority 9\nObjectOptions HALTONLY\n";
+        let text = format!("DefaultRunlevel default\n{}{}{}{halt}", object("a", 1, 2), object("b", 0, 0), object("c", 0, 0));
+        assert_eq!(stderr_for(&text, &["vac1", "vac2"]), "");
+    }
 }

@@ -87,7 +87,8 @@ pub(crate) enum Handler {
 pub(crate) enum AfterObjects {
     /// Only Import: Epoch allows it anywhere.
     Allowed,
-    /// Epoch's "handful of others": accepted, but the seed calls it bad practice.
+    /// Epoch's "handful of others" (the globals its parser takes anywhere):
+    /// accepted, but the seed calls it bad practice.
     Warning,
     Error,
 }
@@ -129,14 +130,14 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &[
     global("RunlevelInherits", false, WarnAfter, runlevel_inherits),
     global("DefinePriority", false, NotAfter, define_priority),
     global("DisableCAD", true, WarnAfter, |g, v, _| set(&mut g.globals.disable_cad, parse_bool(v)?)),
-    global("BootBannerText", true, NotAfter, |g, v, _| {
+    global("BootBannerText", true, WarnAfter, |g, v, _| {
         g.globals.boot_banner = if v == "NONE" { None } else { Some(text_or_file(v)?) };
         Ok(())
     }),
-    global("BootBannerColor", true, NotAfter, |g, v, _| set(&mut g.globals.boot_banner_color, color(v)?)),
+    global("BootBannerColor", true, WarnAfter, |g, v, _| set(&mut g.globals.boot_banner_color, color(v)?)),
     global("Hostname", true, NotAfter, |g, v, _| set(&mut g.globals.hostname, Some(host_name(v)?))),
     global("Domainname", true, NotAfter, |g, v, _| set(&mut g.globals.domainname, Some(host_name(v)?))),
-    global("MountVirtual", false, NotAfter, mount_virtual),
+    global("MountVirtual", false, WarnAfter, mount_virtual),
     global("EnableLogging", true, WarnAfter, |g, v, _| set(&mut g.globals.enable_logging, parse_bool(v)?)),
     global("BlankLogOnBoot", true, WarnAfter, |g, v, _| set(&mut g.globals.blank_log_on_boot, parse_bool(v)?)),
     global("GlobalEnvVar", false, WarnAfter, |g, v, _| add_env(&mut g.globals.env, v)),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::attributes::{self, AfterObjects, GlobalsDraft, Handler, ObjectContext, ObjectDraft};
 use super::checks::{self, Finding};
 use super::lines::{Statement, Statements};
-use super::model::{Config, Console, Location, Object, Runlevel};
+use super::model::{Config, Console, Location, Object, Runlevel, MAX_RUNLEVELS};
 use super::source::FileSource;
 use super::values::name;
 use super::Diagnostic;
@@ -39,6 +39,7 @@ pub(crate) fn parse(source: &dyn FileSource, main: &Path, text: &[u8], strict: b
         globals: GlobalsDraft::default(),
         objects: Vec::new(),
         current: None,
+        runlevels_named_at: Vec::new(),
         first_object: None,
         declared: HashMap::new(),
     };
@@ -67,6 +68,9 @@ struct Parser<'a> {
     globals: GlobalsDraft,
     objects: Vec<Object>,
     current: Option<ObjectDraft>,
+    /// Per object of `objects`: its ObjectRunlevels line (its ObjectID line
+    /// when it has none), where its runlevels are named.
+    runlevels_named_at: Vec<Location>,
     first_object: Option<Location>,
     /// Where each ObjectID was declared, to find duplicates.
     declared: HashMap<String, Location>,
@@ -206,6 +210,9 @@ impl Parser<'_> {
         let Some(draft) = self.current.take() else { return };
         let findings = checks::object(&draft, self.strict);
         self.report(findings);
+        let location = draft.object.location;
+        let runlevels_line = draft.line_of("ObjectRunlevels").unwrap_or(location.line);
+        self.runlevels_named_at.push(Location { line: runlevels_line, ..location });
         let mut object = draft.object;
         if object.description.is_empty() {
             object.description = object.id.clone();
@@ -275,7 +282,17 @@ impl Parser<'_> {
         let findings = checks::config(&self.globals, &self.objects, counted_ioc_runlevels);
         self.report(findings);
 
-        let runlevels = runlevels(&self.globals, &self.objects, &ioc_runlevels);
+        let named = runlevels(&self.globals, &self.objects, &self.runlevels_named_at, &ioc_runlevels);
+        if let Some((one_too_many, at)) = named.get(MAX_RUNLEVELS) {
+            let message = format!(
+                "runlevel {} is one too many: the configuration names {} runlevels, expected at most {MAX_RUNLEVELS} \
+                 (iocinit keeps each object's runlevels in a {MAX_RUNLEVELS}-bit set)",
+                one_too_many.name,
+                named.len()
+            );
+            self.error(*at, message);
+        }
+        let runlevels = named.into_iter().map(|(runlevel, _)| runlevel).collect();
         let config = Config { files: self.files, globals: self.globals.globals, objects: self.objects, runlevels };
         Parsed { config, diagnostics: self.diagnostics, ioc_runlevels }
     }
@@ -304,18 +321,73 @@ impl Parser<'_> {
     }
 }
 
-/// Every runlevel named anywhere, in order of first mention, with its direct
-/// inheritance.
-fn runlevels(globals: &GlobalsDraft, objects: &[Object], ioc_runlevels: &[String]) -> Vec<Runlevel> {
-    let default = Some(&globals.globals.default_runlevel).filter(|d| !d.is_empty());
-    let inherits = globals.inherits.iter().flat_map(|i| [&i.runlevel, &i.inherited]);
-    let in_objects = objects.iter().flat_map(|o| o.runlevels.iter());
-    let mut list: Vec<Runlevel> = Vec::new();
-    for name in default.into_iter().chain(inherits).chain(ioc_runlevels).chain(in_objects) {
-        if !list.iter().any(|r| r.name == *name) {
+/// Every runlevel named anywhere, with its direct inheritance and where it
+/// is first named, in this order: the default runlevel, those of
+/// RunlevelInherits, the IOC runlevels, then the objects' in their order.
+/// `objects_at` holds, per object, the line that names its runlevels.
+fn runlevels(globals: &GlobalsDraft, objects: &[Object], objects_at: &[Location], ioc_runlevels: &[String]) -> Vec<(Runlevel, Location)> {
+    let default_at = globals.location_of("DefaultRunlevel").unwrap_or_default();
+    let default = Some(&globals.globals.default_runlevel).filter(|d| !d.is_empty()).map(|d| (d, default_at));
+    let inherits = globals.inherits.iter().flat_map(|i| [(&i.runlevel, i.at), (&i.inherited, i.at)]);
+    let ioc_at = globals.location_of("IocRunlevels").unwrap_or(default_at);
+    let ioc = ioc_runlevels.iter().map(|r| (r, ioc_at));
+    let in_objects = objects.iter().zip(objects_at).flat_map(|(o, &at)| o.runlevels.iter().map(move |r| (r, at)));
+    let mut list: Vec<(Runlevel, Location)> = Vec::new();
+    for (name, at) in default.into_iter().chain(inherits).chain(ioc).chain(in_objects) {
+        if !list.iter().any(|(r, _)| r.name == *name) {
             let direct = globals.inherits.iter().filter(|i| i.runlevel == *name).map(|i| i.inherited.clone()).collect();
-            list.push(Runlevel { name: name.clone(), inherits: direct });
+            list.push((Runlevel { name: name.clone(), inherits: direct }, at));
         }
     }
     list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MemFs;
+
+    fn errors(text: &str) -> Vec<String> {
+        let main = Path::new("/etc/epoch/epoch.conf");
+        let parsed = parse(&MemFs::new().with(main, text), main, text.as_bytes(), false);
+        parsed.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect()
+    }
+
+    fn names(range: std::ops::Range<usize>) -> String {
+        range.map(|i| format!("rl{i}")).collect::<Vec<_>>().join(" ")
+    }
+
+    /// `prelude`, then objects `a` (runlevels 0..split, line 5 after the
+    /// prelude) and `b` (split..count, line 8).
+    fn with_runlevels(prelude: &str, split: usize, count: usize) -> String {
+        format!(
+            "{prelude}DefaultRunlevel rl0\nObjectID a\nObjectStartCommand x\nObjectStartPriority 1\nObjectRunlevels {}\n\
+             ObjectID b\nObjectStartCommand x\nObjectRunlevels {}\n",
+            names(0..split),
+            names(split..count)
+        )
+    }
+
+    #[test]
+    fn runlevels_beyond_the_limit_are_refused_where_one_too_many_is_named() {
+        let main = Path::new("/etc/epoch/epoch.conf");
+        let text = with_runlevels("", 60, MAX_RUNLEVELS);
+        let parsed = parse(&MemFs::new().with(main, text.as_str()), main, text.as_bytes(), false);
+        assert_eq!(parsed.diagnostics, vec![]);
+        assert_eq!(parsed.config.runlevels.len(), MAX_RUNLEVELS);
+
+        let too_many = |line: u32, runlevel: &str, count: usize| {
+            format!(
+                "/etc/epoch/epoch.conf:{line}: runlevel {runlevel} is one too many: the configuration names {count} runlevels, \
+                 expected at most {MAX_RUNLEVELS} (iocinit keeps each object's runlevels in a {MAX_RUNLEVELS}-bit set)"
+            )
+        };
+        let last = format!("rl{MAX_RUNLEVELS}");
+        assert_eq!(errors(&with_runlevels("", 60, MAX_RUNLEVELS + 6)), vec![too_many(8, &last, MAX_RUNLEVELS + 6)]);
+        // Counted in the order of the model: the default runlevel, those of
+        // RunlevelInherits, then the objects'.
+        let inherits = format!("RunlevelInherits rl1 {last}\n");
+        let before_last = format!("rl{}", MAX_RUNLEVELS - 1);
+        assert_eq!(errors(&with_runlevels(&inherits, 60, MAX_RUNLEVELS)), vec![too_many(9, &before_last, MAX_RUNLEVELS + 1)]);
+    }
 }

@@ -10,7 +10,10 @@
 //!   processed as a line of its own. As in Epoch, both markers count only at
 //!   the start of a line, so `ObjectID a>!>b` is just text.
 //! - Name and value are separated by spaces/tabs, or by a single `=` with no
-//!   blanks around it. Trailing blanks (and a CR of CRLF files) are dropped.
+//!   blanks around it. After blanks a value may start with `=`
+//!   (`BootBannerText ==== Welcome ====`), but a lone `=` between blanks
+//!   (`Name = value`) is refused. Trailing blanks (and a CR of CRLF files)
+//!   are dropped.
 
 /// One `Name value` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,16 +121,26 @@ fn split_statement(line: u32, text: &[u8]) -> Result<Statement<'_>, LineError> {
     if name.is_empty() {
         return Err((line, format!("expected an attribute name at the start of the line, got {text:?}")));
     }
-    let value = match rest.strip_prefix('=') {
-        Some(value) => value,
-        None => rest.trim_start_matches([' ', '\t']),
+    let (value, ambiguous) = match rest.strip_prefix('=') {
+        // `Name= value` and `Name==value`: blanks or a second `=` after the
+        // delimiter would silently go into the value (IDs, commands).
+        Some(value) => (value, value.starts_with([' ', '\t', '='])),
+        // Blanks are the delimiter, and a value may start with `=`
+        // (`BootBannerText ==== Welcome ====`), but not with a lone one:
+        // `Name = value` means `Name=value` to a reader, `= value` to Epoch.
+        None => {
+            let value = rest.trim_start_matches([' ', '\t']);
+            let lone_equals = value.strip_prefix('=').is_some_and(|after| after.is_empty() || after.starts_with([' ', '\t']));
+            (value, lone_equals)
+        }
     };
-    // `Name = value`, `Name =value`, `Name= value` and `Name==value` would
-    // silently put `=` or blanks into values (IDs, commands): refuse them.
-    if (rest.starts_with('=') && value.starts_with([' ', '\t', '='])) || (!rest.starts_with('=') && value.starts_with('=')) {
+    if ambiguous {
         return Err((
             line,
-            format!("{name}: expected `{name} value` or `{name}=value` (a single `=` with no blanks around it), got {text:?}"),
+            format!(
+                "{name}: expected `{name} value` or `{name}=value` (a single `=` with no blanks around it; \
+                 a value after blanks may start with `=` only when no blank follows it), got {text:?}"
+            ),
         ));
     }
     Ok(Statement { line, name, value: trim_end(value) })
@@ -164,11 +177,20 @@ mod tests {
 
     #[test]
     fn equals_with_blanks_is_refused() {
-        for text in ["ObjectID = x", "ObjectID =x", "ObjectID= x", "ObjectID==x", "=x"] {
+        for text in ["ObjectID = x", "ObjectID\t=\tx", "ObjectID =", "ObjectID= x", "ObjectID==x", "=x"] {
             assert_eq!(parse(text), vec![Err(1)], "{text}");
         }
         // An `=` later in the value is text.
         assert_eq!(parse("GlobalEnvVar=A=b c"), vec![ok(1, "GlobalEnvVar", "A=b c")]);
+    }
+
+    #[test]
+    fn a_value_after_blanks_may_start_with_equals() {
+        assert_eq!(parse("BootBannerText ==== Welcome ===="), vec![ok(1, "BootBannerText", "==== Welcome ====")]);
+        assert_eq!(parse("ObjectDescription\t==> net <=="), vec![ok(1, "ObjectDescription", "==> net <==")]);
+        assert_eq!(parse("ObjectID  =x"), vec![ok(1, "ObjectID", "=x")]);
+        // After a single `=`, a value may not start with another one.
+        assert_eq!(parse("BootBannerText=== Welcome"), vec![Err(1)]);
     }
 
     #[test]

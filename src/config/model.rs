@@ -14,6 +14,10 @@ pub struct Location {
     pub line: u32,
 }
 
+/// The most runlevel names one configuration may have: the engine keeps the
+/// runlevels of each object in a 64-bit set. More is a load error.
+pub const MAX_RUNLEVELS: usize = 64;
+
 /// A whole, valid configuration.
 #[derive(Debug, Clone, Default)]
 pub struct Config {

@@ -187,6 +187,9 @@ pub struct Engine<O: Os> {
     state_file: Option<CString>,
 }
 
+// A loaded configuration never names more runlevels than a mask has bits.
+const _: () = assert!(crate::config::MAX_RUNLEVELS <= u64::BITS as usize);
+
 fn runlevel_bit(config: &Config, name: &str) -> u64 {
     config.runlevels.iter().position(|r| r.name == name).filter(|&i| i < 64).map(|i| 1u64 << i).unwrap_or(0)
 }
