@@ -14,7 +14,7 @@ mod ns;
 
 use std::time::Duration;
 
-use ns::{ok, read, scratch, wait_for, write, Pid1};
+use ns::{ok, read, scratch, wait_for, write, write_exec, Pid1};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -56,5 +56,111 @@ fn status_shows_the_primary_group_of_objectuser() {
     let text = ok(p.run(p.bin.join("epoch").to_str().unwrap(), &["status", "u"]));
     let line = text.lines().find(|l| l.starts_with("Group:")).unwrap_or_else(|| panic!("{text}"));
     assert_eq!(line.split_whitespace().nth(1), Some(primary.as_str()), "{text}");
+    p.poweroff();
+}
+
+#[test]
+fn a_pid_file_that_never_comes_ends_with_warn_and_what_was_started_is_still_stopped() {
+    let dir = scratch("track-pidfile");
+    // A daemon that forgets its pid file: its starter exits at once, leaving
+    // it to PID 1.
+    write_exec(&dir, "daemon", "#!/bin/sh\n/bin/sleep 613 &\necho $! > @DIR@/dm.real\nexit 0\n");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\nPIDFileTimeout 1\n\
+         ObjectID fk\nObjectStartCommand /bin/sleep 612\nObjectStartPriority 1\nObjectStopPriority 1\nObjectRunlevels default\n\
+         ObjectOptions FORK\nObjectPIDFile @DIR@/fk.pid\nObjectStopCommand PIDFILE\n\
+         ObjectID dm\nObjectStartCommand @DIR@/daemon\nObjectStartPriority 1\nObjectStopPriority 1\nObjectRunlevels default\n\
+         ObjectPIDFile @DIR@/dm.pid\n\
+         ObjectID later\nObjectStartCommand /bin/true\nObjectStartPriority 2\nObjectRunlevels default\n",
+    );
+    let p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let console = p.console();
+    for line in ["Starting fk ... WARN", "Starting dm ... WARN", "Starting later ... Done"] {
+        assert!(console.contains(line), "no {line:?} in:\n{console}");
+    }
+    // Both still follow what they started: the FORK process, the daemon.
+    let fk = p.status("fk");
+    assert_eq!((fk["state"].as_str(), fk["outcome"].as_str()), (Some("running"), Some("WARN")), "{fk}");
+    assert!(fk["note"].as_str().unwrap_or("").contains("no live pid in ObjectPIDFile after 1 s"), "{fk}");
+    let fk_pid = fk["pid"].as_i64().expect("fk follows its process");
+    assert_eq!(p.find_process("sleep 612"), Some(fk_pid));
+    let daemon = pid_in(&dir, "dm.real");
+    assert_eq!(p.pid("dm"), Some(daemon), "{}", p.status("dm"));
+    // `epoch stop` ends them, and says so truthfully.
+    let out = ok(p.ctl(&["stop", "fk"]));
+    assert!(out.contains("Stopping fk ..."), "{out}");
+    assert!(wait_for(T, || !alive(&p, fk_pid)), "sleep 612 runs on");
+    assert_eq!(p.state("fk"), "stopped");
+    let out = ok(p.ctl(&["stop", "dm"]));
+    assert!(out.contains("Stopping dm ... Done"), "{out}");
+    assert!(!alive(&p, daemon), "the daemon {daemon} runs on");
+    p.poweroff();
+}
+
+#[test]
+fn a_daemon_without_its_pid_file_is_stopped_by_its_object_at_shutdown() {
+    let dir = scratch("track-pidfile-shutdown");
+    // A daemon that never writes its pid file and says which signal ended
+    // it: TERMSIGNAL (SIGUSR2) comes from its object's stop only, the final
+    // SIGTERM to everything from no object.
+    write_exec(
+        &dir,
+        "daemon",
+        "#!/bin/sh\n/bin/sh -c 'trap \"echo usr2 > @DIR@/signalled; exit 0\" USR2; echo $$ > @DIR@/dm.real; \
+         while :; do sleep 0.05; done' > /dev/null &\nexit 0\n",
+    );
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\nPIDFileTimeout 1\n\
+         ObjectID dm\nObjectStartCommand @DIR@/daemon\nObjectStartPriority 1\nObjectStopPriority 1\nObjectRunlevels default\n\
+         ObjectPIDFile @DIR@/dm.pid\nObjectOptions TERMSIGNAL=SIGUSR2\n",
+    );
+    let p = Pid1::boot(&dir, &[]);
+    p.wait_console("Starting dm ... WARN", T);
+    let daemon = pid_in(&dir, "dm.real");
+    assert_eq!(p.pid("dm"), Some(daemon), "{}", p.status("dm"));
+    let console = p.poweroff();
+    assert!(console.contains("Stopping dm ... Done"), "{console}");
+    assert_eq!(read(&dir, "signalled"), "usr2\n", "the daemon was not stopped by its object");
+}
+
+#[test]
+fn notrack_objects_are_found_after_their_start_and_stopped() {
+    let dir = scratch("track-notrack");
+    // A daemon starting two processes, naming the second in its pid file
+    // before its starter exits: the pid file, not /proc, says which one.
+    write_exec(&dir, "daemon", "#!/bin/sh\n/bin/sleep 616 &\n/bin/sleep 615 &\necho $! > @DIR@/nd.pid\nexit 0\n");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID nt\nObjectStartCommand /bin/sleep 614\nObjectStartPriority 1\nObjectStopPriority 1\nObjectRunlevels default\n\
+         ObjectOptions FORK NOTRACK\n\
+         ObjectID nd\nObjectStartCommand @DIR@/daemon\nObjectStartPriority 1\nObjectStopPriority 1\nObjectRunlevels default\n\
+         ObjectOptions NOTRACK\nObjectPIDFile @DIR@/nd.pid\n\
+         ObjectID other\nObjectStartCommand /bin/true\nObjectStartPriority 1\nObjectRunlevels other\n",
+    );
+    let p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    // Found once started: the FORK process, the process the pid file names.
+    let nt = p.pid("nt").expect("nt's process is tracked");
+    assert_eq!(p.find_process("sleep 614"), Some(nt));
+    let named = pid_in(&dir, "nd.pid");
+    assert_eq!(p.pid("nd"), Some(named), "{}", p.status("nd"));
+    // `epoch stop` stops the process, not only the object.
+    let out = ok(p.ctl(&["stop", "nt"]));
+    assert!(out.contains("Stopping nt ... Done"), "{out}");
+    assert!(!alive(&p, nt), "sleep 614 runs on after the stop");
+    // A runlevel change stops them too.
+    ok(p.ctl(&["start", "nt"]));
+    let nt = p.pid("nt").expect("nt's process is tracked again");
+    ok(p.ctl(&["runlevel", "other"]));
+    p.wait_state("nt", "stopped", T);
+    p.wait_state("nd", "stopped", T);
+    assert!(wait_for(T, || !alive(&p, nt) && !alive(&p, named)), "a NOTRACK process outlived the runlevel change");
     p.poweroff();
 }

@@ -30,7 +30,7 @@ mod sequence;
 
 use std::ffi::CString;
 
-use crate::config::{Config, ExitResult, StopMethod, DEFAULT_START_TIMEOUT_S};
+use crate::config::{Config, ExitResult, StopMethod, DEFAULT_PIDFILE_TIMEOUT_S, DEFAULT_START_TIMEOUT_S};
 use crate::spawn::{self, Redirect};
 use crate::sys::{ExitStatus, Pid};
 use object::{backoff_ms, Cause, Handle, Handles, Helper, ObjState, Outcome, State, CRASH_LIMIT, FAST_FAILURE_MS};
@@ -43,8 +43,6 @@ use status::StatusFormat;
 pub const DEFAULT_STOP_TIMEOUT_S: u32 = 10;
 /// After SIGKILL, how long to wait for the reap before giving up.
 const KILL_WAIT_MS: u64 = 2_000;
-/// How long ObjectPIDFile may take to name a live process.
-const PIDFILE_WAIT_MS: u64 = 30_000;
 /// SERVICE: how long, and how often, to look for the daemon after the start
 /// command ended (one caught inside its execve shows no environment).
 const SERVICE_WAIT_MS: u64 = 500;
