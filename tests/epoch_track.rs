@@ -164,3 +164,91 @@ fn notrack_objects_are_found_after_their_start_and_stopped() {
     assert!(wait_for(T, || !alive(&p, nt) && !alive(&p, named)), "a NOTRACK process outlived the runlevel change");
     p.poweroff();
 }
+
+/// Ctrl-Alt-Del as the kernel reports it to init (DisableCAD true): SIGINT.
+fn ctrl_alt_del(p: &Pid1) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.host_pid), nix::sys::signal::Signal::SIGINT).unwrap();
+}
+
+#[test]
+fn ctrl_alt_del_during_the_boot_kills_the_hung_start_and_when_idle_reboots() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = scratch("track-cad-boot");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\nDisableCAD true\n\
+         ObjectID hung\nObjectStartCommand /bin/sleep 621\nObjectStartPriority 1\nObjectRunlevels default\n\
+         ObjectID next\nObjectStartCommand /bin/true\nObjectStartPriority 2\nObjectRunlevels default\n",
+    );
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_state("hung", "starting", T);
+    ctrl_alt_del(&p);
+    // The hung start is killed and the boot goes on; no reboot.
+    p.wait_console("iocinit: ready", T);
+    let console = p.console();
+    assert!(console.contains("Starting hung ... FAIL") && console.contains("Starting next ... Done"), "{console}");
+    assert!(!console.contains("going down"), "{console}");
+    assert_eq!(p.find_process("sleep 621"), None);
+    assert!(p.alive());
+    // Idle: a reboot (which ends the namespace with SIGHUP).
+    ctrl_alt_del(&p);
+    let status = p.wait_exit(T);
+    assert_eq!(status.signal(), Some(libc::SIGHUP), "a reboot ends the namespace with SIGHUP: {status:?}");
+    assert!(p.console().contains("system going down for reboot"), "{}", p.console());
+}
+
+#[test]
+fn ctrl_alt_del_pressed_twice_within_5_s_during_the_boot_reboots() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = scratch("track-cad-twice");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\nDisableCAD true\n\
+         ObjectID hung1\nObjectStartCommand /bin/sleep 624\nObjectStartPriority 1\nObjectRunlevels default\n\
+         ObjectID hung2\nObjectStartCommand /bin/sleep 625\nObjectStartPriority 2\nObjectRunlevels default\n",
+    );
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_state("hung1", "starting", T);
+    ctrl_alt_del(&p);
+    // The first press killed hung1's start; the boot went on. The second
+    // comes after PID 1 has handled the first (two pending SIGINTs are
+    // one), well within the 5 s.
+    p.wait_state("hung2", "starting", T);
+    assert!(p.console().contains("Starting hung1 ... FAIL"), "{}", p.console());
+    ctrl_alt_del(&p);
+    let status = p.wait_exit(T);
+    assert_eq!(status.signal(), Some(libc::SIGHUP), "a reboot ends the namespace with SIGHUP: {status:?}");
+    let console = p.console();
+    assert!(console.contains("system going down for reboot") && !console.contains("iocinit: ready"), "{console}");
+}
+
+#[test]
+fn ctrl_alt_del_during_the_shutdown_kills_the_hung_stop_and_the_shutdown_goes_on() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = scratch("track-cad-shutdown");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\nDisableCAD true\n\
+         ObjectID slow\nObjectStartCommand /bin/sleep 623\nObjectStartPriority 1\nObjectStopPriority 1\nObjectRunlevels default\n\
+         ObjectOptions FORK STOPTIMEOUT=600\nObjectStopCommand /bin/sleep 622\n\
+         ObjectID after\nObjectStartCommand /bin/sleep 626\nObjectStartPriority 1\nObjectStopPriority 2\nObjectRunlevels default\n\
+         ObjectOptions FORK\nObjectStopCommand /bin/sh -c 'echo stopped > @DIR@/after.stopped; kill $(cat @DIR@/after.pid)'\n",
+    );
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    std::fs::write(dir.join("after.pid"), p.pid("after").unwrap().to_string()).unwrap();
+    let mut poweroff = p.inside(p.bin.join("poweroff").to_str().unwrap(), &[]).spawn().unwrap();
+    assert!(wait_for(T, || p.find_process("sleep 622").is_some()), "the stop command never ran");
+    ctrl_alt_del(&p);
+    // The hung stop command (and the process it waited for) is killed; the
+    // next stop priority runs, and the power off is not turned into a reboot.
+    let status = p.wait_exit(T);
+    let _ = poweroff.wait();
+    assert_eq!(status.signal(), Some(libc::SIGINT), "a power off ends the namespace with SIGINT: {status:?}");
+    let console = p.console();
+    assert!(console.contains("Stopping slow ... FAIL") && console.contains("Stopping after ... Done"), "{console}");
+    assert_eq!(read(&dir, "after.stopped"), "stopped\n");
+}

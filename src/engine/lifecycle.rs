@@ -749,20 +749,7 @@ impl<O: Os> Engine<O> {
                     }
                     log::warn!("{id}: did not stop in time; sending SIGKILL");
                 }
-                st.deadline = Some(now + KILL_WAIT_MS);
-                for pid in st.main_pid.into_iter().chain(st.helper.map(|(_, pid)| pid)).chain(st.reload) {
-                    let _ = self.os.kill_group(pid, libc::SIGKILL);
-                }
-                // Only groups that still have a member: an empty one's
-                // number is free for reuse.
-                if self.groups_left(i) {
-                    for &pgid in &self.objs[i].leaderless_groups {
-                        let _ = self.os.signal_group(pgid, libc::SIGKILL);
-                    }
-                }
-                if self.config.objects[i].console.is_some() {
-                    self.kill_leftovers(i);
-                }
+                self.kill_stopping(i);
             }
             State::Stopping => {
                 // Killall5 waits end here; after SIGKILL, give up waiting.
@@ -791,6 +778,62 @@ impl<O: Os> Engine<O> {
         }
     }
 
+    /// SIGKILL to everything a stop of object `i` waits for (the process, the
+    /// stop, prestart and reload commands, with their groups, and a console
+    /// object's leftovers); the stop ends once they are reaped, or gives up
+    /// [`KILL_WAIT_MS`] later.
+    fn kill_stopping(&mut self, i: usize) {
+        let now = self.os.now_ms();
+        let st = &mut self.objs[i];
+        st.killed = true;
+        st.deadline = Some(now + KILL_WAIT_MS);
+        for pid in st.main_pid.into_iter().chain(st.helper.map(|(_, pid)| pid)).chain(st.reload) {
+            let _ = self.os.kill_group(pid, libc::SIGKILL);
+        }
+        // Only groups that still have a member: an empty one's
+        // number is free for reuse.
+        if self.groups_left(i) {
+            for &pgid in &self.objs[i].leaderless_groups {
+                let _ = self.os.signal_group(pgid, libc::SIGKILL);
+            }
+        }
+        if self.config.objects[i].console.is_some() {
+            self.kill_leftovers(i);
+        }
+    }
+
+    /// Ctrl-Alt-Del while object `i` starts or stops in the current job
+    /// (Epoch: "kill the current job"): what it runs is SIGKILLed and the
+    /// object goes on as after any such end — a killed prestart is a
+    /// warning and the start command follows, a killed start command fails
+    /// the start, a wait for ObjectPIDFile ends as when it runs out, a stop
+    /// (its command, the wait for the process) ends with SIGKILL at once.
+    pub(super) fn interrupt(&mut self, i: usize) {
+        let id = &self.config.objects[i].id;
+        let st = &mut self.objs[i];
+        match st.state {
+            State::Prestarting | State::Starting => {
+                log::warn!("{id}: Ctrl-Alt-Del: killing the start");
+                for pid in st.main_pid.into_iter().chain(st.side_commands()) {
+                    let _ = self.os.kill_group(pid, libc::SIGKILL);
+                }
+            }
+            State::WaitPidFile => {
+                st.set_note(format_args!("Ctrl-Alt-Del: no longer waiting for ObjectPIDFile"));
+                self.pid_file_gave_up(i, true);
+            }
+            State::Stopping => {
+                log::warn!("{id}: Ctrl-Alt-Del: killing the stop");
+                if st.outcome != Some(Outcome::Fail) {
+                    st.outcome = Some(Outcome::Warn);
+                    st.set_note(format_args!("killed by Ctrl-Alt-Del"));
+                }
+                self.kill_stopping(i);
+            }
+            _ => {}
+        }
+    }
+
     /// WaitPidFile: accepts the pid in ObjectPIDFile once it names a process
     /// of the object; one that names someone else's is reported (once per
     /// pid) and never followed or signalled.
@@ -814,6 +857,7 @@ impl<O: Os> Engine<O> {
             }
         }
         if now >= self.objs[i].pidfile_limit {
+            // A pid that is someone else's is the reason, in the note.
             self.pid_file_gave_up(i, live.is_some());
             return;
         }
@@ -824,18 +868,19 @@ impl<O: Os> Engine<O> {
     }
 
     /// ObjectPIDFile named no live process of object `i` within
-    /// `PIDFileTimeout` (`named_other`: it named someone else's). As in
-    /// Epoch the start ends with a warning and the object counts as started.
+    /// `PIDFileTimeout` (or the wait was cut short; `explained`: the note
+    /// already says why). As in Epoch the start ends with a warning and the
+    /// object counts as started.
     /// What it started stays the object's: a FORK object's process, else a
     /// daemon found in /proc; a stop looks again (the pid file first), so
     /// `epoch stop` and the shutdown still end it.
-    fn pid_file_gave_up(&mut self, i: usize, named_other: bool) {
+    fn pid_file_gave_up(&mut self, i: usize, explained: bool) {
         let secs = self.pid_file_wait_ms() / 1000;
         if self.objs[i].main_pid.is_none() {
             self.objs[i].main_pid = self.find_daemon(i);
         }
         let st = &mut self.objs[i];
-        if !named_other {
+        if !explained {
             st.set_note(format_args!("no live pid in ObjectPIDFile after {secs} s"));
         }
         let id = &self.config.objects[i].id;

@@ -1459,3 +1459,58 @@ fn a_dead_console_objects_leftovers_and_group_end_before_the_restart() {
     assert_eq!(e.spawned().len(), 2);
     assert_eq!(e.state("vac1"), State::Running);
 }
+
+#[test]
+fn ctrl_alt_del_kills_the_hung_start_then_a_second_press_within_5_s_reboots() {
+    let mut e = engine(config(vec![object("hung", "/bin/hung", 1), object("next", "/bin/next", 2), object("last", "/bin/last", 3)]));
+    e.boot(&BootOptions::default());
+    let hung = e.pid_of("/bin/hung");
+    e.ctrl_alt_del();
+    // The job is killed, not the system.
+    assert_eq!(e.os.group_killed, [(hung, libc::SIGKILL)]);
+    assert_eq!(e.phase(), Phase::Booting);
+    e.signaled(hung, libc::SIGKILL);
+    assert_eq!((e.state("hung"), e.state("next")), (State::Failed, State::Starting));
+    // Pressed again more than 5 s later: again the current job.
+    e.wait(5_000);
+    e.ctrl_alt_del();
+    let next = e.pid_of("/bin/next");
+    assert_eq!(e.os.group_killed.last(), Some(&(next, libc::SIGKILL)));
+    e.signaled(next, libc::SIGKILL);
+    assert_eq!(e.state("last"), State::Starting);
+    // Within 5 s: a reboot.
+    e.wait(4_999);
+    e.ctrl_alt_del();
+    assert_eq!(e.phase(), Phase::ShuttingDown(Power::Reboot));
+}
+
+#[test]
+fn ctrl_alt_del_when_idle_reboots_and_in_a_shutdown_kills_the_hung_stop() {
+    let mut o = with(object("svc", "/bin/svc", 1), |o| {
+        o.fork = true;
+        o.stop_timeout = Some(600);
+    });
+    o.stop = StopMethod::Command("/bin/stopper".into());
+    let mut e = booted(config(vec![o]));
+    let i = e.find("svc").unwrap();
+    let svc = e.pid_of("/bin/svc");
+    e.shutdown(Power::Poweroff);
+    let stopper = e.pid_of("/bin/stopper");
+    assert_eq!(e.state("svc"), State::Stopping);
+    // Twice, quickly: a shutdown is not turned into a reboot.
+    for _ in 0..2 {
+        e.ctrl_alt_del();
+    }
+    assert_eq!(e.phase(), Phase::ShuttingDown(Power::Poweroff));
+    assert!(e.os.group_killed.contains(&(stopper, libc::SIGKILL)) && e.os.group_killed.contains(&(svc, libc::SIGKILL)), "{:?}", e.os.group_killed);
+    e.signaled(stopper, libc::SIGKILL);
+    e.signaled(svc, libc::SIGKILL);
+    assert_eq!(e.state("svc"), State::Stopped);
+    assert_eq!(e.object(i).outcome, Some(Outcome::Fail), "the stop command was killed");
+
+    // Idle: a reboot at once.
+    let mut e = booted(config(vec![with(object("svc", "/bin/svc", 1), |o| o.fork = true)]));
+    assert_eq!(e.phase(), Phase::Up);
+    e.ctrl_alt_del();
+    assert_eq!(e.phase(), Phase::ShuttingDown(Power::Reboot));
+}
