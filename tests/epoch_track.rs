@@ -132,8 +132,14 @@ fn a_daemon_without_its_pid_file_is_stopped_by_its_object_at_shutdown() {
 fn notrack_objects_are_found_after_their_start_and_stopped() {
     let dir = scratch("track-notrack");
     // A daemon starting two processes, naming the second in its pid file
-    // before its starter exits: the pid file, not /proc, says which one.
-    write_exec(&dir, "daemon", "#!/bin/sh\n/bin/sleep 616 &\n/bin/sleep 615 &\necho $! > @DIR@/nd.pid\nexit 0\n");
+    // before its starter exits (once it runs `sleep`, not a shell in the
+    // middle of its exec): the pid file, not /proc, says which one.
+    write_exec(
+        &dir,
+        "daemon",
+        "#!/bin/sh\n/bin/sleep 616 &\n/bin/sleep 615 &\necho $! > @DIR@/nd.pid\n\
+         while ! grep -q 615 /proc/$!/cmdline; do sleep 0.01; done\nexit 0\n",
+    );
     write(
         &dir,
         "epoch.conf",
