@@ -460,10 +460,7 @@ impl Loop {
                 libc::SIGUSR1 => engine.shutdown(Power::Halt),
                 libc::SIGUSR2 | libc::SIGPWR => engine.shutdown(Power::Poweroff),
                 // Ctrl-Alt-Del: ours only with DisableCAD.
-                libc::SIGINT if engine.cad_enabled() => {
-                    log::info!("Ctrl-Alt-Del");
-                    engine.shutdown(Power::Reboot);
-                }
+                libc::SIGINT if engine.cad_enabled() => engine.ctrl_alt_del(),
                 _ => {}
             }
         }

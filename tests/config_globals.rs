@@ -316,6 +316,7 @@ fn strict_epoch_rejects_every_extension_global() {
         "IocHoldoff 1",
         "ProcServ procServ",
         "StartTimeout 60",
+        "PIDFileTimeout 5",
     ] {
         let text = format!("{line}\nDefaultRunlevel default\nObjectID a\nObjectStartCommand a\nObjectRunlevels default\nObjectEnabled true\n");
         let name = line.split(' ').next().unwrap();
@@ -333,6 +334,14 @@ fn start_timeout() {
     // --strict-epoch keeps Epoch's behaviour: no start timeout.
     let loaded = load_strict(strict_text);
     assert_eq!(loaded.config.expect("valid").globals.start_timeout, Some(0));
+}
+
+#[test]
+fn pid_file_timeout() {
+    assert_eq!(valid(&with_prelude(&object("a"))).globals.pid_file_timeout, None, "the built-in default");
+    assert_eq!(valid(&with_prelude(&format!("PIDFileTimeout 0\n{}", object("a")))).globals.pid_file_timeout, Some(0));
+    assert_eq!(valid(&with_prelude(&format!("PIDFileTimeout 5\n{}", object("a")))).globals.pid_file_timeout, Some(5));
+    assert_one_error(&load(&with_prelude(&format!("PIDFileTimeout 5s\n{}", object("a")))), "epoch.conf:2", "expected a number");
 }
 
 #[test]

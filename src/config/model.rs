@@ -96,6 +96,11 @@ impl Default for StatusNames {
 /// keep every later priority (the IOCs) down for good.
 pub const DEFAULT_START_TIMEOUT_S: u32 = 120;
 
+/// Seconds a start waits for ObjectPIDFile to name a live process of the
+/// object when `PIDFileTimeout` does not say otherwise; then the object is
+/// started with a warning, as in Epoch.
+pub const DEFAULT_PIDFILE_TIMEOUT_S: u32 = 30;
+
 #[derive(Debug, Clone, Default)]
 pub struct Globals {
     pub default_runlevel: String,
@@ -120,6 +125,9 @@ pub struct Globals {
     /// Extension `StartTimeout`: seconds a start may take before it is
     /// killed and failed; `None` means [`DEFAULT_START_TIMEOUT_S`], 0 none.
     pub start_timeout: Option<u32>,
+    /// Extension `PIDFileTimeout`: seconds a start waits for ObjectPIDFile;
+    /// `None` means [`DEFAULT_PIDFILE_TIMEOUT_S`], 0 looks once.
+    pub pid_file_timeout: Option<u32>,
     /// Our extensions for IOCs.
     pub ioc: IocGlobals,
 }

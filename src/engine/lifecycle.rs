@@ -140,8 +140,11 @@ impl<O: Os> Engine<O> {
                 self.objs[i].set(State::Running);
                 self.start_succeeded(i);
             }
-        } else if o.fork || o.forkn {
-            // FORKN (and FORK with NOTRACK): started, not followed.
+        } else if o.fork && o.no_track {
+            // Not followed from its launch; found afterwards, if at all.
+            self.track_after_start(i);
+        } else if o.forkn {
+            // Started, not followed.
             self.objs[i].set(State::Done);
             self.start_succeeded(i);
         } else {
@@ -166,11 +169,11 @@ impl<O: Os> Engine<O> {
         }
     }
 
-    /// A start ran out of time (the start timeout, ObjectPIDFile's wait):
-    /// what runs for it (the prestart or start command, or the process, with
-    /// their process groups) is stopped as a stop would, TERMSIGNAL then
-    /// SIGKILL after STOPTIMEOUT, and once it is gone the start fails with
-    /// `why` (see `finish_stop`).
+    /// A start ran out of time (the start timeout): what runs for it (the
+    /// prestart or start command, or the process, with their process
+    /// groups) is stopped as a stop would, TERMSIGNAL then SIGKILL after
+    /// STOPTIMEOUT, and once it is gone the start fails with `why` (see
+    /// `finish_stop`).
     fn abandon_start(&mut self, i: usize, why: core::fmt::Arguments<'_>) {
         let st = &mut self.objs[i];
         st.start_timed_out = true;
@@ -200,10 +203,35 @@ impl<O: Os> Engine<O> {
 
     pub(super) fn wait_pid_file(&mut self, i: usize) {
         let now = self.os.now_ms();
+        let wait = self.pid_file_wait_ms();
         let st = &mut self.objs[i];
         st.set(State::WaitPidFile);
-        st.pidfile_limit = now + PIDFILE_WAIT_MS;
-        st.deadline = Some(now + 50);
+        st.pidfile_limit = now + wait;
+        st.deadline = Some(now + wait.min(50));
+    }
+
+    /// How long a start waits for ObjectPIDFile (global `PIDFileTimeout`).
+    fn pid_file_wait_ms(&self) -> u64 {
+        u64::from(self.config.globals.pid_file_timeout.unwrap_or(DEFAULT_PIDFILE_TIMEOUT_S)) * 1000
+    }
+
+    /// NOTRACK: the start is complete without following what it launched;
+    /// the object's process is looked for now (and again when it is
+    /// stopped, `begin_stop`): Running when one is found, else Done.
+    fn track_after_start(&mut self, i: usize) {
+        let found = self.untracked_process(i);
+        let st = &mut self.objs[i];
+        st.main_pid = found;
+        st.set(if found.is_some() { State::Running } else { State::Done });
+        self.start_succeeded(i);
+    }
+
+    /// The process of an object that follows none (NOTRACK, or a pid file
+    /// that was not there in time): the one ObjectPIDFile names, if it is
+    /// the object's, else one found in /proc (module `ownership`).
+    fn untracked_process(&mut self, i: usize) -> Option<Pid> {
+        let named = self.plans[i].pid_file.as_ref().and_then(|p| self.os.read_pid_file(p));
+        named.filter(|&pid| self.owns(i, pid)).or_else(|| self.find_daemon(i))
     }
 
     /// A start completed (the object is Running or Done): report it. A
@@ -314,10 +342,12 @@ impl<O: Os> Engine<O> {
                 let object = &self.config.objects[i];
                 let o = &object.options;
                 // A classic double-forking daemon may have been caught as its
-                // intermediate process; when that one exits, the daemon itself
-                // is still there: follow it instead.
-                if o.service && !o.no_track && object.console.is_none() && self.plans[i].pid_file.is_none() {
-                    if let Some(daemon) = self.find_daemon(i) {
+                // intermediate process (SERVICE, or found after a NOTRACK
+                // start); when that one exits, the daemon itself is still
+                // there: follow it instead.
+                let found_late = o.no_track || (o.service && self.plans[i].pid_file.is_none());
+                if found_late && object.console.is_none() {
+                    if let Some(daemon) = self.untracked_process(i) {
                         log::debug!("{}: now following pid {daemon}", self.config.objects[i].id);
                         self.objs[i].main_pid = Some(daemon);
                         return;
@@ -373,6 +403,10 @@ impl<O: Os> Engine<O> {
         if o.service && !o.no_track {
             self.objs[i].pidfile_limit = self.os.now_ms() + SERVICE_WAIT_MS;
             self.look_for_daemon(i);
+            return;
+        }
+        if o.no_track {
+            self.track_after_start(i);
             return;
         }
         self.objs[i].set(State::Done);
@@ -507,6 +541,14 @@ impl<O: Os> Engine<O> {
         st.cause = cause;
         st.killed = false;
         st.outcome = Some(Outcome::Done);
+        // Started without a process to follow (NOTRACK, a pid file that came
+        // late): what runs for it now is stopped, not left running.
+        let untracked = st.state == State::Done && (object.options.no_track || self.plans[i].pid_file.is_some());
+        if untracked && object.console.is_none() {
+            self.objs[i].main_pid = self.untracked_process(i);
+        }
+        let object = &self.config.objects[i];
+        let st = &mut self.objs[i];
         let term = object.options.term_signal.unwrap_or(libc::SIGTERM);
         // A prestart or reload command still in flight is stopped by signal.
         for pid in st.side_commands() {
@@ -533,7 +575,6 @@ impl<O: Os> Engine<O> {
                 match pid {
                     Some(pid) if ownership::belongs(&mut self.os, &self.plans[i], &self.objs[i], pid) => {
                         self.objs[i].main_pid = Some(pid);
-                        let _ = self.os.kill_group(pid, term);
                     }
                     Some(pid) => {
                         let st = &mut self.objs[i];
@@ -546,6 +587,11 @@ impl<O: Os> Engine<O> {
                         st.outcome = Some(Outcome::Warn);
                         st.set_note(format_args!("no pid in the pid file"));
                     }
+                }
+                // The process the object follows is stopped either way (a
+                // FORK object's whose pid file never came, say).
+                if let Some(pid) = self.objs[i].main_pid {
+                    let _ = self.os.kill_group(pid, term);
                 }
             }
             StopMethod::Killall5 { signal, wait_secs } if object.console.is_none() => {
@@ -703,20 +749,7 @@ impl<O: Os> Engine<O> {
                     }
                     log::warn!("{id}: did not stop in time; sending SIGKILL");
                 }
-                st.deadline = Some(now + KILL_WAIT_MS);
-                for pid in st.main_pid.into_iter().chain(st.helper.map(|(_, pid)| pid)).chain(st.reload) {
-                    let _ = self.os.kill_group(pid, libc::SIGKILL);
-                }
-                // Only groups that still have a member: an empty one's
-                // number is free for reuse.
-                if self.groups_left(i) {
-                    for &pgid in &self.objs[i].leaderless_groups {
-                        let _ = self.os.signal_group(pgid, libc::SIGKILL);
-                    }
-                }
-                if self.config.objects[i].console.is_some() {
-                    self.kill_leftovers(i);
-                }
+                self.kill_stopping(i);
             }
             State::Stopping => {
                 // Killall5 waits end here; after SIGKILL, give up waiting.
@@ -745,6 +778,62 @@ impl<O: Os> Engine<O> {
         }
     }
 
+    /// SIGKILL to everything a stop of object `i` waits for (the process, the
+    /// stop, prestart and reload commands, with their groups, and a console
+    /// object's leftovers); the stop ends once they are reaped, or gives up
+    /// [`KILL_WAIT_MS`] later.
+    fn kill_stopping(&mut self, i: usize) {
+        let now = self.os.now_ms();
+        let st = &mut self.objs[i];
+        st.killed = true;
+        st.deadline = Some(now + KILL_WAIT_MS);
+        for pid in st.main_pid.into_iter().chain(st.helper.map(|(_, pid)| pid)).chain(st.reload) {
+            let _ = self.os.kill_group(pid, libc::SIGKILL);
+        }
+        // Only groups that still have a member: an empty one's
+        // number is free for reuse.
+        if self.groups_left(i) {
+            for &pgid in &self.objs[i].leaderless_groups {
+                let _ = self.os.signal_group(pgid, libc::SIGKILL);
+            }
+        }
+        if self.config.objects[i].console.is_some() {
+            self.kill_leftovers(i);
+        }
+    }
+
+    /// Ctrl-Alt-Del while object `i` starts or stops in the current job
+    /// (Epoch: "kill the current job"): what it runs is SIGKILLed and the
+    /// object goes on as after any such end — a killed prestart is a
+    /// warning and the start command follows, a killed start command fails
+    /// the start, a wait for ObjectPIDFile ends as when it runs out, a stop
+    /// (its command, the wait for the process) ends with SIGKILL at once.
+    pub(super) fn interrupt(&mut self, i: usize) {
+        let id = &self.config.objects[i].id;
+        let st = &mut self.objs[i];
+        match st.state {
+            State::Prestarting | State::Starting => {
+                log::warn!("{id}: Ctrl-Alt-Del: killing the start");
+                for pid in st.main_pid.into_iter().chain(st.side_commands()) {
+                    let _ = self.os.kill_group(pid, libc::SIGKILL);
+                }
+            }
+            State::WaitPidFile => {
+                st.set_note(format_args!("Ctrl-Alt-Del: no longer waiting for ObjectPIDFile"));
+                self.pid_file_gave_up(i, true);
+            }
+            State::Stopping => {
+                log::warn!("{id}: Ctrl-Alt-Del: killing the stop");
+                if st.outcome != Some(Outcome::Fail) {
+                    st.outcome = Some(Outcome::Warn);
+                    st.set_note(format_args!("killed by Ctrl-Alt-Del"));
+                }
+                self.kill_stopping(i);
+            }
+            _ => {}
+        }
+    }
+
     /// WaitPidFile: accepts the pid in ObjectPIDFile once it names a process
     /// of the object; one that names someone else's is reported (once per
     /// pid) and never followed or signalled.
@@ -768,21 +857,40 @@ impl<O: Os> Engine<O> {
             }
         }
         if now >= self.objs[i].pidfile_limit {
-            // What the start left running (a FORK object's process) is
-            // stopped and waited for before the start fails.
-            match live {
-                Some(_) => {
-                    let note = self.objs[i].note.clone();
-                    self.abandon_start(i, format_args!("{note}"));
-                }
-                None => self.abandon_start(i, format_args!("no live pid in ObjectPIDFile after {} s", PIDFILE_WAIT_MS / 1000)),
-            }
+            // A pid that is someone else's is the reason, in the note.
+            self.pid_file_gave_up(i, live.is_some());
             return;
         }
         // Poll quickly at first, then settle at one second.
         let limit = self.objs[i].pidfile_limit;
-        let waited = (now + PIDFILE_WAIT_MS).saturating_sub(limit);
+        let waited = (now + self.pid_file_wait_ms()).saturating_sub(limit);
         self.objs[i].deadline = Some((now + (waited / 4).clamp(50, 1000)).min(limit));
+    }
+
+    /// ObjectPIDFile named no live process of object `i` within
+    /// `PIDFileTimeout` (or the wait was cut short; `explained`: the note
+    /// already says why). As in Epoch the start ends with a warning and the
+    /// object counts as started.
+    /// What it started stays the object's: a FORK object's process, else a
+    /// daemon found in /proc; a stop looks again (the pid file first), so
+    /// `epoch stop` and the shutdown still end it.
+    fn pid_file_gave_up(&mut self, i: usize, explained: bool) {
+        let secs = self.pid_file_wait_ms() / 1000;
+        if self.objs[i].main_pid.is_none() {
+            self.objs[i].main_pid = self.find_daemon(i);
+        }
+        let st = &mut self.objs[i];
+        if !explained {
+            st.set_note(format_args!("no live pid in ObjectPIDFile after {secs} s"));
+        }
+        let id = &self.config.objects[i].id;
+        match st.main_pid {
+            Some(pid) => log::warn!("{id}: {}; started, following pid {pid}", st.note),
+            None => log::warn!("{id}: {}; started, no process found to follow", st.note),
+        }
+        st.outcome = Some(Outcome::Warn);
+        st.set(if st.main_pid.is_some() { State::Running } else { State::Done });
+        self.start_succeeded(i);
     }
 
     /// SIGKILLs every other process that belongs to object `i` (a console

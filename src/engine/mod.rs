@@ -30,7 +30,7 @@ mod sequence;
 
 use std::ffi::CString;
 
-use crate::config::{Config, ExitResult, StopMethod, DEFAULT_START_TIMEOUT_S};
+use crate::config::{Config, ExitResult, StopMethod, DEFAULT_PIDFILE_TIMEOUT_S, DEFAULT_START_TIMEOUT_S};
 use crate::spawn::{self, Redirect};
 use crate::sys::{ExitStatus, Pid};
 use object::{backoff_ms, Cause, Handle, Handles, Helper, ObjState, Outcome, State, CRASH_LIMIT, FAST_FAILURE_MS};
@@ -43,8 +43,6 @@ use status::StatusFormat;
 pub const DEFAULT_STOP_TIMEOUT_S: u32 = 10;
 /// After SIGKILL, how long to wait for the reap before giving up.
 const KILL_WAIT_MS: u64 = 2_000;
-/// How long ObjectPIDFile may take to name a live process.
-const PIDFILE_WAIT_MS: u64 = 30_000;
 /// SERVICE: how long, and how often, to look for the daemon after the start
 /// command ended (one caught inside its execve shows no environment).
 const SERVICE_WAIT_MS: u64 = 500;
@@ -56,6 +54,9 @@ const KILL_GRACE_MS: u64 = 2_000;
 /// doubling each round they are still there, up to the second value.
 const LEFTOVER_WAIT_MS: u64 = 100;
 const LEFTOVER_MAX_WAIT_MS: u64 = 5_000;
+/// Ctrl-Alt-Del pressed again within this long (not in a shutdown) reboots
+/// even while a job runs (Epoch's five seconds).
+const CAD_AGAIN_MS: u64 = 5_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Power {
@@ -183,6 +184,8 @@ pub struct Engine<O: Os> {
     table_generation: u64,
     /// Ctrl-Alt-Del handled by us (DisableCAD true).
     cad: bool,
+    /// When Ctrl-Alt-Del was last pressed.
+    last_cad: Option<u64>,
     scheduled_power: Option<(u64, Power)>,
     state_file: Option<CString>,
 }
@@ -239,6 +242,7 @@ impl<O: Os> Engine<O> {
             handles,
             table_generation: 0,
             cad,
+            last_cad: None,
             scheduled_power: None,
             state_file,
         };
@@ -559,6 +563,25 @@ impl<O: Os> Engine<O> {
         self.scheduled_power = None;
         self.paused = false;
         self.job = Job::Shutdown { power, step: ShutdownStep::Objects(0) };
+        self.advance();
+    }
+
+    /// Ctrl-Alt-Del, when iocinit handles it (DisableCAD true), as Epoch
+    /// does: during the boot, a runlevel change or the shutdown it kills
+    /// the current job (`kill_current_job`: the hung start or stop), and the
+    /// job goes on; when idle, or pressed again within 5 s (except in a
+    /// shutdown, which is already on its way), it reboots.
+    pub fn ctrl_alt_del(&mut self) {
+        let now = self.os.now_ms();
+        let again = self.last_cad.is_some_and(|t| now.saturating_sub(t) < CAD_AGAIN_MS);
+        self.last_cad = Some(now);
+        let shutting_down = matches!(self.phase, Phase::ShuttingDown(_));
+        if (shutting_down || !again) && self.kill_current_job() {
+            log::warn!("Ctrl-Alt-Del: killed the current job");
+        } else if !shutting_down {
+            log::info!("Ctrl-Alt-Del: rebooting");
+            self.shutdown(Power::Reboot);
+        }
         self.advance();
     }
 

@@ -221,9 +221,8 @@ pub struct ObjState {
     /// When the start in progress fails for taking too long (the start
     /// timeout); set by a start, cleared on leaving the start states.
     pub start_limit: Option<u64>,
-    /// Being stopped because the start ran out of time (the start timeout,
-    /// ObjectPIDFile's wait): the start fails, with the note, once the stop
-    /// completes.
+    /// Being stopped because the start ran out of time (the start timeout):
+    /// the start fails, with the note, once the stop completes.
     pub start_timed_out: bool,
     /// Being stopped because the tracked process died on its own (not in a
     /// stop) and left members in its process group: once they are gone, the

@@ -85,6 +85,14 @@ fn path_c(p: &Path) -> Option<CString> {
     cstring(p.as_os_str().as_encoded_bytes())
 }
 
+/// The name of group `gid`, or its number when it has none.
+fn group_name(gid: u32) -> String {
+    match nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid)) {
+        Ok(Some(g)) => g.name,
+        _ => gid.to_string(),
+    }
+}
+
 /// Resolves user and group names as Epoch does: a user brings its primary and
 /// supplementary groups; a group alone changes only the group.
 pub fn resolve_credentials(user: Option<&str>, group: Option<&str>) -> Result<Option<Credentials>, String> {
@@ -353,6 +361,16 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
     if matches!(object.stop, StopMethod::PidFile(None)) && pid_file.is_none() {
         problems.push("ObjectStopCommand PIDFILE without a path needs ObjectPIDFile".into());
     }
+    // The group `status` shows is the one the start command runs as: a user
+    // alone brings its primary group, and one who runs as oneself (--local)
+    // keeps one's own. Only a start that cannot run shows what was asked for.
+    let group = match &credentials {
+        Some(c) => Some(group_name(c.gid)),
+        None if start_problem.is_none() && (wanted_user.is_some() || wanted_group.is_some()) => {
+            Some(group_name(nix::unistd::getegid().as_raw()))
+        }
+        None => wanted_group.map(str::to_string),
+    };
     let plan = ObjectPlan {
         marker: cstring(&marker).unwrap_or_default(),
         prestart: from_cwd(prestart),
@@ -364,7 +382,7 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
         uid: credentials.as_ref().map_or_else(|| nix::unistd::geteuid().as_raw(), |c| c.uid),
         credentials,
         user: if as_myself { me } else { wanted_user.map(str::to_string) },
-        group: wanted_group.map(str::to_string),
+        group,
         cwd,
         stdin_null: is_console,
         stdout,
@@ -477,6 +495,18 @@ mod credential_tests {
         assert_eq!((credentials.uid, credentials.gid), (nobody.uid.as_raw(), nogroup.gid.as_raw()));
         assert_eq!((plan.user.as_deref(), plan.group.as_deref()), (Some("nobody"), Some("nogroup")));
         assert!(plan.start_problem.is_none());
+    }
+
+    #[test]
+    fn a_user_alone_shows_the_primary_group_it_runs_with() {
+        let mut config = Config::default();
+        let object = Object { id: "svc".into(), start: Some("/bin/true".into()), enabled: true, user: Some("nobody".into()), ..Default::default() };
+        config.objects.push(object);
+        let plan = only(&config);
+        let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+        let primary = nix::unistd::Group::from_gid(nobody.gid).unwrap().unwrap();
+        assert_eq!(plan.credentials.as_ref().map(|c| c.gid), Some(nobody.gid.as_raw()));
+        assert_eq!((plan.user.as_deref(), plan.group.as_deref()), (Some("nobody"), Some(primary.name.as_str())));
     }
 
     #[test]

@@ -118,6 +118,35 @@ impl<O: Os> Engine<O> {
         }
     }
 
+    /// Ctrl-Alt-Del's "kill the current job": the objects of the wave in
+    /// progress (of a boot or runlevel start, a runlevel or shutdown stop)
+    /// that are still starting or stopping have what they run killed
+    /// (`interrupt`), and the job goes on as their ends arrive; in the
+    /// shutdown's SIGTERM grace, the SIGKILL to everything comes now.
+    /// Returns whether there was a job to kill.
+    pub(super) fn kill_current_job(&mut self) -> bool {
+        let (priority, start) = match self.job {
+            Job::Start { priority, .. } => (priority, true),
+            Job::StopForRunlevel { priority, .. } | Job::Shutdown { step: ShutdownStep::Objects(priority), .. } => (priority, false),
+            Job::Shutdown { power, step: ShutdownStep::Term(_) } => {
+                self.shutdown_step_expired(power);
+                return true;
+            }
+            Job::Shutdown { step: ShutdownStep::Kill(_), .. } | Job::Idle => return false,
+        };
+        let mut killed = false;
+        for i in 0..self.objs.len() {
+            let o = &self.config.objects[i];
+            let state = self.objs[i].state;
+            let in_wave = if start { o.start_priority == priority && state.is_starting() } else { o.stop_priority == priority && state == State::Stopping };
+            if priority > 0 && in_wave {
+                self.interrupt(i);
+                killed = true;
+            }
+        }
+        killed
+    }
+
     pub(super) fn shutdown_step_expired(&mut self, power: Power) {
         match self.job {
             Job::Shutdown { step: ShutdownStep::Term(_), .. } => {

@@ -834,37 +834,84 @@ fn a_pid_file_is_waited_for() {
     assert_eq!(e.os.killed, [(777, libc::SIGTERM)]);
 }
 
+const PIDFILE_WAIT_MS: u64 = DEFAULT_PIDFILE_TIMEOUT_S as u64 * 1000;
+
 #[test]
-fn a_pid_file_that_never_comes_fails_the_start() {
+fn a_pid_file_that_never_comes_ends_the_wait_with_a_warning_and_a_daemon_found_later_is_stopped() {
     let mut o = object("d", "/sbin/d", 1);
     o.pid_file = Some("/run/d.pid".into());
-    let mut e = booted(config(vec![o]));
+    o.stop = StopMethod::PidFile(None);
+    let mut c = config(vec![o]);
+    c.globals.pid_file_timeout = Some(2);
+    let mut e = booted(c);
+    let i = e.find("d").unwrap();
     let starter = e.pid_of("/sbin/d");
     e.exit(starter, 0);
-    e.wait(PIDFILE_WAIT_MS);
-    assert_eq!(e.state("d"), State::Failed);
+    e.wait(1_999);
+    assert_eq!(e.state("d"), State::WaitPidFile);
+    e.wait(1);
+    // Started, with a warning, and nothing of its own to follow yet.
+    assert_eq!((e.state("d"), e.object(i).outcome, e.object(i).main_pid), (State::Done, Some(Outcome::Warn), None));
+    assert_eq!(e.object(i).note.as_str(), "no live pid in ObjectPIDFile after 2 s");
+    assert!(e.os.killed.is_empty());
+    // The daemon writes its pid file late: a stop reads it.
+    e.os.alive.insert(777);
+    e.os.marked.insert(777, (1, "IOCINIT_OBJECT=d".into()));
+    e.os.pid_files.insert("/run/d.pid".into(), 777);
+    e.stop(i).unwrap();
+    assert_eq!(e.os.killed, [(777, libc::SIGTERM)]);
+    assert_eq!(e.state("d"), State::Stopping);
+    e.signaled(777, libc::SIGTERM);
+    assert_eq!(e.state("d"), State::Stopped);
 }
 
 #[test]
-fn a_process_that_never_writes_its_pid_file_is_stopped_before_the_start_fails() {
+fn a_process_that_never_writes_its_pid_file_stays_tracked_and_is_stopped() {
     let mut o = with(object("d", "/sbin/d", 1), |o| {
         o.fork = true;
-        o.stop_timeout = Some(3);
         o.term_signal = Some(libc::SIGINT);
     });
     o.pid_file = Some("/run/d.pid".into());
+    o.stop = StopMethod::PidFile(None);
     let mut e = booted(config(vec![o]));
     let i = e.find("d").unwrap();
     let pid = e.pid_of("/sbin/d");
     e.wait(PIDFILE_WAIT_MS);
-    // Stopped as a stop would, not left behind untracked.
-    assert_eq!(e.os.group_killed, [(pid, libc::SIGINT)]);
-    assert_eq!((e.state("d"), e.object(i).main_pid), (State::Stopping, Some(pid)));
-    e.wait(3_000);
-    assert_eq!(e.os.group_killed, [(pid, libc::SIGINT), (pid, libc::SIGKILL)]);
-    e.signaled(pid, libc::SIGKILL);
-    assert_eq!(e.state("d"), State::Failed);
+    // Started with a warning, its process still followed, not killed.
+    assert!(e.os.killed.is_empty());
+    assert_eq!((e.state("d"), e.object(i).main_pid, e.object(i).outcome), (State::Running, Some(pid), Some(Outcome::Warn)));
     assert_eq!(e.object(i).note.as_str(), "no live pid in ObjectPIDFile after 30 s");
+    // `ObjectStopCommand PIDFILE` without a pid in the file stops it all the same.
+    e.stop(i).unwrap();
+    assert_eq!(e.os.group_killed, [(pid, libc::SIGINT)]);
+    e.signaled(pid, libc::SIGINT);
+    assert_eq!(e.state("d"), State::Stopped);
+}
+
+#[test]
+fn notrack_finds_the_process_after_the_start_and_a_stop_ends_it() {
+    let fork = with(object("f", "/sbin/f", 1), |o| {
+        o.fork = true;
+        o.no_track = true;
+    });
+    let mut daemon = with(object("d", "/sbin/d", 1), |o| o.no_track = true);
+    daemon.pid_file = Some("/run/d.pid".into());
+    let mut e = booted(config(vec![fork, daemon]));
+    // FORK: found in /proc right after the start.
+    let (f, pid) = (e.find("f").unwrap(), e.pid_of("/sbin/f"));
+    assert_eq!((e.state("f"), e.object(f).main_pid), (State::Running, Some(pid)));
+    // No wait for the pid file; a late one is read by the stop.
+    let d = e.find("d").unwrap();
+    let starter = e.pid_of("/sbin/d");
+    e.exit(starter, 0);
+    assert_eq!((e.state("d"), e.object(d).main_pid), (State::Done, None));
+    e.os.alive.insert(888);
+    e.os.marked.insert(888, (1, "IOCINIT_OBJECT=d".into()));
+    e.os.pid_files.insert("/run/d.pid".into(), 888);
+    e.stop(d).unwrap();
+    assert_eq!(e.os.group_killed, [(888, libc::SIGTERM)]);
+    e.signaled(888, libc::SIGTERM);
+    assert_eq!(e.state("d"), State::Stopped);
 }
 
 #[test]
@@ -1102,14 +1149,15 @@ fn a_pid_file_is_trusted_only_for_the_objects_own_process() {
     assert!(e.os.killed.is_empty(), "{:?}", e.os.killed);
     assert_eq!(e.state("d"), State::Stopped);
     assert!(e.object(i).note.contains("not signalled"), "{}", e.object(i).note);
-    // Given up after the wait, with that reason.
+    // Given up after the wait, with that reason, and never followed.
     e.start(i).unwrap();
     let starter = e.pid_of("/sbin/d");
     e.exit(starter, 0);
     e.os.pid_files.insert("/run/d.pid".into(), 400);
     e.wait(PIDFILE_WAIT_MS);
-    assert_eq!(e.state("d"), State::Failed);
+    assert_eq!((e.state("d"), e.object(i).main_pid, e.object(i).outcome), (State::Done, None, Some(Outcome::Warn)));
     assert!(e.object(i).note.contains("not this object's (pid 400)"), "{}", e.object(i).note);
+    e.stop(i).unwrap();
     assert!(e.os.killed.is_empty());
 }
 
@@ -1410,4 +1458,59 @@ fn a_dead_console_objects_leftovers_and_group_end_before_the_restart() {
     // It ran long enough to restart at once.
     assert_eq!(e.spawned().len(), 2);
     assert_eq!(e.state("vac1"), State::Running);
+}
+
+#[test]
+fn ctrl_alt_del_kills_the_hung_start_then_a_second_press_within_5_s_reboots() {
+    let mut e = engine(config(vec![object("hung", "/bin/hung", 1), object("next", "/bin/next", 2), object("last", "/bin/last", 3)]));
+    e.boot(&BootOptions::default());
+    let hung = e.pid_of("/bin/hung");
+    e.ctrl_alt_del();
+    // The job is killed, not the system.
+    assert_eq!(e.os.group_killed, [(hung, libc::SIGKILL)]);
+    assert_eq!(e.phase(), Phase::Booting);
+    e.signaled(hung, libc::SIGKILL);
+    assert_eq!((e.state("hung"), e.state("next")), (State::Failed, State::Starting));
+    // Pressed again more than 5 s later: again the current job.
+    e.wait(5_000);
+    e.ctrl_alt_del();
+    let next = e.pid_of("/bin/next");
+    assert_eq!(e.os.group_killed.last(), Some(&(next, libc::SIGKILL)));
+    e.signaled(next, libc::SIGKILL);
+    assert_eq!(e.state("last"), State::Starting);
+    // Within 5 s: a reboot.
+    e.wait(4_999);
+    e.ctrl_alt_del();
+    assert_eq!(e.phase(), Phase::ShuttingDown(Power::Reboot));
+}
+
+#[test]
+fn ctrl_alt_del_when_idle_reboots_and_in_a_shutdown_kills_the_hung_stop() {
+    let mut o = with(object("svc", "/bin/svc", 1), |o| {
+        o.fork = true;
+        o.stop_timeout = Some(600);
+    });
+    o.stop = StopMethod::Command("/bin/stopper".into());
+    let mut e = booted(config(vec![o]));
+    let i = e.find("svc").unwrap();
+    let svc = e.pid_of("/bin/svc");
+    e.shutdown(Power::Poweroff);
+    let stopper = e.pid_of("/bin/stopper");
+    assert_eq!(e.state("svc"), State::Stopping);
+    // Twice, quickly: a shutdown is not turned into a reboot.
+    for _ in 0..2 {
+        e.ctrl_alt_del();
+    }
+    assert_eq!(e.phase(), Phase::ShuttingDown(Power::Poweroff));
+    assert!(e.os.group_killed.contains(&(stopper, libc::SIGKILL)) && e.os.group_killed.contains(&(svc, libc::SIGKILL)), "{:?}", e.os.group_killed);
+    e.signaled(stopper, libc::SIGKILL);
+    e.signaled(svc, libc::SIGKILL);
+    assert_eq!(e.state("svc"), State::Stopped);
+    assert_eq!(e.object(i).outcome, Some(Outcome::Fail), "the stop command was killed");
+
+    // Idle: a reboot at once.
+    let mut e = booted(config(vec![with(object("svc", "/bin/svc", 1), |o| o.fork = true)]));
+    assert_eq!(e.phase(), Phase::Up);
+    e.ctrl_alt_del();
+    assert_eq!(e.phase(), Phase::ShuttingDown(Power::Reboot));
 }
