@@ -229,10 +229,7 @@ impl<O: Os> Engine<O> {
         // (A start that timed out may end during a shutdown: nothing pauses that.)
         let shutting_down = matches!(self.phase, Phase::ShuttingDown(_));
         let critical = self.config.objects[i].options.start_fail_critical && self.objs[i].cause == Cause::Boot && !shutting_down;
-        if self.config.objects[i].options.runonce && self.objs[i].cause == Cause::Boot {
-            self.objs[i].enabled = false;
-            self.save_state();
-        }
+        // RUNONCE stays enabled: a failed first-boot job runs again next boot.
         self.after_failure(i);
         if critical {
             let mut note = object::Note::new();

@@ -601,6 +601,15 @@ fn haltonly_runs_only_at_shutdown() {
 }
 
 #[test]
+fn runonce_stays_enabled_after_a_failed_start() {
+    let mut e = booted(config(vec![with(object("keys", "/bin/keygen", 1), |o| o.runonce = true)]));
+    let pid = e.pid_of("/bin/keygen");
+    e.exit(pid, 1);
+    assert_eq!(e.state("keys"), State::Failed);
+    assert!(e.object(0).enabled, "a failed first-boot job runs again");
+}
+
+#[test]
 fn runonce_disables_after_the_boot_start_and_persists() {
     let dir = std::env::temp_dir().join(format!("iocinit-engine-runonce-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
