@@ -601,6 +601,43 @@ fn haltonly_runs_only_at_shutdown() {
 }
 
 #[test]
+fn a_disabled_haltonly_object_does_not_run_at_shutdown() {
+    let halt_only = |id: &str, enabled: bool| {
+        let mut h = object(id, "", 0);
+        h.start = None;
+        h.stop = StopMethod::Command(format!("/bin/{id}"));
+        h.options.halt_only = true;
+        h.enabled = enabled;
+        h
+    };
+    let mut e = booted(config(vec![halt_only("off", false), halt_only("later-off", true), halt_only("on", true)]));
+    let i = e.find("later-off").unwrap();
+    e.set_enabled(i, false);
+    e.shutdown(Power::Poweroff);
+    assert_eq!(e.spawned(), ["/bin/on"]);
+}
+
+#[test]
+fn a_haltonly_runonce_object_runs_at_one_shutdown_only() {
+    let mut h = object("save", "", 0);
+    h.start = None;
+    h.stop = StopMethod::Command("/bin/save".into());
+    h.options.halt_only = true;
+    h.options.runonce = true;
+    let mut e = booted(config(vec![h]));
+    e.shutdown(Power::Poweroff);
+    let pid = e.pid_of("/bin/save");
+    e.exit(pid, 0);
+    assert!(!e.object(0).enabled);
+    // What the state file carries to the next boot.
+    let mut c = e.config().clone();
+    c.objects[0].enabled = false;
+    let mut e = booted(c);
+    e.shutdown(Power::Poweroff);
+    assert!(e.spawned().is_empty());
+}
+
+#[test]
 fn runonce_stays_enabled_after_a_failed_start() {
     let mut e = booted(config(vec![with(object("keys", "/bin/keygen", 1), |o| o.runonce = true)]));
     let pid = e.pid_of("/bin/keygen");
