@@ -309,6 +309,7 @@ fn strict_epoch_rejects_every_extension_global() {
         "IocHoldoff 1",
         "ProcServ procServ",
         "StartTimeout 60",
+        "StopCommandTimeout 60",
     ] {
         let text = format!("{line}\nDefaultRunlevel default\nObjectID a\nObjectStartCommand a\nObjectRunlevels default\nObjectEnabled true\n");
         let name = line.split(' ').next().unwrap();
@@ -326,6 +327,18 @@ fn start_timeout() {
     // --strict-epoch keeps Epoch's behaviour: no start timeout.
     let loaded = load_strict(strict_text);
     assert_eq!(loaded.config.expect("valid").globals.start_timeout, Some(0));
+}
+
+#[test]
+fn stop_command_timeout() {
+    let strict_text = "DefaultRunlevel default\nObjectID a\nObjectStartCommand a\nObjectRunlevels default\nObjectEnabled true\n";
+    assert_eq!(valid(&with_prelude(&object("a"))).globals.stop_command_timeout, None, "the built-in default");
+    assert_eq!(valid(&with_prelude(&format!("StopCommandTimeout 0\n{}", object("a")))).globals.stop_command_timeout, Some(0));
+    assert_eq!(valid(&with_prelude(&format!("StopCommandTimeout 900\n{}", object("a")))).globals.stop_command_timeout, Some(900));
+    assert_one_error(&load(&with_prelude(&format!("StopCommandTimeout 5m\n{}", object("a")))), "epoch.conf:2", "expected a number");
+    // --strict-epoch keeps Epoch's behaviour: a stop command is never cut off.
+    let loaded = load_strict(strict_text);
+    assert_eq!(loaded.config.expect("valid").globals.stop_command_timeout, Some(0));
 }
 
 #[test]

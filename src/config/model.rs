@@ -92,6 +92,12 @@ impl Default for StatusNames {
 /// keep every later priority (the IOCs) down for good.
 pub const DEFAULT_START_TIMEOUT_S: u32 = 120;
 
+/// Seconds an `ObjectStopCommand` may run when `StopCommandTimeout` does not
+/// say otherwise: far longer than any ordinary stop (a backup, a flush, a
+/// sync), yet finite, so a hung stop command cannot keep a board from ever
+/// rebooting.
+pub const DEFAULT_STOP_COMMAND_TIMEOUT_S: u32 = 300;
+
 #[derive(Debug, Clone, Default)]
 pub struct Globals {
     pub default_runlevel: String,
@@ -116,6 +122,10 @@ pub struct Globals {
     /// Extension `StartTimeout`: seconds a start may take before it is
     /// killed and failed; `None` means [`DEFAULT_START_TIMEOUT_S`], 0 none.
     pub start_timeout: Option<u32>,
+    /// Extension `StopCommandTimeout`: seconds a stop command may run before
+    /// its process group is killed; `None` means
+    /// [`DEFAULT_STOP_COMMAND_TIMEOUT_S`], 0 none.
+    pub stop_command_timeout: Option<u32>,
     /// Our extensions for IOCs.
     pub ioc: IocGlobals,
 }
