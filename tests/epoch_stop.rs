@@ -1,11 +1,12 @@
 //! Stopping, HALTONLY and RUNONCE as Epoch's reference (seed 003) says, with
-//! iocinit as PID 1 of a PID namespace (issue 12, items 1, 2 and 7):
+//! iocinit as PID 1 of a PID namespace (issue 12, items 1, 2, 3 and 7):
 //! - STOPTIMEOUT is the wait for the object's process: a stop command runs to
 //!   completion, and only `StopCommandTimeout` (an extension, which
 //!   `--strict-epoch` rejects) bounds it, killing the command's whole
 //!   process group;
 //! - a disabled HALTONLY object (ObjectEnabled false, `disable`, RUNONCE
 //!   after its first run) does not run at shutdown;
+//! - NOSTOPWAIT skips the wait for the process, never the stop command;
 //! - RUNONCE disables an object only after a start that succeeded.
 //!
 //! Limits are short (a 3 s stop command against STOPTIMEOUT=1) so the tests
@@ -129,6 +130,27 @@ fn a_disabled_haltonly_object_does_not_run_at_shutdown() {
     assert_eq!(p.status("once")["enabled"], false);
     p.poweroff();
     assert_eq!(read(&dir, "ran"), "always\n");
+}
+
+#[test]
+fn nostopwait_still_runs_the_stop_command_to_completion_in_order() {
+    let dir = scratch("estop-nostopwait");
+    service(&dir);
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID s\nObjectStartCommand @DIR@/svc\nObjectStartPriority 1\nObjectRunlevels default\n\
+         ObjectStopCommand /bin/sh -c 'sleep 3; echo s-stopped >> @DIR@/order'\nObjectStopPriority 1\n\
+         ObjectOptions FORK NOSTOPWAIT\n\
+         ObjectID t\nObjectStopCommand /bin/sh -c 'echo t-stopped >> @DIR@/order'\nObjectStopPriority 2\n\
+         ObjectOptions HALTONLY\n",
+    );
+    let p = Pid1::boot(&dir, &[]);
+    wait_file(&dir, "svc.pid", "\n");
+    let console = p.poweroff();
+    // Stop priority 2 waited for the whole stop command of priority 1.
+    assert_eq!(read(&dir, "order"), "s-stopped\nt-stopped\n", "{console}");
 }
 
 #[test]

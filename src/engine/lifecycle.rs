@@ -580,14 +580,6 @@ impl<O: Os> Engine<O> {
             }
         }
         self.enter_stopping(i);
-        if self.config.objects[i].options.no_stop_wait {
-            // Not waited for: its exit is reaped later without effect.
-            let st = &mut self.objs[i];
-            st.main_pid = None;
-            st.helper = None;
-            self.finish_stop(i);
-            return Ok(());
-        }
         if self.objs[i].stop_command().is_some() {
             // Epoch's STOPTIMEOUT is the wait for the object's process once
             // the stop command has ended (`stop_command_ended`); the command
@@ -636,10 +628,12 @@ impl<O: Os> Engine<O> {
 
     /// Completes a stop once the stop, prestart and reload commands, the main
     /// process, what they left in their process groups and (for consoles)
-    /// every leftover process are gone.
+    /// every leftover process are gone; with NOSTOPWAIT, once the stop
+    /// command has ended.
     pub(super) fn maybe_finish_stop(&mut self, i: usize) {
         let st = &self.objs[i];
-        if st.state != State::Stopping || st.helper.is_some() || st.reload.is_some() {
+        // A stop command always runs to completion, NOSTOPWAIT or not.
+        if st.state != State::Stopping || st.stop_command().is_some() {
             return;
         }
         // KILLALL5 SIG SECS is Epoch's `killall5 -SIG; sleep SECS`: the wait
@@ -648,6 +642,19 @@ impl<O: Os> Engine<O> {
         let asked_to_stop = !st.start_timed_out && !st.ending_dead_group;
         let killall5_wait = matches!(object.stop, StopMethod::Killall5 { .. }) && object.console.is_none() && asked_to_stop;
         if killall5_wait && st.deadline.is_some() {
+            return;
+        }
+        if object.options.no_stop_wait && asked_to_stop {
+            // NOSTOPWAIT: the object's processes are not waited for; their
+            // exits are reaped later without effect.
+            let st = &mut self.objs[i];
+            st.main_pid = None;
+            st.helper = None;
+            st.leaderless_groups.clear();
+            self.finish_stop(i);
+            return;
+        }
+        if st.helper.is_some() || st.reload.is_some() {
             return;
         }
         // A child of ours is cleared when reaped; a pid that is not our child

@@ -667,6 +667,28 @@ fn nostopwait_does_not_wait() {
 }
 
 #[test]
+fn nostopwait_still_waits_for_the_stop_command_before_the_next_priority() {
+    let mut o = with(object("s", "/bin/s", 1), |o| {
+        o.fork = true;
+        o.no_stop_wait = true;
+    });
+    o.stop = StopMethod::Command("/bin/s-stop".into());
+    let mut later = with(object("later", "/bin/later", 1), |o| o.fork = true);
+    later.stop_priority = 2;
+    let mut e = booted(config(vec![o, later]));
+    e.shutdown(Power::Poweroff);
+    let (pid, stopper, later) = (e.pid_of("/bin/s"), e.pid_of("/bin/s-stop"), e.pid_of("/bin/later"));
+    e.wait(60_000);
+    assert_eq!(e.state("s"), State::Stopping, "the stop command runs to completion");
+    assert_eq!(e.os.killed, [], "stop priority 2 waits for it");
+    e.exit(stopper, 0);
+    // The process itself is not waited for.
+    assert_eq!(e.state("s"), State::Stopped);
+    assert!(e.os.alive.contains(&pid));
+    assert_eq!(e.os.killed, [(later, libc::SIGTERM)]);
+}
+
+#[test]
 fn haltonly_runs_only_at_shutdown() {
     let mut h = object("sync", "", 0);
     h.start = None;
