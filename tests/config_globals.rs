@@ -317,6 +317,7 @@ fn strict_epoch_rejects_every_extension_global() {
         "ProcServ procServ",
         "StartTimeout 60",
         "PIDFileTimeout 5",
+        "StopCommandTimeout 60",
     ] {
         let text = format!("{line}\nDefaultRunlevel default\nObjectID a\nObjectStartCommand a\nObjectRunlevels default\nObjectEnabled true\n");
         let name = line.split(' ').next().unwrap();
@@ -342,6 +343,18 @@ fn pid_file_timeout() {
     assert_eq!(valid(&with_prelude(&format!("PIDFileTimeout 0\n{}", object("a")))).globals.pid_file_timeout, Some(0));
     assert_eq!(valid(&with_prelude(&format!("PIDFileTimeout 5\n{}", object("a")))).globals.pid_file_timeout, Some(5));
     assert_one_error(&load(&with_prelude(&format!("PIDFileTimeout 5s\n{}", object("a")))), "epoch.conf:2", "expected a number");
+}
+
+#[test]
+fn stop_command_timeout() {
+    let strict_text = "DefaultRunlevel default\nObjectID a\nObjectStartCommand a\nObjectRunlevels default\nObjectEnabled true\n";
+    assert_eq!(valid(&with_prelude(&object("a"))).globals.stop_command_timeout, None, "the built-in default");
+    assert_eq!(valid(&with_prelude(&format!("StopCommandTimeout 0\n{}", object("a")))).globals.stop_command_timeout, Some(0));
+    assert_eq!(valid(&with_prelude(&format!("StopCommandTimeout 900\n{}", object("a")))).globals.stop_command_timeout, Some(900));
+    assert_one_error(&load(&with_prelude(&format!("StopCommandTimeout 5m\n{}", object("a")))), "epoch.conf:2", "expected a number");
+    // --strict-epoch keeps Epoch's behaviour: a stop command is never cut off.
+    let loaded = load_strict(strict_text);
+    assert_eq!(loaded.config.expect("valid").globals.stop_command_timeout, Some(0));
 }
 
 #[test]

@@ -146,6 +146,7 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &[
     global("StatusNames", true, NotAfter, |g, v, _| set(&mut g.globals.status_names, Some(status_names(v)?))),
     // Our extensions.
     extension("StartTimeout", |g, v, _| set(&mut g.globals.start_timeout, Some(parse_u32(v)?))),
+    extension("StopCommandTimeout", |g, v, _| set(&mut g.globals.stop_command_timeout, Some(parse_u32(v)?))),
     extension("IocDirectory", |g, v, _| set(&mut g.globals.ioc.directory, absolute_path(v)?)),
     extension("IocGroup", |g, v, _| {
         account_name(v, "a group")?;

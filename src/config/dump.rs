@@ -159,6 +159,7 @@ fn globals(j: &mut Json, g: &Globals) {
     j.end_array();
     opt_number(j, "start_timeout", g.start_timeout);
     opt_number(j, "pid_file_timeout", g.pid_file_timeout);
+    opt_number(j, "stop_command_timeout", g.stop_command_timeout);
     let ioc = &g.ioc;
     j.key("ioc").begin_object();
     path_field(j, "directory", &ioc.directory);

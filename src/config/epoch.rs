@@ -44,9 +44,11 @@ pub(crate) fn parse(source: &dyn FileSource, main: &Path, text: &[u8], strict: b
         declared: HashMap::new(),
     };
     if strict {
-        // Epoch has no start timeout, and --strict-epoch refuses the
-        // StartTimeout that could set one: keep Epoch's behaviour.
+        // Epoch has no start timeout and lets a stop command run for as
+        // long as it takes, and --strict-epoch refuses the StartTimeout and
+        // StopCommandTimeout that could set them: keep Epoch's behaviour.
         parser.globals.globals.start_timeout = Some(0);
+        parser.globals.globals.stop_command_timeout = Some(0);
     }
     parser.parse_file(0, text);
     parser.finish()

@@ -101,6 +101,12 @@ pub const DEFAULT_START_TIMEOUT_S: u32 = 120;
 /// started with a warning, as in Epoch.
 pub const DEFAULT_PIDFILE_TIMEOUT_S: u32 = 30;
 
+/// Seconds an `ObjectStopCommand` may run when `StopCommandTimeout` does not
+/// say otherwise: far longer than any ordinary stop (a backup, a flush, a
+/// sync), yet finite, so a hung stop command cannot keep a board from ever
+/// rebooting.
+pub const DEFAULT_STOP_COMMAND_TIMEOUT_S: u32 = 300;
+
 #[derive(Debug, Clone, Default)]
 pub struct Globals {
     pub default_runlevel: String,
@@ -128,6 +134,10 @@ pub struct Globals {
     /// Extension `PIDFileTimeout`: seconds a start waits for ObjectPIDFile;
     /// `None` means [`DEFAULT_PIDFILE_TIMEOUT_S`], 0 looks once.
     pub pid_file_timeout: Option<u32>,
+    /// Extension `StopCommandTimeout`: seconds a stop command may run before
+    /// its process group is killed; `None` means
+    /// [`DEFAULT_STOP_COMMAND_TIMEOUT_S`], 0 none.
+    pub stop_command_timeout: Option<u32>,
     /// Our extensions for IOCs.
     pub ioc: IocGlobals,
 }

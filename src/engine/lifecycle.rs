@@ -192,13 +192,24 @@ impl<O: Os> Engine<O> {
     /// `object_deadline` sends SIGKILL (a stop, an abandoned start, a dead
     /// process's group); returns the object's TERMSIGNAL.
     fn enter_stopping(&mut self, i: usize) -> i32 {
-        let now = self.os.now_ms();
-        let options = &self.config.objects[i].options;
+        let deadline = self.stop_timeout_deadline(i);
         let st = &mut self.objs[i];
         st.killed = false;
         st.set(State::Stopping);
-        st.deadline = Some(now + u64::from(options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT_S)) * 1000);
-        options.term_signal.unwrap_or(libc::SIGTERM)
+        st.deadline = Some(deadline);
+        self.config.objects[i].options.term_signal.unwrap_or(libc::SIGTERM)
+    }
+
+    /// When STOPTIMEOUT, counted from now, runs out for object `i`.
+    fn stop_timeout_deadline(&self, i: usize) -> u64 {
+        let secs = self.config.objects[i].options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT_S);
+        self.os.now_ms() + u64::from(secs) * 1000
+    }
+
+    /// `StopCommandTimeout` in seconds; `None`: stop commands run as long
+    /// as they take.
+    fn stop_command_timeout_s(&self) -> Option<u32> {
+        Some(self.config.globals.stop_command_timeout.unwrap_or(DEFAULT_STOP_COMMAND_TIMEOUT_S)).filter(|&s| s > 0)
     }
 
     pub(super) fn wait_pid_file(&mut self, i: usize) {
@@ -257,10 +268,7 @@ impl<O: Os> Engine<O> {
         // (A start that timed out may end during a shutdown: nothing pauses that.)
         let shutting_down = matches!(self.phase, Phase::ShuttingDown(_));
         let critical = self.config.objects[i].options.start_fail_critical && self.objs[i].cause == Cause::Boot && !shutting_down;
-        if self.config.objects[i].options.runonce && self.objs[i].cause == Cause::Boot {
-            self.objs[i].enabled = false;
-            self.save_state();
-        }
+        // RUNONCE stays enabled: a failed first-boot job runs again next boot.
         self.after_failure(i);
         if critical {
             let mut note = object::Note::new();
@@ -481,11 +489,14 @@ impl<O: Os> Engine<O> {
                 }
             }
             Helper::Stop => {
-                if !status.success() {
-                    self.objs[i].outcome = Some(Outcome::Fail);
-                    self.objs[i].set_note(format_args!("stop command: {status}"));
+                let st = &mut self.objs[i];
+                // Killed for running too long: that stays the reason.
+                if !status.success() && !st.killed {
+                    st.outcome = Some(Outcome::Fail);
+                    st.set_note(format_args!("stop command: {status}"));
                 }
-                self.maybe_finish_stop(i);
+                self.follow_group(i, pid);
+                self.stop_command_ended(i);
             }
         }
     }
@@ -615,24 +626,60 @@ impl<O: Os> Engine<O> {
             }
         }
         self.enter_stopping(i);
-        if self.config.objects[i].options.no_stop_wait {
-            // Not waited for: its exit is reaped later without effect.
-            let st = &mut self.objs[i];
-            st.main_pid = None;
-            st.helper = None;
-            self.finish_stop(i);
-            return Ok(());
+        if self.objs[i].stop_command().is_some() {
+            // Epoch's STOPTIMEOUT is the wait for the object's process once
+            // the stop command has ended (`stop_command_ended`); the command
+            // itself runs to completion, bounded by StopCommandTimeout only.
+            let limit = self.stop_command_timeout_s().map(|s| self.os.now_ms() + u64::from(s) * 1000);
+            self.objs[i].deadline = limit;
         }
         self.maybe_finish_stop(i);
         Ok(())
     }
 
+    /// The stop command of object `i` ended (or was given up on after
+    /// SIGKILL): STOPTIMEOUT, the wait for the object's processes, starts.
+    fn stop_command_ended(&mut self, i: usize) {
+        if self.objs[i].state != State::Stopping {
+            return;
+        }
+        let deadline = self.stop_timeout_deadline(i);
+        let st = &mut self.objs[i];
+        st.killed = false;
+        st.deadline = Some(deadline);
+        self.maybe_finish_stop(i);
+    }
+
+    /// StopCommandTimeout ran out for the stop command of object `i`
+    /// (`pid`): SIGKILL to its process group, so what a shell started goes
+    /// with it, and the stop fails. One that is not reaped within
+    /// KILL_WAIT_MS (stuck in the kernel) is given up on.
+    fn stop_command_overdue(&mut self, i: usize, pid: Pid, now: u64) {
+        let id = &self.config.objects[i].id;
+        if self.objs[i].killed {
+            log::error!("{id}: stop command still running after SIGKILL; going on without it");
+            self.objs[i].helper = None;
+            self.stop_command_ended(i);
+            return;
+        }
+        let secs = self.stop_command_timeout_s().unwrap_or(0);
+        let st = &mut self.objs[i];
+        st.killed = true;
+        st.outcome = Some(Outcome::Fail);
+        st.set_note(format_args!("stop command did not end within {secs} s: killed"));
+        log::error!("{id}: stop command did not end within {secs} s (StopCommandTimeout); sending SIGKILL to its process group");
+        st.deadline = Some(now + KILL_WAIT_MS);
+        let _ = self.os.kill_group(pid, libc::SIGKILL);
+    }
+
     /// Completes a stop once the stop, prestart and reload commands, the main
     /// process, what they left in their process groups and (for consoles)
-    /// every leftover process are gone.
+    /// every leftover process are gone; with NOSTOPWAIT, once the stop
+    /// command has ended.
     pub(super) fn maybe_finish_stop(&mut self, i: usize) {
         let st = &self.objs[i];
-        if st.state != State::Stopping || st.helper.is_some() || st.reload.is_some() {
+        // A stop command always runs to completion, NOSTOPWAIT or not.
+        if st.state != State::Stopping || st.stop_command().is_some() {
             return;
         }
         // KILLALL5 SIG SECS is Epoch's `killall5 -SIG; sleep SECS`: the wait
@@ -641,6 +688,19 @@ impl<O: Os> Engine<O> {
         let asked_to_stop = !st.start_timed_out && !st.ending_dead_group;
         let killall5_wait = matches!(object.stop, StopMethod::Killall5 { .. }) && object.console.is_none() && asked_to_stop;
         if killall5_wait && st.deadline.is_some() {
+            return;
+        }
+        if object.options.no_stop_wait && asked_to_stop {
+            // NOSTOPWAIT: the object's processes are not waited for; their
+            // exits are reaped later without effect.
+            let st = &mut self.objs[i];
+            st.main_pid = None;
+            st.helper = None;
+            st.leaderless_groups.clear();
+            self.finish_stop(i);
+            return;
+        }
+        if st.helper.is_some() || st.reload.is_some() {
             return;
         }
         // A child of ours is cleared when reaped; a pid that is not our child
@@ -723,6 +783,11 @@ impl<O: Os> Engine<O> {
 
     pub(super) fn object_deadline(&mut self, i: usize) {
         let now = self.os.now_ms();
+        // While its stop command runs, a stop's deadline is StopCommandTimeout.
+        if let (State::Stopping, Some(pid)) = (self.objs[i].state, self.objs[i].stop_command()) {
+            self.stop_command_overdue(i, pid, now);
+            return;
+        }
         match self.objs[i].state {
             // The start command ended: still looking for a SERVICE's daemon.
             State::Starting if self.objs[i].main_pid.is_none() => self.look_for_daemon(i),
@@ -824,7 +889,13 @@ impl<O: Os> Engine<O> {
             }
             State::Stopping => {
                 log::warn!("{id}: Ctrl-Alt-Del: killing the stop");
-                if st.outcome != Some(Outcome::Fail) {
+                // A stop command cut off did not do its work: the stop
+                // fails (STOPFAILCRITICAL applies); a wait for the
+                // process cut short is only a warning, as after STOPTIMEOUT.
+                if st.stop_command().is_some() {
+                    st.outcome = Some(Outcome::Fail);
+                    st.set_note(format_args!("stop command killed by Ctrl-Alt-Del"));
+                } else if st.outcome != Some(Outcome::Fail) {
                     st.outcome = Some(Outcome::Warn);
                     st.set_note(format_args!("killed by Ctrl-Alt-Del"));
                 }

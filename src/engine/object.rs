@@ -116,8 +116,8 @@ pub enum Helper {
 }
 
 /// Process groups a stop follows after their leader is gone: one for each
-/// command of the object a stop stops (the prestart or the main process, and
-/// a reload command).
+/// command of the object a stop waits for (the prestart or the main process,
+/// a reload command, and the stop command).
 pub type LeaderlessGroups = heapless::Vec<Pid, 3>;
 
 /// Why the current start or stop happens (titles, RUNONCE, criticality).
@@ -214,7 +214,8 @@ pub struct ObjState {
     pub cause: Cause,
     /// A prestart failure turns a successful start into a warning.
     pub prestart_failed: bool,
-    /// SIGKILL already sent during this stop.
+    /// SIGKILL already sent in this stop's current wait: for its stop
+    /// command, then (once that has ended) for the object's processes.
     pub killed: bool,
     /// When WaitPidFile (or the search for a SERVICE's daemon) gives up.
     pub pidfile_limit: u64,
@@ -293,6 +294,11 @@ impl ObjState {
     pub fn side_commands(&self) -> impl Iterator<Item = Pid> {
         let prestart = self.helper.filter(|&(h, _)| h == Helper::Prestart).map(|(_, pid)| pid);
         prestart.into_iter().chain(self.reload)
+    }
+
+    /// The stop command in flight (`ObjectStopCommand`), if any.
+    pub fn stop_command(&self) -> Option<Pid> {
+        self.helper.filter(|&(h, _)| h == Helper::Stop).map(|(_, pid)| pid)
     }
 
     /// Whether `pid` is a prestart, stop or reload command of this object.

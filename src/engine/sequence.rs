@@ -27,9 +27,13 @@ impl<O: Os> Engine<O> {
             && !self.in_runlevel(i, target)
     }
 
+    /// A HALTONLY object runs at shutdown only while enabled (ObjectEnabled,
+    /// `disable`, RUNONCE after its first run): Epoch's ObjectEnabled holds
+    /// "in ANY situations".
     pub(super) fn stops_at_shutdown(&self, i: usize) -> bool {
         let o = &self.config.objects[i];
-        o.stop_priority > 0 && (o.options.halt_only || self.objs[i].state.is_started() || self.objs[i].state == State::Stopping)
+        let st = &self.objs[i];
+        o.stop_priority > 0 && ((o.options.halt_only && st.enabled) || st.state.is_started() || st.state == State::Stopping)
     }
 
     /// Advances the current job as far as events allow.

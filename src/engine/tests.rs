@@ -427,19 +427,99 @@ fn stop_escalates_to_sigkill_after_stoptimeout() {
     assert_eq!(e.object(i).outcome, Some(Outcome::Warn));
 }
 
-#[test]
-fn a_hung_stop_command_is_killed_with_its_group() {
+/// FORK object `s` (STOPTIMEOUT 1 s) stopped by the command `/bin/s-stop`,
+/// with `StopCommandTimeout` `limit`; the stop has begun. Returns the
+/// engine, the object's index, its process and the stop command.
+fn stopping_by_command(limit: Option<u32>) -> (Engine<Fake>, usize, Pid, Pid) {
     let mut o = with(object("s", "/bin/s", 1), |o| {
         o.fork = true;
         o.stop_timeout = Some(1);
     });
     o.stop = StopMethod::Command("/bin/s-stop".into());
-    let mut e = booted(config(vec![o]));
+    let mut c = config(vec![o]);
+    c.globals.stop_command_timeout = limit;
+    let mut e = booted(c);
     let i = e.find("s").unwrap();
     e.stop(i).unwrap();
     let (pid, stopper) = (e.pid_of("/bin/s"), e.pid_of("/bin/s-stop"));
+    (e, i, pid, stopper)
+}
+
+#[test]
+fn a_stop_command_runs_past_stoptimeout_which_then_waits_for_the_process() {
+    let (mut e, i, pid, stopper) = stopping_by_command(None);
+    // STOPTIMEOUT (1 s) is not the stop command's limit.
+    e.wait(60_000);
+    assert_eq!(e.os.killed, []);
+    assert_eq!(e.state("s"), State::Stopping);
+    e.exit(stopper, 0);
+    // Now STOPTIMEOUT counts: the wait for the object's process.
+    e.wait(999);
+    assert_eq!(e.os.killed, []);
+    e.wait(1);
+    assert_eq!(e.os.group_killed, [(pid, libc::SIGKILL)]);
+    e.signaled(pid, libc::SIGKILL);
+    assert_eq!(e.state("s"), State::Stopped);
+    assert_eq!(e.object(i).outcome, Some(Outcome::Warn));
+}
+
+#[test]
+fn a_stop_command_past_stopcommandtimeout_is_killed_with_its_group_and_fails() {
+    let (mut e, i, pid, stopper) = stopping_by_command(Some(5));
+    e.wait(4_999);
+    assert_eq!(e.os.killed, []);
+    e.wait(1);
+    assert_eq!(e.os.group_killed, [(stopper, libc::SIGKILL)], "the command's group, not the process yet");
+    assert_eq!(e.object(i).note.as_str(), "stop command did not end within 5 s: killed");
+    e.signaled(stopper, libc::SIGKILL);
+    // Then STOPTIMEOUT for the process, as after any stop command.
+    assert_eq!(e.state("s"), State::Stopping);
     e.wait(1_000);
-    assert_eq!(e.os.group_killed, [(pid, libc::SIGKILL), (stopper, libc::SIGKILL)]);
+    assert_eq!(e.os.group_killed, [(stopper, libc::SIGKILL), (pid, libc::SIGKILL)]);
+    e.signaled(pid, libc::SIGKILL);
+    assert_eq!(e.state("s"), State::Stopped);
+    assert_eq!(e.object(i).outcome, Some(Outcome::Fail));
+    assert_eq!(e.object(i).note.as_str(), "stop command did not end within 5 s: killed");
+}
+
+#[test]
+fn a_stop_command_that_survives_sigkill_is_given_up_on() {
+    let (mut e, i, pid, stopper) = stopping_by_command(Some(1));
+    e.wait(1_000 + KILL_WAIT_MS);
+    assert_eq!(e.object(i).helper, None);
+    e.exit(pid, 0);
+    assert_eq!(e.state("s"), State::Stopped);
+    assert_eq!(e.object(i).outcome, Some(Outcome::Fail));
+    // Its late reap changes nothing.
+    e.signaled(stopper, libc::SIGKILL);
+    assert_eq!(e.state("s"), State::Stopped);
+}
+
+#[test]
+fn stopcommandtimeout_defaults_to_five_minutes_and_zero_means_none() {
+    let (mut e, _, _, stopper) = stopping_by_command(None);
+    e.wait(u64::from(DEFAULT_STOP_COMMAND_TIMEOUT_S) * 1000 - 1);
+    assert_eq!(e.os.killed, []);
+    e.wait(1);
+    assert_eq!(e.os.killed, [(stopper, libc::SIGKILL)]);
+    let (mut e, _, _, _) = stopping_by_command(Some(0));
+    e.wait(24 * 3600 * 1000);
+    assert_eq!(e.os.killed, []);
+    assert_eq!(e.state("s"), State::Stopping);
+}
+
+#[test]
+fn what_a_stop_command_leaves_in_its_group_is_waited_for_and_killed_at_stoptimeout() {
+    let (mut e, _, pid, stopper) = stopping_by_command(None);
+    e.exit(pid, 0);
+    e.os.leaderless.insert(stopper);
+    e.exit(stopper, 0);
+    assert_eq!(e.state("s"), State::Stopping);
+    e.wait(1_000);
+    assert_eq!(e.os.group_signals, [(stopper, libc::SIGKILL)]);
+    e.os.leaderless.remove(&stopper);
+    e.signaled(GROUP_MEMBER, libc::SIGKILL);
+    assert_eq!(e.state("s"), State::Stopped);
 }
 
 #[test]
@@ -587,6 +667,28 @@ fn nostopwait_does_not_wait() {
 }
 
 #[test]
+fn nostopwait_still_waits_for_the_stop_command_before_the_next_priority() {
+    let mut o = with(object("s", "/bin/s", 1), |o| {
+        o.fork = true;
+        o.no_stop_wait = true;
+    });
+    o.stop = StopMethod::Command("/bin/s-stop".into());
+    let mut later = with(object("later", "/bin/later", 1), |o| o.fork = true);
+    later.stop_priority = 2;
+    let mut e = booted(config(vec![o, later]));
+    e.shutdown(Power::Poweroff);
+    let (pid, stopper, later) = (e.pid_of("/bin/s"), e.pid_of("/bin/s-stop"), e.pid_of("/bin/later"));
+    e.wait(60_000);
+    assert_eq!(e.state("s"), State::Stopping, "the stop command runs to completion");
+    assert_eq!(e.os.killed, [], "stop priority 2 waits for it");
+    e.exit(stopper, 0);
+    // The process itself is not waited for.
+    assert_eq!(e.state("s"), State::Stopped);
+    assert!(e.os.alive.contains(&pid));
+    assert_eq!(e.os.killed, [(later, libc::SIGTERM)]);
+}
+
+#[test]
 fn haltonly_runs_only_at_shutdown() {
     let mut h = object("sync", "", 0);
     h.start = None;
@@ -598,6 +700,52 @@ fn haltonly_runs_only_at_shutdown() {
     assert_eq!(e.start(i), Err(Refusal::HaltOnly));
     e.shutdown(Power::Poweroff);
     assert!(e.spawned().contains(&"/bin/sync-disks"));
+}
+
+#[test]
+fn a_disabled_haltonly_object_does_not_run_at_shutdown() {
+    let halt_only = |id: &str, enabled: bool| {
+        let mut h = object(id, "", 0);
+        h.start = None;
+        h.stop = StopMethod::Command(format!("/bin/{id}"));
+        h.options.halt_only = true;
+        h.enabled = enabled;
+        h
+    };
+    let mut e = booted(config(vec![halt_only("off", false), halt_only("later-off", true), halt_only("on", true)]));
+    let i = e.find("later-off").unwrap();
+    e.set_enabled(i, false);
+    e.shutdown(Power::Poweroff);
+    assert_eq!(e.spawned(), ["/bin/on"]);
+}
+
+#[test]
+fn a_haltonly_runonce_object_runs_at_one_shutdown_only() {
+    let mut h = object("save", "", 0);
+    h.start = None;
+    h.stop = StopMethod::Command("/bin/save".into());
+    h.options.halt_only = true;
+    h.options.runonce = true;
+    let mut e = booted(config(vec![h]));
+    e.shutdown(Power::Poweroff);
+    let pid = e.pid_of("/bin/save");
+    e.exit(pid, 0);
+    assert!(!e.object(0).enabled);
+    // What the state file carries to the next boot.
+    let mut c = e.config().clone();
+    c.objects[0].enabled = false;
+    let mut e = booted(c);
+    e.shutdown(Power::Poweroff);
+    assert!(e.spawned().is_empty());
+}
+
+#[test]
+fn runonce_stays_enabled_after_a_failed_start() {
+    let mut e = booted(config(vec![with(object("keys", "/bin/keygen", 1), |o| o.runonce = true)]));
+    let pid = e.pid_of("/bin/keygen");
+    e.exit(pid, 1);
+    assert_eq!(e.state("keys"), State::Failed);
+    assert!(e.object(0).enabled, "a failed first-boot job runs again");
 }
 
 #[test]
