@@ -13,7 +13,8 @@ use argh::FromArgs;
 use super::{Common, EXIT_DENIED, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
 use crate::config::iocfile::{self, valid_ioc_name, IocFile};
 use crate::control::protocol::{Code, Message, Tag, Verb, FLAG_WAIT};
-use crate::ioc::{attach, generate, inspect, list, ready, view};
+use crate::ioc::procserv::{self, AutoRestart};
+use crate::ioc::{attach, generate, inspect, list, procstat, ready, view};
 
 /// Manage EPICS IOCs under procServ (epics-ioc-runner's commands). Options
 /// anywhere: --local, --json/-j, --socket PATH, --run-dir DIR.
@@ -377,17 +378,42 @@ fn stop(common: &Common, name: &str) -> i32 {
 fn status(common: &Common, name: &str, lines: usize) -> i32 {
     with_ioc(common, name, |ioc| {
         if common.json {
-            println!("{}", super::epoch::record_json(&ioc.record));
-            return EXIT_OK;
+            let mut j = crate::json::Json::new();
+            write_status_json(&mut j, ioc);
+            println!("{}", j.finish());
+        } else {
+            print_status(ioc, lines);
         }
-        let code = super::epoch::main("ioc status", vec!["status".into(), name.into(), "--socket".into(), common.layout().control_socket.display().to_string()]);
-        if lines > 0 {
-            println!("\n--- last {lines} lines of {} ---", ioc.log.display());
-            let mut out = std::io::stdout().lock();
-            let _ = view::view(&ioc.log, lines, false, &mut out);
-        }
-        code
+        EXIT_OK
     })
+}
+
+/// procServ's auto-restart state, read from the command line of the running
+/// procServ (`None` when none runs or its command line cannot be read).
+fn autorestart(ioc: &IocInfo) -> Option<AutoRestart> {
+    let pid = ioc.record.i64(Tag::Pid).and_then(|p| i32::try_from(p).ok())?;
+    procstat::cmdline(pid).ok().filter(|argv| !argv.is_empty()).map(|argv| procserv::autorestart(&argv))
+}
+
+/// `ioc status NAME`: Epoch's block, procServ's auto-restart state, the end
+/// of the log.
+fn print_status(ioc: &IocInfo, lines: usize) {
+    super::epoch::print_block(&ioc.record);
+    println!("{:<20}{}", "Auto-restart:", autorestart(ioc).map_or("-", AutoRestart::describe));
+    if lines > 0 {
+        println!("\n--- last {lines} lines of {} ---", ioc.log.display());
+        let mut out = std::io::stdout().lock();
+        let _ = view::view(&ioc.log, lines, false, &mut out);
+    }
+}
+
+/// `ioc status NAME --json`: every field of the record, and `autorestart`
+/// (`on`, `off`, `unknown`, or null when procServ does not run).
+fn write_status_json(j: &mut crate::json::Json, ioc: &IocInfo) {
+    j.begin_object();
+    super::epoch::write_fields(j, &ioc.record);
+    j.key("autorestart").opt_string(autorestart(ioc).map(AutoRestart::word));
+    j.end_object();
 }
 
 fn view_cmd(common: &Common, name: &str, lines: usize, follow: bool) -> i32 {
