@@ -12,6 +12,7 @@ mod ns;
 mod pty;
 
 use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use ioc_support::*;
@@ -40,6 +41,10 @@ fn boot(dir: &Path, iocs: &[&SoftIoc], skip: &[&str]) -> Pid1 {
 fn ioc_pid(p: &Pid1, name: &str) -> i64 {
     let out = ok(p.ioc(&["status", name, "--json"]), "ioc status --json");
     serde_json::from_str::<Value>(&out).unwrap()["ioc_pid"].as_i64().unwrap_or(0)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]
@@ -84,5 +89,46 @@ fn ctrl_t_on_the_console_leaves_auto_restart_on_and_status_says_so() {
     ok(p.ioc(&["stop", "demo"]), "ioc stop");
     let json: Value = serde_json::from_str(&ok(p.ioc(&["status", "demo", "--json"]), "ioc status --json")).unwrap();
     assert_eq!(json["autorestart"], Value::Null, "{json}");
+    p.poweroff();
+}
+
+#[test]
+fn status_all_shows_every_ioc_and_a_missing_name_points_at_it() {
+    let s = Scratch::new("ops-all");
+    let one = SoftIoc::standard(s.path(), "one");
+    let two = SoftIoc::standard(s.path(), "two");
+    let p = boot(s.path(), &[&one, &two], &["one", "two"]);
+
+    for all in ["--all", "-a"] {
+        let out = ok(p.ioc(&["status", all]), "ioc status --all");
+        let ids: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("ObjectID:")).map(str::trim).collect();
+        assert_eq!(ids, ["one", "two"], "{out}");
+        assert_eq!(out.matches("Auto-restart:").count(), 2, "{out}");
+        assert!(!out.contains("--- last"), "no log tails unless -n asks: {out}");
+    }
+    let out = ok(p.ioc(&["status", "--all", "-n", "1"]), "ioc status --all -n 1");
+    assert_eq!(out.matches("--- last 1 lines of").count(), 2, "{out}");
+    let json: Value = serde_json::from_str(&ok(p.ioc(&["status", "-a", "--json"]), "ioc status -a --json")).unwrap();
+    let names: Vec<&str> = json.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(names, ["one", "two"], "{json}");
+    assert!(json.as_array().unwrap().iter().all(|r| r["autorestart"].is_null()), "{json}");
+
+    // No name: a usage error that exits 1, as epics-ioc-runner's, and says
+    // where the overview is.
+    let out = p.ioc(&["status"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(stderr(&out).contains("--all") && stderr(&out).contains("ioc list -v"), "{}", text(&out));
+    let out = p.ioc(&["status", "one", "--all"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+
+    // `ioc` alone: a short usage on stdout, exit 0.
+    for args in [&[][..], &["--local"][..]] {
+        let out = Command::new(p.bin.join("ioc")).args(args).stdin(Stdio::null()).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let usage = String::from_utf8_lossy(&out.stdout);
+        assert!(usage.starts_with("Usage: ioc"), "{usage}");
+        assert!(usage.contains("status") && usage.contains("attach"), "{usage}");
+        assert!(!text(&out).contains("Required"), "{}", text(&out));
+    }
     p.poweroff();
 }

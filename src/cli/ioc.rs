@@ -149,16 +149,19 @@ struct Restart {
     timeout: u64,
 }
 
-/// Show an IOC's state and the end of its log.
+/// Show an IOC's state and the end of its log (--all: every IOC's).
 #[derive(FromArgs)]
 #[argh(subcommand, name = "status")]
 struct Status {
     /// the IOC name
     #[argh(positional)]
-    name: String,
-    /// log lines to show (default 10)
-    #[argh(option, short = 'n', default = "10")]
-    lines: usize,
+    name: Option<String>,
+    /// every IOC, in name order
+    #[argh(switch, short = 'a')]
+    all: bool,
+    /// log lines to show (default 10; with --all 0)
+    #[argh(option, short = 'n')]
+    lines: Option<usize>,
 }
 
 /// Start the IOC at boot (kept across reboots).
@@ -241,6 +244,10 @@ pub fn main(name: &str, mut args: Vec<String>) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // `ioc` alone: its usage, as epics-ioc-runner prints it (exit 0).
+    if args.is_empty() {
+        args.push("--help".into());
+    }
     let a: Args = match super::parse(name, &args) {
         Ok(a) => a,
         Err(code) => return code,
@@ -253,7 +260,7 @@ pub fn main(name: &str, mut args: Vec<String>) -> i32 {
         IocVerb::Start(s) => start(&common, Verb::Start, &s.name, s.no_wait, s.timeout),
         IocVerb::Restart(r) => start(&common, Verb::Restart, &r.name, r.no_wait, r.timeout),
         IocVerb::Stop(s) => stop(&common, &s.name),
-        IocVerb::Status(s) => status(&common, &s.name, s.lines),
+        IocVerb::Status(s) => status_cmd(&common, s),
         IocVerb::Enable(e) => simple(&common, Verb::Enable, &e.name),
         IocVerb::Disable(d) => simple(&common, Verb::Disable, &d.name),
         IocVerb::View(v) => view_cmd(&common, &v.name, v.lines, v.follow),
@@ -269,6 +276,15 @@ struct IocInfo {
     record: Message,
     console: PathBuf,
     log: PathBuf,
+}
+
+impl IocInfo {
+    /// `None` for an object without a console.
+    fn from_record(record: Message) -> Option<IocInfo> {
+        let console = PathBuf::from(record.str(Tag::Console)?);
+        let log = PathBuf::from(record.str(Tag::Log)?);
+        Some(IocInfo { record, console, log })
+    }
 }
 
 fn check_name(name: &str) -> Result<(), i32> {
@@ -289,12 +305,10 @@ fn lookup(common: &Common, name: &str) -> Result<IocInfo, i32> {
         return Err(EXIT_FAIL);
     }
     let record = reply.records.into_iter().next().ok_or(EXIT_FAIL)?;
-    let (Some(console), Some(log)) = (record.str(Tag::Console), record.str(Tag::Log)) else {
+    IocInfo::from_record(record).ok_or_else(|| {
         eprintln!("ioc: \"{name}\" is an object without a console, not an IOC");
-        return Err(EXIT_FAIL);
-    };
-    let (console, log) = (PathBuf::from(console), PathBuf::from(log));
-    Ok(IocInfo { record, console, log })
+        EXIT_FAIL
+    })
 }
 
 fn with_ioc(common: &Common, name: &str, f: impl FnOnce(&IocInfo) -> i32) -> i32 {
@@ -375,17 +389,68 @@ fn stop(common: &Common, name: &str) -> i32 {
     })
 }
 
-fn status(common: &Common, name: &str, lines: usize) -> i32 {
-    with_ioc(common, name, |ioc| {
-        if common.json {
-            let mut j = crate::json::Json::new();
-            write_status_json(&mut j, ioc);
-            println!("{}", j.finish());
-        } else {
-            print_status(ioc, lines);
+/// `ioc status NAME` or `ioc status --all`. Without either it is a usage
+/// error that exits 1, as epics-ioc-runner's `status` without a target.
+fn status_cmd(common: &Common, s: Status) -> i32 {
+    match (s.name, s.all) {
+        (Some(name), false) => with_ioc(common, &name, |ioc| {
+            show_status(common, std::slice::from_ref(ioc), s.lines.unwrap_or(10), false);
+            EXIT_OK
+        }),
+        (None, true) => match all_iocs(common) {
+            Ok(iocs) => {
+                show_status(common, &iocs, s.lines.unwrap_or(0), true);
+                EXIT_OK
+            }
+            Err(code) => code,
+        },
+        (name, _) => {
+            let what = if name.is_some() { "an IOC name or --all, not both" } else { "an IOC name" };
+            eprintln!("ioc: status needs {what}: ioc status NAME, ioc status --all (-a) for every IOC, ioc list -v for a table");
+            EXIT_FAIL
         }
-        EXIT_OK
-    })
+    }
+}
+
+/// Every IOC `ioc list` shows, in name order.
+fn all_iocs(common: &Common) -> Result<Vec<IocInfo>, i32> {
+    let reply = common.request(Verb::IocList, 0, &[], Some(Duration::from_secs(10)))?;
+    if reply.code != Code::Ok {
+        return Err(super::finish(&reply, "status"));
+    }
+    let mut iocs: Vec<IocInfo> =
+        reply.records.into_iter().filter(|r| r.bool(Tag::IsConsole).unwrap_or(false)).filter_map(IocInfo::from_record).collect();
+    iocs.sort_by(|a, b| a.record.str(Tag::Id).cmp(&b.record.str(Tag::Id)));
+    Ok(iocs)
+}
+
+/// The status of `iocs`: blocks separated by a blank line, or JSON (an
+/// object, or an `array` of them for --all).
+fn show_status(common: &Common, iocs: &[IocInfo], lines: usize, array: bool) {
+    if common.json {
+        let mut j = crate::json::Json::new();
+        match iocs {
+            [one] if !array => write_status_json(&mut j, one),
+            _ => {
+                j.begin_array();
+                for ioc in iocs {
+                    write_status_json(&mut j, ioc);
+                }
+                j.end_array();
+            }
+        }
+        println!("{}", j.finish());
+        return;
+    }
+    if iocs.is_empty() {
+        println!("No IOC is installed.");
+    }
+    for (k, ioc) in iocs.iter().enumerate() {
+        if k > 0 {
+            println!();
+        }
+        print_status(ioc, lines);
+    }
 }
 
 /// procServ's auto-restart state, read from the command line of the running
