@@ -612,6 +612,15 @@ fn directories(common: &Common) -> Result<(PathBuf, PathBuf), i32> {
 
 fn generate_options(common: &Common, name: Option<String>, cmd: Option<String>, user: Option<String>, group: Option<String>) -> generate::GenerateOptions {
     let mut opts = generate::GenerateOptions { name, cmd, run_dir: common.layout().console_root(), ..Default::default() };
+    // An IOC of `iocinit --local` runs as you: the file says so, as
+    // epics-ioc-runner's local mode writes it.
+    if common.local {
+        let me = nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten();
+        let my_group = nix::unistd::Group::from_gid(nix::unistd::getgid()).ok().flatten();
+        if let (Some(u), Some(g)) = (me, my_group) {
+            (opts.user, opts.group) = (u.name, g.name);
+        }
+    }
     if let Some(u) = user {
         opts.user = u;
     }
