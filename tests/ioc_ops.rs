@@ -134,6 +134,32 @@ fn status_all_shows_every_ioc_and_a_missing_name_points_at_it() {
     p.poweroff();
 }
 
+#[test]
+fn install_refuses_to_replace_a_running_ioc_and_replaces_a_stopped_one() {
+    let s = Scratch::new("ops-install");
+    let ioc = SoftIoc::standard(s.path(), "demo");
+    let p = boot(s.path(), &[&ioc], &[]);
+    let installed = s.path().join("ioc/demo.conf");
+    let before = std::fs::read_to_string(&installed).unwrap();
+    // An edit: epics-ioc-runner's IOC_PORT added.
+    assert!(!before.contains("IOC_PORT"));
+    let edited = s.path().join("demo.conf");
+    std::fs::write(&edited, format!("{before}IOC_PORT=\"unix:{IOC_USER}:{GROUP}:0660:/run/procserv/demo/control\"\n")).unwrap();
+
+    let out = p.ioc(&["install", edited.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(stderr(&out).contains("demo is running") && stderr(&out).contains("ioc stop demo"), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&installed).unwrap(), before, "the running IOC's file was replaced");
+    ioc.wait_value("calc", "42", UP);
+
+    ok(p.ioc(&["stop", "demo"]), "ioc stop");
+    let out = ok(p.ioc(&["install", edited.to_str().unwrap(), "--start"]), "ioc install --start of a stopped IOC");
+    assert!(out.contains("demo is ready"), "{out}");
+    assert!(std::fs::read_to_string(&installed).unwrap().contains("IOC_PORT="));
+    ioc.wait_value("calc", "42", UP);
+    p.poweroff();
+}
+
 /// The unprivileged user's `iocinit --local`, with HOME and XDG_RUNTIME_DIR
 /// of its own and no configuration file anywhere.
 struct LocalUser {

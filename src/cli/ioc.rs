@@ -695,6 +695,20 @@ fn install(common: &Common, i: Install) -> i32 {
             }
         }
     };
+    // As epics-ioc-runner: the file of a running IOC is not replaced, so what
+    // runs and what the file says never differ unnoticed.
+    match running_state(common, &ioc.name) {
+        Ok(None) => {}
+        Ok(Some(state)) => {
+            let name = &ioc.name;
+            eprintln!(
+                "ioc: {name} is {state}: install does not replace the file of a running IOC; \
+                 stop it first (ioc stop {name}), then install again (--start starts it)"
+            );
+            return EXIT_FAIL;
+        }
+        Err(code) => return code,
+    }
     let (dir, _) = match directories(common) {
         Ok(d) => d,
         Err(code) => return code,
@@ -728,13 +742,26 @@ fn rescan(common: &Common) -> i32 {
     }
 }
 
+/// Whether an object in `state` has no process running.
+fn is_down(state: &str) -> bool {
+    matches!(state, "stopped" | "failed" | "crashed" | "done")
+}
+
+/// The state of the installed IOC `name` while a process of it runs; `None`
+/// when it is down or no IOC of that name is installed.
+fn running_state(common: &Common, name: &str) -> Result<Option<String>, i32> {
+    let reply = common.request(Verb::Status, 0, &[name], Some(Duration::from_secs(10)))?;
+    let ioc = reply.records.into_iter().next().filter(|_| reply.code == Code::Ok).and_then(IocInfo::from_record);
+    Ok(ioc.and_then(|ioc| ioc.record.str(Tag::State).filter(|s| !is_down(s)).map(str::to_string)))
+}
+
 fn remove(common: &Common, name: &str, force: bool) -> i32 {
     let info = match lookup(common, name) {
         Ok(i) => i,
         Err(code) => return code,
     };
     let state = info.record.str(Tag::State).unwrap_or("");
-    if !matches!(state, "stopped" | "failed" | "crashed" | "done") {
+    if !is_down(state) {
         if !force {
             eprintln!("ioc: {name} is {state}; stop it first, or use remove -f");
             return EXIT_FAIL;
