@@ -93,6 +93,35 @@ fn ctrl_t_on_the_console_leaves_auto_restart_on_and_status_says_so() {
     p.poweroff();
 }
 
+/// The first `ioc attach` example of the user guide: `-e '^]'` for a serial
+/// terminal program (minicom, picocom, screen) that keeps Ctrl-A: Ctrl-A then
+/// reaches the console, Ctrl-] detaches.
+#[test]
+fn attach_with_e_detaches_with_that_key_and_passes_ctrl_a_on() {
+    let s = Scratch::new("ops-attach-e");
+    let ioc = SoftIoc::standard(s.path(), "demo");
+    let p = boot(s.path(), &[&ioc], &[]);
+    let run = s.path().join("run");
+    let ioc_cmd = p.bin.join("ioc");
+    let mut term = Pty::spawn(p.inside(ioc_cmd.to_str().unwrap(), &["attach", "demo", "-e", "^]", "--run-dir", run.to_str().unwrap()]));
+    let before = term.initial.clone();
+    term.expect("[attached to demo; detach with Ctrl-]]", UP);
+    term.expect("@@@ Welcome to procServ", UP);
+    let mark = term.seen.len();
+    // Ctrl-A reaches the IOC's shell (which has no command of that name),
+    // and the session goes on.
+    term.type_keys(b"\x01\r");
+    term.expect_from(mark, "Command \x01 not found", UP);
+    term.type_keys(b"dbl\r");
+    term.expect_from(mark, &ioc.pv("calc"), UP);
+    assert!(!term.screen().contains("[detached"), "Ctrl-A detached: {}", term.screen());
+    term.type_keys(b"\x1d");
+    term.expect("[detached from demo]", UP);
+    assert_eq!(term.wait(UP).code(), Some(0), "{}", term.screen());
+    assert!(same_settings(&before, &term.settings()), "terminal not restored");
+    p.poweroff();
+}
+
 #[test]
 fn status_all_shows_every_ioc_and_a_missing_name_points_at_it() {
     let s = Scratch::new("ops-all");
