@@ -1,8 +1,9 @@
 //! Operating IOCs day to day, with the real parts (Debian's procServ, a real
 //! EPICS 7 softIoc, caget): procServ's ^T key cannot turn auto-restart off
 //! and `ioc status` says so; `ioc status --all` for the serial line, and
-//! what `ioc status` without a name and `ioc` alone print; `install` of a
-//! running IOC; and `iocinit --local` with no configuration file at all,
+//! what `ioc status` without a name and `ioc` alone print; `ioc attach -e`
+//! for serial terminal programs that keep Ctrl-A; `install` of a running
+//! IOC; and `iocinit --local` with no configuration file at all,
 //! serving an IOC that `ioc generate` + `ioc install` made, without a
 //! warning. iocinit runs as PID 1 of a PID namespace (needs root), or as
 //! `iocinit --local` of the unprivileged test user iocit-local.
