@@ -57,7 +57,17 @@ enum Role {
 
 fn load(opts: &Options) -> (Option<Config>, Vec<Diagnostic>) {
     let ioc_dir = opts.ioc_dir.clone().or_else(|| opts.layout.local_ioc_dir.clone());
-    let loaded = config::load(&opts.config, &LoadOptions { strict_epoch: opts.strict_epoch, ioc_dir });
+    let load_options = LoadOptions { strict_epoch: opts.strict_epoch, ioc_dir };
+    // `iocinit --local` needs no configuration file (epics-ioc-runner's local
+    // mode has none): without its default one it serves the IOC files alone.
+    // Any other file (--config) must exist, and so must PID 1's.
+    let missing = || std::fs::symlink_metadata(&opts.config).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+    let loaded = if opts.layout.local && opts.config == opts.layout.default_config && missing() {
+        log::info!("no {}: serving the IOC files alone", opts.config.display());
+        config::load_ioc_files_only(&opts.config, &load_options)
+    } else {
+        config::load(&opts.config, &load_options)
+    };
     (loaded.config, loaded.diagnostics)
 }
 

@@ -353,6 +353,13 @@ pub fn record_json(m: &Message) -> String {
 
 pub fn write_record(j: &mut Json, m: &Message) {
     j.begin_object();
+    write_fields(j, m);
+    j.end_object();
+}
+
+/// Every field of a record, into an object the caller has begun (and may
+/// add its own fields to).
+pub fn write_fields(j: &mut Json, m: &Message) {
     for (tag, value) in &m.fields {
         j.key(tag.name());
         match tag {
@@ -370,7 +377,6 @@ pub fn write_record(j: &mut Json, m: &Message) {
             }
         }
     }
-    j.end_object();
 }
 
 fn fmt_since(secs: Option<i64>) -> String {
@@ -431,7 +437,7 @@ fn status(common: &Common, id: Option<&str>) -> i32 {
 }
 
 /// Epoch's status block for one object.
-fn print_block(r: &Message) {
+pub fn print_block(r: &Message) {
     let state = r.str(Tag::State).unwrap_or("");
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     let started = matches!(state, "running" | "done" | "starting" | "prestarting" | "waiting-pidfile" | "restarting");

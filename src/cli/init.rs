@@ -37,7 +37,8 @@ Options:
   --local              run as yourself: no mounts, no reboot; sockets, state
                        and config under your XDG directories
   --config PATH        the configuration (default /etc/epoch/epoch.conf;
-                       --local: ~/.config/iocinit/epoch.conf)
+                       --local: ~/.config/iocinit/epoch.conf, and when that
+                       does not exist, the IOC files alone)
   --ioc-dir DIR        read IOC files from DIR instead of IocDirectory
   --run-dir DIR        where the control socket and IOC consoles live (default /run)
   --socket PATH        the control socket (default RUN_DIR/iocinit/control)

@@ -13,7 +13,8 @@ use argh::FromArgs;
 use super::{Common, EXIT_DENIED, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
 use crate::config::iocfile::{self, valid_ioc_name, IocFile};
 use crate::control::protocol::{Code, Message, Tag, Verb, FLAG_WAIT};
-use crate::ioc::{attach, generate, inspect, list, ready, view};
+use crate::ioc::procserv::{self, AutoRestart};
+use crate::ioc::{attach, generate, inspect, list, procstat, ready, view};
 
 /// Manage EPICS IOCs under procServ (epics-ioc-runner's commands). Options
 /// anywhere: --local, --json/-j, --socket PATH, --run-dir DIR.
@@ -148,16 +149,19 @@ struct Restart {
     timeout: u64,
 }
 
-/// Show an IOC's state and the end of its log.
+/// Show an IOC's state and the end of its log (--all: every IOC's).
 #[derive(FromArgs)]
 #[argh(subcommand, name = "status")]
 struct Status {
     /// the IOC name
     #[argh(positional)]
-    name: String,
-    /// log lines to show (default 10)
-    #[argh(option, short = 'n', default = "10")]
-    lines: usize,
+    name: Option<String>,
+    /// every IOC, in name order
+    #[argh(switch, short = 'a')]
+    all: bool,
+    /// log lines to show (default 10; with --all 0)
+    #[argh(option, short = 'n')]
+    lines: Option<usize>,
 }
 
 /// Start the IOC at boot (kept across reboots).
@@ -240,6 +244,10 @@ pub fn main(name: &str, mut args: Vec<String>) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // `ioc` alone: its usage, as epics-ioc-runner prints it (exit 0).
+    if args.is_empty() {
+        args.push("--help".into());
+    }
     let a: Args = match super::parse(name, &args) {
         Ok(a) => a,
         Err(code) => return code,
@@ -252,7 +260,7 @@ pub fn main(name: &str, mut args: Vec<String>) -> i32 {
         IocVerb::Start(s) => start(&common, Verb::Start, &s.name, s.no_wait, s.timeout),
         IocVerb::Restart(r) => start(&common, Verb::Restart, &r.name, r.no_wait, r.timeout),
         IocVerb::Stop(s) => stop(&common, &s.name),
-        IocVerb::Status(s) => status(&common, &s.name, s.lines),
+        IocVerb::Status(s) => status_cmd(&common, s),
         IocVerb::Enable(e) => simple(&common, Verb::Enable, &e.name),
         IocVerb::Disable(d) => simple(&common, Verb::Disable, &d.name),
         IocVerb::View(v) => view_cmd(&common, &v.name, v.lines, v.follow),
@@ -268,6 +276,15 @@ struct IocInfo {
     record: Message,
     console: PathBuf,
     log: PathBuf,
+}
+
+impl IocInfo {
+    /// `None` for an object without a console.
+    fn from_record(record: Message) -> Option<IocInfo> {
+        let console = PathBuf::from(record.str(Tag::Console)?);
+        let log = PathBuf::from(record.str(Tag::Log)?);
+        Some(IocInfo { record, console, log })
+    }
 }
 
 fn check_name(name: &str) -> Result<(), i32> {
@@ -288,12 +305,10 @@ fn lookup(common: &Common, name: &str) -> Result<IocInfo, i32> {
         return Err(EXIT_FAIL);
     }
     let record = reply.records.into_iter().next().ok_or(EXIT_FAIL)?;
-    let (Some(console), Some(log)) = (record.str(Tag::Console), record.str(Tag::Log)) else {
+    IocInfo::from_record(record).ok_or_else(|| {
         eprintln!("ioc: \"{name}\" is an object without a console, not an IOC");
-        return Err(EXIT_FAIL);
-    };
-    let (console, log) = (PathBuf::from(console), PathBuf::from(log));
-    Ok(IocInfo { record, console, log })
+        EXIT_FAIL
+    })
 }
 
 fn with_ioc(common: &Common, name: &str, f: impl FnOnce(&IocInfo) -> i32) -> i32 {
@@ -374,20 +389,96 @@ fn stop(common: &Common, name: &str) -> i32 {
     })
 }
 
-fn status(common: &Common, name: &str, lines: usize) -> i32 {
-    with_ioc(common, name, |ioc| {
-        if common.json {
-            println!("{}", super::epoch::record_json(&ioc.record));
-            return EXIT_OK;
+/// `ioc status NAME` or `ioc status --all`. Without either it is a usage
+/// error that exits 1, as epics-ioc-runner's `status` without a target.
+fn status_cmd(common: &Common, s: Status) -> i32 {
+    match (s.name, s.all) {
+        (Some(name), false) => with_ioc(common, &name, |ioc| {
+            show_status(common, std::slice::from_ref(ioc), s.lines.unwrap_or(10), false);
+            EXIT_OK
+        }),
+        (None, true) => match all_iocs(common) {
+            Ok(iocs) => {
+                show_status(common, &iocs, s.lines.unwrap_or(0), true);
+                EXIT_OK
+            }
+            Err(code) => code,
+        },
+        (name, _) => {
+            let what = if name.is_some() { "an IOC name or --all, not both" } else { "an IOC name" };
+            eprintln!("ioc: status needs {what}: ioc status NAME, ioc status --all (-a) for every IOC, ioc list -v for a table");
+            EXIT_FAIL
         }
-        let code = super::epoch::main("ioc status", vec!["status".into(), name.into(), "--socket".into(), common.layout().control_socket.display().to_string()]);
-        if lines > 0 {
-            println!("\n--- last {lines} lines of {} ---", ioc.log.display());
-            let mut out = std::io::stdout().lock();
-            let _ = view::view(&ioc.log, lines, false, &mut out);
+    }
+}
+
+/// Every IOC `ioc list` shows, in name order.
+fn all_iocs(common: &Common) -> Result<Vec<IocInfo>, i32> {
+    let reply = common.request(Verb::IocList, 0, &[], Some(Duration::from_secs(10)))?;
+    if reply.code != Code::Ok {
+        return Err(super::finish(&reply, "status"));
+    }
+    let mut iocs: Vec<IocInfo> =
+        reply.records.into_iter().filter(|r| r.bool(Tag::IsConsole).unwrap_or(false)).filter_map(IocInfo::from_record).collect();
+    iocs.sort_by(|a, b| a.record.str(Tag::Id).cmp(&b.record.str(Tag::Id)));
+    Ok(iocs)
+}
+
+/// The status of `iocs`: blocks separated by a blank line, or JSON (an
+/// object, or an `array` of them for --all).
+fn show_status(common: &Common, iocs: &[IocInfo], lines: usize, array: bool) {
+    if common.json {
+        let mut j = crate::json::Json::new();
+        match iocs {
+            [one] if !array => write_status_json(&mut j, one),
+            _ => {
+                j.begin_array();
+                for ioc in iocs {
+                    write_status_json(&mut j, ioc);
+                }
+                j.end_array();
+            }
         }
-        code
-    })
+        println!("{}", j.finish());
+        return;
+    }
+    if iocs.is_empty() {
+        println!("No IOC is installed.");
+    }
+    for (k, ioc) in iocs.iter().enumerate() {
+        if k > 0 {
+            println!();
+        }
+        print_status(ioc, lines);
+    }
+}
+
+/// procServ's auto-restart state, read from the command line of the running
+/// procServ (`None` when none runs or its command line cannot be read).
+fn autorestart(ioc: &IocInfo) -> Option<AutoRestart> {
+    let pid = ioc.record.i64(Tag::Pid).and_then(|p| i32::try_from(p).ok())?;
+    procstat::cmdline(pid).ok().filter(|argv| !argv.is_empty()).map(|argv| procserv::autorestart(&argv))
+}
+
+/// `ioc status NAME`: Epoch's block, procServ's auto-restart state, the end
+/// of the log.
+fn print_status(ioc: &IocInfo, lines: usize) {
+    super::epoch::print_block(&ioc.record);
+    println!("{:<20}{}", "Auto-restart:", autorestart(ioc).map_or("-", AutoRestart::describe));
+    if lines > 0 {
+        println!("\n--- last {lines} lines of {} ---", ioc.log.display());
+        let mut out = std::io::stdout().lock();
+        let _ = view::view(&ioc.log, lines, false, &mut out);
+    }
+}
+
+/// `ioc status NAME --json`: every field of the record, and `autorestart`
+/// (`on`, `off`, `unknown`, or null when procServ does not run).
+fn write_status_json(j: &mut crate::json::Json, ioc: &IocInfo) {
+    j.begin_object();
+    super::epoch::write_fields(j, &ioc.record);
+    j.key("autorestart").opt_string(autorestart(ioc).map(AutoRestart::word));
+    j.end_object();
 }
 
 fn view_cmd(common: &Common, name: &str, lines: usize, follow: bool) -> i32 {
@@ -521,6 +612,15 @@ fn directories(common: &Common) -> Result<(PathBuf, PathBuf), i32> {
 
 fn generate_options(common: &Common, name: Option<String>, cmd: Option<String>, user: Option<String>, group: Option<String>) -> generate::GenerateOptions {
     let mut opts = generate::GenerateOptions { name, cmd, run_dir: common.layout().console_root(), ..Default::default() };
+    // An IOC of `iocinit --local` runs as you: the file says so, as
+    // epics-ioc-runner's local mode writes it.
+    if common.local {
+        let me = nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten();
+        let my_group = nix::unistd::Group::from_gid(nix::unistd::getgid()).ok().flatten();
+        if let (Some(u), Some(g)) = (me, my_group) {
+            (opts.user, opts.group) = (u.name, g.name);
+        }
+    }
     if let Some(u) = user {
         opts.user = u;
     }
@@ -595,6 +695,20 @@ fn install(common: &Common, i: Install) -> i32 {
             }
         }
     };
+    // As epics-ioc-runner: the file of a running IOC is not replaced, so what
+    // runs and what the file says never differ unnoticed.
+    match running_state(common, &ioc.name) {
+        Ok(None) => {}
+        Ok(Some(state)) => {
+            let name = &ioc.name;
+            eprintln!(
+                "ioc: {name} is {state}: install does not replace the file of a running IOC; \
+                 stop it first (ioc stop {name}), then install again (--start starts it)"
+            );
+            return EXIT_FAIL;
+        }
+        Err(code) => return code,
+    }
     let (dir, _) = match directories(common) {
         Ok(d) => d,
         Err(code) => return code,
@@ -628,13 +742,26 @@ fn rescan(common: &Common) -> i32 {
     }
 }
 
+/// Whether an object in `state` has no process running.
+fn is_down(state: &str) -> bool {
+    matches!(state, "stopped" | "failed" | "crashed" | "done")
+}
+
+/// The state of the installed IOC `name` while a process of it runs; `None`
+/// when it is down or no IOC of that name is installed.
+fn running_state(common: &Common, name: &str) -> Result<Option<String>, i32> {
+    let reply = common.request(Verb::Status, 0, &[name], Some(Duration::from_secs(10)))?;
+    let ioc = reply.records.into_iter().next().filter(|_| reply.code == Code::Ok).and_then(IocInfo::from_record);
+    Ok(ioc.and_then(|ioc| ioc.record.str(Tag::State).filter(|s| !is_down(s)).map(str::to_string)))
+}
+
 fn remove(common: &Common, name: &str, force: bool) -> i32 {
     let info = match lookup(common, name) {
         Ok(i) => i,
         Err(code) => return code,
     };
     let state = info.record.str(Tag::State).unwrap_or("");
-    if !matches!(state, "stopped" | "failed" | "crashed" | "done") {
+    if !is_down(state) {
         if !force {
             eprintln!("ioc: {name} is {state}; stop it first, or use remove -f");
             return EXIT_FAIL;

@@ -42,6 +42,19 @@ pub fn runner_port(name: &str) -> String {
     format!("unix:ioc-srv:ioc:0660:{CONSOLE_DIR}/{name}/control")
 }
 
+/// Whether IOC_PORT `port` (procServ's `unix:[USER:GROUP:MODE:]PATH`) names
+/// the console iocinit serves for IOC `name`: `RUN/procserv/NAME/control`.
+/// The run directory is /run for PID 1, but `--local` (`$XDG_RUNTIME_DIR`,
+/// as epics-ioc-runner's local mode writes it) and `--run-dir` move it, so
+/// any absolute RUN is taken: a board's file and a local one both load
+/// without a warning wherever they run.
+fn names_the_console(port: &str, name: &str) -> bool {
+    let Some(endpoint) = port.strip_prefix("unix:") else { return false };
+    let socket = endpoint.rsplit(':').next().unwrap_or_default();
+    let tail = format!("/procserv/{name}/control");
+    socket.starts_with('/') && socket.ends_with(&tail)
+}
+
 /// One IOC file, values as written (empty optional values read as absent).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IocFile {
@@ -217,16 +230,15 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
             format!("IOC_NAME does not match the file name: expected IOC_NAME=\"{stem}\", or the file named after IOC_NAME"),
         ));
     }
-    if let Some(port) = &file.port {
-        let console = format!("{CONSOLE_DIR}/{}/control", file.name);
-        let names_console = port.starts_with("unix:") && (port.ends_with(&format!(":{console}")) || port == &format!("unix:{console}"));
-        if !names_console {
-            problems.push(Diagnostic::warning(
-                path,
-                line_of(PORT),
-                format!("IOC_PORT names another console: iocinit always serves it on {CONSOLE_DIR}/IOC_NAME/control (the value is kept as written)"),
-            ));
-        }
+    if file.port.as_deref().is_some_and(|port| !names_the_console(port, &file.name)) {
+        problems.push(Diagnostic::warning(
+            path,
+            line_of(PORT),
+            format!(
+                "IOC_PORT names another console: iocinit always serves it on {CONSOLE_DIR}/IOC_NAME/control \
+                 (under --local: procserv/IOC_NAME/control in its run directory); the value is kept as written"
+            ),
+        ));
     }
 
     let problems = problems.finish(path);
@@ -448,5 +460,20 @@ mod tests {
         // A file with few problems lists them all, and nothing more.
         let problems = parse(path, "x\ny\n").unwrap_err();
         assert!(problems.iter().all(|d| !d.message.contains("more problem")), "{problems:?}");
+    }
+
+    #[test]
+    fn ioc_port_may_name_the_console_under_any_run_directory() {
+        for port in [
+            "unix:ioc-srv:ioc:0660:/run/procserv/vac1/control",
+            "unix:/run/procserv/vac1/control",
+            "unix:me:me:0660:/run/user/1000/procserv/vac1/control",
+            "unix:::0660:/tmp/iocinit-1000/procserv/vac1/control",
+        ] {
+            assert!(names_the_console(port, "vac1"), "{port}");
+        }
+        for port in ["2000", "unix:/run/procserv/vac2/control", "unix:procserv/vac1/control", "unix:/run/vac1/control", "unix:@vac1"] {
+            assert!(!names_the_console(port, "vac1"), "{port}");
+        }
     }
 }

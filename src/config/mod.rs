@@ -91,14 +91,30 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
 
 /// [`load`] from any [`FileSource`], e.g. a [`MemFs`] in tests.
 pub fn load_with(source: &dyn FileSource, path: &Path, opts: &LoadOptions) -> Loaded {
-    let text = match source.read(path) {
-        Ok(text) => text,
+    match source.read(path) {
+        Ok(text) => load_text(source, path, &text, opts),
         Err(e) => {
             let problem = Diagnostic::error(path, 0, format!("cannot read the configuration: {e}"));
-            return Loaded { config: None, diagnostics: vec![problem] };
+            Loaded { config: None, diagnostics: vec![problem] }
         }
-    };
-    let epoch::Parsed { mut config, mut diagnostics, ioc_runlevels } = epoch::parse(source, path, &text, opts.strict_epoch);
+    }
+}
+
+/// What `iocinit --local` runs when it has no configuration file (as
+/// epics-ioc-runner's local mode needs none): no objects, the runlevel
+/// `default`; the IOC files are all there is.
+pub const IOC_FILES_ONLY: &str = "DefaultRunlevel default\n";
+
+/// [`load`] of [`IOC_FILES_ONLY`] in place of the missing file `path`,
+/// with the IOC files of the real filesystem.
+pub fn load_ioc_files_only(path: &Path, opts: &LoadOptions) -> Loaded {
+    load_text(&RealFs, path, IOC_FILES_ONLY.as_bytes(), opts)
+}
+
+/// The configuration `text`, read from `path`, with its Imports and the IOC
+/// files from `source`.
+fn load_text(source: &dyn FileSource, path: &Path, text: &[u8], opts: &LoadOptions) -> Loaded {
+    let epoch::Parsed { mut config, mut diagnostics, ioc_runlevels } = epoch::parse(source, path, text, opts.strict_epoch);
     let usable = !diagnostics.iter().any(Diagnostic::is_error);
     if let Some(dir) = &opts.ioc_dir {
         config.globals.ioc.directory = dir.clone();

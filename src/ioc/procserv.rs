@@ -2,12 +2,17 @@
 //! object with the `PROCSERV` option), as DESIGN.md fixes it:
 //!
 //! `procServ -f --name N --logfile LOGDIR/N.log --info-file RUN/procserv/N/info
-//!  --ignore ^D^C^] --holdoff H --chdir DIR
+//!  --ignore ^D^C^] --autorestartcmd '' --holdoff H --chdir DIR
 //!  -P unix:USER:GROUP:0660:RUN/procserv/N/control CMD...`
 //!
 //! `-f` keeps procServ in the foreground as our child; its kill signal stays the
 //! default SIGKILL (an IOC started by procServ has SIGTERM blocked, see
-//! REFERENCE.md); no TCP port is ever opened.
+//! REFERENCE.md); no TCP port is ever opened. `--autorestartcmd ''` turns
+//! procServ's ^T key off: `--ignore` does not cover procServ's own command
+//! keys, and a stray ^T on the console would otherwise turn auto-restart off
+//! without a word, leaving the IOC dead after its next crash (epics-ioc-runner
+//! passes it too). [`autorestart`] reads the state back from a running
+//! procServ's command line, for `ioc status`.
 
 use std::path::{Path, PathBuf};
 
@@ -49,6 +54,8 @@ pub fn argv(console: &Console, globals: &IocGlobals, paths: &ConsolePaths, socke
         paths.info.display().to_string(),
         "--ignore".into(),
         "^D^C^]".into(),
+        AUTORESTART_KEY.into(),
+        String::new(),
         "--holdoff".into(),
         globals.holdoff_secs.to_string(),
     ];
@@ -66,6 +73,74 @@ pub fn argv(console: &Console, globals: &IocGlobals, paths: &ConsolePaths, socke
         argv.extend(console.command.split_whitespace().map(str::to_string));
     }
     argv
+}
+
+/// procServ's option naming the key that toggles auto-restart; an empty
+/// value turns the key off.
+const AUTORESTART_KEY: &str = "--autorestartcmd";
+
+/// procServ's options that take a value (the next argument), 2.7.0's list:
+/// what follows the last of them is the child's command line.
+const VALUED_OPTIONS: [&str; 24] = [
+    "--coresize", "-c", "--chdir", "-e", "--exec", "-i", "--ignore", "-I", "--info-file", "-k", "--killcmd", "--killsig",
+    "-l", "--logport", "-L", "--logfile", "-n", "--name", "-p", "--pidfile", "-P", "--port", "--timefmt", "--holdoff",
+];
+
+/// procServ's auto-restart of its child (after the child exits, procServ
+/// starts it again after the holdoff).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoRestart {
+    /// On, and the ^T key that would toggle it is off.
+    On,
+    /// Off (`--noautorestart`), and the ^T key is off.
+    Off,
+    /// The ^T key is on: anyone on the console may have toggled it since
+    /// procServ started (a procServ started without `--autorestartcmd ''`).
+    Toggleable,
+}
+
+impl AutoRestart {
+    /// The word of `ioc status --json`.
+    pub fn word(self) -> &'static str {
+        match self {
+            AutoRestart::On => "on",
+            AutoRestart::Off => "off",
+            AutoRestart::Toggleable => "unknown",
+        }
+    }
+
+    /// The line of `ioc status`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            AutoRestart::On => "on (procServ's ^T toggle is off)",
+            AutoRestart::Off => "off (procServ --noautorestart)",
+            AutoRestart::Toggleable => "unknown: this procServ runs without --autorestartcmd '', so ^T on the console toggles it",
+        }
+    }
+}
+
+/// The auto-restart state that procServ's command line `argv` fixes. Only
+/// procServ's own options count, not the child's command line after them.
+pub fn autorestart(argv: &[String]) -> AutoRestart {
+    let (mut key_off, mut off) = (false, false);
+    let mut args = argv.iter().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            AUTORESTART_KEY => key_off = args.next().is_some_and(String::is_empty),
+            "--autorestartcmd=" => key_off = true,
+            "--noautorestart" => off = true,
+            a if VALUED_OPTIONS.contains(&a) => {
+                args.next();
+            }
+            a if a.starts_with('-') => {}
+            _ => break,
+        }
+    }
+    match (key_off, off) {
+        (false, _) => AutoRestart::Toggleable,
+        (true, false) => AutoRestart::On,
+        (true, true) => AutoRestart::Off,
+    }
 }
 
 #[cfg(test)]
@@ -88,9 +163,37 @@ mod tests {
         assert_eq!(
             argv(&console, &globals, &paths, "ioc-srv", "ioc").join(" "),
             "procServ -f --name vac1 --logfile /var/log/procserv/vac1.log \
-             --info-file /run/procserv/vac1/info --ignore ^D^C^] --holdoff 2 \
+             --info-file /run/procserv/vac1/info --ignore ^D^C^] --autorestartcmd  --holdoff 2 \
              --chdir /opt/iocs/vac1/iocBoot/iocvac1 \
              -P unix:ioc-srv:ioc:0660:/run/procserv/vac1/control ./st.cmd"
         );
+    }
+
+    fn words(line: &str) -> Vec<String> {
+        line.split(' ').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn auto_restart_is_read_from_procservs_own_options() {
+        let console = Console {
+            name: "a".into(),
+            user: None,
+            group: None,
+            chdir: None,
+            command: "./st.cmd --noautorestart".into(),
+            from_ioc_file: true,
+            may_choose_credentials: false,
+        };
+        let globals = IocGlobals::default();
+        let paths = ConsolePaths::new(Path::new("/run/procserv"), &globals.log_directory, "a");
+        // Ours: the key is off, auto-restart on; the child's arguments do not count.
+        assert_eq!(autorestart(&argv(&console, &globals, &paths, "u", "g")), AutoRestart::On);
+        assert_eq!(autorestart(&words("procServ -f --autorestartcmd= --noautorestart -P unix:/s x")), AutoRestart::Off);
+        // The key on (a procServ started otherwise): whatever ^T made of it.
+        assert_eq!(autorestart(&words("procServ -f --autorestartcmd ^T -P unix:/s x")), AutoRestart::Toggleable);
+        assert_eq!(autorestart(&words("procServ -f -P unix:/s x --autorestartcmd")), AutoRestart::Toggleable);
+        // A value that looks like the option is a value.
+        assert_eq!(autorestart(&words("procServ --name --noautorestart --autorestartcmd= x")), AutoRestart::On);
+        assert_eq!(autorestart(&[]), AutoRestart::Toggleable);
     }
 }
