@@ -252,7 +252,9 @@ impl<O: Os> Engine<O> {
         let outcome = if st.prestart_failed || st.outcome == Some(Outcome::Warn) { Outcome::Warn } else { Outcome::Done };
         st.outcome = Some(outcome);
         self.report(i, "Starting", outcome);
-        if self.config.objects[i].options.runonce && self.objs[i].cause == Cause::Boot {
+        // RUNONCE: disabled after its first automatic start (boot, runlevel
+        // change, a retry); a manual start of a re-enabled object is the user's.
+        if self.config.objects[i].options.runonce && self.objs[i].cause != Cause::Manual {
             self.objs[i].enabled = false;
             self.save_state();
         }

@@ -749,6 +749,19 @@ fn runonce_stays_enabled_after_a_failed_start() {
 }
 
 #[test]
+fn runonce_disables_after_a_first_start_by_a_runlevel_change_too() {
+    // Epoch: "after the object's initial start", whichever automatic start
+    // that was; a manual start of a re-enabled object is the user's.
+    let mut keys = with(object("keys", "/bin/keygen", 1), |o| o.runonce = true);
+    keys.runlevels = vec!["other".into()];
+    let mut e = booted(config(vec![keys]));
+    e.switch_runlevel("other").unwrap();
+    let pid = e.pid_of("/bin/keygen");
+    e.exit(pid, 0);
+    assert!(!e.object(0).enabled, "a first start by a runlevel change disables it");
+}
+
+#[test]
 fn runonce_disables_after_the_boot_start_and_persists() {
     let dir = std::env::temp_dir().join(format!("iocinit-engine-runonce-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
