@@ -490,6 +490,9 @@ impl Loop {
         while let Some(request) = engine.take_request() {
             match request {
                 SystemRequest::Ready => log::info!("ready"),
+                // The kernel's setting is the machine's: only a real boot's.
+                SystemRequest::ApplyCad if self.role == Role::Boot => pid1::set_cad(engine.cad_enabled()),
+                SystemRequest::ApplyCad => {}
                 SystemRequest::Emergency(reason) => {
                     if self.role == Role::Local {
                         log::error!("{reason}; no emergency shell under --local, continuing");

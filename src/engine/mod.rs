@@ -86,6 +86,10 @@ pub enum SystemRequest {
     Emergency(object::Note),
     /// Boot reached its runlevel.
     Ready,
+    /// `setcad` changed who handles Ctrl-Alt-Del: apply
+    /// [`Engine::cad_enabled`] (true: PID 1, as DisableCAD true; false: the
+    /// kernel reboots at once). Queued once however often it changes.
+    ApplyCad,
 }
 
 /// Where the system as a whole is.
@@ -304,6 +308,9 @@ impl<O: Os> Engine<O> {
 
     pub fn set_cad(&mut self, on: bool) {
         self.cad = on;
+        if !self.requests.iter().any(|r| matches!(r, SystemRequest::ApplyCad)) {
+            let _ = self.requests.push_back(SystemRequest::ApplyCad);
+        }
     }
 
     pub fn take_request(&mut self) -> Option<SystemRequest> {

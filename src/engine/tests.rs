@@ -1675,3 +1675,15 @@ fn ctrl_alt_del_when_idle_reboots_and_in_a_shutdown_kills_the_hung_stop() {
     e.ctrl_alt_del();
     assert_eq!(e.phase(), Phase::ShuttingDown(Power::Reboot));
 }
+
+#[test]
+fn setcad_asks_once_for_the_kernel_setting_however_often_it_changes() {
+    let mut e = booted(config(vec![object("a", "/bin/a", 1)]));
+    while e.take_request().is_some() {}
+    for on in [true, false, true, true] {
+        e.set_cad(on);
+    }
+    assert!(e.cad_enabled());
+    assert!(matches!(e.take_request(), Some(SystemRequest::ApplyCad)));
+    assert!(e.take_request().is_none(), "one request, never a full queue that would drop a power request");
+}
