@@ -245,6 +245,13 @@ fn object(j: &mut Json, config: &Config, o: &Object) {
     j.field_strings("runlevels", &o.runlevels);
     j.key("options");
     options(j, &o.options);
+    j.key("process").begin_object();
+    for (setting, value) in o.process.shown() {
+        j.field_str(setting.ioc_variable(), &value.to_string());
+    }
+    j.end_object();
+    opt_path(j, "state_directory", o.state_directory.as_deref());
+    j.key("host").opt_string(o.host.as_deref());
     j.key("console");
     match &o.console {
         Some(c) => {

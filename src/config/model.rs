@@ -317,6 +317,15 @@ pub struct Object {
     pub options: Options,
     /// Set for IOCs and `PROCSERV` objects.
     pub console: Option<Console>,
+    /// Extension: limits, nice, umask and CPUs of the start command
+    /// (`IOC_RTPRIO`... / `ObjectRtPrio`...).
+    pub process: super::process::ProcessSettings,
+    /// Extension `IOC_STATE_DIR`: a directory the start command's user owns,
+    /// made before each start and kept across restarts.
+    pub state_directory: Option<PathBuf>,
+    /// Extension `IOC_HOST`: the host name this object starts on; on any
+    /// other it is not started.
+    pub host: Option<String>,
 }
 
 impl Object {

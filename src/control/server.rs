@@ -894,6 +894,43 @@ fn encode_object<O: Os>(enc: &mut Encoder<'_>, engine: &mut Engine<O>, i: usize)
             enc.i64(Tag::ChildPid, pid as i64);
         }
     }
+    // Last: a long state directory must not crowd out the console fields.
+    encode_process(enc, object);
+}
+
+/// The extensions of `object` that shape its process: limits, nice value,
+/// umask, CPUs (as they may be written), state directory and host.
+fn encode_process(enc: &mut Encoder<'_>, object: &crate::config::Object) {
+    use crate::config::process::{Setting, Shown};
+    use core::fmt::Write;
+    for (setting, value) in object.process.shown() {
+        match (setting, value) {
+            (Setting::RtPrio, Shown::Number(n)) => {
+                enc.u64(Tag::RtPrio, n.unsigned_abs());
+            }
+            (Setting::Nice, Shown::Number(n)) => {
+                enc.i64(Tag::Nice, n);
+            }
+            (setting, value) => {
+                let tag = match setting {
+                    Setting::MemLock => Tag::MemLock,
+                    Setting::CoreSize => Tag::CoreSize,
+                    Setting::Umask => Tag::Umask,
+                    _ => Tag::Cpus,
+                };
+                // A CPU list of 1024 single CPUs is 4 KiB: cut, as a note is.
+                let mut text = FixedBuf::<256>::new();
+                let _ = write!(text, "{value}");
+                enc.bytes(tag, text.as_bytes());
+            }
+        }
+    }
+    if let Some(dir) = &object.state_directory {
+        enc.bytes(Tag::StateDirectory, dir.as_os_str().as_encoded_bytes());
+    }
+    if let Some(host) = &object.host {
+        enc.str(Tag::Host, host);
+    }
 }
 
 fn encode_system<O: Os>(enc: &mut Encoder<'_>, engine: &Engine<O>) {

@@ -126,6 +126,9 @@ impl Os for Fake {
         }
         n
     }
+    fn host_name(&self) -> os::HostName {
+        "testhost".try_into().unwrap_or_default()
+    }
     fn prepare_console(&mut self, _: &plan::ConsolePlan) -> Result<(), i32> {
         Ok(())
     }
@@ -1410,4 +1413,48 @@ fn a_dead_console_objects_leftovers_and_group_end_before_the_restart() {
     // It ran long enough to restart at once.
     assert_eq!(e.spawned().len(), 2);
     assert_eq!(e.state("vac1"), State::Running);
+}
+
+#[test]
+fn an_object_for_another_host_is_not_started_and_says_why() {
+    let mut c = config(vec![object("here", "/bin/here", 1), object("other", "/bin/other", 1)]);
+    c.objects[0].host = Some("TESTHOST".into());
+    c.objects[1].host = Some("board7".into());
+    let mut e = booted(c);
+    assert_eq!(e.spawned(), ["/bin/here"], "the host name matches in any letter case");
+    let i = e.find("other").unwrap();
+    assert_eq!(e.state("other"), State::Stopped);
+    assert_eq!(e.object(i).note.as_str(), "not started: IOC_HOST is board7, this host is testhost");
+    // Asked by hand: the same, and nothing runs.
+    assert_eq!(e.start(i), Ok(()));
+    assert_eq!((e.state("other"), e.object(i).outcome), (State::Stopped, Some(Outcome::Fail)));
+    assert_eq!(e.spawned(), ["/bin/here"]);
+}
+
+#[test]
+fn the_state_directory_is_made_before_the_prestart_and_a_refusal_fails_the_start() {
+    let mut o = object("s", "/bin/s", 1);
+    o.prestart = Some("/bin/pre".into());
+    o.state_directory = Some("/var/lib/s".into());
+    let mut e = booted(config(vec![o]));
+    let uid = nix::unistd::geteuid().as_raw();
+    let gid = nix::unistd::getegid().as_raw();
+    let helper = format!("iocinit-statedir /var/lib/s {uid} {gid}");
+    assert_eq!(e.spawned(), [helper.as_str()]);
+    assert_eq!(e.state("s"), State::Prestarting);
+    e.exit(e.pid_of(&helper), 0);
+    assert_eq!(e.spawned(), [helper.as_str(), "/bin/pre"]);
+    e.exit(e.pid_of("/bin/pre"), 0);
+    assert_eq!(e.state("s"), State::Starting);
+    e.exit(e.pid_of("/bin/s"), 1);
+    // Made again before every start; a refusal is the start's failure.
+    let i = e.find("s").unwrap();
+    assert_eq!(e.start(i), Ok(()));
+    e.exit(e.pid_of(&helper), crate::statedir::Refusal::Symlink as u8);
+    assert_eq!(e.state("s"), State::Failed);
+    assert_eq!(
+        e.object(i).note.as_str(),
+        "state directory /var/lib/s: a symbolic link on the path: expected directories only"
+    );
+    assert_eq!(e.spawned().iter().filter(|c| **c == "/bin/s").count(), 1, "not started after the refusal");
 }
