@@ -9,6 +9,10 @@
 //! - `IOC_STATE_DIR` is made for the IOC's user and kept across a restart;
 //!   a planted symbolic link is refused and its target left alone.
 //! - `IOC_HOST` keeps another board's IOC down and says why.
+//! - An IOC file a group member wrote gets what anyone may ask (a positive
+//!   nice value, a state directory below IocStateDirectory), and is refused,
+//!   at its line, for a real-time priority or a state directory elsewhere.
+//! - PID 1 allocates nothing for any of it once settled.
 //!
 //! Raising a hard limit needs CAP_SYS_RESOURCE, which a container's root may
 //! lack: the tests then check the values they can set (lowered limits) and
@@ -242,6 +246,46 @@ fn an_ioc_for_another_host_stays_down_and_says_why() {
     assert_eq!((&status["host"], &status["note"]), (&Value::from(other), &Value::from(why.as_str())), "{status}");
     assert!(theirs.caget("ai").is_err(), "never started");
     assert_eq!(allocations(&p), before, "PID 1 allocated for a refusal");
+    p.assert_healthy(p.fds_at_rest());
+    p.poweroff();
+}
+
+/// The IOC group writes the IOC directory; root makes what an IOC file asks.
+#[test]
+fn a_group_members_ioc_file_may_not_raise_priorities_nor_place_its_state_anywhere() {
+    setup();
+    let s = Scratch::new("proc-member");
+    let states = s.path().join("var/lib/ioc");
+    let conf = format!("IocUser {IOC_USER}\nIocStateDirectory {}\n", states.display());
+    write(s.path(), "epoch.conf", &epoch_conf_logging(&conf));
+    let ioc_dir = group_writable_ioc_dir(s.path());
+    let modest = SoftIoc::standard(s.path(), "modest");
+    let greedy = SoftIoc::standard(s.path(), "greedy");
+    let cron = SoftIoc::standard(s.path(), "cron");
+    let planted = s.path().join("etc/cron.d");
+    std::fs::create_dir_all(planted.parent().unwrap()).unwrap();
+    let file = |ioc: &SoftIoc, extra: &str| format!("{}{extra}", ioc.ioc_file(IOC_USER, GROUP));
+    let modest_state = states.join("modest/autosave");
+    write_as(&ioc_dir.join("modest.conf"), &file(&modest, &format!("IOC_NICE=\"5\"\nIOC_STATE_DIR=\"{}\"\n", modest_state.display())), MEMBER);
+    write_as(&ioc_dir.join("greedy.conf"), &file(&greedy, "IOC_NICE=\"5\"\nIOC_RTPRIO=\"80\"\n"), MEMBER);
+    write_as(&ioc_dir.join("cron.conf"), &file(&cron, &format!("IOC_STATE_DIR=\"{}\"\n", planted.display())), MEMBER);
+    let mut p = Pid1::boot(s.path(), &[]);
+    modest.wait_value("calc", "42", UP);
+
+    // What anyone may ask is done, for IocUser.
+    let (procserv, soft_ioc) = host_pids(&p, "modest");
+    assert_eq!((nice(procserv), nice(soft_ioc)), (5, 5));
+    let srv = nix::unistd::User::from_name(IOC_USER).unwrap().unwrap().uid.as_raw();
+    assert_eq!(std::fs::metadata(&modest_state).unwrap().uid(), srv);
+    // What only root's files may ask refuses the file, at its line.
+    let said = p.said();
+    // (ioc_file() writes five lines; the extra ones follow.)
+    let greedy_line = format!("{}:7: IOC_RTPRIO: a real-time priority", ioc_dir.join("greedy.conf").display());
+    let cron_line = format!("{}:6: IOC_STATE_DIR: expected a directory below IocStateDirectory", ioc_dir.join("cron.conf").display());
+    assert!(said.contains(&greedy_line) && said.contains(&cron_line), "{greedy_line}\n{cron_line}\n{said}");
+    let listed = ok(p.ioc(&["list"]), "ioc list");
+    assert!(listed.contains("modest") && !listed.contains("greedy") && !listed.contains("cron"), "{listed}");
+    assert!(!planted.exists(), "nothing made for the refused file");
     p.assert_healthy(p.fds_at_rest());
     p.poweroff();
 }

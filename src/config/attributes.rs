@@ -173,6 +173,7 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &[
     }),
     extension("IocRunlevels", |g, v, _| set(&mut g.globals.ioc.runlevels, runlevel_list(v)?)),
     extension("IocLogDirectory", |g, v, _| set(&mut g.globals.ioc.log_directory, absolute_path(v)?)),
+    extension("IocStateDirectory", |g, v, _| set(&mut g.globals.ioc.state_directory, absolute_path(v)?)),
     extension("IocLogMaxSize", |g, v, _| set(&mut g.globals.ioc.log_max_bytes, byte_size(v)?)),
     extension("IocLogKeep", |g, v, _| set(&mut g.globals.ioc.log_keep, parse_u32(v)?)),
     extension("IocHoldoff", |g, v, _| set(&mut g.globals.ioc.holdoff_secs, parse_u32(v)?)),

@@ -168,6 +168,7 @@ fn globals(j: &mut Json, g: &Globals) {
     j.field_num("stop_priority", ioc.stop_priority);
     j.field_strings("runlevels", &ioc.runlevels);
     path_field(j, "log_directory", &ioc.log_directory);
+    path_field(j, "state_directory", &ioc.state_directory);
     j.field_num("log_max_bytes", ioc.log_max_bytes);
     j.field_num("log_keep", ioc.log_keep);
     j.field_num("holdoff_secs", ioc.holdoff_secs);

@@ -180,6 +180,15 @@ impl IocFile {
         process
     }
 
+    /// IOC_STATE_DIR with its line, when it is not below `base`: only an
+    /// IOC file that may choose its user may name any directory (root
+    /// makes it and gives it to the IOC's user: /etc/cron.d must not be).
+    pub fn state_directory_outside(&self, base: &Path) -> Option<u32> {
+        let e = self.extensions.iter().find(|e| e.key == STATE_DIR)?;
+        let dir = Path::new(&e.value);
+        (!dir.starts_with(base) || dir == base).then_some(e.line)
+    }
+
     /// The first variable that only a file root controls may set (see
     /// [`ProcessSettings::privileged`]), with its line.
     pub fn privileged_setting(&self) -> Option<(&'static str, u32)> {

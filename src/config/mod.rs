@@ -178,6 +178,16 @@ fn add_ioc_objects(source: &dyn FileSource, config: &mut Config, runlevels: &[St
             diagnostics.push(Diagnostic::error(&path, line, message));
             continue;
         }
+        let state_base = &config.globals.ioc.state_directory;
+        if let Some(line) = ioc.state_directory_outside(state_base).filter(|_| !may_choose_credentials) {
+            let message = format!(
+                "IOC_STATE_DIR: expected a directory below IocStateDirectory {} (only an IOC file that root owns and only root \
+                 may write may name another); this IOC is not started",
+                state_base.display()
+            );
+            diagnostics.push(Diagnostic::error(&path, line, message));
+            continue;
+        }
         if let Some(&first) = declared.get(ioc.name.as_str()) {
             let message = format!(
                 "IOC {} has the name of the object declared at {}: expected a name no ObjectID uses; this IOC is not started",

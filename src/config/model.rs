@@ -146,6 +146,9 @@ pub struct IocGlobals {
     pub runlevels: Vec<String>,
     /// `IocLogDirectory` (default `/var/log/procserv`).
     pub log_directory: PathBuf,
+    /// `IocStateDirectory`: where an IOC file that may not choose its user
+    /// may put its IOC_STATE_DIR (default `/var/lib/ioc`).
+    pub state_directory: PathBuf,
     /// `IocLogMaxSize` in bytes; 0 disables rotation (default 1 MiB).
     pub log_max_bytes: u64,
     /// `IocLogKeep`: rotated logs kept (default 3).
@@ -168,6 +171,7 @@ impl Default for IocGlobals {
             stop_priority: 1,
             runlevels: Vec::new(),
             log_directory: PathBuf::from("/var/log/procserv"),
+            state_directory: PathBuf::from("/var/lib/ioc"),
             log_max_bytes: 1 << 20,
             log_keep: 3,
             holdoff_secs: 2,

@@ -354,10 +354,31 @@ mod tests {
             assert!(refused, "{privileged}: {:?}", loaded.diagnostics);
             assert!(loaded.config.unwrap().objects.iter().all(|o| o.id != "vac1"), "{privileged}: not started");
         }
-        let harmless = "IOC_NAME=vac1\nIOC_CMD=./st.cmd\nIOC_RTPRIO=0\nIOC_NICE=5\nIOC_CORESIZE=infinity\nIOC_UMASK=027\nIOC_CPUS=1\n";
+        let harmless = "IOC_NAME=vac1\nIOC_CMD=./st.cmd\nIOC_RTPRIO=0\nIOC_NICE=5\nIOC_CORESIZE=infinity\nIOC_UMASK=027\nIOC_CPUS=1\n\
+                        IOC_STATE_DIR=/var/lib/ioc/vac1\n";
         let files = MemFs::new().with(main, "DefaultRunlevel default\n").with_untrusted("/etc/procServ.d/vac1.conf", harmless);
         let loaded = load_with(&files, main, &LoadOptions::default());
         assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+
+        // A state directory root makes and gives away: below
+        // IocStateDirectory unless root controls the file.
+        for (conf, dir, refused) in [
+            ("", "/etc/cron.d", true),
+            ("", "/var/lib/ioc", true),
+            ("", "/var/lib/iocx/a", true),
+            ("IocStateDirectory /srv/ioc\n", "/srv/ioc/vac1/autosave", false),
+            ("IocStateDirectory /srv/ioc\n", "/var/lib/ioc/vac1", true),
+        ] {
+            let text = format!("IOC_NAME=vac1\nIOC_CMD=./st.cmd\nIOC_STATE_DIR={dir}\n");
+            let conf = format!("DefaultRunlevel default\n{conf}");
+            for untrusted in [true, false] {
+                let files = MemFs::new().with(main, conf.as_str());
+                let files = if untrusted { files.with_untrusted("/etc/procServ.d/vac1.conf", text.as_str()) } else { files.with("/etc/procServ.d/vac1.conf", text.as_str()) };
+                let loaded = load_with(&files, main, &LoadOptions::default());
+                let error = loaded.diagnostics.iter().any(|d| d.is_error() && d.line == 3 && d.message.starts_with("IOC_STATE_DIR: expected a directory below"));
+                assert_eq!(error, refused && untrusted, "{conf} {dir} untrusted {untrusted}: {:?}", loaded.diagnostics);
+            }
+        }
     }
 
     #[test]

@@ -361,7 +361,9 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
     }
     let uid = credentials.as_ref().map_or_else(|| nix::unistd::geteuid().as_raw(), |c| c.uid);
     let gid = credentials.as_ref().map_or_else(|| nix::unistd::getegid().as_raw(), |c| c.gid);
-    let state_dir = object.state_directory.as_ref().and_then(|dir| {
+    // Not for a start that cannot run: a user that is unknown today would
+    // leave root a directory that the IOC's user, once it exists, cannot have.
+    let state_dir = object.state_directory.as_ref().filter(|_| start_problem.is_none()).and_then(|dir| {
         let argv = [crate::statedir::APPLET.to_str().unwrap_or_default(), &dir.to_string_lossy(), &uid.to_string(), &gid.to_string()];
         Command::with_program(crate::statedir::EXE, &argv, &env).map_err(|e| problems.push(format!("IOC_STATE_DIR: {e}"))).ok()
     });
