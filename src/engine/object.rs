@@ -291,9 +291,9 @@ impl ObjState {
         }
     }
 
-    /// The state directory's helper, the prestart and reload commands in
-    /// flight: what a stop (or the start
-    /// timeout) signals with TERMSIGNAL besides the main process.
+    /// The state directory's helper, the prestart and the reload command in
+    /// flight: what a stop (or the start timeout) signals with TERMSIGNAL
+    /// besides the main process.
     pub fn side_commands(&self) -> impl Iterator<Item = Pid> {
         let prestart = self.helper.filter(|&(h, _)| matches!(h, Helper::StateDir | Helper::Prestart)).map(|(_, pid)| pid);
         prestart.into_iter().chain(self.reload)

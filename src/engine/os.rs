@@ -218,8 +218,9 @@ impl Os for RealOs {
     fn host_name(&self) -> HostName {
         let mut name = HostName::new();
         if let Ok(uts) = nix::sys::utsname::uname() {
-            let node = uts.nodename().to_str().unwrap_or_default();
-            let _ = name.push_str(&node[..node.len().min(name.capacity())]);
+            // The kernel holds at most 64 bytes; bytes that are not UTF-8
+            // leave it empty (no IOC_HOST matches then).
+            let _ = name.push_str(uts.nodename().to_str().unwrap_or_default());
         }
         name
     }
