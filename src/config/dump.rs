@@ -248,7 +248,7 @@ fn object(j: &mut Json, config: &Config, o: &Object) {
     options(j, &o.options);
     j.key("process").begin_object();
     for (setting, value) in o.process.shown() {
-        j.field_str(setting.ioc_variable(), &value.to_string());
+        j.field_str(setting.json_name(), &value.to_string());
     }
     j.end_object();
     opt_path(j, "state_directory", o.state_directory.as_deref());

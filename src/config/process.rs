@@ -45,6 +45,18 @@ impl Setting {
         }
     }
 
+    /// Its name in JSON (`check-config --json`, `status --json`).
+    pub fn json_name(self) -> &'static str {
+        match self {
+            Setting::RtPrio => "rtprio",
+            Setting::MemLock => "memlock",
+            Setting::CoreSize => "core_size",
+            Setting::Nice => "nice",
+            Setting::Umask => "umask",
+            Setting::Cpus => "cpus",
+        }
+    }
+
     /// The epoch.conf object attribute.
     pub fn attribute(self) -> &'static str {
         match self {
