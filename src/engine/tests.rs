@@ -1458,3 +1458,19 @@ fn the_state_directory_is_made_before_the_prestart_and_a_refusal_fails_the_start
     );
     assert_eq!(e.spawned().iter().filter(|c| **c == "/bin/s").count(), 1, "not started after the refusal");
 }
+
+#[test]
+fn a_stop_while_the_state_directory_is_made_ends_its_helper_and_nothing_starts() {
+    let mut o = object("s", "/bin/s", 1);
+    o.state_directory = Some("/var/lib/s".into());
+    o.stop = StopMethod::Pid;
+    let mut e = booted(config(vec![o]));
+    let helper = e.os.spawned[0].0;
+    let i = e.find("s").unwrap();
+    assert_eq!(e.stop(i), Ok(()));
+    assert_eq!(e.state("s"), State::Stopping);
+    assert!(e.os.group_killed.contains(&(helper, libc::SIGTERM)), "{:?}", e.os.group_killed);
+    e.signaled(helper, libc::SIGTERM);
+    assert_eq!(e.state("s"), State::Stopped);
+    assert_eq!(e.os.spawned.len(), 1, "the start command never ran: {:?}", e.spawned());
+}
