@@ -154,6 +154,7 @@ fn limits_nice_umask_and_cpus_reach_procserv_the_ioc_and_a_plain_object() {
     assert!(out.contains(&format!("nice -3, umask 0077, cpus {cpu}")), "{out}");
 
     if raise {
+        greedy.wait_value("calc", "42", UP);
         let (procserv, _) = host_pids(&p, "greedy");
         assert_eq!(limit(procserv, "Max realtime priority"), ("99".into(), "99".into()));
     } else {
