@@ -18,6 +18,7 @@
 //! - [`config`]: the configuration languages, text in, model out.
 //! - [`layout`]: where sockets, state and logs live (PID 1 and `--local`).
 //! - [`spawn`]: vfork-safe process creation; the only place processes are made.
+//! - [`statedir`]: making an IOC's state directory, in a process of its own.
 //! - [`sys`]: allocation-free system-call wrappers (clocks, /proc, reaping, atomic files).
 //! - [`logging`]: the console / kmsg / system log backend of the `log` facade.
 //! - [`json`]: the escaping JSON writer behind every `--json`.
@@ -36,4 +37,5 @@ pub mod logging;
 pub mod pid1;
 pub mod reexec;
 pub mod spawn;
+pub mod statedir;
 pub mod sys;

@@ -6,8 +6,9 @@
 //! itself, without blocking (see [`Redirect`]), then calls
 //! clone(CLONE_VM|CLONE_VFORK), and the child, which shares the parent's
 //! memory while the parent is suspended, does only raw system calls
-//! (rt_sigaction, setsid, dup3, setgroups, setresgid, setresuid,
-//! sigprocmask, execve) — no libc wrappers that take locks or synchronise
+//! (rt_sigaction, setsid, dup3, prlimit64, setpriority, umask,
+//! sched_setaffinity, setgroups, setresgid, setresuid, sigprocmask, execve)
+//! — no libc wrappers that take locks or synchronise
 //! threads (musl's set*id wrappers do), no allocation, and nothing that waits
 //! on a file: a FIFO without a reader must not suspend the supervisor.
 //!
@@ -148,6 +149,15 @@ impl Command {
         Ok(Command::from_parts(candidates, argv, envp))
     }
 
+    /// Prepares `argv` run by the program at `exe` instead of the one
+    /// argv[0] names: iocinit's own applets, exec'd through /proc/self/exe
+    /// under the name in argv[0].
+    pub fn with_program<S: AsRef<str>>(exe: &str, argv: &[S], env: &[String]) -> Result<Command, CommandError> {
+        let Command { argv, envp, .. } = Command::new(argv, env)?;
+        let exe = CString::new(exe).map_err(|_| CommandError::Nul)?;
+        Ok(Command::from_parts(vec![exe], argv, envp))
+    }
+
     /// Prepares a one-line command as Epoch runs it: through `/bin/sh -c` when
     /// it holds shell syntax or `force_shell` is set, else split on whitespace.
     pub fn from_line(line: &str, force_shell: bool, env: &[String]) -> Result<Command, CommandError> {
@@ -214,6 +224,33 @@ pub struct Credentials {
     pub groups: Vec<u32>,
 }
 
+/// Limits, nice value, umask and CPU affinity a child sets on itself before
+/// it drops privileges (so it may raise a hard limit or lower its nice
+/// value as root), prepared when a configuration loads: the child only
+/// passes these words to the kernel. procServ and the IOC inherit them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProcessSetup {
+    /// `(RLIMIT_*, value)`: soft and hard limit both set to the value
+    /// (`RLIM_INFINITY` for none).
+    pub limits: Vec<(u32, u64)>,
+    pub nice: Option<i32>,
+    pub umask: Option<u32>,
+    /// The sched_setaffinity mask, one bit per CPU (CPU_SETSIZE bits).
+    pub cpus: Option<Box<CpuMask>>,
+}
+
+/// CPU_SETSIZE (1024) bits.
+pub type CpuMask = [u64; 16];
+
+/// The resources a [`ProcessSetup`] limits, as its `u32` (glibc's type of
+/// the RLIMIT_* constants; musl's is c_int).
+#[allow(clippy::unnecessary_cast)]
+pub mod rlimit {
+    pub const RTPRIO: u32 = libc::RLIMIT_RTPRIO as u32;
+    pub const MEMLOCK: u32 = libc::RLIMIT_MEMLOCK as u32;
+    pub const CORE: u32 = libc::RLIMIT_CORE as u32;
+}
+
 /// Where a standard stream of the child goes. Files are opened by [`spawn`]
 /// in the supervisor, as root (before the child drops privileges, as Epoch
 /// documents), with O_NONBLOCK so that opening never waits; the flag is
@@ -244,6 +281,8 @@ pub struct Options<'a> {
     pub new_session: bool,
     /// Make fd 0 the controlling terminal (after `new_session`).
     pub controlling_tty: bool,
+    /// Applied before the credentials are dropped.
+    pub process: Option<&'a ProcessSetup>,
 }
 
 impl Default for Options<'_> {
@@ -255,6 +294,7 @@ impl Default for Options<'_> {
             stderr: Redirect::Inherit,
             new_session: true,
             controlling_tty: false,
+            process: None,
         }
     }
 }
@@ -268,6 +308,10 @@ pub enum Stage {
     Credentials,
     Chdir,
     Exec,
+    /// A resource limit (the RLIMIT_* number).
+    Limit(u32),
+    Nice,
+    Affinity,
 }
 
 /// A spawn failure: where and the errno.
@@ -286,6 +330,17 @@ impl std::fmt::Display for SpawnError {
             Stage::Credentials => "unable to switch user/group",
             Stage::Chdir => "unable to change directory",
             Stage::Exec => "unable to execute",
+            Stage::Limit(resource) => {
+                let name = match resource {
+                    rlimit::RTPRIO => "RLIMIT_RTPRIO",
+                    rlimit::MEMLOCK => "RLIMIT_MEMLOCK",
+                    rlimit::CORE => "RLIMIT_CORE",
+                    _ => "a resource limit",
+                };
+                return write!(f, "unable to set {name}: {}", nix::errno::Errno::from_raw(self.errno).desc());
+            }
+            Stage::Nice => "unable to set the nice value",
+            Stage::Affinity => "unable to set the CPU affinity",
         };
         write!(f, "{what}: {}", nix::errno::Errno::from_raw(self.errno).desc())
     }
@@ -427,6 +482,9 @@ pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
             2 => Stage::Redirect,
             3 => Stage::Credentials,
             4 => Stage::Chdir,
+            STAGE_NICE => Stage::Nice,
+            STAGE_AFFINITY => Stage::Affinity,
+            n if n >= STAGE_LIMIT => Stage::Limit((n - STAGE_LIMIT) as u32),
             _ => Stage::Exec,
         };
         return Err(SpawnError { stage, errno: failure & 0xffff });
@@ -566,6 +624,39 @@ unsafe fn default_dispositions() {
     }
 }
 
+/// Failure words of the process settings (the others are 1..5):
+/// `STAGE_LIMIT + RLIMIT_*` for a limit.
+const STAGE_NICE: i32 = 6;
+const STAGE_AFFINITY: i32 = 7;
+const STAGE_LIMIT: i32 = 16;
+
+/// Applies `setup` to the child itself (pid 0: the caller).
+unsafe fn apply_process_setup(args: &ChildArgs, setup: &ProcessSetup) {
+    for &(resource, value) in &setup.limits {
+        // struct rlimit64 { rlim_cur, rlim_max }: two u64 on every target.
+        let limit = [value, value];
+        let r = raw(libc::SYS_prlimit64, 0, resource as usize, limit.as_ptr() as usize, 0);
+        if r < 0 {
+            fail(args, STAGE_LIMIT + resource as i32, -r);
+        }
+    }
+    if let Some(nice) = setup.nice {
+        let r = raw(libc::SYS_setpriority, libc::PRIO_PROCESS as usize, 0, nice as isize as usize, 0);
+        if r < 0 {
+            fail(args, STAGE_NICE, -r);
+        }
+    }
+    if let Some(mask) = setup.umask {
+        raw(libc::SYS_umask, mask as usize, 0, 0, 0);
+    }
+    if let Some(cpus) = &setup.cpus {
+        let r = raw(libc::SYS_sched_setaffinity, 0, core::mem::size_of::<CpuMask>(), cpus.as_ptr() as usize, 0);
+        if r < 0 {
+            fail(args, STAGE_AFFINITY, -r);
+        }
+    }
+}
+
 extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the parent's ChildArgs, alive while we run (CLONE_VFORK).
     unsafe {
@@ -587,6 +678,9 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
             if fd >= 0 {
                 move_fd(args, fd as usize, target);
             }
+        }
+        if let Some(setup) = opts.process {
+            apply_process_setup(args, setup);
         }
         if let Some(cred) = opts.credentials {
             let r = raw(nr::SETGROUPS, args.groups_len, args.groups_ptr as usize, 0, 0);
@@ -797,6 +891,83 @@ mod tests {
         let err = spawn(&cmd, &Options { stdout: Redirect::Append(c"/nonexistent/dir/log"), ..Default::default() }).unwrap_err();
         assert_eq!(err, SpawnError { stage: Stage::Redirect, errno: libc::ENOENT });
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Whether this process may raise a hard limit (CAP_SYS_RESOURCE): a
+    /// container's root may lack it.
+    fn may_raise_limits() -> bool {
+        const CAP_SYS_RESOURCE: u32 = 24;
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let effective = status.lines().find_map(|l| l.strip_prefix("CapEff:")).and_then(|v| u64::from_str_radix(v.trim(), 16).ok());
+        effective.is_some_and(|caps| caps & (1 << CAP_SYS_RESOURCE) != 0)
+    }
+
+    /// The limits, umask, CPUs and nice value a spawned `sh` reports.
+    fn reported(setup: &ProcessSetup) -> Result<String, SpawnError> {
+        let dir = std::env::temp_dir().join(format!("iocinit-spawn-setup-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = CString::new(dir.join("out").to_str().unwrap()).unwrap();
+        let script = "grep -E 'realtime priority|locked memory|core file' /proc/self/limits; umask; \
+                      grep Cpus_allowed_list /proc/self/status; cut -d' ' -f19 /proc/self/stat";
+        let cmd = Command::from_line(script, true, &env()).unwrap();
+        // Applied before the switch to an unprivileged user.
+        let nobody = Credentials { uid: 65534, gid: 65534, groups: vec![65534] };
+        let opts = Options { stdout: Redirect::Append(&out), process: Some(setup), credentials: Some(&nobody), ..Default::default() };
+        let spawned = spawn(&cmd, &opts).map(|pid| assert_eq!(wait(pid), 0));
+        let text = std::fs::read_to_string(dir.join("out")).unwrap_or_default();
+        std::fs::remove_dir_all(&dir).unwrap();
+        spawned.map(|()| text)
+    }
+
+    /// A line of /proc/PID/limits: soft and hard value.
+    fn limit<'a>(text: &'a str, name: &str) -> Option<(&'a str, &'a str)> {
+        let line = text.lines().find(|l| l.starts_with(name))?;
+        let mut words = line[name.len()..].split_whitespace();
+        Some((words.next()?, words.next()?))
+    }
+
+    #[test]
+    fn the_child_applies_limits_nice_umask_and_cpus_before_exec() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let mut cpus: Box<CpuMask> = Box::default();
+        cpus[0] = 1;
+        let rlimit = |resource: u32, value: u64| (resource, value);
+        let (rtprio, memlock, core) = (rlimit::RTPRIO, rlimit::MEMLOCK, rlimit::CORE);
+        // Within any container's hard limits: lowered or kept.
+        let setup = ProcessSetup {
+            limits: vec![rlimit(rtprio, 0), rlimit(memlock, 4 << 20), rlimit(core, 1 << 20)],
+            nice: Some(-7),
+            umask: Some(0o027),
+            cpus: Some(cpus),
+        };
+        let text = reported(&setup).unwrap();
+        assert_eq!(limit(&text, "Max realtime priority"), Some(("0", "0")), "{text}");
+        assert_eq!(limit(&text, "Max locked memory"), Some(("4194304", "4194304")), "{text}");
+        assert_eq!(limit(&text, "Max core file size"), Some(("1048576", "1048576")), "{text}");
+        assert!(text.lines().any(|l| l == "0027"), "{text}");
+        assert!(text.lines().any(|l| l == "Cpus_allowed_list:\t0"), "{text}");
+        assert_eq!(text.lines().last(), Some("-7"), "{text}");
+
+        // Raised: with CAP_SYS_RESOURCE, done; without, the spawn fails and
+        // says which limit.
+        let raise = ProcessSetup { limits: vec![rlimit(rtprio, 80), rlimit(memlock, u64::MAX)], ..ProcessSetup::default() };
+        match reported(&raise) {
+            Ok(text) => {
+                assert!(may_raise_limits());
+                assert_eq!(limit(&text, "Max realtime priority"), Some(("80", "80")), "{text}");
+                assert_eq!(limit(&text, "Max locked memory"), Some(("unlimited", "unlimited")), "{text}");
+            }
+            Err(e) => {
+                assert!(!may_raise_limits());
+                assert_eq!(e, SpawnError { stage: Stage::Limit(rtprio), errno: libc::EPERM });
+                assert_eq!(e.to_string(), "unable to set RLIMIT_RTPRIO: Operation not permitted");
+            }
+        }
+        // No CPU at all: the kernel refuses, the spawn names it.
+        let none = ProcessSetup { cpus: Some(Box::default()), ..ProcessSetup::default() };
+        assert_eq!(reported(&none).unwrap_err(), SpawnError { stage: Stage::Affinity, errno: libc::EINVAL });
     }
 
     #[test]

@@ -28,6 +28,7 @@ fn vac1() -> IocFile {
         chdir: Some("/opt/epics/iocs/vac1/iocBoot/iocvac1".into()),
         port: Some(runner_port("vac1")),
         command: "./st.cmd".into(),
+        extensions: Vec::new(),
     }
 }
 

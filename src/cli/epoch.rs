@@ -363,10 +363,10 @@ pub fn write_fields(j: &mut Json, m: &Message) {
     for (tag, value) in &m.fields {
         j.key(tag.name());
         match tag {
-            Tag::Pid | Tag::ChildPid | Tag::Since => {
+            Tag::Pid | Tag::ChildPid | Tag::Since | Tag::Nice => {
                 j.number(m.i64(*tag).unwrap_or(0));
             }
-            Tag::Restarts | Tag::StartPriority | Tag::StopPriority | Tag::Allocations | Tag::ShutdownIn => {
+            Tag::Restarts | Tag::StartPriority | Tag::StopPriority | Tag::Allocations | Tag::ShutdownIn | Tag::RtPrio => {
                 j.number(m.u64(*tag).unwrap_or(0));
             }
             Tag::Enabled | Tag::IsConsole | Tag::Removed | Tag::Cad => {
@@ -464,6 +464,27 @@ pub fn print_block(r: &Message) {
     line("Stop priority:", &r.u64(Tag::StopPriority).unwrap_or(0).to_string());
     line("User:", r.str(Tag::User).unwrap_or("root"));
     line("Group:", r.str(Tag::Group).unwrap_or("root"));
+    // Extensions: what the start command's process is given.
+    let process: Vec<String> = [
+        ("rtprio", r.u64(Tag::RtPrio).map(|p| p.to_string())),
+        ("memlock", r.str(Tag::MemLock).map(str::to_string)),
+        ("core", r.str(Tag::CoreSize).map(str::to_string)),
+        ("nice", r.i64(Tag::Nice).map(|n| n.to_string())),
+        ("umask", r.str(Tag::Umask).map(str::to_string)),
+        ("cpus", r.str(Tag::Cpus).map(str::to_string)),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some(format!("{name} {}", value?)))
+    .collect();
+    if !process.is_empty() {
+        line("Process:", &process.join(", "));
+    }
+    if let Some(dir) = r.str(Tag::StateDirectory) {
+        line("State directory:", dir);
+    }
+    if let Some(host) = r.str(Tag::Host) {
+        line("Host:", host);
+    }
     if let Some(c) = r.str(Tag::Console) {
         line("Console:", c);
     }

@@ -9,6 +9,7 @@
 //! | `ioc`, `ioc-runner` | [`ioc`]: epics-ioc-runner's verbs |
 //! | `halt`, `reboot`, `poweroff`, `shutdown`, `killall5`, `wall` | [`power`] |
 //! | `iocinit-chdir` (exec'd by the supervisor only) | [`crate::spawn::chdir_then_exec`] |
+//! | `iocinit-statedir` (exec'd by the supervisor only) | [`crate::statedir::main`] |
 //!
 //! Front ends use only the control client and formatting. Exit codes, the
 //! same everywhere: 0 OK (and WARN), 1 FAIL, 2 bad usage or BADPARAM,
@@ -173,6 +174,9 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     // chdir and execve (no logging, no configuration).
     if crate::spawn::TRAMPOLINE_NAME.to_str() == Ok(name.as_str()) {
         return crate::spawn::chdir_then_exec(&rest);
+    }
+    if crate::statedir::APPLET.to_str() == Ok(name.as_str()) {
+        return crate::statedir::main(&rest);
     }
     let applet = matches!(name.as_str(), "ioc" | "ioc-runner" | "epoch" | "halt" | "reboot" | "poweroff" | "shutdown" | "killall5" | "wall");
     let first = rest.first().and_then(|a| a.to_str());

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::model::{Color, Globals, Location, Object, Output, ReloadMethod, StatusNames, StatusNamesSource, StopMethod, Text, VirtualFs, VirtualMount};
 use super::options;
+use super::process::Setting;
 use super::values::{account_name, digits, env_assignment, got, name, one_word, parse_bool, parse_u32, signal, ValueError};
 
 /// The globals as they are being read, with what the checks need to know
@@ -117,6 +118,10 @@ const fn object(name: &'static str, once: bool, apply: ObjectFn) -> Attribute {
     Attribute { name, handler: Handler::Object(apply), once, extension: false, after_objects: AfterObjects::Error }
 }
 
+const fn object_extension(name: &'static str, apply: ObjectFn) -> Attribute {
+    Attribute { name, handler: Handler::Object(apply), once: true, extension: true, after_objects: AfterObjects::Error }
+}
+
 use AfterObjects::{Error as NotAfter, Warning as WarnAfter};
 
 pub(crate) const ATTRIBUTES: &[Attribute] = &[
@@ -170,6 +175,7 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &[
     }),
     extension("IocRunlevels", |g, v, _| set(&mut g.globals.ioc.runlevels, runlevel_list(v)?)),
     extension("IocLogDirectory", |g, v, _| set(&mut g.globals.ioc.log_directory, absolute_path(v)?)),
+    extension("IocStateDirectory", |g, v, _| set(&mut g.globals.ioc.state_directory, absolute_path(v)?)),
     extension("IocLogMaxSize", |g, v, _| set(&mut g.globals.ioc.log_max_bytes, byte_size(v)?)),
     extension("IocLogKeep", |g, v, _| set(&mut g.globals.ioc.log_keep, parse_u32(v)?)),
     extension("IocHoldoff", |g, v, _| set(&mut g.globals.ioc.holdoff_secs, parse_u32(v)?)),
@@ -203,6 +209,13 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &[
     }),
     object("ObjectRunlevels", true, |o, v, _| set(&mut o.object.runlevels, runlevel_list(v)?)),
     object("ObjectOptions", false, object_options),
+    // Our extensions (config::process): the start command's limits and scheduling.
+    object_extension("ObjectRtPrio", |o, v, _| o.object.process.set(Setting::RtPrio, v)),
+    object_extension("ObjectMemLock", |o, v, _| o.object.process.set(Setting::MemLock, v)),
+    object_extension("ObjectCoreSize", |o, v, _| o.object.process.set(Setting::CoreSize, v)),
+    object_extension("ObjectNice", |o, v, _| o.object.process.set(Setting::Nice, v)),
+    object_extension("ObjectUmask", |o, v, _| o.object.process.set(Setting::Umask, v)),
+    object_extension("ObjectCPUs", |o, v, _| o.object.process.set(Setting::Cpus, v)),
 ];
 
 /// The attribute spelled exactly `name` (Epoch compares names case-sensitively).
@@ -501,6 +514,10 @@ mod tests {
         }
         assert!(find("objectid").is_none());
         assert_eq!(case_insensitive_match("OBJECTID"), Some("ObjectID"));
+        for setting in Setting::ALL {
+            let attribute = find(setting.attribute()).unwrap_or_else(|| panic!("{setting:?}"));
+            assert!(attribute.extension && matches!(attribute.handler, Handler::Object(_)), "{setting:?}");
+        }
     }
 
     #[test]

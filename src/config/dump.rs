@@ -170,6 +170,7 @@ fn globals(j: &mut Json, g: &Globals) {
     j.field_num("stop_priority", ioc.stop_priority);
     j.field_strings("runlevels", &ioc.runlevels);
     path_field(j, "log_directory", &ioc.log_directory);
+    path_field(j, "state_directory", &ioc.state_directory);
     j.field_num("log_max_bytes", ioc.log_max_bytes);
     j.field_num("log_keep", ioc.log_keep);
     j.field_num("holdoff_secs", ioc.holdoff_secs);
@@ -247,6 +248,13 @@ fn object(j: &mut Json, config: &Config, o: &Object) {
     j.field_strings("runlevels", &o.runlevels);
     j.key("options");
     options(j, &o.options);
+    j.key("process").begin_object();
+    for (setting, value) in o.process.shown() {
+        j.field_str(setting.json_name(), &value.to_string());
+    }
+    j.end_object();
+    opt_path(j, "state_directory", o.state_directory.as_deref());
+    j.key("host").opt_string(o.host.as_deref());
     j.key("console");
     match &o.console {
         Some(c) => {

@@ -1,6 +1,7 @@
 //! epics-ioc-runner's IOC files, read and written: `/etc/procServ.d/<name>.conf`
 //! holding shell assignments `KEY="value"` for IOC_NAME, IOC_USER, IOC_GROUP,
-//! IOC_CHDIR, IOC_PORT and IOC_CMD.
+//! IOC_CHDIR, IOC_PORT and IOC_CMD, and iocinit's own variables (extensions):
+//! the process settings of `config::process`, IOC_STATE_DIR and IOC_HOST.
 //!
 //! The files are sourced by bash on systems running epics-ioc-runner, so a
 //! value must mean the same to a shell as to us: double-quoted (escapes `\"`
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use super::diag::Diagnostic;
 use super::model::{Console, Location, Object, Options, StopMethod};
+use super::process::{ProcessSettings, Setting};
 use super::values::valid_account_name;
 
 /// Where every console socket lives: `/run/procserv/<name>/control`.
@@ -65,6 +67,17 @@ pub struct IocFile {
     /// Kept to be written back; the console is always [`console_path`].
     pub port: Option<String>,
     pub command: String,
+    /// iocinit's own variables ([`EXTENSION_KEYS`]), as written and checked.
+    pub extensions: Vec<Extension>,
+}
+
+/// One iocinit variable of an IOC file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extension {
+    pub key: &'static str,
+    pub value: String,
+    /// Its line in the file (0: not read from one).
+    pub line: u32,
 }
 
 const NAME: &str = "IOC_NAME";
@@ -73,7 +86,23 @@ const GROUP: &str = "IOC_GROUP";
 const CHDIR: &str = "IOC_CHDIR";
 const PORT: &str = "IOC_PORT";
 const CMD: &str = "IOC_CMD";
-const KEYS: [&str; 6] = [NAME, USER, GROUP, CHDIR, PORT, CMD];
+const STATE_DIR: &str = "IOC_STATE_DIR";
+const HOST: &str = "IOC_HOST";
+/// iocinit's own variables, in the order they are written.
+pub const EXTENSION_KEYS: [&str; 8] = [
+    Setting::RtPrio.ioc_variable(),
+    Setting::MemLock.ioc_variable(),
+    Setting::CoreSize.ioc_variable(),
+    Setting::Nice.ioc_variable(),
+    Setting::Umask.ioc_variable(),
+    Setting::Cpus.ioc_variable(),
+    STATE_DIR,
+    HOST,
+];
+const KEYS: [&str; 14] = [
+    NAME, USER, GROUP, CHDIR, PORT, CMD, EXTENSION_KEYS[0], EXTENSION_KEYS[1], EXTENSION_KEYS[2], EXTENSION_KEYS[3], EXTENSION_KEYS[4],
+    EXTENSION_KEYS[5], EXTENSION_KEYS[6], EXTENSION_KEYS[7],
+];
 
 /// The problems of one IOC file that are listed; the rest are counted. PID 1
 /// reads files the IOC group writes: one of nothing but bad lines must not
@@ -87,7 +116,7 @@ fn key_index(key: &str) -> Option<usize> {
 impl IocFile {
     /// A new IOC file as epics-ioc-runner writes one (IOC_PORT forced).
     pub fn new(name: &str, command: &str) -> Self {
-        IocFile { name: name.into(), user: None, group: None, chdir: None, port: Some(runner_port(name)), command: command.into() }
+        IocFile { name: name.into(), user: None, group: None, chdir: None, port: Some(runner_port(name)), command: command.into(), extensions: Vec::new() }
     }
 
     /// `<IOC_NAME>.conf`.
@@ -100,6 +129,7 @@ impl IocFile {
         let optional = [(USER, &self.user), (GROUP, &self.group), (CHDIR, &self.chdir), (PORT, &self.port)];
         let mut entries = vec![(NAME, self.name.as_str())];
         entries.extend(optional.iter().filter_map(|(key, value)| value.as_deref().map(|v| (*key, v))));
+        entries.extend(self.extensions.iter().map(|e| (e.key, e.value.as_str())));
         entries.push((CMD, self.command.as_str()));
         entries
     }
@@ -139,8 +169,44 @@ impl IocFile {
                 from_ioc_file: true,
                 may_choose_credentials,
             }),
+            process: self.process(),
+            state_directory: self.extension(STATE_DIR).map(PathBuf::from),
+            host: self.extension(HOST).map(str::to_string),
             ..Object::default()
         }
+    }
+
+    /// The value of an iocinit variable, if set.
+    fn extension(&self, key: &str) -> Option<&str> {
+        self.extensions.iter().find(|e| e.key == key).map(|e| e.value.as_str())
+    }
+
+    /// The process settings its variables give.
+    fn process(&self) -> ProcessSettings {
+        let mut process = ProcessSettings::default();
+        for Extension { key, value, .. } in &self.extensions {
+            if let Some(setting) = Setting::from_ioc_variable(key) {
+                // Checked when read (or by `check`): an error cannot come.
+                let _ = process.set_quietly(setting, value);
+            }
+        }
+        process
+    }
+
+    /// IOC_STATE_DIR with its line, when it is not below `base`: only an
+    /// IOC file that may choose its user may name any directory (root
+    /// makes it and gives it to the IOC's user: /etc/cron.d must not be).
+    pub fn state_directory_outside(&self, base: &Path) -> Option<u32> {
+        let e = self.extensions.iter().find(|e| e.key == STATE_DIR)?;
+        let dir = Path::new(&e.value);
+        (!dir.starts_with(base) || dir == base).then_some(e.line)
+    }
+
+    /// The first variable that only a file root controls may set (see
+    /// [`ProcessSettings::privileged`]), with its line.
+    pub fn privileged_setting(&self) -> Option<(&'static str, u32)> {
+        let key = self.process().privileged()?.ioc_variable();
+        self.extensions.iter().find(|e| e.key == key).map(|e| (key, e.line))
     }
 }
 
@@ -149,7 +215,12 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
     if value.chars().any(|c| c.is_control() && c != '\t') {
         return Err(format!("{key}: a control character in the value: expected plain text"));
     }
+    if let Some(setting) = Setting::from_ioc_variable(key) {
+        return ProcessSettings::default().set_quietly(setting, value).map_err(|expected| format!("{key}: expected {expected}"));
+    }
     let ok = match key {
+        STATE_DIR => valid_state_directory(value),
+        HOST => valid_host_name(value),
         NAME => valid_ioc_name(value),
         USER | GROUP => valid_account_name(value),
         CHDIR => value.starts_with('/'),
@@ -160,6 +231,8 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
         return Ok(());
     }
     let expected = match key {
+        STATE_DIR => "an absolute directory below / without . or .. components",
+        HOST => "a host name of letters, digits, - and . (at most 64)",
         NAME => "an IOC name [A-Za-z0-9_][A-Za-z0-9_-]{0,63}",
         USER => "a user name",
         GROUP => "a group name",
@@ -169,13 +242,24 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
     Err(format!("{key}: expected {expected}"))
 }
 
+/// IOC_STATE_DIR: made and given away by root, so no `..` that could lead
+/// elsewhere, nothing doubtful (`/`, `//`, `.`), and not the root itself.
+fn valid_state_directory(value: &str) -> bool {
+    value.len() > 1 && value.starts_with('/') && value[1..].split('/').all(|part| !matches!(part, "" | "." | ".."))
+}
+
+/// IOC_HOST: what `uname -n` (the kernel's host name) may be.
+fn valid_host_name(value: &str) -> bool {
+    value.len() <= 64 && !value.is_empty() && !value.starts_with(['-', '.']) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
 /// Reads one IOC file. `Ok` holds the file and its warnings; `Err` every
 /// problem (errors and warnings) when the file cannot be used.
 pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut problems = Problems::default();
-    let mut values: [Option<(String, u32)>; 6] = Default::default();
+    let mut values: [Option<(String, u32)>; KEYS.len()] = Default::default();
     // Keys whose value had a syntax error: reported once, not checked again.
-    let mut unreadable = [false; 6];
+    let mut unreadable = [false; KEYS.len()];
     for (index, raw) in text.split('\n').enumerate() {
         let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let Assignment { key, value } = match assignment(raw) {
@@ -207,7 +291,18 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
     }
     let line_of = |key: &str| key_index(key).and_then(|k| values[k].as_ref()).map_or(0, |(_, line)| *line);
     let take = |k: usize| values[k].as_ref().map(|(v, _)| v.clone()).filter(|v| !v.is_empty());
-    let file = IocFile { name: take(0).unwrap_or_default(), user: take(1), group: take(2), chdir: take(3), port: take(4), command: take(5).unwrap_or_default() };
+    let extensions = (6..KEYS.len())
+        .filter_map(|k| Some(Extension { key: KEYS[k], value: take(k)?, line: line_of(KEYS[k]) }))
+        .collect();
+    let file = IocFile {
+        name: take(0).unwrap_or_default(),
+        user: take(1),
+        group: take(2),
+        chdir: take(3),
+        port: take(4),
+        command: take(5).unwrap_or_default(),
+        extensions,
+    };
 
     for key in [NAME, CMD] {
         if line_of(key) == 0 {
@@ -474,6 +569,55 @@ mod tests {
         }
         for port in ["2000", "unix:/run/procserv/vac2/control", "unix:procserv/vac1/control", "unix:/run/vac1/control", "unix:@vac1"] {
             assert!(!names_the_console(port, "vac1"), "{port}");
+        }
+    }
+
+    #[test]
+    fn iocinit_variables_are_read_checked_at_their_line_and_written_back() {
+        let path = Path::new("/etc/procServ.d/vac1.conf");
+        let text = "IOC_NAME=vac1\nIOC_RTPRIO=80\nIOC_MEMLOCK=64M\nIOC_CORESIZE=unlimited\nIOC_NICE=-5\nIOC_UMASK=0027\n\
+                    IOC_CPUS=0,2-3\nIOC_STATE_DIR=/var/lib/ioc/vac1\nIOC_HOST=board7\nIOC_CMD=./st.cmd\n";
+        let (file, warnings) = parse(path, text).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let object = file.to_object(1, 1, 1, Vec::new(), true);
+        assert_eq!(object.process.rtprio, Some(80));
+        assert_eq!(object.process.memlock, Some(64 << 20));
+        assert_eq!(object.process.core_size, Some(crate::config::process::INFINITY));
+        assert_eq!((object.process.nice, object.process.umask), (Some(-5), Some(0o027)));
+        assert_eq!(object.process.cpus, Some(vec![(0, 0), (2, 3)]));
+        assert_eq!(object.state_directory.as_deref(), Some(Path::new("/var/lib/ioc/vac1")));
+        assert_eq!(object.host.as_deref(), Some("board7"));
+        assert_eq!(file.privileged_setting(), Some(("IOC_RTPRIO", 2)));
+        // `ioc install` writes them back as read.
+        let written = render(&file);
+        let (again, _) = parse(path, &written).unwrap();
+        assert_eq!(render(&again), written);
+        assert_eq!(again.to_object(1, 1, 1, Vec::new(), true), object);
+
+        let bad = [
+            "IOC_RTPRIO=100",
+            "IOC_MEMLOCK=64m",
+            "IOC_CORESIZE=-1",
+            "IOC_NICE=-21",
+            "IOC_UMASK=888",
+            "IOC_CPUS=3-1",
+            "IOC_STATE_DIR=/var/../etc",
+            "IOC_STATE_DIR=var/lib/x",
+            "IOC_STATE_DIR=/",
+            "IOC_STATE_DIR=/var//x",
+            "IOC_HOST=-board",
+            "IOC_HOST=board7.example.org/x",
+        ];
+        for line in bad {
+            let text = format!("IOC_NAME=vac1\n{line}\nIOC_CMD=./st.cmd\n");
+            let problems = parse(path, &text).unwrap_err();
+            let key = line.split('=').next().unwrap();
+            let found = problems.iter().any(|d| d.is_error() && d.line == 2 && d.message.starts_with(&format!("{key}: expected")));
+            assert!(found, "{line}: {problems:?}");
+            // Never the file's text: it may be no IOC file at all.
+            let value = &line[key.len() + 1..];
+            let quoted = |message: &str| message.contains("got") || (value.len() > 2 && message.contains(value));
+            assert!(problems.iter().all(|d| !quoted(&d.message)), "{line}: {problems:?}");
         }
     }
 }

@@ -35,6 +35,7 @@ pub mod diag;
 pub mod dump;
 pub mod iocfile;
 pub mod model;
+pub mod process;
 
 mod attributes;
 mod checks;
@@ -183,6 +184,26 @@ fn add_ioc_objects(source: &dyn FileSource, config: &mut Config, runlevels: &[St
                 continue;
             }
         };
+        // Real-time scheduling and locked memory can take the board from
+        // everything else: only a file that may choose its user may ask.
+        if let Some((key, line)) = ioc.privileged_setting().filter(|_| !may_choose_credentials) {
+            let message = format!(
+                "{key}: a real-time priority, locked memory or a negative nice value may only be set by an IOC file that root owns \
+                 and only root may write (docs/CONFIG.md, \"Who an IOC runs as\"); this IOC is not started"
+            );
+            diagnostics.push(Diagnostic::error(&path, line, message));
+            continue;
+        }
+        let state_base = &config.globals.ioc.state_directory;
+        if let Some(line) = ioc.state_directory_outside(state_base).filter(|_| !may_choose_credentials) {
+            let message = format!(
+                "IOC_STATE_DIR: expected a directory below IocStateDirectory {} (only an IOC file that root owns and only root \
+                 may write may name another); this IOC is not started",
+                state_base.display()
+            );
+            diagnostics.push(Diagnostic::error(&path, line, message));
+            continue;
+        }
         if let Some(&first) = declared.get(ioc.name.as_str()) {
             let message = format!(
                 "IOC {} has the name of the object declared at {}: expected a name no ObjectID uses; this IOC is not started",

@@ -168,6 +168,9 @@ pub struct IocGlobals {
     pub runlevels: Vec<String>,
     /// `IocLogDirectory` (default `/var/log/procserv`).
     pub log_directory: PathBuf,
+    /// `IocStateDirectory`: where an IOC file that may not choose its user
+    /// may put its IOC_STATE_DIR (default `/var/lib/ioc`).
+    pub state_directory: PathBuf,
     /// `IocLogMaxSize` in bytes; 0 disables rotation (default 1 MiB).
     pub log_max_bytes: u64,
     /// `IocLogKeep`: rotated logs kept (default 3).
@@ -190,6 +193,7 @@ impl Default for IocGlobals {
             stop_priority: 1,
             runlevels: Vec::new(),
             log_directory: PathBuf::from("/var/log/procserv"),
+            state_directory: PathBuf::from("/var/lib/ioc"),
             log_max_bytes: 1 << 20,
             log_keep: 3,
             holdoff_secs: 2,
@@ -339,6 +343,15 @@ pub struct Object {
     pub options: Options,
     /// Set for IOCs and `PROCSERV` objects.
     pub console: Option<Console>,
+    /// Extension: limits, nice, umask and CPUs of the start command
+    /// (`IOC_RTPRIO`... / `ObjectRtPrio`...).
+    pub process: super::process::ProcessSettings,
+    /// Extension `IOC_STATE_DIR`: a directory the start command's user owns,
+    /// made before each start and kept across restarts.
+    pub state_directory: Option<PathBuf>,
+    /// Extension `IOC_HOST`: the host name this object starts on; on any
+    /// other it is not started.
+    pub host: Option<String>,
 }
 
 impl Object {

@@ -122,6 +122,15 @@ codes! {
         // In an End: a listing cut by a configuration reload; asking again
         // gets a whole one.
         Retry = 42, "retry";
+        // An object's process settings, state directory and host (extensions).
+        RtPrio = 50, "rtprio";
+        MemLock = 51, "memlock";
+        CoreSize = 52, "core_size";
+        Nice = 53, "nice";
+        Umask = 54, "umask";
+        Cpus = 55, "cpus";
+        StateDirectory = 56, "state_directory";
+        Host = 57, "host";
     }
 }
 

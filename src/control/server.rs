@@ -894,6 +894,42 @@ fn encode_object<O: Os>(enc: &mut Encoder<'_>, engine: &mut Engine<O>, i: usize)
             enc.i64(Tag::ChildPid, pid as i64);
         }
     }
+    // Last: a long state directory must not crowd out the console fields.
+    encode_process(enc, object);
+}
+
+/// The extensions of `object` that shape its process: limits, nice value,
+/// umask, CPUs (as they may be written), state directory and host.
+fn encode_process(enc: &mut Encoder<'_>, object: &crate::config::Object) {
+    use crate::config::process::Setting;
+    use core::fmt::Write;
+    let process = &object.process;
+    if let Some(priority) = process.rtprio {
+        enc.u64(Tag::RtPrio, priority);
+    }
+    if let Some(nice) = process.nice {
+        enc.i64(Tag::Nice, nice.into());
+    }
+    for (setting, value) in process.shown() {
+        let tag = match setting {
+            Setting::MemLock => Tag::MemLock,
+            Setting::CoreSize => Tag::CoreSize,
+            Setting::Umask => Tag::Umask,
+            Setting::Cpus => Tag::Cpus,
+            // Numbers, above.
+            Setting::RtPrio | Setting::Nice => continue,
+        };
+        // A list of 1024 single CPUs is 4 KiB: cut, as a note is.
+        let mut text = FixedBuf::<256>::new();
+        let _ = write!(text, "{value}");
+        enc.bytes(tag, text.as_bytes());
+    }
+    if let Some(dir) = &object.state_directory {
+        enc.bytes(Tag::StateDirectory, dir.as_os_str().as_encoded_bytes());
+    }
+    if let Some(host) = &object.host {
+        enc.str(Tag::Host, host);
+    }
 }
 
 fn encode_system<O: Os>(enc: &mut Encoder<'_>, engine: &Engine<O>) {

@@ -23,6 +23,18 @@ impl<O: Os> Engine<O> {
             s if s.is_down() || s == State::Restarting => {}
             _ => return Err(Refusal::AlreadyStarted),
         }
+        // IOC_HOST: one IOC directory serves a rack of boards; the others'
+        // IOCs stay down, and say why (the reply to a start is this note).
+        if let Some(host) = &object.host {
+            let here = self.os.host_name();
+            if !host.eq_ignore_ascii_case(&here) {
+                st.wanted = false;
+                st.outcome = Some(Outcome::Fail);
+                st.set_note(format_args!("not started: IOC_HOST is {host}, this host is {here}"));
+                log::info!("{}: {}", object.id, st.note);
+                return Ok(());
+            }
+        }
         st.cause = cause;
         st.wanted = true;
         st.prestart_failed = false;
@@ -43,6 +55,26 @@ impl<O: Os> Engine<O> {
         }
         // A new run: nothing reparented before this moment is its.
         self.objs[i].start_ticks = u64::MAX;
+        // IOC_STATE_DIR: made by a process of its own (a path may hang).
+        if let Some(cmd) = &self.plans[i].state_dir {
+            match self.os.spawn(cmd, &root_options(&self.plans[i])) {
+                Ok(pid) => {
+                    ownership::note_run_process(&mut self.os, &mut self.objs[i], pid);
+                    let st = &mut self.objs[i];
+                    st.helper = Some((Helper::StateDir, pid));
+                    st.set(State::Prestarting);
+                }
+                Err(e) => self.start_failed(i, format_args!("state directory: {e}")),
+            }
+            return Ok(());
+        }
+        self.prestart_or_launch(i);
+        Ok(())
+    }
+
+    /// Runs the prestart command, whose end launches the start command, or
+    /// launches it now when there is none.
+    fn prestart_or_launch(&mut self, i: usize) {
         if let Some(cmd) = &self.plans[i].prestart {
             match self.os.spawn(cmd, &root_options(&self.plans[i])) {
                 Ok(pid) => {
@@ -50,7 +82,7 @@ impl<O: Os> Engine<O> {
                     let st = &mut self.objs[i];
                     st.helper = Some((Helper::Prestart, pid));
                     st.set(State::Prestarting);
-                    return Ok(());
+                    return;
                 }
                 Err(e) => {
                     log::warn!("{}: prestart command: {e}", self.config.objects[i].id);
@@ -59,7 +91,6 @@ impl<O: Os> Engine<O> {
             }
         }
         self.launch(i);
-        Ok(())
     }
 
     /// Runs the start command itself.
@@ -106,6 +137,7 @@ impl<O: Os> Engine<O> {
         let (out, err) = (redirect(&plan.stdout), redirect(&plan.stderr));
         let opts = spawn::Options {
             credentials: plan.credentials.as_ref(),
+            process: plan.process.as_ref(),
             stdin: if plan.stdin_null { Redirect::Null } else { Redirect::Inherit },
             stdout: out,
             stderr: err,
@@ -490,6 +522,24 @@ impl<O: Os> Engine<O> {
                     _ => {}
                 }
             }
+            Helper::StateDir => match self.objs[i].state {
+                State::Prestarting if status.success() => self.prestart_or_launch(i),
+                State::Prestarting => {
+                    let why = match status {
+                        ExitStatus::Exited(code) => crate::statedir::reason(code),
+                        ExitStatus::Signaled(_) => "killed",
+                    };
+                    let dir = self.config.objects[i].state_directory.as_deref().unwrap_or(std::path::Path::new(""));
+                    let mut note = object::Note::new();
+                    let _ = core::fmt::Write::write_fmt(&mut note, format_args!("state directory {}: {why}", dir.display()));
+                    self.start_failed(i, format_args!("{note}"));
+                }
+                State::Stopping => {
+                    self.follow_group(i, pid);
+                    self.maybe_finish_stop(i);
+                }
+                _ => {}
+            },
             Helper::Stop => {
                 let st = &mut self.objs[i];
                 // Killed for running too long: that stays the reason.

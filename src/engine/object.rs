@@ -111,6 +111,8 @@ pub enum Outcome {
 /// reload command has a slot of its own: it may run when a stop begins).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Helper {
+    /// `iocinit-statedir`, before the prestart command.
+    StateDir,
     Prestart,
     Stop,
 }
@@ -289,10 +291,11 @@ impl ObjState {
         }
     }
 
-    /// The prestart and reload commands in flight: what a stop (or the start
-    /// timeout) signals with TERMSIGNAL besides the main process.
+    /// The state directory's helper, the prestart and the reload command in
+    /// flight: what a stop (or the start timeout) signals with TERMSIGNAL
+    /// besides the main process.
     pub fn side_commands(&self) -> impl Iterator<Item = Pid> {
-        let prestart = self.helper.filter(|&(h, _)| h == Helper::Prestart).map(|(_, pid)| pid);
+        let prestart = self.helper.filter(|&(h, _)| matches!(h, Helper::StateDir | Helper::Prestart)).map(|(_, pid)| pid);
         prestart.into_iter().chain(self.reload)
     }
 

@@ -10,6 +10,9 @@ use crate::engine::plan::ConsolePlan;
 use crate::spawn::{self, Command, SpawnError};
 use crate::sys::{self, Pid};
 
+/// A host name as the kernel holds it (at most 64 bytes).
+pub type HostName = heapless::String<64>;
+
 pub trait Os {
     /// Monotonic milliseconds.
     fn now_ms(&self) -> u64;
@@ -56,6 +59,8 @@ pub trait Os {
     /// and kernel threads as init; our descendants under --local). Returns
     /// how many were signalled.
     fn signal_all(&mut self, signal: i32) -> usize;
+    /// The kernel's host name (`uname -n`), cut at 64 bytes.
+    fn host_name(&self) -> HostName;
     /// Creates the directory of a console (owner uid:gid, mode 0750), the
     /// IOC log directory and the log file (owned uid:gid, so the IOC's user
     /// can write it and the log can be watched before procServ opens it).
@@ -208,6 +213,16 @@ impl Os for RealOs {
             }
         });
         count
+    }
+
+    fn host_name(&self) -> HostName {
+        let mut name = HostName::new();
+        if let Ok(uts) = nix::sys::utsname::uname() {
+            // The kernel holds at most 64 bytes; bytes that are not UTF-8
+            // leave it empty (no IOC_HOST matches then).
+            let _ = name.push_str(uts.nodename().to_str().unwrap_or_default());
+        }
+        name
     }
 
     fn prepare_console(&mut self, console: &ConsolePlan) -> Result<(), i32> {

@@ -9,10 +9,11 @@
 use std::ffi::CString;
 use std::path::Path;
 
+use crate::config::process::ProcessSettings;
 use crate::config::{Config, Object, Output, ReloadMethod, StopMethod};
 use crate::ioc::procserv::{self, ConsolePaths};
 use crate::layout::Layout;
-use crate::spawn::{Command, Credentials};
+use crate::spawn::{rlimit, Command, CpuMask, Credentials, ProcessSetup};
 
 /// The environment variable that marks every process of an object, so that
 /// the object's daemons and orphans can be found in /proc.
@@ -75,6 +76,11 @@ pub struct ObjectPlan {
     /// The file read by `ObjectStopCommand PIDFILE [path]`.
     pub stop_pid_file: Option<CString>,
     pub console: Option<ConsolePlan>,
+    /// The start command's limits, nice value, umask and CPUs (extension).
+    pub process: Option<ProcessSetup>,
+    /// `iocinit-statedir DIR UID GID` (crate::statedir), run as root
+    /// before each start.
+    pub state_dir: Option<Command>,
 }
 
 fn cstring(s: impl AsRef<[u8]>) -> Option<CString> {
@@ -371,6 +377,14 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
         }
         None => wanted_group.map(str::to_string),
     };
+    let uid = credentials.as_ref().map_or_else(|| nix::unistd::geteuid().as_raw(), |c| c.uid);
+    let gid = credentials.as_ref().map_or_else(|| nix::unistd::getegid().as_raw(), |c| c.gid);
+    // Not for a start that cannot run: a user that is unknown today would
+    // leave root a directory that the IOC's user, once it exists, cannot have.
+    let state_dir = object.state_directory.as_ref().filter(|_| start_problem.is_none()).and_then(|dir| {
+        let argv = [crate::statedir::APPLET.to_str().unwrap_or_default(), &dir.to_string_lossy(), &uid.to_string(), &gid.to_string()];
+        Command::with_program(crate::statedir::EXE, &argv, &env).map_err(|e| problems.push(format!("IOC_STATE_DIR: {e}"))).ok()
+    });
     let plan = ObjectPlan {
         marker: cstring(&marker).unwrap_or_default(),
         prestart: from_cwd(prestart),
@@ -379,7 +393,7 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
         reload: from_cwd(reload),
         pivot,
         start_problem,
-        uid: credentials.as_ref().map_or_else(|| nix::unistd::geteuid().as_raw(), |c| c.uid),
+        uid,
         credentials,
         user: if as_myself { me } else { wanted_user.map(str::to_string) },
         group,
@@ -390,8 +404,29 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
         pid_file,
         stop_pid_file,
         console: console_plan,
+        process: process_setup(&object.process),
+        state_dir,
     };
     (plan, problems)
+}
+
+/// What the spawned child passes to the kernel for `settings`.
+fn process_setup(settings: &ProcessSettings) -> Option<ProcessSetup> {
+    if settings.is_empty() {
+        return None;
+    }
+    let limits = [(rlimit::RTPRIO, settings.rtprio), (rlimit::MEMLOCK, settings.memlock), (rlimit::CORE, settings.core_size)]
+        .into_iter()
+        .filter_map(|(resource, value)| Some((resource, value?)))
+        .collect();
+    let cpus = settings.cpus.as_ref().map(|ranges| {
+        let mut mask: Box<CpuMask> = Box::default();
+        for cpu in ranges.iter().flat_map(|&(first, last)| first..=last) {
+            mask[cpu as usize / 64] |= 1 << (cpu % 64);
+        }
+        mask
+    });
+    Some(ProcessSetup { limits, nice: settings.nice, umask: settings.umask, cpus })
 }
 
 #[cfg(test)]

@@ -126,6 +126,9 @@ impl Os for Fake {
         }
         n
     }
+    fn host_name(&self) -> os::HostName {
+        "testhost".try_into().unwrap_or_default()
+    }
     fn prepare_console(&mut self, _: &plan::ConsolePlan) -> Result<(), i32> {
         Ok(())
     }
@@ -1686,4 +1689,64 @@ fn setcad_asks_once_for_the_kernel_setting_however_often_it_changes() {
     assert!(e.cad_enabled());
     assert!(matches!(e.take_request(), Some(SystemRequest::ApplyCad)));
     assert!(e.take_request().is_none(), "one request, never a full queue that would drop a power request");
+}
+
+#[test]
+fn an_object_for_another_host_is_not_started_and_says_why() {
+    let mut c = config(vec![object("here", "/bin/here", 1), object("other", "/bin/other", 1)]);
+    c.objects[0].host = Some("TESTHOST".into());
+    c.objects[1].host = Some("board7".into());
+    let mut e = booted(c);
+    assert_eq!(e.spawned(), ["/bin/here"], "the host name matches in any letter case");
+    let i = e.find("other").unwrap();
+    assert_eq!(e.state("other"), State::Stopped);
+    assert_eq!(e.object(i).note.as_str(), "not started: IOC_HOST is board7, this host is testhost");
+    // Asked by hand: the same, and nothing runs.
+    assert_eq!(e.start(i), Ok(()));
+    assert_eq!((e.state("other"), e.object(i).outcome), (State::Stopped, Some(Outcome::Fail)));
+    assert_eq!(e.spawned(), ["/bin/here"]);
+}
+
+#[test]
+fn the_state_directory_is_made_before_the_prestart_and_a_refusal_fails_the_start() {
+    let mut o = object("s", "/bin/s", 1);
+    o.prestart = Some("/bin/pre".into());
+    o.state_directory = Some("/var/lib/s".into());
+    let mut e = booted(config(vec![o]));
+    let uid = nix::unistd::geteuid().as_raw();
+    let gid = nix::unistd::getegid().as_raw();
+    let helper = format!("iocinit-statedir /var/lib/s {uid} {gid}");
+    assert_eq!(e.spawned(), [helper.as_str()]);
+    assert_eq!(e.state("s"), State::Prestarting);
+    e.exit(e.pid_of(&helper), 0);
+    assert_eq!(e.spawned(), [helper.as_str(), "/bin/pre"]);
+    e.exit(e.pid_of("/bin/pre"), 0);
+    assert_eq!(e.state("s"), State::Starting);
+    e.exit(e.pid_of("/bin/s"), 1);
+    // Made again before every start; a refusal is the start's failure.
+    let i = e.find("s").unwrap();
+    assert_eq!(e.start(i), Ok(()));
+    e.exit(e.pid_of(&helper), crate::statedir::Refusal::Symlink as u8);
+    assert_eq!(e.state("s"), State::Failed);
+    assert_eq!(
+        e.object(i).note.as_str(),
+        "state directory /var/lib/s: a symbolic link on the path: expected directories only"
+    );
+    assert_eq!(e.spawned().iter().filter(|c| **c == "/bin/s").count(), 1, "not started after the refusal");
+}
+
+#[test]
+fn a_stop_while_the_state_directory_is_made_ends_its_helper_and_nothing_starts() {
+    let mut o = object("s", "/bin/s", 1);
+    o.state_directory = Some("/var/lib/s".into());
+    o.stop = StopMethod::Pid;
+    let mut e = booted(config(vec![o]));
+    let helper = e.os.spawned[0].0;
+    let i = e.find("s").unwrap();
+    assert_eq!(e.stop(i), Ok(()));
+    assert_eq!(e.state("s"), State::Stopping);
+    assert!(e.os.group_killed.contains(&(helper, libc::SIGTERM)), "{:?}", e.os.group_killed);
+    e.signaled(helper, libc::SIGTERM);
+    assert_eq!(e.state("s"), State::Stopped);
+    assert_eq!(e.os.spawned.len(), 1, "the start command never ran: {:?}", e.spawned());
 }
