@@ -381,6 +381,13 @@ fn status(common: &Common, name: &str, lines: usize) -> i32 {
             return EXIT_OK;
         }
         let code = super::epoch::main("ioc status", vec!["status".into(), name.into(), "--socket".into(), common.layout().control_socket.display().to_string()]);
+        let mut metadata = super::epoch::metadata(&ioc.record).peekable();
+        if metadata.peek().is_some() {
+            println!("Metadata:");
+            for (key, value) in metadata {
+                println!("  {key}={value}");
+            }
+        }
         if lines > 0 {
             println!("\n--- last {lines} lines of {} ---", ioc.log.display());
             let mut out = std::io::stdout().lock();

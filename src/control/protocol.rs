@@ -122,6 +122,8 @@ codes! {
         // In an End: a listing cut by a configuration reload; asking again
         // gets a whole one.
         Retry = 42, "retry";
+        // An IOC's IOC_META_* variables, one `NAME=value` a line.
+        Meta = 60, "meta";
     }
 }
 

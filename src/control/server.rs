@@ -889,6 +889,9 @@ fn encode_object<O: Os>(enc: &mut Encoder<'_>, engine: &mut Engine<O>, i: usize)
         enc.bool(Tag::IsConsole, console.from_ioc_file);
         if let Some(plan) = engine.plans()[i].console.as_ref() {
             enc.bytes(Tag::Console, plan.socket.to_bytes()).bytes(Tag::Log, plan.log.to_bytes());
+            if !plan.metadata.is_empty() {
+                enc.str(Tag::Meta, &plan.metadata);
+            }
         }
         if let Some(pid) = child {
             enc.i64(Tag::ChildPid, pid as i64);
