@@ -7,8 +7,8 @@
 //!   `IOC_META_*` variables are shown by `ioc status` and `--json`.
 //! - `ioc start` fails when the IOC dies after iocInit (quoting procServ's
 //!   banner: an IOC exec'd directly prints no "Segmentation fault"), when it
-//!   dies twice before (a crash loop); an IOC still running at the timeout
-//!   is a warning and exit 0.
+//!   dies twice before (a crash loop), and on a CRASH_LOG_PATTERNS_EXTRA
+//!   word; an IOC still running at the timeout is a warning and exit 0.
 //!
 //! (Rotation during a start is covered by unit tests in src/ioc/logfollow.rs
 //! and src/ioc/ready.rs: a namespace test cannot time it reliably.) Needs root.
@@ -104,6 +104,18 @@ fn a_crash_loop_before_iocinit_fails_ioc_start() {
     assert_eq!(code, 1, "{said}");
     assert!(said.contains("died 2 times before 'All initialization complete' (a crash loop)"), "{said}");
     assert!(said.contains("@@@ Child process is shutting down"), "{said}");
+    p.poweroff();
+}
+
+#[test]
+fn a_crash_log_patterns_extra_word_fails_ioc_start() {
+    let s = Scratch::new("env-pattern");
+    let ioc = soft_ioc(s.path(), "pattern", "system(\"echo 'the crate is gone: BOOM42'\")", "");
+    install(s.path(), &ioc, "CRASH_LOG_PATTERNS_EXTRA=\"other words|BOOM42\"\n");
+    let p = boot(s.path(), &["pattern"]);
+    let (code, said) = start(&p, "pattern", "30");
+    assert_eq!(code, 1, "{said}");
+    assert!(said.contains("pattern failed to start: 'BOOM42' in the log: "), "{said}");
     p.poweroff();
 }
 

@@ -340,7 +340,9 @@ fn start(common: &Common, verb: Verb, name: &str, no_wait: bool, timeout: u64) -
             println!("{name} started");
             return EXIT_OK;
         }
-        match ready::wait_ready(log, Duration::from_secs(timeout), &[]) {
+        // Validated when the IOC file was loaded.
+        let extra = iocfile::crash_patterns(ioc.record.str(Tag::CrashPatterns).unwrap_or_default()).unwrap_or_default();
+        match ready::wait_ready(log, Duration::from_secs(timeout), &extra) {
             Ok(line) => {
                 println!("{name} is ready ({:.1} s): {}", line.elapsed.as_secs_f64(), line.line.trim());
                 EXIT_OK

@@ -69,6 +69,8 @@ const PORT: &str = "IOC_PORT";
 const CMD: &str = "IOC_CMD";
 const KEYS: [&str; 6] = [NAME, USER, GROUP, CHDIR, PORT, CMD];
 
+/// Extra fatal log patterns for `ioc start`'s readiness (`|`-separated).
+pub const CRASH_PATTERNS: &str = "CRASH_LOG_PATTERNS_EXTRA";
 /// Prefix of the variables `ioc status` shows as the IOC's metadata.
 pub const META_PREFIX: &str = "IOC_META_";
 
@@ -87,6 +89,10 @@ pub const MAX_VARIABLES: usize = 128;
 /// Most bytes of `IOC_META_*` assignments `ioc status` shows (a status reply
 /// is one 4 KiB message); later ones are exported but not shown.
 pub const META_SHOWN_MAX: usize = 1024;
+
+/// Bounds of CRASH_LOG_PATTERNS_EXTRA: patterns, and bytes of each.
+pub const MAX_CRASH_PATTERNS: usize = 16;
+pub const MAX_CRASH_PATTERN_LEN: usize = 128;
 
 /// The problems of one IOC file that are listed; the rest are counted. PID 1
 /// reads files the IOC group writes: one of nothing but bad lines must not
@@ -183,6 +189,7 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
         USER | GROUP => valid_account_name(value),
         CHDIR => value.starts_with('/'),
         CMD => !value.trim().is_empty(),
+        CRASH_PATTERNS => return crash_patterns(value).map(|_| ()).map_err(|why| format!("{key}: {why}")),
         _ => true,
     };
     if ok {
@@ -202,6 +209,33 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
 fn valid_variable_name(name: &str) -> bool {
     let first_ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
     first_ok && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Splits CRASH_LOG_PATTERNS_EXTRA into its patterns, or says why it is
+/// refused. Patterns are matched as plain text (case-sensitive), so the
+/// characters that make an extended regular expression of a pattern (what
+/// epics-ioc-runner's grep would take) are refused: the pattern would not
+/// mean the same here.
+pub fn crash_patterns(value: &str) -> Result<Vec<&str>, String> {
+    if value.is_empty() {
+        return Ok(Vec::new());
+    }
+    let patterns: Vec<&str> = value.split('|').collect();
+    if patterns.len() > MAX_CRASH_PATTERNS {
+        return Err(format!("more than {MAX_CRASH_PATTERNS} patterns: expected at most {MAX_CRASH_PATTERNS}, separated by |"));
+    }
+    for pattern in &patterns {
+        if pattern.trim().is_empty() {
+            return Err("an empty pattern (|| or | at an end) would match every line: expected text between the |".into());
+        }
+        if pattern.len() > MAX_CRASH_PATTERN_LEN {
+            return Err(format!("a pattern longer than {MAX_CRASH_PATTERN_LEN} bytes"));
+        }
+        if pattern.contains(['*', '?', '+', '^', '$', '\\', '(', ')', '[', ']', '{', '}']) {
+            return Err("a pattern with a regular-expression character (* ? + ^ $ \\ ( ) [ ] { }): expected plain text, matched as written".into());
+        }
+    }
+    Ok(patterns)
 }
 
 /// The `IOC_META_*` entries of an environment that `ioc status` shows, one
@@ -586,6 +620,17 @@ mod tests {
         ] {
             let problems = errors(&format!("IOC_NAME=vac1\nIOC_CMD=x\n{line}\n"));
             assert!(problems.iter().any(|p| p.starts_with("3: ") && p.contains(why)), "{line}: {problems:?}");
+        }
+    }
+
+    #[test]
+    fn crash_patterns_are_validated() {
+        assert_eq!(crash_patterns("MYBOOM|cannot open dbd"), Ok(vec!["MYBOOM", "cannot open dbd"]));
+        assert_eq!(crash_patterns(""), Ok(vec![]));
+        for bad in ["a||b", "|a", "a|", "Err.*x", "a|(b)", &"x|".repeat(MAX_CRASH_PATTERNS + 1)] {
+            let text = format!("IOC_NAME=vac1\nIOC_CMD=x\nCRASH_LOG_PATTERNS_EXTRA='{bad}'\n");
+            let problems = errors(&text);
+            assert!(problems.iter().any(|p| p.starts_with("3: CRASH_LOG_PATTERNS_EXTRA: ")), "{bad}: {problems:?}");
         }
     }
 

@@ -124,6 +124,8 @@ codes! {
         Retry = 42, "retry";
         // An IOC's IOC_META_* variables, one `NAME=value` a line.
         Meta = 60, "meta";
+        // An IOC's CRASH_LOG_PATTERNS_EXTRA, as written.
+        CrashPatterns = 61, "crash_log_patterns_extra";
     }
 }
 

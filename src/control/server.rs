@@ -892,6 +892,9 @@ fn encode_object<O: Os>(enc: &mut Encoder<'_>, engine: &mut Engine<O>, i: usize)
             if !plan.metadata.is_empty() {
                 enc.str(Tag::Meta, &plan.metadata);
             }
+            if !plan.crash_patterns.is_empty() {
+                enc.str(Tag::CrashPatterns, &plan.crash_patterns);
+            }
         }
         if let Some(pid) = child {
             enc.i64(Tag::ChildPid, pid as i64);

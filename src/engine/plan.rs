@@ -44,6 +44,8 @@ pub struct ConsolePlan {
     /// The IOC file's `IOC_META_*` variables as `ioc status` shows them,
     /// one `NAME=value` a line (prepared here: a status reply must not allocate).
     pub metadata: String,
+    /// The IOC file's CRASH_LOG_PATTERNS_EXTRA, as written (validated).
+    pub crash_patterns: String,
 }
 
 #[derive(Debug)]
@@ -296,9 +298,11 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
         }
         let argv = procserv::argv(console, &config.globals.ioc, &paths, &socket_user, &socket_group);
         let metadata = iocfile::shown_metadata(&console.env);
+        let patterns_entry = format!("{}=", iocfile::CRASH_PATTERNS);
+        let crash_patterns = console.env.iter().find_map(|e| e.strip_prefix(&patterns_entry)).unwrap_or_default().to_string();
         console_plan = match (path_c(&paths.dir), path_c(&paths.socket), path_c(&paths.info), path_c(&paths.log), path_c(&log_dir)) {
             (Some(dir), Some(socket), Some(info), Some(log), Some(log_dir)) => {
-                Some(ConsolePlan { dir, socket, info, log, log_dir, uid: owner, gid: group_id, metadata })
+                Some(ConsolePlan { dir, socket, info, log, log_dir, uid: owner, gid: group_id, metadata, crash_patterns })
             }
             _ => {
                 problems.push("console path contains a NUL byte".into());
@@ -421,7 +425,7 @@ mod tests {
     #[test]
     fn an_ioc_files_variables_reach_the_start_command_only() {
         assert!(iocfile::RESERVED_NAMES.contains(&MARKER_VAR), "an IOC file may not set the marker");
-        let text = "IOC_NAME=vac1\nIOC_CMD=./st.cmd\nEPICS_CA_SERVER_PORT=5070\nPATH=/tmp/evil\nIOC_META_OWNER='Jane'\n";
+        let text = "IOC_NAME=vac1\nIOC_CMD=./st.cmd\nEPICS_CA_SERVER_PORT=5070\nPATH=/tmp/evil\nIOC_META_OWNER='Jane'\nCRASH_LOG_PATTERNS_EXTRA='BOOM|bang'\n";
         let (file, _) = iocfile::parse(Path::new("/etc/procServ.d/vac1.conf"), text).unwrap();
         let mut config = Config::default();
         let mut object = file.to_object(0, 1, 1, Vec::new(), true);
@@ -436,7 +440,7 @@ mod tests {
         assert!(!env(plans[0].prestart.as_ref().unwrap()).iter().any(|e| e.starts_with("EPICS_CA_SERVER_PORT=")), "root's commands never");
         assert!(!plans[0].start.as_ref().unwrap().path().to_string_lossy().starts_with("/tmp/evil"));
         let console = plans[0].console.as_ref().unwrap();
-        assert_eq!(console.metadata, "IOC_META_OWNER=Jane\n");
+        assert_eq!((console.metadata.as_str(), console.crash_patterns.as_str()), ("IOC_META_OWNER=Jane\n", "BOOM|bang"));
     }
 
     #[test]

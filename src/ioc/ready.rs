@@ -3,7 +3,7 @@
 //! `All initialization complete`, then watch a little longer.
 //!
 //! - Before the marker, a line with a fatal pattern (epics-ioc-runner's, and
-//!   the caller's extra ones) fails at once, and so does a
+//!   the IOC file's CRASH_LOG_PATTERNS_EXTRA) fails at once, and so does a
 //!   second death of the IOC (a crash loop).
 //! - A death is seen by procServ's banner, not by words the IOC prints: an
 //!   IOC that procServ execs directly dies of SIGSEGV without any
@@ -192,7 +192,7 @@ impl<'p> Judge<'p> {
 
 /// Follows `log` until the IOC is ready and has stayed up for
 /// [`WATCH_AFTER_READY`], or the start failed, or `timeout` passed without
-/// the marker. `extra`: more fatal patterns.
+/// the marker. `extra`: the IOC file's CRASH_LOG_PATTERNS_EXTRA.
 pub fn wait_ready(mut log: LogFollower, timeout: Duration, extra: &[&str]) -> Result<ReadyLine, NotReady> {
     let start = Instant::now();
     let mut judge = Judge::new(extra);
