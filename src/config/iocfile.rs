@@ -90,9 +90,10 @@ pub const MAX_VARIABLES: usize = 128;
 /// is one 4 KiB message); later ones are exported but not shown.
 pub const META_SHOWN_MAX: usize = 1024;
 
-/// Bounds of CRASH_LOG_PATTERNS_EXTRA: patterns, and bytes of each.
+/// Bounds of CRASH_LOG_PATTERNS_EXTRA: patterns, and bytes in all (it goes
+/// whole into the IOC's status reply, with the metadata shown).
 pub const MAX_CRASH_PATTERNS: usize = 16;
-pub const MAX_CRASH_PATTERN_LEN: usize = 128;
+pub const MAX_CRASH_PATTERNS_BYTES: usize = 512;
 
 /// The problems of one IOC file that are listed; the rest are counted. PID 1
 /// reads files the IOC group writes: one of nothing but bad lines must not
@@ -220,6 +221,9 @@ pub fn crash_patterns(value: &str) -> Result<Vec<&str>, String> {
     if value.is_empty() {
         return Ok(Vec::new());
     }
+    if value.len() > MAX_CRASH_PATTERNS_BYTES {
+        return Err(format!("longer than {MAX_CRASH_PATTERNS_BYTES} bytes: expected a few patterns"));
+    }
     let patterns: Vec<&str> = value.split('|').collect();
     if patterns.len() > MAX_CRASH_PATTERNS {
         return Err(format!("more than {MAX_CRASH_PATTERNS} patterns: expected at most {MAX_CRASH_PATTERNS}, separated by |"));
@@ -227,9 +231,6 @@ pub fn crash_patterns(value: &str) -> Result<Vec<&str>, String> {
     for pattern in &patterns {
         if pattern.trim().is_empty() {
             return Err("an empty pattern (|| or | at an end) would match every line: expected text between the |".into());
-        }
-        if pattern.len() > MAX_CRASH_PATTERN_LEN {
-            return Err(format!("a pattern longer than {MAX_CRASH_PATTERN_LEN} bytes"));
         }
         if pattern.contains(['*', '?', '+', '^', '$', '\\', '(', ')', '[', ']', '{', '}']) {
             return Err("a pattern with a regular-expression character (* ? + ^ $ \\ ( ) [ ] { }): expected plain text, matched as written".into());
@@ -627,7 +628,9 @@ mod tests {
     fn crash_patterns_are_validated() {
         assert_eq!(crash_patterns("MYBOOM|cannot open dbd"), Ok(vec!["MYBOOM", "cannot open dbd"]));
         assert_eq!(crash_patterns(""), Ok(vec![]));
-        for bad in ["a||b", "|a", "a|", "Err.*x", "a|(b)", &"x|".repeat(MAX_CRASH_PATTERNS + 1)] {
+        let too_many = "x|".repeat(MAX_CRASH_PATTERNS) + "x";
+        let too_long = "x".repeat(MAX_CRASH_PATTERNS_BYTES + 1);
+        for bad in ["a||b", "|a", "a|", "Err.*x", "a|(b)", &too_many, &too_long] {
             let text = format!("IOC_NAME=vac1\nIOC_CMD=x\nCRASH_LOG_PATTERNS_EXTRA='{bad}'\n");
             let problems = errors(&text);
             assert!(problems.iter().any(|p| p.starts_with("3: CRASH_LOG_PATTERNS_EXTRA: ")), "{bad}: {problems:?}");
