@@ -158,6 +158,14 @@ impl Command {
         Ok(Command::from_parts(vec![exe], argv, envp))
     }
 
+    /// The same program and arguments (found where [`Command::new`] found
+    /// them) with environment `env` instead; `None` when an entry holds a NUL.
+    pub fn with_env(mut self, env: &[String]) -> Option<Command> {
+        self.envp = env.iter().map(|e| CString::new(e.as_str()).ok()).collect::<Option<_>>()?;
+        self.envp_ptrs = null_terminated(&self.envp);
+        Some(self)
+    }
+
     /// Prepares a one-line command as Epoch runs it: through `/bin/sh -c` when
     /// it holds shell syntax or `force_shell` is set, else split on whitespace.
     pub fn from_line(line: &str, force_shell: bool, env: &[String]) -> Result<Command, CommandError> {

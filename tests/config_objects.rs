@@ -293,6 +293,7 @@ fn procserv_option_makes_a_console() {
         command: "/opt/ioc/st.cmd".into(),
         from_ioc_file: false,
         may_choose_credentials: true,
+        env: Vec::new(),
     };
     assert_eq!(o.console, Some(console));
     for other in ["FORK", "FORKN", "PIVOT", "EXEC", "SERVICE"] {

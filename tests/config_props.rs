@@ -97,7 +97,7 @@ fn valid_ioc_file() -> impl Strategy<Value = IocFile> {
         prop::option::of("[ -~]{1,20}"),
         "[!-~][ -~\t]{0,20}",
     )
-        .prop_map(|(name, user, group, chdir, port, command)| IocFile { name, user, group, chdir, port, command, extensions: Vec::new() })
+        .prop_map(|(name, user, group, chdir, port, command)| IocFile { name, user, group, chdir, port, command, extensions: Vec::new(), variables: Vec::new() })
 }
 
 proptest! {

@@ -23,6 +23,7 @@ use iocinit::ioc::attach::{attach, monitor, AttachOptions};
 use iocinit::ioc::inspect::inspect;
 use iocinit::ioc::list::{gather, render, IocRow};
 use iocinit::ioc::procstat;
+use iocinit::ioc::logfollow::LogFollower;
 use iocinit::ioc::ready::{wait_ready, NotReady};
 use iocinit::ioc::sockdiag::SocketState;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -128,7 +129,7 @@ impl ProcServ {
             &[],
             &[script.to_str().unwrap(), received.to_str().unwrap()],
         );
-        wait_ready(&server.log, 0, Duration::from_secs(10)).expect("the fake IOC comes up");
+        wait_ready(LogFollower::new(&server.log, 0), Duration::from_secs(10), &[]).expect("the fake IOC comes up");
         server
     }
 
@@ -499,7 +500,7 @@ fn a_fatal_line_in_the_procserv_log_fails_the_start() {
     fs::write(&script, "#!/bin/sh\necho 'softIoc: error while loading shared libraries: libdbCore.so.3.23'\nexec sleep 30\n").unwrap();
     fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let server = ProcServ::start(&dir.0, &[], &[script.to_str().unwrap()]);
-    match wait_ready(&server.log, 0, Duration::from_secs(10)) {
+    match wait_ready(LogFollower::new(&server.log, 0), Duration::from_secs(10), &[]) {
         Err(NotReady::Fatal { pattern, line }) => {
             assert_eq!(pattern, "error while loading");
             assert!(line.contains("libdbCore"), "{line}");
@@ -562,7 +563,7 @@ fn real_soft_ioc_under_procserv() {
         ],
     );
     let ready =
-        wait_ready(&server.log, 0, Duration::from_secs(30)).expect("softIoc reaches iocInit's end");
+        wait_ready(LogFollower::new(&server.log, 0), Duration::from_secs(30), &[]).expect("softIoc reaches iocInit's end");
     assert!(ready.line.contains("All initialization complete"));
 
     let caget = Command::new(bin.join("caget"))

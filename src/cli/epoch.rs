@@ -372,11 +372,23 @@ pub fn write_fields(j: &mut Json, m: &Message) {
             Tag::Enabled | Tag::IsConsole | Tag::Removed | Tag::Cad => {
                 j.bool(value.first().is_some_and(|&b| b != 0));
             }
+            Tag::Meta => {
+                j.begin_object();
+                for (name, text) in metadata(m) {
+                    j.field_str(name, text);
+                }
+                j.end_object();
+            }
             _ => {
                 j.string(&String::from_utf8_lossy(value));
             }
         }
     }
+}
+
+/// An IOC's metadata (its IOC_META_* variables) as (name, value) pairs.
+pub fn metadata(m: &Message) -> impl Iterator<Item = (&str, &str)> {
+    m.str(Tag::Meta).unwrap_or_default().lines().filter_map(|line| line.split_once('='))
 }
 
 fn fmt_since(secs: Option<i64>) -> String {

@@ -228,6 +228,7 @@ impl Parser<'_> {
                 command: object.start.clone().unwrap_or_default(),
                 from_ioc_file: false,
                 may_choose_credentials: true,
+                env: Vec::new(),
             });
         }
         self.objects.push(object);

@@ -1,13 +1,18 @@
 //! epics-ioc-runner's IOC files, read and written: `/etc/procServ.d/<name>.conf`
 //! holding shell assignments `KEY="value"` for IOC_NAME, IOC_USER, IOC_GROUP,
-//! IOC_CHDIR, IOC_PORT and IOC_CMD, and iocinit's own variables (extensions):
-//! the process settings of `config::process`, IOC_STATE_DIR and IOC_HOST.
+//! IOC_CHDIR, IOC_PORT and IOC_CMD, iocinit's own variables (extensions:
+//! the process settings of `config::process`, IOC_STATE_DIR and IOC_HOST),
+//! and any other variable, which (as under epics-ioc-runner, which loads
+//! the file as systemd's EnvironmentFile) reaches procServ and the IOC as
+//! environment.
 //!
-//! The files are sourced by bash on systems running epics-ioc-runner, so a
-//! value must mean the same to a shell as to us: double-quoted (escapes `\"`
-//! `\\` `\$` `` \` `` only), single-quoted, or unquoted plain characters.
-//! Anything a shell would expand or split (`$`, backticks, unbalanced quotes,
-//! text after the value, a CR of CRLF line ends) is refused with `file:line`.
+//! The files are sourced by bash and read by systemd on systems running
+//! epics-ioc-runner, so a value must mean the same to a shell, to systemd
+//! and to us: double-quoted (escapes `\"` `\\` `\$` `` \` `` only),
+//! single-quoted, or unquoted plain characters. Anything a shell would expand
+//! or split (`$`, backticks, unbalanced quotes, text after the value, a CR of
+//! CRLF line ends), and anything systemd reads otherwise (a comment after the
+//! value, a quote after unquoted text) is refused with `file:line`.
 //!
 //! Diagnostics never quote the file: a file that is refused may be no IOC
 //! file at all (a hard link to a secret, say) and its lines must not reach a
@@ -69,6 +74,9 @@ pub struct IocFile {
     pub command: String,
     /// iocinit's own variables ([`EXTENSION_KEYS`]), as written and checked.
     pub extensions: Vec<Extension>,
+    /// Every other variable, in the file's order: exported to the IOC's
+    /// environment (after the keys above, which are exported as written).
+    pub variables: Vec<(String, String)>,
 }
 
 /// One iocinit variable of an IOC file.
@@ -104,6 +112,32 @@ const KEYS: [&str; 14] = [
     EXTENSION_KEYS[5], EXTENSION_KEYS[6], EXTENSION_KEYS[7],
 ];
 
+/// Extra fatal log patterns for `ioc start`'s readiness (`|`-separated).
+pub const CRASH_PATTERNS: &str = "CRASH_LOG_PATTERNS_EXTRA";
+/// Prefix of the variables `ioc status` shows as the IOC's metadata.
+pub const META_PREFIX: &str = "IOC_META_";
+
+/// Names PID 1 and procServ set themselves: a file may not set them (a
+/// warning; the line is ignored). IOCINIT_OBJECT marks every process of an
+/// object, so that its orphans are found and stopped; PROCSERV_INFO is what
+/// procServ tells its child.
+/// (The marker's name is the engine's `plan::MARKER_VAR`; a test there
+/// keeps the two the same.)
+pub const RESERVED_NAMES: [&str; 2] = ["IOCINIT_OBJECT", "PROCSERV_INFO"];
+
+/// Most variables besides the IOC_* keys: a file of the IOC group's cannot
+/// make PID 1 hold, and every start copy, an environment of thousands.
+pub const MAX_VARIABLES: usize = 128;
+
+/// Most bytes of `IOC_META_*` assignments `ioc status` shows (a status reply
+/// is one 4 KiB message); later ones are exported but not shown.
+pub const META_SHOWN_MAX: usize = 1024;
+
+/// Bounds of CRASH_LOG_PATTERNS_EXTRA: patterns, and bytes in all (it goes
+/// whole into the IOC's status reply, with the metadata shown).
+pub const MAX_CRASH_PATTERNS: usize = 16;
+pub const MAX_CRASH_PATTERNS_BYTES: usize = 512;
+
 /// The problems of one IOC file that are listed; the rest are counted. PID 1
 /// reads files the IOC group writes: one of nothing but bad lines must not
 /// become tens of thousands of diagnostics to keep, log and reply with.
@@ -116,7 +150,7 @@ fn key_index(key: &str) -> Option<usize> {
 impl IocFile {
     /// A new IOC file as epics-ioc-runner writes one (IOC_PORT forced).
     pub fn new(name: &str, command: &str) -> Self {
-        IocFile { name: name.into(), user: None, group: None, chdir: None, port: Some(runner_port(name)), command: command.into(), extensions: Vec::new() }
+        IocFile { name: name.into(), user: None, group: None, chdir: None, port: Some(runner_port(name)), command: command.into(), extensions: Vec::new(), variables: Vec::new() }
     }
 
     /// `<IOC_NAME>.conf`.
@@ -125,17 +159,32 @@ impl IocFile {
     }
 
     /// The assignments of the file, in the order they are written.
-    fn entries(&self) -> Vec<(&'static str, &str)> {
+    fn entries(&self) -> Vec<(&str, &str)> {
         let optional = [(USER, &self.user), (GROUP, &self.group), (CHDIR, &self.chdir), (PORT, &self.port)];
         let mut entries = vec![(NAME, self.name.as_str())];
         entries.extend(optional.iter().filter_map(|(key, value)| value.as_deref().map(|v| (*key, v))));
         entries.extend(self.extensions.iter().map(|e| (e.key, e.value.as_str())));
         entries.push((CMD, self.command.as_str()));
+        entries.extend(self.variables.iter().map(|(key, value)| (key.as_str(), value.as_str())));
         entries
+    }
+
+    /// The IOC's own environment, `NAME=value` in the file's order (the
+    /// IOC_* keys first): what epics-ioc-runner's EnvironmentFile exports.
+    pub fn environment(&self) -> Vec<String> {
+        self.entries().into_iter().map(|(key, value)| format!("{key}={value}")).collect()
     }
 
     /// Whether the file can be written and read back: every value valid.
     pub fn check(&self) -> Result<(), String> {
+        if self.variables.len() > MAX_VARIABLES {
+            return Err(format!("more than {MAX_VARIABLES} variables besides the IOC_* keys"));
+        }
+        for (key, _) in &self.variables {
+            if !valid_variable_name(key) || key_index(key).is_some() || RESERVED_NAMES.contains(&key.as_str()) {
+                return Err(format!("{key}: expected a variable name of the IOC's own"));
+            }
+        }
         self.entries().into_iter().try_for_each(|(key, value)| check_value(key, value))
     }
 
@@ -168,6 +217,7 @@ impl IocFile {
                 command: self.command.clone(),
                 from_ioc_file: true,
                 may_choose_credentials,
+                env: self.environment(),
             }),
             process: self.process(),
             state_directory: self.extension(STATE_DIR).map(PathBuf::from),
@@ -225,6 +275,7 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
         USER | GROUP => valid_account_name(value),
         CHDIR => value.starts_with('/'),
         CMD => !value.trim().is_empty(),
+        CRASH_PATTERNS => return crash_patterns(value).map(|_| ()).map_err(|why| format!("{key}: {why}")),
         _ => true,
     };
     if ok {
@@ -253,6 +304,53 @@ fn valid_host_name(value: &str) -> bool {
     value.len() <= 64 && !value.is_empty() && !value.starts_with(['-', '.']) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
+/// An environment variable name as the shell and systemd take it.
+fn valid_variable_name(name: &str) -> bool {
+    let first_ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    first_ok && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Splits CRASH_LOG_PATTERNS_EXTRA into its patterns, or says why it is
+/// refused. Patterns are matched as plain text (case-sensitive), so the
+/// characters that make an extended regular expression of a pattern (what
+/// epics-ioc-runner's grep would take) are refused: the pattern would not
+/// mean the same here.
+pub fn crash_patterns(value: &str) -> Result<Vec<&str>, String> {
+    if value.is_empty() {
+        return Ok(Vec::new());
+    }
+    if value.len() > MAX_CRASH_PATTERNS_BYTES {
+        return Err(format!("longer than {MAX_CRASH_PATTERNS_BYTES} bytes: expected a few patterns"));
+    }
+    let patterns: Vec<&str> = value.split('|').collect();
+    if patterns.len() > MAX_CRASH_PATTERNS {
+        return Err(format!("more than {MAX_CRASH_PATTERNS} patterns: expected at most {MAX_CRASH_PATTERNS}, separated by |"));
+    }
+    for pattern in &patterns {
+        if pattern.trim().is_empty() {
+            return Err("an empty pattern (|| or | at an end) would match every line: expected text between the |".into());
+        }
+        if pattern.contains(['*', '?', '+', '^', '$', '\\', '(', ')', '[', ']', '{', '}']) {
+            return Err("a pattern with a regular-expression character (* ? + ^ $ \\ ( ) [ ] { }): expected plain text, matched as written".into());
+        }
+    }
+    Ok(patterns)
+}
+
+/// The `IOC_META_*` entries of an environment that `ioc status` shows, one
+/// `NAME=value` a line, at most [`META_SHOWN_MAX`] bytes of whole entries.
+pub fn shown_metadata(env: &[String]) -> String {
+    let mut shown = String::new();
+    for entry in env.iter().filter(|e| e.starts_with(META_PREFIX)) {
+        if shown.len() + entry.len() + 1 > META_SHOWN_MAX {
+            break;
+        }
+        shown.push_str(entry);
+        shown.push('\n');
+    }
+    shown
+}
+
 /// Reads one IOC file. `Ok` holds the file and its warnings; `Err` every
 /// problem (errors and warnings) when the file cannot be used.
 pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<Diagnostic>> {
@@ -260,6 +358,8 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
     let mut values: [Option<(String, u32)>; KEYS.len()] = Default::default();
     // Keys whose value had a syntax error: reported once, not checked again.
     let mut unreadable = [false; KEYS.len()];
+    // Every other variable: name, value, line.
+    let mut variables: Vec<(String, String, u32)> = Vec::new();
     for (index, raw) in text.split('\n').enumerate() {
         let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let Assignment { key, value } = match assignment(raw) {
@@ -278,8 +378,19 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
             }
         };
         let Some(k) = key_index(key) else {
-            let message = format!("unknown variable ignored: expected one of {}", KEYS.join(", "));
-            problems.push(Diagnostic::warning(path, line, message));
+            if RESERVED_NAMES.contains(&key) {
+                let message = format!("{key} is set by iocinit or procServ itself: the line is ignored, expected another name");
+                problems.push(Diagnostic::warning(path, line, message));
+            } else if let Some(first) = variables.iter().find(|v| v.0 == key).map(|v| v.2) {
+                problems.push(Diagnostic::error(path, line, format!("{key} given twice (first on line {first}): expected it once")));
+            } else if variables.len() == MAX_VARIABLES {
+                problems.push(Diagnostic::error(path, line, format!("more than {MAX_VARIABLES} variables besides the IOC_* keys: expected fewer")));
+            } else if readable {
+                if let Err(message) = check_value(key, &value) {
+                    problems.push(Diagnostic::error(path, line, message));
+                }
+                variables.push((key.to_string(), value, line));
+            }
             continue;
         };
         if let Some((_, first)) = &values[k] {
@@ -291,6 +402,16 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
     }
     let line_of = |key: &str| key_index(key).and_then(|k| values[k].as_ref()).map_or(0, |(_, line)| *line);
     let take = |k: usize| values[k].as_ref().map(|(v, _)| v.clone()).filter(|v| !v.is_empty());
+    let mut shown = 0;
+    for (key, value, line) in variables.iter().filter(|v| v.0.starts_with(META_PREFIX)) {
+        shown += key.len() + value.len() + 2;
+        if shown > META_SHOWN_MAX {
+            let message = format!("{key}: exported, but not shown by ioc status: the IOC_META_* variables shown take at most {META_SHOWN_MAX} bytes");
+            problems.push(Diagnostic::warning(path, *line, message));
+            break;
+        }
+    }
+    let variables = variables.into_iter().map(|(key, value, _)| (key, value)).collect();
     let extensions = (6..KEYS.len())
         .filter_map(|k| Some(Extension { key: KEYS[k], value: take(k)?, line: line_of(KEYS[k]) }))
         .collect();
@@ -302,6 +423,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
         port: take(4),
         command: take(5).unwrap_or_default(),
         extensions,
+        variables,
     };
 
     for key in [NAME, CMD] {
@@ -309,6 +431,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
             problems.push(Diagnostic::error(path, 0, format!("{key} missing: expected a line {key}=\"...\"")));
         }
     }
+    // The other variables were checked as they were read.
     let readable = |key: &str| key_index(key).is_some_and(|k| !unreadable[k]);
     for (key, value) in file.entries().into_iter().filter(|(key, _)| readable(key)) {
         if let Err(message) = check_value(key, value) {
@@ -386,6 +509,9 @@ struct Assignment<'a> {
 /// assignment at all.
 fn assignment(raw: &str) -> Result<Option<Assignment<'_>>, String> {
     let text = raw.trim_start_matches([' ', '\t']);
+    if text.starts_with('#') && text.ends_with('\\') {
+        return Err("a comment ending in a backslash: systemd before v254 continues it on the next line; expected no \\ at its end".into());
+    }
     if text.is_empty() || text.starts_with('#') {
         return Ok(None);
     }
@@ -409,7 +535,13 @@ fn value(raw: &str, rest: &str) -> Result<String, String> {
     }
     let (value, after) = shell_word(rest).map_err(|(message, tail)| format!("column {}: {message}", column(tail)))?;
     let after = after.trim_start_matches([' ', '\t']);
-    if !after.is_empty() && !after.starts_with('#') {
+    if after.starts_with('#') {
+        let at = column(after);
+        return Err(format!(
+            "column {at}: a comment after the value: systemd (epics-ioc-runner's EnvironmentFile) keeps it in the value; expected the comment on a line of its own"
+        ));
+    }
+    if !after.is_empty() {
         let at = column(after);
         return Err(format!("column {at}: text after the value: a shell would run it as a command; expected KEY=\"value\" alone"));
     }
@@ -427,9 +559,14 @@ type WordError<'a> = (&'static str, &'a str);
 /// One shell word made of quoted and plain segments; returns it and the rest.
 fn shell_word(mut rest: &str) -> Result<(String, &str), WordError<'_>> {
     let mut value = String::new();
+    let mut unquoted_text = false;
     loop {
         match rest.chars().next() {
             None | Some(' ' | '\t') => return Ok((value, rest)),
+            // systemd takes quotes literally once unquoted text has begun.
+            Some('"' | '\'') if unquoted_text => {
+                return Err(("a quote after unquoted text: systemd keeps it in the value; expected the whole value in quotes", rest))
+            }
             Some('"') => rest = double_quoted(&rest[1..], &mut value).map_err(|(message, at)| (message, at.unwrap_or(rest)))?,
             Some('\'') => {
                 let body = &rest[1..];
@@ -438,6 +575,7 @@ fn shell_word(mut rest: &str) -> Result<(String, &str), WordError<'_>> {
                 rest = &body[end + 1..];
             }
             Some(c) if plain(c) => {
+                unquoted_text = true;
                 value.push(c);
                 rest = &rest[c.len_utf8()..];
             }
@@ -534,6 +672,79 @@ fn create_temporary(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn errors(text: &str) -> Vec<String> {
+        parse(Path::new("vac1.conf"), text).expect_err(text).iter().map(|d| format!("{}: {}", d.line, d.message)).collect()
+    }
+
+    #[test]
+    fn every_valid_variable_is_exported_in_order_after_the_keys() {
+        let text = "IOC_NAME=vac1\nEPICS_CA_SERVER_PORT=\"5070\"\nIOC_CMD=./st.cmd\nIOC_META_OWNER='Jane Doe'\n_x=\n";
+        let (file, warnings) = parse(Path::new("vac1.conf"), text).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let env = file.to_object(0, 1, 1, Vec::new(), false).console.unwrap().env;
+        assert_eq!(env, ["IOC_NAME=vac1", "IOC_CMD=./st.cmd", "EPICS_CA_SERVER_PORT=5070", "IOC_META_OWNER=Jane Doe", "_x="]);
+        // Written back as read.
+        let (back, _) = parse(Path::new("vac1.conf"), &render(&file)).unwrap();
+        assert_eq!(back, file);
+    }
+
+    #[test]
+    fn names_of_pid1_and_procserv_are_refused_with_a_warning() {
+        let text = "IOC_NAME=vac1\nIOC_CMD=x\nIOCINIT_OBJECT=other\nPROCSERV_INFO=x\n";
+        let (file, warnings) = parse(Path::new("vac1.conf"), text).unwrap();
+        assert!(file.variables.is_empty(), "{file:?}");
+        let lines: Vec<u32> = warnings.iter().map(|d| d.line).collect();
+        assert_eq!(lines, [3, 4]);
+        assert!(warnings[0].message.starts_with("IOCINIT_OBJECT is set by iocinit or procServ itself"), "{}", warnings[0]);
+    }
+
+    #[test]
+    fn variables_are_bounded_and_given_once() {
+        let many: String = (0..=MAX_VARIABLES).map(|k| format!("V{k}=1\n")).collect();
+        let problems = errors(&format!("IOC_NAME=vac1\nIOC_CMD=x\n{many}"));
+        assert!(problems.iter().any(|p| p.contains(&format!("more than {MAX_VARIABLES} variables"))), "{problems:?}");
+        assert!(errors("IOC_NAME=vac1\nIOC_CMD=x\nA=1\nA=2\n").iter().any(|p| p.starts_with("4: A given twice (first on line 3)")));
+        // IOC_META_* beyond what status shows: exported, and said so.
+        let big = format!("IOC_NAME=vac1\nIOC_CMD=x\nIOC_META_A={0}\nIOC_META_B={0}\n", "x".repeat(600));
+        let (file, warnings) = parse(Path::new("vac1.conf"), &big).unwrap();
+        assert_eq!(file.variables.len(), 2);
+        assert!(warnings.iter().any(|d| d.line == 4 && d.message.contains("not shown by ioc status")), "{warnings:?}");
+        assert_eq!(shown_metadata(&file.environment()).lines().count(), 1);
+    }
+
+    /// Values that bash and systemd's EnvironmentFile would read otherwise
+    /// are refused; the forms both read alike are accepted.
+    #[test]
+    fn values_mean_the_same_to_bash_and_systemd() {
+        for (line, expected) in [("A=\"a\"b", "ab"), ("A='a'\"b\"c", "abc"), ("A=abc   ", "abc"), ("A=\"x\\\"y\"", "x\"y"), ("A=", "")] {
+            let (file, _) = parse(Path::new("vac1.conf"), &format!("IOC_NAME=vac1\nIOC_CMD=x\n{line}\n")).unwrap_or_else(|e| panic!("{line}: {e:?}"));
+            assert_eq!(file.variables[0].1, expected, "{line}");
+        }
+        for (line, why) in [
+            ("A=\"a\" # c", "a comment after the value"),
+            ("A=abc # c", "a comment after the value"),
+            ("A=a\"b\"", "a quote after unquoted text"),
+            ("A=a'b'", "a quote after unquoted text"),
+            ("# note \\", "a comment ending in a backslash"),
+        ] {
+            let problems = errors(&format!("IOC_NAME=vac1\nIOC_CMD=x\n{line}\n"));
+            assert!(problems.iter().any(|p| p.starts_with("3: ") && p.contains(why)), "{line}: {problems:?}");
+        }
+    }
+
+    #[test]
+    fn crash_patterns_are_validated() {
+        assert_eq!(crash_patterns("MYBOOM|cannot open dbd"), Ok(vec!["MYBOOM", "cannot open dbd"]));
+        assert_eq!(crash_patterns(""), Ok(vec![]));
+        let too_many = "x|".repeat(MAX_CRASH_PATTERNS) + "x";
+        let too_long = "x".repeat(MAX_CRASH_PATTERNS_BYTES + 1);
+        for bad in ["a||b", "|a", "a|", "Err.*x", "a|(b)", &too_many, &too_long] {
+            let text = format!("IOC_NAME=vac1\nIOC_CMD=x\nCRASH_LOG_PATTERNS_EXTRA='{bad}'\n");
+            let problems = errors(&text);
+            assert!(problems.iter().any(|p| p.starts_with("3: CRASH_LOG_PATTERNS_EXTRA: ")), "{bad}: {problems:?}");
+        }
+    }
 
     /// The IOC group writes these files and PID 1 reads them: a file of
     /// nothing but bad lines (64 KiB of "x\n") must not make PID 1 keep,

@@ -311,6 +311,10 @@ pub struct Console {
     /// may write. Otherwise the IOC runs as `IocUser` and `IocGroup`, never
     /// as root (docs/CONFIG.md, "Who an IOC runs as").
     pub may_choose_credentials: bool,
+    /// An IOC file's variables, `NAME=value` (the IOC_* keys included):
+    /// the environment of procServ and the IOC only, never of a command
+    /// run as root. Empty for `PROCSERV` objects (they have ObjectEnvVar).
+    pub env: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -131,6 +131,10 @@ codes! {
         Cpus = 55, "cpus";
         StateDirectory = 56, "state_directory";
         Host = 57, "host";
+        // An IOC's IOC_META_* variables, one `NAME=value` a line.
+        Meta = 60, "meta";
+        // An IOC's CRASH_LOG_PATTERNS_EXTRA, as written.
+        CrashPatterns = 61, "crash_log_patterns_extra";
     }
 }
 

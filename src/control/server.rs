@@ -893,6 +893,16 @@ fn encode_object<O: Os>(enc: &mut Encoder<'_>, engine: &mut Engine<O>, i: usize)
         if let Some(pid) = child {
             enc.i64(Tag::ChildPid, pid as i64);
         }
+        // Last, and bounded at load (iocfile): what the reply has room for
+        // after everything else, so that nothing else is ever cut for them.
+        if let Some(plan) = engine.plans()[i].console.as_ref() {
+            if !plan.crash_patterns.is_empty() {
+                enc.str(Tag::CrashPatterns, &plan.crash_patterns);
+            }
+            if !plan.metadata.is_empty() {
+                enc.str(Tag::Meta, &plan.metadata);
+            }
+        }
     }
     // Last: a long state directory must not crowd out the console fields.
     encode_process(enc, object);

@@ -291,7 +291,7 @@ mod tests {
 
     fn plan(dir: &std::path::Path, logs: &std::path::Path, log: &std::path::Path) -> ConsolePlan {
         let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
-        ConsolePlan { dir: c(dir), socket: c(&dir.join("control")), info: c(&dir.join("info")), log: c(log), log_dir: c(logs), uid, gid }
+        ConsolePlan { dir: c(dir), socket: c(&dir.join("control")), info: c(&dir.join("info")), log: c(log), log_dir: c(logs), uid, gid, metadata: String::new(), crash_patterns: String::new() }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::ffi::CString;
 use std::path::Path;
 
 use crate::config::process::ProcessSettings;
+use crate::config::iocfile;
 use crate::config::{Config, Object, Output, ReloadMethod, StopMethod};
 use crate::ioc::procserv::{self, ConsolePaths};
 use crate::layout::Layout;
@@ -41,6 +42,11 @@ pub struct ConsolePlan {
     /// Owner and group of the console directory (the socket gets them from procServ).
     pub uid: u32,
     pub gid: u32,
+    /// The IOC file's `IOC_META_*` variables as `ioc status` shows them,
+    /// one `NAME=value` a line (prepared here: a status reply must not allocate).
+    pub metadata: String,
+    /// The IOC file's CRASH_LOG_PATTERNS_EXTRA, as written (validated).
+    pub crash_patterns: String,
 }
 
 #[derive(Debug)]
@@ -305,16 +311,28 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
             problems.push(format!("console socket ownership: {e}"));
         }
         let argv = procserv::argv(console, &config.globals.ioc, &paths, &socket_user, &socket_group);
+        let metadata = iocfile::shown_metadata(&console.env);
+        let patterns_entry = format!("{}=", iocfile::CRASH_PATTERNS);
+        let crash_patterns = console.env.iter().find_map(|e| e.strip_prefix(&patterns_entry)).unwrap_or_default().to_string();
         console_plan = match (path_c(&paths.dir), path_c(&paths.socket), path_c(&paths.info), path_c(&paths.log), path_c(&log_dir)) {
             (Some(dir), Some(socket), Some(info), Some(log), Some(log_dir)) => {
-                Some(ConsolePlan { dir, socket, info, log, log_dir, uid: owner, gid: group_id })
+                Some(ConsolePlan { dir, socket, info, log, log_dir, uid: owner, gid: group_id, metadata, crash_patterns })
             }
             _ => {
                 problems.push("console path contains a NUL byte".into());
                 None
             }
         };
-        Command::new(&argv, &env).map_err(|e| problems.push(format!("procServ command: {e}"))).ok()
+        // The IOC file's variables reach procServ and the IOC, after
+        // everything of PID 1's except the marker (which a file may not
+        // set). procServ itself is found in PID 1's PATH, not the file's,
+        // as systemd finds an ExecStart.
+        let mut ioc_env = env.clone();
+        for entry in &console.env {
+            merge_env(&mut ioc_env, entry);
+        }
+        merge_env(&mut ioc_env, &marker);
+        Command::new(&argv, &env).map(|c| c.with_env(&ioc_env)).map_err(|e| problems.push(format!("procServ command: {e}"))).ok().flatten()
     } else if object.options.pivot {
         let words: Vec<&str> = object.start.as_deref().unwrap_or("").split_whitespace().collect();
         match (words.as_slice(), words.first().and_then(cstring), words.get(1).and_then(cstring)) {
@@ -455,6 +473,29 @@ mod tests {
         assert_eq!(plans[0].marker.to_str().unwrap(), "IOCINIT_OBJECT=svc");
     }
 
+    /// An IOC file's variables reach procServ and the IOC only; the marker
+    /// stays PID 1's, and procServ is found in PID 1's PATH.
+    #[test]
+    fn an_ioc_files_variables_reach_the_start_command_only() {
+        assert!(iocfile::RESERVED_NAMES.contains(&MARKER_VAR), "an IOC file may not set the marker");
+        let text = "IOC_NAME=vac1\nIOC_CMD=./st.cmd\nEPICS_CA_SERVER_PORT=5070\nPATH=/tmp/evil\nIOC_META_OWNER='Jane'\nCRASH_LOG_PATTERNS_EXTRA='BOOM|bang'\n";
+        let (file, _) = iocfile::parse(Path::new("/etc/procServ.d/vac1.conf"), text).unwrap();
+        let mut config = Config::default();
+        let mut object = file.to_object(0, 1, 1, Vec::new(), true);
+        object.prestart = Some("/bin/true".into());
+        config.objects.push(object);
+        let (plans, _) = build(&config, &Layout::system());
+        let env = |c: &Command| c.env().map(|e| e.to_string_lossy().into_owned()).collect::<Vec<_>>();
+        let start = env(plans[0].start.as_ref().unwrap());
+        for entry in ["EPICS_CA_SERVER_PORT=5070", "IOC_NAME=vac1", "PATH=/tmp/evil", "IOCINIT_OBJECT=vac1"] {
+            assert!(start.contains(&entry.to_string()), "{entry}: {start:?}");
+        }
+        assert!(!env(plans[0].prestart.as_ref().unwrap()).iter().any(|e| e.starts_with("EPICS_CA_SERVER_PORT=")), "root's commands never");
+        assert!(!plans[0].start.as_ref().unwrap().path().to_string_lossy().starts_with("/tmp/evil"));
+        let console = plans[0].console.as_ref().unwrap();
+        assert_eq!((console.metadata.as_str(), console.crash_patterns.as_str()), ("IOC_META_OWNER=Jane\n", "BOOM|bang"));
+    }
+
     #[test]
     fn unknown_user_is_a_start_problem_not_a_load_failure() {
         let mut config = Config::default();
@@ -477,6 +518,7 @@ mod tests {
             command: "./st.cmd".into(),
             from_ioc_file: true,
             may_choose_credentials: true,
+            env: Vec::new(),
         });
         o.options = Options { autorestart: true, ..Default::default() };
         config.objects.push(o);
@@ -504,7 +546,7 @@ mod credential_tests {
         config.globals.ioc.user = ioc_user.into();
         config.globals.ioc.group = "nogroup".into();
         let console =
-            Console { name: "vac1".into(), user: Some("root".into()), group: Some("root".into()), chdir: None, command: "./st.cmd".into(), from_ioc_file: true, may_choose_credentials };
+            Console { name: "vac1".into(), user: Some("root".into()), group: Some("root".into()), chdir: None, command: "./st.cmd".into(), from_ioc_file: true, may_choose_credentials, env: Vec::new() };
         config.objects.push(Object { id: "vac1".into(), start: Some("./st.cmd".into()), enabled: true, console: Some(console), ..Default::default() });
         config
     }
@@ -569,7 +611,7 @@ mod socket_owner_tests {
             description: "vac1".into(),
             start: Some("./st.cmd".into()),
             enabled: true,
-            console: Some(Console { name: "vac1".into(), user: Some(user.into()), group: None, chdir: None, command: "./st.cmd".into(), from_ioc_file: true, may_choose_credentials: true }),
+            console: Some(Console { name: "vac1".into(), user: Some(user.into()), group: None, chdir: None, command: "./st.cmd".into(), from_ioc_file: true, may_choose_credentials: true, env: Vec::new() }),
             ..Default::default()
         });
         config

@@ -843,6 +843,7 @@ fn a_console_object_never_runs_twice_leftovers_are_killed_first() {
         command: "./st.cmd".into(),
         from_ioc_file: true,
         may_choose_credentials: true,
+        env: Vec::new(),
     });
     let mut e = booted(config(vec![o]));
     e.wait(60_000);
@@ -870,7 +871,7 @@ fn a_console_object_never_runs_twice_leftovers_are_killed_first() {
 #[test]
 fn stopping_a_console_object_waits_for_its_ioc() {
     let mut o = object("vac1", "./st.cmd", 1);
-    o.console = Some(Console { name: "vac1".into(), user: None, group: None, chdir: None, command: "x".into(), from_ioc_file: true, may_choose_credentials: true });
+    o.console = Some(Console { name: "vac1".into(), user: None, group: None, chdir: None, command: "x".into(), from_ioc_file: true, may_choose_credentials: true, env: Vec::new() });
     let mut e = booted(config(vec![o]));
     let procserv = e.os.spawned[0].0;
     e.os.alive.insert(900);
@@ -1211,7 +1212,7 @@ fn a_marker_alone_does_not_make_a_service_daemon() {
 
 fn console_object(id: &str) -> Object {
     let mut o = object(id, "./st.cmd", 1);
-    o.console = Some(Console { name: id.into(), user: None, group: None, chdir: None, command: "x".into(), from_ioc_file: true, may_choose_credentials: true });
+    o.console = Some(Console { name: id.into(), user: None, group: None, chdir: None, command: "x".into(), from_ioc_file: true, may_choose_credentials: true, env: Vec::new() });
     o
 }
 

@@ -1,7 +1,12 @@
 //! Following a procServ log file as it grows, like `tail -F`: new bytes
-//! since the last look, surviving rotation (the path now names a new file:
-//! the rest of the old one is read first) and truncation (reading restarts
+//! since the last look, surviving rotation and truncation (reading restarts
 //! at 0). Shared by `start`'s readiness wait and `view -f`.
+//!
+//! Rotation (logrotate.rs: rename, a fresh file, SIGHUP to procServ) loses
+//! and repeats nothing: procServ keeps writing to the renamed file until it
+//! has reopened the path, and writes to the new file only after; so the
+//! old file is read until the new one holds something, then once more to
+//! its end, and only then is the new one read, from its start.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -31,21 +36,39 @@ impl LogFollower {
         }
     }
 
+    /// Follows `path` from its end as it is now: the file (if any) is
+    /// opened at once, so a rotation from here on is seen as one (a start
+    /// reads the IOC's log from before its request, whatever happens to
+    /// the file during the request).
+    pub fn at_end(path: &Path) -> Self {
+        let mut follower = LogFollower::new(path, 0);
+        if let Ok(file) = File::open(path) {
+            if let Ok(meta) = file.metadata() {
+                follower.identity = (meta.dev(), meta.ino());
+                follower.offset = meta.len();
+                follower.file = Some(file);
+            }
+        }
+        follower
+    }
+
     /// Appends the bytes written since the last call (at most 1 MiB) to `out`.
     pub fn read_new(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
         let now_at_path = std::fs::metadata(&self.path)
             .ok()
-            .map(|m| (m.dev(), m.ino()));
-        if self.file.is_some() && now_at_path.is_some_and(|id| id != self.identity) {
-            // Rotated: what the old file got before the switch comes first.
-            if self.read_current(out)? > 0 {
+            .map(|m| ((m.dev(), m.ino()), m.len()));
+        if self.file.is_some() && now_at_path.is_some_and(|(id, _)| id != self.identity) {
+            // Rotated. Until the new file holds something, the writer may
+            // still append to the old one.
+            let writer_moved = now_at_path.is_some_and(|(_, len)| len > 0);
+            if self.read_current(out)? > 0 || !writer_moved {
                 return Ok(());
             }
             self.file = None;
             self.offset = 0;
         }
         if self.file.is_none() {
-            let Some(identity) = now_at_path else {
+            let Some((identity, _)) = now_at_path else {
                 return Ok(());
             };
             match File::open(&self.path) {
@@ -149,6 +172,52 @@ mod tests {
         std::fs::write(&log, "").unwrap();
         append(&log, "x\n");
         assert_eq!(read(&mut f), "x\n");
+    }
+
+    /// logrotate.rs's rotation while a start waits: procServ writes on to
+    /// the renamed file until its SIGHUP, then to the new one. Nothing is
+    /// lost, nothing read twice; and a follower made before the rotation
+    /// (before the start request) starts where the log ended then.
+    #[test]
+    fn rotation_loses_and_repeats_nothing() {
+        let dir = crate::ioc::ScratchDir::new("logfollow-norace");
+        let log = dir.join("demo.log");
+        let rotated = dir.join("demo.log.1");
+        append(&log, "before the start\n");
+        let mut f = LogFollower::at_end(&log);
+        append(&log, "one\n");
+        std::fs::rename(&log, &rotated).unwrap();
+        std::fs::write(&log, "").unwrap(); // the fresh, empty log
+        let mut seen = read(&mut f);
+        seen += &read(&mut f); // nothing new anywhere yet
+        append(&rotated, "two\n"); // procServ has not reopened yet
+        seen += &read(&mut f);
+        seen += &read(&mut f);
+        append(&rotated, "three\n");
+        append(&log, "four\n"); // SIGHUP handled: the new file from now on
+        for _ in 0..3 {
+            seen += &read(&mut f);
+        }
+        append(&log, "five\n");
+        seen += &read(&mut f);
+        assert_eq!(seen, "one\ntwo\nthree\nfour\nfive\n");
+    }
+
+    /// `ioc start` makes its follower before the request: a rotation while
+    /// PID 1 starts the IOC neither drops the old file's last lines nor
+    /// skips the new file's first bytes (as an offset taken before and a
+    /// file opened after would).
+    #[test]
+    fn a_follower_made_before_a_rotation_reads_both_files_whole() {
+        let dir = crate::ioc::ScratchDir::new("logfollow-atend");
+        let log = dir.join("demo.log");
+        append(&log, "before\n");
+        let mut f = LogFollower::at_end(&log);
+        append(&log, "@@@ Restarting child\n");
+        std::fs::rename(&log, dir.join("demo.log.1")).unwrap();
+        append(&log, "the first line of the new file\n");
+        let seen = read(&mut f) + &read(&mut f);
+        assert_eq!(seen, "@@@ Restarting child\nthe first line of the new file\n");
     }
 
     #[test]

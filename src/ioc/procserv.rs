@@ -157,6 +157,7 @@ mod tests {
             command: "./st.cmd".into(),
             from_ioc_file: true,
             may_choose_credentials: true,
+            env: Vec::new(),
         };
         let globals = IocGlobals::default();
         let paths = ConsolePaths::new(Path::new("/run/procserv"), &globals.log_directory, "vac1");
@@ -183,6 +184,7 @@ mod tests {
             command: "./st.cmd --noautorestart".into(),
             from_ioc_file: true,
             may_choose_credentials: false,
+            env: Vec::new(),
         };
         let globals = IocGlobals::default();
         let paths = ConsolePaths::new(Path::new("/run/procserv"), &globals.log_directory, "a");

@@ -1,14 +1,28 @@
-//! `ioc start`'s readiness check: follow the IOC's procServ log from where it
-//! ended before the start until iocInit reports `All initialization complete`,
-//! failing at once on a line that shows the IOC cannot come up (the fatal
-//! patterns epics-ioc-runner uses), and giving up after a timeout.
+//! `ioc start`'s readiness check, as epics-ioc-runner's: follow the IOC's
+//! procServ log from where it ended before the start until iocInit reports
+//! `All initialization complete`, then watch a little longer.
+//!
+//! - Before the marker, a line with a fatal pattern (epics-ioc-runner's, and
+//!   the IOC file's CRASH_LOG_PATTERNS_EXTRA) fails at once, and so does a
+//!   second death of the IOC (a crash loop).
+//! - A death is seen by procServ's banner, not by words the IOC prints: an
+//!   IOC that procServ execs directly dies of SIGSEGV without any
+//!   "Segmentation fault" line; procServ then logs `@@@ Child process is
+//!   shutting down` (whatever the cause, after a `Received a sigChild` line
+//!   that names it).
+//! - Within [`WATCH_AFTER_READY`] after the marker, a death fails too.
+//! - No marker before the timeout is [`NotReady::TimedOut`]; the caller
+//!   decides (a still-running IOC is a warning, as with epics-ioc-runner).
+//!
+//! Deaths logged before the new child's first launch banner (`@@@
+//! Restarting child`, printed for the first launch too) are the old
+//! instance's, stopped by a restart: they do not count.
 //!
 //! It polls every 50 ms: this runs in the CLI for a few seconds, where a
 //! timer is simpler than inotify and costs nothing that matters.
 
 use std::fmt;
 use std::io;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::ioc::logfollow::{LineSplitter, LogFollower};
@@ -16,7 +30,8 @@ use crate::ioc::logfollow::{LineSplitter, LogFollower};
 /// What iocInit prints when the IOC is up.
 pub const READY_MARKER: &str = "All initialization complete";
 
-/// Substrings of a log line that mean the IOC will not come up.
+/// Substrings of a log line that mean the IOC will not come up. `FATAL` is
+/// matched as a word only.
 pub const FATAL_PATTERNS: [&str; 5] = [
     "FATAL",
     "Segmentation fault",
@@ -24,6 +39,18 @@ pub const FATAL_PATTERNS: [&str; 5] = [
     "error while loading",
     "Unbalanced quote",
 ];
+
+/// procServ's banner when its child died, for any reason.
+pub const DEATH_BANNER: &str = "@@@ Child process is shutting down";
+/// procServ's banner before it launches the child (the first time too).
+pub const LAUNCH_BANNER: &str = "@@@ Restarting child";
+/// procServ's line that names how the child ended (before [`DEATH_BANNER`]).
+const CAUSE_LINE: &str = "@@@ Received a sigChild";
+
+/// Deaths before the marker that make a crash loop.
+pub const CRASH_LOOP_DEATHS: u32 = 2;
+/// How long after the marker a death still fails the start.
+pub const WATCH_AFTER_READY: Duration = Duration::from_secs(3);
 
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -36,29 +63,46 @@ pub struct ReadyLine {
 
 #[derive(Debug)]
 pub enum NotReady {
-    /// A fatal pattern showed up first.
-    Fatal {
-        pattern: &'static str,
-        line: String,
-    },
-    TimedOut {
-        waited: Duration,
-    },
+    /// A fatal pattern showed up before the marker.
+    Fatal { pattern: String, line: String },
+    /// The IOC died [`CRASH_LOOP_DEATHS`] times before the marker.
+    CrashLoop { deaths: u32, died: Death },
+    /// The IOC died within [`WATCH_AFTER_READY`] after the marker.
+    DiedAfterReady { after: Duration, died: Death },
+    TimedOut { waited: Duration },
     Io(io::Error),
+}
+
+/// procServ's account of one death: its banner and, when it logged one, the
+/// line naming the cause (`... killed by signal 11`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Death {
+    pub banner: String,
+    pub cause: Option<String>,
+}
+
+impl fmt::Display for Death {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "procServ logged \"{}\"", self.banner)?;
+        match &self.cause {
+            Some(cause) => write!(f, " after \"{cause}\""),
+            None => Ok(()),
+        }
+    }
 }
 
 impl fmt::Display for NotReady {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            NotReady::Fatal { pattern, line } => {
-                write!(f, "the IOC failed to start ({pattern}): {line}")
+            NotReady::Fatal { pattern, line } => write!(f, "'{pattern}' in the log: {}", line.trim()),
+            NotReady::CrashLoop { deaths, died } => {
+                write!(f, "the IOC died {deaths} times before '{READY_MARKER}' (a crash loop): {died}")
+            }
+            NotReady::DiedAfterReady { after, died } => {
+                write!(f, "the IOC died {:.1} s after '{READY_MARKER}': {died}", after.as_secs_f64())
             }
             NotReady::TimedOut { waited } => {
-                write!(
-                    f,
-                    "no '{READY_MARKER}' in the log after {:.1} s",
-                    waited.as_secs_f64()
-                )
+                write!(f, "no '{READY_MARKER}' in the log after {:.1} s", waited.as_secs_f64())
             }
             NotReady::Io(e) => write!(f, "unable to read the log: {e}"),
         }
@@ -67,50 +111,128 @@ impl fmt::Display for NotReady {
 
 impl std::error::Error for NotReady {}
 
-/// What one log line says about readiness.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+/// The fatal pattern `line` holds, of the built-in ones and `extra`.
+pub fn fatal_pattern<'p>(line: &str, extra: &[&'p str]) -> Option<&'p str> {
+    let builtin = FATAL_PATTERNS.iter().copied().find(|p| if *p == "FATAL" { has_word(line, p) } else { line.contains(p) });
+    builtin.or_else(|| extra.iter().copied().find(|p| line.contains(p)))
+}
+
+/// Whether `word` occurs in `line` with no word character on either side.
+fn has_word(line: &str, word: &str) -> bool {
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    line.match_indices(word).any(|(at, _)| !is_word(line[..at].chars().next_back()) && !is_word(line[at + word.len()..].chars().next()))
+}
+
+/// What the log has said so far, line by line (no clock, no files).
+#[derive(Default)]
+pub struct Judge<'p> {
+    extra: Vec<&'p str>,
+    launched: bool,
+    deaths: u32,
+    cause: Option<String>,
+    /// The marker line, once seen.
+    ready: Option<String>,
+}
+
+/// What a line changed.
+#[derive(Debug)]
+pub enum Seen {
+    Nothing,
+    /// The marker (only the first time).
     Ready,
-    Fatal(&'static str),
+    /// The start failed.
+    Failed(Failure),
 }
 
-pub fn judge(line: &str) -> Option<Verdict> {
-    if let Some(pattern) = FATAL_PATTERNS.iter().find(|p| line.contains(*p)) {
-        return Some(Verdict::Fatal(pattern));
+#[derive(Debug)]
+pub enum Failure {
+    Fatal { pattern: String, line: String },
+    CrashLoop { deaths: u32, died: Death },
+    DiedAfterReady(Death),
+}
+
+impl<'p> Judge<'p> {
+    pub fn new(extra: &[&'p str]) -> Self {
+        Judge { extra: extra.to_vec(), ..Judge::default() }
     }
-    line.contains(READY_MARKER).then_some(Verdict::Ready)
+
+    pub fn ready_line(&self) -> Option<&str> {
+        self.ready.as_deref()
+    }
+
+    pub fn line(&mut self, line: &str) -> Seen {
+        if line.starts_with(LAUNCH_BANNER) {
+            self.launched = true;
+        } else if line.starts_with(CAUSE_LINE) {
+            self.cause = Some(line.trim().to_string());
+        } else if line.starts_with(DEATH_BANNER) {
+            let died = Death { banner: line.trim().to_string(), cause: self.cause.take() };
+            if !self.launched {
+                return Seen::Nothing; // the old instance, stopped by a restart
+            }
+            if self.ready.is_some() {
+                return Seen::Failed(Failure::DiedAfterReady(died));
+            }
+            self.deaths += 1;
+            if self.deaths >= CRASH_LOOP_DEATHS {
+                return Seen::Failed(Failure::CrashLoop { deaths: self.deaths, died });
+            }
+        } else if self.ready.is_none() {
+            if let Some(pattern) = fatal_pattern(line, &self.extra) {
+                return Seen::Failed(Failure::Fatal { pattern: pattern.to_string(), line: line.to_string() });
+            }
+            if line.contains(READY_MARKER) {
+                self.ready = Some(line.to_string());
+                return Seen::Ready;
+            }
+        }
+        Seen::Nothing
+    }
 }
 
-/// Waits until the log at `log`, read from byte `from_offset`, shows the IOC
-/// ready, a fatal line, or `timeout` passes.
-pub fn wait_ready(log: &Path, from_offset: u64, timeout: Duration) -> Result<ReadyLine, NotReady> {
+/// Follows `log` until the IOC is ready and has stayed up for
+/// [`WATCH_AFTER_READY`], or the start failed, or `timeout` passed without
+/// the marker. `extra`: the IOC file's CRASH_LOG_PATTERNS_EXTRA.
+pub fn wait_ready(mut log: LogFollower, timeout: Duration, extra: &[&str]) -> Result<ReadyLine, NotReady> {
     let start = Instant::now();
-    let mut follower = LogFollower::new(log, from_offset);
+    let mut judge = Judge::new(extra);
+    let mut ready_at: Option<Duration> = None;
     let mut lines = LineSplitter::default();
     let mut chunk = Vec::new();
     loop {
         chunk.clear();
-        follower.read_new(&mut chunk).map_err(NotReady::Io)?;
-        let found = lines.push(&chunk, |line| {
-            judge(line).map(|verdict| (verdict, line.to_string()))
-        });
-        match found {
-            Some((Verdict::Ready, line)) => {
-                return Ok(ReadyLine {
-                    line,
-                    elapsed: start.elapsed(),
-                })
+        log.read_new(&mut chunk).map_err(NotReady::Io)?;
+        let failed = lines.push(&chunk, |line| match judge.line(line) {
+            Seen::Failed(failure) => Some(failure),
+            Seen::Ready => {
+                ready_at = Some(start.elapsed());
+                None
             }
-            Some((Verdict::Fatal(pattern), line)) => return Err(NotReady::Fatal { pattern, line }),
+            Seen::Nothing => None,
+        });
+        match failed {
+            Some(Failure::Fatal { pattern, line }) => return Err(NotReady::Fatal { pattern, line }),
+            Some(Failure::CrashLoop { deaths, died }) => return Err(NotReady::CrashLoop { deaths, died }),
+            Some(Failure::DiedAfterReady(died)) => {
+                let after = start.elapsed().saturating_sub(ready_at.unwrap_or_default());
+                return Err(NotReady::DiedAfterReady { after, died });
+            }
             None => {}
         }
         // A full chunk means more is waiting: read on before sleeping.
         if chunk.is_empty() {
             let waited = start.elapsed();
-            if waited >= timeout {
-                return Err(NotReady::TimedOut { waited });
+            let deadline = match ready_at {
+                Some(at) => at + WATCH_AFTER_READY,
+                None => timeout,
+            };
+            if waited >= deadline {
+                return match (ready_at, judge.ready_line()) {
+                    (Some(elapsed), Some(line)) => Ok(ReadyLine { line: line.to_string(), elapsed }),
+                    _ => Err(NotReady::TimedOut { waited }),
+                };
             }
-            std::thread::sleep(POLL_INTERVAL.min(timeout - waited));
+            std::thread::sleep(POLL_INTERVAL.min(deadline - waited));
         }
     }
 }
@@ -120,6 +242,7 @@ mod tests {
     use super::*;
     use crate::ioc::ScratchDir;
     use std::io::Write;
+    use std::path::Path;
 
     fn temp_log(tag: &str) -> (ScratchDir, std::path::PathBuf) {
         let dir = ScratchDir::new(&format!("ready-{tag}"));
@@ -131,57 +254,98 @@ mod tests {
         let path = path.to_path_buf();
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(delay_ms));
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .unwrap();
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
             f.write_all(text.as_bytes()).unwrap();
         })
     }
 
+    /// Feeds `log` to a judge; the last thing it said.
+    fn judge(log: &str, extra: &[&str]) -> Seen {
+        let mut judge = Judge::new(extra);
+        let mut last = Seen::Nothing;
+        for line in log.lines() {
+            match judge.line(line) {
+                Seen::Nothing => {}
+                failed @ Seen::Failed(_) => return failed,
+                seen => last = seen,
+            }
+        }
+        last
+    }
+
+    /// What procServ 2.7.0 logs (measured): a launch, a death by SIGSEGV.
+    const LAUNCH: &str = "@@@ Restarting child \"demo\"\n@@@    (as ./st.cmd)\n@@@ The PID of new child \"demo\" is: 7\n@@@ @@@ @@@ @@@ @@@\n";
+    const SEGV: &str = "@@@ @@@ @@@ @@@ @@@\n@@@ Received a sigChild for process 7. The process was killed by signal 11\n\
+        @@@ Current time: Mon Nov 30 07:02:38 2026\n@@@ Child process is shutting down, a new one will be restarted shortly\n\
+        @@@ ^R or ^X restarts the child, ^Q quits the server\n";
+    const READY: &str = "iocRun: All initialization complete\n";
+
     #[test]
     fn verdicts() {
-        assert_eq!(
-            judge("iocRun: All initialization complete"),
-            Some(Verdict::Ready)
-        );
-        assert_eq!(
-            judge("./st.cmd: error while loading shared libraries"),
-            Some(Verdict::Fatal("error while loading"))
-        );
-        assert_eq!(judge("epics> dbl"), None);
+        assert_eq!(fatal_pattern("./st.cmd: error while loading shared libraries", &[]), Some("error while loading"));
+        assert_eq!(fatal_pattern("FATAL: no dbd", &[]), Some("FATAL"));
+        assert_eq!(fatal_pattern("a NONFATAL note, FATALITY", &[]), None, "FATAL is a word");
+        assert_eq!(fatal_pattern("MYBOOM here", &["other", "MYBOOM"]), Some("MYBOOM"));
+        assert_eq!(fatal_pattern("epics> dbl", &["MYBOOM"]), None);
+        assert!(matches!(judge(&format!("{LAUNCH}{READY}"), &[]), Seen::Ready));
     }
 
     #[test]
-    fn ready_after_the_offset_only() {
+    fn one_death_before_the_marker_is_survived_two_are_a_crash_loop() {
+        assert!(matches!(judge(&format!("{LAUNCH}{SEGV}{LAUNCH}{READY}"), &[]), Seen::Ready));
+        match judge(&format!("{LAUNCH}{SEGV}{LAUNCH}{SEGV}"), &[]) {
+            Seen::Failed(Failure::CrashLoop { deaths: 2, died }) => {
+                assert!(died.banner.starts_with(DEATH_BANNER), "{died:?}");
+                assert_eq!(died.cause.as_deref(), Some("@@@ Received a sigChild for process 7. The process was killed by signal 11"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_death_after_the_marker_fails_and_the_old_instances_does_not_count() {
+        match judge(&format!("{LAUNCH}{READY}{SEGV}"), &[]) {
+            Seen::Failed(Failure::DiedAfterReady(died)) => assert!(died.banner.starts_with(DEATH_BANNER)),
+            other => panic!("{other:?}"),
+        }
+        // A restart: the old IOC's end is logged before the new launch.
+        let old_end = "@@@ Current time: x\n@@@ Child process is shutting down, a new one will be restarted shortly\n";
+        assert!(matches!(judge(&format!("{old_end}{LAUNCH}{SEGV}{LAUNCH}{READY}"), &[]), Seen::Ready));
+        // After the marker only deaths count: words are the IOC's business.
+        assert!(matches!(judge(&format!("{LAUNCH}{READY}FATAL later\n"), &[]), Seen::Ready));
+    }
+
+    #[test]
+    fn ready_after_the_offset_only_and_watched_a_while() {
         let (_dir, log) = temp_log("ok");
-        std::fs::write(
-            &log,
-            "iocRun: All initialization complete\r\n@@@ Restarting child\r\n",
-        )
-        .unwrap();
-        let from = std::fs::metadata(&log).unwrap().len();
-        let writer = append_later(
-            &log,
-            150,
-            "Starting iocInit\r\niocRun: All initialization complete\r\n",
-        );
-        let ready = wait_ready(&log, from, Duration::from_secs(5)).unwrap();
+        std::fs::write(&log, "iocRun: All initialization complete\r\n@@@ Restarting child\r\n").unwrap();
+        let follower = LogFollower::at_end(&log);
+        let writer = append_later(&log, 150, "@@@ Restarting child \"x\"\r\nStarting iocInit\r\niocRun: All initialization complete\r\n");
+        let ready = wait_ready(follower, Duration::from_secs(5), &[]).unwrap();
         assert_eq!(ready.line, "iocRun: All initialization complete");
         assert!(ready.elapsed >= Duration::from_millis(100));
         writer.join().unwrap();
     }
 
     #[test]
+    fn a_death_within_the_watch_fails_the_start() {
+        let (_dir, log) = temp_log("died");
+        let follower = LogFollower::at_end(&log);
+        let writer = append_later(&log, 50, "@@@ Restarting child \"x\"\niocRun: All initialization complete\n");
+        let crash = append_later(&log, 600, "@@@ Received a sigChild for process 9. The process was killed by signal 11\n@@@ Child process is shutting down, a new one will be restarted shortly\n");
+        match wait_ready(follower, Duration::from_secs(10), &[]) {
+            Err(NotReady::DiedAfterReady { died, .. }) => assert!(died.cause.is_some_and(|c| c.ends_with("signal 11"))),
+            other => panic!("{other:?}"),
+        }
+        writer.join().unwrap();
+        crash.join().unwrap();
+    }
+
+    #[test]
     fn fatal_line_fails_at_once_and_is_reported() {
         let (_dir, log) = temp_log("fatal");
-        let writer = append_later(
-            &log,
-            50,
-            "softIoc: symbol lookup error: undefined symbol: dbFoo\n",
-        );
-        match wait_ready(&log, 0, Duration::from_secs(5)) {
+        let writer = append_later(&log, 50, "softIoc: symbol lookup error: undefined symbol: dbFoo\n");
+        match wait_ready(LogFollower::new(&log, 0), Duration::from_secs(5), &[]) {
             Err(NotReady::Fatal { pattern, line }) => {
                 assert_eq!(pattern, "undefined symbol");
                 assert!(line.contains("dbFoo"));
@@ -195,7 +359,7 @@ mod tests {
     fn silence_times_out() {
         let (_dir, log) = temp_log("silent");
         std::fs::write(&log, "epics> \n").unwrap();
-        match wait_ready(&log, 0, Duration::from_millis(200)) {
+        match wait_ready(LogFollower::new(&log, 0), Duration::from_millis(200), &[]) {
             Err(NotReady::TimedOut { waited }) => assert!(waited >= Duration::from_millis(200)),
             other => panic!("{other:?}"),
         }
@@ -205,10 +369,11 @@ mod tests {
     fn rotation_during_the_wait_is_followed() {
         let (_dir, log) = temp_log("rotate");
         std::fs::write(&log, "old stuff\n").unwrap();
+        let follower = LogFollower::at_end(&log);
         let rotated = log.with_extension("log.1");
         std::fs::rename(&log, &rotated).unwrap();
         let writer = append_later(&log, 100, "iocRun: All initialization complete\n");
-        assert!(wait_ready(&log, 4, Duration::from_secs(5)).is_ok());
+        assert!(wait_ready(follower, Duration::from_secs(5), &[]).is_ok());
         writer.join().unwrap();
     }
 }
