@@ -55,7 +55,7 @@ impl Client {
         let addr = UnixAddr::new(path).map_err(io_err)?;
         match socket::connect(fd.as_raw_fd(), &addr) {
             Ok(()) => Ok(Client { fd, path: path.to_path_buf() }),
-            Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ECONNREFUSED) => Err(ClientError::NotRunning(path.to_path_buf())),
+            Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR | nix::errno::Errno::ECONNREFUSED) => Err(ClientError::NotRunning(path.to_path_buf())),
             Err(e) => Err(io_err(e)),
         }
     }
@@ -108,6 +108,15 @@ impl Client {
 mod tests {
     use super::*;
     use crate::control::protocol::Encoder;
+
+    #[test]
+    fn no_socket_at_the_path_is_not_running_whatever_the_path_holds() {
+        // A missing directory, and a file where a directory should be.
+        for path in ["/nonexistent-iocinit-dir/control", "/proc/self/cmdline/control"] {
+            let error = Client::connect(Path::new(path)).err().expect(path);
+            assert!(matches!(error, ClientError::NotRunning(_)), "{path}: {error}");
+        }
+    }
 
     /// A client wired to a fake server that ends the first `cut` replies
     /// with `retry`, then answers one record and OK; returns the reply and
