@@ -126,7 +126,7 @@ impl Os for Fake {
         }
         n
     }
-    fn prepare_console(&mut self, _: &plan::ConsolePlan) -> Result<(), i32> {
+    fn prepare_console(&mut self, _: &plan::ConsolePlan) -> Result<(), os::ConsoleRefusal> {
         Ok(())
     }
     fn clean_console(&mut self, _: &CStr, _: &CStr) {}
