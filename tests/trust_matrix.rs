@@ -19,7 +19,8 @@
 //! everyone, before anything is asked); every cell that is not allowed is
 //! proved to have changed nothing: the objects' states and pids, the
 //! version record (runlevel, Ctrl-Alt-Del, scheduled shutdown), the
-//! persistent state file, the IOC directory, the processes of the namespace.
+//! persistent state file, the IOC directory, the consoles' directories and
+//! the IOC logs, the processes of the namespace.
 //! After each allowed cell that changes something, root puts things back.
 //! Throughout, no process of the namespace holds a TCP socket
 //! (/proc/PID/net/tcp and tcp6 against the descriptors of every process).
@@ -302,10 +303,14 @@ fn ioca_file() -> String {
     format!("IOC_NAME=\"ioca\"\nIOC_USER=\"{IOC_USER}\"\nIOC_CMD=\"/bin/sleep 100003\"\n")
 }
 
-/// The namespace's setup: an empty /dev/pts and the stand-in console, so
-/// root's wall reaches only that file.
+/// The namespace's setup: a /dev/pts of its own (procServ's terminals, not
+/// the host's) and the stand-in console, so that root's wall reaches only
+/// those.
 fn wall_setup(s: &Scratch) -> String {
-    format!("mount -t tmpfs -o mode=0755 tmpfs /dev/pts && mount --bind {}/console-wall /dev/console", s.path().display())
+    format!(
+        "mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts && mount --bind {}/console-wall /dev/console",
+        s.path().display()
+    )
 }
 
 /// One request from root, in the test process.
@@ -330,6 +335,8 @@ struct Snapshot {
     ioc_dir: BTreeMap<String, (u32, u32, Vec<u8>)>,
     /// host pid -> (uid, command line), the namespace's live processes
     processes: BTreeMap<i32, (u32, String)>,
+    /// path -> (uid, mode, size) of the consoles' directories and the IOC logs
+    consoles_and_logs: BTreeMap<String, (u32, u32, u64)>,
 }
 
 /// What differs between two snapshots, one line per thing.
@@ -349,6 +356,7 @@ fn changes(before: &Snapshot, after: &Snapshot) -> Vec<String> {
     diff("state file", &before.state_files, &after.state_files, &mut out);
     diff("IOC directory entry", &before.ioc_dir, &after.ioc_dir, &mut out);
     diff("process", &before.processes, &after.processes, &mut out);
+    diff("console or log", &before.consoles_and_logs, &after.consoles_and_logs, &mut out);
     out
 }
 
@@ -389,7 +397,16 @@ fn snapshot(p: &Pid1, s: &Scratch) -> Snapshot {
         .filter(|i| i.state != b'Z')
         .map(|i| (i.pid, (i.uid, i.cmdline)))
         .collect();
-    Snapshot { objects, system, state_files, ioc_dir, processes }
+    let mut consoles_and_logs = BTreeMap::new();
+    for dir in [s.path().join("run/procserv"), s.path().join("log")] {
+        let consoles = std::fs::read_dir(&dir).into_iter().flatten().flatten().map(|e| e.path());
+        for path in consoles.flat_map(|p| std::iter::once(p.clone()).chain(std::fs::read_dir(&p).into_iter().flatten().flatten().map(|e| e.path()))) {
+            if let Ok(m) = path.symlink_metadata() {
+                consoles_and_logs.insert(path.display().to_string(), (m.uid(), m.mode(), if m.is_file() { m.len() } else { 0 }));
+            }
+        }
+    }
+    Snapshot { objects, system, state_files, ioc_dir, processes, consoles_and_logs }
 }
 
 /// TCP sockets (any state, IPv4 or IPv6) held by a process of the namespace.
@@ -532,10 +549,13 @@ fn restore(p: &Pid1, ioc_dir: &Path) {
         for id in ["ioca", "plain", "procobj"] {
             root_request(p, Verb::Objrl, 0, &[id, "del", "maint"]);
             root_request(p, Verb::Enable, 0, &[id]);
-            if p.state(id) != "running" {
+            let status = p.status(id);
+            if status["state"] != "running" {
                 all = false;
                 root_request(p, Verb::Start, FLAG_WAIT, &[id]);
             }
+            // procServ starts its child in its own time.
+            all &= id == "plain" || status["ioc_pid"].is_i64();
         }
         // Its ObjectStopPriority is 0: a runlevel switch leaves it running (Epoch's rule).
         if p.state("maintobj") != "stopped" {
@@ -559,9 +579,7 @@ fn every_verb_as_every_user_against_every_kind_of_object() {
     std::fs::set_permissions(generate_dir.join("st.cmd"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let mut p = Pid1::boot_with(s.path(), &[], Some(&wall_setup(&s)));
     let _ = std::os::unix::fs::symlink(ns::shared_bin(), p.bin.join("wall"));
-    for id in ["ioca", "plain", "procobj"] {
-        p.wait_state(id, "running", UP);
-    }
+    restore(&p, &ioc_dir);
     let mut fds = p.fds_at_rest();
     let mut baseline = snapshot(&p, &s);
 
