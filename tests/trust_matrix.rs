@@ -409,6 +409,23 @@ fn snapshot(p: &Pid1, s: &Scratch) -> Snapshot {
     Snapshot { objects, system, state_files, ioc_dir, processes, consoles_and_logs }
 }
 
+/// A snapshot once things have settled (the same twice, 250 ms apart):
+/// what an allowed cell set going (procServ noting a client that left in
+/// its log, a child it starts) has happened before a refused cell is
+/// compared with it.
+fn settled_snapshot(p: &Pid1, s: &Scratch) -> Snapshot {
+    let mut last = snapshot(p, s);
+    for _ in 0..40 {
+        std::thread::sleep(Duration::from_millis(250));
+        let now = snapshot(p, s);
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    panic!("nothing settles: {last:?}");
+}
+
 /// TCP sockets (any state, IPv4 or IPv6) held by a process of the namespace.
 fn tcp_sockets(p: &Pid1) -> Vec<String> {
     let mut inodes = HashSet::new();
@@ -581,7 +598,7 @@ fn every_verb_as_every_user_against_every_kind_of_object() {
     let _ = std::os::unix::fs::symlink(ns::shared_bin(), p.bin.join("wall"));
     restore(&p, &ioc_dir);
     let mut fds = p.fds_at_rest();
-    let mut baseline = snapshot(&p, &s);
+    let mut baseline = settled_snapshot(&p, &s);
 
     let rows = rows(&install_source, &generate_dir);
     let mut table = String::new();
@@ -611,7 +628,7 @@ fn every_verb_as_every_user_against_every_kind_of_object() {
             assert!(tcp.is_empty(), "after {} as {who:?}, the namespace holds TCP sockets: {tcp:?}", r.label);
             if got == Outcome::Allowed {
                 restore(&p, &ioc_dir);
-                baseline = snapshot(&p, &s);
+                baseline = settled_snapshot(&p, &s);
                 if r.label.contains("reexec") {
                     // The new image closes what PID 1 inherited (the test
                     // harness's descriptors): its own are counted from here.
