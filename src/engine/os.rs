@@ -126,8 +126,9 @@ pub trait Os {
     /// IOC log directory and the log file (owned uid:gid, so the IOC's user
     /// can write it and the log can be watched before procServ opens it).
     /// Others may have planted something at these paths: a symlink is never
-    /// followed, nothing is waited for, and what is not a directory (a
-    /// regular file with a single link) is refused.
+    /// followed, nothing is waited for, and a console directory that is not
+    /// a directory, or a log that is not a regular file with a single link,
+    /// is refused (the refusal names which path and what was there).
     fn prepare_console(&mut self, console: &ConsolePlan) -> Result<(), ConsoleRefusal>;
     /// Removes what a console leaves behind (socket, info file).
     fn clean_console(&mut self, socket: &CStr, info: &CStr);
