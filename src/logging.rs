@@ -267,7 +267,7 @@ impl log::Log for Logger {
             log::Level::Warn => line.push(b"warning: "),
             _ => {}
         }
-        let _ = write!(line, "{}", record.args());
+        let _ = write!(Escaped(&mut line), "{}", record.args());
         line.push(b"\n");
         let text = line.as_bytes();
         to_console(LOG, text);
@@ -294,6 +294,31 @@ impl log::Log for Logger {
     }
 
     fn flush(&self) {}
+}
+
+/// Writes through to a line with control characters escaped (`\n`,
+/// `\x1b`, `\u{9b}`): a name someone else chose (an IOC file's) must
+/// neither end a log line and forge the next one nor drive the terminal of
+/// whoever reads the console.
+struct Escaped<'a, const N: usize>(&'a mut FixedBuf<N>);
+
+impl<const N: usize> core::fmt::Write for Escaped<'_, N> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let mut plain = 0;
+        for (at, c) in s.char_indices().filter(|(_, c)| c.is_control()) {
+            self.0.push(&s.as_bytes()[plain..at]);
+            let _ = match c {
+                '\n' => self.0.write_str("\\n"),
+                '\r' => self.0.write_str("\\r"),
+                '\t' => self.0.write_str("\\t"),
+                c if (c as u32) < 0x80 => write!(self.0, "\\x{:02x}", c as u32),
+                c => write!(self.0, "\\u{{{:x}}}", c as u32),
+            };
+            plain = at + c.len_utf8();
+        }
+        self.0.push(&s.as_bytes()[plain..]);
+        Ok(())
+    }
 }
 
 struct Logger;
@@ -444,6 +469,14 @@ impl<const N: usize> Ring<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_in_a_message_are_escaped() {
+        let mut line = FixedBuf::<200>::new();
+        let name = "evil\niocinit: FORGED\x1b[2J\r\t\u{9b}1m\x7f ok é.conf";
+        let _ = write!(Escaped(&mut line), "{}: refused", format_args!("{name}"));
+        assert_eq!(core::str::from_utf8(line.as_bytes()).unwrap(), "evil\\niocinit: FORGED\\x1b[2J\\r\\t\\u{9b}1m\\x7f ok é.conf: refused");
+    }
 
     /// A console that takes at most `chunk` bytes per write, `budget` in all.
     struct Fake {

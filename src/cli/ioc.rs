@@ -775,6 +775,13 @@ fn remove(common: &Common, name: &str, force: bool) -> i32 {
         Ok(i) => i,
         Err(code) => return code,
     };
+    // Only what an IOC file made can be removed: an object of epoch.conf under
+    // procServ (PROCSERV) is root's configuration, and a stop first would
+    // only take it down.
+    if info.record.bool(Tag::IsConsole) != Some(true) {
+        eprintln!("ioc: {name} is configured in epoch.conf, not installed from an IOC file: there is nothing to remove");
+        return EXIT_FAIL;
+    }
     let state = info.record.str(Tag::State).unwrap_or("");
     if !is_down(state) {
         if !force {

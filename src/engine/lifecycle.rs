@@ -124,8 +124,16 @@ impl<O: Os> Engine<O> {
             return;
         }
         if let Some(c) = &plan.console {
-            if let Err(e) = self.os.prepare_console(c) {
-                self.start_failed(i, format_args!("console directory: {}", nix::errno::Errno::from_raw(e).desc()));
+            if let Err(refused) = self.os.prepare_console(c) {
+                let path = match refused.part {
+                    os::ConsolePart::LogDirectory => &c.log_dir,
+                    os::ConsolePart::Directory => &c.dir,
+                    os::ConsolePart::Log => &c.log,
+                };
+                let mut note = object::Note::new();
+                let why = format_args!("{} {}: {}", refused.part.name(), path.to_str().unwrap_or("?"), refused.problem);
+                let _ = core::fmt::Write::write_fmt(&mut note, why);
+                self.start_failed(i, format_args!("{note}"));
                 return;
             }
         }

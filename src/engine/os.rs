@@ -13,6 +13,72 @@ use crate::sys::{self, Pid};
 /// A host name as the kernel holds it (at most 64 bytes).
 pub type HostName = heapless::String<64>;
 
+/// Which path of an IOC's console [`Os::prepare_console`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsolePart {
+    LogDirectory,
+    Directory,
+    Log,
+}
+
+impl ConsolePart {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConsolePart::LogDirectory => "IOC log directory",
+            ConsolePart::Directory => "console directory",
+            ConsolePart::Log => "IOC log",
+        }
+    }
+}
+
+/// Why it was refused: what was found there, or the error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleProblem {
+    Symlink,
+    NotDirectory,
+    NotRegular,
+    Linked,
+    Errno(i32),
+}
+
+impl core::fmt::Display for ConsoleProblem {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ConsoleProblem::Symlink => f.write_str("a symbolic link, not followed"),
+            ConsoleProblem::NotDirectory => f.write_str("not a directory"),
+            ConsoleProblem::NotRegular => f.write_str("not a regular file"),
+            ConsoleProblem::Linked => f.write_str("a file with other links, not used"),
+            ConsoleProblem::Errno(e) => f.write_str(nix::errno::Errno::from_raw(*e).desc()),
+        }
+    }
+}
+
+/// A console that [`Os::prepare_console`] did not prepare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleRefusal {
+    pub part: ConsolePart,
+    pub problem: ConsoleProblem,
+}
+
+impl ConsoleRefusal {
+    fn errno(part: ConsolePart, e: i32) -> Self {
+        ConsoleRefusal { part, problem: ConsoleProblem::Errno(e) }
+    }
+
+    /// An open without following that failed: what is at `path` instead
+    /// (ELOOP and ENOTDIR are a symlink or a file; ENXIO a FIFO or device
+    /// that nobody has open).
+    fn classify(part: ConsolePart, path: &CStr, e: i32) -> Self {
+        let problem = match (e, nix::sys::stat::lstat(path)) {
+            (libc::ELOOP | libc::ENOTDIR | libc::ENXIO, Ok(st)) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => ConsoleProblem::Symlink,
+            (libc::ENOTDIR, Ok(_)) if part == ConsolePart::Directory => ConsoleProblem::NotDirectory,
+            (libc::ENXIO, Ok(_)) => ConsoleProblem::NotRegular,
+            _ => ConsoleProblem::Errno(e),
+        };
+        ConsoleRefusal { part, problem }
+    }
+}
+
 pub trait Os {
     /// Monotonic milliseconds.
     fn now_ms(&self) -> u64;
@@ -64,7 +130,11 @@ pub trait Os {
     /// Creates the directory of a console (owner uid:gid, mode 0750), the
     /// IOC log directory and the log file (owned uid:gid, so the IOC's user
     /// can write it and the log can be watched before procServ opens it).
-    fn prepare_console(&mut self, console: &ConsolePlan) -> Result<(), i32>;
+    /// Others may have planted something at these paths: a symlink is never
+    /// followed, nothing is waited for, and a console directory that is not
+    /// a directory, or a log that is not a regular file with a single link,
+    /// is refused (the refusal names which path and what was there).
+    fn prepare_console(&mut self, console: &ConsolePlan) -> Result<(), ConsoleRefusal>;
     /// Removes what a console leaves behind (socket, info file).
     fn clean_console(&mut self, socket: &CStr, info: &CStr);
     /// pivot_root(2) for PIVOT objects.
@@ -225,27 +295,46 @@ impl Os for RealOs {
         name
     }
 
-    fn prepare_console(&mut self, console: &ConsolePlan) -> Result<(), i32> {
+    fn prepare_console(&mut self, console: &ConsolePlan) -> Result<(), ConsoleRefusal> {
+        use ConsolePart::{Directory, Log, LogDirectory};
         let (uid, gid) = (console.uid, console.gid);
-        sys::mkdir_p(console.log_dir.to_bytes(), 0o755)?;
+        sys::mkdir_p(console.log_dir.to_bytes(), 0o755).map_err(|e| ConsoleRefusal::errno(LogDirectory, e))?;
         // The console root (/run/procserv) must be searchable by the IOC user
         // (procServ creates its socket below it) and by IOC group members who
         // attach: only the console's own directory is 0750.
         let dir = console.dir.to_bytes();
         if let Some(slash) = dir.iter().rposition(|&b| b == b'/').filter(|&s| s > 0) {
-            sys::mkdir_p(&dir[..slash], 0o755)?;
+            sys::mkdir_p(&dir[..slash], 0o755).map_err(|e| ConsoleRefusal::errno(Directory, e))?;
         }
-        sys::mkdir_p(dir, 0o750)?;
-        // nix's path functions take a CStr without allocating.
-        let _ = nix::unistd::chown(console.dir.as_c_str(), Some(uid.into()), Some(gid.into()));
-        let _ = nix::sys::stat::fchmodat(
-            None,
-            console.dir.as_c_str(),
-            nix::sys::stat::Mode::from_bits_truncate(0o750),
-            nix::sys::stat::FchmodatFlags::FollowSymlink,
-        );
+        sys::mkdir_p(dir, 0o750).map_err(|e| ConsoleRefusal::errno(Directory, e))?;
+        // Owner and mode are set on the opened directory, never through a
+        // symlink planted in its place (a chown of its target as root).
+        let opened = sys::Fd::open(&console.dir, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_NOCTTY, 0)
+            .map_err(|e| ConsoleRefusal::classify(Directory, &console.dir, e))?;
+        sys::fchown(&opened, uid, gid);
+        let _ = nix::sys::stat::fchmod(opened.0, nix::sys::stat::Mode::from_bits_truncate(0o750));
+        // Only a regular file is opened at all: opening a device may act (a
+        // watchdog starts). The open itself does not follow a symlink nor
+        // wait for a FIFO's reader either (something swapped in meanwhile),
+        // and what it opened is checked again.
+        if let Ok(st) = nix::sys::stat::lstat(console.log.as_c_str()) {
+            match st.st_mode & libc::S_IFMT {
+                libc::S_IFREG => {}
+                libc::S_IFLNK => return Err(ConsoleRefusal { part: Log, problem: ConsoleProblem::Symlink }),
+                _ => return Err(ConsoleRefusal { part: Log, problem: ConsoleProblem::NotRegular }),
+            }
+        }
         // Readable by all: `ioc view` is for everyone, as `ioc list`.
-        let log = sys::Fd::open(&console.log, libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOCTTY | libc::O_NOFOLLOW, 0o644)?;
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOCTTY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
+        let log = sys::Fd::open(&console.log, flags, 0o644).map_err(|e| ConsoleRefusal::classify(Log, &console.log, e))?;
+        let meta = nix::sys::stat::fstat(log.0).map_err(|e| ConsoleRefusal::errno(Log, e as i32))?;
+        if meta.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return Err(ConsoleRefusal { part: Log, problem: ConsoleProblem::NotRegular });
+        }
+        // A second name of someone else's file: the chown would be one of it.
+        if meta.st_nlink != 1 {
+            return Err(ConsoleRefusal { part: Log, problem: ConsoleProblem::Linked });
+        }
         sys::fchown(&log, uid, gid);
         Ok(())
     }
@@ -330,6 +419,42 @@ mod tests {
         std::os::unix::fs::symlink(base.join("elsewhere"), &log).unwrap();
         assert!(os.prepare_console(&console).is_err());
         assert!(!base.join("elsewhere").exists());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn what_others_planted_at_a_console_path_is_refused_not_followed() {
+        use std::os::unix::fs::symlink;
+        let base = std::env::temp_dir().join(format!("iocinit-os-plant-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (dir, logs, victim) = (base.join("procserv/vac1"), base.join("log"), base.join("victim"));
+        let log = logs.join("vac1.log");
+        std::fs::create_dir_all(&victim).unwrap();
+        std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let console = plan(&dir, &logs, &log);
+        let mut os = RealOs::new();
+        let refused = |part, problem| Err(ConsoleRefusal { part, problem });
+
+        symlink(&victim, &dir).unwrap();
+        assert_eq!(os.prepare_console(&console), refused(ConsolePart::Directory, ConsoleProblem::Symlink));
+        assert_eq!(mode(&victim), 0o700, "the chmod went through the symlink");
+        std::fs::remove_file(&dir).unwrap();
+        std::fs::write(&dir, "").unwrap();
+        assert_eq!(os.prepare_console(&console), refused(ConsolePart::Directory, ConsoleProblem::NotDirectory));
+        std::fs::remove_file(&dir).unwrap();
+
+        // A FIFO nobody reads: refused at once, not waited on.
+        std::fs::create_dir_all(&logs).unwrap();
+        nix::unistd::mkfifo(&log, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert_eq!(os.prepare_console(&console), refused(ConsolePart::Log, ConsoleProblem::NotRegular));
+        std::fs::remove_file(&log).unwrap();
+        // A second name of another file.
+        std::fs::write(victim.join("file"), "x").unwrap();
+        std::fs::hard_link(victim.join("file"), &log).unwrap();
+        assert_eq!(os.prepare_console(&console), refused(ConsolePart::Log, ConsoleProblem::Linked));
+        std::fs::remove_file(&log).unwrap();
+        assert_eq!(os.prepare_console(&console), Ok(()));
         std::fs::remove_dir_all(&base).unwrap();
     }
 }

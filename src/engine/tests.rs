@@ -129,7 +129,7 @@ impl Os for Fake {
     fn host_name(&self) -> os::HostName {
         "testhost".try_into().unwrap_or_default()
     }
-    fn prepare_console(&mut self, _: &plan::ConsolePlan) -> Result<(), i32> {
+    fn prepare_console(&mut self, _: &plan::ConsolePlan) -> Result<(), os::ConsoleRefusal> {
         Ok(())
     }
     fn clean_console(&mut self, _: &CStr, _: &CStr) {}

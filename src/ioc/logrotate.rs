@@ -166,7 +166,9 @@ fn numbered(log: &core::ffi::CStr, k: u32) -> Result<CPath, i32> {
 /// `log` owned by uid:gid takes its place. With keep 0 the log is emptied.
 pub fn rotate(log: &core::ffi::CStr, keep: u32, uid: u32, gid: u32) -> Result<(), i32> {
     if keep == 0 {
-        let fd = Fd::open(log, libc::O_WRONLY | libc::O_TRUNC, 0)?;
+        // Emptied where it is: never through a symlink put in its place, never
+        // waiting on a FIFO.
+        let fd = Fd::open(log, libc::O_WRONLY | libc::O_TRUNC | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY, 0)?;
         drop(fd);
         return Ok(());
     }
@@ -236,6 +238,16 @@ mod tests {
         std::fs::write(&log, "x").unwrap();
         rotate(&c, 0, uid, gid).unwrap();
         assert_eq!(read("vac1.log"), "");
+        // A symlink or a FIFO in the log's place is neither followed nor
+        // waited for.
+        std::fs::write(dir.join("victim"), "someone's\n").unwrap();
+        std::fs::remove_file(&log).unwrap();
+        std::os::unix::fs::symlink(dir.join("victim"), &log).unwrap();
+        assert_eq!(rotate(&c, 0, uid, gid), Err(libc::ELOOP));
+        assert_eq!(read("victim"), "someone's\n");
+        std::fs::remove_file(&log).unwrap();
+        nix::unistd::mkfifo(&log, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert_eq!(rotate(&c, 0, uid, gid), Err(libc::ENXIO));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
