@@ -152,7 +152,7 @@ fn service_crash_restart_cycles_leave_pid1_flat() {
 #[test]
 fn procserv_ioc_kill_restart_cycles_leave_pid1_flat() {
     setup();
-    let cycles = rounds(15, 1000);
+    let cycles = rounds(100, 1000);
     let dir = scratch("storm-procserv");
     let ioc = SoftIoc::standard(&dir, "storm");
     write(&dir, "epoch.conf", EPOCH_CONF);
