@@ -235,6 +235,7 @@ impl NeverReading {
             addr.sun_path[k] = b as libc::c_char;
         }
         let packet = Request::encode(Verb::Status, 0, &[]);
+        let record = iocinit::control::protocol::Kind::Record as u8;
         let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
         let (uid, gid) = (u.uid.as_raw(), u.gid.as_raw());
         let mut fds = [-1i32; 64];
@@ -261,8 +262,10 @@ impl NeverReading {
                 for &fd in fds.iter().take(count) {
                     let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
                     libc::poll(&mut p, 1, 20_000);
-                    let mut b = [0u8; 1];
-                    if libc::recv(fd, b.as_mut_ptr().cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) > 0 {
+                    // A record: the status answer (a connection with no
+                    // slot gets an End, FAIL "busy").
+                    let mut b = [0u8; 6];
+                    if libc::recv(fd, b.as_mut_ptr().cast(), 6, libc::MSG_PEEK | libc::MSG_DONTWAIT) == 6 && b[5] == record {
                         holding += 1;
                     }
                 }

@@ -22,6 +22,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::diag::Diagnostic;
 use super::model::{Console, Location, Object, Options, StopMethod};
@@ -632,6 +633,7 @@ pub fn render(file: &IocFile) -> String {
 pub fn write_atomic(dir: &Path, file: &IocFile) -> io::Result<PathBuf> {
     file.check().map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
     let target = dir.join(file.file_name());
+    remove_stale_temporaries(dir, &file.name);
     let (temporary, mut out) = create_temporary(dir, &file.name)?;
     let written = (|| {
         out.write_all(render(file).as_bytes())?;
@@ -644,6 +646,34 @@ pub fn write_atomic(dir: &Path, file: &IocFile) -> io::Result<PathBuf> {
         let _ = fs::remove_file(&temporary);
     }
     written
+}
+
+/// A temporary file older than this was left by a writer that died before
+/// its rename (killed, a power cut); a live one renames within moments.
+pub const STALE_TEMPORARY: Duration = Duration::from_secs(60);
+
+/// Removes the regular files `.<name>.conf.*.tmp` in `dir` older than
+/// [`STALE_TEMPORARY`]: each install killed between create and rename leaves
+/// one, and they would pile up towards the directory's entry bound
+/// (source::MAX_DIR_ENTRIES), past which no IOC is read. Best effort: what
+/// cannot be removed now is tried again at the next install.
+fn remove_stale_temporaries(dir: &Path, name: &str) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    let prefix = format!(".{name}.conf.");
+    for entry in entries.take(super::source::MAX_DIR_ENTRIES).flatten() {
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else { continue };
+        if !(file_name.starts_with(&prefix) && file_name.ends_with(".tmp")) {
+            continue;
+        }
+        // lstat: a planted link is judged (and removed) as itself.
+        let stale = entry.metadata().is_ok_and(|m| {
+            m.file_type().is_file() && m.modified().is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_TEMPORARY))
+        });
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// A new file `.<name>.conf.<random>.tmp` in `dir` (not ending in `.conf`,
@@ -830,5 +860,35 @@ mod tests {
             let quoted = |message: &str| message.contains("got") || (value.len() > 2 && message.contains(value));
             assert!(problems.iter().all(|d| !quoted(&d.message)), "{line}: {problems:?}");
         }
+    }
+
+    /// An install killed between create and rename leaves its temporary
+    /// file: the next install of that IOC removes the stale ones (not a live
+    /// writer's, not another IOC's, not a link), so they cannot pile up to
+    /// the directory's entry bound.
+    #[test]
+    fn an_install_removes_temporaries_left_by_killed_installs() {
+        let dir = std::env::temp_dir().join(format!("iocinit-iocfile-stale-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let aged = |name: &str| {
+            let file = File::create(dir.join(name)).unwrap();
+            file.set_modified(std::time::SystemTime::now() - STALE_TEMPORARY * 2).unwrap();
+        };
+        aged(".vac1.conf.00000000000000aa.tmp");
+        aged(".vac2.conf.00000000000000bb.tmp");
+        File::create(dir.join(".vac1.conf.00000000000000cc.tmp")).unwrap();
+        let link = dir.join(".vac1.conf.00000000000000dd.tmp");
+        std::os::unix::fs::symlink(dir.join(".vac2.conf.00000000000000bb.tmp"), &link).unwrap();
+        let old = nix::sys::time::TimeSpec::new(1, 0);
+        nix::sys::stat::utimensat(None, &link, &old, &old, nix::sys::stat::UtimensatFlags::NoFollowSymlink).unwrap();
+        write_atomic(&dir, &IocFile::new("vac1", "./st.cmd")).unwrap();
+        let mut names: Vec<String> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [".vac1.conf.00000000000000cc.tmp", ".vac1.conf.00000000000000dd.tmp", ".vac2.conf.00000000000000bb.tmp", "vac1.conf"]
+        );
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -80,14 +80,27 @@ impl Client {
         socket::setsockopt(&self.fd, socket::sockopt::ReceiveTimeout, &tv.unwrap_or(nix::sys::time::TimeVal::new(0, 0)))
             .map_err(io_err)?;
         let packet = Request::encode(verb, flags, args);
-        socket::send(self.fd.as_raw_fd(), &packet, MsgFlags::MSG_NOSIGNAL).map_err(io_err)?;
+        // PID 1 closed the connection first (EPIPE; ECONNRESET when it left a
+        // request of ours unread), but may have said why (no slot free):
+        // read on.
+        match socket::send(self.fd.as_raw_fd(), &packet, MsgFlags::MSG_NOSIGNAL) {
+            Ok(_) | Err(nix::errno::Errno::EPIPE | nix::errno::Errno::ECONNRESET) => {}
+            Err(e) => return Err(io_err(e)),
+        }
         let mut records = Vec::new();
         let mut buf = vec![0u8; MSG_MAX];
+        let mut reset = false;
         loop {
             let n = match socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
                 Ok(0) => return Err(ClientError::Protocol("connection closed before the end of the reply".into())),
                 Ok(n) => n,
                 Err(nix::errno::Errno::EINTR) => continue,
+                // PID 1 closed without reading the request (no slot): the
+                // kernel reports that once, before the refusal it queued.
+                Err(nix::errno::Errno::ECONNRESET) if !reset => {
+                    reset = true;
+                    continue;
+                }
                 Err(nix::errno::Errno::EAGAIN) => return Err(ClientError::Timeout),
                 Err(e) => return Err(io_err(e)),
             };
@@ -160,5 +173,36 @@ mod tests {
     fn reloads_that_keep_cutting_a_listing_end_in_its_failure() {
         let (reply, requests) = against_cuts(usize::MAX);
         assert_eq!((reply.code, reply.retry, requests), (Code::Fail, true, LISTING_ATTEMPTS as usize));
+    }
+
+    /// PID 1 refuses a client it has no slot for and closes at once, maybe
+    /// before the request is sent: the client still reads why.
+    #[test]
+    fn a_refusal_sent_before_the_request_is_read() {
+        let (ours, theirs) = socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).unwrap();
+        let mut out = [0u8; MSG_MAX];
+        let mut enc = Encoder::new(&mut out, Kind::End);
+        enc.bytes(Tag::Code, &[Code::Fail as u8]).str(Tag::Message, "busy");
+        socket::send(theirs.as_raw_fd(), enc.as_bytes(), MsgFlags::empty()).unwrap();
+        drop(theirs);
+        let mut client = Client { fd: ours, path: PathBuf::from("test") };
+        let reply = client.request(Verb::Status, 0, &[], Some(Duration::from_secs(10))).unwrap();
+        assert_eq!((reply.code, reply.message.as_str()), (Code::Fail, "busy"));
+    }
+
+    /// The same when the request was sent but never read: the kernel
+    /// reports the reset before the queued refusal.
+    #[test]
+    fn a_refusal_is_read_after_the_reset_of_an_unread_request() {
+        let (ours, theirs) = socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).unwrap();
+        socket::send(ours.as_raw_fd(), &Request::encode(Verb::Status, 0, &[]), MsgFlags::empty()).unwrap();
+        let mut out = [0u8; MSG_MAX];
+        let mut enc = Encoder::new(&mut out, Kind::End);
+        enc.bytes(Tag::Code, &[Code::Fail as u8]).str(Tag::Message, "busy");
+        socket::send(theirs.as_raw_fd(), enc.as_bytes(), MsgFlags::empty()).unwrap();
+        drop(theirs);
+        let mut client = Client { fd: ours, path: PathBuf::from("test") };
+        let reply = client.request(Verb::Status, 0, &[], Some(Duration::from_secs(10))).unwrap();
+        assert_eq!((reply.code, reply.message.as_str()), (Code::Fail, "busy"));
     }
 }

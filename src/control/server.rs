@@ -30,6 +30,9 @@ use crate::engine::os::Os;
 use crate::engine::{Engine, Phase, Power, Refusal};
 use crate::sys::{self, FixedBuf};
 
+/// The End for a client that finds every slot taken.
+pub const BUSY: &str = "busy: every control connection is taken; try again";
+
 /// The End of a listing that a configuration reload cut (with [`Tag::Retry`]).
 const LISTING_CUT: &str = "the configuration was reloaded during the reply; ask again";
 
@@ -352,6 +355,10 @@ impl Server {
             .filter(|(_, s)| s.fd.is_some() && s.task == Task::Idle && s.out_len == 0 && s.rank <= rank)
             .min_by_key(|(_, s)| s.serial)
             .map(|(i, _)| i)?;
+        // Its request, if it sent one, was never read: it is refused too.
+        if let Some(fd) = &self.slots[oldest].fd {
+            refuse_busy(fd);
+        }
         self.close(oldest);
         Some(oldest)
     }
@@ -373,8 +380,11 @@ impl Server {
             let mut groups = [0u32; MAX_GROUPS];
             let Some((uid, ngroups)) = sys::peer_credentials(fd.as_raw_fd(), &mut groups) else { continue };
             let rank = self.rank(uid, &groups[..ngroups]);
-            // No slot: the connection is closed at once.
-            let Some(slot) = self.slot_for(rank) else { continue };
+            // No slot: the connection is refused and closed at once.
+            let Some(slot) = self.slot_for(rank) else {
+                refuse_busy(&fd);
+                continue;
+            };
             let _ = socket::setsockopt(&fd, socket::sockopt::SndBuf, &OUTPUT_BUDGET);
             self.serial += 1;
             let s = &mut self.slots[slot];
@@ -968,4 +978,14 @@ fn encode_system<O: Os>(enc: &mut Encoder<'_>, engine: &Engine<O>) {
     if let Some(n) = crate::alloc_count::allocations() {
         enc.u64(Tag::Allocations, n);
     }
+}
+
+/// Refuses a client that gets no slot with a FAIL End, never waiting (the
+/// connection is new, its buffer empty: the one message fits). The client
+/// reads it even when it sends its request after the close.
+fn refuse_busy(fd: &OwnedFd) {
+    let mut buf = [0u8; MSG_MAX];
+    let mut enc = Encoder::new(&mut buf, Kind::End);
+    enc.bytes(Tag::Code, &[Code::Fail as u8]).str(Tag::Message, BUSY);
+    let _ = socket::send(fd.as_raw_fd(), enc.as_bytes(), MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL);
 }

@@ -520,3 +520,24 @@ impl Drop for Pid1 {
         let _ = std::fs::remove_dir(format!("/tmp/iocinit-ns-{}", self.host_pid));
     }
 }
+
+/// How many rounds a storm or power-cut test runs: `default` in a plain
+/// `cargo test` (CI's 2-core budget), `full` (the hardening issue's counts)
+/// when IOCINIT_STORM_FULL=1.
+pub fn rounds(default: usize, full: usize) -> usize {
+    if std::env::var("IOCINIT_STORM_FULL").is_ok_and(|v| v == "1") {
+        full
+    } else {
+        default
+    }
+}
+
+/// A random number below `bound` (getrandom), for random kill points.
+pub fn random_below(bound: u64) -> u64 {
+    iocinit::sys::random_u64().expect("getrandom") % bound.max(1)
+}
+
+/// SIGKILL to a host process (a writer, PID 1 of a namespace).
+pub fn sigkill(host_pid: i32) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(host_pid), nix::sys::signal::Signal::SIGKILL);
+}
