@@ -33,6 +33,38 @@ pub struct Layout {
     /// In `--local` mode, where IOC logs go when the configuration keeps the
     /// system default.
     pub local_ioc_log_dir: Option<PathBuf>,
+    /// In `--local` mode, the procServ to run when the configuration keeps
+    /// the default (`IOC_RUNNER_PROCSERV_TOOL`).
+    pub local_procserv: Option<PathBuf>,
+}
+
+/// epics-ioc-runner's variables that move its directories and choose its
+/// tools, the general one first (docs/MIGRATING.md, "Environment"). In
+/// `--local` mode they are honoured; as PID 1 the configuration chooses.
+pub const RUNNER_CONF_DIR: [&str; 2] = ["IOC_RUNNER_CONF_DIR", "IOC_RUNNER_LOCAL_CONF_DIR"];
+pub const RUNNER_LOG_DIR: [&str; 2] = ["IOC_RUNNER_LOG_DIR", "IOC_RUNNER_LOCAL_LOG_DIR"];
+pub const RUNNER_RUN_DIR: [&str; 2] = ["IOC_RUNNER_RUN_DIR", "IOC_RUNNER_LOCAL_RUN_DIR"];
+pub const RUNNER_PROCSERV_TOOL: &str = "IOC_RUNNER_PROCSERV_TOOL";
+/// Those PID 1's configuration decides (refused in system mode).
+pub const RUNNER_SYSTEM_CHOICES: [&str; 7] = [
+    "IOC_RUNNER_CONF_DIR",
+    "IOC_RUNNER_SYSTEM_CONF_DIR",
+    "IOC_RUNNER_LOG_DIR",
+    "IOC_RUNNER_SYSTEM_LOG_DIR",
+    "IOC_RUNNER_RUN_DIR",
+    "IOC_RUNNER_SYSTEM_RUN_DIR",
+    RUNNER_PROCSERV_TOOL,
+];
+
+/// The first of `names` that is set (non-empty), with its value.
+pub fn runner_var(names: &[&'static str]) -> Option<(&'static str, String)> {
+    names.iter().find_map(|&n| std::env::var(n).ok().filter(|v| !v.is_empty()).map(|v| (n, v)))
+}
+
+/// The value of the first of `names` that is set, when it is a usable
+/// absolute path (the client refuses the others before it gets here).
+fn runner_path(names: &[&'static str]) -> Option<PathBuf> {
+    runner_var(names).map(|(_, v)| PathBuf::from(v)).filter(|p| p.is_absolute())
 }
 
 fn env_dir(name: &str) -> Option<PathBuf> {
@@ -53,8 +85,15 @@ impl Layout {
         let mut layout = Layout::with_run_dir(true, run, state.clone());
         layout.system_log = state.join("system.log");
         layout.default_config = config.join("iocinit/epoch.conf");
-        layout.local_ioc_dir = Some(config.join("procServ.d"));
-        layout.local_ioc_log_dir = Some(state.join("procserv"));
+        layout.local_ioc_dir = Some(runner_path(&RUNNER_CONF_DIR).unwrap_or_else(|| config.join("procServ.d")));
+        layout.local_ioc_log_dir = Some(runner_path(&RUNNER_LOG_DIR).unwrap_or_else(|| state.join("procserv")));
+        // epics-ioc-runner names the console root itself (`.../procserv`);
+        // ours is RUN/procserv, with the control socket in RUN/iocinit.
+        if let Some(run) = runner_path(&RUNNER_RUN_DIR).filter(|p| p.ends_with("procserv")).and_then(|p| p.parent().map(Path::to_path_buf)) {
+            layout.control_socket = run.join("iocinit/control");
+            layout.run_dir = run;
+        }
+        layout.local_procserv = runner_path(&[RUNNER_PROCSERV_TOOL]);
         layout
     }
 
@@ -68,6 +107,7 @@ impl Layout {
             default_config: PathBuf::from(DEFAULT_CONFIG),
             local_ioc_dir: None,
             local_ioc_log_dir: None,
+            local_procserv: None,
         }
     }
 
