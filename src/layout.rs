@@ -4,7 +4,8 @@
 //! PID 1 (and a supervisor started as root without `--local`):
 //! `/run/iocinit/control`, `/run/procserv/<ioc>/control`,
 //! `/var/lib/iocinit/state`, `/var/log/system.log`, `/etc/epoch/epoch.conf`.
-//! `--local`: the same under `$XDG_RUNTIME_DIR` (else `/tmp/iocinit-<uid>`),
+//! `--local`: the same under `$XDG_RUNTIME_DIR` (else `/run/user/<uid>` when
+//! it is ours, else `/tmp/iocinit-<uid>`),
 //! `$XDG_STATE_HOME` (else `~/.local/state`) and `$XDG_CONFIG_HOME` (else
 //! `~/.config`), so an engineer runs a board's configuration without root.
 //! `--run-dir`, `--socket`, `--state-dir` and `--system-log` move each of
@@ -71,6 +72,15 @@ fn env_dir(name: &str) -> Option<PathBuf> {
     std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from).filter(|p| p.is_absolute())
 }
 
+/// `/run/user/UID` when it exists and is ours (logind's runtime directory,
+/// where epics-ioc-runner's local consoles are, also in a session that did
+/// not export XDG_RUNTIME_DIR, e.g. su or a cron job).
+fn own_runtime_dir(uid: u32) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = PathBuf::from(format!("/run/user/{uid}"));
+    std::fs::symlink_metadata(&dir).ok().filter(|m| m.is_dir() && m.uid() == uid).map(|_| dir)
+}
+
 impl Layout {
     pub fn system() -> Layout {
         Layout::with_run_dir(false, PathBuf::from("/run"), PathBuf::from("/var/lib/iocinit"))
@@ -79,7 +89,7 @@ impl Layout {
     pub fn local() -> Layout {
         let uid = nix::unistd::getuid().as_raw();
         let home = env_dir("HOME").unwrap_or_else(|| PathBuf::from("/tmp"));
-        let run = env_dir("XDG_RUNTIME_DIR").unwrap_or_else(|| PathBuf::from(format!("/tmp/iocinit-{uid}")));
+        let run = env_dir("XDG_RUNTIME_DIR").or_else(|| own_runtime_dir(uid)).unwrap_or_else(|| PathBuf::from(format!("/tmp/iocinit-{uid}")));
         let state = env_dir("XDG_STATE_HOME").unwrap_or_else(|| home.join(".local/state")).join("iocinit");
         let config = env_dir("XDG_CONFIG_HOME").unwrap_or_else(|| home.join(".config"));
         let mut layout = Layout::with_run_dir(true, run, state.clone());
