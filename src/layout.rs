@@ -37,6 +37,9 @@ pub struct Layout {
     /// In `--local` mode, the procServ to run when the configuration keeps
     /// the default (`IOC_RUNNER_PROCSERV_TOOL`).
     pub local_procserv: Option<PathBuf>,
+    /// In `--local` mode, the console root epics-ioc-runner's run directory
+    /// names (`IOC_RUNNER_LOCAL_RUN_DIR`), instead of `RUN/procserv`.
+    pub local_consoles: Option<PathBuf>,
 }
 
 /// epics-ioc-runner's variables that move its directories and choose its
@@ -46,15 +49,14 @@ pub const RUNNER_CONF_DIR: [&str; 2] = ["IOC_RUNNER_CONF_DIR", "IOC_RUNNER_LOCAL
 pub const RUNNER_LOG_DIR: [&str; 2] = ["IOC_RUNNER_LOG_DIR", "IOC_RUNNER_LOCAL_LOG_DIR"];
 pub const RUNNER_RUN_DIR: [&str; 2] = ["IOC_RUNNER_RUN_DIR", "IOC_RUNNER_LOCAL_RUN_DIR"];
 pub const RUNNER_PROCSERV_TOOL: &str = "IOC_RUNNER_PROCSERV_TOOL";
-/// Those PID 1's configuration decides (refused in system mode).
-pub const RUNNER_SYSTEM_CHOICES: [&str; 7] = [
+/// The directories PID 1's configuration decides (refused in system mode).
+pub const RUNNER_SYSTEM_DIRS: [&str; 6] = [
     "IOC_RUNNER_CONF_DIR",
     "IOC_RUNNER_SYSTEM_CONF_DIR",
     "IOC_RUNNER_LOG_DIR",
     "IOC_RUNNER_SYSTEM_LOG_DIR",
     "IOC_RUNNER_RUN_DIR",
     "IOC_RUNNER_SYSTEM_RUN_DIR",
-    RUNNER_PROCSERV_TOOL,
 ];
 
 /// The first of `names` that is set (non-empty), with its value.
@@ -97,11 +99,14 @@ impl Layout {
         layout.default_config = config.join("iocinit/epoch.conf");
         layout.local_ioc_dir = Some(runner_path(&RUNNER_CONF_DIR).unwrap_or_else(|| config.join("procServ.d")));
         layout.local_ioc_log_dir = Some(runner_path(&RUNNER_LOG_DIR).unwrap_or_else(|| state.join("procserv")));
-        // epics-ioc-runner names the console root itself (`.../procserv`);
-        // ours is RUN/procserv, with the control socket in RUN/iocinit.
-        if let Some(run) = runner_path(&RUNNER_RUN_DIR).filter(|p| p.ends_with("procserv")).and_then(|p| p.parent().map(Path::to_path_buf)) {
-            layout.control_socket = run.join("iocinit/control");
-            layout.run_dir = run;
+        // epics-ioc-runner's run directory is the console root itself; the
+        // control socket goes beside it, in its parent's iocinit/.
+        if let Some(consoles) = runner_path(&RUNNER_RUN_DIR) {
+            if let Some(run) = consoles.parent().filter(|p| !p.as_os_str().is_empty()) {
+                layout.run_dir = run.to_path_buf();
+                layout.control_socket = run.join("iocinit/control");
+            }
+            layout.local_consoles = Some(consoles);
         }
         layout.local_procserv = runner_path(&[RUNNER_PROCSERV_TOOL]);
         layout
@@ -118,6 +123,7 @@ impl Layout {
             local_ioc_dir: None,
             local_ioc_log_dir: None,
             local_procserv: None,
+            local_consoles: None,
         }
     }
 
@@ -145,7 +151,7 @@ impl Layout {
 
     /// `/run/procserv`: one directory per console.
     pub fn console_root(&self) -> PathBuf {
-        self.run_dir.join("procserv")
+        self.local_consoles.clone().unwrap_or_else(|| self.run_dir.join("procserv"))
     }
 
     pub fn console_dir(&self, name: &str) -> PathBuf {

@@ -91,15 +91,21 @@ fn the_peers_grammar_and_exit_codes() {
     expect(&runner(&["stop", "vac1"], &[("IOCINIT_SOCKET", "/nonexistent/iocinit/control")]), 3, "iocinit is not running", "no supervisor");
 
     // IOC_RUNNER_* as PID 1: the configuration owns the choice.
-    for var in ["IOC_RUNNER_CONF_DIR", "IOC_RUNNER_SYSTEM_CONF_DIR", "IOC_RUNNER_LOG_DIR", "IOC_RUNNER_RUN_DIR", "IOC_RUNNER_PROCSERV_TOOL"] {
-        let out = runner(&["list"], &[(var, "/srv/x")]);
+    // The directories for every command, the procServ tool where procServ
+    // would be started.
+    let cases = ["IOC_RUNNER_CONF_DIR", "IOC_RUNNER_SYSTEM_CONF_DIR", "IOC_RUNNER_LOG_DIR", "IOC_RUNNER_RUN_DIR"]
+        .map(|var| (var, &["list"][..]))
+        .into_iter()
+        .chain([("IOC_RUNNER_PROCSERV_TOOL", &["start", "vac1"][..]), ("IOC_RUNNER_PROCSERV_TOOL", &["install", "/tmp/x.conf"])]);
+    for (var, args) in cases {
+        let out = runner(args, &[(var, "/usr/sbin/procServ")]);
         expect(&out, 1, var, var);
-        assert!(stderr(&out).contains("use --local"), "{var}: {}", text(&out));
+        assert!(stderr(&out).contains("use --local"), "{var} {args:?}: {}", text(&out));
     }
     // With --local, checked as the peer checks them (before any supervisor).
     expect(&runner(&["--local", "list"], &[("IOC_RUNNER_LOCAL_CONF_DIR", "relative/conf")]), 1, "must be an absolute path", "relative");
     expect(&runner(&["--local", "list"], &[("IOC_RUNNER_CONF_DIR", "/tmp/conf dir")]), 1, "must be an absolute path", "space");
-    expect(&runner(&["--local", "list"], &[("IOC_RUNNER_LOCAL_RUN_DIR", "/tmp/somewhere")]), 1, "must end in /procserv", "run dir");
+    expect(&runner(&["--local", "list"], &[("IOC_RUNNER_LOCAL_RUN_DIR", "run/procserv")]), 1, "must be an absolute path", "run dir");
     let scratch = Scratch::new("runner-tools");
     let plain = scratch.path().join("procServ");
     std::fs::write(&plain, "").unwrap();
@@ -223,17 +229,15 @@ impl Drop for RemoveOnDrop {
 #[test]
 fn local_mode_starts_its_supervisor_and_prints_what_scripts_parse() {
     let scratch = Scratch::new("runner-local");
-    // No XDG_RUNTIME_DIR, as under su or cron: /run/user/UID when it is the
-    // user's (made here, and removed, when the host has none; where the host
-    // has one, XDG_RUNTIME_DIR points into the scratch directory instead).
-    let uid = nix::unistd::User::from_name(LOCAL_USER).unwrap().map(|u| u.uid.as_raw()).expect("tests/support/install-test-users");
-    let run_user = PathBuf::from(format!("/run/user/{uid}"));
-    let _run_user = (!run_user.exists()).then(|| RemoveOnDrop(run_user.clone()));
-    let mut s = Session::new(scratch.path(), _run_user.as_ref().map(|r| r.0.clone()));
+    let mut s = Session::new(scratch.path(), None);
     let conf_dir = scratch.path().join("conf/procServ.d");
     let log_dir = scratch.path().join("logs");
     s.set("IOC_RUNNER_LOCAL_CONF_DIR", &conf_dir);
     s.set("IOC_RUNNER_LOCAL_LOG_DIR", &log_dir);
+    // The peer's run directory is the console root; the control socket goes
+    // beside it.
+    let consoles = s.runtime.join("consoles");
+    s.set("IOC_RUNNER_LOCAL_RUN_DIR", &consoles);
     let ioc = SoftIoc::standard(scratch.path(), "demo");
     for dir in ["conf", "logs"] {
         std::fs::create_dir_all(scratch.path().join(dir)).unwrap();
@@ -249,11 +253,14 @@ fn local_mode_starts_its_supervisor_and_prints_what_scripts_parse() {
     assert!(stderr(&out).contains("Info: started your supervisor (iocinit --local"), "{}", text(&out));
     assert!(conf_dir.join("iocdemo.conf").exists(), "{}", text(&out));
     assert!(s.control().exists(), "{} {}", s.control().display(), text(&out));
+    let conf = std::fs::read_to_string(conf_dir.join("iocdemo.conf")).unwrap();
+    assert!(conf.contains(&format!("{}/iocdemo/control\"", consoles.display())), "{conf}");
 
     let out = ok(s.run("ioc-runner", &["start", "iocdemo", "--local"]), "start");
     assert!(out.contains("iocdemo is ready"), "{out}");
     ioc.wait_value("calc", "42", UP);
     assert!(std::fs::read_to_string(log_dir.join("iocdemo.log")).unwrap().contains("All initialization complete"));
+    assert!(consoles.join("iocdemo/control").exists());
 
     // status: systemd's Active: line first, our details below it.
     let out = ok(s.run("ioc-runner", &["--local", "status", "iocdemo"]), "status");
@@ -303,6 +310,27 @@ fn local_mode_starts_its_supervisor_and_prints_what_scripts_parse() {
     assert!(out.contains("iocdemo"), "{out}");
     s.poweroff();
     assert!(wait_for(UP, || port_is_free(ioc.port)), "the IOC outlived the supervisor");
+}
+
+/// Without XDG_RUNTIME_DIR (su, cron) the run directory is /run/user/UID
+/// when it is the user's, as epics-ioc-runner's default; checked where the
+/// host has none for the test user (made here, then removed).
+#[test]
+fn local_mode_without_xdg_runtime_dir_uses_run_user() {
+    let uid = nix::unistd::User::from_name(LOCAL_USER).unwrap().map(|u| u.uid.as_raw()).expect("tests/support/install-test-users");
+    let run_user = PathBuf::from(format!("/run/user/{uid}"));
+    if run_user.exists() {
+        eprintln!("note: {} exists on this host; not checked", run_user.display());
+        return;
+    }
+    let _made = RemoveOnDrop(run_user.clone());
+    let scratch = Scratch::new("runner-run-user");
+    let s = Session::new(scratch.path(), Some(run_user.clone()));
+    assert!(!s.env.iter().any(|(k, _)| k == "XDG_RUNTIME_DIR"));
+    let out = ok(s.run("ioc-runner", &["--local", "list"]), "ioc-runner --local list");
+    assert!(out.contains(&format!("{}/procserv", run_user.display())), "{out}");
+    assert!(s.answers(), "no supervisor on {}", s.control().display());
+    s.poweroff();
 }
 
 #[test]

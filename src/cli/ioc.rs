@@ -50,6 +50,9 @@ struct Install {
     start: bool,
 }
 
+/// The epics-ioc-runner release whose commands and tests these follow.
+const PEER_VERSION: &str = "1.2.4";
+
 /// Seconds `start` and `restart` wait for readiness unless --timeout says.
 const READY_TIMEOUT_SECS: u64 = 30;
 
@@ -61,7 +64,8 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
             return EXIT_OK;
         }
         ioc_args::Parsed::Version => {
-            println!("{name} (iocinit) version {}", env!("CARGO_PKG_VERSION"));
+            // Scripts look for the peer's "epics-ioc-runner version".
+            println!("{name} from iocinit {}: the commands of epics-ioc-runner version {PEER_VERSION}", env!("CARGO_PKG_VERSION"));
             return EXIT_OK;
         }
         ioc_args::Parsed::Error(e) => {
@@ -70,7 +74,7 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
         }
     };
     let common = &inv.common;
-    if let Err(e) = check_runner_env(common.local) {
+    if let Err(e) = check_runner_env(common.local, &inv.verb) {
         eprintln!("Error: {e}");
         return EXIT_FAIL;
     }
@@ -113,28 +117,23 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
 /// "Environment"): with `--local` the directory and procServ choices are
 /// honoured (by the supervisor `ioc --local` starts, see [`local_supervisor`])
 /// once they pass the peer's checks; as PID 1 the configuration owns them.
-fn check_runner_env(local: bool) -> Result<(), String> {
-    use crate::layout::{runner_var, RUNNER_CONF_DIR, RUNNER_LOG_DIR, RUNNER_PROCSERV_TOOL, RUNNER_RUN_DIR, RUNNER_SYSTEM_CHOICES};
-    if !local {
-        if let Some((var, value)) = runner_var(&RUNNER_SYSTEM_CHOICES) {
-            return Err(format!(
-                "{var}='{value}': on a board PID 1 chooses this (IocDirectory, IocLogDirectory, ProcServ \
-                 in /etc/epoch/epoch.conf; consoles under /run/procserv). Unset it, or use --local."
-            ));
-        }
+fn check_runner_env(local: bool, verb: &str) -> Result<(), String> {
+    use crate::layout::{runner_var, RUNNER_CONF_DIR, RUNNER_LOG_DIR, RUNNER_PROCSERV_TOOL, RUNNER_RUN_DIR, RUNNER_SYSTEM_DIRS};
+    // The directories say which IOCs a command means: refused outright. The
+    // procServ tool matters only where procServ is started.
+    let starts = matches!(verb, "install" | "start" | "restart");
+    let system_choice = runner_var(&RUNNER_SYSTEM_DIRS).or_else(|| runner_var(&[RUNNER_PROCSERV_TOOL]).filter(|_| starts));
+    if let (false, Some((var, value))) = (local, system_choice) {
+        return Err(format!(
+            "{var}='{value}': on a board PID 1 chooses this (IocDirectory, IocLogDirectory, ProcServ \
+             in /etc/epoch/epoch.conf; consoles under /run/procserv). Unset it, or use --local."
+        ));
     }
-    for names in [&RUNNER_CONF_DIR, &RUNNER_LOG_DIR, &RUNNER_RUN_DIR] {
+    for (names, what) in [(&RUNNER_CONF_DIR, "configuration"), (&RUNNER_LOG_DIR, "log"), (&RUNNER_RUN_DIR, "runtime")] {
         if let Some((var, value)) = runner_var(names) {
             if !value.starts_with('/') || value.contains(char::is_whitespace) {
-                return Err(format!("resolved directory '{value}' ({var}) must be an absolute path with no whitespace."));
+                return Err(format!("resolved {what} directory '{value}' ({var}) must be an absolute path with no whitespace."));
             }
-        }
-    }
-    if let Some((var, value)) = runner_var(&RUNNER_RUN_DIR) {
-        if !value.trim_end_matches('/').ends_with("/procserv") {
-            return Err(format!(
-                "{var}='{value}' must end in /procserv: iocinit keeps its control socket beside it (DIR/iocinit/control)."
-            ));
         }
     }
     // The console client is built in: IOC_RUNNER_CON_TOOL chooses nothing,
