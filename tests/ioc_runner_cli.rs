@@ -273,6 +273,12 @@ fn local_mode_starts_its_supervisor_and_prints_what_scripts_parse() {
     assert!(out.contains(&format!("1. IOC Configuration File: {}", conf_dir.join("iocdemo.conf").display())), "{out}");
     assert!(out.contains("IOC_CMD=\"./st.cmd\""), "{out}");
     assert!(out.contains("2. procServ Command Line") && out.contains("procServ -f --name iocdemo"), "{out}");
+    // A file that is not there: the header on stdout, the error and the
+    // closing divider on stderr (the peer's streams).
+    let out = s.run("ioc-runner", &["--local", "view", "absent"]);
+    expect(&out, 1, "Configuration file not found", "view absent");
+    let dividers = |t: &str| t.lines().filter(|l| !l.is_empty() && l.bytes().all(|b| b == b'=')).count();
+    assert_eq!((dividers(&stdout(&out)), dividers(&stderr(&out))), (1, 1), "{}", text(&out));
     // log: the procServ log, -n lines of it.
     let out = ok(s.run("ioc-runner", &["--local", "log", "iocdemo", "-n", "200"]), "log");
     assert!(out.contains("All initialization complete"), "{out}");

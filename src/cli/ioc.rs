@@ -475,32 +475,38 @@ fn write_status_json(j: &mut crate::json::Json, ioc: &IocInfo) {
 }
 
 /// `ioc view NAME`: the IOC file and the procServ command line that runs it
-/// (our equivalent of the peer's rendered systemd unit), in the peer's frame.
+/// (our equivalent of the peer's rendered systemd unit), in the peer's frame
+/// and streams: a missing file is an error on stderr after the header.
 fn view_cmd(common: &Common, name: &str) -> i32 {
-    with_ioc(common, name, |ioc| {
-        let (dir, _) = match directories(common) {
-            Ok(d) => d,
-            Err(code) => return code,
-        };
-        let path = dir.join(format!("{name}.conf"));
-        let divider = "=".repeat(100);
-        let sub_divider = "-".repeat(100);
-        println!("{divider}\n1. IOC Configuration File: {}\n{sub_divider}", path.display());
-        match std::fs::read_to_string(&path) {
-            Ok(text) => print!("{text}"),
-            Err(e) => {
-                eprintln!("Error: Configuration file not found at {}: {e}\n{divider}", path.display());
-                return EXIT_FAIL;
-            }
+    if let Err(code) = check_name(name) {
+        return code;
+    }
+    let (dir, _) = match directories(common) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let path = dir.join(format!("{name}.conf"));
+    let divider = "=".repeat(100);
+    let sub_divider = "-".repeat(100);
+    println!("{divider}\n1. IOC Configuration File: {}\n{sub_divider}", path.display());
+    match std::fs::read_to_string(&path) {
+        Ok(text) => print!("{text}"),
+        Err(e) => {
+            eprintln!("Error: Configuration file not found at {} ({e})\n{divider}", path.display());
+            return EXIT_FAIL;
         }
-        println!("\n{divider}\n2. procServ Command Line\n{sub_divider}");
-        match running_argv(ioc) {
+    }
+    println!("\n{divider}\n2. procServ Command Line\n{sub_divider}");
+    let record = common.request(Verb::Status, 0, &[name], Some(Duration::from_secs(10)));
+    match record.ok().filter(|r| r.code == Code::Ok).and_then(|r| r.records.into_iter().next()).and_then(IocInfo::from_record) {
+        Some(ioc) => match running_argv(&ioc) {
             Some(argv) => println!("{}", argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")),
             None => println!("(procServ is not running: the command line is made when it starts; 'ioc start {name}')"),
-        }
-        println!("{divider}");
-        EXIT_OK
-    })
+        },
+        None => println!("(the supervisor has not loaded this file: 'ioc rescan')"),
+    }
+    println!("{divider}");
+    EXIT_OK
 }
 
 /// The command line of the IOC's running procServ.
