@@ -58,7 +58,7 @@ const READY_TIMEOUT_SECS: u64 = 30;
 
 pub fn main(name: &str, args: Vec<String>) -> i32 {
     let inv = match ioc_args::parse(&args) {
-        ioc_args::Parsed::Run(inv) => inv,
+        ioc_args::Parsed::Run(inv) => *inv,
         ioc_args::Parsed::Usage => {
             println!("{}", ioc_args::usage(name));
             return EXIT_OK;

@@ -119,7 +119,7 @@ pub struct Invocation {
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Parsed {
-    Run(Invocation),
+    Run(Box<Invocation>),
     Usage,
     Version,
     /// A usage error: the message to print (exit 1).
@@ -203,12 +203,12 @@ pub fn parse(words: &[String]) -> Parsed {
     if inv.target.is_none() && !target_optional {
         return Parsed::Error(match verb.as_str() {
             "generate" | "install" => format!("A target directory or file is required for {verb}."),
-            "status" => "Target IOC name is required for status (or --all; 'list -v' shows a table).".into(),
+            "status" => "Target IOC name is required for status (ioc status --all for every IOC, ioc list -v for a table).".into(),
             _ => format!("Target IOC name is required for {verb}."),
         });
     }
     inv.verb = verb;
-    Parsed::Run(inv)
+    Parsed::Run(Box::new(inv))
 }
 
 /// The first word that is neither an option nor the value of a global one.
@@ -311,7 +311,7 @@ mod tests {
 
     fn invocation(words: &[&str]) -> Invocation {
         match run(words) {
-            Parsed::Run(inv) => inv,
+            Parsed::Run(inv) => *inv,
             other => panic!("{words:?}: {other:?}"),
         }
     }
