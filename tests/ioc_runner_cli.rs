@@ -88,7 +88,8 @@ fn the_peers_grammar_and_exit_codes() {
         expect(&runner(&["view", "--", name], &[]), 1, "Invalid IOC name", name);
     }
     // No supervisor answers (system mode): 3, which the peer has no need for.
-    expect(&runner(&["stop", "vac1"], &[("IOCINIT_SOCKET", "/nonexistent/iocinit/control")]), 3, "iocinit is not running", "no supervisor");
+    let nowhere = runner_home().join("nowhere/iocinit/control");
+    expect(&runner(&["stop", "vac1"], &[("IOCINIT_SOCKET", nowhere.to_str().unwrap())]), 3, "iocinit is not running", "no supervisor");
 
     // IOC_RUNNER_* as PID 1: the configuration owns the choice.
     // The directories for every command, the procServ tool where procServ
@@ -111,7 +112,7 @@ fn the_peers_grammar_and_exit_codes() {
     std::fs::write(&plain, "").unwrap();
     std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
     for var in ["IOC_RUNNER_PROCSERV_TOOL", "IOC_RUNNER_CON_TOOL"] {
-        for bad in [plain.to_str().unwrap(), "/usr/bin", "/nonexistent/procServ"] {
+        for bad in [plain.to_str().unwrap(), "/usr/bin", "/no/such/procServ"] {
             expect(&runner(&["--local", "list"], &[(var, bad)]), 1, &format!("{var} '{bad}' is not an executable file."), var);
         }
     }
@@ -306,7 +307,8 @@ fn local_mode_starts_its_supervisor_and_prints_what_scripts_parse() {
     // An IOC that is not installed: the peer's message, exit 1.
     let out = s.run("ioc-runner", &["--local", "stop", "nope"]);
     expect(&out, 1, &format!("No configuration found for IOC 'nope' (looked in {})", conf_dir.display()), "stop nope");
-    // Another IOC directory than the running supervisor serves: refused.
+    // Another IOC directory than the running supervisor serves, while it
+    // runs an IOC: refused.
     let another = [("IOC_RUNNER_LOCAL_CONF_DIR", Path::new("/tmp/another-procServ.d"))];
     let out = s.command_with(&another, "ioc-runner", &["--local", "list"]).output().unwrap();
     expect(&out, 1, "serves", "another directory");
@@ -314,6 +316,17 @@ fn local_mode_starts_its_supervisor_and_prints_what_scripts_parse() {
     // Epoch's verbs reach the same supervisor.
     let out = ok(s.run("iocinit", &["--local", "status"]), "iocinit --local status");
     assert!(out.contains("iocdemo"), "{out}");
+    // Once it runs nothing, a command naming another IOC directory gets a
+    // supervisor for that one.
+    ok(s.run("ioc-runner", &["--local", "stop", "iocdemo"]), "stop");
+    let other = scratch.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    s.give(&other);
+    let out = s.command_with(&[("IOC_RUNNER_LOCAL_CONF_DIR", &other)], "ioc-runner", &["--local", "list"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(stderr(&out).contains(&format!("ran nothing: stopped it, to serve {}", other.display())), "{}", text(&out));
+    let out = s.command_with(&[("IOC_RUNNER_LOCAL_CONF_DIR", &other)], "ioc-runner", &["--local", "stop", "iocdemo"]).output().unwrap();
+    expect(&out, 1, &format!("No configuration found for IOC 'iocdemo' (looked in {})", other.display()), "the other directory");
     s.poweroff();
     assert!(wait_for(UP, || port_is_free(ioc.port)), "the IOC outlived the supervisor");
 }

@@ -198,19 +198,41 @@ fn local_supervisor(common: &Common) -> Result<(), i32> {
 
 /// A running local supervisor serving another IOC directory than
 /// IOC_RUNNER_(LOCAL_)CONF_DIR names would install and look up elsewhere.
+/// One that runs nothing is replaced (poweroff, then a new one for the
+/// directory asked for), as epics-ioc-runner's commands follow the variable
+/// from one command to the next; one that runs something is left alone and
+/// the command refused.
 fn same_ioc_dir(common: &Common, layout: &crate::layout::Layout) -> Result<(), i32> {
     let Some((var, wanted)) = crate::layout::runner_var(&crate::layout::RUNNER_CONF_DIR) else { return Ok(()) };
     let (serving, _) = directories(common)?;
-    if serving != Path::new(&wanted) {
+    if serving == Path::new(&wanted) {
+        return Ok(());
+    }
+    let running = common.request(Verb::Status, 0, &[], Some(Duration::from_secs(10)))?;
+    let busy = running.records.iter().filter_map(|r| Some((r.str(Tag::Id)?, r.str(Tag::State)?))).find(|(_, state)| !is_down(state));
+    if let Some((id, state)) = busy {
         eprintln!(
-            "Error: your supervisor ({}) serves {}, not {var}={wanted}: stop it (iocinit --local poweroff) \
-             or unset {var}",
+            "Error: your supervisor ({}) serves {}, not {var}={wanted}, and {id} is {state}: \
+             stop it (iocinit --local poweroff) or unset {var}",
             layout.control_socket.display(),
             serving.display()
         );
         return Err(EXIT_FAIL);
     }
-    Ok(())
+    let reply = common.request(Verb::Power, 0, &["poweroff", "0"], Some(Duration::from_secs(10)))?;
+    if super::finish(&reply, "poweroff") != EXIT_OK {
+        return Err(EXIT_FAIL);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(LOCAL_START_SECS);
+    while Client::connect(&layout.control_socket).is_ok() {
+        if std::time::Instant::now() > deadline {
+            eprintln!("Error: your supervisor ({}) did not stop within {LOCAL_START_SECS} s", layout.control_socket.display());
+            return Err(EXIT_UNREACHABLE);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("Info: your supervisor served {} and ran nothing: stopped it, to serve {wanted} ({var})", serving.display());
+    local_supervisor(common)
 }
 
 /// What PID 1 says about one IOC.
