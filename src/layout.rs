@@ -4,7 +4,8 @@
 //! PID 1 (and a supervisor started as root without `--local`):
 //! `/run/iocinit/control`, `/run/procserv/<ioc>/control`,
 //! `/var/lib/iocinit/state`, `/var/log/system.log`, `/etc/epoch/epoch.conf`.
-//! `--local`: the same under `$XDG_RUNTIME_DIR` (else `/tmp/iocinit-<uid>`),
+//! `--local`: the same under `$XDG_RUNTIME_DIR` (else `/run/user/<uid>` when
+//! it is ours, else `/tmp/iocinit-<uid>`),
 //! `$XDG_STATE_HOME` (else `~/.local/state`) and `$XDG_CONFIG_HOME` (else
 //! `~/.config`), so an engineer runs a board's configuration without root.
 //! `--run-dir`, `--socket`, `--state-dir` and `--system-log` move each of
@@ -33,10 +34,53 @@ pub struct Layout {
     /// In `--local` mode, where IOC logs go when the configuration keeps the
     /// system default.
     pub local_ioc_log_dir: Option<PathBuf>,
+    /// In `--local` mode, the procServ to run when the configuration keeps
+    /// the default (`IOC_RUNNER_PROCSERV_TOOL`).
+    pub local_procserv: Option<PathBuf>,
+    /// In `--local` mode, the console root epics-ioc-runner's run directory
+    /// names (`IOC_RUNNER_LOCAL_RUN_DIR`), instead of `RUN/procserv`.
+    pub local_consoles: Option<PathBuf>,
+}
+
+/// epics-ioc-runner's variables that move its directories and choose its
+/// tools, the general one first (docs/MIGRATING.md, "Environment"). In
+/// `--local` mode they are honoured; as PID 1 the configuration chooses.
+pub const RUNNER_CONF_DIR: [&str; 2] = ["IOC_RUNNER_CONF_DIR", "IOC_RUNNER_LOCAL_CONF_DIR"];
+pub const RUNNER_LOG_DIR: [&str; 2] = ["IOC_RUNNER_LOG_DIR", "IOC_RUNNER_LOCAL_LOG_DIR"];
+pub const RUNNER_RUN_DIR: [&str; 2] = ["IOC_RUNNER_RUN_DIR", "IOC_RUNNER_LOCAL_RUN_DIR"];
+pub const RUNNER_PROCSERV_TOOL: &str = "IOC_RUNNER_PROCSERV_TOOL";
+/// The directories PID 1's configuration decides (refused in system mode).
+pub const RUNNER_SYSTEM_DIRS: [&str; 6] = [
+    "IOC_RUNNER_CONF_DIR",
+    "IOC_RUNNER_SYSTEM_CONF_DIR",
+    "IOC_RUNNER_LOG_DIR",
+    "IOC_RUNNER_SYSTEM_LOG_DIR",
+    "IOC_RUNNER_RUN_DIR",
+    "IOC_RUNNER_SYSTEM_RUN_DIR",
+];
+
+/// The first of `names` that is set (non-empty), with its value.
+pub fn runner_var(names: &[&'static str]) -> Option<(&'static str, String)> {
+    names.iter().find_map(|&n| std::env::var(n).ok().filter(|v| !v.is_empty()).map(|v| (n, v)))
+}
+
+/// The value of the first of `names` that is set, when it is a usable
+/// absolute path (the client refuses the others before it gets here).
+fn runner_path(names: &[&'static str]) -> Option<PathBuf> {
+    runner_var(names).map(|(_, v)| PathBuf::from(v)).filter(|p| p.is_absolute())
 }
 
 fn env_dir(name: &str) -> Option<PathBuf> {
     std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from).filter(|p| p.is_absolute())
+}
+
+/// `/run/user/UID` when it exists and is ours (logind's runtime directory,
+/// where epics-ioc-runner's local consoles are, also in a session that did
+/// not export XDG_RUNTIME_DIR, e.g. su or a cron job).
+fn own_runtime_dir(uid: u32) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = PathBuf::from(format!("/run/user/{uid}"));
+    std::fs::symlink_metadata(&dir).ok().filter(|m| m.is_dir() && m.uid() == uid).map(|_| dir)
 }
 
 impl Layout {
@@ -47,14 +91,24 @@ impl Layout {
     pub fn local() -> Layout {
         let uid = nix::unistd::getuid().as_raw();
         let home = env_dir("HOME").unwrap_or_else(|| PathBuf::from("/tmp"));
-        let run = env_dir("XDG_RUNTIME_DIR").unwrap_or_else(|| PathBuf::from(format!("/tmp/iocinit-{uid}")));
+        let run = env_dir("XDG_RUNTIME_DIR").or_else(|| own_runtime_dir(uid)).unwrap_or_else(|| PathBuf::from(format!("/tmp/iocinit-{uid}")));
         let state = env_dir("XDG_STATE_HOME").unwrap_or_else(|| home.join(".local/state")).join("iocinit");
         let config = env_dir("XDG_CONFIG_HOME").unwrap_or_else(|| home.join(".config"));
         let mut layout = Layout::with_run_dir(true, run, state.clone());
         layout.system_log = state.join("system.log");
         layout.default_config = config.join("iocinit/epoch.conf");
-        layout.local_ioc_dir = Some(config.join("procServ.d"));
-        layout.local_ioc_log_dir = Some(state.join("procserv"));
+        layout.local_ioc_dir = Some(runner_path(&RUNNER_CONF_DIR).unwrap_or_else(|| config.join("procServ.d")));
+        layout.local_ioc_log_dir = Some(runner_path(&RUNNER_LOG_DIR).unwrap_or_else(|| state.join("procserv")));
+        // epics-ioc-runner's run directory is the console root itself; the
+        // control socket goes beside it, in its parent's iocinit/.
+        if let Some(consoles) = runner_path(&RUNNER_RUN_DIR) {
+            if let Some(run) = consoles.parent().filter(|p| !p.as_os_str().is_empty()) {
+                layout.run_dir = run.to_path_buf();
+                layout.control_socket = run.join("iocinit/control");
+            }
+            layout.local_consoles = Some(consoles);
+        }
+        layout.local_procserv = runner_path(&[RUNNER_PROCSERV_TOOL]);
         layout
     }
 
@@ -68,6 +122,8 @@ impl Layout {
             default_config: PathBuf::from(DEFAULT_CONFIG),
             local_ioc_dir: None,
             local_ioc_log_dir: None,
+            local_procserv: None,
+            local_consoles: None,
         }
     }
 
@@ -95,7 +151,7 @@ impl Layout {
 
     /// `/run/procserv`: one directory per console.
     pub fn console_root(&self) -> PathBuf {
-        self.run_dir.join("procserv")
+        self.local_consoles.clone().unwrap_or_else(|| self.run_dir.join("procserv"))
     }
 
     pub fn console_dir(&self, name: &str) -> PathBuf {

@@ -69,7 +69,7 @@ fn outside_the_ioc_group_one_may_look_but_not_touch() {
     let rows = list_rows(&table);
     assert_eq!((column(&rows[0], "STATUS"), column(&rows[0], "K-STATE")), ("active", "LISTEN"), "{table}");
     assert_eq!(column(&rows[0], "PID"), before.to_string());
-    let view = ok(p.ioc_as(OUTSIDER, &["view", "demo"]), "ioc view as outsider");
+    let view = ok(p.ioc_as(OUTSIDER, &["log", "demo"]), "ioc log as outsider");
     assert!(view.contains("iocRun: All initialization complete"), "{view}");
     let status = ok(p.ioc_as(OUTSIDER, &["status", "demo"]), "ioc status as outsider");
     assert!(status.contains("running"), "{status}");
@@ -119,7 +119,7 @@ fn ioc_names_are_checked_before_anything_is_sent() {
         &["restart", "a b"],
         &["attach", "x/y"],
         &["monitor", ".hidden"],
-        &["view", "-n", "1", "../log"],
+        &["log", "-n", "1", "../log"],
         &["status", ""],
         &["inspect", "$(reboot)"],
         &["enable", "ä"],
@@ -131,8 +131,8 @@ fn ioc_names_are_checked_before_anything_is_sent() {
             .args(["--socket", nowhere])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(2), "ioc {args:?}: {}", text(&out));
+        assert_eq!(out.status.code(), Some(1), "ioc {args:?}: {}", text(&out));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("invalid IOC name"), "ioc {args:?}: {err}");
+        assert!(err.contains("Invalid IOC name"), "ioc {args:?}: {err}");
     }
 }

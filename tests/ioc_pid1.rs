@@ -106,9 +106,9 @@ fn a_real_ioc_is_listed_served_on_channel_access_and_reported() {
     let status = ok(p.ioc(&["status", "demo"]), "ioc status");
     assert!(status.contains("running") && status.contains(&format!("PID:                {pid}")), "{status}");
     assert!(status.contains("iocRun: All initialization complete"), "status shows the log's end:\n{status}");
-    let view = ok(p.ioc(&["view", "demo", "-n", "30"]), "ioc view");
+    let view = ok(p.ioc(&["log", "demo", "-n", "30"]), "ioc log");
     assert!(view.contains("dbLoadRecords(\"test.db\"") && view.contains("iocRun: All initialization complete"), "{view}");
-    let two = ok(p.ioc(&["view", "demo", "-n", "2"]), "ioc view -n 2");
+    let two = ok(p.ioc(&["log", "demo", "-n", "2"]), "ioc log -n 2");
     assert_eq!(two.lines().count(), 2, "{two}");
     p.poweroff();
 }
@@ -333,7 +333,7 @@ fn install_a_directory_and_a_file_start_them_and_remove_them() {
     // An iocBoot directory: the IOC file is generated (its name: the
     // directory's, iocgen), installed and started.
     let boot_dir = from_dir.boot.to_str().unwrap();
-    let out = ok(p.ioc(&["install", boot_dir, "--user", IOC_USER, "--group", GROUP, "--start"]), "ioc install DIR --start");
+    let out = ok(p.ioc(&["install", boot_dir, "--ioc-user", IOC_USER, "--ioc-group", GROUP, "--start"]), "ioc install DIR --start");
     assert!(out.contains("iocgen is ready"), "{out}");
     from_dir.wait_value("calc", "42", UP);
     let installed = std::fs::read_to_string(s.path().join("ioc/iocgen.conf")).unwrap();

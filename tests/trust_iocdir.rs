@@ -183,7 +183,7 @@ fn only_a_root_owned_closed_ioc_file_chooses_the_user_its_ioc_runs_as() {
 
     // A member installs an IOC asking for root: it runs as IocUser.
     let boot_dir = by_member.boot.to_str().unwrap();
-    ok(p.ioc_as(MEMBER, &["install", boot_dir, "--user", "root", "--group", "root", "--start"]), "ioc install --start as a member");
+    ok(p.ioc_as(MEMBER, &["install", boot_dir, "--ioc-user", "root", "--ioc-group", "root", "--start"]), "ioc install --start as a member");
     by_member.wait_value("calc", "42", UP);
     let srv = uid(IOC_USER);
     assert_eq!(uids_of(&p, "iocmine"), (srv, srv), "the member's IOC runs as IocUser");

@@ -5,271 +5,234 @@
 //! and the IOC's log. `--local` (anywhere) works on the user's own supervisor.
 
 use std::io::IsTerminal;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::Duration;
 
-use argh::FromArgs;
-
-use super::{Common, EXIT_DENIED, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
+use super::{ioc_args, Common, EXIT_DENIED, EXIT_FAIL, EXIT_OK, EXIT_UNREACHABLE};
+use crate::control::client::{Client, ClientError};
 use crate::config::iocfile::{self, valid_ioc_name, IocFile};
 use crate::control::protocol::{Code, Message, Tag, Verb, FLAG_WAIT};
 use crate::ioc::logfollow::LogFollower;
 use crate::ioc::procserv::{self, AutoRestart};
 use crate::ioc::{attach, generate, inspect, list, procstat, ready, view};
 
-/// Manage EPICS IOCs under procServ (epics-ioc-runner's commands). Options
-/// anywhere: --local, --json/-j, --socket PATH, --run-dir DIR.
-#[derive(FromArgs)]
-struct Args {
-    #[argh(subcommand)]
-    verb: IocVerb,
-}
-
-#[derive(FromArgs)]
-#[argh(subcommand)]
-enum IocVerb {
-    Generate(Generate),
-    Install(Install),
-    Remove(Remove),
-    Rescan(Rescan),
-    Start(Start),
-    Stop(Stop),
-    Restart(Restart),
-    Status(Status),
-    Enable(Enable),
-    Disable(Disable),
-    View(View),
-    List(List),
-    Attach(Attach),
-    Monitor(Monitor),
-    Inspect(Inspect),
-}
-
-/// Write an IOC file for an iocBoot directory (into that directory).
-#[derive(FromArgs)]
-#[argh(subcommand, name = "generate")]
+/// `ioc generate DIR` (the handler's inputs).
 struct Generate {
     /// the iocBoot/iocNAME directory holding the startup script
-    #[argh(positional)]
     dir: PathBuf,
     /// the IOC name (default: the directory's name)
-    #[argh(option)]
     name: Option<String>,
     /// the startup script when there are several (default: ask, on a terminal)
-    #[argh(option)]
     cmd: Option<String>,
     /// the user the IOC runs as (default ioc-srv)
-    #[argh(option)]
     user: Option<String>,
     /// the IOC's group (default ioc)
-    #[argh(option)]
     group: Option<String>,
     /// print the file instead of writing it
-    #[argh(switch, short = 'n')]
     dry_run: bool,
 }
 
-/// Install an IOC (a .conf file, or an iocBoot directory to generate one
-/// from) and let iocinit pick it up.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "install")]
+/// `ioc install SOURCE` (the handler's inputs).
 struct Install {
     /// an IOC file or an iocBoot directory
-    #[argh(positional)]
     source: PathBuf,
     /// the IOC name when generating from a directory
-    #[argh(option)]
     name: Option<String>,
     /// the startup script when generating from a directory
-    #[argh(option)]
     cmd: Option<String>,
     /// the user the IOC runs as, when generating (default ioc-srv)
-    #[argh(option)]
     user: Option<String>,
     /// the IOC's group, when generating (default ioc)
-    #[argh(option)]
     group: Option<String>,
     /// start it right away
-    #[argh(switch)]
     start: bool,
 }
 
-/// Remove an installed IOC (-f: stop it first if it runs).
-#[derive(FromArgs)]
-#[argh(subcommand, name = "remove")]
-struct Remove {
-    /// the IOC name
-    #[argh(positional)]
-    name: String,
-    /// stop a running IOC first
-    #[argh(switch, short = 'f')]
-    force: bool,
-}
+/// The epics-ioc-runner release whose commands and tests these follow.
+const PEER_VERSION: &str = "1.2.4";
 
-/// Read the IOC directory again (after an IOC file was edited by hand).
-#[derive(FromArgs)]
-#[argh(subcommand, name = "rescan")]
-struct Rescan {}
+/// Seconds `start` and `restart` wait for readiness unless --timeout says.
+const READY_TIMEOUT_SECS: u64 = 30;
 
-/// Start an IOC and wait until it reports `All initialization complete`.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "start")]
-struct Start {
-    /// the IOC name
-    #[argh(positional)]
-    name: String,
-    /// do not wait for the IOC to be ready
-    #[argh(switch)]
-    no_wait: bool,
-    /// seconds to wait for readiness (default 30)
-    #[argh(option, default = "30")]
-    timeout: u64,
-}
-
-/// Stop an IOC (procServ and the IOC, for certain).
-#[derive(FromArgs)]
-#[argh(subcommand, name = "stop")]
-struct Stop {
-    /// the IOC name
-    #[argh(positional)]
-    name: String,
-}
-
-/// Restart an IOC and wait until it is ready again.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "restart")]
-struct Restart {
-    /// the IOC name
-    #[argh(positional)]
-    name: String,
-    /// do not wait for the IOC to be ready
-    #[argh(switch)]
-    no_wait: bool,
-    /// seconds to wait for readiness (default 30)
-    #[argh(option, default = "30")]
-    timeout: u64,
-}
-
-/// Show an IOC's state and the end of its log (--all: every IOC's).
-#[derive(FromArgs)]
-#[argh(subcommand, name = "status")]
-struct Status {
-    /// the IOC name
-    #[argh(positional)]
-    name: Option<String>,
-    /// every IOC, in name order
-    #[argh(switch, short = 'a')]
-    all: bool,
-    /// log lines to show (default 10; with --all 0)
-    #[argh(option, short = 'n')]
-    lines: Option<usize>,
-}
-
-/// Start the IOC at boot (kept across reboots).
-#[derive(FromArgs)]
-#[argh(subcommand, name = "enable")]
-struct Enable {
-    /// the IOC name
-    #[argh(positional)]
-    name: String,
-}
-
-/// Do not start the IOC at boot (kept across reboots).
-#[derive(FromArgs)]
-#[argh(subcommand, name = "disable")]
-struct Disable {
-    /// the IOC name
-    #[argh(positional)]
-    name: String,
-}
-
-/// Show the IOC's procServ log (-f follows it).
-#[derive(FromArgs)]
-#[argh(subcommand, name = "view")]
-struct View {
-    /// the IOC name
-    #[argh(positional)]
-    name: String,
-    /// lines to show (default 50)
-    #[argh(option, short = 'n', default = "50")]
-    lines: usize,
-    /// keep printing what is appended
-    #[argh(switch, short = 'f')]
-    follow: bool,
-}
-
-/// List the IOCs (-v: PID, CPU, MEM; -vv: socket details).
-#[derive(FromArgs)]
-#[argh(subcommand, name = "list")]
-struct List {
-    /// more columns (give twice for socket details)
-    #[argh(switch, short = 'v')]
-    verbose: u8,
-}
-
-/// Attach to an IOC's console (detach with Ctrl-A; -e to change).
-#[derive(FromArgs)]
-#[argh(subcommand, name = "attach")]
-struct Attach {
-    /// the IOC name
-    #[argh(positional)]
-    name: String,
-    /// the detach key, as ^A or a single character (default ^A)
-    #[argh(option, short = 'e')]
-    escape: Option<String>,
-    /// when not on a terminal: the longest the session may take, seconds (default 10)
-    #[argh(option, default = "10")]
-    timeout: u64,
-}
-
-/// Watch an IOC's console read-only (Ctrl-C leaves).
-#[derive(FromArgs)]
-#[argh(subcommand, name = "monitor")]
-struct Monitor {
-    /// the IOC name
-    #[argh(positional)]
-    name: String,
-}
-
-/// Show which processes are attached to an IOC's console.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "inspect")]
-struct Inspect {
-    /// the IOC name
-    #[argh(positional)]
-    name: String,
-}
-
-pub fn main(name: &str, mut args: Vec<String>) -> i32 {
-    let common = match Common::from_args(name, &mut args) {
-        Ok(c) => c,
-        Err(code) => return code,
+pub fn main(name: &str, args: Vec<String>) -> i32 {
+    let inv = match ioc_args::parse(&args) {
+        ioc_args::Parsed::Run(inv) => *inv,
+        ioc_args::Parsed::Usage => {
+            println!("{}", ioc_args::usage(name));
+            return EXIT_OK;
+        }
+        ioc_args::Parsed::Version => {
+            // Scripts look for the peer's "epics-ioc-runner version".
+            println!("{name} from iocinit {}: the commands of epics-ioc-runner version {PEER_VERSION}", env!("CARGO_PKG_VERSION"));
+            return EXIT_OK;
+        }
+        ioc_args::Parsed::Error(e) => {
+            eprintln!("Error: {e}\nTry '{name} --help'.");
+            return EXIT_FAIL;
+        }
     };
-    // `ioc` alone: its usage, as epics-ioc-runner prints it (exit 0).
-    if args.is_empty() {
-        args.push("--help".into());
+    let common = &inv.common;
+    if let Err(e) = check_runner_env(common.local, &inv.verb) {
+        eprintln!("Error: {e}");
+        return EXIT_FAIL;
     }
-    let a: Args = match super::parse(name, &args) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    match a.verb {
-        IocVerb::Generate(g) => generate_cmd(&common, g),
-        IocVerb::Install(i) => install(&common, i),
-        IocVerb::Remove(r) => remove(&common, &r.name, r.force),
-        IocVerb::Rescan(_) => rescan(&common),
-        IocVerb::Start(s) => start(&common, Verb::Start, &s.name, s.no_wait, s.timeout),
-        IocVerb::Restart(r) => start(&common, Verb::Restart, &r.name, r.no_wait, r.timeout),
-        IocVerb::Stop(s) => stop(&common, &s.name),
-        IocVerb::Status(s) => status_cmd(&common, s),
-        IocVerb::Enable(e) => simple(&common, Verb::Enable, &e.name),
-        IocVerb::Disable(d) => simple(&common, Verb::Disable, &d.name),
-        IocVerb::View(v) => view_cmd(&common, &v.name, v.lines, v.follow),
-        IocVerb::List(l) => list_cmd(&common, l.verbose),
-        IocVerb::Attach(a) => attach_cmd(&common, &a.name, a.escape.as_deref(), a.timeout),
-        IocVerb::Monitor(m) => with_ioc(&common, &m.name, |ioc| ending(attach::monitor(&m.name, &ioc.console))),
-        IocVerb::Inspect(i) => inspect_cmd(&common, &i.name),
+    // `generate` works on files alone; everything else asks the supervisor.
+    if common.local && inv.verb != "generate" {
+        if let Err(code) = local_supervisor(common) {
+            return code;
+        }
     }
+    let target = inv.target.clone().unwrap_or_default();
+    let a = inv.args;
+    let timeout = a.timeout.unwrap_or(READY_TIMEOUT_SECS);
+    match inv.verb.as_str() {
+        "generate" => generate_cmd(
+            common,
+            Generate { dir: target.into(), name: a.name, cmd: a.cmd, user: a.ioc_user, group: a.ioc_group, dry_run: a.dry_run },
+        ),
+        "install" => install(
+            common,
+            Install { source: target.into(), name: a.name, cmd: a.cmd, user: a.ioc_user, group: a.ioc_group, start: a.start },
+        ),
+        "remove" => remove(common, &target, inv.force),
+        "rescan" => rescan(common),
+        "start" => start(common, Verb::Start, &target, a.no_wait, timeout),
+        "restart" => start(common, Verb::Restart, &target, a.no_wait, timeout),
+        "stop" => stop(common, &target),
+        "status" => status_cmd(common, inv.target.as_deref(), a.all, a.lines),
+        "enable" => simple(common, Verb::Enable, &target),
+        "disable" => simple(common, Verb::Disable, &target),
+        "view" => view_cmd(common, &target),
+        "log" => log_cmd(common, &target, a.lines.unwrap_or(50), inv.force),
+        "list" => list_cmd(common, inv.verbose),
+        "attach" => attach_cmd(common, &target, a.escape.as_deref(), a.timeout.unwrap_or(10)),
+        "monitor" => with_ioc(common, &target, |ioc| ending(attach::monitor(&target, &ioc.console))),
+        _ => inspect_cmd(common, &target),
+    }
+}
+
+/// epics-ioc-runner's `IOC_RUNNER_*` variables (docs/MIGRATING.md,
+/// "Environment"): with `--local` the directory and procServ choices are
+/// honoured (by the supervisor `ioc --local` starts, see [`local_supervisor`])
+/// once they pass the peer's checks; as PID 1 the configuration owns them.
+fn check_runner_env(local: bool, verb: &str) -> Result<(), String> {
+    use crate::layout::{runner_var, RUNNER_CONF_DIR, RUNNER_LOG_DIR, RUNNER_PROCSERV_TOOL, RUNNER_RUN_DIR, RUNNER_SYSTEM_DIRS};
+    // The directories say which IOCs a command means: refused outright. The
+    // procServ tool matters only where procServ is started.
+    let starts = matches!(verb, "install" | "start" | "restart");
+    let system_choice = runner_var(&RUNNER_SYSTEM_DIRS).or_else(|| runner_var(&[RUNNER_PROCSERV_TOOL]).filter(|_| starts));
+    if let (false, Some((var, value))) = (local, system_choice) {
+        return Err(format!(
+            "{var}='{value}': on a board PID 1 chooses this (IocDirectory, IocLogDirectory, ProcServ \
+             in /etc/epoch/epoch.conf; consoles under /run/procserv). Unset it, or use --local."
+        ));
+    }
+    for (names, what) in [(&RUNNER_CONF_DIR, "configuration"), (&RUNNER_LOG_DIR, "log"), (&RUNNER_RUN_DIR, "runtime")] {
+        if let Some((var, value)) = runner_var(names) {
+            if !value.starts_with('/') || value.contains(char::is_whitespace) {
+                return Err(format!("resolved {what} directory '{value}' ({var}) must be an absolute path with no whitespace."));
+            }
+        }
+    }
+    // The console client is built in: IOC_RUNNER_CON_TOOL chooses nothing,
+    // but a bad value is still the mistake the peer reports.
+    for var in [RUNNER_PROCSERV_TOOL, "IOC_RUNNER_CON_TOOL"] {
+        if let Some((var, value)) = runner_var(&[var]) {
+            let executable = std::fs::metadata(&value).is_ok_and(|m| m.is_file())
+                && nix::unistd::access(value.as_str(), nix::unistd::AccessFlags::X_OK).is_ok();
+            if !executable {
+                return Err(format!("{var} '{value}' is not an executable file."));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Seconds `ioc --local` waits for the supervisor it started to answer.
+const LOCAL_START_SECS: u64 = 10;
+
+/// `ioc --local`: epics-ioc-runner's local mode needs only a systemd user
+/// session, so ours starts your supervisor (`iocinit --local`, in its own
+/// process group, output to its system log) when none answers, and checks
+/// that a running one serves the IOC directory this command means
+/// (docs/USER_GUIDE_LOCAL.md, "No supervisor running").
+fn local_supervisor(common: &Common) -> Result<(), i32> {
+    let layout = common.layout();
+    match Client::connect(&layout.control_socket) {
+        Ok(_) => return same_ioc_dir(common, &layout),
+        Err(ClientError::NotRunning(_)) => {}
+        Err(e) => return Err(super::report_client_error(&e)),
+    }
+    let exe = std::env::current_exe().map_err(|e| {
+        eprintln!("Error: cannot find this program to start iocinit --local: {e}");
+        EXIT_FAIL
+    })?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg0("iocinit").arg("--local").arg("--socket").arg(&layout.control_socket).arg("--run-dir").arg(&layout.run_dir);
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0);
+    let mut child = cmd.spawn().map_err(|e| {
+        eprintln!("Error: cannot start iocinit --local: {e}");
+        EXIT_FAIL
+    })?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(LOCAL_START_SECS);
+    while std::time::Instant::now() < deadline {
+        if Client::connect(&layout.control_socket).is_ok() {
+            eprintln!(
+                "Info: started your supervisor (iocinit --local, pid {}); its log: {}; 'iocinit --local poweroff' stops it",
+                child.id(),
+                layout.system_log.display()
+            );
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            eprintln!("Error: iocinit --local exited ({status}); its log: {}", layout.system_log.display());
+            return Err(EXIT_UNREACHABLE);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("Error: iocinit --local (pid {}) did not answer within {LOCAL_START_SECS} s", child.id());
+    Err(EXIT_UNREACHABLE)
+}
+
+/// A running local supervisor serving another IOC directory than
+/// IOC_RUNNER_(LOCAL_)CONF_DIR names would install and look up elsewhere.
+/// One that runs nothing is replaced (poweroff, then a new one for the
+/// directory asked for), as epics-ioc-runner's commands follow the variable
+/// from one command to the next; one that runs something is left alone and
+/// the command refused.
+fn same_ioc_dir(common: &Common, layout: &crate::layout::Layout) -> Result<(), i32> {
+    let Some((var, wanted)) = crate::layout::runner_var(&crate::layout::RUNNER_CONF_DIR) else { return Ok(()) };
+    let (serving, _) = directories(common)?;
+    if serving == Path::new(&wanted) {
+        return Ok(());
+    }
+    let running = common.request(Verb::Status, 0, &[], Some(Duration::from_secs(10)))?;
+    let busy = running.records.iter().filter_map(|r| Some((r.str(Tag::Id)?, r.str(Tag::State)?))).find(|(_, state)| !is_down(state));
+    if let Some((id, state)) = busy {
+        eprintln!(
+            "Error: your supervisor ({}) serves {}, not {var}={wanted}, and {id} is {state}: \
+             stop it (iocinit --local poweroff) or unset {var}",
+            layout.control_socket.display(),
+            serving.display()
+        );
+        return Err(EXIT_FAIL);
+    }
+    let reply = common.request(Verb::Power, 0, &["poweroff", "0"], Some(Duration::from_secs(10)))?;
+    if super::finish(&reply, "poweroff") != EXIT_OK {
+        return Err(EXIT_FAIL);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(LOCAL_START_SECS);
+    while Client::connect(&layout.control_socket).is_ok() {
+        if std::time::Instant::now() > deadline {
+            eprintln!("Error: your supervisor ({}) did not stop within {LOCAL_START_SECS} s", layout.control_socket.display());
+            return Err(EXIT_UNREACHABLE);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("Info: your supervisor served {} and ran nothing: stopped it, to serve {wanted} ({var})", serving.display());
+    local_supervisor(common)
 }
 
 /// What PID 1 says about one IOC.
@@ -288,26 +251,32 @@ impl IocInfo {
     }
 }
 
+/// epics-ioc-runner's name rule and message (exit 1): no path tricks.
 fn check_name(name: &str) -> Result<(), i32> {
     if valid_ioc_name(name) {
         Ok(())
     } else {
-        eprintln!("ioc: invalid IOC name \"{name}\": expected [A-Za-z0-9_][A-Za-z0-9_-]{{0,63}}");
-        Err(EXIT_USAGE)
+        eprintln!(
+            "Error: Invalid IOC name '{name}'. Only alphanumeric characters, '-', and '_' are allowed; \
+             must not start with '-', max 64 chars."
+        );
+        Err(EXIT_FAIL)
     }
 }
 
-/// Looks up an IOC by name (names are validated first: no path tricks).
+/// Looks up an IOC by name (names are validated first). An IOC PID 1 does
+/// not know is reported as epics-ioc-runner reports a missing file (exit 1).
 fn lookup(common: &Common, name: &str) -> Result<IocInfo, i32> {
     check_name(name)?;
     let reply = common.request(Verb::Status, 0, &[name], Some(Duration::from_secs(10)))?;
     if reply.code != Code::Ok {
-        eprintln!("ioc: no IOC named \"{name}\" is installed");
+        let dir = directories(common).map(|(d, _)| d.display().to_string()).unwrap_or_else(|_| "the IOC directory".into());
+        eprintln!("Error: No configuration found for IOC '{name}' (looked in {dir}).");
         return Err(EXIT_FAIL);
     }
     let record = reply.records.into_iter().next().ok_or(EXIT_FAIL)?;
     IocInfo::from_record(record).ok_or_else(|| {
-        eprintln!("ioc: \"{name}\" is an object without a console, not an IOC");
+        eprintln!("Error: '{name}' is an object without a console, not an IOC");
         EXIT_FAIL
     })
 }
@@ -363,7 +332,7 @@ fn start(common: &Common, verb: Verb, name: &str, no_wait: bool, timeout: u64) -
                 EXIT_OK
             }
             Err(e @ ready::NotReady::TimedOut { .. }) if still_running(common, name) => {
-                eprintln!("ioc: warning: {name}: {e}, but it is running; 'ioc view {name}' shows its log");
+                eprintln!("ioc: warning: {name}: {e}, but it is running; 'ioc log {name}' shows its log");
                 EXIT_OK
             }
             Err(e) => {
@@ -397,26 +366,24 @@ fn stop(common: &Common, name: &str) -> i32 {
     })
 }
 
-/// `ioc status NAME` or `ioc status --all`. Without either it is a usage
-/// error that exits 1, as epics-ioc-runner's `status` without a target.
-fn status_cmd(common: &Common, s: Status) -> i32 {
-    match (s.name, s.all) {
-        (Some(name), false) => with_ioc(common, &name, |ioc| {
-            show_status(common, std::slice::from_ref(ioc), s.lines.unwrap_or(10), false);
+/// `ioc status NAME` or `ioc status --all` (the parser refuses neither).
+fn status_cmd(common: &Common, name: Option<&str>, all: bool, lines: Option<usize>) -> i32 {
+    match (name, all) {
+        (Some(name), false) => with_ioc(common, name, |ioc| {
+            show_status(common, std::slice::from_ref(ioc), lines.unwrap_or(10), false);
             EXIT_OK
         }),
-        (None, true) => match all_iocs(common) {
+        (_, true) if name.is_some() => {
+            eprintln!("Error: status takes an IOC name or --all, not both.");
+            EXIT_FAIL
+        }
+        _ => match all_iocs(common) {
             Ok(iocs) => {
-                show_status(common, &iocs, s.lines.unwrap_or(0), true);
+                show_status(common, &iocs, lines.unwrap_or(0), true);
                 EXIT_OK
             }
             Err(code) => code,
         },
-        (name, _) => {
-            let what = if name.is_some() { "an IOC name or --all, not both" } else { "an IOC name" };
-            eprintln!("ioc: status needs {what}: ioc status NAME, ioc status --all (-a) for every IOC, ioc list -v for a table");
-            EXIT_FAIL
-        }
     }
 }
 
@@ -464,13 +431,46 @@ fn show_status(common: &Common, iocs: &[IocInfo], lines: usize, array: bool) {
 /// procServ's auto-restart state, read from the command line of the running
 /// procServ (`None` when none runs or its command line cannot be read).
 fn autorestart(ioc: &IocInfo) -> Option<AutoRestart> {
-    let pid = ioc.record.i64(Tag::Pid).and_then(|p| i32::try_from(p).ok())?;
-    procstat::cmdline(pid).ok().filter(|argv| !argv.is_empty()).map(|argv| procserv::autorestart(&argv))
+    running_argv(ioc).map(|argv| procserv::autorestart(&argv))
 }
 
-/// `ioc status NAME`: Epoch's block, procServ's auto-restart state, the
+/// systemd's `Active:` line, which scripts written for epics-ioc-runner
+/// grep (`Active: active (running) since 2026-11-30 07:37; 5min ago`).
+fn active_line(r: &Message, now: i64) -> String {
+    let state = r.str(Tag::State).unwrap_or("");
+    let word = status_word(state);
+    let sub = match word {
+        "active" => "running".to_string(),
+        "activating" => "start".to_string(),
+        "deactivating" => "stop".to_string(),
+        "failed" => format!("Result: {state}"),
+        _ => "dead".to_string(),
+    };
+    let since = r.i64(Tag::Since).filter(|_| word != "inactive").and_then(|t| {
+        let when = crate::ioc::list::format_started(t)?;
+        Some(format!(" since {when}; {} ago", ago(now.saturating_sub(t))))
+    });
+    format!("Active: {word} ({sub}){}", since.unwrap_or_default())
+}
+
+/// systemd's way of saying how long ago: `42s`, `5min`, `3h 2min`, `2 days`.
+fn ago(secs: i64) -> String {
+    match secs.max(0) {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}min", s / 60),
+        s if s < 86400 => format!("{}h {}min", s / 3600, s % 3600 / 60),
+        s => format!("{} days", s / 86400),
+    }
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `ioc status NAME`: the `Active:` line, Epoch's block, procServ's auto-restart state, the
 /// IOC_META_* variables, the end of the log.
 fn print_status(ioc: &IocInfo, lines: usize) {
+    println!("{}", active_line(&ioc.record, now_secs()));
     super::epoch::print_block(&ioc.record);
     println!("{:<20}{}", "Auto-restart:", autorestart(ioc).map_or("-", AutoRestart::describe));
     let mut metadata = super::epoch::metadata(&ioc.record).peekable();
@@ -496,13 +496,65 @@ fn write_status_json(j: &mut crate::json::Json, ioc: &IocInfo) {
     j.end_object();
 }
 
-fn view_cmd(common: &Common, name: &str, lines: usize, follow: bool) -> i32 {
+/// `ioc view NAME`: the IOC file and the procServ command line that runs it
+/// (our equivalent of the peer's rendered systemd unit), in the peer's frame
+/// and streams: a missing file is an error on stderr after the header.
+fn view_cmd(common: &Common, name: &str) -> i32 {
+    if let Err(code) = check_name(name) {
+        return code;
+    }
+    let (dir, _) = match directories(common) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let path = dir.join(format!("{name}.conf"));
+    let divider = "=".repeat(100);
+    let sub_divider = "-".repeat(100);
+    println!("{divider}\n1. IOC Configuration File: {}\n{sub_divider}", path.display());
+    match std::fs::read_to_string(&path) {
+        Ok(text) => print!("{text}"),
+        Err(e) => {
+            eprintln!("Error: Configuration file not found at {} ({e})\n{divider}", path.display());
+            return EXIT_FAIL;
+        }
+    }
+    println!("\n{divider}\n2. procServ Command Line\n{sub_divider}");
+    let record = common.request(Verb::Status, 0, &[name], Some(Duration::from_secs(10)));
+    match record.ok().filter(|r| r.code == Code::Ok).and_then(|r| r.records.into_iter().next()).and_then(IocInfo::from_record) {
+        Some(ioc) => match running_argv(&ioc) {
+            Some(argv) => println!("{}", argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")),
+            None => println!("(procServ is not running: the command line is made when it starts; 'ioc start {name}')"),
+        },
+        None => println!("(the supervisor has not loaded this file: 'ioc rescan')"),
+    }
+    println!("{divider}");
+    EXIT_OK
+}
+
+/// The command line of the IOC's running procServ.
+fn running_argv(ioc: &IocInfo) -> Option<Vec<String>> {
+    let pid = ioc.record.i64(Tag::Pid).and_then(|p| i32::try_from(p).ok())?;
+    procstat::cmdline(pid).ok().filter(|argv| !argv.is_empty())
+}
+
+/// A word as a POSIX shell reads it back.
+fn shell_quote(word: &str) -> String {
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@%^".contains(&b)) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// `ioc log NAME [-n N] [-f]`: the end of the IOC's procServ log, followed
+/// with -f.
+fn log_cmd(common: &Common, name: &str, lines: usize, follow: bool) -> i32 {
     with_ioc(common, name, |ioc| {
         let mut out = std::io::stdout().lock();
         match view::view(&ioc.log, lines, follow, &mut out) {
             Ok(()) => EXIT_OK,
             Err(e) => {
-                eprintln!("ioc: {}: {e}", ioc.log.display());
+                eprintln!("Error: {}: {e}", ioc.log.display());
                 EXIT_FAIL
             }
         }
@@ -583,8 +635,8 @@ fn attach_cmd(common: &Common, name: &str, escape: Option<&str>, timeout: u64) -
         None => attach::DEFAULT_DETACH_KEY,
         Some(Some(k)) => k,
         Some(None) => {
-            eprintln!("ioc: -e takes ^X or a single character");
-            return EXIT_USAGE;
+            eprintln!("Error: -e takes ^X or a single character");
+            return EXIT_FAIL;
         }
     };
     with_ioc(common, name, |ioc| {
@@ -605,7 +657,7 @@ fn inspect_cmd(common: &Common, name: &str) -> i32 {
                 j.end_array();
                 println!("{}", j.finish());
             } else {
-                print!("{}", inspect::render(&ioc.console, &clients));
+                print_inspect(name, ioc, &clients);
             }
             EXIT_OK
         }
@@ -614,6 +666,30 @@ fn inspect_cmd(common: &Common, name: &str) -> i32 {
             EXIT_FAIL
         }
     })
+}
+
+/// `ioc inspect NAME` in epics-ioc-runner's three sections: the console
+/// socket, procServ and the IOC, the clients.
+fn print_inspect(name: &str, ioc: &IocInfo, clients: &[inspect::ConsoleClient]) {
+    let divider = "=".repeat(100);
+    println!("{divider}\nDeep Inspection: {name}\nTarget Socket: {}\n{divider}", ioc.console.display());
+    println!("1. UNIX Domain Socket FDs");
+    println!("   listening: {}", ioc.console.display());
+    for c in clients {
+        println!("   connected: client socket inode {} (pid {})", c.inode, c.pid);
+    }
+    println!("\n2. Server Process Context (procServ & IOC)");
+    for (what, tag) in [("procServ", Tag::Pid), ("IOC", Tag::ChildPid)] {
+        match ioc.record.i64(tag).and_then(|p| i32::try_from(p).ok()) {
+            Some(pid) => {
+                let argv = procstat::cmdline(pid).map(|a| a.join(" ")).unwrap_or_else(|e| format!("({e})"));
+                println!("   {what:<9} PID {pid:<8} {argv}");
+            }
+            None => println!("   {what:<9} not running"),
+        }
+    }
+    println!("\n3. Client Process Context");
+    print!("{}", inspect::render(&ioc.console, clients));
 }
 
 /// The IOC directory and console root PID 1 uses.

@@ -19,6 +19,7 @@ pub mod check_config;
 pub mod epoch;
 pub mod init;
 pub mod ioc;
+mod ioc_args;
 pub mod power;
 pub mod table;
 
@@ -160,6 +161,24 @@ usage: iocinit                      as PID 1: boot, supervise, shut down
        iocinit --version
 Also called as: init, epoch, ioc, ioc-runner, halt, reboot, poweroff, shutdown, killall5, wall.";
 
+/// `iocinit --local status`: client options, then a word that is not one
+/// of Epoch's kernel words, is a verb for that supervisor, not a supervisor
+/// to start (docs/USER_GUIDE_LOCAL.md).
+fn is_client_command(args: &[OsString]) -> bool {
+    let mut it = args.iter().map(|a| a.to_str());
+    while let Some(a) = it.next() {
+        match a {
+            Some("--local" | "--json" | "-j") => {}
+            Some("--socket" | "--run-dir") => {
+                it.next();
+            }
+            Some(w) if !w.starts_with('-') => return !crate::pid1::KernelArgs::default().take_word(w),
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// Entry point: dispatch on argv[0] (and on being PID 1).
 pub fn main(argv: Vec<OsString>) -> i32 {
     let name = argv.first().map(|a| called_as(a)).unwrap_or_default();
@@ -180,7 +199,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     }
     let applet = matches!(name.as_str(), "ioc" | "ioc-runner" | "epoch" | "halt" | "reboot" | "poweroff" | "shutdown" | "killall5" | "wall");
     let first = rest.first().and_then(|a| a.to_str());
-    if !applet && first.is_some_and(|a| a.starts_with('-') && !matches!(a, "--version" | "-V" | "--help" | "-h")) {
+    if !applet && first.is_some_and(|a| a.starts_with('-') && !matches!(a, "--version" | "-V" | "--help" | "-h")) && !is_client_command(&rest) {
         // `iocinit --local ...`: its paths may be any bytes.
         return init::main(rest, init::Strictness::Strict);
     }

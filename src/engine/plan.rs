@@ -310,7 +310,11 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
         if let Err(e) = &ids {
             problems.push(format!("console socket ownership: {e}"));
         }
-        let argv = procserv::argv(console, &config.globals.ioc, &paths, &socket_user, &socket_group);
+        let mut argv = procserv::argv(console, &config.globals.ioc, &paths, &socket_user, &socket_group);
+        // `--local` with IOC_RUNNER_PROCSERV_TOOL, where the configuration keeps the default.
+        if let Some(tool) = layout.local_procserv.as_ref().filter(|_| config.globals.ioc.procserv == crate::config::IocGlobals::default().procserv) {
+            argv[0] = tool.display().to_string();
+        }
         let metadata = iocfile::shown_metadata(&console.env);
         let patterns_entry = format!("{}=", iocfile::CRASH_PATTERNS);
         let crash_patterns = console.env.iter().find_map(|e| e.strip_prefix(&patterns_entry)).unwrap_or_default().to_string();
