@@ -36,7 +36,9 @@ const COMMANDS: &[(&str, &[&str])] = &[
     ("ioc", &["list"]),
     ("ioc", &["list", "-v"]),
     ("ioc", &["list", "--json"]),
-    ("ioc", &["start", "vac1"]),
+    // Without --no-wait, `ioc start` watches the IOC's log for its prompt,
+    // for as long as its --timeout: a wait by design, not a hang.
+    ("ioc", &["start", "vac1", "--no-wait"]),
     ("ioc", &["stop", "vac1"]),
     ("ioc", &["enable", "vac1"]),
     ("ioc", &["rescan"]),

@@ -11,7 +11,8 @@
 //! running one its main process); no process is tracked by two objects or
 //! after it was reaped; every object's handle resolves to itself. At the end,
 //! once every process is reaped and every object has settled, every request
-//! of a client still connected has had its End.
+//! of a client still connected has had its End; when the clients hang up,
+//! every slot is free again (the server is kept for the next input).
 //!
 //! Input: steps of one opcode byte and its operands (see the match below).
 #![no_main]

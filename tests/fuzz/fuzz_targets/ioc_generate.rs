@@ -12,9 +12,9 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{self, Cursor};
+use std::io::{self, Cursor, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -39,9 +39,14 @@ fn make_entry(dir: &Path, kind: u8, name: &[u8]) {
     }
     let path = dir.join(OsStr::from_bytes(name));
     let _ = match kind % 6 {
-        0 | 1 => fs::write(&path, "#!../../bin/linux-x86_64/vac\n").and_then(|()| {
-            fs::set_permissions(&path, fs::Permissions::from_mode(if kind % 6 == 0 { 0o755 } else { 0o644 }))
-        }),
+        // A new file only: an earlier entry of the same name may be a FIFO,
+        // which an open for writing would wait on for good.
+        0 | 1 => fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(if kind % 6 == 0 { 0o755 } else { 0o644 })
+            .open(&path)
+            .and_then(|mut f| f.write_all(b"#!../../bin/linux-x86_64/vac\n")),
         2 => fs::create_dir(&path),
         3 => std::os::unix::fs::symlink("st.cmd", &path),
         4 => std::os::unix::fs::symlink("/nonexistent", &path),
