@@ -10,7 +10,7 @@
 //! state that matches what it tracks (a down object tracks no process, a
 //! running one its main process); no process is tracked by two objects or
 //! after it was reaped; every object's handle resolves to itself. At the end,
-//! once every process is reaped and every object has settled, every request
+//! once processes have ended and every object has settled, every request
 //! of a client still connected has had its End; when the clients hang up,
 //! every slot is free again (the server is kept for the next input).
 //!
@@ -424,10 +424,10 @@ impl Run {
         }
     }
 
-    /// Every process ends and time passes, until everything settled; then
-    /// every request has had its answer.
+    /// Processes end and time passes until every object has settled (an
+    /// AUTORESTART object may be running again: settled is enough); then
+    /// every waiter has been answered, and every request has had its End.
     fn settle(&mut self) {
-        let settled = |run: &Run| run.engine.os.alive.is_empty() && (0..run.engine.objects().len()).all(|i| run.engine.settled(i));
         for _ in 0..32 {
             let pids: Vec<Pid> = self.engine.os.alive.keys().copied().collect();
             for pid in pids {
@@ -436,13 +436,14 @@ impl Run {
             self.wait(60_000);
             self.turn();
             self.check_invariants();
-            if settled(self) {
-                break;
+            if self.powered_off {
+                return;
             }
-        }
-        if !self.powered_off && settled(self) {
-            for (c, client) in self.clients.iter().enumerate() {
-                assert_eq!(client.ends, client.requests, "client {c}: a request never answered");
+            if (0..self.engine.objects().len()).all(|i| self.engine.settled(i)) {
+                for (c, client) in self.clients.iter().enumerate() {
+                    assert_eq!(client.ends, client.requests, "client {c}: a request never answered");
+                }
+                return;
             }
         }
     }
