@@ -60,7 +60,7 @@ ignored.";
 
 /// The parsed command line.
 #[derive(Debug, Default)]
-struct Args {
+pub struct Args {
     local: bool,
     config: Option<PathBuf>,
     ioc_dir: Option<PathBuf>,
@@ -112,8 +112,9 @@ impl Args {
 }
 
 /// Parses the arguments after argv[0]. Never fails: what is not understood
-/// becomes a message in `problems`.
-fn parse_args(args: Vec<OsString>) -> Args {
+/// becomes a message in `problems`. Public for the fuzzer (tests/fuzz): the
+/// kernel, not a user, chooses PID 1's arguments.
+pub fn parse_args(args: Vec<OsString>) -> Args {
     let mut a = Args::default();
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
