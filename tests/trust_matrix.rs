@@ -13,7 +13,7 @@
 //! members may start, stop, restart, reload, kill, enable and disable IOC
 //! objects, install and remove IOC files, rescan the IOC directory and attach
 //! to consoles; everyone may read (status, list, version, getpid, the current
-//! runlevel, objrl check, ioc status/view/inspect/generate -n). Every cell is
+//! runlevel, objrl check, ioc status/view/log/inspect/generate -n). Every cell is
 //! asserted allowed, refused (DENIED, exit 4, or refused by the kernel) or
 //! not applicable (an `ioc` verb on an object that is not an IOC: refused for
 //! everyone, before anything is asked); every cell that is not allowed is
@@ -194,7 +194,9 @@ fn rows(install_source: &Path, generate_dir: &Path) -> Vec<Row> {
         // Removing is for IOC files only: an object of epoch.conf is not removed.
         rows.push(ioc(&["remove", "-f"], if t == Target::Ioc { Need::IocGroup } else { Need::Nobody }));
         rows.push(ioc(&["status", "-n", "2"], t.ioc_reader()));
-        rows.push(ioc(&["view", "-n", "2"], t.ioc_reader()));
+        rows.push(ioc(&["log", "-n", "2"], t.ioc_reader()));
+        // view prints the IOC file: objects of epoch.conf have none.
+        rows.push(ioc(&["view"], if t == Target::Ioc { Need::Anyone } else { Need::Nobody }));
         rows.push(ioc(&["inspect"], t.ioc_reader()));
         // Consoles are the IOC group's (mode 0660), PROCSERV objects' too.
         let console = if t == Target::Plain { Need::Nobody } else { Need::IocGroup };
