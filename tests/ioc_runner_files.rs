@@ -221,6 +221,12 @@ fn local_install_needs_no_supervisor_and_writes_your_own_file() {
     assert_eq!((std::fs::metadata(&installed).unwrap().uid(), mode(&installed)), (u.uid.as_raw(), 0o600));
     assert!(text(&out).contains("No supervisor is running"), "{}", text(&out));
 
+    // A directory you may not write: said in epics-ioc-runner's words.
+    let closed = boot_dir(&home, "iocclosed");
+    nix::unistd::chown(&closed, Some(u.uid), Some(u.gid)).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o500)).unwrap();
+    fails(local_ioc(&home, &["generate", closed.to_str().unwrap()]), "generate into a read-only directory", "No write permission to");
+
     // A local IOC runs as you: a file naming someone else is refused.
     let other = write(&home, "other.conf", &format!("IOC_USER=\"{IOC_USER}\"\nIOC_CHDIR=\"{}\"\nIOC_CMD=\"./st.cmd\"\n", dir.display()));
     nix::unistd::chown(&other, Some(u.uid), Some(u.gid)).unwrap();

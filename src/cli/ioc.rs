@@ -758,8 +758,9 @@ fn confirm_overwrite(path: &Path, new: &str, force: bool) -> Result<Overwrite, i
 }
 
 /// Writes `ioc` into `dir` with `mode` unless the file there differs and
-/// the user keeps it. Returns its path and whether it was written.
-fn write_file(dir: &Path, ioc: &IocFile, mode: u32, force: bool) -> Result<(PathBuf, bool), i32> {
+/// the user keeps it (`what`: the file, for messages). Returns its path and
+/// whether it was written.
+fn write_file(dir: &Path, ioc: &IocFile, mode: u32, force: bool, what: &str) -> Result<(PathBuf, bool), i32> {
     let path = dir.join(ioc.file_name());
     match confirm_overwrite(&path, &iocfile::render(ioc), force)? {
         Overwrite::Unchanged => {
@@ -774,6 +775,11 @@ fn write_file(dir: &Path, ioc: &IocFile, mode: u32, force: bool) -> Result<(Path
         }
         Overwrite::Write => match iocfile::write_atomic(dir, ioc, mode) {
             Ok(path) => Ok((path, true)),
+            // epics-ioc-runner's words, which its users' scripts know.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                eprintln!("ioc: No write permission to {} to stage the {what}", dir.display());
+                Err(EXIT_FAIL)
+            }
             Err(e) => {
                 eprintln!("ioc: cannot write into {}: {e}", dir.display());
                 Err(EXIT_FAIL)
@@ -794,7 +800,7 @@ fn generate_cmd(common: &Common, g: Generate) -> i32 {
         return EXIT_OK;
     }
     let dir = ioc.chdir.clone().map(PathBuf::from).unwrap_or(g.dir);
-    match write_file(&dir, &ioc, generated_mode(common), g.force) {
+    match write_file(&dir, &ioc, generated_mode(common), g.force, "generated configuration") {
         Ok((path, true)) => {
             println!("wrote {}", path.display());
             EXIT_OK
@@ -930,7 +936,7 @@ fn install(common: &Common, i: Install) -> i32 {
         eprintln!("ioc: cannot write into {}: {e}", dirs.ioc_dir.display());
         return EXIT_FAIL;
     }
-    let path = match write_file(&dirs.ioc_dir, &ioc, installed_mode(common), i.force) {
+    let path = match write_file(&dirs.ioc_dir, &ioc, installed_mode(common), i.force, "installed configuration") {
         Ok((path, _)) => path,
         Err(code) => return code,
     };
