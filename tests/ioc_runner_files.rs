@@ -227,6 +227,15 @@ fn local_install_needs_no_supervisor_and_writes_your_own_file() {
     std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o500)).unwrap();
     fails(local_ioc(&home, &["generate", closed.to_str().unwrap()]), "generate into a read-only directory", "No write permission to");
 
+    // An IOC_PORT naming another console is replaced, with one warning.
+    let port = write(&home, "portioc.conf", &format!("IOC_PORT=\"unix:x:y:0660:/not/standard\"\nIOC_CHDIR=\"{}\"\nIOC_CMD=\"./st.cmd\"\n", dir.display()));
+    nix::unistd::chown(&port, Some(u.uid), Some(u.gid)).unwrap();
+    let out = local_ioc(&home, &["install", port.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(text(&out).matches("Warning: IOC_PORT in the conf is replaced").count(), 1, "{}", text(&out));
+    let socket = home.join("run/procserv/portioc/control");
+    assert!(read(&home.join(".config/procServ.d/portioc.conf")).contains(&format!(":0660:{}\"", socket.display())));
+
     // A local IOC runs as you: a file naming someone else is refused.
     let other = write(&home, "other.conf", &format!("IOC_USER=\"{IOC_USER}\"\nIOC_CHDIR=\"{}\"\nIOC_CMD=\"./st.cmd\"\n", dir.display()));
     nix::unistd::chown(&other, Some(u.uid), Some(u.gid)).unwrap();

@@ -904,10 +904,19 @@ fn is_executable(chdir: Option<&Path>, command: &str) -> bool {
 }
 
 fn install(common: &Common, i: Install) -> i32 {
-    let ioc = match install_source(common, &i) {
+    let mut ioc = match install_source(common, &i) {
         Ok(ioc) => ioc,
         Err(code) => return code,
     };
+    // As epics-ioc-runner's local mode: an IOC_PORT naming another console
+    // is replaced by the one your supervisor serves (system-wide it is kept
+    // as written, with the loader's warning).
+    if common.local && ioc.port.as_deref().is_some_and(|port| !iocfile::names_the_console(port, &ioc.name)) {
+        let (user, group) = me();
+        let socket = common.layout().console_socket(&ioc.name);
+        eprintln!("Warning: IOC_PORT in the conf is replaced by the local standard socket path ({}).", socket.display());
+        ioc.port = Some(format!("unix:{user}:{group}:0660:{}", socket.display()));
+    }
     let dirs = match directories(common) {
         Ok(d) => d,
         Err(code) => return code,

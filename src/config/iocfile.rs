@@ -55,7 +55,7 @@ pub fn runner_port(name: &str) -> String {
 /// as epics-ioc-runner's local mode writes it) and `--run-dir` move it, so
 /// any absolute RUN is taken: a board's file and a local one both load
 /// without a warning wherever they run.
-fn names_the_console(port: &str, name: &str) -> bool {
+pub fn names_the_console(port: &str, name: &str) -> bool {
     let Some(endpoint) = port.strip_prefix("unix:") else { return false };
     let socket = endpoint.rsplit(':').next().unwrap_or_default();
     let tail = format!("/procserv/{name}/control");
