@@ -917,13 +917,15 @@ fn install(common: &Common, i: Install) -> i32 {
         eprintln!("Warning: IOC_PORT in the conf is replaced by the local standard socket path ({}).", socket.display());
         ioc.port = Some(format!("unix:{user}:{group}:0660:{}", socket.display()));
     }
+    // Checked before the supervisor is asked: a bad file is exit 1 whether
+    // or not one runs.
+    if let Err(code) = check_installable(&ioc, common.local) {
+        return code;
+    }
     let dirs = match directories(common) {
         Ok(d) => d,
         Err(code) => return code,
     };
-    if let Err(code) = check_installable(&ioc, common.local) {
-        return code;
-    }
     // As epics-ioc-runner: the file of a running IOC is not replaced, so what
     // runs and what the file says never differ unnoticed.
     if dirs.supervised {
