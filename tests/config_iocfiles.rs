@@ -63,10 +63,11 @@ fn quoting_forms_and_comments() {
     assert_eq!(parse_errors("vac1.conf", text).len(), 1);
     // Blanks after a value are fine; a comment there is not (systemd would
     // keep it in the value): src/config/iocfile.rs tests the refusals.
-    let text = "IOC_NAME=vac1  \n# comment\nIOC_USER='ioc'\nIOC_CMD=\"./st.cmd\"' -x $HOME'\nIOC_CHDIR=\"/a \\\"b\\\" \\$c \\\\ \\`d\"\n";
+    // (IOC_CMD and IOC_CHDIR take fewer characters: values of the IOC's own.)
+    let text = "IOC_NAME=vac1  \n# comment\nIOC_USER='ioc'\nIOC_CMD=x\nARGS=\"./st.cmd\"' -x $HOME'\nPLACE=\"/a \\\"b\\\" \\$c \\\\ \\`d\"\n";
     let (file, _) = parse(Path::new("vac1.conf"), text).unwrap();
-    assert_eq!(file.command, "./st.cmd -x $HOME");
-    assert_eq!(file.chdir.as_deref(), Some("/a \"b\" $c \\ `d"));
+    assert_eq!(file.variables[0].1, "./st.cmd -x $HOME");
+    assert_eq!(file.variables[1].1, "/a \"b\" $c \\ `d");
     assert_eq!(file.user.as_deref(), Some("ioc"));
     assert_eq!((file.group, file.port), (None, None));
 }
@@ -99,10 +100,10 @@ fn values_and_names_are_checked() {
         ("IOC_NAME=vac1\nIOC_NAME=vac2\nIOC_CMD=x", "vac1.conf:2: IOC_NAME given twice (first on line 1)"),
         ("IOC_NAME=vac2\nIOC_CMD=x", "vac1.conf:1: IOC_NAME does not match the file name: expected IOC_NAME=\"vac1\""),
         ("IOC_NAME=\"va c1\"\nIOC_CMD=x", "vac1.conf:1: IOC_NAME: expected an IOC name"),
-        ("IOC_CMD=x", "vac1.conf:0: IOC_NAME missing"),
+        ("IOC_CMD=\"./st.cmd 2\"", "vac1.conf:1: IOC_CMD must be a single word"),
         ("IOC_NAME=vac1", "vac1.conf:0: IOC_CMD missing"),
-        ("IOC_NAME=vac1\nIOC_CMD=''", "vac1.conf:2: IOC_CMD: expected the command procServ runs"),
-        ("IOC_NAME=vac1\nIOC_CMD=x\nIOC_CHDIR=relative/dir", "vac1.conf:3: IOC_CHDIR: expected an absolute directory"),
+        ("IOC_NAME=vac1\nIOC_CMD=''", "vac1.conf:2: IOC_CMD: expected one word naming an executable"),
+        ("IOC_NAME=vac1\nIOC_CMD=x\nIOC_CHDIR=relative/dir", "vac1.conf:3: IOC_CHDIR must be an absolute path"),
         ("IOC_NAME=vac1\nIOC_CMD=x\n\nIOC_USER=a:b", "vac1.conf:4: IOC_USER: expected a user name"),
         ("IOC_NAME=vac1\nIOC_CMD=x\nIOC_GROUP='-g'", "vac1.conf:3: IOC_GROUP: expected a group name"),
     ];
@@ -127,8 +128,9 @@ fn other_variables_are_kept_and_other_ports_are_warnings() {
 
 #[test]
 fn render_round_trips() {
-    let mut odd = IocFile::new("odd_1", "./st.cmd -m \"P=$(IOC):\" `x` \\");
-    odd.chdir = Some("/opt/it's here".into());
+    let mut odd = IocFile::new("odd_1", "./st.cmd");
+    odd.chdir = Some("/opt/it is here".into());
+    odd.variables.push(("ARGS".into(), "-m \"P=$(IOC):\" `x` \\ it's".into()));
     for file in [vac1(), IocFile::new("x", "y"), odd] {
         file.check().unwrap();
         let text = render(&file);
@@ -143,7 +145,7 @@ fn render_round_trips() {
 fn write_atomic_writes_the_file_and_nothing_else() {
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new("iocfile-write");
-    let path = write_atomic(&dir.0, &vac1()).unwrap();
+    let path = write_atomic(&dir.0, &vac1(), 0o644).unwrap();
     assert_eq!(path, dir.path("vac1.conf"));
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(parse(&path, &text).unwrap().0, vac1());
@@ -151,16 +153,16 @@ fn write_atomic_writes_the_file_and_nothing_else() {
     // Replacing it leaves no temporary file behind.
     let mut changed = vac1();
     changed.command = "./other.cmd".into();
-    write_atomic(&dir.0, &changed).unwrap();
+    write_atomic(&dir.0, &changed, 0o644).unwrap();
     let names: Vec<_> = std::fs::read_dir(&dir.0).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, vec!["vac1.conf"]);
     // Invalid files are refused before anything is written.
     let bad = IocFile::new("bad/name", "x");
-    assert_eq!(write_atomic(&dir.0, &bad).unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    assert_eq!(write_atomic(&dir.0, &bad, 0o644).unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
     let mut newline = vac1();
     newline.command = "a\nIOC_USER=root".into();
-    assert!(write_atomic(&dir.0, &newline).is_err());
-    assert!(write_atomic(&dir.path("missing"), &vac1()).is_err());
+    assert!(write_atomic(&dir.0, &newline, 0o644).is_err());
+    assert!(write_atomic(&dir.path("missing"), &vac1(), 0o644).is_err());
 }
 
 const BOARD: &str = "DefaultRunlevel default\nObjectID net\nObjectStartCommand ifup -a\nObjectStartPriority 3\nObjectStopPriority 9\nObjectRunlevels default\n";
@@ -186,15 +188,20 @@ fn each_ioc_file_becomes_an_object() {
     assert_eq!(vac1.description, "IOC vac1");
     assert_eq!((vac1.start_priority, vac1.stop_priority), (4, 1), "after every other object; stopped first");
     assert_eq!(vac1.runlevels, vec!["default"]);
-    assert!(vac1.enabled && vac1.options.autorestart);
+    // Installed is not enabled (epics-ioc-runner): only `ioc enable` or
+    // IocEnabled start an IOC at boot.
+    assert!(!vac1.enabled && vac1.options.autorestart);
     assert_eq!(vac1.stop, StopMethod::Pid);
     let console = vac1.console.as_ref().unwrap();
     assert!(console.from_ioc_file);
     assert_eq!((console.name.as_str(), console.command.as_str()), ("vac1", "./st.cmd"));
     assert_eq!((console.user.as_deref(), console.group.as_deref()), (Some("ioc"), Some("ioc")));
     assert_eq!(console.chdir, Some(PathBuf::from("/opt/epics/iocs/vac1/iocBoot/iocvac1")));
-    assert_eq!(config.start_order("default"), vec![0, 1, 2]);
+    assert_eq!(config.start_order("default"), vec![0]);
     assert_eq!(config.stop_order(), vec![1, 2, 0]);
+    let enabled = board("IocEnabled true\n", &[("vac1.conf", VAC1)]).config.unwrap();
+    assert!(enabled.objects[1].enabled);
+    assert_eq!(enabled.start_order("default"), vec![0, 1]);
 }
 
 #[test]

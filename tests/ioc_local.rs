@@ -222,8 +222,14 @@ fn local_with_a_given_config_and_ioc_dir() {
     std::fs::write(&file, ioc.ioc_file("ioc-srv-not-here", "ioc")).unwrap();
     s.start_supervisor(&["--config", conf_dir.join("epoch.conf").to_str().unwrap(), "--ioc-dir", ioc_dir.to_str().unwrap()]);
 
-    ok(s.ioc(&["install", file.to_str().unwrap(), "--start"]), "ioc --local install FILE --start");
-    assert!(ioc_dir.join("dev.conf").exists());
+    // `ioc --local install` refuses it, as epics-ioc-runner's local mode
+    // does (IOC_USER is not you); copied into the IOC directory, it runs.
+    let out = s.ioc(&["install", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    std::fs::copy(&file, ioc_dir.join("dev.conf")).unwrap();
+    give_to(&s, &ioc_dir);
+    ok(s.ioc(&["rescan"]), "ioc --local rescan");
+    ok(s.ioc(&["start", "dev"]), "ioc --local start");
     assert!(!s.home.join(".config/procServ.d").exists());
     ioc.wait_value("calc", "42", UP);
     let rows = list_rows(&ok(s.ioc(&["list", "-v"]), "list -v"));

@@ -17,7 +17,7 @@ fn a_chatty_ioc_log_is_rotated_and_procserv_reopens_it() {
         &dir,
         "epoch.conf",
         "DefaultRunlevel default\nMountVirtual procfs\nIocDirectory @DIR@/ioc\nIocLogDirectory @DIR@/log\n\
-         IocGroup root\nIocLogMaxSize 4K\nIocLogKeep 2\n\
+         IocGroup root\nIocLogMaxSize 4K\nIocLogKeep 2\nIocEnabled true\n\
          ObjectID placeholder\nObjectStartCommand /bin/true\nObjectStartPriority 1\nObjectRunlevels default\n",
     );
     let p = Pid1::boot(&dir, &[]);

@@ -183,7 +183,8 @@ fn install_refuses_to_replace_a_running_ioc_and_replaces_a_stopped_one() {
     ioc.wait_value("calc", "42", UP);
 
     ok(p.ioc(&["stop", "demo"]), "ioc stop");
-    let out = ok(p.ioc(&["install", edited.to_str().unwrap(), "--start"]), "ioc install --start of a stopped IOC");
+    // The installed file differs: -f replaces it without asking.
+    let out = ok(p.ioc(&["install", edited.to_str().unwrap(), "--start", "-f"]), "ioc install --start -f of a stopped IOC");
     assert!(out.contains("demo is ready"), "{out}");
     assert!(std::fs::read_to_string(&installed).unwrap().contains("IOC_PORT="));
     ioc.wait_value("calc", "42", UP);

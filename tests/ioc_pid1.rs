@@ -349,11 +349,9 @@ fn install_a_directory_and_a_file_start_them_and_remove_them() {
     ok(p.ioc(&["start", "file"]), "ioc start file");
     from_file.wait_value("calc", "42", UP);
 
-    // remove refuses a running IOC; -f stops it first.
-    let out = p.ioc(&["remove", "file"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("stop it first"), "{}", text(&out));
-    ok(p.ioc(&["remove", "-f", "file"]), "ioc remove -f");
+    // remove stops a running IOC first, as epics-ioc-runner's does.
+    let out = ok(p.ioc(&["remove", "file"]), "ioc remove of a running IOC");
+    assert!(out.contains("file stopped"), "{out}");
     ok(p.ioc(&["stop", "iocgen"]), "ioc stop");
     ok(p.ioc(&["remove", "iocgen"]), "ioc remove");
     assert!(ok(p.ioc(&["list"]), "list").contains("No active IOC sockets found"));

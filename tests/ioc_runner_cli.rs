@@ -247,17 +247,20 @@ fn local_mode_starts_its_supervisor_and_prints_what_scripts_parse() {
     s.give(&scratch.path().join("top"));
     let boot = ioc.boot.to_str().unwrap();
 
-    // No supervisor yet: `--user` (after the verb) starts one, which serves
-    // IOC_RUNNER_LOCAL_CONF_DIR.
+    // No supervisor yet: install (`--user` after the verb) writes the file
+    // into IOC_RUNNER_LOCAL_CONF_DIR; start then starts the supervisor,
+    // which serves that directory.
     let out = s.run("ioc-runner", &["install", boot, "--user"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(stderr(&out).contains("Info: started your supervisor (iocinit --local"), "{}", text(&out));
     assert!(conf_dir.join("iocdemo.conf").exists(), "{}", text(&out));
-    assert!(s.control().exists(), "{} {}", s.control().display(), text(&out));
     let conf = std::fs::read_to_string(conf_dir.join("iocdemo.conf")).unwrap();
     assert!(conf.contains(&format!("{}/iocdemo/control\"", consoles.display())), "{conf}");
 
-    let out = ok(s.run("ioc-runner", &["start", "iocdemo", "--local"]), "start");
+    let out = s.run("ioc-runner", &["start", "iocdemo", "--local"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(stderr(&out).contains("Info: started your supervisor (iocinit --local"), "{}", text(&out));
+    assert!(s.control().exists(), "{} {}", s.control().display(), text(&out));
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.contains("iocdemo is ready"), "{out}");
     ioc.wait_value("calc", "42", UP);
     assert!(std::fs::read_to_string(log_dir.join("iocdemo.log")).unwrap().contains("All initialization complete"));

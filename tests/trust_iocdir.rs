@@ -27,9 +27,10 @@ use ns::{write, Pid1};
 
 const UP: Duration = Duration::from_secs(30);
 
-/// An IOC file whose command is a plain sleep (for IOCs that are never started).
+/// An IOC file whose command is a plain cat (waits on its console forever;
+/// IOC_CMD is one word, as under epics-ioc-runner).
 fn sleeper(name: &str) -> String {
-    format!("IOC_NAME=\"{name}\"\nIOC_USER=\"{IOC_USER}\"\nIOC_CMD=\"/bin/sleep 1000\"\n")
+    format!("IOC_NAME=\"{name}\"\nIOC_USER=\"{IOC_USER}\"\nIOC_CMD=\"/bin/cat\"\n")
 }
 
 /// Live processes of the namespace whose command line holds `what`.
@@ -138,7 +139,7 @@ fn dev_zero_a_device_and_a_huge_file_are_rejected_without_reading_them() {
     std::os::unix::fs::symlink("/dev/zero", ioc.join("z.conf")).unwrap();
     let dev = nix::sys::stat::makedev(1, 5);
     nix::sys::stat::mknod(&ioc.join("d.conf"), nix::sys::stat::SFlag::S_IFCHR, nix::sys::stat::Mode::from_bits_truncate(0o644), dev).unwrap();
-    let mut huge = String::from("IOC_NAME=\"big\"\nIOC_CMD=\"/bin/sleep 1000\"\n");
+    let mut huge = String::from("IOC_NAME=\"big\"\nIOC_CMD=\"/bin/cat\"\n");
     while huge.len() < 10 << 20 {
         huge.push_str("# padding padding padding padding padding padding padding padding\n");
     }

@@ -262,7 +262,7 @@ fn an_ioc_group_member_stopping_one_ioc_while_removing_another_gets_its_answer()
         &dir,
         "epoch.conf",
         &format!(
-            "DefaultRunlevel default\nIocDirectory @DIR@/ioc\nIocLogDirectory @DIR@/log\nIocGroup {IOC_GROUP}\n\
+            "DefaultRunlevel default\nIocDirectory @DIR@/ioc\nIocLogDirectory @DIR@/log\nIocGroup {IOC_GROUP}\nIocEnabled true\n\
              ProcServ @DIR@/fake-procserv\n"
         ),
     );

@@ -32,6 +32,9 @@ struct Generate {
     group: Option<String>,
     /// print the file instead of writing it
     dry_run: bool,
+    /// overwrite a differing file without asking; with several startup
+    /// scripts, take the first
+    force: bool,
 }
 
 /// `ioc install SOURCE` (the handler's inputs).
@@ -48,6 +51,8 @@ struct Install {
     group: Option<String>,
     /// start it right away
     start: bool,
+    /// replace a differing installed file without asking
+    force: bool,
 }
 
 /// The epics-ioc-runner release whose commands and tests these follow.
@@ -78,8 +83,10 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
         eprintln!("Error: {e}");
         return EXIT_FAIL;
     }
-    // `generate` works on files alone; everything else asks the supervisor.
-    if common.local && inv.verb != "generate" {
+    // `generate` works on files alone, and so does `install` when no
+    // supervisor runs (the one started later reads the file); everything
+    // else asks the supervisor, started if need be.
+    if common.local && !matches!(inv.verb.as_str(), "generate" | "install") {
         if let Err(code) = local_supervisor(common) {
             return code;
         }
@@ -90,13 +97,13 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
     match inv.verb.as_str() {
         "generate" => generate_cmd(
             common,
-            Generate { dir: target.into(), name: a.name, cmd: a.cmd, user: a.ioc_user, group: a.ioc_group, dry_run: a.dry_run },
+            Generate { dir: target.into(), name: a.name, cmd: a.cmd, user: a.ioc_user, group: a.ioc_group, dry_run: a.dry_run, force: inv.force },
         ),
         "install" => install(
             common,
-            Install { source: target.into(), name: a.name, cmd: a.cmd, user: a.ioc_user, group: a.ioc_group, start: a.start },
+            Install { source: target.into(), name: a.name, cmd: a.cmd, user: a.ioc_user, group: a.ioc_group, start: a.start, force: inv.force },
         ),
-        "remove" => remove(common, &target, inv.force),
+        "remove" => remove(common, &target),
         "rescan" => rescan(common),
         "start" => start(common, Verb::Start, &target, a.no_wait, timeout),
         "restart" => start(common, Verb::Restart, &target, a.no_wait, timeout),
@@ -204,7 +211,7 @@ fn local_supervisor(common: &Common) -> Result<(), i32> {
 /// the command refused.
 fn same_ioc_dir(common: &Common, layout: &crate::layout::Layout) -> Result<(), i32> {
     let Some((var, wanted)) = crate::layout::runner_var(&crate::layout::RUNNER_CONF_DIR) else { return Ok(()) };
-    let (serving, _) = directories(common)?;
+    let serving = directories(common)?.ioc_dir;
     if serving == Path::new(&wanted) {
         return Ok(());
     }
@@ -270,7 +277,7 @@ fn lookup(common: &Common, name: &str) -> Result<IocInfo, i32> {
     check_name(name)?;
     let reply = common.request(Verb::Status, 0, &[name], Some(Duration::from_secs(10)))?;
     if reply.code != Code::Ok {
-        let dir = directories(common).map(|(d, _)| d.display().to_string()).unwrap_or_else(|_| "the IOC directory".into());
+        let dir = directories(common).map(|d| d.ioc_dir.display().to_string()).unwrap_or_else(|_| "the IOC directory".into());
         eprintln!("Error: No configuration found for IOC '{name}' (looked in {dir}).");
         return Err(EXIT_FAIL);
     }
@@ -503,8 +510,8 @@ fn view_cmd(common: &Common, name: &str) -> i32 {
     if let Err(code) = check_name(name) {
         return code;
     }
-    let (dir, _) = match directories(common) {
-        Ok(d) => d,
+    let dir = match directories(common) {
+        Ok(d) => d.ioc_dir,
         Err(code) => return code,
     };
     let path = dir.join(format!("{name}.conf"));
@@ -692,13 +699,63 @@ fn print_inspect(name: &str, ioc: &IocInfo, clients: &[inspect::ConsoleClient]) 
     print!("{}", inspect::render(&ioc.console, clients));
 }
 
-/// The IOC directory and console root PID 1 uses.
-fn directories(common: &Common) -> Result<(PathBuf, PathBuf), i32> {
-    let reply = common.request(Verb::Version, 0, &[], Some(Duration::from_secs(10)))?;
+/// What the supervisor says about where IOC files go and who they run as.
+struct Directories {
+    ioc_dir: PathBuf,
+    /// IocUser: who a file that may not choose its user runs as.
+    user: String,
+    /// Whether a supervisor answered (else: the defaults of `--local`).
+    supervised: bool,
+}
+
+/// The supervisor's IOC directory and IocUser. Under `--local`
+/// with no supervisor running, the local defaults: epics-ioc-runner's local
+/// mode installs without its service manager running too, and
+/// `iocinit --local` reads the file when it starts.
+fn directories(common: &Common) -> Result<Directories, i32> {
+    let layout = common.layout();
+    let local_default = layout.local_ioc_dir.clone().filter(|_| common.local);
+    let reply = match (crate::control::client::Client::connect(&layout.control_socket), local_default) {
+        (Err(crate::control::client::ClientError::NotRunning(_)), Some(ioc_dir)) => {
+            return Ok(Directories { ioc_dir, user: me().0, supervised: false });
+        }
+        (Ok(mut client), _) => client.request(Verb::Version, 0, &[], Some(Duration::from_secs(10))).map_err(|e| super::report_client_error(&e))?,
+        (Err(e), _) => return Err(super::report_client_error(&e)),
+    };
     let r = reply.records.first().ok_or(EXIT_FAIL)?;
-    let dir = r.str(Tag::IocDirectory).map(PathBuf::from).ok_or(EXIT_FAIL)?;
-    let root = r.str(Tag::ConsoleRoot).map(PathBuf::from).unwrap_or_else(|| common.layout().console_root());
-    Ok((dir, root))
+    let ioc_dir = r.str(Tag::IocDirectory).map(PathBuf::from).ok_or(EXIT_FAIL)?;
+    let user = r.str(Tag::IocUser).map_or_else(|| generate::GenerateOptions::default().user, str::to_string);
+    Ok(Directories { ioc_dir, user, supervised: true })
+}
+
+/// The caller's user and primary group names (`--local` IOCs run as them).
+fn me() -> (String, String) {
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.name);
+    let group = nix::unistd::Group::from_gid(nix::unistd::getgid()).ok().flatten().map(|g| g.name);
+    (user.unwrap_or_default(), group.unwrap_or_default())
+}
+
+/// The permissions of a file `generate` writes, as epics-ioc-runner sets
+/// them: 0600 under `--local` (yours alone), 0660 system-wide (for the IOC
+/// group).
+fn generated_mode(common: &Common) -> u32 {
+    if common.local {
+        0o600
+    } else {
+        0o660
+    }
+}
+
+/// The permissions of an installed IOC file: as [`generated_mode`], except
+/// that root's system-wide install stays 0644, root's alone to write: such
+/// a file chooses who its IOC runs as, which a group-writable one never
+/// does (docs/CONFIG.md, "Who an IOC runs as").
+fn installed_mode(common: &Common) -> u32 {
+    if !common.local && nix::unistd::geteuid().is_root() {
+        0o644
+    } else {
+        generated_mode(common)
+    }
 }
 
 fn generate_options(common: &Common, name: Option<String>, cmd: Option<String>, user: Option<String>, group: Option<String>) -> generate::GenerateOptions {
@@ -706,11 +763,7 @@ fn generate_options(common: &Common, name: Option<String>, cmd: Option<String>, 
     // An IOC of `iocinit --local` runs as you: the file says so, as
     // epics-ioc-runner's local mode writes it.
     if common.local {
-        let me = nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten();
-        let my_group = nix::unistd::Group::from_gid(nix::unistd::getgid()).ok().flatten();
-        if let (Some(u), Some(g)) = (me, my_group) {
-            (opts.user, opts.group) = (u.name, g.name);
-        }
+        (opts.user, opts.group) = me();
     }
     if let Some(u) = user {
         opts.user = u;
@@ -733,8 +786,87 @@ fn run_generate(dir: &Path, opts: &generate::GenerateOptions) -> Result<IocFile,
     })
 }
 
+/// Whether to write `new` over the file at `path`.
+enum Overwrite {
+    /// No file there yet, or a differing one the user (or `-f`) lets go.
+    Write,
+    /// The file already says exactly this.
+    Unchanged,
+}
+
+/// epics-ioc-runner's overwrite rule: an identical file is left as it is;
+/// a differing one is shown as a line diff, then replaced with `-f` or
+/// when the answer on stdin is y; anything else (n, end of input) keeps it
+/// and fails with exit 1, so a script never mistakes a refusal for success.
+fn confirm_overwrite(path: &Path, new: &str, force: bool) -> Result<Overwrite, i32> {
+    let old = match std::fs::read(path) {
+        Ok(old) => old,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Overwrite::Write),
+        Err(e) => {
+            eprintln!("ioc: {}: {e}", path.display());
+            return Err(EXIT_FAIL);
+        }
+    };
+    if old == new.as_bytes() {
+        return Ok(Overwrite::Unchanged);
+    }
+    println!("Configuration file '{}' already exists with differences (- current, + new):", path.display());
+    print!("{}", crate::ioc::linediff::diff(&String::from_utf8_lossy(&old), new));
+    if force {
+        println!("Overwriting '{}' (--force).", path.display());
+        return Ok(Overwrite::Write);
+    }
+    print!("Do you want to overwrite it? [y/N]: ");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    let mut answer = String::new();
+    match std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut answer) {
+        Ok(0) | Err(_) => {
+            println!();
+            eprintln!("ioc: input ended (EOF): '{}' is kept; -f overwrites without asking", path.display());
+            Err(EXIT_FAIL)
+        }
+        Ok(_) if matches!(answer.trim(), "y" | "Y") => Ok(Overwrite::Write),
+        Ok(_) => {
+            eprintln!("ioc: aborted: '{}' is kept", path.display());
+            Err(EXIT_FAIL)
+        }
+    }
+}
+
+/// Writes `ioc` into `dir` with `mode` unless the file there differs and
+/// the user keeps it (`what`: the file, for messages). Returns its path and
+/// whether it was written.
+fn write_file(dir: &Path, ioc: &IocFile, mode: u32, force: bool, what: &str) -> Result<(PathBuf, bool), i32> {
+    let path = dir.join(ioc.file_name());
+    match confirm_overwrite(&path, &iocfile::render(ioc), force)? {
+        Overwrite::Unchanged => {
+            // As epics-ioc-runner: the mode the write would give is set
+            // again, so a loosened one does not survive.
+            if let Err(e) = std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode)) {
+                eprintln!("ioc: {}: {e}", path.display());
+                return Err(EXIT_FAIL);
+            }
+            println!("Existing configuration '{}' is already up-to-date (Identical). Skipping overwrite.", path.display());
+            Ok((path, false))
+        }
+        Overwrite::Write => match iocfile::write_atomic(dir, ioc, mode) {
+            Ok(path) => Ok((path, true)),
+            // epics-ioc-runner's words, which its users' scripts know.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                eprintln!("ioc: No write permission to {} to stage the {what}", dir.display());
+                Err(EXIT_FAIL)
+            }
+            Err(e) => {
+                eprintln!("ioc: cannot write into {}: {e}", dir.display());
+                Err(EXIT_FAIL)
+            }
+        },
+    }
+}
+
 fn generate_cmd(common: &Common, g: Generate) -> i32 {
-    let opts = generate_options(common, g.name, g.cmd, g.user, g.group);
+    let mut opts = generate_options(common, g.name, g.cmd, g.user, g.group);
+    opts.first_if_several = g.force;
     let ioc = match run_generate(&g.dir, &opts) {
         Ok(i) => i,
         Err(code) => return code,
@@ -744,81 +876,169 @@ fn generate_cmd(common: &Common, g: Generate) -> i32 {
         return EXIT_OK;
     }
     let dir = ioc.chdir.clone().map(PathBuf::from).unwrap_or(g.dir);
-    match iocfile::write_atomic(&dir, &ioc) {
-        Ok(path) => {
+    match write_file(&dir, &ioc, generated_mode(common), g.force, "generated configuration") {
+        Ok((path, true)) => {
             println!("wrote {}", path.display());
             EXIT_OK
         }
-        Err(e) => {
-            eprintln!("ioc: {}: {e}", dir.display());
-            EXIT_FAIL
+        Ok((_, false)) => EXIT_OK,
+        Err(code) => code,
+    }
+}
+
+/// Reads and checks the IOC file at `path` (the IOC named after the file
+/// when it has no IOC_NAME, as epics-ioc-runner does).
+fn read_ioc_file(path: &Path) -> Result<IocFile, i32> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        eprintln!("ioc: {}: {e}", path.display());
+        EXIT_FAIL
+    })?;
+    match iocfile::parse(path, &text) {
+        Ok((ioc, warnings)) => {
+            warnings.iter().for_each(|w| eprintln!("{w}"));
+            Ok(ioc)
+        }
+        Err(errors) => {
+            errors.iter().for_each(|e| eprintln!("{e}"));
+            Err(EXIT_FAIL)
         }
     }
 }
 
-fn install(common: &Common, i: Install) -> i32 {
-    let ioc = if i.source.is_dir() {
-        let opts = generate_options(common, i.name, i.cmd, i.user, i.group);
-        match run_generate(&i.source, &opts) {
-            Ok(ioc) => ioc,
-            Err(code) => return code,
+/// What `install` takes: a file; or a directory's `NAME.conf` (NAME: the
+/// directory's name), edited or not, as epics-ioc-runner does; or, when a
+/// directory has none, a file generated for it.
+fn install_source(common: &Common, i: &Install) -> Result<IocFile, i32> {
+    if !i.source.is_dir() {
+        return read_ioc_file(&i.source);
+    }
+    let dir = std::fs::canonicalize(&i.source).unwrap_or_else(|_| i.source.clone());
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let existing = dir.join(format!("{name}.conf"));
+    if i.name.is_none() && existing.is_file() {
+        return read_ioc_file(&existing);
+    }
+    let mut opts = generate_options(common, i.name.clone(), i.cmd.clone(), i.user.clone(), i.group.clone());
+    opts.first_if_several = i.force;
+    run_generate(&i.source, &opts)
+}
+
+/// The checks epics-ioc-runner makes at install that need the filesystem
+/// or the account database: made here, as the installing user, never by
+/// PID 1, whose loop must not wait on a path lookup (a hung network
+/// filesystem). Every problem is printed, naming its key.
+fn check_installable(ioc: &IocFile, local: bool) -> Result<(), i32> {
+    let mut problems = Vec::new();
+    if local {
+        // As epics-ioc-runner's local mode (iocinit --local runs every IOC
+        // as you anyway): the file must say so.
+        let (user, group) = me();
+        if ioc.user.as_ref().is_some_and(|u| *u != user) {
+            problems.push(format!("IOC_USER: local IOCs must run as {user}"));
+        }
+        if ioc.group.as_ref().is_some_and(|g| *g != group) {
+            problems.push(format!("IOC_GROUP: local IOCs must run under group {group}"));
         }
     } else {
-        let text = match std::fs::read_to_string(&i.source) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("ioc: {}: {e}", i.source.display());
-                return EXIT_FAIL;
-            }
-        };
-        match iocfile::parse(&i.source, &text) {
-            Ok((ioc, warnings)) => {
-                for w in warnings {
-                    eprintln!("{w}");
-                }
-                ioc
-            }
-            Err(errors) => {
-                for e in errors {
-                    eprintln!("{e}");
-                }
-                return EXIT_FAIL;
-            }
+        if let Some(user) = ioc.user.as_ref().filter(|u| nix::unistd::User::from_name(u).ok().flatten().is_none()) {
+            problems.push(format!("IOC_USER: no such user: {user}"));
         }
-    };
-    // As epics-ioc-runner: the file of a running IOC is not replaced, so what
-    // runs and what the file says never differ unnoticed.
-    match running_state(common, &ioc.name) {
-        Ok(None) => {}
-        Ok(Some(state)) => {
-            let name = &ioc.name;
-            eprintln!(
-                "ioc: {name} is {state}: install does not replace the file of a running IOC; \
-                 stop it first (ioc stop {name}), then install again (--start starts it)"
-            );
-            return EXIT_FAIL;
+        if let Some(group) = ioc.group.as_ref().filter(|g| nix::unistd::Group::from_name(g).ok().flatten().is_none()) {
+            problems.push(format!("IOC_GROUP: no such group: {group}"));
         }
-        Err(code) => return code,
     }
-    let (dir, _) = match directories(common) {
+    let chdir = ioc.chdir.as_deref().map(Path::new);
+    match chdir {
+        Some(dir) if !dir.is_dir() => problems.push(format!("IOC_CHDIR: invalid or missing directory: {}", dir.display())),
+        Some(dir) if nix::unistd::access(dir, nix::unistd::AccessFlags::X_OK).is_err() => {
+            problems.push(format!("IOC_CHDIR: execute permission denied for directory: {}", dir.display()))
+        }
+        _ if !is_executable(chdir, &ioc.command) => {
+            problems.push(format!("IOC_CMD: command not executable or not found: {} (chmod +x? a program in PATH?)", ioc.command))
+        }
+        _ => {}
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    for p in &problems {
+        eprintln!("ioc: {p}");
+    }
+    eprintln!("ioc: validation failed with {} error(s): nothing installed", problems.len());
+    Err(EXIT_FAIL)
+}
+
+/// Whether `command` (IOC_CMD) names an executable file: relative to
+/// `chdir` when it has a `/`, else in `chdir` or in PATH.
+fn is_executable(chdir: Option<&Path>, command: &str) -> bool {
+    let executable = |p: &Path| p.is_file() && nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok();
+    let base = chdir.unwrap_or(Path::new("."));
+    if executable(&base.join(command)) {
+        return true;
+    }
+    !command.contains('/') && std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| executable(&d.join(command))))
+}
+
+fn install(common: &Common, i: Install) -> i32 {
+    let mut ioc = match install_source(common, &i) {
+        Ok(ioc) => ioc,
+        Err(code) => return code,
+    };
+    // As epics-ioc-runner's local mode: an IOC_PORT naming another console
+    // is replaced by the one your supervisor serves (system-wide it is kept
+    // as written, with the loader's warning).
+    if common.local && ioc.port.as_deref().is_some_and(|port| !iocfile::names_the_console(port, &ioc.name)) {
+        let (user, group) = me();
+        let socket = common.layout().console_socket(&ioc.name);
+        eprintln!("Warning: IOC_PORT in the conf is replaced by the local standard socket path ({}).", socket.display());
+        ioc.port = Some(format!("unix:{user}:{group}:0660:{}", socket.display()));
+    }
+    // Checked before the supervisor is asked: a bad file is exit 1 whether
+    // or not one runs.
+    if let Err(code) = check_installable(&ioc, common.local) {
+        return code;
+    }
+    let dirs = match directories(common) {
         Ok(d) => d,
         Err(code) => return code,
     };
-    // A fresh account has no ~/.config/procServ.d yet (--local).
-    let written = std::fs::create_dir_all(&dir).and_then(|()| iocfile::write_atomic(&dir, &ioc));
-    let path = match written {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("ioc: cannot write into {}: {e}", dir.display());
-            return EXIT_FAIL;
+    // As epics-ioc-runner: the file of a running IOC is not replaced, so what
+    // runs and what the file says never differ unnoticed.
+    if dirs.supervised {
+        match running_state(common, &ioc.name) {
+            Ok(None) => {}
+            Ok(Some(state)) => {
+                let name = &ioc.name;
+                eprintln!(
+                    "ioc: {name} is {state}: install does not replace the file of a running IOC; \
+                     stop it first (ioc stop {name}), then install again (--start starts it)"
+                );
+                return EXIT_FAIL;
+            }
+            Err(code) => return code,
         }
+    }
+    // A fresh account has no ~/.config/procServ.d yet (--local).
+    if let Err(e) = std::fs::create_dir_all(&dirs.ioc_dir) {
+        eprintln!("ioc: cannot write into {}: {e}", dirs.ioc_dir.display());
+        return EXIT_FAIL;
+    }
+    let path = match write_file(&dirs.ioc_dir, &ioc, installed_mode(common), i.force, "installed configuration") {
+        Ok((path, _)) => path,
+        Err(code) => return code,
     };
     println!("installed {}", path.display());
     // PID 1 decides who the IOC runs as (docs/CONFIG.md, "Who an IOC runs as");
     // say so where the file asks for a user that a member's file cannot choose.
-    if !common.layout().local && !nix::unistd::geteuid().is_root() && ioc.user.is_some() {
-        eprintln!("ioc: note: a file not installed by root runs as IocUser, not as IOC_USER; 'ioc status {}' shows who", ioc.name);
+    if !common.local && !nix::unistd::geteuid().is_root() && ioc.user.as_ref().is_some_and(|u| *u != dirs.user) {
+        eprintln!("ioc: note: a file not installed by root runs as IocUser ({}), not as IOC_USER; 'ioc status {}' shows who", dirs.user, ioc.name);
     }
+    if !dirs.supervised {
+        println!("No supervisor is running: 'iocinit --local' serves {} when it starts.", ioc.name);
+        return EXIT_OK;
+    }
+    // Installed is not enabled, as under epics-ioc-runner: say how it starts.
+    println!("Use 'ioc start {0}' to run it, 'ioc enable {0}' to start it at boot.", ioc.name);
     let code = rescan(common);
     if code != EXIT_OK || !i.start {
         return code;
@@ -846,7 +1066,10 @@ fn running_state(common: &Common, name: &str) -> Result<Option<String>, i32> {
     Ok(ioc.and_then(|ioc| ioc.record.str(Tag::State).filter(|s| !is_down(s)).map(str::to_string)))
 }
 
-fn remove(common: &Common, name: &str, force: bool) -> i32 {
+/// As epics-ioc-runner's remove: stop the IOC if it runs, disable it (so
+/// a file installed again under its name does not start at boot unasked),
+/// then delete its file.
+fn remove(common: &Common, name: &str) -> i32 {
     let info = match lookup(common, name) {
         Ok(i) => i,
         Err(code) => return code,
@@ -858,22 +1081,25 @@ fn remove(common: &Common, name: &str, force: bool) -> i32 {
         eprintln!("ioc: {name} is configured in epoch.conf, not installed from an IOC file: there is nothing to remove");
         return EXIT_FAIL;
     }
-    let state = info.record.str(Tag::State).unwrap_or("");
-    if !is_down(state) {
-        if !force {
-            eprintln!("ioc: {name} is {state}; stop it first, or use remove -f");
-            return EXIT_FAIL;
-        }
+    if !is_down(info.record.str(Tag::State).unwrap_or("")) {
         let code = stop(common, name);
         if code != EXIT_OK {
+            eprintln!("ioc: {name} did not stop: its file is kept");
             return code;
         }
     }
-    let (dir, _) = match directories(common) {
+    if info.record.bool(Tag::Enabled).unwrap_or(false) {
+        match common.request(Verb::Disable, 0, &[name], Some(Duration::from_secs(10))) {
+            Ok(reply) if matches!(reply.code, Code::Ok | Code::Warn) => {}
+            Ok(reply) => eprintln!("ioc: warning: could not disable {name}: {}", reply.message),
+            Err(_) => {}
+        }
+    }
+    let dirs = match directories(common) {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let path = dir.join(format!("{name}.conf"));
+    let path = dirs.ioc_dir.join(format!("{name}.conf"));
     if let Err(e) = std::fs::remove_file(&path) {
         eprintln!("ioc: {}: {e}", path.display());
         return EXIT_FAIL;

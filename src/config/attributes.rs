@@ -180,6 +180,7 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &[
     extension("IocLogKeep", |g, v, _| set(&mut g.globals.ioc.log_keep, parse_u32(v)?)),
     extension("IocHoldoff", |g, v, _| set(&mut g.globals.ioc.holdoff_secs, parse_u32(v)?)),
     extension("ProcServ", |g, v, _| set(&mut g.globals.ioc.procserv, program(v)?)),
+    extension("IocEnabled", |g, v, _| set(&mut g.globals.ioc.enabled, parse_bool(v)?)),
     extension("PIDFileTimeout", |g, v, _| set(&mut g.globals.pid_file_timeout, Some(parse_u32(v)?))),
     // Objects.
     Attribute { name: "ObjectID", handler: Handler::ObjectId, once: false, extension: false, after_objects: AfterObjects::Allowed },

@@ -20,7 +20,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -56,7 +56,7 @@ pub fn runner_port(name: &str) -> String {
 /// as epics-ioc-runner's local mode writes it) and `--run-dir` move it, so
 /// any absolute RUN is taken: a board's file and a local one both load
 /// without a warning wherever they run.
-fn names_the_console(port: &str, name: &str) -> bool {
+pub fn names_the_console(port: &str, name: &str) -> bool {
     let Some(endpoint) = port.strip_prefix("unix:") else { return false };
     let socket = endpoint.rsplit(':').next().unwrap_or_default();
     let tail = format!("/procserv/{name}/control");
@@ -78,6 +78,15 @@ pub struct IocFile {
     /// Every other variable, in the file's order: exported to the IOC's
     /// environment (after the keys above, which are exported as written).
     pub variables: Vec<(String, String)>,
+}
+
+/// What the `Ioc*` globals give every IOC file's object.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IocObjectGlobals {
+    pub start_priority: u32,
+    pub stop_priority: u32,
+    /// IocEnabled.
+    pub enabled: bool,
 }
 
 /// One iocinit variable of an IOC file.
@@ -190,10 +199,11 @@ impl IocFile {
     }
 
     /// The object this IOC becomes: a console object that procServ runs,
-    /// restarted when it dies, with the IOC globals' priorities and runlevels.
-    /// `may_choose_credentials`: whether the file's IOC_USER and IOC_GROUP
-    /// are honoured (see [`Console::may_choose_credentials`]).
-    pub fn to_object(&self, file: usize, start_priority: u32, stop_priority: u32, runlevels: Vec<String>, may_choose_credentials: bool) -> Object {
+    /// restarted when it dies, with the IOC globals' priorities, runlevels
+    /// and enable state (IocEnabled; `ioc enable` overrides it in the state
+    /// file). `may_choose_credentials`: whether the file's IOC_USER and
+    /// IOC_GROUP are honoured (see [`Console::may_choose_credentials`]).
+    pub fn to_object(&self, file: usize, globals: &IocObjectGlobals, runlevels: Vec<String>, may_choose_credentials: bool) -> Object {
         let chdir = self.chdir.as_ref().map(PathBuf::from);
         Object {
             id: self.name.clone(),
@@ -202,12 +212,12 @@ impl IocFile {
             start: Some(self.command.clone()),
             // SIGTERM to procServ: it kills the IOC with its kill signal and exits.
             stop: StopMethod::Pid,
-            start_priority,
-            stop_priority,
+            start_priority: globals.start_priority,
+            stop_priority: globals.stop_priority,
             working_directory: chdir.clone(),
             user: self.user.clone(),
             group: self.group.clone(),
-            enabled: true,
+            enabled: globals.enabled,
             runlevels,
             options: Options { autorestart: true, ..Options::default() },
             console: Some(Console {
@@ -269,13 +279,16 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
     if let Some(setting) = Setting::from_ioc_variable(key) {
         return ProcessSettings::default().set_quietly(setting, value).map_err(|expected| format!("{key}: expected {expected}"));
     }
+    match key {
+        CHDIR => return check_chdir(value),
+        CMD => return check_command(value),
+        _ => {}
+    }
     let ok = match key {
         STATE_DIR => valid_state_directory(value),
         HOST => valid_host_name(value),
         NAME => valid_ioc_name(value),
         USER | GROUP => valid_account_name(value),
-        CHDIR => value.starts_with('/'),
-        CMD => !value.trim().is_empty(),
         CRASH_PATTERNS => return crash_patterns(value).map(|_| ()).map_err(|why| format!("{key}: {why}")),
         _ => true,
     };
@@ -287,11 +300,45 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
         HOST => "a host name of letters, digits, - and . (at most 64)",
         NAME => "an IOC name [A-Za-z0-9_][A-Za-z0-9_-]{0,63}",
         USER => "a user name",
-        GROUP => "a group name",
-        CHDIR => "an absolute directory",
-        _ => "the command procServ runs",
+        _ => "a group name",
     };
     Err(format!("{key}: expected {expected}"))
+}
+
+/// The characters epics-ioc-runner allows in IOC_CHDIR and IOC_CMD (its
+/// `validate_conf` whitelist): nothing a shell or systemd would interpret.
+fn runner_plain(c: char, blank: bool) -> bool {
+    c.is_ascii_alphanumeric() || "_./:-".contains(c) || (blank && c == ' ')
+}
+
+/// IOC_CHDIR: absolute and without `..` (whose checks at install would be
+/// made on another path than the one procServ enters). The messages say
+/// what epics-ioc-runner's say.
+fn check_chdir(value: &str) -> Result<(), String> {
+    if !value.starts_with('/') {
+        Err("IOC_CHDIR must be an absolute path: expected /...".into())
+    } else if value.split('/').any(|part| part == "..") {
+        Err("IOC_CHDIR contains a '..' component: expected a canonical absolute path".into())
+    } else if !value.chars().all(|c| runner_plain(c, true)) {
+        Err("IOC_CHDIR: a character epics-ioc-runner refuses: expected letters, digits, blanks and _ . / : -".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// IOC_CMD: one word, as epics-ioc-runner's unit passes `${IOC_CMD}` to
+/// procServ as one argument; procServ execs it directly, never through a
+/// shell, so shell syntax is refused rather than run.
+fn check_command(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        Err("IOC_CMD: expected one word naming an executable (e.g. ./st.cmd)".into())
+    } else if value.contains([' ', '\t']) {
+        Err("IOC_CMD must be a single word: expected the startup script alone; its arguments belong in the script".into())
+    } else if !value.chars().all(|c| runner_plain(c, false)) {
+        Err("IOC_CMD: a character a shell would interpret: expected one word of letters, digits and _ . / : -".into())
+    } else {
+        Ok(())
+    }
 }
 
 /// IOC_STATE_DIR: made and given away by root, so no `..` that could lead
@@ -310,6 +357,12 @@ fn valid_variable_name(name: &str) -> bool {
     let first_ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
     first_ok && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
+
+/// Lines of a healthy IOC's log (epics-ioc-runner's canaries): a crash
+/// pattern found in one (compared without regard to case, as its scan
+/// does) would make every start look failed.
+const CANARY_LOG_LINES: [&str; 2] =
+    ["ioc-runner canary: ordinary healthy log line 0123456789", "IOC-Runner Canary 2: EPICS 7.0 iocBoot/st.cmd loaded OK 2026-07-07 01:02:03.456"];
 
 /// Splits CRASH_LOG_PATTERNS_EXTRA into its patterns, or says why it is
 /// refused. Patterns are matched as plain text (case-sensitive), so the
@@ -333,6 +386,13 @@ pub fn crash_patterns(value: &str) -> Result<Vec<&str>, String> {
         }
         if pattern.contains(['*', '?', '+', '^', '$', '\\', '(', ')', '[', ']', '{', '}']) {
             return Err("a pattern with a regular-expression character (* ? + ^ $ \\ ( ) [ ] { }): expected plain text, matched as written".into());
+        }
+        if !pattern.chars().all(|c| runner_plain(c, true)) {
+            return Err("a character epics-ioc-runner refuses: expected letters, digits, blanks and _ . / : -".into());
+        }
+        let lower = pattern.to_ascii_lowercase();
+        if CANARY_LOG_LINES.iter().any(|line| line.to_ascii_lowercase().contains(&lower)) {
+            return Err("a pattern found in ordinary log text (such as '.'): expected words that only a failure prints".into());
         }
     }
     Ok(patterns)
@@ -416,8 +476,12 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
     let extensions = (6..KEYS.len())
         .filter_map(|k| Some(Extension { key: KEYS[k], value: take(k)?, line: line_of(KEYS[k]) }))
         .collect();
+    // As epics-ioc-runner, which names an IOC after its file: IOC_NAME may
+    // be left out (a file not named `<IOC_NAME>.conf` is refused below).
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let stem = file_name.strip_suffix(".conf").unwrap_or(file_name);
     let file = IocFile {
-        name: take(0).unwrap_or_default(),
+        name: take(0).unwrap_or_else(|| stem.to_string()),
         user: take(1),
         group: take(2),
         chdir: take(3),
@@ -427,22 +491,23 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
         variables,
     };
 
-    for key in [NAME, CMD] {
-        if line_of(key) == 0 {
-            problems.push(Diagnostic::error(path, 0, format!("{key} missing: expected a line {key}=\"...\"")));
-        }
+    if line_of(CMD) == 0 {
+        problems.push(Diagnostic::error(path, 0, format!("{CMD} missing: expected a line {CMD}=\"...\"")));
+    }
+    if line_of(NAME) == 0 && !valid_ioc_name(&file.name) {
+        let message = "the file name is no IOC name and IOC_NAME is missing: expected a file named <IOC name>.conf";
+        problems.push(Diagnostic::error(path, 0, message));
     }
     // The other variables were checked as they were read.
-    let readable = |key: &str| key_index(key).is_some_and(|k| !unreadable[k]);
+    // (An IOC_NAME taken from the file name was checked above.)
+    let readable = |key: &str| key_index(key).is_some_and(|k| !unreadable[k]) && (key != NAME || line_of(NAME) != 0);
     for (key, value) in file.entries().into_iter().filter(|(key, _)| readable(key)) {
         if let Err(message) = check_value(key, value) {
             problems.push(Diagnostic::error(path, line_of(key), message));
         }
     }
-    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    if valid_ioc_name(&file.name) && file_name != file.file_name() {
+    if line_of(NAME) != 0 && valid_ioc_name(&file.name) && file_name != file.file_name() {
         // The file's name, not its IOC_NAME: a diagnostic never quotes the file.
-        let stem = file_name.strip_suffix(".conf").unwrap_or(file_name);
         problems.push(Diagnostic::error(
             path,
             line_of(NAME),
@@ -624,18 +689,20 @@ pub fn render(file: &IocFile) -> String {
     out
 }
 
-/// Writes `dir/<name>.conf` atomically: a temporary file in the same
-/// directory, fsync, rename over the old file, fsync of the directory.
+/// Writes `dir/<name>.conf` atomically with permissions `mode` (whatever
+/// the umask): a temporary file in the same directory, fsync, rename over
+/// the old file, fsync of the directory.
 ///
 /// The directory may be writable by others (the IOC group), so the
 /// temporary file gets a random name and is created with O_EXCL|O_NOFOLLOW:
 /// a planted file or symlink makes the attempt fail, never redirects the write.
-pub fn write_atomic(dir: &Path, file: &IocFile) -> io::Result<PathBuf> {
+pub fn write_atomic(dir: &Path, file: &IocFile, mode: u32) -> io::Result<PathBuf> {
     file.check().map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
     let target = dir.join(file.file_name());
     remove_stale_temporaries(dir, &file.name);
     let (temporary, mut out) = create_temporary(dir, &file.name)?;
     let written = (|| {
+        out.set_permissions(fs::Permissions::from_mode(mode))?;
         out.write_all(render(file).as_bytes())?;
         out.sync_all()?;
         fs::rename(&temporary, &target)?;
@@ -687,7 +754,7 @@ fn create_temporary(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
         let opened = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o644)
+            .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY)
             .open(&path);
         match opened {
@@ -712,7 +779,7 @@ mod tests {
         let text = "IOC_NAME=vac1\nEPICS_CA_SERVER_PORT=\"5070\"\nIOC_CMD=./st.cmd\nIOC_META_OWNER='Jane Doe'\n_x=\n";
         let (file, warnings) = parse(Path::new("vac1.conf"), text).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        let env = file.to_object(0, 1, 1, Vec::new(), false).console.unwrap().env;
+        let env = file.to_object(0, &IocObjectGlobals::default(), Vec::new(), false).console.unwrap().env;
         assert_eq!(env, ["IOC_NAME=vac1", "IOC_CMD=./st.cmd", "EPICS_CA_SERVER_PORT=5070", "IOC_META_OWNER=Jane Doe", "_x="]);
         // Written back as read.
         let (back, _) = parse(Path::new("vac1.conf"), &render(&file)).unwrap();
@@ -763,13 +830,51 @@ mod tests {
         }
     }
 
+    /// IOC_NAME may be left out, as under epics-ioc-runner: the IOC is
+    /// named after its file.
+    #[test]
+    fn the_name_defaults_to_the_file_name() {
+        let (file, _) = parse(Path::new("/etc/procServ.d/vac1.conf"), "IOC_CMD=./st.cmd\n").unwrap();
+        assert_eq!(file.name, "vac1");
+        // Not written back: the file stays as epics-ioc-runner wrote it.
+        let problems = parse(Path::new("/etc/procServ.d/my ioc.conf"), "IOC_CMD=./st.cmd\n").unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].message.starts_with("the file name is no IOC name and IOC_NAME is missing"), "{}", problems[0]);
+    }
+
+    /// IOC_CMD and IOC_CHDIR as strict as epics-ioc-runner's validation:
+    /// one word, no shell syntax (never run through /bin/sh), no `..`.
+    #[test]
+    fn commands_are_one_word_and_directories_have_no_dot_dot() {
+        for good in ["IOC_CMD=./st.cmd", "IOC_CMD=/usr/bin/softIoc", "IOC_CMD=true\nIOC_CHDIR='/opt/my iocs/vac1'", "IOC_CMD=x\nIOC_CHDIR=/a/..b/c"] {
+            assert!(parse(Path::new("vac1.conf"), &format!("IOC_NAME=vac1\n{good}\n")).is_ok(), "{good}");
+        }
+        for (bad, key) in [
+            ("IOC_CMD='true; echo hacked'", "IOC_CMD"),
+            ("IOC_CMD='softIoc -d x.db'", "IOC_CMD"),
+            ("IOC_CMD='a|b'", "IOC_CMD"),
+            ("IOC_CMD='a>b'", "IOC_CMD"),
+            ("IOC_CMD=x\nIOC_CHDIR=/opt/../etc", "IOC_CHDIR"),
+            ("IOC_CMD=x\nIOC_CHDIR=/opt/..", "IOC_CHDIR"),
+            ("IOC_CMD=x\nIOC_CHDIR=..", "IOC_CHDIR"),
+            ("IOC_CMD=x\nIOC_CHDIR='/opt/a;b'", "IOC_CHDIR"),
+        ] {
+            let problems = errors(&format!("IOC_NAME=vac1\n{bad}\n"));
+            assert!(problems.iter().any(|p| p.contains(&format!(": {key}"))), "{bad}: {problems:?}");
+        }
+    }
+
     #[test]
     fn crash_patterns_are_validated() {
         assert_eq!(crash_patterns("MYBOOM|cannot open dbd"), Ok(vec!["MYBOOM", "cannot open dbd"]));
         assert_eq!(crash_patterns(""), Ok(vec![]));
         let too_many = "x|".repeat(MAX_CRASH_PATTERNS) + "x";
         let too_long = "x".repeat(MAX_CRASH_PATTERNS_BYTES + 1);
-        for bad in ["a||b", "|a", "a|", "Err.*x", "a|(b)", &too_many, &too_long] {
+        assert_eq!(crash_patterns("Broken pipe|net_ex"), Ok(vec!["Broken pipe", "net_ex"]));
+        // epics-ioc-runner's rules: its characters only, nothing found in
+        // a healthy log line ('.', 'healthy log line', without regard to case).
+        let refused = ["foo;rm -rf /", ".", "healthy log line", "ORDINARY HEALTHY", "ok"];
+        for bad in ["a||b", "|a", "a|", "Err.*x", "a|(b)", &too_many, &too_long].into_iter().chain(refused) {
             let text = format!("IOC_NAME=vac1\nIOC_CMD=x\nCRASH_LOG_PATTERNS_EXTRA='{bad}'\n");
             let problems = errors(&text);
             assert!(problems.iter().any(|p| p.starts_with("3: CRASH_LOG_PATTERNS_EXTRA: ")), "{bad}: {problems:?}");
@@ -820,7 +925,7 @@ mod tests {
                     IOC_CPUS=0,2-3\nIOC_STATE_DIR=/var/lib/ioc/vac1\nIOC_HOST=board7\nIOC_CMD=./st.cmd\n";
         let (file, warnings) = parse(path, text).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        let object = file.to_object(1, 1, 1, Vec::new(), true);
+        let object = file.to_object(1, &IocObjectGlobals::default(), Vec::new(), true);
         assert_eq!(object.process.rtprio, Some(80));
         assert_eq!(object.process.memlock, Some(64 << 20));
         assert_eq!(object.process.core_size, Some(crate::config::process::INFINITY));
@@ -833,7 +938,7 @@ mod tests {
         let written = render(&file);
         let (again, _) = parse(path, &written).unwrap();
         assert_eq!(render(&again), written);
-        assert_eq!(again.to_object(1, 1, 1, Vec::new(), true), object);
+        assert_eq!(again.to_object(1, &IocObjectGlobals::default(), Vec::new(), true), object);
 
         let bad = [
             "IOC_RTPRIO=100",
@@ -882,7 +987,7 @@ mod tests {
         std::os::unix::fs::symlink(dir.join(".vac2.conf.00000000000000bb.tmp"), &link).unwrap();
         let old = nix::sys::time::TimeSpec::new(1, 0);
         nix::sys::stat::utimensat(None, &link, &old, &old, nix::sys::stat::UtimensatFlags::NoFollowSymlink).unwrap();
-        write_atomic(&dir, &IocFile::new("vac1", "./st.cmd")).unwrap();
+        write_atomic(&dir, &IocFile::new("vac1", "./st.cmd"), 0o644).unwrap();
         let mut names: Vec<String> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         names.sort();
         assert_eq!(

@@ -162,7 +162,7 @@ fn add_ioc_objects(source: &dyn FileSource, config: &mut Config, runlevels: &[St
     let ioc = &config.globals.ioc;
     let start_priority =
         ioc.start_priority.unwrap_or_else(|| config.objects.iter().map(|o| o.start_priority).max().unwrap_or(0).saturating_add(1));
-    let stop_priority = ioc.stop_priority;
+    let globals = iocfile::IocObjectGlobals { start_priority, stop_priority: ioc.stop_priority, enabled: ioc.enabled };
     let declared: HashMap<&str, Location> = config.objects.iter().map(|o| (o.id.as_str(), o.location)).collect();
     let mut accepted = Vec::new();
     let conf_files = names.iter().filter(|n| Path::new(n).extension() == Some(OsStr::new("conf")));
@@ -218,7 +218,7 @@ fn add_ioc_objects(source: &dyn FileSource, config: &mut Config, runlevels: &[St
     for (path, ioc, may_choose_credentials) in accepted {
         let file = config.files.len();
         config.files.push(path);
-        config.objects.push(ioc.to_object(file, start_priority, stop_priority, runlevels.to_vec(), may_choose_credentials));
+        config.objects.push(ioc.to_object(file, &globals, runlevels.to_vec(), may_choose_credentials));
     }
     Ok(())
 }

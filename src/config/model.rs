@@ -180,6 +180,10 @@ pub struct IocGlobals {
     pub holdoff_secs: u32,
     /// `ProcServ`: the procServ executable (default: `procServ` on PATH).
     pub procserv: PathBuf,
+    /// `IocEnabled`: whether an IOC file's IOC starts at boot before any
+    /// `ioc enable` (default false: as under epics-ioc-runner, installing
+    /// is not enabling).
+    pub enabled: bool,
 }
 
 impl Default for IocGlobals {
@@ -198,6 +202,7 @@ impl Default for IocGlobals {
             log_keep: 3,
             holdoff_secs: 2,
             procserv: PathBuf::from("procServ"),
+            enabled: false,
         }
     }
 }

@@ -110,6 +110,8 @@ codes! {
         Removed = 22, "removed";
         IocDirectory = 23, "ioc_directory";
         ConsoleRoot = 24, "console_root";
+        // IocUser: who an IOC file that may not choose its user runs as.
+        IocUser = 25, "ioc_user";
         Version = 30, "version";
         CurrentRunlevel = 31, "runlevel";
         Phase = 32, "phase";

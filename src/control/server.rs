@@ -964,8 +964,9 @@ fn encode_system<O: Os>(enc: &mut Encoder<'_>, engine: &Engine<O>) {
             },
         )
         .bool(Tag::Cad, engine.cad_enabled());
-    let ioc_dir = &engine.config().globals.ioc.directory;
-    enc.bytes(Tag::IocDirectory, ioc_dir.as_os_str().as_encoded_bytes());
+    let ioc = &engine.config().globals.ioc;
+    enc.bytes(Tag::IocDirectory, ioc.directory.as_os_str().as_encoded_bytes());
+    enc.str(Tag::IocUser, &ioc.user);
     if let Some(root) = engine.plans().iter().find_map(|p| p.console.as_ref()).and_then(|c| {
         let dir = c.dir.to_bytes();
         dir.iter().rposition(|&b| b == b'/').map(|k| &dir[..k])

@@ -24,6 +24,9 @@ pub struct GenerateOptions {
     pub name: Option<String>,
     /// Which `*.cmd` to run when the directory has several.
     pub cmd: Option<String>,
+    /// With several and no `cmd`: the first by name, without asking
+    /// (`-f`, as epics-ioc-runner's `--force`).
+    pub first_if_several: bool,
     pub user: String,
     pub group: String,
     /// Where the console sockets live (`/run/procserv`).
@@ -35,6 +38,7 @@ impl Default for GenerateOptions {
         GenerateOptions {
             name: None,
             cmd: None,
+            first_if_several: false,
             user: "ioc-srv".into(),
             group: "ioc".into(),
             run_dir: PathBuf::from("/run/procserv"),
@@ -131,6 +135,7 @@ fn choose(
     dir: &Path,
     candidates: Vec<String>,
     wanted: Option<&str>,
+    first_if_several: bool,
     prompt: Option<Prompt<'_>>,
 ) -> Result<String, GenerateError> {
     if let Some(wanted) = wanted {
@@ -146,6 +151,11 @@ fn choose(
     match candidates.len() {
         0 => Err(GenerateError::NoStartupScript(dir.to_path_buf())),
         1 => Ok(candidates.into_iter().next().unwrap_or_default()),
+        _ if first_if_several => {
+            let first = candidates.into_iter().next().unwrap_or_default();
+            eprintln!("Warning: several executable .cmd files in {}: './{first}' chosen (--force)", dir.display());
+            Ok(first)
+        }
         _ => match prompt {
             None => Err(GenerateError::SeveralStartupScripts {
                 dir: dir.to_path_buf(),
@@ -212,7 +222,7 @@ pub fn generate(
         return Err(GenerateError::BadName(name));
     }
     let candidates = startup_scripts(&chdir).map_err(dir_error)?;
-    let script = choose(&chdir, candidates, options.cmd.as_deref(), prompt)?;
+    let script = choose(&chdir, candidates, options.cmd.as_deref(), options.first_if_several, prompt)?;
     let mut ioc = IocFile::new(&name, &format!("./{script}"));
     ioc.port = Some(format!("unix:{}:{}:0660:{}/{name}/control", options.user, options.group, options.run_dir.display()));
     ioc.user = Some(options.user.clone());
@@ -278,6 +288,8 @@ mod tests {
             (ioc.name.as_str(), ioc.command.as_str()),
             ("vac-sim", "./st-sim.cmd")
         );
+        let forced = GenerateOptions { first_if_several: true, ..options.clone() };
+        assert_eq!(generate(&dir, &forced, None).unwrap().command, "./st-sim.cmd");
         let missing = GenerateOptions {
             cmd: Some("nope.cmd".into()),
             ..options.clone()

@@ -23,6 +23,7 @@
 pub mod attach;
 pub mod generate;
 pub mod inspect;
+pub mod linediff;
 pub mod list;
 pub mod logfollow;
 pub mod logrotate;

@@ -248,12 +248,14 @@ pub fn caget(port: u16, pv: &str) -> Result<String, String> {
 }
 
 /// The standard epoch.conf of these tests: IOC files from DIR/ioc, logs in
-/// DIR/log, IOC group GROUP, procServ holdoff 1 s.
+/// DIR/log, IOC group GROUP, procServ holdoff 1 s, and every IOC file's IOC
+/// started at boot (IocEnabled true) unless disabled.
 pub const EPOCH_CONF: &str = "DefaultRunlevel default\n\
     IocDirectory @DIR@/ioc\n\
     IocLogDirectory @DIR@/log\n\
     IocGroup iocit-grp\n\
-    IocHoldoff 1\n";
+    IocHoldoff 1\n\
+    IocEnabled true\n";
 
 /// [`EPOCH_CONF`] with the system log on, and `extra` globals.
 pub fn epoch_conf_logging(extra: &str) -> String {
