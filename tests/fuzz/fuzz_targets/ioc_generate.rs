@@ -49,7 +49,8 @@ fn make_entry(dir: &Path, kind: u8, name: &[u8]) {
             .and_then(|mut f| f.write_all(b"#!../../bin/linux-x86_64/vac\n")),
         2 => fs::create_dir(&path),
         3 => std::os::unix::fs::symlink("st.cmd", &path),
-        4 => std::os::unix::fs::symlink("/nonexistent", &path),
+        // Dangling, and inside the directory: the harness never writes outside it.
+        4 => std::os::unix::fs::symlink("no-such-file", &path),
         _ => nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o755)).map_err(io::Error::from),
     };
 }
