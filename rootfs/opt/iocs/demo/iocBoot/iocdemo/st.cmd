@@ -1,7 +1,8 @@
-#!../../bin/demoIoc
-#- Startup script of the demo IOC of the iocinit demo board.
-#- Interpreted by bin/demoIoc, a stand-in IOC shell (POSIX sh); a real IOC's
-#- st.cmd starts the same way, naming its IOC binary.
+#!/usr/bin/softIoc
+#- Startup script of the demo IOC of the iocinit demo board. procServ runs it
+#- as ./st.cmd: the kernel starts the real EPICS 7 softIoc named above
+#- (board/common/build-epics; /usr/bin/softIoc links to /epics/bin/<arch>/softIoc,
+#- which finds its dbd in /epics/dbd), and the IOC shell runs the lines below.
 epicsEnvSet("IOC", "iocdemo")
 epicsEnvSet("TOP", "/opt/iocs/demo")
 cd "${TOP}"
