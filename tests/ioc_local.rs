@@ -9,143 +9,21 @@ mod ioc_support;
 mod ns;
 mod pty;
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
 use ioc_support::*;
 
 const UP: Duration = Duration::from_secs(20);
 
-/// The local user's session: HOME and XDG_RUNTIME_DIR of its own.
-struct Session {
-    home: PathBuf,
-    runtime: PathBuf,
-    /// Holds `ioc` and `iocinit` links to the binary.
-    bin: PathBuf,
-    uid: u32,
-    gid: u32,
-    supervisor: Option<Child>,
-    log: PathBuf,
-}
-
-impl Session {
-    fn new(dir: &Path) -> Session {
-        setup();
-        let u = nix::unistd::User::from_name(LOCAL_USER).unwrap().expect("tests/support/install-test-users");
-        let (uid, gid) = (u.uid.as_raw(), u.gid.as_raw());
-        let home = dir.join("home");
-        let runtime = dir.join("xdg-runtime");
-        let bin = dir.join("bin");
-        for (d, mode) in [(&home, 0o755), (&runtime, 0o700)] {
-            std::fs::create_dir_all(d).unwrap();
-            std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode)).unwrap();
-            nix::unistd::chown(d.as_path(), Some(uid.into()), Some(gid.into())).unwrap();
-        }
-        std::fs::create_dir_all(&bin).unwrap();
-        for name in ["ioc", "iocinit"] {
-            std::os::unix::fs::symlink(ns::shared_bin(), bin.join(name)).unwrap();
-        }
-        Session { home, runtime, bin, uid, gid, supervisor: None, log: dir.join("supervisor.log") }
-    }
-
-    /// `program args` as the local user, in a login-like clean environment.
-    fn command(&self, program: &str, args: &[&str]) -> Command {
-        let program = if program.contains('/') { PathBuf::from(program) } else { self.bin.join(program) };
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid", &self.uid.to_string(), "--regid", &self.gid.to_string(), "--init-groups", "--", "env", "-i"])
-            .arg(format!("HOME={}", self.home.display()))
-            .arg(format!("XDG_RUNTIME_DIR={}", self.runtime.display()))
-            .arg(format!("PATH={}:/usr/local/bin:/usr/bin:/bin", self.bin.display()))
-            .arg(program)
-            .args(args)
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn ioc(&self, args: &[&str]) -> Output {
-        let mut all = vec!["--local"];
-        all.extend(args);
-        self.command("ioc", &all).output().unwrap()
-    }
-
-    /// Starts `iocinit --local ARGS` and waits for its control socket.
-    fn start_supervisor(&mut self, args: &[&str]) {
-        let mut all = vec!["--local"];
-        all.extend(args);
-        let log = std::fs::File::create(&self.log).unwrap();
-        let child = self.command("iocinit", &all).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
-        self.supervisor = Some(child);
-        let socket = self.runtime.join("iocinit/control");
-        assert!(wait_for(UP, || socket.exists()), "no control socket; log:\n{}", self.log_text());
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn supervisor_pid(&self) -> i32 {
-        self.supervisor.as_ref().unwrap().id() as i32
-    }
-
-    /// Every process under the supervisor (host pids), the supervisor included.
-    fn tree(&self) -> Vec<Proc> {
-        let mut pids = vec![self.supervisor_pid()];
-        let mut i = 0;
-        while i < pids.len() {
-            let parent = pids[i];
-            for e in std::fs::read_dir("/proc").unwrap().flatten() {
-                let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-                if proc_info(p).is_some_and(|info| info.ppid == parent) {
-                    pids.push(p);
-                }
-            }
-            i += 1;
-        }
-        pids.into_iter().filter_map(proc_info).collect()
-    }
-
-    /// SIGTERM to the supervisor: it stops its IOCs and exits.
-    fn stop_supervisor(&mut self) -> std::process::ExitStatus {
-        let mut child = self.supervisor.take().unwrap();
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::SIGTERM).unwrap();
-        let mut status = None;
-        assert!(wait_for(UP, || {
-            status = child.try_wait().unwrap();
-            status.is_some()
-        }));
-        status.unwrap()
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        if self.supervisor.is_some() {
-            // Whatever it started dies with the supervisor's descendants.
-            let tree: Vec<i32> = self.tree().iter().map(|p| p.pid).collect();
-            let mut child = self.supervisor.take().unwrap();
-            for pid in tree.into_iter().rev() {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
-            }
-            let _ = child.wait();
-        }
-    }
-}
-
-fn give_to(s: &Session, path: &Path) {
-    let ok = Command::new("chown").arg("-R").arg(format!("{}:{}", s.uid, s.gid)).arg(path).status().unwrap().success();
-    assert!(ok);
-}
-
 #[test]
 fn a_user_runs_installs_attaches_and_stops_an_ioc_without_root() {
     let scratch = Scratch::new("local-flow");
-    let mut s = Session::new(scratch.path());
+    let mut s = LocalSession::new(scratch.path());
     let ioc = SoftIoc::standard(scratch.path(), "demo");
-    give_to(&s, &scratch.path().join("top"));
+    s.give(&scratch.path().join("top"));
     ns::write(&s.home, ".config/iocinit/epoch.conf", "DefaultRunlevel default\n");
-    give_to(&s, &s.home.clone());
+    s.give(&s.home.clone());
     s.start_supervisor(&[]);
 
     // From the iocBoot directory: the IOC file lands in ~/.config/procServ.d
@@ -207,7 +85,7 @@ fn a_user_runs_installs_attaches_and_stops_an_ioc_without_root() {
 #[test]
 fn local_with_a_given_config_and_ioc_dir() {
     let scratch = Scratch::new("local-iocdir");
-    let mut s = Session::new(scratch.path());
+    let mut s = LocalSession::new(scratch.path());
     let ioc = SoftIoc::standard(scratch.path(), "dev");
     let conf_dir = scratch.path().join("conf");
     let ioc_dir = scratch.path().join("iocs");
@@ -215,9 +93,9 @@ fn local_with_a_given_config_and_ioc_dir() {
     // runs it as the user who started the supervisor.
     ns::write(&conf_dir, "epoch.conf", "DefaultRunlevel default\nIocHoldoff 1\n");
     std::fs::create_dir_all(&ioc_dir).unwrap();
-    give_to(&s, &conf_dir);
-    give_to(&s, &ioc_dir);
-    give_to(&s, &scratch.path().join("top"));
+    s.give(&conf_dir);
+    s.give(&ioc_dir);
+    s.give(&scratch.path().join("top"));
     let file = scratch.path().join("dev.conf");
     std::fs::write(&file, ioc.ioc_file("ioc-srv-not-here", "ioc")).unwrap();
     s.start_supervisor(&["--config", conf_dir.join("epoch.conf").to_str().unwrap(), "--ioc-dir", ioc_dir.to_str().unwrap()]);
@@ -227,7 +105,7 @@ fn local_with_a_given_config_and_ioc_dir() {
     let out = s.ioc(&["install", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     std::fs::copy(&file, ioc_dir.join("dev.conf")).unwrap();
-    give_to(&s, &ioc_dir);
+    s.give(&ioc_dir);
     ok(s.ioc(&["rescan"]), "ioc --local rescan");
     ok(s.ioc(&["start", "dev"]), "ioc --local start");
     assert!(!s.home.join(".config/procServ.d").exists());

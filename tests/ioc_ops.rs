@@ -12,9 +12,8 @@ mod ioc_support;
 mod ns;
 mod pty;
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use ioc_support::*;
@@ -191,92 +190,10 @@ fn install_refuses_to_replace_a_running_ioc_and_replaces_a_stopped_one() {
     p.poweroff();
 }
 
-/// The unprivileged user's `iocinit --local`, with HOME and XDG_RUNTIME_DIR
-/// of its own and no configuration file anywhere.
-struct LocalUser {
-    home: PathBuf,
-    runtime: PathBuf,
-    bin: PathBuf,
-    uid: u32,
-    gid: u32,
-    supervisor: Option<Child>,
-    log: PathBuf,
-}
-
-impl LocalUser {
-    fn new(dir: &Path) -> LocalUser {
-        setup();
-        let u = nix::unistd::User::from_name(LOCAL_USER).unwrap().expect("tests/support/install-test-users");
-        let (uid, gid) = (u.uid.as_raw(), u.gid.as_raw());
-        let (home, runtime, bin) = (dir.join("home"), dir.join("xdg-runtime"), dir.join("bin"));
-        for (d, mode) in [(&home, 0o755), (&runtime, 0o700)] {
-            std::fs::create_dir_all(d).unwrap();
-            std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode)).unwrap();
-            nix::unistd::chown(d.as_path(), Some(uid.into()), Some(gid.into())).unwrap();
-        }
-        std::fs::create_dir_all(&bin).unwrap();
-        for name in ["ioc", "iocinit"] {
-            std::os::unix::fs::symlink(ns::shared_bin(), bin.join(name)).unwrap();
-        }
-        LocalUser { home, runtime, bin, uid, gid, supervisor: None, log: dir.join("supervisor.log") }
-    }
-
-    /// `program args` as the user, in a clean login-like environment.
-    fn command(&self, program: &str, args: &[&str]) -> Command {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid", &self.uid.to_string(), "--regid", &self.gid.to_string(), "--init-groups", "--", "env", "-i"])
-            .arg(format!("HOME={}", self.home.display()))
-            .arg(format!("XDG_RUNTIME_DIR={}", self.runtime.display()))
-            .arg(format!("PATH={}:/usr/local/bin:/usr/bin:/bin", self.bin.display()))
-            .arg(self.bin.join(program))
-            .args(args)
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn ioc(&self, args: &[&str]) -> Output {
-        let all: Vec<&str> = ["--local"].into_iter().chain(args.iter().copied()).collect();
-        self.command("ioc", &all).output().unwrap()
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// The supervisor's pid and every process below it.
-    fn tree(&self) -> Vec<i32> {
-        let mut pids: Vec<i32> = self.supervisor.iter().map(|c| c.id() as i32).collect();
-        let mut i = 0;
-        while i < pids.len() {
-            let parent = pids[i];
-            for e in std::fs::read_dir("/proc").unwrap().flatten() {
-                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-                if proc_info(pid).is_some_and(|info| info.ppid == parent) {
-                    pids.push(pid);
-                }
-            }
-            i += 1;
-        }
-        pids
-    }
-}
-
-impl Drop for LocalUser {
-    fn drop(&mut self) {
-        let tree = self.tree();
-        for pid in tree.into_iter().rev() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
-        }
-        if let Some(mut child) = self.supervisor.take() {
-            let _ = child.wait();
-        }
-    }
-}
-
 #[test]
 fn local_without_a_configuration_serves_an_ioc_from_generate_and_install_without_a_warning() {
     let s = Scratch::new("ops-local");
-    let mut u = LocalUser::new(s.path());
+    let mut u = LocalSession::new(s.path());
     let ioc = SoftIoc::standard(s.path(), "demo");
     let chown = Command::new("chown").arg("-R").arg(format!("{}:{}", u.uid, u.gid)).arg(s.path().join("top")).status().unwrap();
     assert!(chown.success());

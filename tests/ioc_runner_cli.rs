@@ -121,103 +121,6 @@ fn the_peers_grammar_and_exit_codes() {
     let _ = std::fs::remove_dir_all(runner_home());
 }
 
-/// The unprivileged user's session: a home, a runtime directory, `ioc`,
-/// `ioc-runner` and `iocinit` on PATH, and epics-ioc-runner's variables.
-struct Session {
-    home: PathBuf,
-    runtime: PathBuf,
-    bin: PathBuf,
-    uid: u32,
-    gid: u32,
-    env: Vec<(String, String)>,
-}
-
-impl Session {
-    fn new(dir: &Path, runtime: Option<PathBuf>) -> Session {
-        setup();
-        let u = nix::unistd::User::from_name(LOCAL_USER).unwrap().expect("tests/support/install-test-users");
-        let (uid, gid) = (u.uid.as_raw(), u.gid.as_raw());
-        let home = dir.join("home");
-        let runtime = runtime.unwrap_or_else(|| dir.join("xdg-runtime"));
-        let bin = dir.join("bin");
-        for (d, mode) in [(&home, 0o755), (&runtime, 0o700)] {
-            std::fs::create_dir_all(d).unwrap();
-            std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode)).unwrap();
-            nix::unistd::chown(d.as_path(), Some(uid.into()), Some(gid.into())).unwrap();
-        }
-        std::fs::create_dir_all(&bin).unwrap();
-        for name in ["ioc", "ioc-runner", "iocinit"] {
-            std::os::unix::fs::symlink(ns::shared_bin(), bin.join(name)).unwrap();
-        }
-        let mut env = vec![
-            ("HOME".to_string(), home.display().to_string()),
-            ("PATH".to_string(), format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display())),
-        ];
-        if runtime.starts_with(dir) {
-            env.push(("XDG_RUNTIME_DIR".to_string(), runtime.display().to_string()));
-        }
-        Session { home, runtime, bin, uid, gid, env }
-    }
-
-    fn set(&mut self, var: &str, value: &Path) {
-        self.env.push((var.to_string(), value.display().to_string()));
-    }
-
-    /// `program args` as the local user, in a clean environment.
-    fn command(&self, program: &str, args: &[&str]) -> Command {
-        self.command_with(&[], program, args)
-    }
-
-    /// [`Session::command`] with `extra` variables, set last (they win).
-    fn command_with(&self, extra: &[(&str, &Path)], program: &str, args: &[&str]) -> Command {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid", &self.uid.to_string(), "--regid", &self.gid.to_string(), "--init-groups", "--", "env", "-i"])
-            .args(self.env.iter().map(|(k, v)| format!("{k}={v}")))
-            .args(extra.iter().map(|(k, v)| format!("{k}={}", v.display())))
-            .arg(self.bin.join(program))
-            .args(args)
-            .current_dir(&self.home)
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn run(&self, program: &str, args: &[&str]) -> Output {
-        self.command(program, args).output().unwrap()
-    }
-
-    fn give(&self, path: &Path) {
-        let ok = Command::new("chown").arg("-R").arg(format!("{}:{}", self.uid, self.gid)).arg(path).status().unwrap().success();
-        assert!(ok);
-    }
-
-    fn control(&self) -> PathBuf {
-        self.runtime.join("iocinit/control")
-    }
-
-    /// `iocinit --local poweroff`, and the supervisor is gone.
-    fn poweroff(&self) {
-        ok(self.run("iocinit", &["--local", "poweroff"]), "iocinit --local poweroff");
-        assert!(wait_for(UP, || !self.answers()), "the supervisor still answers");
-    }
-
-    fn answers(&self) -> bool {
-        iocinit::control::client::Client::connect(&self.control()).is_ok()
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        // A test that failed half-way leaves no supervisor behind.
-        if self.answers() {
-            let _ = self.run("iocinit", &["--local", "poweroff"]);
-        }
-    }
-}
-
-fn wait_for(timeout: Duration, f: impl FnMut() -> bool) -> bool {
-    ns::wait_for(timeout, f)
-}
-
 /// A directory this test made outside its scratch directory.
 struct RemoveOnDrop(PathBuf);
 
@@ -230,7 +133,7 @@ impl Drop for RemoveOnDrop {
 #[test]
 fn local_mode_starts_its_supervisor_and_prints_what_scripts_parse() {
     let scratch = Scratch::new("runner-local");
-    let mut s = Session::new(scratch.path(), None);
+    let mut s = LocalSession::new(scratch.path());
     let conf_dir = scratch.path().join("conf/procServ.d");
     let log_dir = scratch.path().join("logs");
     s.set("IOC_RUNNER_LOCAL_CONF_DIR", &conf_dir);
@@ -348,7 +251,7 @@ fn local_mode_without_xdg_runtime_dir_uses_run_user() {
     // Removes what it made: /run/user too where the host has none.
     let _made = RemoveOnDrop(if Path::new("/run/user").exists() { run_user.clone() } else { PathBuf::from("/run/user") });
     let scratch = Scratch::new("runner-run-user");
-    let s = Session::new(scratch.path(), Some(run_user.clone()));
+    let s = LocalSession::with_runtime(scratch.path(), Some(run_user.clone()));
     assert!(!s.env.iter().any(|(k, _)| k == "XDG_RUNTIME_DIR"));
     let out = ok(s.run("ioc-runner", &["--local", "list"]), "ioc-runner --local list");
     assert!(out.contains(&format!("{}/procserv", run_user.display())), "{out}");
@@ -415,7 +318,7 @@ fn bash_completion_offers_commands_options_and_installed_iocs() {
 #[test]
 fn the_local_guides_examples_work_as_written() {
     let scratch = Scratch::new("runner-guide");
-    let s = Session::new(scratch.path(), None);
+    let s = LocalSession::new(scratch.path());
     let ioc = SoftIoc::standard(&s.home, "vac1");
     s.give(&s.home);
 

@@ -430,3 +430,180 @@ pub fn same_settings(a: &Termios, b: &Termios) -> bool {
         && a.local_flags == b.local_flags
         && a.control_chars == b.control_chars
 }
+
+/// How long a local supervisor gets to come up or go down.
+const LOCAL_UP: Duration = Duration::from_secs(20);
+
+/// The unprivileged user's session for `iocinit --local` and `ioc --local`
+/// (user [`LOCAL_USER`]): a HOME and an XDG_RUNTIME_DIR of its own, links
+/// `ioc`, `ioc-runner` and `iocinit` to the binary on PATH, a clean
+/// environment plus what a test sets, and the supervisor a test started.
+/// Dropped, it leaves no supervisor behind.
+pub struct LocalSession {
+    pub home: PathBuf,
+    pub runtime: PathBuf,
+    pub bin: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    pub env: Vec<(String, String)>,
+    /// `iocinit --local` as [`LocalSession::start_supervisor`] started it.
+    pub supervisor: Option<Child>,
+    /// Where that supervisor's output goes.
+    pub log: PathBuf,
+}
+
+impl LocalSession {
+    pub fn new(dir: &Path) -> LocalSession {
+        LocalSession::with_runtime(dir, None)
+    }
+
+    /// With `runtime` as the run directory (default `dir/xdg-runtime`); one
+    /// outside `dir` (say /run/user/UID) is not named by XDG_RUNTIME_DIR.
+    pub fn with_runtime(dir: &Path, runtime: Option<PathBuf>) -> LocalSession {
+        setup();
+        let u = nix::unistd::User::from_name(LOCAL_USER).unwrap().expect("tests/support/install-test-users");
+        let (uid, gid) = (u.uid.as_raw(), u.gid.as_raw());
+        let home = dir.join("home");
+        let runtime = runtime.unwrap_or_else(|| dir.join("xdg-runtime"));
+        let bin = dir.join("bin");
+        for (d, mode) in [(&home, 0o755), (&runtime, 0o700)] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode)).unwrap();
+            nix::unistd::chown(d.as_path(), Some(uid.into()), Some(gid.into())).unwrap();
+        }
+        std::fs::create_dir_all(&bin).unwrap();
+        for name in ["ioc", "ioc-runner", "iocinit"] {
+            std::os::unix::fs::symlink(crate::ns::shared_bin(), bin.join(name)).unwrap();
+        }
+        let mut env = vec![
+            ("HOME".to_string(), home.display().to_string()),
+            ("PATH".to_string(), format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display())),
+        ];
+        if runtime.starts_with(dir) {
+            env.push(("XDG_RUNTIME_DIR".to_string(), runtime.display().to_string()));
+        }
+        LocalSession { home, runtime, bin, uid, gid, env, supervisor: None, log: dir.join("supervisor.log") }
+    }
+
+    /// Sets `var` for every later command.
+    pub fn set(&mut self, var: &str, value: &Path) {
+        self.env.push((var.to_string(), value.display().to_string()));
+    }
+
+    /// `program args` as the user, in the session's clean environment, in
+    /// HOME; `program` is one of the session's links or a path.
+    pub fn command(&self, program: &str, args: &[&str]) -> Command {
+        self.command_with(&[], program, args)
+    }
+
+    /// [`LocalSession::command`] with `extra` variables, set last (they win).
+    pub fn command_with(&self, extra: &[(&str, &Path)], program: &str, args: &[&str]) -> Command {
+        let program = if program.contains('/') { PathBuf::from(program) } else { self.bin.join(program) };
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid", &self.uid.to_string(), "--regid", &self.gid.to_string(), "--init-groups", "--", "env", "-i"])
+            .args(self.env.iter().map(|(k, v)| format!("{k}={v}")))
+            .args(extra.iter().map(|(k, v)| format!("{k}={}", v.display())))
+            .arg(program)
+            .args(args)
+            .current_dir(&self.home)
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, program: &str, args: &[&str]) -> Output {
+        self.command(program, args).output().unwrap()
+    }
+
+    /// `ioc --local ARGS`.
+    pub fn ioc(&self, args: &[&str]) -> Output {
+        let all: Vec<&str> = ["--local"].into_iter().chain(args.iter().copied()).collect();
+        self.run("ioc", &all)
+    }
+
+    /// chown -R to the user.
+    pub fn give(&self, path: &Path) {
+        let ok = Command::new("chown").arg("-R").arg(format!("{}:{}", self.uid, self.gid)).arg(path).status().unwrap().success();
+        assert!(ok);
+    }
+
+    pub fn control(&self) -> PathBuf {
+        self.runtime.join("iocinit/control")
+    }
+
+    /// Whether a supervisor answers on the session's control socket.
+    pub fn answers(&self) -> bool {
+        iocinit::control::client::Client::connect(&self.control()).is_ok()
+    }
+
+    /// Starts `iocinit --local ARGS` and waits for its control socket.
+    pub fn start_supervisor(&mut self, args: &[&str]) {
+        let all: Vec<&str> = ["--local"].into_iter().chain(args.iter().copied()).collect();
+        let log = std::fs::File::create(&self.log).unwrap();
+        let child = self.command("iocinit", &all).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
+        self.supervisor = Some(child);
+        let socket = self.control();
+        assert!(wait_for(LOCAL_UP, || socket.exists()), "no control socket; log:\n{}", self.log_text());
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn supervisor_pid(&self) -> i32 {
+        self.supervisor.as_ref().expect("a supervisor this session started").id() as i32
+    }
+
+    /// The supervisor this session started and every process below it.
+    pub fn tree(&self) -> Vec<Proc> {
+        let mut pids: Vec<i32> = self.supervisor.iter().map(|c| c.id() as i32).collect();
+        let mut i = 0;
+        while i < pids.len() {
+            let parent = pids[i];
+            for e in std::fs::read_dir("/proc").unwrap().flatten() {
+                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+                if proc_info(pid).is_some_and(|info| info.ppid == parent) {
+                    pids.push(pid);
+                }
+            }
+            i += 1;
+        }
+        pids.into_iter().filter_map(proc_info).collect()
+    }
+
+    /// SIGTERM to the supervisor this session started: it stops its IOCs
+    /// and exits.
+    pub fn stop_supervisor(&mut self) -> ExitStatus {
+        let mut child = self.supervisor.take().expect("a supervisor this session started");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::SIGTERM).unwrap();
+        let mut status = None;
+        assert!(wait_for(LOCAL_UP, || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        }));
+        status.unwrap()
+    }
+
+    /// `iocinit --local poweroff`, and the supervisor is gone.
+    pub fn poweroff(&self) {
+        ok(self.run("iocinit", &["--local", "poweroff"]), "iocinit --local poweroff");
+        assert!(wait_for(LOCAL_UP, || !self.answers()), "the supervisor still answers");
+    }
+}
+
+impl Drop for LocalSession {
+    fn drop(&mut self) {
+        // A test that failed half-way leaves no supervisor behind: the one it
+        // started dies with everything below it, one `ioc --local` started
+        // is powered off.
+        let tree: Vec<i32> = self.tree().iter().map(|p| p.pid).collect();
+        for pid in tree.into_iter().rev() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+        }
+        if let Some(mut child) = self.supervisor.take() {
+            let _ = child.wait();
+        }
+        if self.answers() {
+            let _ = self.run("iocinit", &["--local", "poweroff"]);
+        }
+    }
+}
