@@ -179,23 +179,24 @@ mod tests {
     /// before the request is sent: the client still reads why.
     #[test]
     fn a_refusal_sent_before_the_request_is_read() {
-        let (ours, theirs) = socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).unwrap();
-        let mut out = [0u8; MSG_MAX];
-        let mut enc = Encoder::new(&mut out, Kind::End);
-        enc.bytes(Tag::Code, &[Code::Fail as u8]).str(Tag::Message, "busy");
-        socket::send(theirs.as_raw_fd(), enc.as_bytes(), MsgFlags::empty()).unwrap();
-        drop(theirs);
-        let mut client = Client { fd: ours, path: PathBuf::from("test") };
-        let reply = client.request(Verb::Status, 0, &[], Some(Duration::from_secs(10))).unwrap();
-        assert_eq!((reply.code, reply.message.as_str()), (Code::Fail, "busy"));
+        assert_eq!(refused_busy(false), (Code::Fail, "busy".to_string()));
     }
 
     /// The same when the request was sent but never read: the kernel
     /// reports the reset before the queued refusal.
     #[test]
     fn a_refusal_is_read_after_the_reset_of_an_unread_request() {
+        assert_eq!(refused_busy(true), (Code::Fail, "busy".to_string()));
+    }
+
+    /// A server that answers FAIL "busy" and closes, with a request of the
+    /// client's already queued and never read when `request_queued`; the
+    /// code and message the client's next request gets.
+    fn refused_busy(request_queued: bool) -> (Code, String) {
         let (ours, theirs) = socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).unwrap();
-        socket::send(ours.as_raw_fd(), &Request::encode(Verb::Status, 0, &[]), MsgFlags::empty()).unwrap();
+        if request_queued {
+            socket::send(ours.as_raw_fd(), &Request::encode(Verb::Status, 0, &[]), MsgFlags::empty()).unwrap();
+        }
         let mut out = [0u8; MSG_MAX];
         let mut enc = Encoder::new(&mut out, Kind::End);
         enc.bytes(Tag::Code, &[Code::Fail as u8]).str(Tag::Message, "busy");
@@ -203,6 +204,6 @@ mod tests {
         drop(theirs);
         let mut client = Client { fd: ours, path: PathBuf::from("test") };
         let reply = client.request(Verb::Status, 0, &[], Some(Duration::from_secs(10))).unwrap();
-        assert_eq!((reply.code, reply.message.as_str()), (Code::Fail, "busy"));
+        (reply.code, reply.message)
     }
 }
