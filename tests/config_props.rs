@@ -93,9 +93,11 @@ fn valid_ioc_file() -> impl Strategy<Value = IocFile> {
         "[A-Za-z0-9_][A-Za-z0-9_-]{0,63}",
         prop::option::of("[a-z_][a-z0-9_.-]{0,31}"),
         prop::option::of("[a-z_][a-z0-9_.-]{0,31}"),
-        prop::option::of("/[ -~\t]{0,20}"),
+        // An absolute IOC_CHDIR without `..`, a one-word IOC_CMD: what
+        // epics-ioc-runner accepts (CONFIG.md, "IOC files").
+        prop::option::of("(/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,7}){1,3}"),
         prop::option::of("[ -~]{1,20}"),
-        "[!-~][ -~\t]{0,20}",
+        "[A-Za-z0-9_./][A-Za-z0-9_./:-]{0,20}",
     )
         .prop_map(|(name, user, group, chdir, port, command)| IocFile { name, user, group, chdir, port, command, extensions: Vec::new(), variables: Vec::new() })
 }

@@ -174,10 +174,12 @@ fn the_state_file_is_whole_after_pid1_is_killed_at_any_moment() {
 /// Two versions of the IOC file of IOC "pc", installed in turn.
 fn ioc_sources(dir: &Path) -> [PathBuf; 2] {
     ["a", "b"].map(|v| {
+        // `ioc install` checks that IOC_CMD is there and executable.
+        write_exec(dir, &format!("src/{v}/st.cmd"), "#!/bin/sh\nexec sleep 600\n");
         write(
             dir,
             &format!("src/{v}/pc.conf"),
-            &format!("IOC_NAME=\"pc\"\nIOC_CHDIR=\"@DIR@/src/{v}\"\nIOC_CMD=\"./st.cmd --version-{v}\"\nIOC_DESC=\"version {v}\"\n"),
+            &format!("IOC_NAME=\"pc\"\nIOC_CHDIR=\"@DIR@/src/{v}\"\nIOC_CMD=\"./st.cmd\"\nIOC_DESC=\"version {v}\"\n"),
         )
     })
 }
@@ -185,7 +187,8 @@ fn ioc_sources(dir: &Path) -> [PathBuf; 2] {
 /// `ioc install SOURCE` from the host, against PID 1 of the namespace.
 fn install(p: &Pid1, source: &Path) -> Command {
     let mut cmd = Command::new(p.bin.join("ioc"));
-    cmd.arg("install").arg(source).arg("--run-dir").arg(p.dir.join("run"));
+    // -f: the two versions differ, and nobody is there to say y.
+    cmd.arg("install").arg("-f").arg(source).arg("--run-dir").arg(p.dir.join("run"));
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     cmd
 }
@@ -213,8 +216,15 @@ fn an_installed_ioc_file_is_old_or_new_after_ioc_install_is_killed_at_any_moment
     for round in 0..6 {
         let t0 = Instant::now();
         let mut child = install(&p, &sources[round % 2]).stdout(Stdio::piped()).spawn().unwrap();
+        // -f shows the difference first, then says "installed".
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
         let mut said = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut said).unwrap();
+        while !said.starts_with("installed") {
+            said.clear();
+            if std::io::BufRead::read_line(&mut out, &mut said).unwrap() == 0 {
+                break;
+            }
+        }
         took.push(t0.elapsed());
         assert!(said.starts_with("installed") && child.wait().unwrap().success(), "ioc install: {said}");
         versions[round % 2] = std::fs::read_to_string(&target).unwrap();
