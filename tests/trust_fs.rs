@@ -34,7 +34,7 @@ const UP: Duration = Duration::from_secs(30);
 /// An IOC file (root's, so its IOC_USER counts) whose IOC is a plain sleep
 /// under a real procServ.
 fn sleeper(name: &str) -> String {
-    format!("IOC_NAME=\"{name}\"\nIOC_USER=\"{IOC_USER}\"\nIOC_CMD=\"/bin/sleep 1000\"\n")
+    format!("IOC_NAME=\"{name}\"\nIOC_USER=\"{IOC_USER}\"\nIOC_CMD=\"/bin/cat\"\n")
 }
 
 /// Boots with IOC `demo` running; returns PID 1 and its descriptors at rest.
@@ -211,7 +211,7 @@ fn control_characters_in_ioc_file_names_are_logged_escaped() {
     std::fs::write(ioc.join("bell\x07\u{9b}31m.conf"), sleeper("bell")).unwrap();
     // Files owned by others never choose their IOC's user: an outsider's
     // (left there by someone), a member's, and root's with a second name.
-    let asks_root = |name: &str| format!("IOC_NAME=\"{name}\"\nIOC_USER=\"root\"\nIOC_CMD=\"/bin/sleep 1000\"\n");
+    let asks_root = |name: &str| format!("IOC_NAME=\"{name}\"\nIOC_USER=\"root\"\nIOC_CMD=\"/bin/cat\"\n");
     write_as(&ioc.join("byout.conf"), &asks_root("byout"), OUTSIDER);
     write_as(&ioc.join("byop.conf"), &asks_root("byop"), MEMBER);
     std::fs::write(ioc.join("linked.conf"), asks_root("linked")).unwrap();
