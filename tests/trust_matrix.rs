@@ -283,7 +283,8 @@ fn rows(install_source: &Path, generate_dir: &Path) -> Vec<Row> {
 
 /// The configuration: a plain object, a PROCSERV object, one that only runs
 /// in runlevel `maint`, and IOC `ioca` (root's IOC file); every process a
-/// long sleep, so nothing changes unless someone makes it.
+/// long sleep or a cat waiting for input, so nothing changes unless someone
+/// makes it.
 fn prepare(s: &Scratch) -> PathBuf {
     setup();
     let objects = format!(
@@ -302,7 +303,7 @@ fn prepare(s: &Scratch) -> PathBuf {
 }
 
 fn ioca_file() -> String {
-    format!("IOC_NAME=\"ioca\"\nIOC_USER=\"{IOC_USER}\"\nIOC_CMD=\"/bin/sleep 100003\"\n")
+    format!("IOC_NAME=\"ioca\"\nIOC_USER=\"{IOC_USER}\"\nIOC_CMD=\"/bin/cat\"\n")
 }
 
 /// The namespace's setup: a /dev/pts of its own (procServ's terminals, not
@@ -466,7 +467,8 @@ fn run_cell(p: &Pid1, s: &Scratch, r: &Row, who: Who) -> (Outcome, String) {
         match out.status.code() {
             Some(0) => Outcome::Allowed,
             Some(4) => Outcome::Refused,
-            Some(_) if said.contains("permission denied") || said.contains("operation not permitted") => Outcome::Refused,
+            // "No write permission": epics-ioc-runner's words, said by `ioc install`.
+            Some(_) if ["permission denied", "operation not permitted", "no write permission"].iter().any(|w| said.contains(w)) => Outcome::Refused,
             // PID 1 let the reload through and answered that there is nothing to run.
             Some(1) if said.contains("no objectreloadcommand") => Outcome::Allowed,
             Some(_) => Outcome::NotApplicable,
@@ -591,7 +593,7 @@ fn every_verb_as_every_user_against_every_kind_of_object() {
     let s = Scratch::new("matrix");
     let ioc_dir = prepare(&s);
     let install_source = s.path().join("extra.conf");
-    std::fs::write(&install_source, format!("IOC_NAME=\"extra\"\nIOC_USER=\"{IOC_USER}\"\nIOC_CMD=\"/bin/sleep 100004\"\n")).unwrap();
+    std::fs::write(&install_source, format!("IOC_NAME=\"extra\"\nIOC_USER=\"{IOC_USER}\"\nIOC_CMD=\"/bin/cat\"\n")).unwrap();
     let generate_dir = s.path().join("top/iocBoot/iocgen");
     std::fs::create_dir_all(&generate_dir).unwrap();
     std::fs::write(generate_dir.join("st.cmd"), "#!../../bin/linux-x86_64/softIoc\niocInit\n").unwrap();

@@ -27,7 +27,7 @@ use iocinit::config::{load_with, Config, LoadOptions, MemFs};
 use iocinit::control::protocol::{Kind, Message, Request, Verb, ARG_MAX, FLAG_WAIT, MSG_MAX};
 use iocinit::control::server::{self, DaemonAction, Policy, Server};
 use iocinit::control::protocol::Code;
-use iocinit::engine::os::{Os, ProcInfo};
+use iocinit::engine::os::{ConsoleRefusal, HostName, Os, ProcInfo};
 use iocinit::engine::plan::{self, ConsolePlan, ObjectPlan};
 use iocinit::engine::object::State;
 use iocinit::engine::{BootOptions, Engine, SystemRequest};
@@ -222,7 +222,10 @@ impl Os for FakeOs {
     fn signal_all(&mut self, _: i32) -> usize {
         0
     }
-    fn prepare_console(&mut self, _: &ConsolePlan) -> Result<(), i32> {
+    fn host_name(&self) -> HostName {
+        HostName::try_from("fuzzhost").unwrap_or_default()
+    }
+    fn prepare_console(&mut self, _: &ConsolePlan) -> Result<(), ConsoleRefusal> {
         Ok(())
     }
     fn clean_console(&mut self, _: &CStr, _: &CStr) {}
@@ -352,7 +355,7 @@ impl Run {
     fn serve_engine_requests(&mut self) {
         while let Some(request) = self.engine.take_request() {
             match request {
-                SystemRequest::Ready => {}
+                SystemRequest::Ready | SystemRequest::ApplyCad => {}
                 SystemRequest::Emergency(_) => self.engine.resume(),
                 SystemRequest::Power(_) => {
                     self.server.finish(Code::Ok, "", &mut self.engine);

@@ -79,6 +79,7 @@ fuzz_target!(|data: &[u8]| {
     let options = GenerateOptions {
         name: text(name).filter(|_| flags & 1 != 0),
         cmd: text(cmd).filter(|_| flags & 2 != 0),
+        first_if_several: flags & 8 != 0,
         user: text(user).unwrap_or(defaults.user),
         group: text(group).unwrap_or(defaults.group),
         run_dir: defaults.run_dir,
