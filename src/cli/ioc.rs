@@ -840,6 +840,9 @@ fn write_file(dir: &Path, ioc: &IocFile, mode: u32, force: bool, what: &str) -> 
     let path = dir.join(ioc.file_name());
     match confirm_overwrite(&path, &iocfile::render(ioc), force)? {
         Overwrite::Unchanged => {
+            // What killed installs left is cleared whether or not this one
+            // writes.
+            iocfile::remove_stale_temporaries(dir, &ioc.name);
             // As epics-ioc-runner: the mode the write would give is set
             // again, so a loosened one does not survive.
             if let Err(e) = std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode)) {

@@ -722,9 +722,10 @@ pub const STALE_TEMPORARY: Duration = Duration::from_secs(60);
 /// Removes the regular files `.<name>.conf.*.tmp` in `dir` older than
 /// [`STALE_TEMPORARY`]: each install killed between create and rename leaves
 /// one, and they would pile up towards the directory's entry bound
-/// (source::MAX_DIR_ENTRIES), past which no IOC is read. Best effort: what
-/// cannot be removed now is tried again at the next install.
-fn remove_stale_temporaries(dir: &Path, name: &str) {
+/// (source::MAX_DIR_ENTRIES), past which no IOC is read. Every install of
+/// the IOC calls it, one that finds the file unchanged too. Best effort:
+/// what cannot be removed now is tried again at the next install.
+pub fn remove_stale_temporaries(dir: &Path, name: &str) {
     let Ok(entries) = fs::read_dir(dir) else { return };
     let prefix = format!(".{name}.conf.");
     for entry in entries.take(super::source::MAX_DIR_ENTRIES).flatten() {
