@@ -98,8 +98,7 @@ impl<O: Os> Engine<O> {
         let object = &self.config.objects[i];
         let plan = &self.plans[i];
         if let Some(problem) = &plan.start_problem {
-            let mut note = object::Note::new();
-            let _ = core::fmt::Write::write_str(&mut note, problem);
+            let note = object::note(format_args!("{problem}"));
             self.start_failed(i, format_args!("{note}"));
             return;
         }
@@ -130,9 +129,7 @@ impl<O: Os> Engine<O> {
                     os::ConsolePart::Directory => &c.dir,
                     os::ConsolePart::Log => &c.log,
                 };
-                let mut note = object::Note::new();
-                let why = format_args!("{} {}: {}", refused.part.name(), path.to_str().unwrap_or("?"), refused.problem);
-                let _ = core::fmt::Write::write_fmt(&mut note, why);
+                let note = object::note(format_args!("{} {}: {}", refused.part.name(), path.to_str().unwrap_or("?"), refused.problem));
                 self.start_failed(i, format_args!("{note}"));
                 return;
             }
@@ -159,8 +156,7 @@ impl<O: Os> Engine<O> {
                     spawn::Stage::Redirect => "ObjectStdout/ObjectStderr",
                     _ => cmd.path().to_str().unwrap_or("?"),
                 };
-                let mut note = object::Note::new();
-                let _ = core::fmt::Write::write_fmt(&mut note, format_args!("{e}: {what}"));
+                let note = object::note(format_args!("{e}: {what}"));
                 self.start_failed(i, format_args!("{note}"));
                 return;
             }
@@ -313,11 +309,7 @@ impl<O: Os> Engine<O> {
         // RUNONCE stays enabled: a failed first-boot job runs again next boot.
         self.after_failure(i);
         if critical {
-            let mut note = object::Note::new();
-            let _ = core::fmt::Write::write_fmt(
-                &mut note,
-                format_args!("{} failed to start (STARTFAILCRITICAL)", self.config.objects[i].id),
-            );
+            let note = object::note(format_args!("{} failed to start (STARTFAILCRITICAL)", self.config.objects[i].id));
             self.paused = true;
             let _ = self.requests.push_back(SystemRequest::Emergency(note));
         }
@@ -538,8 +530,7 @@ impl<O: Os> Engine<O> {
                         ExitStatus::Signaled(_) => "killed",
                     };
                     let dir = self.config.objects[i].state_directory.as_deref().unwrap_or(std::path::Path::new(""));
-                    let mut note = object::Note::new();
-                    let _ = core::fmt::Write::write_fmt(&mut note, format_args!("state directory {}: {why}", dir.display()));
+                    let note = object::note(format_args!("state directory {}: {why}", dir.display()));
                     self.start_failed(i, format_args!("{note}"));
                 }
                 State::Stopping => {
@@ -829,9 +820,7 @@ impl<O: Os> Engine<O> {
             self.save_state();
         }
         if outcome == Outcome::Fail && critical && cause == Cause::Shutdown {
-            let mut note = object::Note::new();
-            let id = &self.config.objects[i].id;
-            let _ = core::fmt::Write::write_fmt(&mut note, format_args!("{id} failed to stop (STOPFAILCRITICAL)"));
+            let note = object::note(format_args!("{} failed to stop (STOPFAILCRITICAL)", self.config.objects[i].id));
             self.paused = true;
             let _ = self.requests.push_back(SystemRequest::Emergency(note));
         }
@@ -980,8 +969,7 @@ impl<O: Os> Engine<O> {
             return;
         }
         if let Some(pid) = live {
-            let mut note = object::Note::new();
-            let _ = core::fmt::Write::write_fmt(&mut note, format_args!("the pid file names a process that is not this object's (pid {pid})"));
+            let note = object::note(format_args!("the pid file names a process that is not this object's (pid {pid})"));
             if self.objs[i].note != note {
                 log::warn!("{}: {note}", self.config.objects[i].id);
                 self.objs[i].note = note;

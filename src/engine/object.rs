@@ -152,6 +152,15 @@ pub fn backoff_ms(fast_failures: u32) -> u64 {
 /// A short message kept with the object (the last problem), fixed-size.
 pub type Note = heapless::String<160>;
 
+/// `args` as a [`Note`]: truncated where it does not fit (a note is a hint,
+/// the log has the full line). What borrows the engine is formatted into a
+/// note first, then handed on.
+pub fn note(args: core::fmt::Arguments<'_>) -> Note {
+    let mut note = Note::new();
+    let _ = core::fmt::Write::write_fmt(&mut note, args);
+    note
+}
+
 /// A stable name for one object of the engine's table, for whoever must
 /// refer to it across events (a client waiting for it to settle): a table
 /// index changes meaning at every configuration reload, a handle does not.
@@ -310,10 +319,7 @@ impl ObjState {
     }
 
     pub fn set_note(&mut self, args: core::fmt::Arguments<'_>) {
-        use core::fmt::Write;
-        self.note.clear();
-        // Truncation is fine: a note is a hint, the log has the full line.
-        let _ = self.note.write_fmt(args);
+        self.note = note(args);
     }
 }
 

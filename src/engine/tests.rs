@@ -1122,17 +1122,23 @@ fn a_failing_spawn_is_a_failed_start_with_a_reason() {
     assert_eq!(e.object(i).note.as_str(), "unable to execute: No such file or directory: /bin/missing");
 }
 
-#[test]
-fn a_service_caught_at_its_intermediate_fork_is_followed_to_the_daemon() {
+/// SERVICE object `d` whose start command made the classic double fork
+/// and exited: the first child (500) is still there, the daemon (501) too,
+/// both reparented to us and carrying d's marker.
+fn double_forked_service() -> Engine<Fake> {
     let mut e = booted(config(vec![with(object("d", "/sbin/d", 1), |o| o.service = true)]));
     let starter = e.pid_of("/sbin/d");
-    // Classic double fork: the first child (500) is still there when the
-    // starter exits, the daemon (501) too; both were reparented to us.
     for pid in [500, 501] {
         e.os.alive.insert(pid);
         e.os.marked.insert(pid, (1, "IOCINIT_OBJECT=d".into()));
     }
     e.exit(starter, 0);
+    e
+}
+
+#[test]
+fn a_service_caught_at_its_intermediate_fork_is_followed_to_the_daemon() {
+    let mut e = double_forked_service();
     let i = e.find("d").unwrap();
     assert_eq!(e.object(i).main_pid, Some(500));
     // The intermediate exits: no crash, the daemon is followed.
@@ -1587,13 +1593,7 @@ fn a_runlevel_switch_while_a_dead_process_group_ends_restarts_nothing() {
 
 #[test]
 fn a_service_daemon_left_in_its_starters_group_is_followed_not_ended() {
-    let mut e = booted(config(vec![with(object("d", "/sbin/d", 1), |o| o.service = true)]));
-    let starter = e.pid_of("/sbin/d");
-    for pid in [500, 501] {
-        e.os.alive.insert(pid);
-        e.os.marked.insert(pid, (1, "IOCINIT_OBJECT=d".into()));
-    }
-    e.exit(starter, 0);
+    let mut e = double_forked_service();
     // The intermediate (500) led the group the daemon (501) is in.
     e.os.leaderless.insert(500);
     e.exit(500, 0);
