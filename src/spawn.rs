@@ -159,11 +159,11 @@ impl Command {
     }
 
     /// The same program and arguments (found where [`Command::new`] found
-    /// them) with environment `env` instead; `None` when an entry holds a NUL.
-    pub fn with_env(mut self, env: &[String]) -> Option<Command> {
-        self.envp = env.iter().map(|e| CString::new(e.as_str()).ok()).collect::<Option<_>>()?;
+    /// them) with environment `env` instead.
+    pub fn with_env(mut self, env: &[String]) -> Result<Command, CommandError> {
+        self.envp = env.iter().map(|e| CString::new(e.as_str()).map_err(|_| CommandError::Nul)).collect::<Result<_, _>>()?;
         self.envp_ptrs = null_terminated(&self.envp);
-        Some(self)
+        Ok(self)
     }
 
     /// Prepares a one-line command as Epoch runs it: through `/bin/sh -c` when

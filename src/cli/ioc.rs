@@ -147,9 +147,7 @@ fn check_runner_env(local: bool, verb: &str) -> Result<(), String> {
     // but a bad value is still the mistake the peer reports.
     for var in [RUNNER_PROCSERV_TOOL, "IOC_RUNNER_CON_TOOL"] {
         if let Some((var, value)) = runner_var(&[var]) {
-            let executable = std::fs::metadata(&value).is_ok_and(|m| m.is_file())
-                && nix::unistd::access(value.as_str(), nix::unistd::AccessFlags::X_OK).is_ok();
-            if !executable {
+            if !executable_file(Path::new(&value)) {
                 return Err(format!("{var} '{value}' is not an executable file."));
             }
         }
@@ -974,12 +972,16 @@ fn check_installable(ioc: &IocFile, local: bool) -> Result<(), i32> {
 /// Whether `command` (IOC_CMD) names an executable file: relative to
 /// `chdir` when it has a `/`, else in `chdir` or in PATH.
 fn is_executable(chdir: Option<&Path>, command: &str) -> bool {
-    let executable = |p: &Path| p.is_file() && nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok();
     let base = chdir.unwrap_or(Path::new("."));
-    if executable(&base.join(command)) {
+    if executable_file(&base.join(command)) {
         return true;
     }
-    !command.contains('/') && std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| executable(&d.join(command))))
+    !command.contains('/') && std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| executable_file(&d.join(command))))
+}
+
+/// A regular file (after links) the caller may execute.
+fn executable_file(path: &Path) -> bool {
+    path.is_file() && nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).is_ok()
 }
 
 fn install(common: &Common, i: Install) -> i32 {
