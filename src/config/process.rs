@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use super::values::{got, ValueError};
+use super::values::{digits, got, ValueError};
 
 /// `RLIM_INFINITY`: a limit written `infinity` (or `unlimited`).
 pub const INFINITY: u64 = u64::MAX;
@@ -201,7 +201,7 @@ impl fmt::Display for Shown<'_> {
 
 /// Decimal digits only (at most 19: no overflow).
 fn decimal(text: &str) -> Option<u64> {
-    (!text.is_empty() && text.len() <= 19 && text.bytes().all(|b| b.is_ascii_digit())).then(|| text.parse().ok()).flatten()
+    digits(text).filter(|d| d.len() <= 19).and_then(|d| d.parse().ok())
 }
 
 fn rtprio(text: &str) -> Option<u64> {
