@@ -115,7 +115,7 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
         "log" => log_cmd(common, &target, a.lines.unwrap_or(50), inv.force),
         "list" => list_cmd(common, inv.verbose),
         "attach" => attach_cmd(common, &target, a.escape.as_deref(), a.timeout.unwrap_or(10)),
-        "monitor" => with_ioc(common, &target, |ioc| ending(attach::monitor(&target, &ioc.console))),
+        "monitor" => with_console(common, &target, |ioc| ending(attach::monitor(&target, &ioc.console))),
         _ => inspect_cmd(common, &target),
     }
 }
@@ -127,14 +127,16 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
 fn check_runner_env(local: bool, verb: &str) -> Result<(), String> {
     use crate::layout::{runner_var, RUNNER_CONF_DIR, RUNNER_LOG_DIR, RUNNER_PROCSERV_TOOL, RUNNER_RUN_DIR, RUNNER_SYSTEM_DIRS};
     // The directories say which IOCs a command means: refused outright. The
-    // procServ tool matters only where procServ is started.
-    let starts = matches!(verb, "install" | "start" | "restart");
-    let system_choice = runner_var(&RUNNER_SYSTEM_DIRS).or_else(|| runner_var(&[RUNNER_PROCSERV_TOOL]).filter(|_| starts));
-    if let (false, Some((var, value))) = (local, system_choice) {
-        return Err(format!(
-            "{var}='{value}': on a board PID 1 chooses this (IocDirectory, IocLogDirectory, ProcServ \
-             in /etc/epoch/epoch.conf; consoles under /run/procserv). Unset it, or use --local."
-        ));
+    // procServ tool matters only where procServ is started (install checks
+    // its file first, as the peer does, see [`system_procserv_tool`]).
+    if let (false, Some((var, value))) = (local, runner_var(&RUNNER_SYSTEM_DIRS)) {
+        return Err(chosen_by_pid1(var, &value));
+    }
+    if matches!(verb, "start" | "restart") {
+        system_procserv_tool(local)?;
+    }
+    if !local {
+        warn_system_log_dir();
     }
     for (names, what) in [(&RUNNER_CONF_DIR, "configuration"), (&RUNNER_LOG_DIR, "log"), (&RUNNER_RUN_DIR, "runtime")] {
         if let Some((var, value)) = runner_var(names) {
@@ -153,6 +155,42 @@ fn check_runner_env(local: bool, verb: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The refusal of a variable whose choice PID 1's configuration owns.
+fn chosen_by_pid1(var: &str, value: &str) -> String {
+    format!(
+        "{var}='{value}': on a board PID 1 chooses this (IocDirectory, IocLogDirectory, ProcServ \
+         in /etc/epoch/epoch.conf; consoles under /run/procserv). Unset it, or use --local."
+    )
+}
+
+/// IOC_RUNNER_PROCSERV_TOOL without `--local`: refused where procServ
+/// would be started, as PID 1's `ProcServ` chooses it.
+fn system_procserv_tool(local: bool) -> Result<(), String> {
+    match crate::layout::runner_var(&[crate::layout::RUNNER_PROCSERV_TOOL]) {
+        Some((var, value)) if !local => Err(chosen_by_pid1(var, &value)),
+        _ => Ok(()),
+    }
+}
+
+/// The log directory variables without `--local`: procServ writes where
+/// PID 1's IocLogDirectory says and every command reads the log PID 1
+/// names, so they are ignored, with epics-ioc-runner's warning (its system
+/// template fixes the log directory the same way).
+fn warn_system_log_dir() {
+    use crate::layout::{runner_var, RUNNER_SYSTEM_LOG_DIR};
+    let system = runner_var(&[RUNNER_SYSTEM_LOG_DIR]).map(|(_, v)| v);
+    if let Some((var, value)) = runner_var(&["IOC_RUNNER_LOG_DIR"]).filter(|(_, v)| Some(v) != system.as_ref()) {
+        let system = system.as_deref().unwrap_or("PID 1's IocLogDirectory");
+        eprintln!(
+            "Warning: {var} ({value}) differs from SYSTEM_LOG_DIR ({system}).\n         \
+             It is ignored: procServ writes where PID 1's configuration says. Use --local for custom paths."
+        );
+    }
+    if let Some((var, value)) = runner_var(&[RUNNER_SYSTEM_LOG_DIR]) {
+        eprintln!("Warning: {var} ({value}) is ignored: PID 1's configuration chooses the log directory (IocLogDirectory).");
+    }
 }
 
 /// Seconds `ioc --local` waits for the supervisor it started to answer.
@@ -270,13 +308,20 @@ fn check_name(name: &str) -> Result<(), i32> {
 }
 
 /// Looks up an IOC by name (names are validated first). An IOC PID 1 does
-/// not know is reported as epics-ioc-runner reports a missing file (exit 1).
+/// not know is reported as epics-ioc-runner reports it (exit 1): see
+/// [`report_unknown`].
 fn lookup(common: &Common, name: &str) -> Result<IocInfo, i32> {
+    lookup_for(common, name, false)
+}
+
+/// [`lookup`]; `console`: the command needs the IOC's console (attach,
+/// monitor), so a file without IOC_PORT is named for that, as the peer does.
+fn lookup_for(common: &Common, name: &str, console: bool) -> Result<IocInfo, i32> {
     check_name(name)?;
     let reply = common.request(Verb::Status, 0, &[name], Some(Duration::from_secs(10)))?;
     if reply.code != Code::Ok {
-        let dir = directories(common).map(|d| d.ioc_dir.display().to_string()).unwrap_or_else(|_| "the IOC directory".into());
-        eprintln!("Error: No configuration found for IOC '{name}' (looked in {dir}).");
+        let dir = directories(common).map(|d| d.ioc_dir).ok();
+        report_unknown(dir.as_deref(), name, console);
         return Err(EXIT_FAIL);
     }
     let record = reply.records.into_iter().next().ok_or(EXIT_FAIL)?;
@@ -291,6 +336,66 @@ fn with_ioc(common: &Common, name: &str, f: impl FnOnce(&IocInfo) -> i32) -> i32
         Ok(info) => f(&info),
         Err(code) => code,
     }
+}
+
+/// [`with_ioc`] for a command that needs the IOC's console.
+fn with_console(common: &Common, name: &str, f: impl FnOnce(&IocInfo) -> i32) -> i32 {
+    match lookup_for(common, name, true) {
+        Ok(info) => f(&info),
+        Err(code) => code,
+    }
+}
+
+/// Why the supervisor does not know `name`, in epics-ioc-runner's words: an
+/// IOC directory the caller may not read is the real barrier (not "not
+/// found"); a file the supervisor did not load says what is wrong with it
+/// (no IOC_PORT, for a command that needs the console); else no file.
+fn report_unknown(dir: Option<&Path>, name: &str, console: bool) {
+    let Some(dir) = dir else {
+        eprintln!("Error: No configuration found for IOC '{name}' (looked in the IOC directory).");
+        return;
+    };
+    if conf_dir_barrier(dir, name).is_err() {
+        return;
+    }
+    let path = dir.join(format!("{name}.conf"));
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!("Error: No configuration found for IOC '{name}' (looked in {}).", dir.display());
+        eprintln!("  -> the IOC is not installed in this mode.");
+        return;
+    };
+    if console && !sets_key(&text, "IOC_PORT") {
+        eprintln!("Error: IOC_PORT not configured in {}.", path.display());
+        return;
+    }
+    match iocfile::parse(&path, &text) {
+        Err(errors) => {
+            eprintln!("Error: {} is not served: the supervisor refused it:", path.display());
+            errors.iter().for_each(|e| eprintln!("{e}"));
+        }
+        Ok(_) => eprintln!("Error: {} is not loaded yet: 'ioc rescan' reads it", path.display()),
+    }
+}
+
+/// Whether an IOC file's text assigns `key` (on a line of its own, as the
+/// peer's read_conf_var finds it), whatever the value.
+fn sets_key(text: &str, key: &str) -> bool {
+    text.lines().any(|line| {
+        let line = line.trim_start();
+        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
+        line.strip_prefix(key).is_some_and(|rest| rest.starts_with('='))
+    })
+}
+
+/// epics-ioc-runner's access barrier: an IOC directory that exists but that
+/// the caller may not read (2770 root:ioc for a non-member) is said to be
+/// one, so that an installed IOC is never reported as not found (exit 1).
+fn conf_dir_barrier(dir: &Path, name: &str) -> Result<(), i32> {
+    if dir.is_dir() && nix::unistd::access(dir, nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::X_OK).is_err() {
+        eprintln!("Error: Cannot read {} to resolve IOC '{name}' (ioc group membership required).", dir.display());
+        return Err(EXIT_FAIL);
+    }
+    Ok(())
 }
 
 fn simple(common: &Common, verb: Verb, name: &str) -> i32 {
@@ -331,17 +436,32 @@ fn start(common: &Common, verb: Verb, name: &str, no_wait: bool, timeout: u64) -
         }
         // Validated when the IOC file was loaded.
         let extra = iocfile::crash_patterns(ioc.record.str(Tag::CrashPatterns).unwrap_or_default()).unwrap_or_default();
+        // epics-ioc-runner's verdict line first (scripts grep it), then ours.
         match ready::wait_ready(log, Duration::from_secs(timeout), &extra) {
-            Ok(line) => {
-                println!("{name} is ready ({:.1} s): {}", line.elapsed.as_secs_f64(), line.line.trim());
+            Ok(ready) => {
+                match &ready.error_after {
+                    Some(line) => eprintln!(
+                        "Warning: IOC '{name}' is active but reported errors after initialization (check device connections).\n  -> {line}"
+                    ),
+                    None => println!("IOC '{name}' successfully started."),
+                }
+                println!("{name} is ready ({:.1} s): {}", ready.elapsed.as_secs_f64(), ready.line.trim());
                 EXIT_OK
             }
             Err(e @ ready::NotReady::TimedOut { .. }) if still_running(common, name) => {
+                eprintln!("Warning: IOC '{name}' is active but did not report initialization complete within {timeout}s.");
                 eprintln!("ioc: warning: {name}: {e}, but it is running; 'ioc log {name}' shows its log");
                 EXIT_OK
             }
             Err(e) => {
-                eprintln!("ioc: {name} failed to start: {e}");
+                let verdict = match e {
+                    ready::NotReady::Fatal { .. } => "failed to initialize (fatal error before iocInit)",
+                    ready::NotReady::CrashLoop { .. } => "is crash-looping before reaching iocInit",
+                    ready::NotReady::DiedAfterReady { .. } => "is crash-looping",
+                    ready::NotReady::TimedOut { .. } | ready::NotReady::Io(_) => "failed to start or crashed immediately",
+                };
+                eprintln!("Error: IOC '{name}' {verdict}.");
+                eprintln!("ioc: {name} failed to start: {e}; 'ioc log {name}' shows its log");
                 EXIT_FAIL
             }
         }
@@ -512,6 +632,9 @@ fn view_cmd(common: &Common, name: &str) -> i32 {
         Ok(d) => d.ioc_dir,
         Err(code) => return code,
     };
+    if let Err(code) = conf_dir_barrier(&dir, name) {
+        return code;
+    }
     let path = dir.join(format!("{name}.conf"));
     let divider = "=".repeat(100);
     let sub_divider = "-".repeat(100);
@@ -644,7 +767,7 @@ fn attach_cmd(common: &Common, name: &str, escape: Option<&str>, timeout: u64) -
             return EXIT_FAIL;
         }
     };
-    with_ioc(common, name, |ioc| {
+    with_console(common, name, |ioc| {
         let opts = attach::AttachOptions { detach_key, timeout: Duration::from_secs(timeout), ..Default::default() };
         ending(attach::attach(name, &ioc.console, &opts))
     })
@@ -1003,6 +1126,17 @@ fn install(common: &Common, i: Install) -> i32 {
     if let Err(code) = check_installable(&ioc, common.local) {
         return code;
     }
+    if let Err(e) = system_procserv_tool(common.local) {
+        eprintln!("Error: {e}");
+        return EXIT_FAIL;
+    }
+    // As every other --local command: the IOC directory the variables name,
+    // served by the running supervisor (replaced when it runs nothing).
+    if common.local && Client::connect(&common.layout().control_socket).is_ok() {
+        if let Err(code) = same_ioc_dir(common, &common.layout()) {
+            return code;
+        }
+    }
     let dirs = match directories(common) {
         Ok(d) => d,
         Err(code) => return code,
@@ -1026,6 +1160,10 @@ fn install(common: &Common, i: Install) -> i32 {
     // A fresh account has no ~/.config/procServ.d yet (--local).
     if let Err(e) = std::fs::create_dir_all(&dirs.ioc_dir) {
         eprintln!("ioc: cannot write into {}: {e}", dirs.ioc_dir.display());
+        return EXIT_FAIL;
+    }
+    if nix::unistd::access(&dirs.ioc_dir, nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK).is_err() {
+        eprintln!("Error: No write permission to {}.", dirs.ioc_dir.display());
         return EXIT_FAIL;
     }
     let path = match write_file(&dirs.ioc_dir, &ioc, installed_mode(common), i.force, "installed configuration") {

@@ -1,0 +1,144 @@
+//! What epics-ioc-runner's own test suites (error handling, local
+//! lifecycle) found still differing, each case as the suite drives it
+//! (issue 13; docs/MIGRATING.md, "The peer's own suites"):
+//! - a command on an IOC the supervisor does not know says why in the
+//!   peer's words: an IOC directory the caller may not read is the access
+//!   barrier ("Cannot read DIR to resolve IOC 'NAME'"), never "not found";
+//!   a file without IOC_PORT is "IOC_PORT not configured" for attach;
+//! - `install --local` follows IOC_RUNNER_CONF_DIR from one command to the
+//!   next, as every other command does, and names a directory it may not
+//!   write ("No write permission to DIR.");
+//! - without `--local`: the file is checked before IOC_RUNNER_PROCSERV_TOOL
+//!   is refused, and IOC_RUNNER_LOG_DIR is ignored with the peer's warning.
+//!
+//! Real binary, the unprivileged user iocit-local (root only to become it);
+//! no IOC is started.
+
+mod ioc_support;
+mod ns;
+#[allow(dead_code)]
+mod pty;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Output;
+
+use ioc_support::*;
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[track_caller]
+fn fails_saying(out: &Output, says: &str, what: &str) {
+    assert_eq!(out.status.code(), Some(1), "{what}: {}", text(out));
+    assert!(stderr(out).contains(says), "{what}: stderr lacks {says:?}:\n{}", text(out));
+}
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn an_unknown_ioc_is_explained_in_the_peers_words() {
+    let scratch = Scratch::new("peer-unknown");
+    let mut s = LocalSession::new(scratch.path());
+    let conf_dir = scratch.path().join("conf");
+    std::fs::create_dir_all(&conf_dir).unwrap();
+    s.give(&conf_dir);
+    s.set("IOC_RUNNER_LOCAL_CONF_DIR", &conf_dir);
+    let file = conf_dir.join("barred.conf");
+    std::fs::write(&file, "IOC_NAME=\"barred\"\nIOC_USER=\"iocit-local\"\nIOC_CMD=\"st.cmd\"\n").unwrap();
+    s.give(&file);
+
+    // An IOC directory you may not read: the barrier, not "not found".
+    chmod(&conf_dir, 0);
+    for verb in ["view", "attach"] {
+        let out = s.ioc(&[verb, "barred"]);
+        chmod(&conf_dir, 0o755);
+        fails_saying(&out, &format!("Cannot read {} to resolve IOC 'barred'", conf_dir.display()), verb);
+        assert!(!text(&out).contains("not found"), "{verb}: {}", text(&out));
+        chmod(&conf_dir, 0);
+    }
+    chmod(&conf_dir, 0o755);
+
+    // A file the supervisor did not load (no IOC_CMD, no IOC_PORT): attach
+    // names the console it cannot find, other verbs what is wrong.
+    let missing = conf_dir.join("missing_port.conf");
+    std::fs::write(&missing, "IOC_NAME=missing_port\nIOC_USER=iocit-local\n").unwrap();
+    s.give(&missing);
+    fails_saying(&s.ioc(&["attach", "missing_port"]), &format!("IOC_PORT not configured in {}.", missing.display()), "attach");
+    fails_saying(&s.ioc(&["start", "missing_port"]), "IOC_CMD", "start");
+    // No file at all: the peer's "No configuration found".
+    fails_saying(&s.ioc(&["stop", "nothere"]), "No configuration found for IOC 'nothere'", "stop");
+}
+
+#[test]
+fn local_install_follows_the_conf_dir_variable_and_names_a_directory_it_may_not_write() {
+    let scratch = Scratch::new("peer-install");
+    let mut s = LocalSession::new(scratch.path());
+    let conf_dir = scratch.path().join("conf");
+    let boot = scratch.path().join("boot/iochint");
+    std::fs::create_dir_all(&conf_dir).unwrap();
+    std::fs::create_dir_all(&boot).unwrap();
+    ns::write_exec(&boot, "st.cmd", "#!/bin/sh\nexec sleep 600\n");
+    s.give(&scratch.path().join("boot"));
+    s.give(&conf_dir);
+    s.set("IOC_RUNNER_LOCAL_CONF_DIR", &conf_dir);
+    // A supervisor serving IOC_RUNNER_LOCAL_CONF_DIR (it runs nothing).
+    ok(s.ioc(&["list"]), "list");
+    assert!(s.answers());
+
+    // Another directory named for install: the supervisor is replaced, and
+    // a directory you may not write is said to be one (exit 1).
+    let blocked = scratch.path().join("blocked");
+    std::fs::create_dir_all(&blocked).unwrap();
+    s.give(&blocked);
+    chmod(&blocked, 0o500);
+    let boot_arg = boot.to_str().unwrap();
+    let out = s.command_with(&[("IOC_RUNNER_CONF_DIR", &blocked)], "ioc", &["--local", "install", boot_arg]).output().unwrap();
+    fails_saying(&out, &format!("No write permission to {}.", blocked.display()), "install into 0500");
+    assert!(!text(&out).contains("group?"), "{}", text(&out));
+    assert!(!conf_dir.join("iochint.conf").exists(), "installed into the directory the variable did not name");
+
+    // A writable one: the file goes where the variable says.
+    chmod(&blocked, 0o700);
+    let out = s.command_with(&[("IOC_RUNNER_CONF_DIR", &blocked)], "ioc", &["--local", "install", boot_arg]).output().unwrap();
+    ok(out, "install into the named directory");
+    assert!(blocked.join("iochint.conf").exists());
+    s.poweroff();
+}
+
+/// `ioc-runner ARGS` as iocit-local without --local, where no supervisor
+/// answers.
+fn system_runner(s: &LocalSession, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let nowhere = [("IOCINIT_SOCKET", Path::new("/nonexistent/iocinit/control"))];
+    s.command_with(&[&nowhere[..], env].concat(), "ioc-runner", args).output().unwrap()
+}
+
+#[test]
+fn system_mode_checks_the_file_first_and_ignores_the_log_dir_with_the_peers_warning() {
+    let scratch = Scratch::new("peer-system");
+    let s = LocalSession::new(scratch.path());
+    chmod(scratch.path(), 0o755);
+    let chdir = scratch.path().join("x");
+    std::fs::create_dir_all(&chdir).unwrap();
+    let conf = ns::write(scratch.path(), "test.conf", &format!("IOC_CHDIR=\"{}/../x\"\nIOC_CMD=\"true\"\n", chdir.display()));
+    let conf_arg = conf.to_str().unwrap();
+    let tool = [("IOC_RUNNER_PROCSERV_TOOL", Path::new("/bin/true"))];
+    let out = system_runner(&s, &["-f", "install", conf_arg], &tool);
+    fails_saying(&out, "IOC_CHDIR contains a '..' component", "'..' with the procServ tool set");
+    // A good file: then the tool is refused, naming it.
+    std::fs::write(&conf, "IOC_CMD=\"/bin/true\"\n").unwrap();
+    fails_saying(&system_runner(&s, &["-f", "install", conf_arg], &tool), "IOC_RUNNER_PROCSERV_TOOL", "tool");
+
+    // The log directory: ignored with the peer's warning, not refused (exit
+    // 3: no supervisor answers here).
+    let out = system_runner(&s, &["status", "fake-ioc"], &[("IOC_RUNNER_LOG_DIR", Path::new("/tmp/log_dir_diff"))]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(stderr(&out).contains("Warning: IOC_RUNNER_LOG_DIR (/tmp/log_dir_diff) differs from SYSTEM_LOG_DIR"), "{}", text(&out));
+    let same = [("IOC_RUNNER_LOG_DIR", Path::new("/tmp/match")), ("IOC_RUNNER_SYSTEM_LOG_DIR", Path::new("/tmp/match"))];
+    let out = system_runner(&s, &["status", "fake-ioc"], &same);
+    assert!(!stderr(&out).contains("differs from SYSTEM_LOG_DIR"), "{}", text(&out));
+    assert!(stderr(&out).contains("IOC_RUNNER_SYSTEM_LOG_DIR (/tmp/match) is ignored"), "{}", text(&out));
+}
