@@ -6,8 +6,12 @@
 //!   barrier ("Cannot read DIR to resolve IOC 'NAME'"), never "not found";
 //!   a file without IOC_PORT is "IOC_PORT not configured" for attach;
 //! - `install --local` follows IOC_RUNNER_CONF_DIR from one command to the
-//!   next, as every other command does, and names a directory it may not
+//!   next, as every other command does (a supervisor serving another
+//!   directory is replaced when it runs nothing; otherwise the file goes
+//!   into the named directory, unserved), and names a directory it may not
 //!   write ("No write permission to DIR.");
+//! - `start` prints the peer's verdict line ("IOC 'NAME' successfully
+//!   started.");
 //! - without `--local`: the file is checked before IOC_RUNNER_PROCSERV_TOOL
 //!   is refused, and IOC_RUNNER_LOG_DIR is ignored with the peer's warning.
 //!
@@ -81,7 +85,7 @@ fn local_install_follows_the_conf_dir_variable_and_names_a_directory_it_may_not_
     let boot = scratch.path().join("boot/iochint");
     std::fs::create_dir_all(&conf_dir).unwrap();
     std::fs::create_dir_all(&boot).unwrap();
-    ns::write_exec(&boot, "st.cmd", "#!/bin/sh\nexec sleep 600\n");
+    ns::write_exec(&boot, "st.cmd", "#!/bin/sh\necho 'iocRun: All initialization complete'\nexec sleep 600\n");
     s.give(&scratch.path().join("boot"));
     s.give(&conf_dir);
     s.set("IOC_RUNNER_LOCAL_CONF_DIR", &conf_dir);
@@ -106,6 +110,20 @@ fn local_install_follows_the_conf_dir_variable_and_names_a_directory_it_may_not_
     let out = s.command_with(&[("IOC_RUNNER_CONF_DIR", &blocked)], "ioc", &["--local", "install", boot_arg]).output().unwrap();
     ok(out, "install into the named directory");
     assert!(blocked.join("iochint.conf").exists());
+
+    // While the supervisor runs an IOC of its directory, an install naming
+    // another one writes the file there, unserved, and says so.
+    let named = [("IOC_RUNNER_CONF_DIR", blocked.as_path())];
+    let out = s.command_with(&named, "ioc", &["--local", "start", "iochint"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("IOC 'iochint' successfully started."), "{}", text(&out));
+    let third = scratch.path().join("third");
+    std::fs::create_dir_all(&third).unwrap();
+    s.give(&third);
+    let out = s.command_with(&[("IOC_RUNNER_CONF_DIR", &third)], "ioc", &["--local", "install", boot_arg]).output().unwrap();
+    assert!(stderr(&out).contains("iochint is running: installing into"), "{}", text(&out));
+    ok(out, "install beside a running IOC");
+    assert!(third.join("iochint.conf").exists());
+    ok(s.command_with(&named, "ioc", &["--local", "stop", "iochint"]).output().unwrap(), "stop");
     s.poweroff();
 }
 

@@ -251,9 +251,7 @@ fn same_ioc_dir(common: &Common, layout: &crate::layout::Layout) -> Result<(), i
     if serving == Path::new(&wanted) {
         return Ok(());
     }
-    let running = common.request(Verb::Status, 0, &[], Some(Duration::from_secs(10)))?;
-    let busy = running.records.iter().filter_map(|r| Some((r.str(Tag::Id)?, r.str(Tag::State)?))).find(|(_, state)| !is_down(state));
-    if let Some((id, state)) = busy {
+    if let Some((id, state)) = first_running(common)? {
         eprintln!(
             "Error: your supervisor ({}) serves {}, not {var}={wanted}, and {id} is {state}: \
              stop it (iocinit --local poweroff) or unset {var}",
@@ -276,6 +274,39 @@ fn same_ioc_dir(common: &Common, layout: &crate::layout::Layout) -> Result<(), i
     }
     eprintln!("Info: your supervisor served {} and ran nothing: stopped it, to serve {wanted} ({var})", serving.display());
     local_supervisor(common)
+}
+
+/// The first object of the supervisor with a process running, and its state.
+fn first_running(common: &Common) -> Result<Option<(String, String)>, i32> {
+    let reply = common.request(Verb::Status, 0, &[], Some(Duration::from_secs(10)))?;
+    let mut states = reply.records.iter().filter_map(|r| Some((r.str(Tag::Id)?, r.str(Tag::State)?)));
+    Ok(states.find(|(_, state)| !is_down(state)).map(|(id, state)| (id.to_string(), state.to_string())))
+}
+
+/// Where `install --local` writes: the IOC directory the variables name,
+/// as every other command means it. A supervisor serving another one is
+/// replaced when it runs nothing ([`same_ioc_dir`]); one that runs
+/// something is left alone, and the file goes into the named directory
+/// unserved (installing is writing a file, as epics-ioc-runner's is: the
+/// supervisor of that directory serves it when it starts).
+fn local_install_dir(common: &Common) -> Result<Directories, i32> {
+    let layout = common.layout();
+    let named = crate::layout::runner_var(&crate::layout::RUNNER_CONF_DIR);
+    if let (Some((var, wanted)), true) = (named, Client::connect(&layout.control_socket).is_ok()) {
+        let serving = directories(common)?.ioc_dir;
+        if serving != Path::new(&wanted) {
+            if let Some((id, state)) = first_running(common)? {
+                eprintln!(
+                    "Note: your supervisor serves {} and {id} is {state}: installing into {wanted} ({var}), \
+                     served when a supervisor for that directory starts",
+                    serving.display()
+                );
+                return Ok(Directories { ioc_dir: PathBuf::from(wanted), user: me().0, supervised: false });
+            }
+            same_ioc_dir(common, &layout)?;
+        }
+    }
+    directories(common)
 }
 
 /// What PID 1 says about one IOC.
@@ -1130,14 +1161,7 @@ fn install(common: &Common, i: Install) -> i32 {
         eprintln!("Error: {e}");
         return EXIT_FAIL;
     }
-    // As every other --local command: the IOC directory the variables name,
-    // served by the running supervisor (replaced when it runs nothing).
-    if common.local && Client::connect(&common.layout().control_socket).is_ok() {
-        if let Err(code) = same_ioc_dir(common, &common.layout()) {
-            return code;
-        }
-    }
-    let dirs = match directories(common) {
+    let dirs = match if common.local { local_install_dir(common) } else { directories(common) } {
         Ok(d) => d,
         Err(code) => return code,
     };
@@ -1177,7 +1201,7 @@ fn install(common: &Common, i: Install) -> i32 {
         eprintln!("ioc: note: a file not installed by root runs as IocUser ({}), not as IOC_USER; 'ioc status {}' shows who", dirs.user, ioc.name);
     }
     if !dirs.supervised {
-        println!("No supervisor is running: 'iocinit --local' serves {} when it starts.", ioc.name);
+        println!("No supervisor serves {}: 'iocinit --local' serves {} when it starts.", dirs.ioc_dir.display(), ioc.name);
         return EXIT_OK;
     }
     // Installed is not enabled, as under epics-ioc-runner: say how it starts.
