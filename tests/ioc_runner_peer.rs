@@ -11,7 +11,9 @@
 //!   into the named directory, unserved), and names a directory it may not
 //!   write ("No write permission to DIR.");
 //! - `start` prints the peer's verdict line ("IOC 'NAME' successfully
-//!   started.");
+//!   started."), reads CRASH_LOG_PATTERNS_EXTRA again from the file (a bad
+//!   value edited in since install is ignored for the run with the peer's
+//!   reason) and warns of a pattern logged after initialization;
 //! - without `--local`: the file is checked before IOC_RUNNER_PROCSERV_TOOL
 //!   is refused, and IOC_RUNNER_LOG_DIR is ignored with the peer's warning.
 //!
@@ -159,4 +161,48 @@ fn system_mode_checks_the_file_first_and_ignores_the_log_dir_with_the_peers_warn
     let out = system_runner(&s, &["status", "fake-ioc"], &same);
     assert!(!stderr(&out).contains("differs from SYSTEM_LOG_DIR"), "{}", text(&out));
     assert!(stderr(&out).contains("IOC_RUNNER_SYSTEM_LOG_DIR (/tmp/match) is ignored"), "{}", text(&out));
+}
+
+#[test]
+fn start_reads_crash_log_patterns_extra_again_and_ignores_a_bad_one_with_the_peers_warning() {
+    let scratch = Scratch::new("peer-extra");
+    let mut s = LocalSession::new(scratch.path());
+    let conf_dir = scratch.path().join("conf");
+    let boot = scratch.path().join("boot/iocextra");
+    std::fs::create_dir_all(&conf_dir).unwrap();
+    std::fs::create_dir_all(&boot).unwrap();
+    // The token comes after iocInit's last line: a warning, not a failure.
+    ns::write_exec(&boot, "st.cmd", "#!/bin/sh\necho 'iocRun: All initialization complete'\necho 'MYTOKEN42 on the bus'\nexec sleep 600\n");
+    s.give(&scratch.path().join("boot"));
+    s.give(&conf_dir);
+    s.set("IOC_RUNNER_LOCAL_CONF_DIR", &conf_dir);
+    ok(s.ioc(&["install", boot.to_str().unwrap()]), "install");
+    let installed = conf_dir.join("iocextra.conf");
+    let original = std::fs::read_to_string(&installed).unwrap();
+
+    // Edited after install, as the peer's suite does: each bad value is
+    // named with the peer's reason, ignored, and the IOC starts.
+    for (line, reason) in [
+        ("CRASH_LOG_PATTERNS_EXTRA=\"unclosed(group\"", "is not a valid regular expression"),
+        ("CRASH_LOG_PATTERNS_EXTRA=\"Bergoz link lost|\"", "has an empty alternation"),
+        ("CRASH_LOG_PATTERNS_EXTRA = ioc-runner", "matches ordinary log text"),
+    ] {
+        std::fs::write(&installed, format!("{original}{line}\n")).unwrap();
+        let out = s.ioc(&["start", "iocextra"]);
+        let said = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{line}: {said}");
+        assert!(said.contains(&format!("Warning: CRASH_LOG_PATTERNS_EXTRA in {} {reason}", installed.display())), "{line}: {said}");
+        assert!(said.contains("IOC 'iocextra' successfully started."), "{line}: {said}");
+        ok(s.ioc(&["stop", "iocextra"]), "stop");
+    }
+    // A good value the IOC prints after initialization: the peer's warning,
+    // exit 0.
+    std::fs::write(&installed, format!("{original}CRASH_LOG_PATTERNS_EXTRA=\"MYTOKEN42\"\n")).unwrap();
+    let out = s.ioc(&["start", "iocextra"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("Warning: IOC 'iocextra' is active but reported errors after initialization"), "{said}");
+    assert!(!said.contains("Warning: CRASH_LOG_PATTERNS_EXTRA"), "{said}");
+    ok(s.ioc(&["stop", "iocextra"]), "stop");
+    s.poweroff();
 }

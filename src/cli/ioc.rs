@@ -465,8 +465,8 @@ fn start(common: &Common, verb: Verb, name: &str, no_wait: bool, timeout: u64) -
             println!("{name} started");
             return EXIT_OK;
         }
-        // Validated when the IOC file was loaded.
-        let extra = iocfile::crash_patterns(ioc.record.str(Tag::CrashPatterns).unwrap_or_default()).unwrap_or_default();
+        let extra_text = runtime_crash_patterns(common, name, ioc);
+        let extra = iocfile::crash_patterns(&extra_text).unwrap_or_default();
         // epics-ioc-runner's verdict line first (scripts grep it), then ours.
         match ready::wait_ready(log, Duration::from_secs(timeout), &extra) {
             Ok(ready) => {
@@ -688,6 +688,37 @@ fn view_cmd(common: &Common, name: &str) -> i32 {
     }
     println!("{divider}");
     EXIT_OK
+}
+
+/// CRASH_LOG_PATTERNS_EXTRA for this start, as epics-ioc-runner reads it:
+/// again from the IOC file (edited since it was loaded, maybe), read as its
+/// `read_conf_all` does (blanks around `=` and quotes dropped), and checked
+/// again. A value that fails is ignored for this run with the peer's
+/// warning: the built-in patterns stay, so one bad key never turns crash
+/// detection off. A file the caller may not read: the value PID 1 loaded.
+fn runtime_crash_patterns(common: &Common, name: &str, ioc: &IocInfo) -> String {
+    let loaded = || ioc.record.str(Tag::CrashPatterns).unwrap_or_default().to_string();
+    let Ok(dirs) = directories(common) else { return loaded() };
+    let path = dirs.ioc_dir.join(format!("{name}.conf"));
+    let Ok(text) = std::fs::read_to_string(&path) else { return loaded() };
+    let value = text.lines().rev().find_map(|line| {
+        let line = line.trim_start();
+        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
+        line.strip_prefix(iocfile::CRASH_PATTERNS)?.trim_start().strip_prefix('=').map(str::trim)
+    });
+    let value = value.map(|v| v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v).trim()).unwrap_or_default();
+    match iocfile::crash_patterns(value) {
+        Ok(_) => value.to_string(),
+        Err(why) => {
+            eprintln!(
+                "Warning: {} in {} {why}; ignoring it for this run (base patterns remain active). \
+                 Fix the value and re-run 'install' to validate it.",
+                iocfile::CRASH_PATTERNS,
+                path.display()
+            );
+            String::new()
+        }
+    }
 }
 
 /// The command line of the IOC's running procServ.
@@ -1101,6 +1132,11 @@ fn check_installable(ioc: &IocFile, local: bool) -> Result<(), i32> {
         if let Some(group) = ioc.group.as_ref().filter(|g| nix::unistd::Group::from_name(g).ok().flatten().is_none()) {
             problems.push(format!("IOC_GROUP: no such group: {group}"));
         }
+    }
+    // Values the supervisor loads with a warning only (a bad
+    // CRASH_LOG_PATTERNS_EXTRA) are refused here, as the peer's install does.
+    if let Err(e) = ioc.check() {
+        problems.push(e);
     }
     let chdir = ioc.chdir.as_deref().map(Path::new);
     match chdir {
