@@ -9,7 +9,8 @@
 //!   next, as every other command does (a supervisor serving another
 //!   directory is replaced when it runs nothing; otherwise the file goes
 //!   into the named directory, unserved), and names a directory it may not
-//!   write ("No write permission to DIR.");
+//!   write ("No write permission to DIR."); the IOC_PORT it writes is the
+//!   console of the run directory named now (IOC_RUNNER_RUN_DIR);
 //! - `start` prints the peer's verdict line ("IOC 'NAME' successfully
 //!   started."), reads CRASH_LOG_PATTERNS_EXTRA again from the file (a bad
 //!   value edited in since install is ignored for the run with the peer's
@@ -205,4 +206,28 @@ fn start_reads_crash_log_patterns_extra_again_and_ignores_a_bad_one_with_the_pee
     assert!(!said.contains("Warning: CRASH_LOG_PATTERNS_EXTRA"), "{said}");
     ok(s.ioc(&["stop", "iocextra"]), "stop");
     s.poweroff();
+}
+
+#[test]
+fn local_install_writes_the_console_of_the_run_directory_named_now() {
+    let scratch = Scratch::new("peer-port");
+    let mut s = LocalSession::new(scratch.path());
+    let conf_dir = scratch.path().join("conf");
+    let boot = scratch.path().join("boot/iocport");
+    std::fs::create_dir_all(&conf_dir).unwrap();
+    std::fs::create_dir_all(&boot).unwrap();
+    ns::write_exec(&boot, "st.cmd", "#!/bin/sh\nexec sleep 600\n");
+    s.give(&scratch.path().join("boot"));
+    s.give(&conf_dir);
+    s.set("IOC_RUNNER_LOCAL_CONF_DIR", &conf_dir);
+    let boot_arg = boot.to_str().unwrap();
+    // Generated for one run directory, installed with another named: the
+    // IOC_PORT of the installed file is the console served now.
+    ok(s.ioc(&["generate", boot_arg]), "generate");
+    let unified = scratch.path().join("unified-run");
+    let out = s.command_with(&[("IOC_RUNNER_RUN_DIR", &unified)], "ioc", &["--local", "install", boot_arg]).output().unwrap();
+    assert!(stderr(&out).contains("Warning: IOC_PORT in the conf is replaced"), "{}", text(&out));
+    ok(out, "install");
+    let installed = std::fs::read_to_string(conf_dir.join("iocport.conf")).unwrap();
+    assert!(installed.contains(&format!(":0660:{}/iocport/control\"", unified.display())), "{installed}");
 }

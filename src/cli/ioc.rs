@@ -1179,12 +1179,14 @@ fn install(common: &Common, i: Install) -> i32 {
         Ok(ioc) => ioc,
         Err(code) => return code,
     };
-    // As epics-ioc-runner's local mode: an IOC_PORT naming another console
-    // is replaced by the one your supervisor serves (system-wide it is kept
-    // as written, with the loader's warning).
-    if common.local && ioc.port.as_deref().is_some_and(|port| !iocfile::names_the_console(port, &ioc.name)) {
+    // As epics-ioc-runner's local mode: an IOC_PORT naming another socket
+    // than the one your supervisor serves now (IOC_RUNNER_(LOCAL_)RUN_DIR
+    // may have moved it since the file was generated) is replaced by it
+    // (system-wide it is kept as written, with the loader's warning).
+    let socket = common.layout().console_socket(&ioc.name);
+    let names_another = |port: &str| port.rsplit(':').next() != Some(&*socket.to_string_lossy());
+    if common.local && ioc.port.as_deref().is_some_and(names_another) {
         let (user, group) = me();
-        let socket = common.layout().console_socket(&ioc.name);
         eprintln!("Warning: IOC_PORT in the conf is replaced by the local standard socket path ({}).", socket.display());
         ioc.port = Some(format!("unix:{user}:{group}:0660:{}", socket.display()));
     }
