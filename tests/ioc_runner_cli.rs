@@ -313,6 +313,10 @@ fn bash_completion_offers_commands_options_and_installed_iocs() {
     std::fs::write(default.join("home_ioc.conf"), "").unwrap();
     assert_eq!(complete(&["ioc", "--local", "status", ""], &[]), ["home_ioc"]);
     assert!(complete(&["ioc", "--local", "stop", ""], &[("IOC_RUNNER_LOCAL_CONF_DIR", &scratch.path().join("none"))]).is_empty());
+    // Without --local, as the peer's completion: the directory
+    // IOC_RUNNER_SYSTEM_CONF_DIR (or IOC_RUNNER_CONF_DIR) names.
+    assert_eq!(complete(&["ioc-runner", "start", ""], &[("IOC_RUNNER_SYSTEM_CONF_DIR", &conf)]), names);
+    assert!(complete(&["ioc-runner", "start", ""], &[("IOC_RUNNER_SYSTEM_CONF_DIR", &scratch.path().join("none"))]).is_empty());
 }
 
 /// docs/USER_GUIDE_LOCAL.md's examples, typed as they are written.
