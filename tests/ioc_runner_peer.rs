@@ -16,7 +16,8 @@
 //!   value edited in since install is ignored for the run with the peer's
 //!   reason) and warns of a pattern logged after initialization;
 //! - without `--local`: the file is checked before IOC_RUNNER_PROCSERV_TOOL
-//!   is refused, and IOC_RUNNER_LOG_DIR is ignored with the peer's warning.
+//!   is refused, IOC_RUNNER_LOG_DIR is ignored with the peer's warning, and
+//!   `inspect` is root's (`--partial`: what the caller may see).
 //!
 //! Real binary, the unprivileged user iocit-local (root only to become it);
 //! no IOC is started.
@@ -230,4 +231,15 @@ fn local_install_writes_the_console_of_the_run_directory_named_now() {
     ok(out, "install");
     let installed = std::fs::read_to_string(conf_dir.join("iocport.conf")).unwrap();
     assert!(installed.contains(&format!(":0660:{}/iocport/control\"", unified.display())), "{installed}");
+}
+
+#[test]
+fn inspect_without_root_in_system_mode_is_refused_unless_partial() {
+    let scratch = Scratch::new("peer-inspect");
+    let s = LocalSession::new(scratch.path());
+    let out = system_runner(&s, &["inspect", "dummy_ioc"], &[]);
+    fails_saying(&out, "'inspect' requires root privileges in system mode", "inspect");
+    // --partial goes on to ask the supervisor (none answers here: exit 3).
+    let out = system_runner(&s, &["inspect", "dummy_ioc", "--partial"], &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
 }

@@ -116,7 +116,7 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
         "list" => list_cmd(common, inv.verbose),
         "attach" => attach_cmd(common, &target, a.escape.as_deref(), a.timeout.unwrap_or(10)),
         "monitor" => with_console(common, &target, |ioc| ending(attach::monitor(&target, &ioc.console))),
-        _ => inspect_cmd(common, &target),
+        _ => inspect_cmd(common, &target, a.partial),
     }
 }
 
@@ -835,7 +835,20 @@ fn attach_cmd(common: &Common, name: &str, escape: Option<&str>, timeout: u64) -
     })
 }
 
-fn inspect_cmd(common: &Common, name: &str) -> i32 {
+fn inspect_cmd(common: &Common, name: &str, partial: bool) -> i32 {
+    // As epics-ioc-runner: system-wide, only root sees every client of a
+    // console (other users' processes are hidden in /proc), so inspect is
+    // root's; --partial shows what you may see.
+    if let Err(code) = check_name(name) {
+        return code;
+    }
+    if !common.local && !partial && !nix::unistd::geteuid().is_root() {
+        eprintln!(
+            "Error: 'inspect' requires root privileges in system mode to map client processes \
+             ('ioc inspect {name} --partial' shows what you may see)."
+        );
+        return EXIT_FAIL;
+    }
     with_ioc(common, name, |ioc| match inspect::inspect(&ioc.console) {
         Ok(clients) => {
             if common.json {
