@@ -11,6 +11,7 @@
 //!   into the named directory, unserved), and names a directory it may not
 //!   write ("No write permission to DIR."); the IOC_PORT it writes is the
 //!   console of the run directory named now (IOC_RUNNER_RUN_DIR);
+//! - `list` hints at socket directories the caller may not read;
 //! - `start` prints the peer's verdict line ("IOC 'NAME' successfully
 //!   started."), reads CRASH_LOG_PATTERNS_EXTRA again from the file (a bad
 //!   value edited in since install is ignored for the run with the peer's
@@ -242,4 +243,27 @@ fn inspect_without_root_in_system_mode_is_refused_unless_partial() {
     // --partial goes on to ask the supervisor (none answers here: exit 3).
     let out = system_runner(&s, &["inspect", "dummy_ioc", "--partial"], &[]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+}
+
+#[test]
+fn list_hints_at_socket_directories_the_caller_may_not_read() {
+    let scratch = Scratch::new("peer-list");
+    let mut s = LocalSession::new(scratch.path());
+    let consoles = scratch.path().join("run/procserv");
+    std::fs::create_dir_all(&consoles).unwrap();
+    s.give(&scratch.path().join("run"));
+    s.set("IOC_RUNNER_LOCAL_RUN_DIR", &consoles);
+    let hint = "socket directories are not readable by this user";
+    let out = s.ioc(&["list"]);
+    assert!(!text(&out).contains(hint), "{}", text(&out));
+    ok(out, "list");
+    let secret = consoles.join("secret_ioc");
+    std::fs::create_dir_all(&secret).unwrap();
+    s.give(&secret);
+    chmod(&secret, 0);
+    let out = s.ioc(&["list"]);
+    chmod(&secret, 0o700);
+    assert!(text(&out).contains(hint), "{}", text(&out));
+    ok(out, "list");
+    s.poweroff();
 }

@@ -784,12 +784,26 @@ fn list_cmd(common: &Common, verbosity: u8) -> i32 {
         })
         .collect();
     let entries = list::gather(rows);
+    let console_root = common.layout().console_root();
     if common.json {
         println!("{}", list::render_json(&entries));
     } else {
-        print!("{}", list::render(&entries, verbosity.min(2), &common.layout().console_root()));
+        print!("{}", list::render(&entries, verbosity.min(2), &console_root));
+        if !traversable_tree(&console_root) {
+            println!("(socket directories are not readable by this user; 'ioc status NAME' shows an IOC's state)");
+        }
     }
     EXIT_OK
+}
+
+/// epics-ioc-runner's list hint: whether `root` and each directory in it
+/// may be read and searched by the caller (a 0770 console directory of
+/// another group is not, and its socket's details are not shown).
+fn traversable_tree(root: &Path) -> bool {
+    use nix::unistd::{access, AccessFlags};
+    let open = |dir: &Path| access(dir, AccessFlags::R_OK | AccessFlags::X_OK).is_ok();
+    let Ok(entries) = std::fs::read_dir(root) else { return !root.exists() || open(root) };
+    open(root) && entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).all(|p| open(&p))
 }
 
 fn ending(result: Result<attach::Ending, attach::ConsoleError>) -> i32 {
