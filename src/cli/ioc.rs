@@ -179,9 +179,9 @@ fn system_procserv_tool(local: bool) -> Result<(), String> {
 /// names, so they are ignored, with epics-ioc-runner's warning (its system
 /// template fixes the log directory the same way).
 fn warn_system_log_dir() {
-    use crate::layout::{runner_var, RUNNER_SYSTEM_LOG_DIR};
+    use crate::layout::{runner_var, RUNNER_LOG_DIR, RUNNER_SYSTEM_LOG_DIR};
     let system = runner_var(&[RUNNER_SYSTEM_LOG_DIR]).map(|(_, v)| v);
-    if let Some((var, value)) = runner_var(&["IOC_RUNNER_LOG_DIR"]).filter(|(_, v)| Some(v) != system.as_ref()) {
+    if let Some((var, value)) = runner_var(&RUNNER_LOG_DIR[..1]).filter(|(_, v)| Some(v) != system.as_ref()) {
         let system = system.as_deref().unwrap_or("PID 1's IocLogDirectory");
         eprintln!(
             "Warning: {var} ({value}) differs from SYSTEM_LOG_DIR ({system}).\n         \
