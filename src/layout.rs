@@ -49,15 +49,12 @@ pub const RUNNER_CONF_DIR: [&str; 2] = ["IOC_RUNNER_CONF_DIR", "IOC_RUNNER_LOCAL
 pub const RUNNER_LOG_DIR: [&str; 2] = ["IOC_RUNNER_LOG_DIR", "IOC_RUNNER_LOCAL_LOG_DIR"];
 pub const RUNNER_RUN_DIR: [&str; 2] = ["IOC_RUNNER_RUN_DIR", "IOC_RUNNER_LOCAL_RUN_DIR"];
 pub const RUNNER_PROCSERV_TOOL: &str = "IOC_RUNNER_PROCSERV_TOOL";
-/// The directories PID 1's configuration decides (refused in system mode).
-pub const RUNNER_SYSTEM_DIRS: [&str; 6] = [
-    "IOC_RUNNER_CONF_DIR",
-    "IOC_RUNNER_SYSTEM_CONF_DIR",
-    "IOC_RUNNER_LOG_DIR",
-    "IOC_RUNNER_SYSTEM_LOG_DIR",
-    "IOC_RUNNER_RUN_DIR",
-    "IOC_RUNNER_SYSTEM_RUN_DIR",
-];
+/// The directories PID 1's configuration decides that say which IOCs a
+/// command means (refused in system mode).
+pub const RUNNER_SYSTEM_DIRS: [&str; 4] = ["IOC_RUNNER_CONF_DIR", "IOC_RUNNER_SYSTEM_CONF_DIR", "IOC_RUNNER_RUN_DIR", "IOC_RUNNER_SYSTEM_RUN_DIR"];
+/// The system log directory's variable: ignored in system mode (PID 1's
+/// IocLogDirectory), with epics-ioc-runner's warning.
+pub const RUNNER_SYSTEM_LOG_DIR: &str = "IOC_RUNNER_SYSTEM_LOG_DIR";
 
 /// The first of `names` that is set (non-empty), with its value.
 pub fn runner_var(names: &[&'static str]) -> Option<(&'static str, String)> {

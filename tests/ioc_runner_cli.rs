@@ -92,12 +92,13 @@ fn the_peers_grammar_and_exit_codes() {
     expect(&runner(&["stop", "vac1"], &[("IOCINIT_SOCKET", nowhere.to_str().unwrap())]), 3, "iocinit is not running", "no supervisor");
 
     // IOC_RUNNER_* as PID 1: the configuration owns the choice.
-    // The directories for every command, the procServ tool where procServ
-    // would be started.
-    let cases = ["IOC_RUNNER_CONF_DIR", "IOC_RUNNER_SYSTEM_CONF_DIR", "IOC_RUNNER_LOG_DIR", "IOC_RUNNER_RUN_DIR"]
+    // The directories that say which IOCs for every command, the procServ
+    // tool where procServ would be started (install: tests/ioc_runner_peer.rs;
+    // the log directory is ignored with a warning, there too).
+    let cases = ["IOC_RUNNER_CONF_DIR", "IOC_RUNNER_SYSTEM_CONF_DIR", "IOC_RUNNER_RUN_DIR", "IOC_RUNNER_SYSTEM_RUN_DIR"]
         .map(|var| (var, &["list"][..]))
         .into_iter()
-        .chain([("IOC_RUNNER_PROCSERV_TOOL", &["start", "vac1"][..]), ("IOC_RUNNER_PROCSERV_TOOL", &["install", "/tmp/x.conf"])]);
+        .chain([("IOC_RUNNER_PROCSERV_TOOL", &["start", "vac1"][..]), ("IOC_RUNNER_PROCSERV_TOOL", &["restart", "vac1"])]);
     for (var, args) in cases {
         let out = runner(args, &[(var, "/usr/sbin/procServ")]);
         expect(&out, 1, var, var);
@@ -312,6 +313,10 @@ fn bash_completion_offers_commands_options_and_installed_iocs() {
     std::fs::write(default.join("home_ioc.conf"), "").unwrap();
     assert_eq!(complete(&["ioc", "--local", "status", ""], &[]), ["home_ioc"]);
     assert!(complete(&["ioc", "--local", "stop", ""], &[("IOC_RUNNER_LOCAL_CONF_DIR", &scratch.path().join("none"))]).is_empty());
+    // Without --local, as the peer's completion: the directory
+    // IOC_RUNNER_SYSTEM_CONF_DIR (or IOC_RUNNER_CONF_DIR) names.
+    assert_eq!(complete(&["ioc-runner", "start", ""], &[("IOC_RUNNER_SYSTEM_CONF_DIR", &conf)]), names);
+    assert!(complete(&["ioc-runner", "start", ""], &[("IOC_RUNNER_SYSTEM_CONF_DIR", &scratch.path().join("none"))]).is_empty());
 }
 
 /// docs/USER_GUIDE_LOCAL.md's examples, typed as they are written.

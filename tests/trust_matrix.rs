@@ -197,7 +197,8 @@ fn rows(install_source: &Path, generate_dir: &Path) -> Vec<Row> {
         rows.push(ioc(&["log", "-n", "2"], t.ioc_reader()));
         // view prints the IOC file: objects of epoch.conf have none.
         rows.push(ioc(&["view"], if t == Target::Ioc { Need::Anyone } else { Need::Nobody }));
-        rows.push(ioc(&["inspect"], t.ioc_reader()));
+        // Without root, what the caller may see (plain inspect is root's).
+        rows.push(ioc(&["inspect", "--partial"], t.ioc_reader()));
         // Consoles are the IOC group's (mode 0660), PROCSERV objects' too.
         let console = if t == Target::Plain { Need::Nobody } else { Need::IocGroup };
         rows.push(ioc(&["attach", "--timeout", "2"], console));

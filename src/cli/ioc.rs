@@ -115,8 +115,8 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
         "log" => log_cmd(common, &target, a.lines.unwrap_or(50), inv.force),
         "list" => list_cmd(common, inv.verbose),
         "attach" => attach_cmd(common, &target, a.escape.as_deref(), a.timeout.unwrap_or(10)),
-        "monitor" => with_ioc(common, &target, |ioc| ending(attach::monitor(&target, &ioc.console))),
-        _ => inspect_cmd(common, &target),
+        "monitor" => with_console(common, &target, |ioc| ending(attach::monitor(&target, &ioc.console))),
+        _ => inspect_cmd(common, &target, a.partial),
     }
 }
 
@@ -127,14 +127,16 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
 fn check_runner_env(local: bool, verb: &str) -> Result<(), String> {
     use crate::layout::{runner_var, RUNNER_CONF_DIR, RUNNER_LOG_DIR, RUNNER_PROCSERV_TOOL, RUNNER_RUN_DIR, RUNNER_SYSTEM_DIRS};
     // The directories say which IOCs a command means: refused outright. The
-    // procServ tool matters only where procServ is started.
-    let starts = matches!(verb, "install" | "start" | "restart");
-    let system_choice = runner_var(&RUNNER_SYSTEM_DIRS).or_else(|| runner_var(&[RUNNER_PROCSERV_TOOL]).filter(|_| starts));
-    if let (false, Some((var, value))) = (local, system_choice) {
-        return Err(format!(
-            "{var}='{value}': on a board PID 1 chooses this (IocDirectory, IocLogDirectory, ProcServ \
-             in /etc/epoch/epoch.conf; consoles under /run/procserv). Unset it, or use --local."
-        ));
+    // procServ tool matters only where procServ is started (install checks
+    // its file first, as the peer does, see [`system_procserv_tool`]).
+    if let (false, Some((var, value))) = (local, runner_var(&RUNNER_SYSTEM_DIRS)) {
+        return Err(chosen_by_pid1(var, &value));
+    }
+    if matches!(verb, "start" | "restart") {
+        system_procserv_tool(local)?;
+    }
+    if !local {
+        warn_system_log_dir();
     }
     for (names, what) in [(&RUNNER_CONF_DIR, "configuration"), (&RUNNER_LOG_DIR, "log"), (&RUNNER_RUN_DIR, "runtime")] {
         if let Some((var, value)) = runner_var(names) {
@@ -153,6 +155,42 @@ fn check_runner_env(local: bool, verb: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The refusal of a variable whose choice PID 1's configuration owns.
+fn chosen_by_pid1(var: &str, value: &str) -> String {
+    format!(
+        "{var}='{value}': on a board PID 1 chooses this (IocDirectory, IocLogDirectory, ProcServ \
+         in /etc/epoch/epoch.conf; consoles under /run/procserv). Unset it, or use --local."
+    )
+}
+
+/// IOC_RUNNER_PROCSERV_TOOL without `--local`: refused where procServ
+/// would be started, as PID 1's `ProcServ` chooses it.
+fn system_procserv_tool(local: bool) -> Result<(), String> {
+    match crate::layout::runner_var(&[crate::layout::RUNNER_PROCSERV_TOOL]) {
+        Some((var, value)) if !local => Err(chosen_by_pid1(var, &value)),
+        _ => Ok(()),
+    }
+}
+
+/// The log directory variables without `--local`: procServ writes where
+/// PID 1's IocLogDirectory says and every command reads the log PID 1
+/// names, so they are ignored, with epics-ioc-runner's warning (its system
+/// template fixes the log directory the same way).
+fn warn_system_log_dir() {
+    use crate::layout::{runner_var, RUNNER_LOG_DIR, RUNNER_SYSTEM_LOG_DIR};
+    let system = runner_var(&[RUNNER_SYSTEM_LOG_DIR]).map(|(_, v)| v);
+    if let Some((var, value)) = runner_var(&RUNNER_LOG_DIR[..1]).filter(|(_, v)| Some(v) != system.as_ref()) {
+        let system = system.as_deref().unwrap_or("PID 1's IocLogDirectory");
+        eprintln!(
+            "Warning: {var} ({value}) differs from SYSTEM_LOG_DIR ({system}).\n         \
+             It is ignored: procServ writes where PID 1's configuration says. Use --local for custom paths."
+        );
+    }
+    if let Some((var, value)) = runner_var(&[RUNNER_SYSTEM_LOG_DIR]) {
+        eprintln!("Warning: {var} ({value}) is ignored: PID 1's configuration chooses the log directory (IocLogDirectory).");
+    }
 }
 
 /// Seconds `ioc --local` waits for the supervisor it started to answer.
@@ -213,9 +251,7 @@ fn same_ioc_dir(common: &Common, layout: &crate::layout::Layout) -> Result<(), i
     if serving == Path::new(&wanted) {
         return Ok(());
     }
-    let running = common.request(Verb::Status, 0, &[], Some(Duration::from_secs(10)))?;
-    let busy = running.records.iter().filter_map(|r| Some((r.str(Tag::Id)?, r.str(Tag::State)?))).find(|(_, state)| !is_down(state));
-    if let Some((id, state)) = busy {
+    if let Some((id, state)) = first_running(common)? {
         eprintln!(
             "Error: your supervisor ({}) serves {}, not {var}={wanted}, and {id} is {state}: \
              stop it (iocinit --local poweroff) or unset {var}",
@@ -238,6 +274,39 @@ fn same_ioc_dir(common: &Common, layout: &crate::layout::Layout) -> Result<(), i
     }
     eprintln!("Info: your supervisor served {} and ran nothing: stopped it, to serve {wanted} ({var})", serving.display());
     local_supervisor(common)
+}
+
+/// The first object of the supervisor with a process running, and its state.
+fn first_running(common: &Common) -> Result<Option<(String, String)>, i32> {
+    let reply = common.request(Verb::Status, 0, &[], Some(Duration::from_secs(10)))?;
+    let mut states = reply.records.iter().filter_map(|r| Some((r.str(Tag::Id)?, r.str(Tag::State)?)));
+    Ok(states.find(|(_, state)| !is_down(state)).map(|(id, state)| (id.to_string(), state.to_string())))
+}
+
+/// Where `install --local` writes: the IOC directory the variables name,
+/// as every other command means it. A supervisor serving another one is
+/// replaced when it runs nothing ([`same_ioc_dir`]); one that runs
+/// something is left alone, and the file goes into the named directory
+/// unserved (installing is writing a file, as epics-ioc-runner's is: the
+/// supervisor of that directory serves it when it starts).
+fn local_install_dir(common: &Common) -> Result<Directories, i32> {
+    let layout = common.layout();
+    let named = crate::layout::runner_var(&crate::layout::RUNNER_CONF_DIR);
+    if let (Some((var, wanted)), true) = (named, Client::connect(&layout.control_socket).is_ok()) {
+        let serving = directories(common)?.ioc_dir;
+        if serving != Path::new(&wanted) {
+            if let Some((id, state)) = first_running(common)? {
+                eprintln!(
+                    "Note: your supervisor serves {} and {id} is {state}: installing into {wanted} ({var}), \
+                     served when a supervisor for that directory starts",
+                    serving.display()
+                );
+                return Ok(Directories { ioc_dir: PathBuf::from(wanted), user: me().0, supervised: false });
+            }
+            same_ioc_dir(common, &layout)?;
+        }
+    }
+    directories(common)
 }
 
 /// What PID 1 says about one IOC.
@@ -270,13 +339,20 @@ fn check_name(name: &str) -> Result<(), i32> {
 }
 
 /// Looks up an IOC by name (names are validated first). An IOC PID 1 does
-/// not know is reported as epics-ioc-runner reports a missing file (exit 1).
+/// not know is reported as epics-ioc-runner reports it (exit 1): see
+/// [`report_unknown`].
 fn lookup(common: &Common, name: &str) -> Result<IocInfo, i32> {
+    lookup_for(common, name, false)
+}
+
+/// [`lookup`]; `console`: the command needs the IOC's console (attach,
+/// monitor), so a file without IOC_PORT is named for that, as the peer does.
+fn lookup_for(common: &Common, name: &str, console: bool) -> Result<IocInfo, i32> {
     check_name(name)?;
     let reply = common.request(Verb::Status, 0, &[name], Some(Duration::from_secs(10)))?;
     if reply.code != Code::Ok {
-        let dir = directories(common).map(|d| d.ioc_dir.display().to_string()).unwrap_or_else(|_| "the IOC directory".into());
-        eprintln!("Error: No configuration found for IOC '{name}' (looked in {dir}).");
+        let dir = directories(common).map(|d| d.ioc_dir).ok();
+        report_unknown(dir.as_deref(), name, console);
         return Err(EXIT_FAIL);
     }
     let record = reply.records.into_iter().next().ok_or(EXIT_FAIL)?;
@@ -291,6 +367,66 @@ fn with_ioc(common: &Common, name: &str, f: impl FnOnce(&IocInfo) -> i32) -> i32
         Ok(info) => f(&info),
         Err(code) => code,
     }
+}
+
+/// [`with_ioc`] for a command that needs the IOC's console.
+fn with_console(common: &Common, name: &str, f: impl FnOnce(&IocInfo) -> i32) -> i32 {
+    match lookup_for(common, name, true) {
+        Ok(info) => f(&info),
+        Err(code) => code,
+    }
+}
+
+/// Why the supervisor does not know `name`, in epics-ioc-runner's words: an
+/// IOC directory the caller may not read is the real barrier (not "not
+/// found"); a file the supervisor did not load says what is wrong with it
+/// (no IOC_PORT, for a command that needs the console); else no file.
+fn report_unknown(dir: Option<&Path>, name: &str, console: bool) {
+    let Some(dir) = dir else {
+        eprintln!("Error: No configuration found for IOC '{name}' (looked in the IOC directory).");
+        return;
+    };
+    if conf_dir_barrier(dir, name).is_err() {
+        return;
+    }
+    let path = dir.join(format!("{name}.conf"));
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!("Error: No configuration found for IOC '{name}' (looked in {}).", dir.display());
+        eprintln!("  -> the IOC is not installed in this mode.");
+        return;
+    };
+    if console && !sets_key(&text, "IOC_PORT") {
+        eprintln!("Error: IOC_PORT not configured in {}.", path.display());
+        return;
+    }
+    match iocfile::parse(&path, &text) {
+        Err(errors) => {
+            eprintln!("Error: {} is not served: the supervisor refused it:", path.display());
+            errors.iter().for_each(|e| eprintln!("{e}"));
+        }
+        Ok(_) => eprintln!("Error: {} is not loaded yet: 'ioc rescan' reads it", path.display()),
+    }
+}
+
+/// Whether an IOC file's text assigns `key` (on a line of its own, as the
+/// peer's read_conf_var finds it), whatever the value.
+fn sets_key(text: &str, key: &str) -> bool {
+    text.lines().any(|line| {
+        let line = line.trim_start();
+        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
+        line.strip_prefix(key).is_some_and(|rest| rest.starts_with('='))
+    })
+}
+
+/// epics-ioc-runner's access barrier: an IOC directory that exists but that
+/// the caller may not read (2770 root:ioc for a non-member) is said to be
+/// one, so that an installed IOC is never reported as not found (exit 1).
+fn conf_dir_barrier(dir: &Path, name: &str) -> Result<(), i32> {
+    if dir.is_dir() && nix::unistd::access(dir, nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::X_OK).is_err() {
+        eprintln!("Error: Cannot read {} to resolve IOC '{name}' (ioc group membership required).", dir.display());
+        return Err(EXIT_FAIL);
+    }
+    Ok(())
 }
 
 fn simple(common: &Common, verb: Verb, name: &str) -> i32 {
@@ -329,19 +465,34 @@ fn start(common: &Common, verb: Verb, name: &str, no_wait: bool, timeout: u64) -
             println!("{name} started");
             return EXIT_OK;
         }
-        // Validated when the IOC file was loaded.
-        let extra = iocfile::crash_patterns(ioc.record.str(Tag::CrashPatterns).unwrap_or_default()).unwrap_or_default();
+        let extra_text = runtime_crash_patterns(common, name, ioc);
+        let extra = iocfile::crash_patterns(&extra_text).unwrap_or_default();
+        // epics-ioc-runner's verdict line first (scripts grep it), then ours.
         match ready::wait_ready(log, Duration::from_secs(timeout), &extra) {
-            Ok(line) => {
-                println!("{name} is ready ({:.1} s): {}", line.elapsed.as_secs_f64(), line.line.trim());
+            Ok(ready) => {
+                match &ready.error_after {
+                    Some(line) => eprintln!(
+                        "Warning: IOC '{name}' is active but reported errors after initialization (check device connections).\n  -> {line}"
+                    ),
+                    None => println!("IOC '{name}' successfully started."),
+                }
+                println!("{name} is ready ({:.1} s): {}", ready.elapsed.as_secs_f64(), ready.line.trim());
                 EXIT_OK
             }
             Err(e @ ready::NotReady::TimedOut { .. }) if still_running(common, name) => {
+                eprintln!("Warning: IOC '{name}' is active but did not report initialization complete within {timeout}s.");
                 eprintln!("ioc: warning: {name}: {e}, but it is running; 'ioc log {name}' shows its log");
                 EXIT_OK
             }
             Err(e) => {
-                eprintln!("ioc: {name} failed to start: {e}");
+                let verdict = match e {
+                    ready::NotReady::Fatal { .. } => "failed to initialize (fatal error before iocInit)",
+                    ready::NotReady::CrashLoop { .. } => "is crash-looping before reaching iocInit",
+                    ready::NotReady::DiedAfterReady { .. } => "is crash-looping",
+                    ready::NotReady::TimedOut { .. } | ready::NotReady::Io(_) => "failed to start or crashed immediately",
+                };
+                eprintln!("Error: IOC '{name}' {verdict}.");
+                eprintln!("ioc: {name} failed to start: {e}; 'ioc log {name}' shows its log");
                 EXIT_FAIL
             }
         }
@@ -512,6 +663,9 @@ fn view_cmd(common: &Common, name: &str) -> i32 {
         Ok(d) => d.ioc_dir,
         Err(code) => return code,
     };
+    if let Err(code) = conf_dir_barrier(&dir, name) {
+        return code;
+    }
     let path = dir.join(format!("{name}.conf"));
     let divider = "=".repeat(100);
     let sub_divider = "-".repeat(100);
@@ -534,6 +688,37 @@ fn view_cmd(common: &Common, name: &str) -> i32 {
     }
     println!("{divider}");
     EXIT_OK
+}
+
+/// CRASH_LOG_PATTERNS_EXTRA for this start, as epics-ioc-runner reads it:
+/// again from the IOC file (edited since it was loaded, maybe), read as its
+/// `read_conf_all` does (blanks around `=` and quotes dropped), and checked
+/// again. A value that fails is ignored for this run with the peer's
+/// warning: the built-in patterns stay, so one bad key never turns crash
+/// detection off. A file the caller may not read: the value PID 1 loaded.
+fn runtime_crash_patterns(common: &Common, name: &str, ioc: &IocInfo) -> String {
+    let loaded = || ioc.record.str(Tag::CrashPatterns).unwrap_or_default().to_string();
+    let Ok(dirs) = directories(common) else { return loaded() };
+    let path = dirs.ioc_dir.join(format!("{name}.conf"));
+    let Ok(text) = std::fs::read_to_string(&path) else { return loaded() };
+    let value = text.lines().rev().find_map(|line| {
+        let line = line.trim_start();
+        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
+        line.strip_prefix(iocfile::CRASH_PATTERNS)?.trim_start().strip_prefix('=').map(str::trim)
+    });
+    let value = value.map(|v| v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v).trim()).unwrap_or_default();
+    match iocfile::crash_patterns(value) {
+        Ok(_) => value.to_string(),
+        Err(why) => {
+            eprintln!(
+                "Warning: {} in {} {why}; ignoring it for this run (base patterns remain active). \
+                 Fix the value and re-run 'install' to validate it.",
+                iocfile::CRASH_PATTERNS,
+                path.display()
+            );
+            String::new()
+        }
+    }
 }
 
 /// The command line of the IOC's running procServ.
@@ -599,12 +784,26 @@ fn list_cmd(common: &Common, verbosity: u8) -> i32 {
         })
         .collect();
     let entries = list::gather(rows);
+    let console_root = common.layout().console_root();
     if common.json {
         println!("{}", list::render_json(&entries));
     } else {
-        print!("{}", list::render(&entries, verbosity.min(2), &common.layout().console_root()));
+        print!("{}", list::render(&entries, verbosity.min(2), &console_root));
+        if !traversable_tree(&console_root) {
+            println!("(socket directories are not readable by this user; 'ioc status NAME' shows an IOC's state)");
+        }
     }
     EXIT_OK
+}
+
+/// epics-ioc-runner's list hint: whether `root` and each directory in it
+/// may be read and searched by the caller (a 0770 console directory of
+/// another group is not, and its socket's details are not shown).
+fn traversable_tree(root: &Path) -> bool {
+    use nix::unistd::{access, AccessFlags};
+    let open = |dir: &Path| access(dir, AccessFlags::R_OK | AccessFlags::X_OK).is_ok();
+    let Ok(entries) = std::fs::read_dir(root) else { return !root.exists() || open(root) };
+    open(root) && entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).all(|p| open(&p))
 }
 
 fn ending(result: Result<attach::Ending, attach::ConsoleError>) -> i32 {
@@ -644,13 +843,26 @@ fn attach_cmd(common: &Common, name: &str, escape: Option<&str>, timeout: u64) -
             return EXIT_FAIL;
         }
     };
-    with_ioc(common, name, |ioc| {
+    with_console(common, name, |ioc| {
         let opts = attach::AttachOptions { detach_key, timeout: Duration::from_secs(timeout), ..Default::default() };
         ending(attach::attach(name, &ioc.console, &opts))
     })
 }
 
-fn inspect_cmd(common: &Common, name: &str) -> i32 {
+fn inspect_cmd(common: &Common, name: &str, partial: bool) -> i32 {
+    // As epics-ioc-runner: system-wide, only root sees every client of a
+    // console (other users' processes are hidden in /proc), so inspect is
+    // root's; --partial shows what you may see.
+    if let Err(code) = check_name(name) {
+        return code;
+    }
+    if !common.local && !partial && !nix::unistd::geteuid().is_root() {
+        eprintln!(
+            "Error: 'inspect' requires root privileges in system mode to map client processes \
+             ('ioc inspect {name} --partial' shows what you may see)."
+        );
+        return EXIT_FAIL;
+    }
     with_ioc(common, name, |ioc| match inspect::inspect(&ioc.console) {
         Ok(clients) => {
             if common.json {
@@ -948,6 +1160,11 @@ fn check_installable(ioc: &IocFile, local: bool) -> Result<(), i32> {
             problems.push(format!("IOC_GROUP: no such group: {group}"));
         }
     }
+    // Values the supervisor loads with a warning only (a bad
+    // CRASH_LOG_PATTERNS_EXTRA) are refused here, as the peer's install does.
+    if let Err(e) = ioc.check() {
+        problems.push(e);
+    }
     let chdir = ioc.chdir.as_deref().map(Path::new);
     match chdir {
         Some(dir) if !dir.is_dir() => problems.push(format!("IOC_CHDIR: invalid or missing directory: {}", dir.display())),
@@ -989,12 +1206,14 @@ fn install(common: &Common, i: Install) -> i32 {
         Ok(ioc) => ioc,
         Err(code) => return code,
     };
-    // As epics-ioc-runner's local mode: an IOC_PORT naming another console
-    // is replaced by the one your supervisor serves (system-wide it is kept
-    // as written, with the loader's warning).
-    if common.local && ioc.port.as_deref().is_some_and(|port| !iocfile::names_the_console(port, &ioc.name)) {
+    // As epics-ioc-runner's local mode: an IOC_PORT naming another socket
+    // than the one your supervisor serves now (IOC_RUNNER_(LOCAL_)RUN_DIR
+    // may have moved it since the file was generated) is replaced by it
+    // (system-wide it is kept as written, with the loader's warning).
+    let socket = common.layout().console_socket(&ioc.name);
+    let names_another = |port: &str| port.rsplit(':').next() != Some(&*socket.to_string_lossy());
+    if common.local && ioc.port.as_deref().is_some_and(names_another) {
         let (user, group) = me();
-        let socket = common.layout().console_socket(&ioc.name);
         eprintln!("Warning: IOC_PORT in the conf is replaced by the local standard socket path ({}).", socket.display());
         ioc.port = Some(format!("unix:{user}:{group}:0660:{}", socket.display()));
     }
@@ -1003,7 +1222,11 @@ fn install(common: &Common, i: Install) -> i32 {
     if let Err(code) = check_installable(&ioc, common.local) {
         return code;
     }
-    let dirs = match directories(common) {
+    if let Err(e) = system_procserv_tool(common.local) {
+        eprintln!("Error: {e}");
+        return EXIT_FAIL;
+    }
+    let dirs = match if common.local { local_install_dir(common) } else { directories(common) } {
         Ok(d) => d,
         Err(code) => return code,
     };
@@ -1028,6 +1251,10 @@ fn install(common: &Common, i: Install) -> i32 {
         eprintln!("ioc: cannot write into {}: {e}", dirs.ioc_dir.display());
         return EXIT_FAIL;
     }
+    if nix::unistd::access(&dirs.ioc_dir, nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK).is_err() {
+        eprintln!("Error: No write permission to {}.", dirs.ioc_dir.display());
+        return EXIT_FAIL;
+    }
     let path = match write_file(&dirs.ioc_dir, &ioc, installed_mode(common), i.force, "installed configuration") {
         Ok((path, _)) => path,
         Err(code) => return code,
@@ -1039,7 +1266,7 @@ fn install(common: &Common, i: Install) -> i32 {
         eprintln!("ioc: note: a file not installed by root runs as IocUser ({}), not as IOC_USER; 'ioc status {}' shows who", dirs.user, ioc.name);
     }
     if !dirs.supervised {
-        println!("No supervisor is running: 'iocinit --local' serves {} when it starts.", ioc.name);
+        println!("No supervisor serves {}: 'iocinit --local' serves {} when it starts.", dirs.ioc_dir.display(), ioc.name);
         return EXIT_OK;
     }
     // Installed is not enabled, as under epics-ioc-runner: say how it starts.

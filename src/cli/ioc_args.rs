@@ -45,6 +45,7 @@ enum Key {
     NoWait,
     Timeout,
     Escape,
+    Partial,
 }
 
 const fn opt(names: &'static [&'static str], value: bool, key: Key) -> VerbOption {
@@ -69,6 +70,7 @@ const START_OPTIONS: &[VerbOption] = &[opt(&["--no-wait"], false, Key::NoWait), 
 const STATUS_OPTIONS: &[VerbOption] = &[opt(&["-a", "--all"], false, Key::All), opt(&["-n", "--lines"], true, Key::Lines)];
 const LOG_OPTIONS: &[VerbOption] = &[opt(&["-n", "--lines"], true, Key::Lines)];
 const ATTACH_OPTIONS: &[VerbOption] = &[opt(&["-e", "--escape"], true, Key::Escape), opt(&["--timeout"], true, Key::Timeout)];
+const INSPECT_OPTIONS: &[VerbOption] = &[opt(&["--partial"], false, Key::Partial)];
 
 fn options_of(verb: &str) -> &'static [VerbOption] {
     match verb {
@@ -78,6 +80,7 @@ fn options_of(verb: &str) -> &'static [VerbOption] {
         "status" => STATUS_OPTIONS,
         "log" => LOG_OPTIONS,
         "attach" => ATTACH_OPTIONS,
+        "inspect" => INSPECT_OPTIONS,
         _ => &[],
     }
 }
@@ -101,6 +104,8 @@ pub struct VerbArgs {
     pub no_wait: bool,
     pub timeout: Option<u64>,
     pub escape: Option<String>,
+    /// inspect without root in system mode: what this user may see.
+    pub partial: bool,
 }
 
 /// A parsed command line.
@@ -243,6 +248,7 @@ fn store(args: &mut VerbArgs, o: &VerbOption, flag: &str, value: Option<String>)
         Key::Start => args.start = true,
         Key::All => args.all = true,
         Key::NoWait => args.no_wait = true,
+        Key::Partial => args.partial = true,
         Key::Lines => args.lines = Some(usize::try_from(number(&value)?).map_err(|_| format!("option '{flag}': too large"))?),
         Key::Timeout => args.timeout = Some(number(&value)?),
     }
@@ -288,6 +294,7 @@ Commands:
   attach         Attach to the IOC console (read/write) [-e KEY] [--timeout S]
   monitor        Attach to the IOC console in read-only mode
   inspect        Socket, server processes and clients of the IOC console
+                   (root in system mode; [--partial]: what you may see)
 
 Exit codes: 0 ok, 1 failure or usage error, 3 supervisor not reachable,
 4 permission denied.

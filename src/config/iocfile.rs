@@ -392,17 +392,17 @@ pub fn crash_patterns(value: &str) -> Result<Vec<&str>, String> {
     }
     for pattern in &patterns {
         if pattern.trim().is_empty() {
-            return Err("an empty pattern (|| or | at an end) would match every line: expected text between the |".into());
+            return Err("has an empty alternation and would match every log line (|| or | at an end): expected text between the |".into());
         }
         if pattern.contains(['*', '?', '+', '^', '$', '\\', '(', ')', '[', ']', '{', '}']) {
-            return Err("a pattern with a regular-expression character (* ? + ^ $ \\ ( ) [ ] { }): expected plain text, matched as written".into());
+            return Err("is not a valid regular expression here (* ? + ^ $ \\ ( ) [ ] { }): expected plain text, matched as written".into());
         }
         if !pattern.chars().all(|c| runner_plain(c, true)) {
             return Err("a character epics-ioc-runner refuses: expected letters, digits, blanks and _ . / : -".into());
         }
         let lower = pattern.to_ascii_lowercase();
         if CANARY_LOG_LINES.iter().any(|line| line.to_ascii_lowercase().contains(&lower)) {
-            return Err("a pattern found in ordinary log text (such as '.'): expected words that only a failure prints".into());
+            return Err("matches ordinary log text (such as '.'): expected words that only a failure prints".into());
         }
     }
     Ok(patterns)
@@ -458,7 +458,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
                 problems.push(Diagnostic::error(path, line, format!("more than {MAX_VARIABLES} variables besides the IOC_* keys: expected fewer")));
             } else if readable {
                 if let Err(message) = check_value(key, &value) {
-                    problems.push(Diagnostic::error(path, line, message));
+                    problems.push(value_problem(path, line, key, &value, message));
                 }
                 variables.push((key.to_string(), value, line));
             }
@@ -571,6 +571,19 @@ impl Problems {
             listed.push(if more_errors { Diagnostic::error(path, 0, message) } else { Diagnostic::warning(path, 0, message) });
         }
         listed
+    }
+}
+
+/// What a value that fails [`check_value`] is: an error, except a bad
+/// CRASH_LOG_PATTERNS_EXTRA within its bytes (they go into a reply). As
+/// with epics-ioc-runner, that one does not keep the IOC from running:
+/// `ioc start` ignores it for the run with a warning, `ioc install`
+/// refuses it.
+fn value_problem(path: &Path, line: u32, key: &str, value: &str, message: String) -> Diagnostic {
+    if key == CRASH_PATTERNS && value.len() <= MAX_CRASH_PATTERNS_BYTES {
+        Diagnostic::warning(path, line, message)
+    } else {
+        Diagnostic::error(path, line, message)
     }
 }
 
@@ -886,8 +899,17 @@ mod tests {
         // a healthy log line ('.', 'healthy log line', without regard to case).
         let refused = ["foo;rm -rf /", ".", "healthy log line", "ORDINARY HEALTHY", "ok"];
         for bad in ["a||b", "|a", "a|", "Err.*x", "a|(b)", &too_many, &too_long].into_iter().chain(refused) {
+            assert!(crash_patterns(bad).is_err(), "{bad}");
+            // Loaded with a warning (ioc start ignores it, ioc install
+            // refuses it), unless longer than a reply holds.
             let text = format!("IOC_NAME=vac1\nIOC_CMD=x\nCRASH_LOG_PATTERNS_EXTRA='{bad}'\n");
-            let problems = errors(&text);
+            let problems: Vec<String> = if bad.len() > MAX_CRASH_PATTERNS_BYTES {
+                errors(&text)
+            } else {
+                let (file, warnings) = parse(Path::new("vac1.conf"), &text).unwrap();
+                assert!(file.check().is_err(), "{bad}");
+                warnings.iter().map(|d| format!("{}: {}", d.line, d.message)).collect()
+            };
             assert!(problems.iter().any(|p| p.starts_with("3: CRASH_LOG_PATTERNS_EXTRA: ")), "{bad}: {problems:?}");
         }
     }

@@ -45,7 +45,7 @@ pub struct ConsolePlan {
     /// The IOC file's `IOC_META_*` variables as `ioc status` shows them,
     /// one `NAME=value` a line (prepared here: a status reply must not allocate).
     pub metadata: String,
-    /// The IOC file's CRASH_LOG_PATTERNS_EXTRA, as written (validated).
+    /// The IOC file's CRASH_LOG_PATTERNS_EXTRA, as written (bounded in bytes; `ioc start` checks the rest).
     pub crash_patterns: String,
 }
 

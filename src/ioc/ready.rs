@@ -59,6 +59,10 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 pub struct ReadyLine {
     pub line: String,
     pub elapsed: Duration,
+    /// The first line with a fatal pattern after the marker, while the IOC
+    /// stayed up: epics-ioc-runner's "reported errors after
+    /// initialization" warning (the start still succeeds).
+    pub error_after: Option<String>,
 }
 
 #[derive(Debug)]
@@ -132,6 +136,8 @@ pub struct Judge<'p> {
     cause: Option<String>,
     /// The marker line, once seen.
     ready: Option<String>,
+    /// The first line after the marker with a fatal pattern.
+    error_after: Option<String>,
 }
 
 /// What a line changed.
@@ -160,6 +166,10 @@ impl<'p> Judge<'p> {
         self.ready.as_deref()
     }
 
+    pub fn error_after(&self) -> Option<&str> {
+        self.error_after.as_deref()
+    }
+
     pub fn line(&mut self, line: &str) -> Seen {
         if line.starts_with(LAUNCH_BANNER) {
             self.launched = true;
@@ -177,7 +187,11 @@ impl<'p> Judge<'p> {
             if self.deaths >= CRASH_LOOP_DEATHS {
                 return Seen::Failed(Failure::CrashLoop { deaths: self.deaths, died });
             }
-        } else if self.ready.is_none() {
+        } else if self.ready.is_some() {
+            if self.error_after.is_none() && fatal_pattern(line, &self.extra).is_some() {
+                self.error_after = Some(line.trim().to_string());
+            }
+        } else {
             if let Some(pattern) = fatal_pattern(line, &self.extra) {
                 return Seen::Failed(Failure::Fatal { pattern: pattern.to_string(), line: line.to_string() });
             }
@@ -228,7 +242,9 @@ pub fn wait_ready(mut log: LogFollower, timeout: Duration, extra: &[&str]) -> Re
             };
             if waited >= deadline {
                 return match (ready_at, judge.ready_line()) {
-                    (Some(elapsed), Some(line)) => Ok(ReadyLine { line: line.to_string(), elapsed }),
+                    (Some(elapsed), Some(line)) => {
+                        Ok(ReadyLine { line: line.to_string(), elapsed, error_after: judge.error_after().map(str::to_string) })
+                    }
                     _ => Err(NotReady::TimedOut { waited }),
                 };
             }
@@ -291,6 +307,18 @@ mod tests {
     }
 
     #[test]
+    fn a_fatal_pattern_after_the_marker_is_kept_as_a_warning_not_a_failure() {
+        let mut judge = Judge::new(&["MYBOOM"]);
+        for line in format!("{LAUNCH}{READY}epics> MYBOOM on the bus\nFATAL: later too\n").lines() {
+            assert!(!matches!(judge.line(line), Seen::Failed(_)), "{line}");
+        }
+        assert_eq!(judge.error_after(), Some("epics> MYBOOM on the bus"));
+        let mut quiet = Judge::new(&[]);
+        format!("{LAUNCH}{READY}epics> dbl\n").lines().for_each(|l| drop(quiet.line(l)));
+        assert_eq!(quiet.error_after(), None);
+    }
+
+    #[test]
     fn one_death_before_the_marker_is_survived_two_are_a_crash_loop() {
         assert!(matches!(judge(&format!("{LAUNCH}{SEGV}{LAUNCH}{READY}"), &[]), Seen::Ready));
         match judge(&format!("{LAUNCH}{SEGV}{LAUNCH}{SEGV}"), &[]) {
@@ -311,7 +339,7 @@ mod tests {
         // A restart: the old IOC's end is logged before the new launch.
         let old_end = "@@@ Current time: x\n@@@ Child process is shutting down, a new one will be restarted shortly\n";
         assert!(matches!(judge(&format!("{old_end}{LAUNCH}{SEGV}{LAUNCH}{READY}"), &[]), Seen::Ready));
-        // After the marker only deaths count: words are the IOC's business.
+        // After the marker only deaths fail: words are a warning (error_after).
         assert!(matches!(judge(&format!("{LAUNCH}{READY}FATAL later\n"), &[]), Seen::Ready));
     }
 
