@@ -11,37 +11,78 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use argh::FromArgs;
-
 use crate::config::{dump, load, Config, LoadOptions, Loaded, Object};
 
-/// Check a configuration (epoch.conf, its Imports and the IOC files) as PID 1
-/// would load it, and report every problem.
-#[derive(FromArgs)]
+const HELP: &str = "\
+Usage: iocinit check-config [--config PATH] [--ioc-dir DIR] [--strict-epoch] [--json] [--local]
+
+Check a configuration (epoch.conf, its Imports and the IOC files) as PID 1
+would load it, and report every problem.
+
+  --config PATH     the configuration file (default /etc/epoch/epoch.conf;
+                    under --local ~/.config/iocinit/epoch.conf)
+  --ioc-dir DIR     read the IOC files from this directory instead of
+                    IocDirectory
+  --strict-epoch    accept only Epoch's own language (reject iocinit's
+                    extensions)
+  -j, --json        print the resolved model as JSON
+  --local           use the --local defaults
+  -h, --help        show this help";
+
+/// What the command line asks for.
+#[derive(Default)]
 struct Args {
-    /// the configuration file (default /etc/epoch/epoch.conf; under --local
-    /// ~/.config/iocinit/epoch.conf)
-    #[argh(option)]
     config: Option<PathBuf>,
-    /// read the IOC files from this directory instead of IocDirectory
-    #[argh(option)]
     ioc_dir: Option<PathBuf>,
-    /// accept only Epoch's own language (reject iocinit's extensions)
-    #[argh(switch)]
     strict_epoch: bool,
-    /// print the resolved model as JSON
-    #[argh(switch, short = 'j')]
     json: bool,
-    /// use the --local defaults
-    #[argh(switch)]
     local: bool,
+}
+
+/// Parses the options; Err is what to print and the exit code.
+fn parse(words: &[String]) -> Result<Args, (String, i32)> {
+    let usage_error = |what: String| Err((format!("iocinit check-config: {what}; see `iocinit check-config --help`"), super::EXIT_USAGE));
+    let mut args = Args::default();
+    let mut it = words.iter();
+    while let Some(word) = it.next() {
+        let path = match word.as_str() {
+            "--strict-epoch" => {
+                args.strict_epoch = true;
+                continue;
+            }
+            "--json" | "-j" => {
+                args.json = true;
+                continue;
+            }
+            "--local" => {
+                args.local = true;
+                continue;
+            }
+            "--help" | "-h" | "help" => return Err((HELP.into(), super::EXIT_OK)),
+            "--config" => &mut args.config,
+            "--ioc-dir" => &mut args.ioc_dir,
+            _ => return usage_error(format!("unexpected argument {word:?}")),
+        };
+        match it.next() {
+            Some(value) => *path = Some(value.into()),
+            None => return usage_error(format!("{word} needs a value")),
+        }
+    }
+    Ok(args)
 }
 
 /// `iocinit check-config ...`
 pub fn main(args: Vec<String>) -> i32 {
-    let a: Args = match super::parse("iocinit check-config", &args) {
+    let a = match parse(&args) {
         Ok(a) => a,
-        Err(code) => return code,
+        Err((text, super::EXIT_OK)) => {
+            println!("{text}");
+            return super::EXIT_OK;
+        }
+        Err((text, code)) => {
+            eprintln!("{text}");
+            return code;
+        }
     };
     let layout = if a.local { crate::layout::Layout::local() } else { crate::layout::Layout::system() };
     let config = a.config.unwrap_or_else(|| layout.default_config.clone());
@@ -110,6 +151,26 @@ mod tests {
     use crate::config::{load_with, MemFs};
 
     const MAIN: &str = "/etc/epoch/epoch.conf";
+
+    fn parsed(line: &str) -> Result<Args, (String, i32)> {
+        parse(&line.split_whitespace().map(String::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn options_are_parsed_and_mistakes_are_usage_errors() {
+        let a = parsed("--config /c.conf -j --ioc-dir /iocs --strict-epoch --local").unwrap_or_else(|(e, _)| panic!("{e}"));
+        assert_eq!((a.config.as_deref(), a.ioc_dir.as_deref()), (Some(Path::new("/c.conf")), Some(Path::new("/iocs"))));
+        assert!(a.json && a.strict_epoch && a.local);
+        assert!(parsed("").is_ok_and(|a| a.config.is_none() && !a.json));
+        let (help, code) = parsed("--help").err().unwrap();
+        assert_eq!(code, crate::cli::EXIT_OK);
+        assert!(help.starts_with("Usage: iocinit check-config "), "{help}");
+        for (line, what) in [("--config", "--config needs a value"), ("--bogus", "unexpected argument \"--bogus\""), ("x", "unexpected argument \"x\"")] {
+            let (text, code) = parsed(line).err().unwrap();
+            assert_eq!(code, crate::cli::EXIT_USAGE, "{line}");
+            assert_eq!(text, format!("iocinit check-config: {what}; see `iocinit check-config --help`"));
+        }
+    }
 
     /// What `check-config` writes to stderr for `text` (IOC files `iocs`).
     fn stderr_for(text: &str, iocs: &[&str]) -> String {

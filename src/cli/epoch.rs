@@ -5,179 +5,130 @@
 
 use std::time::Duration;
 
-use argh::FromArgs;
-
 use super::{Common, EXIT_FAIL, EXIT_OK};
 use crate::control::protocol::{Code, Message, Tag, Verb, FLAG_WAIT};
 use crate::json::Json;
 
-/// Control iocinit (Epoch's verbs). Options anywhere: --local, --json/-j,
-/// --socket PATH, --run-dir DIR.
-#[derive(FromArgs)]
-struct Args {
-    #[argh(subcommand)]
-    verb: VerbArgs,
+/// One verb of the command line.
+struct VerbSpec {
+    word: &'static str,
+    /// Its positional arguments in order: `ID` required, `[ID]` optional.
+    args: &'static [&'static str],
+    /// Whether it waits for the result unless given `--no-wait`.
+    waits: bool,
+    doc: &'static str,
 }
 
-#[derive(FromArgs)]
-#[argh(subcommand)]
-enum VerbArgs {
-    Status(Status),
-    Start(Start),
-    Stop(Stop),
-    Restart(Restart),
-    Reload(Reload),
-    Enable(Enable),
-    Disable(Disable),
-    Runlevel(Runlevel),
-    Objrl(Objrl),
-    ConfigReload(ConfigReload),
-    Reexec(Reexec),
-    GetPid(GetPid),
-    Kill(Kill),
-    SetCad(SetCad),
-    Halt(Halt),
-    Reboot(Reboot),
-    Poweroff(Poweroff),
-    Shutdown(Shutdown),
-    Version(Version),
+const fn verb(word: &'static str, args: &'static [&'static str], waits: bool, doc: &'static str) -> VerbSpec {
+    VerbSpec { word, args, waits, doc }
 }
 
-macro_rules! id_verb {
-    ($name:ident, $word:literal, $doc:literal) => {
-        #[doc = $doc]
-        #[derive(FromArgs)]
-        #[argh(subcommand, name = $word)]
-        struct $name {
-            /// the ObjectID
-            #[argh(positional)]
-            id: String,
-        }
+/// The verbs, in the order `epoch help` lists them. `shutdown` takes its
+/// words as they are (`shutdown -r now`, see [`super::power::shutdown`]).
+const VERBS: &[VerbSpec] = &[
+    verb("status", &["[ID]"], false, "Show objects: a table of all, or every detail of one."),
+    verb("start", &["ID"], true, "Start an object and wait for the result."),
+    verb("stop", &["ID"], true, "Stop an object and wait for it to be down."),
+    verb("restart", &["ID"], true, "Stop then start an object."),
+    verb("reload", &["ID"], false, "Run the object's ObjectReloadCommand (or send its reload signal)."),
+    verb("enable", &["ID"], false, "Enable an object (kept across reboots)."),
+    verb("disable", &["ID"], false, "Disable an object (kept across reboots)."),
+    verb("runlevel", &["[NAME]"], false, "Show the current runlevel, or switch to NAME."),
+    verb("objrl", &["ID", "check|add|del", "RUNLEVEL"], false, "Check, add or delete an object's runlevel."),
+    verb("configreload", &[], false, "Reload the configuration (transactional: an error keeps the running one)."),
+    verb("reexec", &[], false, "Re-execute the supervisor's image, keeping every process running."),
+    verb("getpid", &["ID"], false, "Print the PID of an object's process."),
+    verb("kill", &["ID"], false, "SIGKILL an object's processes, without its stop command or a restart."),
+    verb("setcad", &["on|off"], false, "Turn handling of Ctrl-Alt-Del by iocinit on or off."),
+    verb("halt", &[], false, "Stop everything and halt."),
+    verb("reboot", &[], false, "Stop everything and reboot."),
+    verb("poweroff", &[], false, "Stop everything and power off."),
+    verb("shutdown", &["[-r|-h|-p|-c]", "[TIME [MESSAGE...]]"], false, "Shut down at TIME (now, +MINUTES, HH:MM): -r reboot, -h halt, -p power off, -c cancel."),
+    verb("version", &[], false, "Show the supervisor's version, runlevel and state."),
+];
+
+/// A command line that names a verb and all it needs.
+struct Invocation {
+    verb: &'static VerbSpec,
+    /// The positional arguments, as many as the verb names (optional ones may be missing).
+    args: Vec<String>,
+    no_wait: bool,
+}
+
+impl Invocation {
+    fn arg(&self, i: usize) -> &str {
+        self.args.get(i).map_or("", String::as_str)
+    }
+}
+
+/// `epoch VERB`'s usage line, e.g. `epoch start [--no-wait] ID`.
+fn usage_of(name: &str, v: &VerbSpec) -> String {
+    let mut line = format!("{name} {}", v.word);
+    if v.waits {
+        line.push_str(" [--no-wait]");
+    }
+    for arg in v.args {
+        line.push(' ');
+        line.push_str(arg);
+    }
+    line
+}
+
+fn help(name: &str) -> String {
+    let mut text = format!(
+        "Usage: {name} VERB [ARGS]\n\nControl iocinit (Epoch's verbs). Options anywhere: --local, --json/-j, --socket PATH, --run-dir DIR.\n\nVerbs:\n"
+    );
+    for v in VERBS {
+        text.push_str(&format!("  {:<40} {}\n", usage_of(name, v), v.doc));
+    }
+    text.push_str(&format!("\n`{name} help VERB` or `{name} VERB --help` shows one verb."));
+    text
+}
+
+fn verb_help(name: &str, v: &VerbSpec) -> String {
+    let no_wait = if v.waits { "\n\n  --no-wait   do not wait for the result" } else { "" };
+    format!("Usage: {}\n\n{}{no_wait}", usage_of(name, v), v.doc)
+}
+
+/// What a command line asks: a verb to run, or text to print with an exit code.
+enum Parsed {
+    Run(Invocation),
+    Print(String, i32),
+}
+
+/// Parses `VERB [--no-wait] [--] ARGS...` (the common options already taken out).
+fn parse(name: &str, words: &[String]) -> Parsed {
+    let usage_error = |what: String| Parsed::Print(format!("{name}: {what}; see `{name} help`"), super::EXIT_USAGE);
+    let Some(first) = words.first() else {
+        return usage_error("a verb is needed".into());
     };
+    if matches!(first.as_str(), "help" | "--help" | "-h") {
+        return match words.get(1).and_then(|w| VERBS.iter().find(|v| v.word == w)) {
+            Some(v) => Parsed::Print(verb_help(name, v), EXIT_OK),
+            None if words.len() == 1 => Parsed::Print(help(name), EXIT_OK),
+            None => usage_error(format!("unknown verb {:?}", words[1])),
+        };
+    }
+    let Some(verb) = VERBS.iter().find(|v| v.word == first) else {
+        return usage_error(format!("unknown verb {first:?}"));
+    };
+    let mut invocation = Invocation { verb, args: Vec::new(), no_wait: false };
+    let mut options_end = false;
+    for word in &words[1..] {
+        match word.as_str() {
+            "--" if !options_end => options_end = true,
+            "--help" | "-h" | "help" if !options_end => return Parsed::Print(verb_help(name, verb), EXIT_OK),
+            "--no-wait" if !options_end && verb.waits => invocation.no_wait = true,
+            w if w.starts_with('-') && !options_end => return usage_error(format!("{}: unknown option {w:?}", verb.word)),
+            _ if invocation.args.len() == verb.args.len() => return usage_error(format!("{}: unexpected argument {word:?}", verb.word)),
+            _ => invocation.args.push(word.clone()),
+        }
+    }
+    if let Some(missing) = verb.args.get(invocation.args.len()).filter(|a| !a.starts_with('[')) {
+        return usage_error(format!("{}: {missing} is missing", verb.word));
+    }
+    Parsed::Run(invocation)
 }
-
-/// Show objects: a table of all, or every detail of one.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "status")]
-struct Status {
-    /// the ObjectID (default: all)
-    #[argh(positional)]
-    id: Option<String>,
-}
-
-/// Start an object and wait for the result.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "start")]
-struct Start {
-    /// the ObjectID
-    #[argh(positional)]
-    id: String,
-    /// do not wait for the start to complete
-    #[argh(switch)]
-    no_wait: bool,
-}
-
-/// Stop an object and wait for it to be down.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "stop")]
-struct Stop {
-    /// the ObjectID
-    #[argh(positional)]
-    id: String,
-    /// do not wait for the stop to complete
-    #[argh(switch)]
-    no_wait: bool,
-}
-
-/// Stop then start an object.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "restart")]
-struct Restart {
-    /// the ObjectID
-    #[argh(positional)]
-    id: String,
-    /// do not wait for the restart to complete
-    #[argh(switch)]
-    no_wait: bool,
-}
-
-id_verb!(Reload, "reload", "Run the object's ObjectReloadCommand (or send its reload signal).");
-id_verb!(Enable, "enable", "Enable an object (kept across reboots).");
-id_verb!(Disable, "disable", "Disable an object (kept across reboots).");
-id_verb!(GetPid, "getpid", "Print the PID of an object's process.");
-id_verb!(Kill, "kill", "SIGKILL an object's processes, without its stop command or a restart.");
-
-/// Show the current runlevel, or switch to NAME.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "runlevel")]
-struct Runlevel {
-    /// the runlevel to switch to
-    #[argh(positional)]
-    name: Option<String>,
-}
-
-/// Check, add or delete an object's runlevel: objrl ID check|add|del RUNLEVEL.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "objrl")]
-struct Objrl {
-    /// the ObjectID
-    #[argh(positional)]
-    id: String,
-    /// check, add or del
-    #[argh(positional)]
-    op: String,
-    /// the runlevel
-    #[argh(positional)]
-    runlevel: String,
-}
-
-/// Reload the configuration (transactional: an error keeps the running one).
-#[derive(FromArgs)]
-#[argh(subcommand, name = "configreload")]
-struct ConfigReload {}
-
-/// Re-execute the supervisor's image, keeping every process running.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "reexec")]
-struct Reexec {}
-
-/// Turn handling of Ctrl-Alt-Del by iocinit on or off.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "setcad")]
-struct SetCad {
-    /// on or off
-    #[argh(positional)]
-    state: String,
-}
-
-/// Stop everything and halt.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "halt")]
-struct Halt {}
-
-/// Stop everything and reboot.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "reboot")]
-struct Reboot {}
-
-/// Stop everything and power off.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "poweroff")]
-struct Poweroff {}
-
-/// Shut down at TIME (now, +MINUTES, HH:MM): -r reboot, -h halt, -p power off, -c cancel.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "shutdown")]
-struct Shutdown {
-    /// TIME and an optional message
-    #[argh(positional, greedy)]
-    rest: Vec<String>,
-}
-
-/// Show the supervisor's version, runlevel and state.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "version")]
-struct Version {}
 
 pub fn main(name: &str, mut args: Vec<String>) -> i32 {
     let common = match Common::from_args(name, &mut args) {
@@ -188,11 +139,17 @@ pub fn main(name: &str, mut args: Vec<String>) -> i32 {
     if args.first().map(String::as_str) == Some("shutdown") {
         return super::power::shutdown(&common, &args[1..]);
     }
-    let a: Args = match super::parse(name, &args) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    run(&common, a.verb)
+    match parse(name, &args) {
+        Parsed::Run(invocation) => run(&common, &invocation),
+        Parsed::Print(text, EXIT_OK) => {
+            println!("{text}");
+            EXIT_OK
+        }
+        Parsed::Print(text, code) => {
+            eprintln!("{text}");
+            code
+        }
+    }
 }
 
 fn simple(common: &Common, verb: Verb, args: &[&str], what: &str) -> i32 {
@@ -202,33 +159,37 @@ fn simple(common: &Common, verb: Verb, args: &[&str], what: &str) -> i32 {
     }
 }
 
-fn run(common: &Common, verb: VerbArgs) -> i32 {
-    match verb {
-        VerbArgs::Status(s) => status(common, s.id.as_deref()),
-        VerbArgs::Start(s) => change(common, Verb::Start, &s.id, s.no_wait),
-        VerbArgs::Stop(s) => change(common, Verb::Stop, &s.id, s.no_wait),
-        VerbArgs::Restart(s) => change(common, Verb::Restart, &s.id, s.no_wait),
-        VerbArgs::Reload(r) => simple(common, Verb::Reload, &[&r.id], &r.id),
-        VerbArgs::Enable(e) => simple(common, Verb::Enable, &[&e.id], &e.id),
-        VerbArgs::Disable(d) => simple(common, Verb::Disable, &[&d.id], &d.id),
-        VerbArgs::Kill(k) => simple(common, Verb::Kill, &[&k.id], &k.id),
-        VerbArgs::Runlevel(r) => runlevel(common, r.name.as_deref()),
-        VerbArgs::Objrl(o) => match common.request(Verb::Objrl, 0, &[&o.id, &o.op, &o.runlevel], Some(Duration::from_secs(10))) {
-            Ok(reply) if o.op == "check" && matches!(reply.code, Code::Ok | Code::Fail) => {
-                let member = reply.code == Code::Ok;
-                println!("{} is {}in runlevel {}", o.id, if member { "" } else { "not " }, o.runlevel);
-                if member {
-                    EXIT_OK
-                } else {
-                    EXIT_FAIL
+fn run(common: &Common, call: &Invocation) -> i32 {
+    let id = call.arg(0);
+    match call.verb.word {
+        "status" => status(common, call.args.first().map(String::as_str)),
+        "start" => change(common, Verb::Start, id, call.no_wait),
+        "stop" => change(common, Verb::Stop, id, call.no_wait),
+        "restart" => change(common, Verb::Restart, id, call.no_wait),
+        "reload" => simple(common, Verb::Reload, &[id], id),
+        "enable" => simple(common, Verb::Enable, &[id], id),
+        "disable" => simple(common, Verb::Disable, &[id], id),
+        "kill" => simple(common, Verb::Kill, &[id], id),
+        "runlevel" => runlevel(common, call.args.first().map(String::as_str)),
+        "objrl" => {
+            let (op, runlevel) = (call.arg(1), call.arg(2));
+            match common.request(Verb::Objrl, 0, &[id, op, runlevel], Some(Duration::from_secs(10))) {
+                Ok(reply) if op == "check" && matches!(reply.code, Code::Ok | Code::Fail) => {
+                    let member = reply.code == Code::Ok;
+                    println!("{id} is {}in runlevel {runlevel}", if member { "" } else { "not " });
+                    if member {
+                        EXIT_OK
+                    } else {
+                        EXIT_FAIL
+                    }
                 }
+                Ok(reply) => super::finish(&reply, id),
+                Err(code) => code,
             }
-            Ok(reply) => super::finish(&reply, &o.id),
-            Err(code) => code,
-        },
-        VerbArgs::ConfigReload(_) => simple(common, Verb::ConfigReload, &[], "configreload"),
-        VerbArgs::Reexec(_) => reexec(common),
-        VerbArgs::GetPid(g) => match common.request(Verb::GetPid, 0, &[&g.id], Some(Duration::from_secs(10))) {
+        }
+        "configreload" => simple(common, Verb::ConfigReload, &[], "configreload"),
+        "reexec" => reexec(common),
+        "getpid" => match common.request(Verb::GetPid, 0, &[id], Some(Duration::from_secs(10))) {
             Ok(reply) if reply.code == Code::Ok => {
                 let pid = reply.records.first().and_then(|r| r.i64(Tag::Pid)).unwrap_or(0);
                 if common.json {
@@ -238,15 +199,13 @@ fn run(common: &Common, verb: VerbArgs) -> i32 {
                 }
                 EXIT_OK
             }
-            Ok(reply) => super::finish(&reply, &g.id),
+            Ok(reply) => super::finish(&reply, id),
             Err(code) => code,
         },
-        VerbArgs::SetCad(c) => simple(common, Verb::SetCad, &[&c.state], "setcad"),
-        VerbArgs::Halt(_) => super::power::request(common, "halt", 0),
-        VerbArgs::Reboot(_) => super::power::request(common, "reboot", 0),
-        VerbArgs::Poweroff(_) => super::power::request(common, "poweroff", 0),
-        VerbArgs::Shutdown(s) => super::power::shutdown(common, &s.rest),
-        VerbArgs::Version(_) => version(common),
+        "setcad" => simple(common, Verb::SetCad, &[id], "setcad"),
+        "halt" | "reboot" | "poweroff" => super::power::request(common, call.verb.word, 0),
+        "shutdown" => super::power::shutdown(common, &call.args),
+        _ => version(common), // "version", the one verb of VERBS left
     }
 }
 
@@ -508,5 +467,67 @@ pub fn print_block(r: &Message) {
     }
     if r.bool(Tag::Removed).unwrap_or(false) {
         line("Removed:", "yes (no longer configured; kept until it stops)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(line: &str) -> Vec<String> {
+        line.split_whitespace().map(String::from).collect()
+    }
+
+    fn run_of(line: &str) -> Invocation {
+        match parse("epoch", &words(line)) {
+            Parsed::Run(call) => call,
+            Parsed::Print(text, code) => panic!("{line}: printed {text} ({code})"),
+        }
+    }
+
+    fn printed(line: &str) -> (String, i32) {
+        match parse("epoch", &words(line)) {
+            Parsed::Run(call) => panic!("{line}: runs {}", call.verb.word),
+            Parsed::Print(text, code) => (text, code),
+        }
+    }
+
+    #[test]
+    fn verbs_take_their_arguments_and_no_wait() {
+        let start = run_of("start --no-wait sshd");
+        assert_eq!((start.verb.word, start.args.as_slice(), start.no_wait), ("start", &["sshd".to_string()][..], true));
+        let objrl = run_of("objrl sshd add default");
+        assert_eq!((objrl.arg(0), objrl.arg(1), objrl.arg(2)), ("sshd", "add", "default"));
+        assert!(run_of("status").args.is_empty());
+        assert_eq!(run_of("stop -- -odd-id").arg(0), "-odd-id");
+    }
+
+    #[test]
+    fn help_is_printed_with_exit_0() {
+        let (all, code) = printed("help");
+        assert_eq!(code, EXIT_OK);
+        assert!(VERBS.iter().all(|v| all.contains(v.word)), "{all}");
+        for line in ["help start", "start --help", "start -h"] {
+            let (text, code) = printed(line);
+            assert_eq!(code, EXIT_OK);
+            assert!(text.starts_with("Usage: epoch start [--no-wait] ID\n"), "{line}: {text}");
+        }
+    }
+
+    #[test]
+    fn bad_command_lines_are_usage_errors() {
+        for (line, what) in [
+            ("", "a verb is needed"),
+            ("bogus", "unknown verb \"bogus\""),
+            ("start", "start: ID is missing"),
+            ("start a b", "start: unexpected argument \"b\""),
+            ("enable --no-wait a", "enable: unknown option \"--no-wait\""),
+            ("objrl a add", "objrl: RUNLEVEL is missing"),
+            ("help bogus", "unknown verb \"bogus\""),
+        ] {
+            let (text, code) = printed(line);
+            assert_eq!(code, super::super::EXIT_USAGE, "{line}");
+            assert_eq!(text, format!("epoch: {what}; see `epoch help`"), "{line}");
+        }
     }
 }

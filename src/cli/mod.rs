@@ -52,7 +52,7 @@ pub struct Common {
 
 impl Common {
     /// Removes the common options from `args` (wherever they stand) and
-    /// expands `-vv` into `-v -v` for argh.
+    /// expands `-vv` into `-v -v`.
     pub fn extract(args: &mut Vec<String>) -> Result<Common, String> {
         let mut common = Common::default();
         let mut out = Vec::with_capacity(args.len());
@@ -134,22 +134,6 @@ pub fn program() -> String {
 /// The file name of argv[0] (any bytes; shown lossily).
 fn called_as(argv0: &OsStr) -> String {
     std::path::Path::new(argv0).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-/// Parses argh arguments for a front end named `name`; prints help or the
-/// error and returns the exit code otherwise.
-pub fn parse<T: argh::FromArgs>(name: &str, args: &[String]) -> Result<T, i32> {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    T::from_args(&[name], &args).map_err(|early| match early.status {
-        Ok(()) => {
-            println!("{}", early.output);
-            EXIT_OK
-        }
-        Err(()) => {
-            eprintln!("{}", early.output);
-            EXIT_USAGE
-        }
-    })
 }
 
 const USAGE: &str = "\
