@@ -163,6 +163,13 @@ pub fn local_time(unix_secs: i64) -> Option<LocalTime> {
     })
 }
 
+/// Restores SIGPIPE's default action (the process ends), which Rust's runtime
+/// sets to "ignore" at start-up.
+pub fn default_sigpipe() {
+    // SAFETY: SIG_DFL installs no handler; nothing can race with it.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
 /// Reaps one exited child without blocking; `None` when none is waiting.
 pub fn reap_one() -> Option<Reaped> {
     let mut status = 0;

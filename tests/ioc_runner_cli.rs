@@ -351,3 +351,30 @@ fn the_local_guides_examples_work_as_written() {
     assert!(wait_for(UP, || supervisor.try_wait().unwrap().is_some()), "iocinit --local poweroff: the supervisor runs on");
     assert!(port_is_free(ioc.port));
 }
+
+/// `epoch help | head -1`, `ioc-runner --help | head -1`: a reader that goes
+/// away ends the front end quietly by SIGPIPE, as C tools end, instead of a
+/// panic ("failed printing to stdout: Broken pipe") on the console.
+#[test]
+fn a_reader_that_goes_away_ends_the_front_ends_quietly() {
+    for (name, args) in [("epoch", &["help"][..]), ("ioc-runner", &["--help"][..]), ("iocinit", &["--help"][..])] {
+        let (reader, writer) = nix::unistd::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(ns::BIN)
+            .arg0(name)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(writer))
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{name}: panicked on a closed pipe: {err}");
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&out.status),
+            Some(libc::SIGPIPE),
+            "{name}: not ended by SIGPIPE: {:?} {err}",
+            out.status
+        );
+    }
+}

@@ -163,6 +163,15 @@ fn is_client_command(args: &[OsString]) -> bool {
     false
 }
 
+/// The front ends (not PID 1, not a supervisor) end quietly when whoever
+/// reads their output goes away (`epoch help | head -1`), as C tools do. Rust's
+/// runtime ignores SIGPIPE, which turns that write into an error `println!`
+/// panics on. Their sockets send with MSG_NOSIGNAL, so only stdout and stderr
+/// can raise it.
+fn end_quietly_when_the_reader_goes() {
+    crate::sys::default_sigpipe();
+}
+
 /// Entry point: dispatch on argv[0] (and on being PID 1).
 pub fn main(argv: Vec<OsString>) -> i32 {
     let name = argv.first().map(|a| called_as(a)).unwrap_or_default();
@@ -187,6 +196,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         // `iocinit --local ...`: its paths may be any bytes.
         return init::main(rest, init::Strictness::Strict);
     }
+    end_quietly_when_the_reader_goes();
     let rest: Vec<String> = match rest.into_iter().map(OsString::into_string).collect() {
         Ok(rest) => rest,
         Err(bad) => {
