@@ -38,11 +38,14 @@ pub(crate) struct Statements<'a> {
     /// The line of the `>!>` of a multi-line comment still open.
     comment_open_at: Option<u32>,
     finished: bool,
+    /// Whether the file holds a NUL byte at all: one search of the whole
+    /// file spares one per line in the common case.
+    has_nul: bool,
 }
 
 impl<'a> Statements<'a> {
     pub fn new(text: &'a [u8]) -> Self {
-        Statements { rest: text, line: 0, comment_open_at: None, finished: false }
+        Statements { rest: text, line: 0, comment_open_at: None, finished: false, has_nul: text.contains(&0) }
     }
 
     fn next_physical_line(&mut self) -> Option<&'a [u8]> {
@@ -75,7 +78,7 @@ impl<'a> Statements<'a> {
         if text.is_empty() || text.starts_with(b"#") {
             return None;
         }
-        Some(split_statement(self.line, text))
+        Some(split_statement(self.line, text, self.has_nul))
     }
 }
 
@@ -106,35 +109,42 @@ fn trim_start(text: &[u8]) -> &[u8] {
     &text[start..]
 }
 
-fn trim_end(text: &str) -> &str {
-    text.trim_end_matches([' ', '\t'])
+fn trim_end(text: &[u8]) -> &[u8] {
+    let end = text.iter().rposition(|&b| !is_blank(b)).map_or(0, |last| last + 1);
+    &text[..end]
 }
 
-/// Splits a non-blank, non-comment line (leading blanks already removed).
-fn split_statement(line: u32, text: &[u8]) -> Result<Statement<'_>, LineError> {
-    if text.contains(&0) {
+/// Splits a non-blank, non-comment line (leading blanks already removed);
+/// `may_hold_nul`: whether the file has a NUL byte somewhere.
+fn split_statement(line: u32, text: &[u8], may_hold_nul: bool) -> Result<Statement<'_>, LineError> {
+    if may_hold_nul && text.contains(&0) {
         return Err((line, "line contains a NUL byte: expected text".into()));
     }
     let text = std::str::from_utf8(text).map_err(|_| (line, "line is not valid UTF-8: expected text".to_string()))?;
-    let name_end = text.find([' ', '\t', '=']).unwrap_or(text.len());
-    let (name, rest) = text.split_at(name_end);
+    // Bytes, not chars: the delimiters are ASCII, so every cut is at a char
+    // boundary, and no char is decoded on the way.
+    let bytes = text.as_bytes();
+    let name_end = bytes.iter().position(|&b| is_blank(b) || b == b'=').unwrap_or(bytes.len());
+    let (name, rest) = (&bytes[..name_end], &bytes[name_end..]);
     if name.is_empty() {
         return Err((line, format!("expected an attribute name at the start of the line, got {text:?}")));
     }
-    let (value, ambiguous) = match rest.strip_prefix('=') {
+    let starts_blank = |t: &[u8]| t.first().copied().is_some_and(is_blank);
+    let (value, ambiguous) = match rest.strip_prefix(b"=") {
         // `Name= value` and `Name==value`: blanks or a second `=` after the
         // delimiter would silently go into the value (IDs, commands).
-        Some(value) => (value, value.starts_with([' ', '\t', '='])),
+        Some(value) => (value, starts_blank(value) || value.starts_with(b"=")),
         // Blanks are the delimiter, and a value may start with `=`
         // (`BootBannerText ==== Welcome ====`), but not with a lone one:
         // `Name = value` means `Name=value` to a reader, `= value` to Epoch.
         None => {
-            let value = rest.trim_start_matches([' ', '\t']);
-            let lone_equals = value.strip_prefix('=').is_some_and(|after| after.is_empty() || after.starts_with([' ', '\t']));
+            let value = trim_start(rest);
+            let lone_equals = value.strip_prefix(b"=").is_some_and(|after| after.is_empty() || starts_blank(after));
             (value, lone_equals)
         }
     };
     if ambiguous {
+        let name = &text[..name_end];
         return Err((
             line,
             format!(
@@ -143,7 +153,9 @@ fn split_statement(line: u32, text: &[u8]) -> Result<Statement<'_>, LineError> {
             ),
         ));
     }
-    Ok(Statement { line, name, value: trim_end(value) })
+    let value_start = bytes.len() - value.len();
+    let value_end = value_start + trim_end(value).len();
+    Ok(Statement { line, name: &text[..name_end], value: &text[value_start..value_end] })
 }
 
 #[cfg(test)]
