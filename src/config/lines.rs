@@ -52,7 +52,7 @@ impl<'a> Statements<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        let (line, rest) = match self.rest.iter().position(|&b| b == b'\n') {
+        let (line, rest) = match find_newline(self.rest) {
             Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
             None => (self.rest, &self.rest[self.rest.len()..]),
         };
@@ -98,6 +98,26 @@ impl<'a> Iterator for Statements<'a> {
         self.comment_open_at
             .map(|at| Err((at, "multi-line comment opened here with `>!>` is never closed: expected a line starting with `<!<`".into())))
     }
+}
+
+/// The index of the first `\n` of `bytes`, looked for eight bytes at a
+/// time: a word without one is passed with a few arithmetic operations
+/// (std's memchr is not public, and a byte loop is what took the time).
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    const NEWLINES: u64 = ONES * b'\n' as u64;
+    let mut words = bytes.chunks_exact(8);
+    let mut passed = 0;
+    for word in &mut words {
+        let word = u64::from_le_bytes(word.try_into().unwrap_or_default()) ^ NEWLINES;
+        // Non-zero exactly when a byte of `word` is zero, i.e. was `\n`.
+        if word.wrapping_sub(ONES) & !word & HIGH_BITS != 0 {
+            break;
+        }
+        passed += 8;
+    }
+    bytes.get(passed..)?.iter().position(|&b| b == b'\n').map(|i| passed + i)
 }
 
 fn is_blank(b: u8) -> bool {
@@ -235,6 +255,22 @@ mod tests {
         assert_eq!(parse("a b\n<!< c\n"), vec![ok(1, "a", "b"), Err(2)]);
         assert_eq!(parse("a b\n>!>\nc d\n"), vec![ok(1, "a", "b"), Err(2)]);
         assert_eq!(parse("a b\n>!>\n<!< <!< c\n"), vec![ok(1, "a", "b"), Err(3)]);
+    }
+
+    #[test]
+    fn newlines_are_found_wherever_they_are() {
+        for len in 0..20 {
+            for at in 0..=len {
+                let mut bytes = vec![0x8a_u8; len];
+                if at < len {
+                    bytes[at] = b'\n';
+                }
+                let expected = (at < len).then_some(at);
+                assert_eq!(find_newline(&bytes), expected, "{len} {at}");
+                bytes.iter_mut().filter(|b| **b != b'\n').for_each(|b| *b = 0x0b);
+                assert_eq!(find_newline(&bytes), expected, "{len} {at}");
+            }
+        }
     }
 
     #[test]
