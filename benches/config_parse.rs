@@ -1,45 +1,70 @@
-//! Parses generated configurations of 100 and 10,000 objects (mixed
+//! Parses generated configurations of 32, 100 and 10,000 objects (mixed
 //! attributes and options, spread over Imports, plus IOC files) from memory,
-//! and prints the median time and the heap allocations of one load, side by
-//! side. Run with `cargo bench --bench config_parse`.
+//! and prints the median time (wall and CPU of the loading thread: on a loaded
+//! machine the CPU time is the steadier figure) and the heap allocations of
+//! one load, side by side, beside the CPU time of a pass that only counts the
+//! lines of the same input (the floor, measured in the same run). Run with `cargo bench --bench config_parse`; with
+//! `--features alloc-count` the crate's own counting allocator is used and
+//! the allocated bytes are not shown.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use iocinit::config::{load_with, LoadOptions, MemFs};
+use iocinit::config::{load_with, LoadOptions, MemFs, MAX_IOC_FILES};
+use nix::time::{clock_gettime, ClockId};
 
-/// Counts every allocation (and reallocation) made through the global allocator.
-struct Counting;
+/// This bench's own counting allocator, which also counts bytes; under
+/// `alloc-count` the crate brings its own (one global allocator only).
+#[cfg(not(feature = "alloc-count"))]
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicU64, Ordering};
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-static ALLOCATED_BYTES: AtomicU64 = AtomicU64::new(0);
+    /// Counts every allocation (and reallocation) made through the global allocator.
+    struct Counting;
 
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        ALLOCATED_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
+    pub static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+    pub static ALLOCATED_BYTES: AtomicU64 = AtomicU64::new(0);
+
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            ALLOCATED_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+            // SAFETY: forwarded unchanged to the system allocator.
+            unsafe { System.alloc(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: `ptr` came from `alloc`/`realloc` above, i.e. from System.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            ALLOCATED_BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+            // SAFETY: as for `dealloc`; the caller upholds realloc's contract.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
     }
 
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `alloc`/`realloc` above, i.e. from System.
-        unsafe { System.dealloc(ptr, layout) }
-    }
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+}
 
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        ALLOCATED_BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
-        // SAFETY: as for `dealloc`; the caller upholds realloc's contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
+/// Allocations and allocated bytes so far (bytes: `None` under `alloc-count`).
+fn allocations() -> (u64, Option<u64>) {
+    #[cfg(not(feature = "alloc-count"))]
+    {
+        use std::sync::atomic::Ordering::Relaxed;
+        (counting::ALLOCATIONS.load(Relaxed), Some(counting::ALLOCATED_BYTES.load(Relaxed)))
+    }
+    #[cfg(feature = "alloc-count")]
+    {
+        (iocinit::alloc_count::allocations().unwrap_or_default(), None)
     }
 }
 
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 const MAIN: &str = "/etc/epoch/epoch.conf";
 const IOC_DIR: &str = "/etc/procServ.d";
@@ -76,15 +101,16 @@ fn write_object(out: &mut String, id: usize, rng: &mut Lcg) {
     let _ = writeln!(out, "  ObjectEnabled true");
 }
 
-/// `objects` objects, 10% of them IOC files, the rest in epoch.conf and Imports.
-fn generate(objects: usize) -> (MemFs, usize) {
+/// `objects` objects (the files, and their texts), 10% of them IOC files (at most the [`MAX_IOC_FILES`] a
+/// load reads), the rest in epoch.conf and Imports.
+fn generate(objects: usize) -> (MemFs, Vec<String>) {
     let mut rng = Lcg(objects as u64);
-    let iocs = objects / 10;
+    let iocs = (objects / 10).min(MAX_IOC_FILES);
     let mut main = String::from(
         "DefaultRunlevel default\nRunlevelInherits gui multiuser\nDefinePriority early 1\nDefinePriority net 2\nDefinePriority late 50\nMountVirtual procfs sysfs+ devpts+\nHostname board\nEnableLogging true\n>!> disabled\nObjectID old\n<!<\n",
     );
     let mut fs = MemFs::new();
-    let mut bytes = 0;
+    let mut texts = Vec::new();
     let plain = objects - iocs;
     for (file, chunk) in (0..plain).collect::<Vec<_>>().chunks(PER_FILE).enumerate() {
         let mut text = String::new();
@@ -92,29 +118,46 @@ fn generate(objects: usize) -> (MemFs, usize) {
             write_object(&mut text, id, &mut rng);
         }
         let _ = writeln!(main, "Import services{file}.conf");
-        bytes += text.len();
-        fs.insert(format!("/etc/epoch/services{file}.conf"), text);
+        fs.insert(format!("/etc/epoch/services{file}.conf"), text.as_str());
+        texts.push(text);
     }
     for id in 0..iocs {
         let text = format!("IOC_NAME=\"ioc{id}\"\nIOC_USER=\"ioc\"\nIOC_GROUP=\"ioc\"\nIOC_CHDIR=\"/opt/iocs/ioc{id}\"\nIOC_PORT=\"unix:ioc-srv:ioc:0660:/run/procserv/ioc{id}/control\"\nIOC_CMD=\"./st.cmd\"\n");
-        bytes += text.len();
-        fs.insert(format!("{IOC_DIR}/ioc{id}.conf"), text);
+        fs.insert(format!("{IOC_DIR}/ioc{id}.conf"), text.as_str());
+        texts.push(text);
     }
-    bytes += main.len();
-    fs.insert(MAIN, main);
-    (fs, bytes)
+    fs.insert(MAIN, main.as_str());
+    texts.push(main);
+    (fs, texts)
 }
 
 struct Figures {
     objects: usize,
     bytes: usize,
     median: Duration,
+    /// Median CPU time of the loading thread: less noisy than `median` on a
+    /// loaded machine.
+    cpu: Duration,
+    /// Median CPU time of one pass that only counts the lines of the same
+    /// files: the floor any parser of this input stands on.
+    lines_only: Duration,
     allocations: u64,
-    allocated_bytes: u64,
+    allocated_bytes: Option<u64>,
+}
+
+fn thread_cpu() -> Duration {
+    let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).expect("CLOCK_THREAD_CPUTIME_ID");
+    Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32)
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
 }
 
 fn measure(objects: usize, runs: usize) -> Figures {
-    let (fs, bytes) = generate(objects);
+    let (fs, texts) = generate(objects);
+    let bytes = texts.iter().map(String::len).sum();
     let options = LoadOptions::default();
     let load = || load_with(&fs, Path::new(MAIN), &options);
     let check = load();
@@ -122,37 +165,51 @@ fn measure(objects: usize, runs: usize) -> Figures {
     assert_eq!(check.config.as_ref().map(|c| c.objects.len()), Some(objects));
     drop(check);
 
-    let (before_count, before_bytes) = (ALLOCATIONS.load(Ordering::Relaxed), ALLOCATED_BYTES.load(Ordering::Relaxed));
+    let (count_before, bytes_before) = allocations();
     drop(load());
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before_count;
-    let allocated_bytes = ALLOCATED_BYTES.load(Ordering::Relaxed) - before_bytes;
+    let (count_after, bytes_after) = allocations();
+    let allocations = count_after - count_before;
+    let allocated_bytes = bytes_after.zip(bytes_before).map(|(after, before)| after - before);
 
-    let mut times: Vec<Duration> = (0..runs)
+    let (times, cpu_times): (Vec<Duration>, Vec<Duration>) = (0..runs)
         .map(|_| {
-            let start = Instant::now();
+            let (start, cpu) = (Instant::now(), thread_cpu());
             let loaded = load();
-            let elapsed = start.elapsed();
+            let elapsed = (start.elapsed(), thread_cpu() - cpu);
             drop(loaded);
             elapsed
         })
+        .unzip();
+    let lines_only = (0..runs)
+        .map(|_| {
+            let cpu = thread_cpu();
+            let lines: usize = texts.iter().map(|t| t.bytes().filter(|&b| b == b'\n').count()).sum();
+            std::hint::black_box(lines);
+            thread_cpu() - cpu
+        })
         .collect();
-    times.sort();
-    Figures { objects, bytes, median: times[runs / 2], allocations, allocated_bytes }
+    Figures { objects, bytes, median: median(times), cpu: median(cpu_times), lines_only: median(lines_only), allocations, allocated_bytes }
 }
 
 fn main() {
-    let figures = [measure(100, 51), measure(10_000, 11)];
-    println!("config_parse: one load from memory (epoch.conf + Imports of {PER_FILE} objects + 10% as IOC files)");
-    println!("{:>8} {:>10} {:>12} {:>12} {:>14} {:>12}", "objects", "input KiB", "median", "per object", "allocations", "alloc. KiB");
+    // 32: a board's configuration (what PID 1 loads before its first start).
+    let figures = [measure(32, 101), measure(100, 51), measure(10_000, 11)];
+    println!("config_parse: one load from memory (epoch.conf + Imports of {PER_FILE} objects + 10% as IOC files, at most {MAX_IOC_FILES})");
+    println!(
+        "{:>8} {:>10} {:>12} {:>12} {:>12} {:>12} {:>14} {:>12}",
+        "objects", "input KiB", "median", "CPU median", "per object", "lines (CPU)", "allocations", "alloc. KiB"
+    );
     for f in figures {
         println!(
-            "{:>8} {:>10.1} {:>12.3?} {:>12.2?} {:>14} {:>12.1}",
+            "{:>8} {:>10.1} {:>12.3?} {:>12.3?} {:>12.2?} {:>12.3?} {:>14} {:>12}",
             f.objects,
             f.bytes as f64 / 1024.0,
             f.median,
+            f.cpu,
             f.median / f.objects as u32,
+            f.lines_only,
             f.allocations,
-            f.allocated_bytes as f64 / 1024.0
+            f.allocated_bytes.map_or("-".to_string(), |b| format!("{:.1}", b as f64 / 1024.0))
         );
     }
 }

@@ -16,6 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use iocinit::ioc::list::{gather, render, IocRow};
+use nix::time::{clock_gettime, ClockId};
 
 const IOCS: usize = 100;
 const CLIENTS: usize = 3;
@@ -46,17 +47,23 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-fn time_runs(runs: usize, mut run: impl FnMut()) -> Duration {
+fn thread_cpu() -> Duration {
+    let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).expect("CLOCK_THREAD_CPUTIME_ID");
+    Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32)
+}
+
+/// Medians of the wall time and of this thread's CPU time (user and
+/// system: steadier on a loaded machine, but blind to spawned processes).
+fn time_runs(runs: usize, mut run: impl FnMut()) -> (Duration, Duration) {
     run(); // warm-up: page cache, dynamic loader
-    median(
-        (0..runs)
-            .map(|_| {
-                let start = Instant::now();
-                run();
-                start.elapsed()
-            })
-            .collect(),
-    )
+    let (wall, cpu) = (0..runs)
+        .map(|_| {
+            let (start, cpu) = (Instant::now(), thread_cpu());
+            run();
+            (start.elapsed(), thread_cpu() - cpu)
+        })
+        .unzip();
+    (median(wall), median(cpu))
 }
 
 fn main() {
@@ -106,7 +113,7 @@ fn main() {
     assert_eq!(table.matches(" | LISTEN     | ").count(), IOCS);
     assert_eq!(table.matches(" | 1    | ").count(), CLIENTS, "{table}");
 
-    let ours = time_runs(21, || {
+    let (ours, ours_cpu) = time_runs(21, || {
         let table = render(&gather(rows.clone()), 2, &dir);
         std::hint::black_box(table);
     });
@@ -121,7 +128,7 @@ fn main() {
         std::hint::black_box(out.stdout);
     };
     let pid_text = pid.to_string();
-    let seed = time_runs(5, || {
+    let (seed, _) = time_runs(5, || {
         for row in &rows {
             let path = row.uds_path.to_str().unwrap();
             spawn("ss", &["-x", "-l", "-p", "src", path]);
@@ -136,8 +143,9 @@ fn main() {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("ioc list -vv, {IOCS} IOCs ({CLIENTS} with a client):");
     println!(
-        "  iocinit gather+render (sock_diag, /proc): {:>9.2} ms  (median of 21)",
-        ms(ours)
+        "  iocinit gather+render (sock_diag, /proc): {:>9.2} ms  (median of 21; CPU {:.2} ms)",
+        ms(ours),
+        ms(ours_cpu)
     );
     println!(
         "  seed method (ss + ps spawn per IOC):      {:>9.2} ms  (median of 5)",

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use super::model::{Color, Globals, Location, Object, Output, ReloadMethod, StatusNames, StatusNamesSource, StopMethod, Text, VirtualFs, VirtualMount};
-use super::options;
+use super::options::{self, OptionId};
 use super::process::Setting;
-use super::values::{account_name, digits, env_assignment, got, name, one_word, parse_bool, parse_u32, signal, ValueError};
+use super::values::{account_name, digits, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, signal, split_word, words, ValueError};
 
 /// The globals as they are being read, with what the checks need to know
 /// about where each came from.
@@ -42,24 +42,41 @@ pub(crate) struct Inheritance {
 #[derive(Debug, Clone)]
 pub(crate) struct ObjectDraft {
     pub object: Object,
-    /// Each attribute given, with its line (objects live in one file).
-    pub seen: Vec<(&'static str, u32)>,
+    /// Per attribute of [`ATTRIBUTES`], the line it was first given on (0:
+    /// not given; objects live in one file). An array, not a list: no
+    /// allocation per object, and a look-up is an index.
+    first_lines: [u32; ATTRIBUTES.len()],
     /// Each option set, with the line of the ObjectOptions that set it.
-    pub option_lines: Vec<(&'static str, u32)>,
+    pub option_lines: Vec<(OptionId, u32)>,
 }
 
 impl ObjectDraft {
-    pub fn new(id: &str, location: Location) -> Self {
+    /// `option_lines`: an empty list to fill (the parser hands the one of
+    /// the previous object back, so that objects share one allocation).
+    pub fn new(id: &str, location: Location, mut option_lines: Vec<(OptionId, u32)>) -> Self {
         let object = Object { id: id.to_string(), location, enabled: true, ..Object::default() };
-        ObjectDraft { object, seen: Vec::new(), option_lines: Vec::new() }
+        option_lines.clear();
+        ObjectDraft { object, first_lines: [0; ATTRIBUTES.len()], option_lines }
+    }
+
+    /// Notes that `attribute` was given on `line` (the first time counts).
+    pub fn saw(&mut self, attribute: &Attribute, line: u32) {
+        if let Some(first) = self.first_lines.get_mut(attribute.index).filter(|first| **first == 0) {
+            *first = line;
+        }
+    }
+
+    /// The line `attribute` was first given on.
+    pub fn first_line(&self, attribute: &Attribute) -> Option<u32> {
+        self.first_lines.get(attribute.index).copied().filter(|&line| line != 0)
     }
 
     pub fn line_of(&self, attribute: &str) -> Option<u32> {
-        self.seen.iter().find(|(name, _)| *name == attribute).map(|&(_, line)| line)
+        self.first_line(find(attribute)?)
     }
 
-    pub fn option_line(&self, option: &str) -> Option<u32> {
-        self.option_lines.iter().find(|(name, _)| *name == option).map(|&(_, line)| line)
+    pub fn option_line(&self, option: OptionId) -> Option<u32> {
+        self.option_lines.iter().find(|(given, _)| *given == option).map(|&(_, line)| line)
     }
 }
 
@@ -97,6 +114,8 @@ pub(crate) enum AfterObjects {
 #[derive(Clone, Copy)]
 pub(crate) struct Attribute {
     pub name: &'static str,
+    /// Its place in [`ATTRIBUTES`] (set by [`numbered`]).
+    pub index: usize,
     pub handler: Handler,
     /// Single-valued: a second occurrence is an error.
     pub once: bool,
@@ -107,26 +126,26 @@ pub(crate) struct Attribute {
 }
 
 const fn global(name: &'static str, once: bool, after_objects: AfterObjects, apply: GlobalFn) -> Attribute {
-    Attribute { name, handler: Handler::Global(apply), once, extension: false, after_objects }
+    Attribute { name, index: 0, handler: Handler::Global(apply), once, extension: false, after_objects }
 }
 
 const fn extension(name: &'static str, apply: GlobalFn) -> Attribute {
-    Attribute { name, handler: Handler::Global(apply), once: true, extension: true, after_objects: AfterObjects::Error }
+    Attribute { name, index: 0, handler: Handler::Global(apply), once: true, extension: true, after_objects: AfterObjects::Error }
 }
 
 const fn object(name: &'static str, once: bool, apply: ObjectFn) -> Attribute {
-    Attribute { name, handler: Handler::Object(apply), once, extension: false, after_objects: AfterObjects::Error }
+    Attribute { name, index: 0, handler: Handler::Object(apply), once, extension: false, after_objects: AfterObjects::Error }
 }
 
 const fn object_extension(name: &'static str, apply: ObjectFn) -> Attribute {
-    Attribute { name, handler: Handler::Object(apply), once: true, extension: true, after_objects: AfterObjects::Error }
+    Attribute { name, index: 0, handler: Handler::Object(apply), once: true, extension: true, after_objects: AfterObjects::Error }
 }
 
 use AfterObjects::{Error as NotAfter, Warning as WarnAfter};
 
-pub(crate) const ATTRIBUTES: &[Attribute] = &[
+pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
     // Globals.
-    Attribute { name: "Import", handler: Handler::Import, once: false, extension: false, after_objects: AfterObjects::Allowed },
+    Attribute { name: "Import", index: 0, handler: Handler::Import, once: false, extension: false, after_objects: AfterObjects::Allowed },
     global("DefaultRunlevel", true, NotAfter, |g, v, _| {
         name(v, "a runlevel name")?;
         g.globals.default_runlevel = v.to_string();
@@ -183,7 +202,7 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &[
     extension("IocEnabled", |g, v, _| set(&mut g.globals.ioc.enabled, parse_bool(v)?)),
     extension("PIDFileTimeout", |g, v, _| set(&mut g.globals.pid_file_timeout, Some(parse_u32(v)?))),
     // Objects.
-    Attribute { name: "ObjectID", handler: Handler::ObjectId, once: false, extension: false, after_objects: AfterObjects::Allowed },
+    Attribute { name: "ObjectID", index: 0, handler: Handler::ObjectId, once: false, extension: false, after_objects: AfterObjects::Allowed },
     object("ObjectDescription", true, |o, v, _| set(&mut o.object.description, v.to_string())),
     object("ObjectReloadCommand", true, |o, v, c| set(&mut o.object.reload, Some(reload_method(v, c.strict)?))),
     object("ObjectPrestartCommand", true, |o, v, _| set(&mut o.object.prestart, Some(v.to_string()))),
@@ -217,11 +236,61 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &[
     object_extension("ObjectNice", |o, v, _| o.object.process.set(Setting::Nice, v)),
     object_extension("ObjectUmask", |o, v, _| o.object.process.set(Setting::Umask, v)),
     object_extension("ObjectCPUs", |o, v, _| o.object.process.set(Setting::Cpus, v)),
-];
+]);
+
+/// The table with each attribute's [`Attribute::index`] set.
+const fn numbered<const N: usize>(mut table: [Attribute; N]) -> [Attribute; N] {
+    let mut i = 0;
+    while i < N {
+        table[i].index = i;
+        i += 1;
+    }
+    table
+}
+
+/// Slots of [`BY_NAME`]: a power of two well above the number of attributes,
+/// so that a look-up probes one or two.
+const SLOTS: usize = 256;
+
+/// FNV-1a of a name, as a slot of [`BY_NAME`].
+const fn slot_of(name: &[u8]) -> usize {
+    let mut hash: u32 = 0x811c_9dc5;
+    let mut i = 0;
+    while i < name.len() {
+        hash = (hash ^ name[i] as u32).wrapping_mul(0x0100_0193);
+        i += 1;
+    }
+    hash as usize % SLOTS
+}
+
+/// An open-addressing table from a name's slot to its attribute's index
+/// plus one (0: empty), built at compile time: every line of a configuration
+/// looks its attribute up, and a scan of the table compared dozens of names.
+static BY_NAME: [u8; SLOTS] = {
+    assert!(ATTRIBUTES.len() < SLOTS / 2 && ATTRIBUTES.len() < u8::MAX as usize);
+    let mut table = [0u8; SLOTS];
+    let mut i = 0;
+    while i < ATTRIBUTES.len() {
+        let mut slot = slot_of(ATTRIBUTES[i].name.as_bytes());
+        while table[slot] != 0 {
+            slot = (slot + 1) % SLOTS;
+        }
+        table[slot] = i as u8 + 1;
+        i += 1;
+    }
+    table
+};
 
 /// The attribute spelled exactly `name` (Epoch compares names case-sensitively).
 pub(crate) fn find(name: &str) -> Option<&'static Attribute> {
-    ATTRIBUTES.iter().find(|a| a.name == name)
+    let mut slot = slot_of(name.as_bytes());
+    loop {
+        let attribute = ATTRIBUTES.get(usize::from(*BY_NAME.get(slot)?).checked_sub(1)?)?;
+        if attribute.name == name {
+            return Some(attribute);
+        }
+        slot = (slot + 1) % SLOTS;
+    }
 }
 
 /// The attribute a misspelling in letter case most likely meant.
@@ -235,17 +304,9 @@ fn set<T>(slot: &mut T, value: T) -> Result<(), ValueError> {
     Ok(())
 }
 
-/// The first word of `text` and the rest with its leading blanks removed.
-pub(crate) fn split_word(text: &str) -> (&str, &str) {
-    match text.split_once(char::is_whitespace) {
-        Some((word, rest)) => (word, rest.trim_start()),
-        None => (text, ""),
-    }
-}
-
 fn runlevel_list(value: &str) -> Result<Vec<String>, ValueError> {
     let mut list: Vec<String> = Vec::new();
-    for runlevel in value.split_whitespace() {
+    for runlevel in words(value) {
         name(runlevel, "a runlevel name")?;
         if list.iter().any(|r| r == runlevel) {
             return Err(format!("runlevel {runlevel:?} is listed twice: expected each runlevel once"));
@@ -256,8 +317,8 @@ fn runlevel_list(value: &str) -> Result<Vec<String>, ValueError> {
 }
 
 fn runlevel_inherits(g: &mut GlobalsDraft, value: &str, at: Location) -> Result<(), ValueError> {
-    let words: Vec<&str> = value.split_whitespace().collect();
-    let &[runlevel, inherited] = words.as_slice() else {
+    let mut listed = words(value);
+    let (Some(runlevel), Some(inherited), None) = (listed.next(), listed.next(), listed.next()) else {
         return Err(format!("expected two runlevel names, `RunlevelInherits runlevel inherited`, {}", got(value)));
     };
     name(runlevel, "a runlevel name")?;
@@ -274,7 +335,7 @@ fn runlevel_inherits(g: &mut GlobalsDraft, value: &str, at: Location) -> Result<
 fn define_priority(g: &mut GlobalsDraft, value: &str, _: Location) -> Result<(), ValueError> {
     let (alias, number) = split_word(value);
     let expected = "expected `DefinePriority name number` with a name that is not a number";
-    if number.is_empty() || digits(alias).is_some() || number.contains(char::is_whitespace) {
+    if number.is_empty() || digits(alias).is_some() || has_whitespace(number) {
         return Err(format!("{expected}, {}", got(value)));
     }
     name(alias, "a priority name")?;
@@ -463,12 +524,13 @@ fn stop_method(value: &str, strict: bool) -> Result<StopMethod, ValueError> {
         "PID" => no_more(word, rest).map(|_| StopMethod::Pid),
         "PIDFILE" => Ok(StopMethod::PidFile((!rest.is_empty()).then(|| PathBuf::from(rest)))),
         "KILLALL5" => {
-            let words: Vec<&str> = rest.split_whitespace().collect();
-            if words.len() > 2 {
+            let mut listed = words(rest);
+            let (first, second) = (listed.next(), listed.next());
+            if listed.next().is_some() {
                 return Err(format!("expected KILLALL5 [signal] [seconds], {}", got(value)));
             }
-            let signal = words.first().map(|s| signal(s, strict)).transpose()?;
-            let wait_secs = words.get(1).map(|s| parse_u32(s)).transpose()?;
+            let signal = first.map(|s| signal(s, strict)).transpose()?;
+            let wait_secs = second.map(parse_u32).transpose()?;
             Ok(StopMethod::Killall5 { signal, wait_secs })
         }
         _ => Ok(StopMethod::Command(value.to_string())),
@@ -490,7 +552,7 @@ fn reload_method(value: &str, strict: bool) -> Result<ReloadMethod, ValueError> 
 
 fn object_options(o: &mut ObjectDraft, value: &str, c: &ObjectContext) -> Result<(), ValueError> {
     let mut problems = Vec::new();
-    for word in value.split_whitespace() {
+    for word in words(value) {
         match options::apply(&mut o.object.options, word, c.strict) {
             Ok(option) => o.option_lines.push((option, c.location.line)),
             Err(problem) => problems.push(problem),

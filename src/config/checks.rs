@@ -6,6 +6,7 @@
 use super::attributes::{GlobalsDraft, ObjectDraft};
 use super::iocfile::valid_ioc_name;
 use super::model::{Location, Object, StopMethod};
+use super::options::{self, id, OptionId};
 use super::Severity;
 
 /// One problem found by a check.
@@ -16,32 +17,35 @@ pub(crate) struct Finding {
     pub message: String,
 }
 
+const HALTONLY: OptionId = id("HALTONLY");
+const PROCSERV: OptionId = id("PROCSERV");
+
 /// Options that cannot be combined on one object.
-const EXCLUSIVE: &[(&str, &str)] = &[
-    ("PIVOT", "EXEC"),
-    ("PIVOT", "HALTONLY"),
-    ("EXEC", "HALTONLY"),
-    ("FORK", "FORKN"),
-    ("PROCSERV", "FORK"),
-    ("PROCSERV", "FORKN"),
-    ("PROCSERV", "PIVOT"),
-    ("PROCSERV", "EXEC"),
-    ("PROCSERV", "HALTONLY"),
-    ("PROCSERV", "SERVICE"),
+const EXCLUSIVE: &[(OptionId, OptionId)] = &[
+    (id("PIVOT"), id("EXEC")),
+    (id("PIVOT"), id("HALTONLY")),
+    (id("EXEC"), id("HALTONLY")),
+    (id("FORK"), id("FORKN")),
+    (id("PROCSERV"), id("FORK")),
+    (id("PROCSERV"), id("FORKN")),
+    (id("PROCSERV"), id("PIVOT")),
+    (id("PROCSERV"), id("EXEC")),
+    (id("PROCSERV"), id("HALTONLY")),
+    (id("PROCSERV"), id("SERVICE")),
 ];
 
 /// Options that work together badly: a warning, as the seed words it.
-const DISCOURAGED: &[(&str, &str, &str)] = &[
-    ("FORK", "SERVICE", "SERVICE with FORK causes PID tracking failures and false autorestarts: use one of them"),
-    ("NOSTOPWAIT", "STOPTIMEOUT", "STOPTIMEOUT has no effect with NOSTOPWAIT"),
+const DISCOURAGED: &[(OptionId, OptionId, &str)] = &[
+    (id("FORK"), id("SERVICE"), "SERVICE with FORK causes PID tracking failures and false autorestarts: use one of them"),
+    (id("NOSTOPWAIT"), id("STOPTIMEOUT"), "STOPTIMEOUT has no effect with NOSTOPWAIT"),
 ];
 
 /// Options that still mean something on PIVOT and EXEC objects (the others
 /// "prove useless or draw warnings"; the exclusive ones are errors already).
-const KEPT_BY_PIVOT_EXEC: &[&str] = &["RAWDESCRIPTION", "STARTFAILCRITICAL", "PIVOT", "EXEC", "HALTONLY", "PROCSERV"];
+const KEPT_BY_PIVOT_EXEC: &[OptionId] = &[id("RAWDESCRIPTION"), id("STARTFAILCRITICAL"), id("PIVOT"), id("EXEC"), id("HALTONLY"), id("PROCSERV")];
 
 /// Options that mean nothing on an object that only runs at shutdown.
-const USELESS_ON_HALTONLY: &[&str] = &["AUTORESTART", "PERSISTENT", "STARTFAILCRITICAL"];
+const USELESS_ON_HALTONLY: &[OptionId] = &[id("AUTORESTART"), id("PERSISTENT"), id("STARTFAILCRITICAL")];
 
 struct Findings {
     file: usize,
@@ -71,6 +75,7 @@ pub(crate) fn object(draft: &ObjectDraft, strict: bool) -> Vec<Finding> {
 
     for &(a, b) in EXCLUSIVE {
         if let (Some(line_a), Some(line_b)) = (draft.option_line(a), draft.option_line(b)) {
+            let (a, b) = (options::name(a), options::name(b));
             f.error(line_a.max(line_b), format!("options {a} and {b} exclude each other on object {id}: expected only one of them"));
         }
     }
@@ -81,7 +86,7 @@ pub(crate) fn object(draft: &ObjectDraft, strict: bool) -> Vec<Finding> {
     }
 
     if options.halt_only {
-        let halt_line = draft.option_line("HALTONLY").unwrap_or(id_line);
+        let halt_line = draft.option_line(HALTONLY).unwrap_or(id_line);
         if o.start.is_some() {
             f.error(
                 line_of("ObjectStartCommand"),
@@ -106,7 +111,7 @@ pub(crate) fn object(draft: &ObjectDraft, strict: bool) -> Vec<Finding> {
             f.warning(line_of("ObjectStartPriority"), format!("ObjectStartPriority has no effect on HALTONLY object {id}"));
         }
         for &(option, line) in draft.option_lines.iter().filter(|(n, _)| USELESS_ON_HALTONLY.contains(n)) {
-            f.warning(line, format!("option {option} has no effect on HALTONLY object {id}"));
+            f.warning(line, format!("option {} has no effect on HALTONLY object {id}", options::name(option)));
         }
     } else if o.start.is_none() {
         f.error(id_line, format!("object {id} has no ObjectStartCommand: expected one, or ObjectOptions HALTONLY for an object that only runs at shutdown"));
@@ -120,7 +125,7 @@ pub(crate) fn object(draft: &ObjectDraft, strict: bool) -> Vec<Finding> {
             f.error(line_of("ObjectStopCommand"), format!("{kind} object {id} may not have a stop command: expected no ObjectStopCommand, or NONE"));
         }
         for &(option, line) in draft.option_lines.iter().filter(|(n, _)| !KEPT_BY_PIVOT_EXEC.contains(n)) {
-            f.warning(line, format!("option {option} has no effect on {kind} object {id}"));
+            f.warning(line, format!("option {} has no effect on {kind} object {id}", options::name(option)));
         }
         if o.pid_file.is_some() {
             f.warning(line_of("ObjectPIDFile"), format!("ObjectPIDFile has no effect on {kind} object {id}"));
@@ -140,7 +145,7 @@ pub(crate) fn object(draft: &ObjectDraft, strict: bool) -> Vec<Finding> {
     }
     if options.procserv && !valid_ioc_name(id) {
         f.error(
-            draft.option_line("PROCSERV").unwrap_or(id_line),
+            draft.option_line(PROCSERV).unwrap_or(id_line),
             format!("PROCSERV object {id:?}: its ObjectID names the console, expected [A-Za-z0-9_][A-Za-z0-9_-]{{0,63}}"),
         );
     }

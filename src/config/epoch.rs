@@ -3,13 +3,14 @@
 //! object and of the Import chain, and assembles globals, objects and
 //! runlevels. Every problem becomes a diagnostic; parsing always goes on.
 
-use std::collections::hash_map::{Entry, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::attributes::{self, AfterObjects, GlobalsDraft, Handler, ObjectContext, ObjectDraft};
 use super::checks::{self, Finding};
+use super::ids::IdIndex;
 use super::lines::{Statement, Statements};
 use super::model::{Config, Console, Location, Object, Runlevel, MAX_RUNLEVELS};
+use super::options::OptionId;
 use super::source::FileSource;
 use super::values::name;
 use super::Diagnostic;
@@ -41,7 +42,8 @@ pub(crate) fn parse(source: &dyn FileSource, main: &Path, text: &[u8], strict: b
         current: None,
         runlevels_named_at: Vec::new(),
         first_object: None,
-        declared: HashMap::new(),
+        declared: IdIndex::default(),
+        spare_option_lines: Vec::new(),
     };
     if strict {
         // Epoch has no start timeout and lets a stop command run for as
@@ -75,7 +77,9 @@ struct Parser<'a> {
     runlevels_named_at: Vec<Location>,
     first_object: Option<Location>,
     /// Where each ObjectID was declared, to find duplicates.
-    declared: HashMap<String, Location>,
+    declared: IdIndex,
+    /// The option list of the object closed last, handed to the next.
+    spare_option_lines: Vec<(OptionId, u32)>,
 }
 
 impl Parser<'_> {
@@ -158,12 +162,12 @@ impl Parser<'_> {
                     };
                     return self.error(at, format!("{name} {why}: expected `ObjectID name` first"));
                 };
-                if let (true, Some(first)) = (attribute.once, draft.line_of(name)) {
+                if let (true, Some(first)) = (attribute.once, draft.first_line(attribute)) {
                     let id = &draft.object.id;
                     let message = format!("{name} given twice for object {id} (first on line {first}): expected it once per object");
                     return self.error(at, message);
                 }
-                draft.seen.push((name, at.line));
+                draft.saw(attribute, at.line);
                 let context = ObjectContext { location: at, strict: self.strict, priorities: &self.globals.globals.priorities };
                 if let Err(problem) = apply(draft, statement.value, &context) {
                     self.error(at, format!("{name}: {problem}"));
@@ -194,17 +198,14 @@ impl Parser<'_> {
         if let Err(problem) = name(id, "an ObjectID") {
             self.error(at, format!("ObjectID: {problem}"));
         }
-        match self.declared.entry(id.to_string()) {
-            Entry::Occupied(first) => {
-                let first = super::place(&self.files, *first.get());
-                self.error(at, format!("duplicate ObjectID {id} (first declared at {first}): expected each ObjectID once"));
-            }
-            Entry::Vacant(slot) => {
-                slot.insert(at);
-            }
+        // Every object opened is added when it closes: this one is next.
+        let earlier = self.declared.insert(id, self.objects.len(), &self.objects).and_then(|k| self.objects.get(k));
+        if let Some(first) = earlier.map(|o| o.location) {
+            let first = self.place(first);
+            self.error(at, format!("duplicate ObjectID {id} (first declared at {first}): expected each ObjectID once"));
         }
         self.first_object.get_or_insert(at);
-        self.current = Some(ObjectDraft::new(id, at));
+        self.current = Some(ObjectDraft::new(id, at, std::mem::take(&mut self.spare_option_lines)));
     }
 
     /// Checks the current object and adds it to the list.
@@ -215,7 +216,8 @@ impl Parser<'_> {
         let location = draft.object.location;
         let runlevels_line = draft.line_of("ObjectRunlevels").unwrap_or(location.line);
         self.runlevels_named_at.push(Location { line: runlevels_line, ..location });
-        let mut object = draft.object;
+        let ObjectDraft { mut object, option_lines, .. } = draft;
+        self.spare_option_lines = option_lines;
         if object.description.is_empty() {
             object.description = object.id.clone();
         }

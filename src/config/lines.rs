@@ -38,18 +38,21 @@ pub(crate) struct Statements<'a> {
     /// The line of the `>!>` of a multi-line comment still open.
     comment_open_at: Option<u32>,
     finished: bool,
+    /// Whether the file holds a NUL byte at all: one search of the whole
+    /// file spares one per line in the common case.
+    has_nul: bool,
 }
 
 impl<'a> Statements<'a> {
     pub fn new(text: &'a [u8]) -> Self {
-        Statements { rest: text, line: 0, comment_open_at: None, finished: false }
+        Statements { rest: text, line: 0, comment_open_at: None, finished: false, has_nul: text.contains(&0) }
     }
 
     fn next_physical_line(&mut self) -> Option<&'a [u8]> {
         if self.rest.is_empty() {
             return None;
         }
-        let (line, rest) = match self.rest.iter().position(|&b| b == b'\n') {
+        let (line, rest) = match find_newline(self.rest) {
             Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
             None => (self.rest, &self.rest[self.rest.len()..]),
         };
@@ -75,7 +78,7 @@ impl<'a> Statements<'a> {
         if text.is_empty() || text.starts_with(b"#") {
             return None;
         }
-        Some(split_statement(self.line, text))
+        Some(split_statement(self.line, text, self.has_nul))
     }
 }
 
@@ -97,6 +100,26 @@ impl<'a> Iterator for Statements<'a> {
     }
 }
 
+/// The index of the first `\n` of `bytes`, looked for eight bytes at a
+/// time: a word without one is passed with a few arithmetic operations
+/// (std's memchr is not public, and a byte loop is what took the time).
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    const NEWLINES: u64 = ONES * b'\n' as u64;
+    let mut words = bytes.chunks_exact(8);
+    let mut passed = 0;
+    for word in &mut words {
+        let word = u64::from_le_bytes(word.try_into().unwrap_or_default()) ^ NEWLINES;
+        // Non-zero exactly when a byte of `word` is zero, i.e. was `\n`.
+        if word.wrapping_sub(ONES) & !word & HIGH_BITS != 0 {
+            break;
+        }
+        passed += 8;
+    }
+    bytes.get(passed..)?.iter().position(|&b| b == b'\n').map(|i| passed + i)
+}
+
 fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
@@ -106,35 +129,42 @@ fn trim_start(text: &[u8]) -> &[u8] {
     &text[start..]
 }
 
-fn trim_end(text: &str) -> &str {
-    text.trim_end_matches([' ', '\t'])
+fn trim_end(text: &[u8]) -> &[u8] {
+    let end = text.iter().rposition(|&b| !is_blank(b)).map_or(0, |last| last + 1);
+    &text[..end]
 }
 
-/// Splits a non-blank, non-comment line (leading blanks already removed).
-fn split_statement(line: u32, text: &[u8]) -> Result<Statement<'_>, LineError> {
-    if text.contains(&0) {
+/// Splits a non-blank, non-comment line (leading blanks already removed);
+/// `may_hold_nul`: whether the file has a NUL byte somewhere.
+fn split_statement(line: u32, text: &[u8], may_hold_nul: bool) -> Result<Statement<'_>, LineError> {
+    if may_hold_nul && text.contains(&0) {
         return Err((line, "line contains a NUL byte: expected text".into()));
     }
     let text = std::str::from_utf8(text).map_err(|_| (line, "line is not valid UTF-8: expected text".to_string()))?;
-    let name_end = text.find([' ', '\t', '=']).unwrap_or(text.len());
-    let (name, rest) = text.split_at(name_end);
+    // Bytes, not chars: the delimiters are ASCII, so every cut is at a char
+    // boundary, and no char is decoded on the way.
+    let bytes = text.as_bytes();
+    let name_end = bytes.iter().position(|&b| is_blank(b) || b == b'=').unwrap_or(bytes.len());
+    let (name, rest) = (&bytes[..name_end], &bytes[name_end..]);
     if name.is_empty() {
         return Err((line, format!("expected an attribute name at the start of the line, got {text:?}")));
     }
-    let (value, ambiguous) = match rest.strip_prefix('=') {
+    let starts_blank = |t: &[u8]| t.first().copied().is_some_and(is_blank);
+    let (value, ambiguous) = match rest.strip_prefix(b"=") {
         // `Name= value` and `Name==value`: blanks or a second `=` after the
         // delimiter would silently go into the value (IDs, commands).
-        Some(value) => (value, value.starts_with([' ', '\t', '='])),
+        Some(value) => (value, starts_blank(value) || value.starts_with(b"=")),
         // Blanks are the delimiter, and a value may start with `=`
         // (`BootBannerText ==== Welcome ====`), but not with a lone one:
         // `Name = value` means `Name=value` to a reader, `= value` to Epoch.
         None => {
-            let value = rest.trim_start_matches([' ', '\t']);
-            let lone_equals = value.strip_prefix('=').is_some_and(|after| after.is_empty() || after.starts_with([' ', '\t']));
+            let value = trim_start(rest);
+            let lone_equals = value.strip_prefix(b"=").is_some_and(|after| after.is_empty() || starts_blank(after));
             (value, lone_equals)
         }
     };
     if ambiguous {
+        let name = &text[..name_end];
         return Err((
             line,
             format!(
@@ -143,7 +173,9 @@ fn split_statement(line: u32, text: &[u8]) -> Result<Statement<'_>, LineError> {
             ),
         ));
     }
-    Ok(Statement { line, name, value: trim_end(value) })
+    let value_start = bytes.len() - value.len();
+    let value_end = value_start + trim_end(value).len();
+    Ok(Statement { line, name: &text[..name_end], value: &text[value_start..value_end] })
 }
 
 #[cfg(test)]
@@ -223,6 +255,22 @@ mod tests {
         assert_eq!(parse("a b\n<!< c\n"), vec![ok(1, "a", "b"), Err(2)]);
         assert_eq!(parse("a b\n>!>\nc d\n"), vec![ok(1, "a", "b"), Err(2)]);
         assert_eq!(parse("a b\n>!>\n<!< <!< c\n"), vec![ok(1, "a", "b"), Err(3)]);
+    }
+
+    #[test]
+    fn newlines_are_found_wherever_they_are() {
+        for len in 0..20 {
+            for at in 0..=len {
+                let mut bytes = vec![0x8a_u8; len];
+                if at < len {
+                    bytes[at] = b'\n';
+                }
+                let expected = (at < len).then_some(at);
+                assert_eq!(find_newline(&bytes), expected, "{len} {at}");
+                bytes.iter_mut().filter(|b| **b != b'\n').for_each(|b| *b = 0x0b);
+                assert_eq!(find_newline(&bytes), expected, "{len} {at}");
+            }
+        }
     }
 
     #[test]

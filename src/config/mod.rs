@@ -40,12 +40,12 @@ pub mod process;
 mod attributes;
 mod checks;
 mod epoch;
+mod ids;
 mod lines;
 mod options;
 mod source;
 mod values;
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -163,7 +163,7 @@ fn add_ioc_objects(source: &dyn FileSource, config: &mut Config, runlevels: &[St
     let start_priority =
         ioc.start_priority.unwrap_or_else(|| config.objects.iter().map(|o| o.start_priority).max().unwrap_or(0).saturating_add(1));
     let globals = iocfile::IocObjectGlobals { start_priority, stop_priority: ioc.stop_priority, enabled: ioc.enabled };
-    let declared: HashMap<&str, Location> = config.objects.iter().map(|o| (o.id.as_str(), o.location)).collect();
+    let declared = ids::IdIndex::of(&config.objects);
     let mut accepted = Vec::new();
     let conf_files = names.iter().filter(|n| Path::new(n).extension() == Some(OsStr::new("conf")));
     let ignored = conf_files.clone().count().saturating_sub(MAX_IOC_FILES);
@@ -204,7 +204,7 @@ fn add_ioc_objects(source: &dyn FileSource, config: &mut Config, runlevels: &[St
             diagnostics.push(Diagnostic::error(&path, line, message));
             continue;
         }
-        if let Some(&first) = declared.get(ioc.name.as_str()) {
+        if let Some(first) = declared.find(&ioc.name, &config.objects).and_then(|k| config.objects.get(k)).map(|o| o.location) {
             let message = format!(
                 "IOC {} has the name of the object declared at {}: expected a name no ObjectID uses; this IOC is not started",
                 ioc.name,

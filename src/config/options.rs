@@ -49,19 +49,66 @@ const VALUED: &[(&str, &str)] = &[
 /// The valued options that are ours, not Epoch's.
 const VALUED_EXTENSIONS: &[&str] = &[STARTTIMEOUT];
 
-fn all_names() -> String {
-    let flags = FLAGS.iter().map(|f| f.name);
-    let valued = VALUED.iter().map(|(name, _)| *name);
-    flags.chain(valued).collect::<Vec<_>>().join(", ")
+/// An option, by its place in [`NAMES`]: what the checks compare (a byte,
+/// not a name) and look its name up by.
+pub(crate) type OptionId = u8;
+
+/// Every option's name: the flags, then the valued options.
+pub(crate) const NAMES: [&str; FLAGS.len() + VALUED.len()] = {
+    let mut names = [""; FLAGS.len() + VALUED.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = if i < FLAGS.len() { FLAGS[i].name } else { VALUED[i - FLAGS.len()].0 };
+        i += 1;
+    }
+    names
+};
+
+/// The option named `name`; for the checks' tables, so that a misspelt
+/// name fails the build.
+pub(crate) const fn id(name: &str) -> OptionId {
+    let mut i = 0;
+    while i < NAMES.len() {
+        if same(NAMES[i].as_bytes(), name.as_bytes()) {
+            return i as OptionId;
+        }
+        i += 1;
+    }
+    panic!("no such option")
 }
 
-/// Applies one word of ObjectOptions and returns the option's name.
-pub(crate) fn apply(options: &mut Options, word: &str, strict: bool) -> Result<&'static str, ValueError> {
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The name of an option.
+pub(crate) fn name(option: OptionId) -> &'static str {
+    NAMES.get(usize::from(option)).copied().unwrap_or_default()
+}
+
+fn all_names() -> String {
+    NAMES.join(", ")
+}
+
+/// Applies one word of ObjectOptions and returns the option.
+pub(crate) fn apply(options: &mut Options, word: &str, strict: bool) -> Result<OptionId, ValueError> {
     let (name, value) = match word.split_once('=') {
         Some((name, value)) => (name, Some(value)),
         None => (word, None),
     };
-    if let Some(flag) = FLAGS.iter().find(|f| f.name == name) {
+    let found = NAMES.iter().position(|n| *n == name);
+    let option = found.and_then(|i| OptionId::try_from(i).ok()).unwrap_or_default();
+    if let Some(flag) = found.and_then(|i| FLAGS.get(i)) {
         if value.is_some() {
             return Err(format!("option {} takes no value, {}", flag.name, got(word)));
         }
@@ -69,9 +116,9 @@ pub(crate) fn apply(options: &mut Options, word: &str, strict: bool) -> Result<&
             return Err(format!("option {} is an iocinit extension, rejected by --strict-epoch", flag.name));
         }
         *(flag.field)(options) = true;
-        return Ok(flag.name);
+        return Ok(option);
     }
-    let Some(&(canonical, form)) = VALUED.iter().find(|(n, _)| *n == name) else {
+    let Some(&(canonical, form)) = found.and_then(|i| VALUED.get(i.checked_sub(FLAGS.len())?)) else {
         return Err(format!("unknown option {name:?}: expected one of {}", all_names()));
     };
     let Some(value) = value else {
@@ -86,7 +133,7 @@ pub(crate) fn apply(options: &mut Options, word: &str, strict: bool) -> Result<&
         TERMSIGNAL => set_once(&mut options.term_signal, TERMSIGNAL, signal(value, strict)?)?,
         _ => options.exit_map.push(exit_mapping(value)?),
     }
-    Ok(canonical)
+    Ok(option)
 }
 
 fn set_once<T>(slot: &mut Option<T>, name: &str, value: T) -> Result<(), ValueError> {

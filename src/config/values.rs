@@ -32,9 +32,76 @@ pub(crate) fn parse_bool(text: &str) -> Result<bool, ValueError> {
     }
 }
 
+/// Whether the char starting at byte `at` of `text` (a char boundary) is
+/// whitespace as [`char::is_whitespace`] says, and its length: ASCII bytes
+/// are judged without decoding, as most of a configuration is ASCII.
+#[inline]
+fn char_at(text: &str, at: usize) -> (bool, usize) {
+    match text.as_bytes().get(at) {
+        Some(&b) if b.is_ascii() => (matches!(b, b' ' | b'\t'..=b'\r'), 1),
+        _ => text.get(at..).and_then(|rest| rest.chars().next()).map_or((false, 1), |c| (c.is_whitespace(), c.len_utf8())),
+    }
+}
+
+/// The byte range of the first word of `text` at or after byte `from`.
+fn next_word(text: &str, from: usize) -> Option<(usize, usize)> {
+    let mut at = from;
+    while at < text.len() && char_at(text, at).0 {
+        at += char_at(text, at).1;
+    }
+    let start = at;
+    while at < text.len() {
+        let (blank, len) = char_at(text, at);
+        if blank {
+            break;
+        }
+        at += len;
+    }
+    (at > start).then_some((start, at))
+}
+
+/// The words of `text`, exactly as [`str::split_whitespace`] gives them.
+pub(crate) fn words(text: &str) -> impl Iterator<Item = &str> {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let (start, end) = next_word(text, from)?;
+        from = end;
+        text.get(start..end)
+    })
+}
+
+/// Whether `text` holds a whitespace char.
+pub(crate) fn has_whitespace(text: &str) -> bool {
+    let mut at = 0;
+    while at < text.len() {
+        let (blank, len) = char_at(text, at);
+        if blank {
+            return true;
+        }
+        at += len;
+    }
+    false
+}
+
+/// The first word of `text` (up to its first whitespace char) and the rest
+/// after that char, leading whitespace removed; `(text, "")` without any.
+pub(crate) fn split_word(text: &str) -> (&str, &str) {
+    let mut at = 0;
+    while at < text.len() {
+        let (blank, len) = char_at(text, at);
+        if blank {
+            let rest = &text[at + len..];
+            let first = next_word(rest, 0).map_or(rest.len(), |(start, _)| start);
+            return (&text[..at], &rest[first..]);
+        }
+        at += len;
+    }
+    (text, "")
+}
+
 /// A value that must be one word (object IDs, runlevel names, users, ...).
 pub(crate) fn one_word(text: &str, what: &str) -> Result<(), ValueError> {
-    if text.chars().any(char::is_whitespace) {
+    if has_whitespace(text) {
         Err(format!("expected {what} without whitespace, {}", got(text)))
     } else {
         Ok(())
@@ -48,6 +115,10 @@ pub fn valid_name(text: &str) -> bool {
 }
 
 pub(crate) fn name(text: &str, what: &str) -> Result<(), ValueError> {
+    // A valid name has no whitespace: the common case checks once.
+    if valid_name(text) {
+        return Ok(());
+    }
     one_word(text, what)?;
     if valid_name(text) {
         Ok(())
@@ -78,7 +149,7 @@ pub(crate) fn account_name(text: &str, what: &str) -> Result<(), ValueError> {
 /// part of the value, as Epoch documents.
 pub(crate) fn env_assignment(text: &str) -> Result<&str, ValueError> {
     match text.split_once('=') {
-        Some((name, _)) if !name.is_empty() && !name.chars().any(char::is_whitespace) => Ok(name),
+        Some((name, _)) if !name.is_empty() && !has_whitespace(name) => Ok(name),
         _ => Err(format!("expected NAME=value with a NAME without whitespace, {}", got(text))),
     }
 }
@@ -214,6 +285,33 @@ mod tests {
         }
         for bad in ["", "-x", "a:b", "a b", "$", "é", &"x".repeat(33)] {
             assert!(!valid_account_name(bad), "{bad}");
+        }
+    }
+
+    /// The byte-wise splitting agrees with std's Unicode-aware one.
+    fn assert_words_as_std(text: &str) {
+        assert_eq!(words(text).collect::<Vec<_>>(), text.split_whitespace().collect::<Vec<_>>(), "{text:?}");
+        assert_eq!(has_whitespace(text), text.chars().any(char::is_whitespace), "{text:?}");
+        let std_split = match text.split_once(char::is_whitespace) {
+            Some((word, rest)) => (word, rest.trim_start()),
+            None => (text, ""),
+        };
+        assert_eq!(split_word(text), std_split, "{text:?}");
+    }
+
+    #[test]
+    fn words_split_as_split_whitespace_does() {
+        let texts = [
+            "", " ", "a", " a  b\t\tc ", "a\u{a0}b", "\u{2003}x\u{2003}", "é è", "a\x0bb\x0cc\rd\ne", "\u{85}z", "日本 語",
+            "a\u{200b}b",
+        ];
+        texts.into_iter().for_each(assert_words_as_std);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn words_split_as_split_whitespace_does_for_any_text(text in "[ a=\t\r\n\x0b\x0c\u{a0}\u{85}\u{2003}\u{3000}é語]{0,12}|(?s).{0,12}") {
+            assert_words_as_std(&text);
         }
     }
 
