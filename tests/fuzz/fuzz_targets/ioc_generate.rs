@@ -22,9 +22,16 @@ use iocinit::config::iocfile::{parse, render};
 use iocinit::ioc::generate::{generate, GenerateOptions, Prompt};
 use libfuzzer_sys::fuzz_target;
 
+/// The directory every input's iocBoot directory is made in: in memory
+/// (/dev/shm) where there is one, so that making and removing a few dozen
+/// entries per input costs no disk journal; else the temp directory.
 fn scratch() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| std::env::temp_dir().join(format!("iocinit-fuzz-generate-{}", std::process::id())))
+    DIR.get_or_init(|| {
+        let shm = Path::new("/dev/shm");
+        let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+        base.join(format!("iocinit-fuzz-generate-{}", std::process::id()))
+    })
 }
 
 fn text(field: &[u8]) -> Option<String> {
