@@ -101,6 +101,20 @@ pub const EXIT_CHDIR_FAILED: u8 = 200;
 /// Its exit status when the command cannot be exec'd (as a shell's).
 const EXIT_EXEC_FAILED: i32 = 127;
 
+/// A copy with its own strings, and pointer arrays that point into them (a
+/// derived Clone would copy pointers into the original's).
+impl Clone for Command {
+    fn clone(&self) -> Command {
+        let mut copy = Command::from_parts(self.candidates.clone(), self.argv.clone(), self.envp.clone());
+        copy.trampoline = self.trampoline.as_ref().map(|t| {
+            let argv = t.argv.clone();
+            let argv_ptrs = null_terminated(&argv);
+            Trampoline { exe: t.exe.clone(), argv, argv_ptrs }
+        });
+        copy
+    }
+}
+
 impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Command").field("argv", &self.argv).finish()
@@ -858,6 +872,29 @@ mod tests {
         assert_eq!(wait(pid), 0);
         let text = std::fs::read_to_string(dir.join("out")).unwrap();
         assert_eq!(text, format!("{}\n1\n", dir.display()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_clone_runs_the_same_command_after_the_original_is_gone() {
+        let dir = std::env::temp_dir().join(format!("iocinit-spawn-clone-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = CString::new(dir.join("out").to_str().unwrap()).unwrap();
+        let cwd = CString::new(dir.to_str().unwrap()).unwrap();
+        let original = Command::from_line("pwd; echo $IOCINIT_TEST", false, &env()).unwrap().with_working_directory_through(&cwd, NO_TRAMPOLINE);
+        let copy = original.clone();
+        drop(original);
+        // Every pointer array points into the copy's own strings.
+        for (strings, ptrs) in [(&copy.candidates, &copy.candidate_ptrs), (&copy.argv, &copy.argv_ptrs), (&copy.envp, &copy.envp_ptrs)] {
+            assert_eq!(ptrs.len(), strings.len() + 1);
+            assert!(strings.iter().zip(ptrs.iter()).all(|(s, &p)| std::ptr::eq(s.as_ptr(), p)));
+        }
+        let trampoline = copy.trampoline.as_ref().unwrap();
+        assert!(trampoline.argv.iter().zip(&trampoline.argv_ptrs).all(|(s, &p)| std::ptr::eq(s.as_ptr(), p)));
+        let opts = Options { stdout: Redirect::Append(&out), ..Default::default() };
+        let pid = spawn(&copy, &opts).unwrap();
+        assert_eq!(wait(pid), 0);
+        assert_eq!(std::fs::read_to_string(dir.join("out")).unwrap(), format!("{}\n1\n", dir.display()));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -23,7 +23,7 @@ pub const MARKER_VAR: &str = "IOCINIT_OBJECT";
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Where a standard stream of an object goes.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum OutputPlan {
     /// The supervisor's (the console, for PID 1).
     Inherit,
@@ -32,7 +32,7 @@ pub enum OutputPlan {
 }
 
 /// A console (procServ) object's paths and socket ownership.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ConsolePlan {
     pub dir: CString,
     pub socket: CString,
@@ -49,7 +49,10 @@ pub struct ConsolePlan {
     pub crash_patterns: String,
 }
 
-#[derive(Debug)]
+/// What an engine needs to run one object. Clone gives another engine its
+/// own copy without building it again (building asks NSS for users and
+/// groups: the fuzzer builds its plans once and copies them per input).
+#[derive(Debug, Clone)]
 pub struct ObjectPlan {
     /// `IOCINIT_OBJECT=<id>`: matched against /proc/PID/environ.
     pub marker: CString,

@@ -137,16 +137,25 @@ fn load(epoch_conf: &str) -> Config {
     loaded.config.unwrap_or_else(|| panic!("the fuzzer's configuration loads: {:?}", loaded.diagnostics))
 }
 
-/// The configuration at boot, and the one a reload switches to.
-fn configs() -> &'static (Config, Config) {
-    static CONFIGS: OnceLock<(Config, Config)> = OnceLock::new();
-    CONFIGS.get_or_init(|| (load(EPOCH_CONF), load(EPOCH_CONF_RELOADED)))
+thread_local! {
+    /// The configuration at boot and the one a reload switches to, each
+    /// with what the daemon prepares for it, built once per process:
+    /// building plans asks NSS for users and groups, which cost more than
+    /// the rest of an input. Every engine gets its own copies.
+    static PREPARED: [(Config, Vec<ObjectPlan>); 2] = [EPOCH_CONF, EPOCH_CONF_RELOADED].map(|text| {
+        let config = load(text);
+        let plans = plan::build(&config, &Layout::system()).0;
+        (config, plans)
+    });
 }
 
-/// What the daemon prepares for a configuration (plans are made afresh:
-/// they hold what only one engine may own).
-fn prepared(config: &Config) -> (Config, Vec<ObjectPlan>) {
-    (config.clone(), plan::build(config, &Layout::system()).0)
+/// A copy of the boot configuration (false) or the reloaded one (true) and
+/// its plans.
+fn prepared(reloaded: bool) -> (Config, Vec<ObjectPlan>) {
+    PREPARED.with(|p| {
+        let (config, plans) = &p[usize::from(reloaded)];
+        (config.clone(), plans.clone())
+    })
 }
 
 /// The OS seam, faked: spawned processes are numbers that live until the
@@ -281,8 +290,7 @@ struct Run {
 impl Run {
     fn new() -> Run {
         let (path, fd) = listener();
-        let (a, _) = configs();
-        let (config, plans) = prepared(a);
+        let (config, plans) = prepared(false);
         let mut engine = Engine::new(FakeOs::default(), config, plans, None);
         engine.boot(&BootOptions::default());
         let policy = Policy { owner_uid: 0, ioc_gid: Some(0) };
@@ -343,11 +351,9 @@ impl Run {
 
     /// As the daemon's reload: waiters first, then the new table.
     fn reload(&mut self) {
-        let (a, b) = configs();
         self.reloaded = !self.reloaded;
-        let next = if self.reloaded { b } else { a };
         self.server.check_waiters(&mut self.engine);
-        let (config, plans) = prepared(next);
+        let (config, plans) = prepared(self.reloaded);
         self.engine.replace_config(config, plans);
         self.server.finish(Code::Ok, "configuration reloaded", &mut self.engine);
     }

@@ -22,9 +22,16 @@ use iocinit::config::iocfile::{parse, render};
 use iocinit::ioc::generate::{generate, GenerateOptions, Prompt};
 use libfuzzer_sys::fuzz_target;
 
+/// The directory every input's iocBoot directory is made in: in memory
+/// (/dev/shm) where there is one, so that making and removing a few dozen
+/// entries per input costs no disk journal; else the temp directory.
 fn scratch() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| std::env::temp_dir().join(format!("iocinit-fuzz-generate-{}", std::process::id())))
+    DIR.get_or_init(|| {
+        let shm = Path::new("/dev/shm");
+        let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+        base.join(format!("iocinit-fuzz-generate-{}", std::process::id()))
+    })
 }
 
 fn text(field: &[u8]) -> Option<String> {
@@ -44,7 +51,7 @@ fn make_entry(dir: &Path, kind: u8, name: &[u8]) {
         0 | 1 => fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(if kind % 6 == 0 { 0o755 } else { 0o644 })
+            .mode(if kind.is_multiple_of(6) { 0o755 } else { 0o644 })
             .open(&path)
             .and_then(|mut f| f.write_all(b"#!../../bin/linux-x86_64/vac\n")),
         2 => fs::create_dir(&path),
@@ -86,7 +93,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut input = Cursor::new(typed);
     let mut output = io::sink();
-    let prompt = (flags & 4 != 0).then(|| Prompt { input: &mut input, output: &mut output });
+    let prompt = (flags & 4 != 0).then_some(Prompt { input: &mut input, output: &mut output });
     if let Ok(ioc) = generate(&dir, &options, prompt) {
         let rendered = render(&ioc);
         let (back, _) = parse(&PathBuf::from(format!("{}.conf", ioc.name)), &rendered).unwrap_or_else(|e| panic!("generate made a file that does not read back: {e:?}\n{rendered}"));
