@@ -23,6 +23,18 @@ pub fn now_ms() -> u64 {
     ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
 }
 
+/// The kernel's clock ticks (USER_HZ, 100 a second on Linux) since boot
+/// now, as /proc/PID/stat counts a process's start time: floor of
+/// CLOCK_BOOTTIME, so a process started after this call never shows an
+/// earlier start time (time namespaces shift both alike).
+pub fn boot_ticks() -> u64 {
+    const NANOS_PER_TICK: u64 = 1_000_000_000 / 100;
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: as above.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    (ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64) / NANOS_PER_TICK
+}
+
 /// Seconds since the epoch (for "started at" displays only).
 pub fn wall_secs() -> i64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -856,6 +868,7 @@ mod tests {
         let uid = nix::unistd::getuid().as_raw();
         assert_eq!(ProcDir::open(me).unwrap().uids(), Some((uid, nix::unistd::geteuid().as_raw())));
         let own = proc_stat(me).unwrap().start_ticks;
+        assert!(own <= boot_ticks(), "a process never starts after the boot clock says now");
         assert!(own > 0 && proc_stat(1).is_none_or(|init| init.start_ticks <= own));
     }
 

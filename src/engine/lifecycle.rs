@@ -53,13 +53,13 @@ impl<O: Os> Engine<O> {
             st.deadline = Some(now + leftover_wait_ms(st.leftover_rounds));
             return Ok(());
         }
-        // A new run: nothing reparented before this moment is its.
-        self.objs[i].start_ticks = u64::MAX;
+        // A new run: nothing reparented that started before this moment is
+        // its (read from the boot clock, not from /proc per process started).
+        self.objs[i].start_ticks = self.os.boot_ticks();
         // IOC_STATE_DIR: made by a process of its own (a path may hang).
         if let Some(cmd) = &self.plans[i].state_dir {
             match self.os.spawn(cmd, &root_options(&self.plans[i])) {
                 Ok(pid) => {
-                    ownership::note_run_process(&mut self.os, &mut self.objs[i], pid);
                     let st = &mut self.objs[i];
                     st.helper = Some((Helper::StateDir, pid));
                     st.set(State::Prestarting);
@@ -78,7 +78,6 @@ impl<O: Os> Engine<O> {
         if let Some(cmd) = &self.plans[i].prestart {
             match self.os.spawn(cmd, &root_options(&self.plans[i])) {
                 Ok(pid) => {
-                    ownership::note_run_process(&mut self.os, &mut self.objs[i], pid);
                     let st = &mut self.objs[i];
                     st.helper = Some((Helper::Prestart, pid));
                     st.set(State::Prestarting);
@@ -161,7 +160,6 @@ impl<O: Os> Engine<O> {
                 return;
             }
         };
-        ownership::note_run_process(&mut self.os, &mut self.objs[i], pid);
         let o = &object.options;
         let now = self.os.now_ms();
         let wall = self.os.wall_secs();
@@ -318,6 +316,9 @@ impl<O: Os> Engine<O> {
     /// A start failed or a process died: restart (AUTORESTART), or rest.
     pub(super) fn after_failure(&mut self, i: usize) {
         let now = self.os.now_ms();
+        let globals = &self.config.globals;
+        let fast_failure_ms = u64::from(globals.restart_fast_failure.unwrap_or(DEFAULT_FAST_FAILURE_S)) * 1000;
+        let crash_limit = globals.restart_crash_limit.unwrap_or(DEFAULT_CRASH_LIMIT);
         let object = &self.config.objects[i];
         let st = &mut self.objs[i];
         let shutting_down = matches!(self.phase, Phase::ShuttingDown(_));
@@ -327,14 +328,14 @@ impl<O: Os> Engine<O> {
             return;
         }
         let ran = now.saturating_sub(st.since_ms);
-        if ran >= FAST_FAILURE_MS && st.outcome != Some(Outcome::Fail) {
+        if ran >= fast_failure_ms && st.outcome != Some(Outcome::Fail) {
             st.fast_failures = 0;
         } else {
             st.fast_failures += 1;
         }
-        if st.fast_failures >= CRASH_LIMIT {
+        if st.fast_failures >= crash_limit {
             st.set(State::Crashed);
-            st.set_note(format_args!("crashed: {CRASH_LIMIT} failures in a row, not restarted"));
+            st.set_note(format_args!("crashed: {crash_limit} failures in a row, not restarted"));
             log::error!("{}: {}", object.id, st.note);
             return;
         }

@@ -132,10 +132,10 @@ pub enum Cause {
     Shutdown,
 }
 
-/// Restart policy: a process that ran less than this failed "fast".
-pub const FAST_FAILURE_MS: u64 = 10_000;
-/// Fast failures in a row before an object is marked crashed (as finit).
-pub const CRASH_LIMIT: u32 = 10;
+/// Restart policy: a process that ran less than `RestartFastFailure`
+/// seconds failed "fast" and backs off; `RestartCrashLimit` fast failures in
+/// a row and the object is crashed (config::DEFAULT_FAST_FAILURE_S and
+/// DEFAULT_CRASH_LIMIT).
 /// First backoff after a fast failure; doubles up to [`MAX_BACKOFF_MS`].
 pub const FIRST_BACKOFF_MS: u64 = 250;
 pub const MAX_BACKOFF_MS: u64 = 30_000;
