@@ -246,10 +246,11 @@ pub struct ObjState {
     pub removed: bool,
     /// `restart`: start again as soon as the stop completes.
     pub restart_after_stop: bool,
-    /// When the current run began: the earliest start time (kernel clock
-    /// ticks since boot) of a process it started. Processes reparented to
-    /// the supervisor that started before it are not this run's. `u64::MAX`
-    /// before any run.
+    /// When the current run began, in kernel clock ticks since boot (the
+    /// boot clock read as its start began, no later than any process it
+    /// started; after a re-exec, its process's start time). Processes
+    /// reparented to the supervisor that started before it are not this
+    /// run's. `u64::MAX` before any run.
     pub start_ticks: u64,
     /// Rounds in a row that found leftover processes to kill (the backoff
     /// before the next start, and how often that is logged).
