@@ -175,8 +175,18 @@ impl<O: Os> Engine<O> {
                 self.start_succeeded(i);
             }
         } else if o.fork && o.no_track {
-            // Not followed from its launch; found afterwards, if at all.
-            self.track_after_start(i);
+            // Not followed from its launch; found afterwards, if at all. Just
+            // spawned, it may still be inside its execve, where /proc shows
+            // no environment (no marker): if it is not found at once, it is
+            // looked for again as a SERVICE's daemon is (`look_for_daemon`).
+            if self.untracked_process(i).is_some() {
+                self.track_after_start(i);
+            } else {
+                let st = &mut self.objs[i];
+                st.set(State::Starting);
+                st.pidfile_limit = now + SERVICE_WAIT_MS;
+                st.deadline = Some(now + SERVICE_POLL_MS);
+            }
         } else if o.forkn {
             // Started, not followed.
             self.objs[i].set(State::Done);
@@ -457,12 +467,14 @@ impl<O: Os> Engine<O> {
     }
 
     /// SERVICE: a daemonized service's process was reparented to us and
-    /// belongs to the object (module `ownership`). A daemon caught in the
+    /// belongs to the object (module `ownership`); a FORK NOTRACK object's
+    /// process not found at its launch is looked for the same way
+    /// (`untracked_process`: its pid file first). A process caught in the
     /// middle of its execve shows no environment for that instant, so until
     /// `pidfile_limit` the object stays Starting (without a process) and
     /// its deadline brings us back here.
     pub(super) fn look_for_daemon(&mut self, i: usize) {
-        if let Some(pid) = self.find_daemon(i) {
+        if let Some(pid) = self.untracked_process(i) {
             self.objs[i].main_pid = Some(pid);
             self.objs[i].set(State::Running);
             self.start_succeeded(i);
@@ -473,7 +485,9 @@ impl<O: Os> Engine<O> {
             self.objs[i].deadline = Some(now + SERVICE_POLL_MS);
             return;
         }
-        log::warn!("{}: SERVICE started but no daemon process was found", self.config.objects[i].id);
+        if self.config.objects[i].options.service {
+            log::warn!("{}: SERVICE started but no daemon process was found", self.config.objects[i].id);
+        }
         self.objs[i].set(State::Done);
         self.start_succeeded(i);
     }
@@ -606,7 +620,8 @@ impl<O: Os> Engine<O> {
         st.outcome = Some(Outcome::Done);
         // Started without a process to follow (NOTRACK, a pid file that came
         // late): what runs for it now is stopped, not left running.
-        let untracked = st.state == State::Done && (object.options.no_track || self.plans[i].pid_file.is_some());
+        let looked_for = st.state == State::Done || (st.state == State::Starting && st.main_pid.is_none());
+        let untracked = looked_for && (object.options.no_track || self.plans[i].pid_file.is_some());
         if untracked && object.console.is_none() {
             self.objs[i].main_pid = self.untracked_process(i);
         }
