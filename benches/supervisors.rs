@@ -28,7 +28,13 @@
 //! iocinit runs as the bench build of this crate (glibc, dynamic) and, when
 //! there is one, as the static musl build of `.cargo/build-static`
 //! (target/x86_64-unknown-linux-musl/release/iocinit, or `IOCINIT_BENCH_STATIC`),
-//! the binary a board gets.
+//! the binary a board gets. `IOCINIT_BENCH_BEFORE=PATH` adds another
+//! iocinit build as a column of its own (the build before a change, measured
+//! in the same run: a shared machine's load moves every figure).
+//!
+//! The services are found among PID 1's children and grandchildren only (not
+//! by reading every process of the host), so the poll that times a start or
+//! a restart costs little beside what it measures.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -45,6 +51,9 @@ const SETTLE: Duration = Duration::from_secs(11);
 enum Kind {
     Iocinit,
     IocinitStatic,
+    /// Another iocinit build to compare with (`IOCINIT_BENCH_BEFORE`), e.g.
+    /// the static build of the commit before a change.
+    IocinitBefore,
     Busybox,
     Runit,
     S6,
@@ -55,6 +64,7 @@ impl Kind {
         match self {
             Kind::Iocinit => "iocinit",
             Kind::IocinitStatic => "iocinit musl",
+            Kind::IocinitBefore => "iocinit before",
             Kind::Busybox => "BusyBox init",
             Kind::Runit => "runit",
             Kind::S6 => "s6",
@@ -72,6 +82,7 @@ fn which(cmd: &str) -> PathBuf {
 fn iocinit_bin(kind: Kind) -> PathBuf {
     match kind {
         Kind::IocinitStatic => static_bin().expect("a static build"),
+        Kind::IocinitBefore => before_bin().expect("IOCINIT_BENCH_BEFORE"),
         _ => PathBuf::from(env!("CARGO_BIN_EXE_iocinit")),
     }
 }
@@ -81,6 +92,11 @@ fn static_bin() -> Option<PathBuf> {
     let default = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/x86_64-unknown-linux-musl/release/iocinit");
     let path = std::env::var_os("IOCINIT_BENCH_STATIC").map(PathBuf::from).unwrap_or(default);
     path.exists().then_some(path)
+}
+
+/// The build to compare with, if `IOCINIT_BENCH_BEFORE` names one.
+fn before_bin() -> Option<PathBuf> {
+    std::env::var_os("IOCINIT_BENCH_BEFORE").map(PathBuf::from).filter(|p| p.exists())
 }
 
 /// The argument of service `k` in this run (unique on the host).
@@ -102,7 +118,7 @@ impl Setup {
         std::fs::create_dir_all(&dir).unwrap();
         let run_script = |k: usize| format!("#!/bin/sh\nexec /bin/sleep {}\n", service_arg(k));
         let exe = match kind {
-            Kind::Iocinit | Kind::IocinitStatic => {
+            Kind::Iocinit | Kind::IocinitStatic | Kind::IocinitBefore => {
                 let mut conf = String::from("DefaultRunlevel default\n");
                 for k in 0..SERVICES {
                     conf += &format!(
@@ -143,7 +159,7 @@ impl Setup {
         let mut cmd = Command::new("unshare");
         cmd.args(["--fork", "--pid", "--mount", "--mount-proc", "--kill-child"]);
         match self.kind {
-            Kind::Iocinit | Kind::IocinitStatic => {
+            Kind::Iocinit | Kind::IocinitStatic | Kind::IocinitBefore => {
                 cmd.arg(&self.exe).arg("--config").arg(self.dir.join("epoch.conf"));
                 cmd.arg("--run-dir").arg(self.dir.join("run")).arg("--state-dir").arg(self.dir.join("state"));
                 cmd.arg("--system-log").arg(self.dir.join("system.log"));
@@ -184,7 +200,7 @@ impl Setup {
 
     fn stop_signal(&self) -> i32 {
         match self.kind {
-            Kind::Iocinit | Kind::IocinitStatic | Kind::Busybox => libc::SIGUSR2,
+            Kind::Iocinit | Kind::IocinitStatic | Kind::IocinitBefore | Kind::Busybox => libc::SIGUSR2,
             Kind::Runit => libc::SIGHUP,
             Kind::S6 => libc::SIGTERM,
         }
@@ -212,15 +228,30 @@ fn processes() -> Vec<(i32, String)> {
     out
 }
 
-/// Host pids of the running services, by service number.
-fn services() -> HashMap<usize, i32> {
+/// Host pids of the running services of the init `pid1`, by service
+/// number. Only PID 1's children and grandchildren are read (runit's and
+/// s6's services run under a supervisor of their own), not every process
+/// of the host: the poll stays cheap beside the init it measures.
+fn services(pid1: i32) -> HashMap<usize, i32> {
     let args: HashMap<String, usize> = (0..SERVICES).map(|k| (service_arg(k), k)).collect();
     let mut found = HashMap::new();
-    for (pid, cmd) in processes() {
-        let mut words = cmd.split_whitespace();
-        if words.next().is_some_and(|w| w.ends_with("sleep")) {
-            if let Some(&k) = words.next().and_then(|a| args.get(a)) {
-                found.insert(k, pid);
+    let service = |pid: i32| {
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let mut words = cmd.split(|&b| b == 0).map(|w| std::str::from_utf8(w).unwrap_or(""));
+        words.next().filter(|w| w.ends_with("sleep"))?;
+        args.get(words.next()?).copied()
+    };
+    for child in children_of(pid1) {
+        match service(child) {
+            Some(k) => {
+                found.insert(k, child);
+            }
+            None => {
+                for grandchild in children_of(child) {
+                    if let Some(k) = service(grandchild) {
+                        found.insert(k, grandchild);
+                    }
+                }
             }
         }
     }
@@ -258,7 +289,7 @@ fn boot(setup: &Setup) -> Booted {
         std::thread::sleep(Duration::from_micros(50));
     };
     let start = loop {
-        if services().len() == SERVICES {
+        if services(pid1).len() == SERVICES {
             break t0.elapsed();
         }
         assert!(Instant::now() < deadline, "{}: not all services came up: {}", setup.kind.name(), read_log(setup));
@@ -291,7 +322,7 @@ fn stop(setup: &Setup, mut b: Booted) -> Duration {
 /// The supervisors: every process of PID 1's namespace but the services.
 fn supervisors(pid1: i32) -> Vec<i32> {
     let ns = pid_ns(pid1);
-    let services: Vec<i32> = services().into_values().collect();
+    let services: Vec<i32> = services(pid1).into_values().collect();
     processes().into_iter().map(|(p, _)| p).filter(|p| pid_ns(*p) == ns && !services.contains(p)).collect()
 }
 
@@ -343,14 +374,14 @@ fn kill9(pid: i32) {
 /// Kills services one after the other, 30 ms apart, and times each one's
 /// return. With `again`, a service is killed once more the moment it is
 /// back; those second latencies are returned separately.
-fn kill_round(which: &[usize], again: &[usize]) -> (Vec<Duration>, Vec<Duration>) {
+fn kill_round(pid1: i32, which: &[usize], again: &[usize]) -> (Vec<Duration>, Vec<Duration>) {
     struct Pending {
         k: usize,
         old: i32,
         at: Instant,
         again: bool,
     }
-    let mut pids = services();
+    let mut pids = services(pid1);
     let mut pending: Vec<Pending> = Vec::new();
     let (mut first, mut second) = (Vec::new(), Vec::new());
     let mut next = 0;
@@ -367,7 +398,7 @@ fn kill_round(which: &[usize], again: &[usize]) -> (Vec<Duration>, Vec<Duration>
             next_at = Instant::now() + Duration::from_millis(30);
         }
         std::thread::sleep(Duration::from_micros(100));
-        pids = services();
+        pids = services(pid1);
         let now = Instant::now();
         let mut refire = Vec::new();
         pending.retain(|p| match pids.get(&p.k) {
@@ -411,7 +442,7 @@ fn file_size(p: &Path) -> u64 {
 
 fn binary_size(kind: Kind) -> u64 {
     match kind {
-        Kind::Iocinit | Kind::IocinitStatic => file_size(&iocinit_bin(kind)),
+        Kind::Iocinit | Kind::IocinitStatic | Kind::IocinitBefore => file_size(&iocinit_bin(kind)),
         Kind::Busybox => file_size(&which("busybox")),
         Kind::Runit => file_size(&which("runsvdir")) + file_size(&which("runsv")),
         Kind::S6 => {
@@ -450,13 +481,13 @@ fn measure(kind: Kind, base: &Path) -> Measured {
     // Every service has run for 11 s: kill each once.
     std::thread::sleep(SETTLE.saturating_sub(booted.elapsed()));
     let all: Vec<usize> = (0..SERVICES).collect();
-    let (mut long, _) = kill_round(&all, &[]);
+    let (mut long, _) = kill_round(b.pid1, &all, &[]);
     eprint!(" round 1");
     // Those killed first have run 11 s again.
     std::thread::sleep(SETTLE);
     let rest: Vec<usize> = (0..LONG_KILLS - SERVICES).collect();
     let again: Vec<usize> = (0..FAST_KILLS).collect();
-    let (more, fast) = kill_round(&rest, &again);
+    let (more, fast) = kill_round(b.pid1, &rest, &again);
     long.extend(more);
     eprintln!(" round 2");
     assert_eq!((long.len(), fast.len()), (LONG_KILLS, FAST_KILLS));
@@ -484,6 +515,9 @@ fn main() {
     let mut kinds = vec![Kind::Iocinit];
     if static_bin().is_some() {
         kinds.push(Kind::IocinitStatic);
+    }
+    if before_bin().is_some() {
+        kinds.push(Kind::IocinitBefore);
     }
     kinds.extend([Kind::Busybox, Kind::Runit, Kind::S6]);
     let mut results: Vec<Measured> = kinds.iter().map(|&k| measure(k, &base)).collect();
@@ -523,5 +557,8 @@ fn main() {
     println!("\niocinit: {}", iocinit_bin(Kind::Iocinit).display());
     if let Some(path) = static_bin() {
         println!("iocinit musl: {}", path.display());
+    }
+    if let Some(path) = before_bin() {
+        println!("iocinit before: {}", path.display());
     }
 }

@@ -212,7 +212,7 @@ pub fn run(opts: Options) -> i32 {
             return fatal(role);
         }
     };
-    let ioc_rescan = IocRescan::new(engine.config());
+    let ioc_rescan = IocRescan::default();
     let mut loop_state = Loop { role, shell, shell_pid: None, armed: None, ioc_rescan };
     let mut rotator = LogRotator::new(&engine);
     loop {
@@ -547,7 +547,6 @@ fn reload(opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server, ioc_
         return;
     };
     server.set_policy(policy(&config, &opts.layout));
-    ioc_rescan.base = config.without_ioc_files();
     // The IOC directory was read with it: a rescan still waiting has been
     // answered by this reload and need not run.
     ioc_rescan.due_ms = None;
@@ -577,12 +576,12 @@ fn replace_config(opts: &Options, engine: &mut Engine<RealOs>, server: &mut Serv
 
 /// The IOC rescan that members of the IOC group may ask for (`ioc install`,
 /// `ioc remove`, `ioc rescan`): the IOC directory is read again on top of
-/// `base`, the epoch.conf part of the configuration root last loaded;
+/// the epoch.conf part of the configuration root last loaded ([`rescan_base`]);
 /// epoch.conf itself, which root may be half-way through editing, is not
 /// read. At most one rescan runs per [`IocRescan::INTERVAL_MS`]: a request
 /// that comes sooner waits, and the next rescan answers every waiting client.
+#[derive(Default)]
 struct IocRescan {
-    base: Config,
     last_ms: Option<u64>,
     /// When the next rescan runs, while requests wait for it.
     due_ms: Option<u64>,
@@ -590,10 +589,6 @@ struct IocRescan {
 
 impl IocRescan {
     const INTERVAL_MS: u64 = 1000;
-
-    fn new(loaded: &Config) -> Self {
-        IocRescan { base: loaded.without_ioc_files(), last_ms: None, due_ms: None }
-    }
 
     /// A client asked for a rescan at `now`: true when it may run at once;
     /// otherwise it is due at the end of the interval.
@@ -612,25 +607,37 @@ impl IocRescan {
     fn run(&mut self, opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server) {
         self.last_ms = Some(sys::now_ms());
         self.due_ms = None;
-        let loaded = config::rescan_iocs_with(&config::RealFs, &self.base);
+        let base = rescan_base(engine);
+        let loaded = config::rescan_iocs_with(&config::RealFs, &base);
         report(&loaded.diagnostics);
         let Some(config) = loaded.config else {
             server.finish(Code::Fail, &format!("IOC directory not rescanned: {}", errors(&loaded.diagnostics)), engine);
             return;
         };
         replace_config(opts, engine, server, config, loaded.diagnostics.len(), "IOC directory rescanned", "problem");
-        log::info!("IOC directory {} rescanned", self.base.globals.ioc.directory.display());
+        log::info!("IOC directory {} rescanned", base.globals.ioc.directory.display());
     }
+}
+
+/// The epoch.conf part of the running configuration, what an IOC rescan
+/// reads the IOC directory on top of: without the objects of IOC files, nor
+/// those a reload removed that are kept only until they stop. Made when a
+/// rescan runs rather than kept beside the engine's (a second copy of every
+/// object for the whole run).
+fn rescan_base(engine: &Engine<RealOs>) -> Config {
+    let mut loaded = engine.config().clone();
+    let mut states = engine.objects().iter();
+    loaded.objects.retain(|_| states.next().is_some_and(|st| !st.removed));
+    loaded.without_ioc_files()
 }
 
 #[cfg(test)]
 mod tests {
     use super::IocRescan;
-    use crate::config::Config;
 
     #[test]
     fn ioc_rescans_run_at_most_once_per_interval() {
-        let mut rescan = IocRescan::new(&Config::default());
+        let mut rescan = IocRescan::default();
         assert!(rescan.request(5000), "the first runs at once");
         rescan.last_ms = Some(5000);
         assert!(!rescan.request(5200), "one more within the interval waits");

@@ -23,6 +23,18 @@ pub fn now_ms() -> u64 {
     ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
 }
 
+/// The kernel's clock ticks (USER_HZ, 100 a second on Linux) since boot
+/// now, as /proc/PID/stat counts a process's start time: floor of
+/// CLOCK_BOOTTIME, so a process started after this call never shows an
+/// earlier start time (time namespaces shift both alike).
+pub fn boot_ticks() -> u64 {
+    const NANOS_PER_TICK: u64 = 1_000_000_000 / 100;
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: as above.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    (ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64) / NANOS_PER_TICK
+}
+
 /// Seconds since the epoch (for "started at" displays only).
 pub fn wall_secs() -> i64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -774,6 +786,67 @@ pub fn fchown(fd: &Fd, uid: u32, gid: u32) {
     unsafe { libc::fchown(fd.0, uid, gid) };
 }
 
+/// A zeroed `[u8; N]` allocated once, in an anonymous mapping of its own:
+/// its pages become resident only when written. A heap buffer is zeroed, and
+/// so made resident, when it is allocated; buffers fixed at start that most
+/// runs never fill (the control server's client slots) would all count in
+/// PID 1's memory from the first moment. Where mmap fails, it is a heap
+/// buffer all the same.
+pub enum LazyBuf<const N: usize> {
+    Mapped(core::ptr::NonNull<[u8; N]>),
+    Heap(Box<[u8; N]>),
+}
+
+impl<const N: usize> LazyBuf<N> {
+    pub fn new() -> Self {
+        // SAFETY: a new private anonymous mapping of N bytes, zeroed by the
+        // kernel; it is ours alone until Drop unmaps it.
+        let p = unsafe {
+            libc::mmap(core::ptr::null_mut(), N, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+        };
+        match core::ptr::NonNull::new(p.cast::<[u8; N]>()).filter(|_| p != libc::MAP_FAILED) {
+            Some(mapped) => LazyBuf::Mapped(mapped),
+            None => LazyBuf::Heap(Box::new([0; N])),
+        }
+    }
+}
+
+impl<const N: usize> Default for LazyBuf<N> {
+    fn default() -> Self {
+        LazyBuf::new()
+    }
+}
+
+impl<const N: usize> core::ops::Deref for LazyBuf<N> {
+    type Target = [u8; N];
+    fn deref(&self) -> &[u8; N] {
+        match self {
+            // SAFETY: the mapping is valid, N bytes, and borrowed with self.
+            LazyBuf::Mapped(p) => unsafe { p.as_ref() },
+            LazyBuf::Heap(b) => b,
+        }
+    }
+}
+
+impl<const N: usize> core::ops::DerefMut for LazyBuf<N> {
+    fn deref_mut(&mut self) -> &mut [u8; N] {
+        match self {
+            // SAFETY: as above; `&mut self` makes the borrow unique.
+            LazyBuf::Mapped(p) => unsafe { p.as_mut() },
+            LazyBuf::Heap(b) => b,
+        }
+    }
+}
+
+impl<const N: usize> Drop for LazyBuf<N> {
+    fn drop(&mut self) {
+        if let LazyBuf::Mapped(p) = self {
+            // SAFETY: the mapping made in `new`, unmapped once.
+            unsafe { libc::munmap(p.as_ptr().cast(), N) };
+        }
+    }
+}
+
 /// A `core::fmt::Write` sink over a fixed byte buffer that truncates silently.
 pub struct FixedBuf<const N: usize> {
     buf: [u8; N],
@@ -816,6 +889,20 @@ impl<const N: usize> core::fmt::Write for FixedBuf<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lazy_buffer_is_zeroed_and_resident_only_where_written() {
+        const PAGE: usize = 4096;
+        let mut buf = LazyBuf::<{ 4 * PAGE }>::new();
+        assert!(matches!(buf, LazyBuf::Mapped(_)));
+        buf[PAGE] = 7;
+        let mut resident = [0u8; 4];
+        // SAFETY: mincore of the buffer's own page-aligned mapping.
+        assert_eq!(unsafe { libc::mincore(buf.as_mut_ptr().cast(), 4 * PAGE, resident.as_mut_ptr()) }, 0);
+        assert_eq!(resident[1] & 1, 1, "the written page is resident");
+        assert_eq!(resident[3] & 1, 0, "an untouched page is not: {resident:?}");
+        assert!(buf.iter().enumerate().all(|(k, &b)| b == if k == PAGE { 7 } else { 0 }));
+    }
 
     #[test]
     fn epoch_is_a_valid_local_time() {
@@ -863,6 +950,7 @@ mod tests {
         let uid = nix::unistd::getuid().as_raw();
         assert_eq!(ProcDir::open(me).unwrap().uids(), Some((uid, nix::unistd::geteuid().as_raw())));
         let own = proc_stat(me).unwrap().start_ticks;
+        assert!(own <= boot_ticks(), "a process never starts after the boot clock says now");
         assert!(own > 0 && proc_stat(1).is_none_or(|init| init.start_ticks <= own));
     }
 

@@ -318,6 +318,8 @@ fn strict_epoch_rejects_every_extension_global() {
         "StartTimeout 60",
         "PIDFileTimeout 5",
         "StopCommandTimeout 60",
+        "RestartFastFailure 2",
+        "RestartCrashLimit 3",
     ] {
         let text = format!("{line}\nDefaultRunlevel default\nObjectID a\nObjectStartCommand a\nObjectRunlevels default\nObjectEnabled true\n");
         let name = line.split(' ').next().unwrap();
@@ -343,6 +345,18 @@ fn pid_file_timeout() {
     assert_eq!(valid(&with_prelude(&format!("PIDFileTimeout 0\n{}", object("a")))).globals.pid_file_timeout, Some(0));
     assert_eq!(valid(&with_prelude(&format!("PIDFileTimeout 5\n{}", object("a")))).globals.pid_file_timeout, Some(5));
     assert_one_error(&load(&with_prelude(&format!("PIDFileTimeout 5s\n{}", object("a")))), "epoch.conf:2", "expected a number");
+}
+
+#[test]
+fn restart_policy() {
+    let g = valid(&with_prelude(&object("a"))).globals;
+    assert_eq!((g.restart_fast_failure, g.restart_crash_limit), (None, None), "the built-in defaults");
+    let g = valid(&with_prelude(&format!("RestartFastFailure 2\nRestartCrashLimit 3\n{}", object("a")))).globals;
+    assert_eq!((g.restart_fast_failure, g.restart_crash_limit), (Some(2), Some(3)));
+    for line in ["RestartFastFailure 0", "RestartCrashLimit 0"] {
+        assert_one_error(&load(&with_prelude(&format!("{line}\n{}", object("a")))), "epoch.conf:2", "expected a number of at least 1");
+    }
+    assert_one_error(&load(&with_prelude(&format!("RestartFastFailure 5s\n{}", object("a")))), "epoch.conf:2", "expected a number");
 }
 
 #[test]

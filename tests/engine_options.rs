@@ -200,6 +200,33 @@ fn autorestart_backs_off_then_shows_crashed_until_started() {
     p.poweroff();
 }
 
+#[test]
+fn restart_fast_failure_and_restart_crash_limit_set_the_restart_policy() {
+    let dir = scratch("opt-restart-policy");
+    write(
+        &dir,
+        "epoch.conf",
+        "RestartFastFailure 1\nRestartCrashLimit 2\nDefaultRunlevel default\n\
+         ObjectID svc\nObjectStartCommand /bin/sleep 603\nObjectStartPriority 1\nObjectRunlevels default\nObjectOptions FORK AUTORESTART\n\
+         ObjectID flaky\nObjectStartCommand /bin/sh -c 'exit 1'\nObjectStartPriority 1\nObjectRunlevels default\nObjectOptions FORK AUTORESTART\n",
+    );
+    let p = Pid1::boot(&dir, &[]);
+    p.wait_state("svc", "running", T);
+    let first = p.pid("svc").unwrap();
+    // It has run more than RestartFastFailure (1 s; 10 s by default): a
+    // normal run, so its death restarts it at once, without a backoff.
+    std::thread::sleep(Duration::from_millis(1500));
+    ok(p.run("/bin/kill", &["-9", &first.to_string()]));
+    assert!(wait_for(T, || p.pid("svc").is_some_and(|pid| pid != first)), "{}", p.console());
+    assert_eq!(p.state("svc"), "running");
+    assert!(!p.console().contains("svc: restarting in"), "a backoff after a normal run:\n{}", p.console());
+    // Two fast failures in a row (RestartCrashLimit 2, 10 by default) and
+    // the object is crashed.
+    p.wait_console("flaky: crashed: 2 failures in a row", T);
+    assert_eq!(p.state("flaky"), "crashed");
+    p.poweroff();
+}
+
 /// A FORK service that ignores SIGTERM and records the signals it gets.
 fn stubborn(dir: &std::path::Path) {
     write_exec(

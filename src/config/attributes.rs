@@ -201,6 +201,8 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
     extension("ProcServ", |g, v, _| set(&mut g.globals.ioc.procserv, program(v)?)),
     extension("IocEnabled", |g, v, _| set(&mut g.globals.ioc.enabled, parse_bool(v)?)),
     extension("PIDFileTimeout", |g, v, _| set(&mut g.globals.pid_file_timeout, Some(parse_u32(v)?))),
+    extension("RestartFastFailure", |g, v, _| set(&mut g.globals.restart_fast_failure, Some(at_least_one(v)?))),
+    extension("RestartCrashLimit", |g, v, _| set(&mut g.globals.restart_crash_limit, Some(at_least_one(v)?))),
     // Objects.
     Attribute { name: "ObjectID", index: 0, handler: Handler::ObjectId, once: false, extension: false, after_objects: AfterObjects::Allowed },
     object("ObjectDescription", true, |o, v, _| set(&mut o.object.description, v.to_string())),
@@ -466,6 +468,15 @@ fn status_names(value: &str) -> Result<StatusNamesSource, ValueError> {
             Ok(StatusNamesSource::Inline(StatusNames { fail: fail.to_string(), ok: ok.to_string(), warning: warning.to_string() }))
         }
         _ => Err(format!("expected FailName,OkName,WarningName or FILE path, {}", got(value))),
+    }
+}
+
+/// A count or a number of seconds that must be at least 1 (the restart
+/// policy: 0 would turn the crash-loop backoff off).
+fn at_least_one(value: &str) -> Result<u32, ValueError> {
+    match parse_u32(value) {
+        Ok(0) => Err(format!("expected a number of at least 1, {}", got(value))),
+        other => other,
     }
 }
 

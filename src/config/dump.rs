@@ -160,6 +160,8 @@ fn globals(j: &mut Json, g: &Globals) {
     opt_number(j, "start_timeout", g.start_timeout);
     opt_number(j, "pid_file_timeout", g.pid_file_timeout);
     opt_number(j, "stop_command_timeout", g.stop_command_timeout);
+    opt_number(j, "restart_fast_failure", g.restart_fast_failure);
+    opt_number(j, "restart_crash_limit", g.restart_crash_limit);
     let ioc = &g.ioc;
     j.key("ioc").begin_object();
     path_field(j, "directory", &ioc.directory);

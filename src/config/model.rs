@@ -107,6 +107,14 @@ pub const DEFAULT_PIDFILE_TIMEOUT_S: u32 = 30;
 /// rebooting.
 pub const DEFAULT_STOP_COMMAND_TIMEOUT_S: u32 = 300;
 
+/// AUTORESTART: a process that ran fewer seconds than this failed fast,
+/// when `RestartFastFailure` does not say otherwise.
+pub const DEFAULT_FAST_FAILURE_S: u32 = 10;
+
+/// AUTORESTART: fast failures in a row before an object is `crashed`, when
+/// `RestartCrashLimit` does not say otherwise (as finit's `restart:10`).
+pub const DEFAULT_CRASH_LIMIT: u32 = 10;
+
 #[derive(Debug, Clone, Default)]
 pub struct Globals {
     pub default_runlevel: String,
@@ -138,6 +146,13 @@ pub struct Globals {
     /// its process group is killed; `None` means
     /// [`DEFAULT_STOP_COMMAND_TIMEOUT_S`], 0 none.
     pub stop_command_timeout: Option<u32>,
+    /// Extension `RestartFastFailure`: an AUTORESTART process that ran
+    /// fewer seconds than this failed fast (the restart backs off); `None`
+    /// means [`DEFAULT_FAST_FAILURE_S`].
+    pub restart_fast_failure: Option<u32>,
+    /// Extension `RestartCrashLimit`: fast failures in a row before the
+    /// object is `crashed`; `None` means [`DEFAULT_CRASH_LIMIT`].
+    pub restart_crash_limit: Option<u32>,
     /// Our extensions for IOCs.
     pub ioc: IocGlobals,
 }

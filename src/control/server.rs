@@ -5,7 +5,8 @@
 //!
 //! Access: the owner (root for PID 1, the user under `--local`) may do
 //! everything; members of the IOC group may act on IOC objects; everyone may
-//! read. Client slots and their buffers are allocated once, at start.
+//! read. Client slots and their buffers are allocated once, at start; a
+//! slot's buffer takes memory only once the slot has been used.
 //!
 //! No client can hold PID 1's slots for long: one slot is kept for the
 //! owner and one more for the owner and the IOC group ([`Rank`]); each
@@ -130,7 +131,8 @@ struct Slot {
     groups: [u32; MAX_GROUPS],
     ngroups: usize,
     task: Task,
-    out: Box<[u8; MSG_MAX]>,
+    /// Resident only once a client of this slot got a reply (`LazyBuf`).
+    out: sys::LazyBuf<MSG_MAX>,
     out_len: usize,
     /// Order of acceptance, to drop the oldest idle client when full.
     serial: u64,
@@ -218,7 +220,7 @@ impl Server {
                 groups: [0; MAX_GROUPS],
                 ngroups: 0,
                 task: Task::Idle,
-                out: Box::new([0; MSG_MAX]),
+                out: sys::LazyBuf::new(),
                 out_len: 0,
                 serial: 0,
                 rank: Rank::Other,

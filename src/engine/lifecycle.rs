@@ -53,13 +53,13 @@ impl<O: Os> Engine<O> {
             st.deadline = Some(now + leftover_wait_ms(st.leftover_rounds));
             return Ok(());
         }
-        // A new run: nothing reparented before this moment is its.
-        self.objs[i].start_ticks = u64::MAX;
+        // A new run: nothing reparented that started before this moment is
+        // its (read from the boot clock, not from /proc per process started).
+        self.objs[i].start_ticks = self.os.boot_ticks();
         // IOC_STATE_DIR: made by a process of its own (a path may hang).
         if let Some(cmd) = &self.plans[i].state_dir {
             match self.os.spawn(cmd, &root_options(&self.plans[i])) {
                 Ok(pid) => {
-                    ownership::note_run_process(&mut self.os, &mut self.objs[i], pid);
                     let st = &mut self.objs[i];
                     st.helper = Some((Helper::StateDir, pid));
                     st.set(State::Prestarting);
@@ -78,7 +78,6 @@ impl<O: Os> Engine<O> {
         if let Some(cmd) = &self.plans[i].prestart {
             match self.os.spawn(cmd, &root_options(&self.plans[i])) {
                 Ok(pid) => {
-                    ownership::note_run_process(&mut self.os, &mut self.objs[i], pid);
                     let st = &mut self.objs[i];
                     st.helper = Some((Helper::Prestart, pid));
                     st.set(State::Prestarting);
@@ -161,7 +160,6 @@ impl<O: Os> Engine<O> {
                 return;
             }
         };
-        ownership::note_run_process(&mut self.os, &mut self.objs[i], pid);
         let o = &object.options;
         let now = self.os.now_ms();
         let wall = self.os.wall_secs();
@@ -177,8 +175,18 @@ impl<O: Os> Engine<O> {
                 self.start_succeeded(i);
             }
         } else if o.fork && o.no_track {
-            // Not followed from its launch; found afterwards, if at all.
-            self.track_after_start(i);
+            // Not followed from its launch; found afterwards, if at all. Just
+            // spawned, it may still be inside its execve, where /proc shows
+            // no environment (no marker): if it is not found at once, it is
+            // looked for again as a SERVICE's daemon is (`look_for_daemon`).
+            if self.untracked_process(i).is_some() {
+                self.track_after_start(i);
+            } else {
+                let st = &mut self.objs[i];
+                st.set(State::Starting);
+                st.pidfile_limit = now + SERVICE_WAIT_MS;
+                st.deadline = Some(now + SERVICE_POLL_MS);
+            }
         } else if o.forkn {
             // Started, not followed.
             self.objs[i].set(State::Done);
@@ -318,6 +326,9 @@ impl<O: Os> Engine<O> {
     /// A start failed or a process died: restart (AUTORESTART), or rest.
     pub(super) fn after_failure(&mut self, i: usize) {
         let now = self.os.now_ms();
+        let globals = &self.config.globals;
+        let fast_failure_ms = u64::from(globals.restart_fast_failure.unwrap_or(DEFAULT_FAST_FAILURE_S)) * 1000;
+        let crash_limit = globals.restart_crash_limit.unwrap_or(DEFAULT_CRASH_LIMIT);
         let object = &self.config.objects[i];
         let st = &mut self.objs[i];
         let shutting_down = matches!(self.phase, Phase::ShuttingDown(_));
@@ -327,14 +338,14 @@ impl<O: Os> Engine<O> {
             return;
         }
         let ran = now.saturating_sub(st.since_ms);
-        if ran >= FAST_FAILURE_MS && st.outcome != Some(Outcome::Fail) {
+        if ran >= fast_failure_ms && st.outcome != Some(Outcome::Fail) {
             st.fast_failures = 0;
         } else {
             st.fast_failures += 1;
         }
-        if st.fast_failures >= CRASH_LIMIT {
+        if st.fast_failures >= crash_limit {
             st.set(State::Crashed);
-            st.set_note(format_args!("crashed: {CRASH_LIMIT} failures in a row, not restarted"));
+            st.set_note(format_args!("crashed: {crash_limit} failures in a row, not restarted"));
             log::error!("{}: {}", object.id, st.note);
             return;
         }
@@ -456,12 +467,14 @@ impl<O: Os> Engine<O> {
     }
 
     /// SERVICE: a daemonized service's process was reparented to us and
-    /// belongs to the object (module `ownership`). A daemon caught in the
+    /// belongs to the object (module `ownership`); a FORK NOTRACK object's
+    /// process not found at its launch is looked for the same way
+    /// (`untracked_process`: its pid file first). A process caught in the
     /// middle of its execve shows no environment for that instant, so until
     /// `pidfile_limit` the object stays Starting (without a process) and
     /// its deadline brings us back here.
     pub(super) fn look_for_daemon(&mut self, i: usize) {
-        if let Some(pid) = self.find_daemon(i) {
+        if let Some(pid) = self.untracked_process(i) {
             self.objs[i].main_pid = Some(pid);
             self.objs[i].set(State::Running);
             self.start_succeeded(i);
@@ -472,7 +485,9 @@ impl<O: Os> Engine<O> {
             self.objs[i].deadline = Some(now + SERVICE_POLL_MS);
             return;
         }
-        log::warn!("{}: SERVICE started but no daemon process was found", self.config.objects[i].id);
+        if self.config.objects[i].options.service {
+            log::warn!("{}: SERVICE started but no daemon process was found", self.config.objects[i].id);
+        }
         self.objs[i].set(State::Done);
         self.start_succeeded(i);
     }
@@ -605,7 +620,8 @@ impl<O: Os> Engine<O> {
         st.outcome = Some(Outcome::Done);
         // Started without a process to follow (NOTRACK, a pid file that came
         // late): what runs for it now is stopped, not left running.
-        let untracked = st.state == State::Done && (object.options.no_track || self.plans[i].pid_file.is_some());
+        let looked_for = st.state == State::Done || (st.state == State::Starting && st.main_pid.is_none());
+        let untracked = looked_for && (object.options.no_track || self.plans[i].pid_file.is_some());
         if untracked && object.console.is_none() {
             self.objs[i].main_pid = self.untracked_process(i);
         }

@@ -30,10 +30,13 @@ mod sequence;
 
 use std::ffi::CString;
 
-use crate::config::{Config, ExitResult, StopMethod, DEFAULT_PIDFILE_TIMEOUT_S, DEFAULT_START_TIMEOUT_S, DEFAULT_STOP_COMMAND_TIMEOUT_S};
+use crate::config::{
+    Config, ExitResult, StopMethod, DEFAULT_CRASH_LIMIT, DEFAULT_FAST_FAILURE_S, DEFAULT_PIDFILE_TIMEOUT_S, DEFAULT_START_TIMEOUT_S,
+    DEFAULT_STOP_COMMAND_TIMEOUT_S,
+};
 use crate::spawn::{self, Redirect};
 use crate::sys::{ExitStatus, Pid};
-use object::{backoff_ms, Cause, Handle, Handles, Helper, ObjState, Outcome, State, CRASH_LIMIT, FAST_FAILURE_MS};
+use object::{backoff_ms, Cause, Handle, Handles, Helper, ObjState, Outcome, State};
 use os::Os;
 use plan::{ObjectPlan, OutputPlan};
 use lifecycle::root_options;

@@ -132,10 +132,10 @@ pub enum Cause {
     Shutdown,
 }
 
-/// Restart policy: a process that ran less than this failed "fast".
-pub const FAST_FAILURE_MS: u64 = 10_000;
-/// Fast failures in a row before an object is marked crashed (as finit).
-pub const CRASH_LIMIT: u32 = 10;
+/// Restart policy: a process that ran less than `RestartFastFailure`
+/// seconds failed "fast" and backs off; `RestartCrashLimit` fast failures in
+/// a row and the object is crashed (config::DEFAULT_FAST_FAILURE_S and
+/// DEFAULT_CRASH_LIMIT).
 /// First backoff after a fast failure; doubles up to [`MAX_BACKOFF_MS`].
 pub const FIRST_BACKOFF_MS: u64 = 250;
 pub const MAX_BACKOFF_MS: u64 = 30_000;
@@ -246,10 +246,11 @@ pub struct ObjState {
     pub removed: bool,
     /// `restart`: start again as soon as the stop completes.
     pub restart_after_stop: bool,
-    /// When the current run began: the earliest start time (kernel clock
-    /// ticks since boot) of a process it started. Processes reparented to
-    /// the supervisor that started before it are not this run's. `u64::MAX`
-    /// before any run.
+    /// When the current run began, in kernel clock ticks since boot (the
+    /// boot clock read as its start began, no later than any process it
+    /// started; after a re-exec, its process's start time). Processes
+    /// reparented to the supervisor that started before it are not this
+    /// run's. `u64::MAX` before any run.
     pub start_ticks: u64,
     /// Rounds in a row that found leftover processes to kill (the backoff
     /// before the next start, and how often that is logged).

@@ -84,6 +84,9 @@ pub trait Os {
     fn now_ms(&self) -> u64;
     /// Wall-clock seconds since the epoch.
     fn wall_secs(&self) -> i64;
+    /// Kernel clock ticks since boot, in the unit of [`ProcInfo::start_ticks`]:
+    /// a process started after this reading never shows an earlier start.
+    fn boot_ticks(&self) -> u64;
     /// The supervisor's own pid (1 as init; what orphans are reparented to).
     fn self_pid(&self) -> Pid;
     fn spawn(&mut self, cmd: &Command, opts: &spawn::Options<'_>) -> Result<Pid, SpawnError>;
@@ -184,6 +187,10 @@ impl Os for RealOs {
 
     fn wall_secs(&self) -> i64 {
         sys::wall_secs()
+    }
+
+    fn boot_ticks(&self) -> u64 {
+        sys::boot_ticks()
     }
 
     fn self_pid(&self) -> Pid {

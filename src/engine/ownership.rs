@@ -67,11 +67,3 @@ impl<O: Os> Engine<O> {
         belongs(&mut self.os, &self.plans[i], &self.objs[i], pid)
     }
 }
-
-/// A process the object of `st` started (`pid`, just spawned): its current
-/// run began no later than that process did.
-pub(super) fn note_run_process<O: Os>(os: &mut O, st: &mut ObjState, pid: Pid) {
-    if let Some(info) = os.process(pid) {
-        st.start_ticks = st.start_ticks.min(info.start_ticks);
-    }
-}

@@ -186,12 +186,15 @@ pub fn ioc_log_dir(config: &Config, layout: &Layout) -> std::path::PathBuf {
 /// `ObjectID: message` lines.
 pub fn build(config: &Config, layout: &Layout) -> (Vec<ObjectPlan>, Vec<String>) {
     let base = base_env(layout);
+    // Who runs the supervisor, by name: looked up once, and only where it
+    // matters (--local), not once per object in the passwd file.
+    let me = if layout.local { nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.name) } else { None };
     let mut problems = Vec::new();
     let plans = config
         .objects
         .iter()
         .map(|object| {
-            let (plan, mut p) = build_one(config, layout, &base, object);
+            let (plan, mut p) = build_one(config, layout, &base, me.as_deref(), object);
             problems.extend(p.drain(..).map(|m| format!("{}: {m}", object.id)));
             plan
         })
@@ -199,7 +202,7 @@ pub fn build(config: &Config, layout: &Layout) -> (Vec<ObjectPlan>, Vec<String>)
     (plans, problems)
 }
 
-fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object) -> (ObjectPlan, Vec<String>) {
+fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>, object: &Object) -> (ObjectPlan, Vec<String>) {
     let mut problems = Vec::new();
     let mut env = base.to_vec();
     for e in config.globals.env.iter().chain(&object.env) {
@@ -243,9 +246,8 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
     // unprivileged --local supervisor cannot switch at all: it runs a board's
     // IOC files (IOC_USER="ioc-srv") as the user who started it. (Other
     // objects naming someone else still fail to start, as documented.)
-    let me = nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.name);
     let as_myself = layout.local && object.console.is_some() && !nix::unistd::geteuid().is_root();
-    let user = if as_myself { None } else { wanted_user.filter(|u| !(layout.local && me.as_deref() == Some(*u))) };
+    let user = if as_myself { None } else { wanted_user.filter(|u| !(layout.local && me == Some(*u))) };
     let mut start_problem = None;
     let mut credentials = match resolve_credentials(user, wanted_group.filter(|_| user.is_some() || !layout.local)) {
         Ok(c) => c,
@@ -420,7 +422,7 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], object: &Object)
         start_problem,
         uid,
         credentials,
-        user: if as_myself { me } else { wanted_user.map(str::to_string) },
+        user: if as_myself { me.map(str::to_string) } else { wanted_user.map(str::to_string) },
         group,
         cwd,
         stdin_null: is_console,

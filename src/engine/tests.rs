@@ -44,6 +44,9 @@ impl Os for Fake {
     fn wall_secs(&self) -> i64 {
         1_700_000_000 + (self.now / 1000) as i64
     }
+    fn boot_ticks(&self) -> u64 {
+        self.now
+    }
     fn self_pid(&self) -> Pid {
         1
     }
@@ -373,7 +376,7 @@ fn autorestart_restarts_at_once_after_a_long_run_and_backs_off_when_fast() {
     assert_eq!(e.spawned().len(), 2);
     // Now fail fast: backoff grows, then the object is marked crashed.
     let mut delays = Vec::new();
-    for _ in 0..CRASH_LIMIT {
+    for _ in 0..crate::config::DEFAULT_CRASH_LIMIT {
         let pid = e.pid_of("/bin/d");
         e.exit(pid, 1);
         if e.state("d") == State::Crashed {
@@ -392,6 +395,36 @@ fn autorestart_restarts_at_once_after_a_long_run_and_backs_off_when_fast() {
     // A manual start clears it.
     e.start(i).unwrap();
     assert_eq!(e.state("d"), State::Running);
+}
+
+#[test]
+fn restart_fast_failure_and_restart_crash_limit_set_the_policy() {
+    let mut c = config(vec![with(object("d", "/bin/d", 1), |o| {
+        o.fork = true;
+        o.autorestart = true;
+    })]);
+    c.globals.restart_fast_failure = Some(2);
+    c.globals.restart_crash_limit = Some(3);
+    let mut e = booted(c);
+    // 3 s is a normal run under RestartFastFailure 2 (a fast failure by default).
+    e.wait(3_000);
+    let pid = e.pid_of("/bin/d");
+    e.signaled(pid, libc::SIGKILL);
+    assert_eq!(e.state("d"), State::Running, "restarted at once, without backoff");
+    assert_eq!(e.spawned().len(), 2);
+    // The third fast failure in a row, not the tenth, marks it crashed.
+    for n in 1..=3 {
+        let pid = e.pid_of("/bin/d");
+        e.exit(pid, 1);
+        if n == 3 {
+            break;
+        }
+        assert_eq!(e.state("d"), State::Restarting);
+        e.wait(e.next_deadline().unwrap() - e.os.now);
+    }
+    assert_eq!(e.state("d"), State::Crashed);
+    let i = e.find("d").unwrap();
+    assert!(e.object(i).note.contains("crashed: 3 failures in a row"), "{}", e.object(i).note);
 }
 
 #[test]

@@ -183,6 +183,9 @@ impl Os for FakeOs {
     fn wall_secs(&self) -> i64 {
         1_700_000_000 + (self.now / 1000) as i64
     }
+    fn boot_ticks(&self) -> u64 {
+        0
+    }
     fn self_pid(&self) -> Pid {
         1
     }
