@@ -355,6 +355,9 @@ fn fatal(role: Role) -> i32 {
 fn boot_system(config: &Config, opts: &Options, role: Role) {
     pid1::mount_filesystems(&config.globals.mount_virtual, &opts.layout.run_dir);
     if role == Role::Boot {
+        // An initramfs has no /dev/kmsg before devtmpfs is mounted: the
+        // first try, before the configuration, found none.
+        crate::logging::open_kmsg();
         pid1::set_names(config);
         pid1::set_cad(config.globals.disable_cad);
     }

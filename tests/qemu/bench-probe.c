@@ -1,0 +1,304 @@
+/* tests/qemu/bench-probe.c: the guest half of the boot benchmark
+ * (tests/qemu/bench), built static for the board and put into the benchmark
+ * images as /usr/libexec/bench/probe.
+ *
+ *   probe NAME...
+ *
+ * Started early by the init under test (iocinit: an object of start priority
+ * 1; BusyBox init: /etc/init.d/S01bench-probe), it polls, every 10 ms, until
+ * the console of every IOC NAME (/run/procserv/NAME/control) accepts a
+ * connection and greets it with procServ's banner; then, every 20 ms, until
+ * every IOC answers Channel Access: a caget of NAME:ai1 on each, spoken here
+ * (the board's EPICS build has no caget): a UDP search, then over TCP the
+ * channel's creation and a READ_NOTIFY that must return a value. Each
+ * milestone is written to /dev/kmsg, so the kernel stamps it with the same
+ * clock as its own "Run /sbin/init as init process" (the hand-off to init).
+ * At the end the probe reads the kernel's log back and prints one line on its
+ * standard output (the serial console):
+ *
+ *   BENCH n=N handoff=S first-console=S consoles=S ca=S
+ *
+ * with the printk times in seconds (-1: not found). Each poll is a connect
+ * and a read per console, then one datagram and a TCP exchange per IOC, so
+ * the probe takes little of the one emulated CPU the IOCs boot on.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_IOCS 64
+
+static void sleep_ms(long ms)
+{
+    struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&t, &t) != 0 && errno == EINTR) {
+    }
+}
+
+/* Writes a milestone to the kernel's log (retried until /dev/kmsg exists:
+ * the init under test mounts devtmpfs). */
+static void milestone(const char *what)
+{
+    char line[128];
+    int n = snprintf(line, sizeof line, "bench-probe: %s\n", what);
+    for (;;) {
+        int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            if (write(fd, line, (size_t)n) < 0)
+                perror("bench-probe: /dev/kmsg");
+            close(fd);
+            return;
+        }
+        sleep_ms(10);
+    }
+}
+
+/* Whether the console of IOC `name` accepts a connection and procServ greets
+ * it (its banner starts "@@@ Welcome to procServ"). */
+static int console_accepts(const char *name)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    char buf[512];
+    size_t have = 0;
+    int ok = 0;
+    snprintf(addr.sun_path, sizeof addr.sun_path, "/run/procserv/%s/control", name);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        /* procServ sends telnet negotiation, then the banner. */
+        while (!ok && have < sizeof buf - 1 && poll(&p, 1, 5000) == 1) {
+            ssize_t got = read(fd, buf + have, sizeof buf - 1 - have);
+            if (got <= 0)
+                break;
+            have += (size_t)got;
+            buf[have] = '\0';
+            ok = memmem(buf, have, "procServ", 8) != NULL;
+        }
+    }
+    close(fd);
+    return ok;
+}
+
+/* --- Channel Access, as caget speaks it (the protocol of EPICS base's
+ * ca/client: every message a 16-byte big-endian header, payloads padded to
+ * 8 bytes, minor protocol version 13). */
+enum {
+    CA_VERSION = 0, CA_READ_NOTIFY = 15, CA_SEARCH = 6, CA_ERROR = 11, CA_CREATE_CHAN = 18,
+    CA_CREATE_CH_FAIL = 26, CA_MINOR = 13, CA_DONT_REPLY = 5, DBR_DOUBLE = 6, ECA_NORMAL = 1,
+};
+#define CA_PORT 5064
+#define CA_HEADER 16
+
+struct ca_header {
+    unsigned cmd, size, type, count;
+    uint32_t p1, p2;
+};
+
+static size_t ca_put(unsigned char *out, unsigned cmd, const char *payload, unsigned type, unsigned count,
+                     uint32_t p1, uint32_t p2)
+{
+    size_t len = payload ? strlen(payload) + 1 : 0, padded = (len + 7) & ~(size_t)7;
+    uint16_t h16[4] = { htons(cmd), htons((uint16_t)padded), htons(type), htons(count) };
+    uint32_t h32[2] = { htonl(p1), htonl(p2) };
+    memcpy(out, h16, 8);
+    memcpy(out + 8, h32, 8);
+    memset(out + CA_HEADER, 0, padded);
+    if (payload)
+        memcpy(out + CA_HEADER, payload, len);
+    return CA_HEADER + padded;
+}
+
+static void ca_get_header(const unsigned char *in, struct ca_header *h)
+{
+    uint16_t h16[4];
+    uint32_t h32[2];
+    memcpy(h16, in, 8);
+    memcpy(h32, in + 8, 8);
+    h->cmd = ntohs(h16[0]), h->size = ntohs(h16[1]), h->type = ntohs(h16[2]), h->count = ntohs(h16[3]);
+    h->p1 = ntohl(h32[0]), h->p2 = ntohl(h32[1]);
+}
+
+/* Reads exactly `len` bytes within `ms` milliseconds in all. */
+static int read_full(int fd, unsigned char *buf, size_t len, int ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    for (size_t have = 0; have < len;) {
+        if (poll(&p, 1, ms) != 1)
+            return 0;
+        ssize_t got = read(fd, buf + have, len - have);
+        if (got <= 0)
+            return 0;
+        have += (size_t)got;
+    }
+    return 1;
+}
+
+/* Reads messages until one with command `want` (or a failure) arrives. */
+static int ca_expect(int fd, unsigned want, struct ca_header *h, unsigned char *payload, size_t cap)
+{
+    for (int messages = 0; messages < 16; messages++) {
+        unsigned char head[CA_HEADER];
+        if (!read_full(fd, head, CA_HEADER, 2000))
+            return 0;
+        ca_get_header(head, h);
+        if (h->size > cap || !read_full(fd, payload, h->size, 2000))
+            return 0;
+        if (h->cmd == want)
+            return 1;
+        if (h->cmd == CA_CREATE_CH_FAIL || h->cmd == CA_ERROR)
+            return 0;
+    }
+    return 0;
+}
+
+/* A CA read of `pv` (as a double) from the server at `server`: connect,
+ * version, create the channel, READ_NOTIFY. */
+static int ca_read(const struct sockaddr_in *server, const char *pv)
+{
+    unsigned char out[256], payload[512];
+    struct ca_header h;
+    int ok = 0;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    if (connect(fd, (const struct sockaddr *)server, sizeof *server) == 0) {
+        size_t len = ca_put(out, CA_VERSION, NULL, 0, CA_MINOR, 0, 0);
+        len += ca_put(out + len, CA_CREATE_CHAN, pv, 0, 0, 1, CA_MINOR);
+        if (write(fd, out, len) == (ssize_t)len && ca_expect(fd, CA_CREATE_CHAN, &h, payload, sizeof payload)) {
+            len = ca_put(out, CA_READ_NOTIFY, NULL, DBR_DOUBLE, 1, h.p2, 1);
+            ok = write(fd, out, len) == (ssize_t)len && ca_expect(fd, CA_READ_NOTIFY, &h, payload, sizeof payload)
+                 && h.p1 == ECA_NORMAL && h.size >= 8;
+        }
+    }
+    close(fd);
+    return ok;
+}
+
+/* One caget-like round over every IOC's NAME:ai1: a UDP search by broadcast
+ * on the loopback network (the IOCs share the CA server port, and a
+ * broadcast reaches every IOC's UDP socket), then a CA read over TCP from the
+ * server that answered for each. Whether every IOC answered both. */
+static int all_answer_ca(char **names, int n)
+{
+    static char pvs[MAX_IOCS][80];
+    struct sockaddr_in servers[MAX_IOCS];
+    char found[MAX_IOCS] = { 0 };
+    unsigned char out[CA_HEADER * (MAX_IOCS + 1) + 80 * MAX_IOCS], in[1024];
+    int left = n, ok = 1;
+    size_t len = ca_put(out, CA_VERSION, NULL, 0, CA_MINOR, 0, 0);
+    for (int i = 0; i < n; i++) {
+        snprintf(pvs[i], sizeof pvs[i], "%s:ai1", names[i]);
+        len += ca_put(out + len, CA_SEARCH, pvs[i], CA_DONT_REPLY, CA_MINOR, (uint32_t)i, (uint32_t)i);
+    }
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), on = 1;
+    if (fd < 0)
+        return 0;
+    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(CA_PORT) };
+    to.sin_addr.s_addr = htonl(0x7fffffff); /* 127.255.255.255 */
+    setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof on);
+    if (sendto(fd, out, len, 0, (struct sockaddr *)&to, sizeof to) != (ssize_t)len) {
+        close(fd);
+        return 0;
+    }
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    while (left > 0 && poll(&p, 1, 50) == 1) {
+        struct sockaddr_in from;
+        socklen_t from_len = sizeof from;
+        ssize_t got = recvfrom(fd, in, sizeof in, 0, (struct sockaddr *)&from, &from_len);
+        for (ssize_t at = 0; got > 0 && at + CA_HEADER <= got;) {
+            struct ca_header h;
+            ca_get_header(in + at, &h);
+            at += CA_HEADER + (ssize_t)h.size;
+            if (h.cmd != CA_SEARCH || h.p2 >= (uint32_t)n || found[h.p2])
+                continue;
+            found[h.p2] = 1;
+            left--;
+            servers[h.p2] = from;
+            servers[h.p2].sin_port = htons((uint16_t)h.type);
+            if (h.p1 != 0xffffffffu)
+                servers[h.p2].sin_addr.s_addr = htonl(h.p1);
+        }
+    }
+    close(fd);
+    for (int i = 0; ok && i < n; i++)
+        ok = found[i] && ca_read(&servers[i], pvs[i]);
+    return ok;
+}
+
+/* The printk time (seconds) of the first record in the kernel's log whose
+ * text contains `a` and, if given, `b`; -1 if none. */
+static double printk_time(const char *a, const char *b)
+{
+    char rec[2048];
+    double found = -1;
+    int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    for (;;) {
+        ssize_t got = read(fd, rec, sizeof rec - 1);
+        if (got < 0 && errno == EPIPE)
+            continue; /* overwritten records: go on with the next */
+        if (got <= 0)
+            break;
+        rec[got] = '\0';
+        /* "PRIO,SEQ,USEC,FLAGS;TEXT" */
+        char *text = strchr(rec, ';');
+        unsigned long long usec;
+        if (!text || sscanf(rec, "%*u,%*u,%llu", &usec) != 1)
+            continue;
+        text++;
+        if (strstr(text, a) && (!b || strstr(text, b))) {
+            found = (double)usec / 1e6;
+            break;
+        }
+    }
+    close(fd);
+    return found;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || argc - 1 > MAX_IOCS) {
+        fprintf(stderr, "usage: probe NAME... (at most %d names)\n", MAX_IOCS);
+        return 2;
+    }
+    char **names = argv + 1;
+    int n = argc - 1;
+    char accepted[MAX_IOCS] = { 0 };
+    int left = n;
+
+    while (left > 0) {
+        for (int i = 0; i < n; i++) {
+            if (!accepted[i] && console_accepts(names[i])) {
+                accepted[i] = 1;
+                if (left-- == n)
+                    milestone("first console accepts");
+            }
+        }
+        if (left > 0)
+            sleep_ms(10);
+    }
+    milestone("every console accepts");
+    while (!all_answer_ca(names, n))
+        sleep_ms(20);
+    milestone("every IOC answers Channel Access");
+
+    printf("BENCH n=%d handoff=%.6f first-console=%.6f consoles=%.6f ca=%.6f\n", n,
+           printk_time("Run ", " as init process"), printk_time("bench-probe: first console", NULL),
+           printk_time("bench-probe: every console", NULL), printk_time("bench-probe: every IOC", NULL));
+    fflush(stdout);
+    return 0;
+}
