@@ -286,3 +286,39 @@ fn hash_files_have_buildroot_format_and_cover_each_download() {
         }
     }
 }
+
+/// `name=value` of a shell assignment line in a script.
+fn shell_value(script: &str, name: &str) -> String {
+    let prefix = format!("{name}=");
+    script
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}...` line"))
+        .trim_matches(['"', '\''])
+        .to_string()
+}
+
+#[test]
+fn epics_softioc_package_builds_what_the_demo_ioc_runs() {
+    // The same sdist as board/common/build-epics (the QEMU boards' softIoc):
+    // one EPICS release for epics-gen, whichever way the image is made.
+    let build_epics = read(&repo().join("board/common/build-epics"));
+    let mk = read(&tree().join("package/epics-softioc/epics-softioc.mk"));
+    let version = shell_value(&build_epics, "version");
+    let sha256 = shell_value(&build_epics, "sha256");
+    assert_eq!(mk_words(&mk, "EPICS_SOFTIOC_VERSION"), [version.clone()], "epics-softioc.mk and board/common/build-epics pin different releases");
+    let hash = read(&tree().join("package/epics-softioc/epics-softioc.hash"));
+    let line = format!("sha256  {sha256}  epicscorelibs-{version}.tar.gz");
+    assert!(hash.lines().any(|l| l == line), "epics-softioc.hash: expected `{line}` (board/common/build-epics's pin)");
+    assert!(mk.contains("$(BR2_EXTERNAL_IOCINIT_PATH)/../board/common/epics-gen"), "epics-softioc.mk must generate with board/common/epics-gen");
+    assert!(repo().join("board/common/epics-gen").is_file(), "board/common/epics-gen is missing");
+    // The demo IOC's st.cmd runs /usr/bin/softIoc: the package links it,
+    // and the demo IOC option brings the package in.
+    let st_cmd = read(&repo().join("rootfs/opt/iocs/demo/iocBoot/iocdemo/st.cmd"));
+    assert!(st_cmd.starts_with("#!/usr/bin/softIoc\n"), "the demo IOC's st.cmd no longer starts with #!/usr/bin/softIoc");
+    assert!(mk.contains("$(TARGET_DIR)/usr/bin/softIoc"), "epics-softioc.mk must install /usr/bin/softIoc");
+    let iocinit_config = read(&tree().join("package/iocinit/Config.in"));
+    let demo = iocinit_config.split("config BR2_PACKAGE_IOCINIT_DEMO_IOC\n").nth(1).expect("no BR2_PACKAGE_IOCINIT_DEMO_IOC");
+    let demo = demo.split("\n\n").next().unwrap();
+    assert!(demo.contains("\tselect BR2_PACKAGE_EPICS_SOFTIOC\n"), "BR2_PACKAGE_IOCINIT_DEMO_IOC must select BR2_PACKAGE_EPICS_SOFTIOC");
+}
