@@ -306,7 +306,7 @@ fn epics_softioc_package_builds_what_the_demo_ioc_runs() {
     let mk = read(&tree().join("package/epics-softioc/epics-softioc.mk"));
     let version = shell_value(&build_epics, "version");
     let sha256 = shell_value(&build_epics, "sha256");
-    assert_eq!(mk_words(&mk, "EPICS_SOFTIOC_VERSION"), [version.clone()], "epics-softioc.mk and board/common/build-epics pin different releases");
+    assert_eq!(mk_words(&mk, "EPICS_SOFTIOC_VERSION"), std::slice::from_ref(&version), "epics-softioc.mk and board/common/build-epics pin different releases");
     let hash = read(&tree().join("package/epics-softioc/epics-softioc.hash"));
     let line = format!("sha256  {sha256}  epicscorelibs-{version}.tar.gz");
     assert!(hash.lines().any(|l| l == line), "epics-softioc.hash: expected `{line}` (board/common/build-epics's pin)");
