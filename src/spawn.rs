@@ -860,12 +860,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn spawns_with_redirect_cwd_and_env() {
-        let dir = std::env::temp_dir().join(format!("iocinit-spawn-{}", std::process::id()));
+    /// A fresh directory TAG-PID, with the paths of its file `out` and of
+    /// itself as C strings.
+    fn scratch_dir(tag: &str) -> (std::path::PathBuf, CString, CString) {
+        let dir = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let out = CString::new(dir.join("out").to_str().unwrap()).unwrap();
         let cwd = CString::new(dir.to_str().unwrap()).unwrap();
+        (dir, out, cwd)
+    }
+
+    #[test]
+    fn spawns_with_redirect_cwd_and_env() {
+        let (dir, out, cwd) = scratch_dir("iocinit-spawn");
         // A unit test is not iocinit: no trampoline to exec, the child changes
         // directory itself (the fallback; tests/engine_seccomp.rs and
         // tests/trust_spawn.rs run the trampoline).
@@ -880,10 +887,7 @@ mod tests {
 
     #[test]
     fn a_clone_runs_the_same_command_after_the_original_is_gone() {
-        let dir = std::env::temp_dir().join(format!("iocinit-spawn-clone-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = CString::new(dir.join("out").to_str().unwrap()).unwrap();
-        let cwd = CString::new(dir.to_str().unwrap()).unwrap();
+        let (dir, out, cwd) = scratch_dir("iocinit-spawn-clone");
         let original = Command::from_line("pwd; echo $IOCINIT_TEST", false, &env()).unwrap().with_working_directory_through(&cwd, NO_TRAMPOLINE);
         let copy = original.clone();
         drop(original);

@@ -29,7 +29,7 @@ mod ns;
 mod pty;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use ioc_support::*;
@@ -46,6 +46,23 @@ fn fails_saying(out: &Output, says: &str, what: &str) {
 
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A session of iocit-local with an iocBoot directory `boot/NAME` whose
+/// st.cmd is `st_cmd`, and the IOC directory `conf` that
+/// IOC_RUNNER_LOCAL_CONF_DIR names, both the user's.
+fn boot_session(tag: &str, name: &str, st_cmd: &str) -> (Scratch, LocalSession, PathBuf, PathBuf) {
+    let scratch = Scratch::new(tag);
+    let mut s = LocalSession::new(scratch.path());
+    let conf_dir = scratch.path().join("conf");
+    let boot = scratch.path().join("boot").join(name);
+    std::fs::create_dir_all(&conf_dir).unwrap();
+    std::fs::create_dir_all(&boot).unwrap();
+    ns::write_exec(&boot, "st.cmd", st_cmd);
+    s.give(&scratch.path().join("boot"));
+    s.give(&conf_dir);
+    s.set("IOC_RUNNER_LOCAL_CONF_DIR", &conf_dir);
+    (scratch, s, conf_dir, boot)
 }
 
 #[test]
@@ -84,16 +101,7 @@ fn an_unknown_ioc_is_explained_in_the_peers_words() {
 
 #[test]
 fn local_install_follows_the_conf_dir_variable_and_names_a_directory_it_may_not_write() {
-    let scratch = Scratch::new("peer-install");
-    let mut s = LocalSession::new(scratch.path());
-    let conf_dir = scratch.path().join("conf");
-    let boot = scratch.path().join("boot/iochint");
-    std::fs::create_dir_all(&conf_dir).unwrap();
-    std::fs::create_dir_all(&boot).unwrap();
-    ns::write_exec(&boot, "st.cmd", "#!/bin/sh\necho 'iocRun: All initialization complete'\nexec sleep 600\n");
-    s.give(&scratch.path().join("boot"));
-    s.give(&conf_dir);
-    s.set("IOC_RUNNER_LOCAL_CONF_DIR", &conf_dir);
+    let (scratch, s, conf_dir, boot) = boot_session("peer-install", "iochint", "#!/bin/sh\necho 'iocRun: All initialization complete'\nexec sleep 600\n");
     // A supervisor serving IOC_RUNNER_LOCAL_CONF_DIR (it runs nothing).
     ok(s.ioc(&["list"]), "list");
     assert!(s.answers());
@@ -168,17 +176,8 @@ fn system_mode_checks_the_file_first_and_ignores_the_log_dir_with_the_peers_warn
 
 #[test]
 fn start_reads_crash_log_patterns_extra_again_and_ignores_a_bad_one_with_the_peers_warning() {
-    let scratch = Scratch::new("peer-extra");
-    let mut s = LocalSession::new(scratch.path());
-    let conf_dir = scratch.path().join("conf");
-    let boot = scratch.path().join("boot/iocextra");
-    std::fs::create_dir_all(&conf_dir).unwrap();
-    std::fs::create_dir_all(&boot).unwrap();
     // The token comes after iocInit's last line: a warning, not a failure.
-    ns::write_exec(&boot, "st.cmd", "#!/bin/sh\necho 'iocRun: All initialization complete'\necho 'MYTOKEN42 on the bus'\nexec sleep 600\n");
-    s.give(&scratch.path().join("boot"));
-    s.give(&conf_dir);
-    s.set("IOC_RUNNER_LOCAL_CONF_DIR", &conf_dir);
+    let (_scratch, s, conf_dir, boot) = boot_session("peer-extra", "iocextra", "#!/bin/sh\necho 'iocRun: All initialization complete'\necho 'MYTOKEN42 on the bus'\nexec sleep 600\n");
     ok(s.ioc(&["install", boot.to_str().unwrap()]), "install");
     let installed = conf_dir.join("iocextra.conf");
     let original = std::fs::read_to_string(&installed).unwrap();
@@ -212,16 +211,7 @@ fn start_reads_crash_log_patterns_extra_again_and_ignores_a_bad_one_with_the_pee
 
 #[test]
 fn local_install_writes_the_console_of_the_run_directory_named_now() {
-    let scratch = Scratch::new("peer-port");
-    let mut s = LocalSession::new(scratch.path());
-    let conf_dir = scratch.path().join("conf");
-    let boot = scratch.path().join("boot/iocport");
-    std::fs::create_dir_all(&conf_dir).unwrap();
-    std::fs::create_dir_all(&boot).unwrap();
-    ns::write_exec(&boot, "st.cmd", "#!/bin/sh\nexec sleep 600\n");
-    s.give(&scratch.path().join("boot"));
-    s.give(&conf_dir);
-    s.set("IOC_RUNNER_LOCAL_CONF_DIR", &conf_dir);
+    let (scratch, s, conf_dir, boot) = boot_session("peer-port", "iocport", "#!/bin/sh\nexec sleep 600\n");
     let boot_arg = boot.to_str().unwrap();
     // Generated for one run directory, installed with another named: the
     // IOC_PORT of the installed file is the console served now.
