@@ -489,7 +489,7 @@ fn start(common: &Common, verb: Verb, name: &str, no_wait: bool, timeout: u64) -
                     ),
                     None => println!("IOC '{name}' successfully started."),
                 }
-                println!("{name} is ready ({:.1} s): {}", ready.elapsed.as_secs_f64(), ready.line.trim());
+                println!("{name} is ready ({} s): {}", list::seconds(ready.elapsed), ready.line.trim());
                 EXIT_OK
             }
             Err(e @ ready::NotReady::TimedOut { .. }) if still_running(common, name) => {
