@@ -88,12 +88,16 @@ impl Json {
         self
     }
 
-    pub fn float(&mut self, value: f64) -> &mut Self {
+    /// A count of thousandths as a decimal number, written as Rust writes
+    /// the f64 (`1240` as `1.24`, `2000` as `2`) without float formatting.
+    pub fn thousandths(&mut self, value: u64) -> &mut Self {
         self.before_value();
-        if value.is_finite() {
-            let _ = write!(self.out, "{value}");
-        } else {
-            self.out.push_str("null");
+        let _ = write!(self.out, "{}", value / 1000);
+        if value % 1000 != 0 {
+            let _ = write!(self.out, ".{:03}", value % 1000);
+            while self.out.ends_with('0') {
+                self.out.pop();
+            }
         }
         self
     }
@@ -155,6 +159,15 @@ pub fn escape_into(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thousandths_read_as_the_f64_would() {
+        for value in (0..20_000).chain([999_999, 1_000_001, 123_456_789_012]) {
+            let mut j = Json::new();
+            j.thousandths(value);
+            assert_eq!(j.finish(), format!("{}", value as f64 / 1000.0), "{value}");
+        }
+    }
 
     #[test]
     fn nested_document_has_commas_in_the_right_places() {

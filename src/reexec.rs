@@ -211,17 +211,7 @@ pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _sig
     if opts.layout.local {
         args.push("--local".into());
     }
-    // vars() would panic on a variable that is not UTF-8 (the kernel puts
-    // unknown `word=value` arguments in init's environment, any bytes).
-    let env: Vec<String> = std::env::vars_os()
-        .filter_map(|(k, v)| match (k.to_str(), v.to_str()) {
-            (Some(k), Some(v)) => Some(format!("{k}={v}")),
-            _ => {
-                log::warn!("reexec: dropping environment variable {k:?} (not UTF-8)");
-                None
-            }
-        })
-        .collect();
+    let env = crate::spawn::utf8_environment(|name| log::warn!("reexec: dropping environment variable {name:?} (not UTF-8)"));
     let mut argv = args.clone();
     argv[0] = exe.to_string_lossy().into_owned();
     let err = match crate::spawn::Command::new(&argv, &env) {

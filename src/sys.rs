@@ -184,9 +184,14 @@ pub fn default_sigpipe() {
 
 /// Reaps one exited child without blocking; `None` when none is waiting.
 pub fn reap_one() -> Option<Reaped> {
+    try_reap(-1)
+}
+
+/// Reaps child `pid` (-1: any) if it has exited, without blocking.
+pub fn try_reap(pid: Pid) -> Option<Reaped> {
     let mut status = 0;
     // SAFETY: waitpid writes only the status integer.
-    let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    let pid = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
     (pid > 0).then(|| Reaped { pid, status: ExitStatus::from_wait(status) })
 }
 

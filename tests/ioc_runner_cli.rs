@@ -163,6 +163,12 @@ fn local_mode_starts_its_supervisor_and_prints_what_scripts_parse() {
     let out = s.run("ioc-runner", &["start", "iocdemo", "--local"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(stderr(&out).contains("Info: started your supervisor (iocinit --local"), "{}", text(&out));
+    // In a session of its own: no terminal's Ctrl-C or hang-up reaches it.
+    let err = stderr(&out);
+    let pid: u32 = err.split("iocinit --local, pid ").nth(1).and_then(|r| r.split(')').next()).and_then(|p| p.parse().ok()).unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let session = stat.rsplit(") ").next().and_then(|rest| rest.split(' ').nth(3)).unwrap();
+    assert_eq!(session, pid.to_string(), "iocinit --local leads its own session: {stat}");
     assert!(s.control().exists(), "{} {}", s.control().display(), text(&out));
     let out = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.contains("iocdemo is ready"), "{out}");

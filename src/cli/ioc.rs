@@ -5,9 +5,7 @@
 //! and the IOC's log. `--local` (anywhere) works on the user's own supervisor.
 
 use std::io::IsTerminal;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use super::{ioc_args, Common, EXIT_DENIED, EXIT_FAIL, EXIT_OK, EXIT_UNREACHABLE};
@@ -208,14 +206,7 @@ fn local_supervisor(common: &Common) -> Result<(), i32> {
         Err(ClientError::NotRunning(_)) => {}
         Err(e) => return Err(super::report_client_error(&e)),
     }
-    let exe = std::env::current_exe().map_err(|e| {
-        eprintln!("Error: cannot find this program to start iocinit --local: {e}");
-        EXIT_FAIL
-    })?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg0("iocinit").arg("--local").arg("--socket").arg(&layout.control_socket).arg("--run-dir").arg(&layout.run_dir);
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0);
-    let mut child = cmd.spawn().map_err(|e| {
+    let pid = start_local_supervisor(&layout).map_err(|e| {
         eprintln!("Error: cannot start iocinit --local: {e}");
         EXIT_FAIL
     })?;
@@ -223,20 +214,42 @@ fn local_supervisor(common: &Common) -> Result<(), i32> {
     while std::time::Instant::now() < deadline {
         if Client::connect(&layout.control_socket).is_ok() {
             eprintln!(
-                "Info: started your supervisor (iocinit --local, pid {}); its log: {}; 'iocinit --local poweroff' stops it",
-                child.id(),
+                "Info: started your supervisor (iocinit --local, pid {pid}); its log: {}; 'iocinit --local poweroff' stops it",
                 layout.system_log.display()
             );
             return Ok(());
         }
-        if let Ok(Some(status)) = child.try_wait() {
+        if let Some(crate::sys::Reaped { status, .. }) = crate::sys::try_reap(pid) {
             eprintln!("Error: iocinit --local exited ({status}); its log: {}", layout.system_log.display());
             return Err(EXIT_UNREACHABLE);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    eprintln!("Error: iocinit --local (pid {}) did not answer within {LOCAL_START_SECS} s", child.id());
+    eprintln!("Error: iocinit --local (pid {pid}) did not answer within {LOCAL_START_SECS} s");
     Err(EXIT_UNREACHABLE)
+}
+
+/// Starts `iocinit --local` with the control socket and run directory of
+/// `layout`, this program's environment (its UTF-8 variables) and every
+/// standard stream on /dev/null, in a session of its own (a terminal's
+/// Ctrl-C or hang-up is not for it), through the project's own
+/// [`spawn`](crate::spawn) rather than std's process layer, which the
+/// binary would carry for this one call (docs/ARCHITECTURE.md, "Binary size").
+fn start_local_supervisor(layout: &crate::layout::Layout) -> Result<crate::sys::Pid, String> {
+    let utf8 = |path: &Path| path.to_str().map(str::to_owned).ok_or_else(|| format!("{} is not UTF-8", path.display()));
+    let argv = [
+        "iocinit".to_owned(),
+        "--local".to_owned(),
+        "--socket".to_owned(),
+        utf8(&layout.control_socket)?,
+        "--run-dir".to_owned(),
+        utf8(&layout.run_dir)?,
+    ];
+    let env = crate::spawn::utf8_environment(|name| eprintln!("Warning: not passed to iocinit --local: {name:?} (not UTF-8)"));
+    let command = crate::spawn::Command::with_program("/proc/self/exe", &argv, &env).map_err(|e| e.to_string())?;
+    let null = crate::spawn::Redirect::Null;
+    let options = crate::spawn::Options { stdin: null, stdout: null, stderr: null, ..Default::default() };
+    crate::spawn::spawn(&command, &options).map_err(|e| e.to_string())
 }
 
 /// A running local supervisor serving another IOC directory than
@@ -476,7 +489,7 @@ fn start(common: &Common, verb: Verb, name: &str, no_wait: bool, timeout: u64) -
                     ),
                     None => println!("IOC '{name}' successfully started."),
                 }
-                println!("{name} is ready ({:.1} s): {}", ready.elapsed.as_secs_f64(), ready.line.trim());
+                println!("{name} is ready ({} s): {}", list::seconds(ready.elapsed), ready.line.trim());
                 EXIT_OK
             }
             Err(e @ ready::NotReady::TimedOut { .. }) if still_running(common, name) => {

@@ -45,7 +45,7 @@ pub struct ConsoleSocket {
 pub struct ListEntry {
     pub row: IocRow,
     /// procServ + IOC, like a cgroup would count them.
-    pub cpu_seconds: Option<f64>,
+    pub cpu_millis: Option<u64>,
     pub mem_bytes: Option<u64>,
     pub socket: Option<ConsoleSocket>,
     /// Mode of the socket file, as `ls -l` writes it (`srw-rw----`).
@@ -61,7 +61,7 @@ pub fn gather(rows: Vec<IocRow>) -> Vec<ListEntry> {
     let sockets = sockdiag::unix_sockets().ok();
     rows.into_iter()
         .map(|row| {
-            let (cpu_seconds, mem_bytes) = process_usage(&row, &units);
+            let (cpu_millis, mem_bytes) = process_usage(&row, &units);
             let file = std::fs::symlink_metadata(&row.uds_path).ok();
             let perm = file
                 .as_ref()
@@ -72,7 +72,7 @@ pub fn gather(rows: Vec<IocRow>) -> Vec<ListEntry> {
             };
             ListEntry {
                 row,
-                cpu_seconds,
+                cpu_millis,
                 mem_bytes,
                 socket,
                 perm,
@@ -82,9 +82,9 @@ pub fn gather(rows: Vec<IocRow>) -> Vec<ListEntry> {
         .collect()
 }
 
-/// CPU seconds and resident bytes of procServ plus its IOC; `None` when
+/// CPU milliseconds and resident bytes of procServ plus its IOC; `None` when
 /// procServ itself cannot be read.
-fn process_usage(row: &IocRow, units: &Units) -> (Option<f64>, Option<u64>) {
+fn process_usage(row: &IocRow, units: &Units) -> (Option<u64>, Option<u64>) {
     let Some(server) = row.pid.and_then(|pid| procstat::stat(pid).ok()) else {
         return (None, None);
     };
@@ -95,10 +95,10 @@ fn process_usage(row: &IocRow, units: &Units) -> (Option<f64>, Option<u64>) {
         .and_then(|pid| procstat::stat(pid).ok())
     {
         let usage = ioc.usage(units);
-        total.cpu_seconds += usage.cpu_seconds;
+        total.cpu_millis = total.cpu_millis.saturating_add(usage.cpu_millis);
         total.rss_bytes = total.rss_bytes.saturating_add(usage.rss_bytes);
     }
-    (Some(total.cpu_seconds), Some(total.rss_bytes))
+    (Some(total.cpu_millis), Some(total.rss_bytes))
 }
 
 /// The listener bound to `path` and the number of accepted connections. The
@@ -173,13 +173,35 @@ pub fn format_started(unix_secs: i64) -> Option<String> {
 }
 
 /// `1.2s`.
-pub fn format_cpu(seconds: f64) -> String {
-    format!("{seconds:.1}s")
+pub fn format_cpu(millis: u64) -> String {
+    format!("{}s", one_decimal(millis, 1000))
 }
 
 /// Mebibytes with one decimal: `12.3M`.
 pub fn format_mem(bytes: u64) -> String {
-    format!("{:.1}M", bytes as f64 / (1024.0 * 1024.0))
+    format!("{}M", one_decimal(bytes, 1024 * 1024))
+}
+
+/// Seconds with one decimal (`1.2`), for ioc's messages.
+pub fn seconds(duration: std::time::Duration) -> String {
+    one_decimal(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX), 1_000_000_000)
+}
+
+/// `numerator / denominator` with one decimal (`12.3`), the last digit
+/// rounded half to even as `{:.1}` rounds an exact value: ioc's figures
+/// in integers, without core's float formatting (8 KB on armv7,
+/// docs/ARCHITECTURE.md, "Binary size").
+pub fn one_decimal(numerator: u64, denominator: u64) -> String {
+    let (mut whole, rest) = (numerator / denominator, numerator % denominator);
+    // rest < denominator, so neither product overflows for any denominator used here.
+    let (mut tenth, left) = (rest * 10 / denominator, rest * 10 % denominator);
+    if 2 * left > denominator || (2 * left == denominator && tenth % 2 == 1) {
+        tenth += 1;
+        if tenth == 10 {
+            (whole, tenth) = (whole + 1, 0);
+        }
+    }
+    format!("{whole}.{tenth}")
 }
 
 const NA: &str = "N/A";
@@ -244,7 +266,7 @@ impl Column {
             Column::Status => e.row.status.clone(),
             Column::Started => or_na(e.row.started.and_then(format_started)),
             Column::Pid => or_na(e.row.pid.map(|p| p.to_string())),
-            Column::Cpu => or_na(e.cpu_seconds.map(format_cpu)),
+            Column::Cpu => or_na(e.cpu_millis.map(format_cpu)),
             Column::Mem => or_na(e.mem_bytes.map(format_mem)),
             Column::RecvQ => or_na(socket.and_then(|s| s.rqueue).map(|v| v.to_string())),
             Column::SendQ => or_na(socket.and_then(|s| s.wqueue).map(|v| v.to_string())),
@@ -316,8 +338,8 @@ pub fn render_json(entries: &[ListEntry]) -> String {
             .opt_string(e.row.started.and_then(format_started).as_deref());
         opt_number(j.key("pid"), e.row.pid);
         opt_number(j.key("ioc_pid"), e.row.ioc_pid);
-        match e.cpu_seconds {
-            Some(cpu) => j.key("cpu_seconds").float(cpu),
+        match e.cpu_millis {
+            Some(cpu) => j.key("cpu_seconds").thousandths(cpu),
             None => j.key("cpu_seconds").null(),
         };
         opt_number(j.key("mem_bytes"), e.mem_bytes);
@@ -346,6 +368,24 @@ fn opt_number<N: Into<i128>>(j: &mut Json, value: Option<N>) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn one_decimal_reads_as_the_f64_would() {
+        // Mebibytes are exact in an f64, ties included: the same text always.
+        for bytes in (0..3_000_000).step_by(97).chain([52_428, 104_857, 157_286, 157_287, 10_433_331, u32::MAX as u64]) {
+            assert_eq!(super::format_mem(bytes), format!("{:.1}M", bytes as f64 / 1048576.0), "{bytes}");
+        }
+        // Milliseconds: the same but on a tie that an f64 holds inexactly
+        // (0.05 is a little above, 0.15 a little below): rounded to even.
+        for millis in 0..20_000 {
+            if millis % 100 != 50 {
+                assert_eq!(super::format_cpu(millis), format!("{:.1}s", millis as f64 / 1000.0), "{millis}");
+            }
+        }
+        assert_eq!(super::seconds(std::time::Duration::from_millis(9_960)), "10.0");
+        assert_eq!(super::seconds(std::time::Duration::from_millis(1_250)), "1.2");
+        assert_eq!(super::seconds(std::time::Duration::from_millis(1_750)), "1.8");
+    }
+
     use super::*;
 
     fn fixed_entries(started: i64) -> Vec<ListEntry> {
@@ -359,7 +399,7 @@ mod tests {
                     pid: Some(812),
                     ioc_pid: Some(815),
                 },
-                cpu_seconds: Some(1.24),
+                cpu_millis: Some(1240),
                 mem_bytes: Some(12_897_485),
                 socket: Some(ConsoleSocket {
                     rqueue: Some(0),
@@ -380,7 +420,7 @@ mod tests {
                     pid: None,
                     ioc_pid: None,
                 },
-                cpu_seconds: None,
+                cpu_millis: None,
                 mem_bytes: None,
                 socket: None,
                 perm: None,

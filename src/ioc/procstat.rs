@@ -106,8 +106,8 @@ pub fn parse_boot_time(text: &str) -> Option<i64> {
 /// What `ioc list -v` shows of one process.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Usage {
-    /// User + system CPU time in seconds.
-    pub cpu_seconds: f64,
+    /// User + system CPU time in milliseconds.
+    pub cpu_millis: u64,
     pub rss_bytes: u64,
     /// Start time in unix seconds, when the boot time is known.
     pub started: Option<i64>,
@@ -117,7 +117,7 @@ impl ProcStat {
     pub fn usage(&self, units: &Units) -> Usage {
         let ticks = self.utime_ticks.saturating_add(self.stime_ticks);
         Usage {
-            cpu_seconds: ticks as f64 / units.ticks_per_second as f64,
+            cpu_millis: ticks.saturating_mul(1000) / units.ticks_per_second,
             rss_bytes: self.rss_pages.saturating_mul(units.page_size),
             started: units.boot_time.map(|boot| {
                 boot.saturating_add((self.start_ticks / units.ticks_per_second) as i64)
@@ -232,7 +232,7 @@ mod tests {
             boot_time: Some(1_700_000_000),
         };
         let usage = s.usage(&units);
-        assert_eq!(usage.cpu_seconds, 2.0);
+        assert_eq!(usage.cpu_millis, 2000);
         assert_eq!(usage.rss_bytes, 812 * 4096);
         assert_eq!(usage.started, Some(1_700_000_000 + 1234));
     }

@@ -103,10 +103,10 @@ impl fmt::Display for NotReady {
                 write!(f, "the IOC died {deaths} times before '{READY_MARKER}' (a crash loop): {died}")
             }
             NotReady::DiedAfterReady { after, died } => {
-                write!(f, "the IOC died {:.1} s after '{READY_MARKER}': {died}", after.as_secs_f64())
+                write!(f, "the IOC died {} s after '{READY_MARKER}': {died}", super::list::seconds(*after))
             }
             NotReady::TimedOut { waited } => {
-                write!(f, "no '{READY_MARKER}' in the log after {:.1} s", waited.as_secs_f64())
+                write!(f, "no '{READY_MARKER}' in the log after {} s", super::list::seconds(*waited))
             }
             NotReady::Io(e) => write!(f, "unable to read the log: {e}"),
         }
