@@ -672,11 +672,28 @@ pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> Result<(), i32> {
 /// Whether this process is in the initial PID namespace (a real boot, as
 /// opposed to PID 1 of a container or test namespace).
 pub fn in_initial_pid_namespace() -> bool {
-    // The initial PID namespace has a fixed inode number (PROC_PID_INIT_INO).
-    const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     // SAFETY: stat writes only into `st`.
-    unsafe { libc::stat(c"/proc/self/ns/pid".as_ptr(), &mut st) == 0 && st.st_ino as u64 == PROC_PID_INIT_INO }
+    let pid_ns = match unsafe { libc::stat(c"/proc/self/ns/pid".as_ptr(), &mut st) } {
+        0 => Ok(st.st_ino as u64),
+        _ => Err(last_errno()),
+    };
+    let proc_mounted = std::fs::metadata("/proc/self").is_ok();
+    is_initial_pid_namespace(pid_ns, proc_mounted)
+}
+
+/// The decision of `in_initial_pid_namespace`, from the inode of
+/// /proc/self/ns/pid (or stat's errno) and whether /proc is mounted.
+fn is_initial_pid_namespace(pid_ns: Result<u64, i32>, proc_mounted: bool) -> bool {
+    // The initial PID namespace has a fixed inode number (PROC_PID_INIT_INO).
+    const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
+    match pid_ns {
+        Ok(ino) => ino == PROC_PID_INIT_INO,
+        // A kernel built without CONFIG_PID_NS (e.g. ARM's vexpress_defconfig)
+        // has no ns/pid entry and only the one PID namespace.
+        Err(libc::ENOENT) => proc_mounted,
+        Err(_) => false,
+    }
 }
 
 /// The peer of a UNIX socket: uid and every group (SO_PEERCRED and
@@ -894,6 +911,17 @@ impl<const N: usize> core::fmt::Write for FixedBuf<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kernel_without_pid_namespaces_is_the_initial_one() {
+        assert!(is_initial_pid_namespace(Ok(0xEFFF_FFFC), true));
+        assert!(!is_initial_pid_namespace(Ok(0xEFFF_FFFB), true));
+        // No ns/pid entry with /proc mounted: no CONFIG_PID_NS.
+        assert!(is_initial_pid_namespace(Err(libc::ENOENT), true));
+        // /proc not mounted, or stat refused: nothing says so.
+        assert!(!is_initial_pid_namespace(Err(libc::ENOENT), false));
+        assert!(!is_initial_pid_namespace(Err(libc::EACCES), true));
+    }
 
     #[test]
     fn a_lazy_buffer_is_zeroed_and_resident_only_where_written() {

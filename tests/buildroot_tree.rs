@@ -322,3 +322,38 @@ fn epics_softioc_package_builds_what_the_demo_ioc_runs() {
     let demo = demo.split("\n\n").next().unwrap();
     assert!(demo.contains("\tselect BR2_PACKAGE_EPICS_SOFTIOC\n"), "BR2_PACKAGE_IOCINIT_DEMO_IOC must select BR2_PACKAGE_EPICS_SOFTIOC");
 }
+
+/// A defconfig value with `$(BR2_EXTERNAL_IOCINIT_PATH)` resolved and its
+/// quotes stripped, as Buildroot hands it to a script.
+fn resolved(value: &str) -> Vec<String> {
+    let tree = tree();
+    value.trim_matches('"').replace("$(BR2_EXTERNAL_IOCINIT_PATH)", &tree.to_string_lossy()).split_whitespace().map(String::from).collect()
+}
+
+#[test]
+fn qemu_post_image_script_writes_start_qemu_as_buildroot_calls_it() {
+    for (name, defconfig) in defconfigs().into_iter().filter(|(n, _)| n.contains("_qemu_")) {
+        let script = resolved(setting(&defconfig, "BR2_ROOTFS_POST_IMAGE_SCRIPT").unwrap_or_else(|| panic!("{name}: no post-image script")));
+        let args = resolved(setting(&defconfig, "BR2_ROOTFS_POST_SCRIPT_ARGS").unwrap_or_default());
+        let images = std::env::temp_dir().join(format!("iocinit-br-images-{}-{name}", std::process::id()));
+        fs::create_dir_all(&images).unwrap();
+        // Buildroot runs each post-image script with the images directory
+        // first, then BR2_ROOTFS_POST_SCRIPT_ARGS (its Makefile, target-post-image).
+        let out = std::process::Command::new(&script[0])
+            .arg(&images)
+            .args(&args)
+            .env("BINARIES_DIR", &images)
+            .env("HOST_DIR", "/nonexistent/host")
+            .output()
+            .unwrap();
+        let start = fs::read_to_string(images.join("start-qemu.sh"));
+        fs::remove_dir_all(&images).unwrap();
+        assert!(out.status.success(), "{name}: {} failed: {}", script[0], String::from_utf8_lossy(&out.stderr));
+        let start = start.unwrap_or_else(|e| panic!("{name}: no images/start-qemu.sh: {e}"));
+        let board = args.first().unwrap_or_else(|| panic!("{name}: BR2_ROOTFS_POST_SCRIPT_ARGS names no board directory"));
+        let readme = read(&Path::new(board).join("readme.txt"));
+        let qemu = readme.lines().map(str::trim_start).find(|l| l.starts_with("qemu-system-")).unwrap();
+        let qemu = qemu.split(" #").next().unwrap().replace("output/images/", "");
+        assert!(start.contains(&format!("exec {qemu}")), "{name}: start-qemu.sh does not run the readme's QEMU line:\n{start}");
+    }
+}

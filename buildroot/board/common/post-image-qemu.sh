@@ -1,11 +1,12 @@
 #!/bin/sh
 # Post-image script of iocinit's QEMU boards (BR2_ROOTFS_POST_IMAGE_SCRIPT):
 # writes images/start-qemu.sh from the QEMU line of the board's readme.txt.
-# Argument (BR2_ROOTFS_POST_SCRIPT_ARGS): the board directory.
+# Arguments: the images directory (Buildroot always passes it first), then
+# BR2_ROOTFS_POST_SCRIPT_ARGS: the board directory.
 # start-qemu.sh passes its own arguments on to QEMU.
 set -eu
 
-board_dir=${1:?usage: post-image-qemu.sh BOARD_DIR}
+board_dir=${2:?usage: post-image-qemu.sh BINARIES_DIR BOARD_DIR}
 line=$(sed -n 's/^ *\(qemu-system-[^#]*\).*/\1/p' "${board_dir}/readme.txt" | head -n 1)
 [ -n "${line}" ] || { echo "post-image-qemu.sh: no qemu-system line in ${board_dir}/readme.txt" >&2; exit 1; }
 
