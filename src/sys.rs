@@ -678,20 +678,21 @@ pub fn in_initial_pid_namespace() -> bool {
         0 => Ok(st.st_ino as u64),
         _ => Err(last_errno()),
     };
-    let proc_mounted = std::fs::metadata("/proc/self").is_ok();
-    is_initial_pid_namespace(pid_ns, proc_mounted)
+    // SAFETY: stat writes only into `st`.
+    is_initial_pid_namespace(pid_ns, || unsafe { libc::stat(c"/proc/self".as_ptr(), &mut st) } == 0)
 }
 
 /// The decision of `in_initial_pid_namespace`, from the inode of
-/// /proc/self/ns/pid (or stat's errno) and whether /proc is mounted.
-fn is_initial_pid_namespace(pid_ns: Result<u64, i32>, proc_mounted: bool) -> bool {
+/// /proc/self/ns/pid (or stat's errno) and whether /proc is mounted (asked
+/// only when that entry is missing).
+fn is_initial_pid_namespace(pid_ns: Result<u64, i32>, proc_mounted: impl FnOnce() -> bool) -> bool {
     // The initial PID namespace has a fixed inode number (PROC_PID_INIT_INO).
     const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
     match pid_ns {
         Ok(ino) => ino == PROC_PID_INIT_INO,
         // A kernel built without CONFIG_PID_NS (e.g. ARM's vexpress_defconfig)
         // has no ns/pid entry and only the one PID namespace.
-        Err(libc::ENOENT) => proc_mounted,
+        Err(libc::ENOENT) => proc_mounted(),
         Err(_) => false,
     }
 }
@@ -914,13 +915,13 @@ mod tests {
 
     #[test]
     fn a_kernel_without_pid_namespaces_is_the_initial_one() {
-        assert!(is_initial_pid_namespace(Ok(0xEFFF_FFFC), true));
-        assert!(!is_initial_pid_namespace(Ok(0xEFFF_FFFB), true));
+        assert!(is_initial_pid_namespace(Ok(0xEFFF_FFFC), || true));
+        assert!(!is_initial_pid_namespace(Ok(0xEFFF_FFFB), || true));
         // No ns/pid entry with /proc mounted: no CONFIG_PID_NS.
-        assert!(is_initial_pid_namespace(Err(libc::ENOENT), true));
+        assert!(is_initial_pid_namespace(Err(libc::ENOENT), || true));
         // /proc not mounted, or stat refused: nothing says so.
-        assert!(!is_initial_pid_namespace(Err(libc::ENOENT), false));
-        assert!(!is_initial_pid_namespace(Err(libc::EACCES), true));
+        assert!(!is_initial_pid_namespace(Err(libc::ENOENT), || false));
+        assert!(!is_initial_pid_namespace(Err(libc::EACCES), || true));
     }
 
     #[test]
