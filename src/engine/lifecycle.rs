@@ -286,7 +286,7 @@ impl<O: Os> Engine<O> {
     /// the object's, else one found in /proc (module `ownership`).
     fn untracked_process(&mut self, i: usize) -> Option<Pid> {
         let named = self.plans[i].pid_file.as_ref().and_then(|p| self.os.read_pid_file(p));
-        named.filter(|&pid| self.owns(i, pid)).or_else(|| self.find_daemon(i))
+        named.filter(|&pid| self.may_follow(i, pid)).or_else(|| self.find_daemon(i))
     }
 
     /// A start completed (the object is Running or Done): report it. A
@@ -504,7 +504,7 @@ impl<O: Os> Engine<O> {
             }
         });
         candidates.sort_unstable();
-        candidates.into_iter().find(|&pid| self.owns(i, pid))
+        candidates.into_iter().find(|&pid| self.may_follow(i, pid))
     }
 
     /// A prestart, stop or reload command of object `i` (`pid`) was reaped.
@@ -651,7 +651,7 @@ impl<O: Os> Engine<O> {
             StopMethod::PidFile(_) if object.console.is_none() => {
                 let pid = self.plans[i].stop_pid_file.as_ref().and_then(|p| self.os.read_pid_file(p));
                 match pid {
-                    Some(pid) if ownership::belongs(&mut self.os, &self.plans[i], &self.objs[i], pid) => {
+                    Some(pid) if ownership::may_follow(&mut self.os, &self.plans[i], &self.objs[i], pid) => {
                         self.objs[i].main_pid = Some(pid);
                     }
                     Some(pid) => {
@@ -976,7 +976,7 @@ impl<O: Os> Engine<O> {
     fn poll_pid_file(&mut self, i: usize, now: u64) {
         let named = self.plans[i].pid_file.as_ref().and_then(|p| self.os.read_pid_file(p));
         let live = named.filter(|&pid| self.os.process(pid).is_some_and(|p| !p.zombie));
-        if let Some(pid) = live.filter(|&pid| self.owns(i, pid)) {
+        if let Some(pid) = live.filter(|&pid| self.may_follow(i, pid)) {
             let st = &mut self.objs[i];
             st.note.clear();
             st.main_pid = Some(pid);

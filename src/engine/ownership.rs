@@ -14,6 +14,11 @@
 //!   and effective uid) as the user the object's start command runs as, and
 //!   started no earlier than the object's current run.
 //!
+//! A process that is one of the object's own commands in flight (prestart,
+//! stop, reload) belongs to it, but is never taken as its process
+//! ([`may_follow`]): it is followed as that command, and one pid
+//! in two roles would end both at its exit.
+//!
 //! A parent link cannot be forged, nor a uid chosen, by an unprivileged user;
 //! a link whose parent started after its child is a reused pid and ends the
 //! walk. Per-object cgroups (cgroup v2) would be stronger still; they are not
@@ -61,9 +66,21 @@ pub(super) fn belongs<O: Os>(os: &mut O, plan: &ObjectPlan, st: &ObjState, pid: 
     false
 }
 
+/// Whether process `pid` (from a pid file, or found in /proc) may be taken
+/// as the process of the object of `plan` and `st`: it belongs to the
+/// object and is not one of the object's commands in flight.
+pub(super) fn may_follow<O: Os>(os: &mut O, plan: &ObjectPlan, st: &ObjState, pid: Pid) -> bool {
+    !st.runs_command(pid) && belongs(os, plan, st, pid)
+}
+
 impl<O: Os> Engine<O> {
     /// Whether process `pid` belongs to object `i`.
     pub(super) fn owns(&mut self, i: usize, pid: Pid) -> bool {
         belongs(&mut self.os, &self.plans[i], &self.objs[i], pid)
+    }
+
+    /// [`may_follow`] for object `i`.
+    pub(super) fn may_follow(&mut self, i: usize, pid: Pid) -> bool {
+        may_follow(&mut self.os, &self.plans[i], &self.objs[i], pid)
     }
 }

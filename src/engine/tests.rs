@@ -979,6 +979,56 @@ fn a_service_is_followed_to_its_daemon() {
     assert_eq!(e.state("sshd"), State::Running);
 }
 
+/// Found by the control_server fuzz target: an object's own reload command
+/// runs as a child of PID 1 and carries the object's marker, so it looked
+/// like the object's daemon, and was taken as its main process while still
+/// followed as the reload command (one pid, two roles).
+#[test]
+fn a_services_own_reload_command_is_never_taken_for_its_daemon() {
+    let mut o = with(object("sshd", "/sbin/sshd", 1), |o| o.service = true);
+    o.reload = Some(crate::config::ReloadMethod::Command("/bin/sshd-reload".into()));
+    let mut e = booted(config(vec![o]));
+    let i = e.find("sshd").unwrap();
+    e.os.alive.insert(555);
+    e.os.marked.insert(555, (1, "IOCINIT_OBJECT=sshd".into()));
+    e.exit(e.pid_of("/sbin/sshd"), 0);
+    assert_eq!(e.object(i).main_pid, Some(555));
+    e.reload(i).unwrap();
+    let reloader = e.pid_of("/bin/sshd-reload");
+    // The daemon dies while its reload command runs: the reload command
+    // is not the daemon found late.
+    e.signaled(555, libc::SIGKILL);
+    assert_ne!(e.object(i).main_pid, Some(reloader), "{:?}", e.object(i));
+    assert_eq!(e.object(i).reload, Some(reloader));
+    e.exit(reloader, 0);
+    assert_eq!(e.object(i).main_pid, None, "{:?}", e.object(i));
+}
+
+/// The same through a pid file: one that names the object's reload command
+/// (which wrote its own pid there, or got the daemon's old pid) at a stop.
+#[test]
+fn a_pid_file_naming_the_objects_own_reload_command_is_not_followed() {
+    let mut o = object("d", "/sbin/d", 1);
+    o.pid_file = Some("/run/d.pid".into());
+    o.stop = StopMethod::PidFile(None);
+    o.reload = Some(crate::config::ReloadMethod::Command("/bin/d-reload".into()));
+    let mut e = booted(config(vec![o]));
+    let i = e.find("d").unwrap();
+    e.os.alive.insert(777);
+    e.os.marked.insert(777, (1, "IOCINIT_OBJECT=d".into()));
+    e.os.pid_files.insert("/run/d.pid".into(), 777);
+    e.exit(e.pid_of("/sbin/d"), 0);
+    e.wait(1000);
+    assert_eq!((e.state("d"), e.object(i).main_pid), (State::Running, Some(777)));
+    e.reload(i).unwrap();
+    let reloader = e.pid_of("/bin/d-reload");
+    e.os.pid_files.insert("/run/d.pid".into(), reloader);
+    e.stop(i).unwrap();
+    assert_ne!(e.object(i).main_pid, Some(reloader), "{:?}", e.object(i));
+    assert!(e.os.killed.contains(&(777, libc::SIGTERM)), "the daemon it follows is stopped: {:?}", e.os.killed);
+    assert!(e.object(i).note.contains("not this object's"), "{}", e.object(i).note);
+}
+
 #[test]
 fn a_service_daemon_not_visible_at_once_is_looked_for_again() {
     // The race seen on a loaded machine: the daemon is inside its execve

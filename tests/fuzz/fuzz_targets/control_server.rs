@@ -431,7 +431,7 @@ impl Run {
             }
             for pid in st.main_pid.into_iter().chain(st.helper.map(|(_, p)| p)).chain(st.reload) {
                 assert!(e.os.alive.contains_key(&pid), "{id}: tracks pid {pid}, reaped already: {st:?}");
-                assert!(tracked.insert(pid), "{id}: pid {pid} tracked by two objects");
+                assert!(tracked.insert(pid), "{id}: pid {pid} tracked twice (by two objects, or in two roles): {st:?}");
             }
         }
     }
