@@ -700,11 +700,6 @@ pub fn note_signal_dispositions() {
     SIGNALS_TO_RESET.store(not_default, core::sync::atomic::Ordering::Relaxed);
 }
 
-/// The signals a child would set back to SIG_DFL now (bit n-1 for signal n).
-pub fn signals_to_reset() -> u64 {
-    SIGNALS_TO_RESET.load(core::sync::atomic::Ordering::Relaxed)
-}
-
 /// Sets the signals of `to_reset` to SIG_DFL in the child. An ignored signal
 /// stays ignored across execve, and the supervisor ignores some (Rust's
 /// runtime sets SIGPIPE to SIG_IGN): without this every service would start
@@ -1013,7 +1008,7 @@ mod tests {
             libc::signal(libc::SIGTTOU, libc::SIG_DFL);
         }
         note_signal_dispositions();
-        let noted = signals_to_reset();
+        let noted = SIGNALS_TO_RESET.load(core::sync::atomic::Ordering::Relaxed);
         // Ignored (SIGPIPE by the Rust runtime, as in PID 1) and caught ones.
         for signal in [libc::SIGPIPE, libc::SIGWINCH, libc::SIGURG] {
             assert_ne!(noted & bit(signal), 0, "signal {signal} not noted: {noted:#x}");
