@@ -127,6 +127,9 @@ pub fn run(opts: Options) -> i32 {
             return fatal(role);
         }
     };
+    // The dispositions are final now (nothing here changes one later): each
+    // child resets only those not at SIG_DFL.
+    crate::spawn::note_signal_dispositions();
     if role == Role::Local {
         if let Err(e) = private_run_dir(&opts.layout.run_dir) {
             log::error!("{}: {e}", opts.layout.run_dir.display());

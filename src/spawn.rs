@@ -395,6 +395,13 @@ struct ChildArgs<'a> {
     /// Write end of the close-on-exec failure pipe: the child writes
     /// `(stage << 16) | errno` there when it cannot exec.
     failure_fd: i32,
+    /// The signals the child sets back to SIG_DFL (see [`SIGNALS_TO_RESET`]).
+    signals_to_reset: u64,
+    /// Set by the child just before its first execve. With a real vfork
+    /// the parent sees it (shared memory) and knows, once resumed, that
+    /// the child has exec'd or has exited after writing its failure; where
+    /// the clone was a fork (qemu-user) the parent never sees it.
+    exec_reached: core::sync::atomic::AtomicBool,
 }
 
 // Child stack: the parent is suspended (CLONE_VFORK) while the child runs, so
@@ -471,7 +478,9 @@ pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
     let groups: &[u32] = opts.credentials.map(|c| c.groups.as_slice()).unwrap_or(&[]);
     let mut pipe = [-1i32; 2];
     // SAFETY: pipe2 writes two descriptors into the array.
-    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+    // Non-blocking: see the read below (the child's one 4-byte write to an
+    // empty pipe never waits).
+    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
         let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EMFILE);
         return Err(SpawnError { stage: Stage::Clone, errno });
     }
@@ -483,6 +492,8 @@ pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
         groups_ptr: groups.as_ptr() as *const libc::gid_t,
         groups_len: groups.len(),
         failure_fd: failure_write.0,
+        signals_to_reset: SIGNALS_TO_RESET.load(core::sync::atomic::Ordering::Relaxed),
+        exec_reached: core::sync::atomic::AtomicBool::new(false),
     };
     // Not zeroed: the child uses only the top of it, and a 16 KiB memset at
     // every spawn is time spent between two starts.
@@ -507,6 +518,17 @@ pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
     }
     // Our copy of the write end must go before reading, or EOF never comes.
     drop(failure_write);
+    // Resumed by a real vfork, the child has exec'd (past the point of no
+    // return) or exited, its failure word already written: the answer is in
+    // the pipe now, and the child's copy of the write end, which closes only
+    // when its execve returns to user space (after the new program is
+    // loaded), need not be waited for. Only after a fork (qemu-user), where
+    // the child's mark is not seen here, wait for the word or the EOF.
+    if !args.exec_reached.load(core::sync::atomic::Ordering::Relaxed) {
+        let mut readable = libc::pollfd { fd: failure_read.0, events: libc::POLLIN, revents: 0 };
+        // SAFETY: poll on one pollfd of our own.
+        while unsafe { libc::poll(&mut readable, 1, -1) } < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {}
+    }
     let mut word = [0u8; 4];
     let failure = match failure_read.read(&mut word) {
         Ok(4) => i32::from_ne_bytes(word),
@@ -645,21 +667,55 @@ const SIGNAL_COUNT: usize = 64;
 /// The kernel's sigset_t size for rt_sigaction and rt_sigprocmask (64 bits).
 const KERNEL_SIGSET_BYTES: usize = SIGNAL_COUNT / 8;
 
-/// Sets every signal to SIG_DFL in the child. An ignored signal stays ignored
-/// across execve, and the supervisor ignores some (Rust's runtime sets SIGPIPE
-/// to SIG_IGN): without this every service would start with SIGPIPE ignored
-/// and a pipeline writer would never end. A caught signal would run the
-/// parent's handler on the parent's memory should it arrive before execve.
+/// Every signal but SIGKILL and SIGSTOP (which cannot be changed), bit n-1
+/// for signal n.
+const EVERY_SIGNAL: u64 = !((1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1)));
+
+/// The signals a spawned child sets back to SIG_DFL: every one, until the
+/// process has noted which of its own are not at SIG_DFL
+/// ([`note_signal_dispositions`]).
+static SIGNALS_TO_RESET: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(EVERY_SIGNAL);
+
+/// Notes which signals this process does not leave at SIG_DFL, so that a
+/// spawned child resets only those (a handful: SIGPIPE, which Rust's runtime
+/// ignores, its SIGSEGV and SIGBUS handlers, and whatever was ignored when
+/// the process was exec'd) rather than all 62, one system call each, at every
+/// spawn. Read with raw system calls, so the signals libc reserves for
+/// itself are seen too. Call it once the dispositions are set (the
+/// supervisor does, after its signal setup, in every image: one exec'd by a
+/// reexec starts again from every signal), and again after any change to
+/// them.
+pub fn note_signal_dispositions() {
+    let mut not_default = 0u64;
+    for signal in (1..=SIGNAL_COUNT).filter(|&s| EVERY_SIGNAL & (1 << (s - 1)) != 0) {
+        // The kernel's struct sigaction begins with the handler on every
+        // architecture we build for; the buffer is larger than any layout.
+        let mut current = [0usize; 8];
+        // SAFETY: rt_sigaction writes into our buffer and changes nothing.
+        let r = unsafe { raw(libc::SYS_rt_sigaction, signal, 0, current.as_mut_ptr() as usize, KERNEL_SIGSET_BYTES) };
+        if r != 0 || current[0] != libc::SIG_DFL {
+            not_default |= 1 << (signal - 1);
+        }
+    }
+    SIGNALS_TO_RESET.store(not_default, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// Sets the signals of `to_reset` to SIG_DFL in the child. An ignored signal
+/// stays ignored across execve, and the supervisor ignores some (Rust's
+/// runtime sets SIGPIPE to SIG_IGN): without this every service would start
+/// with SIGPIPE ignored and a pipeline writer would never end. A caught
+/// signal would run the parent's handler on the parent's memory should it
+/// arrive before execve.
 ///
 /// Without CLONE_SIGHAND the child has its own copy of the handler table
 /// (CLONE_VM shares memory, not dispositions), so this does not touch the
-/// supervisor's. SIGKILL and SIGSTOP cannot be changed (EINVAL, ignored).
-unsafe fn default_dispositions() {
+/// supervisor's.
+unsafe fn default_dispositions(to_reset: u64) {
     // A kernel `struct sigaction` of zeros is SIG_DFL, no flags, empty mask
     // on every architecture; the buffer is larger than any layout of it.
     let default = [0u64; 8];
     for signal in 1..=SIGNAL_COUNT {
-        if signal != libc::SIGKILL as usize && signal != libc::SIGSTOP as usize {
+        if to_reset & (1 << (signal - 1)) != 0 {
             raw(libc::SYS_rt_sigaction, signal, default.as_ptr() as usize, 0, KERNEL_SIGSET_BYTES);
         }
     }
@@ -704,7 +760,7 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         let args = &*(arg as *const ChildArgs);
         let opts = args.opts;
         // First, while the supervisor's signals are still blocked.
-        default_dispositions();
+        default_dispositions(args.signals_to_reset);
         if opts.new_session {
             let r = raw(libc::SYS_setsid, 0, 0, 0, 0);
             if r < 0 {
@@ -744,6 +800,7 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         let empty: [u64; 2] = [0; 2];
         raw(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK as usize, empty.as_ptr() as usize, 0, KERNEL_SIGSET_BYTES);
         let cmd = args.cmd;
+        args.exec_reached.store(true, core::sync::atomic::Ordering::Relaxed);
         if let Some(trampoline) = &cmd.trampoline {
             raw(
                 libc::SYS_execve,
@@ -936,6 +993,35 @@ mod tests {
         let mut ours: libc::sigaction = unsafe { std::mem::zeroed() };
         assert_eq!(unsafe { libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut ours) }, 0);
         assert_eq!(ours.sa_sigaction, libc::SIG_IGN);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_child_resets_exactly_what_the_parent_does_not_leave_at_default() {
+        let bit = |signal: i32| 1u64 << (signal - 1);
+        // SAFETY: dispositions of signals no test sends (ignored, or caught
+        // by a handler that does nothing), and one made default.
+        extern "C" fn nothing(_: libc::c_int) {}
+        unsafe {
+            libc::signal(libc::SIGWINCH, libc::SIG_IGN);
+            libc::signal(libc::SIGURG, nothing as extern "C" fn(libc::c_int) as libc::sighandler_t);
+            libc::signal(libc::SIGTTOU, libc::SIG_DFL);
+        }
+        note_signal_dispositions();
+        let noted = SIGNALS_TO_RESET.load(core::sync::atomic::Ordering::Relaxed);
+        // Ignored (SIGPIPE by the Rust runtime, as in PID 1) and caught ones.
+        for signal in [libc::SIGPIPE, libc::SIGWINCH, libc::SIGURG] {
+            assert_ne!(noted & bit(signal), 0, "signal {signal} not noted: {noted:#x}");
+        }
+        assert_eq!(noted & bit(libc::SIGTTOU), 0, "{noted:#x}");
+        assert_eq!(noted & (bit(libc::SIGKILL) | bit(libc::SIGSTOP)), 0, "{noted:#x}");
+        let dir = std::env::temp_dir().join(format!("iocinit-spawn-noted-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = CString::new(dir.join("out").to_str().unwrap()).unwrap();
+        let cmd = Command::from_line("grep -E 'Sig(Ign|Blk)' /proc/self/status", true, &env()).unwrap();
+        let pid = spawn(&cmd, &Options { stdout: Redirect::Append(&out), ..Default::default() }).unwrap();
+        assert_eq!(wait(pid), 0);
+        assert_eq!(std::fs::read_to_string(dir.join("out")).unwrap(), "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -55,6 +55,34 @@ fn children_start_with_default_signal_dispositions() {
     p.poweroff();
 }
 
+/// PID 1 started with signals ignored (as a shell's background job is, or a
+/// program under nohup) resets, in each child, what it does not leave at
+/// SIG_DFL, noted once per image: also after a reexec, whose new image
+/// inherits the ignored ones.
+#[test]
+fn children_start_with_default_dispositions_whatever_pid1_inherited() {
+    let dir = scratch("trust-sigign-inherited");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID sig\nObjectStartCommand grep -E 'Sig(Blk|Ign)' /proc/self/status >> @DIR@/sig; exec sleep 600\n\
+         ObjectStartPriority 1\nObjectStopPriority 1\nObjectRunlevels default\nObjectOptions FORK\n",
+    );
+    let p = Pid1::boot_with(&dir, &[], Some("trap '' HUP INT QUIT USR1 ALRM TTOU WINCH"));
+    p.wait_state("sig", "running", T);
+    let ignored = p.sh("grep SigIgn /proc/1/status");
+    assert_ne!(String::from_utf8_lossy(&ignored.stdout).trim(), "SigIgn:\t0000000000000000", "PID 1 ignores nothing: the test tests nothing");
+    let fresh = "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n";
+    assert!(wait_for(T, || read(&dir, "sig") == fresh), "{:?}", read(&dir, "sig"));
+    ok(p.ctl(&["reexec"]));
+    p.wait_console("re-executed", T);
+    ok(p.ctl(&["stop", "sig"]));
+    ok(p.ctl(&["start", "sig"]));
+    assert!(wait_for(T, || read(&dir, "sig") == fresh.repeat(2)), "{:?}", read(&dir, "sig"));
+    p.poweroff();
+}
+
 #[test]
 fn stop_reaches_the_whole_process_group() {
     let dir = scratch("trust-group");
