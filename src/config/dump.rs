@@ -322,7 +322,7 @@ fn runlevels(j: &mut Json, config: &Config) {
     for runlevel in &config.runlevels {
         j.begin_object().field_str("name", &runlevel.name).field_strings("inherits", &runlevel.inherits);
         let direct: Vec<&str> =
-            config.objects.iter().filter(|o| o.runlevels.contains(&runlevel.name)).map(|o| o.id.as_str()).collect();
+            config.objects.iter().filter(|o| o.runlevels.iter().any(|r| *r == runlevel.name)).map(|o| o.id.as_str()).collect();
         let effective: Vec<&str> =
             config.objects.iter().filter(|o| config.in_runlevel(o, &runlevel.name)).map(|o| o.id.as_str()).collect();
         j.field_strings("objects", &direct).field_strings("effective", &effective);
