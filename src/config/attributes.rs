@@ -235,12 +235,12 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
     object("ObjectRunlevels", true, |o, v, c| set(&mut o.object.runlevels, runlevel_list(v, |r| c.values.keep(r))?)),
     object("ObjectOptions", false, object_options),
     // Our extensions (config::process): the start command's limits and scheduling.
-    object_extension("ObjectRtPrio", |o, v, _| o.object.process.set(Setting::RtPrio, v)),
-    object_extension("ObjectMemLock", |o, v, _| o.object.process.set(Setting::MemLock, v)),
-    object_extension("ObjectCoreSize", |o, v, _| o.object.process.set(Setting::CoreSize, v)),
-    object_extension("ObjectNice", |o, v, _| o.object.process.set(Setting::Nice, v)),
-    object_extension("ObjectUmask", |o, v, _| o.object.process.set(Setting::Umask, v)),
-    object_extension("ObjectCPUs", |o, v, _| o.object.process.set(Setting::Cpus, v)),
+    object_extension("ObjectRtPrio", |o, v, _| process_setting(o, Setting::RtPrio, v)),
+    object_extension("ObjectMemLock", |o, v, _| process_setting(o, Setting::MemLock, v)),
+    object_extension("ObjectCoreSize", |o, v, _| process_setting(o, Setting::CoreSize, v)),
+    object_extension("ObjectNice", |o, v, _| process_setting(o, Setting::Nice, v)),
+    object_extension("ObjectUmask", |o, v, _| process_setting(o, Setting::Umask, v)),
+    object_extension("ObjectCPUs", |o, v, _| process_setting(o, Setting::Cpus, v)),
 ]);
 
 /// The table with each attribute's [`Attribute::index`] set.
@@ -301,6 +301,11 @@ pub(crate) fn find(name: &str) -> Option<&'static Attribute> {
 /// The attribute a misspelling in letter case most likely meant.
 pub(crate) fn case_insensitive_match(name: &str) -> Option<&'static str> {
     ATTRIBUTES.iter().find(|a| a.name.eq_ignore_ascii_case(name)).map(|a| a.name)
+}
+
+/// Sets one of the object's process settings (made when the first is given).
+fn process_setting(o: &mut ObjectDraft, setting: Setting, value: &str) -> Result<(), ValueError> {
+    o.object.process.get_or_insert_default().set(setting, value)
 }
 
 /// Assigns a parsed value: the table's handlers end with it.

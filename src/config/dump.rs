@@ -251,7 +251,7 @@ fn object(j: &mut Json, config: &Config, o: &Object) {
     j.key("options");
     options(j, &o.options);
     j.key("process").begin_object();
-    for (setting, value) in o.process.shown() {
+    for (setting, value) in o.process.iter().flat_map(|p| p.shown()) {
         j.field_str(setting.json_name(), &value.to_string());
     }
     j.end_object();

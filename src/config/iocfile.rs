@@ -240,7 +240,7 @@ impl IocFile {
                 may_choose_credentials,
                 env: self.environment(),
             })),
-            process: self.process(),
+            process: Some(Box::new(self.process())).filter(|p| !p.is_empty()),
             state_directory: self.extension(STATE_DIR).map(SharedPath::from),
             host: self.extension(HOST).map(SharedStr::from),
             ..Object::default()
@@ -959,11 +959,12 @@ mod tests {
         let (file, warnings) = parse(path, text).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         let object = file.to_object(1, &IocObjectGlobals::default(), Vec::new(), true);
-        assert_eq!(object.process.rtprio, Some(80));
-        assert_eq!(object.process.memlock, Some(64 << 20));
-        assert_eq!(object.process.core_size, Some(crate::config::process::INFINITY));
-        assert_eq!((object.process.nice, object.process.umask), (Some(-5), Some(0o027)));
-        assert_eq!(object.process.cpus, Some(vec![(0, 0), (2, 3)]));
+        let process = object.process.as_deref().unwrap();
+        assert_eq!(process.rtprio, Some(80));
+        assert_eq!(process.memlock, Some(64 << 20));
+        assert_eq!(process.core_size, Some(crate::config::process::INFINITY));
+        assert_eq!((process.nice, process.umask), (Some(-5), Some(0o027)));
+        assert_eq!(process.cpus, Some(vec![(0, 0), (2, 3)]));
         assert_eq!(object.state_directory.as_deref(), Some(Path::new("/var/lib/ioc/vac1")));
         assert_eq!(object.host.as_deref(), Some("board7"));
         assert_eq!(file.privileged_setting(), Some(("IOC_RTPRIO", 2)));

@@ -372,8 +372,9 @@ pub struct Object {
     /// and every object would carry its size).
     pub console: Option<Box<Console>>,
     /// Extension: limits, nice, umask and CPUs of the start command
-    /// (`IOC_RTPRIO`... / `ObjectRtPrio`...).
-    pub process: super::process::ProcessSettings,
+    /// (`IOC_RTPRIO`... / `ObjectRtPrio`...); `None` when none is set (boxed:
+    /// few objects have them, and every object would carry their size).
+    pub process: Option<Box<super::process::ProcessSettings>>,
     /// Extension `IOC_STATE_DIR`: a directory the start command's user owns,
     /// made before each start and kept across restarts.
     pub state_directory: Option<SharedPath>,

@@ -431,7 +431,7 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
         pid_file,
         stop_pid_file,
         console: console_plan,
-        process: process_setup(&object.process),
+        process: object.process.as_deref().and_then(process_setup),
         state_dir,
     };
     (plan, problems)
