@@ -11,7 +11,6 @@
 //! or a `PathBuf`.
 
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
@@ -141,24 +140,6 @@ impl AsRef<str> for SharedStr {
     }
 }
 
-impl AsRef<Path> for SharedStr {
-    fn as_ref(&self) -> &Path {
-        Path::new(self.as_str())
-    }
-}
-
-impl AsRef<std::ffi::OsStr> for SharedStr {
-    fn as_ref(&self) -> &std::ffi::OsStr {
-        std::ffi::OsStr::new(self.as_str())
-    }
-}
-
-impl std::borrow::Borrow<str> for SharedStr {
-    fn borrow(&self) -> &str {
-        self.as_str()
-    }
-}
-
 impl From<&str> for SharedStr {
     fn from(value: &str) -> Self {
         Values::default().keep(value)
@@ -174,12 +155,6 @@ impl From<String> for SharedStr {
 impl From<&String> for SharedStr {
     fn from(value: &String) -> Self {
         SharedStr::from(value.as_str())
-    }
-}
-
-impl From<SharedStr> for String {
-    fn from(value: SharedStr) -> Self {
-        value.as_str().to_string()
     }
 }
 
@@ -221,42 +196,20 @@ impl PartialEq<String> for SharedStr {
     }
 }
 
-impl PartialEq<SharedStr> for str {
-    fn eq(&self, other: &SharedStr) -> bool {
-        self == other.as_str()
-    }
-}
-
-impl PartialEq<SharedStr> for &str {
-    fn eq(&self, other: &SharedStr) -> bool {
-        *self == other.as_str()
-    }
-}
-
 impl PartialEq<SharedStr> for String {
     fn eq(&self, other: &SharedStr) -> bool {
         self == other.as_str()
     }
 }
 
-impl Hash for SharedStr {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state);
-    }
-}
-
 /// A path of the configuration model (always UTF-8: it was written in a
 /// configuration file): a [`SharedStr`] that reads as a `Path`.
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct SharedPath(pub(crate) SharedStr);
 
 impl SharedPath {
     pub fn as_path(&self) -> &Path {
         Path::new(self.0.as_str())
-    }
-
-    pub fn as_str(&self) -> &str {
-        self.0.as_str()
     }
 }
 
@@ -267,65 +220,15 @@ impl Deref for SharedPath {
     }
 }
 
-impl AsRef<Path> for SharedPath {
-    fn as_ref(&self) -> &Path {
-        self.as_path()
-    }
-}
-
-impl AsRef<std::ffi::OsStr> for SharedPath {
-    fn as_ref(&self) -> &std::ffi::OsStr {
-        self.as_path().as_os_str()
-    }
-}
-
 impl From<&str> for SharedPath {
     fn from(value: &str) -> Self {
         SharedPath(SharedStr::from(value))
     }
 }
 
-impl From<String> for SharedPath {
-    fn from(value: String) -> Self {
-        SharedPath(SharedStr::from(value))
-    }
-}
-
-/// A path that is not UTF-8 is kept with U+FFFD in place of what is not:
-/// paths of the model come from configuration text, which is.
-impl From<&Path> for SharedPath {
-    fn from(value: &Path) -> Self {
-        SharedPath(SharedStr::from(value.to_string_lossy().as_ref()))
-    }
-}
-
-impl From<std::path::PathBuf> for SharedPath {
-    fn from(value: std::path::PathBuf) -> Self {
-        SharedPath::from(value.as_path())
-    }
-}
-
 impl fmt::Debug for SharedPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_path(), f)
-    }
-}
-
-impl PartialEq<Path> for SharedPath {
-    fn eq(&self, other: &Path) -> bool {
-        self.as_path() == other
-    }
-}
-
-impl PartialEq<&Path> for SharedPath {
-    fn eq(&self, other: &&Path) -> bool {
-        self.as_path() == *other
-    }
-}
-
-impl PartialEq<std::path::PathBuf> for SharedPath {
-    fn eq(&self, other: &std::path::PathBuf) -> bool {
-        self.as_path() == other.as_path()
     }
 }
 
