@@ -41,7 +41,8 @@ impl SharedStr {
     }
 
     /// `len` bytes of `text` from `start`, or the empty string when that is
-    /// empty or beyond 4 GiB (no configuration file is).
+    /// empty or beyond 4 GiB (a value of its own that long; no configuration
+    /// holds one).
     fn range(text: &Arena, start: usize, len: usize) -> Self {
         match (u32::try_from(start), u32::try_from(len)) {
             (Ok(start), Ok(len)) if len > 0 => SharedStr { text: Some(Arc::clone(text)), start, len },
@@ -91,7 +92,9 @@ impl<'a> Values<'a> {
         if let Some(file) = self.file {
             let whole = file.text.as_bytes().as_ptr_range();
             let part = value.as_bytes().as_ptr_range();
-            if whole.start <= part.start && part.end <= whole.end {
+            let inside = whole.start <= part.start && part.end <= whole.end;
+            // Past 4 GiB of a file a range does not fit: a copy then.
+            if inside && u32::try_from(part.end as usize - whole.start as usize).is_ok() {
                 return SharedStr::range(&file.text, part.start as usize - whole.start as usize, value.len());
             }
         }
