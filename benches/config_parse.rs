@@ -1,11 +1,11 @@
 //! Parses generated configurations of 32, 100 and 10,000 objects (mixed
 //! attributes and options, spread over Imports, plus IOC files) from memory,
 //! and prints the median time (wall and CPU of the loading thread: on a loaded
-//! machine the CPU time is the steadier figure) and the heap allocations of
-//! one load, side by side, beside the CPU time of a pass that only counts the
+//! machine the CPU time is the steadier figure), the heap allocations of
+//! one load and the heap the loaded configuration holds, side by side, beside the CPU time of a pass that only counts the
 //! lines of the same input (the floor, measured in the same run). Run with `cargo bench --bench config_parse`; with
 //! `--features alloc-count` the crate's own counting allocator is used and
-//! the allocated bytes are not shown.
+//! the allocated and held bytes are not shown.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -21,21 +21,26 @@ mod counting {
     use std::alloc::{GlobalAlloc, Layout, System};
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    /// Counts every allocation (and reallocation) made through the global allocator.
+    /// Counts every allocation (and reallocation) made through the global
+    /// allocator, and the bytes held at any time.
     struct Counting;
 
     pub static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
     pub static ALLOCATED_BYTES: AtomicU64 = AtomicU64::new(0);
+    /// Bytes allocated and not yet freed (what malloc adds per block is not counted).
+    pub static HELD_BYTES: AtomicU64 = AtomicU64::new(0);
 
     unsafe impl GlobalAlloc for Counting {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
             ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
             ALLOCATED_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+            HELD_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
             // SAFETY: forwarded unchanged to the system allocator.
             unsafe { System.alloc(layout) }
         }
 
         unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            HELD_BYTES.fetch_sub(layout.size() as u64, Ordering::Relaxed);
             // SAFETY: `ptr` came from `alloc`/`realloc` above, i.e. from System.
             unsafe { System.dealloc(ptr, layout) }
         }
@@ -43,6 +48,8 @@ mod counting {
         unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
             ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
             ALLOCATED_BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+            HELD_BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+            HELD_BYTES.fetch_sub(layout.size() as u64, Ordering::Relaxed);
             // SAFETY: as for `dealloc`; the caller upholds realloc's contract.
             unsafe { System.realloc(ptr, layout, new_size) }
         }
@@ -52,12 +59,14 @@ mod counting {
     static GLOBAL: Counting = Counting;
 }
 
-/// Allocations and allocated bytes so far (bytes: `None` under `alloc-count`).
-fn allocations() -> (u64, Option<u64>) {
+/// Allocations so far, allocated bytes so far and bytes held now (bytes:
+/// `None` under `alloc-count`).
+fn allocations() -> (u64, Option<(u64, u64)>) {
     #[cfg(not(feature = "alloc-count"))]
     {
         use std::sync::atomic::Ordering::Relaxed;
-        (counting::ALLOCATIONS.load(Relaxed), Some(counting::ALLOCATED_BYTES.load(Relaxed)))
+        let bytes = (counting::ALLOCATED_BYTES.load(Relaxed), counting::HELD_BYTES.load(Relaxed));
+        (counting::ALLOCATIONS.load(Relaxed), Some(bytes))
     }
     #[cfg(feature = "alloc-count")]
     {
@@ -143,6 +152,8 @@ struct Figures {
     lines_only: Duration,
     allocations: u64,
     allocated_bytes: Option<u64>,
+    /// Heap the loaded configuration holds (what PID 1 keeps of it).
+    held_bytes: Option<u64>,
 }
 
 fn thread_cpu() -> Duration {
@@ -166,10 +177,13 @@ fn measure(objects: usize, runs: usize) -> Figures {
     drop(check);
 
     let (count_before, bytes_before) = allocations();
-    drop(load());
+    let loaded = load();
     let (count_after, bytes_after) = allocations();
+    drop(loaded);
     let allocations = count_after - count_before;
-    let allocated_bytes = bytes_after.zip(bytes_before).map(|(after, before)| after - before);
+    let counted = bytes_after.zip(bytes_before);
+    let allocated_bytes = counted.map(|((after, _), (before, _))| after - before);
+    let held_bytes = counted.map(|((_, after), (_, before))| after - before);
 
     let (times, cpu_times): (Vec<Duration>, Vec<Duration>) = (0..runs)
         .map(|_| {
@@ -188,7 +202,7 @@ fn measure(objects: usize, runs: usize) -> Figures {
             thread_cpu() - cpu
         })
         .collect();
-    Figures { objects, bytes, median: median(times), cpu: median(cpu_times), lines_only: median(lines_only), allocations, allocated_bytes }
+    Figures { objects, bytes, median: median(times), cpu: median(cpu_times), lines_only: median(lines_only), allocations, allocated_bytes, held_bytes }
 }
 
 fn main() {
@@ -196,12 +210,13 @@ fn main() {
     let figures = [measure(32, 101), measure(100, 51), measure(10_000, 11)];
     println!("config_parse: one load from memory (epoch.conf + Imports of {PER_FILE} objects + 10% as IOC files, at most {MAX_IOC_FILES})");
     println!(
-        "{:>8} {:>10} {:>12} {:>12} {:>12} {:>12} {:>14} {:>12}",
-        "objects", "input KiB", "median", "CPU median", "per object", "lines (CPU)", "allocations", "alloc. KiB"
+        "{:>8} {:>10} {:>12} {:>12} {:>12} {:>12} {:>14} {:>12} {:>10}",
+        "objects", "input KiB", "median", "CPU median", "per object", "lines (CPU)", "allocations", "alloc. KiB", "held KiB"
     );
+    let kib = |bytes: Option<u64>| bytes.map_or("-".to_string(), |b| format!("{:.1}", b as f64 / 1024.0));
     for f in figures {
         println!(
-            "{:>8} {:>10.1} {:>12.3?} {:>12.3?} {:>12.2?} {:>12.3?} {:>14} {:>12}",
+            "{:>8} {:>10.1} {:>12.3?} {:>12.3?} {:>12.2?} {:>12.3?} {:>14} {:>12} {:>10}",
             f.objects,
             f.bytes as f64 / 1024.0,
             f.median,
@@ -209,7 +224,8 @@ fn main() {
             f.median / f.objects as u32,
             f.lines_only,
             f.allocations,
-            f.allocated_bytes.map_or("-".to_string(), |b| format!("{:.1}", b as f64 / 1024.0))
+            kib(f.allocated_bytes),
+            kib(f.held_bytes)
         );
     }
 }

@@ -148,8 +148,8 @@ pub fn skeleton(state: &str) -> Config {
                 config.runlevels.push(Runlevel { name: name.to_string(), inherits: Vec::new() });
             }
             ["object", id, ..] => config.objects.push(Object {
-                id: id.to_string(),
-                description: id.to_string(),
+                id: (*id).into(),
+                description: (*id).into(),
                 stop: StopMethod::Pid,
                 stop_priority: 1,
                 enabled: true,

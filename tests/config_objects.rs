@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use common::*;
 use iocinit::config::{Console, ExitResult, Object, Output, ReloadMethod, StopMethod};
@@ -96,7 +96,7 @@ fn stop_methods() {
     assert_eq!(stop("killall x"), StopMethod::Command("killall x".into()));
     assert_eq!(stop("PID"), StopMethod::Pid);
     assert_eq!(stop("PIDFILE"), StopMethod::PidFile(None));
-    assert_eq!(stop("PIDFILE /run/other.pid"), StopMethod::PidFile(Some(PathBuf::from("/run/other.pid"))));
+    assert_eq!(stop("PIDFILE /run/other.pid"), StopMethod::PidFile(Some("/run/other.pid".into())));
     assert_eq!(stop("KILLALL5"), StopMethod::Killall5 { signal: None, wait_secs: None });
     assert_eq!(stop("KILLALL5 9"), StopMethod::Killall5 { signal: Some(9), wait_secs: None });
     assert_eq!(stop("KILLALL5 9 2"), StopMethod::Killall5 { signal: Some(9), wait_secs: Some(2) });
@@ -139,8 +139,8 @@ fn paths_users_and_outputs() {
     let o = object_a(
         "ObjectStartCommand x\nObjectPIDFile /run/a.pid\nObjectWorkingDirectory /srv/a\nObjectUser daemon\nObjectGroup=nogroup\nObjectStdout LOG\nObjectStderr /var/log/a.err\n",
     );
-    assert_eq!(o.pid_file, Some(PathBuf::from("/run/a.pid")));
-    assert_eq!(o.working_directory, Some(PathBuf::from("/srv/a")));
+    assert_eq!(o.pid_file.as_deref(), Some(Path::new("/run/a.pid")));
+    assert_eq!(o.working_directory.as_deref(), Some(Path::new("/srv/a")));
     assert_eq!((o.user.as_deref(), o.group.as_deref()), (Some("daemon"), Some("nogroup")));
     assert_eq!(o.stdout, Some(Output::Log));
     assert_eq!(o.stderr, Some(Output::File("/var/log/a.err".into())));
@@ -295,7 +295,7 @@ fn procserv_option_makes_a_console() {
         may_choose_credentials: true,
         env: Vec::new(),
     };
-    assert_eq!(o.console, Some(console));
+    assert_eq!(o.console, Some(Box::new(console)));
     for other in ["FORK", "FORKN", "PIVOT", "EXEC", "SERVICE"] {
         let loaded = load_a(&format!("ObjectStartCommand /a /b\nObjectOptions PROCSERV\nObjectOptions {other}\n"));
         assert!(errors(&loaded).iter().any(|e| e.starts_with("epoch.conf:6: options PROCSERV and ") && e.contains(other)), "{other}: {:?}", errors(&loaded));

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::model::{Color, Globals, Location, Object, Output, ReloadMethod, StatusNames, StatusNamesSource, StopMethod, Text, VirtualFs, VirtualMount};
 use super::options::{self, OptionId};
+use super::shared::{SharedStr, Values};
 use super::process::Setting;
 use super::values::{account_name, digits, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, signal, split_word, words, ValueError};
 
@@ -53,8 +54,8 @@ pub(crate) struct ObjectDraft {
 impl ObjectDraft {
     /// `option_lines`: an empty list to fill (the parser hands the one of
     /// the previous object back, so that objects share one allocation).
-    pub fn new(id: &str, location: Location, mut option_lines: Vec<(OptionId, u32)>) -> Self {
-        let object = Object { id: id.to_string(), location, enabled: true, ..Object::default() };
+    pub fn new(id: SharedStr, location: Location, mut option_lines: Vec<(OptionId, u32)>) -> Self {
+        let object = Object { id, location, enabled: true, ..Object::default() };
         option_lines.clear();
         ObjectDraft { object, first_lines: [0; ATTRIBUTES.len()], option_lines }
     }
@@ -85,6 +86,8 @@ pub(crate) struct ObjectContext<'a> {
     pub location: Location,
     pub strict: bool,
     pub priorities: &'a [(String, u32)],
+    /// Where the value's strings are kept.
+    pub values: Values<'a>,
 }
 
 type GlobalFn = fn(&mut GlobalsDraft, &str, Location) -> Result<(), ValueError>;
@@ -164,7 +167,7 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
     global("MountVirtual", false, WarnAfter, mount_virtual),
     global("EnableLogging", true, WarnAfter, |g, v, _| set(&mut g.globals.enable_logging, parse_bool(v)?)),
     global("BlankLogOnBoot", true, WarnAfter, |g, v, _| set(&mut g.globals.blank_log_on_boot, parse_bool(v)?)),
-    global("GlobalEnvVar", false, WarnAfter, |g, v, _| add_env(&mut g.globals.env, v)),
+    global("GlobalEnvVar", false, WarnAfter, |g, v, _| add_env(&mut g.globals.env, v, str::to_string)),
     global("StartingStatusFormat", true, NotAfter, |g, v, _| set(&mut g.globals.starting_status_format, Some(format_text(v)?))),
     global("FinishedStatusFormat", true, NotAfter, |g, v, _| set(&mut g.globals.finished_status_format, Some(format_text(v)?))),
     global("StatusNames", true, NotAfter, |g, v, _| set(&mut g.globals.status_names, Some(status_names(v)?))),
@@ -192,7 +195,7 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
         one_word(v, "a number or a DefinePriority name")?;
         set(&mut g.ioc_stop_priority, Some((v.to_string(), at)))
     }),
-    extension("IocRunlevels", |g, v, _| set(&mut g.globals.ioc.runlevels, runlevel_list(v)?)),
+    extension("IocRunlevels", |g, v, _| set(&mut g.globals.ioc.runlevels, runlevel_list(v, str::to_string)?)),
     extension("IocLogDirectory", |g, v, _| set(&mut g.globals.ioc.log_directory, absolute_path(v)?)),
     extension("IocStateDirectory", |g, v, _| set(&mut g.globals.ioc.state_directory, absolute_path(v)?)),
     extension("IocLogMaxSize", |g, v, _| set(&mut g.globals.ioc.log_max_bytes, byte_size(v)?)),
@@ -205,39 +208,39 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
     extension("RestartCrashLimit", |g, v, _| set(&mut g.globals.restart_crash_limit, Some(at_least_one(v)?))),
     // Objects.
     Attribute { name: "ObjectID", index: 0, handler: Handler::ObjectId, once: false, extension: false, after_objects: AfterObjects::Allowed },
-    object("ObjectDescription", true, |o, v, _| set(&mut o.object.description, v.to_string())),
-    object("ObjectReloadCommand", true, |o, v, c| set(&mut o.object.reload, Some(reload_method(v, c.strict)?))),
-    object("ObjectPrestartCommand", true, |o, v, _| set(&mut o.object.prestart, Some(v.to_string()))),
-    object("ObjectStartCommand", true, |o, v, _| set(&mut o.object.start, Some(v.to_string()))),
-    object("ObjectStopCommand", true, |o, v, c| set(&mut o.object.stop, stop_method(v, c.strict)?)),
+    object("ObjectDescription", true, |o, v, c| set(&mut o.object.description, c.values.keep(v))),
+    object("ObjectReloadCommand", true, |o, v, c| set(&mut o.object.reload, Some(reload_method(v, c)?))),
+    object("ObjectPrestartCommand", true, |o, v, c| set(&mut o.object.prestart, Some(c.values.keep(v)))),
+    object("ObjectStartCommand", true, |o, v, c| set(&mut o.object.start, Some(c.values.keep(v)))),
+    object("ObjectStopCommand", true, |o, v, c| set(&mut o.object.stop, stop_method(v, c)?)),
     object("ObjectStartPriority", true, |o, v, c| set(&mut o.object.start_priority, priority(v, c.priorities)?)),
     object("ObjectStopPriority", true, |o, v, c| set(&mut o.object.stop_priority, priority(v, c.priorities)?)),
-    object("ObjectPIDFile", true, |o, v, _| set(&mut o.object.pid_file, Some(PathBuf::from(v)))),
-    object("ObjectWorkingDirectory", true, |o, v, _| set(&mut o.object.working_directory, Some(PathBuf::from(v)))),
-    object("ObjectUser", true, |o, v, _| {
+    object("ObjectPIDFile", true, |o, v, c| set(&mut o.object.pid_file, Some(c.values.keep_path(v)))),
+    object("ObjectWorkingDirectory", true, |o, v, c| set(&mut o.object.working_directory, Some(c.values.keep_path(v)))),
+    object("ObjectUser", true, |o, v, c| {
         account_name(v, "a user")?;
-        set(&mut o.object.user, Some(v.to_string()))
+        set(&mut o.object.user, Some(c.values.keep(v)))
     }),
-    object("ObjectGroup", true, |o, v, _| {
+    object("ObjectGroup", true, |o, v, c| {
         account_name(v, "a group")?;
-        set(&mut o.object.group, Some(v.to_string()))
+        set(&mut o.object.group, Some(c.values.keep(v)))
     }),
-    object("ObjectStdout", true, |o, v, _| set(&mut o.object.stdout, Some(output(v)))),
-    object("ObjectStderr", true, |o, v, _| set(&mut o.object.stderr, Some(output(v)))),
-    object("ObjectEnvVar", false, |o, v, _| add_env(&mut o.object.env, v)),
+    object("ObjectStdout", true, |o, v, c| set(&mut o.object.stdout, Some(output(v, c.values)))),
+    object("ObjectStderr", true, |o, v, c| set(&mut o.object.stderr, Some(output(v, c.values)))),
+    object("ObjectEnvVar", false, |o, v, c| add_env(&mut o.object.env, v, |v| c.values.keep(v))),
     object("ObjectEnabled", true, |o, v, c| {
         o.object.enabled_location = Some(c.location);
         set(&mut o.object.enabled, parse_bool(v)?)
     }),
-    object("ObjectRunlevels", true, |o, v, _| set(&mut o.object.runlevels, runlevel_list(v)?)),
+    object("ObjectRunlevels", true, |o, v, c| set(&mut o.object.runlevels, runlevel_list(v, |r| c.values.keep(r))?)),
     object("ObjectOptions", false, object_options),
     // Our extensions (config::process): the start command's limits and scheduling.
-    object_extension("ObjectRtPrio", |o, v, _| o.object.process.set(Setting::RtPrio, v)),
-    object_extension("ObjectMemLock", |o, v, _| o.object.process.set(Setting::MemLock, v)),
-    object_extension("ObjectCoreSize", |o, v, _| o.object.process.set(Setting::CoreSize, v)),
-    object_extension("ObjectNice", |o, v, _| o.object.process.set(Setting::Nice, v)),
-    object_extension("ObjectUmask", |o, v, _| o.object.process.set(Setting::Umask, v)),
-    object_extension("ObjectCPUs", |o, v, _| o.object.process.set(Setting::Cpus, v)),
+    object_extension("ObjectRtPrio", |o, v, _| process_setting(o, Setting::RtPrio, v)),
+    object_extension("ObjectMemLock", |o, v, _| process_setting(o, Setting::MemLock, v)),
+    object_extension("ObjectCoreSize", |o, v, _| process_setting(o, Setting::CoreSize, v)),
+    object_extension("ObjectNice", |o, v, _| process_setting(o, Setting::Nice, v)),
+    object_extension("ObjectUmask", |o, v, _| process_setting(o, Setting::Umask, v)),
+    object_extension("ObjectCPUs", |o, v, _| process_setting(o, Setting::Cpus, v)),
 ]);
 
 /// The table with each attribute's [`Attribute::index`] set.
@@ -300,20 +303,26 @@ pub(crate) fn case_insensitive_match(name: &str) -> Option<&'static str> {
     ATTRIBUTES.iter().find(|a| a.name.eq_ignore_ascii_case(name)).map(|a| a.name)
 }
 
+/// Sets one of the object's process settings (made when the first is given).
+fn process_setting(o: &mut ObjectDraft, setting: Setting, value: &str) -> Result<(), ValueError> {
+    o.object.process.get_or_insert_default().set(setting, value)
+}
+
 /// Assigns a parsed value: the table's handlers end with it.
 fn set<T>(slot: &mut T, value: T) -> Result<(), ValueError> {
     *slot = value;
     Ok(())
 }
 
-fn runlevel_list(value: &str) -> Result<Vec<String>, ValueError> {
-    let mut list: Vec<String> = Vec::new();
+/// The runlevels of `value`, each as `keep` keeps it.
+fn runlevel_list<T: AsRef<str>>(value: &str, keep: impl Fn(&str) -> T) -> Result<Vec<T>, ValueError> {
+    let mut list: Vec<T> = Vec::new();
     for runlevel in words(value) {
         name(runlevel, "a runlevel name")?;
-        if list.iter().any(|r| r == runlevel) {
+        if list.iter().any(|r| r.as_ref() == runlevel) {
             return Err(format!("runlevel {runlevel:?} is listed twice: expected each runlevel once"));
         }
-        list.push(runlevel.to_string());
+        list.push(keep(runlevel));
     }
     Ok(list)
 }
@@ -448,12 +457,13 @@ fn mount_virtual(g: &mut GlobalsDraft, value: &str, _: Location) -> Result<(), V
     Ok(())
 }
 
-fn add_env(list: &mut Vec<String>, value: &str) -> Result<(), ValueError> {
+/// Adds `value`, a `NAME=value`, to `list` as `keep` keeps it.
+fn add_env<T: AsRef<str>>(list: &mut Vec<T>, value: &str, keep: impl Fn(&str) -> T) -> Result<(), ValueError> {
     let variable = env_assignment(value)?;
-    if list.iter().any(|e| e.split_once('=').map(|(n, _)| n) == Some(variable)) {
+    if list.iter().any(|e| e.as_ref().split_once('=').map(|(n, _)| n) == Some(variable)) {
         return Err(format!("variable {variable} is set twice: expected each variable once"));
     }
-    list.push(value.to_string());
+    list.push(keep(value));
     Ok(())
 }
 
@@ -512,11 +522,11 @@ fn byte_size(value: &str) -> Result<u64, ValueError> {
         .map_err(|_| format!("expected a size in bytes: a number optionally followed by K or M, {}", got(value)))
 }
 
-fn output(value: &str) -> Output {
+fn output(value: &str, values: Values) -> Output {
     if value == "LOG" {
         Output::Log
     } else {
-        Output::File(PathBuf::from(value))
+        Output::File(values.keep_path(value))
     }
 }
 
@@ -528,12 +538,13 @@ fn no_more(keyword: &str, rest: &str) -> Result<(), ValueError> {
     }
 }
 
-fn stop_method(value: &str, strict: bool) -> Result<StopMethod, ValueError> {
+fn stop_method(value: &str, c: &ObjectContext) -> Result<StopMethod, ValueError> {
+    let strict = c.strict;
     let (word, rest) = split_word(value);
     match word {
         "NONE" => no_more(word, rest).map(|_| StopMethod::None),
         "PID" => no_more(word, rest).map(|_| StopMethod::Pid),
-        "PIDFILE" => Ok(StopMethod::PidFile((!rest.is_empty()).then(|| PathBuf::from(rest)))),
+        "PIDFILE" => Ok(StopMethod::PidFile((!rest.is_empty()).then(|| c.values.keep_path(rest)))),
         "KILLALL5" => {
             let mut listed = words(rest);
             let (first, second) = (listed.next(), listed.next());
@@ -544,11 +555,12 @@ fn stop_method(value: &str, strict: bool) -> Result<StopMethod, ValueError> {
             let wait_secs = second.map(parse_u32).transpose()?;
             Ok(StopMethod::Killall5 { signal, wait_secs })
         }
-        _ => Ok(StopMethod::Command(value.to_string())),
+        _ => Ok(StopMethod::Command(c.values.keep(value))),
     }
 }
 
-fn reload_method(value: &str, strict: bool) -> Result<ReloadMethod, ValueError> {
+fn reload_method(value: &str, c: &ObjectContext) -> Result<ReloadMethod, ValueError> {
+    let strict = c.strict;
     match split_word(value) {
         ("SIGNAL", rest) => {
             one_word(rest, "one signal")?;
@@ -557,7 +569,7 @@ fn reload_method(value: &str, strict: bool) -> Result<ReloadMethod, ValueError> 
             }
             Ok(ReloadMethod::Signal(signal(rest, strict)?))
         }
-        _ => Ok(ReloadMethod::Command(value.to_string())),
+        _ => Ok(ReloadMethod::Command(c.values.keep(value))),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::attributes::{GlobalsDraft, ObjectDraft};
 use super::iocfile::valid_ioc_name;
-use super::model::{Location, Object, StopMethod};
+use super::model::{Location, Object, SharedStr, StopMethod};
 use super::options::{self, id, OptionId};
 use super::Severity;
 
@@ -165,13 +165,10 @@ pub(crate) fn config(globals: &GlobalsDraft, objects: &[Object], ioc_runlevels: 
     let mut f = Findings { file: 0, list: Vec::new() };
     let default = &globals.globals.default_runlevel;
     // Epoch counts a runlevel as used when a non-HALTONLY object is in it.
-    let member_lists: Vec<&[String]> = objects
-        .iter()
-        .filter(|o| !o.options.halt_only)
-        .map(|o| o.runlevels.as_slice())
-        .chain((!ioc_runlevels.is_empty()).then_some(ioc_runlevels))
-        .collect();
-    let has_objects = |runlevel: &str| member_lists.iter().any(|list| list.iter().any(|r| r == runlevel));
+    let member_lists: Vec<&[SharedStr]> = objects.iter().filter(|o| !o.options.halt_only).map(|o| o.runlevels.as_slice()).collect();
+    let has_objects = |runlevel: &str| {
+        member_lists.iter().any(|list| list.iter().any(|r| r == runlevel)) || ioc_runlevels.iter().any(|r| r == runlevel)
+    };
     let used = |runlevel: &str| {
         has_objects(runlevel) || globals.inherits.iter().any(|i| i.runlevel == runlevel && has_objects(&i.inherited))
     };

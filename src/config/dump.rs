@@ -251,7 +251,7 @@ fn object(j: &mut Json, config: &Config, o: &Object) {
     j.key("options");
     options(j, &o.options);
     j.key("process").begin_object();
-    for (setting, value) in o.process.shown() {
+    for (setting, value) in o.process.iter().flat_map(|p| p.shown()) {
         j.field_str(setting.json_name(), &value.to_string());
     }
     j.end_object();
@@ -322,7 +322,7 @@ fn runlevels(j: &mut Json, config: &Config) {
     for runlevel in &config.runlevels {
         j.begin_object().field_str("name", &runlevel.name).field_strings("inherits", &runlevel.inherits);
         let direct: Vec<&str> =
-            config.objects.iter().filter(|o| o.runlevels.contains(&runlevel.name)).map(|o| o.id.as_str()).collect();
+            config.objects.iter().filter(|o| o.runlevels.iter().any(|r| *r == runlevel.name)).map(|o| o.id.as_str()).collect();
         let effective: Vec<&str> =
             config.objects.iter().filter(|o| config.in_runlevel(o, &runlevel.name)).map(|o| o.id.as_str()).collect();
         j.field_strings("objects", &direct).field_strings("effective", &effective);

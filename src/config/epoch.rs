@@ -10,6 +10,7 @@ use super::checks::{self, Finding};
 use super::ids::IdIndex;
 use super::lines::{Statement, Statements};
 use super::model::{Config, Console, Location, Object, Runlevel, MAX_RUNLEVELS};
+use super::shared::{FileText, Values};
 use super::options::OptionId;
 use super::source::FileSource;
 use super::values::name;
@@ -24,10 +25,12 @@ pub(crate) struct Parsed {
     pub diagnostics: Vec<Diagnostic>,
     /// The runlevels the IOC objects get (IocRunlevels, or the default runlevel).
     pub ioc_runlevels: Vec<String>,
+    /// The ObjectIDs of `config`, for the IOC files' names.
+    pub declared: IdIndex,
 }
 
 /// Parses the main file `text` (read from `main`) and everything it imports.
-pub(crate) fn parse(source: &dyn FileSource, main: &Path, text: &[u8], strict: bool) -> Parsed {
+pub(crate) fn parse(source: &dyn FileSource, main: &Path, text: Vec<u8>, strict: bool) -> Parsed {
     let mut parser = Parser {
         source,
         strict,
@@ -110,10 +113,17 @@ impl Parser<'_> {
         super::place(&self.files, at)
     }
 
-    fn parse_file(&mut self, file: usize, text: &[u8]) {
-        for item in Statements::new(text) {
+    /// One file: its values are ranges of its text (see config::shared).
+    fn parse_file(&mut self, file: usize, text: Vec<u8>) {
+        let text = FileText::new(text);
+        let (statements, values) = match &text {
+            Ok(text) => (Statements::of_text(text.as_str()), Values::of(Some(text))),
+            // Its lines that are not UTF-8 are errors; the others' values are copied.
+            Err(bytes) => (Statements::new(bytes), Values::default()),
+        };
+        for item in statements {
             match item {
-                Ok(statement) => self.statement(file, statement),
+                Ok(statement) => self.statement(file, statement, values),
                 Err((line, message)) => self.error(Location { file, line }, message),
             }
         }
@@ -121,7 +131,7 @@ impl Parser<'_> {
         self.close_object();
     }
 
-    fn statement(&mut self, file: usize, statement: Statement) {
+    fn statement(&mut self, file: usize, statement: Statement, values: Values) {
         let at = Location { file, line: statement.line };
         let Some(attribute) = attributes::find(statement.name) else {
             let hint = match attributes::case_insensitive_match(statement.name) {
@@ -138,7 +148,7 @@ impl Parser<'_> {
             return self.error(at, format!("{name}: expected a value"));
         }
         match attribute.handler {
-            Handler::ObjectId => self.open_object(at, statement.value),
+            Handler::ObjectId => self.open_object(at, statement.value, values),
             Handler::Import => self.import(at, statement.value),
             Handler::Global(apply) => {
                 if !self.global_allowed_here(name, attribute.after_objects, at) {
@@ -168,7 +178,7 @@ impl Parser<'_> {
                     return self.error(at, message);
                 }
                 draft.saw(attribute, at.line);
-                let context = ObjectContext { location: at, strict: self.strict, priorities: &self.globals.globals.priorities };
+                let context = ObjectContext { location: at, strict: self.strict, priorities: &self.globals.globals.priorities, values };
                 if let Err(problem) = apply(draft, statement.value, &context) {
                     self.error(at, format!("{name}: {problem}"));
                 }
@@ -193,7 +203,7 @@ impl Parser<'_> {
         }
     }
 
-    fn open_object(&mut self, at: Location, id: &str) {
+    fn open_object(&mut self, at: Location, id: &str, values: Values) {
         self.close_object();
         if let Err(problem) = name(id, "an ObjectID") {
             self.error(at, format!("ObjectID: {problem}"));
@@ -205,7 +215,7 @@ impl Parser<'_> {
             self.error(at, format!("duplicate ObjectID {id} (first declared at {first}): expected each ObjectID once"));
         }
         self.first_object.get_or_insert(at);
-        self.current = Some(ObjectDraft::new(id, at, std::mem::take(&mut self.spare_option_lines)));
+        self.current = Some(ObjectDraft::new(values.keep(id), at, std::mem::take(&mut self.spare_option_lines)));
     }
 
     /// Checks the current object and adds it to the list.
@@ -222,16 +232,16 @@ impl Parser<'_> {
             object.description = object.id.clone();
         }
         if object.options.procserv {
-            object.console = Some(Console {
-                name: object.id.clone(),
-                user: object.user.clone(),
-                group: object.group.clone(),
-                chdir: object.working_directory.clone(),
-                command: object.start.clone().unwrap_or_default(),
+            object.console = Some(Box::new(Console {
+                name: object.id.to_string(),
+                user: object.user.as_deref().map(String::from),
+                group: object.group.as_deref().map(String::from),
+                chdir: object.working_directory.as_deref().map(PathBuf::from),
+                command: object.start.as_deref().unwrap_or_default().to_string(),
                 from_ioc_file: false,
                 may_choose_credentials: true,
                 env: Vec::new(),
-            });
+            }));
         }
         self.objects.push(object);
     }
@@ -271,7 +281,7 @@ impl Parser<'_> {
         self.identities.push(identity);
         self.imported_at.push(Some(at));
         self.chain.push(at);
-        self.parse_file(file, &text);
+        self.parse_file(file, text);
         self.chain.pop();
     }
 
@@ -299,7 +309,7 @@ impl Parser<'_> {
         }
         let runlevels = named.into_iter().map(|(runlevel, _)| runlevel).collect();
         let config = Config { files: self.files, globals: self.globals.globals, objects: self.objects, runlevels };
-        Parsed { config, diagnostics: self.diagnostics, ioc_runlevels }
+        Parsed { config, diagnostics: self.diagnostics, ioc_runlevels, declared: self.declared }
     }
 }
 
@@ -332,16 +342,16 @@ impl Parser<'_> {
 /// `objects_at` holds, per object, the line that names its runlevels.
 fn runlevels(globals: &GlobalsDraft, objects: &[Object], objects_at: &[Location], ioc_runlevels: &[String]) -> Vec<(Runlevel, Location)> {
     let default_at = globals.location_of("DefaultRunlevel").unwrap_or_default();
-    let default = Some(&globals.globals.default_runlevel).filter(|d| !d.is_empty()).map(|d| (d, default_at));
-    let inherits = globals.inherits.iter().flat_map(|i| [(&i.runlevel, i.at), (&i.inherited, i.at)]);
+    let default = Some(globals.globals.default_runlevel.as_str()).filter(|d| !d.is_empty()).map(|d| (d, default_at));
+    let inherits = globals.inherits.iter().flat_map(|i| [(i.runlevel.as_str(), i.at), (i.inherited.as_str(), i.at)]);
     let ioc_at = globals.location_of("IocRunlevels").unwrap_or(default_at);
-    let ioc = ioc_runlevels.iter().map(|r| (r, ioc_at));
-    let in_objects = objects.iter().zip(objects_at).flat_map(|(o, &at)| o.runlevels.iter().map(move |r| (r, at)));
+    let ioc = ioc_runlevels.iter().map(|r| (r.as_str(), ioc_at));
+    let in_objects = objects.iter().zip(objects_at).flat_map(|(o, &at)| o.runlevels.iter().map(move |r| (r.as_str(), at)));
     let mut list: Vec<(Runlevel, Location)> = Vec::new();
     for (name, at) in default.into_iter().chain(inherits).chain(ioc).chain(in_objects) {
-        if !list.iter().any(|(r, _)| r.name == *name) {
-            let direct = globals.inherits.iter().filter(|i| i.runlevel == *name).map(|i| i.inherited.clone()).collect();
-            list.push((Runlevel { name: name.clone(), inherits: direct }, at));
+        if !list.iter().any(|(r, _)| r.name == name) {
+            let direct = globals.inherits.iter().filter(|i| i.runlevel == name).map(|i| i.inherited.clone()).collect();
+            list.push((Runlevel { name: name.to_string(), inherits: direct }, at));
         }
     }
     list
@@ -354,7 +364,7 @@ mod tests {
 
     fn errors(text: &str) -> Vec<String> {
         let main = Path::new("/etc/epoch/epoch.conf");
-        let parsed = parse(&MemFs::new().with(main, text), main, text.as_bytes(), false);
+        let parsed = parse(&MemFs::new().with(main, text), main, text.as_bytes().to_vec(), false);
         parsed.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect()
     }
 
@@ -377,7 +387,7 @@ mod tests {
     fn runlevels_beyond_the_limit_are_refused_where_one_too_many_is_named() {
         let main = Path::new("/etc/epoch/epoch.conf");
         let text = with_runlevels("", 60, MAX_RUNLEVELS);
-        let parsed = parse(&MemFs::new().with(main, text.as_str()), main, text.as_bytes(), false);
+        let parsed = parse(&MemFs::new().with(main, text.as_str()), main, text.as_bytes().to_vec(), false);
         assert_eq!(parsed.diagnostics, vec![]);
         assert_eq!(parsed.config.runlevels.len(), MAX_RUNLEVELS);
 

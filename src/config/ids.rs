@@ -74,7 +74,7 @@ mod tests {
     use super::*;
 
     fn objects(ids: &[&str]) -> Vec<Object> {
-        ids.iter().map(|id| Object { id: id.to_string(), ..Object::default() }).collect()
+        ids.iter().map(|id| Object { id: (*id).into(), ..Object::default() }).collect()
     }
 
     #[test]

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::diag::Diagnostic;
-use super::model::{Console, Location, Object, Options, StopMethod};
+use super::model::{Console, Location, Object, Options, SharedPath, SharedStr, StopMethod};
 use super::process::{ProcessSettings, Setting};
 use super::values::valid_account_name;
 
@@ -213,24 +213,24 @@ impl IocFile {
     /// and enable state (IocEnabled; `ioc enable` overrides it in the state
     /// file). `may_choose_credentials`: whether the file's IOC_USER and
     /// IOC_GROUP are honoured (see [`Console::may_choose_credentials`]).
-    pub fn to_object(&self, file: usize, globals: &IocObjectGlobals, runlevels: Vec<String>, may_choose_credentials: bool) -> Object {
+    pub fn to_object(&self, file: usize, globals: &IocObjectGlobals, runlevels: Vec<SharedStr>, may_choose_credentials: bool) -> Object {
         let chdir = self.chdir.as_ref().map(PathBuf::from);
         Object {
-            id: self.name.clone(),
-            description: format!("IOC {}", self.name),
+            id: self.name.as_str().into(),
+            description: format!("IOC {}", self.name).into(),
             location: Location { file, line: 1 },
-            start: Some(self.command.clone()),
+            start: Some(self.command.as_str().into()),
             // SIGTERM to procServ: it kills the IOC with its kill signal and exits.
             stop: StopMethod::Pid,
             start_priority: globals.start_priority,
             stop_priority: globals.stop_priority,
-            working_directory: chdir.clone(),
-            user: self.user.clone(),
-            group: self.group.clone(),
+            working_directory: self.chdir.as_deref().map(SharedPath::from),
+            user: self.user.as_deref().map(SharedStr::from),
+            group: self.group.as_deref().map(SharedStr::from),
             enabled: globals.enabled,
             runlevels,
             options: Options { autorestart: true, ..Options::default() },
-            console: Some(Console {
+            console: Some(Box::new(Console {
                 name: self.name.clone(),
                 user: self.user.clone(),
                 group: self.group.clone(),
@@ -239,10 +239,10 @@ impl IocFile {
                 from_ioc_file: true,
                 may_choose_credentials,
                 env: self.environment(),
-            }),
-            process: self.process(),
-            state_directory: self.extension(STATE_DIR).map(PathBuf::from),
-            host: self.extension(HOST).map(str::to_string),
+            })),
+            process: Some(Box::new(self.process())).filter(|p| !p.is_empty()),
+            state_directory: self.extension(STATE_DIR).map(SharedPath::from),
+            host: self.extension(HOST).map(SharedStr::from),
             ..Object::default()
         }
     }
@@ -959,11 +959,12 @@ mod tests {
         let (file, warnings) = parse(path, text).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         let object = file.to_object(1, &IocObjectGlobals::default(), Vec::new(), true);
-        assert_eq!(object.process.rtprio, Some(80));
-        assert_eq!(object.process.memlock, Some(64 << 20));
-        assert_eq!(object.process.core_size, Some(crate::config::process::INFINITY));
-        assert_eq!((object.process.nice, object.process.umask), (Some(-5), Some(0o027)));
-        assert_eq!(object.process.cpus, Some(vec![(0, 0), (2, 3)]));
+        let process = object.process.as_deref().unwrap();
+        assert_eq!(process.rtprio, Some(80));
+        assert_eq!(process.memlock, Some(64 << 20));
+        assert_eq!(process.core_size, Some(crate::config::process::INFINITY));
+        assert_eq!((process.nice, process.umask), (Some(-5), Some(0o027)));
+        assert_eq!(process.cpus, Some(vec![(0, 0), (2, 3)]));
         assert_eq!(object.state_directory.as_deref(), Some(Path::new("/var/lib/ioc/vac1")));
         assert_eq!(object.host.as_deref(), Some("board7"));
         assert_eq!(file.privileged_setting(), Some(("IOC_RTPRIO", 2)));

@@ -41,11 +41,30 @@ pub(crate) struct Statements<'a> {
     /// Whether the file holds a NUL byte at all: one search of the whole
     /// file spares one per line in the common case.
     has_nul: bool,
+    /// The whole file, when it is known to be UTF-8: its lines are not
+    /// validated again one by one.
+    whole: Option<&'a str>,
 }
 
 impl<'a> Statements<'a> {
     pub fn new(text: &'a [u8]) -> Self {
-        Statements { rest: text, line: 0, comment_open_at: None, finished: false, has_nul: text.contains(&0) }
+        Statements { rest: text, line: 0, comment_open_at: None, finished: false, has_nul: text.contains(&0), whole: None }
+    }
+
+    /// The statements of a file already known to be UTF-8.
+    pub fn of_text(text: &'a str) -> Self {
+        Statements { whole: Some(text), ..Statements::new(text.as_bytes()) }
+    }
+
+    /// `line` (a part of the file) as text: a slice of the whole file when
+    /// that is UTF-8 (a line ends at ASCII bytes, so at char boundaries),
+    /// else validated now.
+    fn text_of(&self, line: &'a [u8]) -> Option<&'a str> {
+        let from_whole = self.whole.and_then(|whole| {
+            let start = (line.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+            whole.get(start..start + line.len())
+        });
+        from_whole.or_else(|| std::str::from_utf8(line).ok())
     }
 
     fn next_physical_line(&mut self) -> Option<&'a [u8]> {
@@ -78,7 +97,13 @@ impl<'a> Statements<'a> {
         if text.is_empty() || text.starts_with(b"#") {
             return None;
         }
-        Some(split_statement(self.line, text, self.has_nul))
+        if self.has_nul && text.contains(&0) {
+            return Some(Err((self.line, "line contains a NUL byte: expected text".into())));
+        }
+        let Some(text) = self.text_of(text) else {
+            return Some(Err((self.line, "line is not valid UTF-8: expected text".into())));
+        };
+        Some(split_statement(self.line, text))
     }
 }
 
@@ -134,13 +159,8 @@ fn trim_end(text: &[u8]) -> &[u8] {
     &text[..end]
 }
 
-/// Splits a non-blank, non-comment line (leading blanks already removed);
-/// `may_hold_nul`: whether the file has a NUL byte somewhere.
-fn split_statement(line: u32, text: &[u8], may_hold_nul: bool) -> Result<Statement<'_>, LineError> {
-    if may_hold_nul && text.contains(&0) {
-        return Err((line, "line contains a NUL byte: expected text".into()));
-    }
-    let text = std::str::from_utf8(text).map_err(|_| (line, "line is not valid UTF-8: expected text".to_string()))?;
+/// Splits a non-blank, non-comment line of text (leading blanks already removed).
+fn split_statement(line: u32, text: &str) -> Result<Statement<'_>, LineError> {
     // Bytes, not chars: the delimiters are ASCII, so every cut is at a char
     // boundary, and no char is decoded on the way.
     let bytes = text.as_bytes();
@@ -182,10 +202,14 @@ fn split_statement(line: u32, text: &[u8], may_hold_nul: bool) -> Result<Stateme
 mod tests {
     use super::*;
 
+    /// The statements of `text`, which both ways of reading a file must give.
     fn parse(text: &str) -> Vec<Result<(u32, String, String), u32>> {
-        Statements::new(text.as_bytes())
-            .map(|item| item.map(|s| (s.line, s.name.to_string(), s.value.to_string())).map_err(|(line, _)| line))
-            .collect()
+        let read = |statements: Statements| -> Vec<_> {
+            statements.map(|item| item.map(|s| (s.line, s.name.to_string(), s.value.to_string())).map_err(|(line, _)| line)).collect()
+        };
+        let as_text = read(Statements::of_text(text));
+        assert_eq!(read(Statements::new(text.as_bytes())), as_text, "{text:?}");
+        as_text
     }
 
     fn ok(line: u32, name: &str, value: &str) -> Result<(u32, String, String), u32> {

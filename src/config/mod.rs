@@ -43,6 +43,7 @@ mod epoch;
 mod ids;
 mod lines;
 mod options;
+mod shared;
 mod source;
 mod values;
 
@@ -93,7 +94,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
 /// [`load`] from any [`FileSource`], e.g. a [`MemFs`] in tests.
 pub fn load_with(source: &dyn FileSource, path: &Path, opts: &LoadOptions) -> Loaded {
     match source.read(path) {
-        Ok(text) => load_text(source, path, &text, opts),
+        Ok(text) => load_text(source, path, text, opts),
         Err(e) => {
             let problem = Diagnostic::error(path, 0, format!("cannot read the configuration: {e}"));
             Loaded { config: None, diagnostics: vec![problem] }
@@ -109,20 +110,21 @@ pub const IOC_FILES_ONLY: &str = "DefaultRunlevel default\n";
 /// [`load`] of [`IOC_FILES_ONLY`] in place of the missing file `path`,
 /// with the IOC files of the real filesystem.
 pub fn load_ioc_files_only(path: &Path, opts: &LoadOptions) -> Loaded {
-    load_text(&RealFs, path, IOC_FILES_ONLY.as_bytes(), opts)
+    load_text(&RealFs, path, IOC_FILES_ONLY.as_bytes().to_vec(), opts)
 }
 
 /// The configuration `text`, read from `path`, with its Imports and the IOC
 /// files from `source`.
-fn load_text(source: &dyn FileSource, path: &Path, text: &[u8], opts: &LoadOptions) -> Loaded {
-    let epoch::Parsed { mut config, mut diagnostics, ioc_runlevels } = epoch::parse(source, path, text, opts.strict_epoch);
+fn load_text(source: &dyn FileSource, path: &Path, text: Vec<u8>, opts: &LoadOptions) -> Loaded {
+    let epoch::Parsed { mut config, mut diagnostics, ioc_runlevels, declared } = epoch::parse(source, path, text, opts.strict_epoch);
     let usable = !diagnostics.iter().any(Diagnostic::is_error);
     if let Some(dir) = &opts.ioc_dir {
         config.globals.ioc.directory = dir.clone();
     }
-    if let Err(problem) = add_ioc_objects(source, &mut config, &ioc_runlevels, &mut diagnostics) {
+    if let Err(problem) = add_ioc_objects(source, &mut config, &ioc_runlevels, &declared, &mut diagnostics) {
         diagnostics.push(Diagnostic { message: format!("{}: no IOC is started", problem.message), ..problem });
     }
+    config.pack_strings();
     Loaded { config: usable.then_some(config), diagnostics }
 }
 
@@ -134,8 +136,12 @@ pub fn rescan_iocs_with(source: &dyn FileSource, base: &Config) -> Loaded {
     let mut config = base.clone();
     let mut diagnostics = Vec::new();
     let runlevels = config.globals.ioc_runlevels();
-    match add_ioc_objects(source, &mut config, &runlevels, &mut diagnostics) {
-        Ok(()) => Loaded { config: Some(config), diagnostics },
+    let declared = ids::IdIndex::of(&config.objects);
+    match add_ioc_objects(source, &mut config, &runlevels, &declared, &mut diagnostics) {
+        Ok(()) => {
+            config.pack_strings();
+            Loaded { config: Some(config), diagnostics }
+        }
         Err(problem) => {
             diagnostics.push(problem);
             Loaded { config: None, diagnostics }
@@ -149,9 +155,16 @@ pub fn rescan_iocs_with(source: &dyn FileSource, base: &Config) -> Loaded {
 pub const MAX_IOC_FILES: usize = 256;
 
 /// Reads every `*.conf` of the IOC directory, sorted by name (the first
-/// [`MAX_IOC_FILES`] only), and adds an object per good file. A missing
-/// directory means no IOCs; `Err` when the directory cannot be listed.
-fn add_ioc_objects(source: &dyn FileSource, config: &mut Config, runlevels: &[String], diagnostics: &mut Vec<Diagnostic>) -> Result<(), Diagnostic> {
+/// [`MAX_IOC_FILES`] only), and adds an object per good file. `declared`:
+/// the ObjectIDs of `config`. A missing directory means no IOCs; `Err` when
+/// the directory cannot be listed.
+fn add_ioc_objects(
+    source: &dyn FileSource,
+    config: &mut Config,
+    runlevels: &[String],
+    declared: &ids::IdIndex,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<(), Diagnostic> {
     let dir = config.globals.ioc.directory.clone();
     let mut names = match source.list_dir(&dir) {
         Ok(names) => names,
@@ -163,7 +176,6 @@ fn add_ioc_objects(source: &dyn FileSource, config: &mut Config, runlevels: &[St
     let start_priority =
         ioc.start_priority.unwrap_or_else(|| config.objects.iter().map(|o| o.start_priority).max().unwrap_or(0).saturating_add(1));
     let globals = iocfile::IocObjectGlobals { start_priority, stop_priority: ioc.stop_priority, enabled: ioc.enabled };
-    let declared = ids::IdIndex::of(&config.objects);
     let mut accepted = Vec::new();
     let conf_files = names.iter().filter(|n| Path::new(n).extension() == Some(OsStr::new("conf")));
     let ignored = conf_files.clone().count().saturating_sub(MAX_IOC_FILES);
@@ -218,7 +230,8 @@ fn add_ioc_objects(source: &dyn FileSource, config: &mut Config, runlevels: &[St
     for (path, ioc, may_choose_credentials) in accepted {
         let file = config.files.len();
         config.files.push(path);
-        config.objects.push(ioc.to_object(file, &globals, runlevels.to_vec(), may_choose_credentials));
+        let runlevels = runlevels.iter().map(SharedStr::from).collect();
+        config.objects.push(ioc.to_object(file, &globals, runlevels, may_choose_credentials));
     }
     Ok(())
 }
@@ -239,4 +252,36 @@ fn read_ioc_file(source: &dyn FileSource, path: &Path) -> Result<(iocfile::IocFi
     })?;
     let (file, warnings) = iocfile::parse(path, text)?;
     Ok((file, may_choose_credentials, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What PID 1 keeps of a configuration: the strings of every object, from
+    /// epoch.conf, an Import and an IOC file alike, in one text (no heap
+    /// string per value, no file's whole text kept for a few of its values).
+    #[test]
+    fn a_loaded_configuration_keeps_its_objects_strings_in_one_text() {
+        let files = MemFs::new()
+            .with(
+                "/etc/epoch/epoch.conf",
+                "DefaultRunlevel default\nObjectID a\nObjectStartCommand /bin/a\nObjectRunlevels default\nImport more.conf\n",
+            )
+            .with(
+                "/etc/epoch/more.conf",
+                "ObjectID b\nObjectDescription The b\nObjectStartCommand /bin/b\nObjectStopCommand PIDFILE /run/b.pid\n\
+                 ObjectWorkingDirectory /srv\nObjectUser daemon\nObjectEnvVar X=1\nObjectStdout /var/log/b\nObjectRunlevels default\n",
+            )
+            .with("/etc/procServ.d/c.conf", "IOC_NAME=c\nIOC_CMD=./st.cmd\n");
+        let loaded = load_with(&files, Path::new("/etc/epoch/epoch.conf"), &LoadOptions::default());
+        assert_eq!(loaded.diagnostics, vec![]);
+        let config = loaded.config.unwrap();
+        let mut strings = Vec::new();
+        config.objects.clone().iter_mut().for_each(|o| o.for_each_string(&mut |s| strings.push(s.clone())));
+        assert_eq!(strings.len(), 3 * 4 + 5, "ID, description, start and runlevel of each, and five more of b");
+        assert!(strings.iter().all(|s| shared::same_text(s, &strings[0])), "{strings:?}");
+        assert_eq!(config.objects[1].stop, StopMethod::PidFile(Some("/run/b.pid".into())));
+        assert_eq!(config.objects[2].description, "IOC c");
+    }
 }

@@ -3,9 +3,12 @@
 //! JSON dump of `check-config` and the CLI consume.
 //!
 //! Plain data, no I/O. Everything here is allocated once when a configuration
-//! loads; the engine only reads it afterwards.
+//! loads; the engine only reads it afterwards. The strings of the objects are
+//! [`SharedStr`]s: ranges of one text per configuration (config::shared).
 
 use std::path::PathBuf;
+
+pub use super::shared::{SharedPath, SharedStr};
 
 /// Where a setting came from: an index into [`Config::files`] and a 1-based line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -248,11 +251,11 @@ pub enum StopMethod {
     #[default]
     None,
     /// A command line run to stop the object.
-    Command(String),
+    Command(SharedStr),
     /// Send TERMSIGNAL to the tracked PID.
     Pid,
     /// Send TERMSIGNAL to the PID in this file (or in `ObjectPIDFile` when `None`).
-    PidFile(Option<PathBuf>),
+    PidFile(Option<SharedPath>),
     /// Epoch's built-in killall5: signal (default SIGTERM) then wait seconds.
     Killall5 { signal: Option<i32>, wait_secs: Option<u32> },
 }
@@ -260,14 +263,14 @@ pub enum StopMethod {
 /// What `reload` does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReloadMethod {
-    Command(String),
+    Command(SharedStr),
     Signal(i32),
 }
 
 /// Where a standard stream goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
-    File(PathBuf),
+    File(SharedPath),
     /// `LOG`: the system log.
     Log,
 }
@@ -339,46 +342,102 @@ pub struct Console {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Object {
-    pub id: String,
+    pub id: SharedStr,
     /// `ObjectDescription`, or the ID when none is given.
-    pub description: String,
+    pub description: SharedStr,
     /// The `ObjectID` line (for an IOC, line 0 of its file).
     pub location: Location,
-    pub prestart: Option<String>,
-    pub start: Option<String>,
+    pub prestart: Option<SharedStr>,
+    pub start: Option<SharedStr>,
     pub stop: StopMethod,
     pub reload: Option<ReloadMethod>,
     /// 0 means "not started at boot or on runlevel changes".
     pub start_priority: u32,
     /// 0 means "not stopped by priority at shutdown".
     pub stop_priority: u32,
-    pub pid_file: Option<PathBuf>,
-    pub working_directory: Option<PathBuf>,
-    pub user: Option<String>,
-    pub group: Option<String>,
+    pub pid_file: Option<SharedPath>,
+    pub working_directory: Option<SharedPath>,
+    pub user: Option<SharedStr>,
+    pub group: Option<SharedStr>,
     pub stdout: Option<Output>,
     pub stderr: Option<Output>,
     /// `ObjectEnvVar` values, each `NAME=value` as written.
-    pub env: Vec<String>,
+    pub env: Vec<SharedStr>,
     pub enabled: bool,
     /// The line of `ObjectEnabled`, if any (for tools that edit the file).
     pub enabled_location: Option<Location>,
-    pub runlevels: Vec<String>,
+    pub runlevels: Vec<SharedStr>,
     pub options: Options,
-    /// Set for IOCs and `PROCSERV` objects.
-    pub console: Option<Console>,
+    /// Set for IOCs and `PROCSERV` objects (boxed: most objects have none,
+    /// and every object would carry its size).
+    pub console: Option<Box<Console>>,
     /// Extension: limits, nice, umask and CPUs of the start command
-    /// (`IOC_RTPRIO`... / `ObjectRtPrio`...).
-    pub process: super::process::ProcessSettings,
+    /// (`IOC_RTPRIO`... / `ObjectRtPrio`...); `None` when none is set (boxed:
+    /// few objects have them, and every object would carry their size).
+    pub process: Option<Box<super::process::ProcessSettings>>,
     /// Extension `IOC_STATE_DIR`: a directory the start command's user owns,
     /// made before each start and kept across restarts.
-    pub state_directory: Option<PathBuf>,
+    pub state_directory: Option<SharedPath>,
     /// Extension `IOC_HOST`: the host name this object starts on; on any
     /// other it is not started.
-    pub host: Option<String>,
+    pub host: Option<SharedStr>,
 }
 
 impl Object {
+    /// Calls `f` with every string of the object, for [`Config::pack_strings`].
+    /// Each field is named: a field added to `Object` fails to compile here
+    /// until it is listed (or said to hold no string).
+    pub(crate) fn for_each_string(&mut self, f: &mut dyn FnMut(&mut SharedStr)) {
+        let Object {
+            id,
+            description,
+            location: _,
+            prestart,
+            start,
+            stop,
+            reload,
+            start_priority: _,
+            stop_priority: _,
+            pid_file,
+            working_directory,
+            user,
+            group,
+            stdout,
+            stderr,
+            env,
+            enabled: _,
+            enabled_location: _,
+            runlevels,
+            options: _,
+            console: _,
+            process: _,
+            state_directory,
+            host,
+        } = self;
+        f(id);
+        f(description);
+        for text in [prestart, start, user, group, host].into_iter().flatten() {
+            f(text);
+        }
+        for path in [pid_file, working_directory, state_directory].into_iter().flatten() {
+            f(&mut path.0);
+        }
+        match stop {
+            StopMethod::Command(command) => f(command),
+            StopMethod::PidFile(Some(path)) => f(&mut path.0),
+            StopMethod::PidFile(None) | StopMethod::None | StopMethod::Pid | StopMethod::Killall5 { .. } => {}
+        }
+        if let Some(ReloadMethod::Command(command)) = reload {
+            f(command);
+        }
+        for output in [stdout, stderr] {
+            if let Some(Output::File(path)) = output {
+                f(&mut path.0);
+            }
+        }
+        env.iter_mut().chain(runlevels.iter_mut()).for_each(f);
+    }
+
     /// How a start command's exit code maps to a result: MAPEXITSTATUS first,
     /// then 0 = success, anything else = failure.
     pub fn exit_result(&self, code: u8) -> ExitResult {
@@ -391,6 +450,12 @@ impl Object {
 }
 
 impl Config {
+    /// Packs the strings of every object into one text sized once (see
+    /// config::shared): what a loaded configuration keeps of its files.
+    pub(crate) fn pack_strings(&mut self) {
+        super::shared::pack(|f| self.objects.iter_mut().for_each(|o| o.for_each_string(f)));
+    }
+
     /// This configuration without its IOC-file objects: what epoch.conf and
     /// its Imports gave, which an IOC rescan keeps as it is.
     pub fn without_ioc_files(&self) -> Config {

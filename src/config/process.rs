@@ -344,7 +344,7 @@ mod tests {
             cpus: Some(vec![(0, 0), (2, 3)]),
         };
         for object in &config.objects {
-            assert_eq!(object.process, expected, "{}", object.id);
+            assert_eq!(object.process.as_deref(), Some(&expected), "{}", object.id);
         }
 
         let strict = load_with(&files, main, &LoadOptions { strict_epoch: true, ..LoadOptions::default() });

@@ -925,7 +925,8 @@ fn encode_object<O: Os>(enc: &mut Encoder<'_>, engine: &mut Engine<O>, i: usize)
 fn encode_process(enc: &mut Encoder<'_>, object: &crate::config::Object) {
     use crate::config::process::Setting;
     use core::fmt::Write;
-    let process = &object.process;
+    let none = crate::config::process::ProcessSettings::default();
+    let process = object.process.as_deref().unwrap_or(&none);
     if let Some(priority) = process.rtprio {
         enc.u64(Tag::RtPrio, priority);
     }

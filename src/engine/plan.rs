@@ -11,7 +11,7 @@ use std::path::Path;
 
 use crate::config::process::ProcessSettings;
 use crate::config::iocfile;
-use crate::config::{Config, Object, Output, ReloadMethod, StopMethod};
+use crate::config::{Config, Object, Output, ReloadMethod, SharedStr, StopMethod};
 use crate::ioc::procserv::{self, ConsolePaths};
 use crate::layout::Layout;
 use crate::spawn::{rlimit, Command, CpuMask, Credentials, ProcessSetup};
@@ -205,7 +205,7 @@ pub fn build(config: &Config, layout: &Layout) -> (Vec<ObjectPlan>, Vec<String>)
 fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>, object: &Object) -> (ObjectPlan, Vec<String>) {
     let mut problems = Vec::new();
     let mut env = base.to_vec();
-    for e in config.globals.env.iter().chain(&object.env) {
+    for e in config.globals.env.iter().map(String::as_str).chain(object.env.iter().map(SharedStr::as_str)) {
         merge_env(&mut env, e);
     }
     let marker = format!("{MARKER_VAR}={}", object.id);
@@ -214,8 +214,8 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
     // Root-run commands (prestart, stop, reload) get the environment as is;
     // the start command also gets the user's HOME/USER/LOGNAME.
     let force_shell = object.options.force_shell;
-    let line = |text: &Option<String>, env: &[String], problems: &mut Vec<String>, what: &str| {
-        text.as_deref().and_then(|t| match Command::from_line(t, force_shell, env) {
+    let line = |text: Option<&str>, env: &[String], problems: &mut Vec<String>, what: &str| {
+        text.and_then(|t| match Command::from_line(t, force_shell, env) {
             Ok(c) => Some(c),
             Err(e) => {
                 problems.push(format!("{what}: {e}"));
@@ -223,13 +223,13 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
             }
         })
     };
-    let prestart = line(&object.prestart, &env, &mut problems, "ObjectPrestartCommand");
+    let prestart = line(object.prestart.as_deref(), &env, &mut problems, "ObjectPrestartCommand");
     let stop = match &object.stop {
-        StopMethod::Command(c) => line(&Some(c.clone()), &env, &mut problems, "ObjectStopCommand"),
+        StopMethod::Command(c) => line(Some(c), &env, &mut problems, "ObjectStopCommand"),
         _ => None,
     };
     let reload = match &object.reload {
-        Some(ReloadMethod::Command(c)) => line(&Some(c.clone()), &env, &mut problems, "ObjectReloadCommand"),
+        Some(ReloadMethod::Command(c)) => line(Some(c), &env, &mut problems, "ObjectReloadCommand"),
         _ => None,
     };
 
@@ -354,7 +354,7 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
         let words: Vec<&str> = object.start.as_deref().unwrap_or("").split_whitespace().collect();
         Command::new(&words, &env).map_err(|e| problems.push(format!("EXEC: {e}"))).ok()
     } else {
-        line(&object.start, &env, &mut problems, "ObjectStartCommand")
+        line(object.start.as_deref(), &env, &mut problems, "ObjectStartCommand")
     };
     if start.is_none() && pivot.is_none() && object.start.is_some() && start_problem.is_none() {
         start_problem = Some("the start command could not be prepared".into());
@@ -431,7 +431,7 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
         pid_file,
         stop_pid_file,
         console: console_plan,
-        process: process_setup(&object.process),
+        process: object.process.as_deref().and_then(process_setup),
         state_dir,
     };
     (plan, problems)
@@ -519,7 +519,7 @@ mod tests {
     fn console_objects_run_procserv() {
         let mut config = Config::default();
         let mut o = obj("demo", "./st.cmd");
-        o.console = Some(Console {
+        o.console = Some(Box::new(Console {
             name: "demo".into(),
             user: None,
             group: None,
@@ -528,7 +528,7 @@ mod tests {
             from_ioc_file: true,
             may_choose_credentials: true,
             env: Vec::new(),
-        });
+        }));
         o.options = Options { autorestart: true, ..Default::default() };
         config.objects.push(o);
         let (plans, _) = build(&config, &Layout::resolve(false, Some(Path::new("/tmp/r")), None, None));
@@ -556,7 +556,7 @@ mod credential_tests {
         config.globals.ioc.group = "nogroup".into();
         let console =
             Console { name: "vac1".into(), user: Some("root".into()), group: Some("root".into()), chdir: None, command: "./st.cmd".into(), from_ioc_file: true, may_choose_credentials, env: Vec::new() };
-        config.objects.push(Object { id: "vac1".into(), start: Some("./st.cmd".into()), enabled: true, console: Some(console), ..Default::default() });
+        config.objects.push(Object { id: "vac1".into(), start: Some("./st.cmd".into()), enabled: true, console: Some(Box::new(console)), ..Default::default() });
         config
     }
 
@@ -620,7 +620,7 @@ mod socket_owner_tests {
             description: "vac1".into(),
             start: Some("./st.cmd".into()),
             enabled: true,
-            console: Some(Console { name: "vac1".into(), user: Some(user.into()), group: None, chdir: None, command: "./st.cmd".into(), from_ioc_file: true, may_choose_credentials: true, env: Vec::new() }),
+            console: Some(Box::new(Console { name: "vac1".into(), user: Some(user.into()), group: None, chdir: None, command: "./st.cmd".into(), from_ioc_file: true, may_choose_credentials: true, env: Vec::new() })),
             ..Default::default()
         });
         config

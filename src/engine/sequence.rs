@@ -15,7 +15,7 @@ impl<O: Os> Engine<O> {
             && o.start_priority > 0
             && !o.options.halt_only
             && self.in_runlevel(i, runlevel)
-            && !(cause == Cause::Boot && self.boot_skip.contains(&o.id))
+            && !(cause == Cause::Boot && self.boot_skip.iter().any(|id| *id == o.id))
     }
 
     pub(super) fn stops_for_runlevel(&self, i: usize, target: usize) -> bool {

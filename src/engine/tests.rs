@@ -185,7 +185,7 @@ fn with(mut o: Object, f: impl FnOnce(&mut Options)) -> Object {
 fn config(objects: Vec<Object>) -> Config {
     let mut c = Config::default();
     c.globals.default_runlevel = "default".into();
-    let mut names: Vec<String> = objects.iter().flat_map(|o| o.runlevels.clone()).collect();
+    let mut names: Vec<String> = objects.iter().flat_map(|o| o.runlevels.iter().map(|r| r.to_string())).collect();
     names.push("default".into());
     names.sort();
     names.dedup();
@@ -743,7 +743,7 @@ fn a_disabled_haltonly_object_does_not_run_at_shutdown() {
     let halt_only = |id: &str, enabled: bool| {
         let mut h = object(id, "", 0);
         h.start = None;
-        h.stop = StopMethod::Command(format!("/bin/{id}"));
+        h.stop = StopMethod::Command(format!("/bin/{id}").into());
         h.options.halt_only = true;
         h.enabled = enabled;
         h
@@ -868,7 +868,7 @@ fn runlevel_switch_stops_non_members_but_not_persistent_ones() {
 fn a_console_object_never_runs_twice_leftovers_are_killed_first() {
     let mut o = object("vac1", "./st.cmd", 1);
     o.options.autorestart = true;
-    o.console = Some(Console {
+    o.console = Some(Box::new(Console {
         name: "vac1".into(),
         user: None,
         group: None,
@@ -877,7 +877,7 @@ fn a_console_object_never_runs_twice_leftovers_are_killed_first() {
         from_ioc_file: true,
         may_choose_credentials: true,
         env: Vec::new(),
-    });
+    }));
     let mut e = booted(config(vec![o]));
     e.wait(60_000);
     let procserv = e.os.spawned[0].0;
@@ -904,7 +904,7 @@ fn a_console_object_never_runs_twice_leftovers_are_killed_first() {
 #[test]
 fn stopping_a_console_object_waits_for_its_ioc() {
     let mut o = object("vac1", "./st.cmd", 1);
-    o.console = Some(Console { name: "vac1".into(), user: None, group: None, chdir: None, command: "x".into(), from_ioc_file: true, may_choose_credentials: true, env: Vec::new() });
+    o.console = Some(Box::new(Console { name: "vac1".into(), user: None, group: None, chdir: None, command: "x".into(), from_ioc_file: true, may_choose_credentials: true, env: Vec::new() }));
     let mut e = booted(config(vec![o]));
     let procserv = e.os.spawned[0].0;
     e.os.alive.insert(900);
@@ -1301,7 +1301,7 @@ fn a_marker_alone_does_not_make_a_service_daemon() {
 
 fn console_object(id: &str) -> Object {
     let mut o = object(id, "./st.cmd", 1);
-    o.console = Some(Console { name: id.into(), user: None, group: None, chdir: None, command: "x".into(), from_ioc_file: true, may_choose_credentials: true, env: Vec::new() });
+    o.console = Some(Box::new(Console { name: id.into(), user: None, group: None, chdir: None, command: "x".into(), from_ioc_file: true, may_choose_credentials: true, env: Vec::new() }));
     o
 }
 
@@ -1522,7 +1522,7 @@ fn a_boot_whose_runlevel_a_reload_removes_still_ends() {
 fn a_removed_object_keeps_its_runlevels_when_a_reload_renumbers_them() {
     let in_rl = |id: &str, rls: &[&str]| {
         let mut o = with(object(id, &format!("/bin/{id}"), 1), |o| o.fork = true);
-        o.runlevels = rls.iter().map(|r| r.to_string()).collect();
+        o.runlevels = rls.iter().map(|&r| r.into()).collect();
         o
     };
     // Runlevels b (bit 0) and default (bit 1).

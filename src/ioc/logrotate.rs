@@ -198,7 +198,7 @@ mod tests {
         use crate::layout::Layout;
         let load = |ids: &[&str]| {
             let config = Config {
-                objects: ids.iter().map(|id| Object { id: id.to_string(), ..Default::default() }).collect(),
+                objects: ids.iter().map(|id| Object { id: (*id).into(), ..Default::default() }).collect(),
                 ..Default::default()
             };
             let (plans, _) = crate::engine::plan::build(&config, &Layout::system());

@@ -59,13 +59,39 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
 }
 
 pub fn stat(pid: i32) -> io::Result<ProcStat> {
-    let text = fs::read_to_string(proc_path(pid, "stat"))?;
-    parse_stat(&text).ok_or_else(|| {
+    let mut buffer = [0; STAT_MAX];
+    let text = read_stat(&proc_path(pid, "stat"), &mut buffer)?;
+    parse_stat(text).ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidData,
             format!("/proc/{pid}/stat: unreadable format"),
         )
     })
+}
+
+/// More than any /proc/PID/stat: 52 fields of at most 20 digits and a name
+/// of at most 64 bytes are about 1.1 KiB.
+const STAT_MAX: usize = 4096;
+
+/// The text of a /proc/PID/stat file, read into `buffer`: one open, one
+/// read and one close (`ioc list` reads one or two per IOC; std's
+/// `read_to_string` adds a statx for a size hint and a read to see the end).
+/// The kernel writes the file whole in one read and ends it with a newline:
+/// a read that stops short of one is read on.
+fn read_stat<'b>(path: &std::path::Path, buffer: &'b mut [u8]) -> io::Result<&'b str> {
+    use std::io::Read;
+    let mut file = fs::File::open(path)?;
+    let mut len = 0;
+    while !buffer[..len].ends_with(b"\n") {
+        match file.read(&mut buffer[len..])? {
+            0 => break,
+            n => len += n,
+        }
+        if len == buffer.len() {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "larger than any /proc/PID/stat"));
+        }
+    }
+    std::str::from_utf8(&buffer[..len]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// Clock ticks per second and page size, for turning stat fields into units.
@@ -235,6 +261,20 @@ mod tests {
         assert_eq!(usage.cpu_millis, 2000);
         assert_eq!(usage.rss_bytes, 812 * 4096);
         assert_eq!(usage.started, Some(1_700_000_000 + 1234));
+    }
+
+    #[test]
+    fn stat_reads_what_read_to_string_reads() {
+        let me = std::process::id() as i32;
+        let whole = parse_stat(&fs::read_to_string(proc_path(me, "stat")).unwrap()).unwrap();
+        let read = stat(me).unwrap();
+        assert_eq!((read.pid, &read.comm, read.ppid, read.start_ticks), (whole.pid, &whole.comm, whole.ppid, whole.start_ticks));
+        // A file read in pieces, without a newline at its end, or too large.
+        let dir = crate::ioc::ScratchDir::new("procstat");
+        let path = dir.join("stat");
+        fs::write(&path, "1 (x) S 0").unwrap();
+        assert_eq!(read_stat(&path, &mut [0; 4]).unwrap_err().kind(), io::ErrorKind::InvalidData);
+        assert_eq!(read_stat(&path, &mut [0; STAT_MAX]).unwrap(), "1 (x) S 0");
     }
 
     #[test]

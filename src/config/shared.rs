@@ -1,0 +1,259 @@
+//! The strings of an object: ranges of one shared text, not a heap string
+//! each. While a file is parsed, a value is a range of that file's text (no
+//! copy, no allocation per line); when the configuration is whole,
+//! [`pack`] copies every object's values into one text sized once, and the
+//! files' texts are freed. What PID 1 keeps of a configuration is then one
+//! allocation for all its objects' strings, and each string is 16 bytes in
+//! its object (a `String` is 24 and an allocation of its own).
+//!
+//! A [`SharedStr`] reads as a `str` (it derefs to one) and a [`SharedPath`]
+//! as a `Path`, so the engine and the CLI use them as they would a `String`
+//! or a `PathBuf`.
+
+use std::fmt;
+use std::ops::Deref;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A text that ranges point into: a file as read, or the packed values of a
+/// configuration. `Box<str>` inside the `Arc` keeps the handle one pointer wide.
+type Arena = Arc<Box<str>>;
+
+/// A string of the configuration model: a range of a shared text.
+#[derive(Clone, Default)]
+pub struct SharedStr {
+    /// `None`: the empty string (no allocation).
+    text: Option<Arena>,
+    start: u32,
+    len: u32,
+}
+
+impl SharedStr {
+    pub fn as_str(&self) -> &str {
+        let (start, end) = (self.start as usize, self.start as usize + self.len as usize);
+        self.text.as_deref().and_then(|text| text.get(start..end)).unwrap_or_default()
+    }
+
+    /// A text of its own, for values that are not a range of a file (made,
+    /// or changed on the way, as an IOC file's quoted values).
+    fn owned(value: &str) -> Self {
+        SharedStr::range(&Arc::new(Box::from(value)), 0, value.len())
+    }
+
+    /// `len` bytes of `text` from `start`, or the empty string when that is
+    /// empty or beyond 4 GiB (a value of its own that long; no configuration
+    /// holds one).
+    fn range(text: &Arena, start: usize, len: usize) -> Self {
+        match (u32::try_from(start), u32::try_from(len)) {
+            (Ok(start), Ok(len)) if len > 0 => SharedStr { text: Some(Arc::clone(text)), start, len },
+            _ => SharedStr::default(),
+        }
+    }
+}
+
+/// The text of one file being parsed, that its values are ranges of.
+pub(crate) struct FileText {
+    text: Arena,
+}
+
+impl FileText {
+    /// The text of a file, when it is UTF-8 (otherwise its lines are errors,
+    /// and the values of the others are copied).
+    pub fn new(bytes: Vec<u8>) -> Result<FileText, Vec<u8>> {
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(FileText { text: Arc::new(text.into_boxed_str()) }),
+            Err(e) => Err(e.into_bytes()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Where values come from while a file is parsed: its text, when it is
+/// UTF-8 as a whole.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Values<'a> {
+    file: Option<&'a FileText>,
+}
+
+impl<'a> Values<'a> {
+    pub fn of(file: Option<&'a FileText>) -> Self {
+        Values { file }
+    }
+
+    /// `value` as a model string: a range of the file's text when it is a
+    /// part of it (no copy), a copy otherwise.
+    pub fn keep(&self, value: &str) -> SharedStr {
+        if value.is_empty() {
+            return SharedStr::default();
+        }
+        if let Some(file) = self.file {
+            let whole = file.text.as_bytes().as_ptr_range();
+            let part = value.as_bytes().as_ptr_range();
+            let inside = whole.start <= part.start && part.end <= whole.end;
+            // Past 4 GiB of a file a range does not fit: a copy then.
+            if inside && u32::try_from(part.end as usize - whole.start as usize).is_ok() {
+                return SharedStr::range(&file.text, part.start as usize - whole.start as usize, value.len());
+            }
+        }
+        SharedStr::owned(value)
+    }
+
+    pub fn keep_path(&self, value: &str) -> SharedPath {
+        SharedPath(self.keep(value))
+    }
+}
+
+/// Copies every string that `strings` visits into one text sized once, and
+/// points them at it: what was a range of a file (or a string of its own)
+/// is then a range of that one allocation, and the files' texts are freed.
+/// `strings` calls its argument with each string, in the same order each time.
+pub(crate) fn pack(mut strings: impl FnMut(&mut dyn FnMut(&mut SharedStr))) {
+    let mut total = 0;
+    strings(&mut |s| total += s.len as usize);
+    let mut packed = String::with_capacity(total);
+    strings(&mut |s| packed.push_str(s.as_str()));
+    let packed: Arena = Arc::new(packed.into_boxed_str());
+    let mut start = 0;
+    strings(&mut |s| {
+        let len = s.len as usize;
+        *s = SharedStr::range(&packed, start, len);
+        start += len;
+    });
+}
+
+/// Whether `a` and `b` are ranges of one text (tests of [`pack`]'s callers).
+#[cfg(test)]
+pub(crate) fn same_text(a: &SharedStr, b: &SharedStr) -> bool {
+    a.text.as_ref().zip(b.text.as_ref()).is_some_and(|(a, b)| Arc::ptr_eq(a, b))
+}
+
+impl Deref for SharedStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for SharedStr {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for SharedStr {
+    fn from(value: &str) -> Self {
+        Values::default().keep(value)
+    }
+}
+
+impl From<String> for SharedStr {
+    fn from(value: String) -> Self {
+        SharedStr::from(value.as_str())
+    }
+}
+
+impl From<&String> for SharedStr {
+    fn from(value: &String) -> Self {
+        SharedStr::from(value.as_str())
+    }
+}
+
+impl fmt::Debug for SharedStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for SharedStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq for SharedStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for SharedStr {}
+
+impl PartialEq<str> for SharedStr {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for SharedStr {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for SharedStr {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<SharedStr> for String {
+    fn eq(&self, other: &SharedStr) -> bool {
+        self == other.as_str()
+    }
+}
+
+/// A path of the configuration model (always UTF-8: it was written in a
+/// configuration file): a [`SharedStr`] that reads as a `Path`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SharedPath(pub(crate) SharedStr);
+
+impl SharedPath {
+    pub fn as_path(&self) -> &Path {
+        Path::new(self.0.as_str())
+    }
+}
+
+impl Deref for SharedPath {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.as_path()
+    }
+}
+
+impl From<&str> for SharedPath {
+    fn from(value: &str) -> Self {
+        SharedPath(SharedStr::from(value))
+    }
+}
+
+impl fmt::Debug for SharedPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_path(), f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_ranges_of_their_file_until_packed_into_one_text() {
+        let file = FileText::new(b"ObjectID a\nObjectStartCommand /bin/x -y\n".to_vec()).ok().unwrap();
+        let values = Values::of(Some(&file));
+        let text = file.as_str();
+        let mut kept = [values.keep(&text[9..10]), values.keep(&text[30..39]), values.keep("made"), values.keep("")];
+        assert_eq!(kept.each_ref().map(|s| s.as_str()), ["a", "/bin/x -y", "made", ""]);
+        assert!(Arc::ptr_eq(kept[0].text.as_ref().unwrap(), &file.text), "a range of the file, not a copy");
+        assert!(kept[3].text.is_none(), "the empty string holds nothing");
+        drop(file);
+        pack(|f| kept.iter_mut().for_each(f));
+        assert_eq!(kept.each_ref().map(|s| s.as_str()), ["a", "/bin/x -y", "made", ""]);
+        let packed = kept[0].text.clone().unwrap();
+        assert_eq!(&**packed, "a/bin/x -ymade", "one text, sized once");
+        assert!(kept[..3].iter().all(|s| Arc::ptr_eq(s.text.as_ref().unwrap(), &packed)));
+        assert_eq!(Arc::strong_count(&packed), 4, "the file's text is gone");
+    }
+}
