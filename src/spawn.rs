@@ -397,12 +397,50 @@ struct ChildArgs<'a> {
     failure_fd: i32,
 }
 
-// Child stack: the parent is suspended (CLONE_VFORK) while the child runs, so
-// a buffer in the parent's frame is free for it to use.
+/// The stack the children run on (they only make raw system calls: the top
+/// page or two is all they touch).
 const CHILD_STACK: usize = 16 * 1024;
+/// One mapping for the whole process, made by the first spawn and kept, used
+/// by one spawn at a time (the lock is held while the parent is suspended in
+/// clone). Not a buffer in spawn's frame: the stack probes of a 16 KiB frame
+/// touch every page of it, and those pages then stayed resident on PID 1's
+/// stack for good; here only what the children touch is (docs/ARCHITECTURE.md,
+/// "Start, restart and memory").
+struct ChildStack {
+    /// The start of the mapping: an inaccessible page (a child that overran
+    /// its stack would fault rather than write over whatever lies below),
+    /// then the stack.
+    base: core::ptr::NonNull<u8>,
+    guard: usize,
+}
 
-#[repr(C, align(16))]
-struct ChildStack([u8; CHILD_STACK]);
+// SAFETY: the mapping is owned by the static below and only used under its lock.
+unsafe impl Send for ChildStack {}
+
+static CHILD_STACK_MAPPING: std::sync::Mutex<Option<ChildStack>> = std::sync::Mutex::new(None);
+
+impl ChildStack {
+    /// Maps the stack and its guard page; the errno if mmap fails.
+    fn map() -> Result<ChildStack, i32> {
+        // SAFETY: a new private anonymous mapping, ours alone; mprotect only
+        // narrows its lowest page (without an MMU it may fail: no guard then).
+        unsafe {
+            let guard = usize::try_from(libc::sysconf(libc::_SC_PAGESIZE)).unwrap_or(4096);
+            let len = guard + CHILD_STACK;
+            let p = libc::mmap(core::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK, -1, 0);
+            let base = core::ptr::NonNull::new(p.cast::<u8>()).filter(|_| p != libc::MAP_FAILED);
+            let base = base.ok_or_else(|| std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::ENOMEM))?;
+            libc::mprotect(p, guard, libc::PROT_NONE);
+            Ok(ChildStack { base, guard })
+        }
+    }
+
+    /// The initial stack pointer: the end of the mapping (page-aligned).
+    fn top(&self) -> *mut u8 {
+        // SAFETY: within (one past the end of) the mapping made in `map`.
+        unsafe { self.base.as_ptr().add(self.guard + CHILD_STACK) }
+    }
+}
 
 /// A standard stream of the child as the parent prepared it.
 enum Stdio {
@@ -484,16 +522,18 @@ pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
         groups_len: groups.len(),
         failure_fd: failure_write.0,
     };
-    // Not zeroed: the child uses only the top of it, and a 16 KiB memset at
-    // every spawn is time spent between two starts.
-    let mut stack = core::mem::MaybeUninit::<ChildStack>::uninit();
-    // SAFETY: the stack top is inside `stack`, 16-byte aligned; `args` outlives
-    // the child's use of it because CLONE_VFORK suspends us until the child has
-    // exec'd or exited. The child runs `child_main`, which only makes raw system
-    // calls and never returns to Rust code of the parent; it writes its frames
-    // before it reads them, as on any fresh stack.
+    let mut stack = CHILD_STACK_MAPPING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if stack.is_none() {
+        *stack = Some(ChildStack::map().map_err(|errno| SpawnError { stage: Stage::Clone, errno })?);
+    }
+    let top = stack.as_ref().map_or(core::ptr::null_mut(), ChildStack::top);
+    // SAFETY: the stack top is the end of the child stack mapping,
+    // page-aligned, which no other spawn uses while we hold its lock; `args`
+    // outlives the child's use of it because CLONE_VFORK suspends us until
+    // the child has exec'd or exited. The child runs `child_main`, which only
+    // makes raw system calls and never returns to Rust code of the parent; it
+    // writes its frames before it reads them, as on any fresh stack.
     let pid = unsafe {
-        let top = stack.as_mut_ptr().cast::<u8>().add(CHILD_STACK);
         libc::clone(
             child_main,
             top.cast(),
@@ -501,6 +541,7 @@ pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
             (&args as *const ChildArgs).cast_mut().cast(),
         )
     };
+    drop(stack);
     if pid < 0 {
         let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EAGAIN);
         return Err(SpawnError { stage: Stage::Clone, errno });
