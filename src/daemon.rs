@@ -218,6 +218,9 @@ pub fn run(opts: Options) -> i32 {
     let ioc_rescan = IocRescan::default();
     let mut loop_state = Loop { role, shell, shell_pid: None, armed: None, ioc_rescan };
     let mut rotator = LogRotator::new(&engine);
+    // The load and the boot are done: what they took of the stack below
+    // this frame goes back (the loop's own calls take far less).
+    sys::release_stack_below_caller();
     loop {
         if let Some(code) = loop_state.serve_requests(&mut engine, &mut server) {
             return code;
@@ -270,6 +273,7 @@ pub fn run(opts: Options) -> i32 {
                     server.timer(now);
                     if loop_state.ioc_rescan.due_ms.is_some_and(|due| due <= now) {
                         loop_state.ioc_rescan.run(&opts, &mut engine, &mut server);
+                        sys::release_stack_below_caller();
                     }
                 }
                 Source::Rotator => rotator.readable(&engine, sys::now_ms()),
@@ -277,6 +281,8 @@ pub fn run(opts: Options) -> i32 {
                 Source::Client(slot) => {
                     if let Some(action) = server.ready(slot, revents, &mut engine) {
                         loop_state.daemon_action(action, &opts, &mut engine, &mut server, &signals);
+                        // A reload or an IOC rescan loads again, as deep as the boot.
+                        sys::release_stack_below_caller();
                     }
                 }
                 Source::Listener => server.accept(),

@@ -404,12 +404,50 @@ struct ChildArgs<'a> {
     exec_reached: core::sync::atomic::AtomicBool,
 }
 
-// Child stack: the parent is suspended (CLONE_VFORK) while the child runs, so
-// a buffer in the parent's frame is free for it to use.
+/// The stack the children run on (they only make raw system calls: the top
+/// page or two is all they touch).
 const CHILD_STACK: usize = 16 * 1024;
+/// One mapping for the whole process, made by the first spawn and kept, used
+/// by one spawn at a time (the lock is held while the parent is suspended in
+/// clone). Not a buffer in spawn's frame: the stack probes of a 16 KiB frame
+/// touch every page of it, and those pages then stayed resident on PID 1's
+/// stack for good; here only what the children touch is (docs/ARCHITECTURE.md,
+/// "Start, restart and memory").
+struct ChildStack {
+    /// The start of the mapping: an inaccessible page (a child that overran
+    /// its stack would fault rather than write over whatever lies below),
+    /// then the stack.
+    base: core::ptr::NonNull<u8>,
+    guard: usize,
+}
 
-#[repr(C, align(16))]
-struct ChildStack([u8; CHILD_STACK]);
+// SAFETY: the mapping is owned by the static below and only used under its lock.
+unsafe impl Send for ChildStack {}
+
+static CHILD_STACK_MAPPING: std::sync::Mutex<Option<ChildStack>> = std::sync::Mutex::new(None);
+
+impl ChildStack {
+    /// Maps the stack and its guard page; the errno if mmap fails.
+    fn map() -> Result<ChildStack, i32> {
+        // SAFETY: a new private anonymous mapping, ours alone; mprotect only
+        // narrows its lowest page (without an MMU it may fail: no guard then).
+        unsafe {
+            let guard = usize::try_from(libc::sysconf(libc::_SC_PAGESIZE)).unwrap_or(4096);
+            let len = guard + CHILD_STACK;
+            let p = libc::mmap(core::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK, -1, 0);
+            let base = core::ptr::NonNull::new(p.cast::<u8>()).filter(|_| p != libc::MAP_FAILED);
+            let base = base.ok_or_else(|| std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::ENOMEM))?;
+            libc::mprotect(p, guard, libc::PROT_NONE);
+            Ok(ChildStack { base, guard })
+        }
+    }
+
+    /// The initial stack pointer: the end of the mapping (page-aligned).
+    fn top(&self) -> *mut u8 {
+        // SAFETY: within (one past the end of) the mapping made in `map`.
+        unsafe { self.base.as_ptr().add(self.guard + CHILD_STACK) }
+    }
+}
 
 /// A standard stream of the child as the parent prepared it.
 enum Stdio {
@@ -495,16 +533,18 @@ pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
         signals_to_reset: SIGNALS_TO_RESET.load(core::sync::atomic::Ordering::Relaxed),
         exec_reached: core::sync::atomic::AtomicBool::new(false),
     };
-    // Not zeroed: the child uses only the top of it, and a 16 KiB memset at
-    // every spawn is time spent between two starts.
-    let mut stack = core::mem::MaybeUninit::<ChildStack>::uninit();
-    // SAFETY: the stack top is inside `stack`, 16-byte aligned; `args` outlives
-    // the child's use of it because CLONE_VFORK suspends us until the child has
-    // exec'd or exited. The child runs `child_main`, which only makes raw system
-    // calls and never returns to Rust code of the parent; it writes its frames
-    // before it reads them, as on any fresh stack.
+    let mut stack = CHILD_STACK_MAPPING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if stack.is_none() {
+        *stack = Some(ChildStack::map().map_err(|errno| SpawnError { stage: Stage::Clone, errno })?);
+    }
+    let top = stack.as_ref().map_or(core::ptr::null_mut(), ChildStack::top);
+    // SAFETY: the stack top is the end of the child stack mapping,
+    // page-aligned, which no other spawn uses while we hold its lock; `args`
+    // outlives the child's use of it because CLONE_VFORK suspends us until
+    // the child has exec'd or exited. The child runs `child_main`, which only
+    // makes raw system calls and never returns to Rust code of the parent; it
+    // writes its frames before it reads them, as on any fresh stack.
     let pid = unsafe {
-        let top = stack.as_mut_ptr().cast::<u8>().add(CHILD_STACK);
         libc::clone(
             child_main,
             top.cast(),
@@ -512,6 +552,7 @@ pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
             (&args as *const ChildArgs).cast_mut().cast(),
         )
     };
+    drop(stack);
     if pid < 0 {
         let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EAGAIN);
         return Err(SpawnError { stage: Stage::Clone, errno });
@@ -976,6 +1017,28 @@ mod tests {
         assert_eq!(wait(pid), 0);
         assert_eq!(std::fs::read_to_string(dir.join("out")).unwrap(), format!("{}\n1\n", dir.display()));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_spawn_leaves_the_callers_stack_below_it_untouched() {
+        // The children run on a mapping of their own: a spawn does not make
+        // 16 KiB of its caller's stack resident (docs/ARCHITECTURE.md,
+        // "Start, restart and memory"). A test thread's stack may be an
+        // earlier thread's, reused: what lies below this frame goes first.
+        const PAGE: usize = 4096;
+        let cmd = Command::from_line("/bin/true", false, &env()).unwrap();
+        let marker = 0u8;
+        let here = core::ptr::addr_of!(marker) as usize & !(PAGE - 1);
+        crate::sys::release_stack_below_caller();
+        let pid = std::hint::black_box(spawn(&cmd, &Options::default())).unwrap();
+        assert_eq!(wait(pid), 0);
+        // Pages 12 to 20 KiB under this frame: below what the release kept
+        // and a spawn's own frames reach, within what a 16 KiB buffer in
+        // spawn's frame took.
+        let mut resident = [0u8; 2];
+        // SAFETY: mincore of two pages of this thread's stack mapping.
+        assert_eq!(unsafe { libc::mincore((here - 5 * PAGE) as *mut libc::c_void, 2 * PAGE, resident.as_mut_ptr()) }, 0);
+        assert_eq!(resident.map(|r| r & 1), [0, 0], "a spawn touched its caller's stack 12-20 KiB deep");
     }
 
     #[test]

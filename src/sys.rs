@@ -809,6 +809,61 @@ pub fn fchown(fd: &Fd, uid: u32, gid: u32) {
     unsafe { libc::fchown(fd.0, uid, gid) };
 }
 
+/// Gives the kernel back the pages of the calling thread's stack below the
+/// caller's frame (two pages under it are kept for the call itself). A
+/// deep path that runs once, the configuration load (the parser, a
+/// realpath's two PATH_MAX buffers) and the boot's first spawns, touches
+/// stack pages that no later call reaches, and they would stay resident for
+/// PID 1's whole life; a later call that goes as deep gets zeroed pages
+/// again. The stack's mapping is the one of /proc/self/maps that holds this
+/// frame: without /proc, nothing is released. Only ever below the caller:
+/// nothing lives there once this returns.
+#[inline(never)]
+pub fn release_stack_below_caller() {
+    let marker = 0u8;
+    let here = core::ptr::addr_of!(marker) as usize;
+    let Some((start, _)) = mapping_holding(here) else { return };
+    // SAFETY: sysconf has no preconditions.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let limit = (here & !(page - 1)).saturating_sub(2 * page);
+    if limit > start {
+        // SAFETY: [start, limit) is the part of this thread's stack mapping
+        // below this frame and the madvise call's own: no live data.
+        unsafe { libc::madvise(start as *mut libc::c_void, limit - start, libc::MADV_DONTNEED) };
+    }
+}
+
+/// The `[start, end)` of the mapping in /proc/self/maps that holds `address`.
+#[inline(never)]
+fn mapping_holding(address: usize) -> Option<(usize, usize)> {
+    let fd = Fd::open(c"/proc/self/maps", libc::O_RDONLY | libc::O_CLOEXEC, 0).ok()?;
+    let mut buf = [0u8; 512];
+    // Each line starts "START-END ": hex digits read one byte at a time, the
+    // rest of the line skipped, so lines may span reads.
+    let (mut start, mut end, mut field) = (0usize, 0usize, 0u8);
+    loop {
+        let n = fd.read(&mut buf).ok().filter(|&n| n > 0)?;
+        for &b in &buf[..n] {
+            match (field, b) {
+                (_, b'\n') => (start, end, field) = (0, 0, 0),
+                (0, b'-') => field = 1,
+                (1, b' ') => {
+                    if (start..end).contains(&address) {
+                        return Some((start, end));
+                    }
+                    field = 2;
+                }
+                (0 | 1, _) => {
+                    let digit = (b as char).to_digit(16)? as usize;
+                    let value = if field == 0 { &mut start } else { &mut end };
+                    *value = value.checked_mul(16)? + digit;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 /// A zeroed `[u8; N]` allocated once, in an anonymous mapping of its own:
 /// its pages become resident only when written. A heap buffer is zeroed, and
 /// so made resident, when it is allocated; buffers fixed at start that most
@@ -936,6 +991,34 @@ mod tests {
         assert_eq!(resident[1] & 1, 1, "the written page is resident");
         assert_eq!(resident[3] & 1, 0, "an untouched page is not: {resident:?}");
         assert!(buf.iter().enumerate().all(|(k, &b)| b == if k == PAGE { 7 } else { 0 }));
+    }
+
+    #[test]
+    fn the_stack_a_deep_call_touched_goes_back_to_the_kernel() {
+        const PAGE: usize = 4096;
+        #[inline(never)]
+        fn deep(depth: usize) -> u8 {
+            let mut buf = [depth as u8; PAGE];
+            std::hint::black_box(&mut buf);
+            if depth == 0 { buf[0] } else { deep(depth - 1).wrapping_add(buf[PAGE / 2]) }
+        }
+        let resident = |address: usize| {
+            let mut vec = [0u8; 1];
+            // SAFETY: mincore of one page of this thread's stack mapping.
+            assert_eq!(unsafe { libc::mincore((address & !(PAGE - 1)) as *mut libc::c_void, PAGE, vec.as_mut_ptr()) }, 0);
+            vec[0] & 1 == 1
+        };
+        std::hint::black_box(deep(16));
+        let marker = 0u8;
+        let here = core::ptr::addr_of!(marker) as usize;
+        let (start, end) = mapping_holding(here).expect("this thread's stack in /proc/self/maps");
+        assert!(start < here && here < end);
+        // A page the deep call wrote, well below this frame.
+        let below = here - 8 * PAGE;
+        assert!(below >= start && resident(below));
+        release_stack_below_caller();
+        assert!(!resident(below), "still resident after the release");
+        assert!(resident(here), "this frame's own page stays");
     }
 
     #[test]

@@ -101,7 +101,7 @@ impl<O: Os> Engine<O> {
             self.start_failed(i, format_args!("{note}"));
             return;
         }
-        if let Some((new_root, put_old)) = &plan.pivot {
+        if let Some((new_root, put_old)) = plan.pivot.as_deref() {
             let result = self.os.pivot_root(new_root, put_old);
             match result {
                 Ok(()) => {
@@ -141,7 +141,7 @@ impl<O: Os> Engine<O> {
         let (out, err) = (redirect(&plan.stdout), redirect(&plan.stderr));
         let opts = spawn::Options {
             credentials: plan.credentials.as_ref(),
-            process: plan.process.as_ref(),
+            process: plan.process.as_deref(),
             stdin: if plan.stdin_null { Redirect::Null } else { Redirect::Inherit },
             stdout: out,
             stderr: err,

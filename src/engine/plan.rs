@@ -52,16 +52,23 @@ pub struct ConsolePlan {
 /// What an engine needs to run one object. Clone gives another engine its
 /// own copy without building it again (building asks NSS for users and
 /// groups: the fuzzer builds its plans once and copies them per input).
+///
+/// PID 1 keeps one for each object for its whole life, so a plan takes the
+/// room of what its object has: the parts most objects lack (a prestart,
+/// stop or reload command, a state directory, a console, process settings,
+/// PIVOT) are boxed, 8 bytes when absent instead of their full size (a
+/// [`Command`] is 208 bytes on 64-bit). docs/ARCHITECTURE.md, "Start,
+/// restart and memory".
 #[derive(Debug, Clone)]
 pub struct ObjectPlan {
     /// `IOCINIT_OBJECT=<id>`: matched against /proc/PID/environ.
     pub marker: CString,
-    pub prestart: Option<Command>,
+    pub prestart: Option<Box<Command>>,
     pub start: Option<Command>,
-    pub stop: Option<Command>,
-    pub reload: Option<Command>,
+    pub stop: Option<Box<Command>>,
+    pub reload: Option<Box<Command>>,
     /// PIVOT: new root and where the old one goes.
-    pub pivot: Option<(CString, CString)>,
+    pub pivot: Option<Box<(CString, CString)>>,
     /// Why the start command cannot run (set when preparing it failed).
     pub start_problem: Option<String>,
     /// Applies to the start command only (Epoch: everything else runs as root).
@@ -84,12 +91,12 @@ pub struct ObjectPlan {
     pub pid_file: Option<CString>,
     /// The file read by `ObjectStopCommand PIDFILE [path]`.
     pub stop_pid_file: Option<CString>,
-    pub console: Option<ConsolePlan>,
+    pub console: Option<Box<ConsolePlan>>,
     /// The start command's limits, nice value, umask and CPUs (extension).
-    pub process: Option<ProcessSetup>,
+    pub process: Option<Box<ProcessSetup>>,
     /// `iocinit-statedir DIR UID GID` (crate::statedir), run as root
     /// before each start.
-    pub state_dir: Option<Command>,
+    pub state_dir: Option<Box<Command>>,
 }
 
 fn cstring(s: impl AsRef<[u8]>) -> Option<CString> {
@@ -325,7 +332,7 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
         let crash_patterns = console.env.iter().find_map(|e| e.strip_prefix(&patterns_entry)).unwrap_or_default().to_string();
         console_plan = match (path_c(&paths.dir), path_c(&paths.socket), path_c(&paths.info), path_c(&paths.log), path_c(&log_dir)) {
             (Some(dir), Some(socket), Some(info), Some(log), Some(log_dir)) => {
-                Some(ConsolePlan { dir, socket, info, log, log_dir, uid: owner, gid: group_id, metadata, crash_patterns })
+                Some(Box::new(ConsolePlan { dir, socket, info, log, log_dir, uid: owner, gid: group_id, metadata, crash_patterns }))
             }
             _ => {
                 problems.push("console path contains a NUL byte".into());
@@ -345,7 +352,7 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
     } else if object.options.pivot {
         let words: Vec<&str> = object.start.as_deref().unwrap_or("").split_whitespace().collect();
         match (words.as_slice(), words.first().and_then(cstring), words.get(1).and_then(cstring)) {
-            ([_, _], Some(new_root), Some(put_old)) => pivot = Some((new_root, put_old)),
+            ([_, _], Some(new_root), Some(put_old)) => pivot = Some(Box::new((new_root, put_old))),
             _ => problems.push("PIVOT: ObjectStartCommand must be \"NEWROOT PUTOLD\"".into()),
         }
         None
@@ -414,10 +421,10 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
     });
     let plan = ObjectPlan {
         marker: cstring(&marker).unwrap_or_default(),
-        prestart: from_cwd(prestart),
+        prestart: from_cwd(prestart).map(Box::new),
         start: from_cwd(start),
-        stop: from_cwd(stop),
-        reload: from_cwd(reload),
+        stop: from_cwd(stop).map(Box::new),
+        reload: from_cwd(reload).map(Box::new),
         pivot,
         start_problem,
         uid,
@@ -431,8 +438,8 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
         pid_file,
         stop_pid_file,
         console: console_plan,
-        process: object.process.as_deref().and_then(process_setup),
-        state_dir,
+        process: object.process.as_deref().and_then(process_setup).map(Box::new),
+        state_dir: state_dir.map(Box::new),
     };
     (plan, problems)
 }
@@ -463,6 +470,13 @@ mod tests {
 
     fn obj(id: &str, start: &str) -> Object {
         Object { id: id.into(), description: id.into(), start: Some(start.into()), enabled: true, ..Default::default() }
+    }
+
+    #[test]
+    fn a_plan_keeps_the_parts_an_object_lacks_out_of_line() {
+        // PID 1 keeps a plan per object for good: 1,480 bytes each on 64-bit
+        // with every command inline, 488 with the rare parts boxed.
+        assert!(std::mem::size_of::<ObjectPlan>() <= 640, "{} bytes", std::mem::size_of::<ObjectPlan>());
     }
 
     #[test]
