@@ -1,6 +1,9 @@
 //! iocinit's executable: one binary, many names (see `cli`).
 
-#[cfg(all(panic = "abort", target_arch = "arm", target_env = "musl"))]
+// Only in the build this tree's .cargo/config.toml makes (no unwind
+// tables); a build elsewhere (Buildroot's, with its own std) keeps its
+// unwinder.
+#[cfg(all(iocinit_no_unwinder, panic = "abort", target_arch = "arm", target_env = "musl"))]
 mod no_unwinder;
 
 fn main() {

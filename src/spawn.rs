@@ -567,8 +567,18 @@ pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
     // the child's mark is not seen here, wait for the word or the EOF.
     if !args.exec_reached.load(core::sync::atomic::Ordering::Relaxed) {
         let mut readable = libc::pollfd { fd: failure_read.0, events: libc::POLLIN, revents: 0 };
-        // SAFETY: poll on one pollfd of our own.
-        while unsafe { libc::poll(&mut readable, 1, -1) } < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {}
+        loop {
+            // SAFETY: poll on one pollfd of our own.
+            if unsafe { libc::poll(&mut readable, 1, -1) } >= 0 {
+                break;
+            }
+            if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                // poll itself failed (ENOMEM): a blocking read waits instead.
+                // SAFETY: F_SETFL on a descriptor of our own.
+                unsafe { libc::fcntl(failure_read.0, libc::F_SETFL, 0) };
+                break;
+            }
+        }
     }
     let mut word = [0u8; 4];
     let failure = match failure_read.read(&mut word) {

@@ -110,15 +110,20 @@ impl<'a> Values<'a> {
 /// points them at it: what was a range of a file (or a string of its own)
 /// is then a range of that one allocation, and the files' texts are freed.
 /// `strings` calls its argument with each string, in the same order each time.
+/// Values that would not all fit in 4 GiB (no configuration holds that
+/// much) stay where they are, unpacked.
 pub(crate) fn pack(mut strings: impl FnMut(&mut dyn FnMut(&mut SharedStr))) {
-    let mut total = 0;
-    strings(&mut |s| total += s.len as usize);
+    let mut total = 0usize;
+    strings(&mut |s| total = total.saturating_add(s.as_str().len()));
+    if u32::try_from(total).is_err() {
+        return;
+    }
     let mut packed = String::with_capacity(total);
     strings(&mut |s| packed.push_str(s.as_str()));
     let packed: Arena = Arc::new(packed.into_boxed_str());
     let mut start = 0;
     strings(&mut |s| {
-        let len = s.len as usize;
+        let len = s.as_str().len();
         *s = SharedStr::range(&packed, start, len);
         start += len;
     });
