@@ -83,9 +83,11 @@ fn read_stat<'b>(path: &std::path::Path, buffer: &'b mut [u8]) -> io::Result<&'b
     let mut file = fs::File::open(path)?;
     let mut len = 0;
     while !buffer[..len].ends_with(b"\n") {
-        match file.read(&mut buffer[len..])? {
-            0 => break,
-            n => len += n,
+        match file.read(&mut buffer[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
         if len == buffer.len() {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "larger than any /proc/PID/stat"));
