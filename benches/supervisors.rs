@@ -36,12 +36,13 @@
 //!
 //! Every time is the kernel's: the exec and exit events of its process
 //! connector (`proc_events`), stamped when they happen, against
-//! CLOCK_MONOTONIC read just before the kill. A poll of /proc only says
-//! when to look (every millisecond, among PID 1's children and
-//! grandchildren only), so neither its interval nor its cost, which on two
-//! cores competes with the init it measures, is part of a figure. Should
-//! the connector drop an event, that one figure falls back to the poll's
-//! time, and the bench says how many did.
+//! CLOCK_MONOTONIC read just before the kill. A look at /proc only says
+//! when to read them (every 10 ms, among PID 1's children and grandchildren
+//! only), so neither its interval nor its cost, which on two cores competes
+//! with the init it measures, is part of a figure. Should the connector
+//! drop an event, that one figure falls back to the look's time, and the
+//! bench says how many did. The load average is printed at the start and
+//! the end of the run: the times are only worth their same-run baselines.
 
 #[path = "supervisors/proc_events.rs"]
 mod proc_events;
@@ -59,9 +60,21 @@ const BOOTS: usize = 5;
 const LONG_KILLS: usize = 50;
 const FAST_KILLS: usize = 8;
 const SETTLE: Duration = Duration::from_secs(11);
-/// How often /proc is polled to see whether a service is up (what is timed
-/// comes from the kernel's events, not from the poll).
+/// How often the stop's end is polled (the stop is timed by this poll).
 const POLL: Duration = Duration::from_millis(1);
+/// How often /proc is looked at, by default, to see whether the services
+/// are up (boot) or back (restart); `IOCINIT_BENCH_LOOK_MS` sets another.
+/// What is timed comes from the kernel's events, not from the look. A look
+/// reads PID 1's children and grandchildren and their command lines, in the
+/// bench's own scheduling group, which has nice -20 (see [`AutogroupNice`])
+/// while each service, in a session of its own, has 0: looking every
+/// millisecond, the bench could take the CPU from the very processes it
+/// timed.
+const LOOK: Duration = Duration::from_millis(10);
+
+fn look_interval() -> Duration {
+    std::env::var("IOCINIT_BENCH_LOOK_MS").ok().and_then(|v| v.parse().ok()).map_or(LOOK, Duration::from_millis)
+}
 
 /// The events that were missing, by what they were to time: the poll's
 /// time stood in for them.
@@ -321,7 +334,7 @@ fn boot(setup: &Setup, events: &Events) -> Booted {
             panic!("{} ended at once ({status}): {}", setup.kind.name(), read_log(setup));
         }
         assert!(Instant::now() < deadline, "{}: not all services came up: {}", setup.kind.name(), read_log(setup));
-        std::thread::sleep(POLL);
+        std::thread::sleep(look_interval());
     };
     let polled_ns = now_ns();
     events.settle(polled_ns);
@@ -435,6 +448,7 @@ fn kill_round(kind: Kind, pid1: i32, which: &[usize], again: &[usize], events: &
         kill9(pid);
         at
     };
+    let look = look_interval();
     let mut pids = services(pid1);
     let mut pending: Vec<Pending> = Vec::new();
     let mut out = Restarts::default();
@@ -450,7 +464,7 @@ fn kill_round(kind: Kind, pid1: i32, which: &[usize], again: &[usize], events: &
             next += 1;
             next_at = Instant::now() + Duration::from_millis(30);
         }
-        std::thread::sleep(POLL);
+        std::thread::sleep(look);
         pids = services(pid1);
         let polled_ns = now_ns();
         let mut refire = Vec::new();
@@ -586,6 +600,12 @@ impl Drop for AutogroupNice {
     }
 }
 
+/// The first three fields of /proc/loadavg.
+fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
 fn ms(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
     if ms < 10.0 {
@@ -613,6 +633,7 @@ fn main() {
         kinds.push(Kind::IocinitBefore);
     }
     kinds.extend([Kind::Busybox, Kind::Runit, Kind::S6]);
+    let load_at_start = load_average();
     let mut results: Vec<Measured> = kinds.iter().map(|&k| measure(k, &base, &events)).collect();
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();
     let mut row = |name: &str, f: &mut dyn FnMut(&mut Measured) -> String| {
@@ -652,8 +673,9 @@ fn main() {
     println!("\ntimes from the kernel's exec and exit events (receive buffer overruns: {})", events.overruns());
     for (kind, what) in missing.iter().collect::<std::collections::BTreeSet<_>>() {
         let n = missing.iter().filter(|m| (m.0, m.1) == (*kind, *what)).count();
-        println!("  {}: {n} {what} time(s) from the 1 ms poll (no event)", kind.name());
+        println!("  {}: {n} {what} time(s) from the {} ms look (no event)", kind.name(), look_interval().as_millis());
     }
+    println!("load average (1, 5, 15 min): {load_at_start} at the start, {} at the end", load_average());
     println!("iocinit: {}", iocinit_bin(Kind::Iocinit).display());
     if let Some(path) = static_bin() {
         println!("iocinit musl: {}", path.display());
