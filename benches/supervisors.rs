@@ -25,6 +25,12 @@
 //!   (the kill's part is the victim's, which may wait for a CPU to die on);
 //! - binary sizes (the executables and the libraries of their own).
 //!
+//! Beside them, a floor (`supervisors/floor.rs`): the bench's own executable
+//! as a PID 1 that does nothing but posix_spawn the services in a session of
+//! their own and spawn them again when they are reaped. Its start and
+//! restart times are what creating and exec'ing these services costs any
+//! init on this machine; the rest of its column means nothing.
+//!
 //! Run: `cargo bench --bench supervisors` (root; runs
 //! tests/support/install-engine-deps first). About three minutes.
 //! iocinit runs as the bench build of this crate (glibc, dynamic) and, when
@@ -44,6 +50,8 @@
 //! bench says how many did. The load average is printed at the start and
 //! the end of the run: the times are only worth their same-run baselines.
 
+#[path = "supervisors/floor.rs"]
+mod floor;
 #[path = "supervisors/proc_events.rs"]
 mod proc_events;
 
@@ -102,6 +110,9 @@ enum Kind {
     Busybox,
     Runit,
     S6,
+    /// The least a supervisor can do (`floor`): what starting and
+    /// restarting these services costs any init on this machine.
+    Floor,
 }
 
 impl Kind {
@@ -113,6 +124,7 @@ impl Kind {
             Kind::Busybox => "BusyBox init",
             Kind::Runit => "runit",
             Kind::S6 => "s6",
+            Kind::Floor => "floor",
         }
     }
 }
@@ -195,6 +207,7 @@ impl Setup {
                 }
                 which(if kind == Kind::Runit { "runsvdir" } else { "s6-svscan" })
             }
+            Kind::Floor => std::env::current_exe().unwrap(),
         };
         Setup { kind, dir, exe }
     }
@@ -226,6 +239,9 @@ impl Setup {
             Kind::S6 => {
                 cmd.arg(&self.exe).arg(self.dir.join("sv"));
             }
+            Kind::Floor => {
+                cmd.arg(&self.exe).arg(floor::ARG).args((0..SERVICES).map(service_arg));
+            }
         }
         let log = std::fs::File::create(self.dir.join("console.log")).unwrap();
         cmd.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log);
@@ -245,7 +261,7 @@ impl Setup {
 
     fn stop_signal(&self) -> i32 {
         match self.kind {
-            Kind::Iocinit | Kind::IocinitStatic | Kind::IocinitBefore | Kind::Busybox => libc::SIGUSR2,
+            Kind::Iocinit | Kind::IocinitStatic | Kind::IocinitBefore | Kind::Busybox | Kind::Floor => libc::SIGUSR2,
             Kind::Runit => libc::SIGHUP,
             Kind::S6 => libc::SIGTERM,
         }
@@ -528,6 +544,8 @@ fn binary_size(kind: Kind) -> u64 {
                 .unwrap_or(0);
             file_size(&which("s6-svscan")) + file_size(&which("s6-supervise")) + lib
         }
+        // Not an init: its executable is the bench's.
+        Kind::Floor => 0,
     }
 }
 
@@ -616,6 +634,10 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == floor::ARG) {
+        floor::run(&args[at + 1..]);
+    }
     if std::env::args().any(|a| a == "--list") {
         return;
     }
@@ -632,7 +654,7 @@ fn main() {
     if before_bin().is_some() {
         kinds.push(Kind::IocinitBefore);
     }
-    kinds.extend([Kind::Busybox, Kind::Runit, Kind::S6]);
+    kinds.extend([Kind::Busybox, Kind::Runit, Kind::S6, Kind::Floor]);
     let load_at_start = load_average();
     let mut results: Vec<Measured> = kinds.iter().map(|&k| measure(k, &base, &events)).collect();
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();
@@ -640,7 +662,7 @@ fn main() {
         let cells = results.iter_mut().map(&mut *f).collect();
         rows.push((name.to_string(), cells));
     };
-    row("binaries (own)", &mut |r| format!("{} KB", r.binary / 1024));
+    row("binaries (own)", &mut |r| if r.binary == 0 { "-".to_string() } else { format!("{} KB", r.binary / 1024) });
     row(&format!("start {SERVICES} services, median of {BOOTS}"), &mut |r| ms(median(&mut r.start)));
     row(&format!("stop {SERVICES} services, median of {BOOTS}"), &mut |r| ms(median(&mut r.stop)));
     row("supervising processes", &mut |r| r.memory.processes.to_string());
