@@ -32,7 +32,7 @@
 //! init on this machine; the rest of its column means nothing.
 //!
 //! Run: `cargo bench --bench supervisors` (root; runs
-//! tests/support/install-engine-deps first). About three minutes.
+//! tests/support/install-engine-deps first). About seven minutes.
 //! iocinit runs as the bench build of this crate (glibc, dynamic) and, when
 //! there is one, as the static musl build of `.cargo/build-static`
 //! (target/x86_64-unknown-linux-musl/release/iocinit, or `IOCINIT_BENCH_STATIC`),
