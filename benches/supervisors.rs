@@ -25,8 +25,14 @@
 //!   (the kill's part is the victim's, which may wait for a CPU to die on);
 //! - binary sizes (the executables and the libraries of their own).
 //!
+//! Beside them, a floor (`supervisors/floor.rs`): the bench's own executable
+//! as a PID 1 that does nothing but posix_spawn the services in a session of
+//! their own and spawn them again when they are reaped. Its start and
+//! restart times are what creating and exec'ing these services costs any
+//! init on this machine; the rest of its column means nothing.
+//!
 //! Run: `cargo bench --bench supervisors` (root; runs
-//! tests/support/install-engine-deps first). About three minutes.
+//! tests/support/install-engine-deps first). About seven minutes.
 //! iocinit runs as the bench build of this crate (glibc, dynamic) and, when
 //! there is one, as the static musl build of `.cargo/build-static`
 //! (target/x86_64-unknown-linux-musl/release/iocinit, or `IOCINIT_BENCH_STATIC`),
@@ -36,13 +42,16 @@
 //!
 //! Every time is the kernel's: the exec and exit events of its process
 //! connector (`proc_events`), stamped when they happen, against
-//! CLOCK_MONOTONIC read just before the kill. A poll of /proc only says
-//! when to look (every millisecond, among PID 1's children and
-//! grandchildren only), so neither its interval nor its cost, which on two
-//! cores competes with the init it measures, is part of a figure. Should
-//! the connector drop an event, that one figure falls back to the poll's
-//! time, and the bench says how many did.
+//! CLOCK_MONOTONIC read just before the kill. A look at /proc only says
+//! when to read them (every 10 ms, among PID 1's children and grandchildren
+//! only), so neither its interval nor its cost, which on two cores competes
+//! with the init it measures, is part of a figure. Should the connector
+//! drop an event, that one figure falls back to the look's time, and the
+//! bench says how many did. The load average is printed at the start and
+//! the end of the run: the times are only worth their same-run baselines.
 
+#[path = "supervisors/floor.rs"]
+mod floor;
 #[path = "supervisors/proc_events.rs"]
 mod proc_events;
 
@@ -59,9 +68,21 @@ const BOOTS: usize = 5;
 const LONG_KILLS: usize = 50;
 const FAST_KILLS: usize = 8;
 const SETTLE: Duration = Duration::from_secs(11);
-/// How often /proc is polled to see whether a service is up (what is timed
-/// comes from the kernel's events, not from the poll).
+/// How often the stop's end is polled (the stop is timed by this poll).
 const POLL: Duration = Duration::from_millis(1);
+/// How often /proc is looked at, by default, to see whether the services
+/// are up (boot) or back (restart); `IOCINIT_BENCH_LOOK_MS` sets another.
+/// What is timed comes from the kernel's events, not from the look. A look
+/// reads PID 1's children and grandchildren and their command lines, in the
+/// bench's own scheduling group, which has nice -20 (see [`AutogroupNice`])
+/// while each service, in a session of its own, has 0: looking every
+/// millisecond, the bench could take the CPU from the very processes it
+/// timed.
+const LOOK: Duration = Duration::from_millis(10);
+
+fn look_interval() -> Duration {
+    std::env::var("IOCINIT_BENCH_LOOK_MS").ok().and_then(|v| v.parse().ok()).map_or(LOOK, Duration::from_millis)
+}
 
 /// The events that were missing, by what they were to time: the poll's
 /// time stood in for them.
@@ -89,6 +110,9 @@ enum Kind {
     Busybox,
     Runit,
     S6,
+    /// The least a supervisor can do (`floor`): what starting and
+    /// restarting these services costs any init on this machine.
+    Floor,
 }
 
 impl Kind {
@@ -100,6 +124,7 @@ impl Kind {
             Kind::Busybox => "BusyBox init",
             Kind::Runit => "runit",
             Kind::S6 => "s6",
+            Kind::Floor => "floor",
         }
     }
 }
@@ -182,6 +207,7 @@ impl Setup {
                 }
                 which(if kind == Kind::Runit { "runsvdir" } else { "s6-svscan" })
             }
+            Kind::Floor => std::env::current_exe().unwrap(),
         };
         Setup { kind, dir, exe }
     }
@@ -213,6 +239,9 @@ impl Setup {
             Kind::S6 => {
                 cmd.arg(&self.exe).arg(self.dir.join("sv"));
             }
+            Kind::Floor => {
+                cmd.arg(&self.exe).arg(floor::ARG).args((0..SERVICES).map(service_arg));
+            }
         }
         let log = std::fs::File::create(self.dir.join("console.log")).unwrap();
         cmd.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log);
@@ -232,7 +261,7 @@ impl Setup {
 
     fn stop_signal(&self) -> i32 {
         match self.kind {
-            Kind::Iocinit | Kind::IocinitStatic | Kind::IocinitBefore | Kind::Busybox => libc::SIGUSR2,
+            Kind::Iocinit | Kind::IocinitStatic | Kind::IocinitBefore | Kind::Busybox | Kind::Floor => libc::SIGUSR2,
             Kind::Runit => libc::SIGHUP,
             Kind::S6 => libc::SIGTERM,
         }
@@ -321,7 +350,7 @@ fn boot(setup: &Setup, events: &Events) -> Booted {
             panic!("{} ended at once ({status}): {}", setup.kind.name(), read_log(setup));
         }
         assert!(Instant::now() < deadline, "{}: not all services came up: {}", setup.kind.name(), read_log(setup));
-        std::thread::sleep(POLL);
+        std::thread::sleep(look_interval());
     };
     let polled_ns = now_ns();
     events.settle(polled_ns);
@@ -435,6 +464,7 @@ fn kill_round(kind: Kind, pid1: i32, which: &[usize], again: &[usize], events: &
         kill9(pid);
         at
     };
+    let look = look_interval();
     let mut pids = services(pid1);
     let mut pending: Vec<Pending> = Vec::new();
     let mut out = Restarts::default();
@@ -450,7 +480,7 @@ fn kill_round(kind: Kind, pid1: i32, which: &[usize], again: &[usize], events: &
             next += 1;
             next_at = Instant::now() + Duration::from_millis(30);
         }
-        std::thread::sleep(POLL);
+        std::thread::sleep(look);
         pids = services(pid1);
         let polled_ns = now_ns();
         let mut refire = Vec::new();
@@ -514,6 +544,8 @@ fn binary_size(kind: Kind) -> u64 {
                 .unwrap_or(0);
             file_size(&which("s6-svscan")) + file_size(&which("s6-supervise")) + lib
         }
+        // Not an init: its executable is the bench's.
+        Kind::Floor => 0,
     }
 }
 
@@ -586,6 +618,12 @@ impl Drop for AutogroupNice {
     }
 }
 
+/// The first three fields of /proc/loadavg.
+fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
 fn ms(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
     if ms < 10.0 {
@@ -596,6 +634,10 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == floor::ARG) {
+        floor::run(&args[at + 1..]);
+    }
     if std::env::args().any(|a| a == "--list") {
         return;
     }
@@ -612,14 +654,15 @@ fn main() {
     if before_bin().is_some() {
         kinds.push(Kind::IocinitBefore);
     }
-    kinds.extend([Kind::Busybox, Kind::Runit, Kind::S6]);
+    kinds.extend([Kind::Busybox, Kind::Runit, Kind::S6, Kind::Floor]);
+    let load_at_start = load_average();
     let mut results: Vec<Measured> = kinds.iter().map(|&k| measure(k, &base, &events)).collect();
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();
     let mut row = |name: &str, f: &mut dyn FnMut(&mut Measured) -> String| {
         let cells = results.iter_mut().map(&mut *f).collect();
         rows.push((name.to_string(), cells));
     };
-    row("binaries (own)", &mut |r| format!("{} KB", r.binary / 1024));
+    row("binaries (own)", &mut |r| if r.binary == 0 { "-".to_string() } else { format!("{} KB", r.binary / 1024) });
     row(&format!("start {SERVICES} services, median of {BOOTS}"), &mut |r| ms(median(&mut r.start)));
     row(&format!("stop {SERVICES} services, median of {BOOTS}"), &mut |r| ms(median(&mut r.stop)));
     row("supervising processes", &mut |r| r.memory.processes.to_string());
@@ -652,8 +695,9 @@ fn main() {
     println!("\ntimes from the kernel's exec and exit events (receive buffer overruns: {})", events.overruns());
     for (kind, what) in missing.iter().collect::<std::collections::BTreeSet<_>>() {
         let n = missing.iter().filter(|m| (m.0, m.1) == (*kind, *what)).count();
-        println!("  {}: {n} {what} time(s) from the 1 ms poll (no event)", kind.name());
+        println!("  {}: {n} {what} time(s) from the {} ms look (no event)", kind.name(), look_interval().as_millis());
     }
+    println!("load average (1, 5, 15 min): {load_at_start} at the start, {} at the end", load_average());
     println!("iocinit: {}", iocinit_bin(Kind::Iocinit).display());
     if let Some(path) = static_bin() {
         println!("iocinit musl: {}", path.display());

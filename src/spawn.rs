@@ -24,10 +24,12 @@
 //! where `/proc/self/exe` cannot be exec'd (no /proc) does the child change
 //! directory itself, as before, with that risk.
 //!
-//! A failure in the child is written to a close-on-exec pipe
-//! before it exits, so the parent reports "unable to exec X: No such file"
-//! itself. (A pipe rather than a shared word: qemu-user runs a vfork as a
-//! fork, and the pipe works under both.)
+//! A failure in the child is written to a word in the memory it shares with
+//! the parent before it exits, so the parent reports "unable to exec X: No
+//! such file" itself. Where the clone turns out to be a fork (qemu-user runs
+//! a vfork as one), the parent never sees that word: there the failure also
+//! goes through a close-on-exec pipe, and a spawn makes that pipe until one
+//! has shown that the children share its memory ([`VFORK_SHARES_MEMORY`]).
 //!
 //! All the crate's process-creation `unsafe` lives here.
 #![allow(unsafe_code)]
@@ -392,8 +394,12 @@ struct ChildArgs<'a> {
     stdio: [i32; 3],
     groups_ptr: *const libc::gid_t,
     groups_len: usize,
-    /// Write end of the close-on-exec failure pipe: the child writes
-    /// `(stage << 16) | errno` there when it cannot exec.
+    /// `(stage << 16) | errno`, written by the child when it cannot exec
+    /// (0: it did not fail). With a real vfork the parent, resumed only once
+    /// the child has exec'd or exited, reads it from here.
+    failure: core::sync::atomic::AtomicI32,
+    /// Write end of the close-on-exec failure pipe, -1 when the spawn has
+    /// none: the child writes the failure word there too.
     failure_fd: i32,
     /// The signals the child sets back to SIG_DFL (see [`SIGNALS_TO_RESET`]).
     signals_to_reset: u64,
@@ -402,6 +408,27 @@ struct ChildArgs<'a> {
     /// the child has exec'd or has exited after writing its failure; where
     /// the clone was a fork (qemu-user) the parent never sees it.
     exec_reached: core::sync::atomic::AtomicBool,
+}
+
+/// Whether a spawn has seen its child's mark in memory (`exec_reached`):
+/// the clone is a real vfork, the children write into this process's
+/// memory, and a spawn needs no failure pipe. A pipe costs PID 1 four system
+/// calls per spawn (pipe2, two closes, a read) while the service waits to
+/// be started, and a descriptor a process at its RLIMIT_NOFILE does not
+/// have. Never set where the clone is a fork (qemu-user): the pipe stays.
+static VFORK_SHARES_MEMORY: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// A close-on-exec pipe for the child's failure word: (read end, write end).
+/// Non-blocking: see the read in [`spawn`] (the child's one 4-byte write to
+/// an empty pipe never waits).
+fn failure_pipe() -> Result<(crate::sys::Fd, crate::sys::Fd), SpawnError> {
+    let mut pipe = [-1i32; 2];
+    // SAFETY: pipe2 writes two descriptors into the array.
+    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EMFILE);
+        return Err(SpawnError { stage: Stage::Clone, errno });
+    }
+    Ok((crate::sys::Fd(pipe[0]), crate::sys::Fd(pipe[1])))
 }
 
 /// The stack the children run on (they only make raw system calls: the top
@@ -514,22 +541,15 @@ pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
     // Held until the child has exec'd (it has its own copies by then).
     let stdio = [open_stdio(opts.stdin, false)?, open_stdio(opts.stdout, true)?, open_stdio(opts.stderr, true)?];
     let groups: &[u32] = opts.credentials.map(|c| c.groups.as_slice()).unwrap_or(&[]);
-    let mut pipe = [-1i32; 2];
-    // SAFETY: pipe2 writes two descriptors into the array.
-    // Non-blocking: see the read below (the child's one 4-byte write to an
-    // empty pipe never waits).
-    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
-        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EMFILE);
-        return Err(SpawnError { stage: Stage::Clone, errno });
-    }
-    let (failure_read, failure_write) = (crate::sys::Fd(pipe[0]), crate::sys::Fd(pipe[1]));
+    let pipe = if VFORK_SHARES_MEMORY.load(core::sync::atomic::Ordering::Relaxed) { None } else { Some(failure_pipe()?) };
     let args = ChildArgs {
         cmd,
         opts,
         stdio: [stdio[0].raw(), stdio[1].raw(), stdio[2].raw()],
         groups_ptr: groups.as_ptr() as *const libc::gid_t,
         groups_len: groups.len(),
-        failure_fd: failure_write.0,
+        failure: core::sync::atomic::AtomicI32::new(0),
+        failure_fd: pipe.as_ref().map_or(-1, |(_, write)| write.0),
         signals_to_reset: SIGNALS_TO_RESET.load(core::sync::atomic::Ordering::Relaxed),
         exec_reached: core::sync::atomic::AtomicBool::new(false),
     };
@@ -557,33 +577,26 @@ pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
         let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EAGAIN);
         return Err(SpawnError { stage: Stage::Clone, errno });
     }
-    // Our copy of the write end must go before reading, or EOF never comes.
-    drop(failure_write);
     // Resumed by a real vfork, the child has exec'd (past the point of no
     // return) or exited, its failure word already written: the answer is in
-    // the pipe now, and the child's copy of the write end, which closes only
-    // when its execve returns to user space (after the new program is
+    // memory now, and the child's copy of the pipe's write end, which closes
+    // only when its execve returns to user space (after the new program is
     // loaded), need not be waited for. Only after a fork (qemu-user), where
     // the child's mark is not seen here, wait for the word or the EOF.
-    if !args.exec_reached.load(core::sync::atomic::Ordering::Relaxed) {
-        let mut readable = libc::pollfd { fd: failure_read.0, events: libc::POLLIN, revents: 0 };
-        loop {
-            // SAFETY: poll on one pollfd of our own.
-            if unsafe { libc::poll(&mut readable, 1, -1) } >= 0 {
-                break;
-            }
-            if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                // poll itself failed (ENOMEM): a blocking read waits instead.
-                // SAFETY: F_SETFL on a descriptor of our own.
-                unsafe { libc::fcntl(failure_read.0, libc::F_SETFL, 0) };
-                break;
+    let failure = if args.exec_reached.load(core::sync::atomic::Ordering::Relaxed) {
+        VFORK_SHARES_MEMORY.store(true, core::sync::atomic::Ordering::Relaxed);
+        args.failure.load(core::sync::atomic::Ordering::Relaxed)
+    } else {
+        match pipe {
+            // Shared memory, known: a child that failed before its execve
+            // wrote its word here too.
+            None => args.failure.load(core::sync::atomic::Ordering::Relaxed),
+            Some((failure_read, failure_write)) => {
+                // Our copy of the write end must go before reading, or EOF never comes.
+                drop(failure_write);
+                read_failure_word(&failure_read)
             }
         }
-    }
-    let mut word = [0u8; 4];
-    let failure = match failure_read.read(&mut word) {
-        Ok(4) => i32::from_ne_bytes(word),
-        _ => 0,
     };
     if failure != 0 {
         // The child has already exited (we were resumed by its exit): reap it so
@@ -604,6 +617,29 @@ pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
         return Err(SpawnError { stage, errno: failure & 0xffff });
     }
     Ok(pid)
+}
+
+/// Waits for the failure word a child writes to its pipe, or for the EOF of
+/// its exec or exit; 0 for the EOF (no failure).
+fn read_failure_word(failure_read: &crate::sys::Fd) -> i32 {
+    let mut readable = libc::pollfd { fd: failure_read.0, events: libc::POLLIN, revents: 0 };
+    loop {
+        // SAFETY: poll on one pollfd of our own.
+        if unsafe { libc::poll(&mut readable, 1, -1) } >= 0 {
+            break;
+        }
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            // poll itself failed (ENOMEM): a blocking read waits instead.
+            // SAFETY: F_SETFL on a descriptor of our own.
+            unsafe { libc::fcntl(failure_read.0, libc::F_SETFL, 0) };
+            break;
+        }
+    }
+    let mut word = [0u8; 4];
+    match failure_read.read(&mut word) {
+        Ok(4) => i32::from_ne_bytes(word),
+        _ => 0,
+    }
 }
 
 /// Replaces the current process with `cmd` (EXEC objects: a new init keeps
@@ -691,8 +727,12 @@ unsafe fn errno_location() -> *mut libc::c_int {
 }
 
 unsafe fn fail(args: &ChildArgs, stage: i32, errno: isize) -> ! {
-    let word = ((stage << 16) | (errno as i32 & 0xffff)).to_ne_bytes();
-    raw(libc::SYS_write, args.failure_fd as usize, word.as_ptr() as usize, 4, 0);
+    let word = (stage << 16) | (errno as i32 & 0xffff);
+    args.failure.store(word, core::sync::atomic::Ordering::Relaxed);
+    if args.failure_fd >= 0 {
+        let bytes = word.to_ne_bytes();
+        raw(libc::SYS_write, args.failure_fd as usize, bytes.as_ptr() as usize, 4, 0);
+    }
     // _exit, not exit: no atexit handlers, no stdio flushing (POSIX allows
     // it in a vfork child).
     libc::_exit(127)
