@@ -77,7 +77,10 @@ impl<'a> Statements<'a> {
         };
         self.rest = rest;
         self.line = self.line.saturating_add(1);
-        Some(line.strip_suffix(b"\r").unwrap_or(line))
+        Some(match line.split_last() {
+            Some((b'\r', before)) => before,
+            _ => line,
+        })
     }
 
     /// What one physical line holds: `None` for blank and comment lines.
@@ -87,15 +90,18 @@ impl<'a> Statements<'a> {
             text = trim_start(text.strip_prefix(COMMENT_CLOSE)?);
             self.comment_open_at = None;
         }
-        if text.starts_with(COMMENT_OPEN) {
-            self.comment_open_at = Some(self.line);
-            return None;
-        }
-        if text.starts_with(COMMENT_CLOSE) {
-            return Some(Err((self.line, "stray `<!<`: expected it only to close a multi-line comment opened with `>!>`".into())));
-        }
-        if text.is_empty() || text.starts_with(b"#") {
-            return None;
+        // The first byte tells an attribute's line (most lines) from a blank
+        // line, a comment or a marker: one test, not a comparison per marker.
+        match text.first() {
+            None | Some(b'#') => return None,
+            Some(b'>') if text.starts_with(COMMENT_OPEN) => {
+                self.comment_open_at = Some(self.line);
+                return None;
+            }
+            Some(b'<') if text.starts_with(COMMENT_CLOSE) => {
+                return Some(Err((self.line, "stray `<!<`: expected it only to close a multi-line comment opened with `>!>`".into())));
+            }
+            Some(_) => {}
         }
         if self.has_nul && text.contains(&0) {
             return Some(Err((self.line, "line contains a NUL byte: expected text".into())));
