@@ -49,6 +49,9 @@ pub(crate) struct ObjectDraft {
     first_lines: [u32; ATTRIBUTES.len()],
     /// Each option set, with the line of the ObjectOptions that set it.
     pub option_lines: Vec<(OptionId, u32)>,
+    /// The options of `option_lines`, as bits ([`options::bit`]): the checks
+    /// ask for a dozen options per object, and most are not set.
+    options_given: u32,
 }
 
 impl ObjectDraft {
@@ -57,7 +60,7 @@ impl ObjectDraft {
     pub fn new(id: SharedStr, location: Location, mut option_lines: Vec<(OptionId, u32)>) -> Self {
         let object = Object { id, location, enabled: true, ..Object::default() };
         option_lines.clear();
-        ObjectDraft { object, first_lines: [0; ATTRIBUTES.len()], option_lines }
+        ObjectDraft { object, first_lines: [0; ATTRIBUTES.len()], option_lines, options_given: 0 }
     }
 
     /// Notes that `attribute` was given on `line` (the first time counts).
@@ -77,6 +80,9 @@ impl ObjectDraft {
     }
 
     pub fn option_line(&self, option: OptionId) -> Option<u32> {
+        if self.options_given & options::bit(option) == 0 {
+            return None;
+        }
         self.option_lines.iter().find(|(given, _)| *given == option).map(|&(_, line)| line)
     }
 }
@@ -586,7 +592,10 @@ fn object_options(o: &mut ObjectDraft, value: &str, c: &ObjectContext) -> Result
     let mut problems = Vec::new();
     for word in words(value) {
         match options::apply(&mut o.object.options, word, c.strict) {
-            Ok(option) => o.option_lines.push((option, c.location.line)),
+            Ok(option) => {
+                o.option_lines.push((option, c.location.line));
+                o.options_given |= options::bit(option);
+            }
             Err(problem) => problems.push(problem),
         }
     }
