@@ -175,17 +175,22 @@ fn split_statement(line: u32, text: &str) -> Result<Statement<'_>, LineError> {
     if name.is_empty() {
         return Err((line, format!("expected an attribute name at the start of the line, got {text:?}")));
     }
+    // Slice patterns, not strip_prefix: a test of one byte, where a call
+    // (at opt-level "z") would be made for every line.
     let starts_blank = |t: &[u8]| t.first().copied().is_some_and(is_blank);
-    let (value, ambiguous) = match rest.strip_prefix(b"=") {
+    let (value, ambiguous) = match rest {
         // `Name= value` and `Name==value`: blanks or a second `=` after the
         // delimiter would silently go into the value (IDs, commands).
-        Some(value) => (value, starts_blank(value) || value.starts_with(b"=")),
+        [b'=', value @ ..] => (value, starts_blank(value) || value.first() == Some(&b'=')),
         // Blanks are the delimiter, and a value may start with `=`
         // (`BootBannerText ==== Welcome ====`), but not with a lone one:
         // `Name = value` means `Name=value` to a reader, `= value` to Epoch.
-        None => {
+        _ => {
             let value = trim_start(rest);
-            let lone_equals = value.strip_prefix(b"=").is_some_and(|after| after.is_empty() || starts_blank(after));
+            let lone_equals = match value {
+                [b'=', after @ ..] => after.is_empty() || starts_blank(after),
+                _ => false,
+            };
             (value, lone_equals)
         }
     };
