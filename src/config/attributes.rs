@@ -39,7 +39,10 @@ pub(crate) struct Inheritance {
     pub at: Location,
 }
 
-/// An object as it is being read.
+/// An object as it is being read. The parser has one and reuses it for
+/// every object (an object's draft is hundreds of bytes: moving a new one in
+/// and out for each object was a good part of opening and closing it), and
+/// its option list's allocation with it.
 #[derive(Debug, Clone)]
 pub(crate) struct ObjectDraft {
     pub object: Object,
@@ -55,12 +58,23 @@ pub(crate) struct ObjectDraft {
 }
 
 impl ObjectDraft {
-    /// `option_lines`: an empty list to fill (the parser hands the one of
-    /// the previous object back, so that objects share one allocation).
-    pub fn new(id: SharedStr, location: Location, mut option_lines: Vec<(OptionId, u32)>) -> Self {
-        let object = Object { id, location, enabled: true, ..Object::default() };
-        option_lines.clear();
-        ObjectDraft { object, first_lines: [0; ATTRIBUTES.len()], option_lines, options_given: 0 }
+    /// A draft with no object read yet.
+    pub fn empty() -> Self {
+        ObjectDraft { object: Object::default(), first_lines: [0; ATTRIBUTES.len()], option_lines: Vec::new(), options_given: 0 }
+    }
+
+    /// Starts reading object `id`, declared at `location`: what the draft
+    /// held before is forgotten.
+    pub fn open(&mut self, id: SharedStr, location: Location) {
+        self.object = Object { id, location, enabled: true, ..Object::default() };
+        self.first_lines = [0; ATTRIBUTES.len()];
+        self.option_lines.clear();
+        self.options_given = 0;
+    }
+
+    /// The object read, moved out (a default one is left in its place).
+    pub fn take_object(&mut self) -> Object {
+        std::mem::take(&mut self.object)
     }
 
     /// Notes that `attribute` was given on `line` (the first time counts).
