@@ -39,7 +39,10 @@ pub(crate) struct Inheritance {
     pub at: Location,
 }
 
-/// An object as it is being read.
+/// An object as it is being read. The parser has one and reuses it for
+/// every object (an object's draft is hundreds of bytes: moving a new one in
+/// and out for each object was a good part of opening and closing it), and
+/// its option list's allocation with it.
 #[derive(Debug, Clone)]
 pub(crate) struct ObjectDraft {
     pub object: Object,
@@ -49,15 +52,29 @@ pub(crate) struct ObjectDraft {
     first_lines: [u32; ATTRIBUTES.len()],
     /// Each option set, with the line of the ObjectOptions that set it.
     pub option_lines: Vec<(OptionId, u32)>,
+    /// The options of `option_lines`, as bits ([`options::bit`]): the checks
+    /// ask for a dozen options per object, and most are not set.
+    options_given: u32,
 }
 
 impl ObjectDraft {
-    /// `option_lines`: an empty list to fill (the parser hands the one of
-    /// the previous object back, so that objects share one allocation).
-    pub fn new(id: SharedStr, location: Location, mut option_lines: Vec<(OptionId, u32)>) -> Self {
-        let object = Object { id, location, enabled: true, ..Object::default() };
-        option_lines.clear();
-        ObjectDraft { object, first_lines: [0; ATTRIBUTES.len()], option_lines }
+    /// A draft with no object read yet.
+    pub fn empty() -> Self {
+        ObjectDraft { object: Object::default(), first_lines: [0; ATTRIBUTES.len()], option_lines: Vec::new(), options_given: 0 }
+    }
+
+    /// Starts reading object `id`, declared at `location`: what the draft
+    /// held before is forgotten.
+    pub fn open(&mut self, id: SharedStr, location: Location) {
+        self.object = Object { id, location, enabled: true, ..Object::default() };
+        self.first_lines = [0; ATTRIBUTES.len()];
+        self.option_lines.clear();
+        self.options_given = 0;
+    }
+
+    /// The object read, moved out (a default one is left in its place).
+    pub fn take_object(&mut self) -> Object {
+        std::mem::take(&mut self.object)
     }
 
     /// Notes that `attribute` was given on `line` (the first time counts).
@@ -77,6 +94,9 @@ impl ObjectDraft {
     }
 
     pub fn option_line(&self, option: OptionId) -> Option<u32> {
+        if self.options_given & options::bit(option) == 0 {
+            return None;
+        }
         self.option_lines.iter().find(|(given, _)| *given == option).map(|&(_, line)| line)
     }
 }
@@ -254,19 +274,22 @@ const fn numbered<const N: usize>(mut table: [Attribute; N]) -> [Attribute; N] {
 }
 
 /// Slots of [`BY_NAME`]: a power of two well above the number of attributes,
-/// so that a look-up probes one or two.
+/// so that a look-up of an attribute probes few (at most [`MAX_PROBES`]).
 const SLOTS: usize = 256;
 
-/// FNV-1a of a name, as a slot of [`BY_NAME`].
+/// The slot of [`BY_NAME`] where a look-up of `name` (two bytes or more)
+/// starts: its length, its last two bytes and its middle one, mixed. Four
+/// bytes, not a loop over the whole name (a hash of every byte was most of
+/// a look-up's time), and the attributes' names, most of which start with
+/// `Object`, still spread well: [`BY_NAME`] is refused at compile time if a
+/// look-up would probe more than [`MAX_PROBES`] slots.
 const fn slot_of(name: &[u8]) -> usize {
-    let mut hash: u32 = 0x811c_9dc5;
-    let mut i = 0;
-    while i < name.len() {
-        hash = (hash ^ name[i] as u32).wrapping_mul(0x0100_0193);
-        i += 1;
-    }
-    hash as usize % SLOTS
+    let len = name.len();
+    ((len << 4) ^ (name[len - 1] as usize * 5) ^ (name[len - 2] as usize * 3) ^ name[len / 2] as usize) % SLOTS
 }
+
+/// The most slots a look-up of an attribute's name probes.
+const MAX_PROBES: usize = 3;
 
 /// An open-addressing table from a name's slot to its attribute's index
 /// plus one (0: empty), built at compile time: every line of a configuration
@@ -277,9 +300,12 @@ static BY_NAME: [u8; SLOTS] = {
     let mut i = 0;
     while i < ATTRIBUTES.len() {
         let mut slot = slot_of(ATTRIBUTES[i].name.as_bytes());
+        let mut probes = 1;
         while table[slot] != 0 {
             slot = (slot + 1) % SLOTS;
+            probes += 1;
         }
+        assert!(probes <= MAX_PROBES, "attribute names crowd one slot of BY_NAME: change slot_of");
         table[slot] = i as u8 + 1;
         i += 1;
     }
@@ -288,6 +314,9 @@ static BY_NAME: [u8; SLOTS] = {
 
 /// The attribute spelled exactly `name` (Epoch compares names case-sensitively).
 pub(crate) fn find(name: &str) -> Option<&'static Attribute> {
+    if name.len() < 2 {
+        return None; // No attribute's name is that short (and slot_of needs two bytes).
+    }
     let mut slot = slot_of(name.as_bytes());
     loop {
         let attribute = ATTRIBUTES.get(usize::from(*BY_NAME.get(slot)?).checked_sub(1)?)?;
@@ -577,7 +606,10 @@ fn object_options(o: &mut ObjectDraft, value: &str, c: &ObjectContext) -> Result
     let mut problems = Vec::new();
     for word in words(value) {
         match options::apply(&mut o.object.options, word, c.strict) {
-            Ok(option) => o.option_lines.push((option, c.location.line)),
+            Ok(option) => {
+                o.option_lines.push((option, c.location.line));
+                o.options_given |= options::bit(option);
+            }
             Err(problem) => problems.push(problem),
         }
     }
@@ -599,6 +631,8 @@ mod tests {
             assert!(find(a.name).is_some());
         }
         assert!(find("objectid").is_none());
+        // Shorter than any attribute (and than slot_of reads).
+        assert!(find("").is_none() && find("O").is_none() && find("é").is_none());
         assert_eq!(case_insensitive_match("OBJECTID"), Some("ObjectID"));
         for setting in Setting::ALL {
             let attribute = find(setting.attribute()).unwrap_or_else(|| panic!("{setting:?}"));

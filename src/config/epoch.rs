@@ -11,7 +11,6 @@ use super::ids::IdIndex;
 use super::lines::{Statement, Statements};
 use super::model::{Config, Console, Location, Object, Runlevel, MAX_RUNLEVELS};
 use super::shared::{FileText, Values};
-use super::options::OptionId;
 use super::source::FileSource;
 use super::values::name;
 use super::Diagnostic;
@@ -42,11 +41,11 @@ pub(crate) fn parse(source: &dyn FileSource, main: &Path, text: Vec<u8>, strict:
         diagnostics: Vec::new(),
         globals: GlobalsDraft::default(),
         objects: Vec::new(),
-        current: None,
+        draft: ObjectDraft::empty(),
+        object_open: false,
         runlevels_named_at: Vec::new(),
         first_object: None,
         declared: IdIndex::default(),
-        spare_option_lines: Vec::new(),
     };
     if strict {
         // Epoch has no start timeout and lets a stop command run for as
@@ -74,15 +73,15 @@ struct Parser<'a> {
     diagnostics: Vec<Diagnostic>,
     globals: GlobalsDraft,
     objects: Vec<Object>,
-    current: Option<ObjectDraft>,
+    /// The object being read, when `object_open`.
+    draft: ObjectDraft,
+    object_open: bool,
     /// Per object of `objects`: its ObjectRunlevels line (its ObjectID line
     /// when it has none), where its runlevels are named.
     runlevels_named_at: Vec<Location>,
     first_object: Option<Location>,
     /// Where each ObjectID was declared, to find duplicates.
     declared: IdIndex,
-    /// The option list of the object closed last, handed to the next.
-    spare_option_lines: Vec<(OptionId, u32)>,
 }
 
 impl Parser<'_> {
@@ -164,14 +163,15 @@ impl Parser<'_> {
                 }
             }
             Handler::Object(apply) => {
-                let Some(draft) = self.current.as_mut() else {
+                if !self.object_open {
                     let why = match self.first_object {
                         None => "before any ObjectID",
                         // Import and the end of a file end an object.
                         Some(_) => "with no object open in this file (objects must be completed within one file, and an Import ends the object before it)",
                     };
                     return self.error(at, format!("{name} {why}: expected `ObjectID name` first"));
-                };
+                }
+                let draft = &mut self.draft;
                 if let (true, Some(first)) = (attribute.once, draft.first_line(attribute)) {
                     let id = &draft.object.id;
                     let message = format!("{name} given twice for object {id} (first on line {first}): expected it once per object");
@@ -215,19 +215,21 @@ impl Parser<'_> {
             self.error(at, format!("duplicate ObjectID {id} (first declared at {first}): expected each ObjectID once"));
         }
         self.first_object.get_or_insert(at);
-        self.current = Some(ObjectDraft::new(values.keep(id), at, std::mem::take(&mut self.spare_option_lines)));
+        self.draft.open(values.keep(id), at);
+        self.object_open = true;
     }
 
     /// Checks the current object and adds it to the list.
     fn close_object(&mut self) {
-        let Some(draft) = self.current.take() else { return };
-        let findings = checks::object(&draft, self.strict);
+        if !std::mem::replace(&mut self.object_open, false) {
+            return;
+        }
+        let findings = checks::object(&self.draft, self.strict);
         self.report(findings);
-        let location = draft.object.location;
-        let runlevels_line = draft.line_of("ObjectRunlevels").unwrap_or(location.line);
+        let location = self.draft.object.location;
+        let runlevels_line = self.draft.line_of("ObjectRunlevels").unwrap_or(location.line);
         self.runlevels_named_at.push(Location { line: runlevels_line, ..location });
-        let ObjectDraft { mut object, option_lines, .. } = draft;
-        self.spare_option_lines = option_lines;
+        let mut object = self.draft.take_object();
         if object.description.is_empty() {
             object.description = object.id.clone();
         }

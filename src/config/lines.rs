@@ -77,7 +77,10 @@ impl<'a> Statements<'a> {
         };
         self.rest = rest;
         self.line = self.line.saturating_add(1);
-        Some(line.strip_suffix(b"\r").unwrap_or(line))
+        Some(match line.split_last() {
+            Some((b'\r', before)) => before,
+            _ => line,
+        })
     }
 
     /// What one physical line holds: `None` for blank and comment lines.
@@ -87,15 +90,18 @@ impl<'a> Statements<'a> {
             text = trim_start(text.strip_prefix(COMMENT_CLOSE)?);
             self.comment_open_at = None;
         }
-        if text.starts_with(COMMENT_OPEN) {
-            self.comment_open_at = Some(self.line);
-            return None;
-        }
-        if text.starts_with(COMMENT_CLOSE) {
-            return Some(Err((self.line, "stray `<!<`: expected it only to close a multi-line comment opened with `>!>`".into())));
-        }
-        if text.is_empty() || text.starts_with(b"#") {
-            return None;
+        // The first byte tells an attribute's line (most lines) from a blank
+        // line, a comment or a marker: one test, not a comparison per marker.
+        match text.first() {
+            None | Some(b'#') => return None,
+            Some(b'>') if text.starts_with(COMMENT_OPEN) => {
+                self.comment_open_at = Some(self.line);
+                return None;
+            }
+            Some(b'<') if text.starts_with(COMMENT_CLOSE) => {
+                return Some(Err((self.line, "stray `<!<`: expected it only to close a multi-line comment opened with `>!>`".into())));
+            }
+            Some(_) => {}
         }
         if self.has_nul && text.contains(&0) {
             return Some(Err((self.line, "line contains a NUL byte: expected text".into())));
@@ -169,17 +175,22 @@ fn split_statement(line: u32, text: &str) -> Result<Statement<'_>, LineError> {
     if name.is_empty() {
         return Err((line, format!("expected an attribute name at the start of the line, got {text:?}")));
     }
+    // Slice patterns, not strip_prefix: a test of one byte, where a call
+    // (at opt-level "z") would be made for every line.
     let starts_blank = |t: &[u8]| t.first().copied().is_some_and(is_blank);
-    let (value, ambiguous) = match rest.strip_prefix(b"=") {
+    let (value, ambiguous) = match rest {
         // `Name= value` and `Name==value`: blanks or a second `=` after the
         // delimiter would silently go into the value (IDs, commands).
-        Some(value) => (value, starts_blank(value) || value.starts_with(b"=")),
+        [b'=', value @ ..] => (value, starts_blank(value) || value.first() == Some(&b'=')),
         // Blanks are the delimiter, and a value may start with `=`
         // (`BootBannerText ==== Welcome ====`), but not with a lone one:
         // `Name = value` means `Name=value` to a reader, `= value` to Epoch.
-        None => {
+        _ => {
             let value = trim_start(rest);
-            let lone_equals = value.strip_prefix(b"=").is_some_and(|after| after.is_empty() || starts_blank(after));
+            let lone_equals = match value {
+                [b'=', after @ ..] => after.is_empty() || starts_blank(after),
+                _ => false,
+            };
             (value, lone_equals)
         }
     };

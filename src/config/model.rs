@@ -414,14 +414,24 @@ impl Object {
             state_directory,
             host,
         } = self;
+        // One call per string, no iterator chain: packing visits every
+        // string of every object three times, and at opt-level "z" the
+        // adapters of a chain over arrays of options are calls each.
         f(id);
         f(description);
-        for text in [prestart, start, user, group, host].into_iter().flatten() {
-            f(text);
-        }
-        for path in [pid_file, working_directory, state_directory].into_iter().flatten() {
-            f(&mut path.0);
-        }
+        let mut optional = |text: Option<&mut SharedStr>| {
+            if let Some(text) = text {
+                f(text);
+            }
+        };
+        optional(prestart.as_mut());
+        optional(start.as_mut());
+        optional(user.as_mut());
+        optional(group.as_mut());
+        optional(host.as_mut());
+        optional(pid_file.as_mut().map(|path| &mut path.0));
+        optional(working_directory.as_mut().map(|path| &mut path.0));
+        optional(state_directory.as_mut().map(|path| &mut path.0));
         match stop {
             StopMethod::Command(command) => f(command),
             StopMethod::PidFile(Some(path)) => f(&mut path.0),
@@ -435,7 +445,12 @@ impl Object {
                 f(&mut path.0);
             }
         }
-        env.iter_mut().chain(runlevels.iter_mut()).for_each(f);
+        for text in env.iter_mut() {
+            f(text);
+        }
+        for text in runlevels.iter_mut() {
+            f(text);
+        }
     }
 
     /// How a start command's exit code maps to a result: MAPEXITSTATUS first,

@@ -91,6 +91,14 @@ const fn same(a: &[u8], b: &[u8]) -> bool {
     true
 }
 
+/// An option as a bit of a set of options in a `u32` (there are fewer
+/// than 32 options).
+pub(crate) fn bit(option: OptionId) -> u32 {
+    1u32.checked_shl(u32::from(option)).unwrap_or(0)
+}
+
+const _: () = assert!(NAMES.len() <= u32::BITS as usize, "options::bit needs a wider set");
+
 /// The name of an option.
 pub(crate) fn name(option: OptionId) -> &'static str {
     NAMES.get(usize::from(option)).copied().unwrap_or_default()

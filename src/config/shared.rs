@@ -112,20 +112,27 @@ impl<'a> Values<'a> {
 /// `strings` calls its argument with each string, in the same order each time.
 /// Values that would not all fit in 4 GiB (no configuration holds that
 /// much) stay where they are, unpacked.
+///
+/// Only the copy reads the text: a string's length is its range's (`len`
+/// is the length of [`SharedStr::as_str`] for every string made here), so
+/// sizing the text and pointing at it do not look the text up again.
 pub(crate) fn pack(mut strings: impl FnMut(&mut dyn FnMut(&mut SharedStr))) {
     let mut total = 0usize;
-    strings(&mut |s| total = total.saturating_add(s.as_str().len()));
+    strings(&mut |s| total = total.saturating_add(s.len as usize));
     if u32::try_from(total).is_err() {
         return;
     }
     let mut packed = String::with_capacity(total);
     strings(&mut |s| packed.push_str(s.as_str()));
     let packed: Arena = Arc::new(packed.into_boxed_str());
-    let mut start = 0;
+    let mut start = 0u32;
     strings(&mut |s| {
-        let len = s.as_str().len();
-        *s = SharedStr::range(&packed, start, len);
-        start += len;
+        // The empty string holds no text and stays as it is.
+        if s.len > 0 {
+            *s = SharedStr { text: Some(Arc::clone(&packed)), start, len: s.len };
+            // At most `total`, which fits: the lengths are those summed above.
+            start = start.saturating_add(s.len);
+        }
     });
 }
 

@@ -35,12 +35,20 @@ pub(crate) fn parse_bool(text: &str) -> Result<bool, ValueError> {
 /// Whether the char starting at byte `at` of `text` (a char boundary) is
 /// whitespace as [`char::is_whitespace`] says, and its length: ASCII bytes
 /// are judged without decoding, as most of a configuration is ASCII.
-#[inline]
+/// Inlined even at opt-level "z" (which ignores `#[inline]`): it runs once
+/// per byte of every word list, and a call per byte was most of their time.
+#[inline(always)]
 fn char_at(text: &str, at: usize) -> (bool, usize) {
     match text.as_bytes().get(at) {
         Some(&b) if b.is_ascii() => (matches!(b, b' ' | b'\t'..=b'\r'), 1),
-        _ => text.get(at..).and_then(|rest| rest.chars().next()).map_or((false, 1), |c| (c.is_whitespace(), c.len_utf8())),
+        _ => char_at_beyond_ascii(text, at),
     }
+}
+
+/// [`char_at`] for a char that is not ASCII (or `at` past the end).
+#[cold]
+fn char_at_beyond_ascii(text: &str, at: usize) -> (bool, usize) {
+    text.get(at..).and_then(|rest| rest.chars().next()).map_or((false, 1), |c| (c.is_whitespace(), c.len_utf8()))
 }
 
 /// The byte range of the first word of `text` at or after byte `from`.
