@@ -887,6 +887,17 @@ impl<const N: usize> LazyBuf<N> {
             None => LazyBuf::Heap(Box::new([0; N])),
         }
     }
+
+    /// The contents are no longer needed: a mapping's pages go back to the
+    /// kernel (the buffer reads as zeroes until written again), so a buffer
+    /// that was used once does not stay resident for PID 1's whole life.
+    pub fn release(&mut self) {
+        if let LazyBuf::Mapped(p) = self {
+            // SAFETY: the mapping made in `new`, N bytes, borrowed uniquely
+            // by `&mut self`; MADV_DONTNEED only zeroes it.
+            unsafe { libc::madvise(p.as_ptr().cast(), N, libc::MADV_DONTNEED) };
+        }
+    }
 }
 
 impl<const N: usize> Default for LazyBuf<N> {
@@ -991,6 +1002,20 @@ mod tests {
         assert_eq!(resident[1] & 1, 1, "the written page is resident");
         assert_eq!(resident[3] & 1, 0, "an untouched page is not: {resident:?}");
         assert!(buf.iter().enumerate().all(|(k, &b)| b == if k == PAGE { 7 } else { 0 }));
+    }
+
+    #[test]
+    fn a_released_lazy_buffer_gives_its_pages_back() {
+        const PAGE: usize = 4096;
+        let mut buf = LazyBuf::<{ 2 * PAGE }>::new();
+        buf[0] = 7;
+        buf[PAGE] = 8;
+        buf.release();
+        let mut resident = [0u8; 2];
+        // SAFETY: mincore of the buffer's own page-aligned mapping.
+        assert_eq!(unsafe { libc::mincore(buf.as_mut_ptr().cast(), 2 * PAGE, resident.as_mut_ptr()) }, 0);
+        assert_eq!(resident.map(|r| r & 1), [0, 0], "released pages are not resident");
+        assert!(buf.iter().all(|&b| b == 0), "and read as zeroes");
     }
 
     #[test]
