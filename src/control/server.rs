@@ -319,6 +319,9 @@ impl Server {
     /// The client in slot `i` has `revents` (from polling what
     /// [`Server::client_fds`] gave for it). Returns an action the daemon
     /// must carry out, if any.
+    // Out of line: a request's buffers are no part of the daemon loop's
+    // own frame (daemon::run).
+    #[inline(never)]
     pub fn ready<O: Os>(&mut self, i: usize, revents: PollFlags, engine: &mut Engine<O>) -> Option<DaemonAction> {
         let s = &self.slots[i];
         // Closed since the poll (dropped at its deadline this turn).
@@ -378,6 +381,9 @@ impl Server {
     /// of connections (each closed at once when there is no slot for it)
     /// must not keep the loop from signals and clients; the rest are taken
     /// on the next turn.
+    // Out of line: a request's buffers are no part of the daemon loop's
+    // own frame (daemon::run).
+    #[inline(never)]
     pub fn accept(&mut self) {
         let Some(listener) = self.listener_fd() else { return };
         for _ in 0..MAX_CLIENTS {
