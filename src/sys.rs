@@ -810,7 +810,8 @@ pub fn fchown(fd: &Fd, uid: u32, gid: u32) {
 }
 
 /// Gives the kernel back the pages of the calling thread's stack below the
-/// caller's frame (two pages under it are kept for the call itself). A
+/// caller's frame (the page under this frame's own is kept, for the
+/// madvise call: its frames take a few hundred bytes). A
 /// deep path that runs once, the configuration load (the parser, a
 /// realpath's two PATH_MAX buffers) and the boot's first spawns, touches
 /// stack pages that no later call reaches, and they would stay resident for
@@ -825,7 +826,7 @@ pub fn release_stack_below_caller() {
     let Some((start, _)) = mapping_holding(here) else { return };
     // SAFETY: sysconf has no preconditions.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-    let limit = (here & !(page - 1)).saturating_sub(2 * page);
+    let limit = (here & !(page - 1)).saturating_sub(page);
     if limit > start {
         // SAFETY: [start, limit) is the part of this thread's stack mapping
         // below this frame and the madvise call's own: no live data.
