@@ -109,9 +109,128 @@ fn build_engine(config: Config, layout: &Layout) -> Engine<RealOs> {
     Engine::new(RealOs::new(), config, plans, state)
 }
 
+/// What the loop runs with, once the configuration is loaded and the boot
+/// begun ([`prepare`]).
+struct Prepared {
+    signals: SignalFd,
+    timer: TimerFd,
+    engine: Engine<RealOs>,
+    server: Server,
+    loop_state: Loop,
+    rotator: LogRotator,
+}
+
 /// Runs the supervisor. As PID 1 it never returns; under `--local` it
 /// returns the exit code after a shutdown.
+///
+/// The loop's frame holds what the loop keeps and no more: the load and
+/// the boot ([`prepare`]) and each event's handling ([`Prepared::event`])
+/// are calls of their own, whose frames lie below this one and go back to
+/// the kernel after the boot and after each client's request
+/// ([`sys::release_stack_below_caller`]). Inlined here, their buffers (a
+/// request's 4 KiB, the load's, the log rotator's) made this frame 10 KB,
+/// resident for PID 1's whole life.
+#[inline(never)]
 pub fn run(opts: Options) -> i32 {
+    // Used where it is, never moved: each move would be another copy of
+    // the engine in this frame.
+    let mut prepared = prepare(&opts);
+    let p = match &mut prepared {
+        Ok(p) => p,
+        Err(code) => return *code,
+    };
+    // The load and the boot are done: what they took of the stack below
+    // this frame goes back (the loop's own calls take far less).
+    sys::release_stack_below_caller();
+    loop {
+        if let Some(code) = p.loop_state.serve_requests(&mut p.engine, &mut p.server) {
+            return code;
+        }
+        p.server.check_waiters(&mut p.engine);
+        p.rotator.sync(&p.engine);
+        let deadline = [p.engine.next_deadline(), p.rotator.next_deadline(), p.server.next_deadline(), p.loop_state.ioc_rescan.due_ms]
+            .into_iter()
+            .flatten()
+            .min();
+        p.loop_state.arm(&p.timer, deadline);
+        // Only descriptors that exist are polled; each result goes back to
+        // its source.
+        let polled = {
+            let mut set = PollSet::default();
+            set.add(p.signals.as_fd(), PollFlags::POLLIN, Source::Signals);
+            set.add(p.timer.as_fd(), PollFlags::POLLIN, Source::Timer);
+            // The server, the rotator and the logger own these descriptors for
+            // the whole iteration.
+            if let Some(fd) = p.rotator.fd() {
+                set.add(borrow(fd), PollFlags::POLLIN, Source::Rotator);
+            }
+            if let Some(fd) = crate::logging::console_fd() {
+                set.add(borrow(fd), PollFlags::POLLOUT, Source::Console);
+            }
+            for (slot, fd, events) in p.server.client_fds() {
+                set.add(borrow(fd), events, Source::Client(slot));
+            }
+            if let Some(fd) = p.server.listener_fd() {
+                set.add(borrow(fd), PollFlags::POLLIN, Source::Listener);
+            }
+            set.wait()
+        };
+        let ready = match polled {
+            Ok(ready) => ready,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => {
+                log::error!("poll: {}", e.desc());
+                continue;
+            }
+        };
+        // In the order added: new connections last, so a slot freed and
+        // taken again in this turn never gets another client's events.
+        for &(source, revents) in &ready {
+            p.event(source, revents, &opts);
+        }
+    }
+}
+
+impl Prepared {
+    /// One source's events, in a frame of its own below the loop's (see
+    /// [`run`]). A client's request (its buffers), and a reload or an IOC
+    /// rescan (which load again, as deep as the boot), go far below it:
+    /// that stack goes back to the kernel once they are done.
+    #[inline(never)]
+    fn event(&mut self, source: Source, revents: PollFlags, opts: &Options) {
+        let Prepared { signals, timer, engine, server, loop_state, rotator } = self;
+        match source {
+            Source::Signals => loop_state.signals(signals, engine),
+            Source::Timer => {
+                let _ = timer.wait();
+                loop_state.armed = None;
+                let now = sys::now_ms();
+                engine.timer();
+                rotator.timer(engine, now);
+                server.timer(now);
+                if loop_state.ioc_rescan.due_ms.is_some_and(|due| due <= now) {
+                    loop_state.ioc_rescan.run(opts, engine, server);
+                    sys::release_stack_below_caller();
+                }
+            }
+            Source::Rotator => rotator.readable(engine, sys::now_ms()),
+            Source::Console => crate::logging::drain_console(),
+            Source::Client(slot) => {
+                if let Some(action) = server.ready(slot, revents, engine) {
+                    loop_state.daemon_action(action, opts, engine, server, signals);
+                }
+                sys::release_stack_below_caller();
+            }
+            Source::Listener => server.accept(),
+        }
+    }
+}
+
+/// Everything before the loop: signals, the configuration (an emergency
+/// shell while it has errors), the boot, the control server, the engine.
+/// `Err` is the exit code of a `--local` supervisor that cannot start.
+#[inline(never)]
+fn prepare(opts: &Options) -> Result<Prepared, i32> {
     let role = if opts.layout.local {
         Role::Local
     } else if std::process::id() == 1 && sys::in_initial_pid_namespace() {
@@ -124,7 +243,7 @@ pub fn run(opts: Options) -> i32 {
         Ok(s) => s,
         Err(e) => {
             log::error!("unable to set up signal handling: {}", e.desc());
-            return fatal(role);
+            return Err(fatal(role));
         }
     };
     // The dispositions are final now (nothing here changes one later): each
@@ -133,7 +252,7 @@ pub fn run(opts: Options) -> i32 {
     if role == Role::Local {
         if let Err(e) = private_run_dir(&opts.layout.run_dir) {
             log::error!("{}: {e}", opts.layout.run_dir.display());
-            return 1;
+            return Err(1);
         }
         if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
             log::warn!("unable to become a subreaper: {}; orphans of objects are not followed", e.desc());
@@ -143,7 +262,7 @@ pub fn run(opts: Options) -> i32 {
     // PID 1 never stops here: it is the first, or owns its namespace.
     if opts.resume.is_none() && std::process::id() != 1 && server::answered(&opts.layout.control_socket) {
         log::error!("another supervisor answers on {}; not starting a second one", opts.layout.control_socket.display());
-        return 1;
+        return Err(1);
     }
     if role == Role::Boot {
         crate::logging::open_kmsg();
@@ -156,7 +275,7 @@ pub fn run(opts: Options) -> i32 {
     // the new image goes on with the handed-over state (see reexec).
     let handed_over = opts.resume.map(|(state_fd, _)| crate::reexec::read_state(own_inherited(state_fd)));
     let mut config = loop {
-        let (config, diagnostics) = load(&opts);
+        let (config, diagnostics) = load(opts);
         report(&diagnostics);
         if let Some(c) = config {
             break c;
@@ -170,7 +289,7 @@ pub fn run(opts: Options) -> i32 {
         }
         if role == Role::Local {
             log::error!("{}: the configuration has errors; not starting", opts.config.display());
-            return 1;
+            return Err(1);
         }
         pid1::mount_filesystems(&pid1::RESCUE_MOUNTS, &opts.layout.run_dir);
         let tried = std::time::Instant::now();
@@ -183,10 +302,10 @@ pub fn run(opts: Options) -> i32 {
     };
     if role != Role::Local {
         match opts.resume {
-            None => boot_system(&config, &opts, role),
+            None => boot_system(&config, opts, role),
             // The log file closed on exec (close-on-exec): the new image goes
             // on appending to it.
-            Some(_) => open_system_log(&config, &opts, false),
+            Some(_) => open_system_log(&config, opts, false),
         }
     }
     if role != Role::Local && opts.shell_first && opts.resume.is_none() {
@@ -195,7 +314,7 @@ pub fn run(opts: Options) -> i32 {
     // The listener handed over by reexec, or a new one (now, or when it
     // becomes possible: PID 1 boots without it).
     let inherited = opts.resume.map(|(_, fd)| own_inherited(fd));
-    let mut server = Server::new(&opts.layout.control_socket, inherited, policy(&config, &opts.layout));
+    let server = Server::new(&opts.layout.control_socket, inherited, policy(&config, &opts.layout));
     let mut engine = build_engine(std::mem::take(&mut config), &opts.layout);
     match &handed_over {
         Some(state) => {
@@ -212,83 +331,13 @@ pub fn run(opts: Options) -> i32 {
         Ok(t) => t,
         Err(e) => {
             log::error!("unable to create a timer: {}", e.desc());
-            return fatal(role);
+            return Err(fatal(role));
         }
     };
     let ioc_rescan = IocRescan::default();
-    let mut loop_state = Loop { role, shell, shell_pid: None, armed: None, ioc_rescan };
-    let mut rotator = LogRotator::new(&engine);
-    // The load and the boot are done: what they took of the stack below
-    // this frame goes back (the loop's own calls take far less).
-    sys::release_stack_below_caller();
-    loop {
-        if let Some(code) = loop_state.serve_requests(&mut engine, &mut server) {
-            return code;
-        }
-        server.check_waiters(&mut engine);
-        rotator.sync(&engine);
-        let deadline = [engine.next_deadline(), rotator.next_deadline(), server.next_deadline(), loop_state.ioc_rescan.due_ms]
-            .into_iter()
-            .flatten()
-            .min();
-        loop_state.arm(&timer, deadline);
-        // Only descriptors that exist are polled; each result goes back to
-        // its source.
-        let mut set = PollSet::default();
-        set.add(signals.as_fd(), PollFlags::POLLIN, Source::Signals);
-        set.add(timer.as_fd(), PollFlags::POLLIN, Source::Timer);
-        // The server, the rotator and the logger own these descriptors for
-        // the whole iteration.
-        if let Some(fd) = rotator.fd() {
-            set.add(borrow(fd), PollFlags::POLLIN, Source::Rotator);
-        }
-        if let Some(fd) = crate::logging::console_fd() {
-            set.add(borrow(fd), PollFlags::POLLOUT, Source::Console);
-        }
-        for (slot, fd, events) in server.client_fds() {
-            set.add(borrow(fd), events, Source::Client(slot));
-        }
-        if let Some(fd) = server.listener_fd() {
-            set.add(borrow(fd), PollFlags::POLLIN, Source::Listener);
-        }
-        let ready = match set.wait() {
-            Ok(ready) => ready,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => {
-                log::error!("poll: {}", e.desc());
-                continue;
-            }
-        };
-        // In the order added: new connections last, so a slot freed and
-        // taken again in this turn never gets another client's events.
-        for (source, revents) in ready {
-            match source {
-                Source::Signals => loop_state.signals(&signals, &mut engine),
-                Source::Timer => {
-                    let _ = timer.wait();
-                    loop_state.armed = None;
-                    let now = sys::now_ms();
-                    engine.timer();
-                    rotator.timer(&engine, now);
-                    server.timer(now);
-                    if loop_state.ioc_rescan.due_ms.is_some_and(|due| due <= now) {
-                        loop_state.ioc_rescan.run(&opts, &mut engine, &mut server);
-                        sys::release_stack_below_caller();
-                    }
-                }
-                Source::Rotator => rotator.readable(&engine, sys::now_ms()),
-                Source::Console => crate::logging::drain_console(),
-                Source::Client(slot) => {
-                    if let Some(action) = server.ready(slot, revents, &mut engine) {
-                        loop_state.daemon_action(action, &opts, &mut engine, &mut server, &signals);
-                        // A reload or an IOC rescan loads again, as deep as the boot.
-                        sys::release_stack_below_caller();
-                    }
-                }
-                Source::Listener => server.accept(),
-            }
-        }
-    }
+    let loop_state = Loop { role, shell, shell_pid: None, armed: None, ioc_rescan };
+    let rotator = LogRotator::new(&engine);
+    Ok(Prepared { signals, timer, engine, server, loop_state, rotator })
 }
 
 /// What a descriptor in the poll set stands for.
@@ -319,7 +368,7 @@ impl<'a> PollSet<'a> {
     }
 
     /// Waits for events; the sources that have some, with what they have.
-    fn wait(mut self) -> nix::Result<heapless::Vec<(Source, PollFlags), POLL_MAX>> {
+    fn wait(&mut self) -> nix::Result<heapless::Vec<(Source, PollFlags), POLL_MAX>> {
         poll(&mut self.fds, PollTimeout::NONE)?;
         Ok(self
             .fds
@@ -471,6 +520,8 @@ impl Loop {
         }
     }
 
+    // Out of line: its frame only below the loop's, while it runs ([`run`]).
+    #[inline(never)]
     fn signals(&mut self, signals: &SignalFd, engine: &mut Engine<RealOs>) {
         while let Ok(Some(info)) = signals.read_signal() {
             match info.ssi_signo as i32 {
@@ -498,6 +549,8 @@ impl Loop {
     }
 
     /// Carries out what the engine asked for. `Some(code)` ends `--local`.
+    // Out of line: its frame only below the loop's, while it runs ([`run`]).
+    #[inline(never)]
     fn serve_requests(&mut self, engine: &mut Engine<RealOs>, server: &mut Server) -> Option<i32> {
         while let Some(request) = engine.take_request() {
             match request {
@@ -529,6 +582,8 @@ impl Loop {
         None
     }
 
+    // Out of line: its frame only below the loop's, while it runs ([`run`]).
+    #[inline(never)]
     fn daemon_action(&mut self, action: DaemonAction, opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server, signals: &SignalFd) {
         match action {
             DaemonAction::ConfigReload => reload(opts, engine, server, &mut self.ioc_rescan),

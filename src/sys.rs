@@ -810,7 +810,8 @@ pub fn fchown(fd: &Fd, uid: u32, gid: u32) {
 }
 
 /// Gives the kernel back the pages of the calling thread's stack below the
-/// caller's frame (two pages under it are kept for the call itself). A
+/// caller's frame (the page under this frame's own is kept, for the
+/// madvise call: its frames take a few hundred bytes). A
 /// deep path that runs once, the configuration load (the parser, a
 /// realpath's two PATH_MAX buffers) and the boot's first spawns, touches
 /// stack pages that no later call reaches, and they would stay resident for
@@ -825,7 +826,7 @@ pub fn release_stack_below_caller() {
     let Some((start, _)) = mapping_holding(here) else { return };
     // SAFETY: sysconf has no preconditions.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-    let limit = (here & !(page - 1)).saturating_sub(2 * page);
+    let limit = (here & !(page - 1)).saturating_sub(page);
     if limit > start {
         // SAFETY: [start, limit) is the part of this thread's stack mapping
         // below this frame and the madvise call's own: no live data.
@@ -885,6 +886,17 @@ impl<const N: usize> LazyBuf<N> {
         match core::ptr::NonNull::new(p.cast::<[u8; N]>()).filter(|_| p != libc::MAP_FAILED) {
             Some(mapped) => LazyBuf::Mapped(mapped),
             None => LazyBuf::Heap(Box::new([0; N])),
+        }
+    }
+
+    /// The contents are no longer needed: a mapping's pages go back to the
+    /// kernel (the buffer reads as zeroes until written again), so a buffer
+    /// that was used once does not stay resident for PID 1's whole life.
+    pub fn release(&mut self) {
+        if let LazyBuf::Mapped(p) = self {
+            // SAFETY: the mapping made in `new`, N bytes, borrowed uniquely
+            // by `&mut self`; MADV_DONTNEED only zeroes it.
+            unsafe { libc::madvise(p.as_ptr().cast(), N, libc::MADV_DONTNEED) };
         }
     }
 }
@@ -991,6 +1003,20 @@ mod tests {
         assert_eq!(resident[1] & 1, 1, "the written page is resident");
         assert_eq!(resident[3] & 1, 0, "an untouched page is not: {resident:?}");
         assert!(buf.iter().enumerate().all(|(k, &b)| b == if k == PAGE { 7 } else { 0 }));
+    }
+
+    #[test]
+    fn a_released_lazy_buffer_gives_its_pages_back() {
+        const PAGE: usize = 4096;
+        let mut buf = LazyBuf::<{ 2 * PAGE }>::new();
+        buf[0] = 7;
+        buf[PAGE] = 8;
+        buf.release();
+        let mut resident = [0u8; 2];
+        // SAFETY: mincore of the buffer's own page-aligned mapping.
+        assert_eq!(unsafe { libc::mincore(buf.as_mut_ptr().cast(), 2 * PAGE, resident.as_mut_ptr()) }, 0);
+        assert_eq!(resident.map(|r| r & 1), [0, 0], "released pages are not resident");
+        assert!(buf.iter().all(|&b| b == 0), "and read as zeroes");
     }
 
     #[test]

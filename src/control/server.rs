@@ -128,10 +128,12 @@ enum Task {
 struct Slot {
     fd: Option<OwnedFd>,
     uid: u32,
-    groups: [u32; MAX_GROUPS],
-    ngroups: usize,
+    /// Whether the peer was in the IOC group when it connected (by its
+    /// groups, read then: a slot keeps this, not the 64 groups).
+    ioc_member: bool,
     task: Task,
-    /// Resident only once a client of this slot got a reply (`LazyBuf`).
+    /// Resident only while a client of this slot has had a reply (`LazyBuf`,
+    /// released when it closes).
     out: sys::LazyBuf<MSG_MAX>,
     out_len: usize,
     /// Order of acceptance, to drop the oldest idle client when full.
@@ -217,8 +219,7 @@ impl Server {
             .map(|_| Slot {
                 fd: None,
                 uid: u32::MAX,
-                groups: [0; MAX_GROUPS],
-                ngroups: 0,
+                ioc_member: false,
                 task: Task::Idle,
                 out: sys::LazyBuf::new(),
                 out_len: 0,
@@ -280,7 +281,15 @@ impl Server {
         }
     }
 
+    /// A reload's policy. A client connected under another IOC group keeps
+    /// no membership: its groups were not kept, and it may not act as a
+    /// member of a group it was never checked against.
     pub fn set_policy(&mut self, policy: Policy) {
+        if policy.ioc_gid != self.policy.ioc_gid {
+            for s in &mut self.slots {
+                s.ioc_member = false;
+            }
+        }
         self.policy = policy;
     }
 
@@ -310,6 +319,9 @@ impl Server {
     /// The client in slot `i` has `revents` (from polling what
     /// [`Server::client_fds`] gave for it). Returns an action the daemon
     /// must carry out, if any.
+    // Out of line: a request's buffers are no part of the daemon loop's
+    // own frame (daemon::run).
+    #[inline(never)]
     pub fn ready<O: Os>(&mut self, i: usize, revents: PollFlags, engine: &mut Engine<O>) -> Option<DaemonAction> {
         let s = &self.slots[i];
         // Closed since the poll (dropped at its deadline this turn).
@@ -331,10 +343,10 @@ impl Server {
         }
     }
 
-    fn rank(&self, uid: u32, groups: &[u32]) -> Rank {
+    fn rank(&self, uid: u32, ioc_member: bool) -> Rank {
         if self.policy.is_owner(uid) {
             Rank::Owner
-        } else if self.policy.in_ioc_group(groups) {
+        } else if ioc_member {
             Rank::IocGroup
         } else {
             Rank::Other
@@ -369,6 +381,9 @@ impl Server {
     /// of connections (each closed at once when there is no slot for it)
     /// must not keep the loop from signals and clients; the rest are taken
     /// on the next turn.
+    // Out of line: a request's buffers are no part of the daemon loop's
+    // own frame (daemon::run).
+    #[inline(never)]
     pub fn accept(&mut self) {
         let Some(listener) = self.listener_fd() else { return };
         for _ in 0..MAX_CLIENTS {
@@ -381,7 +396,8 @@ impl Server {
             let fd = unsafe_own(fd);
             let mut groups = [0u32; MAX_GROUPS];
             let Some((uid, ngroups)) = sys::peer_credentials(fd.as_raw_fd(), &mut groups) else { continue };
-            let rank = self.rank(uid, &groups[..ngroups]);
+            let ioc_member = self.policy.in_ioc_group(&groups[..ngroups]);
+            let rank = self.rank(uid, ioc_member);
             // No slot: the connection is refused and closed at once.
             let Some(slot) = self.slot_for(rank) else {
                 refuse_busy(&fd);
@@ -392,8 +408,7 @@ impl Server {
             let s = &mut self.slots[slot];
             s.fd = Some(fd);
             s.uid = uid;
-            s.groups = groups;
-            s.ngroups = ngroups;
+            s.ioc_member = ioc_member;
             s.task = Task::Idle;
             s.out_len = 0;
             s.serial = self.serial;
@@ -407,6 +422,7 @@ impl Server {
         s.fd = None;
         s.task = Task::Idle;
         s.out_len = 0;
+        s.out.release();
     }
 
     /// The client in slot `i` is readable (or hung up): read and handle one
@@ -474,8 +490,7 @@ impl Server {
     }
 
     fn in_ioc_group(&self, i: usize) -> bool {
-        let s = &self.slots[i];
-        self.policy.in_ioc_group(&s.groups[..s.ngroups])
+        self.slots[i].ioc_member
     }
 
     fn handle<O: Os>(&mut self, i: usize, req: &Request<'_>, engine: &mut Engine<O>) -> Option<DaemonAction> {
@@ -992,4 +1007,34 @@ fn refuse_busy(fd: &OwnedFd) {
     let mut enc = Encoder::new(&mut buf, Kind::End);
     enc.bytes(Tag::Code, &[Code::Fail as u8]).str(Tag::Message, BUSY);
     let _ = socket::send(fd.as_raw_fd(), enc.as_bytes(), MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server whose socket cannot be created (it retries later): enough
+    /// for its slots.
+    fn server(ioc_gid: Option<u32>) -> Server {
+        Server::new(Path::new("/proc/iocinit-no-such-dir/control"), None, Policy { owner_uid: 0, ioc_gid })
+    }
+
+    #[test]
+    fn a_slot_keeps_no_list_of_groups() {
+        // 16 slots, fixed at start: a client's 64 groups were 256 bytes of
+        // each, 4 KiB of PID 1's heap, to answer one question.
+        assert!(core::mem::size_of::<Slot>() <= 128, "{} bytes", core::mem::size_of::<Slot>());
+    }
+
+    #[test]
+    fn a_client_keeps_its_ioc_membership_only_while_the_ioc_group_stays() {
+        let mut s = server(Some(100));
+        s.slots[0].ioc_member = true;
+        s.set_policy(Policy { owner_uid: 0, ioc_gid: Some(100) });
+        assert!(s.in_ioc_group(0), "the same group: still a member");
+        s.set_policy(Policy { owner_uid: 0, ioc_gid: Some(200) });
+        assert!(!s.in_ioc_group(0), "checked against another group: no longer");
+        s.set_policy(Policy { owner_uid: 0, ioc_gid: Some(100) });
+        assert!(!s.in_ioc_group(0), "nor when it changes back");
+    }
 }
