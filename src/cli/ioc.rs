@@ -413,7 +413,7 @@ fn report_unknown(dir: Option<&Path>, name: &str, console: bool) {
     if conf_dir_barrier(dir, name).is_err() {
         return;
     }
-    let path = conf_file(&dir, &name);
+    let path = conf_file(dir, name);
     let Ok(text) = std::fs::read_to_string(&path) else {
         eprintln!("Error: No configuration found for IOC '{name}' (looked in {}).", dir.display());
         eprintln!("  -> the IOC is not installed in this mode.");
@@ -690,7 +690,7 @@ fn view_cmd(common: &Common, name: &str) -> i32 {
     if let Err(code) = conf_dir_barrier(&dir, name) {
         return code;
     }
-    let path = conf_file(&dir, &name);
+    let path = conf_file(&dir, name);
     let divider = "=".repeat(100);
     let sub_divider = "-".repeat(100);
     println!("{divider}\n1. IOC Configuration File: {}\n{sub_divider}", path.display());
@@ -723,7 +723,7 @@ fn view_cmd(common: &Common, name: &str) -> i32 {
 fn runtime_crash_patterns(common: &Common, name: &str, ioc: &IocInfo) -> String {
     let loaded = || ioc.record.str(Tag::CrashPatterns).unwrap_or_default().to_string();
     let Ok(dirs) = directories(common) else { return loaded() };
-    let path = conf_file(&dirs.ioc_dir, &name);
+    let path = conf_file(&dirs.ioc_dir, name);
     let Ok(text) = std::fs::read_to_string(&path) else { return loaded() };
     let value = text.lines().rev().find_map(|line| {
         let line = line.trim_start();
@@ -1345,7 +1345,7 @@ fn remove(common: &Common, name: &str) -> i32 {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let path = conf_file(&dirs.ioc_dir, &name);
+    let path = conf_file(&dirs.ioc_dir, name);
     if let Err(e) = std::fs::remove_file(&path) {
         return file_failed(&path, &e);
     }
