@@ -575,7 +575,9 @@ fn all_iocs(common: &Common) -> Result<Vec<IocInfo>, i32> {
     }
     let mut iocs: Vec<IocInfo> =
         reply.records.into_iter().filter(|r| r.bool(Tag::IsConsole).unwrap_or(false)).filter_map(IocInfo::from_record).collect();
-    iocs.sort_by(|a, b| a.record.str(Tag::Id).cmp(&b.record.str(Tag::Id)));
+    // Object IDs are unique: the unstable sort gives the same order, and
+    // links less code than the stable one.
+    iocs.sort_unstable_by(|a, b| a.record.str(Tag::Id).cmp(&b.record.str(Tag::Id)));
     Ok(iocs)
 }
 
