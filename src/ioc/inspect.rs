@@ -6,7 +6,6 @@
 //! Only processes whose /proc/PID/fd this user may read are found: run it as
 //! root (or as the owner of the clients) to see everybody.
 
-use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
@@ -28,8 +27,11 @@ pub struct ConsoleClient {
     pub inode: u64,
 }
 
-/// Inodes of the client ends of the connections accepted on the console at `path`.
-pub fn client_inodes(sockets: &[UnixSocket], path: &Path) -> HashSet<u64> {
+/// Inodes of the client ends of the connections accepted on the console at
+/// `path`. A list, searched from end to end: a console has a few clients
+/// (procServ's open-file limit bounds them), and no hash table is linked in
+/// for them.
+pub fn client_inodes(sockets: &[UnixSocket], path: &Path) -> Vec<u64> {
     let name = path.to_string_lossy();
     sockets
         .iter()
@@ -59,7 +61,9 @@ pub fn inspect(path: &Path) -> io::Result<Vec<ConsoleClient>> {
             });
         }
     }
-    found.sort_by_key(|c| (c.pid, c.inode));
+    // Entries with the same pid and inode (one socket on two descriptors)
+    // are equal, so the unstable sort gives the same list as a stable one.
+    found.sort_unstable_by_key(|c| (c.pid, c.inode));
     Ok(found)
 }
 
