@@ -4,7 +4,7 @@
 //! PID 1 of a namespace with `--floor-init ARG...`, starts `/bin/sleep ARG`
 //! for each argument with glibc's `posix_spawn` (clone(CLONE_VM|CLONE_VFORK),
 //! a new session, as every init here gives its services, no signal
-//! blocked, execve) back to back, starts a service again the moment it is
+//! blocked, SIGPIPE at its default, execve) back to back, starts a service again the moment it is
 //! reaped, and exits, ending the namespace, on SIGUSR2. Nothing else: no
 //! configuration, no log line, no state, no check. Only its times mean
 //! something; its memory is the bench's own executable.
@@ -35,13 +35,27 @@ pub fn run(args: &[String]) -> ! {
         let mut none: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut none);
         libc::posix_spawnattr_setsigmask(&mut attr, &none);
+        // SIGPIPE back to its default, as an init gives its services (Rust's
+        // runtime ignores it in the bench's executable).
+        let mut pipe: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut pipe);
+        libc::sigaddset(&mut pipe, libc::SIGPIPE);
+        libc::posix_spawnattr_setsigdefault(&mut attr, &pipe);
         // Each constant is a c_int in some libc versions, a c_short in others.
         #[allow(clippy::unnecessary_cast)]
-        let flags = (libc::POSIX_SPAWN_SETSID as libc::c_short) | (libc::POSIX_SPAWN_SETSIGMASK as libc::c_short);
+        let flags = (libc::POSIX_SPAWN_SETSID as libc::c_short)
+            | (libc::POSIX_SPAWN_SETSIGMASK as libc::c_short)
+            | (libc::POSIX_SPAWN_SETSIGDEF as libc::c_short);
         libc::posix_spawnattr_setflags(&mut attr, flags);
+        // A service that cannot be started ends the floor at once, with its
+        // cause, rather than leaving the bench to its deadline.
         let spawn = |argv: &[*mut libc::c_char; 3]| {
             let mut pid = 0;
-            libc::posix_spawn(&mut pid, program.as_ptr(), std::ptr::null(), &attr, argv.as_ptr(), envp.as_ptr());
+            let error = libc::posix_spawn(&mut pid, program.as_ptr(), std::ptr::null(), &attr, argv.as_ptr(), envp.as_ptr());
+            if error != 0 {
+                eprintln!("floor init: posix_spawn /bin/sleep: {}", std::io::Error::from_raw_os_error(error));
+                libc::_exit(1);
+            }
             pid
         };
         let mut pids: Vec<libc::pid_t> = argvs.iter().map(spawn).collect();

@@ -631,7 +631,9 @@ mod tests {
             assert!(find(a.name).is_some());
         }
         assert!(find("objectid").is_none());
-        // Shorter than any attribute (and than slot_of reads).
+        // Shorter than any attribute: the empty name and one byte never
+        // reach slot_of; a two-byte name (here one non-ASCII character)
+        // does, and is no attribute either.
         assert!(find("").is_none() && find("O").is_none() && find("é").is_none());
         assert_eq!(case_insensitive_match("OBJECTID"), Some("ObjectID"));
         for setting in Setting::ALL {

@@ -91,10 +91,12 @@ const fn same(a: &[u8], b: &[u8]) -> bool {
     true
 }
 
-/// An option as a bit of a set of options in a `u32` (there are fewer
-/// than 32 options).
+/// An option as a bit of a set of options in a `u32` (there are at most
+/// 32 options: the assertion below). The set only spares a search (an
+/// object's `options_given`): were an id ever past 31, it would share a
+/// bit and cost that search, never answer "not given" for a given option.
 pub(crate) fn bit(option: OptionId) -> u32 {
-    1u32.checked_shl(u32::from(option)).unwrap_or(0)
+    1u32 << (u32::from(option) % u32::BITS)
 }
 
 const _: () = assert!(NAMES.len() <= u32::BITS as usize, "options::bit needs a wider set");
