@@ -2,8 +2,10 @@
 //! children share the supervisor's memory (a real vfork): the failure word
 //! is read from that memory, not from a pipe made per spawn (src/spawn.rs,
 //! `VFORK_SHARES_MEMORY`). So a supervisor at its RLIMIT_NOFILE still
-//! starts and restarts its services. A test binary of its own: the limit is
-//! the whole process's, and would fail other tests running beside it.
+//! starts and restarts a service whose standard streams it passes on (one
+//! sent to /dev/null or a file needs a descriptor for each stream, opened
+//! before the clone). A test binary of its own: the limit is the whole
+//! process's, and would fail other tests running beside it.
 
 use iocinit::spawn::{spawn, Command, Options, Stage};
 
