@@ -1,7 +1,8 @@
 //! Process creation, vfork-safe on every build (so it works on nommu boards).
 //!
 //! A [`Command`] is prepared once, when a configuration loads: argv, envp and
-//! the PATH candidates become NUL-terminated strings with pointer arrays. At
+//! the PATH candidates become NUL-terminated strings in one buffer, with one
+//! array of the NULL-terminated pointer runs execve takes (two allocations). At
 //! spawn time nothing is allocated: [`spawn`] opens the redirection files
 //! itself, without blocking (see [`Redirect`]), then calls
 //! clone(CLONE_VM|CLONE_VFORK), and the child, which shares the parent's
@@ -87,26 +88,25 @@ pub fn utf8_environment(mut dropped: impl FnMut(&std::ffi::OsStr)) -> Vec<String
 }
 
 /// A program with its arguments and environment, ready to exec without
-/// allocating.
+/// allocating: two allocations, both sized exactly when the command is made.
+/// `strings` holds every string NUL-terminated, back to back: the
+/// candidates, argv, envp, then with a working directory the trampoline's
+/// exe, [`TRAMPOLINE_NAME`], the directory and `--`. `pointers` holds the
+/// NULL-terminated runs execve takes, pointing into `strings`: the
+/// candidates, argv, envp, then with a working directory the trampoline's
+/// exe followed by its argv `[TRAMPOLINE_NAME, DIR, candidates..., "--",
+/// argv...]` (every candidate holds a `/`, so the first `--` after DIR ends
+/// them). The pointers are made once `strings` is final; its heap buffer
+/// does not move when the Command does.
 pub struct Command {
+    strings: Box<[u8]>,
+    pointers: Box<[*const c_char]>,
     /// Paths to try in order (one for `/`-paths, else one per PATH entry).
-    candidates: Vec<CString>,
-    candidate_ptrs: Vec<*const c_char>,
-    argv: Vec<CString>,
-    argv_ptrs: Vec<*const c_char>,
-    envp: Vec<CString>,
-    envp_ptrs: Vec<*const c_char>,
-    /// The trampoline's argv when the command has a working directory.
-    trampoline: Option<Trampoline>,
-}
-
-/// `[TRAMPOLINE_NAME, DIR, candidates..., "--", argv...]`: every candidate
-/// holds a `/`, so the first `--` after DIR ends them.
-struct Trampoline {
-    /// The iocinit binary ([`TRAMPOLINE_EXE`] but in tests).
-    exe: CString,
-    argv: Vec<CString>,
-    argv_ptrs: Vec<*const c_char>,
+    candidates: usize,
+    argv: usize,
+    envp: usize,
+    /// Whether the command runs through the trampoline.
+    trampoline: bool,
 }
 
 /// The name iocinit is exec'd under to change directory for a command.
@@ -119,23 +119,19 @@ pub const EXIT_CHDIR_FAILED: u8 = 200;
 /// Its exit status when the command cannot be exec'd (as a shell's).
 const EXIT_EXEC_FAILED: i32 = 127;
 
-/// A copy with its own strings, and pointer arrays that point into them (a
-/// derived Clone would copy pointers into the original's).
+/// A copy with its own strings, and pointers into them (a derived Clone
+/// would copy pointers into the original's).
 impl Clone for Command {
     fn clone(&self) -> Command {
-        let mut copy = Command::from_parts(self.candidates.clone(), self.argv.clone(), self.envp.clone());
-        copy.trampoline = self.trampoline.as_ref().map(|t| {
-            let argv = t.argv.clone();
-            let argv_ptrs = null_terminated(&argv);
-            Trampoline { exe: t.exe.clone(), argv, argv_ptrs }
-        });
-        copy
+        let strings = self.strings.clone();
+        let pointers = point_into(&strings, [self.candidates, self.argv, self.envp], self.trampoline);
+        Command { strings, pointers, ..*self }
     }
 }
 
 impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Command").field("argv", &self.argv).finish()
+        f.debug_struct("Command").field("argv", &self.argv().collect::<Vec<_>>()).finish()
     }
 }
 
@@ -155,47 +151,74 @@ impl std::fmt::Display for CommandError {
     }
 }
 
+/// Called once per string, with the pieces it is the concatenation of.
+type Emit<'e> = &'e mut dyn FnMut(&[&[u8]]);
+/// Emits one section's strings (candidates, argv or envp) in order.
+type Section<'s> = &'s dyn Fn(Emit<'_>);
+
+/// Strings that may not hold a NUL byte (a C string would end there).
+fn check_nul<S: AsRef<str>>(strings: &[S]) -> Result<(), CommandError> {
+    match strings.iter().any(|s| s.as_ref().as_bytes().contains(&0)) {
+        true => Err(CommandError::Nul),
+        false => Ok(()),
+    }
+}
+
+/// Emits each of `strings` whole.
+fn emit_all<S: AsRef<str>>(strings: &[S], emit: Emit<'_>) {
+    for s in strings {
+        emit(&[s.as_ref().as_bytes()]);
+    }
+}
+
 impl Command {
     /// Prepares `argv` with environment `env` (`NAME=value` entries). A
     /// program name without `/` is searched in the `PATH` of `env`.
     pub fn new<S: AsRef<str>>(argv: &[S], env: &[String]) -> Result<Command, CommandError> {
-        let program = argv.first().ok_or(CommandError::Empty)?.as_ref();
-        if program.is_empty() {
-            return Err(CommandError::Empty);
-        }
-        let to_c = |s: &str| CString::new(s).map_err(|_| CommandError::Nul);
-        let candidates: Vec<CString> = if program.contains('/') {
-            vec![to_c(program)?]
-        } else {
-            let path = env
-                .iter()
-                .find_map(|e| e.strip_prefix("PATH="))
-                .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-            path.split(':')
-                .filter(|d| !d.is_empty())
-                .map(|d| to_c(&format!("{}/{program}", d.trim_end_matches('/'))))
-                .collect::<Result<_, _>>()?
+        let program = Command::check(argv, env)?;
+        let candidates = |emit: Emit<'_>| {
+            if program.contains('/') {
+                emit(&[program.as_bytes()]);
+            } else {
+                let path = env
+                    .iter()
+                    .find_map(|e| e.strip_prefix("PATH="))
+                    .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+                for dir in path.split(':').filter(|d| !d.is_empty()) {
+                    emit(&[dir.trim_end_matches('/').as_bytes(), b"/", program.as_bytes()]);
+                }
+            }
         };
-        let argv: Vec<CString> = argv.iter().map(|a| to_c(a.as_ref())).collect::<Result<_, _>>()?;
-        let envp: Vec<CString> = env.iter().map(|e| to_c(e)).collect::<Result<_, _>>()?;
-        Ok(Command::from_parts(candidates, argv, envp))
+        Ok(Command::assemble(&candidates, &|emit| emit_all(argv, emit), &|emit| emit_all(env, emit), None))
     }
 
     /// Prepares `argv` run by the program at `exe` instead of the one
     /// argv[0] names: iocinit's own applets, exec'd through /proc/self/exe
     /// under the name in argv[0].
     pub fn with_program<S: AsRef<str>>(exe: &str, argv: &[S], env: &[String]) -> Result<Command, CommandError> {
-        let Command { argv, envp, .. } = Command::new(argv, env)?;
-        let exe = CString::new(exe).map_err(|_| CommandError::Nul)?;
-        Ok(Command::from_parts(vec![exe], argv, envp))
+        Command::check(argv, env)?;
+        check_nul(&[exe])?;
+        Ok(Command::assemble(&|emit| emit(&[exe.as_bytes()]), &|emit| emit_all(argv, emit), &|emit| emit_all(env, emit), None))
+    }
+
+    /// The program of `argv` once `argv` and `env` are known to make a
+    /// command: a program named, no NUL byte anywhere.
+    fn check<'a, S: AsRef<str>>(argv: &'a [S], env: &[String]) -> Result<&'a str, CommandError> {
+        let program = argv.first().ok_or(CommandError::Empty)?.as_ref();
+        if program.is_empty() {
+            return Err(CommandError::Empty);
+        }
+        check_nul(argv)?;
+        check_nul(env)?;
+        Ok(program)
     }
 
     /// The same program and arguments (found where [`Command::new`] found
     /// them) with environment `env` instead.
-    pub fn with_env(mut self, env: &[String]) -> Result<Command, CommandError> {
-        self.envp = env.iter().map(|e| CString::new(e.as_str()).map_err(|_| CommandError::Nul)).collect::<Result<_, _>>()?;
-        self.envp_ptrs = null_terminated(&self.envp);
-        Ok(self)
+    pub fn with_env(self, env: &[String]) -> Result<Command, CommandError> {
+        check_nul(env)?;
+        let trampoline = self.trampoline_exe_and_dir();
+        Ok(Command::assemble(&|emit| self.emit(0, self.candidates, emit), &|emit| self.emit(self.argv_at(), self.argv, emit), &|emit| emit_all(env, emit), trampoline))
     }
 
     /// Prepares a one-line command as Epoch runs it: through `/bin/sh -c` when
@@ -209,11 +232,41 @@ impl Command {
         }
     }
 
-    fn from_parts(candidates: Vec<CString>, argv: Vec<CString>, envp: Vec<CString>) -> Command {
-        let candidate_ptrs = null_terminated(&candidates);
-        let argv_ptrs = null_terminated(&argv);
-        let envp_ptrs = null_terminated(&envp);
-        Command { candidates, candidate_ptrs, argv, argv_ptrs, envp, envp_ptrs, trampoline: None }
+    /// The command of these sections (strings without a NUL byte), and with
+    /// `trampoline` (exe, dir) run through it: its two buffers, each built
+    /// at its exact size.
+    fn assemble(candidates: Section<'_>, argv: Section<'_>, envp: Section<'_>, trampoline: Option<(&CStr, &CStr)>) -> Command {
+        let extra = trampoline.map(|(exe, dir)| [exe.to_bytes(), TRAMPOLINE_NAME.to_bytes(), dir.to_bytes(), b"--"]);
+        let each = |emit: Emit<'_>| {
+            candidates(emit);
+            argv(emit);
+            envp(emit);
+            for s in extra.iter().flatten() {
+                emit(&[s]);
+            }
+        };
+        let (mut len, mut counts) = (0, [0; 3]);
+        let sections: [Section<'_>; 3] = [candidates, argv, envp];
+        for (count, section) in counts.iter_mut().zip(sections) {
+            section(&mut |pieces| {
+                *count += 1;
+                len += pieces.iter().map(|p| p.len()).sum::<usize>() + 1;
+            });
+        }
+        len += extra.iter().flatten().map(|s| s.len() + 1).sum::<usize>();
+        let mut bytes = Vec::with_capacity(len);
+        each(&mut |pieces| {
+            for piece in pieces {
+                bytes.extend_from_slice(piece);
+            }
+            bytes.push(0);
+        });
+        debug_assert_eq!(bytes.len(), len);
+        // Exactly `len` bytes for `len` capacity: no reallocation.
+        let strings = bytes.into_boxed_slice();
+        let pointers = point_into(&strings, counts, trampoline.is_some());
+        let [candidates, argv, envp] = counts;
+        Command { strings, pointers, candidates, argv, envp, trampoline: trampoline.is_some() }
     }
 
     /// The command run from directory `dir`, through the trampoline (see the
@@ -224,36 +277,98 @@ impl Command {
 
     /// [`Command::with_working_directory`] with iocinit found at `exe`: for
     /// a program that links the library but is not iocinit (a test).
-    pub fn with_working_directory_through(mut self, dir: &CStr, exe: &CStr) -> Command {
-        let separator = CString::from(c"--");
-        let argv: Vec<CString> = [TRAMPOLINE_NAME.to_owned(), dir.to_owned()]
-            .into_iter()
-            .chain(self.candidates.iter().cloned())
-            .chain(std::iter::once(separator))
-            .chain(self.argv.iter().cloned())
-            .collect();
-        let argv_ptrs = null_terminated(&argv);
-        self.trampoline = Some(Trampoline { exe: exe.to_owned(), argv, argv_ptrs });
-        self
+    pub fn with_working_directory_through(self, dir: &CStr, exe: &CStr) -> Command {
+        Command::assemble(
+            &|emit| self.emit(0, self.candidates, emit),
+            &|emit| self.emit(self.argv_at(), self.argv, emit),
+            &|emit| self.emit(self.envp_at(), self.envp, emit),
+            Some((exe, dir)),
+        )
+    }
+
+    /// Where the runs start in `pointers`.
+    fn argv_at(&self) -> usize {
+        self.candidates + 1
+    }
+    fn envp_at(&self) -> usize {
+        self.argv_at() + self.argv + 1
+    }
+    fn trampoline_at(&self) -> usize {
+        self.envp_at() + self.envp + 1
+    }
+
+    /// The `count` strings whose pointers start at `at`.
+    fn strings_at(&self, at: usize, count: usize) -> impl Iterator<Item = &CStr> {
+        // SAFETY: every pointer of the run points to a NUL-terminated string
+        // in `self.strings`, which lives as long as `self`.
+        self.pointers[at..at + count].iter().map(|&p| unsafe { CStr::from_ptr(p) })
+    }
+
+    /// Emits the `count` strings whose pointers start at `at`.
+    fn emit(&self, at: usize, count: usize, emit: Emit<'_>) {
+        for s in self.strings_at(at, count) {
+            emit(&[s.to_bytes()]);
+        }
+    }
+
+    /// The trampoline's exe and directory, when the command has one.
+    fn trampoline_exe_and_dir(&self) -> Option<(&CStr, &CStr)> {
+        self.trampoline.then(|| {
+            let mut run = self.strings_at(self.trampoline_at(), 3);
+            let exe = run.next().unwrap_or_default();
+            (exe, run.nth(1).unwrap_or_default())
+        })
+    }
+
+    /// The NULL-terminated run starting at `at`, for the child: no bounds
+    /// check, so no panic path (every `at` given is within `pointers`).
+    fn run(&self, at: usize) -> *const *const c_char {
+        self.pointers.as_ptr().wrapping_add(at)
     }
 
     /// The program as written (argv[0]).
     pub fn program(&self) -> &CStr {
-        &self.argv[0]
+        self.strings_at(self.argv_at(), 1).next().unwrap_or_default()
     }
 
     pub fn argv(&self) -> impl Iterator<Item = &CStr> {
-        self.argv.iter().map(|s| s.as_c_str())
+        self.strings_at(self.argv_at(), self.argv)
     }
 
     pub fn env(&self) -> impl Iterator<Item = &CStr> {
-        self.envp.iter().map(|s| s.as_c_str())
+        self.strings_at(self.envp_at(), self.envp)
     }
 
-    /// The first candidate path (what "unable to exec X" names).
+    /// The first candidate path (what "unable to exec X" names); the
+    /// program as written when PATH names no directory.
     pub fn path(&self) -> &CStr {
-        &self.candidates[0]
+        self.strings_at(0, self.candidates).next().unwrap_or_else(|| self.program())
     }
+}
+
+/// The pointer array of a command whose `strings` hold `counts` candidates,
+/// argv and envp entries (and the trampoline's four strings when
+/// `trampoline`), made once `strings` is final: see [`Command`]. Exactly
+/// sized.
+fn point_into(strings: &[u8], counts: [usize; 3], trampoline: bool) -> Box<[*const c_char]> {
+    let [candidates, argv, envp] = counts;
+    let len = candidates + argv + envp + 3 + if trampoline { 1 + 2 + candidates + 1 + argv + 1 } else { 0 };
+    let mut starts = strings.split_inclusive(|&b| b == 0).map(|s| s.as_ptr().cast::<c_char>());
+    let mut pointers = Vec::with_capacity(len);
+    for count in counts {
+        pointers.extend(starts.by_ref().take(count));
+        pointers.push(std::ptr::null());
+    }
+    if trampoline {
+        // exe, TRAMPOLINE_NAME, DIR, then the candidates, `--` and argv.
+        pointers.extend(starts.by_ref().take(3));
+        pointers.extend_from_within(0..candidates);
+        pointers.extend(starts.next());
+        pointers.extend_from_within(candidates + 1..candidates + 1 + argv);
+        pointers.push(std::ptr::null());
+    }
+    debug_assert_eq!(pointers.len(), len);
+    pointers.into_boxed_slice()
 }
 
 /// User, primary group and supplementary groups a child switches to.
@@ -655,7 +770,7 @@ pub fn exec(cmd: &Command) -> i32 {
         let ignored = unignore_signals();
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, &mut old);
-        let err = exec_candidates(cmd.candidate_ptrs.as_ptr(), cmd.argv_ptrs.as_ptr(), cmd.envp_ptrs.as_ptr()) as i32;
+        let err = exec_candidates(cmd.run(0), cmd.run(cmd.argv_at()), cmd.run(cmd.envp_at())) as i32;
         libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
         reignore_signals(ignored);
         err
@@ -892,23 +1007,19 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         raw(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK as usize, empty.as_ptr() as usize, 0, KERNEL_SIGSET_BYTES);
         let cmd = args.cmd;
         args.exec_reached.store(true, core::sync::atomic::Ordering::Relaxed);
-        if let Some(trampoline) = &cmd.trampoline {
-            raw(
-                libc::SYS_execve,
-                trampoline.exe.as_ptr() as usize,
-                trampoline.argv_ptrs.as_ptr() as usize,
-                cmd.envp_ptrs.as_ptr() as usize,
-                0,
-            );
+        if cmd.trampoline {
+            // The run: exe, then the trampoline's argv (name, DIR, ...).
+            let run = cmd.run(cmd.trampoline_at());
+            raw(libc::SYS_execve, *run as usize, run.add(1) as usize, cmd.run(cmd.envp_at()) as usize, 0);
             // No /proc to exec ourselves through (or no iocinit at `exe`):
             // change directory here, at the risk the module comment describes.
-            let dir = &*trampoline.argv.as_ptr().add(1);
-            let r = raw(libc::SYS_chdir, dir.as_ptr() as usize, 0, 0, 0);
+            let dir = *run.add(2);
+            let r = raw(libc::SYS_chdir, dir as usize, 0, 0, 0);
             if r < 0 {
                 fail(args, 4, -r);
             }
         }
-        fail(args, 5, exec_candidates(cmd.candidate_ptrs.as_ptr(), cmd.argv_ptrs.as_ptr(), cmd.envp_ptrs.as_ptr()))
+        fail(args, 5, exec_candidates(cmd.run(0), cmd.run(cmd.argv_at()), cmd.run(cmd.envp_at())))
     }
 }
 
@@ -1055,18 +1166,79 @@ mod tests {
         let original = Command::from_line("pwd; echo $IOCINIT_TEST", false, &env()).unwrap().with_working_directory_through(&cwd, NO_TRAMPOLINE);
         let copy = original.clone();
         drop(original);
-        // Every pointer array points into the copy's own strings.
-        for (strings, ptrs) in [(&copy.candidates, &copy.candidate_ptrs), (&copy.argv, &copy.argv_ptrs), (&copy.envp, &copy.envp_ptrs)] {
-            assert_eq!(ptrs.len(), strings.len() + 1);
-            assert!(strings.iter().zip(ptrs.iter()).all(|(s, &p)| std::ptr::eq(s.as_ptr(), p)));
-        }
-        let trampoline = copy.trampoline.as_ref().unwrap();
-        assert!(trampoline.argv.iter().zip(&trampoline.argv_ptrs).all(|(s, &p)| std::ptr::eq(s.as_ptr(), p)));
+        // Every pointer points into the copy's own strings.
+        let own = copy.strings.as_ptr_range();
+        assert!(copy.pointers.iter().all(|&p| p.is_null() || own.contains(&p.cast())));
+        assert_eq!(copy.pointers.iter().filter(|p| p.is_null()).count(), 4);
         let opts = Options { stdout: Redirect::Append(&out), ..Default::default() };
         let pid = spawn(&copy, &opts).unwrap();
         assert_eq!(wait(pid), 0);
         assert_eq!(std::fs::read_to_string(dir.join("out")).unwrap(), format!("{}\n1\n", dir.display()));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The fewest allocations `make` did in 20 tries: other tests' threads
+    /// only ever add to the count.
+    fn fewest_allocations<T>(mut make: impl FnMut() -> T) -> u64 {
+        let count = || crate::alloc_count::allocations().expect("built without the alloc-count feature");
+        (0..20)
+            .map(|_| {
+                let before = count();
+                let made = make();
+                let after = count();
+                drop(made);
+                after - before
+            })
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    #[test]
+    #[cfg(feature = "alloc-count")]
+    fn a_command_is_two_allocations_and_a_copy_owns_its_own() {
+        let (argv, env) = (["prog", "-f", "--name", "x", "./st.cmd"], env());
+        assert!(fewest_allocations(|| Command::new(&argv, &env).unwrap()) <= 2);
+        assert!(fewest_allocations(|| Command::with_program("/proc/self/exe", &argv, &env).unwrap()) <= 2);
+        let plain = Command::new(&argv, &env).unwrap();
+        let with_dir = plain.clone().with_working_directory(c"/tmp");
+        // A clone allocates what its original holds.
+        assert!(fewest_allocations(|| plain.clone()) <= 2);
+        assert!(fewest_allocations(|| with_dir.clone()) <= 3);
+        for original in [plain, with_dir] {
+            let copy = original.clone();
+            let own = copy.strings.as_ptr_range();
+            assert!(copy.pointers.iter().all(|&p| p.is_null() || own.contains(&p.cast())));
+            assert_eq!(copy.argv().collect::<Vec<_>>(), original.argv().collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn the_strings_and_runs_are_what_execve_gets() {
+        let cmd = Command::new(&["svc", "-f"], &["PATH=/usr/bin/::/bin".into(), "A=1".into()]).unwrap();
+        assert_eq!(cmd.path(), c"/usr/bin/svc");
+        assert_eq!(cmd.program(), c"svc");
+        assert_eq!(cmd.env().collect::<Vec<_>>(), [c"PATH=/usr/bin/::/bin", c"A=1"]);
+        let cmd = cmd.with_working_directory_through(c"/srv", c"/exe").with_env(&["B=2".into()]).unwrap();
+        let run = |at: usize| {
+            // SAFETY: a NULL-terminated run of NUL-terminated strings in `cmd`.
+            let mut p = cmd.run(at);
+            let mut words = Vec::new();
+            while unsafe { !(*p).is_null() } {
+                words.push(unsafe { CStr::from_ptr(*p) }.to_owned());
+                p = p.wrapping_add(1);
+            }
+            words
+        };
+        assert_eq!(run(0), [c"/usr/bin/svc", c"/bin/svc"]);
+        assert_eq!(run(cmd.argv_at()), [c"svc", c"-f"]);
+        assert_eq!(run(cmd.envp_at()), [c"B=2"]);
+        assert_eq!(run(cmd.trampoline_at()), [c"/exe", TRAMPOLINE_NAME, c"/srv", c"/usr/bin/svc", c"/bin/svc", c"--", c"svc", c"-f"]);
+        assert_eq!(Command::new(&["a\0b"], &[]).map(|_| ()), Err(CommandError::Nul));
+        assert_eq!(Command::new(&["a", "b\0"], &[]).map(|_| ()), Err(CommandError::Nul));
+        assert_eq!(Command::new(&[""], &[]).map(|_| ()), Err(CommandError::Empty));
+        // A PATH of no directory: nothing to try, and the program is what
+        // "unable to exec X" names (the old path() indexed past the end).
+        assert_eq!(Command::new(&["svc"], &["PATH=:".into()]).unwrap().path(), c"svc");
     }
 
     #[test]
