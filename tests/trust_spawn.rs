@@ -14,7 +14,8 @@
 //! A working directory that never answers (a FUSE mount whose server never
 //! replies, standing in for a hung NFS server) holds only the object's own
 //! trampoline process, never PID 1, and fails the start by its start
-//! timeout (#5).
+//! timeout (#5). An object whose PATH names no directory fails its start,
+//! never PID 1.
 //! After each attack `assert_healthy` checks that PID 1 still answers.
 
 mod ns;
@@ -417,4 +418,36 @@ fn a_working_directory_that_never_answers_never_freezes_pid1() {
     p.assert_healthy(fds);
     p.poweroff();
     drop(hung);
+}
+
+/// An object whose own PATH names no directory (`ObjectEnvVar PATH=` or
+/// `PATH=:`) has nothing to search for a program named without a `/`: its
+/// start fails and says which program, and PID 1 goes on (the name of the
+/// failed program was once taken from a list of candidates that was empty,
+/// and PID 1 panicked on one config value).
+#[test]
+fn a_path_of_no_directory_fails_the_start_not_pid1() {
+    let dir = scratch("trust-empty-path");
+    write(
+        &dir,
+        "epoch.conf",
+        "DefaultRunlevel default\n\
+         ObjectID nopath\nObjectStartCommand sleep 1007\nObjectEnvVar PATH=\n\
+         ObjectStartPriority 1\nObjectRunlevels default\n\
+         ObjectID colon\nObjectStartCommand sleep 1007\nObjectEnvVar PATH=:\n\
+         ObjectStartPriority 2\nObjectRunlevels default\n\
+         ObjectID after\nObjectStartCommand /bin/sleep 1007\nObjectOptions FORK\n\
+         ObjectStartPriority 3\nObjectRunlevels default\n",
+    );
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let fds = p.fds_at_rest();
+    for id in ["nopath", "colon"] {
+        assert_eq!(p.state(id), "failed", "{id}");
+        let note = p.status(id)["note"].as_str().unwrap_or("").to_string();
+        assert_eq!(note, "unable to execute: No such file or directory: sleep", "{id}");
+    }
+    assert_eq!(p.state("after"), "running");
+    p.assert_healthy(fds);
+    p.poweroff();
 }
