@@ -501,7 +501,8 @@ impl std::fmt::Display for SpawnError {
     }
 }
 
-/// What the child needs, as raw pointers, plus the failure pipe.
+/// What the child needs, as raw pointers, plus the failure word and,
+/// until the children are seen to share memory, the failure pipe.
 struct ChildArgs<'a> {
     cmd: &'a Command,
     opts: &'a Options<'a>,
@@ -532,6 +533,13 @@ struct ChildArgs<'a> {
 /// be started, and a descriptor a process at its RLIMIT_NOFILE does not
 /// have. Never set where the clone is a fork (qemu-user): the pipe stays.
 static VFORK_SHARES_MEMORY: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Whether a spawn has seen that the children share this process's memory
+/// (no failure pipe is made since). False before the first spawn that
+/// reached execve, and always under qemu-user.
+pub fn children_share_memory() -> bool {
+    VFORK_SHARES_MEMORY.load(core::sync::atomic::Ordering::Relaxed)
+}
 
 /// A close-on-exec pipe for the child's failure word: (read end, write end).
 /// Non-blocking: see the read in [`spawn`] (the child's one 4-byte write to
@@ -698,20 +706,20 @@ pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
     // only when its execve returns to user space (after the new program is
     // loaded), need not be waited for. Only after a fork (qemu-user), where
     // the child's mark is not seen here, wait for the word or the EOF.
-    let failure = if args.exec_reached.load(core::sync::atomic::Ordering::Relaxed) {
+    let shares_memory = args.exec_reached.load(core::sync::atomic::Ordering::Relaxed);
+    if shares_memory {
         VFORK_SHARES_MEMORY.store(true, core::sync::atomic::Ordering::Relaxed);
-        args.failure.load(core::sync::atomic::Ordering::Relaxed)
-    } else {
-        match pipe {
-            // Shared memory, known: a child that failed before its execve
-            // wrote its word here too.
-            None => args.failure.load(core::sync::atomic::Ordering::Relaxed),
-            Some((failure_read, failure_write)) => {
-                // Our copy of the write end must go before reading, or EOF never comes.
-                drop(failure_write);
-                read_failure_word(&failure_read)
-            }
+    }
+    let failure = match pipe {
+        // A fork (qemu-user): only the pipe tells.
+        Some((failure_read, failure_write)) if !shares_memory => {
+            // Our copy of the write end must go before reading, or EOF never comes.
+            drop(failure_write);
+            read_failure_word(&failure_read)
         }
+        // Shared memory: a child that failed, before its execve or in it,
+        // wrote its word here.
+        _ => args.failure.load(core::sync::atomic::Ordering::Relaxed),
     };
     if failure != 0 {
         // The child has already exited (we were resumed by its exit): reap it so

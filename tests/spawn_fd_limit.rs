@@ -37,6 +37,12 @@ fn a_process_at_its_descriptor_limit_still_spawns() {
     let cmd = Command::new(&["busybox", "true"], &env).unwrap();
     // The first spawn learns that its child shares this process's memory.
     assert_eq!(wait(spawn(&cmd, &Options::default()).unwrap()), 0);
+    if !iocinit::spawn::children_share_memory() {
+        // Under qemu-user a vfork is a fork: every spawn keeps its pipe,
+        // by design, and needs a descriptor.
+        eprintln!("skipped: the children do not share this process's memory (qemu-user?)");
+        return;
+    }
 
     // Every descriptor below the lowest free one is in use: with the limit
     // there, no new one can be opened.
