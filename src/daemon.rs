@@ -219,6 +219,10 @@ impl Prepared {
                 if let Some(action) = server.ready(slot, revents, engine) {
                     loop_state.daemon_action(action, opts, engine, server, signals);
                 }
+                // After each client event, not only a request's: the socket
+                // is SOCK_SEQPACKET, so a readable client is one whole
+                // request (no byte-by-byte drip), and the other events, a
+                // reply's drain and a hang-up, are as many as the replies.
                 sys::release_stack_below_caller();
             }
             Source::Listener => server.accept(),

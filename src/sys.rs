@@ -825,7 +825,7 @@ pub fn release_stack_below_caller() {
     let here = core::ptr::addr_of!(marker) as usize;
     let Some((start, _)) = mapping_holding(here) else { return };
     // SAFETY: sysconf has no preconditions.
-    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok().filter(|&p| p != 0).unwrap_or(4096);
     let limit = (here & !(page - 1)).saturating_sub(page);
     if limit > start {
         // SAFETY: [start, limit) is the part of this thread's stack mapping
