@@ -10,7 +10,9 @@
 //! - `--startobj`/`--skipobj` (the kernel's `startobj=`/`skipobj=`) still
 //!   name the same objects after a reload during the boot;
 //! - the race of the issue, all by a member of the IOC group (no root):
-//!   `ioc stop c` waits while `ioc remove b` rescans the IOC directory.
+//!   `ioc stop c` waits while `ioc remove b` rescans the IOC directory;
+//! - a client's IOC-group membership, judged when it connected, does not
+//!   outlive a reload that changes IocGroup.
 //!
 //! Starts are held with a file the test creates (`go-*`), not with sleeps,
 //! so nothing depends on timing. Needs root (CI runs as root).
@@ -300,6 +302,84 @@ fn an_ioc_group_member_stopping_one_ioc_while_removing_another_gets_its_answer()
     let out = stop_c.wait_with_output().unwrap();
     assert!(out.status.success() && out.stdout == b"c stopped\n", "ioc stop c: {out:?}; console:\n{}", p.console());
     assert_eq!(p.state("c"), "stopped");
+    p.assert_healthy(fds);
+    p.poweroff();
+}
+
+/// A client of the control socket that connects as it starts, prints
+/// "connected", then sends the request (hex, argv[2]) once a line comes on
+/// its stdin, and prints the hex of the reply's End message.
+const HELD_CLIENT: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(30)
+s.connect(sys.argv[1])
+print("connected", flush=True)
+sys.stdin.readline()
+s.send(bytes.fromhex(sys.argv[2]))
+while True:
+    m = s.recv(4096)
+    if not m or (len(m) > 5 and m[5] == 2):
+        print(m.hex(), flush=True)
+        break
+"#;
+
+/// The result code of a HELD_CLIENT run as `user`, told to send `request`
+/// after `meanwhile` has run.
+fn held_request(p: &Pid1, user: &str, request: &[u8], meanwhile: impl FnOnce()) -> Code {
+    use std::io::{BufRead, Write};
+    let hex: String = request.iter().map(|b| format!("{b:02x}")).collect();
+    let socket = p.socket();
+    let mut client = p
+        .inside_as(user, "/usr/bin/python3", &["-c", HELD_CLIENT, socket.to_str().unwrap(), &hex])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(client.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "connected\n", "the held client did not connect; console:\n{}", p.console());
+    meanwhile();
+    writeln!(client.stdin.take().unwrap(), "go").unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert!(client.wait().unwrap().success(), "the held client failed; console:\n{}", p.console());
+    let bytes: Vec<u8> = (0..line.trim().len()).step_by(2).filter_map(|i| u8::from_str_radix(line.trim().get(i..i + 2)?, 16).ok()).collect();
+    let end = Message::decode(&bytes).unwrap_or_else(|e| panic!("no End from PID 1 ({e:?}): {line:?}"));
+    assert_eq!(end.kind, Kind::End);
+    end.code()
+}
+
+/// IOC-group membership is judged when a client connects (a slot keeps the
+/// answer): a reload that changes IocGroup takes it from the clients
+/// connected before, even one in the new group, who must connect again to
+/// be judged by it; a client connecting after the reload is.
+#[test]
+fn a_reload_that_changes_the_ioc_group_takes_membership_from_connected_clients() {
+    let member = nix::unistd::User::from_name(MEMBER).unwrap().expect("no iocit-op: run tests/support/install-test-users");
+    let other_group = nix::unistd::Group::from_gid(member.gid).unwrap().expect("iocit-op's own group").name;
+    assert_ne!(other_group, IOC_GROUP, "the member's primary group must be another one than the IOC group");
+    let dir = ns::scratch("reload-ioc-group");
+    let conf = |group: &str| {
+        format!("DefaultRunlevel default\nIocDirectory @DIR@/ioc\nIocLogDirectory @DIR@/log\nIocGroup {group}\nIocEnabled true\n")
+    };
+    write(&dir, "epoch.conf", &conf(IOC_GROUP));
+    std::fs::create_dir_all(dir.join("ioc")).unwrap();
+    let mut p = Pid1::boot(&dir, &[]);
+    p.wait_console("iocinit: ready", T);
+    let fds = p.fds_at_rest();
+    let rescan = Request::encode(Verb::IocRescan, 0, &[]);
+    // The held client works: a member connected and waiting is one.
+    assert_eq!(held_request(&p, MEMBER, &rescan, || ()), Code::Ok);
+    // IocGroup becomes the member's own group while it is connected.
+    let code = held_request(&p, MEMBER, &rescan, || {
+        write(&dir, "epoch.conf", &conf(&other_group));
+        ok(p.ctl(&["configreload"]));
+    });
+    assert_eq!(code, Code::Denied, "a client connected before the IOC group changed kept its membership");
+    // Connecting again, it is judged by the new group.
+    assert_eq!(held_request(&p, MEMBER, &rescan, || ()), Code::Ok);
     p.assert_healthy(fds);
     p.poweroff();
 }
