@@ -109,6 +109,10 @@ pub struct Command {
     trampoline: bool,
 }
 
+/// The PATH searched for a program named without `/` when the command's
+/// environment has none (and the one every object's environment starts with).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// The name iocinit is exec'd under to change directory for a command.
 pub const TRAMPOLINE_NAME: &CStr = c"iocinit-chdir";
 /// What the trampoline execs: the supervisor's own binary, even if the file
@@ -183,7 +187,7 @@ impl Command {
                 let path = env
                     .iter()
                     .find_map(|e| e.strip_prefix("PATH="))
-                    .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+                    .unwrap_or(DEFAULT_PATH);
                 for dir in path.split(':').filter(|d| !d.is_empty()) {
                     emit(&[dir.trim_end_matches('/').as_bytes(), b"/", program.as_bytes()]);
                 }

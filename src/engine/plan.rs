@@ -20,7 +20,7 @@ use crate::spawn::{rlimit, Command, CpuMask, Credentials, ProcessSetup};
 /// the object's daemons and orphans can be found in /proc.
 pub const MARKER_VAR: &str = "IOCINIT_OBJECT";
 
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub use crate::spawn::DEFAULT_PATH;
 
 /// Where a standard stream of an object goes.
 #[derive(Debug, Clone)]
