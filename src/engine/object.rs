@@ -155,7 +155,7 @@ pub fn backoff_ms(fast_failures: u32) -> u64 {
 /// configuration fit in two pages of the heap (docs/ARCHITECTURE.md, "PID
 /// 1's memory, page by page"). Text that does not fit is cut at a
 /// character's boundary.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Note {
     len: u8,
     bytes: [u8; NOTE_BYTES],
