@@ -57,8 +57,8 @@ pub struct ConsolePlan {
 /// room of what its object has: the parts most objects lack (a prestart,
 /// stop or reload command, a state directory, a console, process settings,
 /// PIVOT, a user or group to run as) are boxed, 8 bytes when absent instead
-/// of their full size (a [`Command`] is 48 bytes on 64-bit, the user and
-/// group 80). docs/ARCHITECTURE.md, "PID 1's memory, page by page".
+/// of their full size (a [`Command`] is 48 bytes on 64-bit, whom it runs
+/// as 80). docs/ARCHITECTURE.md, "PID 1's memory, page by page".
 #[derive(Debug, Clone)]
 pub struct ObjectPlan {
     /// `IOCINIT_OBJECT=<id>`: matched against /proc/PID/environ.
