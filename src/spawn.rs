@@ -101,10 +101,13 @@ pub fn utf8_environment(mut dropped: impl FnMut(&std::ffi::OsStr)) -> Vec<String
 pub struct Command {
     strings: Box<[u8]>,
     pointers: Box<[*const c_char]>,
-    /// Paths to try in order (one for `/`-paths, else one per PATH entry).
-    candidates: usize,
-    argv: usize,
-    envp: usize,
+    /// Paths to try in order (one for `/`-paths, else one per PATH entry);
+    /// then the strings of argv and of envp. u32, not usize: PID 1 keeps a
+    /// command in each object's plan (docs/ARCHITECTURE.md, "PID 1's memory,
+    /// page by page").
+    candidates: u32,
+    argv: u32,
+    envp: u32,
     /// Whether the command runs through the trampoline.
     trampoline: bool,
 }
@@ -128,7 +131,7 @@ const EXIT_EXEC_FAILED: i32 = 127;
 impl Clone for Command {
     fn clone(&self) -> Command {
         let strings = self.strings.clone();
-        let pointers = point_into(&strings, [self.candidates, self.argv, self.envp], self.trampoline);
+        let pointers = point_into(&strings, self.counts(), self.trampoline);
         Command { strings, pointers, ..*self }
     }
 }
@@ -222,7 +225,8 @@ impl Command {
     pub fn with_env(self, env: &[String]) -> Result<Command, CommandError> {
         check_nul(env)?;
         let trampoline = self.trampoline_exe_and_dir();
-        Ok(Command::assemble(&|emit| self.emit(0, self.candidates, emit), &|emit| self.emit(self.argv_at(), self.argv, emit), &|emit| emit_all(env, emit), trampoline))
+        let [candidates, argv, _] = self.counts();
+        Ok(Command::assemble(&|emit| self.emit(0, candidates, emit), &|emit| self.emit(self.argv_at(), argv, emit), &|emit| emit_all(env, emit), trampoline))
     }
 
     /// Prepares a one-line command as Epoch runs it: through `/bin/sh -c` when
@@ -269,7 +273,9 @@ impl Command {
         // Exactly `len` bytes for `len` capacity: no reallocation.
         let strings = bytes.into_boxed_slice();
         let pointers = point_into(&strings, counts, trampoline.is_some());
-        let [candidates, argv, envp] = counts;
+        // Each count is at most the bytes of `strings`, which fit in memory;
+        // a section of more than u32::MAX strings would need 4 GiB of NULs.
+        let [candidates, argv, envp] = counts.map(|n| n as u32);
         Command { strings, pointers, candidates, argv, envp, trampoline: trampoline.is_some() }
     }
 
@@ -282,23 +288,29 @@ impl Command {
     /// [`Command::with_working_directory`] with iocinit found at `exe`: for
     /// a program that links the library but is not iocinit (a test).
     pub fn with_working_directory_through(self, dir: &CStr, exe: &CStr) -> Command {
+        let [candidates, argv, envp] = self.counts();
         Command::assemble(
-            &|emit| self.emit(0, self.candidates, emit),
-            &|emit| self.emit(self.argv_at(), self.argv, emit),
-            &|emit| self.emit(self.envp_at(), self.envp, emit),
+            &|emit| self.emit(0, candidates, emit),
+            &|emit| self.emit(self.argv_at(), argv, emit),
+            &|emit| self.emit(self.envp_at(), envp, emit),
             Some((exe, dir)),
         )
     }
 
+    /// How many candidates, argv and envp strings there are.
+    fn counts(&self) -> [usize; 3] {
+        [self.candidates, self.argv, self.envp].map(|n| n as usize)
+    }
+
     /// Where the runs start in `pointers`.
     fn argv_at(&self) -> usize {
-        self.candidates + 1
+        self.counts()[0] + 1
     }
     fn envp_at(&self) -> usize {
-        self.argv_at() + self.argv + 1
+        self.argv_at() + self.counts()[1] + 1
     }
     fn trampoline_at(&self) -> usize {
-        self.envp_at() + self.envp + 1
+        self.envp_at() + self.counts()[2] + 1
     }
 
     /// The `count` strings whose pointers start at `at`.
@@ -336,17 +348,17 @@ impl Command {
     }
 
     pub fn argv(&self) -> impl Iterator<Item = &CStr> {
-        self.strings_at(self.argv_at(), self.argv)
+        self.strings_at(self.argv_at(), self.counts()[1])
     }
 
     pub fn env(&self) -> impl Iterator<Item = &CStr> {
-        self.strings_at(self.envp_at(), self.envp)
+        self.strings_at(self.envp_at(), self.counts()[2])
     }
 
     /// The first candidate path (what "unable to exec X" names); the
     /// program as written when PATH names no directory.
     pub fn path(&self) -> &CStr {
-        self.strings_at(0, self.candidates).next().unwrap_or_else(|| self.program())
+        self.strings_at(0, self.counts()[0]).next().unwrap_or_else(|| self.program())
     }
 }
 
@@ -566,7 +578,8 @@ const CHILD_STACK: usize = 16 * 1024;
 /// clone). Not a buffer in spawn's frame: the stack probes of a 16 KiB frame
 /// touch every page of it, and those pages then stayed resident on PID 1's
 /// stack for good; here only what the children touch is (docs/ARCHITECTURE.md,
-/// "Start, restart and memory").
+/// "Start, restart and memory"), and only until the child has exec'd
+/// ([`ChildStack::release`]).
 struct ChildStack {
     /// The start of the mapping: an inaccessible page (a child that overran
     /// its stack would fault rather than write over whatever lies below),
@@ -600,6 +613,17 @@ impl ChildStack {
     fn top(&self) -> *mut u8 {
         // SAFETY: within (one past the end of) the mapping made in `map`.
         unsafe { self.base.as_ptr().add(self.guard + CHILD_STACK) }
+    }
+
+    /// Gives the pages the last child touched back to the kernel once it
+    /// has exec'd or exited: a page of PID 1's anonymous memory between
+    /// spawns otherwise, for one system call a spawn (the next child gets a
+    /// zeroed page, and writes its frames before it reads them). Nothing
+    /// to do when it fails.
+    fn release(&self) {
+        // SAFETY: the stack part of the mapping made in `map`, which no
+        // child uses any more (the caller holds the lock, past the clone).
+        unsafe { libc::madvise(self.base.as_ptr().add(self.guard).cast(), CHILD_STACK, libc::MADV_DONTNEED) };
     }
 }
 
@@ -699,6 +723,11 @@ pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
             (&args as *const ChildArgs).cast_mut().cast(),
         )
     };
+    // Resumed: a real vfork's child has exec'd or exited, and a fork's
+    // (qemu-user) runs on its own copy of the mapping.
+    if let (true, Some(child_stack)) = (pid >= 0, stack.as_ref()) {
+        child_stack.release();
+    }
     drop(stack);
     if pid < 0 {
         let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EAGAIN);
@@ -1187,6 +1216,23 @@ mod tests {
         assert_eq!(wait(pid), 0);
         assert_eq!(std::fs::read_to_string(dir.join("out")).unwrap(), format!("{}\n1\n", dir.display()));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Between spawns, no page of the children's stack is resident: each
+    /// child's goes back to the kernel once it has exec'd.
+    #[test]
+    fn the_child_stack_holds_no_page_between_spawns() {
+        let pid = spawn(&Command::new(&["/bin/true"], &env()).unwrap(), &Options::default()).unwrap();
+        assert_eq!(wait(pid), 0);
+        // Under the lock no other test's child runs on it.
+        let stack = CHILD_STACK_MAPPING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let stack = stack.as_ref().expect("mapped by the first spawn");
+        let mut resident = [0u8; CHILD_STACK / 4096 + 1];
+        // SAFETY: mincore of the stack part of the mapping into a vector one
+        // byte a page long (pages of at least 4 KiB).
+        let r = unsafe { libc::mincore(stack.base.as_ptr().add(stack.guard).cast(), CHILD_STACK, resident.as_mut_ptr()) };
+        assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+        assert!(resident.iter().all(|&page| page & 1 == 0), "resident pages of the child stack: {resident:?}");
     }
 
     /// The fewest allocations `make` did in 20 tries: other tests' threads

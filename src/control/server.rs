@@ -902,7 +902,7 @@ fn encode_object<O: Os>(enc: &mut Encoder<'_>, engine: &mut Engine<O>, i: usize)
     enc.bytes(Tag::Options, opts.as_bytes());
     // Who it really runs as: an IOC file may not have chosen its user.
     let plan = &engine.plans()[i];
-    let (user, group) = (plan.user.as_deref(), plan.group.as_deref());
+    let (user, group) = (plan.user(), plan.group());
     if let Some(u) = user {
         enc.str(Tag::User, u);
     }

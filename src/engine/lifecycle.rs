@@ -140,7 +140,7 @@ impl<O: Os> Engine<O> {
         }
         let (out, err) = (redirect(&plan.stdout), redirect(&plan.stderr));
         let opts = spawn::Options {
-            credentials: plan.credentials.as_ref(),
+            credentials: plan.credentials(),
             process: plan.process.as_deref(),
             stdin: if plan.stdin_null { Redirect::Null } else { Redirect::Inherit },
             stdout: out,

@@ -56,9 +56,9 @@ pub struct ConsolePlan {
 /// PID 1 keeps one for each object for its whole life, so a plan takes the
 /// room of what its object has: the parts most objects lack (a prestart,
 /// stop or reload command, a state directory, a console, process settings,
-/// PIVOT) are boxed, 8 bytes when absent instead of their full size (a
-/// [`Command`] is 208 bytes on 64-bit). docs/ARCHITECTURE.md, "Start,
-/// restart and memory".
+/// PIVOT, a user or group to run as) are boxed, 8 bytes when absent instead
+/// of their full size (a [`Command`] is 48 bytes on 64-bit, whom it runs
+/// as 80). docs/ARCHITECTURE.md, "PID 1's memory, page by page".
 #[derive(Debug, Clone)]
 pub struct ObjectPlan {
     /// `IOCINIT_OBJECT=<id>`: matched against /proc/PID/environ.
@@ -70,13 +70,10 @@ pub struct ObjectPlan {
     /// PIVOT: new root and where the old one goes.
     pub pivot: Option<Box<(CString, CString)>>,
     /// Why the start command cannot run (set when preparing it failed).
-    pub start_problem: Option<String>,
-    /// Applies to the start command only (Epoch: everything else runs as root).
-    pub credentials: Option<Credentials>,
-    /// The user and group the start command runs as, by name, as `status`
-    /// shows them (`None`: the supervisor's own).
-    pub user: Option<String>,
-    pub group: Option<String>,
+    pub start_problem: Option<Box<str>>,
+    /// Whom the start command runs as, when the object names a user or
+    /// group ([`ObjectPlan::credentials`], [`ObjectPlan::user`]).
+    run_as: Option<Box<RunAs>>,
     /// The uid the start command runs as: that of `credentials`, else the
     /// supervisor's own. An object's reparented processes must run as it.
     pub uid: u32,
@@ -97,6 +94,33 @@ pub struct ObjectPlan {
     /// `iocinit-statedir DIR UID GID` (crate::statedir), run as root
     /// before each start.
     pub state_dir: Option<Box<Command>>,
+}
+
+/// Whom an object's start command runs as, when it names a user or group:
+/// boxed in its plan, as most objects run as the supervisor.
+#[derive(Debug, Clone)]
+struct RunAs {
+    credentials: Option<Credentials>,
+    user: Option<String>,
+    group: Option<String>,
+}
+
+impl ObjectPlan {
+    /// Applies to the start command only (Epoch: everything else runs as root).
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.run_as.as_ref()?.credentials.as_ref()
+    }
+
+    /// The user the start command runs as, by name, as `status` shows it
+    /// (`None`: the supervisor's own).
+    pub fn user(&self) -> Option<&str> {
+        self.run_as.as_ref()?.user.as_deref()
+    }
+
+    /// The group the start command runs as, by name, as `status` shows it.
+    pub fn group(&self) -> Option<&str> {
+        self.run_as.as_ref()?.group.as_deref()
+    }
 }
 
 fn cstring(s: impl AsRef<[u8]>) -> Option<CString> {
@@ -426,11 +450,9 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
         stop: from_cwd(stop).map(Box::new),
         reload: from_cwd(reload).map(Box::new),
         pivot,
-        start_problem,
+        start_problem: start_problem.map(String::into_boxed_str),
         uid,
-        credentials,
-        user: if as_myself { me.map(str::to_string) } else { wanted_user.map(str::to_string) },
-        group,
+        run_as: run_as(credentials, if as_myself { me.map(str::to_string) } else { wanted_user.map(str::to_string) }, group),
         cwd,
         stdin_null: is_console,
         stdout,
@@ -442,6 +464,11 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
         state_dir: state_dir.map(Box::new),
     };
     (plan, problems)
+}
+
+/// The plan's [`RunAs`]: none when all three are.
+fn run_as(credentials: Option<Credentials>, user: Option<String>, group: Option<String>) -> Option<Box<RunAs>> {
+    (credentials.is_some() || user.is_some() || group.is_some()).then(|| Box::new(RunAs { credentials, user, group }))
 }
 
 /// What the spawned child passes to the kernel for `settings`.
@@ -519,6 +546,15 @@ mod tests {
         assert_eq!((console.metadata.as_str(), console.crash_patterns.as_str()), ("IOC_META_OWNER=Jane\n", "BOOM|bang"));
     }
 
+    /// PID 1 keeps a plan for each object for its whole life, all in one
+    /// table: with the rare parts boxed, 32 plans fit in two pages of the
+    /// heap (three at 344 bytes a plan). docs/ARCHITECTURE.md, "PID 1's
+    /// memory, page by page".
+    #[test]
+    fn a_plan_takes_at_most_256_bytes() {
+        assert!(std::mem::size_of::<ObjectPlan>() <= 256, "{} bytes", std::mem::size_of::<ObjectPlan>());
+    }
+
     #[test]
     fn unknown_user_is_a_start_problem_not_a_load_failure() {
         let mut config = Config::default();
@@ -581,8 +617,8 @@ mod credential_tests {
     #[test]
     fn a_file_that_may_choose_runs_as_it_says() {
         let plan = only(&ioc(true, "nobody"));
-        assert_eq!(plan.credentials.as_ref().map(|c| c.uid), Some(0));
-        assert_eq!((plan.user.as_deref(), plan.group.as_deref()), (Some("root"), Some("root")));
+        assert_eq!(plan.credentials().map(|c| c.uid), Some(0));
+        assert_eq!((plan.user(), plan.group()), (Some("root"), Some("root")));
         assert!(plan.start_problem.is_none());
     }
 
@@ -591,9 +627,9 @@ mod credential_tests {
         let plan = only(&ioc(false, "nobody"));
         let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
         let nogroup = nix::unistd::Group::from_name("nogroup").unwrap().unwrap();
-        let credentials = plan.credentials.as_ref().unwrap();
+        let credentials = plan.credentials().unwrap();
         assert_eq!((credentials.uid, credentials.gid), (nobody.uid.as_raw(), nogroup.gid.as_raw()));
-        assert_eq!((plan.user.as_deref(), plan.group.as_deref()), (Some("nobody"), Some("nogroup")));
+        assert_eq!((plan.user(), plan.group()), (Some("nobody"), Some("nogroup")));
         assert!(plan.start_problem.is_none());
     }
 
@@ -605,16 +641,16 @@ mod credential_tests {
         let plan = only(&config);
         let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
         let primary = nix::unistd::Group::from_gid(nobody.gid).unwrap().unwrap();
-        assert_eq!(plan.credentials.as_ref().map(|c| c.gid), Some(nobody.gid.as_raw()));
-        assert_eq!((plan.user.as_deref(), plan.group.as_deref()), (Some("nobody"), Some(primary.name.as_str())));
+        assert_eq!(plan.credentials().map(|c| c.gid), Some(nobody.gid.as_raw()));
+        assert_eq!((plan.user(), plan.group()), (Some("nobody"), Some(primary.name.as_str())));
     }
 
     #[test]
     fn never_as_root_nor_as_an_unknown_iocuser() {
         for (ioc_user, why) in [("root", "IocUser root is root"), ("no-such-user-iocinit", "unknown user \"no-such-user-iocinit\"")] {
             let plan = only(&ioc(false, ioc_user));
-            assert!(plan.credentials.is_none());
-            let problem = plan.start_problem.unwrap_or_default();
+            assert!(plan.credentials().is_none());
+            let problem = plan.start_problem.unwrap_or_default().into_string();
             assert!(problem.starts_with("not started: the IOC file may not choose its user") && problem.ends_with(why), "{problem}");
         }
     }
