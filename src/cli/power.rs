@@ -8,6 +8,7 @@
 //! signals to PID 1: SIGUSR1 halt, SIGTERM reboot, SIGUSR2 power off.
 
 use std::io::Read;
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use super::{Common, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
@@ -227,7 +228,12 @@ fn broadcast(message: &str) {
 fn wall(args: &[String]) -> i32 {
     let mut message = args.join(" ");
     if message.is_empty() {
-        let _ = std::io::stdin().read_to_string(&mut message);
+        // Through a duplicate of fd 0 as a plain file, not std's buffered
+        // `Stdin` (its lock and its reader, 580 bytes on armv7): wall reads
+        // its input once, to the end.
+        if let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() {
+            let _ = std::fs::File::from(fd).read_to_string(&mut message);
+        }
     }
     broadcast(&message);
     EXIT_OK
