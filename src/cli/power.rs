@@ -62,8 +62,9 @@ fn applet(common: &Common, name: &str, args: &[String]) -> i32 {
             "reboot" => nix::sys::reboot::RebootMode::RB_AUTOBOOT,
             _ => nix::sys::reboot::RebootMode::RB_POWER_OFF,
         };
-        let err = nix::sys::reboot::reboot(mode).err();
-        eprintln!("{name}: {}", err.map(|e| e.desc()).unwrap_or("failed"));
+        // reboot(2) returns only when it failed.
+        let Err(e) = nix::sys::reboot::reboot(mode);
+        eprintln!("{name}: {}", crate::sys::errno_text(e as i32));
         return EXIT_FAIL;
     }
     request(common, name, 0)
@@ -87,7 +88,7 @@ pub fn request(common: &Common, kind: &str, delay_ms: u64) -> i32 {
             match crate::sys::kill(1, signal) {
                 Ok(()) => EXIT_OK,
                 Err(e) => {
-                    eprintln!("{}: {}", super::program(), nix::errno::Errno::from_raw(e).desc());
+                    eprintln!("{}: {}", super::program(), crate::sys::errno_text(e));
                     code
                 }
             }
