@@ -179,7 +179,7 @@ pub fn run(opts: Options) -> i32 {
             Ok(ready) => ready,
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => {
-                log::error!("poll: {}", e.desc());
+                log::error!("poll: {}", crate::sys::errno_text(e as i32));
                 continue;
             }
         };
@@ -246,7 +246,7 @@ fn prepare(opts: &Options) -> Result<Prepared, i32> {
     let signals = match setup_signals() {
         Ok(s) => s,
         Err(e) => {
-            log::error!("unable to set up signal handling: {}", e.desc());
+            log::error!("unable to set up signal handling: {}", crate::sys::errno_text(e as i32));
             return Err(fatal(role));
         }
     };
@@ -259,7 +259,7 @@ fn prepare(opts: &Options) -> Result<Prepared, i32> {
             return Err(1);
         }
         if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
-            log::warn!("unable to become a subreaper: {}; orphans of objects are not followed", e.desc());
+            log::warn!("unable to become a subreaper: {}; orphans of objects are not followed", crate::sys::errno_text(e as i32));
         }
     }
     crate::logging::open_console();
@@ -334,7 +334,7 @@ fn prepare(opts: &Options) -> Result<Prepared, i32> {
     let timer = match TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_CLOEXEC | TimerFlags::TFD_NONBLOCK) {
         Ok(t) => t,
         Err(e) => {
-            log::error!("unable to create a timer: {}", e.desc());
+            log::error!("unable to create a timer: {}", crate::sys::errno_text(e as i32));
             return Err(fatal(role));
         }
     };
@@ -432,7 +432,7 @@ fn open_system_log(config: &Config, opts: &Options, blank: bool) {
     if config.globals.enable_logging {
         if let Ok(path) = CString::new(opts.layout.system_log.clone().into_os_string().into_encoded_bytes()) {
             if let Err(e) = crate::logging::open_file(&path, blank) {
-                log::warn!("unable to open {}: {}", opts.layout.system_log.display(), nix::errno::Errno::from_raw(e).desc());
+                log::warn!("unable to open {}: {}", opts.layout.system_log.display(), crate::sys::errno_text(e));
             }
         }
     }
@@ -520,7 +520,7 @@ impl Loop {
             None => timer.unset(),
         };
         if let Err(e) = result {
-            log::error!("timer: {}", e.desc());
+            log::error!("timer: {}", crate::sys::errno_text(e as i32));
         }
     }
 

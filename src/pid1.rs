@@ -77,7 +77,7 @@ pub fn mount_proc_early() {
     let _ = std::fs::create_dir_all("/proc");
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     if let Err(e) = mount(Some("proc"), "/proc", Some("proc"), flags, None::<&str>) {
-        log::error!("unable to mount proc on /proc: {}", e.desc());
+        log::error!("unable to mount proc on /proc: {}", crate::sys::errno_text(e as i32));
     }
 }
 
@@ -115,7 +115,7 @@ fn mount_virtual(m: VirtualMount) {
         return;
     }
     if let Err(e) = mount(Some(fstype), target, Some(fstype), flags, Some(data)) {
-        log::error!("unable to mount {fstype} on {target}: {}", e.desc());
+        log::error!("unable to mount {fstype} on {target}: {}", crate::sys::errno_text(e as i32));
     }
 }
 
@@ -131,7 +131,7 @@ pub fn mount_filesystems(mounts: &[VirtualMount], run_dir: &Path) {
         let _ = std::fs::create_dir_all("/run");
         if !is_mount_point(run_dir) {
             if let Err(e) = mount(Some("tmpfs"), "/run", Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755")) {
-                log::error!("unable to mount tmpfs on /run: {}", e.desc());
+                log::error!("unable to mount tmpfs on /run: {}", crate::sys::errno_text(e as i32));
             }
         }
     }
@@ -170,7 +170,7 @@ fn take_console() {
             // and 2: they must now be the console's too.
             crate::logging::open_console();
         }
-        Err(e) => log::warn!("no console: unable to open /dev/console: {}", nix::errno::Errno::from_raw(e).desc()),
+        Err(e) => log::warn!("no console: unable to open /dev/console: {}", crate::sys::errno_text(e)),
     }
 }
 
@@ -192,13 +192,13 @@ pub fn set_names(config: &Config) {
     if let Some(name) = config.globals.hostname.as_ref().and_then(read_text) {
         let name = name.trim();
         if let Err(e) = nix::unistd::sethostname(name) {
-            log::error!("unable to set the hostname to \"{name}\": {}", e.desc());
+            log::error!("unable to set the hostname to \"{name}\": {}", crate::sys::errno_text(e as i32));
         }
     }
     if let Some(name) = config.globals.domainname.as_ref().and_then(read_text) {
         let name = name.trim();
         if let Err(e) = sys::set_domainname(name.as_bytes()) {
-            log::error!("unable to set the domain name to \"{name}\": {}", nix::errno::Errno::from_raw(e).desc());
+            log::error!("unable to set the domain name to \"{name}\": {}", crate::sys::errno_text(e));
         }
     }
 }
@@ -229,7 +229,7 @@ pub fn banner(config: &Config) {
 /// Who handles Ctrl-Alt-Del: with DisableCAD the kernel sends us SIGINT.
 pub fn set_cad(handled_by_init: bool) {
     if let Err(e) = nix::sys::reboot::set_cad_enabled(!handled_by_init) {
-        log::warn!("unable to set Ctrl-Alt-Del handling: {}", e.desc());
+        log::warn!("unable to set Ctrl-Alt-Del handling: {}", crate::sys::errno_text(e as i32));
     }
 }
 
@@ -331,9 +331,9 @@ pub fn final_power(power: Power, real_boot: bool) -> ! {
         Power::Poweroff => nix::sys::reboot::RebootMode::RB_POWER_OFF,
         Power::Reboot => nix::sys::reboot::RebootMode::RB_AUTOBOOT,
     };
-    let err = nix::sys::reboot::reboot(mode).err();
-    // Only reached if reboot(2) failed: PID 1 must not exit. Stay, quietly.
-    log::error!("reboot(2) failed: {}; halting here", err.map(|e| e.desc()).unwrap_or("?"));
+    // Only returns if reboot(2) failed: PID 1 must not exit. Stay, quietly.
+    let Err(e) = nix::sys::reboot::reboot(mode);
+    log::error!("reboot(2) failed: {}; halting here", crate::sys::errno_text(e as i32));
     loop {
         nix::unistd::pause();
     }

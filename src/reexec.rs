@@ -177,7 +177,7 @@ pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _sig
     let Some(exe) = crate::pid1::own_executable() else { return "cannot find my own executable".into() };
     let state = match nix::sys::memfd::memfd_create(c"iocinit-state", nix::sys::memfd::MemFdCreateFlag::empty()) {
         Ok(fd) => fd,
-        Err(e) => return format!("memfd: {}", e.desc()),
+        Err(e) => return format!("memfd: {}", crate::sys::errno_text(e as i32)),
     };
     let mut file = std::fs::File::from(state);
     if let Err(e) = file.write_all(serialize(engine).as_bytes()) {
@@ -185,7 +185,7 @@ pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _sig
     }
     let Some(listener) = server.listener_fd() else { return "there is no control socket to hand over".into() };
     if let Err(e) = clear_cloexec(listener) {
-        return format!("listener: {}", e.desc());
+        return format!("listener: {}", crate::sys::errno_text(e as i32));
     }
     let mut args: Vec<String> = vec![
         "iocinit".into(),
@@ -223,5 +223,5 @@ pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _sig
         Err(_) => libc::EINVAL,
     };
     let _ = nix::fcntl::fcntl(listener, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
-    format!("exec: {}", nix::errno::Errno::from_raw(err).desc())
+    format!("exec: {}", crate::sys::errno_text(err))
 }

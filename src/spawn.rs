@@ -508,12 +508,12 @@ impl std::fmt::Display for SpawnError {
                     rlimit::CORE => "RLIMIT_CORE",
                     _ => "a resource limit",
                 };
-                return write!(f, "unable to set {name}: {}", nix::errno::Errno::from_raw(self.errno).desc());
+                return write!(f, "unable to set {name}: {}", crate::sys::errno_text(self.errno));
             }
             Stage::Nice => "unable to set the nice value",
             Stage::Affinity => "unable to set the CPU affinity",
         };
-        write!(f, "{what}: {}", nix::errno::Errno::from_raw(self.errno).desc())
+        write!(f, "{what}: {}", crate::sys::errno_text(self.errno))
     }
 }
 
@@ -1111,7 +1111,7 @@ pub fn chdir_then_exec(args: &[std::ffi::OsString]) -> i32 {
     };
     let (dir, candidates, argv) = (&args[0], &args[1..separator], &args[separator + 1..]);
     if let Err(e) = nix::unistd::chdir(dir.as_c_str()) {
-        eprintln!("iocinit: unable to change directory to {}: {}", dir.to_string_lossy(), e.desc());
+        eprintln!("iocinit: unable to change directory to {}: {}", dir.to_string_lossy(), crate::sys::errno_text(e as i32));
         return EXIT_CHDIR_FAILED.into();
     }
     let (candidate_ptrs, argv_ptrs) = (null_terminated(candidates), null_terminated(argv));
@@ -1124,7 +1124,7 @@ pub fn chdir_then_exec(args: &[std::ffi::OsString]) -> i32 {
         exec_candidates(candidate_ptrs.as_ptr(), argv_ptrs.as_ptr(), environ)
     };
     let program = candidates.first().map(|c| c.to_string_lossy()).unwrap_or_default();
-    eprintln!("iocinit: unable to execute {program}: {}", nix::errno::Errno::from_raw(errno as i32).desc());
+    eprintln!("iocinit: unable to execute {program}: {}", crate::sys::errno_text(errno as i32));
     EXIT_EXEC_FAILED
 }
 

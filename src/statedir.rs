@@ -61,10 +61,25 @@ const REFUSALS: [(Refusal, &str); 6] = [
 ];
 
 /// Why the applet failed, from its exit status (no allocation: PID 1 uses it).
-pub fn reason(status: u8) -> &'static str {
+pub fn reason(status: u8) -> Reason {
     match REFUSALS.iter().find(|(r, _)| *r as u8 == status) {
-        Some((_, why)) => why,
-        None => Errno::from_raw(status.into()).desc(),
+        Some((_, why)) => Reason::Text(why),
+        None => Reason::Errno(crate::sys::errno_text(status.into())),
+    }
+}
+
+/// A failure's words: one of ours, or the C library's for an errno.
+pub enum Reason {
+    Text(&'static str),
+    Errno(crate::sys::ErrnoText),
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Text(text) => f.write_str(text),
+            Reason::Errno(text) => std::fmt::Display::fmt(text, f),
+        }
     }
 }
 
@@ -197,10 +212,22 @@ mod tests {
     #[test]
     fn every_status_has_its_reason() {
         for (refusal, why) in REFUSALS {
-            assert_eq!(reason(Failure::Refused(refusal).status()), why);
+            assert_eq!(reason(Failure::Refused(refusal).status()).to_string(), why);
         }
-        assert_eq!(reason(Failure::Errno(Errno::EACCES).status()), "Permission denied");
+        assert_eq!(reason(Failure::Errno(Errno::EACCES).status()).to_string(), "Permission denied");
         assert_eq!(Failure::Errno(Errno::EHWPOISON).status(), Errno::EHWPOISON as u8);
+    }
+
+    /// An errno reads as the C library says it, the words std's `io::Error`
+    /// shows for it too (nix's own table said "Bad file number", "Try
+    /// again", "Not a typewriter").
+    #[test]
+    fn an_errno_reads_as_the_c_library_says_it() {
+        for errno in [Errno::EBADF, Errno::EAGAIN, Errno::ENOTTY, Errno::EIO, Errno::EACCES] {
+            let said_by_std = std::io::Error::from_raw_os_error(errno as i32).to_string();
+            let libc_text = said_by_std.split(" (os error ").next().unwrap();
+            assert_eq!(reason(Failure::Errno(errno).status()).to_string(), libc_text);
+        }
     }
 
     /// As root (the tests run as root, as PID 1 does).

@@ -229,6 +229,33 @@ impl core::fmt::Display for SignalName {
     }
 }
 
+/// The C library's text for errno `errno` ("No such file or directory"),
+/// the text std's `io::Error` shows too. One table of texts in the binary,
+/// the C library's, instead of a second one, nix's `Errno::desc` (4.5 KB on
+/// armv7). On the stack: usable in the event loop and between fork and exec.
+pub fn errno_text(errno: i32) -> ErrnoText {
+    let mut text = ErrnoText { buf: [0; 96], len: 0 };
+    // SAFETY: strerror_r (the XSI one, which libc links on every target)
+    // writes at most buf.len() bytes, NUL included, into our buffer.
+    let failed = unsafe { libc::strerror_r(errno, text.buf.as_mut_ptr().cast(), text.buf.len()) } != 0;
+    text.len = if failed { 0 } else { text.buf.iter().position(|&b| b == 0).unwrap_or(0) };
+    text
+}
+
+pub struct ErrnoText {
+    buf: [u8; 96],
+    len: usize,
+}
+
+impl core::fmt::Display for ErrnoText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match core::str::from_utf8(&self.buf[..self.len]) {
+            Ok(text) if !text.is_empty() => f.write_str(text),
+            _ => f.write_str("unknown error"),
+        }
+    }
+}
+
 /// A NUL-terminated path formatted on the stack, for system calls.
 pub struct CPath {
     buf: [u8; 256],

@@ -8,6 +8,7 @@
 //! signals to PID 1: SIGUSR1 halt, SIGTERM reboot, SIGUSR2 power off.
 
 use std::io::Read;
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use super::{Common, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
@@ -61,8 +62,9 @@ fn applet(common: &Common, name: &str, args: &[String]) -> i32 {
             "reboot" => nix::sys::reboot::RebootMode::RB_AUTOBOOT,
             _ => nix::sys::reboot::RebootMode::RB_POWER_OFF,
         };
-        let err = nix::sys::reboot::reboot(mode).err();
-        eprintln!("{name}: {}", err.map(|e| e.desc()).unwrap_or("failed"));
+        // reboot(2) returns only when it failed.
+        let Err(e) = nix::sys::reboot::reboot(mode);
+        eprintln!("{name}: {}", crate::sys::errno_text(e as i32));
         return EXIT_FAIL;
     }
     request(common, name, 0)
@@ -86,7 +88,7 @@ pub fn request(common: &Common, kind: &str, delay_ms: u64) -> i32 {
             match crate::sys::kill(1, signal) {
                 Ok(()) => EXIT_OK,
                 Err(e) => {
-                    eprintln!("{}: {}", super::program(), nix::errno::Errno::from_raw(e).desc());
+                    eprintln!("{}: {}", super::program(), crate::sys::errno_text(e));
                     code
                 }
             }
@@ -227,7 +229,12 @@ fn broadcast(message: &str) {
 fn wall(args: &[String]) -> i32 {
     let mut message = args.join(" ");
     if message.is_empty() {
-        let _ = std::io::stdin().read_to_string(&mut message);
+        // Through a duplicate of fd 0 as a plain file, not std's buffered
+        // `Stdin` (its lock and its reader, 580 bytes on armv7): wall reads
+        // its input once, to the end.
+        if let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() {
+            let _ = std::fs::File::from(fd).read_to_string(&mut message);
+        }
     }
     broadcast(&message);
     EXIT_OK

@@ -249,7 +249,7 @@ impl Server {
                 log::error!(
                     "control socket: unable to listen on {}: {}; trying again in {} s",
                     self.socket_path.display(),
-                    e.desc(),
+                    crate::sys::errno_text(e as i32),
                     wait / 1000
                 );
                 self.retry = Some(Retry { at: sys::now_ms().saturating_add(wait), next_wait: (wait * 2).min(LISTEN_RETRY_MAX_MS) });

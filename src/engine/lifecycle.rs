@@ -108,7 +108,7 @@ impl<O: Os> Engine<O> {
                     self.objs[i].set(State::Done);
                     self.start_succeeded(i);
                 }
-                Err(e) => self.start_failed(i, format_args!("pivot_root: {}", nix::errno::Errno::from_raw(e).desc())),
+                Err(e) => self.start_failed(i, format_args!("pivot_root: {}", crate::sys::errno_text(e))),
             }
             return;
         }
@@ -118,7 +118,7 @@ impl<O: Os> Engine<O> {
         };
         if object.options.exec {
             let e = self.os.exec(cmd);
-            self.start_failed(i, format_args!("exec: {}", nix::errno::Errno::from_raw(e).desc()));
+            self.start_failed(i, format_args!("exec: {}", crate::sys::errno_text(e)));
             return;
         }
         if let Some(c) = &plan.console {
@@ -542,7 +542,7 @@ impl<O: Os> Engine<O> {
                 State::Prestarting => {
                     let why = match status {
                         ExitStatus::Exited(code) => crate::statedir::reason(code),
-                        ExitStatus::Signaled(_) => "killed",
+                        ExitStatus::Signaled(_) => crate::statedir::Reason::Text("killed"),
                     };
                     let dir = self.config.objects[i].state_directory.as_deref().unwrap_or(std::path::Path::new(""));
                     let note = object::note(format_args!("state directory {}: {why}", dir.display()));

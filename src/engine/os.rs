@@ -48,7 +48,7 @@ impl core::fmt::Display for ConsoleProblem {
             ConsoleProblem::NotDirectory => f.write_str("not a directory"),
             ConsoleProblem::NotRegular => f.write_str("not a regular file"),
             ConsoleProblem::Linked => f.write_str("a file with other links, not used"),
-            ConsoleProblem::Errno(e) => f.write_str(nix::errno::Errno::from_raw(*e).desc()),
+            ConsoleProblem::Errno(e) => write!(f, "{}", crate::sys::errno_text(*e)),
         }
     }
 }

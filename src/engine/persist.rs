@@ -38,7 +38,7 @@ impl<O: Os> Engine<O> {
             Ok(())
         });
         if let Err(e) = result {
-            log::error!("unable to save state to {}: {}", path.to_string_lossy(), nix::errno::Errno::from_raw(e).desc());
+            log::error!("unable to save state to {}: {}", path.to_string_lossy(), crate::sys::errno_text(e));
         }
     }
 

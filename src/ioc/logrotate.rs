@@ -46,7 +46,7 @@ impl LogRotator {
     pub fn new<O: Os>(engine: &Engine<O>) -> Self {
         let g = &engine.config().globals.ioc;
         let inotify = if g.log_max_bytes > 0 {
-            sys::inotify_init().map_err(|e| log::warn!("log rotation: inotify: {}", nix::errno::Errno::from_raw(e).desc())).ok()
+            sys::inotify_init().map_err(|e| log::warn!("log rotation: inotify: {}", crate::sys::errno_text(e))).ok()
         } else {
             None
         };
@@ -150,7 +150,7 @@ impl LogRotator {
                 }
                 log::info!("{}: log rotated", engine.config().objects[i].id);
             }
-            Err(e) => log::warn!("{}: log rotation: {}", engine.config().objects[i].id, nix::errno::Errno::from_raw(e).desc()),
+            Err(e) => log::warn!("{}: log rotation: {}", engine.config().objects[i].id, crate::sys::errno_text(e)),
         }
     }
 }
