@@ -3,7 +3,7 @@
 //! configuration (the default runlevel must exist and be used). Pure
 //! functions: a model in, findings out.
 
-use super::attributes::{GlobalsDraft, ObjectDraft};
+use super::attributes::{GlobalsDraft, ObjectLines};
 use super::iocfile::valid_ioc_name;
 use super::model::{Location, Object, SharedStr, StopMethod};
 use super::options::{self, id, OptionId};
@@ -65,8 +65,8 @@ impl Findings {
 }
 
 /// Checks one finished object; lines point at the attribute or option at fault.
-pub(crate) fn object(draft: &ObjectDraft, strict: bool) -> Vec<Finding> {
-    let o = &draft.object;
+/// `draft`: what the parser noted of `o`'s lines.
+pub(crate) fn object(o: &Object, draft: &ObjectLines, strict: bool) -> Vec<Finding> {
     let options = &o.options;
     let id = &o.id;
     let id_line = o.location.line;
