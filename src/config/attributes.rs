@@ -92,10 +92,19 @@ impl ObjectLines {
         self.options_given |= options::bit(option);
     }
 
+    /// Inlined even at opt-level "z": the checks ask this of a dozen options
+    /// per object, and for most the bit test answers (a call each was more
+    /// than the test).
+    #[inline(always)]
     pub fn option_line(&self, option: OptionId) -> Option<u32> {
         if self.options_given & options::bit(option) == 0 {
             return None;
         }
+        self.given_option_line(option)
+    }
+
+    /// [`Self::option_line`] of an option whose bit is set: a search.
+    fn given_option_line(&self, option: OptionId) -> Option<u32> {
         self.option_lines.iter().find(|(given, _)| *given == option).map(|&(_, line)| line)
     }
 }
