@@ -682,21 +682,23 @@ fn double_quoted<'a>(body: &'a str, value: &mut String) -> Result<&'a str, (&'st
         // The text up to the next character that means something here is
         // taken whole, not a char at a time; all four are ASCII, so the
         // cuts are char boundaries.
-        let Some(at) = rest.bytes().position(|b| matches!(b, b'"' | b'\\' | b'$' | b'`')) else {
+        let special = rest.bytes().position(|b| matches!(b, b'"' | b'\\' | b'$' | b'`'));
+        let Some((text, here)) = special.and_then(|at| rest.split_at_checked(at)) else {
             return Err(("unbalanced double quote: expected a closing \"", None));
         };
-        let (text, here) = rest.split_at(at);
         value.push_str(text);
-        match here.as_bytes() {
-            [b'"', ..] => return Ok(&here[1..]),
+        let problem = match here.as_bytes() {
+            [b'"', ..] => return Ok(here.get(1..).unwrap_or_default()),
             [b'\\', escaped @ (b'"' | b'\\' | b'$' | b'`'), ..] => {
                 value.push(char::from(*escaped));
-                rest = &here[2..];
+                rest = here.get(2..).unwrap_or_default();
+                continue;
             }
-            [b'\\', ..] => return Err(("a backslash inside double quotes may only escape \", \\, $ or `", Some(here))),
-            [b'$', ..] => return Err(("$ inside double quotes is expanded by a shell: expected \\$, or the value in single quotes", Some(here))),
-            _ => return Err(("` inside double quotes is expanded by a shell: expected \\`, or the value in single quotes", Some(here))),
-        }
+            [b'\\', ..] => "a backslash inside double quotes may only escape \", \\, $ or `",
+            [b'$', ..] => "$ inside double quotes is expanded by a shell: expected \\$, or the value in single quotes",
+            _ => "` inside double quotes is expanded by a shell: expected \\`, or the value in single quotes",
+        };
+        return Err((problem, Some(here)));
     }
 }
 
