@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::model::{Color, Globals, Location, Object, Output, ReloadMethod, StatusNames, StatusNamesSource, StopMethod, Text, VirtualFs, VirtualMount};
 use super::options::{self, OptionId};
-use super::shared::{SharedStr, Values};
+use super::shared::Values;
 use super::process::Setting;
 use super::values::{account_name, digits, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, signal, split_word, words, ValueError};
 
@@ -39,13 +39,13 @@ pub(crate) struct Inheritance {
     pub at: Location,
 }
 
-/// An object as it is being read. The parser has one and reuses it for
-/// every object (an object's draft is hundreds of bytes: moving a new one in
-/// and out for each object was a good part of opening and closing it), and
-/// its option list's allocation with it.
+/// What the parser knows of the object being read besides the object
+/// itself, which is built in place as the last of the parser's objects (an
+/// object is hundreds of bytes: moving it from a draft into the list was a
+/// good part of opening and closing it). The parser has one and resets it
+/// for every object, and its option list's allocation with it.
 #[derive(Debug, Clone)]
-pub(crate) struct ObjectDraft {
-    pub object: Object,
+pub(crate) struct ObjectLines {
     /// Per attribute of [`ATTRIBUTES`], the line it was first given on (0:
     /// not given; objects live in one file). An array, not a list: no
     /// allocation per object, and a look-up is an index.
@@ -57,24 +57,17 @@ pub(crate) struct ObjectDraft {
     options_given: u32,
 }
 
-impl ObjectDraft {
-    /// A draft with no object read yet.
+impl ObjectLines {
+    /// Nothing given yet.
     pub fn empty() -> Self {
-        ObjectDraft { object: Object::default(), first_lines: [0; ATTRIBUTES.len()], option_lines: Vec::new(), options_given: 0 }
+        ObjectLines { first_lines: [0; ATTRIBUTES.len()], option_lines: Vec::new(), options_given: 0 }
     }
 
-    /// Starts reading object `id`, declared at `location`: what the draft
-    /// held before is forgotten.
-    pub fn open(&mut self, id: SharedStr, location: Location) {
-        self.object = Object { id, location, enabled: true, ..Object::default() };
+    /// Starts a new object: what was noted before is forgotten.
+    pub fn reset(&mut self) {
         self.first_lines = [0; ATTRIBUTES.len()];
         self.option_lines.clear();
         self.options_given = 0;
-    }
-
-    /// The object read, moved out (a default one is left in its place).
-    pub fn take_object(&mut self) -> Object {
-        std::mem::take(&mut self.object)
     }
 
     /// Notes that `attribute` was given on `line` (the first time counts).
@@ -93,12 +86,33 @@ impl ObjectDraft {
         self.first_line(find(attribute)?)
     }
 
+    /// Notes that `option` was set on `line`.
+    fn set_option(&mut self, option: OptionId, line: u32) {
+        self.option_lines.push((option, line));
+        self.options_given |= options::bit(option);
+    }
+
+    /// Inlined even at opt-level "z": the checks ask this of a dozen options
+    /// per object, and for most the bit test answers (a call each was more
+    /// than the test).
+    #[inline(always)]
     pub fn option_line(&self, option: OptionId) -> Option<u32> {
         if self.options_given & options::bit(option) == 0 {
             return None;
         }
+        self.given_option_line(option)
+    }
+
+    /// [`Self::option_line`] of an option whose bit is set: a search.
+    fn given_option_line(&self, option: OptionId) -> Option<u32> {
         self.option_lines.iter().find(|(given, _)| *given == option).map(|&(_, line)| line)
     }
+}
+
+/// The object being read, as an object attribute's function gets it.
+pub(crate) struct ObjectDraft<'a> {
+    pub object: &'a mut Object,
+    pub lines: &'a mut ObjectLines,
 }
 
 /// What an object attribute's function may look at besides the value.
@@ -607,8 +621,7 @@ fn object_options(o: &mut ObjectDraft, value: &str, c: &ObjectContext) -> Result
     for word in words(value) {
         match options::apply(&mut o.object.options, word, c.strict) {
             Ok(option) => {
-                o.option_lines.push((option, c.location.line));
-                o.options_given |= options::bit(option);
+                o.lines.set_option(option, c.location.line);
             }
             Err(problem) => problems.push(problem),
         }

@@ -3,7 +3,7 @@
 //! configuration (the default runlevel must exist and be used). Pure
 //! functions: a model in, findings out.
 
-use super::attributes::{GlobalsDraft, ObjectDraft};
+use super::attributes::{GlobalsDraft, ObjectLines};
 use super::iocfile::valid_ioc_name;
 use super::model::{Location, Object, SharedStr, StopMethod};
 use super::options::{self, id, OptionId};
@@ -65,28 +65,28 @@ impl Findings {
 }
 
 /// Checks one finished object; lines point at the attribute or option at fault.
-pub(crate) fn object(draft: &ObjectDraft, strict: bool) -> Vec<Finding> {
-    let o = &draft.object;
+/// `lines`: what the parser noted of `o`'s lines.
+pub(crate) fn object(o: &Object, lines: &ObjectLines, strict: bool) -> Vec<Finding> {
     let options = &o.options;
     let id = &o.id;
     let id_line = o.location.line;
-    let line_of = |attribute: &str| draft.line_of(attribute).unwrap_or(id_line);
+    let line_of = |attribute: &str| lines.line_of(attribute).unwrap_or(id_line);
     let mut f = Findings { file: o.location.file, list: Vec::new() };
 
     for &(a, b) in EXCLUSIVE {
-        if let (Some(line_a), Some(line_b)) = (draft.option_line(a), draft.option_line(b)) {
+        if let (Some(line_a), Some(line_b)) = (lines.option_line(a), lines.option_line(b)) {
             let (a, b) = (options::name(a), options::name(b));
             f.error(line_a.max(line_b), format!("options {a} and {b} exclude each other on object {id}: expected only one of them"));
         }
     }
     for &(a, b, why) in DISCOURAGED {
-        if let (Some(line_a), Some(line_b)) = (draft.option_line(a), draft.option_line(b)) {
+        if let (Some(line_a), Some(line_b)) = (lines.option_line(a), lines.option_line(b)) {
             f.warning(line_a.max(line_b), format!("object {id}: {why}"));
         }
     }
 
     if options.halt_only {
-        let halt_line = draft.option_line(HALTONLY).unwrap_or(id_line);
+        let halt_line = lines.option_line(HALTONLY).unwrap_or(id_line);
         if o.start.is_some() {
             f.error(
                 line_of("ObjectStartCommand"),
@@ -107,10 +107,10 @@ pub(crate) fn object(draft: &ObjectDraft, strict: bool) -> Vec<Finding> {
             ),
             StopMethod::Command(_) | StopMethod::PidFile(_) | StopMethod::Killall5 { .. } => {}
         }
-        if draft.line_of("ObjectStartPriority").is_some() && o.start_priority > 0 {
+        if lines.line_of("ObjectStartPriority").is_some() && o.start_priority > 0 {
             f.warning(line_of("ObjectStartPriority"), format!("ObjectStartPriority has no effect on HALTONLY object {id}"));
         }
-        for &(option, line) in draft.option_lines.iter().filter(|(n, _)| USELESS_ON_HALTONLY.contains(n)) {
+        for &(option, line) in lines.option_lines.iter().filter(|(n, _)| USELESS_ON_HALTONLY.contains(n)) {
             f.warning(line, format!("option {} has no effect on HALTONLY object {id}", options::name(option)));
         }
     } else if o.start.is_none() {
@@ -124,7 +124,7 @@ pub(crate) fn object(draft: &ObjectDraft, strict: bool) -> Vec<Finding> {
         if o.stop != StopMethod::None {
             f.error(line_of("ObjectStopCommand"), format!("{kind} object {id} may not have a stop command: expected no ObjectStopCommand, or NONE"));
         }
-        for &(option, line) in draft.option_lines.iter().filter(|(n, _)| !KEPT_BY_PIVOT_EXEC.contains(n)) {
+        for &(option, line) in lines.option_lines.iter().filter(|(n, _)| !KEPT_BY_PIVOT_EXEC.contains(n)) {
             f.warning(line, format!("option {} has no effect on {kind} object {id}", options::name(option)));
         }
         if o.pid_file.is_some() {
@@ -145,7 +145,7 @@ pub(crate) fn object(draft: &ObjectDraft, strict: bool) -> Vec<Finding> {
     }
     if options.procserv && !valid_ioc_name(id) {
         f.error(
-            draft.option_line(PROCSERV).unwrap_or(id_line),
+            lines.option_line(PROCSERV).unwrap_or(id_line),
             format!("PROCSERV object {id:?}: its ObjectID names the console, expected [A-Za-z0-9_][A-Za-z0-9_-]{{0,63}}"),
         );
     }

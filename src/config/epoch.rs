@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::attributes::{self, AfterObjects, GlobalsDraft, Handler, ObjectContext, ObjectDraft};
+use super::attributes::{self, AfterObjects, GlobalsDraft, Handler, ObjectContext, ObjectDraft, ObjectLines};
 use super::checks::{self, Finding};
 use super::ids::IdIndex;
 use super::lines::{Statement, Statements};
@@ -41,7 +41,7 @@ pub(crate) fn parse(source: &dyn FileSource, main: &Path, text: Vec<u8>, strict:
         diagnostics: Vec::new(),
         globals: GlobalsDraft::default(),
         objects: Vec::new(),
-        draft: ObjectDraft::empty(),
+        lines: ObjectLines::empty(),
         object_open: false,
         runlevels_named_at: Vec::new(),
         first_object: None,
@@ -72,9 +72,11 @@ struct Parser<'a> {
     chain: Vec<Location>,
     diagnostics: Vec<Diagnostic>,
     globals: GlobalsDraft,
+    /// The objects read, and when `object_open` the one being read (the
+    /// last), built in place.
     objects: Vec<Object>,
-    /// The object being read, when `object_open`.
-    draft: ObjectDraft,
+    /// What is noted of the object being read, when `object_open`.
+    lines: ObjectLines,
     object_open: bool,
     /// Per object of `objects`: its ObjectRunlevels line (its ObjectID line
     /// when it has none), where its runlevels are named.
@@ -163,23 +165,23 @@ impl Parser<'_> {
                 }
             }
             Handler::Object(apply) => {
-                if !self.object_open {
+                let (true, Some(object)) = (self.object_open, self.objects.last_mut()) else {
                     let why = match self.first_object {
                         None => "before any ObjectID",
                         // Import and the end of a file end an object.
                         Some(_) => "with no object open in this file (objects must be completed within one file, and an Import ends the object before it)",
                     };
                     return self.error(at, format!("{name} {why}: expected `ObjectID name` first"));
-                }
-                let draft = &mut self.draft;
-                if let (true, Some(first)) = (attribute.once, draft.first_line(attribute)) {
-                    let id = &draft.object.id;
+                };
+                let lines = &mut self.lines;
+                if let (true, Some(first)) = (attribute.once, lines.first_line(attribute)) {
+                    let id = &object.id;
                     let message = format!("{name} given twice for object {id} (first on line {first}): expected it once per object");
                     return self.error(at, message);
                 }
-                draft.saw(attribute, at.line);
+                lines.saw(attribute, at.line);
                 let context = ObjectContext { location: at, strict: self.strict, priorities: &self.globals.globals.priorities, values };
-                if let Err(problem) = apply(draft, statement.value, &context) {
+                if let Err(problem) = apply(&mut ObjectDraft { object, lines }, statement.value, &context) {
                     self.error(at, format!("{name}: {problem}"));
                 }
             }
@@ -215,21 +217,21 @@ impl Parser<'_> {
             self.error(at, format!("duplicate ObjectID {id} (first declared at {first}): expected each ObjectID once"));
         }
         self.first_object.get_or_insert(at);
-        self.draft.open(values.keep(id), at);
+        self.objects.push(Object { id: values.keep(id), location: at, enabled: true, ..Object::default() });
+        self.lines.reset();
         self.object_open = true;
     }
 
-    /// Checks the current object and adds it to the list.
+    /// Checks the current object (the last of the list) and completes it.
     fn close_object(&mut self) {
         if !std::mem::replace(&mut self.object_open, false) {
             return;
         }
-        let findings = checks::object(&self.draft, self.strict);
-        self.report(findings);
-        let location = self.draft.object.location;
-        let runlevels_line = self.draft.line_of("ObjectRunlevels").unwrap_or(location.line);
+        let Some(object) = self.objects.last_mut() else { return };
+        let findings = checks::object(object, &self.lines, self.strict);
+        let location = object.location;
+        let runlevels_line = self.lines.line_of("ObjectRunlevels").unwrap_or(location.line);
         self.runlevels_named_at.push(Location { line: runlevels_line, ..location });
-        let mut object = self.draft.take_object();
         if object.description.is_empty() {
             object.description = object.id.clone();
         }
@@ -245,7 +247,7 @@ impl Parser<'_> {
                 env: Vec::new(),
             }));
         }
-        self.objects.push(object);
+        self.report(findings);
     }
 
     fn import(&mut self, at: Location, value: &str) {

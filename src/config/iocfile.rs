@@ -677,21 +677,29 @@ fn shell_word(mut rest: &str) -> Result<(String, &str), WordError<'_>> {
 /// the closing quote. An error points at the offending character (`None`:
 /// at the opening quote).
 fn double_quoted<'a>(body: &'a str, value: &mut String) -> Result<&'a str, (&'static str, Option<&'a str>)> {
-    let mut chars = body.char_indices();
-    while let Some((i, c)) = chars.next() {
-        let here = Some(&body[i..]);
-        match c {
-            '"' => return Ok(&body[i + 1..]),
-            '\\' => match chars.next() {
-                Some((_, escaped @ ('"' | '\\' | '$' | '`'))) => value.push(escaped),
-                _ => return Err(("a backslash inside double quotes may only escape \", \\, $ or `", here)),
-            },
-            '$' => return Err(("$ inside double quotes is expanded by a shell: expected \\$, or the value in single quotes", here)),
-            '`' => return Err(("` inside double quotes is expanded by a shell: expected \\`, or the value in single quotes", here)),
-            c => value.push(c),
-        }
+    let mut rest = body;
+    loop {
+        // The text up to the next character that means something here is
+        // taken whole, not a char at a time; all four are ASCII, so the
+        // cuts are char boundaries.
+        let special = rest.bytes().position(|b| matches!(b, b'"' | b'\\' | b'$' | b'`'));
+        let Some((text, here)) = special.and_then(|at| rest.split_at_checked(at)) else {
+            return Err(("unbalanced double quote: expected a closing \"", None));
+        };
+        value.push_str(text);
+        let problem = match here.as_bytes() {
+            [b'"', ..] => return Ok(here.get(1..).unwrap_or_default()),
+            [b'\\', escaped @ (b'"' | b'\\' | b'$' | b'`'), ..] => {
+                value.push(char::from(*escaped));
+                rest = here.get(2..).unwrap_or_default();
+                continue;
+            }
+            [b'\\', ..] => "a backslash inside double quotes may only escape \", \\, $ or `",
+            [b'$', ..] => "$ inside double quotes is expanded by a shell: expected \\$, or the value in single quotes",
+            _ => "` inside double quotes is expanded by a shell: expected \\`, or the value in single quotes",
+        };
+        return Err((problem, Some(here)));
     }
-    Err(("unbalanced double quote: expected a closing \"", None))
 }
 
 /// The file's text: a comment, then one `KEY="value"` line per value set.

@@ -112,11 +112,14 @@ fn all_names() -> String {
 
 /// Applies one word of ObjectOptions and returns the option.
 pub(crate) fn apply(options: &mut Options, word: &str, strict: bool) -> Result<OptionId, ValueError> {
-    let (name, value) = match word.split_once('=') {
-        Some((name, value)) => (name, Some(value)),
+    // A byte search, not `split_once('=')` (a char searcher called per
+    // word at opt-level "z"); `=` is ASCII, so both cuts are char boundaries.
+    let (name, value) = match word.bytes().position(|b| b == b'=') {
+        Some(at) => (word.get(..at).unwrap_or(word), word.get(at + 1..)),
         None => (word, None),
     };
-    let found = NAMES.iter().position(|n| *n == name);
+    // The length first: most names differ in it, and it needs no call.
+    let found = NAMES.iter().position(|n| n.len() == name.len() && *n == name);
     let option = found.and_then(|i| OptionId::try_from(i).ok()).unwrap_or_default();
     if let Some(flag) = found.and_then(|i| FLAGS.get(i)) {
         if value.is_some() {

@@ -34,6 +34,13 @@ impl SharedStr {
         self.text.as_deref().and_then(|text| text.get(start..end)).unwrap_or_default()
     }
 
+    /// The bytes of [`Self::as_str`], sliced without a char-boundary check:
+    /// every range is made from a `str`'s own, so it is at char boundaries.
+    fn as_bytes(&self) -> &[u8] {
+        let (start, end) = (self.start as usize, self.start as usize + self.len as usize);
+        self.text.as_deref().and_then(|text| text.as_bytes().get(start..end)).unwrap_or_default()
+    }
+
     /// A text of its own, for values that are not a range of a file (made,
     /// or changed on the way, as an IOC file's quoted values).
     fn owned(value: &str) -> Self {
@@ -113,7 +120,7 @@ impl<'a> Values<'a> {
 /// Values that would not all fit in 4 GiB (no configuration holds that
 /// much) stay where they are, unpacked.
 ///
-/// Only the copy reads the text: a string's length is its range's (`len`
+/// Only the copy reads the text (as bytes): a string's length is its range's (`len`
 /// is the length of [`SharedStr::as_str`] for every string made here), so
 /// sizing the text and pointing at it do not look the text up again.
 pub(crate) fn pack(mut strings: impl FnMut(&mut dyn FnMut(&mut SharedStr))) {
@@ -122,8 +129,12 @@ pub(crate) fn pack(mut strings: impl FnMut(&mut dyn FnMut(&mut SharedStr))) {
     if u32::try_from(total).is_err() {
         return;
     }
-    let mut packed = String::with_capacity(total);
-    strings(&mut |s| packed.push_str(s.as_str()));
+    // Bytes, validated once as a whole: a checked `str` slice per string
+    // was most of the copy. They are the bytes of whole strs, so the
+    // validation cannot fail; were it to, the strings stay where they are.
+    let mut packed = Vec::with_capacity(total);
+    strings(&mut |s| packed.extend_from_slice(s.as_bytes()));
+    let Ok(packed) = String::from_utf8(packed) else { return };
     let packed: Arena = Arc::new(packed.into_boxed_str());
     let mut start = 0u32;
     strings(&mut |s| {
