@@ -7,11 +7,10 @@
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::AtFlags;
-use nix::sys::stat::{fstatat, FileStat};
+use nix::sys::stat::lstat;
 
 use crate::ioc::procstat::{ProcDir, Units};
-use crate::sys::{local_time, CPath, Fd, LocalTime};
+use crate::sys::{local_time, LocalTime};
 use crate::ioc::sockdiag::{self, SocketState, UnixSocket};
 use crate::json::Json;
 
@@ -61,21 +60,20 @@ pub struct ListEntry {
 ///
 /// Per IOC the kernel is asked only what the row shows: one /proc/PID/stat
 /// (two when the IOC is not procServ itself), opened relative to /proc, and
-/// one lstat of the socket file, relative to the directory the consoles
-/// share; the sockets come from one sock_diag dump, indexed by name once.
+/// one lstat of the socket file; the sockets come from one sock_diag dump,
+/// indexed by name once.
 pub fn gather(rows: Vec<IocRow>) -> Vec<ListEntry> {
     let units = Units::of_this_system();
     let proc = ProcDir::open().ok();
     let sockets = sockdiag::unix_sockets().ok();
     let consoles = sockets.as_deref().map(ConsoleIndex::new);
-    let files = SocketFiles::open(rows.iter().map(|row| row.uds_path.as_path()));
     rows.into_iter()
         .map(|row| {
             let (cpu_millis, mem_bytes) = match &proc {
                 Some(proc) => process_usage(proc, &row, &units),
                 None => (None, None),
             };
-            let file = files.lstat(&row.uds_path);
+            let file = lstat(&row.uds_path).ok();
             let perm = file.as_ref().map(|f| mode_string(f.st_mode));
             let (socket, connections) = match &consoles {
                 Some(index) => console_socket(
@@ -113,50 +111,6 @@ fn process_usage(proc: &ProcDir, row: &IocRow, units: &Units) -> (Option<u64>, O
         total.rss_bytes = total.rss_bytes.saturating_add(usage.rss_bytes);
     }
     (Some(total.cpu_millis), Some(total.rss_bytes))
-}
-
-/// The console socket files, looked up from the deepest directory all of
-/// them are in (`/run/procserv` on a board), opened once: the kernel walks
-/// only the last components of each path (`fstatat`), not the whole path
-/// from `/` for each IOC.
-struct SocketFiles {
-    shared: Option<(PathBuf, Fd)>,
-}
-
-impl SocketFiles {
-    fn open<'p>(mut paths: impl Iterator<Item = &'p Path>) -> Self {
-        let Some(first) = paths.next().and_then(Path::parent) else {
-            return SocketFiles { shared: None };
-        };
-        let mut dir = first;
-        for path in paths {
-            while !path.starts_with(dir) {
-                let Some(parent) = dir.parent() else {
-                    return SocketFiles { shared: None };
-                };
-                dir = parent;
-            }
-        }
-        let shared = dir
-            .is_absolute()
-            .then(|| CPath::from_bytes(dir.as_os_str().as_encoded_bytes()))
-            .flatten()
-            .and_then(|name| Fd::open(name.as_cstr(), libc::O_PATH | libc::O_DIRECTORY, 0).ok())
-            .map(|fd| (dir.to_path_buf(), fd));
-        SocketFiles { shared }
-    }
-
-    /// The file at `path` itself (a symbolic link is not followed).
-    fn lstat(&self, path: &Path) -> Option<FileStat> {
-        let below = self.shared.as_ref().and_then(|(dir, fd)| {
-            let rest = path.strip_prefix(dir).ok()?;
-            (!rest.as_os_str().is_empty()).then_some((fd, rest))
-        });
-        match below {
-            Some((dir, rest)) => fstatat(Some(dir.0), rest, AtFlags::AT_SYMLINK_NOFOLLOW).ok(),
-            None => nix::sys::stat::lstat(path).ok(),
-        }
-    }
 }
 
 /// The sockets a listing can use (listeners and established connections
