@@ -4,7 +4,12 @@
 //!
 //! 100 real procServs would be heavy, so this binary runs itself once more as
 //! a helper that holds 100 listening UNIX sockets (plus 3 connected clients),
-//! standing in for the procServ consoles.
+//! standing in for the procServ consoles. What that measures beside a board:
+//! every row has the helper's pid and no IOC process, so a listing reads one
+//! /proc/PID/stat per IOC, always of the same process (a board reads two, of
+//! a procServ and its IOC); the socket files are under `std::env::temp_dir()`
+//! (`TMPDIR`), where a board's are under /run/procserv, on tmpfs: run it with
+//! `TMPDIR=/dev/shm` to measure that.
 //!
 //! Run: `cargo bench --bench ioc_list`; `ss` (iproute2) and `ps` (procps) come
 //! from tests/support/install-test-deps, which it runs first.
@@ -141,7 +146,10 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("ioc list -vv, {IOCS} IOCs ({CLIENTS} with a client):");
+    println!(
+        "ioc list -vv, {IOCS} IOCs ({CLIENTS} with a client), sockets under {}:",
+        std::env::temp_dir().display()
+    );
     println!(
         "  iocinit gather+render (sock_diag, /proc): {:>9.2} ms  (median of 21; CPU {:.2} ms)",
         ms(ours),

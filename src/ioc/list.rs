@@ -4,12 +4,13 @@
 //! joined by ` | `, a header, 100 dashes, the rows; `N/A` where a value is
 //! unknown). Column widths are documented in docs/USER_GUIDE.md ("ioc list").
 
-use std::fmt::Write as _;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use crate::sys::local_time;
-use crate::ioc::procstat::{self, Units};
+use nix::sys::stat::lstat;
+
+use crate::ioc::procstat::{ProcDir, Units};
+use crate::sys::{local_time, LocalTime};
 use crate::ioc::sockdiag::{self, SocketState, UnixSocket};
 use crate::json::Json;
 
@@ -56,18 +57,29 @@ pub struct ListEntry {
 
 /// Completes PID 1's rows with /proc and socket facts. Whatever cannot be read
 /// (a process gone, sock_diag refused) stays `None` and shows as `N/A`.
+///
+/// Per IOC the kernel is asked only what the row shows: one /proc/PID/stat
+/// (two when the IOC is not procServ itself), opened relative to /proc, and
+/// one lstat of the socket file; the sockets come from one sock_diag dump,
+/// indexed by name once.
 pub fn gather(rows: Vec<IocRow>) -> Vec<ListEntry> {
     let units = Units::of_this_system();
+    let proc = ProcDir::open().ok();
     let sockets = sockdiag::unix_sockets().ok();
+    let consoles = sockets.as_deref().map(ConsoleIndex::new);
     rows.into_iter()
         .map(|row| {
-            let (cpu_millis, mem_bytes) = process_usage(&row, &units);
-            let file = std::fs::symlink_metadata(&row.uds_path).ok();
-            let perm = file
-                .as_ref()
-                .map(|m| mode_string(m.file_type(), m.permissions().mode()));
-            let (socket, connections) = match &sockets {
-                Some(all) => console_socket(all, &row.uds_path, file.as_ref().map(|m| m.ino())),
+            let (cpu_millis, mem_bytes) = match &proc {
+                Some(proc) => process_usage(proc, &row, &units),
+                None => (None, None),
+            };
+            let file = lstat(&row.uds_path).ok();
+            let perm = file.as_ref().map(|f| mode_string(f.st_mode));
+            let (socket, connections) = match &consoles {
+                Some(index) => console_socket(
+                    index.named(&row.uds_path.to_string_lossy()),
+                    file.as_ref().map(|f| f.st_ino),
+                ),
                 None => (None, None),
             };
             ListEntry {
@@ -84,15 +96,15 @@ pub fn gather(rows: Vec<IocRow>) -> Vec<ListEntry> {
 
 /// CPU milliseconds and resident bytes of procServ plus its IOC; `None` when
 /// procServ itself cannot be read.
-fn process_usage(row: &IocRow, units: &Units) -> (Option<u64>, Option<u64>) {
-    let Some(server) = row.pid.and_then(|pid| procstat::stat(pid).ok()) else {
+fn process_usage(proc: &ProcDir, row: &IocRow, units: &Units) -> (Option<u64>, Option<u64>) {
+    let Some(server) = row.pid.and_then(|pid| proc.stat(pid).ok()) else {
         return (None, None);
     };
     let mut total = server.usage(units);
     if let Some(ioc) = row
         .ioc_pid
         .filter(|&p| p != server.pid)
-        .and_then(|pid| procstat::stat(pid).ok())
+        .and_then(|pid| proc.stat(pid).ok())
     {
         let usage = ioc.usage(units);
         total.cpu_millis = total.cpu_millis.saturating_add(usage.cpu_millis);
@@ -101,18 +113,46 @@ fn process_usage(row: &IocRow, units: &Units) -> (Option<u64>, Option<u64>) {
     (Some(total.cpu_millis), Some(total.rss_bytes))
 }
 
-/// The listener bound to `path` and the number of accepted connections. The
-/// kernel copies a listener's name to the sockets it accepts, so they are the
-/// established sockets with that name. `file_inode` (the socket file's inode)
-/// picks the live listener when an older one with the same name lingers.
-fn console_socket(
-    all: &[UnixSocket],
-    path: &Path,
+/// The sockets a listing can use (listeners and established connections
+/// that have a name), sorted by name once: each IOC finds its own with a
+/// binary search instead of a pass over every socket of the system. Sockets
+/// of one name keep the kernel's order (the sort key ends with the place in
+/// the dump), so the pick below is the one a pass would make.
+struct ConsoleIndex<'s> {
+    named: Vec<(&'s str, usize, &'s UnixSocket)>,
+}
+
+impl<'s> ConsoleIndex<'s> {
+    fn new(all: &'s [UnixSocket]) -> Self {
+        let mut named: Vec<_> = all
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s.state, SocketState::Listen | SocketState::Established))
+            .filter_map(|(place, s)| Some((s.path.as_deref()?, place, s)))
+            .collect();
+        named.sort_unstable_by_key(|&(name, place, _)| (name, place));
+        ConsoleIndex { named }
+    }
+
+    /// The sockets named `name`, in the kernel's order.
+    fn named(&self, name: &str) -> impl Iterator<Item = &'s UnixSocket> + Clone + '_ {
+        let start = self.named.partition_point(|&(n, _, _)| n < name);
+        let count = self.named[start..].partition_point(|&(n, _, _)| n == name);
+        self.named[start..start + count].iter().map(|&(_, _, s)| s)
+    }
+}
+
+/// The listener among `named` (the sockets bound to one path) and the number
+/// of accepted connections. The kernel copies a listener's name to the
+/// sockets it accepts, so they are the established sockets with that name.
+/// `file_inode` (the socket file's inode) picks the live listener when an
+/// older one with the same name lingers.
+fn console_socket<'s>(
+    named: impl Iterator<Item = &'s UnixSocket> + Clone,
     file_inode: Option<u64>,
 ) -> (Option<ConsoleSocket>, Option<u32>) {
-    let name = path.to_string_lossy();
-    let named = || all.iter().filter(|s| s.path.as_deref() == Some(&*name));
-    let listener = named()
+    let listener = named
+        .clone()
         .filter(|s| s.state == SocketState::Listen)
         .max_by_key(|s| file_inode.is_some() && s.vfs_inode.map(u64::from) == file_inode);
     let socket = listener.map(|s| ConsoleSocket {
@@ -122,28 +162,23 @@ fn console_socket(
         state: s.state,
         inode: s.inode,
     });
-    let connections = named()
+    let connections = named
         .filter(|s| s.state == SocketState::Established)
         .count();
     (socket, Some(u32::try_from(connections).unwrap_or(u32::MAX)))
 }
 
-/// `ls -l` style mode: type letter and rwx triplets with setuid/setgid/sticky.
-pub fn mode_string(file_type: std::fs::FileType, mode: u32) -> String {
-    let kind = if file_type.is_socket() {
-        's'
-    } else if file_type.is_dir() {
-        'd'
-    } else if file_type.is_symlink() {
-        'l'
-    } else if file_type.is_fifo() {
-        'p'
-    } else if file_type.is_char_device() {
-        'c'
-    } else if file_type.is_block_device() {
-        'b'
-    } else {
-        '-'
+/// `ls -l` style mode of an `st_mode`: type letter and rwx triplets with
+/// setuid/setgid/sticky.
+pub fn mode_string(mode: u32) -> String {
+    let kind = match mode & libc::S_IFMT {
+        libc::S_IFSOCK => 's',
+        libc::S_IFDIR => 'd',
+        libc::S_IFLNK => 'l',
+        libc::S_IFIFO => 'p',
+        libc::S_IFCHR => 'c',
+        libc::S_IFBLK => 'b',
+        _ => '-',
     };
     let mut s = String::with_capacity(10);
     s.push(kind);
@@ -165,43 +200,59 @@ pub fn mode_string(file_type: std::fs::FileType, mode: u32) -> String {
 
 /// `YYYY-MM-DD HH:MM` in local time.
 pub fn format_started(unix_secs: i64) -> Option<String> {
-    let t = local_time(unix_secs)?;
-    Some(format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        t.year, t.month, t.day, t.hour, t.minute
-    ))
+    local_time(unix_secs).map(|t| Minute(t).to_string())
+}
+
+/// A local time to the minute: `YYYY-MM-DD HH:MM`.
+struct Minute(LocalTime);
+
+impl fmt::Display for Minute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = &self.0;
+        write!(f, "{:04}-{:02}-{:02} {:02}:{:02}", t.year, t.month, t.day, t.hour, t.minute)
+    }
 }
 
 /// `1.2s`.
-pub fn format_cpu(millis: u64) -> String {
-    format!("{}s", one_decimal(millis, 1000))
+pub fn format_cpu(millis: u64) -> impl fmt::Display {
+    OneDecimal { numerator: millis, denominator: 1000, unit: "s" }
 }
 
 /// Mebibytes with one decimal: `12.3M`.
-pub fn format_mem(bytes: u64) -> String {
-    format!("{}M", one_decimal(bytes, 1024 * 1024))
+pub fn format_mem(bytes: u64) -> impl fmt::Display {
+    OneDecimal { numerator: bytes, denominator: 1024 * 1024, unit: "M" }
 }
 
 /// Seconds with one decimal (`1.2`), for ioc's messages.
 pub fn seconds(duration: std::time::Duration) -> String {
-    one_decimal(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX), 1_000_000_000)
+    let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+    OneDecimal { numerator: nanos, denominator: 1_000_000_000, unit: "" }.to_string()
 }
 
-/// `numerator / denominator` with one decimal (`12.3`), the last digit
-/// rounded half to even as `{:.1}` rounds an exact value: ioc's figures
-/// in integers, without core's float formatting (8 KB on armv7,
+/// `numerator / denominator` with one decimal and a unit (`12.3M`), the last
+/// digit rounded half to even as `{:.1}` rounds an exact value: ioc's
+/// figures in integers, without core's float formatting (8 KB on armv7,
 /// docs/ARCHITECTURE.md, "Binary size").
-pub fn one_decimal(numerator: u64, denominator: u64) -> String {
-    let (mut whole, rest) = (numerator / denominator, numerator % denominator);
-    // rest < denominator, so neither product overflows for any denominator used here.
-    let (mut tenth, left) = (rest * 10 / denominator, rest * 10 % denominator);
-    if 2 * left > denominator || (2 * left == denominator && tenth % 2 == 1) {
-        tenth += 1;
-        if tenth == 10 {
-            (whole, tenth) = (whole + 1, 0);
+struct OneDecimal {
+    numerator: u64,
+    denominator: u64,
+    unit: &'static str,
+}
+
+impl fmt::Display for OneDecimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (numerator, denominator) = (self.numerator, self.denominator);
+        let (mut whole, rest) = (numerator / denominator, numerator % denominator);
+        // rest < denominator, so neither product overflows for any denominator used here.
+        let (mut tenth, left) = (rest * 10 / denominator, rest * 10 % denominator);
+        if 2 * left > denominator || (2 * left == denominator && tenth % 2 == 1) {
+            tenth += 1;
+            if tenth == 10 {
+                (whole, tenth) = (whole + 1, 0);
+            }
         }
+        write!(f, "{whole}.{tenth}{}", self.unit)
     }
-    format!("{whole}.{tenth}")
 }
 
 const NA: &str = "N/A";
@@ -258,25 +309,36 @@ impl Column {
         }
     }
 
-    fn value(self, e: &ListEntry) -> String {
-        let or_na = |v: Option<String>| v.unwrap_or_else(|| NA.to_string());
+    /// Writes this column's value of `e` at the end of `out`.
+    fn write_value(self, e: &ListEntry, out: &mut String) {
         let socket = e.socket.as_ref();
         match self {
-            Column::Name => e.row.name.clone(),
-            Column::Status => e.row.status.clone(),
-            Column::Started => or_na(e.row.started.and_then(format_started)),
-            Column::Pid => or_na(e.row.pid.map(|p| p.to_string())),
-            Column::Cpu => or_na(e.cpu_millis.map(format_cpu)),
-            Column::Mem => or_na(e.mem_bytes.map(format_mem)),
-            Column::RecvQ => or_na(socket.and_then(|s| s.rqueue).map(|v| v.to_string())),
-            Column::SendQ => or_na(socket.and_then(|s| s.wqueue).map(|v| v.to_string())),
-            Column::Ref => or_na(socket.and_then(|s| s.refcount).map(|v| v.to_string())),
-            Column::KState => or_na(socket.map(|s| s.state.name().to_string())),
-            Column::Inode => or_na(socket.map(|s| s.inode.to_string())),
-            Column::Perm => or_na(e.perm.clone()),
-            Column::Conn => or_na(e.connections.map(|v| v.to_string())),
-            Column::UdsPath => e.row.uds_path.display().to_string(),
+            Column::Name => out.push_str(&e.row.name),
+            Column::Status => out.push_str(&e.row.status),
+            Column::Started => write_or_na(out, e.row.started.and_then(local_time).map(Minute)),
+            Column::Pid => write_or_na(out, e.row.pid),
+            Column::Cpu => write_or_na(out, e.cpu_millis.map(format_cpu)),
+            Column::Mem => write_or_na(out, e.mem_bytes.map(format_mem)),
+            Column::RecvQ => write_or_na(out, socket.and_then(|s| s.rqueue)),
+            Column::SendQ => write_or_na(out, socket.and_then(|s| s.wqueue)),
+            Column::Ref => write_or_na(out, socket.and_then(|s| s.refcount)),
+            Column::KState => write_or_na(out, socket.map(|s| s.state.name())),
+            Column::Inode => write_or_na(out, socket.map(|s| s.inode)),
+            Column::Perm => write_or_na(out, e.perm.as_deref()),
+            Column::Conn => write_or_na(out, e.connections),
+            Column::UdsPath => {
+                let _ = write!(out, "{}", e.row.uds_path.display());
+            }
         }
+    }
+}
+
+fn write_or_na(out: &mut String, value: Option<impl fmt::Display>) {
+    match value {
+        Some(v) => {
+            let _ = write!(out, "{v}");
+        }
+        None => out.push_str(NA),
     }
 }
 
@@ -292,15 +354,19 @@ fn columns(verbosity: u8) -> &'static [Column] {
     }
 }
 
-fn push_line(out: &mut String, columns: &[Column], cell: impl Fn(Column) -> String) {
+/// One line of the table: each cell written at the end of `out`, then
+/// padded with spaces to its column's width as `{:<width$}` pads (by
+/// characters), all but the last.
+fn push_line(out: &mut String, columns: &[Column], mut cell: impl FnMut(Column, &mut String)) {
     for (i, &column) in columns.iter().enumerate() {
         if i > 0 {
             out.push_str(" | ");
         }
-        if i + 1 == columns.len() {
-            out.push_str(&cell(column));
-        } else {
-            let _ = write!(out, "{:<width$}", cell(column), width = column.width());
+        let start = out.len();
+        cell(column, out);
+        if i + 1 < columns.len() {
+            let written = out[start..].chars().count();
+            out.extend(std::iter::repeat_n(' ', column.width().saturating_sub(written)));
         }
     }
     out.push('\n');
@@ -313,12 +379,13 @@ pub fn render(entries: &[ListEntry], verbosity: u8, run_dir: &Path) -> String {
         return format!("No active IOC sockets found in {}\n", run_dir.display());
     }
     let columns = columns(verbosity);
-    let mut out = String::new();
-    push_line(&mut out, columns, |c| c.title().to_string());
-    out.push_str(&"-".repeat(100));
+    // A -vv line of a usual IOC is about 190 bytes.
+    let mut out = String::with_capacity(256 * (entries.len() + 2));
+    push_line(&mut out, columns, |c, out| out.push_str(c.title()));
+    out.extend(std::iter::repeat_n('-', 100));
     out.push('\n');
     for entry in entries {
-        push_line(&mut out, columns, |c| c.value(entry));
+        push_line(&mut out, columns, |c, out| c.write_value(entry, out));
     }
     out
 }
@@ -368,17 +435,19 @@ fn opt_number<N: Into<i128>>(j: &mut Json, value: Option<N>) {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
     #[test]
     fn one_decimal_reads_as_the_f64_would() {
         // Mebibytes are exact in an f64, ties included: the same text always.
         for bytes in (0..3_000_000).step_by(97).chain([52_428, 104_857, 157_286, 157_287, 10_433_331, u32::MAX as u64]) {
-            assert_eq!(super::format_mem(bytes), format!("{:.1}M", bytes as f64 / 1048576.0), "{bytes}");
+            assert_eq!(super::format_mem(bytes).to_string(), format!("{:.1}M", bytes as f64 / 1048576.0), "{bytes}");
         }
         // Milliseconds: the same but on a tie that an f64 holds inexactly
         // (0.05 is a little above, 0.15 a little below): rounded to even.
         for millis in 0..20_000 {
             if millis % 100 != 50 {
-                assert_eq!(super::format_cpu(millis), format!("{:.1}s", millis as f64 / 1000.0), "{millis}");
+                assert_eq!(super::format_cpu(millis).to_string(), format!("{:.1}s", millis as f64 / 1000.0), "{millis}");
             }
         }
         assert_eq!(super::seconds(std::time::Duration::from_millis(9_960)), "10.0");
@@ -505,10 +574,12 @@ mod tests {
 
     #[test]
     fn modes_read_like_ls() {
-        let socket = std::fs::metadata("/proc/self").unwrap().file_type(); // a directory
-        assert_eq!(mode_string(socket, 0o755), "drwxr-xr-x");
-        let file = std::fs::metadata("/proc/self/status").unwrap().file_type();
-        assert_eq!(mode_string(file, 0o6750 | 0o1000), "-rwsr-s--T");
+        let socket = std::fs::symlink_metadata("/proc/self").unwrap(); // a symbolic link
+        assert_eq!(mode_string(socket.mode() & libc::S_IFMT | 0o777), "lrwxrwxrwx");
+        assert_eq!(mode_string(libc::S_IFDIR | 0o755), "drwxr-xr-x");
+        assert_eq!(mode_string(libc::S_IFSOCK | 0o660), "srw-rw----");
+        assert_eq!(mode_string(libc::S_IFREG | 0o6750 | 0o1000), "-rwsr-s--T");
+        assert_eq!(mode_string(libc::S_IFCHR | 0o1777), "crwxrwxrwt");
     }
 
     #[test]

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 
 use nix::unistd::{sysconf, SysconfVar};
 
+use crate::sys::{CPath, Fd};
+
 fn proc_path(pid: i32, file: &str) -> PathBuf {
     PathBuf::from(format!("/proc/{pid}/{file}"))
 }
@@ -40,54 +42,70 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
         return None;
     }
     let pid = text[..open].trim().parse().ok()?;
-    let comm = text[open + 1..close].to_string();
     // After ")": state(3) ppid(4) pgrp session tty tpgid flags minflt cminflt
     // majflt cmajflt utime(14) stime(15) cutime cstime priority nice threads
-    // itrealvalue starttime(22) vsize rss(24); numbering as in proc(5).
-    let rest: Vec<&str> = text[close + 1..].split_whitespace().collect();
-    let field = |n: usize| rest.get(n - 3).copied();
+    // itrealvalue starttime(22) vsize rss(24); numbering as in proc(5). The
+    // fields are asked for in that order, each found by going on from the last.
+    let mut fields = text[close + 1..].split_ascii_whitespace().zip(3..);
+    let mut field = |n: usize| fields.find(|&(_, number)| number == n).map(|(value, _)| value);
     Some(ProcStat {
-        pid,
-        comm,
         state: field(3)?.chars().next()?,
         ppid: field(4)?.parse().ok()?,
         utime_ticks: field(14)?.parse().ok()?,
         stime_ticks: field(15)?.parse().ok()?,
         start_ticks: field(22)?.parse().ok()?,
         rss_pages: field(24)?.parse().ok()?,
+        pid,
+        comm: text[open + 1..close].to_string(),
     })
 }
 
+/// /proc opened once: `ioc list` reads /proc/PID/stat of every IOC
+/// relative to it (`openat`), so the kernel does not look "/proc" up from
+/// `/` again for each.
+pub struct ProcDir(Fd);
+
+impl ProcDir {
+    pub fn open() -> io::Result<ProcDir> {
+        Fd::open(c"/proc", libc::O_PATH | libc::O_DIRECTORY, 0)
+            .map(ProcDir)
+            .map_err(io::Error::from_raw_os_error)
+    }
+
+    pub fn stat(&self, pid: i32) -> io::Result<ProcStat> {
+        let name = CPath::format(format_args!("{pid}/stat"))
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "pid too long"))?;
+        let file = Fd::open_at(&self.0, name.as_cstr(), libc::O_RDONLY)
+            .map_err(io::Error::from_raw_os_error)?;
+        let mut buffer = [0; STAT_MAX];
+        parse_stat(read_stat(&file, &mut buffer)?).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("/proc/{pid}/stat: unreadable format"),
+            )
+        })
+    }
+}
+
 pub fn stat(pid: i32) -> io::Result<ProcStat> {
-    let mut buffer = [0; STAT_MAX];
-    let text = read_stat(&proc_path(pid, "stat"), &mut buffer)?;
-    parse_stat(text).ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("/proc/{pid}/stat: unreadable format"),
-        )
-    })
+    ProcDir::open()?.stat(pid)
 }
 
 /// More than any /proc/PID/stat: 52 fields of at most 20 digits and a name
 /// of at most 64 bytes are about 1.1 KiB.
 const STAT_MAX: usize = 4096;
 
-/// The text of a /proc/PID/stat file, read into `buffer`: one open, one
-/// read and one close (`ioc list` reads one or two per IOC; std's
-/// `read_to_string` adds a statx for a size hint and a read to see the end).
-/// The kernel writes the file whole in one read and ends it with a newline:
-/// a read that stops short of one is read on.
-fn read_stat<'b>(path: &std::path::Path, buffer: &'b mut [u8]) -> io::Result<&'b str> {
-    use std::io::Read;
-    let mut file = fs::File::open(path)?;
+/// The text of an open /proc/PID/stat, read into `buffer` with one read
+/// (`ioc list` reads one or two per IOC; std's `read_to_string` adds a
+/// statx for a size hint and a read to see the end). The kernel writes the
+/// file whole in one read and ends it with a newline: a read that stops
+/// short of one is read on.
+fn read_stat<'b>(file: &Fd, buffer: &'b mut [u8]) -> io::Result<&'b str> {
     let mut len = 0;
     while !buffer[..len].ends_with(b"\n") {
-        match file.read(&mut buffer[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+        match file.read(&mut buffer[len..]).map_err(io::Error::from_raw_os_error)? {
+            0 => break,
+            n => len += n,
         }
         if len == buffer.len() {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "larger than any /proc/PID/stat"));
@@ -101,8 +119,6 @@ fn read_stat<'b>(path: &std::path::Path, buffer: &'b mut [u8]) -> io::Result<&'b
 pub struct Units {
     pub ticks_per_second: u64,
     pub page_size: u64,
-    /// Boot time in unix seconds (`btime` of /proc/stat).
-    pub boot_time: Option<i64>,
 }
 
 impl Units {
@@ -117,18 +133,8 @@ impl Units {
         Units {
             ticks_per_second: positive(sysconf(SysconfVar::CLK_TCK), 100),
             page_size: positive(sysconf(SysconfVar::PAGE_SIZE), 4096),
-            boot_time: fs::read_to_string("/proc/stat")
-                .ok()
-                .and_then(|t| parse_boot_time(&t)),
         }
     }
-}
-
-/// `btime` from the text of /proc/stat.
-pub fn parse_boot_time(text: &str) -> Option<i64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("btime "))
-        .and_then(|v| v.trim().parse().ok())
 }
 
 /// What `ioc list -v` shows of one process.
@@ -137,8 +143,6 @@ pub struct Usage {
     /// User + system CPU time in milliseconds.
     pub cpu_millis: u64,
     pub rss_bytes: u64,
-    /// Start time in unix seconds, when the boot time is known.
-    pub started: Option<i64>,
 }
 
 impl ProcStat {
@@ -147,9 +151,6 @@ impl ProcStat {
         Usage {
             cpu_millis: ticks.saturating_mul(1000) / units.ticks_per_second,
             rss_bytes: self.rss_pages.saturating_mul(units.page_size),
-            started: units.boot_time.map(|boot| {
-                boot.saturating_add((self.start_ticks / units.ticks_per_second) as i64)
-            }),
         }
     }
 }
@@ -257,12 +258,10 @@ mod tests {
         let units = Units {
             ticks_per_second: 100,
             page_size: 4096,
-            boot_time: Some(1_700_000_000),
         };
         let usage = s.usage(&units);
         assert_eq!(usage.cpu_millis, 2000);
         assert_eq!(usage.rss_bytes, 812 * 4096);
-        assert_eq!(usage.started, Some(1_700_000_000 + 1234));
     }
 
     #[test]
@@ -275,8 +274,9 @@ mod tests {
         let dir = crate::ioc::ScratchDir::new("procstat");
         let path = dir.join("stat");
         fs::write(&path, "1 (x) S 0").unwrap();
-        assert_eq!(read_stat(&path, &mut [0; 4]).unwrap_err().kind(), io::ErrorKind::InvalidData);
-        assert_eq!(read_stat(&path, &mut [0; STAT_MAX]).unwrap(), "1 (x) S 0");
+        let open = || Fd::open(CPath::from_bytes(path.as_os_str().as_encoded_bytes()).unwrap().as_cstr(), libc::O_RDONLY, 0).unwrap();
+        assert_eq!(read_stat(&open(), &mut [0; 4]).unwrap_err().kind(), io::ErrorKind::InvalidData);
+        assert_eq!(read_stat(&open(), &mut [0; STAT_MAX]).unwrap(), "1 (x) S 0");
     }
 
     #[test]
@@ -325,7 +325,6 @@ mod tests {
         assert!(cmdline(me).unwrap()[0].contains("iocinit"));
         let units = Units::of_this_system();
         assert!(s.usage(&units).rss_bytes > 0);
-        assert!(s.usage(&units).started.is_some());
         let scratch = crate::ioc::ScratchDir::new("procstat");
         let socket_path = scratch.join("socket");
         let listener = std::os::unix::net::UnixListener::bind(&socket_path).unwrap();

@@ -129,19 +129,33 @@ pub struct UnixSocket {
 pub fn unix_sockets() -> io::Result<Vec<UnixSocket>> {
     let mut sockets = match dump_from_kernel() {
         Ok(s) => s,
-        Err(diag) => match std::fs::read_to_string("/proc/net/unix") {
+        Err(diag) => match read_proc_net_unix() {
             Ok(text) => return Ok(sockets_from_proc_net_unix(&text)),
             Err(_) => return Err(diag),
         },
     };
     // A missing /proc/net/unix (no /proc mounted) only costs the REF column.
-    if let Ok(text) = std::fs::read_to_string("/proc/net/unix") {
+    if let Ok(text) = read_proc_net_unix() {
         let refcounts = parse_proc_net_unix(&text);
         for s in &mut sockets {
             s.refcount = refcounts.get(&s.inode).copied();
         }
     }
     Ok(sockets)
+}
+
+/// The text of /proc/net/unix in as few reads as the kernel allows (a page
+/// each): read into room for a few hundred sockets, without the statx
+/// `fs::read_to_string` makes for a size hint (the file has none) and its
+/// first reads of 32 bytes and up.
+fn read_proc_net_unix() -> io::Result<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(64 * 1024);
+    // `take` hides that this is a file, and with it std's size probe.
+    std::fs::File::open("/proc/net/unix")?
+        .take(u64::MAX)
+        .read_to_string(&mut text)?;
+    Ok(text)
 }
 
 fn dump_from_kernel() -> io::Result<Vec<UnixSocket>> {
