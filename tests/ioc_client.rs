@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use iocinit::ioc::attach::{attach, monitor, AttachOptions};
 use iocinit::ioc::inspect::inspect;
-use iocinit::ioc::list::{gather, render, IocRow};
+use iocinit::ioc::list::{gather, Detail, render, IocRow};
 use iocinit::ioc::procstat;
 use iocinit::ioc::logfollow::LogFollower;
 use iocinit::ioc::ready::{wait_ready, NotReady};
@@ -440,7 +440,7 @@ fn inspect_and_list_see_an_attached_client() {
             ioc_pid: server.ioc_pid(),
         }]
     };
-    let idle = gather(rows());
+    let idle = gather(rows(), Detail::Sockets);
     assert_eq!(idle[0].connections, Some(0));
 
     let mut socat = Command::new("socat")
@@ -466,7 +466,7 @@ fn inspect_and_list_see_an_attached_client() {
         clients[0].command
     );
 
-    let entries = gather(rows());
+    let entries = gather(rows(), Detail::Sockets);
     let e = &entries[0];
     assert_eq!(e.connections, Some(1));
     assert_eq!(e.perm.as_deref(), Some("srw-rw----"));

@@ -809,7 +809,7 @@ fn list_cmd(common: &Common, verbosity: u8) -> i32 {
             ioc_pid: r.i64(Tag::ChildPid).map(|p| p as i32),
         })
         .collect();
-    let entries = list::gather(rows);
+    let entries = list::gather(rows, list::Detail::shown(verbosity, common.json));
     let console_root = common.layout().console_root();
     if common.json {
         println!("{}", list::render_json(&entries));

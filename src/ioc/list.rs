@@ -55,17 +55,41 @@ pub struct ListEntry {
     pub connections: Option<u32>,
 }
 
-/// Completes PID 1's rows with /proc and socket facts. Whatever cannot be read
-/// (a process gone, sock_diag refused) stays `None` and shows as `N/A`.
+/// How much of the kernel's facts a listing shows, so that [`gather`] asks
+/// for no more: a plain listing shows only PID 1's rows, `-v` adds the
+/// processes' CPU and memory, `-vv` and `--json` add the console sockets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Detail {
+    Rows,
+    Usage,
+    Sockets,
+}
+
+impl Detail {
+    /// What `ioc list` with `verbosity` (0, 1 = `-v`, 2+ = `-vv`) shows;
+    /// `--json` shows everything.
+    pub fn shown(verbosity: u8, json: bool) -> Detail {
+        match verbosity {
+            _ if json => Detail::Sockets,
+            0 => Detail::Rows,
+            1 => Detail::Usage,
+            _ => Detail::Sockets,
+        }
+    }
+}
+
+/// Completes PID 1's rows with /proc and socket facts, as far as `detail`
+/// shows them. Whatever cannot be read (a process gone, sock_diag refused)
+/// or is not asked for stays `None` and shows as `N/A`.
 ///
-/// Per IOC the kernel is asked only what the row shows: one /proc/PID/stat
-/// (two when the IOC is not procServ itself), opened relative to /proc, and
-/// one lstat of the socket file; the sockets come from one sock_diag dump,
-/// indexed by name once.
-pub fn gather(rows: Vec<IocRow>) -> Vec<ListEntry> {
+/// Per IOC the kernel is asked only what the row shows: for `-v`, one
+/// /proc/PID/stat (two when the IOC is not procServ itself), opened
+/// relative to /proc; for `-vv` also one lstat of the socket file, and the
+/// sockets come from one sock_diag dump, indexed by name once.
+pub fn gather(rows: Vec<IocRow>, detail: Detail) -> Vec<ListEntry> {
     let units = Units::of_this_system();
-    let proc = ProcDir::open().ok();
-    let sockets = sockdiag::unix_sockets().ok();
+    let proc = if detail >= Detail::Usage { ProcDir::open().ok() } else { None };
+    let sockets = if detail >= Detail::Sockets { sockdiag::unix_sockets().ok() } else { None };
     let consoles = sockets.as_deref().map(ConsoleIndex::new);
     rows.into_iter()
         .map(|row| {
@@ -73,7 +97,7 @@ pub fn gather(rows: Vec<IocRow>) -> Vec<ListEntry> {
                 Some(proc) => process_usage(proc, &row, &units),
                 None => (None, None),
             };
-            let file = lstat(&row.uds_path).ok();
+            let file = if detail >= Detail::Sockets { lstat(&row.uds_path).ok() } else { None };
             let perm = file.as_ref().map(|f| mode_string(f.st_mode));
             let (socket, connections) = match &consoles {
                 Some(index) => console_socket(
@@ -257,7 +281,7 @@ impl fmt::Display for OneDecimal {
 
 const NA: &str = "N/A";
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Column {
     Name,
     Status,
@@ -592,14 +616,15 @@ mod tests {
         let _c2 = std::os::unix::net::UnixStream::connect(&path).unwrap();
         let _a1 = listener.accept().unwrap();
         let me = std::process::id() as i32;
-        let entries = gather(vec![IocRow {
+        let row = IocRow {
             name: "t".into(),
             status: "active".into(),
             started: None,
             uds_path: path.clone(),
             pid: Some(me),
             ioc_pid: Some(me),
-        }]);
+        };
+        let entries = gather(vec![row.clone()], Detail::Sockets);
         let e = &entries[0];
         assert_eq!(e.perm.as_deref(), Some("srw-rw----"));
         assert_eq!(e.connections, Some(1));
@@ -607,5 +632,32 @@ mod tests {
         assert_eq!(socket.state, SocketState::Listen);
         assert_eq!(socket.rqueue, Some(1), "one connection not yet accepted");
         assert!(e.mem_bytes.unwrap() > 0);
+
+        // A plain listing and `-v` do not ask for what they do not show.
+        let usage = &gather(vec![row.clone()], Detail::Usage)[0];
+        assert!(usage.mem_bytes.unwrap() > 0);
+        assert_eq!((&usage.socket, &usage.perm, usage.connections), (&None, &None, None));
+        let plain = &gather(vec![row.clone()], Detail::Rows)[0];
+        assert_eq!(plain, &ListEntry { row, cpu_millis: None, mem_bytes: None, socket: None, perm: None, connections: None });
+    }
+
+    #[test]
+    fn a_listing_gathers_what_its_verbosity_shows() {
+        assert_eq!(Detail::shown(0, false), Detail::Rows);
+        assert_eq!(Detail::shown(1, false), Detail::Usage);
+        assert_eq!(Detail::shown(2, false), Detail::Sockets);
+        assert_eq!(Detail::shown(0, true), Detail::Sockets);
+        // Each verbosity's columns need no more than it gathers.
+        for verbosity in 0..3 {
+            let detail = Detail::shown(verbosity, false);
+            for column in columns(verbosity) {
+                let needs = match column {
+                    Column::Pid | Column::Name | Column::Status | Column::Started | Column::UdsPath => Detail::Rows,
+                    Column::Cpu | Column::Mem => Detail::Usage,
+                    _ => Detail::Sockets,
+                };
+                assert!(needs <= detail, "{column:?} at verbosity {verbosity}");
+            }
+        }
     }
 }
