@@ -725,8 +725,10 @@ pub fn spawn(cmd: &Command, opts: &Options<'_>) -> Result<Pid, SpawnError> {
     };
     // Resumed: a real vfork's child has exec'd or exited, and a fork's
     // (qemu-user) runs on its own copy of the mapping.
-    if let (true, Some(child_stack)) = (pid >= 0, stack.as_ref()) {
-        child_stack.release();
+    if pid >= 0 {
+        if let Some(child_stack) = stack.as_ref() {
+            child_stack.release();
+        }
     }
     drop(stack);
     if pid < 0 {

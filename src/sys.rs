@@ -232,17 +232,23 @@ impl core::fmt::Display for SignalName {
 /// The C library's text for errno `errno` ("No such file or directory"),
 /// the text std's `io::Error` shows too. One table of texts in the binary,
 /// the C library's, instead of a second one, nix's `Errno::desc` (4.5 KB on
-/// armv7). On the stack: usable in the event loop and between fork and exec.
+/// armv7). On the stack, no allocation: usable in the event loop. Not in
+/// the vfork child, which makes raw system calls only (glibc's
+/// `strerror_r` may take gettext's lock).
 pub fn errno_text(errno: i32) -> ErrnoText {
-    let mut text = ErrnoText { buf: [0; 96], len: 0 };
+    let mut text = ErrnoText { errno, buf: [0; 96], len: 0 };
     // SAFETY: strerror_r (the XSI one, which libc links on every target)
-    // writes at most buf.len() bytes, NUL included, into our buffer.
-    let failed = unsafe { libc::strerror_r(errno, text.buf.as_mut_ptr().cast(), text.buf.len()) } != 0;
-    text.len = if failed { 0 } else { text.buf.iter().position(|&b| b == 0).unwrap_or(0) };
+    // writes at most buf.len() bytes, NUL included, into our buffer. Its
+    // result is not looked at: for an errno without a text of its own it
+    // fails and still writes one ("Unknown error 41" on glibc, as std
+    // shows it), and 96 bytes hold the longest text of either C library.
+    unsafe { libc::strerror_r(errno, text.buf.as_mut_ptr().cast(), text.buf.len()) };
+    text.len = text.buf.iter().position(|&b| b == 0).unwrap_or(0);
     text
 }
 
 pub struct ErrnoText {
+    errno: i32,
     buf: [u8; 96],
     len: usize,
 }
@@ -251,7 +257,7 @@ impl core::fmt::Display for ErrnoText {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match core::str::from_utf8(&self.buf[..self.len]) {
             Ok(text) if !text.is_empty() => f.write_str(text),
-            _ => f.write_str("unknown error"),
+            _ => write!(f, "errno {}", self.errno),
         }
     }
 }
@@ -1006,6 +1012,18 @@ impl<const N: usize> core::fmt::Write for FixedBuf<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every errno reads as std's `io::Error` writes it, those without a
+    /// text of their own too ("Unknown error 41" on glibc): the number is
+    /// never lost.
+    #[test]
+    fn an_errno_reads_as_std_writes_it() {
+        for errno in [libc::ENOENT, libc::EBADF, 41, 58, 4095, -1] {
+            let said_by_std = std::io::Error::from_raw_os_error(errno).to_string();
+            let text = said_by_std.split(" (os error ").next().unwrap();
+            assert_eq!(errno_text(errno).to_string(), text, "errno {errno}");
+        }
+    }
 
     #[test]
     fn a_kernel_without_pid_namespaces_is_the_initial_one() {

@@ -31,7 +31,7 @@ fn a_thousand_events_allocate_nothing() {
          ObjectID crash\nObjectStartCommand echo x >> @DIR@/starts; exit 1\nObjectStartPriority 1\nObjectStopPriority 1\n\
          ObjectRunlevels default\nObjectOptions FORK AUTORESTART\n\
          ObjectID steady\nObjectDescription a steady service\nObjectStartCommand /bin/sleep 600 & exec /bin/sleep 601\n\
-         ObjectStartPriority 1\nObjectStopPriority 1\nObjectRunlevels default\nObjectOptions FORK\nObjectReloadCommand /bin/true\n\
+         ObjectStartPriority 1\nObjectStopPriority 1\nObjectRunlevels default\nObjectOptions FORK\nObjectReloadCommand /bin/true\nObjectUser nobody\n\
          ObjectID con\nObjectStartCommand /bin/sleep 600\nObjectStartPriority 1\nObjectStopPriority 1\n\
          ObjectRunlevels default\nObjectOptions PROCSERV AUTORESTART\n\
          ObjectID waiter\nObjectStartCommand /bin/true\nObjectPIDFile @DIR@/never.pid\nObjectStartPriority 0\n\
@@ -53,7 +53,8 @@ fn a_thousand_events_allocate_nothing() {
     // 200 rounds of: a start request for the crashing service (a spawn, then
     // its reap and an automatic restart or a backoff timer), a status table,
     // a status of one object as JSON, a getpid, a runlevel query, a stop and
-    // a start of the steady service (signal to its group, reap of the main
+    // a start of the steady service (it runs as nobody: its credentials are
+    // applied and its user shown; signal to its group, reap of the main
     // process and of the child left in its group, spawn; a reload command
     // still running is stopped and reaped with it), its reload command (spawn,
     // reap), an enable and an objrl (the state file); the waiter's pid file

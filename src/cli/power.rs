@@ -229,9 +229,10 @@ fn broadcast(message: &str) {
 fn wall(args: &[String]) -> i32 {
     let mut message = args.join(" ");
     if message.is_empty() {
-        // Through a duplicate of fd 0 as a plain file, not std's buffered
-        // `Stdin` (its lock and its reader, 580 bytes on armv7): wall reads
-        // its input once, to the end.
+        // Through a duplicate of fd 0 as a plain file, not read through
+        // std's buffered `Stdin` (the code of its locked reader, 580 bytes
+        // on armv7; `stdin()` still makes the handle, only to lend fd 0):
+        // wall reads its input once, to the end.
         if let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() {
             let _ = std::fs::File::from(fd).read_to_string(&mut message);
         }
