@@ -78,7 +78,8 @@ struct Parser<'a> {
     /// What is noted of the object being read, when `object_open`.
     lines: ObjectLines,
     object_open: bool,
-    /// Per object of `objects`: its ObjectRunlevels line (its ObjectID line
+    /// Per closed object of `objects` (the open one, the last, gets its
+    /// entry when it closes): its ObjectRunlevels line (its ObjectID line
     /// when it has none), where its runlevels are named.
     runlevels_named_at: Vec<Location>,
     first_object: Option<Location>,
@@ -210,7 +211,7 @@ impl Parser<'_> {
         if let Err(problem) = name(id, "an ObjectID") {
             self.error(at, format!("ObjectID: {problem}"));
         }
-        // Every object opened is added when it closes: this one is next.
+        // The object is pushed just below: its index is the list's length now.
         let earlier = self.declared.insert(id, self.objects.len(), &self.objects).and_then(|k| self.objects.get(k));
         if let Some(first) = earlier.map(|o| o.location) {
             let first = self.place(first);
