@@ -18,6 +18,13 @@
 //! Restarting child`, printed for the first launch too) are the old
 //! instance's, stopped by a restart: they do not count.
 //!
+//! procServ usually logs the cause line before the banner, but not always:
+//! when it sees the child's terminal close before it can reap the child, the
+//! banner comes first and the cause follows on its next housekeeping pass
+//! (its select() times out every 0.5 s). A failing death without its cause
+//! waits up to [`CAUSE_WAIT`] for the cause line, so the failure still says
+//! how the IOC died.
+//!
 //! It polls every 50 ms: this runs in the CLI for a few seconds, where a
 //! timer is simpler than inotify and costs nothing that matters.
 
@@ -51,6 +58,9 @@ const CAUSE_LINE: &str = "@@@ Received a sigChild";
 pub const CRASH_LOOP_DEATHS: u32 = 2;
 /// How long after the marker a death still fails the start.
 pub const WATCH_AFTER_READY: Duration = Duration::from_secs(3);
+/// How long a failing death waits for a cause line logged after its banner
+/// (twice procServ's housekeeping interval).
+pub const CAUSE_WAIT: Duration = Duration::from_secs(1);
 
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -89,7 +99,7 @@ impl fmt::Display for Death {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "procServ logged \"{}\"", self.banner)?;
         match &self.cause {
-            Some(cause) => write!(f, " after \"{cause}\""),
+            Some(cause) => write!(f, " and \"{cause}\""),
             None => Ok(()),
         }
     }
@@ -134,6 +144,11 @@ pub struct Judge<'p> {
     launched: bool,
     deaths: u32,
     cause: Option<String>,
+    /// The last death banner came without a cause line: the next cause line
+    /// before a launch is that death's, not the next one's.
+    cause_late: bool,
+    /// A failure whose death waits for its late cause line.
+    uncaused: Option<Failure>,
     /// The marker line, once seen.
     ready: Option<String>,
     /// The first line after the marker with a fatal pattern.
@@ -157,6 +172,15 @@ pub enum Failure {
     DiedAfterReady(Death),
 }
 
+impl Failure {
+    fn death_mut(&mut self) -> Option<&mut Death> {
+        match self {
+            Failure::CrashLoop { died, .. } | Failure::DiedAfterReady(died) => Some(died),
+            Failure::Fatal { .. } => None,
+        }
+    }
+}
+
 impl<'p> Judge<'p> {
     pub fn new(extra: &[&'p str]) -> Self {
         Judge { extra: extra.to_vec(), ..Judge::default() }
@@ -170,23 +194,55 @@ impl<'p> Judge<'p> {
         self.error_after.as_deref()
     }
 
+    /// A failure held back while its death waits for a late cause line.
+    pub fn awaits_cause(&self) -> bool {
+        self.uncaused.is_some()
+    }
+
+    /// The held-back failure, once no cause line came (see [`CAUSE_WAIT`]).
+    pub fn take_uncaused(&mut self) -> Option<Failure> {
+        self.uncaused.take()
+    }
+
     pub fn line(&mut self, line: &str) -> Seen {
         if line.starts_with(LAUNCH_BANNER) {
             self.launched = true;
+            self.cause_late = false;
+            if let Some(failure) = self.uncaused.take() {
+                return Seen::Failed(failure); // no cause before the next launch
+            }
         } else if line.starts_with(CAUSE_LINE) {
-            self.cause = Some(line.trim().to_string());
+            let cause = line.trim().to_string();
+            if !std::mem::take(&mut self.cause_late) {
+                self.cause = Some(cause);
+            } else if let Some(mut failure) = self.uncaused.take() {
+                if let Some(died) = failure.death_mut() {
+                    died.cause = Some(cause);
+                }
+                return Seen::Failed(failure);
+            }
+        } else if self.uncaused.is_some() {
+            // procServ's lines between the banner and the late cause.
         } else if line.starts_with(DEATH_BANNER) {
             let died = Death { banner: line.trim().to_string(), cause: self.cause.take() };
+            self.cause_late = died.cause.is_none();
             if !self.launched {
                 return Seen::Nothing; // the old instance, stopped by a restart
             }
-            if self.ready.is_some() {
-                return Seen::Failed(Failure::DiedAfterReady(died));
+            let failure = if self.ready.is_some() {
+                Failure::DiedAfterReady(died)
+            } else {
+                self.deaths += 1;
+                if self.deaths < CRASH_LOOP_DEATHS {
+                    return Seen::Nothing;
+                }
+                Failure::CrashLoop { deaths: self.deaths, died }
+            };
+            if self.cause_late {
+                self.uncaused = Some(failure);
+                return Seen::Nothing;
             }
-            self.deaths += 1;
-            if self.deaths >= CRASH_LOOP_DEATHS {
-                return Seen::Failed(Failure::CrashLoop { deaths: self.deaths, died });
-            }
+            return Seen::Failed(failure);
         } else if self.ready.is_some() {
             if self.error_after.is_none() && fatal_pattern(line, &self.extra).is_some() {
                 self.error_after = Some(line.trim().to_string());
@@ -213,6 +269,8 @@ pub fn wait_ready(mut log: LogFollower, timeout: Duration, extra: &[&str]) -> Re
     let mut ready_at: Option<Duration> = None;
     let mut lines = LineSplitter::default();
     let mut chunk = Vec::new();
+    // When the judge held back a failure whose death waits for its cause.
+    let mut uncaused_at: Option<Duration> = None;
     loop {
         chunk.clear();
         log.read_new(&mut chunk).map_err(NotReady::Io)?;
@@ -224,23 +282,24 @@ pub fn wait_ready(mut log: LogFollower, timeout: Duration, extra: &[&str]) -> Re
             }
             Seen::Nothing => None,
         });
-        match failed {
-            Some(Failure::Fatal { pattern, line }) => return Err(NotReady::Fatal { pattern, line }),
-            Some(Failure::CrashLoop { deaths, died }) => return Err(NotReady::CrashLoop { deaths, died }),
-            Some(Failure::DiedAfterReady(died)) => {
-                let after = start.elapsed().saturating_sub(ready_at.unwrap_or_default());
-                return Err(NotReady::DiedAfterReady { after, died });
-            }
-            None => {}
+        if let Some(failure) = failed {
+            return Err(not_ready(failure, uncaused_at.unwrap_or_else(|| start.elapsed()), ready_at));
+        }
+        if judge.awaits_cause() {
+            uncaused_at.get_or_insert_with(|| start.elapsed());
         }
         // A full chunk means more is waiting: read on before sleeping.
         if chunk.is_empty() {
             let waited = start.elapsed();
-            let deadline = match ready_at {
-                Some(at) => at + WATCH_AFTER_READY,
-                None => timeout,
+            let deadline = match (uncaused_at, ready_at) {
+                (Some(died), _) => died + CAUSE_WAIT,
+                (None, Some(ready)) => ready + WATCH_AFTER_READY,
+                (None, None) => timeout,
             };
             if waited >= deadline {
+                if let (Some(died), Some(failure)) = (uncaused_at, judge.take_uncaused()) {
+                    return Err(not_ready(failure, died, ready_at));
+                }
                 return match (ready_at, judge.ready_line()) {
                     (Some(elapsed), Some(line)) => {
                         Ok(ReadyLine { line: line.to_string(), elapsed, error_after: judge.error_after().map(str::to_string) })
@@ -250,6 +309,15 @@ pub fn wait_ready(mut log: LogFollower, timeout: Duration, extra: &[&str]) -> Re
             }
             std::thread::sleep(POLL_INTERVAL.min(deadline - waited));
         }
+    }
+}
+
+/// The judge's `failure`, seen `at` after the wait began.
+fn not_ready(failure: Failure, at: Duration, ready_at: Option<Duration>) -> NotReady {
+    match failure {
+        Failure::Fatal { pattern, line } => NotReady::Fatal { pattern, line },
+        Failure::CrashLoop { deaths, died } => NotReady::CrashLoop { deaths, died },
+        Failure::DiedAfterReady(died) => NotReady::DiedAfterReady { after: at.saturating_sub(ready_at.unwrap_or_default()), died },
     }
 }
 
@@ -341,6 +409,69 @@ mod tests {
         assert!(matches!(judge(&format!("{old_end}{LAUNCH}{SEGV}{LAUNCH}{READY}"), &[]), Seen::Ready));
         // After the marker only deaths fail: words are a warning (error_after).
         assert!(matches!(judge(&format!("{LAUNCH}{READY}FATAL later\n"), &[]), Seen::Ready));
+    }
+
+    /// procServ's lines when it saw the terminal close before it reaped the
+    /// child: the banner, then (on its next housekeeping pass) the cause.
+    fn segv_cause_late(pid: u32) -> String {
+        format!(
+            "@@@ Current time: Mon Nov 30 07:02:38 2026\n@@@ Child process is shutting down, a new one will be restarted shortly\n\
+            @@@ ^R or ^X restarts the child, ^Q quits the server\n\n@@@ @@@ @@@ @@@ @@@\n\
+            @@@ Received a sigChild for process {pid}. The process was killed by signal 11\n"
+        )
+    }
+
+    #[test]
+    fn a_cause_logged_after_the_banner_is_its_deaths() {
+        match judge(&format!("{LAUNCH}{READY}{}", segv_cause_late(7)), &[]) {
+            Seen::Failed(Failure::DiedAfterReady(died)) => {
+                assert!(died.banner.starts_with(DEATH_BANNER), "{died:?}");
+                assert_eq!(died.cause.as_deref(), Some("@@@ Received a sigChild for process 7. The process was killed by signal 11"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // The first death's late cause is not taken for the second's.
+        let twice = format!("{LAUNCH}{}{LAUNCH}{}", segv_cause_late(7), segv_cause_late(8));
+        match judge(&twice, &[]) {
+            Seen::Failed(Failure::CrashLoop { deaths: 2, died }) => assert!(died.cause.is_some_and(|c| c.contains("process 8.")), "{twice}"),
+            other => panic!("{other:?}"),
+        }
+        // A launch ends the wait for a cause that never came.
+        let banner_only = "@@@ Child process is shutting down, a new one will be restarted shortly\n";
+        match judge(&format!("{LAUNCH}{READY}{banner_only}{LAUNCH}"), &[]) {
+            Seen::Failed(Failure::DiedAfterReady(died)) => assert_eq!(died.cause, None),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_failing_death_waits_a_while_for_its_cause() {
+        let (_dir, log) = temp_log("late-cause");
+        let follower = LogFollower::at_end(&log);
+        let writer = append_later(&log, 50, "@@@ Restarting child \"x\"\niocRun: All initialization complete\n@@@ Child process is shutting down, a new one will be restarted shortly\n");
+        let cause = append_later(&log, 450, "@@@ Received a sigChild for process 9. The process was killed by signal 11\n");
+        match wait_ready(follower, Duration::from_secs(10), &[]) {
+            Err(NotReady::DiedAfterReady { died, after }) => {
+                assert!(died.cause.is_some_and(|c| c.ends_with("signal 11")));
+                assert!(after < Duration::from_millis(300), "measured at the banner: {after:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        writer.join().unwrap();
+        cause.join().unwrap();
+
+        // No cause at all: the failure comes CAUSE_WAIT after the banner.
+        let (_dir, log) = temp_log("no-cause");
+        let follower = LogFollower::at_end(&log);
+        let writer = append_later(&log, 50, "@@@ Restarting child \"x\"\niocRun: All initialization complete\n@@@ Child process is shutting down, a new one will be restarted shortly\n");
+        let begun = Instant::now();
+        match wait_ready(follower, Duration::from_secs(10), &[]) {
+            Err(NotReady::DiedAfterReady { died, .. }) => assert_eq!(died.cause, None),
+            other => panic!("{other:?}"),
+        }
+        let took = begun.elapsed();
+        assert!(took >= CAUSE_WAIT && took < WATCH_AFTER_READY, "{took:?}");
+        writer.join().unwrap();
     }
 
     #[test]
