@@ -279,7 +279,7 @@ fn termsignal_replaces_sigterm() {
     let t0 = Instant::now();
     let out = ok(p.ctl(&["stop", "s"]));
     assert!(out.contains("Stopping s ... Done"), "{out}");
-    assert!(t0.elapsed() < Duration::from_secs(2));
+    assert!(t0.elapsed() < Duration::from_secs(4), "SIGUSR1 ended it, not STOPTIMEOUT=5's SIGKILL");
     assert_eq!(read(&dir, "signals"), "USR1\n");
     assert_eq!(p.status("s")["last_exit"], "exit code 0");
     p.poweroff();
@@ -301,7 +301,7 @@ fn nostopwait_returns_at_once_and_forgets_the_process() {
     let pid: i64 = read(&dir, "stubborn.pid").trim().parse().unwrap();
     let t0 = Instant::now();
     ok(p.ctl(&["stop", "s"]));
-    assert!(t0.elapsed() < Duration::from_secs(1));
+    assert!(t0.elapsed() < Duration::from_secs(5), "the stop waited for the process (10 s stop timeout)");
     assert_eq!(p.state("s"), "stopped");
     wait_file(&dir, "signals", "TERM");
     // It ignored SIGTERM and was not waited for: still running, not followed.
@@ -915,7 +915,7 @@ fn a_stop_during_the_prestart_command_is_prompt() {
     p.wait_state("slow", "prestarting", T);
     let t0 = Instant::now();
     assert_eq!(ok(p.ctl(&["stop", "slow"])), "Stopping slow ... Done\n");
-    assert!(t0.elapsed() < Duration::from_secs(2), "the stop took {:?}", t0.elapsed());
+    assert!(t0.elapsed() < Duration::from_secs(10), "the stop took {:?} (the prestart sleeps 30 s)", t0.elapsed());
     assert_eq!(p.state("slow"), "stopped");
     std::thread::sleep(Duration::from_millis(200));
     assert!(!dir.join("started").exists(), "the start command ran after the stop");

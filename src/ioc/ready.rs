@@ -460,7 +460,8 @@ mod tests {
         writer.join().unwrap();
         cause.join().unwrap();
 
-        // No cause at all: the failure comes CAUSE_WAIT after the banner.
+        // No cause at all: the failure comes CAUSE_WAIT after the banner
+        // (not a success at the end of the watch).
         let (_dir, log) = temp_log("no-cause");
         let follower = LogFollower::at_end(&log);
         let writer = append_later(&log, 50, "@@@ Restarting child \"x\"\niocRun: All initialization complete\n@@@ Child process is shutting down, a new one will be restarted shortly\n");
@@ -469,8 +470,7 @@ mod tests {
             Err(NotReady::DiedAfterReady { died, .. }) => assert_eq!(died.cause, None),
             other => panic!("{other:?}"),
         }
-        let took = begun.elapsed();
-        assert!(took >= CAUSE_WAIT && took < WATCH_AFTER_READY, "{took:?}");
+        assert!(begun.elapsed() >= CAUSE_WAIT, "{:?}", begun.elapsed());
         writer.join().unwrap();
     }
 
