@@ -4,10 +4,10 @@
 //! start-up (`#![no_main]`), which on armv7 was 6,236 bytes of code and
 //! read-only data, most of them std's stack-overflow handler (a signal
 //! handler, an alternate signal stack, a `BTreeMap` of threads' guard
-//! pages: this program has one thread) and its clean-up at exit. What of that start-up the program
-//! relies on is done here, as std does it: the standard descriptors
-//! opened on /dev/null when closed, SIGPIPE ignored, the arguments taken
-//! from argv, stdout flushed at the end. What is not kept: the line std
+//! pages: this program has one thread) and its clean-up at exit. What of
+//! that start-up the program relies on is done here, as std does it: the
+//! standard descriptors opened on /dev/null when closed, SIGPIPE ignored,
+//! the arguments taken from argv, stdout flushed at the end. What is not kept: the line std
 //! prints on a stack overflow (the kernel still reports the SIGSEGV), and
 //! the main thread's name in a panic's first line (`thread '<unnamed>'`,
 //! not `'main'`; the file, line and message are as before).
