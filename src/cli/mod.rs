@@ -128,8 +128,13 @@ pub fn finish(reply: &Reply, what: &str) -> i32 {
 
 /// The name this process was called under (for messages).
 pub fn program() -> String {
-    std::env::args_os().next().map(|a| called_as(&a)).filter(|n| !n.is_empty()).unwrap_or_else(|| "iocinit".into())
+    CALLED_AS.get().filter(|n| !n.is_empty()).cloned().unwrap_or_else(|| "iocinit".into())
 }
+
+/// argv[0]'s file name, as [`main`] was given it: `std::env::args` is empty
+/// in the static musl build, whose `main` starts without std's runtime
+/// (src/main.rs).
+static CALLED_AS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// The file name of argv[0] (any bytes; shown lossily).
 fn called_as(argv0: &OsStr) -> String {
@@ -175,6 +180,7 @@ fn end_quietly_when_the_reader_goes() {
 /// Entry point: dispatch on argv[0] (and on being PID 1).
 pub fn main(argv: Vec<OsString>) -> i32 {
     let name = argv.first().map(|a| called_as(a)).unwrap_or_default();
+    let _ = CALLED_AS.set(name.clone());
     let rest: Vec<OsString> = argv.into_iter().skip(1).collect();
     // PID 1 is the supervisor whatever its name and arguments: the kernel
     // passes it the words of its command line, and PID 1 exiting panics
