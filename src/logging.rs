@@ -6,18 +6,19 @@
 //! The console never blocks PID 1: a serial console stopped by XOFF (Ctrl-S)
 //! or a stdout nobody reads would otherwise park it in write(2), with control
 //! requests unanswered and children unreaped. Console lines (log lines for
-//! stderr, status lines for stdout, in the order they were made) go into one
-//! fixed ring of [`RING_BYTES`] and are written through descriptors of PID
-//! 1's own, opened non-blocking by [`open_console`], as far as the console
-//! takes them; the event loop writes the rest when the console is writable
-//! again ([`console_fd`], [`drain_console`]). When the ring is full, lines
+//! stderr, status lines for stdout, in the order they were made) are
+//! written through descriptors of PID 1's own, opened non-blocking by
+//! [`open_console`], as far as the console takes them; the rest waits in one
+//! fixed ring of [`RING_BYTES`], and the event loop writes it when the
+//! console is writable again ([`console_fd`], [`drain_console`]). When the ring is full, lines
 //! are dropped and counted, and a line saying how many follows as soon as
 //! there is room. fds 0-2 themselves stay as they are (blocking): children
 //! and the emergency shell inherit them, and a shell on a non-blocking
 //! terminal breaks.
 //!
-//! A line goes straight to the console when nothing waits before it: the
-//! ring holds only what a slow console has not taken yet. Its memory is an
+//! A line goes straight to the console when nothing waits before it (else
+//! behind what waits): the ring holds only what a slow console has not
+//! taken yet. Its memory is an
 //! anonymous mapping of its own made once by [`init`], resident only while
 //! something waits in it (its pages go back when it runs empty), and not a
 //! static: in the middle of `.bss` its 32 KB kept the statics around it
