@@ -6,18 +6,26 @@
 //! The console never blocks PID 1: a serial console stopped by XOFF (Ctrl-S)
 //! or a stdout nobody reads would otherwise park it in write(2), with control
 //! requests unanswered and children unreaped. Console lines (log lines for
-//! stderr, status lines for stdout, in the order they were made) go into one
-//! fixed ring of [`RING_BYTES`] and are written through descriptors of PID
-//! 1's own, opened non-blocking by [`open_console`], as far as the console
-//! takes them; the event loop writes the rest when the console is writable
-//! again ([`console_fd`], [`drain_console`]). When the ring is full, lines
+//! stderr, status lines for stdout, in the order they were made) are
+//! written through descriptors of PID 1's own, opened non-blocking by
+//! [`open_console`], as far as the console takes them; the rest waits in one
+//! fixed ring of [`RING_BYTES`], and the event loop writes it when the
+//! console is writable again ([`console_fd`], [`drain_console`]). When the ring is full, lines
 //! are dropped and counted, and a line saying how many follows as soon as
 //! there is room. fds 0-2 themselves stay as they are (blocking): children
 //! and the emergency shell inherit them, and a shell on a non-blocking
 //! terminal breaks.
 //!
+//! A line goes straight to the console when nothing waits before it (else
+//! behind what waits): the ring holds only what a slow console has not
+//! taken yet. Its memory is an
+//! anonymous mapping of its own made once by [`init`], resident only while
+//! something waits in it (its pages go back when it runs empty), and not a
+//! static: in the middle of `.bss` its 32 KB kept the statics around it
+//! apart, one page more of PID 1's memory for its whole life.
+//!
 //! Allocation-free: each line is formatted into a fixed stack buffer (long
-//! lines are cut); the ring is static.
+//! lines are cut); the ring's memory is mapped once, before the first line.
 
 use core::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -37,7 +45,7 @@ pub const POWER_FLUSH_MS: u64 = 2_000;
 static KMSG_FD: AtomicI32 = AtomicI32::new(-1);
 static FILE_FD: AtomicI32 = AtomicI32::new(-1);
 static DEBUG: AtomicBool = AtomicBool::new(false);
-static CONSOLE: Mutex<Console> = Mutex::new(Console { ring: Ring::new(), outputs: [Output::Inherited, Output::Inherited] });
+static CONSOLE: Mutex<Console> = Mutex::new(Console { ring: Ring::new(RingMemory(None)), outputs: [Output::Inherited, Output::Inherited] });
 
 /// The two console streams: the index of their [`Output`] and the tag of
 /// their records in the ring.
@@ -78,8 +86,41 @@ enum Written {
 }
 
 struct Console {
-    ring: Ring<RING_BYTES>,
+    ring: Ring<RingMemory>,
     outputs: [Output; 2],
+}
+
+/// The console ring's bytes: none before [`init`] maps them (a line the
+/// console does not take then is dropped and counted).
+struct RingMemory(Option<sys::LazyBuf<RING_BYTES>>);
+
+// SAFETY: the mapping is owned by the one RingMemory, behind CONSOLE's lock.
+#[allow(unsafe_code)]
+unsafe impl Send for RingMemory {}
+
+impl AsRef<[u8]> for RingMemory {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_deref().map_or(&[], |m| m.as_slice())
+    }
+}
+
+impl AsMut<[u8]> for RingMemory {
+    fn as_mut(&mut self) -> &mut [u8] {
+        self.0.as_deref_mut().map_or(&mut [], |m| m.as_mut_slice())
+    }
+}
+
+impl Ring<RingMemory> {
+    /// Once the ring has run empty, the pages its records took go back to
+    /// the kernel: a console that was slow once (a serial line at boot)
+    /// does not leave them resident for PID 1's whole life.
+    fn release_when_empty(&mut self) {
+        if self.used == 0 && std::mem::take(&mut self.written) {
+            if let Some(memory) = &mut self.buf.0 {
+                memory.release();
+            }
+        }
+    }
 }
 
 impl Console {
@@ -87,6 +128,27 @@ impl Console {
     fn drain(&mut self) {
         let outputs = &self.outputs;
         self.ring.drain(|stream, bytes| write_output(outputs, stream, bytes));
+        self.ring.release_when_empty();
+    }
+
+    /// Writes `line` at once when nothing waits before it; what the console
+    /// does not take waits in the ring.
+    fn write_or_queue(&mut self, stream: u8, mut line: &[u8]) {
+        if line.is_empty() {
+            return;
+        }
+        if self.ring.is_idle() {
+            match write_output(&self.outputs, stream, line) {
+                Written::Bytes(n) => line = &line[n.min(line.len())..],
+                Written::Blocked => {}
+                Written::Failed => return,
+            }
+            if line.is_empty() {
+                return;
+            }
+        }
+        self.ring.push(stream, line);
+        self.drain();
     }
 
     /// The descriptor to poll for POLLOUT while output waits.
@@ -121,11 +183,9 @@ fn console() -> MutexGuard<'static, Console> {
     CONSOLE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Queues a console line and writes what the console takes now.
+/// Writes a console line, or what the console does not take now later.
 fn to_console(stream: u8, line: &[u8]) {
-    let mut c = console();
-    c.ring.push(stream, line);
-    c.drain();
+    console().write_or_queue(stream, line);
 }
 
 /// Gives PID 1 console descriptors of its own that never block: the files
@@ -325,8 +385,10 @@ struct Logger;
 
 static LOGGER: Logger = Logger;
 
-/// Installs the logger (console only until [`open_kmsg`]/[`open_file`]).
+/// Installs the logger (console only until [`open_kmsg`]/[`open_file`])
+/// and maps the console ring's memory.
 pub fn init(debug: bool) {
+    console().ring.buf.0.get_or_insert_with(sys::LazyBuf::new);
     DEBUG.store(debug, Ordering::Relaxed);
     let _ = log::set_logger(&LOGGER);
     log::set_max_level(if debug { log::LevelFilter::Debug } else { log::LevelFilter::Info });
@@ -335,36 +397,50 @@ pub fn init(debug: bool) {
 /// Each record: its stream, its length (u16, little-endian), its bytes.
 const HEADER: usize = 3;
 
-/// A fixed ring of console records, oldest first, with a count of what was
-/// dropped because it did not fit.
-struct Ring<const N: usize> {
-    buf: [u8; N],
+/// A fixed ring of console records in `buf`, oldest first, with a count of
+/// what was dropped because it did not fit.
+struct Ring<B> {
+    buf: B,
     /// Where the oldest record starts.
     start: usize,
     used: usize,
     dropped_lines: u64,
     dropped_bytes: u64,
+    /// Written since it last ran empty.
+    written: bool,
 }
 
-impl<const N: usize> Ring<N> {
-    const fn new() -> Self {
-        Ring { buf: [0; N], start: 0, used: 0, dropped_lines: 0, dropped_bytes: 0 }
+impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
+    const fn new(buf: B) -> Self {
+        Ring { buf, start: 0, used: 0, dropped_lines: 0, dropped_bytes: 0, written: false }
+    }
+
+    fn capacity(&self) -> usize {
+        self.buf.as_ref().len()
+    }
+
+    /// Nothing waits: no record, no notice of dropped ones.
+    fn is_idle(&self) -> bool {
+        self.used == 0 && self.dropped_lines == 0
     }
 
     fn head_stream(&self) -> Option<u8> {
-        (self.used > 0).then(|| self.buf[self.start])
+        (self.used > 0).then(|| self.buf.as_ref()[self.start])
     }
 
     fn room_for(&self, len: usize) -> bool {
-        HEADER + len <= N - self.used
+        HEADER + len <= self.capacity() - self.used
     }
 
     fn copy_in(&mut self, bytes: &[u8]) {
-        let at = (self.start + self.used) % N;
-        let first = bytes.len().min(N - at);
-        self.buf[at..at + first].copy_from_slice(&bytes[..first]);
-        self.buf[..bytes.len() - first].copy_from_slice(&bytes[first..]);
+        let n = self.capacity();
+        let at = (self.start + self.used) % n;
+        let first = bytes.len().min(n - at);
+        let buf = self.buf.as_mut();
+        buf[at..at + first].copy_from_slice(&bytes[..first]);
+        buf[..bytes.len() - first].copy_from_slice(&bytes[first..]);
         self.used += bytes.len();
+        self.written = true;
     }
 
     fn append(&mut self, stream: u8, line: &[u8]) {
@@ -377,7 +453,7 @@ impl<const N: usize> Ring<N> {
     /// Queues `line` for `stream`, or drops and counts it when the ring is
     /// full. The notice of earlier drops goes first, once there is room.
     fn push(&mut self, stream: u8, line: &[u8]) {
-        let line = &line[..line.len().min(usize::from(u16::MAX)).min(N - HEADER)];
+        let line = &line[..line.len().min(usize::from(u16::MAX)).min(self.capacity().saturating_sub(HEADER))];
         if line.is_empty() {
             return;
         }
@@ -413,7 +489,7 @@ impl<const N: usize> Ring<N> {
     }
 
     fn at(&self, k: usize) -> u8 {
-        self.buf[(self.start + k) % N]
+        self.buf.as_ref()[(self.start + k) % self.capacity()]
     }
 
     /// Writes records, oldest first, while `write(stream, bytes)` takes them;
@@ -435,9 +511,10 @@ impl<const N: usize> Ring<N> {
             }
             let stream = self.at(0);
             let len = usize::from(u16::from_le_bytes([self.at(1), self.at(2)]));
-            let from = (self.start + HEADER) % N;
-            let contiguous = len.min(N - from);
-            let taken = match write(stream, &self.buf[from..from + contiguous]) {
+            let n = self.capacity();
+            let from = (self.start + HEADER) % n;
+            let contiguous = len.min(n - from);
+            let taken = match write(stream, &self.buf.as_ref()[from..from + contiguous]) {
                 Written::Bytes(n) => n.min(contiguous),
                 Written::Blocked => return,
                 Written::Failed => len,
@@ -449,15 +526,16 @@ impl<const N: usize> Ring<N> {
     /// `taken` bytes of the oldest record (`len` long) are gone; a partly
     /// written record keeps its header just before what is left.
     fn consume(&mut self, stream: u8, len: usize, taken: usize) {
+        let n = self.capacity();
         if taken >= len {
-            self.start = (self.start + HEADER + len) % N;
+            self.start = (self.start + HEADER + len) % n;
             self.used -= HEADER + len;
         } else {
-            self.start = (self.start + taken) % N;
+            self.start = (self.start + taken) % n;
             self.used -= taken;
             let [lo, hi] = ((len - taken) as u16).to_le_bytes();
             for (k, b) in [stream, lo, hi].into_iter().enumerate() {
-                self.buf[(self.start + k) % N] = b;
+                self.buf.as_mut()[(self.start + k) % n] = b;
             }
         }
         if self.used == 0 {
@@ -469,6 +547,7 @@ impl<const N: usize> Ring<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsRawFd;
 
     #[test]
     fn control_characters_in_a_message_are_escaped() {
@@ -503,7 +582,7 @@ mod tests {
 
     #[test]
     fn records_come_out_whole_and_in_order_across_partial_writes_and_the_wrap() {
-        let mut ring = Ring::<64>::new();
+        let mut ring = Ring::new([0u8; 64]);
         let mut console = Fake { out: Vec::new(), chunk: 5, budget: 0 };
         let mut expected = Vec::new();
         for round in 0..40u8 {
@@ -522,7 +601,7 @@ mod tests {
 
     #[test]
     fn a_full_ring_drops_and_counts_then_says_so() {
-        let mut ring = Ring::<160>::new();
+        let mut ring = Ring::new([0u8; 160]);
         for k in 0..20 {
             ring.push(STATUS, format!("status {k:02}\n").as_bytes());
         }
@@ -550,7 +629,7 @@ mod tests {
 
     #[test]
     fn a_console_that_fails_loses_its_output_without_spinning() {
-        let mut ring = Ring::<256>::new();
+        let mut ring = Ring::new([0u8; 256]);
         ring.push(LOG, b"one\n");
         ring.push(STATUS, b"two\n");
         let mut calls = 0;
@@ -561,9 +640,53 @@ mod tests {
         assert_eq!((calls, ring.used), (2, 0));
     }
 
+    /// Resident pages of the console ring's memory.
+    #[allow(unsafe_code)]
+    fn resident_pages(memory: &RingMemory) -> usize {
+        const PAGE: usize = 4096;
+        let mut resident = [0u8; RING_BYTES / PAGE];
+        let bytes = memory.as_ref();
+        // SAFETY: mincore of the ring's own page-aligned mapping, one byte
+        // of the vector a page.
+        assert_eq!(unsafe { libc::mincore(bytes.as_ptr() as *mut libc::c_void, bytes.len(), resident.as_mut_ptr()) }, 0);
+        resident.iter().filter(|&&r| r & 1 != 0).count()
+    }
+
+    #[test]
+    fn the_ring_holds_only_what_the_console_did_not_take_and_only_while_it_waits() {
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let own = || Output::Own(sys::Fd(nix::unistd::dup(write.as_raw_fd()).unwrap()));
+        let mut console = Console { ring: Ring::new(RingMemory(Some(sys::LazyBuf::new()))), outputs: [own(), own()] };
+        assert!(matches!(&console.ring.buf.0, Some(sys::LazyBuf::Mapped(_))), "the ring is a mapping of its own");
+        let mut out = vec![0u8; 1 << 20];
+        let mut read_all = || nix::unistd::read(read.as_raw_fd(), &mut out).map(|n| out[..n].to_vec()).unwrap_or_default();
+        // A console that takes the line: straight there, the ring untouched.
+        console.write_or_queue(STATUS, b"hello\n");
+        assert_eq!(read_all(), b"hello\n");
+        assert!(!console.ring.written);
+        assert_eq!(resident_pages(&console.ring.buf), 0);
+        // A full pipe: what it does not take waits in the ring, resident.
+        let line = [b'x'; 1000];
+        while sys::write_some(write.as_raw_fd(), &line).is_ok() {}
+        for _ in 0..8 {
+            console.write_or_queue(LOG, &line);
+        }
+        assert_eq!(console.ring.used, 8 * (HEADER + line.len()));
+        assert!(resident_pages(&console.ring.buf) >= 2);
+        // The console takes it all: the ring's pages go back.
+        while !console.ring.is_idle() {
+            read_all();
+            console.drain();
+        }
+        assert_eq!(resident_pages(&console.ring.buf), 0);
+        console.write_or_queue(STATUS, b"again\n");
+        assert!(read_all().ends_with(b"again\n"));
+        assert_eq!(resident_pages(&console.ring.buf), 0);
+    }
+
     #[test]
     fn a_line_longer_than_the_ring_is_cut() {
-        let mut ring = Ring::<32>::new();
+        let mut ring = Ring::new([0u8; 32]);
         ring.push(LOG, &[b'x'; 100]);
         assert_eq!(ring.used, 32);
         let mut console = Fake { out: Vec::new(), chunk: usize::MAX, budget: usize::MAX };

@@ -148,18 +148,36 @@ pub fn parse_args(args: Vec<OsString>) -> Args {
 }
 
 pub fn main(args: Vec<OsString>, strictness: Strictness) -> i32 {
+    let opts = match options(args, strictness) {
+        Ok(opts) => opts,
+        Err(code) => return code,
+    };
+    let code = daemon::run(opts);
+    // `--local` ends here: what the terminal did not take yet, it gets now
+    // (for a bounded time).
+    crate::logging::flush_console(crate::logging::POWER_FLUSH_MS);
+    code
+}
+
+/// The supervisor's options from its arguments (and, on a real boot, the
+/// kernel's command line); `Err` is the exit code of `--help` or of a
+/// usage error. A frame of its own that is gone before the supervisor
+/// runs: PID 1 never returns from [`daemon::run`], and the stack pages the
+/// frames above it touch stay resident for its whole life.
+#[inline(never)]
+fn options(args: Vec<OsString>, strictness: Strictness) -> Result<daemon::Options, i32> {
     let mut a = parse_args(args);
     let is_pid1 = std::process::id() == 1;
     if a.help && !is_pid1 {
         println!("{HELP}");
-        return EXIT_OK;
+        return Err(EXIT_OK);
     }
     if strictness == Strictness::Strict && !a.problems.is_empty() {
         for p in &a.problems {
             eprintln!("iocinit: bad {p}");
         }
         eprintln!("iocinit: see iocinit --help");
-        return EXIT_USAGE;
+        return Err(EXIT_USAGE);
     }
     crate::logging::init(a.debug);
     for p in &a.problems {
@@ -193,7 +211,7 @@ pub fn main(args: Vec<OsString>, strictness: Strictness) -> i32 {
     start.extend(a.startobj);
     let mut skip = kernel.boot.skip;
     skip.extend(a.skipobj);
-    let opts = daemon::Options {
+    Ok(daemon::Options {
         config: a.config.or(kernel.config).unwrap_or_else(|| layout.default_config.clone()),
         ioc_dir: a.ioc_dir,
         strict_epoch: a.strict_epoch,
@@ -201,12 +219,7 @@ pub fn main(args: Vec<OsString>, strictness: Strictness) -> i32 {
         shell_first: kernel.shell,
         resume,
         layout,
-    };
-    let code = daemon::run(opts);
-    // `--local` ends here: what the terminal did not take yet, it gets now
-    // (for a bounded time).
-    crate::logging::flush_console(crate::logging::POWER_FLUSH_MS);
-    code
+    })
 }
 
 #[cfg(test)]

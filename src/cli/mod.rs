@@ -178,6 +178,11 @@ fn end_quietly_when_the_reader_goes() {
 }
 
 /// Entry point: dispatch on argv[0] (and on being PID 1).
+///
+/// PID 1 goes on from here into the supervisor's loop and never comes
+/// back: every stack page this frame touches stays resident for its whole
+/// life. So the other front ends run in a frame of their own
+/// ([`applets`]), and this one holds little more than the arguments.
 pub fn main(argv: Vec<OsString>) -> i32 {
     let name = argv.first().map(|a| called_as(a)).unwrap_or_default();
     let _ = CALLED_AS.set(name.clone());
@@ -188,6 +193,12 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     if std::process::id() == 1 || name == "init" {
         return init::main(rest, init::Strictness::Tolerant);
     }
+    applets(name, rest)
+}
+
+/// Every front end but PID 1's (see [`main`]).
+#[inline(never)]
+fn applets(name: String, rest: Vec<OsString>) -> i32 {
     // The supervisor's own trampoline to a working directory: nothing but
     // chdir and execve (no logging, no configuration).
     if crate::spawn::TRAMPOLINE_NAME.to_str() == Ok(name.as_str()) {

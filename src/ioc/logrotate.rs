@@ -22,17 +22,18 @@ pub const COOLDOWN_MS: u64 = 2_000;
 
 #[derive(Debug, Clone, Copy)]
 struct Watch {
+    /// The console object's index in the engine's table.
+    object: usize,
     /// inotify watch descriptor, or -1.
     wd: i32,
     /// Not watched again before this time (monotonic ms).
     cooldown_until: Option<u64>,
 }
 
-const UNWATCHED: Watch = Watch { wd: -1, cooldown_until: None };
-
 pub struct LogRotator {
     inotify: Option<Fd>,
-    /// One per object of the engine's table (only console objects are used).
+    /// One per console object of the engine's table, in its order (none,
+    /// and no allocation, for a configuration without one).
     watches: Vec<Watch>,
     max_bytes: u64,
     keep: u32,
@@ -52,7 +53,10 @@ impl LogRotator {
         };
         LogRotator {
             inotify,
-            watches: vec![UNWATCHED; engine.objects().len()],
+            watches: (0..engine.plans().len())
+                .filter(|&i| engine.plans()[i].console.is_some())
+                .map(|object| Watch { object, wd: -1, cooldown_until: None })
+                .collect(),
             max_bytes: g.log_max_bytes,
             keep: g.log_keep,
             generation: engine.table_generation(),
@@ -88,9 +92,9 @@ impl LogRotator {
     pub fn sync<O: Os>(&mut self, engine: &Engine<O>) {
         self.follow_reload(engine);
         let Some(fd) = &self.inotify else { return };
-        for (i, w) in self.watches.iter_mut().enumerate() {
-            let Some(console) = engine.plans().get(i).and_then(|p| p.console.as_ref()) else { continue };
-            let running = engine.object(i).state == State::Running;
+        for w in &mut self.watches {
+            let Some(console) = engine.plans().get(w.object).and_then(|p| p.console.as_ref()) else { continue };
+            let running = engine.object(w.object).state == State::Running;
             if running && w.wd < 0 && w.cooldown_until.is_none() {
                 w.wd = sys::inotify_add(fd, &console.log, libc::IN_MODIFY).unwrap_or(-1);
             } else if !running && w.wd >= 0 {
@@ -118,8 +122,9 @@ impl LogRotator {
             if let Some(fd) = &self.inotify {
                 sys::inotify_remove(fd, self.watches[i].wd);
             }
-            self.watches[i] = Watch { wd: -1, cooldown_until: Some(now + COOLDOWN_MS) };
-            self.check(engine, i);
+            self.watches[i].wd = -1;
+            self.watches[i].cooldown_until = Some(now + COOLDOWN_MS);
+            self.check(engine, self.watches[i].object);
         }
     }
 
@@ -130,7 +135,7 @@ impl LogRotator {
         for i in 0..self.watches.len() {
             if self.watches[i].cooldown_until.is_some_and(|t| t <= now) {
                 self.watches[i].cooldown_until = None;
-                self.check(engine, i);
+                self.check(engine, self.watches[i].object);
             }
         }
         self.sync(engine);
@@ -191,28 +196,49 @@ pub fn rotate(log: &core::ffi::CStr, keep: u32, uid: u32, gid: u32) -> Result<()
 mod tests {
     use super::*;
 
+    /// The engine with objects `ids`, those named `ioc*` with a console.
+    fn engine_config(ids: &[&str]) -> (crate::config::Config, Vec<crate::engine::plan::ObjectPlan>) {
+        use crate::config::{Config, Console, Object};
+        let console = |id: &str| {
+            id.starts_with("ioc").then(|| {
+                let command = "./st.cmd".into();
+                Box::new(Console { name: id.into(), user: None, group: None, chdir: None, command, from_ioc_file: true, may_choose_credentials: false, env: Vec::new() })
+            })
+        };
+        let objects = ids.iter().map(|id| Object { id: (*id).into(), start: Some("/bin/true".into()), console: console(id), ..Default::default() }).collect();
+        let config = Config { objects, ..Default::default() };
+        let (plans, _) = crate::engine::plan::build(&config, &crate::layout::Layout::system());
+        (config, plans)
+    }
+
     #[test]
     fn a_reload_by_anyone_starts_the_per_object_table_over() {
-        use crate::config::{Config, Object};
         use crate::engine::os::RealOs;
-        use crate::layout::Layout;
-        let load = |ids: &[&str]| {
-            let config = Config {
-                objects: ids.iter().map(|id| Object { id: (*id).into(), ..Default::default() }).collect(),
-                ..Default::default()
-            };
-            let (plans, _) = crate::engine::plan::build(&config, &Layout::system());
-            (config, plans)
-        };
-        let (config, plans) = load(&["a"]);
+        let (config, plans) = engine_config(&["ioc-a"]);
         let mut engine = Engine::new(RealOs::new(), config, plans, None);
         let mut rotator = LogRotator::new(&engine);
         // Nobody tells the rotator: it sees the new table by itself.
-        let (config, plans) = load(&["b", "c", "a"]);
+        let (config, plans) = engine_config(&["ioc-b", "c", "ioc-a"]);
         engine.replace_config(config, plans);
         rotator.sync(&engine);
-        assert_eq!(rotator.watches.len(), 3);
+        assert_eq!(rotator.watches.iter().map(|w| w.object).collect::<Vec<_>>(), [0, 2]);
         assert_eq!(rotator.generation, engine.table_generation());
+    }
+
+    #[test]
+    fn the_table_holds_the_console_objects_only() {
+        use crate::engine::os::RealOs;
+        // 32 services without a console: no table, no allocation (one heap
+        // page of PID 1's: tests/memory/run).
+        let ids: Vec<String> = (0..32).map(|k| format!("s{k}")).collect();
+        let (config, plans) = engine_config(&ids.iter().map(String::as_str).collect::<Vec<_>>());
+        let engine = Engine::new(RealOs::new(), config, plans, None);
+        let rotator = LogRotator::new(&engine);
+        assert_eq!((rotator.watches.len(), rotator.watches.capacity()), (0, 0));
+        let (config, plans) = engine_config(&["s0", "ioc-x", "s1", "ioc-y"]);
+        let engine = Engine::new(RealOs::new(), config, plans, None);
+        let rotator = LogRotator::new(&engine);
+        assert_eq!(rotator.watches.iter().map(|w| w.object).collect::<Vec<_>>(), [1, 3]);
     }
 
     #[test]
