@@ -89,7 +89,7 @@ impl Detail {
 pub fn gather(rows: Vec<IocRow>, detail: Detail) -> Vec<ListEntry> {
     let units = Units::of_this_system();
     let proc = if detail >= Detail::Usage { ProcDir::open().ok() } else { None };
-    let sockets = if detail >= Detail::Sockets { sockdiag::unix_sockets().ok() } else { None };
+    let sockets = if detail >= Detail::Sockets { sockdiag::unix_sockets(sockdiag::Query::CONSOLES).ok() } else { None };
     let consoles = sockets.as_deref().map(ConsoleIndex::new);
     rows.into_iter()
         .map(|row| {
