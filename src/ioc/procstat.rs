@@ -5,13 +5,14 @@
 //! /proc contents are untrusted text (a process names itself, and may exit
 //! while it is read): every parser returns `None`/an error, never panics.
 
+use std::ffi::CStr;
 use std::fs;
 use std::io;
 use std::path::PathBuf;
 
 use nix::unistd::{sysconf, SysconfVar};
 
-use crate::sys::{CPath, Fd};
+use crate::sys::Fd;
 
 fn proc_path(pid: i32, file: &str) -> PathBuf {
     PathBuf::from(format!("/proc/{pid}/{file}"))
@@ -73,9 +74,8 @@ impl ProcDir {
     }
 
     pub fn stat(&self, pid: i32) -> io::Result<ProcStat> {
-        let name = CPath::format(format_args!("{pid}/stat"))
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "pid too long"))?;
-        let file = Fd::open_at(&self.0, name.as_cstr(), libc::O_RDONLY)
+        let mut name = [0; STAT_NAME_MAX];
+        let file = Fd::open_at(&self.0, stat_name(pid, &mut name), libc::O_RDONLY)
             .map_err(io::Error::from_raw_os_error)?;
         let mut buffer = [0; STAT_MAX];
         parse_stat(read_stat(&file, &mut buffer)?).ok_or_else(|| {
@@ -85,6 +85,33 @@ impl ProcDir {
             )
         })
     }
+}
+
+/// Room for `-2147483648/stat` and its NUL.
+const STAT_NAME_MAX: usize = 24;
+
+/// `PID/stat` as a C string written at the end of `buffer`, digit by digit:
+/// `ioc list` names two per IOC, and the formatting machinery (with a
+/// 256-byte path to clear) cost more than the rest of the name's work in
+/// user space.
+fn stat_name(pid: i32, buffer: &mut [u8; STAT_NAME_MAX]) -> &CStr {
+    const SUFFIX: &[u8] = b"/stat\0";
+    let mut start = STAT_NAME_MAX - SUFFIX.len();
+    buffer[start..].copy_from_slice(SUFFIX);
+    let mut rest = pid.unsigned_abs();
+    loop {
+        start -= 1;
+        buffer[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if pid < 0 {
+        start -= 1;
+        buffer[start] = b'-';
+    }
+    CStr::from_bytes_with_nul(&buffer[start..]).unwrap_or(c"")
 }
 
 pub fn stat(pid: i32) -> io::Result<ProcStat> {
@@ -243,6 +270,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_stat_name_reads_as_formatted() {
+        for pid in [i32::MIN, -1, 0, 1, 9, 10, 812, 4_194_304, i32::MAX] {
+            let mut buffer = [0xff; STAT_NAME_MAX];
+            assert_eq!(stat_name(pid, &mut buffer).to_str(), Ok(&*format!("{pid}/stat")));
+        }
+    }
+
+    #[test]
     fn stat_with_parentheses_and_spaces_in_the_name() {
         let text = "4242 (soft Ioc) (x)) S 1 4242 4242 0 -1 4194560 300 0 0 0 \
                     150 50 0 0 20 0 3 0 123456 123456789 812 18446744073709551615 1 1 0";
@@ -274,7 +309,7 @@ mod tests {
         let dir = crate::ioc::ScratchDir::new("procstat");
         let path = dir.join("stat");
         fs::write(&path, "1 (x) S 0").unwrap();
-        let open = || Fd::open(CPath::from_bytes(path.as_os_str().as_encoded_bytes()).unwrap().as_cstr(), libc::O_RDONLY, 0).unwrap();
+        let open = || Fd::open(crate::sys::CPath::from_bytes(path.as_os_str().as_encoded_bytes()).unwrap().as_cstr(), libc::O_RDONLY, 0).unwrap();
         assert_eq!(read_stat(&open(), &mut [0; 4]).unwrap_err().kind(), io::ErrorKind::InvalidData);
         assert_eq!(read_stat(&open(), &mut [0; STAT_MAX]).unwrap(), "1 (x) S 0");
     }

@@ -384,7 +384,8 @@ pub fn parse_proc_net_unix(text: &str) -> HashMap<u32, u32> {
     text.lines()
         .skip(1)
         .filter_map(|line| {
-            let mut fields = line.split_whitespace();
+            // The fields read here are the kernel's hex and decimal numbers.
+            let mut fields = line.split_ascii_whitespace();
             let refcount = u32::from_str_radix(fields.nth(1)?, 16).ok()?;
             let inode = fields.nth(4)?.parse().ok()?;
             Some((inode, refcount))
