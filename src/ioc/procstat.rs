@@ -45,19 +45,41 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let pid = text[..open].trim().parse().ok()?;
     // After ")": state(3) ppid(4) pgrp session tty tpgid flags minflt cminflt
     // majflt cmajflt utime(14) stime(15) cutime cstime priority nice threads
-    // itrealvalue starttime(22) vsize rss(24); numbering as in proc(5). The
-    // fields are asked for in that order, each found by going on from the last.
-    let mut fields = text[close + 1..].split_ascii_whitespace().zip(3..);
-    let mut field = |n: usize| fields.find(|&(_, number)| number == n).map(|(value, _)| value);
+    // itrealvalue starttime(22) vsize rss(24); numbering as in proc(5). Each
+    // field is found by going on from the last (`nth(k)` skips k fields).
+    let mut fields = text[close + 1..].split_ascii_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let utime_ticks = decimal(fields.nth(14 - 5)?)?;
+    let stime_ticks = decimal(fields.next()?)?;
+    let start_ticks = decimal(fields.nth(22 - 16)?)?;
+    let rss_pages = decimal(fields.nth(24 - 23)?)?;
     Some(ProcStat {
-        state: field(3)?.chars().next()?,
-        ppid: field(4)?.parse().ok()?,
-        utime_ticks: field(14)?.parse().ok()?,
-        stime_ticks: field(15)?.parse().ok()?,
-        start_ticks: field(22)?.parse().ok()?,
-        rss_pages: field(24)?.parse().ok()?,
+        state,
+        ppid,
+        utime_ticks,
+        stime_ticks,
+        start_ticks,
+        rss_pages,
         pid,
         comm: text[open + 1..close].to_string(),
+    })
+}
+
+/// `text` as `str::parse::<u64>` reads it (an optional `+`, then decimal
+/// digits, no overflow), a byte at a time: `ioc list` reads four numbers of
+/// each of 200 stat files, and std's parser takes a call per digit.
+fn decimal(text: &str) -> Option<u64> {
+    let digits = text.strip_prefix('+').unwrap_or(text).as_bytes();
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |value, &byte| {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value.checked_mul(10)?.checked_add(u64::from(digit))
     })
 }
 
@@ -268,6 +290,29 @@ pub fn all_pids() -> io::Result<Vec<i32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_decimal_reads_as_std_parses_it() {
+        let samples = ["", "+", "-", "0", "+0", "-0", "007", "12a", " 1", "1 ", "++1", "+-1",
+            "18446744073709551615", "18446744073709551616", "99999999999999999999", "+18446744073709551615"];
+        for text in samples {
+            assert_eq!(decimal(text), text.parse::<u64>().ok(), "{text:?}");
+        }
+        let alphabet = b"0123456789+-/:a ";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let len = (state % 23) as usize;
+            let text: String = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    alphabet[(state % alphabet.len() as u64) as usize] as char
+                })
+                .collect();
+            assert_eq!(decimal(&text), text.parse::<u64>().ok(), "{text:?}");
+        }
+    }
 
     #[test]
     fn a_stat_name_reads_as_formatted() {
