@@ -42,7 +42,7 @@ pub fn client_inodes(sockets: &[UnixSocket], path: &Path) -> Vec<u64> {
 
 /// Every process attached to the console at `path`, by pid.
 pub fn inspect(path: &Path) -> io::Result<Vec<ConsoleClient>> {
-    let clients = client_inodes(&sockdiag::unix_sockets()?, path);
+    let clients = client_inodes(&sockdiag::unix_sockets(sockdiag::Query::CONNECTIONS)?, path);
     let mut found = Vec::new();
     if clients.is_empty() {
         return Ok(found);

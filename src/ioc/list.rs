@@ -89,7 +89,7 @@ impl Detail {
 pub fn gather(rows: Vec<IocRow>, detail: Detail) -> Vec<ListEntry> {
     let units = Units::of_this_system();
     let proc = if detail >= Detail::Usage { ProcDir::open().ok() } else { None };
-    let sockets = if detail >= Detail::Sockets { sockdiag::unix_sockets().ok() } else { None };
+    let sockets = if detail >= Detail::Sockets { sockdiag::unix_sockets(sockdiag::Query::CONSOLES).ok() } else { None };
     let consoles = sockets.as_deref().map(ConsoleIndex::new);
     rows.into_iter()
         .map(|row| {
@@ -350,9 +350,18 @@ impl Column {
             Column::Inode => write_or_na(out, socket.map(|s| s.inode)),
             Column::Perm => write_or_na(out, e.perm.as_deref()),
             Column::Conn => write_or_na(out, e.connections),
-            Column::UdsPath => {
-                let _ = write!(out, "{}", e.row.uds_path.display());
-            }
+            Column::UdsPath => push_path(out, &e.row.uds_path),
+        }
+    }
+}
+
+/// `path` as `Path::display` writes it, without the formatting machinery
+/// for the usual path that is UTF-8.
+fn push_path(out: &mut String, path: &Path) {
+    match path.to_str() {
+        Some(text) => out.push_str(text),
+        None => {
+            let _ = write!(out, "{}", path.display());
         }
     }
 }
@@ -378,6 +387,10 @@ fn columns(verbosity: u8) -> &'static [Column] {
     }
 }
 
+/// Padding for the widest column, pushed as one slice (a space at a time
+/// was a call per space).
+const SPACES: &str = "                    ";
+
 /// One line of the table: each cell written at the end of `out`, then
 /// padded with spaces to its column's width as `{:<width$}` pads (by
 /// characters), all but the last.
@@ -390,7 +403,7 @@ fn push_line(out: &mut String, columns: &[Column], mut cell: impl FnMut(Column, 
         cell(column, out);
         if i + 1 < columns.len() {
             let written = out[start..].chars().count();
-            out.extend(std::iter::repeat_n(' ', column.width().saturating_sub(written)));
+            out.push_str(&SPACES[..column.width().saturating_sub(written)]);
         }
     }
     out.push('\n');
@@ -639,6 +652,13 @@ mod tests {
         assert_eq!((&usage.socket, &usage.perm, usage.connections), (&None, &None, None));
         let plain = &gather(vec![row.clone()], Detail::Rows)[0];
         assert_eq!(plain, &ListEntry { row, cpu_millis: None, mem_bytes: None, socket: None, perm: None, connections: None });
+    }
+
+    #[test]
+    fn every_column_pads_from_the_spaces() {
+        for &column in columns(2) {
+            assert!(column.width() <= SPACES.len(), "{column:?}");
+        }
     }
 
     #[test]

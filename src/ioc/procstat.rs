@@ -5,13 +5,14 @@
 //! /proc contents are untrusted text (a process names itself, and may exit
 //! while it is read): every parser returns `None`/an error, never panics.
 
+use std::ffi::CStr;
 use std::fs;
 use std::io;
 use std::path::PathBuf;
 
 use nix::unistd::{sysconf, SysconfVar};
 
-use crate::sys::{CPath, Fd};
+use crate::sys::Fd;
 
 fn proc_path(pid: i32, file: &str) -> PathBuf {
     PathBuf::from(format!("/proc/{pid}/{file}"))
@@ -44,19 +45,41 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let pid = text[..open].trim().parse().ok()?;
     // After ")": state(3) ppid(4) pgrp session tty tpgid flags minflt cminflt
     // majflt cmajflt utime(14) stime(15) cutime cstime priority nice threads
-    // itrealvalue starttime(22) vsize rss(24); numbering as in proc(5). The
-    // fields are asked for in that order, each found by going on from the last.
-    let mut fields = text[close + 1..].split_ascii_whitespace().zip(3..);
-    let mut field = |n: usize| fields.find(|&(_, number)| number == n).map(|(value, _)| value);
+    // itrealvalue starttime(22) vsize rss(24); numbering as in proc(5). Each
+    // field is found by going on from the last (`nth(k)` skips k fields).
+    let mut fields = text[close + 1..].split_ascii_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let utime_ticks = decimal(fields.nth(14 - 5)?)?;
+    let stime_ticks = decimal(fields.next()?)?;
+    let start_ticks = decimal(fields.nth(22 - 16)?)?;
+    let rss_pages = decimal(fields.nth(24 - 23)?)?;
     Some(ProcStat {
-        state: field(3)?.chars().next()?,
-        ppid: field(4)?.parse().ok()?,
-        utime_ticks: field(14)?.parse().ok()?,
-        stime_ticks: field(15)?.parse().ok()?,
-        start_ticks: field(22)?.parse().ok()?,
-        rss_pages: field(24)?.parse().ok()?,
+        state,
+        ppid,
+        utime_ticks,
+        stime_ticks,
+        start_ticks,
+        rss_pages,
         pid,
         comm: text[open + 1..close].to_string(),
+    })
+}
+
+/// `text` as `str::parse::<u64>` reads it (an optional `+`, then decimal
+/// digits, no overflow), a byte at a time: `ioc list` reads four numbers of
+/// each of 200 stat files, and std's parser takes a call per digit.
+fn decimal(text: &str) -> Option<u64> {
+    let digits = text.strip_prefix('+').unwrap_or(text).as_bytes();
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |value, &byte| {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value.checked_mul(10)?.checked_add(u64::from(digit))
     })
 }
 
@@ -73,9 +96,8 @@ impl ProcDir {
     }
 
     pub fn stat(&self, pid: i32) -> io::Result<ProcStat> {
-        let name = CPath::format(format_args!("{pid}/stat"))
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "pid too long"))?;
-        let file = Fd::open_at(&self.0, name.as_cstr(), libc::O_RDONLY)
+        let mut name = [0; STAT_NAME_MAX];
+        let file = Fd::open_at(&self.0, stat_name(pid, &mut name), libc::O_RDONLY)
             .map_err(io::Error::from_raw_os_error)?;
         let mut buffer = [0; STAT_MAX];
         parse_stat(read_stat(&file, &mut buffer)?).ok_or_else(|| {
@@ -85,6 +107,33 @@ impl ProcDir {
             )
         })
     }
+}
+
+/// Room for `-2147483648/stat` and its NUL.
+const STAT_NAME_MAX: usize = 24;
+
+/// `PID/stat` as a C string written at the end of `buffer`, digit by digit:
+/// `ioc list` names two per IOC, and the formatting machinery (with a
+/// 256-byte path to clear) cost more than the rest of the name's work in
+/// user space.
+fn stat_name(pid: i32, buffer: &mut [u8; STAT_NAME_MAX]) -> &CStr {
+    const SUFFIX: &[u8] = b"/stat\0";
+    let mut start = STAT_NAME_MAX - SUFFIX.len();
+    buffer[start..].copy_from_slice(SUFFIX);
+    let mut rest = pid.unsigned_abs();
+    loop {
+        start -= 1;
+        buffer[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if pid < 0 {
+        start -= 1;
+        buffer[start] = b'-';
+    }
+    CStr::from_bytes_with_nul(&buffer[start..]).unwrap_or(c"")
 }
 
 pub fn stat(pid: i32) -> io::Result<ProcStat> {
@@ -243,6 +292,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_decimal_reads_as_std_parses_it() {
+        let samples = ["", "+", "-", "0", "+0", "-0", "007", "12a", " 1", "1 ", "++1", "+-1",
+            "18446744073709551615", "18446744073709551616", "99999999999999999999", "+18446744073709551615"];
+        for text in samples {
+            assert_eq!(decimal(text), text.parse::<u64>().ok(), "{text:?}");
+        }
+        let alphabet = b"0123456789+-/:a ";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let len = (state % 23) as usize;
+            let text: String = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    alphabet[(state % alphabet.len() as u64) as usize] as char
+                })
+                .collect();
+            assert_eq!(decimal(&text), text.parse::<u64>().ok(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_stat_name_reads_as_formatted() {
+        for pid in [i32::MIN, -1, 0, 1, 9, 10, 812, 4_194_304, i32::MAX] {
+            let mut buffer = [0xff; STAT_NAME_MAX];
+            assert_eq!(stat_name(pid, &mut buffer).to_str(), Ok(&*format!("{pid}/stat")));
+        }
+    }
+
+    #[test]
     fn stat_with_parentheses_and_spaces_in_the_name() {
         let text = "4242 (soft Ioc) (x)) S 1 4242 4242 0 -1 4194560 300 0 0 0 \
                     150 50 0 0 20 0 3 0 123456 123456789 812 18446744073709551615 1 1 0";
@@ -274,7 +354,7 @@ mod tests {
         let dir = crate::ioc::ScratchDir::new("procstat");
         let path = dir.join("stat");
         fs::write(&path, "1 (x) S 0").unwrap();
-        let open = || Fd::open(CPath::from_bytes(path.as_os_str().as_encoded_bytes()).unwrap().as_cstr(), libc::O_RDONLY, 0).unwrap();
+        let open = || Fd::open(crate::sys::CPath::from_bytes(path.as_os_str().as_encoded_bytes()).unwrap().as_cstr(), libc::O_RDONLY, 0).unwrap();
         assert_eq!(read_stat(&open(), &mut [0; 4]).unwrap_err().kind(), io::ErrorKind::InvalidData);
         assert_eq!(read_stat(&open(), &mut [0; STAT_MAX]).unwrap(), "1 (x) S 0");
     }

@@ -1,6 +1,8 @@
 //! UNIX domain sockets of this network namespace, read from the kernel the way
 //! `ss -x` does (NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY for AF_UNIX), plus the
-//! reference count that only `/proc/net/unix` shows. No `ss`, no `lsof`.
+//! reference count that only `/proc/net/unix` shows. No `ss`, no `lsof`. A
+//! caller asks only for the sockets and facts it uses ([`Query`]): the kernel
+//! fills in no more.
 //!
 //! Everything the kernel sends is parsed with bounds checks: a short or odd
 //! message is skipped or ends the dump with an error, never a panic.
@@ -25,14 +27,44 @@ const SOCK_DIAG_BY_FAMILY: u16 = 20;
 const UDIAG_SHOW_NAME: u32 = 0x01;
 const UDIAG_SHOW_VFS: u32 = 0x02;
 const UDIAG_SHOW_PEER: u32 = 0x04;
-const UDIAG_SHOW_ICONS: u32 = 0x08;
 const UDIAG_SHOW_RQLEN: u32 = 0x10;
 
 const UNIX_DIAG_NAME: u16 = 0;
 const UNIX_DIAG_VFS: u16 = 1;
 const UNIX_DIAG_PEER: u16 = 2;
-const UNIX_DIAG_ICONS: u16 = 3;
 const UNIX_DIAG_RQLEN: u16 = 4;
+
+// The kernel's socket states (the TCP numbers) as bits of a dump's state mask.
+const ESTABLISHED: u32 = 1 << 1;
+const LISTEN: u32 = 1 << 10;
+
+/// What a dump asks the kernel for: the states of the sockets it lists, the
+/// attributes of each, and whether the reference counts of /proc/net/unix are
+/// read too. Whatever is not asked for stays `None` in [`UnixSocket`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Query {
+    states: u32,
+    show: u32,
+    refcounts: bool,
+}
+
+impl Query {
+    /// What `ioc list` shows of its consoles: listeners and established
+    /// sockets (the accepted connections) with their name, the socket
+    /// file's inode and the queue lengths, and the reference counts.
+    pub const CONSOLES: Query = Query {
+        states: LISTEN | ESTABLISHED,
+        show: UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_RQLEN,
+        refcounts: true,
+    };
+    /// What `ioc inspect` follows: established sockets with their name and
+    /// the inode of their peer.
+    pub const CONNECTIONS: Query = Query {
+        states: ESTABLISHED,
+        show: UDIAG_SHOW_NAME | UDIAG_SHOW_PEER,
+        refcounts: false,
+    };
+}
 
 /// `struct unix_diag_msg`: family, type, state, pad, inode, cookie[2].
 const UNIX_DIAG_MSG_LEN: usize = 16;
@@ -115,25 +147,27 @@ pub struct UnixSocket {
     pub rqueue: Option<u32>,
     /// Send queue; for a listener its backlog limit.
     pub wqueue: Option<u32>,
-    /// Inodes of connections waiting for accept (listeners only).
-    pub pending: Vec<u32>,
     /// References to the socket (`/proc/net/unix` RefCount); absent when that
     /// file does not list the inode.
     pub refcount: Option<u32>,
 }
 
-/// Every UNIX socket of this network namespace, with reference counts from
-/// `/proc/net/unix` where it has them. Kernels without UNIX sock_diag (it is
-/// a module, `unix_diag`, in many distribution kernels) get what
-/// `/proc/net/unix` alone tells: no queue lengths, no peers.
-pub fn unix_sockets() -> io::Result<Vec<UnixSocket>> {
-    let mut sockets = match dump_from_kernel() {
+/// The UNIX sockets of this network namespace in the states `query` names,
+/// with what it asks for, reference counts from `/proc/net/unix` where it
+/// has them. Kernels without UNIX sock_diag (it is a module, `unix_diag`, in
+/// many distribution kernels) get what `/proc/net/unix` alone tells, of
+/// every socket: no queue lengths, no peers.
+pub fn unix_sockets(query: Query) -> io::Result<Vec<UnixSocket>> {
+    let mut sockets = match dump_from_kernel(query) {
         Ok(s) => s,
         Err(diag) => match read_proc_net_unix() {
             Ok(text) => return Ok(sockets_from_proc_net_unix(&text)),
             Err(_) => return Err(diag),
         },
     };
+    if !query.refcounts {
+        return Ok(sockets);
+    }
     // A missing /proc/net/unix (no /proc mounted) only costs the REF column.
     if let Ok(text) = read_proc_net_unix() {
         let refcounts = parse_proc_net_unix(&text);
@@ -158,7 +192,7 @@ fn read_proc_net_unix() -> io::Result<String> {
     Ok(text)
 }
 
-fn dump_from_kernel() -> io::Result<Vec<UnixSocket>> {
+fn dump_from_kernel(query: Query) -> io::Result<Vec<UnixSocket>> {
     let fd = socket(
         AddressFamily::Netlink,
         SockType::Datagram,
@@ -166,7 +200,7 @@ fn dump_from_kernel() -> io::Result<Vec<UnixSocket>> {
         SockProtocol::NetlinkSockDiag,
     )?;
     const SEQ: u32 = 1;
-    let request = dump_request(SEQ);
+    let request = dump_request(SEQ, query);
     sendto(
         fd.as_raw_fd(),
         &request,
@@ -195,11 +229,9 @@ fn dump_from_kernel() -> io::Result<Vec<UnixSocket>> {
     }
 }
 
-/// `nlmsghdr` + `struct unix_diag_req` asking for every state and the
-/// attributes the list needs.
-fn dump_request(seq: u32) -> Vec<u8> {
-    let show =
-        UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN;
+/// `nlmsghdr` + `struct unix_diag_req` asking for the states and the
+/// attributes of `query`.
+fn dump_request(seq: u32, query: Query) -> Vec<u8> {
     let body_len = 24; // family, protocol, pad(2), states, ino, show, cookie[2]
     let mut msg = Vec::with_capacity(NLMSG_HDR_LEN + body_len);
     msg.extend_from_slice(&((NLMSG_HDR_LEN + body_len) as u32).to_ne_bytes());
@@ -210,9 +242,9 @@ fn dump_request(seq: u32) -> Vec<u8> {
     msg.push(libc::AF_UNIX as u8);
     msg.push(0); // protocol
     msg.extend_from_slice(&0u16.to_ne_bytes());
-    msg.extend_from_slice(&u32::MAX.to_ne_bytes()); // all states
+    msg.extend_from_slice(&query.states.to_ne_bytes());
     msg.extend_from_slice(&0u32.to_ne_bytes()); // any inode
-    msg.extend_from_slice(&show.to_ne_bytes());
+    msg.extend_from_slice(&query.show.to_ne_bytes());
     msg.extend_from_slice(&u32::MAX.to_ne_bytes()); // no cookie
     msg.extend_from_slice(&u32::MAX.to_ne_bytes());
     msg
@@ -304,7 +336,6 @@ fn parse_unix_diag_msg(msg: &[u8]) -> Option<UnixSocket> {
         peer_inode: None,
         rqueue: None,
         wqueue: None,
-        pending: Vec::new(),
         refcount: None,
     };
     let mut at = UNIX_DIAG_MSG_LEN;
@@ -325,9 +356,6 @@ fn parse_unix_diag_msg(msg: &[u8]) -> Option<UnixSocket> {
             UNIX_DIAG_RQLEN => {
                 socket.rqueue = u32_at(value, 0);
                 socket.wqueue = u32_at(value, 4);
-            }
-            UNIX_DIAG_ICONS => {
-                socket.pending = value.chunks_exact(4).filter_map(|c| u32_at(c, 0)).collect();
             }
             _ => {}
         }
@@ -356,7 +384,8 @@ pub fn parse_proc_net_unix(text: &str) -> HashMap<u32, u32> {
     text.lines()
         .skip(1)
         .filter_map(|line| {
-            let mut fields = line.split_whitespace();
+            // The fields read here are the kernel's hex and decimal numbers.
+            let mut fields = line.split_ascii_whitespace();
             let refcount = u32::from_str_radix(fields.nth(1)?, 16).ok()?;
             let inode = fields.nth(4)?.parse().ok()?;
             Some((inode, refcount))
@@ -397,7 +426,6 @@ pub fn sockets_from_proc_net_unix(text: &str) -> Vec<UnixSocket> {
                 peer_inode: None,
                 rqueue: None,
                 wqueue: None,
-                pending: Vec::new(),
                 refcount: Some(refcount),
             })
         })
@@ -469,7 +497,7 @@ mod tests {
                 attr(UNIX_DIAG_NAME, b"/run/procserv/demo/control"),
                 attr(UNIX_DIAG_VFS, &pair(77, 5)),
                 attr(UNIX_DIAG_RQLEN, &pair(1, 5)),
-                attr(UNIX_DIAG_ICONS, &pair(900, 901)),
+                attr(3, &pair(900, 901)), // UNIX_DIAG_ICONS, not asked for: skipped
             ],
         );
         let mut datagram = message(SOCK_DIAG_BY_FAMILY, 7, &listener);
@@ -488,7 +516,6 @@ mod tests {
                 peer_inode: None,
                 rqueue: Some(1),
                 wqueue: Some(5),
-                pending: vec![900, 901],
                 refcount: None,
             }]
         );
@@ -569,7 +596,7 @@ mod tests {
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
         let (_server_side, _) = listener.accept().unwrap();
-        let sockets = unix_sockets().unwrap();
+        let sockets = unix_sockets(Query::CONSOLES).unwrap();
         let name = path.to_str().unwrap();
         let bound: Vec<_> = sockets
             .iter()
@@ -581,13 +608,51 @@ mod tests {
             .expect("listener");
         assert!(listen.vfs_inode.is_some());
         assert!(listen.refcount.is_some());
-        let accepted = bound
+        assert_eq!((listen.rqueue, listen.wqueue.is_some()), (Some(0), true));
+        assert!(bound.iter().any(|s| s.state == SocketState::Established), "accepted socket");
+
+        let sockets = unix_sockets(Query::CONNECTIONS).unwrap();
+        let accepted = sockets
             .iter()
-            .find(|s| s.state == SocketState::Established)
+            .find(|s| s.path.as_deref() == Some(name))
             .expect("accepted socket");
+        assert_eq!(accepted.state, SocketState::Established);
         let peer = accepted.peer_inode.expect("peer inode");
         assert!(sockets
             .iter()
             .any(|s| s.inode == peer && s.peer_inode == Some(accepted.inode)));
+    }
+
+    #[test]
+    fn a_dump_gets_only_the_sockets_and_facts_its_query_asks_for() {
+        let dir = crate::ioc::ScratchDir::new("sockdiag-query");
+        let path = dir.join("control");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let (_server_side, _) = listener.accept().unwrap();
+        let datagram_path = dir.join("datagram");
+        let _datagram = std::os::unix::net::UnixDatagram::bind(&datagram_path).unwrap();
+        let named = |sockets: &[UnixSocket], path: &std::path::Path| -> Vec<UnixSocket> {
+            let name = path.to_str().unwrap();
+            sockets.iter().filter(|s| s.path.as_deref() == Some(name)).cloned().collect()
+        };
+
+        // `ioc list`: listeners and connections, no peers, no unconnected sockets.
+        let consoles = unix_sockets(Query::CONSOLES).unwrap();
+        assert_eq!(named(&consoles, &datagram_path), vec![], "an unconnected socket");
+        let console = named(&consoles, &path);
+        assert_eq!(console.len(), 2, "{console:?}");
+        assert!(console.iter().all(|s| s.peer_inode.is_none()), "{console:?}");
+        assert!(consoles.iter().all(|s| matches!(s.state, SocketState::Listen | SocketState::Established)));
+
+        // `ioc inspect`: connections and their peers, nothing else.
+        let connections = unix_sockets(Query::CONNECTIONS).unwrap();
+        assert_eq!(named(&connections, &datagram_path), vec![]);
+        let console = named(&connections, &path);
+        assert_eq!(console.len(), 1, "the accepted socket only: {console:?}");
+        let accepted = &console[0];
+        assert!(accepted.peer_inode.is_some());
+        assert_eq!((accepted.rqueue, accepted.vfs_inode, accepted.refcount), (None, None, None));
+        assert!(connections.iter().all(|s| s.state == SocketState::Established));
     }
 }
