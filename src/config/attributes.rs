@@ -8,7 +8,7 @@ use super::model::{Color, Globals, Location, Object, Output, ReloadMethod, Statu
 use super::options::{self, OptionId};
 use super::shared::Values;
 use super::process::Setting;
-use super::values::{account_name, digits, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, signal, split_word, words, ValueError};
+use super::values::{account_name, ascii_word_count, digits, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, signal, split_word, words, ValueError};
 
 /// The globals as they are being read, with what the checks need to know
 /// about where each came from.
@@ -359,7 +359,8 @@ fn set<T>(slot: &mut T, value: T) -> Result<(), ValueError> {
 
 /// The runlevels of `value`, each as `keep` keeps it.
 fn runlevel_list<T: AsRef<str>>(value: &str, keep: impl Fn(&str) -> T) -> Result<Vec<T>, ValueError> {
-    let mut list: Vec<T> = Vec::new();
+    // Sized exactly: PID 1 keeps every object's list.
+    let mut list: Vec<T> = Vec::with_capacity(ascii_word_count(value));
     for runlevel in words(value) {
         name(runlevel, "a runlevel name")?;
         if list.iter().any(|r| r.as_ref() == runlevel) {
