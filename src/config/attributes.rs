@@ -243,25 +243,31 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
     // Objects.
     Attribute { name: "ObjectID", index: 0, handler: Handler::ObjectId, once: false, extension: false, after_objects: AfterObjects::Allowed },
     object("ObjectDescription", true, |o, v, c| set(&mut o.object.description, c.values.keep(v))),
-    object("ObjectReloadCommand", true, |o, v, c| set(&mut o.object.reload, Some(reload_method(v, c)?))),
-    object("ObjectPrestartCommand", true, |o, v, c| set(&mut o.object.prestart, Some(c.values.keep(v)))),
+    object("ObjectReloadCommand", true, |o, v, c| {
+        let reload = reload_method(v, c)?;
+        set(&mut o.object.rare_mut().reload, Some(reload))
+    }),
+    object("ObjectPrestartCommand", true, |o, v, c| set(&mut o.object.rare_mut().prestart, Some(c.values.keep(v)))),
     object("ObjectStartCommand", true, |o, v, c| set(&mut o.object.start, Some(c.values.keep(v)))),
     object("ObjectStopCommand", true, |o, v, c| set(&mut o.object.stop, stop_method(v, c)?)),
     object("ObjectStartPriority", true, |o, v, c| set(&mut o.object.start_priority, priority(v, c.priorities)?)),
     object("ObjectStopPriority", true, |o, v, c| set(&mut o.object.stop_priority, priority(v, c.priorities)?)),
-    object("ObjectPIDFile", true, |o, v, c| set(&mut o.object.pid_file, Some(c.values.keep_path(v)))),
-    object("ObjectWorkingDirectory", true, |o, v, c| set(&mut o.object.working_directory, Some(c.values.keep_path(v)))),
+    object("ObjectPIDFile", true, |o, v, c| set(&mut o.object.rare_mut().pid_file, Some(c.values.keep_path(v)))),
+    object("ObjectWorkingDirectory", true, |o, v, c| set(&mut o.object.rare_mut().working_directory, Some(c.values.keep_path(v)))),
     object("ObjectUser", true, |o, v, c| {
         account_name(v, "a user")?;
-        set(&mut o.object.user, Some(c.values.keep(v)))
+        set(&mut o.object.rare_mut().user, Some(c.values.keep(v)))
     }),
     object("ObjectGroup", true, |o, v, c| {
         account_name(v, "a group")?;
-        set(&mut o.object.group, Some(c.values.keep(v)))
+        set(&mut o.object.rare_mut().group, Some(c.values.keep(v)))
     }),
-    object("ObjectStdout", true, |o, v, c| set(&mut o.object.stdout, Some(output(v, c.values)))),
-    object("ObjectStderr", true, |o, v, c| set(&mut o.object.stderr, Some(output(v, c.values)))),
-    object("ObjectEnvVar", false, |o, v, c| add_env(&mut o.object.env, v, |v| c.values.keep(v))),
+    object("ObjectStdout", true, |o, v, c| set(&mut o.object.rare_mut().stdout, Some(output(v, c.values)))),
+    object("ObjectStderr", true, |o, v, c| set(&mut o.object.rare_mut().stderr, Some(output(v, c.values)))),
+    object("ObjectEnvVar", false, |o, v, c| {
+        env_assignment(v)?;
+        add_env(&mut o.object.rare_mut().env, v, |v| c.values.keep(v))
+    }),
     object("ObjectEnabled", true, |o, v, c| {
         o.object.enabled_location = Some(c.location);
         set(&mut o.object.enabled, parse_bool(v)?)

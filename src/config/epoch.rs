@@ -237,16 +237,18 @@ impl Parser<'_> {
             object.description = object.id.clone();
         }
         if object.options.procserv {
-            object.console = Some(Box::new(Console {
+            let rare = object.rare();
+            let console = Console {
                 name: object.id.to_string(),
-                user: object.user.as_deref().map(String::from),
-                group: object.group.as_deref().map(String::from),
-                chdir: object.working_directory.as_deref().map(PathBuf::from),
+                user: rare.user.as_deref().map(String::from),
+                group: rare.group.as_deref().map(String::from),
+                chdir: rare.working_directory.as_deref().map(PathBuf::from),
                 command: object.start.as_deref().unwrap_or_default().to_string(),
                 from_ioc_file: false,
                 may_choose_credentials: true,
                 env: Vec::new(),
-            }));
+            };
+            object.console = Some(Box::new(console));
         }
         self.report(findings);
     }

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::diag::Diagnostic;
-use super::model::{Console, Location, Object, Options, SharedPath, SharedStr, StopMethod};
+use super::model::{Console, Location, Object, Options, RareSettings, SharedPath, SharedStr, StopMethod};
 use super::process::{ProcessSettings, Setting};
 use super::shared::texts;
 use super::values::valid_account_name;
@@ -238,9 +238,6 @@ impl IocFile {
             stop: StopMethod::Pid,
             start_priority: globals.start_priority,
             stop_priority: globals.stop_priority,
-            working_directory: self.chdir.as_ref().map(|_| SharedPath(working_directory)),
-            user: self.user.as_ref().map(|_| user),
-            group: self.group.as_ref().map(|_| group),
             enabled: globals.enabled,
             runlevels,
             options: Options { autorestart: true, ..Options::default() },
@@ -255,8 +252,16 @@ impl IocFile {
                 env: self.environment(),
             })),
             process: Some(self.process()).filter(|p| !p.is_empty()).map(Box::new),
-            state_directory: state_directory.map(|_| SharedPath(state_directory_text)),
-            host: host.map(|_| host_text),
+            rare: Some(RareSettings {
+                working_directory: self.chdir.as_ref().map(|_| SharedPath(working_directory)),
+                user: self.user.as_ref().map(|_| user),
+                group: self.group.as_ref().map(|_| group),
+                state_directory: state_directory.map(|_| SharedPath(state_directory_text)),
+                host: host.map(|_| host_text),
+                ..RareSettings::default()
+            })
+            .filter(|rare| *rare != RareSettings::default())
+            .map(Box::new),
             ..Object::default()
         }
     }
@@ -990,8 +995,8 @@ mod tests {
         assert_eq!(process.core_size, Some(crate::config::process::INFINITY));
         assert_eq!((process.nice, process.umask), (Some(-5), Some(0o027)));
         assert_eq!(process.cpus, Some(vec![(0, 0), (2, 3)]));
-        assert_eq!(object.state_directory.as_deref(), Some(Path::new("/var/lib/ioc/vac1")));
-        assert_eq!(object.host.as_deref(), Some("board7"));
+        assert_eq!(object.rare().state_directory.as_deref(), Some(Path::new("/var/lib/ioc/vac1")));
+        assert_eq!(object.rare().host.as_deref(), Some("board7"));
         assert_eq!(file.privileged_setting(), Some(("IOC_RTPRIO", 2)));
         // `ioc install` writes them back as read.
         let written = render(&file);
