@@ -79,11 +79,17 @@ impl ObjectLines {
 
     /// The line `attribute` was first given on.
     pub fn first_line(&self, attribute: &Attribute) -> Option<u32> {
-        self.first_lines.get(attribute.index).copied().filter(|&line| line != 0)
+        self.line_at(attribute.index)
     }
 
     pub fn line_of(&self, attribute: &str) -> Option<u32> {
         self.first_line(find(attribute)?)
+    }
+
+    /// [`Self::line_of`] the attribute at `index` of [`ATTRIBUTES`] (see
+    /// [`index_of`]): no look-up by name.
+    pub fn line_at(&self, index: usize) -> Option<u32> {
+        self.first_lines.get(index).copied().filter(|&line| line != 0)
     }
 
     /// Notes that `option` was set on `line`.
@@ -282,6 +288,20 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
     object_extension("ObjectUmask", |o, v, _| process_setting(o, Setting::Umask, v)),
     object_extension("ObjectCPUs", |o, v, _| process_setting(o, Setting::Cpus, v)),
 ]);
+
+/// The index in [`ATTRIBUTES`] of the attribute named `name`, for a
+/// constant: a question the parser asks of every object is then no look-up
+/// by name, and a misspelt name fails the build.
+pub(crate) const fn index_of(name: &str) -> usize {
+    let mut i = 0;
+    while i < ATTRIBUTES.len() {
+        if options::same(ATTRIBUTES[i].name.as_bytes(), name.as_bytes()) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("no such attribute")
+}
 
 /// The table with each attribute's [`Attribute::index`] set.
 const fn numbered<const N: usize>(mut table: [Attribute; N]) -> [Attribute; N] {

@@ -231,7 +231,8 @@ impl Parser<'_> {
         let Some(object) = self.objects.last_mut() else { return };
         let findings = checks::object(object, &self.lines, self.strict);
         let location = object.location;
-        let runlevels_line = self.lines.line_of("ObjectRunlevels").unwrap_or(location.line);
+        const RUNLEVELS: usize = attributes::index_of("ObjectRunlevels");
+        let runlevels_line = self.lines.line_at(RUNLEVELS).unwrap_or(location.line);
         self.runlevels_named_at.push(Location { line: runlevels_line, ..location });
         if object.description.is_empty() {
             object.description = object.id.clone();

@@ -194,7 +194,8 @@ impl IocFile {
     /// The IOC's own environment, `NAME=value` in the file's order (the
     /// IOC_* keys first): what epics-ioc-runner's EnvironmentFile exports.
     pub fn environment(&self) -> Vec<String> {
-        self.entries().into_iter().map(|(key, value)| format!("{key}={value}")).collect()
+        // Joined, not formatted: every IOC file's load makes these.
+        self.entries().into_iter().map(|(key, value)| [key, "=", value].concat()).collect()
     }
 
     /// Whether the file can be written and read back: every value valid.
