@@ -14,7 +14,8 @@ use iocinit::config::{load_with, LoadOptions, MemFs};
 const MAIN: &str = "/etc/epoch/epoch.conf";
 
 /// `objects` objects of ten lines each (a comment among them), of which an
-/// object keeps one allocation: its runlevel list (its ID, description,
+/// object keeps two allocations: its runlevel list and its rare settings
+/// (`config::RareSettings`: here the reload command; its ID, description,
 /// start command and runlevel are ranges of one shared text).
 fn config(objects: usize) -> MemFs {
     let mut text = String::from("DefaultRunlevel default\n");
@@ -40,7 +41,7 @@ fn allocations_of_a_load(files: &MemFs) -> u64 {
 }
 
 /// What each further object costs, from loads of 1,000 and 2,000 objects
-/// (the difference leaves out what a load costs once): the one allocation
+/// (the difference leaves out what a load costs once): the two allocations
 /// an object keeps, and less than one more for the lists that grow (objects,
 /// the ID index). The loader before this bound made nine, then five and a
 /// bit (a heap string per value kept).
@@ -49,7 +50,7 @@ fn allocations_grow_with_what_objects_keep_not_with_lines() {
     let (small, large) = (config(1_000), config(2_000));
     let (small, large) = (allocations_of_a_load(&small), allocations_of_a_load(&large));
     let per_object = (large - small) as f64 / 1_000.0;
-    assert!(per_object <= 2.0, "{per_object} allocations per object ({small} for 1,000 objects, {large} for 2,000)");
+    assert!(per_object <= 3.0, "{per_object} allocations per object ({small} for 1,000 objects, {large} for 2,000)");
     // And a load does not cost much besides: the files, the lists, the globals.
-    assert!(small <= 2 * 1_000 + 200, "{small} allocations for 1,000 objects");
+    assert!(small <= 3 * 1_000 + 200, "{small} allocations for 1,000 objects");
 }

@@ -36,9 +36,9 @@ fn the_seed_example_block() {
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
     let o = &loaded.config.unwrap().objects[0];
     assert_eq!((o.id.as_str(), o.description.as_str()), ("objectname", "Object Name"));
-    assert_eq!((o.prestart.as_deref(), o.start.as_deref()), (Some("thing"), Some("thingy")));
+    assert_eq!((o.rare().prestart.as_deref(), o.start.as_deref()), (Some("thing"), Some("thingy")));
     assert_eq!(o.stop, StopMethod::Pid);
-    assert_eq!(o.reload, Some(ReloadMethod::Command("stuff".into())));
+    assert_eq!(o.rare().reload, Some(ReloadMethod::Command("stuff".into())));
     assert_eq!((o.start_priority, o.stop_priority), (1, 1));
     assert_eq!(o.runlevels, vec!["turnips"]);
     assert!(o.options.service && o.options.force_shell);
@@ -70,9 +70,9 @@ fn object_description_defaults_to_the_id() {
 
 #[test]
 fn reload_command_or_signal() {
-    assert_eq!(object_a("ObjectStartCommand x\nObjectReloadCommand kill -HUP 1\n").reload, Some(ReloadMethod::Command("kill -HUP 1".into())));
-    assert_eq!(object_a("ObjectStartCommand x\nObjectReloadCommand SIGNAL 1\n").reload, Some(ReloadMethod::Signal(1)));
-    assert_eq!(object_a("ObjectStartCommand x\nObjectReloadCommand=SIGNAL SIGHUP\n").reload, Some(ReloadMethod::Signal(libc::SIGHUP)));
+    assert_eq!(object_a("ObjectStartCommand x\nObjectReloadCommand kill -HUP 1\n").rare().reload, Some(ReloadMethod::Command("kill -HUP 1".into())));
+    assert_eq!(object_a("ObjectStartCommand x\nObjectReloadCommand SIGNAL 1\n").rare().reload, Some(ReloadMethod::Signal(1)));
+    assert_eq!(object_a("ObjectStartCommand x\nObjectReloadCommand=SIGNAL SIGHUP\n").rare().reload, Some(ReloadMethod::Signal(libc::SIGHUP)));
     assert_one_error(&load_a("ObjectStartCommand x\nObjectReloadCommand SIGNAL SIGNOPE\n"), "epoch.conf:5", "expected a signal number");
     assert_one_error(&load_a("ObjectStartCommand x\nObjectReloadCommand SIGNAL\n"), "epoch.conf:5", "expected a signal after SIGNAL");
     assert_one_error(&load_a("ObjectStartCommand x\nObjectReloadCommand SIGNAL 1 2\n"), "epoch.conf:5", "expected one signal");
@@ -81,7 +81,7 @@ fn reload_command_or_signal() {
 #[test]
 fn prestart_and_start_commands_are_kept_as_written() {
     let o = object_a("ObjectPrestartCommand mkdir -p /run/x\nObjectStartCommand=rm -rvf /tmp/* &>/dev/null # not a comment\n");
-    assert_eq!(o.prestart.as_deref(), Some("mkdir -p /run/x"));
+    assert_eq!(o.rare().prestart.as_deref(), Some("mkdir -p /run/x"));
     assert_eq!(o.start.as_deref(), Some("rm -rvf /tmp/* &>/dev/null # not a comment"));
 }
 
@@ -139,18 +139,18 @@ fn paths_users_and_outputs() {
     let o = object_a(
         "ObjectStartCommand x\nObjectPIDFile /run/a.pid\nObjectWorkingDirectory /srv/a\nObjectUser daemon\nObjectGroup=nogroup\nObjectStdout LOG\nObjectStderr /var/log/a.err\n",
     );
-    assert_eq!(o.pid_file.as_deref(), Some(Path::new("/run/a.pid")));
-    assert_eq!(o.working_directory.as_deref(), Some(Path::new("/srv/a")));
-    assert_eq!((o.user.as_deref(), o.group.as_deref()), (Some("daemon"), Some("nogroup")));
-    assert_eq!(o.stdout, Some(Output::Log));
-    assert_eq!(o.stderr, Some(Output::File("/var/log/a.err".into())));
+    assert_eq!(o.rare().pid_file.as_deref(), Some(Path::new("/run/a.pid")));
+    assert_eq!(o.rare().working_directory.as_deref(), Some(Path::new("/srv/a")));
+    assert_eq!((o.rare().user.as_deref(), o.rare().group.as_deref()), (Some("daemon"), Some("nogroup")));
+    assert_eq!(o.rare().stdout, Some(Output::Log));
+    assert_eq!(o.rare().stderr, Some(Output::File("/var/log/a.err".into())));
     assert_one_error(&load_a("ObjectStartCommand x\nObjectUser a:b\n"), "epoch.conf:5", "ObjectUser: expected a user name");
     assert_one_error(&load_a("ObjectStartCommand x\nObjectGroup two words\n"), "epoch.conf:5", "ObjectGroup: expected a group name");
 }
 
 #[test]
 fn object_env_var() {
-    assert_eq!(object_a("ObjectStartCommand x\nObjectEnvVar A=1 2\nObjectEnvVar=B=\n").env, vec!["A=1 2", "B="]);
+    assert_eq!(object_a("ObjectStartCommand x\nObjectEnvVar A=1 2\nObjectEnvVar=B=\n").rare().env, vec!["A=1 2", "B="]);
     assert_one_error(&load_a("ObjectStartCommand x\nObjectEnvVar A\n"), "epoch.conf:5", "ObjectEnvVar: expected NAME=value");
     assert_one_error(&load_a("ObjectStartCommand x\nObjectEnvVar A=1\nObjectEnvVar A=2\n"), "epoch.conf:6", "variable A is set twice");
 }

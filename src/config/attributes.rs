@@ -8,7 +8,7 @@ use super::model::{Color, Globals, Location, Object, Output, ReloadMethod, Statu
 use super::options::{self, OptionId};
 use super::shared::Values;
 use super::process::Setting;
-use super::values::{account_name, digits, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, signal, split_word, words, ValueError};
+use super::values::{account_name, ascii_word_count, digits, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, signal, split_word, words, ValueError};
 
 /// The globals as they are being read, with what the checks need to know
 /// about where each came from.
@@ -79,11 +79,17 @@ impl ObjectLines {
 
     /// The line `attribute` was first given on.
     pub fn first_line(&self, attribute: &Attribute) -> Option<u32> {
-        self.first_lines.get(attribute.index).copied().filter(|&line| line != 0)
+        self.line_at(attribute.index)
     }
 
     pub fn line_of(&self, attribute: &str) -> Option<u32> {
         self.first_line(find(attribute)?)
+    }
+
+    /// [`Self::line_of`] the attribute at `index` of [`ATTRIBUTES`] (see
+    /// [`index_of`]): no look-up by name.
+    pub fn line_at(&self, index: usize) -> Option<u32> {
+        self.first_lines.get(index).copied().filter(|&line| line != 0)
     }
 
     /// Notes that `option` was set on `line`.
@@ -243,25 +249,31 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
     // Objects.
     Attribute { name: "ObjectID", index: 0, handler: Handler::ObjectId, once: false, extension: false, after_objects: AfterObjects::Allowed },
     object("ObjectDescription", true, |o, v, c| set(&mut o.object.description, c.values.keep(v))),
-    object("ObjectReloadCommand", true, |o, v, c| set(&mut o.object.reload, Some(reload_method(v, c)?))),
-    object("ObjectPrestartCommand", true, |o, v, c| set(&mut o.object.prestart, Some(c.values.keep(v)))),
+    object("ObjectReloadCommand", true, |o, v, c| {
+        let reload = reload_method(v, c)?;
+        set(&mut o.object.rare_mut().reload, Some(reload))
+    }),
+    object("ObjectPrestartCommand", true, |o, v, c| set(&mut o.object.rare_mut().prestart, Some(c.values.keep(v)))),
     object("ObjectStartCommand", true, |o, v, c| set(&mut o.object.start, Some(c.values.keep(v)))),
     object("ObjectStopCommand", true, |o, v, c| set(&mut o.object.stop, stop_method(v, c)?)),
     object("ObjectStartPriority", true, |o, v, c| set(&mut o.object.start_priority, priority(v, c.priorities)?)),
     object("ObjectStopPriority", true, |o, v, c| set(&mut o.object.stop_priority, priority(v, c.priorities)?)),
-    object("ObjectPIDFile", true, |o, v, c| set(&mut o.object.pid_file, Some(c.values.keep_path(v)))),
-    object("ObjectWorkingDirectory", true, |o, v, c| set(&mut o.object.working_directory, Some(c.values.keep_path(v)))),
+    object("ObjectPIDFile", true, |o, v, c| set(&mut o.object.rare_mut().pid_file, Some(c.values.keep_path(v)))),
+    object("ObjectWorkingDirectory", true, |o, v, c| set(&mut o.object.rare_mut().working_directory, Some(c.values.keep_path(v)))),
     object("ObjectUser", true, |o, v, c| {
         account_name(v, "a user")?;
-        set(&mut o.object.user, Some(c.values.keep(v)))
+        set(&mut o.object.rare_mut().user, Some(c.values.keep(v)))
     }),
     object("ObjectGroup", true, |o, v, c| {
         account_name(v, "a group")?;
-        set(&mut o.object.group, Some(c.values.keep(v)))
+        set(&mut o.object.rare_mut().group, Some(c.values.keep(v)))
     }),
-    object("ObjectStdout", true, |o, v, c| set(&mut o.object.stdout, Some(output(v, c.values)))),
-    object("ObjectStderr", true, |o, v, c| set(&mut o.object.stderr, Some(output(v, c.values)))),
-    object("ObjectEnvVar", false, |o, v, c| add_env(&mut o.object.env, v, |v| c.values.keep(v))),
+    object("ObjectStdout", true, |o, v, c| set(&mut o.object.rare_mut().stdout, Some(output(v, c.values)))),
+    object("ObjectStderr", true, |o, v, c| set(&mut o.object.rare_mut().stderr, Some(output(v, c.values)))),
+    object("ObjectEnvVar", false, |o, v, c| {
+        env_assignment(v)?;
+        add_env(&mut o.object.rare_mut().env, v, |v| c.values.keep(v))
+    }),
     object("ObjectEnabled", true, |o, v, c| {
         o.object.enabled_location = Some(c.location);
         set(&mut o.object.enabled, parse_bool(v)?)
@@ -276,6 +288,20 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
     object_extension("ObjectUmask", |o, v, _| process_setting(o, Setting::Umask, v)),
     object_extension("ObjectCPUs", |o, v, _| process_setting(o, Setting::Cpus, v)),
 ]);
+
+/// The index in [`ATTRIBUTES`] of the attribute named `name`, for a
+/// constant: a question the parser asks of every object is then no look-up
+/// by name, and a misspelt name fails the build.
+pub(crate) const fn index_of(name: &str) -> usize {
+    let mut i = 0;
+    while i < ATTRIBUTES.len() {
+        if options::same(ATTRIBUTES[i].name.as_bytes(), name.as_bytes()) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("no such attribute")
+}
 
 /// The table with each attribute's [`Attribute::index`] set.
 const fn numbered<const N: usize>(mut table: [Attribute; N]) -> [Attribute; N] {
@@ -359,7 +385,8 @@ fn set<T>(slot: &mut T, value: T) -> Result<(), ValueError> {
 
 /// The runlevels of `value`, each as `keep` keeps it.
 fn runlevel_list<T: AsRef<str>>(value: &str, keep: impl Fn(&str) -> T) -> Result<Vec<T>, ValueError> {
-    let mut list: Vec<T> = Vec::new();
+    // Sized exactly: PID 1 keeps every object's list.
+    let mut list: Vec<T> = Vec::with_capacity(ascii_word_count(value));
     for runlevel in words(value) {
         name(runlevel, "a runlevel name")?;
         if list.iter().any(|r| r.as_ref() == runlevel) {

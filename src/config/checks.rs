@@ -127,7 +127,7 @@ pub(crate) fn object(o: &Object, lines: &ObjectLines, strict: bool) -> Vec<Findi
         for &(option, line) in lines.option_lines.iter().filter(|(n, _)| !KEPT_BY_PIVOT_EXEC.contains(n)) {
             f.warning(line, format!("option {} has no effect on {kind} object {id}", options::name(option)));
         }
-        if o.pid_file.is_some() {
+        if o.rare().pid_file.is_some() {
             f.warning(line_of("ObjectPIDFile"), format!("ObjectPIDFile has no effect on {kind} object {id}"));
         }
     }
@@ -140,7 +140,7 @@ pub(crate) fn object(o: &Object, lines: &ObjectLines, strict: bool) -> Vec<Findi
         }
     }
 
-    if o.stop == StopMethod::PidFile(None) && o.pid_file.is_none() {
+    if o.stop == StopMethod::PidFile(None) && o.rare().pid_file.is_none() {
         f.error(line_of("ObjectStopCommand"), format!("object {id}: PIDFILE without a path: expected `PIDFILE /path` or an ObjectPIDFile"));
     }
     if options.procserv && !valid_ioc_name(id) {

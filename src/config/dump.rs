@@ -199,11 +199,12 @@ fn output(j: &mut Json, key: &str, value: Option<&Output>) {
 }
 
 fn object(j: &mut Json, config: &Config, o: &Object) {
+    let rare = o.rare();
     j.begin_object();
     j.field_str("id", &o.id).field_str("description", &o.description);
     place(j, config, o.location);
     j.field_bool("enabled", o.enabled);
-    j.key("prestart").opt_string(o.prestart.as_deref());
+    j.key("prestart").opt_string(rare.prestart.as_deref());
     j.key("start").opt_string(o.start.as_deref());
     j.key("stop").begin_object();
     match &o.stop {
@@ -228,7 +229,7 @@ fn object(j: &mut Json, config: &Config, o: &Object) {
     }
     j.end_object();
     j.key("reload");
-    match &o.reload {
+    match &rare.reload {
         Some(ReloadMethod::Command(c)) => {
             j.begin_object().field_str("command", c).end_object();
         }
@@ -240,13 +241,13 @@ fn object(j: &mut Json, config: &Config, o: &Object) {
         }
     }
     j.field_num("start_priority", o.start_priority).field_num("stop_priority", o.stop_priority);
-    opt_path(j, "pid_file", o.pid_file.as_deref());
-    opt_path(j, "working_directory", o.working_directory.as_deref());
-    j.key("user").opt_string(o.user.as_deref());
-    j.key("group").opt_string(o.group.as_deref());
-    output(j, "stdout", o.stdout.as_ref());
-    output(j, "stderr", o.stderr.as_ref());
-    j.field_strings("env", &o.env);
+    opt_path(j, "pid_file", rare.pid_file.as_deref());
+    opt_path(j, "working_directory", rare.working_directory.as_deref());
+    j.key("user").opt_string(rare.user.as_deref());
+    j.key("group").opt_string(rare.group.as_deref());
+    output(j, "stdout", rare.stdout.as_ref());
+    output(j, "stderr", rare.stderr.as_ref());
+    j.field_strings("env", &rare.env);
     j.field_strings("runlevels", &o.runlevels);
     j.key("options");
     options(j, &o.options);
@@ -255,8 +256,8 @@ fn object(j: &mut Json, config: &Config, o: &Object) {
         j.field_str(setting.json_name(), &value.to_string());
     }
     j.end_object();
-    opt_path(j, "state_directory", o.state_directory.as_deref());
-    j.key("host").opt_string(o.host.as_deref());
+    opt_path(j, "state_directory", rare.state_directory.as_deref());
+    j.key("host").opt_string(rare.host.as_deref());
     j.key("console");
     match &o.console {
         Some(c) => {

@@ -231,22 +231,25 @@ impl Parser<'_> {
         let Some(object) = self.objects.last_mut() else { return };
         let findings = checks::object(object, &self.lines, self.strict);
         let location = object.location;
-        let runlevels_line = self.lines.line_of("ObjectRunlevels").unwrap_or(location.line);
+        const RUNLEVELS: usize = attributes::index_of("ObjectRunlevels");
+        let runlevels_line = self.lines.line_at(RUNLEVELS).unwrap_or(location.line);
         self.runlevels_named_at.push(Location { line: runlevels_line, ..location });
         if object.description.is_empty() {
             object.description = object.id.clone();
         }
         if object.options.procserv {
-            object.console = Some(Box::new(Console {
+            let rare = object.rare();
+            let console = Console {
                 name: object.id.to_string(),
-                user: object.user.as_deref().map(String::from),
-                group: object.group.as_deref().map(String::from),
-                chdir: object.working_directory.as_deref().map(PathBuf::from),
+                user: rare.user.as_deref().map(String::from),
+                group: rare.group.as_deref().map(String::from),
+                chdir: rare.working_directory.as_deref().map(PathBuf::from),
                 command: object.start.as_deref().unwrap_or_default().to_string(),
                 from_ioc_file: false,
                 may_choose_credentials: true,
                 env: Vec::new(),
-            }));
+            };
+            object.console = Some(Box::new(console));
         }
         self.report(findings);
     }

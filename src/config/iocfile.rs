@@ -25,8 +25,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::diag::Diagnostic;
-use super::model::{Console, Location, Object, Options, SharedPath, SharedStr, StopMethod};
+use super::model::{Console, Location, Object, Options, RareSettings, SharedPath, SharedStr, StopMethod};
 use super::process::{ProcessSettings, Setting};
+use super::shared::texts;
 use super::values::valid_account_name;
 
 /// Where every console socket lives: `/run/procserv/<name>/control`.
@@ -59,8 +60,9 @@ pub fn runner_port(name: &str) -> String {
 pub fn names_the_console(port: &str, name: &str) -> bool {
     let Some(endpoint) = port.strip_prefix("unix:") else { return false };
     let socket = endpoint.rsplit(':').next().unwrap_or_default();
-    let tail = format!("/procserv/{name}/control");
-    socket.starts_with('/') && socket.ends_with(&tail)
+    // Ends with `/procserv/NAME/control`, cut from the end (no text made).
+    let before_name = socket.strip_suffix("/control").and_then(|s| s.strip_suffix(name));
+    socket.starts_with('/') && before_name.is_some_and(|s| s.ends_with("/procserv/"))
 }
 
 /// One IOC file, values as written (empty optional values read as absent).
@@ -192,7 +194,8 @@ impl IocFile {
     /// The IOC's own environment, `NAME=value` in the file's order (the
     /// IOC_* keys first): what epics-ioc-runner's EnvironmentFile exports.
     pub fn environment(&self) -> Vec<String> {
-        self.entries().into_iter().map(|(key, value)| format!("{key}={value}")).collect()
+        // Joined, not formatted: every IOC file's load makes these.
+        self.entries().into_iter().map(|(key, value)| [key, "=", value].concat()).collect()
     }
 
     /// Whether the file can be written and read back: every value valid.
@@ -215,18 +218,27 @@ impl IocFile {
     /// IOC_GROUP are honoured (see [`Console::may_choose_credentials`]).
     pub fn to_object(&self, file: usize, globals: &IocObjectGlobals, runlevels: Vec<SharedStr>, may_choose_credentials: bool) -> Object {
         let chdir = self.chdir.as_ref().map(PathBuf::from);
+        let (state_directory, host) = (self.extension(STATE_DIR), self.extension(HOST));
+        // One text for the object's strings (config::shared::texts).
+        let [id, description, start, working_directory, user, group, state_directory_text, host_text] = texts([
+            &self.name,
+            &format!("IOC {}", self.name),
+            &self.command,
+            self.chdir.as_deref().unwrap_or_default(),
+            self.user.as_deref().unwrap_or_default(),
+            self.group.as_deref().unwrap_or_default(),
+            state_directory.unwrap_or_default(),
+            host.unwrap_or_default(),
+        ]);
         Object {
-            id: self.name.as_str().into(),
-            description: format!("IOC {}", self.name).into(),
+            id,
+            description,
             location: Location { file, line: 1 },
-            start: Some(self.command.as_str().into()),
+            start: Some(start),
             // SIGTERM to procServ: it kills the IOC with its kill signal and exits.
             stop: StopMethod::Pid,
             start_priority: globals.start_priority,
             stop_priority: globals.stop_priority,
-            working_directory: self.chdir.as_deref().map(SharedPath::from),
-            user: self.user.as_deref().map(SharedStr::from),
-            group: self.group.as_deref().map(SharedStr::from),
             enabled: globals.enabled,
             runlevels,
             options: Options { autorestart: true, ..Options::default() },
@@ -240,9 +252,17 @@ impl IocFile {
                 may_choose_credentials,
                 env: self.environment(),
             })),
-            process: Some(Box::new(self.process())).filter(|p| !p.is_empty()),
-            state_directory: self.extension(STATE_DIR).map(SharedPath::from),
-            host: self.extension(HOST).map(SharedStr::from),
+            process: Some(self.process()).filter(|p| !p.is_empty()).map(Box::new),
+            rare: Some(RareSettings {
+                working_directory: self.chdir.as_ref().map(|_| SharedPath(working_directory)),
+                user: self.user.as_ref().map(|_| user),
+                group: self.group.as_ref().map(|_| group),
+                state_directory: state_directory.map(|_| SharedPath(state_directory_text)),
+                host: host.map(|_| host_text),
+                ..RareSettings::default()
+            })
+            .filter(|rare| *rare != RareSettings::default())
+            .map(Box::new),
             ..Object::default()
         }
     }
@@ -318,7 +338,7 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
 /// The characters epics-ioc-runner allows in IOC_CHDIR and IOC_CMD (its
 /// `validate_conf` whitelist): nothing a shell or systemd would interpret.
 fn runner_plain(c: char, blank: bool) -> bool {
-    c.is_ascii_alphanumeric() || "_./:-".contains(c) || (blank && c == ' ')
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | ':' | '-') || (blank && c == ' ')
 }
 
 /// IOC_CHDIR: absolute and without `..` (whose checks at install would be
@@ -471,8 +491,10 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
         unreadable[k] = !readable;
         values[k] = Some((value, line));
     }
-    let line_of = |key: &str| key_index(key).and_then(|k| values[k].as_ref()).map_or(0, |(_, line)| *line);
-    let take = |k: usize| values[k].as_ref().map(|(v, _)| v.clone()).filter(|v| !v.is_empty());
+    let lines: [u32; KEYS.len()] = std::array::from_fn(|k| values[k].as_ref().map_or(0, |(_, line)| *line));
+    let line_of = |key: &str| key_index(key).map_or(0, |k| lines[k]);
+    // Each value is moved into the file, not copied.
+    let mut take = |k: usize| values[k].take().map(|(v, _)| v).filter(|v| !v.is_empty());
     let mut shown = 0;
     for (key, value, line) in variables.iter().filter(|v| v.0.starts_with(META_PREFIX)) {
         shown += key.len() + value.len() + 2;
@@ -516,7 +538,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
             problems.push(Diagnostic::error(path, line_of(key), message));
         }
     }
-    if line_of(NAME) != 0 && valid_ioc_name(&file.name) && file_name != file.file_name() {
+    if line_of(NAME) != 0 && valid_ioc_name(&file.name) && file_name.strip_suffix(".conf") != Some(file.name.as_str()) {
         // The file's name, not its IOC_NAME: a diagnostic never quotes the file.
         problems.push(Diagnostic::error(
             path,
@@ -639,7 +661,7 @@ fn value(raw: &str, rest: &str) -> Result<String, String> {
 
 /// Characters a shell takes literally outside quotes.
 fn plain(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "_./:@%+,=-".contains(c)
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | ':' | '@' | '%' | '+' | ',' | '=' | '-')
 }
 
 /// Why a value is refused, and the text from where the problem is.
@@ -647,7 +669,8 @@ type WordError<'a> = (&'static str, &'a str);
 
 /// One shell word made of quoted and plain segments; returns it and the rest.
 fn shell_word(mut rest: &str) -> Result<(String, &str), WordError<'_>> {
-    let mut value = String::new();
+    // The word is at most the rest of the line: one allocation, not one per doubling.
+    let mut value = String::with_capacity(rest.len());
     let mut unquoted_text = false;
     loop {
         match rest.chars().next() {
@@ -973,8 +996,8 @@ mod tests {
         assert_eq!(process.core_size, Some(crate::config::process::INFINITY));
         assert_eq!((process.nice, process.umask), (Some(-5), Some(0o027)));
         assert_eq!(process.cpus, Some(vec![(0, 0), (2, 3)]));
-        assert_eq!(object.state_directory.as_deref(), Some(Path::new("/var/lib/ioc/vac1")));
-        assert_eq!(object.host.as_deref(), Some("board7"));
+        assert_eq!(object.rare().state_directory.as_deref(), Some(Path::new("/var/lib/ioc/vac1")));
+        assert_eq!(object.rare().host.as_deref(), Some("board7"));
         assert_eq!(file.privileged_setting(), Some(("IOC_RTPRIO", 2)));
         // `ioc install` writes them back as read.
         let written = render(&file);

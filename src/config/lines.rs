@@ -155,6 +155,9 @@ fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
+/// Inlined even at opt-level "z": it runs twice a line (before the name and
+/// before the value), and the call was most of its cost.
+#[inline(always)]
 fn trim_start(text: &[u8]) -> &[u8] {
     let start = text.iter().position(|&b| !is_blank(b)).unwrap_or(text.len());
     &text[start..]

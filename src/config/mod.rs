@@ -227,11 +227,12 @@ fn add_ioc_objects(
         }
         accepted.push((path, ioc, may_choose_credentials));
     }
+    // Made once, then each object's list shares their texts.
+    let runlevels: Vec<SharedStr> = runlevels.iter().map(SharedStr::from).collect();
     for (path, ioc, may_choose_credentials) in accepted {
         let file = config.files.len();
         config.files.push(path);
-        let runlevels = runlevels.iter().map(SharedStr::from).collect();
-        config.objects.push(ioc.to_object(file, &globals, runlevels, may_choose_credentials));
+        config.objects.push(ioc.to_object(file, &globals, runlevels.clone(), may_choose_credentials));
     }
     Ok(())
 }
@@ -283,5 +284,21 @@ mod tests {
         assert!(strings.iter().all(|s| shared::same_text(s, &strings[0])), "{strings:?}");
         assert_eq!(config.objects[1].stop, StopMethod::PidFile(Some("/run/b.pid".into())));
         assert_eq!(config.objects[2].description, "IOC c");
+    }
+
+    /// PID 1 keeps every object's runlevel list: no room for more than it
+    /// holds (a list grown by pushes keeps four).
+    #[test]
+    fn the_runlevel_lists_are_sized_exactly() {
+        let files = MemFs::new()
+            .with(
+                "/etc/epoch/epoch.conf",
+                "DefaultRunlevel default\nIocRunlevels default b\nObjectID a\nObjectStartCommand /bin/a\nObjectRunlevels default\n\
+                 ObjectID b\nObjectStartCommand /bin/b\nObjectRunlevels default b c d e\n",
+            )
+            .with("/etc/procServ.d/c.conf", "IOC_NAME=c\nIOC_CMD=./st.cmd\n");
+        let config = load_with(&files, Path::new("/etc/epoch/epoch.conf"), &LoadOptions::default()).config.unwrap();
+        let sizes: Vec<(usize, usize)> = config.objects.iter().map(|o| (o.runlevels.len(), o.runlevels.capacity())).collect();
+        assert_eq!(sizes, [(1, 1), (5, 5), (2, 2)]);
     }
 }

@@ -347,14 +347,35 @@ pub struct Object {
     pub description: SharedStr,
     /// The `ObjectID` line (for an IOC, line 0 of its file).
     pub location: Location,
-    pub prestart: Option<SharedStr>,
     pub start: Option<SharedStr>,
     pub stop: StopMethod,
-    pub reload: Option<ReloadMethod>,
     /// 0 means "not started at boot or on runlevel changes".
     pub start_priority: u32,
     /// 0 means "not stopped by priority at shutdown".
     pub stop_priority: u32,
+    pub enabled: bool,
+    /// The line of `ObjectEnabled`, if any (for tools that edit the file).
+    pub enabled_location: Option<Location>,
+    pub runlevels: Vec<SharedStr>,
+    pub options: Options,
+    /// What most objects lack ([`Object::rare`]); `None` when none is set
+    /// (boxed: PID 1 keeps every object, and 32 of 248 bytes or less fit in
+    /// two heap pages, of 504 in four).
+    pub rare: Option<Box<RareSettings>>,
+    /// Set for IOCs and `PROCSERV` objects (boxed: most objects have none,
+    /// and every object would carry its size).
+    pub console: Option<Box<Console>>,
+    /// Extension: limits, nice, umask and CPUs of the start command
+    /// (`IOC_RTPRIO`... / `ObjectRtPrio`...); `None` when none is set (boxed:
+    /// few objects have them, and every object would carry their size).
+    pub process: Option<Box<super::process::ProcessSettings>>,
+}
+
+/// The settings of an object that most objects do not set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RareSettings {
+    pub prestart: Option<SharedStr>,
+    pub reload: Option<ReloadMethod>,
     pub pid_file: Option<SharedPath>,
     pub working_directory: Option<SharedPath>,
     pub user: Option<SharedStr>,
@@ -363,18 +384,6 @@ pub struct Object {
     pub stderr: Option<Output>,
     /// `ObjectEnvVar` values, each `NAME=value` as written.
     pub env: Vec<SharedStr>,
-    pub enabled: bool,
-    /// The line of `ObjectEnabled`, if any (for tools that edit the file).
-    pub enabled_location: Option<Location>,
-    pub runlevels: Vec<SharedStr>,
-    pub options: Options,
-    /// Set for IOCs and `PROCSERV` objects (boxed: most objects have none,
-    /// and every object would carry its size).
-    pub console: Option<Box<Console>>,
-    /// Extension: limits, nice, umask and CPUs of the start command
-    /// (`IOC_RTPRIO`... / `ObjectRtPrio`...); `None` when none is set (boxed:
-    /// few objects have them, and every object would carry their size).
-    pub process: Option<Box<super::process::ProcessSettings>>,
     /// Extension `IOC_STATE_DIR`: a directory the start command's user owns,
     /// made before each start and kept across restarts.
     pub state_directory: Option<SharedPath>,
@@ -382,6 +391,21 @@ pub struct Object {
     /// other it is not started.
     pub host: Option<SharedStr>,
 }
+
+/// [`Object::rare`] of an object that sets none of them.
+static NO_RARE_SETTINGS: RareSettings = RareSettings {
+    prestart: None,
+    reload: None,
+    pid_file: None,
+    working_directory: None,
+    user: None,
+    group: None,
+    stdout: None,
+    stderr: None,
+    env: Vec::new(),
+    state_directory: None,
+    host: None,
+};
 
 impl Object {
     /// Calls `f` with every string of the object, for [`Config::pack_strings`].
@@ -392,27 +416,17 @@ impl Object {
             id,
             description,
             location: _,
-            prestart,
             start,
             stop,
-            reload,
             start_priority: _,
             stop_priority: _,
-            pid_file,
-            working_directory,
-            user,
-            group,
-            stdout,
-            stderr,
-            env,
             enabled: _,
             enabled_location: _,
             runlevels,
             options: _,
+            rare,
             console: _,
             process: _,
-            state_directory,
-            host,
         } = self;
         // One call per string, no iterator chain: packing visits every
         // string of every object three times, and at opt-level "z" the
@@ -424,19 +438,48 @@ impl Object {
                 f(text);
             }
         };
-        optional(prestart.as_mut());
         optional(start.as_mut());
+        match stop {
+            StopMethod::Command(command) => f(command),
+            StopMethod::PidFile(Some(path)) => f(&mut path.0),
+            StopMethod::PidFile(None) | StopMethod::None | StopMethod::Pid | StopMethod::Killall5 { .. } => {}
+        }
+        for text in runlevels.iter_mut() {
+            f(text);
+        }
+        if let Some(rare) = rare {
+            rare.for_each_string(f);
+        }
+    }
+
+    /// The settings most objects lack (none set when [`Object::rare`] is `None`).
+    pub fn rare(&self) -> &RareSettings {
+        self.rare.as_deref().unwrap_or(&NO_RARE_SETTINGS)
+    }
+
+    /// [`Object::rare`] to change (made when first asked for).
+    pub fn rare_mut(&mut self) -> &mut RareSettings {
+        self.rare.get_or_insert_default()
+    }
+
+}
+
+impl RareSettings {
+    /// [`Object::for_each_string`] of these settings.
+    fn for_each_string(&mut self, f: &mut dyn FnMut(&mut SharedStr)) {
+        let RareSettings { prestart, reload, pid_file, working_directory, user, group, stdout, stderr, env, state_directory, host } = self;
+        let mut optional = |text: Option<&mut SharedStr>| {
+            if let Some(text) = text {
+                f(text);
+            }
+        };
+        optional(prestart.as_mut());
         optional(user.as_mut());
         optional(group.as_mut());
         optional(host.as_mut());
         optional(pid_file.as_mut().map(|path| &mut path.0));
         optional(working_directory.as_mut().map(|path| &mut path.0));
         optional(state_directory.as_mut().map(|path| &mut path.0));
-        match stop {
-            StopMethod::Command(command) => f(command),
-            StopMethod::PidFile(Some(path)) => f(&mut path.0),
-            StopMethod::PidFile(None) | StopMethod::None | StopMethod::Pid | StopMethod::Killall5 { .. } => {}
-        }
         if let Some(ReloadMethod::Command(command)) = reload {
             f(command);
         }
@@ -448,11 +491,10 @@ impl Object {
         for text in env.iter_mut() {
             f(text);
         }
-        for text in runlevels.iter_mut() {
-            f(text);
-        }
     }
+}
 
+impl Object {
     /// How a start command's exit code maps to a result: MAPEXITSTATUS first,
     /// then 0 = success, anything else = failure.
     pub fn exit_result(&self, code: u8) -> ExitResult {
@@ -524,5 +566,21 @@ impl Config {
             (0..self.objects.len()).filter(|&i| self.objects[i].stop_priority > 0).collect();
         order.sort_by_key(|&i| self.objects[i].stop_priority);
         order
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// PID 1 keeps the configuration's objects for its whole life, all in
+    /// one table: with what most objects lack boxed ([`RareSettings`]), 32
+    /// objects and mallocng's 20-byte header fit in two pages of the heap
+    /// (four at 504 bytes an object). docs/ARCHITECTURE.md, "PID 1's
+    /// memory, page by page".
+    #[test]
+    fn thirty_two_objects_fit_in_two_heap_pages() {
+        let object = std::mem::size_of::<Object>();
+        assert!(32 * object + 20 <= 2 * 4096, "{object} bytes an object");
     }
 }

@@ -77,7 +77,9 @@ pub(crate) const fn id(name: &str) -> OptionId {
     panic!("no such option")
 }
 
-const fn same(a: &[u8], b: &[u8]) -> bool {
+/// Whether `a` and `b` hold the same bytes, in a const fn (for names
+/// looked up at compile time).
+pub(crate) const fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

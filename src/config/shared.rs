@@ -58,6 +58,20 @@ impl SharedStr {
     }
 }
 
+/// `parts` as model strings of one text made for them (two allocations for
+/// them all, not two each): the strings of an object made from an IOC file,
+/// until [`pack`] copies them with the others. An empty part is the empty
+/// string.
+pub(crate) fn texts<const N: usize>(parts: [&str; N]) -> [SharedStr; N] {
+    let text: Arena = Arc::new(parts.concat().into_boxed_str());
+    let mut start = 0;
+    parts.map(|part| {
+        let kept = SharedStr::range(&text, start, part.len());
+        start += part.len();
+        kept
+    })
+}
+
 /// The text of one file being parsed, that its values are ranges of.
 pub(crate) struct FileText {
     text: Arena,

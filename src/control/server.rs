@@ -962,10 +962,10 @@ fn encode_process(enc: &mut Encoder<'_>, object: &crate::config::Object) {
         let _ = write!(text, "{value}");
         enc.bytes(tag, text.as_bytes());
     }
-    if let Some(dir) = &object.state_directory {
+    if let Some(dir) = &object.rare().state_directory {
         enc.bytes(Tag::StateDirectory, dir.as_os_str().as_encoded_bytes());
     }
-    if let Some(host) = &object.host {
+    if let Some(host) = &object.rare().host {
         enc.str(Tag::Host, host);
     }
 }

@@ -25,7 +25,7 @@ impl<O: Os> Engine<O> {
         }
         // IOC_HOST: one IOC directory serves a rack of boards; the others'
         // IOCs stay down, and say why (the reply to a start is this note).
-        if let Some(host) = &object.host {
+        if let Some(host) = &object.rare().host {
             let here = self.os.host_name();
             if !host.eq_ignore_ascii_case(&here) {
                 st.wanted = false;
@@ -544,7 +544,7 @@ impl<O: Os> Engine<O> {
                         ExitStatus::Exited(code) => crate::statedir::reason(code),
                         ExitStatus::Signaled(_) => crate::statedir::Reason::Text("killed"),
                     };
-                    let dir = self.config.objects[i].state_directory.as_deref().unwrap_or(std::path::Path::new(""));
+                    let dir = self.config.objects[i].rare().state_directory.as_deref().unwrap_or(std::path::Path::new(""));
                     let note = object::note(format_args!("state directory {}: {why}", dir.display()));
                     self.start_failed(i, format_args!("{note}"));
                 }

@@ -487,7 +487,7 @@ impl<O: Os> Engine<O> {
         if !matches!(st.state, State::Running | State::Done) {
             return Err(Refusal::NotRunning);
         }
-        match &object.reload {
+        match &object.rare().reload {
             None => Err(Refusal::NoReload),
             Some(crate::config::ReloadMethod::Signal(sig)) => {
                 let pid = st.main_pid.ok_or(Refusal::NotRunning)?;

@@ -236,7 +236,7 @@ pub fn build(config: &Config, layout: &Layout) -> (Vec<ObjectPlan>, Vec<String>)
 fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>, object: &Object) -> (ObjectPlan, Vec<String>) {
     let mut problems = Vec::new();
     let mut env = base.to_vec();
-    for e in config.globals.env.iter().map(String::as_str).chain(object.env.iter().map(SharedStr::as_str)) {
+    for e in config.globals.env.iter().map(String::as_str).chain(object.rare().env.iter().map(SharedStr::as_str)) {
         merge_env(&mut env, e);
     }
     let marker = format!("{MARKER_VAR}={}", object.id);
@@ -254,12 +254,12 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
             }
         })
     };
-    let prestart = line(object.prestart.as_deref(), &env, &mut problems, "ObjectPrestartCommand");
+    let prestart = line(object.rare().prestart.as_deref(), &env, &mut problems, "ObjectPrestartCommand");
     let stop = match &object.stop {
         StopMethod::Command(c) => line(Some(c), &env, &mut problems, "ObjectStopCommand"),
         _ => None,
     };
-    let reload = match &object.reload {
+    let reload = match &object.rare().reload {
         Some(ReloadMethod::Command(c)) => line(Some(c), &env, &mut problems, "ObjectReloadCommand"),
         _ => None,
     };
@@ -271,7 +271,7 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
     let (wanted_user, wanted_group) = match &object.console {
         Some(console) if console.may_choose_credentials => (console.user.as_deref(), console.group.as_deref()),
         Some(_) => (Some(ioc.user.as_str()), Some(ioc.group.as_str())),
-        None => (object.user.as_deref(), object.group.as_deref()),
+        None => (object.rare().user.as_deref(), object.rare().group.as_deref()),
     };
     // Running as oneself needs no switch (the usual case under --local). An
     // unprivileged --local supervisor cannot switch at all: it runs a board's
@@ -403,12 +403,12 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
     let (stdout, stderr) = if is_console {
         (OutputPlan::Null, OutputPlan::Null)
     } else {
-        (output(&object.stdout), output(&object.stderr))
+        (output(&object.rare().stdout), output(&object.rare().stderr))
     };
     let cwd = match &object.console {
         // procServ gets --chdir itself; it runs from /.
         Some(_) => None,
-        None => object.working_directory.as_deref().and_then(path_c),
+        None => object.rare().working_directory.as_deref().and_then(path_c),
     };
     // Every command of the object runs from there (through spawn's
     // trampoline, so that a directory that hangs cannot hold the supervisor).
@@ -416,7 +416,7 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
         (Some(dir), Some(command)) => Some(command.with_working_directory(dir)),
         (_, command) => command,
     };
-    let pid_file = object.pid_file.as_deref().and_then(path_c);
+    let pid_file = object.rare().pid_file.as_deref().and_then(path_c);
     let stop_pid_file = match &object.stop {
         StopMethod::PidFile(Some(p)) => path_c(p),
         StopMethod::PidFile(None) => pid_file.clone(),
@@ -439,7 +439,7 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
     let gid = credentials.as_ref().map_or_else(|| nix::unistd::getegid().as_raw(), |c| c.gid);
     // Not for a start that cannot run: a user that is unknown today would
     // leave root a directory that the IOC's user, once it exists, cannot have.
-    let state_dir = object.state_directory.as_ref().filter(|_| start_problem.is_none()).and_then(|dir| {
+    let state_dir = object.rare().state_directory.as_ref().filter(|_| start_problem.is_none()).and_then(|dir| {
         let argv = [crate::statedir::APPLET.to_str().unwrap_or_default(), &dir.to_string_lossy(), &uid.to_string(), &gid.to_string()];
         Command::with_program(crate::statedir::EXE, &argv, &env).map_err(|e| problems.push(format!("IOC_STATE_DIR: {e}"))).ok()
     });
@@ -511,7 +511,7 @@ mod tests {
         let mut config = Config::default();
         config.globals.env = vec!["A=1".into(), "B=2".into()];
         let mut o = obj("svc", "/bin/true");
-        o.env = vec!["B=3".into()];
+        o.rare_mut().env = vec!["B=3".into()];
         config.objects.push(o);
         let (plans, problems) = build(&config, &Layout::system());
         assert!(problems.is_empty(), "{problems:?}");
@@ -532,7 +532,7 @@ mod tests {
         let (file, _) = iocfile::parse(Path::new("/etc/procServ.d/vac1.conf"), text).unwrap();
         let mut config = Config::default();
         let mut object = file.to_object(0, &iocfile::IocObjectGlobals::default(), Vec::new(), true);
-        object.prestart = Some("/bin/true".into());
+        object.rare_mut().prestart = Some("/bin/true".into());
         config.objects.push(object);
         let (plans, _) = build(&config, &Layout::system());
         let env = |c: &Command| c.env().map(|e| e.to_string_lossy().into_owned()).collect::<Vec<_>>();
@@ -560,7 +560,7 @@ mod tests {
     fn unknown_user_is_a_start_problem_not_a_load_failure() {
         let mut config = Config::default();
         let mut o = obj("svc", "/bin/true");
-        o.user = Some("no-such-user-iocinit".into());
+        o.rare_mut().user = Some("no-such-user-iocinit".into());
         config.objects.push(o);
         let (plans, _) = build(&config, &Layout::system());
         assert_eq!(plans[0].start_problem.as_deref(), Some("unknown user \"no-such-user-iocinit\""));
@@ -637,7 +637,8 @@ mod credential_tests {
     #[test]
     fn a_user_alone_shows_the_primary_group_it_runs_with() {
         let mut config = Config::default();
-        let object = Object { id: "svc".into(), start: Some("/bin/true".into()), enabled: true, user: Some("nobody".into()), ..Default::default() };
+        let mut object = Object { id: "svc".into(), start: Some("/bin/true".into()), enabled: true, ..Default::default() };
+        object.rare_mut().user = Some("nobody".into());
         config.objects.push(object);
         let plan = only(&config);
         let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();

@@ -311,7 +311,7 @@ fn a_hung_prestart_counts_against_the_start_timeout_and_criticality_applies() {
         o.start_timeout = Some(1);
         o.start_fail_critical = true;
     });
-    o.prestart = Some("/bin/pre-hang".into());
+    o.rare_mut().prestart = Some("/bin/pre-hang".into());
     let mut e = booted(config(vec![o]));
     let helper = e.pid_of("/bin/pre-hang");
     e.wait(1_000);
@@ -652,7 +652,7 @@ fn the_start_timeout_waits_for_the_group_of_the_start_command() {
 fn a_stop_during_a_reload_command_stops_it_and_waits_for_it() {
     let mut o = with(object("s", "/bin/s", 1), |o| o.fork = true);
     o.stop = StopMethod::Command("/bin/s-stop".into());
-    o.reload = Some(crate::config::ReloadMethod::Command("/bin/s-reload".into()));
+    o.rare_mut().reload = Some(crate::config::ReloadMethod::Command("/bin/s-reload".into()));
     let mut e = booted(config(vec![o]));
     let i = e.find("s").unwrap();
     e.reload(i).unwrap();
@@ -678,7 +678,7 @@ fn a_reload_command_that_ignores_termsignal_is_killed_with_the_stop() {
         o.fork = true;
         o.stop_timeout = Some(1);
     });
-    o.reload = Some(crate::config::ReloadMethod::Command("/bin/s-reload".into()));
+    o.rare_mut().reload = Some(crate::config::ReloadMethod::Command("/bin/s-reload".into()));
     let mut e = booted(config(vec![o]));
     let i = e.find("s").unwrap();
     e.reload(i).unwrap();
@@ -957,7 +957,7 @@ fn startfailcritical_pauses_boot_for_an_emergency_shell() {
 #[test]
 fn prestart_failure_makes_the_start_a_warning() {
     let mut o = with(object("p", "/bin/p", 1), |o| o.fork = true);
-    o.prestart = Some("/bin/pre".into());
+    o.rare_mut().prestart = Some("/bin/pre".into());
     let mut e = booted(config(vec![o]));
     assert_eq!(e.spawned(), ["/bin/pre"]);
     let pre = e.pid_of("/bin/pre");
@@ -986,7 +986,7 @@ fn a_service_is_followed_to_its_daemon() {
 #[test]
 fn a_services_own_reload_command_is_never_taken_for_its_daemon() {
     let mut o = with(object("sshd", "/sbin/sshd", 1), |o| o.service = true);
-    o.reload = Some(crate::config::ReloadMethod::Command("/bin/sshd-reload".into()));
+    o.rare_mut().reload = Some(crate::config::ReloadMethod::Command("/bin/sshd-reload".into()));
     let mut e = booted(config(vec![o]));
     let i = e.find("sshd").unwrap();
     e.os.alive.insert(555);
@@ -1009,9 +1009,9 @@ fn a_services_own_reload_command_is_never_taken_for_its_daemon() {
 #[test]
 fn a_pid_file_naming_the_objects_own_reload_command_is_not_followed() {
     let mut o = object("d", "/sbin/d", 1);
-    o.pid_file = Some("/run/d.pid".into());
+    o.rare_mut().pid_file = Some("/run/d.pid".into());
     o.stop = StopMethod::PidFile(None);
-    o.reload = Some(crate::config::ReloadMethod::Command("/bin/d-reload".into()));
+    o.rare_mut().reload = Some(crate::config::ReloadMethod::Command("/bin/d-reload".into()));
     let mut e = booted(config(vec![o]));
     let i = e.find("d").unwrap();
     e.os.alive.insert(777);
@@ -1064,7 +1064,7 @@ fn a_service_daemon_not_visible_at_once_is_looked_for_again() {
 #[test]
 fn a_pid_file_is_waited_for() {
     let mut o = object("d", "/sbin/d", 1);
-    o.pid_file = Some("/run/d.pid".into());
+    o.rare_mut().pid_file = Some("/run/d.pid".into());
     o.stop = StopMethod::PidFile(None);
     let mut e = booted(config(vec![o]));
     let starter = e.pid_of("/sbin/d");
@@ -1087,7 +1087,7 @@ const PIDFILE_WAIT_MS: u64 = DEFAULT_PIDFILE_TIMEOUT_S as u64 * 1000;
 #[test]
 fn a_pid_file_that_never_comes_ends_the_wait_with_a_warning_and_a_daemon_found_later_is_stopped() {
     let mut o = object("d", "/sbin/d", 1);
-    o.pid_file = Some("/run/d.pid".into());
+    o.rare_mut().pid_file = Some("/run/d.pid".into());
     o.stop = StopMethod::PidFile(None);
     let mut c = config(vec![o]);
     c.globals.pid_file_timeout = Some(2);
@@ -1119,7 +1119,7 @@ fn a_process_that_never_writes_its_pid_file_stays_tracked_and_is_stopped() {
         o.fork = true;
         o.term_signal = Some(libc::SIGINT);
     });
-    o.pid_file = Some("/run/d.pid".into());
+    o.rare_mut().pid_file = Some("/run/d.pid".into());
     o.stop = StopMethod::PidFile(None);
     let mut e = booted(config(vec![o]));
     let i = e.find("d").unwrap();
@@ -1143,7 +1143,7 @@ fn notrack_finds_the_process_after_the_start_and_a_stop_ends_it() {
         o.no_track = true;
     });
     let mut daemon = with(object("d", "/sbin/d", 1), |o| o.no_track = true);
-    daemon.pid_file = Some("/run/d.pid".into());
+    daemon.rare_mut().pid_file = Some("/run/d.pid".into());
     let mut e = booted(config(vec![fork, daemon]));
     // FORK: found in /proc right after the start.
     let (f, pid) = (e.find("f").unwrap(), e.pid_of("/sbin/f"));
@@ -1375,7 +1375,7 @@ fn leftovers_that_will_not_die_are_retried_with_a_growing_delay() {
 fn a_pid_file_is_trusted_only_for_the_objects_own_process() {
     let me = nix::unistd::geteuid().as_raw();
     let mut o = object("d", "/sbin/d", 1);
-    o.pid_file = Some("/run/d.pid".into());
+    o.rare_mut().pid_file = Some("/run/d.pid".into());
     o.stop = StopMethod::PidFile(None);
     let mut e = engine(config(vec![o]));
     // A stale pid file naming a live process of an earlier start.
@@ -1418,7 +1418,7 @@ fn a_pid_file_is_trusted_only_for_the_objects_own_process() {
 #[test]
 fn a_pid_file_may_name_a_child_of_the_objects_process_whatever_its_user() {
     let mut o = with(object("d", "/sbin/d", 1), |o| o.fork = true);
-    o.pid_file = Some("/run/d.pid".into());
+    o.rare_mut().pid_file = Some("/run/d.pid".into());
     let mut e = booted_at(config(vec![o]), 1_000);
     let main = e.pid_of("/sbin/d");
     // The daemon's worker, which switched to its own user.
@@ -1778,8 +1778,8 @@ fn setcad_asks_once_for_the_kernel_setting_however_often_it_changes() {
 #[test]
 fn an_object_for_another_host_is_not_started_and_says_why() {
     let mut c = config(vec![object("here", "/bin/here", 1), object("other", "/bin/other", 1)]);
-    c.objects[0].host = Some("TESTHOST".into());
-    c.objects[1].host = Some("board7".into());
+    c.objects[0].rare_mut().host = Some("TESTHOST".into());
+    c.objects[1].rare_mut().host = Some("board7".into());
     let mut e = booted(c);
     assert_eq!(e.spawned(), ["/bin/here"], "the host name matches in any letter case");
     let i = e.find("other").unwrap();
@@ -1794,8 +1794,8 @@ fn an_object_for_another_host_is_not_started_and_says_why() {
 #[test]
 fn the_state_directory_is_made_before_the_prestart_and_a_refusal_fails_the_start() {
     let mut o = object("s", "/bin/s", 1);
-    o.prestart = Some("/bin/pre".into());
-    o.state_directory = Some("/var/lib/s".into());
+    o.rare_mut().prestart = Some("/bin/pre".into());
+    o.rare_mut().state_directory = Some("/var/lib/s".into());
     let mut e = booted(config(vec![o]));
     let uid = nix::unistd::geteuid().as_raw();
     let gid = nix::unistd::getegid().as_raw();
@@ -1822,7 +1822,7 @@ fn the_state_directory_is_made_before_the_prestart_and_a_refusal_fails_the_start
 #[test]
 fn a_stop_while_the_state_directory_is_made_ends_its_helper_and_nothing_starts() {
     let mut o = object("s", "/bin/s", 1);
-    o.state_directory = Some("/var/lib/s".into());
+    o.rare_mut().state_directory = Some("/var/lib/s".into());
     o.stop = StopMethod::Pid;
     let mut e = booted(config(vec![o]));
     let helper = e.os.spawned[0].0;
