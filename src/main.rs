@@ -6,8 +6,10 @@
 //! handler, an alternate signal stack, a `BTreeMap` of threads' guard
 //! pages: this program has one thread) and its clean-up at exit. What of
 //! that start-up the program relies on is done here, as std does it: the
-//! standard descriptors opened on /dev/null when closed, SIGPIPE ignored,
-//! the arguments taken from argv, stdout flushed at the end. What is not kept: the line std
+//! standard descriptors opened on /dev/null when closed (on the root
+//! directory where there is no /dev/null, where std aborted), SIGPIPE
+//! ignored, the arguments taken from argv, stdout flushed at the end. What
+//! is not kept: the line std
 //! prints on a stack overflow (the kernel still reports the SIGSEGV), and
 //! the main thread's name in a panic's first line (`thread '<unnamed>'`,
 //! not `'main'`; the file, line and message are as before).
@@ -48,14 +50,20 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
 /// A standard descriptor that is closed at start-up is opened on /dev/null,
 /// as std's start-up does, so that a file opened later never becomes
 /// stdin, stdout or stderr (the kernel may start PID 1 with none of them).
-/// Without /dev/null the program cannot keep that promise and aborts, as
-/// std's start-up did.
+/// Where there is no /dev/null (an initramfs without device nodes, before
+/// anything mounts /dev) std's start-up aborted, and PID 1's abort is the
+/// kernel's panic: the root directory, opened read-only, holds the place
+/// instead (a read or write on it fails; `pid1::take_console` replaces it
+/// as it replaces /dev/null).
 #[cfg(not(test))]
 fn open_closed_standard_fds() {
     for fd in 0..3 {
         let closed = unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF);
         // The lowest free descriptor: `fd` itself, the lower ones being open.
-        if closed && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) } == -1 {
+        if closed
+            && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) } == -1
+            && unsafe { libc::open(c"/".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY) } == -1
+        {
             std::process::abort();
         }
     }

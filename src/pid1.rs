@@ -149,15 +149,20 @@ pub const RESCUE_MOUNTS: [VirtualMount; 4] = [
 /// Gives PID 1 the console if it has none; called once /dev is mounted.
 /// The kernel opens /dev/console as init's fds 0-2 only if the node existed
 /// before any devtmpfs (in the initramfs). Otherwise they start closed, and
-/// Rust's runtime fills closed fds 0-2 with /dev/null before main: every log
-/// line and the emergency shell would go nowhere. So when all three are
-/// /dev/null, /dev/console replaces them. Only all three: a supervisor
-/// started with some of them on /dev/null on purpose (a test harness's
-/// stdin) keeps them.
+/// main fills closed fds 0-2 with /dev/null (with the root directory where
+/// there is no /dev/null yet): every log line and the emergency shell would
+/// go nowhere. So when all three are such placeholders, /dev/console
+/// replaces them. Only all three: a supervisor started with some of them on
+/// /dev/null on purpose (a test harness's stdin) keeps them.
 fn take_console() {
     const DEV_NULL: libc::dev_t = libc::makedev(1, 3);
-    let is_null = |fd| nix::sys::stat::fstat(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == DEV_NULL);
-    if !(0..3).all(is_null) {
+    let is_placeholder = |fd| {
+        nix::sys::stat::fstat(fd).is_ok_and(|st| match st.st_mode & libc::S_IFMT {
+            libc::S_IFCHR => st.st_rdev == DEV_NULL,
+            kind => kind == libc::S_IFDIR,
+        })
+    };
+    if !(0..3).all(is_placeholder) {
         return;
     }
     match sys::Fd::open(c"/dev/console", libc::O_RDWR | libc::O_NOCTTY, 0) {

@@ -4,7 +4,8 @@
 //!   options and non-UTF-8 bytes as PID 1's arguments: logged and ignored,
 //!   Epoch's words honoured; a command given non-UTF-8 bytes says so.
 //! - #17: /run as a bind mount from the root filesystem is a mount.
-//! - #18: PID 1 started with fds 0-2 closed gets /dev/console.
+//! - #18: PID 1 started with fds 0-2 closed gets /dev/console, with or
+//!   without a /dev/null to hold their place first.
 //! - #19: reexec with a broken configuration is refused; a new image that
 //!   still cannot load it serves on, sees its children's exits and takes
 //!   the real configuration over when it loads.
@@ -124,17 +125,39 @@ fn pid1_without_a_console_takes_dev_console() {
     let dir = scratch("trust-boot-console");
     one_service(&dir);
     // The kernel found no /dev/console in the initramfs: fds 0-2 are closed,
-    // and Rust's runtime puts /dev/null there. A file stands for the console.
+    // and main puts /dev/null there. A file stands for the console.
     let console = dir.join("dev-console");
     std::fs::write(&console, "").unwrap();
     let setup = format!("mount --bind {} /dev/console && exec 0<&- 1>&- 2>&-", console.display());
-    let mut p = Pid1::boot_with(&dir, &[], Some(&setup));
-    assert!(
-        wait_for(T, || read(&dir, "dev-console").contains("iocinit: ready")),
-        "nothing on the console: {:?}",
-        read(&dir, "dev-console")
+    takes_dev_console(&dir, &setup);
+}
+
+#[test]
+fn pid1_without_dev_null_or_a_console_takes_dev_console() {
+    let dir = scratch("trust-boot-no-null");
+    one_service(&dir);
+    // An initramfs without device nodes: fds 0-2 closed and no /dev/null to
+    // fill them with (std's start-up aborted there: for PID 1, the kernel's
+    // panic). /dev holds only the file that stands for the console.
+    let console = dir.join("dev-console");
+    std::fs::write(&console, "").unwrap();
+    let setup = format!(
+        "mount -t tmpfs none /dev && : > /dev/console && mount --bind {} /dev/console && exec 0<&- 1>&- 2>&-",
+        console.display()
     );
-    // All of PID 1's fds 0-2, which objects and the emergency shell inherit.
+    takes_dev_console(&dir, &setup);
+}
+
+/// Boots `dir` after `setup` (which closes fds 0-2 and makes `dir/dev-console`
+/// the console) and checks that PID 1 writes there and that its fds 0-2,
+/// which objects and the emergency shell inherit, are the console.
+fn takes_dev_console(dir: &std::path::Path, setup: &str) {
+    let mut p = Pid1::boot_with(dir, &[], Some(setup));
+    assert!(
+        wait_for(T, || read(dir, "dev-console").contains("iocinit: ready")),
+        "nothing on the console: {:?}",
+        read(dir, "dev-console")
+    );
     let out = ok(p.sh("readlink /proc/1/fd/0 /proc/1/fd/1 /proc/1/fd/2"));
     assert_eq!(out.matches("console").count(), 3, "{out}");
     let fds = p.fds_at_rest();
