@@ -91,7 +91,8 @@ struct Console {
 }
 
 /// The console ring's bytes: none before [`init`] maps them (a line the
-/// console does not take then is dropped and counted).
+/// console does not take then is dropped and counted; the notice goes out
+/// once the ring has room).
 struct RingMemory(Option<sys::LazyBuf<RING_BYTES>>);
 
 // SAFETY: the mapping is owned by the one RingMemory, behind CONSOLE's lock.
@@ -452,9 +453,13 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
 
     /// Queues `line` for `stream`, or drops and counts it when the ring is
     /// full. The notice of earlier drops goes first, once there is room.
-    fn push(&mut self, stream: u8, line: &[u8]) {
-        let line = &line[..line.len().min(usize::from(u16::MAX)).min(self.capacity().saturating_sub(HEADER))];
+    fn push(&mut self, stream: u8, whole: &[u8]) {
+        let line = &whole[..whole.len().min(usize::from(u16::MAX)).min(self.capacity().saturating_sub(HEADER))];
         if line.is_empty() {
+            // No room at all (no memory yet, before `init`): counted.
+            if !whole.is_empty() {
+                self.count_dropped(whole.len());
+            }
             return;
         }
         if self.dropped_lines > 0 {
@@ -628,6 +633,18 @@ mod tests {
     }
 
     #[test]
+    fn a_ring_without_memory_counts_what_it_drops() {
+        // Before `init` maps the ring's memory: nothing is kept, all counted.
+        let mut ring = Ring::new([0u8; 0]);
+        ring.push(LOG, b"early\n");
+        assert_eq!((ring.used, ring.dropped_lines, ring.dropped_bytes), (0, 1, 6));
+        assert!(!ring.is_idle());
+        let mut console = Fake { out: Vec::new(), chunk: usize::MAX, budget: usize::MAX };
+        ring.drain(|s, b| console.write(s, b));
+        assert!(ring.is_idle());
+    }
+
+    #[test]
     fn a_console_that_fails_loses_its_output_without_spinning() {
         let mut ring = Ring::new([0u8; 256]);
         ring.push(LOG, b"one\n");
@@ -657,7 +674,7 @@ mod tests {
         let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC).unwrap();
         let own = || Output::Own(sys::Fd(nix::unistd::dup(write.as_raw_fd()).unwrap()));
         let mut console = Console { ring: Ring::new(RingMemory(Some(sys::LazyBuf::new()))), outputs: [own(), own()] };
-        assert!(matches!(&console.ring.buf.0, Some(sys::LazyBuf::Mapped(_))), "the ring is a mapping of its own");
+        assert!(console.ring.buf.0.as_ref().is_some_and(sys::LazyBuf::is_mapped), "the ring is a mapping of its own");
         let mut out = vec![0u8; 1 << 20];
         let mut read_all = || nix::unistd::read(read.as_raw_fd(), &mut out).map(|n| out[..n].to_vec()).unwrap_or_default();
         // A console that takes the line: straight there, the ring untouched.

@@ -175,8 +175,8 @@ pub fn local_time(unix_secs: i64) -> Option<LocalTime> {
     })
 }
 
-/// Restores SIGPIPE's default action (the process ends), which Rust's runtime
-/// sets to "ignore" at start-up.
+/// Restores SIGPIPE's default action (the process ends), which main sets to
+/// "ignore" at start-up, as std's start-up does.
 pub fn default_sigpipe() {
     // SAFETY: SIG_DFL installs no handler; nothing can race with it.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
@@ -904,7 +904,10 @@ fn mapping_holding(address: usize) -> Option<(usize, usize)> {
 /// runs never fill (the control server's client slots) would all count in
 /// PID 1's memory from the first moment. Where mmap fails, it is a heap
 /// buffer all the same.
-pub enum LazyBuf<const N: usize> {
+pub struct LazyBuf<const N: usize>(LazyMemory<N>);
+
+/// Private, so that no mapping but `LazyBuf::new`'s is ever read or unmapped.
+enum LazyMemory<const N: usize> {
     Mapped(core::ptr::NonNull<[u8; N]>),
     Heap(Box<[u8; N]>),
 }
@@ -916,17 +919,22 @@ impl<const N: usize> LazyBuf<N> {
         let p = unsafe {
             libc::mmap(core::ptr::null_mut(), N, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
         };
-        match core::ptr::NonNull::new(p.cast::<[u8; N]>()).filter(|_| p != libc::MAP_FAILED) {
-            Some(mapped) => LazyBuf::Mapped(mapped),
-            None => LazyBuf::Heap(Box::new([0; N])),
-        }
+        LazyBuf(match core::ptr::NonNull::new(p.cast::<[u8; N]>()).filter(|_| p != libc::MAP_FAILED) {
+            Some(mapped) => LazyMemory::Mapped(mapped),
+            None => LazyMemory::Heap(Box::new([0; N])),
+        })
+    }
+
+    /// Whether the buffer is a mapping of its own (mmap did not fail).
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.0, LazyMemory::Mapped(_))
     }
 
     /// The contents are no longer needed: a mapping's pages go back to the
     /// kernel (the buffer reads as zeroes until written again), so a buffer
     /// that was used once does not stay resident for PID 1's whole life.
     pub fn release(&mut self) {
-        if let LazyBuf::Mapped(p) = self {
+        if let LazyMemory::Mapped(p) = self.0 {
             // SAFETY: the mapping made in `new`, N bytes, borrowed uniquely
             // by `&mut self`; MADV_DONTNEED only zeroes it.
             unsafe { libc::madvise(p.as_ptr().cast(), N, libc::MADV_DONTNEED) };
@@ -943,27 +951,27 @@ impl<const N: usize> Default for LazyBuf<N> {
 impl<const N: usize> core::ops::Deref for LazyBuf<N> {
     type Target = [u8; N];
     fn deref(&self) -> &[u8; N] {
-        match self {
+        match &self.0 {
             // SAFETY: the mapping is valid, N bytes, and borrowed with self.
-            LazyBuf::Mapped(p) => unsafe { p.as_ref() },
-            LazyBuf::Heap(b) => b,
+            LazyMemory::Mapped(p) => unsafe { p.as_ref() },
+            LazyMemory::Heap(b) => b,
         }
     }
 }
 
 impl<const N: usize> core::ops::DerefMut for LazyBuf<N> {
     fn deref_mut(&mut self) -> &mut [u8; N] {
-        match self {
+        match &mut self.0 {
             // SAFETY: as above; `&mut self` makes the borrow unique.
-            LazyBuf::Mapped(p) => unsafe { p.as_mut() },
-            LazyBuf::Heap(b) => b,
+            LazyMemory::Mapped(p) => unsafe { p.as_mut() },
+            LazyMemory::Heap(b) => b,
         }
     }
 }
 
 impl<const N: usize> Drop for LazyBuf<N> {
     fn drop(&mut self) {
-        if let LazyBuf::Mapped(p) = self {
+        if let LazyMemory::Mapped(p) = self.0 {
             // SAFETY: the mapping made in `new`, unmapped once.
             unsafe { libc::munmap(p.as_ptr().cast(), N) };
         }
@@ -1040,7 +1048,7 @@ mod tests {
     fn a_lazy_buffer_is_zeroed_and_resident_only_where_written() {
         const PAGE: usize = 4096;
         let mut buf = LazyBuf::<{ 4 * PAGE }>::new();
-        assert!(matches!(buf, LazyBuf::Mapped(_)));
+        assert!(buf.is_mapped());
         buf[PAGE] = 7;
         let mut resident = [0u8; 4];
         // SAFETY: mincore of the buffer's own page-aligned mapping.
