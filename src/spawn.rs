@@ -926,9 +926,9 @@ const EVERY_SIGNAL: u64 = !((1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 
 static SIGNALS_TO_RESET: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(EVERY_SIGNAL);
 
 /// Notes which signals this process does not leave at SIG_DFL, so that a
-/// spawned child resets only those (a handful: SIGPIPE, which Rust's runtime
-/// ignores, its SIGSEGV and SIGBUS handlers, and whatever was ignored when
-/// the process was exec'd) rather than all 62, one system call each, at every
+/// spawned child resets only those (a handful: SIGPIPE, which main ignores
+/// as std's start-up does, and whatever was ignored or caught when the
+/// process was exec'd) rather than all 62, one system call each, at every
 /// spawn. Read with raw system calls, so the signals libc reserves for
 /// itself are seen too. Call it once the dispositions are set (the
 /// supervisor does, after its signal setup, in every image: one exec'd by a
@@ -1118,8 +1118,8 @@ pub fn chdir_then_exec(args: &[std::ffi::OsString]) -> i32 {
     }
     let (candidate_ptrs, argv_ptrs) = (null_terminated(candidates), null_terminated(argv));
     // SAFETY: NULL-terminated arrays of NUL-terminated strings that outlive
-    // the calls; `environ` is the process's own. The Rust runtime ignores
-    // SIGPIPE at start-up: set it, and any other ignored signal, back to
+    // the calls; `environ` is the process's own. main ignores SIGPIPE at
+    // start-up (as std's start-up does): set it, and any other ignored signal, back to
     // SIG_DFL, as the spawned child had them.
     let errno = unsafe {
         unignore_signals();
@@ -1237,10 +1237,10 @@ mod tests {
         assert!(resident.iter().all(|&page| page & 1 == 0), "resident pages of the child stack: {resident:?}");
     }
 
-    /// The fewest allocations `make` did in 20 tries: other tests' threads
-    /// only ever add to the count.
+    /// The fewest allocations `make` did in 20 tries, on this thread (other
+    /// tests' threads allocate beside it).
     fn fewest_allocations<T>(mut make: impl FnMut() -> T) -> u64 {
-        let count = || crate::alloc_count::allocations().expect("built without the alloc-count feature");
+        let count = || crate::alloc_count::thread_allocations().expect("built without the alloc-count feature");
         (0..20)
             .map(|_| {
                 let before = count();

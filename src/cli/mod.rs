@@ -169,8 +169,8 @@ fn is_client_command(args: &[OsString]) -> bool {
 }
 
 /// The front ends (not PID 1, not a supervisor) end quietly when whoever
-/// reads their output goes away (`epoch help | head -1`), as C tools do. Rust's
-/// runtime ignores SIGPIPE, which turns that write into an error `println!`
+/// reads their output goes away (`epoch help | head -1`), as C tools do. main
+/// ignores SIGPIPE (as std's start-up does), which turns that write into an error `println!`
 /// panics on. Their sockets send with MSG_NOSIGNAL, so only stdout and stderr
 /// can raise it.
 fn end_quietly_when_the_reader_goes() {

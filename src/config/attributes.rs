@@ -271,6 +271,8 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
     object("ObjectStdout", true, |o, v, c| set(&mut o.object.rare_mut().stdout, Some(output(v, c.values)))),
     object("ObjectStderr", true, |o, v, c| set(&mut o.object.rare_mut().stderr, Some(output(v, c.values)))),
     object("ObjectEnvVar", false, |o, v, c| {
+        // Checked before `rare_mut`, so that a bad value makes no box
+        // (add_env checks it again, for the globals' list too).
         env_assignment(v)?;
         add_env(&mut o.object.rare_mut().env, v, |v| c.values.keep(v))
     }),
