@@ -35,6 +35,10 @@ fn pid_in(dir: &std::path::Path, rel: &str) -> i64 {
 
 #[test]
 fn status_shows_the_primary_group_of_objectuser() {
+    // The test user (idempotent; the ioc_* tests install it too, but they
+    // may run later: a fresh machine has none).
+    let users = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/install-test-users")).status().unwrap();
+    assert!(users.success(), "tests/support/install-test-users: {users}");
     let dir = scratch("track-group");
     write(
         &dir,
