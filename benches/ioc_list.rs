@@ -60,20 +60,22 @@ impl Ioc {
         Ioc { procserv, ioc_pid: 0, socket }
     }
 
+    /// procServ's children now (the IOC; none while it restarts it).
+    fn children(&self) -> Vec<i32> {
+        let pid = self.procserv.id();
+        let text = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        text.split_whitespace().filter_map(|child| child.parse().ok()).collect()
+    }
+
     /// Waits until the console listens and the IOC process runs.
     fn wait_up(&mut self) {
-        let pid = self.procserv.id();
-        let children = format!("/proc/{pid}/task/{pid}/children");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let child = std::fs::read_to_string(&children)
-                .ok()
-                .and_then(|text| text.split_whitespace().next()?.parse().ok());
-            if let (Some(child), true) = (child, self.socket.exists()) {
+            if let (Some(&child), true) = (self.children().first(), self.socket.exists()) {
                 self.ioc_pid = child;
                 return;
             }
-            assert!(Instant::now() < deadline, "procServ {pid} did not come up");
+            assert!(Instant::now() < deadline, "procServ {} did not come up", self.procserv.id());
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -92,14 +94,15 @@ impl Ioc {
 
 impl Drop for Ioc {
     fn drop(&mut self) {
-        let kill = |pid: i32| {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-        };
-        if self.ioc_pid > 0 {
-            kill(self.ioc_pid);
-        }
+        // The IOC runs in a session of its own (procServ's pty): its pid is
+        // read now, also when the bench panicked before `wait_up`, and
+        // procServ goes first so that it cannot start another.
+        let children = self.children();
         let _ = self.procserv.kill();
         let _ = self.procserv.wait();
+        for pid in children {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
     }
 }
 
