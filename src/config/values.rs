@@ -40,9 +40,17 @@ pub(crate) fn parse_bool(text: &str) -> Result<bool, ValueError> {
 #[inline(always)]
 fn char_at(text: &str, at: usize) -> (bool, usize) {
     match text.as_bytes().get(at) {
-        Some(&b) if b.is_ascii() => (matches!(b, b' ' | b'\t'..=b'\r'), 1),
+        Some(&b) if b.is_ascii() => (is_ascii_whitespace(b), 1),
         _ => char_at_beyond_ascii(text, at),
     }
+}
+
+/// An ASCII byte that [`char::is_whitespace`] calls whitespace: space and
+/// tab to carriage return (vertical tab too, which `u8::is_ascii_whitespace`
+/// leaves out).
+#[inline(always)]
+fn is_ascii_whitespace(b: u8) -> bool {
+    matches!(b, b' ' | b'\t'..=b'\r')
 }
 
 /// [`char_at`] for a char that is not ASCII (or `at` past the end).
@@ -85,7 +93,7 @@ pub(crate) fn ascii_word_count(text: &str) -> usize {
     let mut count = 0;
     let mut in_word = false;
     for &b in text.as_bytes() {
-        let blank = matches!(b, b' ' | b'\t'..=b'\r');
+        let blank = is_ascii_whitespace(b);
         count += usize::from(!blank && !in_word);
         in_word = !blank;
     }
