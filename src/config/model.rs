@@ -462,6 +462,15 @@ impl Object {
         self.rare.get_or_insert_default()
     }
 
+    /// How a start command's exit code maps to a result: MAPEXITSTATUS first,
+    /// then 0 = success, anything else = failure.
+    pub fn exit_result(&self, code: u8) -> ExitResult {
+        match self.options.exit_map.iter().rev().find(|(c, _)| *c == code) {
+            Some((_, result)) => *result,
+            None if code == 0 => ExitResult::Success,
+            None => ExitResult::Failure,
+        }
+    }
 }
 
 impl RareSettings {
@@ -490,18 +499,6 @@ impl RareSettings {
         }
         for text in env.iter_mut() {
             f(text);
-        }
-    }
-}
-
-impl Object {
-    /// How a start command's exit code maps to a result: MAPEXITSTATUS first,
-    /// then 0 = success, anything else = failure.
-    pub fn exit_result(&self, code: u8) -> ExitResult {
-        match self.options.exit_map.iter().rev().find(|(c, _)| *c == code) {
-            Some((_, result)) => *result,
-            None if code == 0 => ExitResult::Success,
-            None => ExitResult::Failure,
         }
     }
 }
