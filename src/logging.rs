@@ -133,23 +133,25 @@ impl Console {
     }
 
     /// Writes `line` at once when nothing waits before it; what the console
-    /// does not take waits in the ring.
-    fn write_or_queue(&mut self, stream: u8, mut line: &[u8]) {
+    /// does not take waits in the ring (written when the console is
+    /// writable again: it has just said it is not).
+    fn write_or_queue(&mut self, stream: u8, line: &[u8]) {
         if line.is_empty() {
             return;
         }
-        if self.ring.is_idle() {
-            match write_output(&self.outputs, stream, line) {
-                Written::Bytes(n) => line = &line[n.min(line.len())..],
-                Written::Blocked => {}
-                Written::Failed => return,
-            }
-            if line.is_empty() {
-                return;
-            }
+        if !self.ring.is_idle() {
+            self.ring.push(stream, line);
+            self.drain();
+            return;
         }
-        self.ring.push(stream, line);
-        self.drain();
+        let rest = match write_output(&self.outputs, stream, line) {
+            Written::Bytes(n) => &line[n.min(line.len())..],
+            Written::Blocked => line,
+            Written::Failed => return,
+        };
+        if !rest.is_empty() {
+            self.ring.push(stream, rest);
+        }
     }
 
     /// The descriptor to poll for POLLOUT while output waits.
