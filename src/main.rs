@@ -9,10 +9,10 @@
 //! standard descriptors opened on /dev/null when closed (on the root
 //! directory where there is no /dev/null, where std aborted), SIGPIPE
 //! ignored, the arguments taken from argv, stdout flushed at the end. What
-//! is not kept: the line std
-//! prints on a stack overflow (the kernel still reports the SIGSEGV), and
-//! the main thread's name in a panic's first line (`thread '<unnamed>'`,
-//! not `'main'`; the file, line and message are as before).
+//! is not kept: the line std prints on a stack overflow (the kernel still
+//! reports the SIGSEGV), and the main thread's name in a panic's first line
+//! (`thread '<unnamed>'`, not `'main'`; the file, line and message are as
+//! before).
 //! docs/ARCHITECTURE.md, "Binary size".
 #![cfg_attr(not(test), no_main)]
 

@@ -53,9 +53,12 @@ impl LogRotator {
         };
         LogRotator {
             inotify,
-            watches: (0..engine.plans().len())
-                .filter(|&i| engine.plans()[i].console.is_some())
-                .map(|object| Watch { object, wd: -1, cooldown_until: None })
+            watches: engine
+                .plans()
+                .iter()
+                .enumerate()
+                .filter(|(_, plan)| plan.console.is_some())
+                .map(|(object, _)| Watch { object, wd: -1, cooldown_until: None })
                 .collect(),
             max_bytes: g.log_max_bytes,
             keep: g.log_keep,
