@@ -122,41 +122,35 @@ fn run_bound_from_the_root_filesystem_is_a_mount_and_is_not_hidden() {
 
 #[test]
 fn pid1_without_a_console_takes_dev_console() {
-    let dir = scratch("trust-boot-console");
-    one_service(&dir);
     // The kernel found no /dev/console in the initramfs: fds 0-2 are closed,
-    // and main puts /dev/null there. A file stands for the console.
-    let console = dir.join("dev-console");
-    std::fs::write(&console, "").unwrap();
-    let setup = format!("mount --bind {} /dev/console && exec 0<&- 1>&- 2>&-", console.display());
-    takes_dev_console(&dir, &setup);
+    // and main puts /dev/null there.
+    takes_dev_console("trust-boot-console", "");
 }
 
 #[test]
 fn pid1_without_dev_null_or_a_console_takes_dev_console() {
-    let dir = scratch("trust-boot-no-null");
-    one_service(&dir);
     // An initramfs without device nodes: fds 0-2 closed and no /dev/null to
     // fill them with (std's start-up aborted there: for PID 1, the kernel's
     // panic). /dev holds only the file that stands for the console.
-    let console = dir.join("dev-console");
-    std::fs::write(&console, "").unwrap();
-    let setup = format!(
-        "mount -t tmpfs none /dev && : > /dev/console && mount --bind {} /dev/console && exec 0<&- 1>&- 2>&-",
-        console.display()
-    );
-    takes_dev_console(&dir, &setup);
+    takes_dev_console("trust-boot-no-null", "mount -t tmpfs none /dev && : > /dev/console && ");
 }
 
-/// Boots `dir` after `setup` (which closes fds 0-2 and makes `dir/dev-console`
-/// the console) and checks that PID 1 writes there and that its fds 0-2,
-/// which objects and the emergency shell inherit, are the console.
-fn takes_dev_console(dir: &std::path::Path, setup: &str) {
-    let mut p = Pid1::boot_with(dir, &[], Some(setup));
+/// Boots one service in a new scratch directory `name` with fds 0-2 closed
+/// and a file of it, `dev-console`, bound on /dev/console (after
+/// `make_dev`, a shell command list that ends in `&& `, or nothing), and
+/// checks that PID 1 writes there and that its fds 0-2, which objects and
+/// the emergency shell inherit, are the console.
+fn takes_dev_console(name: &str, make_dev: &str) {
+    let dir = scratch(name);
+    one_service(&dir);
+    let console = dir.join("dev-console");
+    std::fs::write(&console, "").unwrap();
+    let setup = format!("{make_dev}mount --bind {} /dev/console && exec 0<&- 1>&- 2>&-", console.display());
+    let mut p = Pid1::boot_with(&dir, &[], Some(&setup));
     assert!(
-        wait_for(T, || read(dir, "dev-console").contains("iocinit: ready")),
+        wait_for(T, || read(&dir, "dev-console").contains("iocinit: ready")),
         "nothing on the console: {:?}",
-        read(dir, "dev-console")
+        read(&dir, "dev-console")
     );
     let out = ok(p.sh("readlink /proc/1/fd/0 /proc/1/fd/1 /proc/1/fd/2"));
     assert_eq!(out.matches("console").count(), 3, "{out}");

@@ -446,9 +446,11 @@ mod tests {
 
     #[test]
     fn a_failing_death_waits_a_while_for_its_cause() {
+        // Launched, ready, then the death banner without its cause line.
+        const UP_THEN_DIED: &str = "@@@ Restarting child \"x\"\niocRun: All initialization complete\n@@@ Child process is shutting down, a new one will be restarted shortly\n";
         let (_dir, log) = temp_log("late-cause");
         let follower = LogFollower::at_end(&log);
-        let writer = append_later(&log, 50, "@@@ Restarting child \"x\"\niocRun: All initialization complete\n@@@ Child process is shutting down, a new one will be restarted shortly\n");
+        let writer = append_later(&log, 50, UP_THEN_DIED);
         let cause = append_later(&log, 450, "@@@ Received a sigChild for process 9. The process was killed by signal 11\n");
         match wait_ready(follower, Duration::from_secs(10), &[]) {
             Err(NotReady::DiedAfterReady { died, after }) => {
@@ -464,7 +466,7 @@ mod tests {
         // (not a success at the end of the watch).
         let (_dir, log) = temp_log("no-cause");
         let follower = LogFollower::at_end(&log);
-        let writer = append_later(&log, 50, "@@@ Restarting child \"x\"\niocRun: All initialization complete\n@@@ Child process is shutting down, a new one will be restarted shortly\n");
+        let writer = append_later(&log, 50, UP_THEN_DIED);
         let begun = Instant::now();
         match wait_ready(follower, Duration::from_secs(10), &[]) {
             Err(NotReady::DiedAfterReady { died, .. }) => assert_eq!(died.cause, None),
