@@ -510,7 +510,10 @@ impl Loop {
             // A deadline past what time_t holds (32 bits on armv7 musl; a
             // STOPTIMEOUT of a billion seconds) is armed at the latest time
             // that fits: the loop wakes then, finds nothing due, re-arms.
+            // (On 32-bit musl the libc crate's time_t is the deprecated
+            // 32-bit compat type, the one TimeSpec holds there.)
             Some(ms) => {
+                #[allow(deprecated)]
                 let (secs, nanos) = match libc::time_t::try_from(ms / 1000) {
                     Ok(secs) => (secs, ((ms % 1000) * 1_000_000).max(1)),
                     Err(_) => (libc::time_t::MAX, 0),
