@@ -145,7 +145,7 @@ fn render_round_trips() {
 fn write_atomic_writes_the_file_and_nothing_else() {
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new("iocfile-write");
-    let path = write_atomic(&dir.0, &vac1(), 0o644).unwrap();
+    let path = write_atomic(&dir.0, &vac1(), &render(&vac1()), 0o644).unwrap();
     assert_eq!(path, dir.path("vac1.conf"));
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(parse(&path, &text).unwrap().0, vac1());
@@ -153,16 +153,16 @@ fn write_atomic_writes_the_file_and_nothing_else() {
     // Replacing it leaves no temporary file behind.
     let mut changed = vac1();
     changed.command = "./other.cmd".into();
-    write_atomic(&dir.0, &changed, 0o644).unwrap();
+    write_atomic(&dir.0, &changed, &render(&changed), 0o644).unwrap();
     let names: Vec<_> = std::fs::read_dir(&dir.0).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, vec!["vac1.conf"]);
     // Invalid files are refused before anything is written.
     let bad = IocFile::new("bad/name", "x");
-    assert_eq!(write_atomic(&dir.0, &bad, 0o644).unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    assert_eq!(write_atomic(&dir.0, &bad, &render(&bad), 0o644).unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
     let mut newline = vac1();
     newline.command = "a\nIOC_USER=root".into();
-    assert!(write_atomic(&dir.0, &newline, 0o644).is_err());
-    assert!(write_atomic(&dir.path("missing"), &vac1(), 0o644).is_err());
+    assert!(write_atomic(&dir.0, &newline, &render(&newline), 0o644).is_err());
+    assert!(write_atomic(&dir.path("missing"), &vac1(), &render(&vac1()), 0o644).is_err());
 }
 
 const BOARD: &str = "DefaultRunlevel default\nObjectID net\nObjectStartCommand ifup -a\nObjectStartPriority 3\nObjectStopPriority 9\nObjectRunlevels default\n";

@@ -91,7 +91,7 @@ fn generate_and_install_never_overwrite_a_differing_file_without_asking() {
     assert_eq!(mode(&conf), 0o660);
 
     // An edited file: the difference is shown; EOF and "n" keep it (exit 1).
-    let edited = format!("{generated}EPICS_CA_SERVER_PORT=\"5999\"\n");
+    let edited = format!("{generated}# sector 1's gateway listens on 5999\nEPICS_CA_SERVER_PORT=\"5999\"\n");
     std::fs::write(&conf, &edited).unwrap();
     let all = fails(p.ioc(&gen(&[])), "generate over an edited file, EOF", "already exists with differences");
     assert!(all.contains("-EPICS_CA_SERVER_PORT=\"5999\""), "no line diff:\n{all}");
@@ -99,10 +99,11 @@ fn generate_and_install_never_overwrite_a_differing_file_without_asking() {
     assert_eq!(read(&conf), edited, "the edited file was replaced");
     assert!(std::fs::read_dir(&dir).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".tmp")), "a temporary file was left");
 
-    // install DIR takes the edited NAME.conf of the directory, as it is.
+    // install DIR takes the edited NAME.conf of the directory, as it is,
+    // comments and all.
     ok(p.ioc(&["install", d]), "install DIR");
     let installed = s.path().join("ioc/iocvac1.conf");
-    assert!(read(&installed).contains("EPICS_CA_SERVER_PORT=\"5999\""), "install DIR generated the file again:\n{}", read(&installed));
+    assert_eq!(read(&installed), edited, "install DIR did not install the file as written");
     // Root's install stays root's alone to write (it chooses its user).
     assert_eq!((std::fs::metadata(&installed).unwrap().uid(), mode(&installed)), (0, 0o644));
     let out = ok(p.ioc(&["install", d]), "install of an identical file");

@@ -216,12 +216,20 @@ fn local_install_writes_the_console_of_the_run_directory_named_now() {
     // Generated for one run directory, installed with another named: the
     // IOC_PORT of the installed file is the console served now.
     ok(s.ioc(&["generate", boot_arg]), "generate");
+    // The engineer's comment stays; only the IOC_PORT line changes.
+    let generated = boot.join("iocport.conf");
+    let commented = format!("# the port below is rewritten at install\n{}", std::fs::read_to_string(&generated).unwrap());
+    std::fs::write(&generated, &commented).unwrap();
     let unified = scratch.path().join("unified-run");
     let out = s.command_with(&[("IOC_RUNNER_RUN_DIR", &unified)], "ioc", &["--local", "install", boot_arg]).output().unwrap();
     assert!(stderr(&out).contains("Warning: IOC_PORT in the conf is replaced"), "{}", text(&out));
     ok(out, "install");
     let installed = std::fs::read_to_string(conf_dir.join("iocport.conf")).unwrap();
     assert!(installed.contains(&format!(":0660:{}/iocport/control\"", unified.display())), "{installed}");
+    let port_line = |text: &str| text.lines().position(|line| line.starts_with("IOC_PORT="));
+    assert_eq!(port_line(&installed), port_line(&commented), "{installed}");
+    let others = |text: &str| text.lines().filter(|line| !line.starts_with("IOC_PORT=")).map(String::from).collect::<Vec<_>>();
+    assert_eq!(others(&installed), others(&commented), "lines besides IOC_PORT changed:\n{installed}");
 }
 
 #[test]

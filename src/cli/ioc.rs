@@ -1063,12 +1063,12 @@ fn confirm_overwrite(path: &Path, new: &str, force: bool) -> Result<Overwrite, i
     }
 }
 
-/// Writes `ioc` into `dir` with `mode` unless the file there differs and
-/// the user keeps it (`what`: the file, for messages). Returns its path and
-/// whether it was written.
-fn write_file(dir: &Path, ioc: &IocFile, mode: u32, force: bool, what: &str) -> Result<(PathBuf, bool), i32> {
+/// Writes `text`, the text of `ioc`, into `dir` with `mode` unless the
+/// file there differs and the user keeps it (`what`: the file, for
+/// messages). Returns its path and whether it was written.
+fn write_file(dir: &Path, ioc: &IocFile, text: &str, mode: u32, force: bool, what: &str) -> Result<(PathBuf, bool), i32> {
     let path = dir.join(ioc.file_name());
-    match confirm_overwrite(&path, &iocfile::render(ioc), force)? {
+    match confirm_overwrite(&path, text, force)? {
         Overwrite::Unchanged => {
             // What killed installs left is cleared whether or not this one
             // writes.
@@ -1081,7 +1081,7 @@ fn write_file(dir: &Path, ioc: &IocFile, mode: u32, force: bool, what: &str) -> 
             println!("Existing configuration '{}' is already up-to-date (Identical). Skipping overwrite.", path.display());
             Ok((path, false))
         }
-        Overwrite::Write => match iocfile::write_atomic(dir, ioc, mode) {
+        Overwrite::Write => match iocfile::write_atomic(dir, ioc, text, mode) {
             Ok(path) => Ok((path, true)),
             // epics-ioc-runner's words, which its users' scripts know.
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
@@ -1108,7 +1108,7 @@ fn generate_cmd(common: &Common, g: Generate) -> i32 {
         return EXIT_OK;
     }
     let dir = ioc.chdir.clone().map(PathBuf::from).unwrap_or(g.dir);
-    match write_file(&dir, &ioc, generated_mode(common), g.force, "generated configuration") {
+    match write_file(&dir, &ioc, &iocfile::render(&ioc), generated_mode(common), g.force, "generated configuration") {
         Ok((path, true)) => {
             println!("wrote {}", path.display());
             EXIT_OK
@@ -1119,13 +1119,13 @@ fn generate_cmd(common: &Common, g: Generate) -> i32 {
 }
 
 /// Reads and checks the IOC file at `path` (the IOC named after the file
-/// when it has no IOC_NAME, as epics-ioc-runner does).
-fn read_ioc_file(path: &Path) -> Result<IocFile, i32> {
+/// when it has no IOC_NAME, as epics-ioc-runner does), with its text.
+fn read_ioc_file(path: &Path) -> Result<(IocFile, String), i32> {
     let text = std::fs::read_to_string(path).map_err(|e| file_failed(path, &e))?;
     match iocfile::parse(path, &text) {
         Ok((ioc, warnings)) => {
             warnings.iter().for_each(|w| eprintln!("{w}"));
-            Ok(ioc)
+            Ok((ioc, text))
         }
         Err(errors) => {
             errors.iter().for_each(|e| eprintln!("{e}"));
@@ -1136,8 +1136,9 @@ fn read_ioc_file(path: &Path) -> Result<IocFile, i32> {
 
 /// What `install` takes: a file; or a directory's `NAME.conf` (NAME: the
 /// directory's name), edited or not, as epics-ioc-runner does; or, when a
-/// directory has none, a file generated for it.
-fn install_source(common: &Common, i: &Install) -> Result<IocFile, i32> {
+/// directory has none, a file generated for it. With the text to install:
+/// a file's own, comments and all, as epics-ioc-runner copies it.
+fn install_source(common: &Common, i: &Install) -> Result<(IocFile, String), i32> {
     if !i.source.is_dir() {
         return read_ioc_file(&i.source);
     }
@@ -1149,7 +1150,9 @@ fn install_source(common: &Common, i: &Install) -> Result<IocFile, i32> {
     }
     let mut opts = generate_options(common, i.name.clone(), i.cmd.clone(), i.user.clone(), i.group.clone());
     opts.first_if_several = i.force;
-    run_generate(&i.source, &opts)
+    let ioc = run_generate(&i.source, &opts)?;
+    let text = iocfile::render(&ioc);
+    Ok((ioc, text))
 }
 
 /// The checks epics-ioc-runner makes at install that need the filesystem
@@ -1218,8 +1221,8 @@ fn executable_file(path: &Path) -> bool {
 }
 
 fn install(common: &Common, i: Install) -> i32 {
-    let mut ioc = match install_source(common, &i) {
-        Ok(ioc) => ioc,
+    let (mut ioc, mut text) = match install_source(common, &i) {
+        Ok(source) => source,
         Err(code) => return code,
     };
     // As epics-ioc-runner's local mode: an IOC_PORT naming another socket
@@ -1231,7 +1234,9 @@ fn install(common: &Common, i: Install) -> i32 {
     if common.local && ioc.port.as_deref().is_some_and(names_another) {
         let (user, group) = me();
         eprintln!("Warning: IOC_PORT in the conf is replaced by the local standard socket path ({}).", socket.display());
-        ioc.port = Some(format!("unix:{user}:{group}:0660:{}", socket.display()));
+        let port = format!("unix:{user}:{group}:0660:{}", socket.display());
+        text = iocfile::with_value(&text, iocfile::PORT, &port);
+        ioc.port = Some(port);
     }
     // Checked before the supervisor is asked: a bad file is exit 1 whether
     // or not one runs.
@@ -1271,7 +1276,7 @@ fn install(common: &Common, i: Install) -> i32 {
         eprintln!("Error: No write permission to {}.", dirs.ioc_dir.display());
         return EXIT_FAIL;
     }
-    let path = match write_file(&dirs.ioc_dir, &ioc, installed_mode(common), i.force, "installed configuration") {
+    let path = match write_file(&dirs.ioc_dir, &ioc, &text, installed_mode(common), i.force, "installed configuration") {
         Ok((path, _)) => path,
         Err(code) => return code,
     };

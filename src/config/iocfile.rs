@@ -114,7 +114,7 @@ const NAME: &str = "IOC_NAME";
 const USER: &str = "IOC_USER";
 const GROUP: &str = "IOC_GROUP";
 const CHDIR: &str = "IOC_CHDIR";
-const PORT: &str = "IOC_PORT";
+pub const PORT: &str = "IOC_PORT";
 const CMD: &str = "IOC_CMD";
 const STATE_DIR: &str = "IOC_STATE_DIR";
 const HOST: &str = "IOC_HOST";
@@ -730,34 +730,66 @@ fn double_quoted<'a>(body: &'a str, value: &mut String) -> Result<&'a str, (&'st
 pub fn render(file: &IocFile) -> String {
     let mut out = String::from("# epics-ioc-runner IOC file, written by iocinit\n");
     for (key, value) in file.entries() {
-        out.push_str(key);
-        out.push_str("=\"");
-        for c in value.chars() {
-            if matches!(c, '"' | '\\' | '$' | '`') {
-                out.push('\\');
-            }
-            out.push(c);
-        }
-        out.push_str("\"\n");
+        push_assignment(&mut out, key, value);
     }
     out
 }
 
-/// Writes `dir/<name>.conf` atomically with permissions `mode` (whatever
-/// the umask): a temporary file in the same directory, fsync, rename over
-/// the old file, fsync of the directory.
+/// `text`, an IOC file's, with `key` set to `value`: every line that
+/// assigns `key` becomes `KEY="value"`, every other line (comments, blank
+/// lines, the other variables, their order) stays as written; a file
+/// without the key gets the line at its end. What `ioc install` writes
+/// when it changes one value of a file it installs as written.
+pub fn with_value(text: &str, key: &str, value: &str) -> String {
+    let mut out = String::with_capacity(text.len() + key.len() + value.len() + 4);
+    let mut assigned = false;
+    for line in text.split_inclusive('\n') {
+        let assigns_key = matches!(assignment(line.trim_end_matches('\n')), Ok(Some(a)) if a.key == key);
+        if assigns_key {
+            push_assignment(&mut out, key, value);
+            assigned = true;
+        } else {
+            out.push_str(line);
+        }
+    }
+    if !assigned {
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        push_assignment(&mut out, key, value);
+    }
+    out
+}
+
+/// Appends the line `KEY="value"`, the value escaped for double quotes.
+fn push_assignment(out: &mut String, key: &str, value: &str) {
+    out.push_str(key);
+    out.push_str("=\"");
+    for c in value.chars() {
+        if matches!(c, '"' | '\\' | '$' | '`') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push_str("\"\n");
+}
+
+/// Writes `text`, the text of `file` (its [`render`], or the text it was
+/// read from), as `dir/<name>.conf` atomically with permissions `mode`
+/// (whatever the umask): a temporary file in the same directory, fsync,
+/// rename over the old file, fsync of the directory.
 ///
 /// The directory may be writable by others (the IOC group), so the
 /// temporary file gets a random name and is created with O_EXCL|O_NOFOLLOW:
 /// a planted file or symlink makes the attempt fail, never redirects the write.
-pub fn write_atomic(dir: &Path, file: &IocFile, mode: u32) -> io::Result<PathBuf> {
+pub fn write_atomic(dir: &Path, file: &IocFile, text: &str, mode: u32) -> io::Result<PathBuf> {
     file.check().map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
     let target = dir.join(file.file_name());
     remove_stale_temporaries(dir, &file.name);
     let (temporary, mut out) = create_temporary(dir, &file.name)?;
     let written = (|| {
         out.set_permissions(fs::Permissions::from_mode(mode))?;
-        out.write_all(render(file).as_bytes())?;
+        out.write_all(text.as_bytes())?;
         out.sync_all()?;
         fs::rename(&temporary, &target)?;
         File::open(dir)?.sync_all()?;
@@ -827,6 +859,20 @@ mod tests {
 
     fn errors(text: &str) -> Vec<String> {
         parse(Path::new("vac1.conf"), text).expect_err(text).iter().map(|d| format!("{}: {}", d.line, d.message)).collect()
+    }
+
+    #[test]
+    fn with_value_changes_the_keys_lines_and_keeps_every_other_line() {
+        let text = "# vacuum IOC, sector 1\n\nIOC_NAME=vac1\n  IOC_PORT='unix:/old/control' \n# the port above is replaced\nIOC_CMD=./st.cmd\n";
+        let changed = with_value(text, PORT, "unix:a:b:0660:/run/x \"$y\"");
+        assert_eq!(
+            changed,
+            "# vacuum IOC, sector 1\n\nIOC_NAME=vac1\nIOC_PORT=\"unix:a:b:0660:/run/x \\\"\\$y\\\"\"\n# the port above is replaced\nIOC_CMD=./st.cmd\n"
+        );
+        let (file, _) = parse(Path::new("vac1.conf"), &changed).unwrap();
+        assert_eq!(file.port.as_deref(), Some("unix:a:b:0660:/run/x \"$y\""));
+        // A comment that names the key is a comment, not the key's line.
+        assert_eq!(with_value("#IOC_PORT=x\nIOC_CMD=c", PORT, "p"), "#IOC_PORT=x\nIOC_CMD=c\nIOC_PORT=\"p\"\n");
     }
 
     #[test]
@@ -1062,7 +1108,8 @@ mod tests {
         std::os::unix::fs::symlink(dir.join(".vac2.conf.00000000000000bb.tmp"), &link).unwrap();
         let old = nix::sys::time::TimeSpec::new(1, 0);
         nix::sys::stat::utimensat(None, &link, &old, &old, nix::sys::stat::UtimensatFlags::NoFollowSymlink).unwrap();
-        write_atomic(&dir, &IocFile::new("vac1", "./st.cmd"), 0o644).unwrap();
+        let file = IocFile::new("vac1", "./st.cmd");
+        write_atomic(&dir, &file, &render(&file), 0o644).unwrap();
         let mut names: Vec<String> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         names.sort();
         assert_eq!(
