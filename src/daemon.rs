@@ -20,6 +20,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 
+use crate::accounts::{self, Key};
 use crate::config::{self, Config, Diagnostic, LoadOptions};
 use crate::control::protocol::Code;
 use crate::control::server::{self, DaemonAction, Policy, Server};
@@ -95,7 +96,7 @@ fn report(diagnostics: &[Diagnostic]) {
 }
 
 fn policy(config: &Config, layout: &Layout) -> Policy {
-    let ioc_gid = nix::unistd::Group::from_name(&config.globals.ioc.group).ok().flatten().map(|g| g.gid.as_raw());
+    let ioc_gid = accounts::group(Key::Name(&config.globals.ioc.group)).map(|g| g.gid);
     let owner_uid = if layout.local { nix::unistd::getuid().as_raw() } else { 0 };
     Policy { owner_uid, ioc_gid }
 }

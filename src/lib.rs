@@ -20,10 +20,12 @@
 //! - [`spawn`]: vfork-safe process creation; the only place processes are made.
 //! - [`statedir`]: making an IOC's state directory, in a process of its own.
 //! - [`sys`]: allocation-free system-call wrappers (clocks, /proc, reaping, atomic files).
+//! - [`accounts`]: users and groups by name or number, a user's groups.
 //! - [`logging`]: the console / kmsg / system log backend of the `log` facade.
 //! - [`json`]: the escaping JSON writer behind every `--json`.
 //! - [`alloc_count`]: the counting allocator of the `alloc-count` test feature.
 
+pub mod accounts;
 pub mod alloc_count;
 pub mod cli;
 pub mod config;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{ioc_args, Common, EXIT_DENIED, EXIT_FAIL, EXIT_OK, EXIT_UNREACHABLE};
+use crate::accounts::{self, Key};
 use crate::control::client::{Client, ClientError};
 use crate::config::iocfile::{self, valid_ioc_name, IocFile};
 use crate::control::protocol::{Code, Message, Tag, Verb, FLAG_WAIT};
@@ -963,8 +964,8 @@ fn directories(common: &Common) -> Result<Directories, i32> {
 
 /// The caller's user and primary group names (`--local` IOCs run as them).
 fn me() -> (String, String) {
-    let user = nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.name);
-    let group = nix::unistd::Group::from_gid(nix::unistd::getgid()).ok().flatten().map(|g| g.name);
+    let user = accounts::user(Key::Id(nix::unistd::getuid().as_raw())).map(|u| u.name);
+    let group = accounts::group(Key::Id(nix::unistd::getgid().as_raw())).map(|g| g.name);
     (user.unwrap_or_default(), group.unwrap_or_default())
 }
 
@@ -1172,10 +1173,10 @@ fn check_installable(ioc: &IocFile, local: bool) -> Result<(), i32> {
             problems.push(format!("IOC_GROUP: local IOCs must run under group {group}"));
         }
     } else {
-        if let Some(user) = ioc.user.as_ref().filter(|u| nix::unistd::User::from_name(u).ok().flatten().is_none()) {
+        if let Some(user) = ioc.user.as_ref().filter(|u| accounts::user(Key::Name(u)).is_none()) {
             problems.push(format!("IOC_USER: no such user: {user}"));
         }
-        if let Some(group) = ioc.group.as_ref().filter(|g| nix::unistd::Group::from_name(g).ok().flatten().is_none()) {
+        if let Some(group) = ioc.group.as_ref().filter(|g| accounts::group(Key::Name(g)).is_none()) {
             problems.push(format!("IOC_GROUP: no such group: {group}"));
         }
     }

@@ -12,6 +12,7 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use super::{Common, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
+use crate::accounts::{self, Key};
 use crate::control::protocol::{Code, Verb};
 
 pub fn main(name: &str, mut args: Vec<String>) -> i32 {
@@ -211,7 +212,7 @@ fn killall5(args: &[String]) -> i32 {
 /// Writes a message to the console and every pseudo-terminal.
 fn broadcast(message: &str) {
     let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
-    let user = nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.name).unwrap_or_else(|| "root".into());
+    let user = accounts::user(Key::Id(nix::unistd::getuid().as_raw())).map_or_else(|| "root".into(), |u| u.name);
     let text = format!("\r\nBroadcast message from {user}@{host}:\r\n\r\n{}\r\n\r\n", message.trim().replace('\n', "\r\n"));
     let mut ttys = vec!["/dev/console".to_string()];
     if let Ok(dir) = std::fs::read_dir("/dev/pts") {

@@ -9,6 +9,7 @@
 use std::ffi::CString;
 use std::path::Path;
 
+use crate::accounts::{self, Key};
 use crate::config::process::ProcessSettings;
 use crate::config::iocfile;
 use crate::config::{Config, Object, Output, ReloadMethod, SharedStr, StopMethod};
@@ -133,10 +134,7 @@ fn path_c(p: &Path) -> Option<CString> {
 
 /// The name of group `gid`, or its number when it has none.
 fn group_name(gid: u32) -> String {
-    match nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid)) {
-        Ok(Some(g)) => g.name,
-        _ => gid.to_string(),
-    }
+    accounts::group(Key::Id(gid)).map_or_else(|| gid.to_string(), |g| g.name)
 }
 
 /// Resolves user and group names as Epoch does: a user brings its primary and
@@ -147,27 +145,15 @@ pub fn resolve_credentials(user: Option<&str>, group: Option<&str>) -> Result<Op
     }
     let (uid, mut gid, name) = match user {
         Some(name) => {
-            let u = nix::unistd::User::from_name(name)
-                .ok()
-                .flatten()
-                .ok_or_else(|| format!("unknown user \"{name}\""))?;
-            (u.uid.as_raw(), u.gid.as_raw(), Some(u.name))
+            let u = accounts::user(Key::Name(name)).ok_or_else(|| format!("unknown user \"{name}\""))?;
+            (u.uid, u.gid, Some(u.name))
         }
         None => (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw(), None),
     };
     if let Some(group) = group {
-        let g = nix::unistd::Group::from_name(group)
-            .ok()
-            .flatten()
-            .ok_or_else(|| format!("unknown group \"{group}\""))?;
-        gid = g.gid.as_raw();
+        gid = accounts::group(Key::Name(group)).ok_or_else(|| format!("unknown group \"{group}\""))?.gid;
     }
-    let mut groups = vec![gid];
-    if let Some(cname) = name.as_deref().and_then(cstring) {
-        if let Ok(list) = nix::unistd::getgrouplist(&cname, nix::unistd::Gid::from_raw(gid)) {
-            groups = list.into_iter().map(|g| g.as_raw()).collect();
-        }
-    }
+    let mut groups = name.map_or_else(|| vec![gid], |name| accounts::groups_of(&name, gid));
     groups.sort_unstable();
     groups.dedup();
     Ok(Some(Credentials { uid, gid, groups }))
@@ -219,7 +205,7 @@ pub fn build(config: &Config, layout: &Layout) -> (Vec<ObjectPlan>, Vec<String>)
     let base = base_env(layout);
     // Who runs the supervisor, by name: looked up once, and only where it
     // matters (--local), not once per object in the passwd file.
-    let me = if layout.local { nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.name) } else { None };
+    let me = if layout.local { accounts::user(Key::Id(nix::unistd::getuid().as_raw())).map(|u| u.name) } else { None };
     let mut problems = Vec::new();
     let plans = config
         .objects
@@ -299,8 +285,8 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
         credentials = None;
     }
     if let Some(name) = user {
-        if let Ok(Some(u)) = nix::unistd::User::from_name(name) {
-            merge_env(&mut env, &format!("HOME={}", u.dir.display()));
+        if let Some(u) = accounts::user(Key::Name(name)) {
+            merge_env(&mut env, &format!("HOME={}", u.home.display()));
             merge_env(&mut env, &format!("USER={}", u.name));
             merge_env(&mut env, &format!("LOGNAME={}", u.name));
         }

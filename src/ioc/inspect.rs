@@ -10,8 +10,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 
-use nix::unistd::{Uid, User};
-
+use crate::accounts::{self, Key};
 use crate::ioc::procstat;
 use crate::ioc::sockdiag::{self, SocketState, UnixSocket};
 
@@ -69,10 +68,7 @@ pub fn inspect(path: &Path) -> io::Result<Vec<ConsoleClient>> {
 
 fn user_of(pid: i32) -> String {
     match procstat::uid(pid) {
-        Ok(uid) => match User::from_uid(Uid::from_raw(uid)) {
-            Ok(Some(user)) => user.name,
-            _ => uid.to_string(),
-        },
+        Ok(uid) => accounts::user(Key::Id(uid)).map_or_else(|| uid.to_string(), |user| user.name),
         Err(_) => "?".into(),
     }
 }

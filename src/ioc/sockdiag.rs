@@ -7,7 +7,6 @@
 //! Everything the kernel sends is parsed with bounds checks: a short or odd
 //! message is skipped or ends the dump with an error, never a panic.
 
-use std::collections::HashMap;
 use std::io;
 use std::os::fd::AsRawFd;
 
@@ -170,9 +169,9 @@ pub fn unix_sockets(query: Query) -> io::Result<Vec<UnixSocket>> {
     }
     // A missing /proc/net/unix (no /proc mounted) only costs the REF column.
     if let Ok(text) = read_proc_net_unix() {
-        let refcounts = parse_proc_net_unix(&text);
+        let refcounts = RefCounts::parse(&text);
         for s in &mut sockets {
-            s.refcount = refcounts.get(&s.inode).copied();
+            s.refcount = refcounts.of(s.inode);
         }
     }
     Ok(sockets)
@@ -377,20 +376,37 @@ fn socket_name(raw: &[u8]) -> Option<String> {
     }
 }
 
-/// Inode → reference count from the text of `/proc/net/unix`
-/// (`Num RefCount Protocol Flags Type St Inode Path`, RefCount in hex).
-/// Lines that do not parse are skipped.
-pub fn parse_proc_net_unix(text: &str) -> HashMap<u32, u32> {
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            // The fields read here are the kernel's hex and decimal numbers.
-            let mut fields = line.split_ascii_whitespace();
-            let refcount = u32::from_str_radix(fields.nth(1)?, 16).ok()?;
-            let inode = fields.nth(4)?.parse().ok()?;
-            Some((inode, refcount))
-        })
-        .collect()
+/// The sockets' reference counts by inode, from the text of
+/// `/proc/net/unix`: (inode, count) pairs sorted by inode, found by a
+/// binary search. Not a `HashMap`: this was the program's only one with
+/// std's random hasher, whose SipHash and key set-up were 1 KB of armv7
+/// code for one lookup per socket (docs/ARCHITECTURE.md, "Binary size").
+pub struct RefCounts(Vec<(u32, u32)>);
+
+impl RefCounts {
+    /// Reads `/proc/net/unix`'s text (`Num RefCount Protocol Flags Type St
+    /// Inode Path`, RefCount in hex); lines that do not parse are skipped.
+    pub fn parse(text: &str) -> Self {
+        let mut counts: Vec<(u32, u32)> = text
+            .lines()
+            .skip(1)
+            .filter_map(|line| {
+                // The fields read here are the kernel's hex and decimal numbers.
+                let mut fields = line.split_ascii_whitespace();
+                let refcount = u32::from_str_radix(fields.nth(1)?, 16).ok()?;
+                let inode = fields.nth(4)?.parse().ok()?;
+                Some((inode, refcount))
+            })
+            .collect();
+        counts.sort_unstable();
+        RefCounts(counts)
+    }
+
+    /// The reference count of the socket with INODE, if the text listed it.
+    pub fn of(&self, inode: u32) -> Option<u32> {
+        let k = self.0.binary_search_by_key(&inode, |&(listed, _)| listed).ok()?;
+        self.0.get(k).map(|&(_, count)| count)
+    }
 }
 
 /// The sockets of `/proc/net/unix` (columns Num RefCount Protocol Flags Type
@@ -582,11 +598,14 @@ mod tests {
         let text = "Num       RefCount Protocol Flags    Type St Inode Path\n\
                     0000000000000000: 00000003 00000000 00010000 0001 01 22530 /tmp/exp/control\n\
                     0000000000000000: 00000002 00000000 00000000 0001 03 22600\n\
+                    0000000000000000: 00000001 00000000 00000000 0001 03 1200\n\
                     garbage line\n";
-        let map = parse_proc_net_unix(text);
-        assert_eq!(map.get(&22530), Some(&3));
-        assert_eq!(map.get(&22600), Some(&2));
-        assert_eq!(map.len(), 2);
+        let counts = RefCounts::parse(text);
+        assert_eq!(counts.of(22530), Some(3));
+        assert_eq!(counts.of(22600), Some(2));
+        assert_eq!(counts.of(1200), Some(1), "found though listed after larger inodes");
+        assert_eq!(counts.of(22601), None);
+        assert_eq!(counts.0.len(), 3, "the garbage line skipped");
     }
 
     #[test]
