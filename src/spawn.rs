@@ -1,7 +1,8 @@
 //! Process creation, vfork-safe on every build (so it works on nommu boards).
 //!
 //! A [`Command`] is prepared once, when a configuration loads: argv, envp and
-//! the PATH candidates become NUL-terminated strings in one buffer, with one
+//! the PATH candidates become NUL-terminated strings in one buffer (but for
+//! the base environment every command shares, [`share_environment`]), with one
 //! array of the NULL-terminated pointer runs execve takes (two allocations). At
 //! spawn time nothing is allocated: [`spawn`] opens the redirection files
 //! itself, without blocking (see [`Redirect`]), then calls
@@ -91,13 +92,15 @@ pub fn utf8_environment(mut dropped: impl FnMut(&std::ffi::OsStr)) -> Vec<String
 /// allocating: two allocations, both sized exactly when the command is made.
 /// `strings` holds every string NUL-terminated, back to back: the
 /// candidates, argv, envp, then with a working directory the trampoline's
-/// exe, [`TRAMPOLINE_NAME`], the directory and `--`. `pointers` holds the
-/// NULL-terminated runs execve takes, pointing into `strings`: the
-/// candidates, argv, envp, then with a working directory the trampoline's
-/// exe followed by its argv `[TRAMPOLINE_NAME, DIR, candidates..., "--",
-/// argv...]` (every candidate holds a `/`, so the first `--` after DIR ends
-/// them). The pointers are made once `strings` is final; its heap buffer
-/// does not move when the Command does.
+/// exe, [`TRAMPOLINE_NAME`], the directory and `--`; but not an envp entry
+/// of the shared environment ([`share_environment`]), which is pointed to
+/// where it is. `pointers` holds the NULL-terminated runs execve takes,
+/// pointing into `strings` (and the shared environment): the candidates,
+/// argv, envp, then with a working directory the trampoline's exe followed
+/// by its argv `[TRAMPOLINE_NAME, DIR, candidates..., "--", argv...]`
+/// (every candidate holds a `/`, so the first `--` after DIR ends them).
+/// The pointers are made once `strings` is final; its heap buffer does not
+/// move when the Command does.
 pub struct Command {
     strings: Box<[u8]>,
     pointers: Box<[*const c_char]>,
@@ -131,7 +134,16 @@ const EXIT_EXEC_FAILED: i32 = 127;
 impl Clone for Command {
     fn clone(&self) -> Command {
         let strings = self.strings.clone();
-        let pointers = point_into(&strings, self.counts(), self.trampoline);
+        // An envp pointer outside the original's strings is into the shared
+        // environment, and stays as it is.
+        let own = self.strings.as_ptr_range();
+        let envp = &self.pointers[self.envp_at()..self.envp_at() + self.counts()[2]];
+        let shared = |place: &mut dyn FnMut(Option<*const c_char>)| {
+            for &p in envp {
+                place(Some(p).filter(|p| !own.contains(&p.cast())));
+            }
+        };
+        let pointers = point_into(&strings, self.counts(), &shared, self.trampoline);
         Command { strings, pointers, ..*self }
     }
 }
@@ -157,6 +169,36 @@ impl std::fmt::Display for CommandError {
         }
     }
 }
+
+/// The environment entries that every command's environment starts with
+/// (the supervisor's base environment: PATH, HOME, TERM), NUL-terminated
+/// back to back, once for the process. A command points to these instead of
+/// copying them: 86 bytes of each command's strings on a board, and PID 1
+/// keeps a command for each object (docs/ARCHITECTURE.md, "PID 1's memory,
+/// page by page"). Never freed or changed once set, so a pointer into it is
+/// good for the whole run, in every command and every copy of one.
+static SHARED_ENVIRONMENT: std::sync::OnceLock<Box<[u8]>> = std::sync::OnceLock::new();
+
+/// Makes `env` the shared environment, if none is yet (the first
+/// configuration's; a reload's base environment is the same). An entry with
+/// a NUL byte would end early: such an environment is not shared.
+pub fn share_environment(env: &[String]) {
+    if check_nul(env).is_ok() {
+        SHARED_ENVIRONMENT.get_or_init(|| env.iter().flat_map(|e| e.bytes().chain([0])).collect());
+    }
+}
+
+/// Where the envp string given as `pieces` is in `shared` (the shared
+/// environment, read once per command made: another thread may set it
+/// meanwhile), if it is there.
+fn shared_entry(shared: Option<&'static [u8]>, pieces: &[&[u8]]) -> Option<*const c_char> {
+    let [entry] = pieces else { return None };
+    shared?.split_inclusive(|&b| b == 0).find(|s| s.strip_suffix(&[0]) == Some(*entry)).map(|s| s.as_ptr().cast())
+}
+
+/// Tells, for each envp entry in order, where it is in the shared
+/// environment (None: in the command's own strings).
+type SharedPlaces<'s> = &'s dyn Fn(&mut dyn FnMut(Option<*const c_char>));
 
 /// Called once per string, with the pieces it is the concatenation of.
 type Emit<'e> = &'e mut dyn FnMut(&[&[u8]]);
@@ -242,23 +284,31 @@ impl Command {
 
     /// The command of these sections (strings without a NUL byte), and with
     /// `trampoline` (exe, dir) run through it: its two buffers, each built
-    /// at its exact size.
+    /// at its exact size. Envp entries of the shared environment are not
+    /// copied.
     fn assemble(candidates: Section<'_>, argv: Section<'_>, envp: Section<'_>, trampoline: Option<(&CStr, &CStr)>) -> Command {
         let extra = trampoline.map(|(exe, dir)| [exe.to_bytes(), TRAMPOLINE_NAME.to_bytes(), dir.to_bytes(), b"--"]);
+        let shared = SHARED_ENVIRONMENT.get().map(|b| &b[..]);
         let each = |emit: Emit<'_>| {
             candidates(emit);
             argv(emit);
-            envp(emit);
+            envp(&mut |pieces| {
+                if shared_entry(shared, pieces).is_none() {
+                    emit(pieces);
+                }
+            });
             for s in extra.iter().flatten() {
                 emit(&[s]);
             }
         };
         let (mut len, mut counts) = (0, [0; 3]);
         let sections: [Section<'_>; 3] = [candidates, argv, envp];
-        for (count, section) in counts.iter_mut().zip(sections) {
+        for (k, (count, section)) in counts.iter_mut().zip(sections).enumerate() {
             section(&mut |pieces| {
                 *count += 1;
-                len += pieces.iter().map(|p| p.len()).sum::<usize>() + 1;
+                if k != 2 || shared_entry(shared, pieces).is_none() {
+                    len += pieces.iter().map(|p| p.len()).sum::<usize>() + 1;
+                }
             });
         }
         len += extra.iter().flatten().map(|s| s.len() + 1).sum::<usize>();
@@ -272,7 +322,8 @@ impl Command {
         debug_assert_eq!(bytes.len(), len);
         // Exactly `len` bytes for `len` capacity: no reallocation.
         let strings = bytes.into_boxed_slice();
-        let pointers = point_into(&strings, counts, trampoline.is_some());
+        let places = |place: &mut dyn FnMut(Option<*const c_char>)| envp(&mut |pieces| place(shared_entry(shared, pieces)));
+        let pointers = point_into(&strings, counts, &places, trampoline.is_some());
         // Each count is at most the bytes of `strings`, which fit in memory;
         // a section of more than u32::MAX strings would need 4 GiB of NULs.
         let [candidates, argv, envp] = counts.map(|n| n as u32);
@@ -316,7 +367,8 @@ impl Command {
     /// The `count` strings whose pointers start at `at`.
     fn strings_at(&self, at: usize, count: usize) -> impl Iterator<Item = &CStr> {
         // SAFETY: every pointer of the run points to a NUL-terminated string
-        // in `self.strings`, which lives as long as `self`.
+        // in `self.strings`, which lives as long as `self`, or in the shared
+        // environment, which lives as long as the process.
         self.pointers[at..at + count].iter().map(|&p| unsafe { CStr::from_ptr(p) })
     }
 
@@ -364,17 +416,19 @@ impl Command {
 
 /// The pointer array of a command whose `strings` hold `counts` candidates,
 /// argv and envp entries (and the trampoline's four strings when
-/// `trampoline`), made once `strings` is final: see [`Command`]. Exactly
-/// sized.
-fn point_into(strings: &[u8], counts: [usize; 3], trampoline: bool) -> Box<[*const c_char]> {
-    let [candidates, argv, envp] = counts;
-    let len = candidates + argv + envp + 3 + if trampoline { 1 + 2 + candidates + 1 + argv + 1 } else { 0 };
+/// `trampoline`), made once `strings` is final: see [`Command`]. The envp
+/// entries in the shared environment are where `shared` says. Exactly sized.
+fn point_into(strings: &[u8], counts: [usize; 3], shared: SharedPlaces<'_>, trampoline: bool) -> Box<[*const c_char]> {
+    let [candidates, argv, envp_count] = counts;
+    let len = candidates + argv + envp_count + 3 + if trampoline { 1 + 2 + candidates + 1 + argv + 1 } else { 0 };
     let mut starts = strings.split_inclusive(|&b| b == 0).map(|s| s.as_ptr().cast::<c_char>());
     let mut pointers = Vec::with_capacity(len);
-    for count in counts {
+    for count in [candidates, argv] {
         pointers.extend(starts.by_ref().take(count));
         pointers.push(std::ptr::null());
     }
+    shared(&mut |place| pointers.extend(place.or_else(|| starts.next())));
+    pointers.push(std::ptr::null());
     if trampoline {
         // exe, TRAMPOLINE_NAME, DIR, then the candidates, `--` and argv.
         pointers.extend(starts.by_ref().take(3));
@@ -1209,9 +1263,9 @@ mod tests {
         let original = Command::from_line("pwd; echo $IOCINIT_TEST", false, &env()).unwrap().with_working_directory_through(&cwd, NO_TRAMPOLINE);
         let copy = original.clone();
         drop(original);
-        // Every pointer points into the copy's own strings.
-        let own = copy.strings.as_ptr_range();
-        assert!(copy.pointers.iter().all(|&p| p.is_null() || own.contains(&p.cast())));
+        // Every pointer points into the copy's own strings, or the shared
+        // environment (another test may have set it).
+        assert!(copy.pointers.iter().all(|&p| p.is_null() || points_into(&copy, p)));
         assert_eq!(copy.pointers.iter().filter(|p| p.is_null()).count(), 4);
         let opts = Options { stdout: Redirect::Append(&out), ..Default::default() };
         let pid = spawn(&copy, &opts).unwrap();
@@ -1266,10 +1320,39 @@ mod tests {
         assert!(fewest_allocations(|| with_dir.clone()) <= 3);
         for original in [plain, with_dir] {
             let copy = original.clone();
-            let own = copy.strings.as_ptr_range();
-            assert!(copy.pointers.iter().all(|&p| p.is_null() || own.contains(&p.cast())));
+            assert!(copy.pointers.iter().all(|&p| p.is_null() || points_into(&copy, p)));
             assert_eq!(copy.argv().collect::<Vec<_>>(), original.argv().collect::<Vec<_>>());
         }
+    }
+
+    /// Whether `p` points into `cmd`'s own strings or the shared environment.
+    fn points_into(cmd: &Command, p: *const c_char) -> bool {
+        let shared = SHARED_ENVIRONMENT.get().map_or(&[][..], |b| &b[..]);
+        cmd.strings.as_ptr_range().contains(&p.cast()) || shared.as_ptr_range().contains(&p.cast())
+    }
+
+    /// PID 1 keeps a command for each object: the base environment every
+    /// one starts with is pointed to, not copied into each
+    /// (docs/ARCHITECTURE.md, "PID 1's memory, page by page").
+    #[test]
+    fn commands_point_to_the_shared_environment_instead_of_copying_it() {
+        share_environment(&["PATH=/usr/bin:/bin".into(), "HOME=/".into(), "TERM=linux".into()]);
+        // Whichever test set it first: its entries are what is shared.
+        let shared = SHARED_ENVIRONMENT.get().expect("set above or before");
+        let base: Vec<String> = shared.split(|&b| b == 0).filter(|e| !e.is_empty()).map(|e| String::from_utf8_lossy(e).into_owned()).collect();
+        let env: Vec<String> = base.iter().cloned().chain(["IOCINIT_OBJECT=svc".to_string()]).collect();
+        let cmd = Command::new(&["/bin/sleep", "1"], &env).unwrap();
+        assert_eq!(&cmd.strings[..], b"/bin/sleep\0/bin/sleep\01\0IOCINIT_OBJECT=svc\0", "only what is not shared is copied");
+        assert_eq!(cmd.env().map(|e| e.to_str().unwrap().to_string()).collect::<Vec<_>>(), env);
+        // A copy, and a command made from it, point to the same entries.
+        for derived in [cmd.clone(), cmd.clone().with_working_directory_through(c"/srv", c"/exe"), cmd.clone().with_env(&env).unwrap()] {
+            assert_eq!(derived.env().map(|e| e.to_str().unwrap().to_string()).collect::<Vec<_>>(), env);
+            let run = &derived.pointers[derived.envp_at()..derived.envp_at() + base.len()];
+            assert!(run.iter().all(|&p| shared.as_ptr_range().contains(&p.cast())));
+            assert_eq!(derived.argv().collect::<Vec<_>>(), [c"/bin/sleep", c"1"]);
+        }
+        let pid = spawn(&cmd, &Options::default()).unwrap();
+        assert_eq!(wait(pid), 0);
     }
 
     #[test]

@@ -898,47 +898,104 @@ fn mapping_holding(address: usize) -> Option<(usize, usize)> {
     }
 }
 
-/// A zeroed `[u8; N]` allocated once, in an anonymous mapping of its own:
-/// its pages become resident only when written. A heap buffer is zeroed, and
-/// so made resident, when it is allocated; buffers fixed at start that most
-/// runs never fill (the control server's client slots) would all count in
-/// PID 1's memory from the first moment. Where mmap fails, it is a heap
-/// buffer all the same.
-pub struct LazyBuf<const N: usize>(LazyMemory<N>);
+/// A zeroed byte buffer whose length is known only at run time (a table
+/// sized from the configuration), allocated once, in an anonymous mapping of
+/// its own: its pages become resident only when written. A heap buffer is
+/// zeroed, and so made resident, when it is allocated; buffers that most runs
+/// never fill (the control server's client slots, the objects' notes) would
+/// all count in PID 1's memory from the first moment. Where mmap fails, it
+/// is a heap buffer all the same.
+pub struct LazyBytes(LazyMemory);
 
-/// Private, so that no mapping but `LazyBuf::new`'s is ever read or unmapped.
-enum LazyMemory<const N: usize> {
-    Mapped(core::ptr::NonNull<[u8; N]>),
-    Heap(Box<[u8; N]>),
+/// Private, so that no mapping but `LazyBytes::new`'s is ever read or unmapped.
+enum LazyMemory {
+    Mapped(core::ptr::NonNull<u8>, usize),
+    Heap(Box<[u8]>),
 }
 
-impl<const N: usize> LazyBuf<N> {
-    pub fn new() -> Self {
-        // SAFETY: a new private anonymous mapping of N bytes, zeroed by the
-        // kernel; it is ours alone until Drop unmaps it.
-        let p = unsafe {
-            libc::mmap(core::ptr::null_mut(), N, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+impl LazyBytes {
+    pub fn new(len: usize) -> Self {
+        // mmap refuses an empty mapping; an empty buffer needs none.
+        let p = if len == 0 {
+            libc::MAP_FAILED
+        } else {
+            // SAFETY: a new private anonymous mapping of len bytes, zeroed by
+            // the kernel; it is ours alone until Drop unmaps it.
+            unsafe { libc::mmap(core::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) }
         };
-        LazyBuf(match core::ptr::NonNull::new(p.cast::<[u8; N]>()).filter(|_| p != libc::MAP_FAILED) {
-            Some(mapped) => LazyMemory::Mapped(mapped),
-            None => LazyMemory::Heap(Box::new([0; N])),
+        LazyBytes(match core::ptr::NonNull::new(p.cast::<u8>()).filter(|_| p != libc::MAP_FAILED) {
+            Some(mapped) => LazyMemory::Mapped(mapped, len),
+            None => LazyMemory::Heap(vec![0; len].into_boxed_slice()),
         })
     }
 
     /// Whether the buffer is a mapping of its own (mmap did not fail).
     pub fn is_mapped(&self) -> bool {
-        matches!(self.0, LazyMemory::Mapped(_))
+        matches!(self.0, LazyMemory::Mapped(..))
     }
 
     /// The contents are no longer needed: a mapping's pages go back to the
     /// kernel (the buffer reads as zeroes until written again), so a buffer
     /// that was used once does not stay resident for PID 1's whole life.
     pub fn release(&mut self) {
-        if let LazyMemory::Mapped(p) = self.0 {
-            // SAFETY: the mapping made in `new`, N bytes, borrowed uniquely
+        match &mut self.0 {
+            // SAFETY: the mapping made in `new`, len bytes, borrowed uniquely
             // by `&mut self`; MADV_DONTNEED only zeroes it.
-            unsafe { libc::madvise(p.as_ptr().cast(), N, libc::MADV_DONTNEED) };
+            LazyMemory::Mapped(p, len) => unsafe {
+                libc::madvise(p.as_ptr().cast(), *len, libc::MADV_DONTNEED);
+            },
+            LazyMemory::Heap(b) => b.fill(0),
         }
+    }
+}
+
+impl core::ops::Deref for LazyBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            // SAFETY: the mapping is valid, len bytes, and borrowed with self.
+            LazyMemory::Mapped(p, len) => unsafe { core::slice::from_raw_parts(p.as_ptr(), *len) },
+            LazyMemory::Heap(b) => b,
+        }
+    }
+}
+
+impl core::ops::DerefMut for LazyBytes {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match &mut self.0 {
+            // SAFETY: as above; `&mut self` makes the borrow unique.
+            LazyMemory::Mapped(p, len) => unsafe { core::slice::from_raw_parts_mut(p.as_ptr(), *len) },
+            LazyMemory::Heap(b) => b,
+        }
+    }
+}
+
+impl Drop for LazyBytes {
+    fn drop(&mut self) {
+        if let LazyMemory::Mapped(p, len) = self.0 {
+            // SAFETY: the mapping made in `new`, unmapped once.
+            unsafe { libc::munmap(p.as_ptr().cast(), len) };
+        }
+    }
+}
+
+/// A zeroed `[u8; N]` in a [`LazyBytes`] of N bytes: resident only where
+/// written.
+pub struct LazyBuf<const N: usize>(LazyBytes);
+
+impl<const N: usize> LazyBuf<N> {
+    pub fn new() -> Self {
+        LazyBuf(LazyBytes::new(N))
+    }
+
+    /// Whether the buffer is a mapping of its own (mmap did not fail).
+    pub fn is_mapped(&self) -> bool {
+        self.0.is_mapped()
+    }
+
+    /// See [`LazyBytes::release`].
+    pub fn release(&mut self) {
+        self.0.release();
     }
 }
 
@@ -951,30 +1008,15 @@ impl<const N: usize> Default for LazyBuf<N> {
 impl<const N: usize> core::ops::Deref for LazyBuf<N> {
     type Target = [u8; N];
     fn deref(&self) -> &[u8; N] {
-        match &self.0 {
-            // SAFETY: the mapping is valid, N bytes, and borrowed with self.
-            LazyMemory::Mapped(p) => unsafe { p.as_ref() },
-            LazyMemory::Heap(b) => b,
-        }
+        // SAFETY: the buffer is N bytes long, as `new` made it.
+        unsafe { &*self.0.as_ptr().cast::<[u8; N]>() }
     }
 }
 
 impl<const N: usize> core::ops::DerefMut for LazyBuf<N> {
     fn deref_mut(&mut self) -> &mut [u8; N] {
-        match &mut self.0 {
-            // SAFETY: as above; `&mut self` makes the borrow unique.
-            LazyMemory::Mapped(p) => unsafe { p.as_mut() },
-            LazyMemory::Heap(b) => b,
-        }
-    }
-}
-
-impl<const N: usize> Drop for LazyBuf<N> {
-    fn drop(&mut self) {
-        if let LazyMemory::Mapped(p) = self.0 {
-            // SAFETY: the mapping made in `new`, unmapped once.
-            unsafe { libc::munmap(p.as_ptr().cast(), N) };
-        }
+        // SAFETY: as above; `&mut self` makes the borrow unique.
+        unsafe { &mut *self.0.as_mut_ptr().cast::<[u8; N]>() }
     }
 }
 

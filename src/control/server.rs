@@ -693,8 +693,7 @@ impl Server {
             (Verb::Stop, _, _) => Code::Fail,
             _ => Code::Fail,
         };
-        let note = st.note.clone();
-        self.end(i, code, &note);
+        self.end(i, code, engine.note(obj));
     }
 
     /// Queues the End message as the only message.
@@ -883,8 +882,8 @@ fn encode_object<O: Os>(enc: &mut Encoder<'_>, engine: &mut Engine<O>, i: usize)
             Outcome::Fail => "FAIL",
         });
     }
-    if !st.note.is_empty() {
-        enc.str(Tag::Note, &st.note);
+    if !engine.note(i).is_empty() {
+        enc.str(Tag::Note, engine.note(i));
     }
     if st.removed {
         enc.bool(Tag::Removed, true);

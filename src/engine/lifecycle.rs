@@ -30,8 +30,8 @@ impl<O: Os> Engine<O> {
             if !host.eq_ignore_ascii_case(&here) {
                 st.wanted = false;
                 st.outcome = Some(Outcome::Fail);
-                st.set_note(format_args!("not started: IOC_HOST is {host}, this host is {here}"));
-                log::info!("{}: {}", object.id, st.note);
+                self.notes.write(i, format_args!("not started: IOC_HOST is {host}, this host is {here}"));
+                log::info!("{}: {}", object.id, self.notes.get(i));
                 return Ok(());
             }
         }
@@ -40,7 +40,7 @@ impl<O: Os> Engine<O> {
         st.prestart_failed = false;
         st.killed = false;
         st.outcome = None;
-        st.note.clear();
+        self.notes.clear(i);
         st.start_limit = start_limit;
         // Never two IOCs of one name: whatever is left of a previous procServ
         // and its IOC goes first. Leftovers that will not die are tried
@@ -49,7 +49,7 @@ impl<O: Os> Engine<O> {
             let now = self.os.now_ms();
             let st = &mut self.objs[i];
             st.set(State::Restarting);
-            st.set_note(format_args!("waiting for processes of the previous run to end"));
+            self.notes.write(i, format_args!("waiting for processes of the previous run to end"));
             st.deadline = Some(now + leftover_wait_ms(st.leftover_rounds));
             return Ok(());
         }
@@ -222,8 +222,8 @@ impl<O: Os> Engine<O> {
         let st = &mut self.objs[i];
         st.start_timed_out = true;
         st.outcome = Some(Outcome::Fail);
-        st.set_note(why);
-        log::error!("{}: {}; stopping it", self.config.objects[i].id, st.note);
+        self.notes.write(i, why);
+        log::error!("{}: {}; stopping it", self.config.objects[i].id, self.notes.get(i));
         let term = self.enter_stopping(i);
         let st = &self.objs[i];
         for pid in st.main_pid.into_iter().chain(st.side_commands()) {
@@ -306,10 +306,10 @@ impl<O: Os> Engine<O> {
 
     pub(super) fn start_failed(&mut self, i: usize, why: core::fmt::Arguments<'_>) {
         let st = &mut self.objs[i];
-        st.set_note(why);
+        self.notes.write(i, why);
         st.main_pid = None;
         st.outcome = Some(Outcome::Fail);
-        log::error!("{}: {}", self.config.objects[i].id, self.objs[i].note);
+        log::error!("{}: {}", self.config.objects[i].id, self.notes.get(i));
         self.report(i, "Starting", Outcome::Fail);
         // (A start that timed out may end during a shutdown: nothing pauses that.)
         let shutting_down = matches!(self.phase, Phase::ShuttingDown(_));
@@ -345,8 +345,8 @@ impl<O: Os> Engine<O> {
         }
         if st.fast_failures >= crash_limit {
             st.set(State::Crashed);
-            st.set_note(format_args!("crashed: {crash_limit} failures in a row, not restarted"));
-            log::error!("{}: {}", object.id, st.note);
+            self.notes.write(i, format_args!("crashed: {crash_limit} failures in a row, not restarted"));
+            log::error!("{}: {}", object.id, self.notes.get(i));
             return;
         }
         st.restarts += 1;
@@ -438,7 +438,7 @@ impl<O: Os> Engine<O> {
         let stop_timeout = object.options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT_S);
         let st = &mut self.objs[i];
         st.ending_dead_group = true;
-        st.set_note(format_args!("process exited ({status}); ending what is left in its process group {leader}"));
+        self.notes.write(i, format_args!("process exited ({status}); ending what is left in its process group {leader}"));
         log::warn!("{}: ending what is left in process group {leader} (SIGKILL after {stop_timeout} s)", object.id);
         self.follow_group(i, leader);
         let _ = self.os.signal_group(leader, term);
@@ -559,7 +559,7 @@ impl<O: Os> Engine<O> {
                 // Killed for running too long: that stays the reason.
                 if !status.success() && !st.killed {
                     st.outcome = Some(Outcome::Fail);
-                    st.set_note(format_args!("stop command: {status}"));
+                    self.notes.write(i, format_args!("stop command: {status}"));
                 }
                 self.follow_group(i, pid);
                 self.stop_command_ended(i);
@@ -643,8 +643,8 @@ impl<O: Os> Engine<O> {
                     Err(e) => {
                         let st = &mut self.objs[i];
                         st.outcome = Some(Outcome::Fail);
-                        st.set_note(format_args!("stop command: {e}"));
-                        log::error!("{}: {}", object.id, st.note);
+                        self.notes.write(i, format_args!("stop command: {e}"));
+                        log::error!("{}: {}", object.id, self.notes.get(i));
                     }
                 }
             }
@@ -657,13 +657,13 @@ impl<O: Os> Engine<O> {
                     Some(pid) => {
                         let st = &mut self.objs[i];
                         st.outcome = Some(Outcome::Warn);
-                        st.set_note(format_args!("the pid file names a process that is not this object's (pid {pid}): not signalled"));
-                        log::warn!("{}: {}", object.id, st.note);
+                        self.notes.write(i, format_args!("the pid file names a process that is not this object's (pid {pid}): not signalled"));
+                        log::warn!("{}: {}", object.id, self.notes.get(i));
                     }
                     None => {
                         let st = &mut self.objs[i];
                         st.outcome = Some(Outcome::Warn);
-                        st.set_note(format_args!("no pid in the pid file"));
+                        self.notes.write(i, format_args!("no pid in the pid file"));
                     }
                 }
                 // The process the object follows is stopped either way (a
@@ -733,7 +733,7 @@ impl<O: Os> Engine<O> {
         let st = &mut self.objs[i];
         st.killed = true;
         st.outcome = Some(Outcome::Fail);
-        st.set_note(format_args!("stop command did not end within {secs} s: killed"));
+        self.notes.write(i, format_args!("stop command did not end within {secs} s: killed"));
         log::error!("{id}: stop command did not end within {secs} s (StopCommandTimeout); sending SIGKILL to its process group");
         st.deadline = Some(now + KILL_WAIT_MS);
         let _ = self.os.kill_group(pid, libc::SIGKILL);
@@ -799,7 +799,7 @@ impl<O: Os> Engine<O> {
         if std::mem::take(&mut self.objs[i].ending_dead_group) {
             let st = &mut self.objs[i];
             if let (false, Some(exit)) = (std::mem::take(&mut st.killed), st.last_exit) {
-                st.set_note(format_args!("process exited ({exit}); what it left in its process group ended on TERMSIGNAL"));
+                self.notes.write(i, format_args!("process exited ({exit}); what it left in its process group ended on TERMSIGNAL"));
             }
             st.set(State::Stopped);
             if std::mem::take(&mut st.restart_after_stop) {
@@ -815,7 +815,7 @@ impl<O: Os> Engine<O> {
             st.killed = false;
             st.set(State::Stopped);
             // The reason the start was abandoned for.
-            let why = st.note.clone();
+            let why = object::note(format_args!("{}", self.notes.get(i)));
             self.start_failed(i, format_args!("{why}"));
             return;
         }
@@ -869,13 +869,13 @@ impl<O: Os> Engine<O> {
                 st.killed = true;
                 let id = &self.config.objects[i].id;
                 if st.ending_dead_group {
-                    st.set_note(format_args!("what the dead process left in its process group did not end in time: killed"));
+                    self.notes.write(i, format_args!("what the dead process left in its process group did not end in time: killed"));
                     log::warn!("{id}: what the dead process left in its process group did not end in time; sending SIGKILL");
                 } else {
                     // A stop command that failed stays the reason (and a failure).
                     if st.outcome != Some(Outcome::Fail) {
                         st.outcome = Some(Outcome::Warn);
-                        st.set_note(format_args!("did not stop in time: killed"));
+                        self.notes.write(i, format_args!("did not stop in time: killed"));
                     }
                     log::warn!("{id}: did not stop in time; sending SIGKILL");
                 }
@@ -895,7 +895,7 @@ impl<O: Os> Engine<O> {
                     log::error!("{}: still running after SIGKILL", self.config.objects[i].id);
                     // An abandoned start keeps the reason it fails for.
                     if !st.start_timed_out {
-                        st.set_note(format_args!("still running after SIGKILL"));
+                        self.notes.write(i, format_args!("still running after SIGKILL"));
                     }
                     st.main_pid = None;
                     st.helper = None;
@@ -949,7 +949,7 @@ impl<O: Os> Engine<O> {
                 }
             }
             State::WaitPidFile => {
-                st.set_note(format_args!("Ctrl-Alt-Del: no longer waiting for ObjectPIDFile"));
+                self.notes.write(i, format_args!("Ctrl-Alt-Del: no longer waiting for ObjectPIDFile"));
                 self.pid_file_gave_up(i, true);
             }
             State::Stopping => {
@@ -959,10 +959,10 @@ impl<O: Os> Engine<O> {
                 // process cut short is only a warning, as after STOPTIMEOUT.
                 if st.stop_command().is_some() {
                     st.outcome = Some(Outcome::Fail);
-                    st.set_note(format_args!("stop command killed by Ctrl-Alt-Del"));
+                    self.notes.write(i, format_args!("stop command killed by Ctrl-Alt-Del"));
                 } else if st.outcome != Some(Outcome::Fail) {
                     st.outcome = Some(Outcome::Warn);
-                    st.set_note(format_args!("killed by Ctrl-Alt-Del"));
+                    self.notes.write(i, format_args!("killed by Ctrl-Alt-Del"));
                 }
                 self.kill_stopping(i);
             }
@@ -978,7 +978,7 @@ impl<O: Os> Engine<O> {
         let live = named.filter(|&pid| self.os.process(pid).is_some_and(|p| !p.zombie));
         if let Some(pid) = live.filter(|&pid| self.may_follow(i, pid)) {
             let st = &mut self.objs[i];
-            st.note.clear();
+            self.notes.clear(i);
             st.main_pid = Some(pid);
             st.set(State::Running);
             self.start_succeeded(i);
@@ -986,9 +986,9 @@ impl<O: Os> Engine<O> {
         }
         if let Some(pid) = live {
             let note = object::note(format_args!("the pid file names a process that is not this object's (pid {pid})"));
-            if self.objs[i].note != note {
+            if self.notes.get(i) != note {
                 log::warn!("{}: {note}", self.config.objects[i].id);
-                self.objs[i].note = note;
+                self.notes.set(i, &note);
             }
         }
         if now >= self.objs[i].pidfile_limit {
@@ -1016,12 +1016,12 @@ impl<O: Os> Engine<O> {
         }
         let st = &mut self.objs[i];
         if !explained {
-            st.set_note(format_args!("no live pid in ObjectPIDFile after {secs} s"));
+            self.notes.write(i, format_args!("no live pid in ObjectPIDFile after {secs} s"));
         }
         let id = &self.config.objects[i].id;
         match st.main_pid {
-            Some(pid) => log::warn!("{id}: {}; started, following pid {pid}", st.note),
-            None => log::warn!("{id}: {}; started, no process found to follow", st.note),
+            Some(pid) => log::warn!("{id}: {}; started, following pid {pid}", self.notes.get(i)),
+            None => log::warn!("{id}: {}; started, no process found to follow", self.notes.get(i)),
         }
         st.outcome = Some(Outcome::Warn);
         st.set(if st.main_pid.is_some() { State::Running } else { State::Done });

@@ -36,7 +36,7 @@ use crate::config::{
 };
 use crate::spawn::{self, Redirect};
 use crate::sys::{ExitStatus, Pid};
-use object::{backoff_ms, Cause, Handle, Handles, Helper, ObjState, Outcome, State};
+use object::{backoff_ms, Cause, Handle, Handles, Helper, Notes, ObjState, Outcome, State};
 use os::Os;
 use plan::{ObjectPlan, OutputPlan};
 use lifecycle::root_options;
@@ -171,6 +171,8 @@ pub struct Engine<O: Os> {
     config: Config,
     plans: Vec<ObjectPlan>,
     objs: Vec<ObjState>,
+    /// Each object's note, slot i for `objs[i]`.
+    notes: Notes,
     /// Per runlevel: its bit and the bits of the runlevels it inherits.
     runlevel_masks: Vec<u64>,
     runlevel: Option<usize>,
@@ -231,12 +233,14 @@ impl<O: Os> Engine<O> {
             .collect();
         let mut handles = Handles::new();
         let objs = config.objects.iter().map(|o| initial_state(&config, o, handles.issue())).collect();
+        let notes = Notes::new(config.objects.len());
         let cad = config.globals.disable_cad;
         let mut engine = Engine {
             os,
             config,
             plans,
             objs,
+            notes,
             runlevel_masks,
             runlevel: None,
             phase: Phase::Booting,
@@ -273,6 +277,11 @@ impl<O: Os> Engine<O> {
 
     pub fn object(&self, i: usize) -> &ObjState {
         &self.objs[i]
+    }
+
+    /// Object i's note (its last problem); empty when it has none.
+    pub fn note(&self, i: usize) -> &str {
+        self.notes.get(i)
     }
 
     /// The index of object `id`, valid until the next configuration reload:
@@ -663,32 +672,41 @@ impl<O: Os> Engine<O> {
         let old_objs = std::mem::take(&mut self.objs);
         let old_runlevel = self.runlevel.map(|r| old_config.runlevels[r].name.clone());
         let configured = config.objects.len();
-        let mut carried: Vec<Option<ObjState>> = vec![None; configured];
-        for ((old, old_plan), st) in old_config.objects.into_iter().zip(old_plans).zip(old_objs) {
+        // Each carried state with its index in the old table, for its note.
+        let mut carried: Vec<Option<(ObjState, usize)>> = vec![None; configured];
+        for (old_index, ((old, old_plan), st)) in old_config.objects.into_iter().zip(old_plans).zip(old_objs).enumerate() {
             match config.objects.iter().position(|o| o.id == old.id) {
-                Some(i) => carried[i] = Some(st),
+                Some(i) => carried[i] = Some((st, old_index)),
                 None if st.state.is_down() => {}
                 None => {
                     log::warn!("{}: removed from the configuration while running; it is kept until stopped", old.id);
                     let runlevels = remap_runlevels(st.runlevels, &old_config.runlevels, &config);
                     config.objects.push(old);
                     plans.push(old_plan);
-                    carried.push(Some(ObjState { removed: true, runlevels, ..st }));
+                    carried.push(Some((ObjState { removed: true, runlevels, ..st }, old_index)));
                 }
             }
         }
+        let mut notes = Notes::new(carried.len());
         let objs = carried
             .into_iter()
             .zip(&config.objects)
             .enumerate()
             .map(|(k, (st, o))| match st {
-                // Kept only until it stops: as it was.
-                Some(st) if k >= configured => st,
-                // The new configuration's enable state and runlevels; the
-                // state file's overrides are applied again below.
-                Some(st) => {
-                    let fresh = initial_state(&config, o, st.handle);
-                    ObjState { enabled: fresh.enabled, runlevels: fresh.runlevels, removed: false, ..st }
+                Some((st, old_index)) => {
+                    let note = self.notes.get(old_index);
+                    if !note.is_empty() {
+                        notes.set(k, note);
+                    }
+                    if k >= configured {
+                        // Kept only until it stops: as it was.
+                        st
+                    } else {
+                        // The new configuration's enable state and runlevels;
+                        // the state file's overrides are applied again below.
+                        let fresh = initial_state(&config, o, st.handle);
+                        ObjState { enabled: fresh.enabled, runlevels: fresh.runlevels, removed: false, ..st }
+                    }
                 }
                 None => initial_state(&config, o, self.handles.issue()),
             })
@@ -702,6 +720,7 @@ impl<O: Os> Engine<O> {
         self.config = config;
         self.plans = plans;
         self.objs = objs;
+        self.notes = notes;
         self.table_generation += 1;
         self.load_state();
         // A job in progress refers to old indices: restart its scan.

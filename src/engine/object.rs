@@ -3,8 +3,9 @@
 //! configuration reloads. Only the engine changes it, through
 //! [`ObjState::set`], which owns the side effects every transition shares
 //! (clearing the deadline, stamping times). Diagram: docs/ARCHITECTURE.md.
+//! Each object's note (its last problem) is kept apart, in [`Notes`].
 
-use crate::sys::{ExitStatus, Pid};
+use crate::sys::{ExitStatus, LazyBytes, Pid};
 
 /// Lifecycle of an object.
 ///
@@ -150,7 +151,11 @@ pub fn backoff_ms(fast_failures: u32) -> u64 {
 }
 
 /// A short message kept with the object (the last problem), fixed-size.
-pub type Note = heapless::String<160>;
+pub type Note = heapless::String<NOTE_BYTES>;
+
+/// The longest note, in bytes: room for a path or a host name, which the
+/// notes a field engineer most needs name (`unable to execute: ...: PATH`).
+pub const NOTE_BYTES: usize = 160;
 
 /// `args` as a [`Note`]: truncated where it does not fit (a note is a hint,
 /// the log has the full line). What borrows the engine is formatted into a
@@ -240,7 +245,6 @@ pub struct ObjState {
     /// stop) and left members in its process group: once they are gone, the
     /// object goes on as after any death (AUTORESTART, or down).
     pub ending_dead_group: bool,
-    pub note: Note,
     /// Removed by a configuration reload while running: not carried over
     /// the next reload once down.
     pub removed: bool,
@@ -283,7 +287,6 @@ impl ObjState {
             start_limit: None,
             start_timed_out: false,
             ending_dead_group: false,
-            note: Note::new(),
             removed: false,
             restart_after_stop: false,
             start_ticks: u64::MAX,
@@ -318,15 +321,108 @@ impl ObjState {
     pub fn runs_command(&self, pid: Pid) -> bool {
         self.helper.is_some_and(|(_, p)| p == pid) || self.reload == Some(pid)
     }
+}
 
-    pub fn set_note(&mut self, args: core::fmt::Arguments<'_>) {
-        self.note = note(args);
+/// The objects' notes, one slot for each object of the engine's table (slot
+/// i is the note of `ObjState` i, and moves with it at a reload), apart from
+/// the states: most objects never have a note, and 168 bytes of one in each
+/// state made the 32 states of a board three heap pages, not two. The slots
+/// are one mapping sized from the configuration (`LazyBytes`), resident only
+/// where a note was written; setting a note never allocates.
+pub struct Notes {
+    /// Each slot: the note's length in one byte, then its text.
+    slots: LazyBytes,
+}
+
+const NOTE_SLOT: usize = 1 + NOTE_BYTES;
+// A note's length fits the slot's one byte.
+const _: () = assert!(NOTE_BYTES <= u8::MAX as usize);
+
+impl Notes {
+    /// `objects` slots, every note empty.
+    pub fn new(objects: usize) -> Self {
+        Notes { slots: LazyBytes::new(objects * NOTE_SLOT) }
+    }
+
+    /// Object i's note; empty when it has none.
+    pub fn get(&self, i: usize) -> &str {
+        let slot = &self.slots[i * NOTE_SLOT..(i + 1) * NOTE_SLOT];
+        // Written only from a str, cut at a character boundary (`set`).
+        core::str::from_utf8(&slot[1..1 + usize::from(slot[0])]).unwrap_or_default()
+    }
+
+    /// Object i's note is `text`, truncated at a character boundary where it
+    /// is longer than a note.
+    pub fn set(&mut self, i: usize, text: &str) {
+        let mut len = text.len().min(NOTE_BYTES);
+        while !text.is_char_boundary(len) {
+            len -= 1;
+        }
+        let slot = &mut self.slots[i * NOTE_SLOT..(i + 1) * NOTE_SLOT];
+        slot[0] = len as u8;
+        slot[1..1 + len].copy_from_slice(&text.as_bytes()[..len]);
+    }
+
+    /// Object i's note is `args`, formatted (as [`note`] truncates it).
+    pub fn write(&mut self, i: usize, args: core::fmt::Arguments<'_>) {
+        self.set(i, &note(args));
+    }
+
+    /// Object i has no note. Every start clears the note: a slot that never
+    /// had one is only read (the kernel's shared zero page), never written,
+    /// and stays out of PID 1's memory.
+    pub fn clear(&mut self, i: usize) {
+        if self.slots[i * NOTE_SLOT] != 0 {
+            self.slots[i * NOTE_SLOT] = 0;
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// PID 1 keeps the objects' states for its whole life, all in one
+    /// table: with the notes kept apart ([`Notes`]), 32 states and
+    /// mallocng's 20-byte header fit in two pages of the heap (three with
+    /// the note inline, 328 bytes a state). docs/ARCHITECTURE.md, "PID 1's
+    /// memory, page by page".
+    #[test]
+    fn thirty_two_states_fit_in_two_heap_pages() {
+        let state = std::mem::size_of::<ObjState>();
+        assert!(32 * state + 20 <= 2 * 4096, "{state} bytes a state");
+    }
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn notes_are_resident_only_where_an_object_has_one() {
+        const PAGE: usize = 4096;
+        let mut notes = Notes::new(32);
+        assert!(notes.slots.is_mapped());
+        notes.write(31, format_args!("unable to execute: {}", "No such file or directory"));
+        let mut resident = [0u8; 2];
+        assert_eq!(notes.slots.len().div_ceil(PAGE), resident.len());
+        // SAFETY: mincore of the notes' own page-aligned mapping.
+        assert_eq!(unsafe { libc::mincore(notes.slots.as_ptr() as *mut _, notes.slots.len(), resident.as_mut_ptr()) }, 0);
+        assert_eq!(resident.map(|r| r & 1), [0, 1], "only the page of the note written is resident");
+        assert_eq!(notes.get(31), "unable to execute: No such file or directory");
+        for i in 0..31 {
+            assert_eq!(notes.get(i), "");
+        }
+    }
+
+    #[test]
+    fn a_note_is_cut_at_a_character_boundary() {
+        let mut notes = Notes::new(2);
+        let long = "é".repeat(NOTE_BYTES);
+        notes.set(1, &long);
+        assert_eq!(notes.get(1), "é".repeat(NOTE_BYTES / 2));
+        notes.set(1, "x");
+        assert_eq!(notes.get(1), "x");
+        assert_eq!(notes.get(0), "");
+        notes.clear(1);
+        assert_eq!(notes.get(1), "");
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {

@@ -203,6 +203,8 @@ pub fn ioc_log_dir(config: &Config, layout: &Layout) -> std::path::PathBuf {
 /// `ObjectID: message` lines.
 pub fn build(config: &Config, layout: &Layout) -> (Vec<ObjectPlan>, Vec<String>) {
     let base = base_env(layout);
+    // Every object's commands point to these entries instead of a copy each.
+    crate::spawn::share_environment(&base);
     // Who runs the supervisor, by name: looked up once, and only where it
     // matters (--local), not once per object in the passwd file.
     let me = if layout.local { accounts::user(Key::Id(nix::unistd::getuid().as_raw())).map(|u| u.name) } else { None };

@@ -300,7 +300,7 @@ fn a_start_that_takes_too_long_is_stopped_failed_and_the_boot_goes_on() {
     assert_eq!(e.os.group_killed, [(pid, libc::SIGTERM), (pid, libc::SIGKILL)]);
     e.signaled(pid, libc::SIGKILL);
     assert_eq!(e.state("stuck"), State::Failed);
-    assert_eq!(e.object(e.find("stuck").unwrap()).note.as_str(), "did not start within 2 s");
+    assert_eq!(e.note(e.find("stuck").unwrap()), "did not start within 2 s");
     assert_eq!(e.os.lines, ["Starting stuck ... FAIL"]);
     assert!(e.spawned().contains(&"/bin/later"));
 }
@@ -391,7 +391,7 @@ fn autorestart_restarts_at_once_after_a_long_run_and_backs_off_when_fast() {
     assert_eq!(&delays[..4], &[250, 500, 1000, 2000]);
     assert_eq!(e.state("d"), State::Crashed);
     let i = e.find("d").unwrap();
-    assert!(e.object(i).note.contains("crashed"));
+    assert!(e.note(i).contains("crashed"));
     // A manual start clears it.
     e.start(i).unwrap();
     assert_eq!(e.state("d"), State::Running);
@@ -424,7 +424,7 @@ fn restart_fast_failure_and_restart_crash_limit_set_the_policy() {
     }
     assert_eq!(e.state("d"), State::Crashed);
     let i = e.find("d").unwrap();
-    assert!(e.object(i).note.contains("crashed: 3 failures in a row"), "{}", e.object(i).note);
+    assert!(e.note(i).contains("crashed: 3 failures in a row"), "{}", e.note(i));
 }
 
 #[test]
@@ -506,7 +506,7 @@ fn a_stop_command_past_stopcommandtimeout_is_killed_with_its_group_and_fails() {
     assert_eq!(e.os.killed, []);
     e.wait(1);
     assert_eq!(e.os.group_killed, [(stopper, libc::SIGKILL)], "the command's group, not the process yet");
-    assert_eq!(e.object(i).note.as_str(), "stop command did not end within 5 s: killed");
+    assert_eq!(e.note(i), "stop command did not end within 5 s: killed");
     e.signaled(stopper, libc::SIGKILL);
     // Then STOPTIMEOUT for the process, as after any stop command.
     assert_eq!(e.state("s"), State::Stopping);
@@ -515,7 +515,7 @@ fn a_stop_command_past_stopcommandtimeout_is_killed_with_its_group_and_fails() {
     e.signaled(pid, libc::SIGKILL);
     assert_eq!(e.state("s"), State::Stopped);
     assert_eq!(e.object(i).outcome, Some(Outcome::Fail));
-    assert_eq!(e.object(i).note.as_str(), "stop command did not end within 5 s: killed");
+    assert_eq!(e.note(i), "stop command did not end within 5 s: killed");
 }
 
 #[test]
@@ -625,7 +625,7 @@ fn a_group_that_survives_sigkill_fails_the_stop_and_is_forgotten() {
     let (mut e, i, _) = stopping_with_a_member_left(1);
     e.wait(1_000 + KILL_WAIT_MS);
     assert_eq!(e.state("s"), State::Stopped);
-    assert_eq!(e.object(i).note.as_str(), "still running after SIGKILL");
+    assert_eq!(e.note(i), "still running after SIGKILL");
     assert!(e.object(i).leaderless_groups.is_empty());
 }
 
@@ -1026,7 +1026,7 @@ fn a_pid_file_naming_the_objects_own_reload_command_is_not_followed() {
     e.stop(i).unwrap();
     assert_ne!(e.object(i).main_pid, Some(reloader), "{:?}", e.object(i));
     assert!(e.os.killed.contains(&(777, libc::SIGTERM)), "the daemon it follows is stopped: {:?}", e.os.killed);
-    assert!(e.object(i).note.contains("not this object's"), "{}", e.object(i).note);
+    assert!(e.note(i).contains("not this object's"), "{}", e.note(i));
 }
 
 #[test]
@@ -1100,7 +1100,7 @@ fn a_pid_file_that_never_comes_ends_the_wait_with_a_warning_and_a_daemon_found_l
     e.wait(1);
     // Started, with a warning, and nothing of its own to follow yet.
     assert_eq!((e.state("d"), e.object(i).outcome, e.object(i).main_pid), (State::Done, Some(Outcome::Warn), None));
-    assert_eq!(e.object(i).note.as_str(), "no live pid in ObjectPIDFile after 2 s");
+    assert_eq!(e.note(i), "no live pid in ObjectPIDFile after 2 s");
     assert!(e.os.killed.is_empty());
     // The daemon writes its pid file late: a stop reads it.
     e.os.alive.insert(777);
@@ -1128,7 +1128,7 @@ fn a_process_that_never_writes_its_pid_file_stays_tracked_and_is_stopped() {
     // Started with a warning, its process still followed, not killed.
     assert!(e.os.killed.is_empty());
     assert_eq!((e.state("d"), e.object(i).main_pid, e.object(i).outcome), (State::Running, Some(pid), Some(Outcome::Warn)));
-    assert_eq!(e.object(i).note.as_str(), "no live pid in ObjectPIDFile after 30 s");
+    assert_eq!(e.note(i), "no live pid in ObjectPIDFile after 30 s");
     // `ObjectStopCommand PIDFILE` without a pid in the file stops it all the same.
     e.stop(i).unwrap();
     assert_eq!(e.os.group_killed, [(pid, libc::SIGINT)]);
@@ -1202,7 +1202,7 @@ fn a_failing_spawn_is_a_failed_start_with_a_reason() {
     let e = booted(config(vec![object("m", "/bin/missing", 1)]));
     let i = e.find("m").unwrap();
     assert_eq!(e.state("m"), State::Failed);
-    assert_eq!(e.object(i).note.as_str(), "unable to execute: No such file or directory: /bin/missing");
+    assert_eq!(e.note(i), "unable to execute: No such file or directory: /bin/missing");
 }
 
 /// SERVICE object `d` whose start command made the classic double fork
@@ -1362,13 +1362,13 @@ fn leftovers_that_will_not_die_are_retried_with_a_growing_delay() {
     }
     assert_eq!(waits, [200, 400, 800, 1_600, 3_200, LEFTOVER_MAX_WAIT_MS, LEFTOVER_MAX_WAIT_MS, LEFTOVER_MAX_WAIT_MS]);
     assert_eq!(e.state("vac1"), State::Restarting);
-    assert!(e.object(i).note.contains("previous run"), "{}", e.object(i).note);
+    assert!(e.note(i).contains("previous run"), "{}", e.note(i));
     assert_eq!(e.spawned().len(), 1, "never two IOCs of one name");
     // Once it is gone, the IOC starts again.
     e.signaled(900, libc::SIGKILL);
     e.wait(LEFTOVER_MAX_WAIT_MS);
     assert_eq!((e.state("vac1"), e.spawned().len()), (State::Running, 2));
-    assert!(e.object(i).note.is_empty());
+    assert!(e.note(i).is_empty());
 }
 
 #[test]
@@ -1396,13 +1396,13 @@ fn a_pid_file_is_trusted_only_for_the_objects_own_process() {
         e.wait(1_000);
         assert_eq!((e.state("d"), e.object(i).main_pid), (State::WaitPidFile, None), "pid {pid}");
         let note = format!("the pid file names a process that is not this object's (pid {pid})");
-        assert_eq!(e.object(i).note.as_str(), note);
+        assert_eq!(e.note(i), note);
     }
     // `ObjectStopCommand PIDFILE` does not signal it either.
     e.stop(i).unwrap();
     assert!(e.os.killed.is_empty(), "{:?}", e.os.killed);
     assert_eq!(e.state("d"), State::Stopped);
-    assert!(e.object(i).note.contains("not signalled"), "{}", e.object(i).note);
+    assert!(e.note(i).contains("not signalled"), "{}", e.note(i));
     // Given up after the wait, with that reason, and never followed.
     e.start(i).unwrap();
     let starter = e.pid_of("/sbin/d");
@@ -1410,7 +1410,7 @@ fn a_pid_file_is_trusted_only_for_the_objects_own_process() {
     e.os.pid_files.insert("/run/d.pid".into(), 400);
     e.wait(PIDFILE_WAIT_MS);
     assert_eq!((e.state("d"), e.object(i).main_pid, e.object(i).outcome), (State::Done, None, Some(Outcome::Warn)));
-    assert!(e.object(i).note.contains("not this object's (pid 400)"), "{}", e.object(i).note);
+    assert!(e.note(i).contains("not this object's (pid 400)"), "{}", e.note(i));
     e.stop(i).unwrap();
     assert!(e.os.killed.is_empty());
 }
@@ -1575,7 +1575,7 @@ fn a_dead_process_group_is_ended_before_the_restart() {
     // Not down yet: the group gets TERMSIGNAL and is waited for.
     assert_eq!(e.state("s"), State::Stopping);
     assert_eq!(e.os.group_signals, [(pid, libc::SIGTERM)]);
-    assert_eq!(e.object(i).note.as_str(), format!("process exited (exit code 1); ending what is left in its process group {pid}"));
+    assert_eq!(e.note(i), format!("process exited (exit code 1); ending what is left in its process group {pid}"));
     // However long it takes, nothing new starts beside it.
     e.wait(2_000);
     assert_eq!(e.spawned(), ["/bin/s"]);
@@ -1583,7 +1583,7 @@ fn a_dead_process_group_is_ended_before_the_restart() {
     e.signaled(GROUP_MEMBER, libc::SIGTERM);
     // Gone: now the usual AUTORESTART, its backoff counted from here.
     assert_eq!(e.state("s"), State::Restarting);
-    assert_eq!(e.object(i).note.as_str(), "process exited (exit code 1); what it left in its process group ended on TERMSIGNAL");
+    assert_eq!(e.note(i), "process exited (exit code 1); what it left in its process group ended on TERMSIGNAL");
     e.wait(object::FIRST_BACKOFF_MS);
     assert_eq!(e.spawned(), ["/bin/s", "/bin/s"]);
     assert_eq!(e.state("s"), State::Running);
@@ -1601,7 +1601,7 @@ fn a_dead_process_group_member_that_ignores_termsignal_is_killed_after_stoptimeo
     e.os.leaderless.remove(&pid);
     e.signaled(GROUP_MEMBER, libc::SIGKILL);
     assert_eq!(e.state("s"), State::Restarting);
-    assert_eq!(e.object(i).note.as_str(), "what the dead process left in its process group did not end in time: killed");
+    assert_eq!(e.note(i), "what the dead process left in its process group did not end in time: killed");
     e.wait(object::FIRST_BACKOFF_MS);
     assert_eq!(e.state("s"), State::Running);
 }
@@ -1612,7 +1612,7 @@ fn a_dead_process_group_that_survives_sigkill_fails_and_is_forgotten() {
     e.wait(3_000 + KILL_WAIT_MS);
     // Given up on, as a stop gives up: AUTORESTART goes on (counted a failure).
     assert_eq!(e.state("s"), State::Restarting);
-    assert_eq!(e.object(i).note.as_str(), "still running after SIGKILL");
+    assert_eq!(e.note(i), "still running after SIGKILL");
     assert!(e.object(i).leaderless_groups.is_empty());
     assert!(!e.object(i).ending_dead_group);
 }
@@ -1784,7 +1784,7 @@ fn an_object_for_another_host_is_not_started_and_says_why() {
     assert_eq!(e.spawned(), ["/bin/here"], "the host name matches in any letter case");
     let i = e.find("other").unwrap();
     assert_eq!(e.state("other"), State::Stopped);
-    assert_eq!(e.object(i).note.as_str(), "not started: IOC_HOST is board7, this host is testhost");
+    assert_eq!(e.note(i), "not started: IOC_HOST is board7, this host is testhost");
     // Asked by hand: the same, and nothing runs.
     assert_eq!(e.start(i), Ok(()));
     assert_eq!((e.state("other"), e.object(i).outcome), (State::Stopped, Some(Outcome::Fail)));
@@ -1813,7 +1813,7 @@ fn the_state_directory_is_made_before_the_prestart_and_a_refusal_fails_the_start
     e.exit(e.pid_of(&helper), crate::statedir::Refusal::Symlink as u8);
     assert_eq!(e.state("s"), State::Failed);
     assert_eq!(
-        e.object(i).note.as_str(),
+        e.note(i),
         "state directory /var/lib/s: a symbolic link on the path: expected directories only"
     );
     assert_eq!(e.spawned().iter().filter(|c| **c == "/bin/s").count(), 1, "not started after the refusal");
