@@ -303,7 +303,7 @@ impl IocFile {
 
 /// What each value must be, whether read or about to be written.
 fn check_value(key: &str, value: &str) -> Result<(), String> {
-    if value.chars().any(|c| c.is_control() && c != '\t') {
+    if first_control(value).is_some() {
         return Err(format!("{key}: a control character in the value: expected plain text"));
     }
     if let Some(setting) = Setting::from_ioc_variable(key) {
@@ -335,8 +335,25 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
     Err(format!("{key}: expected {expected}"))
 }
 
+/// Where the first control char of `text` other than a tab starts (a
+/// char that [`char::is_control`] calls one: U+0000 to U+001F and U+007F to
+/// U+009F), found on the bytes: every value of an IOC file is checked, and
+/// a char decoded per byte was a good part of a file's load.
+fn first_control(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    (0..bytes.len()).find(|&at| match bytes[at] {
+        b'\t' => false,
+        0..=0x1f | 0x7f => true,
+        // U+0080 to U+009F are 0xC2 0x80 to 0xC2 0x9F in UTF-8.
+        0xc2 => matches!(bytes.get(at + 1), Some(0x80..=0x9f)),
+        _ => false,
+    })
+}
+
 /// The characters epics-ioc-runner allows in IOC_CHDIR and IOC_CMD (its
 /// `validate_conf` whitelist): nothing a shell or systemd would interpret.
+/// Every one is ASCII, so a value's bytes are tested for them (a byte of a
+/// char beyond ASCII is refused, as that char is), without decoding chars.
 fn runner_plain(c: char, blank: bool) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | ':' | '-') || (blank && c == ' ')
 }
@@ -349,7 +366,7 @@ fn check_chdir(value: &str) -> Result<(), String> {
         Err("IOC_CHDIR must be an absolute path: expected /...".into())
     } else if value.split('/').any(|part| part == "..") {
         Err("IOC_CHDIR contains a '..' component: expected a canonical absolute path".into())
-    } else if !value.chars().all(|c| runner_plain(c, true)) {
+    } else if !value.bytes().all(|b| runner_plain(char::from(b), true)) {
         Err("IOC_CHDIR: a character epics-ioc-runner refuses: expected letters, digits, blanks and _ . / : -".into())
     } else {
         Ok(())
@@ -364,7 +381,7 @@ fn check_command(value: &str) -> Result<(), String> {
         Err("IOC_CMD: expected one word naming an executable (e.g. ./st.cmd)".into())
     } else if value.contains([' ', '\t']) {
         Err("IOC_CMD must be a single word: expected the startup script alone; its arguments belong in the script".into())
-    } else if !value.chars().all(|c| runner_plain(c, false)) {
+    } else if !value.bytes().all(|b| runner_plain(char::from(b), false)) {
         Err("IOC_CMD: a character a shell would interpret: expected one word of letters, digits and _ . / : -".into())
     } else {
         Ok(())
@@ -626,7 +643,9 @@ fn assignment(raw: &str) -> Result<Option<Assignment<'_>>, String> {
     if text.is_empty() || text.starts_with('#') {
         return Ok(None);
     }
-    let key_end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len());
+    // A byte search: a key is ASCII, so it ends at a char boundary (at the
+    // first byte of the first char that is not a key's).
+    let key_end = text.bytes().position(|b| !(b.is_ascii_alphanumeric() || b == b'_')).unwrap_or(text.len());
     let (key, rest) = text.split_at(key_end);
     match rest.strip_prefix('=') {
         Some(rest) if !key.is_empty() && !key.starts_with(|c: char| c.is_ascii_digit()) => {
@@ -640,7 +659,7 @@ fn assignment(raw: &str) -> Result<Option<Assignment<'_>>, String> {
 /// then nothing but blanks and a comment. Errors name the column.
 fn value(raw: &str, rest: &str) -> Result<String, String> {
     let column = |tail: &str| raw.len() - tail.len() + 1;
-    if let Some(at) = rest.find(|c: char| c.is_control() && c != '\t') {
+    if let Some(at) = first_control(rest) {
         let at = column(&rest[at..]);
         return Err(format!("column {at}: a control character (a CR of a CRLF line end?): a shell would keep it in the value"));
     }
@@ -824,6 +843,27 @@ fn create_temporary(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`first_control`] as chars find it: where the first char that
+    /// `char::is_control` names, other than a tab, starts.
+    fn first_control_by_chars(text: &str) -> Option<usize> {
+        text.char_indices().find(|&(_, c)| c.is_control() && c != '\t').map(|(at, _)| at)
+    }
+
+    #[test]
+    fn control_chars_are_found_as_char_is_control_finds_them() {
+        let texts = ["", "plain", "tab\tok", "a\rb", "\u{7f}", "\u{80}x", "é\u{9f}", "\u{a0}\u{c0}", "ü", "日本\u{85}", "a\0"];
+        for text in texts {
+            assert_eq!(first_control(text), first_control_by_chars(text), "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn control_chars_are_found_in_any_text(text in "(?s).{0,12}") {
+            proptest::prop_assert_eq!(first_control(&text), first_control_by_chars(&text));
+        }
+    }
 
     fn errors(text: &str) -> Vec<String> {
         parse(Path::new("vac1.conf"), text).expect_err(text).iter().map(|d| format!("{}: {}", d.line, d.message)).collect()

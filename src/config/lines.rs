@@ -38,9 +38,9 @@ pub(crate) struct Statements<'a> {
     /// The line of the `>!>` of a multi-line comment still open.
     comment_open_at: Option<u32>,
     finished: bool,
-    /// Whether the file holds a NUL byte at all: one search of the whole
-    /// file spares one per line in the common case.
-    has_nul: bool,
+    /// Whether the physical line just read holds a NUL byte: the search for
+    /// its end finds them too (no second pass over the file or the line).
+    line_has_nul: bool,
     /// The whole file, when it is known to be UTF-8: its lines are not
     /// validated again one by one.
     whole: Option<&'a str>,
@@ -48,7 +48,7 @@ pub(crate) struct Statements<'a> {
 
 impl<'a> Statements<'a> {
     pub fn new(text: &'a [u8]) -> Self {
-        Statements { rest: text, line: 0, comment_open_at: None, finished: false, has_nul: text.contains(&0), whole: None }
+        Statements { rest: text, line: 0, comment_open_at: None, finished: false, line_has_nul: false, whole: None }
     }
 
     /// The statements of a file already known to be UTF-8.
@@ -71,7 +71,18 @@ impl<'a> Statements<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        let (line, rest) = match find_newline(self.rest) {
+        self.line_has_nul = false;
+        let mut searched = 0;
+        let end = loop {
+            match find_newline_or_nul(&self.rest[searched..]).map(|i| searched + i) {
+                Some(i) if self.rest[i] == 0 => {
+                    self.line_has_nul = true;
+                    searched = i + 1;
+                }
+                end => break end,
+            }
+        };
+        let (line, rest) = match end {
             Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
             None => (self.rest, &self.rest[self.rest.len()..]),
         };
@@ -103,7 +114,7 @@ impl<'a> Statements<'a> {
             }
             Some(_) => {}
         }
-        if self.has_nul && text.contains(&0) {
+        if self.line_has_nul && text.contains(&0) {
             return Some(Err((self.line, "line contains a NUL byte: expected text".into())));
         }
         let Some(text) = self.text_of(text) else {
@@ -131,24 +142,28 @@ impl<'a> Iterator for Statements<'a> {
     }
 }
 
-/// The index of the first `\n` of `bytes`, looked for eight bytes at a
-/// time: a word without one is passed with a few arithmetic operations
-/// (std's memchr is not public, and a byte loop is what took the time).
-fn find_newline(bytes: &[u8]) -> Option<usize> {
+/// The index of the first `\n` or NUL of `bytes`, looked for eight bytes at
+/// a time: a word without either is passed with a few arithmetic
+/// operations (std's memchr is not public, and a byte loop is what took
+/// the time). NULs are looked for on the way, not by a search of the whole
+/// file before it (a second pass over every byte).
+fn find_newline_or_nul(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
     const NEWLINES: u64 = ONES * b'\n' as u64;
+    // Non-zero when a byte of `word` is zero (exactly when: the first
+    // zero byte's bit is always set, and a word with none sets none).
+    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGH_BITS;
     let mut words = bytes.chunks_exact(8);
     let mut passed = 0;
     for word in &mut words {
-        let word = u64::from_le_bytes(word.try_into().unwrap_or_default()) ^ NEWLINES;
-        // Non-zero exactly when a byte of `word` is zero, i.e. was `\n`.
-        if word.wrapping_sub(ONES) & !word & HIGH_BITS != 0 {
+        let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        if has_zero(word ^ NEWLINES) | has_zero(word) != 0 {
             break;
         }
         passed += 8;
     }
-    bytes.get(passed..)?.iter().position(|&b| b == b'\n').map(|i| passed + i)
+    bytes.get(passed..)?.iter().position(|&b| b == b'\n' || b == 0).map(|i| passed + i)
 }
 
 fn is_blank(b: u8) -> bool {
@@ -304,9 +319,16 @@ mod tests {
                     bytes[at] = b'\n';
                 }
                 let expected = (at < len).then_some(at);
-                assert_eq!(find_newline(&bytes), expected, "{len} {at}");
+                assert_eq!(find_newline_or_nul(&bytes), expected, "{len} {at}");
                 bytes.iter_mut().filter(|b| **b != b'\n').for_each(|b| *b = 0x0b);
-                assert_eq!(find_newline(&bytes), expected, "{len} {at}");
+                assert_eq!(find_newline_or_nul(&bytes), expected, "{len} {at}");
+                // A NUL is found as a newline is, and so is the first of either.
+                bytes.iter_mut().filter(|b| **b == b'\n').for_each(|b| *b = 0);
+                assert_eq!(find_newline_or_nul(&bytes), expected, "{len} {at}");
+                if at + 1 < len {
+                    bytes[at + 1] = b'\n';
+                    assert_eq!(find_newline_or_nul(&bytes), expected, "{len} {at}");
+                }
             }
         }
     }
