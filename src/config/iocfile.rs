@@ -180,22 +180,25 @@ impl IocFile {
         format!("{}.conf", self.name)
     }
 
-    /// The assignments of the file, in the order they are written.
-    fn entries(&self) -> Vec<(&str, &str)> {
+    /// The assignments of the file, in the order they are written (walked,
+    /// not collected: every IOC file's load walks them twice).
+    fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
         let optional = [(USER, &self.user), (GROUP, &self.group), (CHDIR, &self.chdir), (PORT, &self.port)];
-        let mut entries = vec![(NAME, self.name.as_str())];
-        entries.extend(optional.iter().filter_map(|(key, value)| value.as_deref().map(|v| (*key, v))));
-        entries.extend(self.extensions.iter().map(|e| (e.key, e.value.as_str())));
-        entries.push((CMD, self.command.as_str()));
-        entries.extend(self.variables.iter().map(|(key, value)| (key.as_str(), value.as_str())));
-        entries
+        std::iter::once((NAME, self.name.as_str()))
+            .chain(optional.into_iter().filter_map(|(key, value)| value.as_deref().map(|v| (key, v))))
+            .chain(self.extensions.iter().map(|e| (e.key, e.value.as_str())))
+            .chain(std::iter::once((CMD, self.command.as_str())))
+            .chain(self.variables.iter().map(|(key, value)| (key.as_str(), value.as_str())))
     }
 
     /// The IOC's own environment, `NAME=value` in the file's order (the
     /// IOC_* keys first): what epics-ioc-runner's EnvironmentFile exports.
     pub fn environment(&self) -> Vec<String> {
-        // Joined, not formatted: every IOC file's load makes these.
-        self.entries().into_iter().map(|(key, value)| [key, "=", value].concat()).collect()
+        // Sized exactly (PID 1 keeps it); joined, not formatted: every IOC
+        // file's load makes these.
+        let mut environment = Vec::with_capacity(self.entries().count());
+        environment.extend(self.entries().map(|(key, value)| [key, "=", value].concat()));
+        environment
     }
 
     /// Whether the file can be written and read back: every value valid.
@@ -208,7 +211,7 @@ impl IocFile {
                 return Err(format!("{key}: expected a variable name of the IOC's own"));
             }
         }
-        self.entries().into_iter().try_for_each(|(key, value)| check_value(key, value))
+        self.entries().try_for_each(|(key, value)| check_value(key, value))
     }
 
     /// The object this IOC becomes: a console object that procServ runs,
@@ -216,8 +219,8 @@ impl IocFile {
     /// and enable state (IocEnabled; `ioc enable` overrides it in the state
     /// file). `may_choose_credentials`: whether the file's IOC_USER and
     /// IOC_GROUP are honoured (see [`Console::may_choose_credentials`]).
-    pub fn to_object(&self, file: usize, globals: &IocObjectGlobals, runlevels: Vec<SharedStr>, may_choose_credentials: bool) -> Object {
-        let chdir = self.chdir.as_ref().map(PathBuf::from);
+    /// The file's values move into the object's console (not copied).
+    pub fn into_object(self, file: usize, globals: &IocObjectGlobals, runlevels: Vec<SharedStr>, may_choose_credentials: bool) -> Object {
         let (state_directory, host) = (self.extension(STATE_DIR), self.extension(HOST));
         // One text for the object's strings (config::shared::texts).
         let [id, description, start, working_directory, user, group, state_directory_text, host_text] = texts([
@@ -230,6 +233,19 @@ impl IocFile {
             state_directory.unwrap_or_default(),
             host.unwrap_or_default(),
         ]);
+        let rare = Some(RareSettings {
+            working_directory: self.chdir.as_ref().map(|_| SharedPath(working_directory)),
+            user: self.user.as_ref().map(|_| user),
+            group: self.group.as_ref().map(|_| group),
+            state_directory: state_directory.map(|_| SharedPath(state_directory_text)),
+            host: host.map(|_| host_text),
+            ..RareSettings::default()
+        })
+        .filter(|rare| *rare != RareSettings::default())
+        .map(Box::new);
+        let process = Some(self.process()).filter(|p| !p.is_empty()).map(Box::new);
+        let env = self.environment();
+        let IocFile { name, user, group, chdir, command, .. } = self;
         Object {
             id,
             description,
@@ -243,26 +259,17 @@ impl IocFile {
             runlevels,
             options: Options { autorestart: true, ..Options::default() },
             console: Some(Box::new(Console {
-                name: self.name.clone(),
-                user: self.user.clone(),
-                group: self.group.clone(),
-                chdir,
-                command: self.command.clone(),
+                name,
+                user,
+                group,
+                chdir: chdir.map(PathBuf::from),
+                command,
                 from_ioc_file: true,
                 may_choose_credentials,
-                env: self.environment(),
+                env,
             })),
-            process: Some(self.process()).filter(|p| !p.is_empty()).map(Box::new),
-            rare: Some(RareSettings {
-                working_directory: self.chdir.as_ref().map(|_| SharedPath(working_directory)),
-                user: self.user.as_ref().map(|_| user),
-                group: self.group.as_ref().map(|_| group),
-                state_directory: state_directory.map(|_| SharedPath(state_directory_text)),
-                host: host.map(|_| host_text),
-                ..RareSettings::default()
-            })
-            .filter(|rare| *rare != RareSettings::default())
-            .map(Box::new),
+            process,
+            rare,
             ..Object::default()
         }
     }
@@ -550,7 +557,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
     // The other variables were checked as they were read.
     // (An IOC_NAME taken from the file name was checked above.)
     let readable = |key: &str| key_index(key).is_some_and(|k| !unreadable[k]) && (key != NAME || line_of(NAME) != 0);
-    for (key, value) in file.entries().into_iter().filter(|(key, _)| readable(key)) {
+    for (key, value) in file.entries().filter(|(key, _)| readable(key)) {
         if let Err(message) = check_value(key, value) {
             problems.push(Diagnostic::error(path, line_of(key), message));
         }
@@ -874,7 +881,7 @@ mod tests {
         let text = "IOC_NAME=vac1\nEPICS_CA_SERVER_PORT=\"5070\"\nIOC_CMD=./st.cmd\nIOC_META_OWNER='Jane Doe'\n_x=\n";
         let (file, warnings) = parse(Path::new("vac1.conf"), text).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        let env = file.to_object(0, &IocObjectGlobals::default(), Vec::new(), false).console.unwrap().env;
+        let env = file.clone().into_object(0, &IocObjectGlobals::default(), Vec::new(), false).console.unwrap().env;
         assert_eq!(env, ["IOC_NAME=vac1", "IOC_CMD=./st.cmd", "EPICS_CA_SERVER_PORT=5070", "IOC_META_OWNER=Jane Doe", "_x="]);
         // Written back as read.
         let (back, _) = parse(Path::new("vac1.conf"), &render(&file)).unwrap();
@@ -1029,7 +1036,7 @@ mod tests {
                     IOC_CPUS=0,2-3\nIOC_STATE_DIR=/var/lib/ioc/vac1\nIOC_HOST=board7\nIOC_CMD=./st.cmd\n";
         let (file, warnings) = parse(path, text).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        let object = file.to_object(1, &IocObjectGlobals::default(), Vec::new(), true);
+        let object = file.clone().into_object(1, &IocObjectGlobals::default(), Vec::new(), true);
         let process = object.process.as_deref().unwrap();
         assert_eq!(process.rtprio, Some(80));
         assert_eq!(process.memlock, Some(64 << 20));
@@ -1043,7 +1050,7 @@ mod tests {
         let written = render(&file);
         let (again, _) = parse(path, &written).unwrap();
         assert_eq!(render(&again), written);
-        assert_eq!(again.to_object(1, &IocObjectGlobals::default(), Vec::new(), true), object);
+        assert_eq!(again.into_object(1, &IocObjectGlobals::default(), Vec::new(), true), object);
 
         let bad = [
             "IOC_RTPRIO=100",
