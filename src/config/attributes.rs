@@ -355,6 +355,9 @@ static BY_NAME: [u8; SLOTS] = {
 };
 
 /// The attribute spelled exactly `name` (Epoch compares names case-sensitively).
+/// Inlined even at opt-level "z": every line looks its attribute up, and
+/// the call's prologue and epilogue were a fifth of a look-up.
+#[inline(always)]
 pub(crate) fn find(name: &str) -> Option<&'static Attribute> {
     if name.len() < 2 {
         return None; // No attribute's name is that short (and slot_of needs two bytes).

@@ -225,7 +225,7 @@ impl IocFile {
         // One text for the object's strings (config::shared::texts).
         let [id, description, start, working_directory, user, group, state_directory_text, host_text] = texts([
             &self.name,
-            &format!("IOC {}", self.name),
+            &["IOC ", &self.name].concat(),
             &self.command,
             self.chdir.as_deref().unwrap_or_default(),
             self.user.as_deref().unwrap_or_default(),
