@@ -324,7 +324,9 @@ const SLOTS: usize = 256;
 /// bytes, not a loop over the whole name (a hash of every byte was most of
 /// a look-up's time), and the attributes' names, most of which start with
 /// `Object`, still spread well: [`BY_NAME`] is refused at compile time if a
-/// look-up would probe more than [`MAX_PROBES`] slots.
+/// look-up would probe more than [`MAX_PROBES`] slots. Inlined even at
+/// opt-level "z", as [`find`] is.
+#[inline(always)]
 const fn slot_of(name: &[u8]) -> usize {
     let len = name.len();
     ((len << 4) ^ (name[len - 1] as usize * 5) ^ (name[len - 2] as usize * 3) ^ name[len / 2] as usize) % SLOTS
