@@ -180,25 +180,22 @@ impl IocFile {
         format!("{}.conf", self.name)
     }
 
-    /// The assignments of the file, in the order they are written (walked,
-    /// not collected: every IOC file's load walks them twice).
-    fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+    /// The assignments of the file, in the order they are written.
+    fn entries(&self) -> Vec<(&str, &str)> {
         let optional = [(USER, &self.user), (GROUP, &self.group), (CHDIR, &self.chdir), (PORT, &self.port)];
-        std::iter::once((NAME, self.name.as_str()))
-            .chain(optional.into_iter().filter_map(|(key, value)| value.as_deref().map(|v| (key, v))))
-            .chain(self.extensions.iter().map(|e| (e.key, e.value.as_str())))
-            .chain(std::iter::once((CMD, self.command.as_str())))
-            .chain(self.variables.iter().map(|(key, value)| (key.as_str(), value.as_str())))
+        let mut entries = vec![(NAME, self.name.as_str())];
+        entries.extend(optional.iter().filter_map(|(key, value)| value.as_deref().map(|v| (*key, v))));
+        entries.extend(self.extensions.iter().map(|e| (e.key, e.value.as_str())));
+        entries.push((CMD, self.command.as_str()));
+        entries.extend(self.variables.iter().map(|(key, value)| (key.as_str(), value.as_str())));
+        entries
     }
 
     /// The IOC's own environment, `NAME=value` in the file's order (the
     /// IOC_* keys first): what epics-ioc-runner's EnvironmentFile exports.
     pub fn environment(&self) -> Vec<String> {
-        // Sized exactly (PID 1 keeps it); joined, not formatted: every IOC
-        // file's load makes these.
-        let mut environment = Vec::with_capacity(self.entries().count());
-        environment.extend(self.entries().map(|(key, value)| [key, "=", value].concat()));
-        environment
+        // Joined, not formatted: every IOC file's load makes these.
+        self.entries().into_iter().map(|(key, value)| [key, "=", value].concat()).collect()
     }
 
     /// Whether the file can be written and read back: every value valid.
@@ -211,7 +208,7 @@ impl IocFile {
                 return Err(format!("{key}: expected a variable name of the IOC's own"));
             }
         }
-        self.entries().try_for_each(|(key, value)| check_value(key, value))
+        self.entries().into_iter().try_for_each(|(key, value)| check_value(key, value))
     }
 
     /// The object this IOC becomes: a console object that procServ runs,
@@ -557,7 +554,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
     // The other variables were checked as they were read.
     // (An IOC_NAME taken from the file name was checked above.)
     let readable = |key: &str| key_index(key).is_some_and(|k| !unreadable[k]) && (key != NAME || line_of(NAME) != 0);
-    for (key, value) in file.entries().filter(|(key, _)| readable(key)) {
+    for (key, value) in file.entries().into_iter().filter(|(key, _)| readable(key)) {
         if let Err(message) = check_value(key, value) {
             problems.push(Diagnostic::error(path, line_of(key), message));
         }
