@@ -124,8 +124,9 @@ pub(crate) fn ascii_word_count(text: &str) -> usize {
     count
 }
 
-/// Where the first whitespace char of `text` starts, and its length, when
-/// the bytes before it are ASCII; `Err(())` at a char beyond ASCII first.
+/// Where the first whitespace char of `text` starts (an ASCII blank: one
+/// byte), when the bytes before it are ASCII; `Err(())` at a char beyond
+/// ASCII first.
 #[inline(always)]
 fn first_ascii_blank(text: &str) -> Result<Option<usize>, ()> {
     for (at, &b) in text.as_bytes().iter().enumerate() {
