@@ -99,6 +99,11 @@ impl Parser<'_> {
     }
 
     fn report(&mut self, findings: Vec<Finding>) {
+        // Most objects have none: no walk of an empty list (a call or two
+        // per object at opt-level "z").
+        if findings.is_empty() {
+            return;
+        }
         for finding in findings {
             match finding.severity {
                 super::Severity::Error => self.error(finding.at, finding.message),

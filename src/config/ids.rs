@@ -4,6 +4,7 @@
 //! Two IDs with one hash (rare; a file can make it happen on purpose) fall
 //! back to a scan: the answer stays right, only slower.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -28,21 +29,31 @@ impl IdIndex {
     /// The first of `objects` with ID `id`.
     pub fn find(&self, id: &str, objects: &[Object]) -> Option<usize> {
         let &first = self.first_by_hash.get(&hash(id))?;
-        if objects.get(first).is_some_and(|o| o.id == id) {
-            Some(first)
-        } else {
-            objects.iter().position(|o| o.id == id)
-        }
+        first_with(id, first, objects)
     }
 
     /// Records that object `k`, the one after `objects`, has ID `id`;
-    /// returns the first of `objects` with the same ID, if any.
+    /// returns the first of `objects` with the same ID, if any. One hash
+    /// and one look-up of the map (every object is inserted).
     pub fn insert(&mut self, id: &str, k: usize, objects: &[Object]) -> Option<usize> {
-        let earlier = self.find(id, objects);
-        if earlier.is_none() {
-            self.first_by_hash.entry(hash(id)).or_insert(k);
+        match self.first_by_hash.entry(hash(id)) {
+            Entry::Vacant(slot) => {
+                slot.insert(k);
+                None
+            }
+            // The slot stays the first object's with this hash.
+            Entry::Occupied(slot) => first_with(id, *slot.get(), objects),
         }
-        earlier
+    }
+}
+
+/// The first of `objects` with ID `id`, given `first`, the first with its
+/// hash: that one, or (another ID with the same hash) a scan.
+fn first_with(id: &str, first: usize, objects: &[Object]) -> Option<usize> {
+    if objects.get(first).is_some_and(|o| o.id == id) {
+        Some(first)
+    } else {
+        objects.iter().position(|o| o.id == id)
     }
 }
 

@@ -216,13 +216,13 @@ impl IocFile {
     /// and enable state (IocEnabled; `ioc enable` overrides it in the state
     /// file). `may_choose_credentials`: whether the file's IOC_USER and
     /// IOC_GROUP are honoured (see [`Console::may_choose_credentials`]).
-    pub fn to_object(&self, file: usize, globals: &IocObjectGlobals, runlevels: Vec<SharedStr>, may_choose_credentials: bool) -> Object {
-        let chdir = self.chdir.as_ref().map(PathBuf::from);
+    /// The file's values move into the object's console (not copied).
+    pub fn into_object(self, file: usize, globals: &IocObjectGlobals, runlevels: Vec<SharedStr>, may_choose_credentials: bool) -> Object {
         let (state_directory, host) = (self.extension(STATE_DIR), self.extension(HOST));
         // One text for the object's strings (config::shared::texts).
         let [id, description, start, working_directory, user, group, state_directory_text, host_text] = texts([
             &self.name,
-            &format!("IOC {}", self.name),
+            &["IOC ", &self.name].concat(),
             &self.command,
             self.chdir.as_deref().unwrap_or_default(),
             self.user.as_deref().unwrap_or_default(),
@@ -230,6 +230,19 @@ impl IocFile {
             state_directory.unwrap_or_default(),
             host.unwrap_or_default(),
         ]);
+        let rare = Some(RareSettings {
+            working_directory: self.chdir.as_ref().map(|_| SharedPath(working_directory)),
+            user: self.user.as_ref().map(|_| user),
+            group: self.group.as_ref().map(|_| group),
+            state_directory: state_directory.map(|_| SharedPath(state_directory_text)),
+            host: host.map(|_| host_text),
+            ..RareSettings::default()
+        })
+        .filter(|rare| *rare != RareSettings::default())
+        .map(Box::new);
+        let process = Some(self.process()).filter(|p| !p.is_empty()).map(Box::new);
+        let env = self.environment();
+        let IocFile { name, user, group, chdir, command, .. } = self;
         Object {
             id,
             description,
@@ -243,26 +256,17 @@ impl IocFile {
             runlevels,
             options: Options { autorestart: true, ..Options::default() },
             console: Some(Box::new(Console {
-                name: self.name.clone(),
-                user: self.user.clone(),
-                group: self.group.clone(),
-                chdir,
-                command: self.command.clone(),
+                name,
+                user,
+                group,
+                chdir: chdir.map(PathBuf::from),
+                command,
                 from_ioc_file: true,
                 may_choose_credentials,
-                env: self.environment(),
+                env,
             })),
-            process: Some(self.process()).filter(|p| !p.is_empty()).map(Box::new),
-            rare: Some(RareSettings {
-                working_directory: self.chdir.as_ref().map(|_| SharedPath(working_directory)),
-                user: self.user.as_ref().map(|_| user),
-                group: self.group.as_ref().map(|_| group),
-                state_directory: state_directory.map(|_| SharedPath(state_directory_text)),
-                host: host.map(|_| host_text),
-                ..RareSettings::default()
-            })
-            .filter(|rare| *rare != RareSettings::default())
-            .map(Box::new),
+            process,
+            rare,
             ..Object::default()
         }
     }
@@ -303,7 +307,7 @@ impl IocFile {
 
 /// What each value must be, whether read or about to be written.
 fn check_value(key: &str, value: &str) -> Result<(), String> {
-    if value.chars().any(|c| c.is_control() && c != '\t') {
+    if first_control(value).is_some() {
         return Err(format!("{key}: a control character in the value: expected plain text"));
     }
     if let Some(setting) = Setting::from_ioc_variable(key) {
@@ -335,8 +339,25 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
     Err(format!("{key}: expected {expected}"))
 }
 
+/// Where the first control char of `text` other than a tab starts (a
+/// char that [`char::is_control`] calls one: U+0000 to U+001F and U+007F to
+/// U+009F), found on the bytes: every value of an IOC file is checked, and
+/// a char decoded per byte was a good part of a file's load.
+fn first_control(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    (0..bytes.len()).find(|&at| match bytes[at] {
+        b'\t' => false,
+        0..=0x1f | 0x7f => true,
+        // U+0080 to U+009F are 0xC2 0x80 to 0xC2 0x9F in UTF-8.
+        0xc2 => matches!(bytes.get(at + 1), Some(0x80..=0x9f)),
+        _ => false,
+    })
+}
+
 /// The characters epics-ioc-runner allows in IOC_CHDIR and IOC_CMD (its
 /// `validate_conf` whitelist): nothing a shell or systemd would interpret.
+/// Every one is ASCII, so a value's bytes are tested for them (a byte of a
+/// char beyond ASCII is refused, as that char is), without decoding chars.
 fn runner_plain(c: char, blank: bool) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | ':' | '-') || (blank && c == ' ')
 }
@@ -349,7 +370,7 @@ fn check_chdir(value: &str) -> Result<(), String> {
         Err("IOC_CHDIR must be an absolute path: expected /...".into())
     } else if value.split('/').any(|part| part == "..") {
         Err("IOC_CHDIR contains a '..' component: expected a canonical absolute path".into())
-    } else if !value.chars().all(|c| runner_plain(c, true)) {
+    } else if !value.bytes().all(|b| runner_plain(char::from(b), true)) {
         Err("IOC_CHDIR: a character epics-ioc-runner refuses: expected letters, digits, blanks and _ . / : -".into())
     } else {
         Ok(())
@@ -364,7 +385,7 @@ fn check_command(value: &str) -> Result<(), String> {
         Err("IOC_CMD: expected one word naming an executable (e.g. ./st.cmd)".into())
     } else if value.contains([' ', '\t']) {
         Err("IOC_CMD must be a single word: expected the startup script alone; its arguments belong in the script".into())
-    } else if !value.chars().all(|c| runner_plain(c, false)) {
+    } else if !value.bytes().all(|b| runner_plain(char::from(b), false)) {
         Err("IOC_CMD: a character a shell would interpret: expected one word of letters, digits and _ . / : -".into())
     } else {
         Ok(())
@@ -626,7 +647,9 @@ fn assignment(raw: &str) -> Result<Option<Assignment<'_>>, String> {
     if text.is_empty() || text.starts_with('#') {
         return Ok(None);
     }
-    let key_end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len());
+    // A byte search: a key is ASCII, so it ends at a char boundary (at the
+    // first byte of the first char that is not a key's).
+    let key_end = text.bytes().position(|b| !(b.is_ascii_alphanumeric() || b == b'_')).unwrap_or(text.len());
     let (key, rest) = text.split_at(key_end);
     match rest.strip_prefix('=') {
         Some(rest) if !key.is_empty() && !key.starts_with(|c: char| c.is_ascii_digit()) => {
@@ -640,7 +663,7 @@ fn assignment(raw: &str) -> Result<Option<Assignment<'_>>, String> {
 /// then nothing but blanks and a comment. Errors name the column.
 fn value(raw: &str, rest: &str) -> Result<String, String> {
     let column = |tail: &str| raw.len() - tail.len() + 1;
-    if let Some(at) = rest.find(|c: char| c.is_control() && c != '\t') {
+    if let Some(at) = first_control(rest) {
         let at = column(&rest[at..]);
         return Err(format!("column {at}: a control character (a CR of a CRLF line end?): a shell would keep it in the value"));
     }
@@ -857,6 +880,27 @@ fn create_temporary(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
 mod tests {
     use super::*;
 
+    /// [`first_control`] as chars find it: where the first char that
+    /// `char::is_control` names, other than a tab, starts.
+    fn first_control_by_chars(text: &str) -> Option<usize> {
+        text.char_indices().find(|&(_, c)| c.is_control() && c != '\t').map(|(at, _)| at)
+    }
+
+    #[test]
+    fn control_chars_are_found_as_char_is_control_finds_them() {
+        let texts = ["", "plain", "tab\tok", "a\rb", "\u{7f}", "\u{80}x", "é\u{9f}", "\u{a0}\u{c0}", "ü", "日本\u{85}", "a\0"];
+        for text in texts {
+            assert_eq!(first_control(text), first_control_by_chars(text), "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn control_chars_are_found_in_any_text(text in "(?s).{0,12}") {
+            proptest::prop_assert_eq!(first_control(&text), first_control_by_chars(&text));
+        }
+    }
+
     fn errors(text: &str) -> Vec<String> {
         parse(Path::new("vac1.conf"), text).expect_err(text).iter().map(|d| format!("{}: {}", d.line, d.message)).collect()
     }
@@ -880,7 +924,7 @@ mod tests {
         let text = "IOC_NAME=vac1\nEPICS_CA_SERVER_PORT=\"5070\"\nIOC_CMD=./st.cmd\nIOC_META_OWNER='Jane Doe'\n_x=\n";
         let (file, warnings) = parse(Path::new("vac1.conf"), text).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        let env = file.to_object(0, &IocObjectGlobals::default(), Vec::new(), false).console.unwrap().env;
+        let env = file.clone().into_object(0, &IocObjectGlobals::default(), Vec::new(), false).console.unwrap().env;
         assert_eq!(env, ["IOC_NAME=vac1", "IOC_CMD=./st.cmd", "EPICS_CA_SERVER_PORT=5070", "IOC_META_OWNER=Jane Doe", "_x="]);
         // Written back as read.
         let (back, _) = parse(Path::new("vac1.conf"), &render(&file)).unwrap();
@@ -1035,7 +1079,7 @@ mod tests {
                     IOC_CPUS=0,2-3\nIOC_STATE_DIR=/var/lib/ioc/vac1\nIOC_HOST=board7\nIOC_CMD=./st.cmd\n";
         let (file, warnings) = parse(path, text).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        let object = file.to_object(1, &IocObjectGlobals::default(), Vec::new(), true);
+        let object = file.clone().into_object(1, &IocObjectGlobals::default(), Vec::new(), true);
         let process = object.process.as_deref().unwrap();
         assert_eq!(process.rtprio, Some(80));
         assert_eq!(process.memlock, Some(64 << 20));
@@ -1049,7 +1093,7 @@ mod tests {
         let written = render(&file);
         let (again, _) = parse(path, &written).unwrap();
         assert_eq!(render(&again), written);
-        assert_eq!(again.to_object(1, &IocObjectGlobals::default(), Vec::new(), true), object);
+        assert_eq!(again.into_object(1, &IocObjectGlobals::default(), Vec::new(), true), object);
 
         let bad = [
             "IOC_RTPRIO=100",

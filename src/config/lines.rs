@@ -38,9 +38,9 @@ pub(crate) struct Statements<'a> {
     /// The line of the `>!>` of a multi-line comment still open.
     comment_open_at: Option<u32>,
     finished: bool,
-    /// Whether the file holds a NUL byte at all: one search of the whole
-    /// file spares one per line in the common case.
-    has_nul: bool,
+    /// Whether the physical line just read holds a NUL byte: the search for
+    /// its end finds them too (no second pass over the file or the line).
+    line_has_nul: bool,
     /// The whole file, when it is known to be UTF-8: its lines are not
     /// validated again one by one.
     whole: Option<&'a str>,
@@ -48,7 +48,7 @@ pub(crate) struct Statements<'a> {
 
 impl<'a> Statements<'a> {
     pub fn new(text: &'a [u8]) -> Self {
-        Statements { rest: text, line: 0, comment_open_at: None, finished: false, has_nul: text.contains(&0), whole: None }
+        Statements { rest: text, line: 0, comment_open_at: None, finished: false, line_has_nul: false, whole: None }
     }
 
     /// The statements of a file already known to be UTF-8.
@@ -71,9 +71,17 @@ impl<'a> Statements<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        let (line, rest) = match find_newline(self.rest) {
-            Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
-            None => (self.rest, &self.rest[self.rest.len()..]),
+        let mut end = find_newline_or_nul(self.rest);
+        self.line_has_nul = false;
+        // A NUL is noted and the search goes on: the line ends at its newline.
+        while let Some(nul) = end.filter(|&at| self.rest.get(at) == Some(&0)) {
+            self.line_has_nul = true;
+            end = self.rest.get(nul + 1..).and_then(find_newline_or_nul).map(|at| nul + 1 + at);
+        }
+        let (line, rest) = match end.and_then(|at| self.rest.split_at_checked(at)) {
+            // The newline itself is in neither.
+            Some((line, newline_and_rest)) => (line, newline_and_rest.get(1..).unwrap_or_default()),
+            None => (self.rest, &[][..]),
         };
         self.rest = rest;
         self.line = self.line.saturating_add(1);
@@ -103,7 +111,7 @@ impl<'a> Statements<'a> {
             }
             Some(_) => {}
         }
-        if self.has_nul && text.contains(&0) {
+        if self.line_has_nul && text.contains(&0) {
             return Some(Err((self.line, "line contains a NUL byte: expected text".into())));
         }
         let Some(text) = self.text_of(text) else {
@@ -131,24 +139,54 @@ impl<'a> Iterator for Statements<'a> {
     }
 }
 
-/// The index of the first `\n` of `bytes`, looked for eight bytes at a
-/// time: a word without one is passed with a few arithmetic operations
-/// (std's memchr is not public, and a byte loop is what took the time).
-fn find_newline(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-    const NEWLINES: u64 = ONES * b'\n' as u64;
-    let mut words = bytes.chunks_exact(8);
+/// The index of the first `\n` or NUL of `bytes`. NULs are looked for on
+/// the way, not by a search of the whole file before it (a second pass
+/// over every byte).
+fn find_newline_or_nul(bytes: &[u8]) -> Option<usize> {
+    find_first(bytes, |word| has_byte(word, b'\n') | has_byte(word, 0), |b| b == b'\n' || b == 0)
+}
+
+/// The end of the attribute name at the start of `bytes`: its first blank
+/// or `=`, or its length.
+fn name_end(bytes: &[u8]) -> usize {
+    let stops = |word| has_byte(word, b' ') | has_byte(word, b'\t') | has_byte(word, b'=');
+    find_first(bytes, stops, |b| is_blank(b) || b == b'=').unwrap_or(bytes.len())
+}
+
+/// The index of the first byte of `bytes` that `stop` is true of, looked
+/// for eight bytes at a time: a word in which `stops_in` finds none (zero)
+/// is passed with a few arithmetic operations (std's memchr is not public,
+/// and a byte loop is what took the time). Inlined even at opt-level "z",
+/// so that the tests are too: every line is searched for its end and for
+/// its name's.
+#[inline(always)]
+fn find_first(bytes: &[u8], stops_in: impl Fn(u64) -> u64, stop: impl Fn(u8) -> bool) -> Option<usize> {
     let mut passed = 0;
-    for word in &mut words {
-        let word = u64::from_le_bytes(word.try_into().unwrap_or_default()) ^ NEWLINES;
-        // Non-zero exactly when a byte of `word` is zero, i.e. was `\n`.
-        if word.wrapping_sub(ONES) & !word & HIGH_BITS != 0 {
+    for word in bytes.chunks_exact(8) {
+        if stops_in(u64::from_le_bytes(word.try_into().unwrap_or_default())) != 0 {
             break;
         }
         passed += 8;
     }
-    bytes.get(passed..)?.iter().position(|&b| b == b'\n').map(|i| passed + i)
+    // A byte loop, not `position` (a call at opt-level "z").
+    let mut at = passed;
+    while let Some(&b) = bytes.get(at) {
+        if stop(b) {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
+}
+
+/// Non-zero when a byte of `word` is `byte` (exactly when: the bit of the
+/// first such byte is always set, and a word with none sets none).
+#[inline(always)]
+fn has_byte(word: u64, byte: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let zero_where_byte = word ^ (ONES * u64::from(byte));
+    zero_where_byte.wrapping_sub(ONES) & !zero_where_byte & HIGH_BITS
 }
 
 fn is_blank(b: u8) -> bool {
@@ -159,8 +197,12 @@ fn is_blank(b: u8) -> bool {
 /// before the value), and the call was most of its cost.
 #[inline(always)]
 fn trim_start(text: &[u8]) -> &[u8] {
-    let start = text.iter().position(|&b| !is_blank(b)).unwrap_or(text.len());
-    &text[start..]
+    // A byte loop, not `position` (a call at opt-level "z").
+    let mut start = 0;
+    while text.get(start).copied().is_some_and(is_blank) {
+        start += 1;
+    }
+    text.get(start..).unwrap_or_default()
 }
 
 fn trim_end(text: &[u8]) -> &[u8] {
@@ -173,7 +215,7 @@ fn split_statement(line: u32, text: &str) -> Result<Statement<'_>, LineError> {
     // Bytes, not chars: the delimiters are ASCII, so every cut is at a char
     // boundary, and no char is decoded on the way.
     let bytes = text.as_bytes();
-    let name_end = bytes.iter().position(|&b| is_blank(b) || b == b'=').unwrap_or(bytes.len());
+    let name_end = name_end(bytes);
     let (name, rest) = (&bytes[..name_end], &bytes[name_end..]);
     if name.is_empty() {
         return Err((line, format!("expected an attribute name at the start of the line, got {text:?}")));
@@ -304,9 +346,32 @@ mod tests {
                     bytes[at] = b'\n';
                 }
                 let expected = (at < len).then_some(at);
-                assert_eq!(find_newline(&bytes), expected, "{len} {at}");
+                assert_eq!(find_newline_or_nul(&bytes), expected, "{len} {at}");
                 bytes.iter_mut().filter(|b| **b != b'\n').for_each(|b| *b = 0x0b);
-                assert_eq!(find_newline(&bytes), expected, "{len} {at}");
+                assert_eq!(find_newline_or_nul(&bytes), expected, "{len} {at}");
+                // A NUL is found as a newline is, and so is the first of either.
+                bytes.iter_mut().filter(|b| **b == b'\n').for_each(|b| *b = 0);
+                assert_eq!(find_newline_or_nul(&bytes), expected, "{len} {at}");
+                if at + 1 < len {
+                    bytes[at + 1] = b'\n';
+                    assert_eq!(find_newline_or_nul(&bytes), expected, "{len} {at}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn name_ends_are_found_wherever_they_are() {
+        for len in 0..20 {
+            for at in 0..=len {
+                for delimiter in [b' ', b'\t', b'='] {
+                    // Bytes that end no name around it: a newline, a NUL, beyond ASCII.
+                    let mut bytes: Vec<u8> = (0..len).map(|k| [b'O', b'\n', 0, 0xc3, 0x80][k % 5]).collect();
+                    if at < len {
+                        bytes[at] = delimiter;
+                    }
+                    assert_eq!(name_end(&bytes), at, "{len} {at} {delimiter}");
+                }
             }
         }
     }

@@ -232,7 +232,7 @@ fn add_ioc_objects(
     for (path, ioc, may_choose_credentials) in accepted {
         let file = config.files.len();
         config.files.push(path);
-        config.objects.push(ioc.to_object(file, &globals, runlevels.clone(), may_choose_credentials));
+        config.objects.push(ioc.into_object(file, &globals, runlevels.clone(), may_choose_credentials));
     }
     Ok(())
 }

@@ -13,9 +13,10 @@ pub(crate) fn got(text: &str) -> String {
 
 /// A plain decimal number: digits only (no sign, no spaces), within `u32`.
 pub(crate) fn parse_u32(text: &str) -> Result<u32, ValueError> {
-    digits(text)
-        .and_then(|d| d.parse::<u32>().ok())
-        .ok_or_else(|| format!("expected a number from 0 to {}, {}", u32::MAX, got(text)))
+    // Digits, so each byte is one; summed here rather than by `str::parse`,
+    // which would look at the sign and every byte again.
+    let number = digits(text).and_then(|d| d.bytes().try_fold(0u32, |n, b| n.checked_mul(10)?.checked_add(u32::from(b - b'0'))));
+    number.ok_or_else(|| format!("expected a number from 0 to {}, {}", u32::MAX, got(text)))
 }
 
 /// `text` when it is a non-empty run of ASCII digits.
@@ -32,48 +33,71 @@ pub(crate) fn parse_bool(text: &str) -> Result<bool, ValueError> {
     }
 }
 
-/// Whether the char starting at byte `at` of `text` (a char boundary) is
-/// whitespace as [`char::is_whitespace`] says, and its length: ASCII bytes
-/// are judged without decoding, as most of a configuration is ASCII.
+/// What a byte of a value is to the word scanners below: most of a
+/// configuration is ASCII, and an ASCII byte is judged without decoding a
+/// char (a call per byte at opt-level "z" was most of a word list's time).
+#[derive(Clone, Copy)]
+enum ByteKind {
+    /// Whitespace as [`char::is_whitespace`] says: space, and tab to
+    /// carriage return (vertical tab too, which `u8::is_ascii_whitespace`
+    /// leaves out).
+    Blank,
+    /// Any other ASCII byte.
+    Word,
+    /// A byte of a char beyond ASCII: the scanners hand the whole text to
+    /// std's Unicode-aware splitting instead.
+    BeyondAscii,
+}
+
 /// Inlined even at opt-level "z" (which ignores `#[inline]`): it runs once
-/// per byte of every word list, and a call per byte was most of their time.
+/// per byte of every word list.
 #[inline(always)]
-fn char_at(text: &str, at: usize) -> (bool, usize) {
-    match text.as_bytes().get(at) {
-        Some(&b) if b.is_ascii() => (is_ascii_whitespace(b), 1),
-        _ => char_at_beyond_ascii(text, at),
+fn byte_kind(b: u8) -> ByteKind {
+    if is_ascii_blank(b) {
+        ByteKind::Blank
+    } else if b.is_ascii() {
+        ByteKind::Word
+    } else {
+        ByteKind::BeyondAscii
     }
 }
 
-/// An ASCII byte that [`char::is_whitespace`] calls whitespace: space and
-/// tab to carriage return (vertical tab too, which `u8::is_ascii_whitespace`
-/// leaves out).
+/// [`ByteKind::Blank`], tested alone.
 #[inline(always)]
-fn is_ascii_whitespace(b: u8) -> bool {
+fn is_ascii_blank(b: u8) -> bool {
     matches!(b, b' ' | b'\t'..=b'\r')
 }
 
-/// [`char_at`] for a char that is not ASCII (or `at` past the end).
-#[cold]
-fn char_at_beyond_ascii(text: &str, at: usize) -> (bool, usize) {
-    text.get(at..).and_then(|rest| rest.chars().next()).map_or((false, 1), |c| (c.is_whitespace(), c.len_utf8()))
+/// The byte range of the first word of `text` at or after byte `from` (a
+/// char boundary).
+fn next_word(text: &str, from: usize) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut at = from;
+    // The blanks before the word, then the word: one byte test each.
+    let start = loop {
+        match bytes.get(at).map(|&b| byte_kind(b)) {
+            None => return None,
+            Some(ByteKind::Blank) => at += 1,
+            Some(ByteKind::Word) => break at,
+            Some(ByteKind::BeyondAscii) => return next_word_beyond_ascii(text, from),
+        }
+    };
+    loop {
+        match bytes.get(at).map(|&b| byte_kind(b)) {
+            None | Some(ByteKind::Blank) => return Some((start, at)),
+            Some(ByteKind::Word) => at += 1,
+            Some(ByteKind::BeyondAscii) => return next_word_beyond_ascii(text, from),
+        }
+    }
 }
 
-/// The byte range of the first word of `text` at or after byte `from`.
-fn next_word(text: &str, from: usize) -> Option<(usize, usize)> {
-    let mut at = from;
-    while at < text.len() && char_at(text, at).0 {
-        at += char_at(text, at).1;
-    }
-    let start = at;
-    while at < text.len() {
-        let (blank, len) = char_at(text, at);
-        if blank {
-            break;
-        }
-        at += len;
-    }
-    (at > start).then_some((start, at))
+/// [`next_word`] of a text with a char beyond ASCII where it looked.
+#[cold]
+fn next_word_beyond_ascii(text: &str, from: usize) -> Option<(usize, usize)> {
+    let rest = text.get(from..)?;
+    let start = rest.find(|c: char| !c.is_whitespace())?;
+    let len = rest[start..].find(char::is_whitespace).unwrap_or(rest.len() - start);
+    Some((from + start, from + start + len))
 }
 
 /// The words of `text`, exactly as [`str::split_whitespace`] gives them.
@@ -93,40 +117,51 @@ pub(crate) fn ascii_word_count(text: &str) -> usize {
     let mut count = 0;
     let mut in_word = false;
     for &b in text.as_bytes() {
-        let blank = is_ascii_whitespace(b);
+        let blank = is_ascii_blank(b);
         count += usize::from(!blank && !in_word);
         in_word = !blank;
     }
     count
 }
 
+/// Where the first whitespace char of `text` starts (an ASCII blank: one
+/// byte), when the bytes before it are ASCII; `Err(())` at a char beyond
+/// ASCII first.
+#[inline(always)]
+fn first_ascii_blank(text: &str) -> Result<Option<usize>, ()> {
+    for (at, &b) in text.as_bytes().iter().enumerate() {
+        match byte_kind(b) {
+            ByteKind::Blank => return Ok(Some(at)),
+            ByteKind::Word => {}
+            ByteKind::BeyondAscii => return Err(()),
+        }
+    }
+    Ok(None)
+}
+
 /// Whether `text` holds a whitespace char.
 pub(crate) fn has_whitespace(text: &str) -> bool {
-    let mut at = 0;
-    while at < text.len() {
-        let (blank, len) = char_at(text, at);
-        if blank {
-            return true;
-        }
-        at += len;
+    match first_ascii_blank(text) {
+        Ok(blank) => blank.is_some(),
+        Err(()) => text.contains(char::is_whitespace),
     }
-    false
 }
 
 /// The first word of `text` (up to its first whitespace char) and the rest
 /// after that char, leading whitespace removed; `(text, "")` without any.
 pub(crate) fn split_word(text: &str) -> (&str, &str) {
-    let mut at = 0;
-    while at < text.len() {
-        let (blank, len) = char_at(text, at);
-        if blank {
-            let rest = &text[at + len..];
+    let split = match first_ascii_blank(text) {
+        // The blank is one ASCII byte.
+        Ok(blank) => blank.map(|at| (&text[..at], &text[at + 1..])),
+        Err(()) => text.split_once(char::is_whitespace),
+    };
+    match split {
+        Some((word, rest)) => {
             let first = next_word(rest, 0).map_or(rest.len(), |(start, _)| start);
-            return (&text[..at], &rest[first..]);
+            (word, &rest[first..])
         }
-        at += len;
+        None => (text, ""),
     }
-    (text, "")
 }
 
 /// A value that must be one word (object IDs, runlevel names, users, ...).
@@ -178,8 +213,10 @@ pub(crate) fn account_name(text: &str, what: &str) -> Result<(), ValueError> {
 /// `NAME=value` for GlobalEnvVar and ObjectEnvVar; returns NAME. Quotes are
 /// part of the value, as Epoch documents.
 pub(crate) fn env_assignment(text: &str) -> Result<&str, ValueError> {
-    match text.split_once('=') {
-        Some((name, _)) if !name.is_empty() && !has_whitespace(name) => Ok(name),
+    // A byte search: `=` is ASCII, so the cut is at a char boundary (a char
+    // searcher was most of the check's cost).
+    match text.bytes().position(|b| b == b'=').and_then(|at| text.get(..at)) {
+        Some(name) if !name.is_empty() && !has_whitespace(name) => Ok(name),
         _ => Err(format!("expected NAME=value with a NAME without whitespace, {}", got(text))),
     }
 }
@@ -279,7 +316,8 @@ mod tests {
     fn numbers_are_plain_digits_within_u32() {
         assert_eq!(parse_u32("0"), Ok(0));
         assert_eq!(parse_u32("4294967295"), Ok(u32::MAX));
-        for bad in ["", "-1", "+1", " 1", "1 ", "4294967296", "1e3", "0x10", "١"] {
+        assert_eq!(parse_u32("007"), Ok(7));
+        for bad in ["", "-1", "+1", " 1", "1 ", "4294967296", "42949672950", "99999999999999999999", "1e3", "0x10", "١"] {
             assert!(parse_u32(bad).is_err(), "{bad:?}");
         }
     }
