@@ -124,7 +124,7 @@ fn load_text(source: &dyn FileSource, path: &Path, text: Vec<u8>, opts: &LoadOpt
     if let Err(problem) = add_ioc_objects(source, &mut config, &ioc_runlevels, &declared, &mut diagnostics) {
         diagnostics.push(Diagnostic { message: format!("{}: no IOC is started", problem.message), ..problem });
     }
-    config.pack_strings();
+    config.finish_load();
     Loaded { config: usable.then_some(config), diagnostics }
 }
 
@@ -139,7 +139,7 @@ pub fn rescan_iocs_with(source: &dyn FileSource, base: &Config) -> Loaded {
     let declared = ids::IdIndex::of(&config.objects);
     match add_ioc_objects(source, &mut config, &runlevels, &declared, &mut diagnostics) {
         Ok(()) => {
-            config.pack_strings();
+            config.finish_load();
             Loaded { config: Some(config), diagnostics }
         }
         Err(problem) => {
@@ -300,5 +300,25 @@ mod tests {
         let config = load_with(&files, Path::new("/etc/epoch/epoch.conf"), &LoadOptions::default()).config.unwrap();
         let sizes: Vec<(usize, usize)> = config.objects.iter().map(|o| (o.runlevels.len(), o.runlevels.capacity())).collect();
         assert_eq!(sizes, [(1, 1), (5, 5), (2, 2)]);
+    }
+
+    /// PID 1 keeps the object table a load grew by doubling: no room for
+    /// objects it does not have, after a load and after a rescan.
+    #[test]
+    fn the_object_and_file_tables_are_sized_exactly() {
+        let mut conf = String::from("DefaultRunlevel default\nImport more.conf\n");
+        for k in 0..36 {
+            conf.push_str(&format!("ObjectID s{k}\nObjectStartCommand /bin/s\nObjectRunlevels default\n"));
+        }
+        let files = MemFs::new()
+            .with("/etc/epoch/epoch.conf", conf)
+            .with("/etc/epoch/more.conf", "ObjectID m\nObjectStartCommand /bin/m\n")
+            .with("/etc/procServ.d/c.conf", "IOC_NAME=c\nIOC_CMD=./st.cmd\n")
+            .with("/etc/procServ.d/d.conf", "IOC_NAME=d\nIOC_CMD=./st.cmd\n");
+        let config = load_with(&files, Path::new("/etc/epoch/epoch.conf"), &LoadOptions::default()).config.unwrap();
+        let sizes = |c: &Config| (c.objects.len(), c.objects.capacity(), c.files.len(), c.files.capacity());
+        assert_eq!(sizes(&config), (39, 39, 4, 4));
+        let rescanned = rescan_iocs_with(&files, &config.without_ioc_files()).config.unwrap();
+        assert_eq!(sizes(&rescanned), (39, 39, 4, 4));
     }
 }

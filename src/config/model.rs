@@ -408,7 +408,7 @@ static NO_RARE_SETTINGS: RareSettings = RareSettings {
 };
 
 impl Object {
-    /// Calls `f` with every string of the object, for [`Config::pack_strings`].
+    /// Calls `f` with every string of the object, for [`Config::finish_load`].
     /// Each field is named: a field added to `Object` fails to compile here
     /// until it is listed (or said to hold no string).
     pub(crate) fn for_each_string(&mut self, f: &mut dyn FnMut(&mut SharedStr)) {
@@ -504,10 +504,15 @@ impl RareSettings {
 }
 
 impl Config {
-    /// Packs the strings of every object into one text sized once (see
-    /// config::shared): what a loaded configuration keeps of its files.
-    pub(crate) fn pack_strings(&mut self) {
+    /// Sizes what a loaded configuration keeps of its files, once: the
+    /// strings of every object packed into one text (see config::shared),
+    /// the tables of objects and files at their length (grown by doubling
+    /// as the files were read, 40 objects would hold room for 64, 6 KB of
+    /// PID 1's heap).
+    pub(crate) fn finish_load(&mut self) {
         super::shared::pack(|f| self.objects.iter_mut().for_each(|o| o.for_each_string(f)));
+        self.objects.shrink_to_fit();
+        self.files.shrink_to_fit();
     }
 
     /// This configuration without its IOC-file objects: what epoch.conf and
