@@ -557,7 +557,7 @@ impl Config {
                 o.enabled && o.start_priority > 0 && !o.options.halt_only && self.in_runlevel(o, runlevel)
             })
             .collect();
-        order.sort_by_key(|&i| self.objects[i].start_priority);
+        self.sort_by_priority(&mut order, |o| o.start_priority);
         order
     }
 
@@ -566,8 +566,15 @@ impl Config {
     pub fn stop_order(&self) -> Vec<usize> {
         let mut order: Vec<usize> =
             (0..self.objects.len()).filter(|&i| self.objects[i].stop_priority > 0).collect();
-        order.sort_by_key(|&i| self.objects[i].stop_priority);
+        self.sort_by_priority(&mut order, |o| o.stop_priority);
         order
+    }
+
+    /// Sorts the object indices `order` by `priority`, ties in file order.
+    /// A function pointer, not a closure type per caller: one copy of the
+    /// sort for both orders.
+    fn sort_by_priority(&self, order: &mut [usize], priority: fn(&Object) -> u32) {
+        order.sort_by_key(|&i| priority(&self.objects[i]));
     }
 }
 
