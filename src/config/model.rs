@@ -592,4 +592,23 @@ mod tests {
         let object = std::mem::size_of::<Object>();
         assert!(32 * object + 20 <= 2 * 4096, "{object} bytes an object");
     }
+
+    /// Each order by its own priority (one sort serves both), 0 left out,
+    /// ties in file order.
+    #[test]
+    fn start_and_stop_orders_sort_by_their_own_priority_ties_in_file_order() {
+        let object = |start_priority, stop_priority| Object {
+            start_priority,
+            stop_priority,
+            enabled: true,
+            runlevels: vec!["default".into()],
+            ..Object::default()
+        };
+        let config = Config {
+            objects: vec![object(5, 1), object(2, 3), object(5, 0), object(0, 3), object(2, 2)],
+            ..Config::default()
+        };
+        assert_eq!(config.start_order("default"), [1, 4, 0, 2]);
+        assert_eq!(config.stop_order(), [0, 4, 1, 3]);
+    }
 }
