@@ -211,7 +211,7 @@ pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _sig
     if opts.layout.local {
         args.push("--local".into());
     }
-    let env = crate::spawn::utf8_environment(|name| log::warn!("reexec: dropping environment variable {name:?} (not UTF-8)"));
+    let env = crate::spawn::utf8_environment(&mut |name| log::warn!("reexec: dropping environment variable {name:?} (not UTF-8)"));
     let mut argv = args.clone();
     argv[0] = exe.to_string_lossy().into_owned();
     let err = match crate::spawn::Command::new(&argv, &env) {

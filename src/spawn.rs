@@ -75,8 +75,9 @@ pub fn needs_shell(command: &str) -> bool {
 /// This process's environment as `NAME=value` entries for [`Command`],
 /// without the variables that are not UTF-8 (the kernel puts unknown
 /// `word=value` arguments in init's environment, any bytes; std's vars()
-/// would panic on them): each is named to `dropped`.
-pub fn utf8_environment(mut dropped: impl FnMut(&std::ffi::OsStr)) -> Vec<String> {
+/// would panic on them): each is named to `dropped` (a `dyn`: its two
+/// callers share one copy of the code).
+pub fn utf8_environment(dropped: &mut dyn FnMut(&std::ffi::OsStr)) -> Vec<String> {
     std::env::vars_os()
         .filter_map(|(k, v)| match (k.to_str(), v.to_str()) {
             (Some(k), Some(v)) => Some(format!("{k}={v}")),

@@ -557,7 +557,7 @@ impl Config {
                 o.enabled && o.start_priority > 0 && !o.options.halt_only && self.in_runlevel(o, runlevel)
             })
             .collect();
-        order.sort_by_key(|&i| self.objects[i].start_priority);
+        self.sort_by_priority(&mut order, |o| o.start_priority);
         order
     }
 
@@ -566,8 +566,15 @@ impl Config {
     pub fn stop_order(&self) -> Vec<usize> {
         let mut order: Vec<usize> =
             (0..self.objects.len()).filter(|&i| self.objects[i].stop_priority > 0).collect();
-        order.sort_by_key(|&i| self.objects[i].stop_priority);
+        self.sort_by_priority(&mut order, |o| o.stop_priority);
         order
+    }
+
+    /// Sorts the object indices `order` by `priority`, ties in file order.
+    /// A function pointer, not a closure type per caller: one copy of the
+    /// sort for both orders.
+    fn sort_by_priority(&self, order: &mut [usize], priority: fn(&Object) -> u32) {
+        order.sort_by_key(|&i| priority(&self.objects[i]));
     }
 }
 
@@ -584,5 +591,24 @@ mod tests {
     fn thirty_two_objects_fit_in_two_heap_pages() {
         let object = std::mem::size_of::<Object>();
         assert!(32 * object + 20 <= 2 * 4096, "{object} bytes an object");
+    }
+
+    /// Each order by its own priority (one sort serves both), 0 left out,
+    /// ties in file order.
+    #[test]
+    fn start_and_stop_orders_sort_by_their_own_priority_ties_in_file_order() {
+        let object = |start_priority, stop_priority| Object {
+            start_priority,
+            stop_priority,
+            enabled: true,
+            runlevels: vec!["default".into()],
+            ..Object::default()
+        };
+        let config = Config {
+            objects: vec![object(5, 1), object(2, 3), object(5, 0), object(0, 3), object(2, 2)],
+            ..Config::default()
+        };
+        assert_eq!(config.start_order("default"), [1, 4, 0, 2]);
+        assert_eq!(config.stop_order(), [0, 4, 1, 3]);
     }
 }
