@@ -136,22 +136,18 @@ fn pid1_without_dev_null_or_a_console_takes_dev_console() {
 }
 
 /// Boots one service in a new scratch directory `name` with fds 0-2 closed
-/// and a file of it, `dev-console`, bound on /dev/console (after
-/// `make_dev`, a shell command list that ends in `&& `, or nothing), and
-/// checks that PID 1 writes there and that its fds 0-2, which objects and
-/// the emergency shell inherit, are the console.
+/// and the file the harness reads as PID 1's console, `console.log`, bound
+/// on /dev/console (after `make_dev`, a shell command list that ends in
+/// `&& `, or nothing), and checks that PID 1 writes there and that its fds
+/// 0-2, which objects and the emergency shell inherit, are the console.
+/// (The file is the harness's own, so that `poweroff` finds PID 1's last
+/// words where it looks for them when the kernel kills its client.)
 fn takes_dev_console(name: &str, make_dev: &str) {
     let dir = scratch(name);
     one_service(&dir);
-    let console = dir.join("dev-console");
-    std::fs::write(&console, "").unwrap();
-    let setup = format!("{make_dev}mount --bind {} /dev/console && exec 0<&- 1>&- 2>&-", console.display());
+    let setup = format!("{make_dev}mount --bind {} /dev/console && exec 0<&- 1>&- 2>&-", dir.join("console.log").display());
     let mut p = Pid1::boot_with(&dir, &[], Some(&setup));
-    assert!(
-        wait_for(T, || read(&dir, "dev-console").contains("iocinit: ready")),
-        "nothing on the console: {:?}",
-        read(&dir, "dev-console")
-    );
+    assert!(wait_for(T, || p.console().contains("iocinit: ready")), "nothing on the console: {:?}", p.console());
     let out = ok(p.sh("readlink /proc/1/fd/0 /proc/1/fd/1 /proc/1/fd/2"));
     assert_eq!(out.matches("console").count(), 3, "{out}");
     let fds = p.fds_at_rest();
