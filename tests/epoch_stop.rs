@@ -5,7 +5,7 @@
 //!   `--strict-epoch` rejects) bounds it, killing the command's whole
 //!   process group;
 //! - a disabled HALTONLY object (ObjectEnabled false, `disable`, RUNONCE
-//!   after its first run) does not run at shutdown;
+//!   after its first run) does not run at shutdown, and the shutdown says so;
 //! - NOSTOPWAIT skips the wait for the process, never the stop command;
 //! - RUNONCE disables an object only after a start that succeeded.
 //!
@@ -119,7 +119,15 @@ fn a_disabled_haltonly_object_does_not_run_at_shutdown() {
     let p = Pid1::boot(&dir, &[]);
     p.wait_console("iocinit: ready", T);
     ok(p.ctl(&["disable", "bytheuser"]));
-    p.poweroff();
+    let console = p.poweroff();
+    // What the shutdown leaves out is said on the console.
+    let skipped = |console: &str| -> Vec<String> {
+        let mut ids: Vec<String> =
+            console.lines().filter_map(|l| l.split_once(": HALTONLY and disabled: not run at shutdown")).map(|(id, _)| id.rsplit(' ').next().unwrap().to_string()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(skipped(&console), ["bytheuser", "off"], "{console}");
     let mut ran: Vec<String> = read(&dir, "ran").lines().map(String::from).collect();
     ran.sort();
     assert_eq!(ran, ["always", "once"]);
@@ -128,8 +136,9 @@ fn a_disabled_haltonly_object_does_not_run_at_shutdown() {
     let p = Pid1::boot(&dir, &[]);
     p.wait_console("iocinit: ready", T);
     assert_eq!(p.status("once")["enabled"], false);
-    p.poweroff();
+    let console = p.poweroff();
     assert_eq!(read(&dir, "ran"), "always\n");
+    assert_eq!(skipped(&console), ["bytheuser", "off", "once"], "{console}");
 }
 
 #[test]

@@ -578,6 +578,13 @@ impl<O: Os> Engine<O> {
             return;
         }
         log::info!("system going down for {}", power.name());
+        // What the shutdown leaves out on purpose is said, so that a disabled
+        // HALTONLY job (a state saved, disks synced) is not missed silently.
+        for (o, st) in self.config.objects.iter().zip(&self.objs) {
+            if o.options.halt_only && o.stop_priority > 0 && !st.enabled {
+                log::info!("{}: HALTONLY and disabled: not run at shutdown", o.id);
+            }
+        }
         self.phase = Phase::ShuttingDown(power);
         self.scheduled_power = None;
         self.paused = false;
