@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use super::values::{digits, got, ValueError};
+use super::values::{self, digits, got, ValueError};
 
 /// `RLIM_INFINITY`: a limit written `infinity` (or `unlimited`).
 pub const INFINITY: u64 = u64::MAX;
@@ -199,9 +199,10 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
-/// Decimal digits only (at most 19: no overflow).
+/// Decimal digits only, at most 19 of them (a longer value is refused, even
+/// one with leading zeros).
 fn decimal(text: &str) -> Option<u64> {
-    digits(text).filter(|d| d.len() <= 19).and_then(|d| d.parse().ok())
+    digits(text).filter(|d| d.len() <= 19).and_then(values::decimal)
 }
 
 fn rtprio(text: &str) -> Option<u64> {

@@ -13,10 +13,17 @@ pub(crate) fn got(text: &str) -> String {
 
 /// A plain decimal number: digits only (no sign, no spaces), within `u32`.
 pub(crate) fn parse_u32(text: &str) -> Result<u32, ValueError> {
-    // Digits, so each byte is one; summed here rather than by `str::parse`,
-    // which would look at the sign and every byte again.
-    let number = digits(text).and_then(|d| d.bytes().try_fold(0u32, |n, b| n.checked_mul(10)?.checked_add(u32::from(b - b'0'))));
-    number.ok_or_else(|| format!("expected a number from 0 to {}, {}", u32::MAX, got(text)))
+    decimal(text)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| format!("expected a number from 0 to {}, {}", u32::MAX, got(text)))
+}
+
+/// `text` as a number when it is a non-empty run of ASCII digits (no sign,
+/// no spaces) within `u64`: every number of the configuration is read here.
+/// Digits, so each byte is one; summed here rather than by `str::parse`,
+/// which would look at the sign and every byte again.
+pub(crate) fn decimal(text: &str) -> Option<u64> {
+    digits(text)?.bytes().try_fold(0u64, |n, b| n.checked_mul(10)?.checked_add(u64::from(b - b'0')))
 }
 
 /// `text` when it is a non-empty run of ASCII digits.
@@ -275,7 +282,7 @@ pub(crate) enum Spelling {
 /// without its `SIG` prefix (`TERM`, `PWR`).
 pub(crate) fn signal_spelling(text: &str) -> Option<(i32, Spelling)> {
     if let Some(d) = digits(text) {
-        return d.parse::<i32>().ok().filter(|n| (1..=MAX_SIGNAL).contains(n)).map(|n| (n, Spelling::Epoch));
+        return decimal(d).and_then(|n| i32::try_from(n).ok()).filter(|n| (1..=MAX_SIGNAL).contains(n)).map(|n| (n, Spelling::Epoch));
     }
     let lookup = |name: &str| {
         let epoch = EPOCH_SIGNALS.iter().find(|(n, _)| *n == name).map(|&(_, s)| (s, Spelling::Epoch));
