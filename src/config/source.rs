@@ -164,9 +164,7 @@ impl MemFs {
         self.insert(path, content);
         self
     }
-}
 
-impl MemFs {
     /// A file's content by a path already normalised.
     fn read_normalized(&self, path: &Path) -> io::Result<Vec<u8>> {
         self.files.get(path.as_os_str()).cloned().ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
