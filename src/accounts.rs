@@ -234,7 +234,10 @@ mod tests {
             let libc_groups = nix::unistd::getgrouplist(&std::ffi::CString::new(name).unwrap(), libc_user.gid).unwrap();
             let mut ours: Vec<u32> = std::iter::once(ours.gid).chain(files::groups_listing(&group, name)).collect();
             let mut theirs: Vec<u32> = libc_groups.iter().map(|g| g.as_raw()).collect();
-            (ours.sort_unstable(), ours.dedup(), theirs.sort_unstable(), theirs.dedup());
+            ours.sort_unstable();
+            ours.dedup();
+            theirs.sort_unstable();
+            theirs.dedup();
             assert_eq!(ours, theirs, "the groups of {name}");
             users += 1;
         }

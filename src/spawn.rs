@@ -1343,7 +1343,7 @@ mod tests {
         let base: Vec<String> = shared.split(|&b| b == 0).filter(|e| !e.is_empty()).map(|e| String::from_utf8_lossy(e).into_owned()).collect();
         let env: Vec<String> = base.iter().cloned().chain(["IOCINIT_OBJECT=svc".to_string()]).collect();
         let cmd = Command::new(&["/bin/sleep", "1"], &env).unwrap();
-        assert_eq!(&cmd.strings[..], b"/bin/sleep\0/bin/sleep\01\0IOCINIT_OBJECT=svc\0", "only what is not shared is copied");
+        assert_eq!(&cmd.strings[..], b"/bin/sleep\0/bin/sleep\x001\0IOCINIT_OBJECT=svc\0", "only what is not shared is copied");
         assert_eq!(cmd.env().map(|e| e.to_str().unwrap().to_string()).collect::<Vec<_>>(), env);
         // A copy, and a command made from it, point to the same entries.
         for derived in [cmd.clone(), cmd.clone().with_working_directory_through(c"/srv", c"/exe"), cmd.clone().with_env(&env).unwrap()] {
