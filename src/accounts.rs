@@ -93,8 +93,9 @@ pub fn groups_of(name: &str, gid: u32) -> Vec<u32> {
 /// glibc read it: one entry a line, fields separated by ':', the last one
 /// taking the rest of the line (`name:password:uid:gid:gecos:home:shell`,
 /// `name:password:gid:member,member`); a line with too few fields or a
-/// number that is not one is skipped (musl would read a bad number's digits
-/// up to the first other character, or 0).
+/// number that is not one (digits only, within u32) is skipped. musl skips
+/// a line with a sign or other text in a number too; an empty number, or
+/// one past u32, musl reads as 0 (root's) or wrapped: skipped here.
 #[cfg(any(test, target_env = "musl"))]
 mod files {
     use std::ffi::OsStr;
@@ -116,12 +117,15 @@ mod files {
         })
     }
 
+    /// Digits only: `str::parse` would take a leading `+`.
     fn number(field: &[u8]) -> Option<u32> {
-        std::str::from_utf8(field).ok()?.parse().ok()
+        crate::config::values::decimal(std::str::from_utf8(field).ok()?).and_then(|n| u32::try_from(n).ok())
     }
 
-    fn utf8(field: &[u8]) -> Option<String> {
-        String::from_utf8(field.to_vec()).ok()
+    /// A name as text; bytes that are not UTF-8 shown as U+FFFD, as nix's
+    /// lookups show them (the entry is found all the same).
+    fn name_text(field: &[u8]) -> String {
+        String::from_utf8_lossy(field).into_owned()
     }
 
     /// Whether the entry named NAME with number ID is the one KEY wants.
@@ -139,7 +143,7 @@ mod files {
             if !wanted(key, name, uid) {
                 return None;
             }
-            Some(User { name: utf8(name)?, uid, gid, home: PathBuf::from(OsStr::from_bytes(home)) })
+            Some(User { name: name_text(name), uid, gid, home: PathBuf::from(OsStr::from_bytes(home)) })
         })
     }
 
@@ -150,7 +154,7 @@ mod files {
             if !wanted(key, name, gid) {
                 return None;
             }
-            Some(Group { name: utf8(name)?, gid })
+            Some(Group { name: name_text(name), gid })
         })
     }
 
@@ -198,6 +202,34 @@ mod tests {
         assert_eq!(files::user(PASSWD, Key::Id(7)), None);
         assert_eq!(files::user(b"", Key::Name("root")), None);
         assert_eq!(files::group(GROUP, Key::Name("broken")), None);
+    }
+
+    /// Numbers as musl reads them, digits only: a sign that `str::parse`
+    /// would take makes the line no entry, as it is none to the C library
+    /// the boards used before (and the configuration's numbers refuse it).
+    #[test]
+    fn a_number_with_a_sign_is_no_number() {
+        let passwd = b"plus:x:+5:5::/plus:/bin/sh\nplusgid:x:6:+6::/pg:/bin/sh\nminus:x:-1:7::/m:/bin/sh\n";
+        for name in ["plus", "plusgid", "minus"] {
+            assert_eq!(files::user(passwd, Key::Name(name)), None, "{name}");
+        }
+        assert_eq!(files::user(passwd, Key::Id(5)), None);
+        let group = b"plus:x:+20:ioc\nplain:x:21:ioc\n";
+        assert_eq!(files::group(group, Key::Name("plus")), None);
+        assert_eq!(files::group(group, Key::Id(20)), None);
+        assert_eq!(files::groups_listing(group, "ioc").collect::<Vec<_>>(), [21]);
+    }
+
+    /// The first entry of a number is the one found, whatever bytes its
+    /// name holds: its name is shown lossily (as nix's lookups show it on
+    /// glibc), not passed over for a later entry of the same number.
+    #[test]
+    fn the_first_entry_of_a_number_is_found_though_its_name_is_not_utf8() {
+        let passwd = b"\xffodd:x:1000:1000::/odd:/bin/sh\nioc:x:1000:1000::/home/ioc:/bin/sh\n";
+        let found = files::user(passwd, Key::Id(1000)).unwrap();
+        assert_eq!((found.name.as_str(), found.home.to_str()), ("\u{fffd}odd", Some("/odd")));
+        let group = b"\xffodd:x:36:\nalt:x:36:\n";
+        assert_eq!(files::group(group, Key::Id(36)).map(|g| g.name), Some("\u{fffd}odd".into()));
     }
 
     #[test]

@@ -45,7 +45,7 @@ mod lines;
 mod options;
 mod shared;
 mod source;
-mod values;
+pub(crate) mod values;
 
 use std::ffi::OsStr;
 use std::io;
