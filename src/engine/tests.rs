@@ -1486,6 +1486,24 @@ fn a_handle_follows_its_object_across_reloads_and_is_never_reused() {
     assert!(again != a && again != fresh && again != d1);
 }
 
+/// An object's note moves with its state at a reload, whatever index the
+/// new table gives it: kept only until it stops (after the configured
+/// objects), then in a table of more objects, then of fewer; no other
+/// object gets it.
+#[test]
+fn a_note_follows_its_object_across_reloads() {
+    let (mut e, _, pid) = dead_with_a_member_left();
+    let note = format!("process exited (exit code 1); ending what is left in its process group {pid}");
+    let notes = |e: &Engine<Fake>| e.config().objects.iter().enumerate().map(|(i, o)| (o.id.to_string(), e.note(i).to_string())).collect::<Vec<_>>();
+    let quiet = |id: &str| (id.to_string(), String::new());
+    reload(&mut e, config(vec![object("a", "/bin/a", 0)]));
+    assert_eq!(notes(&e), [quiet("a"), ("s".to_string(), note.clone())]);
+    reload(&mut e, config(vec![object("a", "/bin/a", 0), object("b", "/bin/b", 0), object("c", "/bin/c", 0), object("s", "/bin/s", 0)]));
+    assert_eq!(notes(&e), [quiet("a"), quiet("b"), quiet("c"), ("s".to_string(), note.clone())]);
+    reload(&mut e, config(vec![object("s", "/bin/s", 0)]));
+    assert_eq!(notes(&e), [("s".to_string(), note)]);
+}
+
 #[test]
 fn startobj_and_skipobj_name_the_same_objects_after_a_reload_during_boot() {
     let fork = |id: &str, priority| with(object(id, &format!("/bin/{id}"), priority), |o| o.fork = true);
