@@ -15,6 +15,15 @@ use std::io;
 
 pub type Pid = i32;
 
+/// TEXT as `str::parse::<i32>` reads it (a sign, decimal digits, no
+/// overflow), through std's `i64` parser: std instantiates its parser once
+/// per integer type, and the `i64` one is linked anyway (230 bytes of armv7
+/// code less than an `i32` instance beside it; docs/ARCHITECTURE.md,
+/// "Binary size").
+pub fn parse_i32(text: &str) -> Option<i32> {
+    i32::try_from(text.parse::<i64>().ok()?).ok()
+}
+
 /// Milliseconds on CLOCK_MONOTONIC: every deadline of the engine.
 pub fn now_ms() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -1148,6 +1157,13 @@ mod tests {
         assert!(t.year == 1970 || t.year == 1969);
         assert!((1..=12).contains(&t.month) && (1..=31).contains(&t.day));
         assert!(local_time(i64::MAX).is_none());
+    }
+
+    #[test]
+    fn parse_i32_reads_what_str_parse_reads() {
+        for text in ["0", "42", "+7", "-7", "2147483647", "-2147483648", "2147483648", "-2147483649", "", "-", "+", " 1", "1 ", "0x10", "99999999999999999999"] {
+            assert_eq!(parse_i32(text), text.parse::<i32>().ok(), "{text:?}");
+        }
     }
 
     #[test]
