@@ -193,7 +193,7 @@ pub fn default_sigpipe() {
 
 /// mount(2) of C strings (`None`: a null pointer), as PID 1 mounts and
 /// remounts: nix's `mount` is generic over its four arguments' path types
-/// and converts each through a closure of its own (armv7 .text 640 bytes
+/// and converts each through a closure of its own (684 bytes of armv7 code
 /// for PID 1's five calls; docs/ARCHITECTURE.md, "Binary size").
 pub fn mount(source: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags: libc::c_ulong, data: Option<&CStr>) -> Result<(), i32> {
     let pointer = |text: Option<&CStr>| text.map_or(std::ptr::null(), CStr::as_ptr);
