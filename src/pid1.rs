@@ -8,10 +8,9 @@
 //! Ctrl-Alt-Del and /dev/kmsg; as PID 1 of a test namespace it leaves the
 //! host alone: reboot(2) there ends the namespace, never the host.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
 
-use nix::mount::{mount, MsFlags};
 
 use crate::config::{Color, Config, Text, VirtualFs, VirtualMount};
 use crate::engine::Power;
@@ -75,9 +74,9 @@ pub fn mount_proc_early() {
         return;
     }
     let _ = std::fs::create_dir_all("/proc");
-    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    if let Err(e) = mount(Some("proc"), "/proc", Some("proc"), flags, None::<&str>) {
-        log::error!("unable to mount proc on /proc: {}", crate::sys::errno_text(e as i32));
+    let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    if let Err(e) = sys::mount(Some(c"proc"), c"/proc", Some(c"proc"), flags, None) {
+        log::error!("unable to mount proc on /proc: {}", sys::errno_text(e));
     }
 }
 
@@ -97,25 +96,27 @@ fn fs_type(path: &str) -> Option<i64> {
 
 /// Mounts one virtual filesystem unless that kind is already there.
 fn mount_virtual(m: VirtualMount) {
-    let (fstype, target, magic, data, flags): (&str, &str, i64, &str, MsFlags) = match m.fs {
-        VirtualFs::Proc => ("proc", "/proc", PROC_MAGIC, "", MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC),
-        VirtualFs::Sys => ("sysfs", "/sys", SYSFS_MAGIC, "", MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC),
+    let (fstype, target, magic, data, flags): (&CStr, &CStr, i64, &CStr, libc::c_ulong) = match m.fs {
+        VirtualFs::Proc => (c"proc", c"/proc", PROC_MAGIC, c"", libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC),
+        VirtualFs::Sys => (c"sysfs", c"/sys", SYSFS_MAGIC, c"", libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC),
         // devtmpfs reports tmpfs's magic.
-        VirtualFs::Dev => ("devtmpfs", "/dev", TMPFS_MAGIC, "mode=0755", MsFlags::MS_NOSUID),
-        VirtualFs::DevPts => ("devpts", "/dev/pts", DEVPTS_MAGIC, "gid=5,mode=0620,ptmxmode=0666", MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC),
-        VirtualFs::DevShm => ("tmpfs", "/dev/shm", TMPFS_MAGIC, "mode=1777", MsFlags::MS_NOSUID | MsFlags::MS_NODEV),
+        VirtualFs::Dev => (c"devtmpfs", c"/dev", TMPFS_MAGIC, c"mode=0755", libc::MS_NOSUID),
+        VirtualFs::DevPts => (c"devpts", c"/dev/pts", DEVPTS_MAGIC, c"gid=5,mode=0620,ptmxmode=0666", libc::MS_NOSUID | libc::MS_NOEXEC),
+        VirtualFs::DevShm => (c"tmpfs", c"/dev/shm", TMPFS_MAGIC, c"mode=1777", libc::MS_NOSUID | libc::MS_NODEV),
     };
+    // C strings for mount(2) (sys::mount), text for std's paths and the log.
+    let (fstype_name, target_name) = (fstype.to_str().unwrap_or_default(), target.to_str().unwrap_or_default());
     if m.create_dir {
-        let _ = std::fs::create_dir_all(target);
+        let _ = std::fs::create_dir_all(target_name);
     }
     // Already mounted (an initramfs that mounted it, a test namespace sharing
     // the host's): leave it. /dev/shm on a devtmpfs /dev also reads as
     // tmpfs, so it must be a mount point too.
-    if fs_type(target) == Some(magic) && is_mount_point(Path::new(target)) {
+    if fs_type(target_name) == Some(magic) && is_mount_point(Path::new(target_name)) {
         return;
     }
-    if let Err(e) = mount(Some(fstype), target, Some(fstype), flags, Some(data)) {
-        log::error!("unable to mount {fstype} on {target}: {}", crate::sys::errno_text(e as i32));
+    if let Err(e) = sys::mount(Some(fstype), target, Some(fstype), flags, Some(data)) {
+        log::error!("unable to mount {fstype_name} on {target_name}: {}", sys::errno_text(e));
     }
 }
 
@@ -130,8 +131,8 @@ pub fn mount_filesystems(mounts: &[VirtualMount], run_dir: &Path) {
     if run_dir == Path::new("/run") {
         let _ = std::fs::create_dir_all("/run");
         if !is_mount_point(run_dir) {
-            if let Err(e) = mount(Some("tmpfs"), "/run", Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755")) {
-                log::error!("unable to mount tmpfs on /run: {}", crate::sys::errno_text(e as i32));
+            if let Err(e) = sys::mount(Some(c"tmpfs"), c"/run", Some(c"tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some(c"mode=0755")) {
+                log::error!("unable to mount tmpfs on /run: {}", sys::errno_text(e));
             }
         }
     }
@@ -322,11 +323,12 @@ pub fn final_power(power: Power, real_boot: bool) -> ! {
             if keep.contains(&target.as_str()) {
                 continue;
             }
-            if nix::mount::umount2(target.as_str(), nix::mount::MntFlags::empty()).is_err() {
-                let _ = mount(None::<&str>, target.as_str(), None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None::<&str>);
+            let Ok(target) = CString::new(target.as_str()) else { continue }; // a NUL: no path the kernel knows
+            if nix::mount::umount2(target.as_c_str(), nix::mount::MntFlags::empty()).is_err() {
+                let _ = sys::mount(None, &target, None, libc::MS_REMOUNT | libc::MS_RDONLY, None);
             }
         }
-        let _ = mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None::<&str>);
+        let _ = sys::mount(None, c"/", None, libc::MS_REMOUNT | libc::MS_RDONLY, None);
         nix::unistd::sync();
     }
     log::info!("{}", power.name());

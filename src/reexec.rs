@@ -85,7 +85,7 @@ pub fn apply(engine: &mut Engine<RealOs>, text: &str) -> Result<(), String> {
                 };
                 let mut st: ObjState = engine.object(i).clone();
                 st.state = State::from_name(state).ok_or_else(|| format!("bad state {state}"))?;
-                st.main_pid = pid.parse().ok().filter(|&p: &i32| p > 0);
+                st.main_pid = crate::sys::parse_i32(pid).filter(|&p| p > 0);
                 st.since_ms = since_ms.parse().unwrap_or(0);
                 st.since_wall = since_wall.parse().unwrap_or(0);
                 st.restarts = restarts.parse().unwrap_or(0);
@@ -101,7 +101,7 @@ pub fn apply(engine: &mut Engine<RealOs>, text: &str) -> Result<(), String> {
                 };
                 st.last_exit = match exit.split_at(exit.len().min(1)) {
                     ("e", c) => c.parse().ok().map(ExitStatus::Exited),
-                    ("s", s) => s.parse().ok().map(ExitStatus::Signaled),
+                    ("s", s) => crate::sys::parse_i32(s).map(ExitStatus::Signaled),
                     _ => None,
                 };
                 engine.restore_object(i, st);

@@ -15,6 +15,15 @@ use std::io;
 
 pub type Pid = i32;
 
+/// TEXT as `str::parse::<i32>` reads it (a sign, decimal digits, no
+/// overflow), through std's `i64` parser: std instantiates its parser once
+/// per integer type, and the `i64` one is linked anyway (the `i32` one was
+/// 230 bytes of armv7 code; with its callers' code, .text -344:
+/// docs/ARCHITECTURE.md, "Binary size").
+pub fn parse_i32(text: &str) -> Option<i32> {
+    i32::try_from(text.parse::<i64>().ok()?).ok()
+}
+
 /// Milliseconds on CLOCK_MONOTONIC: every deadline of the engine.
 pub fn now_ms() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -180,6 +189,20 @@ pub fn local_time(unix_secs: i64) -> Option<LocalTime> {
 pub fn default_sigpipe() {
     // SAFETY: SIG_DFL installs no handler; nothing can race with it.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
+/// mount(2) of C strings (`None`: a null pointer), as PID 1 mounts and
+/// remounts: nix's `mount` is generic over its four arguments' path types
+/// and converts each through a closure of its own (684 bytes of armv7 code
+/// for PID 1's five calls; docs/ARCHITECTURE.md, "Binary size").
+pub fn mount(source: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags: libc::c_ulong, data: Option<&CStr>) -> Result<(), i32> {
+    let pointer = |text: Option<&CStr>| text.map_or(std::ptr::null(), CStr::as_ptr);
+    // SAFETY: each pointer is null or a NUL-terminated string borrowed for the call.
+    if unsafe { libc::mount(pointer(source), target.as_ptr(), pointer(fstype), flags, pointer(data).cast()) } == 0 {
+        Ok(())
+    } else {
+        Err(last_errno())
+    }
 }
 
 /// Reaps one exited child without blocking; `None` when none is waiting.
@@ -1148,6 +1171,42 @@ mod tests {
         assert!(t.year == 1970 || t.year == 1969);
         assert!((1..=12).contains(&t.month) && (1..=31).contains(&t.day));
         assert!(local_time(i64::MAX).is_none());
+    }
+
+    #[test]
+    fn parse_i32_reads_what_str_parse_reads() {
+        for text in ["0", "42", "+7", "-7", "2147483647", "-2147483648", "2147483648", "-2147483649", "", "-", "+", " 1", "1 ", "0x10", "99999999999999999999"] {
+            assert_eq!(parse_i32(text), text.parse::<i32>().ok(), "{text:?}");
+        }
+    }
+
+    /// PID 1's mounts go through `mount`: a tmpfs with its options, in a
+    /// mount namespace of a child's own (needs root, as the suite does), and
+    /// the errno of one that fails.
+    #[test]
+    fn mount_mounts_and_says_why_not() {
+        assert_eq!(mount(None, c"/nonexistent-iocinit-mount", None, libc::MS_REMOUNT | libc::MS_RDONLY, None), Err(libc::ENOENT));
+        let dir = std::env::temp_dir().join(format!("iocinit-sys-mount-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: the child only makes system calls and ends with _exit.
+        let child = unsafe { libc::fork() };
+        if child == 0 {
+            let private = unsafe { libc::unshare(libc::CLONE_NEWNS) } == 0
+                && mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None).is_ok();
+            let mounted = private && mount(Some(c"tmpfs"), &target, Some(c"tmpfs"), libc::MS_NOSUID, Some(c"mode=0710")).is_ok();
+            // SAFETY (here and below): plain C structs, system calls on them.
+            let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            #[allow(clippy::unnecessary_cast)] // f_type's type differs between C libraries
+            let tmpfs = unsafe { libc::statfs(target.as_ptr(), &mut fs) } == 0 && fs.f_type as i64 == 0x0102_1994;
+            let mode = unsafe { libc::stat(target.as_ptr(), &mut st) } == 0 && st.st_mode & 0o7777 == 0o710;
+            unsafe { libc::_exit(if mounted && tmpfs && mode { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+        let _ = std::fs::remove_dir(&dir);
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "status {status:#x}");
     }
 
     #[test]

@@ -205,7 +205,7 @@ fn options(args: Vec<OsString>, strictness: Strictness) -> Result<daemon::Option
     };
     let resume = a.resume.as_deref().and_then(|r| {
         let (s, l) = r.split_once(':')?;
-        Some((s.parse().ok()?, l.parse().ok()?))
+        Some((crate::sys::parse_i32(s)?, crate::sys::parse_i32(l)?))
     });
     let mut start = kernel.boot.start;
     start.extend(a.startobj);

@@ -1273,7 +1273,7 @@ fn install(common: &Common, i: Install) -> i32 {
         eprintln!("ioc: cannot write into {}: {e}", dirs.ioc_dir.display());
         return EXIT_FAIL;
     }
-    if nix::unistd::access(&dirs.ioc_dir, nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK).is_err() {
+    if nix::unistd::access(dirs.ioc_dir.as_path(), nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK).is_err() {
         eprintln!("Error: No write permission to {}.", dirs.ioc_dir.display());
         return EXIT_FAIL;
     }

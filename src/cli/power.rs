@@ -191,8 +191,8 @@ fn killall5(args: &[String]) -> i32 {
         let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else { return };
         let fields: Vec<&str> = rest.split_whitespace().collect();
         // state ppid pgrp session tty tpgid flags
-        let ppid: i32 = fields.get(1).and_then(|v| v.parse().ok()).unwrap_or(0);
-        let session: i32 = fields.get(3).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let ppid = fields.get(1).and_then(|v| crate::sys::parse_i32(v)).unwrap_or(0);
+        let session = fields.get(3).and_then(|v| crate::sys::parse_i32(v)).unwrap_or(0);
         let flags: u64 = fields.get(6).and_then(|v| v.parse().ok()).unwrap_or(0);
         const PF_KTHREAD: u64 = 0x0020_0000;
         if flags & PF_KTHREAD != 0 || ppid == 2 || pid == 2 || session == my_session {

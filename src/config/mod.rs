@@ -171,7 +171,9 @@ fn add_ioc_objects(
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Diagnostic::error(&dir, 0, format!("cannot read the IOC directory: {e}"))),
     };
-    names.sort();
+    // A directory's names are unique: an unstable sort orders them alike,
+    // without a stable merge sort instance of its own for OsString.
+    names.sort_unstable();
     let ioc = &config.globals.ioc;
     let start_priority =
         ioc.start_priority.unwrap_or_else(|| config.objects.iter().map(|o| o.start_priority).max().unwrap_or(0).saturating_add(1));

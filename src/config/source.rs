@@ -75,7 +75,7 @@ impl FileSource for RealFs {
         // O_NOFOLLOW: never a symlink; O_NONBLOCK: opening a FIFO must not
         // wait for a writer; O_NOCTTY: a terminal must not become PID 1's
         // controlling terminal. (std adds O_CLOEXEC.)
-        let file = std::fs::OpenOptions::new()
+        let mut file = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
             .open(path)
@@ -93,7 +93,8 @@ impl FileSource for RealFs {
         }
         let mut bytes = Vec::new();
         // The file may grow after the fstat: never read more than the cap.
-        file.take(IOC_FILE_MAX + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read the IOC file: {e}"))?;
+        // (Through `&mut`, as sockdiag's read: one copy of std's read loop.)
+        (&mut file).take(IOC_FILE_MAX + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read the IOC file: {e}"))?;
         if bytes.len() as u64 > IOC_FILE_MAX {
             return Err(too_large());
         }

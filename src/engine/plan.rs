@@ -138,22 +138,25 @@ fn group_name(gid: u32) -> String {
 }
 
 /// Resolves user and group names as Epoch does: a user brings its primary and
-/// supplementary groups; a group alone changes only the group.
-pub fn resolve_credentials(user: Option<&str>, group: Option<&str>) -> Result<Option<Credentials>, String> {
+/// supplementary groups; a group alone changes only the group. A user's
+/// entry, once found, is left in ENTRY (even if the group is unknown): the
+/// start command's HOME, USER and LOGNAME come from it, so that the passwd
+/// file is read once for the ids and the environment.
+pub fn resolve_credentials(user: Option<&str>, group: Option<&str>, entry: &mut Option<accounts::User>) -> Result<Option<Credentials>, String> {
     if user.is_none() && group.is_none() {
         return Ok(None);
     }
-    let (uid, mut gid, name) = match user {
+    let (uid, mut gid) = match user {
         Some(name) => {
-            let u = accounts::user(Key::Name(name)).ok_or_else(|| format!("unknown user \"{name}\""))?;
-            (u.uid, u.gid, Some(u.name))
+            let u = entry.insert(accounts::user(Key::Name(name)).ok_or_else(|| format!("unknown user \"{name}\""))?);
+            (u.uid, u.gid)
         }
-        None => (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw(), None),
+        None => (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw()),
     };
     if let Some(group) = group {
         gid = accounts::group(Key::Name(group)).ok_or_else(|| format!("unknown group \"{group}\""))?.gid;
     }
-    let mut groups = name.map_or_else(|| vec![gid], |name| accounts::groups_of(&name, gid));
+    let mut groups = entry.as_ref().map_or_else(|| vec![gid], |u| accounts::groups_of(&u.name, gid));
     groups.sort_unstable();
     groups.dedup();
     Ok(Some(Credentials { uid, gid, groups }))
@@ -268,7 +271,8 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
     let as_myself = layout.local && object.console.is_some() && !nix::unistd::geteuid().is_root();
     let user = if as_myself { None } else { wanted_user.filter(|u| !(layout.local && me == Some(*u))) };
     let mut start_problem = None;
-    let mut credentials = match resolve_credentials(user, wanted_group.filter(|_| user.is_some() || !layout.local)) {
+    let mut entry = None;
+    let mut credentials = match resolve_credentials(user, wanted_group.filter(|_| user.is_some() || !layout.local), &mut entry) {
         Ok(c) => c,
         Err(e) => {
             start_problem = Some(e);
@@ -286,12 +290,10 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
         ));
         credentials = None;
     }
-    if let Some(name) = user {
-        if let Some(u) = accounts::user(Key::Name(name)) {
-            merge_env(&mut env, &format!("HOME={}", u.home.display()));
-            merge_env(&mut env, &format!("USER={}", u.name));
-            merge_env(&mut env, &format!("LOGNAME={}", u.name));
-        }
+    if let Some(u) = &entry {
+        merge_env(&mut env, &format!("HOME={}", u.home.display()));
+        merge_env(&mut env, &format!("USER={}", u.name));
+        merge_env(&mut env, &format!("LOGNAME={}", u.name));
     }
 
     let mut console_plan = None;
@@ -321,7 +323,7 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
         let ids = if as_myself {
             Ok(None)
         } else {
-            resolve_credentials(socket_user, Some(config.globals.ioc.group.as_str()))
+            resolve_credentials(socket_user, Some(config.globals.ioc.group.as_str()), &mut None)
         };
         let (owner, group_id) = match &ids {
             Ok(Some(c)) => (c.uid, c.gid),
@@ -633,6 +635,24 @@ mod credential_tests {
         let primary = nix::unistd::Group::from_gid(nobody.gid).unwrap().unwrap();
         assert_eq!(plan.credentials().map(|c| c.gid), Some(nobody.gid.as_raw()));
         assert_eq!((plan.user(), plan.group()), (Some("nobody"), Some(primary.name.as_str())));
+    }
+
+    /// The start command's HOME, USER and LOGNAME and its uid and gid come
+    /// from the one entry `build_one` reads (it read the passwd file twice).
+    #[test]
+    fn the_environment_names_the_user_the_credentials_run_as() {
+        let mut config = Config::default();
+        let mut object = Object { id: "svc".into(), start: Some("/bin/true".into()), enabled: true, ..Default::default() };
+        object.rare_mut().user = Some("nobody".into());
+        config.objects.push(object);
+        let plan = only(&config);
+        let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+        let credentials = plan.credentials().unwrap();
+        assert_eq!((credentials.uid, credentials.gid), (nobody.uid.as_raw(), nobody.gid.as_raw()));
+        let env: Vec<String> = plan.start.as_ref().unwrap().env().map(|e| e.to_string_lossy().into_owned()).collect();
+        for entry in [format!("HOME={}", nobody.dir.display()), "USER=nobody".into(), "LOGNAME=nobody".into()] {
+            assert!(env.contains(&entry), "{entry}: {env:?}");
+        }
     }
 
     #[test]

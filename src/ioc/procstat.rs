@@ -42,14 +42,14 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     if close < open {
         return None;
     }
-    let pid = text[..open].trim().parse().ok()?;
+    let pid = crate::sys::parse_i32(text[..open].trim())?;
     // After ")": state(3) ppid(4) pgrp session tty tpgid flags minflt cminflt
     // majflt cmajflt utime(14) stime(15) cutime cstime priority nice threads
     // itrealvalue starttime(22) vsize rss(24); numbering as in proc(5). Each
     // field is found by going on from the last (`nth(k)` skips k fields).
     let mut fields = text[close + 1..].split_ascii_whitespace();
     let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
+    let ppid = crate::sys::parse_i32(fields.next()?)?;
     let utime_ticks = decimal(fields.nth(14 - 5)?)?;
     let stime_ticks = decimal(fields.next()?)?;
     let start_ticks = decimal(fields.nth(22 - 16)?)?;
@@ -283,7 +283,7 @@ pub fn parse_socket_link(target: &str) -> Option<u64> {
 /// Every process id in /proc.
 pub fn all_pids() -> io::Result<Vec<i32>> {
     Ok(fs::read_dir("/proc")?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter_map(|e| crate::sys::parse_i32(e.ok()?.file_name().to_str()?))
         .collect())
 }
 
