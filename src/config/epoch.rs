@@ -333,7 +333,8 @@ impl Parser<'_> {
 /// grown by doubling (no count of the objects is known before the Imports
 /// are read) copied every object again at each doubling and had the kernel
 /// clear twice the pages the list needs: 10,000 objects of 248 bytes moved
-/// about 4 MB and faulted in about 8 MB, a sixth of the load's time.
+/// about 4 MB and faulted in about 8 MB, some 2 of the load's 14 ms
+/// (docs/ARCHITECTURE.md, "Config parse and listing", round 9).
 #[derive(Default)]
 struct ObjectList {
     /// Chunks that are full.
@@ -477,8 +478,10 @@ mod tests {
         assert!(objects.iter().enumerate().all(|(k, o)| o.id == format!("s{k}")));
         assert!(objects.iter().enumerate().all(|(k, o)| o.location.line == 2 + 3 * k as u32));
 
-        // s1 (chunk 0) again in chunk 3, s70 (chunk 1) again in chunk 2.
-        let text = format!("{text}ObjectID s1\nObjectStartCommand /bin/s\nObjectID s70\nObjectStartCommand /bin/s\n");
+        // s1 (chunk 0), s70 (chunk 1) and s195 (chunk 3, the one being
+        // filled) again, in chunk 3.
+        let again = ["s1", "s70", "s195"].map(|id| format!("ObjectID {id}\nObjectStartCommand /bin/s\n")).concat();
+        let text = format!("{text}{again}");
         let line = 2 + 3 * count;
         let duplicate = |id: &str, at: usize, first: usize| {
             format!(
@@ -486,7 +489,8 @@ mod tests {
                  ObjectID once"
             )
         };
-        assert_eq!(errors(&text), [duplicate("s1", line, 5), duplicate("s70", line + 2, 2 + 3 * 70)]);
+        let expected = [duplicate("s1", line, 5), duplicate("s70", line + 2, 2 + 3 * 70), duplicate("s195", line + 4, 2 + 3 * 195)];
+        assert_eq!(errors(&text), expected);
     }
 
     #[test]
