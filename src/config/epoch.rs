@@ -40,7 +40,7 @@ pub(crate) fn parse(source: &dyn FileSource, main: &Path, text: Vec<u8>, strict:
         chain: Vec::new(),
         diagnostics: Vec::new(),
         globals: GlobalsDraft::default(),
-        objects: Vec::new(),
+        objects: ObjectList::default(),
         lines: ObjectLines::empty(),
         object_open: false,
         runlevels_named_at: Vec::new(),
@@ -74,7 +74,7 @@ struct Parser<'a> {
     globals: GlobalsDraft,
     /// The objects read, and when `object_open` the one being read (the
     /// last), built in place.
-    objects: Vec<Object>,
+    objects: ObjectList,
     /// What is noted of the object being read, when `object_open`.
     lines: ObjectLines,
     object_open: bool,
@@ -217,7 +217,7 @@ impl Parser<'_> {
             self.error(at, format!("ObjectID: {problem}"));
         }
         // The object is pushed just below: its index is the list's length now.
-        let earlier = self.declared.insert(id, self.objects.len(), &self.objects).and_then(|k| self.objects.get(k));
+        let earlier = self.declared.insert(id, self.objects.len(), &|k| self.objects.get(k)).and_then(|k| self.objects.get(k));
         if let Some(first) = earlier.map(|o| o.location) {
             let first = self.place(first);
             self.error(at, format!("duplicate ObjectID {id} (first declared at {first}): expected each ObjectID once"));
@@ -303,14 +303,15 @@ impl Parser<'_> {
     fn finish(mut self) -> Parsed {
         self.close_object();
         self.resolve_ioc_priorities();
+        let objects = std::mem::take(&mut self.objects).into_vec();
 
         let globals = &self.globals.globals;
         let ioc_runlevels = globals.ioc_runlevels();
         let counted_ioc_runlevels = if self.strict { &[][..] } else { &ioc_runlevels[..] };
-        let findings = checks::config(&self.globals, &self.objects, counted_ioc_runlevels);
+        let findings = checks::config(&self.globals, &objects, counted_ioc_runlevels);
         self.report(findings);
 
-        let named = runlevels(&self.globals, &self.objects, &self.runlevels_named_at, &ioc_runlevels);
+        let named = runlevels(&self.globals, &objects, &self.runlevels_named_at, &ioc_runlevels);
         if let Some((one_too_many, at)) = named.get(MAX_RUNLEVELS) {
             let message = format!(
                 "runlevel {} is one too many: the configuration names {} runlevels, expected at most {MAX_RUNLEVELS} \
@@ -321,8 +322,71 @@ impl Parser<'_> {
             self.error(*at, message);
         }
         let runlevels = named.into_iter().map(|(runlevel, _)| runlevel).collect();
-        let config = Config { files: self.files, globals: self.globals.globals, objects: self.objects, runlevels };
+        let config = Config { files: self.files, globals: self.globals.globals, objects, runlevels };
         Parsed { config, diagnostics: self.diagnostics, ioc_runlevels, declared: self.declared }
+    }
+}
+
+/// The objects of epoch.conf and its Imports while they are read: in
+/// chunks of [`ObjectList::CHUNK`] objects, each allocated once at its
+/// full size, then joined into one list of exactly their number. One list
+/// grown by doubling (no count of the objects is known before the Imports
+/// are read) copied every object again at each doubling and had the kernel
+/// clear twice the pages the list needs: 10,000 objects of 248 bytes moved
+/// about 4 MB and faulted in about 8 MB, some 2 of the load's 14 ms
+/// (docs/ARCHITECTURE.md, "Config parse and listing", round 9).
+#[derive(Default)]
+struct ObjectList {
+    /// Chunks that are full.
+    full: Vec<Vec<Object>>,
+    /// The chunk objects are added to; the last object is the last of it.
+    last: Vec<Object>,
+}
+
+impl ObjectList {
+    /// Objects a chunk holds: 15.5 KB of them (a board's 32 objects fill
+    /// one chunk; 10,000 fill 157).
+    const CHUNK: usize = 64;
+
+    fn len(&self) -> usize {
+        self.full.len() * Self::CHUNK + self.last.len()
+    }
+
+    /// Object `k` in the order of [`ObjectList::push`].
+    fn get(&self, k: usize) -> Option<&Object> {
+        let chunk = match self.full.get(k / Self::CHUNK) {
+            Some(full) => full,
+            None if k / Self::CHUNK == self.full.len() => &self.last,
+            None => return None,
+        };
+        chunk.get(k % Self::CHUNK)
+    }
+
+    fn last_mut(&mut self) -> Option<&mut Object> {
+        self.last.last_mut()
+    }
+
+    fn push(&mut self, object: Object) {
+        if self.last.len() == Self::CHUNK {
+            let full = std::mem::take(&mut self.last);
+            self.full.push(full);
+        }
+        if self.last.capacity() == 0 {
+            self.last.reserve_exact(Self::CHUNK);
+        }
+        self.last.push(object);
+    }
+
+    /// The objects in one list as long as their number, in their order.
+    /// Not inlined: called once, inlined it made armv7's load_text 48 bytes larger.
+    #[inline(never)]
+    fn into_vec(mut self) -> Vec<Object> {
+        let mut all = Vec::with_capacity(self.len());
+        for mut chunk in self.full {
+            all.append(&mut chunk);
+        }
+        all.append(&mut self.last);
+        all
     }
 }
 
@@ -394,6 +458,53 @@ mod tests {
             names(0..split),
             names(split..count)
         )
+    }
+
+    /// The parser keeps its objects in chunks: a duplicate ID is found
+    /// whichever chunks hold the two, and the model's list is every object
+    /// in file order, exactly as long as their number.
+    #[test]
+    fn objects_in_many_chunks_keep_their_order_and_their_duplicates_are_found() {
+        let count = 3 * ObjectList::CHUNK + 5;
+        let mut text = String::from("DefaultRunlevel default\n");
+        for k in 0..count {
+            text.push_str(&format!("ObjectID s{k}\nObjectStartCommand /bin/s\nObjectRunlevels default\n"));
+        }
+        let main = Path::new("/etc/epoch/epoch.conf");
+        let parsed = parse(&MemFs::new().with(main, text.as_str()), main, text.as_bytes().to_vec(), false);
+        assert_eq!(parsed.diagnostics, vec![]);
+        let objects = &parsed.config.objects;
+        assert_eq!((objects.len(), objects.capacity()), (count, count));
+        assert!(objects.iter().enumerate().all(|(k, o)| o.id == format!("s{k}")));
+        assert!(objects.iter().enumerate().all(|(k, o)| o.location.line == 2 + 3 * k as u32));
+
+        // s1 (chunk 0), s70 (chunk 1) and s195 (chunk 3, the one being
+        // filled) again, in chunk 3.
+        let again = ["s1", "s70", "s195"].map(|id| format!("ObjectID {id}\nObjectStartCommand /bin/s\n")).concat();
+        let text = format!("{text}{again}");
+        let line = 2 + 3 * count;
+        let duplicate = |id: &str, at: usize, first: usize| {
+            format!(
+                "/etc/epoch/epoch.conf:{at}: duplicate ObjectID {id} (first declared at /etc/epoch/epoch.conf:{first}): expected each \
+                 ObjectID once"
+            )
+        };
+        let expected = [duplicate("s1", line, 5), duplicate("s70", line + 2, 2 + 3 * 70), duplicate("s195", line + 4, 2 + 3 * 195)];
+        assert_eq!(errors(&text), expected);
+    }
+
+    #[test]
+    fn object_list_finds_each_object_by_its_index() {
+        let mut list = ObjectList::default();
+        assert!(list.get(0).is_none() && list.last_mut().is_none());
+        for k in 0..2 * ObjectList::CHUNK + 1 {
+            list.push(Object { id: format!("o{k}").into(), ..Object::default() });
+            assert_eq!(list.last_mut().map(|o| o.id.to_string()), Some(format!("o{k}")));
+        }
+        assert_eq!(list.len(), 2 * ObjectList::CHUNK + 1);
+        let ids: Vec<String> = (0..list.len() + 2).map_while(|k| list.get(k)).map(|o| o.id.to_string()).collect();
+        assert_eq!(ids, (0..list.len()).map(|k| format!("o{k}")).collect::<Vec<_>>());
+        assert!(list.get(3 * ObjectList::CHUNK).is_none());
     }
 
     #[test]

@@ -21,7 +21,8 @@ impl IdIndex {
     pub fn of(objects: &[Object]) -> Self {
         let mut index = IdIndex { first_by_hash: HashMap::with_capacity_and_hasher(objects.len(), Default::default()) };
         for (k, object) in objects.iter().enumerate() {
-            index.insert(&object.id, k, &objects[..k]);
+            // What the insert answers (a duplicate, or `k` itself) is not asked.
+            index.insert(&object.id, k, &by_index(objects));
         }
         index
     }
@@ -29,31 +30,40 @@ impl IdIndex {
     /// The first of `objects` with ID `id`.
     pub fn find(&self, id: &str, objects: &[Object]) -> Option<usize> {
         let &first = self.first_by_hash.get(&hash(id))?;
-        first_with(id, first, objects)
+        first_with(id, first, &by_index(objects))
     }
 
-    /// Records that object `k`, the one after `objects`, has ID `id`;
-    /// returns the first of `objects` with the same ID, if any. One hash
-    /// and one look-up of the map (every object is inserted).
-    pub fn insert(&mut self, id: &str, k: usize, objects: &[Object]) -> Option<usize> {
+    /// Records that object `k`, the one after those `object_at` gives (by
+    /// index, `None` past the last), has ID `id`; returns the first of them
+    /// with the same ID, if any. One hash and one look-up of the map (every
+    /// object is inserted); `object_at` is asked only when the hash was
+    /// seen before (the parser's objects are not one slice while it reads).
+    pub fn insert<'a>(&mut self, id: &str, k: usize, object_at: &dyn Fn(usize) -> Option<&'a Object>) -> Option<usize> {
         match self.first_by_hash.entry(hash(id)) {
             Entry::Vacant(slot) => {
                 slot.insert(k);
                 None
             }
             // The slot stays the first object's with this hash.
-            Entry::Occupied(slot) => first_with(id, *slot.get(), objects),
+            Entry::Occupied(slot) => first_with(id, *slot.get(), object_at),
         }
     }
 }
 
-/// The first of `objects` with ID `id`, given `first`, the first with its
-/// hash: that one, or (another ID with the same hash) a scan.
-fn first_with(id: &str, first: usize, objects: &[Object]) -> Option<usize> {
-    if objects.get(first).is_some_and(|o| o.id == id) {
+/// `objects` by index, for [`first_with`] (one closure for every caller
+/// with a slice: one copy of its code).
+fn by_index<'a>(objects: &'a [Object]) -> impl Fn(usize) -> Option<&'a Object> {
+    move |k| objects.get(k)
+}
+
+/// The first object with ID `id` of those `object_at` gives, given
+/// `first`, the first with its hash: that one, or (another ID with the same
+/// hash) a scan.
+fn first_with<'a>(id: &str, first: usize, object_at: &dyn Fn(usize) -> Option<&'a Object>) -> Option<usize> {
+    if object_at(first).is_some_and(|o| o.id == id) {
         Some(first)
     } else {
-        objects.iter().position(|o| o.id == id)
+        (0..).map_while(object_at).position(|o| o.id == id)
     }
 }
 
@@ -92,7 +102,7 @@ mod tests {
     fn the_first_of_an_id_is_found() {
         let list = objects(&["a", "b", "a", "c", "b"]);
         let mut index = IdIndex::default();
-        let earlier: Vec<Option<usize>> = list.iter().enumerate().map(|(k, o)| index.insert(&o.id, k, &list[..k])).collect();
+        let earlier: Vec<Option<usize>> = list.iter().enumerate().map(|(k, o)| index.insert(&o.id, k, &|j| list[..k].get(j))).collect();
         assert_eq!(earlier, [None, None, Some(0), None, Some(1)]);
         let index = IdIndex::of(&list);
         assert_eq!(["a", "b", "c", "d"].map(|id| index.find(id, &list)), [Some(0), Some(1), Some(3), None]);
@@ -108,7 +118,7 @@ mod tests {
         index.first_by_hash.insert(hash("y"), 0);
         assert_eq!(index.find("y", &list), Some(1));
         assert_eq!(index.find("x", &list), Some(0));
-        assert_eq!(index.insert("z", 3, &list), None);
+        assert_eq!(index.insert("z", 3, &|k| list.get(k)), None);
         assert_eq!(index.find("z", &objects(&["x", "y", "y", "z"])), Some(3));
     }
 }

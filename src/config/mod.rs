@@ -231,6 +231,9 @@ fn add_ioc_objects(
     }
     // Made once, then each object's list shares their texts.
     let runlevels: Vec<SharedStr> = runlevels.iter().map(SharedStr::from).collect();
+    // Room for them once: the list came sized at its length, and a push
+    // would double it (10,000 objects: 2.4 MB more, copied).
+    config.objects.reserve_exact(accepted.len());
     for (path, ioc, may_choose_credentials) in accepted {
         let file = config.files.len();
         config.files.push(path);
