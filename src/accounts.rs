@@ -39,13 +39,13 @@ pub struct Group {
 /// The user KEY names, if there is one.
 #[cfg(target_env = "musl")]
 pub fn user(key: Key) -> Option<User> {
-    files::user(&std::fs::read(files::PASSWD).ok()?, key)
+    files::user(&files::read_or_warn(files::PASSWD)?, key)
 }
 
 /// The group KEY names, if there is one.
 #[cfg(target_env = "musl")]
 pub fn group(key: Key) -> Option<Group> {
-    files::group(&std::fs::read(files::GROUP).ok()?, key)
+    files::group(&files::read_or_warn(files::GROUP)?, key)
 }
 
 /// The groups of user NAME whose primary group is GID: GID, then every
@@ -54,7 +54,7 @@ pub fn group(key: Key) -> Option<Group> {
 #[cfg(target_env = "musl")]
 pub fn groups_of(name: &str, gid: u32) -> Vec<u32> {
     let mut groups = vec![gid];
-    if let Ok(text) = std::fs::read(files::GROUP) {
+    if let Some(text) = files::read_or_warn(files::GROUP) {
         groups.extend(files::groups_listing(&text, name));
     }
     groups
@@ -96,16 +96,83 @@ pub fn groups_of(name: &str, gid: u32) -> Vec<u32> {
 /// number that is not one (digits only, within u32) is skipped. musl skips
 /// a line with a sign or other text in a number too; an empty number, or
 /// one past u32, musl reads as 0 (root's) or wrapped: skipped here.
+///
+/// PID 1 reads them (a configuration's users, at load and reload), so a
+/// file is read only when it is a regular file of at most [`MAX_BYTES`]:
+/// a FIFO in its place would park PID 1 in open(2) until a writer came, a
+/// device or a runaway file would fill its heap.
 #[cfg(any(test, target_env = "musl"))]
 mod files {
     use std::ffi::OsStr;
+    use std::io::Read;
     use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::OpenOptionsExt;
     use std::path::PathBuf;
 
     use super::{Group, Key, User};
 
     pub const PASSWD: &str = "/etc/passwd";
     pub const GROUP: &str = "/etc/group";
+    /// The largest file read: a board's files are a few KB, a large site's
+    /// some hundred.
+    pub const MAX_BYTES: u64 = 1 << 20;
+
+    /// Why a file was not read.
+    #[derive(Debug)]
+    pub enum Refused {
+        NotRegular,
+        TooLarge,
+        Io(std::io::Error),
+    }
+
+    impl std::fmt::Display for Refused {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                Refused::NotRegular => f.write_str("not a regular file"),
+                Refused::TooLarge => write!(f, "larger than {MAX_BYTES} bytes"),
+                Refused::Io(e) => write!(f, "{e}"),
+            }
+        }
+    }
+
+    /// The text of PATH, a regular file of at most [`MAX_BYTES`]. Opened
+    /// non-blocking (a FIFO's open waits for no writer), checked before a
+    /// byte is read, and read no further than the bound (a file that grows
+    /// meanwhile).
+    pub fn read(path: &str) -> Result<Vec<u8>, Refused> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+            .map_err(Refused::Io)?;
+        let meta = file.metadata().map_err(Refused::Io)?;
+        if !meta.is_file() {
+            return Err(Refused::NotRegular);
+        }
+        if meta.len() > MAX_BYTES {
+            return Err(Refused::TooLarge);
+        }
+        let mut text = Vec::with_capacity(meta.len() as usize);
+        file.take(MAX_BYTES + 1).read_to_end(&mut text).map_err(Refused::Io)?;
+        if text.len() as u64 > MAX_BYTES {
+            return Err(Refused::TooLarge);
+        }
+        Ok(text)
+    }
+
+    /// [`read`], or `None` with a warning that names the file and why when
+    /// it is there but refused (a file that does not exist names nobody).
+    #[cfg(target_env = "musl")]
+    pub fn read_or_warn(path: &str) -> Option<Vec<u8>> {
+        match read(path) {
+            Ok(text) => Some(text),
+            Err(Refused::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                log::warn!("{path}: not read: {e}; no user or group is found in it");
+                None
+            }
+        }
+    }
 
     /// The lines of TEXT with at least N fields, split into their first N.
     fn records<const N: usize>(text: &[u8]) -> impl Iterator<Item = [&[u8]; N]> {
@@ -281,6 +348,35 @@ mod tests {
             let by_gid = nix::unistd::Group::from_gid(libc_group.gid).unwrap().unwrap();
             assert_eq!(files::group(&group, Key::Id(libc_group.gid.as_raw())).map(|g| g.name), Some(by_gid.name));
         }
+    }
+
+    /// A FIFO, a device or an oversized file in place of /etc/passwd is
+    /// refused at once: it must neither park PID 1 nor fill its heap.
+    #[test]
+    fn only_a_regular_file_within_the_bound_is_read() {
+        let dir = std::env::temp_dir().join(format!("iocinit-accounts-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+        std::fs::write(path("passwd"), PASSWD).unwrap();
+        assert_eq!(files::read(&path("passwd")).unwrap(), PASSWD);
+        // Bounded by a thread: a reader that waits for the FIFO's writer
+        // fails the test instead of hanging it.
+        nix::unistd::mkfifo(dir.join("fifo").as_path(), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let (done, result) = std::sync::mpsc::channel();
+        let fifo = path("fifo");
+        std::thread::spawn(move || done.send(files::read(&fifo).map(|_| ())));
+        let fifo = result.recv_timeout(std::time::Duration::from_secs(5)).expect("the reader waited for the FIFO's writer");
+        assert!(matches!(fifo, Err(files::Refused::NotRegular)), "{fifo:?}");
+        assert!(matches!(files::read("/dev/zero"), Err(files::Refused::NotRegular)));
+        let big = std::fs::File::create(path("big")).unwrap();
+        big.set_len(files::MAX_BYTES + 1).unwrap();
+        let refused = files::read(&path("big")).unwrap_err();
+        assert_eq!(refused.to_string(), format!("larger than {} bytes", files::MAX_BYTES));
+        big.set_len(files::MAX_BYTES).unwrap();
+        assert_eq!(files::read(&path("big")).unwrap().len() as u64, files::MAX_BYTES);
+        assert!(matches!(files::read(&path("missing")), Err(files::Refused::Io(_))));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// The lookups the program makes, whichever reader the build has.

@@ -24,8 +24,9 @@
 //! static: in the middle of `.bss` its 32 KB kept the statics around it
 //! apart, one page more of PID 1's memory for its whole life.
 //!
-//! Allocation-free: each line is formatted into a fixed stack buffer (long
-//! lines are cut); the ring's memory is mapped once, before the first line.
+//! Allocation-free: each line is formatted once into a fixed buffer (long
+//! lines are cut), which every destination writes from; the ring's memory
+//! is mapped once, before the first line.
 
 use core::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -295,23 +296,93 @@ fn close(fd: i32) {
     }
 }
 
-fn timestamp(buf: &mut FixedBuf<1200>) {
-    if let Some(t) = sys::local_time(sys::wall_secs()) {
-        let _ = write!(buf, "{:04}-{:02}-{:02} {:02}:{:02}:{:02} ", t.year, t.month, t.day, t.hour, t.minute, t.second);
+/// The longest line (a longer one is cut, its newline kept): a log line, a
+/// status line.
+const LINE_MAX: usize = 1200;
+/// Room before a line for the longest prefix a destination puts there:
+/// /dev/kmsg's level (`<3>`), the system log's timestamp
+/// (`2026-12-01 04:56:27 `, 27 bytes with the longest year a C `int` holds).
+const PREFIX_ROOM: usize = 32;
+
+/// One line as it goes out, formatted once: the console takes it as it
+/// is, /dev/kmsg and the system log with their prefix written into the
+/// room before it, not each a copy of the line of its own.
+struct OutLine {
+    bytes: [u8; PREFIX_ROOM + LINE_MAX],
+    len: usize,
+}
+
+impl OutLine {
+    const fn new() -> Self {
+        OutLine { bytes: [0; PREFIX_ROOM + LINE_MAX], len: 0 }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        let take = bytes.len().min(LINE_MAX - self.len);
+        let at = PREFIX_ROOM + self.len;
+        self.bytes[at..at + take].copy_from_slice(&bytes[..take]);
+        self.len += take;
+    }
+
+    /// Ends the line with a newline, over its last byte when it is full.
+    fn end(&mut self) {
+        self.len = self.len.min(LINE_MAX - 1);
+        self.push(b"\n");
+    }
+
+    fn text(&self) -> &[u8] {
+        &self.bytes[PREFIX_ROOM..PREFIX_ROOM + self.len]
+    }
+
+    /// The line with `prefix` (its first [`PREFIX_ROOM`] bytes) before it.
+    fn prefixed(&mut self, prefix: &[u8]) -> &[u8] {
+        let prefix = &prefix[..prefix.len().min(PREFIX_ROOM)];
+        let from = PREFIX_ROOM - prefix.len();
+        self.bytes[from..PREFIX_ROOM].copy_from_slice(prefix);
+        &self.bytes[from..PREFIX_ROOM + self.len]
     }
 }
 
-/// A complete status line (already ending in a newline) for the console and
-/// the system log.
+impl core::fmt::Write for OutLine {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.push(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// The line to the system log, after a timestamp (when it is open).
+fn to_system_log(line: &mut OutLine) {
+    let file = FILE_FD.load(Ordering::Relaxed);
+    if file < 0 {
+        return;
+    }
+    let mut stamp = FixedBuf::<PREFIX_ROOM>::new();
+    if let Some(t) = sys::local_time(sys::wall_secs()) {
+        let _ = write!(stamp, "{:04}-{:02}-{:02} {:02}:{:02}:{:02} ", t.year, t.month, t.day, t.hour, t.minute, t.second);
+    }
+    sys::write_fd(file, line.prefixed(stamp.as_bytes()));
+}
+
+/// A complete line of text (already ending in a newline, of any length:
+/// the boot banner, the emergency shell's notice) for the console and the
+/// system log.
 pub fn console_line(line: &[u8]) {
     to_console(STATUS, line);
-    let file = FILE_FD.load(Ordering::Relaxed);
-    if file >= 0 {
-        let mut buf = FixedBuf::<1200>::new();
-        timestamp(&mut buf);
-        buf.push(line);
-        sys::write_fd(file, buf.as_bytes());
-    }
+    let mut out = OutLine::new();
+    out.push(line);
+    to_system_log(&mut out);
+}
+
+/// A boot or shutdown status line (ending in a newline), formatted once
+/// into the line buffer, for the console and the system log. Out of line:
+/// its buffer is on the stack while a status line is written, not in the
+/// frame of the engine's every report (most go to the log instead).
+#[inline(never)]
+pub fn status_line(line: core::fmt::Arguments<'_>) {
+    let mut out = OutLine::new();
+    let _ = out.write_fmt(line);
+    to_console(STATUS, out.text());
+    to_system_log(&mut out);
 }
 
 impl log::Log for Logger {
@@ -323,7 +394,7 @@ impl log::Log for Logger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let mut line = FixedBuf::<1200>::new();
+        let mut line = OutLine::new();
         let _ = line.write_str("iocinit: ");
         match record.level() {
             log::Level::Error => line.push(b"error: "),
@@ -331,9 +402,8 @@ impl log::Log for Logger {
             _ => {}
         }
         let _ = write!(Escaped(&mut line), "{}", record.args());
-        line.push(b"\n");
-        let text = line.as_bytes();
-        to_console(LOG, text);
+        line.end();
+        to_console(LOG, line.text());
         let kmsg = KMSG_FD.load(Ordering::Relaxed);
         if kmsg >= 0 {
             let level: &[u8] = match record.level() {
@@ -342,18 +412,9 @@ impl log::Log for Logger {
                 log::Level::Info => b"<6>",
                 _ => b"<7>",
             };
-            let mut k = FixedBuf::<1200>::new();
-            k.push(level);
-            k.push(text);
-            sys::write_fd(kmsg, k.as_bytes());
+            sys::write_fd(kmsg, line.prefixed(level));
         }
-        let file = FILE_FD.load(Ordering::Relaxed);
-        if file >= 0 {
-            let mut f = FixedBuf::<1200>::new();
-            timestamp(&mut f);
-            f.push(text);
-            sys::write_fd(file, f.as_bytes());
-        }
+        to_system_log(&mut line);
     }
 
     fn flush(&self) {}
@@ -363,13 +424,13 @@ impl log::Log for Logger {
 /// `\x1b`, `\u{9b}`): a name someone else chose (an IOC file's) must
 /// neither end a log line and forge the next one nor drive the terminal of
 /// whoever reads the console.
-struct Escaped<'a, const N: usize>(&'a mut FixedBuf<N>);
+struct Escaped<'a, W>(&'a mut W);
 
-impl<const N: usize> core::fmt::Write for Escaped<'_, N> {
+impl<W: core::fmt::Write> core::fmt::Write for Escaped<'_, W> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         let mut plain = 0;
         for (at, c) in s.char_indices().filter(|(_, c)| c.is_control()) {
-            self.0.push(&s.as_bytes()[plain..at]);
+            let _ = self.0.write_str(&s[plain..at]);
             let _ = match c {
                 '\n' => self.0.write_str("\\n"),
                 '\r' => self.0.write_str("\\r"),
@@ -379,8 +440,7 @@ impl<const N: usize> core::fmt::Write for Escaped<'_, N> {
             };
             plain = at + c.len_utf8();
         }
-        self.0.push(&s.as_bytes()[plain..]);
-        Ok(())
+        self.0.write_str(&s[plain..])
     }
 }
 
@@ -562,6 +622,28 @@ mod tests {
         let name = "evil\niocinit: FORGED\x1b[2J\r\t\u{9b}1m\x7f ok é.conf";
         let _ = write!(Escaped(&mut line), "{}: refused", format_args!("{name}"));
         assert_eq!(core::str::from_utf8(line.as_bytes()).unwrap(), "evil\\niocinit: FORGED\\x1b[2J\\r\\t\\u{9b}1m\\x7f ok é.conf: refused");
+    }
+
+    #[test]
+    fn a_line_is_formatted_once_and_each_destination_puts_its_prefix_before_it() {
+        let mut line = OutLine::new();
+        let what = "started";
+        let _ = write!(line, "iocinit: {what}");
+        line.end();
+        assert_eq!(line.text(), b"iocinit: started\n");
+        assert_eq!(line.prefixed(b"<6>"), b"<6>iocinit: started\n");
+        assert_eq!(line.prefixed(b"2026-12-01 04:56:27 "), b"2026-12-01 04:56:27 iocinit: started\n");
+        assert_eq!(line.prefixed(&[b'9'; 40]), [&[b'9'; PREFIX_ROOM][..], b"iocinit: started\n"].concat());
+        assert_eq!(line.text(), b"iocinit: started\n");
+    }
+
+    #[test]
+    fn a_line_cut_at_its_longest_still_ends_in_a_newline() {
+        let mut line = OutLine::new();
+        line.push(&[b'x'; LINE_MAX + 10]);
+        line.end();
+        assert_eq!(line.text().len(), LINE_MAX);
+        assert!(line.text().ends_with(b"x\n"));
     }
 
     /// A console that takes at most `chunk` bytes per write, `budget` in all.

@@ -478,7 +478,10 @@ pub fn read_pid_file(path: &CStr) -> Option<Pid> {
 /// Removes a file left from an earlier run (a stale pid file) if it is a
 /// regular file or a symlink; the link itself goes, its target is never
 /// touched, and anything else (a directory, a FIFO, a device) stays.
-/// Whether something was removed.
+/// Whether something was removed. Out of line: its two paths and its stat
+/// (700 bytes) are on the stack only while it runs, not in the frame of
+/// every start (the engine's `launch`) that might call it.
+#[inline(never)]
 pub fn remove_stale_file(path: &CStr) -> bool {
     let bytes = path.to_bytes();
     let slash = bytes.iter().rposition(|&b| b == b'/');

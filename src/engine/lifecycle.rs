@@ -97,8 +97,8 @@ impl<O: Os> Engine<O> {
         let object = &self.config.objects[i];
         let plan = &self.plans[i];
         if let Some(problem) = &plan.start_problem {
-            let note = object::note(format_args!("{problem}"));
-            self.start_failed(i, format_args!("{note}"));
+            self.notes.write(i, format_args!("{problem}"));
+            self.start_failed_as_noted(i);
             return;
         }
         if let Some((new_root, put_old)) = plan.pivot.as_deref() {
@@ -128,8 +128,8 @@ impl<O: Os> Engine<O> {
                     os::ConsolePart::Directory => &c.dir,
                     os::ConsolePart::Log => &c.log,
                 };
-                let note = object::note(format_args!("{} {}: {}", refused.part.name(), path.to_str().unwrap_or("?"), refused.problem));
-                self.start_failed(i, format_args!("{note}"));
+                self.notes.write(i, format_args!("{} {}: {}", refused.part.name(), path.to_str().unwrap_or("?"), refused.problem));
+                self.start_failed_as_noted(i);
                 return;
             }
         }
@@ -155,8 +155,8 @@ impl<O: Os> Engine<O> {
                     spawn::Stage::Redirect => "ObjectStdout/ObjectStderr",
                     _ => cmd.path().to_str().unwrap_or("?"),
                 };
-                let note = object::note(format_args!("{e}: {what}"));
-                self.start_failed(i, format_args!("{note}"));
+                self.notes.write(i, format_args!("{e}: {what}"));
+                self.start_failed_as_noted(i);
                 return;
             }
         };
@@ -304,9 +304,17 @@ impl<O: Os> Engine<O> {
         }
     }
 
+    /// A start failed for `why`: it becomes the object's note.
     pub(super) fn start_failed(&mut self, i: usize, why: core::fmt::Arguments<'_>) {
-        let st = &mut self.objs[i];
         self.notes.write(i, why);
+        self.start_failed_as_noted(i);
+    }
+
+    /// A start failed for the reason object i's note says: a caller whose
+    /// reason borrows from the engine (a plan's problem, a path of the
+    /// configuration) writes the note itself, with no copy of it to hand over.
+    fn start_failed_as_noted(&mut self, i: usize) {
+        let st = &mut self.objs[i];
         st.main_pid = None;
         st.outcome = Some(Outcome::Fail);
         log::error!("{}: {}", self.config.objects[i].id, self.notes.get(i));
@@ -545,8 +553,8 @@ impl<O: Os> Engine<O> {
                         ExitStatus::Signaled(_) => crate::statedir::Reason::Text("killed"),
                     };
                     let dir = self.config.objects[i].rare().state_directory.as_deref().unwrap_or(std::path::Path::new(""));
-                    let note = object::note(format_args!("state directory {}: {why}", dir.display()));
-                    self.start_failed(i, format_args!("{note}"));
+                    self.notes.write(i, format_args!("state directory {}: {why}", dir.display()));
+                    self.start_failed_as_noted(i);
                 }
                 State::Stopping => {
                     self.follow_group(i, pid);
@@ -814,9 +822,8 @@ impl<O: Os> Engine<O> {
             let st = &mut self.objs[i];
             st.killed = false;
             st.set(State::Stopped);
-            // The reason the start was abandoned for.
-            let why = object::note(format_args!("{}", self.notes.get(i)));
-            self.start_failed(i, format_args!("{why}"));
+            // The reason the start was abandoned for is the note already.
+            self.start_failed_as_noted(i);
             return;
         }
         let options = &self.config.objects[i].options;

@@ -144,8 +144,9 @@ pub trait Os {
     fn pivot_root(&mut self, new_root: &CStr, put_old: &CStr) -> Result<(), i32>;
     /// Replaces the supervisor with `cmd` (EXEC objects); returns only on failure.
     fn exec(&mut self, cmd: &Command) -> i32;
-    /// One complete status line for the console (and the system log).
-    fn status_line(&mut self, line: &[u8]);
+    /// One complete status line for the console (and the system log),
+    /// formatted where it is written.
+    fn status_line(&mut self, line: core::fmt::Arguments<'_>);
 }
 
 /// What the engine may know of a process to decide which object, if any, it
@@ -292,6 +293,10 @@ impl Os for RealOs {
         count
     }
 
+    // Out of line: what it holds on the stack (uname's 390 bytes) is below
+    // the start's frame only while an IOC_HOST is compared, not in the
+    // frame of every start and restart.
+    #[inline(never)]
     fn host_name(&self) -> HostName {
         let mut name = HostName::new();
         if let Ok(uts) = nix::sys::utsname::uname() {
@@ -360,8 +365,8 @@ impl Os for RealOs {
         spawn::exec(cmd)
     }
 
-    fn status_line(&mut self, line: &[u8]) {
-        crate::logging::console_line(line);
+    fn status_line(&mut self, line: core::fmt::Arguments<'_>) {
+        crate::logging::status_line(line);
     }
 }
 

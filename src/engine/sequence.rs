@@ -221,13 +221,11 @@ impl<O: Os> Engine<O> {
     pub(super) fn report(&mut self, i: usize, verb: &str, outcome: Outcome) {
         let object = &self.config.objects[i];
         let cause = self.objs[i].cause;
-        let mut line = status::Line::new();
-        self.format.line(&mut line, verb, &object.description, object.options.raw_description, outcome);
+        let line = self.format.line(verb, &object.description, object.options.raw_description, outcome);
         if matches!(cause, Cause::Boot | Cause::Runlevel | Cause::Shutdown) {
-            self.os.status_line(line.as_bytes());
+            self.os.status_line(format_args!("{line}"));
         } else {
-            let text = core::str::from_utf8(line.as_bytes()).unwrap_or("").trim_end();
-            log::info!("{text}");
+            log::info!("{}", line.trimmed());
         }
     }
 }

@@ -1,14 +1,15 @@
 //! Boot and shutdown status lines, `<title> ... Done|FAIL|WARN`, in the
 //! formats of Epoch's `StartingStatusFormat`, `FinishedStatusFormat` and
 //! `StatusNames`. The formats are resolved (files read) when a configuration
-//! loads; a line is expanded into a fixed buffer without allocating.
+//! loads; a line is written piece by piece, as [`StatusLine`] displays it,
+//! straight into the logger's one line buffer: no buffer of its own, no
+//! allocation.
 //!
 //! Objects of one priority start together, so a line is printed whole when
 //! the start finishes (Epoch printed the first half before waiting).
 
 use crate::config::{Config, StatusNames, StatusNamesSource, Text};
 use crate::engine::object::Outcome;
-use crate::sys::FixedBuf;
 
 pub const DEFAULT_STARTING: &str = "!TITLE! ... ";
 pub const DEFAULT_FINISHED: &str = "!STATUS!";
@@ -19,8 +20,6 @@ pub struct StatusFormat {
     finished: String,
     names: StatusNames,
 }
-
-pub type Line = FixedBuf<768>;
 
 fn read_text(text: &Text, problems: &mut Vec<String>, what: &str) -> Option<String> {
     match text {
@@ -74,60 +73,100 @@ impl StatusFormat {
         StatusFormat { starting, finished, names }
     }
 
-    /// Expands one complete line. `verb` is "Starting" or "Stopping"; with
-    /// RAWDESCRIPTION the description is the title as is.
-    pub fn line(&self, line: &mut Line, verb: &str, description: &str, raw: bool, outcome: Outcome) {
+    /// One complete line of object `description`: `verb` is "Starting" or
+    /// "Stopping"; with RAWDESCRIPTION (`raw`) the description is the title as is.
+    pub fn line<'a>(&'a self, verb: &'a str, description: &'a str, raw: bool, outcome: Outcome) -> StatusLine<'a> {
         let status = match outcome {
             Outcome::Done => &self.names.ok,
             Outcome::Warn => &self.names.warning,
             Outcome::Fail => &self.names.fail,
         };
-        line.clear();
-        for (template, value) in [(&self.starting, ""), (&self.finished, status.as_str())] {
-            expand(line, template, verb, description, raw, value);
-        }
+        StatusLine { format: self, verb, description, raw, status, trimmed: false }
     }
 }
 
-fn expand(line: &mut Line, template: &str, verb: &str, description: &str, raw: bool, status: &str) {
-    let mut rest = template;
-    while let Some(pos) = rest.find('!') {
-        line.push(&rest.as_bytes()[..pos]);
-        let after = &rest[pos..];
-        if let Some(tail) = after.strip_prefix("!TITLE!") {
-            if !raw {
-                line.push(verb.as_bytes());
-                line.push(b" ");
-            }
-            line.push(description.as_bytes());
-            rest = tail;
-        } else if let Some(tail) = after.strip_prefix("!STATUS!") {
-            line.push(status.as_bytes());
-            rest = tail;
-        } else {
-            line.push(b"!");
-            rest = &after[1..];
-        }
+/// A status line as it is written (`Display`): the formats expanded piece by
+/// piece into whatever it is written to.
+#[derive(Clone, Copy)]
+pub struct StatusLine<'a> {
+    format: &'a StatusFormat,
+    verb: &'a str,
+    description: &'a str,
+    raw: bool,
+    status: &'a str,
+    trimmed: bool,
+}
+
+impl StatusLine<'_> {
+    /// The line without the blanks and the newline at its end: the message
+    /// of a log line, which ends in a newline of its own.
+    pub fn trimmed(self) -> Self {
+        StatusLine { trimmed: true, ..self }
     }
-    line.push(rest.as_bytes());
+
+    /// Each piece of the line in order: the formats' text between their
+    /// `!TITLE!` and `!STATUS!`, and what those stand for.
+    fn pieces(&self, each: &mut dyn FnMut(&str) -> core::fmt::Result) -> core::fmt::Result {
+        for (template, status) in [(&self.format.starting, ""), (&self.format.finished, self.status)] {
+            let mut rest = template.as_str();
+            while let Some(pos) = rest.find('!') {
+                each(&rest[..pos])?;
+                let after = &rest[pos..];
+                if let Some(tail) = after.strip_prefix("!TITLE!") {
+                    if !self.raw {
+                        each(self.verb)?;
+                        each(" ")?;
+                    }
+                    each(self.description)?;
+                    rest = tail;
+                } else if let Some(tail) = after.strip_prefix("!STATUS!") {
+                    each(status)?;
+                    rest = tail;
+                } else {
+                    each("!")?;
+                    rest = &after[1..];
+                }
+            }
+            each(rest)?;
+        }
+        Ok(())
+    }
+}
+
+impl core::fmt::Display for StatusLine<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if !self.trimmed {
+            return self.pieces(&mut |piece| f.write_str(piece));
+        }
+        // Where the last character that is not blank ends, then the pieces
+        // up to there.
+        let (mut at, mut end) = (0, 0);
+        self.pieces(&mut |piece| {
+            let kept = piece.trim_end();
+            if !kept.is_empty() {
+                end = at + kept.len();
+            }
+            at += piece.len();
+            Ok(())
+        })?;
+        at = 0;
+        self.pieces(&mut |piece| {
+            let take = piece.len().min(end.saturating_sub(at));
+            at += piece.len();
+            f.write_str(&piece[..take])
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn text(line: &Line) -> &str {
-        std::str::from_utf8(line.as_bytes()).unwrap()
-    }
-
     #[test]
     fn default_line_reads_like_epoch() {
         let f = StatusFormat::from_config(&Config::default(), &mut Vec::new());
-        let mut line = Line::new();
-        f.line(&mut line, "Starting", "demo IOC", false, Outcome::Done);
-        assert_eq!(text(&line), "Starting demo IOC ... Done\n");
-        f.line(&mut line, "Stopping", "Configuring net", true, Outcome::Fail);
-        assert_eq!(text(&line), "Configuring net ... FAIL\n");
+        assert_eq!(f.line("Starting", "demo IOC", false, Outcome::Done).to_string(), "Starting demo IOC ... Done\n");
+        assert_eq!(f.line("Stopping", "Configuring net", true, Outcome::Fail).to_string(), "Configuring net ... FAIL\n");
     }
 
     #[test]
@@ -138,8 +177,22 @@ mod tests {
         c.globals.status_names =
             Some(StatusNamesSource::Inline(StatusNames { fail: "no".into(), ok: "yes".into(), warning: "hmm".into() }));
         let f = StatusFormat::from_config(&c, &mut Vec::new());
-        let mut line = Line::new();
-        f.line(&mut line, "Starting", "MyService", false, Outcome::Warn);
-        assert_eq!(text(&line), " * [Starting MyService] <hmm> !x\n");
+        assert_eq!(f.line("Starting", "MyService", false, Outcome::Warn).to_string(), " * [Starting MyService] <hmm> !x\n");
+    }
+
+    #[test]
+    fn a_trimmed_line_ends_at_its_last_character_that_is_not_blank() {
+        let mut c = Config::default();
+        c.globals.starting_status_format = Some(Text::Literal("[!TITLE!]  ".into()));
+        c.globals.finished_status_format = Some(Text::File("/nonexistent/finished".into()));
+        let f = StatusFormat::from_config(&c, &mut Vec::new());
+        let line = f.line("Starting", "é ", false, Outcome::Done);
+        assert_eq!(line.to_string(), "[Starting é ]  Done\n");
+        assert_eq!(line.trimmed().to_string(), "[Starting é ]  Done");
+        let blank = StatusFormat { starting: " ".into(), finished: "!STATUS! \n".into(), names: StatusNames::default() };
+        assert_eq!(blank.line("Starting", "x", false, Outcome::Done).trimmed().to_string(), " Done");
+        assert_eq!(blank.line("Starting", "x", false, Outcome::Warn).to_string(), " WARN \n");
+        let nothing = StatusFormat { starting: String::new(), finished: " \n".into(), names: StatusNames::default() };
+        assert_eq!(nothing.line("Starting", "x", false, Outcome::Done).trimmed().to_string(), "");
     }
 }

@@ -142,8 +142,8 @@ impl Os for Fake {
     fn exec(&mut self, _: &spawn::Command) -> i32 {
         libc::ENOENT
     }
-    fn status_line(&mut self, line: &[u8]) {
-        self.lines.push(String::from_utf8_lossy(line).trim_end().to_string());
+    fn status_line(&mut self, line: core::fmt::Arguments<'_>) {
+        self.lines.push(line.to_string().trim_end().to_string());
     }
 }
 

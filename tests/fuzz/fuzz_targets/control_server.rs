@@ -247,7 +247,7 @@ impl Os for FakeOs {
     fn exec(&mut self, _: &Command) -> i32 {
         libc::ENOENT
     }
-    fn status_line(&mut self, _: &[u8]) {}
+    fn status_line(&mut self, _: core::fmt::Arguments<'_>) {}
 }
 
 /// One connected client: its socket and what it has been answered.
