@@ -16,10 +16,10 @@
 //! docs/ARCHITECTURE.md, "Binary size".
 #![cfg_attr(not(test), no_main)]
 
-// Only in the build this tree's .cargo/config.toml makes (no unwind
-// tables); a build elsewhere (Buildroot's, with its own std) keeps its
-// unwinder.
-#[cfg(all(iocinit_no_unwinder, panic = "abort", target_arch = "arm", target_env = "musl"))]
+// Only in the static builds this tree's .cargo/config.toml makes (no
+// unwind tables); a build elsewhere (Buildroot's, with its own std) keeps
+// its unwinder.
+#[cfg(all(iocinit_no_unwinder, panic = "abort", target_env = "musl"))]
 mod no_unwinder;
 
 #[cfg(not(test))]
