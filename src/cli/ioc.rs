@@ -1009,11 +1009,9 @@ fn generate_options(common: &Common, name: Option<String>, cmd: Option<String>, 
 }
 
 fn run_generate(dir: &Path, opts: &generate::GenerateOptions) -> Result<IocFile, i32> {
-    let stdin = std::io::stdin();
-    let interactive = stdin.is_terminal();
-    let mut input = stdin.lock();
-    let mut output = std::io::stderr();
-    let prompt = interactive.then_some(generate::Prompt { input: &mut input, output: &mut output });
+    let interactive = std::io::stdin().is_terminal();
+    let (mut next_line, mut output) = (generate::read_stdin_line, std::io::stderr());
+    let prompt = interactive.then_some(generate::Prompt { next_line: &mut next_line, output: &mut output });
     generate::generate(dir, opts, prompt).map_err(|e| {
         eprintln!("ioc: {e}");
         EXIT_FAIL
@@ -1049,15 +1047,14 @@ fn confirm_overwrite(path: &Path, new: &str, force: bool) -> Result<Overwrite, i
     }
     print!("Do you want to overwrite it? [y/N]: ");
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    let mut answer = String::new();
-    match std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut answer) {
-        Ok(0) | Err(_) => {
+    match generate::read_stdin_line() {
+        None => {
             println!();
             eprintln!("ioc: input ended (EOF): '{}' is kept; -f overwrites without asking", path.display());
             Err(EXIT_FAIL)
         }
-        Ok(_) if matches!(answer.trim(), "y" | "Y") => Ok(Overwrite::Write),
-        Ok(_) => {
+        Some(answer) if matches!(answer.trim(), "y" | "Y") => Ok(Overwrite::Write),
+        Some(_) => {
             eprintln!("ioc: aborted: '{}' is kept", path.display());
             Err(EXIT_FAIL)
         }
