@@ -1066,10 +1066,18 @@ impl<const N: usize> FixedBuf<N> {
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
-        let take = bytes.len().min(N - self.len);
-        self.buf[self.len..self.len + take].copy_from_slice(&bytes[..take]);
-        self.len += take;
+        // `len` never passes N: `get_mut`, not an index with its panic.
+        self.len += self.buf.get_mut(self.len..).map_or(0, |free| append_truncated(free, bytes));
     }
+}
+
+/// Copies what of BYTES fits to the start of FREE; returns how much. Apart
+/// from [`FixedBuf::push`], so that its copy is not instantiated for each
+/// buffer size (seven of them).
+fn append_truncated(free: &mut [u8], bytes: &[u8]) -> usize {
+    let take = bytes.len().min(free.len());
+    free[..take].copy_from_slice(&bytes[..take]);
+    take
 }
 
 impl<const N: usize> Default for FixedBuf<N> {
@@ -1099,6 +1107,23 @@ mod tests {
             let text = said_by_std.split(" (os error ").next().unwrap();
             assert_eq!(errno_text(errno).to_string(), text, "errno {errno}");
         }
+    }
+
+    #[test]
+    fn a_fixed_buffer_keeps_what_fits_and_drops_the_rest() {
+        let mut buf = FixedBuf::<8>::new();
+        buf.push(b"abc");
+        write!(buf, "{}", 42).unwrap();
+        assert_eq!(buf.as_bytes(), b"abc42");
+        buf.push(b"defgh");
+        assert_eq!(buf.as_bytes(), b"abc42def");
+        buf.push(b"i");
+        write!(buf, "j").unwrap();
+        assert_eq!(buf.as_bytes(), b"abc42def");
+        buf.clear();
+        buf.push(b"");
+        buf.push(b"0123456789");
+        assert_eq!(buf.as_bytes(), b"01234567");
     }
 
     #[test]
