@@ -117,9 +117,13 @@ pub fn apply(engine: &mut Engine<RealOs>, text: &str) -> Result<(), String> {
 /// [`skeleton`] and [`restore`]); empty, and logged, if it cannot be read.
 pub fn read_state(state: OwnedFd) -> String {
     let mut file = std::fs::File::from(state);
-    let mut text = String::new();
     let _ = file.rewind();
-    if let Err(e) = file.read_to_string(&mut text) {
+    // Room for the whole state at once, as `File::read_to_string` makes it
+    // from the file's size; read through `Take<&mut File>`, as the program's
+    // other reads to the end: std's `File` override (712 bytes of armv7
+    // code) is not linked for this one and `wall`.
+    let mut text = String::with_capacity(file.metadata().map_or(0, |m| m.len() as usize));
+    if let Err(e) = (&mut file).take(u64::MAX).read_to_string(&mut text) {
         log::error!("reexec: the handed-over state cannot be read: {e}");
         text.clear();
     }
