@@ -187,7 +187,7 @@ fn killall5(args: &[String]) -> i32 {
         if pid <= 1 || pid == me {
             return;
         }
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return };
+        let Ok(stat) = crate::files::read_to_string(std::path::Path::new(&format!("/proc/{pid}/stat"))) else { return };
         let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else { return };
         let fields: Vec<&str> = rest.split_whitespace().collect();
         // state ppid pgrp session tty tpgid flags

@@ -200,7 +200,7 @@ impl ProcStat {
 /// The arguments of a process (`/proc/PID/cmdline`, NUL separated). Empty for
 /// kernel threads and zombies.
 pub fn cmdline(pid: i32) -> io::Result<Vec<String>> {
-    let raw = fs::read(proc_path(pid, "cmdline"))?;
+    let raw = crate::files::read(&proc_path(pid, "cmdline"))?;
     Ok(split_nul(&raw)
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect())
@@ -216,7 +216,7 @@ fn split_nul(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// The value of one variable in a process's environment (readable by its
 /// owner and root only).
 pub fn environ_var(pid: i32, name: &str) -> io::Result<Option<String>> {
-    let raw = fs::read(proc_path(pid, "environ"))?;
+    let raw = crate::files::read(&proc_path(pid, "environ"))?;
     Ok(lookup_environ(&raw, name))
 }
 
@@ -230,7 +230,7 @@ pub fn lookup_environ(raw: &[u8], name: &str) -> Option<String> {
 
 /// Real user id (first field of `Uid:` in /proc/PID/status).
 pub fn uid(pid: i32) -> io::Result<u32> {
-    let text = fs::read_to_string(proc_path(pid, "status"))?;
+    let text = crate::files::read_to_string(&proc_path(pid, "status"))?;
     parse_status_uid(&text).ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidData,
