@@ -1066,18 +1066,38 @@ impl<const N: usize> FixedBuf<N> {
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
-        // `len` never passes N: `get_mut`, not an index with its panic.
-        self.len += self.buf.get_mut(self.len..).map_or(0, |free| append_truncated(free, bytes));
+        self.any_size().push(bytes);
+    }
+
+    fn any_size(&mut self) -> AnySize<'_> {
+        AnySize { buf: &mut self.buf, len: &mut self.len }
     }
 }
 
-/// Copies what of BYTES fits to the start of FREE; returns how much. Apart
-/// from [`FixedBuf::push`], so that its copy is not instantiated for each
-/// buffer size (seven of them).
-fn append_truncated(free: &mut [u8], bytes: &[u8]) -> usize {
-    let take = bytes.len().min(free.len());
-    free[..take].copy_from_slice(&bytes[..take]);
-    take
+/// A [`FixedBuf`] as its pushes and its formatting see it, whatever its
+/// size: their code once, not once for each of the seven sizes (each also
+/// had its `dyn Write` vtable and `write_char`).
+struct AnySize<'a> {
+    buf: &'a mut [u8],
+    len: &'a mut usize,
+}
+
+impl AnySize<'_> {
+    fn push(&mut self, bytes: &[u8]) {
+        // `len` never passes the buffer's end: `get_mut`, not an index with
+        // its panic.
+        let free = self.buf.get_mut(*self.len..).unwrap_or_default();
+        let take = bytes.len().min(free.len());
+        free[..take].copy_from_slice(&bytes[..take]);
+        *self.len += take;
+    }
+}
+
+impl core::fmt::Write for AnySize<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.push(s.as_bytes());
+        Ok(())
+    }
 }
 
 impl<const N: usize> Default for FixedBuf<N> {
@@ -1090,6 +1110,10 @@ impl<const N: usize> core::fmt::Write for FixedBuf<N> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         self.push(s.as_bytes());
         Ok(())
+    }
+
+    fn write_fmt(&mut self, args: core::fmt::Arguments<'_>) -> core::fmt::Result {
+        self.any_size().write_fmt(args)
     }
 }
 
