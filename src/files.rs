@@ -6,8 +6,9 @@
 //! `Take<&mut File>` that the capped reads (IOC files, /etc/passwd, the log
 //! follower) and /proc/net/unix's need; with `fs::read_to_string`'s own
 //! wrapper, about 850 bytes of armv7 code. These read as they did: room for
-//! the whole file allocated once from its size (none for /proc's files,
-//! which have none; they grow as std's did), the same errors.
+//! the whole file reserved once from its size, a failed reservation an
+//! error, not an abort (none for /proc's files, which have no size; they
+//! grow as std's did), the same errors.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -16,7 +17,8 @@ use std::path::Path;
 /// The bytes of the file at PATH, as `std::fs::read` gives them.
 pub fn read(path: &Path) -> io::Result<Vec<u8>> {
     let mut file = File::open(path)?;
-    let mut bytes = Vec::with_capacity(size_of(&file));
+    let mut bytes = Vec::new();
+    bytes.try_reserve_exact(size_of(&file))?;
     (&mut file).take(u64::MAX).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
@@ -24,9 +26,15 @@ pub fn read(path: &Path) -> io::Result<Vec<u8>> {
 /// The text of the file at PATH, as `std::fs::read_to_string` gives it
 /// (an `InvalidData` error when it is not UTF-8).
 pub fn read_to_string(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path)?;
-    let mut text = String::with_capacity(size_of(&file));
-    (&mut file).take(u64::MAX).read_to_string(&mut text)?;
+    text_of(&mut File::open(path)?)
+}
+
+/// The text of FILE to its end, as `File::read_to_string` reads it from its
+/// start (the re-executed image's handed-over state).
+pub fn text_of(file: &mut File) -> io::Result<String> {
+    let mut text = String::new();
+    text.try_reserve_exact(size_of(file))?;
+    file.take(u64::MAX).read_to_string(&mut text)?;
     Ok(text)
 }
 

@@ -12,7 +12,7 @@
 //! would leave the control socket unserved and the children's exits unseen.
 
 use std::fmt::Write as _;
-use std::io::{Read, Seek, Write};
+use std::io::{Seek, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sys::signalfd::SignalFd;
@@ -118,16 +118,13 @@ pub fn apply(engine: &mut Engine<RealOs>, text: &str) -> Result<(), String> {
 pub fn read_state(state: OwnedFd) -> String {
     let mut file = std::fs::File::from(state);
     let _ = file.rewind();
-    // Room for the whole state at once, as `File::read_to_string` makes it
-    // from the file's size; read through `Take<&mut File>`, as the program's
-    // other reads to the end: std's `File` override (712 bytes of armv7
-    // code) is not linked for this one and `wall`.
-    let mut text = String::with_capacity(file.metadata().map_or(0, |m| m.len() as usize));
-    if let Err(e) = (&mut file).take(u64::MAX).read_to_string(&mut text) {
+    // Not `File::read_to_string`, std's override for `File` (712 bytes of
+    // armv7 code): `files` reads through the loop the program's other reads
+    // to the end use.
+    crate::files::text_of(&mut file).unwrap_or_else(|e| {
         log::error!("reexec: the handed-over state cannot be read: {e}");
-        text.clear();
-    }
-    text
+        String::new()
+    })
 }
 
 /// The new image: adopt the handed-over state.
