@@ -140,7 +140,7 @@ mod files {
     /// byte is read, and read no further than the bound (a file that grows
     /// meanwhile).
     pub fn read(path: &str) -> Result<Vec<u8>, Refused> {
-        let file = std::fs::OpenOptions::new()
+        let mut file = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
             .open(path)
@@ -153,7 +153,9 @@ mod files {
             return Err(Refused::TooLarge);
         }
         let mut text = Vec::with_capacity(meta.len() as usize);
-        file.take(MAX_BYTES + 1).read_to_end(&mut text).map_err(Refused::Io)?;
+        // By `&mut`, as the other capped reads take their file: one instance
+        // of std's read loop for `Take<&mut File>`, not a second for `Take<File>`.
+        (&mut file).take(MAX_BYTES + 1).read_to_end(&mut text).map_err(Refused::Io)?;
         if text.len() as u64 > MAX_BYTES {
             return Err(Refused::TooLarge);
         }

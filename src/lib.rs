@@ -21,6 +21,7 @@
 //! - [`statedir`]: making an IOC's state directory, in a process of its own.
 //! - [`sys`]: allocation-free system-call wrappers (clocks, /proc, reaping, atomic files).
 //! - [`accounts`]: users and groups by name or number, a user's groups.
+//! - [`files`]: whole files read into memory by path.
 //! - [`logging`]: the console / kmsg / system log backend of the `log` facade.
 //! - [`json`]: the escaping JSON writer behind every `--json`.
 //! - [`alloc_count`]: the counting allocator of the `alloc-count` test feature.
@@ -32,6 +33,7 @@ pub mod config;
 pub mod daemon;
 pub mod control;
 pub mod engine;
+pub mod files;
 pub mod ioc;
 pub mod json;
 pub mod layout;

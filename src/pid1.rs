@@ -83,7 +83,7 @@ pub fn mount_proc_early() {
 /// Epoch's words of /proc/cmdline (None if it cannot be read). A word that
 /// is not UTF-8 cannot be one of them and does not hide the others.
 pub fn kernel_args() -> Option<KernelArgs> {
-    std::fs::read("/proc/cmdline").ok().map(|s| parse_cmdline(&String::from_utf8_lossy(&s)))
+    crate::files::read(Path::new("/proc/cmdline")).ok().map(|s| parse_cmdline(&String::from_utf8_lossy(&s)))
 }
 
 fn fs_type(path: &str) -> Option<i64> {
@@ -183,7 +183,7 @@ fn take_console() {
 fn read_text(text: &Text) -> Option<String> {
     match text {
         Text::Literal(s) => Some(s.clone()),
-        Text::File(p) => match std::fs::read_to_string(p) {
+        Text::File(p) => match crate::files::read_to_string(p) {
             Ok(s) => Some(s),
             Err(e) => {
                 log::error!("unable to read {}: {e}", p.display());
@@ -274,7 +274,7 @@ impl EmergencyShell {
 /// The mount points of /proc/self/mountinfo, deepest last; None if it
 /// cannot be read (no /proc yet).
 fn mount_points() -> Option<Vec<String>> {
-    std::fs::read("/proc/self/mountinfo").ok().map(|s| parse_mount_points(&String::from_utf8_lossy(&s)))
+    crate::files::read(Path::new("/proc/self/mountinfo")).ok().map(|s| parse_mount_points(&String::from_utf8_lossy(&s)))
 }
 
 /// The mount point (fifth field) of each mountinfo line.

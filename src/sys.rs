@@ -1066,9 +1066,37 @@ impl<const N: usize> FixedBuf<N> {
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
-        let take = bytes.len().min(N - self.len);
-        self.buf[self.len..self.len + take].copy_from_slice(&bytes[..take]);
-        self.len += take;
+        self.any_size().push(bytes);
+    }
+
+    fn any_size(&mut self) -> AnySize<'_> {
+        AnySize { buf: &mut self.buf, len: &mut self.len }
+    }
+}
+
+/// A [`FixedBuf`] as its pushes and its formatting see it, whatever its
+/// size: their code once, not once for each of the seven sizes (each also
+/// had its `dyn Write` vtable and `write_char`).
+struct AnySize<'a> {
+    buf: &'a mut [u8],
+    len: &'a mut usize,
+}
+
+impl AnySize<'_> {
+    fn push(&mut self, bytes: &[u8]) {
+        // `len` never passes the buffer's end: `get_mut`, not an index with
+        // its panic.
+        let free = self.buf.get_mut(*self.len..).unwrap_or_default();
+        let take = bytes.len().min(free.len());
+        free[..take].copy_from_slice(&bytes[..take]);
+        *self.len += take;
+    }
+}
+
+impl core::fmt::Write for AnySize<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.push(s.as_bytes());
+        Ok(())
     }
 }
 
@@ -1082,6 +1110,10 @@ impl<const N: usize> core::fmt::Write for FixedBuf<N> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         self.push(s.as_bytes());
         Ok(())
+    }
+
+    fn write_fmt(&mut self, args: core::fmt::Arguments<'_>) -> core::fmt::Result {
+        self.any_size().write_fmt(args)
     }
 }
 
@@ -1099,6 +1131,23 @@ mod tests {
             let text = said_by_std.split(" (os error ").next().unwrap();
             assert_eq!(errno_text(errno).to_string(), text, "errno {errno}");
         }
+    }
+
+    #[test]
+    fn a_fixed_buffer_keeps_what_fits_and_drops_the_rest() {
+        let mut buf = FixedBuf::<8>::new();
+        buf.push(b"abc");
+        write!(buf, "{}", 42).unwrap();
+        assert_eq!(buf.as_bytes(), b"abc42");
+        buf.push(b"defgh");
+        assert_eq!(buf.as_bytes(), b"abc42def");
+        buf.push(b"i");
+        write!(buf, "j").unwrap();
+        assert_eq!(buf.as_bytes(), b"abc42def");
+        buf.clear();
+        buf.push(b"");
+        buf.push(b"0123456789");
+        assert_eq!(buf.as_bytes(), b"01234567");
     }
 
     #[test]

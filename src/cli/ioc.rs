@@ -415,7 +415,7 @@ fn report_unknown(dir: Option<&Path>, name: &str, console: bool) {
         return;
     }
     let path = conf_file(dir, name);
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let Ok(text) = crate::files::read_to_string(&path) else {
         eprintln!("Error: No configuration found for IOC '{name}' (looked in {}).", dir.display());
         eprintln!("  -> the IOC is not installed in this mode.");
         return;
@@ -697,7 +697,7 @@ fn view_cmd(common: &Common, name: &str) -> i32 {
     let divider = "=".repeat(100);
     let sub_divider = "-".repeat(100);
     println!("{divider}\n1. IOC Configuration File: {}\n{sub_divider}", path.display());
-    match std::fs::read_to_string(&path) {
+    match crate::files::read_to_string(&path) {
         Ok(text) => print!("{text}"),
         Err(e) => {
             eprintln!("Error: Configuration file not found at {} ({e})\n{divider}", path.display());
@@ -727,7 +727,7 @@ fn runtime_crash_patterns(common: &Common, name: &str, ioc: &IocInfo) -> String 
     let loaded = || ioc.record.str(Tag::CrashPatterns).unwrap_or_default().to_string();
     let Ok(dirs) = directories(common) else { return loaded() };
     let path = conf_file(&dirs.ioc_dir, name);
-    let Ok(text) = std::fs::read_to_string(&path) else { return loaded() };
+    let Ok(text) = crate::files::read_to_string(&path) else { return loaded() };
     let value = text.lines().rev().find_map(|line| {
         let line = line.trim_start();
         let line = line.strip_prefix("export ").map_or(line, str::trim_start);
@@ -1009,11 +1009,9 @@ fn generate_options(common: &Common, name: Option<String>, cmd: Option<String>, 
 }
 
 fn run_generate(dir: &Path, opts: &generate::GenerateOptions) -> Result<IocFile, i32> {
-    let stdin = std::io::stdin();
-    let interactive = stdin.is_terminal();
-    let mut input = stdin.lock();
-    let mut output = std::io::stderr();
-    let prompt = interactive.then_some(generate::Prompt { input: &mut input, output: &mut output });
+    let interactive = std::io::stdin().is_terminal();
+    let (mut next_line, mut output) = (generate::read_stdin_line, std::io::stderr());
+    let prompt = interactive.then_some(generate::Prompt { next_line: &mut next_line, output: &mut output });
     generate::generate(dir, opts, prompt).map_err(|e| {
         eprintln!("ioc: {e}");
         EXIT_FAIL
@@ -1033,7 +1031,7 @@ enum Overwrite {
 /// when the answer on stdin is y; anything else (n, end of input) keeps it
 /// and fails with exit 1, so a script never mistakes a refusal for success.
 fn confirm_overwrite(path: &Path, new: &str, force: bool) -> Result<Overwrite, i32> {
-    let old = match std::fs::read(path) {
+    let old = match crate::files::read(path) {
         Ok(old) => old,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Overwrite::Write),
         Err(e) => return Err(file_failed(path, &e)),
@@ -1049,15 +1047,14 @@ fn confirm_overwrite(path: &Path, new: &str, force: bool) -> Result<Overwrite, i
     }
     print!("Do you want to overwrite it? [y/N]: ");
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    let mut answer = String::new();
-    match std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut answer) {
-        Ok(0) | Err(_) => {
+    match generate::read_stdin_line() {
+        None => {
             println!();
             eprintln!("ioc: input ended (EOF): '{}' is kept; -f overwrites without asking", path.display());
             Err(EXIT_FAIL)
         }
-        Ok(_) if matches!(answer.trim(), "y" | "Y") => Ok(Overwrite::Write),
-        Ok(_) => {
+        Some(answer) if matches!(answer.trim(), "y" | "Y") => Ok(Overwrite::Write),
+        Some(_) => {
             eprintln!("ioc: aborted: '{}' is kept", path.display());
             Err(EXIT_FAIL)
         }
@@ -1122,7 +1119,7 @@ fn generate_cmd(common: &Common, g: Generate) -> i32 {
 /// Reads and checks the IOC file at `path` (the IOC named after the file
 /// when it has no IOC_NAME, as epics-ioc-runner does), with its text.
 fn read_ioc_file(path: &Path) -> Result<(IocFile, String), i32> {
-    let text = std::fs::read_to_string(path).map_err(|e| file_failed(path, &e))?;
+    let text = crate::files::read_to_string(path).map_err(|e| file_failed(path, &e))?;
     match iocfile::parse(path, &text) {
         Ok((ioc, warnings)) => {
             warnings.iter().for_each(|w| eprintln!("{w}"));

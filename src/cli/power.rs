@@ -187,7 +187,7 @@ fn killall5(args: &[String]) -> i32 {
         if pid <= 1 || pid == me {
             return;
         }
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return };
+        let Ok(stat) = crate::files::read_to_string(std::path::Path::new(&format!("/proc/{pid}/stat"))) else { return };
         let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else { return };
         let fields: Vec<&str> = rest.split_whitespace().collect();
         // state ppid pgrp session tty tpgid flags
@@ -233,9 +233,12 @@ fn wall(args: &[String]) -> i32 {
         // Through a duplicate of fd 0 as a plain file, not read through
         // std's buffered `Stdin` (the code of its locked reader, 580 bytes
         // on armv7; `stdin()` still makes the handle, only to lend fd 0):
-        // wall reads its input once, to the end.
+        // wall reads its input once, to the end. Through `Take<&mut File>`,
+        // as the program's other reads to the end, not `File`'s own
+        // `read_to_string` (712 bytes of armv7 code for it and the re-exec's
+        // state).
         if let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() {
-            let _ = std::fs::File::from(fd).read_to_string(&mut message);
+            let _ = (&mut std::fs::File::from(fd)).take(u64::MAX).read_to_string(&mut message);
         }
     }
     broadcast(&message);

@@ -55,7 +55,7 @@ pub struct RealFs;
 
 impl FileSource for RealFs {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        std::fs::read(path)
+        crate::files::read(path)
     }
 
     /// A directory of more than [`MAX_DIR_ENTRIES`] entries is an error: the

@@ -44,7 +44,7 @@ impl<O: Os> Engine<O> {
 
     pub(super) fn load_state(&mut self) {
         let Some(path) = &self.state_file else { return };
-        let text = match std::fs::read_to_string(path.to_string_lossy().as_ref()) {
+        let text = match crate::files::read_to_string(std::path::Path::new(path.to_string_lossy().as_ref())) {
             Ok(t) => t,
             Err(_) => return,
         };

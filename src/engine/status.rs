@@ -24,7 +24,7 @@ pub struct StatusFormat {
 fn read_text(text: &Text, problems: &mut Vec<String>, what: &str) -> Option<String> {
     match text {
         Text::Literal(s) => Some(s.clone()),
-        Text::File(path) => match std::fs::read_to_string(path) {
+        Text::File(path) => match crate::files::read_to_string(path) {
             Ok(s) => Some(s),
             Err(e) => {
                 problems.push(format!("{what}: unable to read {}: {e}", path.display()));
@@ -53,7 +53,7 @@ impl StatusFormat {
         .unwrap_or_else(|| format!("{DEFAULT_FINISHED}\n"));
         let names = match &g.status_names {
             Some(StatusNamesSource::Inline(n)) => n.clone(),
-            Some(StatusNamesSource::File(path)) => match std::fs::read_to_string(path) {
+            Some(StatusNamesSource::File(path)) => match crate::files::read_to_string(path) {
                 Ok(s) => {
                     let mut lines = s.lines().map(|l| l.trim_end().to_string());
                     let d = StatusNames::default();

@@ -14,7 +14,7 @@ use std::fmt;
 use std::fs;
 
 use crate::config::iocfile::{valid_ioc_name, IocFile};
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -48,8 +48,35 @@ impl Default for GenerateOptions {
 
 /// Where to ask which startup script to use (a terminal).
 pub struct Prompt<'a> {
-    pub input: &'a mut dyn BufRead,
+    /// The next line typed, `None` at the end of input: `ioc generate`'s
+    /// is [`read_stdin_line`].
+    pub next_line: &'a mut dyn FnMut() -> Option<String>,
     pub output: &'a mut dyn Write,
+}
+
+/// The next line of stdin with its `\n` (the last may have none), `None` at
+/// the end of input, on a read error or on a line that is not UTF-8 (where
+/// `BufRead::read_line` failed). Read with read(2) a byte at a time, so
+/// nothing past the line is taken from fd 0: a later question (`ioc`'s
+/// overwrite question after `generate`'s) reads the lines after it, as it
+/// did from std's buffered `Stdin`, whose locked reader (its `BufReader`,
+/// `read_until` and `read_line`) the program no longer links. Only ever a
+/// few lines a person types, or a script answers.
+pub fn read_stdin_line() -> Option<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8];
+    while line.last() != Some(&b'\n') {
+        match nix::unistd::read(0, &mut byte) {
+            Ok(0) => break,
+            Ok(_) => line.push(byte[0]),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return None,
+        }
+    }
+    if line.is_empty() {
+        return None;
+    }
+    String::from_utf8(line).ok()
 }
 
 #[derive(Debug)]
@@ -181,11 +208,9 @@ fn ask(
     loop {
         let _ = write!(prompt.output, "Startup script [1-{n}]: ");
         let _ = prompt.output.flush();
-        let mut answer = String::new();
-        match prompt.input.read_line(&mut answer) {
-            Ok(0) | Err(_) => return Err(GenerateError::NoChoice),
-            Ok(_) => {}
-        }
+        let Some(answer) = (prompt.next_line)() else {
+            return Err(GenerateError::NoChoice);
+        };
         match answer.trim().parse::<usize>() {
             Ok(k) if (1..=n).contains(&k) => return Ok(candidates.swap_remove(k - 1)),
             _ => {
@@ -300,13 +325,13 @@ mod tests {
             Err(GenerateError::NoSuchStartupScript { .. })
         ));
 
-        let mut input: &[u8] = b"7\nx\n2\n";
+        let mut typed = ["7\n", "x\n", "2\n"].into_iter();
         let mut output = Vec::new();
         let ioc = generate(
             &dir,
             &options,
             Some(Prompt {
-                input: &mut input,
+                next_line: &mut || typed.next().map(String::from),
                 output: &mut output,
             }),
         )
@@ -322,9 +347,8 @@ mod tests {
             2
         );
 
-        let mut closed: &[u8] = b"";
         let prompt = Prompt {
-            input: &mut closed,
+            next_line: &mut || None,
             output: &mut Vec::new(),
         };
         assert!(matches!(

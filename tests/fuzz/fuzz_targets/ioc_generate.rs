@@ -12,7 +12,7 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{self, Cursor, Write};
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -91,9 +91,10 @@ fuzz_target!(|data: &[u8]| {
         group: text(group).unwrap_or(defaults.group),
         run_dir: defaults.run_dir,
     };
-    let mut input = Cursor::new(typed);
+    // Typed a line at a time, as `read_stdin_line` gives them.
+    let mut lines = typed.split_inclusive(|&b| b == b'\n');
     let mut output = io::sink();
-    let prompt = (flags & 4 != 0).then_some(Prompt { input: &mut input, output: &mut output });
+    let prompt = (flags & 4 != 0).then_some(Prompt { next_line: &mut || lines.next().and_then(|l| String::from_utf8(l.to_vec()).ok()), output: &mut output });
     if let Ok(ioc) = generate(&dir, &options, prompt) {
         let rendered = render(&ioc);
         let (back, _) = parse(&PathBuf::from(format!("{}.conf", ioc.name)), &rendered).unwrap_or_else(|e| panic!("generate made a file that does not read back: {e:?}\n{rendered}"));
