@@ -94,7 +94,8 @@ fuzz_target!(|data: &[u8]| {
     // Typed a line at a time, as `read_stdin_line` gives them.
     let mut lines = typed.split_inclusive(|&b| b == b'\n');
     let mut output = io::sink();
-    let prompt = (flags & 4 != 0).then_some(Prompt { next_line: &mut || lines.next().and_then(|l| String::from_utf8(l.to_vec()).ok()), output: &mut output });
+    let mut next_line = || lines.next().and_then(|l| String::from_utf8(l.to_vec()).ok());
+    let prompt = (flags & 4 != 0).then_some(Prompt { next_line: &mut next_line, output: &mut output });
     if let Ok(ioc) = generate(&dir, &options, prompt) {
         let rendered = render(&ioc);
         let (back, _) = parse(&PathBuf::from(format!("{}.conf", ioc.name)), &rendered).unwrap_or_else(|e| panic!("generate made a file that does not read back: {e:?}\n{rendered}"));
