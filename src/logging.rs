@@ -317,11 +317,14 @@ impl OutLine {
         OutLine { bytes: [0; PREFIX_ROOM + LINE_MAX], len: 0 }
     }
 
+    /// Appends what fits of BYTES, through the fixed buffers' one copy.
     fn push(&mut self, bytes: &[u8]) {
-        let take = bytes.len().min(LINE_MAX - self.len);
-        let at = PREFIX_ROOM + self.len;
-        self.bytes[at..at + take].copy_from_slice(&bytes[..take]);
-        self.len += take;
+        self.line_room().push(bytes);
+    }
+
+    /// The room after the prefix's, as a fixed buffer of [`LINE_MAX`] bytes.
+    fn line_room(&mut self) -> sys::AnySize<'_> {
+        sys::AnySize::new(&mut self.bytes[PREFIX_ROOM..], &mut self.len)
     }
 
     /// Ends the line with a newline, over its last byte when it is full.
@@ -347,6 +350,10 @@ impl core::fmt::Write for OutLine {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         self.push(s.as_bytes());
         Ok(())
+    }
+
+    fn write_fmt(&mut self, args: core::fmt::Arguments<'_>) -> core::fmt::Result {
+        self.line_room().write_fmt(args)
     }
 }
 

@@ -1070,20 +1070,27 @@ impl<const N: usize> FixedBuf<N> {
     }
 
     fn any_size(&mut self) -> AnySize<'_> {
-        AnySize { buf: &mut self.buf, len: &mut self.len }
+        AnySize::new(&mut self.buf, &mut self.len)
     }
 }
 
-/// A [`FixedBuf`] as its pushes and its formatting see it, whatever its
-/// size: their code once, not once for each of the seven sizes (each also
-/// had its `dyn Write` vtable and `write_char`).
-struct AnySize<'a> {
+/// A fixed buffer as its pushes and its formatting see it, whatever its
+/// size: their code once, not once for each of [`FixedBuf`]'s seven sizes
+/// (each also had its `dyn Write` vtable and `write_char`), and the
+/// logger's line (`logging::OutLine`) pushes through it too.
+pub struct AnySize<'a> {
     buf: &'a mut [u8],
     len: &'a mut usize,
 }
 
-impl AnySize<'_> {
-    fn push(&mut self, bytes: &[u8]) {
+impl<'a> AnySize<'a> {
+    /// The buffer BUF of which the first LEN bytes are written.
+    pub fn new(buf: &'a mut [u8], len: &'a mut usize) -> Self {
+        AnySize { buf, len }
+    }
+
+    /// Appends what fits of BYTES; the rest is dropped.
+    pub fn push(&mut self, bytes: &[u8]) {
         // `len` never passes the buffer's end: `get_mut`, not an index with
         // its panic.
         let free = self.buf.get_mut(*self.len..).unwrap_or_default();

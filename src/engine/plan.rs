@@ -624,13 +624,16 @@ mod credential_tests {
         assert!(plan.start_problem.is_none());
     }
 
+    /// A configuration of one object that runs as USER and names no group.
+    fn one_object_as(user: &str) -> Config {
+        let mut object = Object { id: "svc".into(), start: Some("/bin/true".into()), enabled: true, ..Default::default() };
+        object.rare_mut().user = Some(user.into());
+        Config { objects: vec![object], ..Config::default() }
+    }
+
     #[test]
     fn a_user_alone_shows_the_primary_group_it_runs_with() {
-        let mut config = Config::default();
-        let mut object = Object { id: "svc".into(), start: Some("/bin/true".into()), enabled: true, ..Default::default() };
-        object.rare_mut().user = Some("nobody".into());
-        config.objects.push(object);
-        let plan = only(&config);
+        let plan = only(&one_object_as("nobody"));
         let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
         let primary = nix::unistd::Group::from_gid(nobody.gid).unwrap().unwrap();
         assert_eq!(plan.credentials().map(|c| c.gid), Some(nobody.gid.as_raw()));
@@ -641,11 +644,7 @@ mod credential_tests {
     /// from the one entry `build_one` reads (it read the passwd file twice).
     #[test]
     fn the_environment_names_the_user_the_credentials_run_as() {
-        let mut config = Config::default();
-        let mut object = Object { id: "svc".into(), start: Some("/bin/true".into()), enabled: true, ..Default::default() };
-        object.rare_mut().user = Some("nobody".into());
-        config.objects.push(object);
-        let plan = only(&config);
+        let plan = only(&one_object_as("nobody"));
         let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
         let credentials = plan.credentials().unwrap();
         assert_eq!((credentials.uid, credentials.gid), (nobody.uid.as_raw(), nobody.gid.as_raw()));
