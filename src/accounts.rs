@@ -104,9 +104,7 @@ pub fn groups_of(name: &str, gid: u32) -> Vec<u32> {
 #[cfg(any(test, target_env = "musl"))]
 mod files {
     use std::ffi::OsStr;
-    use std::io::Read;
     use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::OpenOptionsExt;
     use std::path::PathBuf;
 
     use super::{Group, Key, User};
@@ -135,31 +133,18 @@ mod files {
         }
     }
 
-    /// The text of PATH, a regular file of at most [`MAX_BYTES`]. Opened
-    /// non-blocking (a FIFO's open waits for no writer), checked before a
-    /// byte is read, and read no further than the bound (a file that grows
-    /// meanwhile).
+    /// The text of PATH, a regular file of at most [`MAX_BYTES`], read as
+    /// PID 1 reads a file others may have put in place
+    /// (`crate::files::read_regular`: opened non-blocking, checked before a
+    /// byte is read, read no further than the bound).
     pub fn read(path: &str) -> Result<Vec<u8>, Refused> {
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(path)
-            .map_err(Refused::Io)?;
-        let meta = file.metadata().map_err(Refused::Io)?;
-        if !meta.is_file() {
-            return Err(Refused::NotRegular);
+        use crate::files::Refused as Why;
+        match crate::files::read_regular(std::path::Path::new(path), 0, MAX_BYTES) {
+            Ok((text, _)) => Ok(text),
+            Err(Why::NotRegular(_)) => Err(Refused::NotRegular),
+            Err(Why::TooLarge) => Err(Refused::TooLarge),
+            Err(Why::Open(e) | Why::Stat(e) | Why::Read(e)) => Err(Refused::Io(e)),
         }
-        if meta.len() > MAX_BYTES {
-            return Err(Refused::TooLarge);
-        }
-        let mut text = Vec::with_capacity(meta.len() as usize);
-        // By `&mut`, as the other capped reads take their file: one instance
-        // of std's read loop for `Take<&mut File>`, not a second for `Take<File>`.
-        (&mut file).take(MAX_BYTES + 1).read_to_end(&mut text).map_err(Refused::Io)?;
-        if text.len() as u64 > MAX_BYTES {
-            return Err(Refused::TooLarge);
-        }
-        Ok(text)
     }
 
     /// [`read`], or `None` with a warning that names the file and why when

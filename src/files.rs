@@ -1,5 +1,8 @@
 //! Whole files read into memory: every read of a file to its end by path
-//! (the configuration's files, /proc's, the IOC tool's) goes through here.
+//! (the configuration's files, /proc's, the IOC tool's) goes through here,
+//! and the bounded reads of files that others may have put in place (an IOC
+//! file, /etc/passwd and /etc/group), which PID 1 must not be parked or
+//! bloated by.
 //!
 //! Why not `std::fs::read` and `read_to_string`: they read through std's
 //! loop for `File`, a second instance of it beside the one for
@@ -10,8 +13,9 @@
 //! error, not an abort (none for /proc's files, which have no size; they
 //! grow as std's did), the same errors.
 
-use std::fs::File;
+use std::fs::{File, FileType, Metadata};
 use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// The bytes of the file at PATH, as `std::fs::read` gives them.
@@ -36,6 +40,49 @@ pub fn text_of(file: &mut File) -> io::Result<String> {
     text.try_reserve_exact(size_of(file))?;
     file.take(u64::MAX).read_to_string(&mut text)?;
     Ok(text)
+}
+
+/// Why [`read_regular`] read no file.
+#[derive(Debug)]
+pub enum Refused {
+    /// It could not be opened (with `O_NOFOLLOW`, a symlink is `ELOOP`).
+    Open(io::Error),
+    /// Its metadata could not be read.
+    Stat(io::Error),
+    /// It is not a regular file, but this.
+    NotRegular(FileType),
+    /// It is larger than the bound, when opened or while read.
+    TooLarge,
+    Read(io::Error),
+}
+
+/// The bytes of PATH, a regular file of at most MAX bytes, and its
+/// metadata. Opened non-blocking (opening a FIFO must not wait for a
+/// writer), never as a controlling terminal, and with FLAGS (`O_NOFOLLOW`:
+/// never through a symlink); what it is and its size are decided on the
+/// opened file, which cannot be swapped, before a byte is read; and it is
+/// read no further than the bound (a file that grows meanwhile). (std adds
+/// `O_CLOEXEC`.)
+pub fn read_regular(path: &Path, flags: libc::c_int, max: u64) -> Result<(Vec<u8>, Metadata), Refused> {
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | flags)
+        .open(path)
+        .map_err(Refused::Open)?;
+    let meta = file.metadata().map_err(Refused::Stat)?;
+    if !meta.is_file() {
+        return Err(Refused::NotRegular(meta.file_type()));
+    }
+    if meta.len() > max {
+        return Err(Refused::TooLarge);
+    }
+    let mut bytes = Vec::new();
+    bytes.try_reserve_exact(meta.len() as usize).map_err(|e| Refused::Read(e.into()))?;
+    (&mut file).take(max + 1).read_to_end(&mut bytes).map_err(Refused::Read)?;
+    if bytes.len() as u64 > max {
+        return Err(Refused::TooLarge);
+    }
+    Ok((bytes, meta))
 }
 
 /// FILE's size as its metadata says, for the room to read it into.

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Component, Path, PathBuf};
 
 /// The largest IOC file read (a real one is a few hundred bytes).
@@ -71,33 +71,18 @@ impl FileSource for RealFs {
     }
 
     fn read_ioc(&self, path: &Path) -> Result<IocFileBytes, String> {
-        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-        // O_NOFOLLOW: never a symlink; O_NONBLOCK: opening a FIFO must not
-        // wait for a writer; O_NOCTTY: a terminal must not become PID 1's
-        // controlling terminal. (std adds O_CLOEXEC.)
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(path)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ELOOP) => "a symbolic link: expected a regular file".to_string(),
-                _ => format!("cannot open the IOC file: {e}"),
-            })?;
-        // Decided on the opened file, not on its name: it cannot be swapped.
-        let meta = file.metadata().map_err(|e| format!("cannot stat the IOC file: {e}"))?;
-        if !meta.file_type().is_file() {
-            return Err(format!("not a regular file ({}): expected an IOC file", file_kind(&meta.file_type())));
-        }
-        if meta.size() > IOC_FILE_MAX {
-            return Err(too_large());
-        }
-        let mut bytes = Vec::new();
-        // The file may grow after the fstat: never read more than the cap.
-        // (Through `&mut`, as sockdiag's read: one copy of std's read loop.)
-        (&mut file).take(IOC_FILE_MAX + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read the IOC file: {e}"))?;
-        if bytes.len() as u64 > IOC_FILE_MAX {
-            return Err(too_large());
-        }
+        use crate::files::Refused;
+        use std::os::unix::fs::MetadataExt;
+        // Never through a symlink (O_NOFOLLOW); a FIFO, a device or a
+        // runaway file refused before it is read (`files::read_regular`).
+        let (bytes, meta) = crate::files::read_regular(path, libc::O_NOFOLLOW, IOC_FILE_MAX).map_err(|refused| match refused {
+            Refused::Open(e) if e.raw_os_error() == Some(libc::ELOOP) => "a symbolic link: expected a regular file".to_string(),
+            Refused::Open(e) => format!("cannot open the IOC file: {e}"),
+            Refused::Stat(e) => format!("cannot stat the IOC file: {e}"),
+            Refused::NotRegular(kind) => format!("not a regular file ({}): expected an IOC file", file_kind(&kind)),
+            Refused::TooLarge => too_large(),
+            Refused::Read(e) => format!("cannot read the IOC file: {e}"),
+        })?;
         let closed = meta.mode() & 0o022 == 0;
         Ok(IocFileBytes { bytes, may_choose_credentials: meta.uid() == 0 && meta.nlink() == 1 && closed })
     }
