@@ -430,8 +430,9 @@ impl log::Log for Logger {
 /// Writes through to a line with control characters escaped (`\n`,
 /// `\x1b`, `\u{9b}`): a name someone else chose (an IOC file's) must
 /// neither end a log line and forge the next one nor drive the terminal of
-/// whoever reads the console.
-struct Escaped<'a, W>(&'a mut W);
+/// whoever reads the console (or, in `ioc`'s overwrite diff, a file's
+/// line the terminal of whoever installs it).
+pub struct Escaped<'a, W>(pub &'a mut W);
 
 impl<W: core::fmt::Write> core::fmt::Write for Escaped<'_, W> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {

@@ -1,7 +1,14 @@
 //! A line diff for `ioc generate` and `ioc install` to show what an
 //! overwrite would change (a board has no `diff` binary to ask). IOC files
 //! are a few dozen lines, so the plain longest-common-subsequence table is
-//! small; bigger inputs are shown as a whole replacement instead.
+//! small; bigger inputs are shown as a whole replacement instead. A line
+//! is shown with its control characters escaped (`\x1b`): the files come
+//! from an IOC directory others write, and a comment line must not drive
+//! the terminal of whoever installs it.
+
+use core::fmt::Write;
+
+use crate::logging::Escaped;
 
 /// Inputs with more lines than this are not compared line by line.
 const MAX_LINES: usize = 2000;
@@ -14,7 +21,7 @@ pub fn diff(old: &str, new: &str) -> String {
     let mut out = String::new();
     let mut line = |mark: char, text: &str| {
         out.push(mark);
-        out.push_str(text);
+        let _ = Escaped(&mut out).write_str(text);
         out.push('\n');
     };
     if a.len() > MAX_LINES || b.len() > MAX_LINES {
@@ -56,6 +63,14 @@ mod tests {
         assert_eq!(diff(old, new), " IOC_NAME=\"vac1\"\n-IOC_CMD=\"./st.cmd\"\n-# tampered\n+IOC_USER=\"me\"\n+IOC_CMD=\"./st2.cmd\"\n");
         assert_eq!(diff("a\nb\n", "a\nb\n"), " a\n b\n");
         assert_eq!(diff("", "a\n"), "+a\n");
+    }
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        let old = "# ok\n";
+        let new = "# \x1b]0;owned\x07\x1b[2J\u{9b}31m\rX\n";
+        assert_eq!(diff(old, new), "-# ok\n+# \\x1b]0;owned\\x07\\x1b[2J\\u{9b}31m\\rX\n");
+        assert_eq!(diff("a\tb\n", ""), "-a\\tb\n");
     }
 
     #[test]
