@@ -162,8 +162,12 @@ mod files {
     }
 
     /// The lines of TEXT with at least N fields, split into their first N.
+    /// A line ends at its first NUL, as musl's C string of it does: a NUL
+    /// before the last field leaves the line too short (musl skips it), so
+    /// no name, number or home ever holds one.
     fn records<const N: usize>(text: &[u8]) -> impl Iterator<Item = [&[u8]; N]> {
         text.split(|&b| b == b'\n').filter_map(|line| {
+            let line = line.split(|&b| b == 0).next().unwrap_or_default();
             let mut fields = line.splitn(N, |&b| b == b':');
             let record: [Option<&[u8]>; N] = std::array::from_fn(|_| fields.next());
             // splitn yields its fields in order: the last one there means all are.
@@ -272,6 +276,19 @@ mod tests {
         assert_eq!(files::group(group, Key::Name("plus")), None);
         assert_eq!(files::group(group, Key::Id(20)), None);
         assert_eq!(files::groups_listing(group, "ioc").collect::<Vec<_>>(), [21]);
+    }
+
+    /// A NUL ends its line, as it ends musl's: an entry with one before its
+    /// last field is none; one in the shell, which is not read, cuts only it.
+    #[test]
+    fn a_nul_ends_its_line() {
+        let passwd = b"home:x:1000:1000::/home\0/x:/bin/sh\nna\0me:x:1001:1001::/n:/bin/sh\nshell:x:1002:1002::/s:/bin\0sh\n";
+        assert_eq!(files::user(passwd, Key::Id(1000)), None, "a NUL in the home");
+        assert_eq!(files::user(passwd, Key::Id(1001)), None, "a NUL in the name");
+        assert_eq!(files::user(passwd, Key::Id(1002)).map(|u| u.home), Some("/s".into()), "a NUL in the shell");
+        let group = b"g\0x:x:40:ioc\nh:x:41:io\0c\n";
+        assert_eq!(files::group(group, Key::Id(40)), None);
+        assert_eq!(files::groups_listing(group, "ioc").collect::<Vec<_>>(), [] as [u32; 0], "a member cut at the NUL is another name");
     }
 
     /// The first entry of a number is the one found, whatever bytes its
