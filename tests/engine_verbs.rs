@@ -499,6 +499,9 @@ fn busybox_signals_and_the_applet_fallbacks() {
         let dir = scratch(&format!("verb-sig-{signal}"));
         three(&dir, "");
         let mut p = Pid1::boot(&dir, &[]);
+        // The socket answers while the boot may still be starting a (on a
+        // loaded machine): a signal then would have nothing of a to stop.
+        p.wait_state("a", "running", T);
         ok(p.sh(&format!("kill -{signal} 1")));
         let status = p.wait_exit(T);
         assert_eq!(status.signal(), Some(ends_with), "SIG{signal}: {status:?}");
