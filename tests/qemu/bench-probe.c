@@ -13,12 +13,16 @@
  * channel's creation and a READ_NOTIFY that must return a value. Each
  * milestone is written to /dev/kmsg, so the kernel stamps it with the same
  * clock as its own "Run /sbin/init as init process" (the hand-off to init).
- * At the end the probe reads the kernel's log back and prints one line on its
- * standard output (the serial console):
+ * Once every IOC answers, it reads PID 1's memory from /proc/1/smaps_rollup
+ * (whichever init PID 1 is). At the end the probe reads the kernel's log back
+ * and prints one line on its standard output (the serial console):
  *
- *   BENCH n=N handoff=S first-console=S consoles=S ca=S
+ *   BENCH n=N handoff=S first-console=S consoles=S ca=S pid1-rss=K pid1-pss=K
+ *         pid1-private=K pid1-anon=K
  *
- * with the printk times in seconds (-1: not found). Each poll is a connect
+ * (one line) with the printk times in seconds (-1: not found) and PID 1's
+ * Rss, Pss, Private_Clean + Private_Dirty and Anonymous in KB (-1: not
+ * read). Each poll is a connect
  * and a read per console, then one datagram and a TCP exchange per IOC, so
  * the probe takes little of the one emulated CPU the IOCs boot on.
  */
@@ -269,6 +273,43 @@ static double printk_time(const char *a, const char *b)
     return found;
 }
 
+/* PID 1's memory, in KB, from the kernel's sums over its mappings. */
+struct pid1_memory {
+    long rss, pss, private, anon;
+};
+
+static struct pid1_memory pid1_memory(void)
+{
+    struct pid1_memory m = { -1, -1, -1, -1 };
+    long private_clean = -1, private_dirty = -1;
+    char line[256];
+    FILE *f = fopen("/proc/1/smaps_rollup", "re");
+    if (!f) {
+        perror("bench-probe: /proc/1/smaps_rollup");
+        return m;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char key[32];
+        long kb;
+        if (sscanf(line, "%31[^:]: %ld kB", key, &kb) != 2)
+            continue;
+        if (strcmp(key, "Rss") == 0)
+            m.rss = kb;
+        else if (strcmp(key, "Pss") == 0)
+            m.pss = kb;
+        else if (strcmp(key, "Private_Clean") == 0)
+            private_clean = kb;
+        else if (strcmp(key, "Private_Dirty") == 0)
+            private_dirty = kb;
+        else if (strcmp(key, "Anonymous") == 0)
+            m.anon = kb;
+    }
+    fclose(f);
+    if (private_clean >= 0 && private_dirty >= 0)
+        m.private = private_clean + private_dirty;
+    return m;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || argc - 1 > MAX_IOCS) {
@@ -295,10 +336,13 @@ int main(int argc, char **argv)
     while (!all_answer_ca(names, n))
         sleep_ms(20);
     milestone("every IOC answers Channel Access");
+    struct pid1_memory m = pid1_memory();
 
-    printf("BENCH n=%d handoff=%.6f first-console=%.6f consoles=%.6f ca=%.6f\n", n,
-           printk_time("Run ", " as init process"), printk_time("bench-probe: first console", NULL),
-           printk_time("bench-probe: every console", NULL), printk_time("bench-probe: every IOC", NULL));
+    printf("BENCH n=%d handoff=%.6f first-console=%.6f consoles=%.6f ca=%.6f pid1-rss=%ld pid1-pss=%ld "
+           "pid1-private=%ld pid1-anon=%ld\n",
+           n, printk_time("Run ", " as init process"), printk_time("bench-probe: first console", NULL),
+           printk_time("bench-probe: every console", NULL), printk_time("bench-probe: every IOC", NULL), m.rss,
+           m.pss, m.private, m.anon);
     fflush(stdout);
     return 0;
 }
