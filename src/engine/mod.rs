@@ -668,7 +668,15 @@ impl<O: Os> Engine<O> {
     /// handle) across by ObjectID. Objects that disappeared but still run are
     /// kept, marked removed, until they stop. Every index changes meaning:
     /// holders of handles resolve them again, the boot lists are by ID.
-    pub fn replace_config(&mut self, mut config: Config, mut plans: Vec<ObjectPlan>) {
+    ///
+    /// `build_plans` makes the plans of `config`'s objects once the old
+    /// objects and plans that are not kept have been freed: their markers
+    /// and commands (three small allocations an object) then take the heap
+    /// slots the old ones left. Built beside the old ones, they took new
+    /// groups of the C library's allocator, and the old groups, which other
+    /// allocations still use, stayed half empty for PID 1's whole life
+    /// (docs/ARCHITECTURE.md, "PID 1's memory, page by page").
+    pub fn replace_config(&mut self, mut config: Config, build_plans: impl FnOnce(&Config) -> Vec<ObjectPlan>) {
         let mut problems = Vec::new();
         self.format = StatusFormat::from_config(&config, &mut problems);
         for p in &problems {
@@ -681,6 +689,9 @@ impl<O: Os> Engine<O> {
         let configured = config.objects.len();
         // Each carried state with its index in the old table, for its note.
         let mut carried: Vec<Option<(ObjState, usize)>> = vec![None; configured];
+        // Removed objects that still run, with their plans and states.
+        let mut kept = Vec::new();
+        // Every other old object and plan is freed as the loop passes it.
         for (old_index, ((old, old_plan), st)) in old_config.objects.into_iter().zip(old_plans).zip(old_objs).enumerate() {
             match config.objects.iter().position(|o| o.id == old.id) {
                 Some(i) => carried[i] = Some((st, old_index)),
@@ -688,11 +699,15 @@ impl<O: Os> Engine<O> {
                 None => {
                     log::warn!("{}: removed from the configuration while running; it is kept until stopped", old.id);
                     let runlevels = remap_runlevels(st.runlevels, &old_config.runlevels, &config);
-                    config.objects.push(old);
-                    plans.push(old_plan);
-                    carried.push(Some((ObjState { removed: true, runlevels, ..st }, old_index)));
+                    kept.push((old, old_plan, ObjState { removed: true, runlevels, ..st }, old_index));
                 }
             }
+        }
+        let mut plans = build_plans(&config);
+        for (old, old_plan, st, old_index) in kept {
+            config.objects.push(old);
+            plans.push(old_plan);
+            carried.push(Some((st, old_index)));
         }
         let mut notes = Notes::new(carried.len());
         let objs = carried

@@ -1178,15 +1178,20 @@ fn configuration_reload_carries_running_state_by_id() {
     let mut e = booted(config(vec![with(object("keep", "/bin/keep", 1), |o| o.fork = true), with(object("gone", "/bin/gone", 1), |o| o.fork = true)]));
     let keep = e.pid_of("/bin/keep");
     let new = config(vec![object("fresh", "/bin/fresh", 0), with(object("keep", "/bin/keep2", 1), |o| o.fork = true)]);
-    let (plans, _) = plan::build(&new, &Layout::system());
-    e.replace_config(new, plans);
+    e.replace_config(new, |new| {
+        // The plans of the new configuration's objects, not of those it keeps.
+        assert_eq!(new.objects.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), ["fresh", "keep"]);
+        plan::build(new, &Layout::system()).0
+    });
     let i = e.find("keep").unwrap();
     assert_eq!(e.object(i).main_pid, Some(keep));
     assert_eq!(e.state("keep"), State::Running);
     assert_eq!(e.state("fresh"), State::Stopped);
-    // A removed object that still runs is kept until it stops.
+    assert_eq!(e.plans()[i].start.as_ref().unwrap().program().to_str(), Ok("/bin/keep2"));
+    // A removed object that still runs is kept until it stops, with its plan.
     let g = e.find("gone").unwrap();
     assert!(e.object(g).removed);
+    assert_eq!(e.plans()[g].start.as_ref().unwrap().program().to_str(), Ok("/bin/gone"));
     assert_eq!(e.start(g), Err(Refusal::Removed));
 }
 
@@ -1452,7 +1457,7 @@ fn reload(e: &mut Engine<Fake>, mut c: Config) {
     c.globals.ioc.group = "root".into();
     let (plans, problems) = plan::build(&c, &Layout::system());
     assert!(problems.is_empty(), "{problems:?}");
-    e.replace_config(c, plans);
+    e.replace_config(c, |_| plans);
 }
 
 #[test]
