@@ -172,7 +172,7 @@ fn object(id: &str, start: &str, priority: u32) -> Object {
         start_priority: priority,
         stop_priority: 1,
         enabled: true,
-        runlevels: vec!["default".into()],
+        runlevels: "default".into(),
         ..Default::default()
     }
 }
@@ -789,7 +789,7 @@ fn runonce_disables_after_a_first_start_by_a_runlevel_change_too() {
     // Epoch: "after the object's initial start", whichever automatic start
     // that was; a manual start of a re-enabled object is the user's.
     let mut keys = with(object("keys", "/bin/keygen", 1), |o| o.runonce = true);
-    keys.runlevels = vec!["other".into()];
+    keys.runlevels = "other".into();
     let mut e = booted(config(vec![keys]));
     e.switch_runlevel("other").unwrap();
     let pid = e.pid_of("/bin/keygen");
@@ -821,11 +821,11 @@ fn runonce_disables_after_the_boot_start_and_persists() {
 #[test]
 fn runlevel_inheritance_is_direct_only() {
     let mut core = object("core", "/bin/core", 1);
-    core.runlevels = vec!["core".into()];
+    core.runlevels = "core".into();
     let mut multi = object("multi", "/bin/multi", 1);
-    multi.runlevels = vec!["multiuser".into()];
+    multi.runlevels = "multiuser".into();
     let mut gui = object("gui", "/bin/gui", 1);
-    gui.runlevels = vec!["gui".into()];
+    gui.runlevels = "gui".into();
     let mut c = config(vec![core, multi, gui]);
     for r in &mut c.runlevels {
         match r.name.as_str() {
@@ -849,9 +849,9 @@ fn runlevel_switch_stops_non_members_but_not_persistent_ones() {
         o.persistent = true;
     });
     let mut b = with(object("b", "/bin/b", 1), |o| o.fork = true);
-    b.runlevels = vec!["default".into(), "other".into()];
+    b.runlevels = "default other".into();
     let mut n = with(object("n", "/bin/n", 1), |o| o.fork = true);
-    n.runlevels = vec!["other".into()];
+    n.runlevels = "other".into();
     let mut e = booted(config(vec![a, p, b, n]));
     e.switch_runlevel("other").unwrap();
     let a_pid = e.pid_of("/bin/a");
@@ -1533,7 +1533,7 @@ fn a_boot_whose_runlevel_a_reload_removes_still_ends() {
     other.runlevels.push(Runlevel { name: "single".into(), inherits: vec![] });
     other.globals.default_runlevel = "single".into();
     for o in &mut other.objects {
-        o.runlevels = vec!["single".into()];
+        o.runlevels = "single".into();
     }
     reload(&mut e, other);
     assert_eq!(e.phase(), Phase::Up);
@@ -1545,7 +1545,7 @@ fn a_boot_whose_runlevel_a_reload_removes_still_ends() {
 fn a_removed_object_keeps_its_runlevels_when_a_reload_renumbers_them() {
     let in_rl = |id: &str, rls: &[&str]| {
         let mut o = with(object(id, &format!("/bin/{id}"), 1), |o| o.fork = true);
-        o.runlevels = rls.iter().map(|&r| r.into()).collect();
+        o.runlevels = rls.join(" ").as_str().into();
         o
     };
     // Runlevels b (bit 0) and default (bit 1).
@@ -1583,7 +1583,7 @@ fn dead_with_a_member_left() -> (Engine<Fake>, usize, Pid) {
     });
     // A runlevel `s` is not in.
     let mut elsewhere = object("t", "/bin/t", 1);
-    elsewhere.runlevels = vec!["other".into()];
+    elsewhere.runlevels = "other".into();
     let mut e = booted(config(vec![s, elsewhere]));
     let i = e.find("s").unwrap();
     let pid = e.pid_of("/bin/s");
