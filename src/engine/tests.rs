@@ -1491,6 +1491,23 @@ fn a_handle_follows_its_object_across_reloads_and_is_never_reused() {
     assert!(again != a && again != fresh && again != d1);
 }
 
+/// A reload makes the new table of states in the old one's place (here the
+/// objects reordered, one gone, one new): not a second table beside it,
+/// whose slot's pages PID 1 kept (docs/ARCHITECTURE.md, "PID 1's memory,
+/// page by page"). Each state is where its object is.
+#[test]
+fn a_reload_makes_the_table_of_states_in_the_old_ones_place() {
+    let mut e = booted(config(vec![object("a", "/bin/a", 0), object("b", "/bin/b", 0), object("c", "/bin/c", 0)]));
+    let table = e.objects().as_ptr();
+    let [a, b, c] = [0, 1, 2].map(|i| e.handle(i));
+    e.start(0).unwrap();
+    reload(&mut e, config(vec![object("c", "/bin/c", 0), object("new", "/bin/new", 0), object("a", "/bin/a", 0)]));
+    assert_eq!(e.objects().as_ptr(), table);
+    assert_eq!([a, b, c].map(|h| e.resolve(h)), [Some(2), None, Some(0)]);
+    assert_eq!([e.state("c"), e.state("new"), e.state("a")], [State::Stopped, State::Stopped, State::Starting]);
+    assert!(![a, b, c].contains(&e.handle(1)), "the new object has a handle of its own");
+}
+
 /// An object's note moves with its state at a reload, whatever index the
 /// new table gives it: kept only until it stops (after the configured
 /// objects), then in a table of more objects, then of fewer; no other
