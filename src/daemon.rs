@@ -633,14 +633,18 @@ fn reload(opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server, ioc_
 /// answers the clients waiting for it: `done`, or `done with N what(s)` when
 /// the load (`diagnostics`) or the plans had something to say.
 fn replace_config(opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server, config: Config, diagnostics: usize, done: &str, what: &str) {
-    let (plans, problems) = plan::build(&config, &opts.layout);
-    for p in &problems {
-        log::warn!("{p}");
-    }
     // Answer who can be answered before objects that are down leave the
     // table: a waiter whose object settled this turn gets its result.
     server.check_waiters(engine);
-    engine.replace_config(config, plans);
+    let mut problems = Vec::new();
+    engine.replace_config(config, |config| {
+        let (plans, found) = plan::build(config, &opts.layout);
+        problems = found;
+        plans
+    });
+    for p in &problems {
+        log::warn!("{p}");
+    }
     let warnings = diagnostics + problems.len();
     if warnings == 0 {
         server.finish(Code::Ok, done, engine);

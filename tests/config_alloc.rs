@@ -1,7 +1,8 @@
 //! A configuration loads with a bounded number of heap allocations per
-//! object: its list of runlevels, not one per string it keeps (its strings
-//! are ranges of its file's text, then of one text for the whole
-//! configuration), per line, per attribute or per check. Allocation counts are exact, so
+//! object: what it keeps besides its strings, not one per string it keeps
+//! (its strings, its runlevels among them, are ranges of its file's text,
+//! then of one text for the whole configuration), per line, per attribute
+//! or per check. Allocation counts are exact, so
 //! this holds on any machine however loaded; the time a load takes is
 //! `cargo bench --bench config_parse`'s to print.
 //! Needs the counting allocator: `cargo test --features alloc-count --test config_alloc`.
@@ -14,9 +15,9 @@ use iocinit::config::{load_with, LoadOptions, MemFs};
 const MAIN: &str = "/etc/epoch/epoch.conf";
 
 /// `objects` objects of ten lines each (a comment among them), of which an
-/// object keeps two allocations: its runlevel list and its rare settings
-/// (`config::RareSettings`: here the reload command; its ID, description,
-/// start command and runlevel are ranges of one shared text).
+/// object keeps one allocation: its rare settings (`config::RareSettings`:
+/// here the reload command; its ID, description, start command and
+/// runlevels are ranges of one shared text).
 fn config(objects: usize) -> MemFs {
     let mut text = String::from("DefaultRunlevel default\n");
     for k in 0..objects {
@@ -41,8 +42,8 @@ fn allocations_of_a_load(files: &MemFs) -> u64 {
 }
 
 /// What each further object costs, from loads of 1,000 and 2,000 objects
-/// (the difference leaves out what a load costs once): the two allocations
-/// an object keeps, and less than one more for the lists that grow (objects,
+/// (the difference leaves out what a load costs once): the allocation an
+/// object keeps, and less than one more for the lists that grow (objects,
 /// the ID index). The loader before this bound made nine, then five and a
 /// bit (a heap string per value kept).
 #[test]

@@ -187,7 +187,7 @@ fn each_ioc_file_becomes_an_object() {
     assert_eq!(vac1.location.line, 1);
     assert_eq!(vac1.description, "IOC vac1");
     assert_eq!((vac1.start_priority, vac1.stop_priority), (4, 1), "after every other object; stopped first");
-    assert_eq!(vac1.runlevels, vec!["default"]);
+    assert_eq!(vac1.runlevels.iter().collect::<Vec<_>>(), ["default"]);
     // Installed is not enabled (epics-ioc-runner): only `ioc enable` or
     // IocEnabled start an IOC at boot.
     assert!(!vac1.enabled && vac1.options.autorestart);
@@ -210,7 +210,7 @@ fn ioc_globals_shape_the_ioc_objects() {
     let config = board(globals, &[("b.conf", "IOC_NAME=b\nIOC_CMD=x\n")]).config.unwrap();
     let b = &config.objects[1];
     assert_eq!((b.start_priority, b.stop_priority), (50, 2));
-    assert_eq!(b.runlevels, vec!["default", "maint"]);
+    assert_eq!(b.runlevels.iter().collect::<Vec<_>>(), ["default", "maint"]);
     assert!(config.runlevel("maint").is_some());
 }
 
@@ -302,7 +302,7 @@ fn a_rescan_reads_the_ioc_directory_and_keeps_the_rest() {
     assert_eq!(config.files.len(), 3);
     assert_eq!(config.objects[2].location.file, 2);
     assert_eq!(config.objects[1].start_priority, 4, "after net, as at load");
-    assert_eq!(config.objects[1].runlevels, ["default"]);
+    assert_eq!(config.objects[1].runlevels.iter().collect::<Vec<_>>(), ["default"]);
 }
 
 #[test]

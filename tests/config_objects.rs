@@ -40,7 +40,7 @@ fn the_seed_example_block() {
     assert_eq!(o.stop, StopMethod::Pid);
     assert_eq!(o.rare().reload, Some(ReloadMethod::Command("stuff".into())));
     assert_eq!((o.start_priority, o.stop_priority), (1, 1));
-    assert_eq!(o.runlevels, vec!["turnips"]);
+    assert_eq!(o.runlevels.iter().collect::<Vec<_>>(), ["turnips"]);
     assert!(o.options.service && o.options.force_shell);
     assert_eq!(o.options.term_signal, Some(15));
     assert!(o.enabled);
@@ -167,7 +167,7 @@ fn object_enabled() {
 
 #[test]
 fn object_runlevels() {
-    assert_eq!(valid(&with_prelude("ObjectID a\nObjectStartCommand x\nObjectRunlevels default  boot\tgui\n")).objects[0].runlevels, vec!["default", "boot", "gui"]);
+    assert_eq!(valid(&with_prelude("ObjectID a\nObjectStartCommand x\nObjectRunlevels default  boot\tgui\n")).objects[0].runlevels.iter().collect::<Vec<_>>(), ["default", "boot", "gui"]);
     assert_one_error(&load_a("ObjectStartCommand x\nObjectRunlevels boot\n"), "epoch.conf:5", "ObjectRunlevels given twice for object a (first on line 3): expected it once per object");
     assert_one_error(&load(&with_prelude("ObjectID a\nObjectStartCommand x\nObjectRunlevels default default\n")), "epoch.conf:4", "runlevel \"default\" is listed twice");
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::model::{Color, Globals, Location, Object, Output, ReloadMethod, StatusNames, StatusNamesSource, StopMethod, Text, VirtualFs, VirtualMount};
 use super::options::{self, OptionId};
-use super::shared::Values;
+use super::shared::{Runlevels, Values};
 use super::process::Setting;
 use super::values::{account_name, ascii_word_count, digits, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, signal, split_word, words, ValueError};
 
@@ -235,7 +235,7 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
         one_word(v, "a number or a DefinePriority name")?;
         set(&mut g.ioc_stop_priority, Some((v.to_string(), at)))
     }),
-    extension("IocRunlevels", |g, v, _| set(&mut g.globals.ioc.runlevels, runlevel_list(v, str::to_string)?)),
+    extension("IocRunlevels", |g, v, _| set(&mut g.globals.ioc.runlevels, runlevel_list(v)?)),
     extension("IocLogDirectory", |g, v, _| set(&mut g.globals.ioc.log_directory, absolute_path(v)?)),
     extension("IocStateDirectory", |g, v, _| set(&mut g.globals.ioc.state_directory, absolute_path(v)?)),
     extension("IocLogMaxSize", |g, v, _| set(&mut g.globals.ioc.log_max_bytes, byte_size(v)?)),
@@ -280,7 +280,7 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
         o.object.enabled_location = Some(c.location);
         set(&mut o.object.enabled, parse_bool(v)?)
     }),
-    object("ObjectRunlevels", true, |o, v, c| set(&mut o.object.runlevels, runlevel_list(v, |r| c.values.keep(r))?)),
+    object("ObjectRunlevels", true, |o, v, c| set(&mut o.object.runlevels, Runlevels(c.values.keep(checked_runlevels(v)?)))),
     object("ObjectOptions", false, object_options),
     // Our extensions (config::process): the start command's limits and scheduling.
     object_extension("ObjectRtPrio", |o, v, _| process_setting(o, Setting::RtPrio, v)),
@@ -408,17 +408,21 @@ fn set<T>(slot: &mut T, value: T) -> Result<(), ValueError> {
     Ok(())
 }
 
-/// The runlevels of `value`, each as `keep` keeps it.
-fn runlevel_list<T: AsRef<str>>(value: &str, keep: impl Fn(&str) -> T) -> Result<Vec<T>, ValueError> {
-    // Sized exactly: PID 1 keeps every object's list.
-    let mut list: Vec<T> = Vec::with_capacity(ascii_word_count(value));
-    for runlevel in words(value) {
+/// `value` when it lists runlevels: names, each once.
+fn checked_runlevels(value: &str) -> Result<&str, ValueError> {
+    for (k, runlevel) in words(value).enumerate() {
         name(runlevel, "a runlevel name")?;
-        if list.iter().any(|r| r.as_ref() == runlevel) {
+        if words(value).take(k).any(|r| r == runlevel) {
             return Err(format!("runlevel {runlevel:?} is listed twice: expected each runlevel once"));
         }
-        list.push(keep(runlevel));
     }
+    Ok(value)
+}
+
+/// The runlevels of `value`, each as a string of its own.
+fn runlevel_list(value: &str) -> Result<Vec<String>, ValueError> {
+    let mut list = Vec::with_capacity(ascii_word_count(value));
+    list.extend(words(checked_runlevels(value)?).map(str::to_string));
     Ok(list)
 }
 

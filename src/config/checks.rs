@@ -5,7 +5,7 @@
 
 use super::attributes::{GlobalsDraft, ObjectLines};
 use super::iocfile::valid_ioc_name;
-use super::model::{Location, Object, SharedStr, StopMethod};
+use super::model::{Location, Object, Runlevels, StopMethod};
 use super::options::{self, id, OptionId};
 use super::Severity;
 
@@ -165,7 +165,7 @@ pub(crate) fn config(globals: &GlobalsDraft, objects: &[Object], ioc_runlevels: 
     let mut f = Findings { file: 0, list: Vec::new() };
     let default = &globals.globals.default_runlevel;
     // Epoch counts a runlevel as used when a non-HALTONLY object is in it.
-    let member_lists: Vec<&[SharedStr]> = objects.iter().filter(|o| !o.options.halt_only).map(|o| o.runlevels.as_slice()).collect();
+    let member_lists: Vec<&Runlevels> = objects.iter().filter(|o| !o.options.halt_only).map(|o| &o.runlevels).collect();
     let has_objects = |runlevel: &str| {
         member_lists.iter().any(|list| list.iter().any(|r| r == runlevel)) || ioc_runlevels.iter().any(|r| r == runlevel)
     };

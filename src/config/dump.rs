@@ -248,7 +248,7 @@ fn object(j: &mut Json, config: &Config, o: &Object) {
     output(j, "stdout", rare.stdout.as_ref());
     output(j, "stderr", rare.stderr.as_ref());
     j.field_strings("env", &rare.env);
-    j.field_strings("runlevels", &o.runlevels);
+    j.field_strings("runlevels", &o.runlevels.iter().collect::<Vec<_>>());
     j.key("options");
     options(j, &o.options);
     j.key("process").begin_object();

@@ -423,7 +423,7 @@ fn runlevels(globals: &GlobalsDraft, objects: &[Object], objects_at: &[Location]
     let inherits = globals.inherits.iter().flat_map(|i| [(i.runlevel.as_str(), i.at), (i.inherited.as_str(), i.at)]);
     let ioc_at = globals.location_of("IocRunlevels").unwrap_or(default_at);
     let ioc = ioc_runlevels.iter().map(|r| (r.as_str(), ioc_at));
-    let in_objects = objects.iter().zip(objects_at).flat_map(|(o, &at)| o.runlevels.iter().map(move |r| (r.as_str(), at)));
+    let in_objects = objects.iter().zip(objects_at).flat_map(|(o, &at)| o.runlevels.iter().map(move |r| (r, at)));
     let mut list: Vec<(Runlevel, Location)> = Vec::new();
     for (name, at) in default.into_iter().chain(inherits).chain(ioc).chain(in_objects) {
         if !list.iter().any(|(r, _)| r.name == name) {

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::diag::Diagnostic;
-use super::model::{Console, Location, Object, Options, RareSettings, SharedPath, SharedStr, StopMethod};
+use super::model::{Console, Location, Object, Options, RareSettings, Runlevels, SharedPath, StopMethod};
 use super::process::{ProcessSettings, Setting};
 use super::shared::texts;
 use super::values::valid_account_name;
@@ -217,7 +217,7 @@ impl IocFile {
     /// file). `may_choose_credentials`: whether the file's IOC_USER and
     /// IOC_GROUP are honoured (see [`Console::may_choose_credentials`]).
     /// The file's values move into the object's console (not copied).
-    pub fn into_object(self, file: usize, globals: &IocObjectGlobals, runlevels: Vec<SharedStr>, may_choose_credentials: bool) -> Object {
+    pub fn into_object(self, file: usize, globals: &IocObjectGlobals, runlevels: Runlevels, may_choose_credentials: bool) -> Object {
         let (state_directory, host) = (self.extension(STATE_DIR), self.extension(HOST));
         // One text for the object's strings (config::shared::texts).
         let [id, description, start, working_directory, user, group, state_directory_text, host_text] = texts([
@@ -924,7 +924,7 @@ mod tests {
         let text = "IOC_NAME=vac1\nEPICS_CA_SERVER_PORT=\"5070\"\nIOC_CMD=./st.cmd\nIOC_META_OWNER='Jane Doe'\n_x=\n";
         let (file, warnings) = parse(Path::new("vac1.conf"), text).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        let env = file.clone().into_object(0, &IocObjectGlobals::default(), Vec::new(), false).console.unwrap().env;
+        let env = file.clone().into_object(0, &IocObjectGlobals::default(), Runlevels::default(), false).console.unwrap().env;
         assert_eq!(env, ["IOC_NAME=vac1", "IOC_CMD=./st.cmd", "EPICS_CA_SERVER_PORT=5070", "IOC_META_OWNER=Jane Doe", "_x="]);
         // Written back as read.
         let (back, _) = parse(Path::new("vac1.conf"), &render(&file)).unwrap();
@@ -1079,7 +1079,7 @@ mod tests {
                     IOC_CPUS=0,2-3\nIOC_STATE_DIR=/var/lib/ioc/vac1\nIOC_HOST=board7\nIOC_CMD=./st.cmd\n";
         let (file, warnings) = parse(path, text).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        let object = file.clone().into_object(1, &IocObjectGlobals::default(), Vec::new(), true);
+        let object = file.clone().into_object(1, &IocObjectGlobals::default(), Runlevels::default(), true);
         let process = object.process.as_deref().unwrap();
         assert_eq!(process.rtprio, Some(80));
         assert_eq!(process.memlock, Some(64 << 20));
@@ -1093,7 +1093,7 @@ mod tests {
         let written = render(&file);
         let (again, _) = parse(path, &written).unwrap();
         assert_eq!(render(&again), written);
-        assert_eq!(again.into_object(1, &IocObjectGlobals::default(), Vec::new(), true), object);
+        assert_eq!(again.into_object(1, &IocObjectGlobals::default(), Runlevels::default(), true), object);
 
         let bad = [
             "IOC_RTPRIO=100",

@@ -229,8 +229,8 @@ fn add_ioc_objects(
         }
         accepted.push((path, ioc, may_choose_credentials));
     }
-    // Made once, then each object's list shares their texts.
-    let runlevels: Vec<SharedStr> = runlevels.iter().map(SharedStr::from).collect();
+    // Made once, then each object's list shares its text.
+    let runlevels = Runlevels::from(runlevels.join(" ").as_str());
     // Room for them once: the list came sized at its length, and a push
     // would double it (10,000 objects: 2.4 MB more, copied).
     config.objects.reserve_exact(accepted.len());
@@ -291,10 +291,10 @@ mod tests {
         assert_eq!(config.objects[2].description, "IOC c");
     }
 
-    /// PID 1 keeps every object's runlevel list: no room for more than it
-    /// holds (a list grown by pushes keeps four).
+    /// PID 1 keeps every object's runlevels: as a range of the one text of
+    /// the configuration's strings, not a list of its own.
     #[test]
-    fn the_runlevel_lists_are_sized_exactly() {
+    fn the_runlevels_are_a_range_of_the_one_text() {
         let files = MemFs::new()
             .with(
                 "/etc/epoch/epoch.conf",
@@ -303,8 +303,9 @@ mod tests {
             )
             .with("/etc/procServ.d/c.conf", "IOC_NAME=c\nIOC_CMD=./st.cmd\n");
         let config = load_with(&files, Path::new("/etc/epoch/epoch.conf"), &LoadOptions::default()).config.unwrap();
-        let sizes: Vec<(usize, usize)> = config.objects.iter().map(|o| (o.runlevels.len(), o.runlevels.capacity())).collect();
-        assert_eq!(sizes, [(1, 1), (5, 5), (2, 2)]);
+        let names: Vec<Vec<&str>> = config.objects.iter().map(|o| o.runlevels.iter().collect()).collect();
+        assert_eq!(names, [vec!["default"], vec!["default", "b", "c", "d", "e"], vec!["default", "b"]]);
+        assert!(config.objects.iter().all(|o| shared::same_text(&o.runlevels.0, &config.objects[0].id)));
     }
 
     /// PID 1 keeps the object table a load grew by doubling: no room for

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-pub use super::shared::{SharedPath, SharedStr};
+pub use super::shared::{Runlevels, SharedPath, SharedStr};
 
 /// Where a setting came from: an index into [`Config::files`] and a 1-based line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -356,7 +356,7 @@ pub struct Object {
     pub enabled: bool,
     /// The line of `ObjectEnabled`, if any (for tools that edit the file).
     pub enabled_location: Option<Location>,
-    pub runlevels: Vec<SharedStr>,
+    pub runlevels: Runlevels,
     pub options: Options,
     /// What most objects lack ([`Object::rare`]); `None` when none is set
     /// (boxed: PID 1 keeps every object, and 32 of 248 bytes or less fit in
@@ -444,9 +444,7 @@ impl Object {
             StopMethod::PidFile(Some(path)) => f(&mut path.0),
             StopMethod::PidFile(None) | StopMethod::None | StopMethod::Pid | StopMethod::Killall5 { .. } => {}
         }
-        for text in runlevels.iter_mut() {
-            f(text);
-        }
+        f(&mut runlevels.0);
         if let Some(rare) = rare {
             rare.for_each_string(f);
         }
@@ -601,7 +599,7 @@ mod tests {
             start_priority,
             stop_priority,
             enabled: true,
-            runlevels: vec!["default".into()],
+            runlevels: "default".into(),
             ..Object::default()
         };
         let config = Config {

@@ -242,6 +242,47 @@ impl PartialEq<SharedStr> for String {
     }
 }
 
+/// An object's runlevels: its `ObjectRunlevels` value as written (the
+/// names, checked when the line was parsed, between whitespace), a string
+/// of the model like the others, not a list of its own. So an object keeps
+/// no allocation for them, and a reload none that would outlive the old
+/// configuration among the new one's (docs/ARCHITECTURE.md, "PID 1's
+/// memory, page by page"). Two lists are equal when their names are.
+#[derive(Clone, Default)]
+pub struct Runlevels(pub(crate) SharedStr);
+
+impl Runlevels {
+    /// The names, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        super::values::words(self.0.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+}
+
+/// Names between spaces (an IOC object's list, or a test's).
+impl From<&str> for Runlevels {
+    fn from(names: &str) -> Self {
+        Runlevels(SharedStr::from(names))
+    }
+}
+
+impl fmt::Debug for Runlevels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for Runlevels {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Runlevels {}
+
 /// A path of the configuration model (always UTF-8: it was written in a
 /// configuration file): a [`SharedStr`] that reads as a `Path`.
 #[derive(Clone, Default, PartialEq, Eq)]

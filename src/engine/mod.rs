@@ -212,6 +212,9 @@ fn remap_runlevels(mask: u64, from: &[crate::config::Runlevel], to: &Config) -> 
     from.iter().enumerate().take(64).filter(|(b, _)| mask & (1 << b) != 0).fold(0, |m, (_, r)| m | runlevel_bit(to, &r.name))
 }
 
+/// The place in a reload's new table of a state that leaves it.
+const GONE: usize = usize::MAX;
+
 /// A new object's state, as `config` defines it.
 fn initial_state(config: &Config, object: &crate::config::Object, handle: Handle) -> ObjState {
     ObjState::new(handle, object.enabled, object.runlevels.iter().fold(0, |m, r| m | runlevel_bit(config, r)))
@@ -668,7 +671,15 @@ impl<O: Os> Engine<O> {
     /// handle) across by ObjectID. Objects that disappeared but still run are
     /// kept, marked removed, until they stop. Every index changes meaning:
     /// holders of handles resolve them again, the boot lists are by ID.
-    pub fn replace_config(&mut self, mut config: Config, mut plans: Vec<ObjectPlan>) {
+    ///
+    /// `build_plans` makes the plans of `config`'s objects once the old
+    /// objects and plans that are not kept have been freed: their markers
+    /// and commands (three small allocations an object) then take the heap
+    /// slots the old ones left. Built beside the old ones, they took new
+    /// groups of the C library's allocator, and the old groups, which other
+    /// allocations still use, stayed half empty for PID 1's whole life
+    /// (docs/ARCHITECTURE.md, "PID 1's memory, page by page").
+    pub fn replace_config(&mut self, mut config: Config, build_plans: impl FnOnce(&Config) -> Vec<ObjectPlan>) {
         let mut problems = Vec::new();
         self.format = StatusFormat::from_config(&config, &mut problems);
         for p in &problems {
@@ -676,48 +687,75 @@ impl<O: Os> Engine<O> {
         }
         let old_config = std::mem::take(&mut self.config);
         let old_plans = std::mem::take(&mut self.plans);
-        let old_objs = std::mem::take(&mut self.objs);
+        // The new table of states is made in the old one's place, not beside
+        // it: two tables took two slots of the allocator's group for tables
+        // of their size, and the pages of both stayed resident.
+        let mut objs = std::mem::take(&mut self.objs);
         let old_runlevel = self.runlevel.map(|r| old_config.runlevels[r].name.clone());
         let configured = config.objects.len();
-        // Each carried state with its index in the old table, for its note.
-        let mut carried: Vec<Option<(ObjState, usize)>> = vec![None; configured];
-        for (old_index, ((old, old_plan), st)) in old_config.objects.into_iter().zip(old_plans).zip(old_objs).enumerate() {
-            match config.objects.iter().position(|o| o.id == old.id) {
-                Some(i) => carried[i] = Some((st, old_index)),
-                None if st.state.is_down() => {}
+        // Where each old state goes in the new table ([`GONE`]: nowhere),
+        // and which of the configured objects' places a state takes.
+        let mut places = Vec::with_capacity(objs.len());
+        let mut placed = vec![false; configured];
+        // Removed objects that still run, with their plans.
+        let mut kept = Vec::new();
+        // Every other old object and plan is freed as the loop passes it.
+        for ((old, old_plan), st) in old_config.objects.into_iter().zip(old_plans).zip(objs.iter_mut()) {
+            let place = match config.objects.iter().position(|o| o.id == old.id) {
+                Some(i) if !placed[i] => {
+                    // The new configuration's enable state and runlevels;
+                    // the state file's overrides are applied again below.
+                    let fresh = initial_state(&config, &config.objects[i], st.handle);
+                    (st.enabled, st.runlevels, st.removed) = (fresh.enabled, fresh.runlevels, false);
+                    placed[i] = true;
+                    i
+                }
+                // An ID the old table held twice (IDs are unique): one state
+                // a place, or the states could not be put in order below.
+                Some(_) => GONE,
+                None if st.state.is_down() => GONE,
                 None => {
                     log::warn!("{}: removed from the configuration while running; it is kept until stopped", old.id);
-                    let runlevels = remap_runlevels(st.runlevels, &old_config.runlevels, &config);
-                    config.objects.push(old);
-                    plans.push(old_plan);
-                    carried.push(Some((ObjState { removed: true, runlevels, ..st }, old_index)));
+                    // Kept only until it stops: as it was.
+                    st.runlevels = remap_runlevels(st.runlevels, &old_config.runlevels, &config);
+                    st.removed = true;
+                    kept.push((old, old_plan));
+                    configured + kept.len() - 1
                 }
+            };
+            places.push(place);
+        }
+        let mut plans = build_plans(&config);
+        for (old, old_plan) in kept {
+            config.objects.push(old);
+            plans.push(old_plan);
+        }
+        let mut notes = Notes::new(config.objects.len());
+        for (old_index, &place) in places.iter().enumerate().filter(|&(_, &place)| place != GONE) {
+            let note = self.notes.get(old_index);
+            if !note.is_empty() {
+                notes.set(place, note);
             }
         }
-        let mut notes = Notes::new(carried.len());
-        let objs = carried
-            .into_iter()
-            .zip(&config.objects)
-            .enumerate()
-            .map(|(k, (st, o))| match st {
-                Some((st, old_index)) => {
-                    let note = self.notes.get(old_index);
-                    if !note.is_empty() {
-                        notes.set(k, note);
-                    }
-                    if k >= configured {
-                        // Kept only until it stops: as it was.
-                        st
-                    } else {
-                        // The new configuration's enable state and runlevels;
-                        // the state file's overrides are applied again below.
-                        let fresh = initial_state(&config, o, st.handle);
-                        ObjState { enabled: fresh.enabled, runlevels: fresh.runlevels, removed: false, ..st }
-                    }
-                }
-                None => initial_state(&config, o, self.handles.issue()),
-            })
-            .collect::<Vec<ObjState>>();
+        // The states that go leave the table, the new objects' join it...
+        let mut going = places.iter().map(|&place| place == GONE);
+        objs.retain(|_| going.next() == Some(false));
+        places.retain(|&place| place != GONE);
+        objs.reserve_exact(placed.iter().filter(|&&p| !p).count());
+        for (i, o) in config.objects.iter().enumerate().take(configured).filter(|&(i, _)| !placed[i]) {
+            objs.push(initial_state(&config, o, self.handles.issue()));
+            places.push(i);
+        }
+        // ...and each goes to its place, along the cycles of the permutation
+        // (every place in the table is one state's).
+        for k in 0..objs.len() {
+            while places[k] != k {
+                let to = places[k];
+                objs.swap(k, to);
+                places.swap(k, to);
+            }
+        }
+        objs.shrink_to_fit();
         self.runlevel_masks = config
             .runlevels
             .iter()

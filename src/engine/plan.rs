@@ -521,7 +521,7 @@ mod tests {
         let text = "IOC_NAME=vac1\nIOC_CMD=./st.cmd\nEPICS_CA_SERVER_PORT=5070\nPATH=/tmp/evil\nIOC_META_OWNER='Jane'\nCRASH_LOG_PATTERNS_EXTRA='BOOM|bang'\n";
         let (file, _) = iocfile::parse(Path::new("/etc/procServ.d/vac1.conf"), text).unwrap();
         let mut config = Config::default();
-        let mut object = file.into_object(0, &iocfile::IocObjectGlobals::default(), Vec::new(), true);
+        let mut object = file.into_object(0, &iocfile::IocObjectGlobals::default(), Default::default(), true);
         object.rare_mut().prestart = Some("/bin/true".into());
         config.objects.push(object);
         let (plans, _) = build(&config, &Layout::system());

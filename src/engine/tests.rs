@@ -172,7 +172,7 @@ fn object(id: &str, start: &str, priority: u32) -> Object {
         start_priority: priority,
         stop_priority: 1,
         enabled: true,
-        runlevels: vec!["default".into()],
+        runlevels: "default".into(),
         ..Default::default()
     }
 }
@@ -789,7 +789,7 @@ fn runonce_disables_after_a_first_start_by_a_runlevel_change_too() {
     // Epoch: "after the object's initial start", whichever automatic start
     // that was; a manual start of a re-enabled object is the user's.
     let mut keys = with(object("keys", "/bin/keygen", 1), |o| o.runonce = true);
-    keys.runlevels = vec!["other".into()];
+    keys.runlevels = "other".into();
     let mut e = booted(config(vec![keys]));
     e.switch_runlevel("other").unwrap();
     let pid = e.pid_of("/bin/keygen");
@@ -821,11 +821,11 @@ fn runonce_disables_after_the_boot_start_and_persists() {
 #[test]
 fn runlevel_inheritance_is_direct_only() {
     let mut core = object("core", "/bin/core", 1);
-    core.runlevels = vec!["core".into()];
+    core.runlevels = "core".into();
     let mut multi = object("multi", "/bin/multi", 1);
-    multi.runlevels = vec!["multiuser".into()];
+    multi.runlevels = "multiuser".into();
     let mut gui = object("gui", "/bin/gui", 1);
-    gui.runlevels = vec!["gui".into()];
+    gui.runlevels = "gui".into();
     let mut c = config(vec![core, multi, gui]);
     for r in &mut c.runlevels {
         match r.name.as_str() {
@@ -849,9 +849,9 @@ fn runlevel_switch_stops_non_members_but_not_persistent_ones() {
         o.persistent = true;
     });
     let mut b = with(object("b", "/bin/b", 1), |o| o.fork = true);
-    b.runlevels = vec!["default".into(), "other".into()];
+    b.runlevels = "default other".into();
     let mut n = with(object("n", "/bin/n", 1), |o| o.fork = true);
-    n.runlevels = vec!["other".into()];
+    n.runlevels = "other".into();
     let mut e = booted(config(vec![a, p, b, n]));
     e.switch_runlevel("other").unwrap();
     let a_pid = e.pid_of("/bin/a");
@@ -1178,15 +1178,20 @@ fn configuration_reload_carries_running_state_by_id() {
     let mut e = booted(config(vec![with(object("keep", "/bin/keep", 1), |o| o.fork = true), with(object("gone", "/bin/gone", 1), |o| o.fork = true)]));
     let keep = e.pid_of("/bin/keep");
     let new = config(vec![object("fresh", "/bin/fresh", 0), with(object("keep", "/bin/keep2", 1), |o| o.fork = true)]);
-    let (plans, _) = plan::build(&new, &Layout::system());
-    e.replace_config(new, plans);
+    e.replace_config(new, |new| {
+        // The plans of the new configuration's objects, not of those it keeps.
+        assert_eq!(new.objects.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), ["fresh", "keep"]);
+        plan::build(new, &Layout::system()).0
+    });
     let i = e.find("keep").unwrap();
     assert_eq!(e.object(i).main_pid, Some(keep));
     assert_eq!(e.state("keep"), State::Running);
     assert_eq!(e.state("fresh"), State::Stopped);
-    // A removed object that still runs is kept until it stops.
+    assert_eq!(e.plans()[i].start.as_ref().unwrap().program().to_str(), Ok("/bin/keep2"));
+    // A removed object that still runs is kept until it stops, with its plan.
     let g = e.find("gone").unwrap();
     assert!(e.object(g).removed);
+    assert_eq!(e.plans()[g].start.as_ref().unwrap().program().to_str(), Ok("/bin/gone"));
     assert_eq!(e.start(g), Err(Refusal::Removed));
 }
 
@@ -1452,7 +1457,7 @@ fn reload(e: &mut Engine<Fake>, mut c: Config) {
     c.globals.ioc.group = "root".into();
     let (plans, problems) = plan::build(&c, &Layout::system());
     assert!(problems.is_empty(), "{problems:?}");
-    e.replace_config(c, plans);
+    e.replace_config(c, |_| plans);
 }
 
 #[test]
@@ -1484,6 +1489,23 @@ fn a_handle_follows_its_object_across_reloads_and_is_never_reused() {
     assert_eq!(e.resolve(a), None);
     let again = e.handle(e.find("a").unwrap());
     assert!(again != a && again != fresh && again != d1);
+}
+
+/// A reload makes the new table of states in the old one's place (here the
+/// objects reordered, one gone, one new): not a second table beside it,
+/// whose slot's pages PID 1 kept (docs/ARCHITECTURE.md, "PID 1's memory,
+/// page by page"). Each state is where its object is.
+#[test]
+fn a_reload_makes_the_table_of_states_in_the_old_ones_place() {
+    let mut e = booted(config(vec![object("a", "/bin/a", 0), object("b", "/bin/b", 0), object("c", "/bin/c", 0)]));
+    let table = e.objects().as_ptr();
+    let [a, b, c] = [0, 1, 2].map(|i| e.handle(i));
+    e.start(0).unwrap();
+    reload(&mut e, config(vec![object("c", "/bin/c", 0), object("new", "/bin/new", 0), object("a", "/bin/a", 0)]));
+    assert_eq!(e.objects().as_ptr(), table);
+    assert_eq!([a, b, c].map(|h| e.resolve(h)), [Some(2), None, Some(0)]);
+    assert_eq!([e.state("c"), e.state("new"), e.state("a")], [State::Stopped, State::Stopped, State::Starting]);
+    assert!(![a, b, c].contains(&e.handle(1)), "the new object has a handle of its own");
 }
 
 /// An object's note moves with its state at a reload, whatever index the
@@ -1528,7 +1550,7 @@ fn a_boot_whose_runlevel_a_reload_removes_still_ends() {
     other.runlevels.push(Runlevel { name: "single".into(), inherits: vec![] });
     other.globals.default_runlevel = "single".into();
     for o in &mut other.objects {
-        o.runlevels = vec!["single".into()];
+        o.runlevels = "single".into();
     }
     reload(&mut e, other);
     assert_eq!(e.phase(), Phase::Up);
@@ -1540,7 +1562,7 @@ fn a_boot_whose_runlevel_a_reload_removes_still_ends() {
 fn a_removed_object_keeps_its_runlevels_when_a_reload_renumbers_them() {
     let in_rl = |id: &str, rls: &[&str]| {
         let mut o = with(object(id, &format!("/bin/{id}"), 1), |o| o.fork = true);
-        o.runlevels = rls.iter().map(|&r| r.into()).collect();
+        o.runlevels = rls.join(" ").as_str().into();
         o
     };
     // Runlevels b (bit 0) and default (bit 1).
@@ -1578,7 +1600,7 @@ fn dead_with_a_member_left() -> (Engine<Fake>, usize, Pid) {
     });
     // A runlevel `s` is not in.
     let mut elsewhere = object("t", "/bin/t", 1);
-    elsewhere.runlevels = vec!["other".into()];
+    elsewhere.runlevels = "other".into();
     let mut e = booted(config(vec![s, elsewhere]));
     let i = e.find("s").unwrap();
     let pid = e.pid_of("/bin/s");

@@ -225,7 +225,7 @@ mod tests {
         let mut rotator = LogRotator::new(&engine);
         // Nobody tells the rotator: it sees the new table by itself.
         let (config, plans) = engine_config(&["ioc-b", "c", "ioc-a"]);
-        engine.replace_config(config, plans);
+        engine.replace_config(config, |_| plans);
         rotator.sync(&engine);
         assert_eq!(rotator.watches.iter().map(|w| w.object).collect::<Vec<_>>(), [0, 2]);
         assert_eq!(rotator.generation, engine.table_generation());

@@ -357,7 +357,7 @@ impl Run {
         self.reloaded = !self.reloaded;
         self.server.check_waiters(&mut self.engine);
         let (config, plans) = prepared(self.reloaded);
-        self.engine.replace_config(config, plans);
+        self.engine.replace_config(config, |_| plans);
         self.server.finish(Code::Ok, "configuration reloaded", &mut self.engine);
     }
 
