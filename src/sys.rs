@@ -111,6 +111,16 @@ impl core::fmt::Display for ExitStatus {
     }
 }
 
+/// fd 0, lent as std's `Stdin::as_fd` lends it, without making std's
+/// `Stdin` (its once-initialised, locked `BufReader`, which nothing here
+/// reads through: docs/ARCHITECTURE.md, "Binary size").
+pub fn stdin() -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: fd 0 stays open while the program runs (`main` opens it on
+    // /dev/null, or the root directory, when it starts closed); std's
+    // `Stdin::as_fd` borrows it the same way.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(0) }
+}
+
 /// Writes all of `bytes` to a descriptor the caller does not own (the
 /// console, a log); errors are dropped, as there is nowhere to report them.
 pub fn write_fd(fd: i32, bytes: &[u8]) {

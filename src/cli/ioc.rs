@@ -1009,7 +1009,7 @@ fn generate_options(common: &Common, name: Option<String>, cmd: Option<String>, 
 }
 
 fn run_generate(dir: &Path, opts: &generate::GenerateOptions) -> Result<IocFile, i32> {
-    let interactive = std::io::stdin().is_terminal();
+    let interactive = crate::sys::stdin().is_terminal();
     let (mut next_line, mut output) = (generate::read_stdin_line, std::io::stderr());
     let prompt = interactive.then_some(generate::Prompt { next_line: &mut next_line, output: &mut output });
     generate::generate(dir, opts, prompt).map_err(|e| {

@@ -498,7 +498,7 @@ fn session(
         what: "catch signals",
         source,
     })?;
-    let stdin = io::stdin();
+    let stdin = crate::sys::stdin();
     let stdout = io::stdout();
     let on_terminal = nix::unistd::isatty(stdin.as_raw_fd()).unwrap_or(false);
     let mode = if mode == Mode::Interactive && !on_terminal {
@@ -508,7 +508,7 @@ fn session(
     };
     let mut session = Session {
         console,
-        stdin: stdin.as_fd(),
+        stdin,
         stdout: stdout.as_fd(),
         signals: &signals,
         mode,
@@ -534,7 +534,7 @@ fn session(
         ),
     };
     let ending = {
-        let _terminal = TerminalGuard::new(stdin.as_fd(), terminal_mode, discard_input)?;
+        let _terminal = TerminalGuard::new(stdin, terminal_mode, discard_input)?;
         write_all(stdout.as_fd(), banner.as_bytes())?;
         session.run(options)
     };
