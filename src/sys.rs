@@ -10,6 +10,7 @@
 
 use core::fmt::Write as _;
 use std::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::io;
 
 
@@ -213,6 +214,47 @@ pub fn mount(source: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags:
     } else {
         Err(last_errno())
     }
+}
+
+/// The settings of the terminal at `fd`: ioctl(2)'s TCGETS itself, as the C
+/// library's tcgetattr makes it (the kernel's `struct termios` is the start
+/// of the C library's; the rest stays zero). musl's tcgetattr, tcsetattr and
+/// tcflush call its `ioctl`, which also converts the requests that carry a
+/// time64 value (no terminal request does) and links that conversion: 1 KB
+/// of armv7 code and tables (docs/ARCHITECTURE.md, "Binary size").
+pub fn terminal_settings(fd: BorrowedFd<'_>) -> Result<libc::termios, i32> {
+    // SAFETY: all-zero bytes are a valid termios (integers and arrays).
+    let mut settings: libc::termios = unsafe { core::mem::zeroed() };
+    // SAFETY: TCGETS writes a kernel `struct termios` at the pointer, which
+    // `settings` has room for.
+    match unsafe { libc::syscall(libc::SYS_ioctl, fd.as_raw_fd(), libc::TCGETS as libc::c_ulong, &mut settings) } {
+        0 => Ok(settings),
+        _ => Err(last_errno()),
+    }
+}
+
+/// Sets the terminal at `fd` to `settings` at once (TCSETS: tcsetattr's
+/// TCSANOW), as [`terminal_settings`] reads them.
+pub fn set_terminal_settings(fd: BorrowedFd<'_>, settings: &libc::termios) -> Result<(), i32> {
+    // SAFETY: TCSETS reads a kernel `struct termios`, the start of `settings`.
+    match unsafe { libc::syscall(libc::SYS_ioctl, fd.as_raw_fd(), libc::TCSETS as libc::c_ulong, settings) } {
+        0 => Ok(()),
+        _ => Err(last_errno()),
+    }
+}
+
+/// `settings` made raw, as cfmakeraw(3) makes them: no echo, no line
+/// editing, no signals from keys, no translation of input or output.
+pub fn make_raw(settings: &mut libc::termios) {
+    // SAFETY: cfmakeraw only changes the fields of the termios it is given.
+    unsafe { libc::cfmakeraw(settings) }
+}
+
+/// Drops what was typed at the terminal at `fd` and not yet read (TCFLSH
+/// with TCIFLUSH: tcflush's), as [`terminal_settings`] reads them.
+pub fn discard_terminal_input(fd: BorrowedFd<'_>) {
+    // SAFETY: TCFLSH takes its argument by value.
+    unsafe { libc::syscall(libc::SYS_ioctl, fd.as_raw_fd(), libc::TCFLSH as libc::c_ulong, libc::TCIFLUSH as libc::c_ulong) };
 }
 
 /// Reaps one exited child without blocking; `None` when none is waiting.
