@@ -657,7 +657,7 @@ impl ChildStack {
         // SAFETY: a new private anonymous mapping, ours alone; mprotect only
         // narrows its lowest page (without an MMU it may fail: no guard then).
         unsafe {
-            let guard = usize::try_from(libc::sysconf(libc::_SC_PAGESIZE)).unwrap_or(4096);
+            let guard = crate::sys::page_size();
             let len = guard + CHILD_STACK;
             let p = libc::mmap(core::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK, -1, 0);
             let base = core::ptr::NonNull::new(p.cast::<u8>()).filter(|_| p != libc::MAP_FAILED);

@@ -134,6 +134,31 @@ pub fn write_fd(fd: i32, bytes: &[u8]) {
     }
 }
 
+/// The size of a memory page, as the kernel tells every process at its
+/// start (getauxval(3)'s AT_PAGESZ, where sysconf(3) reads it too); 4096
+/// should it not. Not through sysconf: musl's is a table of all its names
+/// with getrlimit behind it, 1 KB of armv7 code and data for the two this
+/// program asks (docs/ARCHITECTURE.md, "Binary size").
+pub fn page_size() -> usize {
+    // SAFETY: getauxval only reads the auxiliary vector.
+    match unsafe { libc::getauxval(libc::AT_PAGESZ) } {
+        0 => 4096,
+        page => page as usize,
+    }
+}
+
+/// The clock ticks per second that /proc counts CPU time in (USER_HZ),
+/// given as [`page_size`] is (AT_CLKTCK, glibc's sysconf answer; musl's is
+/// the constant 100, USER_HZ on every architecture it runs on); 100
+/// should the kernel not tell.
+pub fn clock_ticks_per_second() -> u64 {
+    // SAFETY: getauxval only reads the auxiliary vector.
+    match unsafe { libc::getauxval(libc::AT_CLKTCK) } {
+        0 => 100,
+        ticks => ticks as u64,
+    }
+}
+
 /// One write(2) (retried on EINTR): how much was taken, or the errno
 /// (EAGAIN on a full non-blocking descriptor).
 pub fn write_some(fd: i32, bytes: &[u8]) -> Result<usize, i32> {
@@ -935,8 +960,7 @@ pub fn release_stack_below_caller() {
     let marker = 0u8;
     let here = core::ptr::addr_of!(marker) as usize;
     let Some((start, _)) = mapping_holding(here) else { return };
-    // SAFETY: sysconf has no preconditions.
-    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok().filter(|&p| p != 0).unwrap_or(4096);
+    let page = page_size();
     let limit = (here & !(page - 1)).saturating_sub(page);
     if limit > start {
         // SAFETY: [start, limit) is the part of this thread's stack mapping
@@ -1179,6 +1203,16 @@ impl<const N: usize> core::fmt::Write for FixedBuf<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The page size and clock ticks read from the auxiliary vector are the
+    /// C library's sysconf answers.
+    #[test]
+    fn page_size_and_clock_ticks_are_sysconfs() {
+        // SAFETY: sysconf has no preconditions.
+        let sysconf = |name| unsafe { libc::sysconf(name) };
+        assert_eq!(page_size() as libc::c_long, sysconf(libc::_SC_PAGESIZE));
+        assert_eq!(clock_ticks_per_second() as libc::c_long, sysconf(libc::_SC_CLK_TCK));
+    }
 
     /// Every errno reads as std's `io::Error` writes it, those without a
     /// text of their own too ("Unknown error 41" on glibc): the number is
