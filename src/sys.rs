@@ -241,6 +241,20 @@ pub fn mount(source: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags:
     }
 }
 
+/// The filesystem type (statfs(2)'s `f_type`, a magic number) of what holds
+/// `path`, of a C string as PID 1 mounts with [`mount`]; nix's `statfs`
+/// would convert its path through a closure of its own.
+pub fn fs_type(path: &CStr) -> Option<i64> {
+    // SAFETY: all-zero bytes are a valid statfs (integers).
+    let mut fs: libc::statfs = unsafe { core::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated; statfs writes only into `fs`.
+    // f_type is i64 on glibc x86_64, u64 on musl x86_64/aarch64, u32 on
+    // armv7: the cast is needed on some targets and a no-op on others. The
+    // magic numbers compared with it all fit in 32 bits.
+    #[allow(clippy::unnecessary_cast)]
+    (unsafe { libc::statfs(path.as_ptr(), &mut fs) } == 0).then_some(fs.f_type as i64)
+}
+
 /// The settings of the terminal at `fd`: ioctl(2)'s TCGETS itself, as the C
 /// library's tcgetattr makes it (the kernel's `struct termios` is the start
 /// of the C library's; the rest stays zero). musl's tcgetattr, tcsetattr and
@@ -1203,6 +1217,12 @@ impl<const N: usize> core::fmt::Write for FixedBuf<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fs_type_is_statfs_magic_number() {
+        assert_eq!(fs_type(c"/proc"), Some(0x9fa0), "/proc is procfs");
+        assert_eq!(fs_type(c"/proc/iocinit-no-such-file"), None);
+    }
 
     /// The page size and clock ticks read from the auxiliary vector are the
     /// C library's sysconf answers.
