@@ -848,12 +848,16 @@ fn is_initial_pid_namespace(pid_ns: Result<u64, i32>, proc_mounted: impl FnOnce(
 }
 
 /// The peer of a UNIX socket: uid and every group (SO_PEERCRED and
-/// SO_PEERGROUPS). Groups beyond `groups.len()` are dropped.
+/// SO_PEERGROUPS). Groups beyond `groups.len()` are dropped. getsockopt(2)
+/// itself: musl's wrapper also converts the options that carry a time64
+/// value (none of these), and links that conversion (236 bytes of armv7
+/// code; docs/ARCHITECTURE.md, "Binary size").
 pub fn peer_credentials(fd: i32, groups: &mut [u32]) -> Option<(u32, usize)> {
     let mut cred: libc::ucred = unsafe { core::mem::zeroed() };
     let mut len = core::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    let (getsockopt, level) = (libc::SYS_getsockopt, libc::SOL_SOCKET);
     // SAFETY: getsockopt writes at most `len` bytes into `cred`.
-    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_PEERCRED, (&mut cred as *mut libc::ucred).cast(), &mut len) };
+    let r = unsafe { libc::syscall(getsockopt, fd, level, libc::SO_PEERCRED, &mut cred as *mut libc::ucred, &mut len as *mut libc::socklen_t) };
     if r != 0 {
         return None;
     }
@@ -865,7 +869,7 @@ pub fn peer_credentials(fd: i32, groups: &mut [u32]) -> Option<(u32, usize)> {
     let mut len = (core::mem::size_of_val(groups) - 4 * n) as libc::socklen_t;
     const SO_PEERGROUPS: i32 = 59;
     // SAFETY: as above, into the rest of `groups`.
-    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, SO_PEERGROUPS, groups[n..].as_mut_ptr().cast(), &mut len) };
+    let r = unsafe { libc::syscall(getsockopt, fd, level, SO_PEERGROUPS, groups[n..].as_mut_ptr(), &mut len as *mut libc::socklen_t) };
     if r == 0 {
         n += len as usize / 4;
     }
@@ -1217,6 +1221,22 @@ impl<const N: usize> core::fmt::Write for FixedBuf<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peer_credentials_are_the_peers_uid_and_groups() {
+        use std::os::fd::AsRawFd;
+        let (socket, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut groups = [0u32; 256];
+        let (uid, n) = peer_credentials(socket.as_raw_fd(), &mut groups).unwrap();
+        assert_eq!((uid, groups[0]), (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw()));
+        let mut ours: Vec<u32> = nix::unistd::getgroups().unwrap().iter().map(|g| g.as_raw()).collect();
+        let mut theirs = groups[1..n].to_vec();
+        ours.sort_unstable();
+        theirs.sort_unstable();
+        assert_eq!(theirs, ours);
+        // No room for more than the primary group: the rest dropped.
+        assert_eq!(peer_credentials(socket.as_raw_fd(), &mut [0]), Some((uid, 1)));
+    }
 
     #[test]
     fn fs_type_is_statfs_magic_number() {
