@@ -175,6 +175,29 @@ pub fn write_some(fd: i32, bytes: &[u8]) -> Result<usize, i32> {
     }
 }
 
+/// Waits up to `timeout_ms` for `fd` to be readable (or at its end, or in
+/// error: a read will then say so at once): `Ok(false)` when the time ran
+/// out, the errno of poll(2) (EINTR: a signal came first) otherwise.
+pub fn wait_readable(fd: i32, timeout_ms: u64) -> Result<bool, i32> {
+    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd.
+    match unsafe { libc::poll(&mut p, 1, timeout_ms.min(i32::MAX as u64) as i32) } {
+        -1 => Err(last_errno()),
+        n => Ok(n > 0),
+    }
+}
+
+/// The size of the kernel's send buffer for socket `fd` (SO_SNDBUF; the
+/// kernel doubles it for its own bookkeeping). setsockopt(2) itself, as
+/// [`peer_credentials`] reads: musl's wrapper links its conversion of the
+/// time64 options, which this is not.
+pub fn set_send_buffer(fd: i32, bytes: usize) {
+    let value = bytes.min(i32::MAX as usize) as libc::c_int;
+    let len = core::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: setsockopt reads `len` bytes at the pointer, `value`'s.
+    unsafe { libc::syscall(libc::SYS_setsockopt, fd, libc::SOL_SOCKET, libc::SO_SNDBUF, &value as *const libc::c_int, len) };
+}
+
 /// Waits up to `timeout_ms` for `fd` to be writable (or in error: a write
 /// will then say so at once).
 pub fn wait_writable(fd: i32, timeout_ms: u64) -> bool {

@@ -400,7 +400,7 @@ impl Server {
                 refuse_busy(&fd);
                 continue;
             };
-            let _ = socket::setsockopt(&fd, socket::sockopt::SndBuf, &OUTPUT_BUDGET);
+            sys::set_send_buffer(fd.as_raw_fd(), OUTPUT_BUDGET);
             self.serial += 1;
             let s = &mut self.slots[slot];
             s.fd = Some(fd);
