@@ -86,13 +86,6 @@ pub fn kernel_args() -> Option<KernelArgs> {
     crate::files::read(Path::new("/proc/cmdline")).ok().map(|s| parse_cmdline(&String::from_utf8_lossy(&s)))
 }
 
-fn fs_type(path: &str) -> Option<i64> {
-    // f_type is i64 on glibc x86_64, u64 on musl x86_64/aarch64, u32 on
-    // armv7: the cast is needed on some targets and a no-op on others. The
-    // magic numbers compared with it all fit in 32 bits.
-    #[allow(clippy::unnecessary_cast)]
-    nix::sys::statfs::statfs(path).ok().map(|s| s.filesystem_type().0 as i64)
-}
 
 /// Mounts one virtual filesystem unless that kind is already there.
 fn mount_virtual(m: VirtualMount) {
@@ -112,7 +105,7 @@ fn mount_virtual(m: VirtualMount) {
     // Already mounted (an initramfs that mounted it, a test namespace sharing
     // the host's): leave it. /dev/shm on a devtmpfs /dev also reads as
     // tmpfs, so it must be a mount point too.
-    if fs_type(target_name) == Some(magic) && is_mount_point(Path::new(target_name)) {
+    if sys::fs_type(target) == Some(magic) && is_mount_point(Path::new(target_name)) {
         return;
     }
     if let Err(e) = sys::mount(Some(fstype), target, Some(fstype), flags, Some(data)) {
@@ -290,7 +283,7 @@ fn is_mount_point(path: &Path) -> bool {
     if let Some(points) = mount_points() {
         return points.iter().any(|p| Path::new(p) == path);
     }
-    let dev = |p: &Path| nix::sys::stat::stat(p).map(|s| s.st_dev).ok();
+    let dev = |p: &Path| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::dev(&m)).ok();
     let parent = path.parent().unwrap_or(Path::new("/"));
     dev(path).is_some() && dev(path) != dev(parent)
 }

@@ -189,7 +189,7 @@ pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _sig
         return format!("listener: {}", crate::sys::errno_text(e as i32));
     }
     let mut args: Vec<String> = vec![
-        "iocinit".into(),
+        exe.to_string_lossy().into_owned(),
         "--resume".into(),
         format!("{}:{}", file.as_raw_fd(), listener),
         "--config".into(),
@@ -213,8 +213,7 @@ pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _sig
         args.push("--local".into());
     }
     let env = crate::spawn::utf8_environment(&mut |name| log::warn!("reexec: dropping environment variable {name:?} (not UTF-8)"));
-    let mut argv = args.clone();
-    argv[0] = exe.to_string_lossy().into_owned();
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let err = match crate::spawn::Command::new(&argv, &env) {
         Ok(cmd) => {
             log::info!("re-executing {}", exe.to_string_lossy());

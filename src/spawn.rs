@@ -223,8 +223,11 @@ fn emit_all<S: AsRef<str>>(strings: &[S], emit: Emit<'_>) {
 
 impl Command {
     /// Prepares `argv` with environment `env` (`NAME=value` entries). A
-    /// program name without `/` is searched in the `PATH` of `env`.
-    pub fn new<S: AsRef<str>>(argv: &[S], env: &[String]) -> Result<Command, CommandError> {
+    /// program name without `/` is searched in the `PATH` of `env`. The
+    /// words borrowed, whatever holds them: one instance of this, not one
+    /// for `&str` and one for `String` words (docs/ARCHITECTURE.md, "Binary
+    /// size").
+    pub fn new(argv: &[&str], env: &[String]) -> Result<Command, CommandError> {
         let program = Command::check(argv, env)?;
         let candidates = |emit: Emit<'_>| {
             if program.contains('/') {
@@ -245,7 +248,7 @@ impl Command {
     /// Prepares `argv` run by the program at `exe` instead of the one
     /// argv[0] names: iocinit's own applets, exec'd through /proc/self/exe
     /// under the name in argv[0].
-    pub fn with_program<S: AsRef<str>>(exe: &str, argv: &[S], env: &[String]) -> Result<Command, CommandError> {
+    pub fn with_program(exe: &str, argv: &[&str], env: &[String]) -> Result<Command, CommandError> {
         Command::check(argv, env)?;
         check_nul(&[exe])?;
         Ok(Command::assemble(&|emit| emit(&[exe.as_bytes()]), &|emit| emit_all(argv, emit), &|emit| emit_all(env, emit), None))
@@ -253,8 +256,8 @@ impl Command {
 
     /// The program of `argv` once `argv` and `env` are known to make a
     /// command: a program named, no NUL byte anywhere.
-    fn check<'a, S: AsRef<str>>(argv: &'a [S], env: &[String]) -> Result<&'a str, CommandError> {
-        let program = argv.first().ok_or(CommandError::Empty)?.as_ref();
+    fn check<'a>(argv: &[&'a str], env: &[String]) -> Result<&'a str, CommandError> {
+        let program = *argv.first().ok_or(CommandError::Empty)?;
         if program.is_empty() {
             return Err(CommandError::Empty);
         }
@@ -654,7 +657,7 @@ impl ChildStack {
         // SAFETY: a new private anonymous mapping, ours alone; mprotect only
         // narrows its lowest page (without an MMU it may fail: no guard then).
         unsafe {
-            let guard = usize::try_from(libc::sysconf(libc::_SC_PAGESIZE)).unwrap_or(4096);
+            let guard = crate::sys::page_size();
             let len = guard + CHILD_STACK;
             let p = libc::mmap(core::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK, -1, 0);
             let base = core::ptr::NonNull::new(p.cast::<u8>()).filter(|_| p != libc::MAP_FAILED);

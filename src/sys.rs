@@ -10,6 +10,7 @@
 
 use core::fmt::Write as _;
 use std::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::io;
 
 
@@ -111,6 +112,16 @@ impl core::fmt::Display for ExitStatus {
     }
 }
 
+/// fd 0, lent as std's `Stdin::as_fd` lends it, without making std's
+/// `Stdin` (its once-initialised, locked `BufReader`, which nothing here
+/// reads through: docs/ARCHITECTURE.md, "Binary size").
+pub fn stdin() -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: fd 0 stays open while the program runs (`main` opens it on
+    // /dev/null, or the root directory, when it starts closed); std's
+    // `Stdin::as_fd` borrows it the same way.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(0) }
+}
+
 /// Writes all of `bytes` to a descriptor the caller does not own (the
 /// console, a log); errors are dropped, as there is nowhere to report them.
 pub fn write_fd(fd: i32, bytes: &[u8]) {
@@ -120,6 +131,31 @@ pub fn write_fd(fd: i32, bytes: &[u8]) {
             Ok(n) if n > 0 => rest = &rest[n..],
             _ => return,
         }
+    }
+}
+
+/// The size of a memory page, as the kernel tells every process at its
+/// start (getauxval(3)'s AT_PAGESZ, where sysconf(3) reads it too); 4096
+/// should it not. Not through sysconf: musl's is a table of all its names
+/// with getrlimit behind it, 1 KB of armv7 code and data for the two this
+/// program asks (docs/ARCHITECTURE.md, "Binary size").
+pub fn page_size() -> usize {
+    // SAFETY: getauxval only reads the auxiliary vector.
+    match unsafe { libc::getauxval(libc::AT_PAGESZ) } {
+        0 => 4096,
+        page => page as usize,
+    }
+}
+
+/// The clock ticks per second that /proc counts CPU time in (USER_HZ),
+/// given as [`page_size`] is (AT_CLKTCK, glibc's sysconf answer; musl's is
+/// the constant 100, USER_HZ on every architecture it runs on); 100
+/// should the kernel not tell.
+pub fn clock_ticks_per_second() -> u64 {
+    // SAFETY: getauxval only reads the auxiliary vector.
+    match unsafe { libc::getauxval(libc::AT_CLKTCK) } {
+        0 => 100,
+        ticks => ticks as u64,
     }
 }
 
@@ -137,6 +173,29 @@ pub fn write_some(fd: i32, bytes: &[u8]) -> Result<usize, i32> {
             return Err(e);
         }
     }
+}
+
+/// Waits up to `timeout_ms` for `fd` to be readable (or at its end, or in
+/// error: a read will then say so at once): `Ok(false)` when the time ran
+/// out, the errno of poll(2) (EINTR: a signal came first) otherwise.
+pub fn wait_readable(fd: i32, timeout_ms: u64) -> Result<bool, i32> {
+    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd.
+    match unsafe { libc::poll(&mut p, 1, timeout_ms.min(i32::MAX as u64) as i32) } {
+        -1 => Err(last_errno()),
+        n => Ok(n > 0),
+    }
+}
+
+/// The size of the kernel's send buffer for socket `fd` (SO_SNDBUF; the
+/// kernel doubles it for its own bookkeeping). setsockopt(2) itself, as
+/// [`peer_credentials`] reads: musl's wrapper links its conversion of the
+/// time64 options, which this is not.
+pub fn set_send_buffer(fd: i32, bytes: usize) {
+    let value = bytes.min(i32::MAX as usize) as libc::c_int;
+    let len = core::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: setsockopt reads `len` bytes at the pointer, `value`'s.
+    unsafe { libc::syscall(libc::SYS_setsockopt, fd, libc::SOL_SOCKET, libc::SO_SNDBUF, &value as *const libc::c_int, len) };
 }
 
 /// Waits up to `timeout_ms` for `fd` to be writable (or in error: a write
@@ -203,6 +262,61 @@ pub fn mount(source: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags:
     } else {
         Err(last_errno())
     }
+}
+
+/// The filesystem type (statfs(2)'s `f_type`, a magic number) of what holds
+/// `path`, of a C string as PID 1 mounts with [`mount`]; nix's `statfs`
+/// would convert its path through a closure of its own.
+pub fn fs_type(path: &CStr) -> Option<i64> {
+    // SAFETY: all-zero bytes are a valid statfs (integers).
+    let mut fs: libc::statfs = unsafe { core::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated; statfs writes only into `fs`.
+    // f_type is i64 on glibc x86_64, u64 on musl x86_64/aarch64, u32 on
+    // armv7: the cast is needed on some targets and a no-op on others. The
+    // magic numbers compared with it all fit in 32 bits.
+    #[allow(clippy::unnecessary_cast)]
+    (unsafe { libc::statfs(path.as_ptr(), &mut fs) } == 0).then_some(fs.f_type as i64)
+}
+
+/// The settings of the terminal at `fd`: ioctl(2)'s TCGETS itself, as the C
+/// library's tcgetattr makes it (the kernel's `struct termios` is the start
+/// of the C library's; the rest stays zero). musl's tcgetattr, tcsetattr and
+/// tcflush call its `ioctl`, which also converts the requests that carry a
+/// time64 value (no terminal request does) and links that conversion: 1 KB
+/// of armv7 code and tables (docs/ARCHITECTURE.md, "Binary size").
+pub fn terminal_settings(fd: BorrowedFd<'_>) -> Result<libc::termios, i32> {
+    // SAFETY: all-zero bytes are a valid termios (integers and arrays).
+    let mut settings: libc::termios = unsafe { core::mem::zeroed() };
+    // SAFETY: TCGETS writes a kernel `struct termios` at the pointer, which
+    // `settings` has room for.
+    match unsafe { libc::syscall(libc::SYS_ioctl, fd.as_raw_fd(), libc::TCGETS as libc::c_ulong, &mut settings) } {
+        0 => Ok(settings),
+        _ => Err(last_errno()),
+    }
+}
+
+/// Sets the terminal at `fd` to `settings` at once (TCSETS: tcsetattr's
+/// TCSANOW), as [`terminal_settings`] reads them.
+pub fn set_terminal_settings(fd: BorrowedFd<'_>, settings: &libc::termios) -> Result<(), i32> {
+    // SAFETY: TCSETS reads a kernel `struct termios`, the start of `settings`.
+    match unsafe { libc::syscall(libc::SYS_ioctl, fd.as_raw_fd(), libc::TCSETS as libc::c_ulong, settings) } {
+        0 => Ok(()),
+        _ => Err(last_errno()),
+    }
+}
+
+/// `settings` made raw, as cfmakeraw(3) makes them: no echo, no line
+/// editing, no signals from keys, no translation of input or output.
+pub fn make_raw(settings: &mut libc::termios) {
+    // SAFETY: cfmakeraw only changes the fields of the termios it is given.
+    unsafe { libc::cfmakeraw(settings) }
+}
+
+/// Drops what was typed at the terminal at `fd` and not yet read (TCFLSH
+/// with TCIFLUSH: tcflush's), as [`terminal_settings`] reads them.
+pub fn discard_terminal_input(fd: BorrowedFd<'_>) {
+    // SAFETY: TCFLSH takes its argument by value.
+    unsafe { libc::syscall(libc::SYS_ioctl, fd.as_raw_fd(), libc::TCFLSH as libc::c_ulong, libc::TCIFLUSH as libc::c_ulong) };
 }
 
 /// Reaps one exited child without blocking; `None` when none is waiting.
@@ -757,12 +871,16 @@ fn is_initial_pid_namespace(pid_ns: Result<u64, i32>, proc_mounted: impl FnOnce(
 }
 
 /// The peer of a UNIX socket: uid and every group (SO_PEERCRED and
-/// SO_PEERGROUPS). Groups beyond `groups.len()` are dropped.
+/// SO_PEERGROUPS). Groups beyond `groups.len()` are dropped. getsockopt(2)
+/// itself: musl's wrapper also converts the options that carry a time64
+/// value (none of these), and links that conversion (236 bytes of armv7
+/// code; docs/ARCHITECTURE.md, "Binary size").
 pub fn peer_credentials(fd: i32, groups: &mut [u32]) -> Option<(u32, usize)> {
     let mut cred: libc::ucred = unsafe { core::mem::zeroed() };
     let mut len = core::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    let (getsockopt, level) = (libc::SYS_getsockopt, libc::SOL_SOCKET);
     // SAFETY: getsockopt writes at most `len` bytes into `cred`.
-    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_PEERCRED, (&mut cred as *mut libc::ucred).cast(), &mut len) };
+    let r = unsafe { libc::syscall(getsockopt, fd, level, libc::SO_PEERCRED, &mut cred as *mut libc::ucred, &mut len as *mut libc::socklen_t) };
     if r != 0 {
         return None;
     }
@@ -774,7 +892,7 @@ pub fn peer_credentials(fd: i32, groups: &mut [u32]) -> Option<(u32, usize)> {
     let mut len = (core::mem::size_of_val(groups) - 4 * n) as libc::socklen_t;
     const SO_PEERGROUPS: i32 = 59;
     // SAFETY: as above, into the rest of `groups`.
-    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, SO_PEERGROUPS, groups[n..].as_mut_ptr().cast(), &mut len) };
+    let r = unsafe { libc::syscall(getsockopt, fd, level, SO_PEERGROUPS, groups[n..].as_mut_ptr(), &mut len as *mut libc::socklen_t) };
     if r == 0 {
         n += len as usize / 4;
     }
@@ -883,8 +1001,7 @@ pub fn release_stack_below_caller() {
     let marker = 0u8;
     let here = core::ptr::addr_of!(marker) as usize;
     let Some((start, _)) = mapping_holding(here) else { return };
-    // SAFETY: sysconf has no preconditions.
-    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok().filter(|&p| p != 0).unwrap_or(4096);
+    let page = page_size();
     let limit = (here & !(page - 1)).saturating_sub(page);
     if limit > start {
         // SAFETY: [start, limit) is the part of this thread's stack mapping
@@ -1127,6 +1244,38 @@ impl<const N: usize> core::fmt::Write for FixedBuf<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peer_credentials_are_the_peers_uid_and_groups() {
+        use std::os::fd::AsRawFd;
+        let (socket, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut groups = [0u32; 256];
+        let (uid, n) = peer_credentials(socket.as_raw_fd(), &mut groups).unwrap();
+        assert_eq!((uid, groups[0]), (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw()));
+        let mut ours: Vec<u32> = nix::unistd::getgroups().unwrap().iter().map(|g| g.as_raw()).collect();
+        let mut theirs = groups[1..n].to_vec();
+        ours.sort_unstable();
+        theirs.sort_unstable();
+        assert_eq!(theirs, ours);
+        // No room for more than the primary group: the rest dropped.
+        assert_eq!(peer_credentials(socket.as_raw_fd(), &mut [0]), Some((uid, 1)));
+    }
+
+    #[test]
+    fn fs_type_is_statfs_magic_number() {
+        assert_eq!(fs_type(c"/proc"), Some(0x9fa0), "/proc is procfs");
+        assert_eq!(fs_type(c"/proc/iocinit-no-such-file"), None);
+    }
+
+    /// The page size and clock ticks read from the auxiliary vector are the
+    /// C library's sysconf answers.
+    #[test]
+    fn page_size_and_clock_ticks_are_sysconfs() {
+        // SAFETY: sysconf has no preconditions.
+        let sysconf = |name| unsafe { libc::sysconf(name) };
+        assert_eq!(page_size() as libc::c_long, sysconf(libc::_SC_PAGESIZE));
+        assert_eq!(clock_ticks_per_second() as libc::c_long, sysconf(libc::_SC_CLK_TCK));
+    }
 
     /// Every errno reads as std's `io::Error` writes it, those without a
     /// text of their own too ("Unknown error 41" on glibc): the number is

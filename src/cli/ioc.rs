@@ -248,15 +248,11 @@ fn local_supervisor(common: &Common) -> Result<(), i32> {
 /// [`spawn`](crate::spawn) rather than std's process layer, which the
 /// binary would carry for this one call (docs/ARCHITECTURE.md, "Binary size").
 fn start_local_supervisor(layout: &crate::layout::Layout) -> Result<crate::sys::Pid, String> {
-    let utf8 = |path: &Path| path.to_str().map(str::to_owned).ok_or_else(|| format!("{} is not UTF-8", path.display()));
-    let argv = [
-        "iocinit".to_owned(),
-        "--local".to_owned(),
-        "--socket".to_owned(),
-        utf8(&layout.control_socket)?,
-        "--run-dir".to_owned(),
-        utf8(&layout.run_dir)?,
-    ];
+    fn utf8(path: &Path) -> Result<&str, String> {
+        path.to_str().ok_or_else(|| format!("{} is not UTF-8", path.display()))
+    }
+    let (socket, run_dir) = (utf8(&layout.control_socket)?, utf8(&layout.run_dir)?);
+    let argv = ["iocinit", "--local", "--socket", socket, "--run-dir", run_dir];
     let env = crate::spawn::utf8_environment(&mut |name| eprintln!("Warning: not passed to iocinit --local: {name:?} (not UTF-8)"));
     let command = crate::spawn::Command::with_program("/proc/self/exe", &argv, &env).map_err(|e| e.to_string())?;
     let null = crate::spawn::Redirect::Null;
@@ -1009,7 +1005,7 @@ fn generate_options(common: &Common, name: Option<String>, cmd: Option<String>, 
 }
 
 fn run_generate(dir: &Path, opts: &generate::GenerateOptions) -> Result<IocFile, i32> {
-    let interactive = std::io::stdin().is_terminal();
+    let interactive = crate::sys::stdin().is_terminal();
     let (mut next_line, mut output) = (generate::read_stdin_line, std::io::stderr());
     let prompt = interactive.then_some(generate::Prompt { next_line: &mut next_line, output: &mut output });
     generate::generate(dir, opts, prompt).map_err(|e| {

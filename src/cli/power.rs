@@ -8,7 +8,6 @@
 //! signals to PID 1: SIGUSR1 halt, SIGTERM reboot, SIGUSR2 power off.
 
 use std::io::Read;
-use std::os::fd::AsFd;
 use std::time::Duration;
 
 use super::{Common, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
@@ -230,14 +229,13 @@ fn broadcast(message: &str) {
 fn wall(args: &[String]) -> i32 {
     let mut message = args.join(" ");
     if message.is_empty() {
-        // Through a duplicate of fd 0 as a plain file, not read through
-        // std's buffered `Stdin` (the code of its locked reader, 580 bytes
-        // on armv7; `stdin()` still makes the handle, only to lend fd 0):
+        // Through a duplicate of fd 0 as a plain file, not through std's
+        // buffered `Stdin` (the code of its handle and locked reader):
         // wall reads its input once, to the end. Through `Take<&mut File>`,
         // as the program's other reads to the end, not `File`'s own
         // `read_to_string` (712 bytes of armv7 code for it and the re-exec's
         // state).
-        if let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() {
+        if let Ok(fd) = crate::sys::stdin().try_clone_to_owned() {
             let _ = (&mut std::fs::File::from(fd)).take(u64::MAX).read_to_string(&mut message);
         }
     }

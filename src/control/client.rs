@@ -76,9 +76,10 @@ impl Client {
 
     fn request_once(&mut self, verb: Verb, flags: u8, args: &[&str], timeout: Option<Duration>) -> Result<Reply, ClientError> {
         let io_err = |e: nix::errno::Errno| ClientError::Io(self.path.clone(), io::Error::from(e));
-        let tv = timeout.map(|t| nix::sys::time::TimeVal::new(t.as_secs() as _, t.subsec_micros() as _));
-        socket::setsockopt(&self.fd, socket::sockopt::ReceiveTimeout, &tv.unwrap_or(nix::sys::time::TimeVal::new(0, 0)))
-            .map_err(io_err)?;
+        // Waited for with poll(2) before each read, not set on the socket
+        // (SO_RCVTIMEO): musl's setsockopt links its conversion of the
+        // time64 options (docs/ARCHITECTURE.md, "Binary size").
+        let timeout_ms = timeout.map(|t| t.as_millis().min(u64::MAX as u128) as u64);
         let packet = Request::encode(verb, flags, args);
         // PID 1 closed the connection first (EPIPE; ECONNRESET when it left a
         // request of ours unread), but may have said why (no slot free):
@@ -91,6 +92,12 @@ impl Client {
         let mut buf = vec![0u8; MSG_MAX];
         let mut reset = false;
         loop {
+            match timeout_ms.map(|ms| crate::sys::wait_readable(self.fd.as_raw_fd(), ms)) {
+                None | Some(Ok(true)) => {}
+                Some(Ok(false)) => return Err(ClientError::Timeout),
+                Some(Err(libc::EINTR)) => continue,
+                Some(Err(e)) => return Err(io_err(nix::errno::Errno::from_raw(e))),
+            }
             let n = match socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
                 Ok(0) => return Err(ClientError::Protocol("connection closed before the end of the reply".into())),
                 Ok(n) => n,
@@ -101,7 +108,6 @@ impl Client {
                     reset = true;
                     continue;
                 }
-                Err(nix::errno::Errno::EAGAIN) => return Err(ClientError::Timeout),
                 Err(e) => return Err(io_err(e)),
             };
             let msg = Message::decode(&buf[..n]).map_err(|e| ClientError::Protocol(e.to_string()))?;
@@ -173,6 +179,16 @@ mod tests {
     fn reloads_that_keep_cutting_a_listing_end_in_its_failure() {
         let (reply, requests) = against_cuts(usize::MAX);
         assert_eq!((reply.code, reply.retry, requests), (Code::Fail, true, LISTING_ATTEMPTS as usize));
+    }
+
+    #[test]
+    fn a_server_that_never_answers_is_a_timeout() {
+        let (ours, _theirs) = socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).unwrap();
+        let mut client = Client { fd: ours, path: PathBuf::from("test") };
+        let start = std::time::Instant::now();
+        let error = client.request(Verb::Status, 0, &[], Some(Duration::from_millis(200))).unwrap_err();
+        assert!(matches!(error, ClientError::Timeout), "{error}");
+        assert!(start.elapsed() >= Duration::from_millis(200), "{:?}", start.elapsed());
     }
 
     /// PID 1 refuses a client it has no slot for and closes at once, maybe

@@ -191,12 +191,9 @@ pub fn listen(path: &Path) -> nix::Result<OwnedFd> {
     let fd = socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK, None)?;
     socket::bind(fd.as_raw_fd(), &UnixAddr::new(path)?)?;
     socket::listen(&fd, socket::Backlog::new(16).unwrap_or(socket::Backlog::MAXCONN))?;
-    let _ = nix::sys::stat::fchmodat(
-        None,
-        path,
-        nix::sys::stat::Mode::from_bits_truncate(0o666),
-        nix::sys::stat::FchmodatFlags::FollowSymlink,
-    );
+    // chmod(2) through std, as the daemon's other modes are set: nix's
+    // fchmodat links musl's own, which emulates flags this call never gives.
+    let _ = std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o666));
     Ok(fd)
 }
 
@@ -403,7 +400,7 @@ impl Server {
                 refuse_busy(&fd);
                 continue;
             };
-            let _ = socket::setsockopt(&fd, socket::sockopt::SndBuf, &OUTPUT_BUDGET);
+            sys::set_send_buffer(fd.as_raw_fd(), OUTPUT_BUDGET);
             self.serial += 1;
             let s = &mut self.slots[slot];
             s.fd = Some(fd);
@@ -1016,6 +1013,17 @@ mod tests {
     /// for its slots.
     fn server(ioc_gid: Option<u32>) -> Server {
         Server::new(Path::new("/proc/iocinit-no-such-dir/control"), None, Policy { owner_uid: 0, ioc_gid })
+    }
+
+    #[test]
+    fn the_control_socket_is_open_to_every_user() {
+        // Access is decided per request by the peer's credentials, not by
+        // the file's mode, whatever the umask left of bind's.
+        use std::os::unix::fs::PermissionsExt;
+        let dir = crate::ioc::ScratchDir::new("control-listen");
+        let path = dir.join("run/control");
+        let _fd = listen(&path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777, 0o666);
     }
 
     #[test]

@@ -511,8 +511,17 @@ impl<O: Os> Engine<O> {
                 let _ = candidates.push(pid);
             }
         });
-        candidates.sort_unstable();
-        candidates.into_iter().find(|&pid| self.may_follow(i, pid))
+        // In rising order, each the least above the one before (pids are
+        // unique), not sorted: they are few, and the program's only sort of
+        // `i32`s was a heapsort instance of its own.
+        let mut after = None;
+        while let Some(pid) = candidates.iter().copied().filter(|&pid| Some(pid) > after).min() {
+            if self.may_follow(i, pid) {
+                return Some(pid);
+            }
+            after = Some(pid);
+        }
+        None
     }
 
     /// A prestart, stop or reload command of object `i` (`pid`) was reaped.

@@ -362,7 +362,8 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
             merge_env(&mut ioc_env, entry);
         }
         merge_env(&mut ioc_env, &marker);
-        Command::new(&argv, &env).and_then(|c| c.with_env(&ioc_env)).map_err(|e| problems.push(format!("procServ command: {e}"))).ok()
+        let words: Vec<&str> = argv.iter().map(String::as_str).collect();
+        Command::new(&words, &env).and_then(|c| c.with_env(&ioc_env)).map_err(|e| problems.push(format!("procServ command: {e}"))).ok()
     } else if object.options.pivot {
         let words: Vec<&str> = object.start.as_deref().unwrap_or("").split_whitespace().collect();
         match (words.as_slice(), words.first().and_then(cstring), words.get(1).and_then(cstring)) {

@@ -35,6 +35,9 @@ struct Fake {
     lines: Vec<String>,
     /// Processes outside any object, counted by signal_all.
     strays: usize,
+    /// for_each_marked walks the highest pid first (/proc's order is not
+    /// promised: a daemon looked for is still the lowest pid).
+    proc_descending: bool,
 }
 
 impl Os for Fake {
@@ -109,7 +112,11 @@ impl Os for Fake {
         self.alive.contains(&pid) && self.marked.get(&pid).is_some_and(|(_, m)| m.as_bytes() == marker.to_bytes())
     }
     fn for_each_marked(&mut self, marker: &CStr, f: &mut dyn FnMut(Pid, &ProcInfo)) {
-        for (pid, (_, m)) in &self.marked {
+        let marked: Vec<_> = match self.proc_descending {
+            true => self.marked.iter().rev().collect(),
+            false => self.marked.iter().collect(),
+        };
+        for (pid, (_, m)) in marked {
             if let Some(info) = self.info(*pid).filter(|_| m.as_bytes() == marker.to_bytes()) {
                 f(*pid, &info);
             }
@@ -1215,6 +1222,7 @@ fn a_failing_spawn_is_a_failed_start_with_a_reason() {
 /// both reparented to us and carrying d's marker.
 fn double_forked_service() -> Engine<Fake> {
     let mut e = booted(config(vec![with(object("d", "/sbin/d", 1), |o| o.service = true)]));
+    e.os.proc_descending = true;
     let starter = e.pid_of("/sbin/d");
     for pid in [500, 501] {
         e.os.alive.insert(pid);
@@ -1282,6 +1290,7 @@ fn a_marker_alone_does_not_make_a_service_daemon() {
         with(object("lone", "/sbin/lone", 1), |o| o.service = true),
     ];
     let mut e = booted_at(config(services), 1_000);
+    e.os.proc_descending = true;
     // Lower pids than the real daemon: another user's process, and one of
     // ours that was there before the start.
     for id in ["sshd", "lone"] {

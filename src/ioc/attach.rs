@@ -29,9 +29,9 @@ use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::sys::socket::{send, MsgFlags};
-use nix::sys::termios::{self, FlushArg, LocalFlags, SetArg, Termios};
 
 use crate::ioc::os::SignalPipe;
+use crate::sys;
 
 /// Ctrl-A, the detach key of `con`.
 pub const DEFAULT_DETACH_KEY: u8 = 0x01;
@@ -249,20 +249,21 @@ impl InputMapper {
 /// Saved terminal settings, put back on drop whatever ends the session.
 struct TerminalGuard<'a> {
     fd: BorrowedFd<'a>,
-    saved: Termios,
+    saved: libc::termios,
     discard_input: bool,
 }
 
 impl<'a> TerminalGuard<'a> {
     fn new(
         fd: BorrowedFd<'a>,
-        change: impl FnOnce(&mut Termios),
+        change: impl FnOnce(&mut libc::termios),
         discard_input: bool,
     ) -> Result<Self, ConsoleError> {
-        let saved = termios::tcgetattr(fd).map_err(io_err("read the terminal settings"))?;
-        let mut changed = saved.clone();
+        let saved = sys::terminal_settings(fd).map_err(Errno::from_raw).map_err(io_err("read the terminal settings"))?;
+        let mut changed = saved;
         change(&mut changed);
-        termios::tcsetattr(fd, SetArg::TCSANOW, &changed)
+        sys::set_terminal_settings(fd, &changed)
+            .map_err(Errno::from_raw)
             .map_err(io_err("set the terminal mode"))?;
         Ok(TerminalGuard {
             fd,
@@ -275,10 +276,10 @@ impl<'a> TerminalGuard<'a> {
 impl Drop for TerminalGuard<'_> {
     fn drop(&mut self) {
         if self.discard_input {
-            let _ = termios::tcflush(self.fd, FlushArg::TCIFLUSH);
+            sys::discard_terminal_input(self.fd);
         }
-        // TCSANOW: after a hangup there is nobody to drain output to.
-        let _ = termios::tcsetattr(self.fd, SetArg::TCSANOW, &self.saved);
+        // At once: after a hangup there is nobody to drain output to.
+        let _ = sys::set_terminal_settings(self.fd, &self.saved);
     }
 }
 
@@ -475,14 +476,14 @@ pub fn monitor(name: &str, path: &Path) -> Result<Ending, ConsoleError> {
 }
 
 /// Raw mode for attach: every key goes to the IOC, nothing is echoed locally.
-fn raw(t: &mut Termios) {
-    termios::cfmakeraw(t)
+fn raw(t: &mut libc::termios) {
+    sys::make_raw(t)
 }
 
 /// Monitor: no echo, since typed text would look as if it went somewhere. ISIG
 /// stays on so Ctrl-C raises SIGINT, which the loop turns into its end.
-fn no_echo(t: &mut Termios) {
-    t.local_flags.remove(LocalFlags::ECHO | LocalFlags::ICANON)
+fn no_echo(t: &mut libc::termios) {
+    t.c_lflag &= !(libc::ECHO | libc::ICANON)
 }
 
 /// Connects and runs one session. `Mode::Interactive` becomes pipe mode when
@@ -498,7 +499,7 @@ fn session(
         what: "catch signals",
         source,
     })?;
-    let stdin = io::stdin();
+    let stdin = crate::sys::stdin();
     let stdout = io::stdout();
     let on_terminal = nix::unistd::isatty(stdin.as_raw_fd()).unwrap_or(false);
     let mode = if mode == Mode::Interactive && !on_terminal {
@@ -508,7 +509,7 @@ fn session(
     };
     let mut session = Session {
         console,
-        stdin: stdin.as_fd(),
+        stdin,
         stdout: stdout.as_fd(),
         signals: &signals,
         mode,
@@ -518,7 +519,7 @@ fn session(
     if !on_terminal {
         return session.run(options);
     }
-    let (banner, terminal_mode, discard_input): (String, fn(&mut Termios), bool) = match mode {
+    let (banner, terminal_mode, discard_input): (String, fn(&mut libc::termios), bool) = match mode {
         Mode::Monitor => (
             format!("[monitoring {name}, read-only; exit with Ctrl-C]\r\n"),
             no_echo,
@@ -534,7 +535,7 @@ fn session(
         ),
     };
     let ending = {
-        let _terminal = TerminalGuard::new(stdin.as_fd(), terminal_mode, discard_input)?;
+        let _terminal = TerminalGuard::new(stdin, terminal_mode, discard_input)?;
         write_all(stdout.as_fd(), banner.as_bytes())?;
         session.run(options)
     };

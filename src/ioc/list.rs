@@ -5,9 +5,9 @@
 //! unknown). Column widths are documented in docs/USER_GUIDE.md ("ioc list").
 
 use std::fmt::{self, Write as _};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use nix::sys::stat::lstat;
 
 use crate::ioc::procstat::{ProcDir, Units};
 use crate::sys::{local_time, LocalTime};
@@ -97,12 +97,12 @@ pub fn gather(rows: Vec<IocRow>, detail: Detail) -> Vec<ListEntry> {
                 Some(proc) => process_usage(proc, &row, &units),
                 None => (None, None),
             };
-            let file = if detail >= Detail::Sockets { lstat(&row.uds_path).ok() } else { None };
-            let perm = file.as_ref().map(|f| mode_string(f.st_mode));
+            let file = if detail >= Detail::Sockets { std::fs::symlink_metadata(&row.uds_path).ok() } else { None };
+            let perm = file.as_ref().map(|f| mode_string(f.mode()));
             let (socket, connections) = match &consoles {
                 Some(index) => console_socket(
                     index.named(&row.uds_path.to_string_lossy()),
-                    file.as_ref().map(|f| f.st_ino),
+                    file.as_ref().map(|f| f.ino()),
                 ),
                 None => (None, None),
             };

@@ -10,7 +10,6 @@ use std::fs;
 use std::io;
 use std::path::PathBuf;
 
-use nix::unistd::{sysconf, SysconfVar};
 
 use crate::config::values;
 use crate::sys::Fd;
@@ -165,17 +164,7 @@ pub struct Units {
 
 impl Units {
     pub fn of_this_system() -> Units {
-        let positive = |v: nix::Result<Option<libc::c_long>>, fallback: u64| {
-            v.ok()
-                .flatten()
-                .and_then(|n| u64::try_from(n).ok())
-                .filter(|&n| n > 0)
-                .unwrap_or(fallback)
-        };
-        Units {
-            ticks_per_second: positive(sysconf(SysconfVar::CLK_TCK), 100),
-            page_size: positive(sysconf(SysconfVar::PAGE_SIZE), 4096),
-        }
+        Units { ticks_per_second: crate::sys::clock_ticks_per_second(), page_size: crate::sys::page_size() as u64 }
     }
 }
 
