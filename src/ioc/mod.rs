@@ -34,15 +34,17 @@ pub mod ready;
 pub mod sockdiag;
 pub mod view;
 
-/// A fresh, empty directory for one unit test, unique to the tag and
-/// process, removed when dropped.
+/// A fresh, empty directory for one unit test, unique to the call (tests
+/// of one tag run in parallel threads of one process), removed when dropped.
 #[cfg(test)]
 pub(crate) struct ScratchDir(std::path::PathBuf);
 
 #[cfg(test)]
 impl ScratchDir {
     pub(crate) fn new(tag: &str) -> ScratchDir {
-        let dir = std::env::temp_dir().join(format!("iocinit-{tag}-{}", std::process::id()));
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("iocinit-{tag}-{}-{call}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         ScratchDir(dir)
