@@ -1,6 +1,7 @@
 //! A counting global allocator, compiled in only with the `alloc-count`
 //! feature (tests use it to prove that the steady-state loop of PID 1 makes
-//! no heap allocation). `iocinit version` reports the count when present.
+//! no heap allocation, and how many bytes a configuration keeps per
+//! object). `iocinit version` reports the count when present.
 
 #[cfg(feature = "alloc-count")]
 mod counting {
@@ -13,11 +14,17 @@ mod counting {
     thread_local! {
         // Const-initialised, no destructor: reading it never allocates.
         pub static THREAD_ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+        /// Bytes this thread allocated less those it freed.
+        pub static THREAD_LIVE_BYTES: Cell<i64> = const { Cell::new(0) };
     }
 
     fn count() {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         let _ = THREAD_ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+    }
+
+    fn live(bytes: i64) {
+        let _ = THREAD_LIVE_BYTES.try_with(|n| n.set(n.get() + bytes));
     }
 
     pub struct Counting;
@@ -27,13 +34,16 @@ mod counting {
     unsafe impl GlobalAlloc for Counting {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
             count();
+            live(layout.size() as i64);
             System.alloc(layout)
         }
         unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            live(-(layout.size() as i64));
             System.dealloc(ptr, layout)
         }
         unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
             count();
+            live(new_size as i64 - layout.size() as i64);
             System.realloc(ptr, layout, new_size)
         }
     }
@@ -60,6 +70,20 @@ pub fn thread_allocations() -> Option<u64> {
     #[cfg(feature = "alloc-count")]
     {
         Some(counting::THREAD_ALLOCATIONS.with(std::cell::Cell::get))
+    }
+    #[cfg(not(feature = "alloc-count"))]
+    {
+        None
+    }
+}
+
+/// Bytes the calling thread allocated and has not freed since it started
+/// (what it freed of another thread's counts against it), with
+/// `alloc-count`: what a test measures a structure by.
+pub fn thread_live_bytes() -> Option<i64> {
+    #[cfg(feature = "alloc-count")]
+    {
+        Some(counting::THREAD_LIVE_BYTES.with(std::cell::Cell::get))
     }
     #[cfg(not(feature = "alloc-count"))]
     {
