@@ -223,7 +223,7 @@ impl Parser<'_> {
             self.error(at, format!("duplicate ObjectID {id} (first declared at {first}): expected each ObjectID once"));
         }
         self.first_object.get_or_insert(at);
-        self.objects.push(Object { id: values.keep(id), location: at, enabled: true, ..Object::default() });
+        self.objects.push(Object { id: values.keep(id), location: at, enabled: true, ..Object::EMPTY });
         self.lines.reset();
         self.object_open = true;
     }

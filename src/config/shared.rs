@@ -29,6 +29,9 @@ pub struct SharedStr {
 }
 
 impl SharedStr {
+    /// The empty string (what `default` gives), for constants.
+    pub(crate) const EMPTY: SharedStr = SharedStr { text: None, start: 0, len: 0 };
+
     pub fn as_str(&self) -> &str {
         let (start, end) = (self.start as usize, self.start as usize + self.len as usize);
         self.text.as_deref().and_then(|text| text.get(start..end)).unwrap_or_default()

@@ -108,13 +108,29 @@ fn next_word_beyond_ascii(text: &str, from: usize) -> Option<(usize, usize)> {
 }
 
 /// The words of `text`, exactly as [`str::split_whitespace`] gives them.
-pub(crate) fn words(text: &str) -> impl Iterator<Item = &str> {
-    let mut from = 0;
-    std::iter::from_fn(move || {
-        let (start, end) = next_word(text, from)?;
-        from = end;
-        text.get(start..end)
-    })
+pub(crate) fn words(text: &str) -> Words<'_> {
+    Words { text, from: 0 }
+}
+
+/// The iterator of [`words`].
+pub(crate) struct Words<'a> {
+    text: &'a str,
+    /// Where the search for the next word starts.
+    from: usize,
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a str;
+
+    /// Inlined even at opt-level "z": `from_fn`'s call per word was a
+    /// quarter of a word list's scan. (`next_word` stays a call: inlined
+    /// into every list's loop, the loads took 6 % more instructions.)
+    #[inline(always)]
+    fn next(&mut self) -> Option<&'a str> {
+        let (start, end) = next_word(self.text, self.from)?;
+        self.from = end;
+        self.text.get(start..end)
+    }
 }
 
 /// How many words [`words`] gives for `text` when its whitespace is ASCII:
