@@ -33,7 +33,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     open_closed_standard_fds();
     // As std's start-up does: a write to a closed pipe is an error to
     // handle, not a death (the front ends restore the default: cli).
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    iocinit::sys::ignore_sigpipe();
     // std::env::args is empty without std's start-up (on musl): argv is read
     // here, up to argc or its first null pointer, as std reads it.
     let args = (0..usize::try_from(argc).unwrap_or(0))

@@ -243,11 +243,28 @@ pub fn local_time(unix_secs: i64) -> Option<LocalTime> {
     })
 }
 
+/// Ignores SIGPIPE, as main does at start-up (as std's start-up does): a
+/// write to a closed pipe is an error to handle, not a death.
+pub fn ignore_sigpipe() {
+    set_sigpipe_action(libc::SIG_IGN);
+}
+
 /// Restores SIGPIPE's default action (the process ends), which main sets to
-/// "ignore" at start-up, as std's start-up does.
+/// "ignore" at start-up.
 pub fn default_sigpipe() {
-    // SAFETY: SIG_DFL installs no handler; nothing can race with it.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    set_sigpipe_action(libc::SIG_DFL);
+}
+
+/// sigaction(2) with SA_RESTART, as the C library's `signal` sets an action:
+/// that wrapper, the program's only use of it, is not linked
+/// (docs/ARCHITECTURE.md, "Binary size").
+fn set_sigpipe_action(action: libc::sighandler_t) {
+    // SAFETY: an all-zero sigaction is valid (empty mask, no flags).
+    let mut sa: libc::sigaction = unsafe { core::mem::zeroed() };
+    sa.sa_sigaction = action;
+    sa.sa_flags = libc::SA_RESTART;
+    // SAFETY: SIG_IGN and SIG_DFL install no handler; nothing can race with it.
+    unsafe { libc::sigaction(libc::SIGPIPE, &sa, core::ptr::null_mut()) };
 }
 
 /// mount(2) of C strings (`None`: a null pointer), as PID 1 mounts and
@@ -1244,6 +1261,32 @@ impl<const N: usize> core::fmt::Write for FixedBuf<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sigpipe_actions_are_set_as_signal_sets_them() {
+        // In a child: SIGPIPE's default action must not reach the test
+        // process, whose other threads may write to closed pipes.
+        // SAFETY: the child only makes system calls, then _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let action = || {
+                // SAFETY: a zeroed sigaction to be filled in; no action set.
+                let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
+                unsafe { libc::sigaction(libc::SIGPIPE, core::ptr::null(), &mut old) };
+                (old.sa_sigaction, old.sa_flags & libc::SA_RESTART != 0)
+            };
+            default_sigpipe();
+            let default = action();
+            ignore_sigpipe();
+            let ignored = action();
+            let ok = default == (libc::SIG_DFL, true) && ignored == (libc::SIG_IGN, true);
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert_eq!(status, 0);
+    }
 
     #[test]
     fn peer_credentials_are_the_peers_uid_and_groups() {
