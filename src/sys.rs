@@ -243,6 +243,16 @@ pub fn local_time(unix_secs: i64) -> Option<LocalTime> {
     })
 }
 
+/// access(2): whether the caller's real user and groups may use PATH as MODE
+/// asks (`libc::R_OK`, `W_OK`, `X_OK`, or'd); a path holding a NUL may not.
+/// nix's `access` converts a `Path` through a closure instance of its own,
+/// with a second for long paths (docs/ARCHITECTURE.md, "Binary size").
+pub fn may_access(path: &std::path::Path, mode: i32) -> bool {
+    let Ok(path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else { return false };
+    // SAFETY: a NUL-terminated path that outlives the call.
+    unsafe { libc::access(path.as_ptr(), mode) == 0 }
+}
+
 /// Ignores SIGPIPE, as main does at start-up (as std's start-up does): a
 /// write to a closed pipe is an error to handle, not a death.
 pub fn ignore_sigpipe() {
@@ -1261,6 +1271,24 @@ impl<const N: usize> core::fmt::Write for FixedBuf<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn may_access_is_access() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("iocinit-may-access-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("file");
+        std::fs::write(&file, "").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        // No execute bit: not executable, even for root.
+        assert!(may_access(&file, libc::R_OK) && may_access(&file, libc::F_OK) && !may_access(&file, libc::X_OK));
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(may_access(&file, libc::R_OK | libc::X_OK));
+        assert!(may_access(&dir, libc::R_OK | libc::W_OK | libc::X_OK));
+        assert!(!may_access(&dir.join("missing"), libc::F_OK));
+        assert!(!may_access(std::path::Path::new("/\0/nul"), libc::F_OK));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn sigpipe_actions_are_set_as_signal_sets_them() {
