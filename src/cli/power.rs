@@ -210,7 +210,9 @@ fn killall5(args: &[String]) -> i32 {
 
 /// Writes a message to the console and every pseudo-terminal.
 fn broadcast(message: &str) {
-    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    // uname's node name, linked for IOC_HOST anyway: what the C library's
+    // gethostname copies out of it.
+    let host = nix::sys::utsname::uname().map(|u| u.nodename().to_string_lossy().into_owned()).unwrap_or_default();
     let user = accounts::user(Key::Id(nix::unistd::getuid().as_raw())).map_or_else(|| "root".into(), |u| u.name);
     let text = format!("\r\nBroadcast message from {user}@{host}:\r\n\r\n{}\r\n\r\n", message.trim().replace('\n', "\r\n"));
     let mut ttys = vec!["/dev/console".to_string()];
