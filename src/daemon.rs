@@ -259,8 +259,8 @@ fn prepare(opts: &Options) -> Result<Prepared, i32> {
             log::error!("{}: {e}", opts.layout.run_dir.display());
             return Err(1);
         }
-        if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
-            log::warn!("unable to become a subreaper: {}; orphans of objects are not followed", crate::sys::errno_text(e as i32));
+        if let Err(e) = crate::sys::become_child_subreaper() {
+            log::warn!("unable to become a subreaper: {}; orphans of objects are not followed", crate::sys::errno_text(e));
         }
     }
     crate::logging::open_console();

@@ -926,6 +926,20 @@ pub fn peer_credentials(fd: i32, groups: &mut [u32]) -> Option<(u32, usize)> {
     Some((cred.uid, n))
 }
 
+/// Makes the process the subreaper of its descendants (prctl(2),
+/// PR_SET_CHILD_SUBREAPER): orphans are re-parented to it, not to PID 1.
+/// The system call itself, as the C library's variadic `prctl` makes it,
+/// not linked for this one call (docs/ARCHITECTURE.md, "Binary size").
+pub fn become_child_subreaper() -> Result<(), i32> {
+    let (option, set, unused): (libc::c_long, libc::c_long, libc::c_long) = (libc::PR_SET_CHILD_SUBREAPER.into(), 1, 0);
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes a number; the rest are unused.
+    if unsafe { libc::syscall(libc::SYS_prctl, option, set, unused, unused, unused) } == 0 {
+        Ok(())
+    } else {
+        Err(last_errno())
+    }
+}
+
 /// setdomainname(2) (nix has no wrapper).
 pub fn set_domainname(name: &[u8]) -> Result<(), i32> {
     // SAFETY: name is valid for its length.
@@ -1288,6 +1302,28 @@ mod tests {
         assert!(!may_access(&dir.join("missing"), libc::F_OK));
         assert!(!may_access(std::path::Path::new("/\0/nul"), libc::F_OK));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn become_child_subreaper_is_prctls() {
+        // In a child: the test process stays what it was.
+        // SAFETY: the child only makes system calls, then _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let subreaper = || {
+                let mut is: libc::c_int = -1;
+                // SAFETY: PR_GET_CHILD_SUBREAPER writes one int.
+                unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut is as *mut libc::c_int) };
+                is
+            };
+            let before = subreaper();
+            let ok = before == 0 && become_child_subreaper() == Ok(()) && subreaper() == 1;
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert_eq!(status, 0);
     }
 
     #[test]
