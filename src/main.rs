@@ -58,7 +58,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
 #[cfg(not(test))]
 fn open_closed_standard_fds() {
     for fd in 0..3 {
-        let closed = unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF);
+        let closed = iocinit::sys::fcntl(fd, libc::F_GETFD, 0) == Err(libc::EBADF);
         // The lowest free descriptor: `fd` itself, the lower ones being open.
         if closed
             && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) } == -1

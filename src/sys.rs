@@ -122,6 +122,15 @@ pub fn stdin() -> std::os::fd::BorrowedFd<'static> {
     unsafe { std::os::fd::BorrowedFd::borrow_raw(0) }
 }
 
+/// fd 0 as a `File` to read from, never closed (it is not dropped): not a
+/// duplicate, whose F_DUPFD_CLOEXEC was the program's only call of the C
+/// library's `fcntl` ([`fcntl`]).
+pub fn stdin_file() -> std::mem::ManuallyDrop<std::fs::File> {
+    // SAFETY: fd 0 stays open while the program runs (see `stdin`), and
+    // the file, never dropped, does not close it.
+    std::mem::ManuallyDrop::new(unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(0) })
+}
+
 /// Writes all of `bytes` to a descriptor the caller does not own (the
 /// console, a log); errors are dropped, as there is nowhere to report them.
 pub fn write_fd(fd: i32, bytes: &[u8]) {
@@ -926,6 +935,20 @@ pub fn peer_credentials(fd: i32, groups: &mut [u32]) -> Option<(u32, usize)> {
     Some((cred.uid, n))
 }
 
+/// fcntl(2) with a number for its argument (F_GETFD, F_SETFD, F_GETFL,
+/// F_SETFL), the system call itself: the C library's variadic `fcntl` (336
+/// bytes of armv7 code: emulations of F_GETOWN and, on old kernels, of
+/// F_DUPFD_CLOEXEC, and F_SETFL's O_LARGEFILE, which the kernel ignores) is
+/// not linked for these (docs/ARCHITECTURE.md, "Binary size").
+pub fn fcntl(fd: i32, cmd: i32, arg: i32) -> Result<i32, i32> {
+    let (fd, cmd, arg): (libc::c_long, libc::c_long, libc::c_long) = (fd.into(), cmd.into(), arg.into());
+    // SAFETY: these commands take a number, no pointer.
+    match unsafe { libc::syscall(libc::SYS_fcntl, fd, cmd, arg) } {
+        -1 => Err(last_errno()),
+        r => Ok(r as i32),
+    }
+}
+
 /// Makes the process the subreaper of its descendants (prctl(2),
 /// PR_SET_CHILD_SUBREAPER): orphans are re-parented to it, not to PID 1.
 /// The system call itself, as the C library's variadic `prctl` makes it,
@@ -1302,6 +1325,22 @@ mod tests {
         assert!(!may_access(&dir.join("missing"), libc::F_OK));
         assert!(!may_access(std::path::Path::new("/\0/nul"), libc::F_OK));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn fcntl_reads_and_sets_descriptor_and_status_flags() {
+        use std::os::fd::AsRawFd;
+        let (read, _write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let fd = read.as_raw_fd();
+        assert_eq!(fcntl(fd, libc::F_GETFD, 0), Ok(libc::FD_CLOEXEC));
+        assert_eq!(fcntl(fd, libc::F_SETFD, 0), Ok(0));
+        assert_eq!(fcntl(fd, libc::F_GETFD, 0), Ok(0));
+        let status = fcntl(fd, libc::F_GETFL, 0).unwrap();
+        assert_eq!(status & libc::O_NONBLOCK, 0);
+        assert_eq!(fcntl(fd, libc::F_SETFL, status | libc::O_NONBLOCK), Ok(0));
+        assert_eq!(fcntl(fd, libc::F_GETFL, 0).map(|s| s & libc::O_NONBLOCK), Ok(libc::O_NONBLOCK));
+        drop(read);
+        assert_eq!(fcntl(fd, libc::F_GETFD, 0), Err(libc::EBADF));
     }
 
     #[test]
