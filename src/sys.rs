@@ -949,6 +949,21 @@ pub fn fcntl(fd: i32, cmd: i32, arg: i32) -> Result<i32, i32> {
     }
 }
 
+/// accept4(2) of a connection on LISTENER, its descriptor close-on-exec and
+/// non-blocking: the system call itself, not the C library's `accept4`,
+/// which falls back to accept(2) and fcntl on kernels without it (before
+/// 2.6.28) and links both for that (docs/ARCHITECTURE.md, "Binary size").
+pub fn accept_nonblocking(listener: i32) -> Result<i32, i32> {
+    let flags = libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+    let (fd, no_address, flags): (libc::c_long, libc::c_long, libc::c_long) = (listener.into(), 0, flags.into());
+    // SAFETY: no address is asked for (null pointers); the descriptor
+    // returned is the caller's.
+    match unsafe { libc::syscall(libc::SYS_accept4, fd, no_address, no_address, flags) } {
+        -1 => Err(last_errno()),
+        r => Ok(r as i32),
+    }
+}
+
 /// Makes the process the subreaper of its descendants (prctl(2),
 /// PR_SET_CHILD_SUBREAPER): orphans are re-parented to it, not to PID 1.
 /// The system call itself, as the C library's variadic `prctl` makes it,
@@ -1341,6 +1356,24 @@ mod tests {
         assert_eq!(fcntl(fd, libc::F_GETFL, 0).map(|s| s & libc::O_NONBLOCK), Ok(libc::O_NONBLOCK));
         drop(read);
         assert_eq!(fcntl(fd, libc::F_GETFD, 0), Err(libc::EBADF));
+    }
+
+    #[test]
+    fn accept_nonblocking_takes_a_connection_as_accept4() {
+        let dir = std::env::temp_dir().join(format!("iocinit-accept-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let listener = std::os::unix::net::UnixListener::bind(dir.join("socket")).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let fd = listener.as_raw_fd();
+        assert_eq!(accept_nonblocking(fd), Err(libc::EAGAIN));
+        let _client = std::os::unix::net::UnixStream::connect(dir.join("socket")).unwrap();
+        let accepted = accept_nonblocking(fd).unwrap();
+        assert_eq!(fcntl(accepted, libc::F_GETFD, 0), Ok(libc::FD_CLOEXEC));
+        assert_eq!(fcntl(accepted, libc::F_GETFL, 0).map(|s| s & libc::O_NONBLOCK), Ok(libc::O_NONBLOCK));
+        // SAFETY: the descriptor accepted above, closed once.
+        unsafe { libc::close(accepted) };
+        assert_eq!(accept_nonblocking(fd), Err(libc::EAGAIN));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -384,9 +384,9 @@ impl Server {
     pub fn accept(&mut self) {
         let Some(listener) = self.listener_fd() else { return };
         for _ in 0..MAX_CLIENTS {
-            let fd = match socket::accept4(listener, SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK) {
+            let fd = match sys::accept_nonblocking(listener) {
                 Ok(fd) => fd,
-                Err(nix::errno::Errno::EINTR) => continue,
+                Err(libc::EINTR) => continue,
                 Err(_) => return,
             };
             // SAFETY: accept4 returned a new descriptor that we now own.
