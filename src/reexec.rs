@@ -15,15 +15,13 @@ use std::fmt::Write as _;
 use std::io::{Seek, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use nix::sys::signalfd::SignalFd;
-
 use crate::config::{Config, Object, Runlevel, StopMethod};
 use crate::control::server::Server;
 use crate::daemon::Options;
 use crate::engine::object::{ObjState, Outcome, State};
 use crate::engine::os::RealOs;
 use crate::engine::Engine;
-use crate::sys::ExitStatus;
+use crate::sys::{ExitStatus, SignalFd};
 
 const HEADER: &str = "iocinit-state 1";
 

@@ -572,6 +572,42 @@ impl Drop for Fd {
     }
 }
 
+/// A signalfd(2) descriptor, close-on-exec and non-blocking, for the
+/// daemon's signals: signalfd4 itself, not the C library's `signalfd`, with
+/// its fallback to the old system call for kernels before 2.6.27, nor nix's
+/// wrapper of it (docs/ARCHITECTURE.md, "Binary size").
+pub struct SignalFd(Fd);
+
+impl SignalFd {
+    /// A descriptor for the signals in MASK (blocked by the caller).
+    pub fn new(mask: &libc::sigset_t) -> Result<SignalFd, i32> {
+        // The kernel's signal set: 64 signals, whatever the C library's
+        // sigset_t holds (glibc's is 128 bytes).
+        const KERNEL_SIGSET_BYTES: libc::c_long = 8;
+        let flags: libc::c_long = (libc::SFD_CLOEXEC | libc::SFD_NONBLOCK).into();
+        // SAFETY: the kernel reads 8 bytes of MASK, a whole sigset_t.
+        match unsafe { libc::syscall(libc::SYS_signalfd4, -1 as libc::c_long, mask as *const libc::sigset_t, KERNEL_SIGSET_BYTES, flags) } {
+            -1 => Err(last_errno()),
+            fd => Ok(SignalFd(Fd(fd as i32))),
+        }
+    }
+
+    /// The next pending signal; `None` when there is none (or the read failed).
+    pub fn read_signal(&self) -> Option<libc::signalfd_siginfo> {
+        // SAFETY: signalfd_siginfo is plain integers; all zeroes is valid.
+        let mut info: libc::signalfd_siginfo = unsafe { core::mem::zeroed() };
+        let size = core::mem::size_of::<libc::signalfd_siginfo>();
+        // SAFETY: reads at most `size` bytes into `info`.
+        let read = unsafe { libc::read(self.0 .0, (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+        (read == size as isize).then_some(info)
+    }
+
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the descriptor is open while `self` lives.
+        unsafe { BorrowedFd::borrow_raw(self.0 .0) }
+    }
+}
+
 /// Reads a whole small file into `buf`; returns the bytes read (truncated to
 /// the buffer's size).
 pub fn read_file<'a>(path: &CStr, buf: &'a mut [u8]) -> Result<&'a [u8], i32> {
@@ -1374,6 +1410,34 @@ mod tests {
         unsafe { libc::close(accepted) };
         assert_eq!(accept_nonblocking(fd), Err(libc::EAGAIN));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn signal_fd_reads_the_blocked_signals() {
+        // In a child: the signals blocked and raised are its own.
+        // SAFETY: the child only makes system calls, then _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            // SAFETY: a set filled by sigemptyset and sigaddset.
+            let mut mask: libc::sigset_t = unsafe { core::mem::zeroed() };
+            let ok = unsafe {
+                libc::sigemptyset(&mut mask);
+                libc::sigaddset(&mut mask, libc::SIGUSR1);
+                libc::sigprocmask(libc::SIG_BLOCK, &mask, core::ptr::null_mut());
+                let Ok(signals) = SignalFd::new(&mask) else { libc::_exit(2) };
+                let none = signals.read_signal().is_none();
+                libc::raise(libc::SIGUSR1);
+                let usr1 = signals.read_signal().map(|info| info.ssi_signo) == Some(libc::SIGUSR1 as u32);
+                let flags = fcntl(signals.as_fd().as_raw_fd(), libc::F_GETFD, 0) == Ok(libc::FD_CLOEXEC)
+                    && fcntl(signals.as_fd().as_raw_fd(), libc::F_GETFL, 0).is_ok_and(|s| s & libc::O_NONBLOCK != 0);
+                none && usr1 && flags && signals.read_signal().is_none()
+            };
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert_eq!(status, 0);
     }
 
     #[test]
