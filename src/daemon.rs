@@ -16,7 +16,6 @@ use std::path::PathBuf;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 
@@ -29,7 +28,7 @@ use crate::engine::{plan, BootOptions, Engine, Power, SystemRequest};
 use crate::ioc::logrotate::LogRotator;
 use crate::layout::Layout;
 use crate::pid1::{self, EmergencyShell};
-use crate::sys::{self, Pid};
+use crate::sys::{self, Pid, SignalFd};
 
 /// How the supervisor was started.
 #[derive(Debug, Clone)]
@@ -259,8 +258,8 @@ fn prepare(opts: &Options) -> Result<Prepared, i32> {
             log::error!("{}: {e}", opts.layout.run_dir.display());
             return Err(1);
         }
-        if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
-            log::warn!("unable to become a subreaper: {}; orphans of objects are not followed", crate::sys::errno_text(e as i32));
+        if let Err(e) = crate::sys::become_child_subreaper() {
+            log::warn!("unable to become a subreaper: {}; orphans of objects are not followed", crate::sys::errno_text(e));
         }
     }
     crate::logging::open_console();
@@ -455,7 +454,7 @@ fn setup_signals() -> nix::Result<SignalFd> {
         mask.add(s);
     }
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)?;
-    SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+    SignalFd::new(mask.as_ref()).map_err(nix::errno::Errno::from_raw)
 }
 
 /// Waits for the emergency shell to exit, reaping everything meanwhile.
@@ -464,7 +463,7 @@ fn run_shell_and_wait(shell: Option<&EmergencyShell>, signals: &SignalFd, reason
     loop {
         let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
         let _ = poll(&mut fds, PollTimeout::NONE);
-        while let Ok(Some(_)) = signals.read_signal() {}
+        while signals.read_signal().is_some() {}
         while let Some(r) = sys::reap_one() {
             if Some(r.pid) == pid {
                 return;
@@ -531,7 +530,7 @@ impl Loop {
     // Out of line: its frame only below the loop's, while it runs ([`run`]).
     #[inline(never)]
     fn signals(&mut self, signals: &SignalFd, engine: &mut Engine<RealOs>) {
-        while let Ok(Some(info)) = signals.read_signal() {
+        while let Some(info) = signals.read_signal() {
             match info.ssi_signo as i32 {
                 libc::SIGCHLD => {}
                 // BusyBox's and sysvinit's conventions for init.

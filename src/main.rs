@@ -33,7 +33,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     open_closed_standard_fds();
     // As std's start-up does: a write to a closed pipe is an error to
     // handle, not a death (the front ends restore the default: cli).
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    iocinit::sys::ignore_sigpipe();
     // std::env::args is empty without std's start-up (on musl): argv is read
     // here, up to argc or its first null pointer, as std reads it.
     let args = (0..usize::try_from(argc).unwrap_or(0))
@@ -58,7 +58,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
 #[cfg(not(test))]
 fn open_closed_standard_fds() {
     for fd in 0..3 {
-        let closed = unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF);
+        let closed = iocinit::sys::fcntl(fd, libc::F_GETFD, 0) == Err(libc::EBADF);
         // The lowest free descriptor: `fd` itself, the lower ones being open.
         if closed
             && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) } == -1

@@ -15,15 +15,13 @@ use std::fmt::Write as _;
 use std::io::{Seek, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use nix::sys::signalfd::SignalFd;
-
 use crate::config::{Config, Object, Runlevel, StopMethod};
 use crate::control::server::Server;
 use crate::daemon::Options;
 use crate::engine::object::{ObjState, Outcome, State};
 use crate::engine::os::RealOs;
 use crate::engine::Engine;
-use crate::sys::ExitStatus;
+use crate::sys::{ExitStatus, SignalFd};
 
 const HEADER: &str = "iocinit-state 1";
 
@@ -163,7 +161,7 @@ pub fn skeleton(state: &str) -> Config {
 }
 
 fn clear_cloexec(fd: i32) -> nix::Result<()> {
-    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty())).map(|_| ())
+    crate::sys::fcntl(fd, libc::F_SETFD, 0).map(|_| ()).map_err(nix::errno::Errno::from_raw)
 }
 
 /// The old image: hand everything over and exec. Returns only on failure,
@@ -222,6 +220,6 @@ pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _sig
         }
         Err(_) => libc::EINVAL,
     };
-    let _ = nix::fcntl::fcntl(listener, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+    let _ = crate::sys::fcntl(listener, libc::F_SETFD, libc::FD_CLOEXEC);
     format!("exec: {}", crate::sys::errno_text(err))
 }

@@ -122,6 +122,15 @@ pub fn stdin() -> std::os::fd::BorrowedFd<'static> {
     unsafe { std::os::fd::BorrowedFd::borrow_raw(0) }
 }
 
+/// fd 0 as a `File` to read from, never closed (it is not dropped): not a
+/// duplicate, whose F_DUPFD_CLOEXEC was the program's only call of the C
+/// library's `fcntl` ([`fcntl`]).
+pub fn stdin_file() -> std::mem::ManuallyDrop<std::fs::File> {
+    // SAFETY: fd 0 stays open while the program runs (see `stdin`), and
+    // the file, never dropped, does not close it.
+    std::mem::ManuallyDrop::new(unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(0) })
+}
+
 /// Writes all of `bytes` to a descriptor the caller does not own (the
 /// console, a log); errors are dropped, as there is nowhere to report them.
 pub fn write_fd(fd: i32, bytes: &[u8]) {
@@ -243,11 +252,38 @@ pub fn local_time(unix_secs: i64) -> Option<LocalTime> {
     })
 }
 
+/// access(2): whether the caller's real user and groups may use PATH as MODE
+/// asks (`libc::R_OK`, `W_OK`, `X_OK`, or'd); a path holding a NUL may not.
+/// nix's `access` converts a `Path` through a closure instance of its own,
+/// with a second for long paths (docs/ARCHITECTURE.md, "Binary size").
+pub fn may_access(path: &std::path::Path, mode: i32) -> bool {
+    let Ok(path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else { return false };
+    // SAFETY: a NUL-terminated path that outlives the call.
+    unsafe { libc::access(path.as_ptr(), mode) == 0 }
+}
+
+/// Ignores SIGPIPE, as main does at start-up (as std's start-up does): a
+/// write to a closed pipe is an error to handle, not a death.
+pub fn ignore_sigpipe() {
+    set_sigpipe_action(libc::SIG_IGN);
+}
+
 /// Restores SIGPIPE's default action (the process ends), which main sets to
-/// "ignore" at start-up, as std's start-up does.
+/// "ignore" at start-up.
 pub fn default_sigpipe() {
-    // SAFETY: SIG_DFL installs no handler; nothing can race with it.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    set_sigpipe_action(libc::SIG_DFL);
+}
+
+/// sigaction(2) with SA_RESTART, as the C library's `signal` sets an action:
+/// that wrapper, the program's only use of it, is not linked
+/// (docs/ARCHITECTURE.md, "Binary size").
+fn set_sigpipe_action(action: libc::sighandler_t) {
+    // SAFETY: an all-zero sigaction is valid (empty mask, no flags).
+    let mut sa: libc::sigaction = unsafe { core::mem::zeroed() };
+    sa.sa_sigaction = action;
+    sa.sa_flags = libc::SA_RESTART;
+    // SAFETY: SIG_IGN and SIG_DFL install no handler; nothing can race with it.
+    unsafe { libc::sigaction(libc::SIGPIPE, &sa, core::ptr::null_mut()) };
 }
 
 /// mount(2) of C strings (`None`: a null pointer), as PID 1 mounts and
@@ -533,6 +569,42 @@ impl Drop for Fd {
     fn drop(&mut self) {
         // SAFETY: we own this descriptor.
         unsafe { libc::close(self.0) };
+    }
+}
+
+/// A signalfd(2) descriptor, close-on-exec and non-blocking, for the
+/// daemon's signals: signalfd4 itself, not the C library's `signalfd`, with
+/// its fallback to the old system call for kernels before 2.6.27, nor nix's
+/// wrapper of it (docs/ARCHITECTURE.md, "Binary size").
+pub struct SignalFd(Fd);
+
+impl SignalFd {
+    /// A descriptor for the signals in MASK (blocked by the caller).
+    pub fn new(mask: &libc::sigset_t) -> Result<SignalFd, i32> {
+        // The kernel's signal set: 64 signals, whatever the C library's
+        // sigset_t holds (glibc's is 128 bytes).
+        const KERNEL_SIGSET_BYTES: libc::c_long = 8;
+        let flags: libc::c_long = (libc::SFD_CLOEXEC | libc::SFD_NONBLOCK).into();
+        // SAFETY: the kernel reads 8 bytes of MASK, a whole sigset_t.
+        match unsafe { libc::syscall(libc::SYS_signalfd4, -1 as libc::c_long, mask as *const libc::sigset_t, KERNEL_SIGSET_BYTES, flags) } {
+            -1 => Err(last_errno()),
+            fd => Ok(SignalFd(Fd(fd as i32))),
+        }
+    }
+
+    /// The next pending signal; `None` when there is none (or the read failed).
+    pub fn read_signal(&self) -> Option<libc::signalfd_siginfo> {
+        // SAFETY: signalfd_siginfo is plain integers; all zeroes is valid.
+        let mut info: libc::signalfd_siginfo = unsafe { core::mem::zeroed() };
+        let size = core::mem::size_of::<libc::signalfd_siginfo>();
+        // SAFETY: reads at most `size` bytes into `info`.
+        let read = unsafe { libc::read(self.0 .0, (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+        (read == size as isize).then_some(info)
+    }
+
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the descriptor is open while `self` lives.
+        unsafe { BorrowedFd::borrow_raw(self.0 .0) }
     }
 }
 
@@ -899,6 +971,49 @@ pub fn peer_credentials(fd: i32, groups: &mut [u32]) -> Option<(u32, usize)> {
     Some((cred.uid, n))
 }
 
+/// fcntl(2) with a number for its argument (F_GETFD, F_SETFD, F_GETFL,
+/// F_SETFL), the system call itself: the C library's variadic `fcntl` (336
+/// bytes of armv7 code: emulations of F_GETOWN and, on old kernels, of
+/// F_DUPFD_CLOEXEC, and F_SETFL's O_LARGEFILE, which the kernel ignores) is
+/// not linked for these (docs/ARCHITECTURE.md, "Binary size").
+pub fn fcntl(fd: i32, cmd: i32, arg: i32) -> Result<i32, i32> {
+    let (fd, cmd, arg): (libc::c_long, libc::c_long, libc::c_long) = (fd.into(), cmd.into(), arg.into());
+    // SAFETY: these commands take a number, no pointer.
+    match unsafe { libc::syscall(libc::SYS_fcntl, fd, cmd, arg) } {
+        -1 => Err(last_errno()),
+        r => Ok(r as i32),
+    }
+}
+
+/// accept4(2) of a connection on LISTENER, its descriptor close-on-exec and
+/// non-blocking: the system call itself, not the C library's `accept4`,
+/// which falls back to accept(2) and fcntl on kernels without it (before
+/// 2.6.28) and links both for that (docs/ARCHITECTURE.md, "Binary size").
+pub fn accept_nonblocking(listener: i32) -> Result<i32, i32> {
+    let flags = libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+    let (fd, no_address, flags): (libc::c_long, libc::c_long, libc::c_long) = (listener.into(), 0, flags.into());
+    // SAFETY: no address is asked for (null pointers); the descriptor
+    // returned is the caller's.
+    match unsafe { libc::syscall(libc::SYS_accept4, fd, no_address, no_address, flags) } {
+        -1 => Err(last_errno()),
+        r => Ok(r as i32),
+    }
+}
+
+/// Makes the process the subreaper of its descendants (prctl(2),
+/// PR_SET_CHILD_SUBREAPER): orphans are re-parented to it, not to PID 1.
+/// The system call itself, as the C library's variadic `prctl` makes it,
+/// not linked for this one call (docs/ARCHITECTURE.md, "Binary size").
+pub fn become_child_subreaper() -> Result<(), i32> {
+    let (option, set, unused): (libc::c_long, libc::c_long, libc::c_long) = (libc::PR_SET_CHILD_SUBREAPER.into(), 1, 0);
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes a number; the rest are unused.
+    if unsafe { libc::syscall(libc::SYS_prctl, option, set, unused, unused, unused) } == 0 {
+        Ok(())
+    } else {
+        Err(last_errno())
+    }
+}
+
 /// setdomainname(2) (nix has no wrapper).
 pub fn set_domainname(name: &[u8]) -> Result<(), i32> {
     // SAFETY: name is valid for its length.
@@ -1244,6 +1359,134 @@ impl<const N: usize> core::fmt::Write for FixedBuf<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn may_access_is_access() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("iocinit-may-access-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("file");
+        std::fs::write(&file, "").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        // No execute bit: not executable, even for root.
+        assert!(may_access(&file, libc::R_OK) && may_access(&file, libc::F_OK) && !may_access(&file, libc::X_OK));
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(may_access(&file, libc::R_OK | libc::X_OK));
+        assert!(may_access(&dir, libc::R_OK | libc::W_OK | libc::X_OK));
+        assert!(!may_access(&dir.join("missing"), libc::F_OK));
+        assert!(!may_access(std::path::Path::new("/\0/nul"), libc::F_OK));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn fcntl_reads_and_sets_descriptor_and_status_flags() {
+        use std::os::fd::AsRawFd;
+        let (read, _write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let fd = read.as_raw_fd();
+        assert_eq!(fcntl(fd, libc::F_GETFD, 0), Ok(libc::FD_CLOEXEC));
+        assert_eq!(fcntl(fd, libc::F_SETFD, 0), Ok(0));
+        assert_eq!(fcntl(fd, libc::F_GETFD, 0), Ok(0));
+        let status = fcntl(fd, libc::F_GETFL, 0).unwrap();
+        assert_eq!(status & libc::O_NONBLOCK, 0);
+        assert_eq!(fcntl(fd, libc::F_SETFL, status | libc::O_NONBLOCK), Ok(0));
+        assert_eq!(fcntl(fd, libc::F_GETFL, 0).map(|s| s & libc::O_NONBLOCK), Ok(libc::O_NONBLOCK));
+        drop(read);
+        assert_eq!(fcntl(fd, libc::F_GETFD, 0), Err(libc::EBADF));
+    }
+
+    #[test]
+    fn accept_nonblocking_takes_a_connection_as_accept4() {
+        let dir = std::env::temp_dir().join(format!("iocinit-accept-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let listener = std::os::unix::net::UnixListener::bind(dir.join("socket")).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let fd = listener.as_raw_fd();
+        assert_eq!(accept_nonblocking(fd), Err(libc::EAGAIN));
+        let _client = std::os::unix::net::UnixStream::connect(dir.join("socket")).unwrap();
+        let accepted = accept_nonblocking(fd).unwrap();
+        assert_eq!(fcntl(accepted, libc::F_GETFD, 0), Ok(libc::FD_CLOEXEC));
+        assert_eq!(fcntl(accepted, libc::F_GETFL, 0).map(|s| s & libc::O_NONBLOCK), Ok(libc::O_NONBLOCK));
+        // SAFETY: the descriptor accepted above, closed once.
+        unsafe { libc::close(accepted) };
+        assert_eq!(accept_nonblocking(fd), Err(libc::EAGAIN));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn signal_fd_reads_the_blocked_signals() {
+        // In a child: the signals blocked and raised are its own.
+        // SAFETY: the child only makes system calls, then _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            // SAFETY: a set filled by sigemptyset and sigaddset.
+            let mut mask: libc::sigset_t = unsafe { core::mem::zeroed() };
+            let ok = unsafe {
+                libc::sigemptyset(&mut mask);
+                libc::sigaddset(&mut mask, libc::SIGUSR1);
+                libc::sigprocmask(libc::SIG_BLOCK, &mask, core::ptr::null_mut());
+                let Ok(signals) = SignalFd::new(&mask) else { libc::_exit(2) };
+                let none = signals.read_signal().is_none();
+                libc::raise(libc::SIGUSR1);
+                let usr1 = signals.read_signal().map(|info| info.ssi_signo) == Some(libc::SIGUSR1 as u32);
+                let flags = fcntl(signals.as_fd().as_raw_fd(), libc::F_GETFD, 0) == Ok(libc::FD_CLOEXEC)
+                    && fcntl(signals.as_fd().as_raw_fd(), libc::F_GETFL, 0).is_ok_and(|s| s & libc::O_NONBLOCK != 0);
+                none && usr1 && flags && signals.read_signal().is_none()
+            };
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert_eq!(status, 0);
+    }
+
+    #[test]
+    fn become_child_subreaper_is_prctls() {
+        // In a child: the test process stays what it was.
+        // SAFETY: the child only makes system calls, then _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let subreaper = || {
+                let mut is: libc::c_int = -1;
+                // SAFETY: PR_GET_CHILD_SUBREAPER writes one int.
+                unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut is as *mut libc::c_int) };
+                is
+            };
+            let before = subreaper();
+            let ok = before == 0 && become_child_subreaper() == Ok(()) && subreaper() == 1;
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert_eq!(status, 0);
+    }
+
+    #[test]
+    fn sigpipe_actions_are_set_as_signal_sets_them() {
+        // In a child: SIGPIPE's default action must not reach the test
+        // process, whose other threads may write to closed pipes.
+        // SAFETY: the child only makes system calls, then _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let action = || {
+                // SAFETY: a zeroed sigaction to be filled in; no action set.
+                let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
+                unsafe { libc::sigaction(libc::SIGPIPE, core::ptr::null(), &mut old) };
+                (old.sa_sigaction, old.sa_flags & libc::SA_RESTART != 0)
+            };
+            default_sigpipe();
+            let default = action();
+            ignore_sigpipe();
+            let ignored = action();
+            let ok = default == (libc::SIG_DFL, true) && ignored == (libc::SIG_IGN, true);
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert_eq!(status, 0);
+    }
 
     #[test]
     fn peer_credentials_are_the_peers_uid_and_groups() {

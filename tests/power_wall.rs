@@ -43,7 +43,8 @@ fn wall(name: &str, args: &[&str], stdin: &[u8]) -> String {
 #[test]
 fn wall_reads_its_message_from_stdin() {
     let said = wall("wall-stdin", &[], b"first line\nsecond line\n");
-    assert!(said.starts_with("\r\nBroadcast message from root@"), "{said:?}");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert!(said.starts_with(&format!("\r\nBroadcast message from root@{}:", host.trim_end())), "{said:?}");
     assert!(said.ends_with(":\r\n\r\nfirst line\r\nsecond line\r\n\r\n"), "{said:?}");
 }
 

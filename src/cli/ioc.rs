@@ -443,7 +443,7 @@ fn sets_key(text: &str, key: &str) -> bool {
 /// the caller may not read (2770 root:ioc for a non-member) is said to be
 /// one, so that an installed IOC is never reported as not found (exit 1).
 fn conf_dir_barrier(dir: &Path, name: &str) -> Result<(), i32> {
-    if dir.is_dir() && nix::unistd::access(dir, nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::X_OK).is_err() {
+    if dir.is_dir() && !crate::sys::may_access(dir, libc::R_OK | libc::X_OK) {
         eprintln!("Error: Cannot read {} to resolve IOC '{name}' (ioc group membership required).", dir.display());
         return Err(EXIT_FAIL);
     }
@@ -823,8 +823,7 @@ fn list_cmd(common: &Common, verbosity: u8) -> i32 {
 /// may be read and searched by the caller (a 0770 console directory of
 /// another group is not, and its socket's details are not shown).
 fn traversable_tree(root: &Path) -> bool {
-    use nix::unistd::{access, AccessFlags};
-    let open = |dir: &Path| access(dir, AccessFlags::R_OK | AccessFlags::X_OK).is_ok();
+    let open = |dir: &Path| crate::sys::may_access(dir, libc::R_OK | libc::X_OK);
     let Ok(entries) = std::fs::read_dir(root) else { return !root.exists() || open(root) };
     open(root) && entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).all(|p| open(&p))
 }
@@ -1181,7 +1180,7 @@ fn check_installable(ioc: &IocFile, local: bool) -> Result<(), i32> {
     let chdir = ioc.chdir.as_deref().map(Path::new);
     match chdir {
         Some(dir) if !dir.is_dir() => problems.push(format!("IOC_CHDIR: invalid or missing directory: {}", dir.display())),
-        Some(dir) if nix::unistd::access(dir, nix::unistd::AccessFlags::X_OK).is_err() => {
+        Some(dir) if !crate::sys::may_access(dir, libc::X_OK) => {
             problems.push(format!("IOC_CHDIR: execute permission denied for directory: {}", dir.display()))
         }
         _ if !is_executable(chdir, &ioc.command) => {
@@ -1211,7 +1210,7 @@ fn is_executable(chdir: Option<&Path>, command: &str) -> bool {
 
 /// A regular file (after links) the caller may execute.
 fn executable_file(path: &Path) -> bool {
-    path.is_file() && nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).is_ok()
+    path.is_file() && crate::sys::may_access(path, libc::X_OK)
 }
 
 fn install(common: &Common, i: Install) -> i32 {
@@ -1266,7 +1265,7 @@ fn install(common: &Common, i: Install) -> i32 {
         eprintln!("ioc: cannot write into {}: {e}", dirs.ioc_dir.display());
         return EXIT_FAIL;
     }
-    if nix::unistd::access(dirs.ioc_dir.as_path(), nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK).is_err() {
+    if !crate::sys::may_access(&dirs.ioc_dir, libc::W_OK | libc::X_OK) {
         eprintln!("Error: No write permission to {}.", dirs.ioc_dir.display());
         return EXIT_FAIL;
     }

@@ -210,7 +210,9 @@ fn killall5(args: &[String]) -> i32 {
 
 /// Writes a message to the console and every pseudo-terminal.
 fn broadcast(message: &str) {
-    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    // uname's node name, linked for IOC_HOST anyway: what the C library's
+    // gethostname copies out of it.
+    let host = nix::sys::utsname::uname().map(|u| u.nodename().to_string_lossy().into_owned()).unwrap_or_default();
     let user = accounts::user(Key::Id(nix::unistd::getuid().as_raw())).map_or_else(|| "root".into(), |u| u.name);
     let text = format!("\r\nBroadcast message from {user}@{host}:\r\n\r\n{}\r\n\r\n", message.trim().replace('\n', "\r\n"));
     let mut ttys = vec!["/dev/console".to_string()];
@@ -229,15 +231,12 @@ fn broadcast(message: &str) {
 fn wall(args: &[String]) -> i32 {
     let mut message = args.join(" ");
     if message.is_empty() {
-        // Through a duplicate of fd 0 as a plain file, not through std's
-        // buffered `Stdin` (the code of its handle and locked reader):
-        // wall reads its input once, to the end. Through `Take<&mut File>`,
-        // as the program's other reads to the end, not `File`'s own
-        // `read_to_string` (712 bytes of armv7 code for it and the re-exec's
-        // state).
-        if let Ok(fd) = crate::sys::stdin().try_clone_to_owned() {
-            let _ = (&mut std::fs::File::from(fd)).take(u64::MAX).read_to_string(&mut message);
-        }
+        // Through fd 0 as a plain file, not through std's buffered `Stdin`
+        // (the code of its handle and locked reader): wall reads its input
+        // once, to the end. Through `Take<&mut File>`, as the program's
+        // other reads to the end, not `File`'s own `read_to_string` (712
+        // bytes of armv7 code for it and the re-exec's state).
+        let _ = (&mut *crate::sys::stdin_file()).take(u64::MAX).read_to_string(&mut message);
     }
     broadcast(&message);
     EXIT_OK

@@ -5,7 +5,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
 
 use super::protocol::{Code, Kind, Message, Request, Tag, Verb, MSG_MAX};
 
@@ -52,7 +52,7 @@ impl Client {
     pub fn connect(path: &Path) -> Result<Client, ClientError> {
         let io_err = |e: nix::errno::Errno| ClientError::Io(path.to_path_buf(), io::Error::from(e));
         let fd = socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None).map_err(io_err)?;
-        let addr = UnixAddr::new(path).map_err(io_err)?;
+        let addr = super::socket_address(path).map_err(io_err)?;
         match socket::connect(fd.as_raw_fd(), &addr) {
             Ok(()) => Ok(Client { fd, path: path.to_path_buf() }),
             Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR | nix::errno::Errno::ECONNREFUSED) => Err(ClientError::NotRunning(path.to_path_buf())),

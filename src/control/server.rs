@@ -22,7 +22,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use nix::poll::PollFlags;
-use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
 
 use super::protocol::{Code, Encoder, Kind, Request, Tag, Verb, FLAG_WAIT, MSG_MAX};
 use crate::config::{Object, StopMethod};
@@ -189,7 +189,7 @@ pub fn listen(path: &Path) -> nix::Result<OwnedFd> {
     }
     let _ = std::fs::remove_file(path);
     let fd = socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK, None)?;
-    socket::bind(fd.as_raw_fd(), &UnixAddr::new(path)?)?;
+    socket::bind(fd.as_raw_fd(), &super::socket_address(path)?)?;
     socket::listen(&fd, socket::Backlog::new(16).unwrap_or(socket::Backlog::MAXCONN))?;
     // chmod(2) through std, as the daemon's other modes are set: nix's
     // fchmodat links musl's own, which emulates flags this call never gives.
@@ -201,7 +201,7 @@ pub fn listen(path: &Path) -> nix::Result<OwnedFd> {
 /// must neither take its socket over nor start every object again. A full
 /// backlog (EAGAIN) is someone listening too.
 pub fn answered(path: &Path) -> bool {
-    let Ok(addr) = UnixAddr::new(path) else { return false };
+    let Ok(addr) = super::socket_address(path) else { return false };
     let Ok(fd) = socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK, None) else {
         return false;
     };
@@ -384,9 +384,9 @@ impl Server {
     pub fn accept(&mut self) {
         let Some(listener) = self.listener_fd() else { return };
         for _ in 0..MAX_CLIENTS {
-            let fd = match socket::accept4(listener, SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK) {
+            let fd = match sys::accept_nonblocking(listener) {
                 Ok(fd) => fd,
-                Err(nix::errno::Errno::EINTR) => continue,
+                Err(libc::EINTR) => continue,
                 Err(_) => return,
             };
             // SAFETY: accept4 returned a new descriptor that we now own.
