@@ -194,13 +194,8 @@ impl IocFile {
     /// The IOC's own environment, `NAME=value` in the file's order (the
     /// IOC_* keys first): what epics-ioc-runner's EnvironmentFile exports.
     pub fn environment(&self) -> Vec<String> {
-        // Joined, not formatted: every IOC file's load makes these. Sized
-        // exactly: PID 1 keeps the list for each IOC (collected in place
-        // from the entries, it kept their larger buffer).
-        let entries = self.entries();
-        let mut env = Vec::with_capacity(entries.len());
-        env.extend(entries.into_iter().map(|(key, value)| [key, "=", value].concat()));
-        env
+        // Joined, not formatted: every IOC file's load makes these.
+        self.entries().into_iter().map(|(key, value)| [key, "=", value].concat()).collect()
     }
 
     /// Whether the file can be written and read back: every value valid.

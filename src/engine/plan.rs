@@ -6,7 +6,7 @@
 //! Problems found here (an unknown user, a command with a NUL) do not stop the
 //! load: they are returned as messages and the affected start fails with them.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::path::Path;
 
 use crate::accounts::{self, Key};
@@ -35,13 +35,11 @@ pub enum OutputPlan {
 /// A console (procServ) object's paths and socket ownership.
 #[derive(Debug, Clone)]
 pub struct ConsolePlan {
-    /// The console directory, its socket, its info file, the log and the
-    /// log directory, NUL-terminated back to back: one allocation, not
-    /// five, as PID 1 keeps them for each IOC (docs/ARCHITECTURE.md, "PID
-    /// 1's memory, page by page").
-    paths: Box<[u8]>,
-    /// Where each path after the first starts in `paths`.
-    starts: [u32; 4],
+    pub dir: CString,
+    pub socket: CString,
+    pub info: CString,
+    pub log: CString,
+    pub log_dir: CString,
     /// Owner and group of the console directory (the socket gets them from procServ).
     pub uid: u32,
     pub gid: u32,
@@ -106,51 +104,6 @@ struct RunAs {
     credentials: Option<Credentials>,
     user: Option<String>,
     group: Option<String>,
-}
-
-impl ConsolePlan {
-    /// The plan of a console at these paths (None when one holds a NUL byte).
-    pub fn new(paths: &ConsolePaths, log_dir: &Path, uid: u32, gid: u32, metadata: String, crash_patterns: String) -> Option<ConsolePlan> {
-        let all = [&paths.dir, &paths.socket, &paths.info, &paths.log, log_dir].map(|p| p.as_os_str().as_encoded_bytes());
-        if all.iter().any(|p| p.contains(&0)) {
-            return None;
-        }
-        let mut starts = [0u32; 4];
-        let mut at = 0;
-        for (start, path) in starts.iter_mut().zip(&all) {
-            at += path.len() + 1;
-            *start = u32::try_from(at).ok()?;
-        }
-        let paths = all.iter().flat_map(|p| p.iter().copied().chain([0])).collect();
-        Some(ConsolePlan { paths, starts, uid, gid, metadata, crash_patterns })
-    }
-
-    /// Path `k` of `paths`.
-    fn path(&self, k: usize) -> &CStr {
-        let start = if k == 0 { 0 } else { self.starts[k - 1] as usize };
-        self.paths.get(start..).and_then(|p| CStr::from_bytes_until_nul(p).ok()).unwrap_or_default()
-    }
-
-    /// The console directory (`RUN/procserv/NAME`).
-    pub fn dir(&self) -> &CStr {
-        self.path(0)
-    }
-    /// procServ's socket in it.
-    pub fn socket(&self) -> &CStr {
-        self.path(1)
-    }
-    /// procServ's info file in it.
-    pub fn info(&self) -> &CStr {
-        self.path(2)
-    }
-    /// The IOC's log file.
-    pub fn log(&self) -> &CStr {
-        self.path(3)
-    }
-    /// The directory of the log.
-    pub fn log_dir(&self) -> &CStr {
-        self.path(4)
-    }
 }
 
 impl ObjectPlan {
@@ -253,16 +206,8 @@ pub fn ioc_log_dir(config: &Config, layout: &Layout) -> std::path::PathBuf {
 /// `ObjectID: message` lines.
 pub fn build(config: &Config, layout: &Layout) -> (Vec<ObjectPlan>, Vec<String>) {
     let base = base_env(layout);
-    // Every object's commands point to these entries, and every IOC's to
-    // procServ's fixed words, instead of a copy each. Not the words without
-    // an IOC: they would cost a configuration of services a heap page
-    // (tests/memory/run, 64 -> 68 KB); a rescan or reload that brings the
-    // first IOC then copies them into its commands, as before.
-    let mut shared = base.clone();
-    if config.objects.iter().any(|o| o.console.is_some()) {
-        shared.extend(procserv::shared_words(&config.globals.ioc, &base));
-    }
-    crate::spawn::share_strings(&shared);
+    // Every object's commands point to these entries instead of a copy each.
+    crate::spawn::share_environment(&base);
     // Who runs the supervisor, by name: looked up once, and only where it
     // matters (--local), not once per object in the passwd file.
     let me = if layout.local { accounts::user(Key::Id(nix::unistd::getuid().as_raw())).map(|u| u.name) } else { None };
@@ -399,10 +344,15 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
         let metadata = iocfile::shown_metadata(&console.env);
         let patterns_entry = format!("{}=", iocfile::CRASH_PATTERNS);
         let crash_patterns = console.env.iter().find_map(|e| e.strip_prefix(&patterns_entry)).unwrap_or_default().to_string();
-        console_plan = ConsolePlan::new(&paths, &log_dir, owner, group_id, metadata, crash_patterns).map(Box::new);
-        if console_plan.is_none() {
-            problems.push("console path contains a NUL byte".into());
-        }
+        console_plan = match (path_c(&paths.dir), path_c(&paths.socket), path_c(&paths.info), path_c(&paths.log), path_c(&log_dir)) {
+            (Some(dir), Some(socket), Some(info), Some(log), Some(log_dir)) => {
+                Some(Box::new(ConsolePlan { dir, socket, info, log, log_dir, uid: owner, gid: group_id, metadata, crash_patterns }))
+            }
+            _ => {
+                problems.push("console path contains a NUL byte".into());
+                None
+            }
+        };
         // The IOC file's variables reach procServ and the IOC, after
         // everything of PID 1's except the marker (which a file may not
         // set). procServ itself is found in PID 1's PATH, not the file's,
@@ -628,11 +578,7 @@ mod tests {
         assert_eq!(argv[0], "procServ");
         assert!(argv.contains(&"/tmp/r/procserv/demo/info".to_string()));
         let console = plans[0].console.as_ref().unwrap();
-        assert_eq!(console.socket().to_str().unwrap(), "/tmp/r/procserv/demo/control");
-        assert_eq!(
-            [console.dir(), console.info(), console.log(), console.log_dir()].map(|p| p.to_str().unwrap()),
-            ["/tmp/r/procserv/demo", "/tmp/r/procserv/demo/info", "/var/log/procserv/demo.log", "/var/log/procserv"]
-        );
+        assert_eq!(console.socket.to_str().unwrap(), "/tmp/r/procserv/demo/control");
         assert!(plans[0].cwd.is_none());
         // procServ must not take the console as a client.
         assert!(plans[0].stdin_null);

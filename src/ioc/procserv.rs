@@ -75,21 +75,6 @@ pub fn argv(console: &Console, globals: &IocGlobals, paths: &ConsolePaths, socke
     argv
 }
 
-/// The words of every procServ command line that are not its object's own
-/// (see [`argv`]), and the paths where procServ is looked for with
-/// environment `env`: what [`crate::spawn::share_strings`] keeps once for
-/// all commands, instead of a copy in each IOC's (about 200 bytes of each
-/// on a board). The same for every console object of a configuration.
-pub fn shared_words(globals: &IocGlobals, env: &[String]) -> Vec<String> {
-    let program = globals.procserv.display().to_string();
-    let options = ["-f", "--name", "--logfile", "--info-file", "--ignore", "^D^C^]", AUTORESTART_KEY, "", "--holdoff", "--chdir", "-P"];
-    let mut words = spawn::Command::candidates(&program, env);
-    words.extend(options.iter().map(|w| w.to_string()));
-    words.push(globals.holdoff_secs.to_string());
-    words.push(program);
-    words
-}
-
 /// procServ's option naming the key that toggles auto-restart; an empty
 /// value turns the key off.
 const AUTORESTART_KEY: &str = "--autorestartcmd";
@@ -183,32 +168,6 @@ mod tests {
              --chdir /opt/iocs/vac1/iocBoot/iocvac1 \
              -P unix:ioc-srv:ioc:0660:/run/procserv/vac1/control ./st.cmd"
         );
-    }
-
-    /// What an IOC's command copies of its procServ line is its own: its
-    /// name, paths, socket owner and IOC command; the rest is shared.
-    #[test]
-    fn the_shared_words_are_all_but_the_objects_own() {
-        let console = Console {
-            name: "vac1".into(),
-            user: None,
-            group: None,
-            chdir: Some("/opt/iocs/vac1".into()),
-            command: "./st.cmd".into(),
-            from_ioc_file: true,
-            may_choose_credentials: false,
-            env: Vec::new(),
-        };
-        let globals = IocGlobals::default();
-        let env = vec!["PATH=/usr/bin:/bin".to_string()];
-        let paths = ConsolePaths::new(Path::new("/run/procserv"), &globals.log_directory, "vac1");
-        let shared = shared_words(&globals, &env);
-        let own: Vec<String> = argv(&console, &globals, &paths, "u", "g").into_iter().filter(|w| !shared.contains(w)).collect();
-        assert_eq!(
-            own,
-            ["vac1", "/var/log/procserv/vac1.log", "/run/procserv/vac1/info", "/opt/iocs/vac1", "unix:u:g:0660:/run/procserv/vac1/control", "./st.cmd"]
-        );
-        assert_eq!(shared[..2], ["/usr/bin/procServ", "/bin/procServ"]);
     }
 
     fn words(line: &str) -> Vec<String> {
