@@ -188,7 +188,13 @@ pub fn write_some(fd: i32, bytes: &[u8]) -> Result<usize, i32> {
 /// error: a read will then say so at once): `Ok(false)` when the time ran
 /// out, the errno of poll(2) (EINTR: a signal came first) otherwise.
 pub fn wait_readable(fd: i32, timeout_ms: u64) -> Result<bool, i32> {
-    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    wait_for(fd, libc::POLLIN, timeout_ms)
+}
+
+/// poll(2) of the one descriptor `fd` for `events`, up to `timeout_ms`:
+/// whether they came in time, or poll's errno.
+fn wait_for(fd: i32, events: libc::c_short, timeout_ms: u64) -> Result<bool, i32> {
+    let mut p = libc::pollfd { fd, events, revents: 0 };
     // SAFETY: one valid pollfd.
     match unsafe { libc::poll(&mut p, 1, timeout_ms.min(i32::MAX as u64) as i32) } {
         -1 => Err(last_errno()),
@@ -210,10 +216,7 @@ pub fn set_send_buffer(fd: i32, bytes: usize) {
 /// Waits up to `timeout_ms` for `fd` to be writable (or in error: a write
 /// will then say so at once).
 pub fn wait_writable(fd: i32, timeout_ms: u64) -> bool {
-    let mut p = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
-    // SAFETY: one valid pollfd.
-    let n = unsafe { libc::poll(&mut p, 1, timeout_ms.min(i32::MAX as u64) as i32) };
-    n > 0
+    wait_for(fd, libc::POLLOUT, timeout_ms) == Ok(true)
 }
 
 /// A calendar time in the local time zone (TZ, /etc/localtime).
