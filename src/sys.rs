@@ -164,6 +164,8 @@ pub fn clock_ticks_per_second() -> u64 {
     // SAFETY: getauxval only reads the auxiliary vector.
     match unsafe { libc::getauxval(libc::AT_CLKTCK) } {
         0 => 100,
+        // getauxval's c_ulong is u32 on armv7, u64 elsewhere.
+        #[allow(clippy::unnecessary_cast)]
         ticks => ticks as u64,
     }
 }
@@ -1415,64 +1417,62 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    #[test]
-    fn signal_fd_reads_the_blocked_signals() {
-        // In a child: the signals blocked and raised are its own.
+    /// Whether `check`, run in a forked child, holds: the signals, mounts
+    /// and process settings a test changes there are the child's, not the
+    /// test process's (whose other threads run other tests).
+    fn holds_in_a_child(check: impl FnOnce() -> bool) -> bool {
         // SAFETY: the child only makes system calls, then _exit.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0);
         if pid == 0 {
+            let held = check();
+            unsafe { libc::_exit(if held { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+    }
+
+    #[test]
+    fn signal_fd_reads_the_blocked_signals() {
+        // In a child: the signals blocked and raised are its own.
+        assert!(holds_in_a_child(|| {
             // SAFETY: a set filled by sigemptyset and sigaddset.
             let mut mask: libc::sigset_t = unsafe { core::mem::zeroed() };
-            let ok = unsafe {
+            unsafe {
                 libc::sigemptyset(&mut mask);
                 libc::sigaddset(&mut mask, libc::SIGUSR1);
                 libc::sigprocmask(libc::SIG_BLOCK, &mask, core::ptr::null_mut());
-                let Ok(signals) = SignalFd::new(&mask) else { libc::_exit(2) };
+                let Ok(signals) = SignalFd::new(&mask) else { return false };
                 let none = signals.read_signal().is_none();
                 libc::raise(libc::SIGUSR1);
                 let usr1 = signals.read_signal().map(|info| info.ssi_signo) == Some(libc::SIGUSR1 as u32);
                 let flags = fcntl(signals.as_fd().as_raw_fd(), libc::F_GETFD, 0) == Ok(libc::FD_CLOEXEC)
                     && fcntl(signals.as_fd().as_raw_fd(), libc::F_GETFL, 0).is_ok_and(|s| s & libc::O_NONBLOCK != 0);
                 none && usr1 && flags && signals.read_signal().is_none()
-            };
-            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
-        }
-        let mut status = 0;
-        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-        assert_eq!(status, 0);
+            }
+        }));
     }
 
     #[test]
     fn become_child_subreaper_is_prctls() {
         // In a child: the test process stays what it was.
-        // SAFETY: the child only makes system calls, then _exit.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0);
-        if pid == 0 {
+        assert!(holds_in_a_child(|| {
             let subreaper = || {
                 let mut is: libc::c_int = -1;
                 // SAFETY: PR_GET_CHILD_SUBREAPER writes one int.
                 unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut is as *mut libc::c_int) };
                 is
             };
-            let before = subreaper();
-            let ok = before == 0 && become_child_subreaper() == Ok(()) && subreaper() == 1;
-            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
-        }
-        let mut status = 0;
-        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-        assert_eq!(status, 0);
+            subreaper() == 0 && become_child_subreaper() == Ok(()) && subreaper() == 1
+        }));
     }
 
     #[test]
     fn sigpipe_actions_are_set_as_signal_sets_them() {
         // In a child: SIGPIPE's default action must not reach the test
         // process, whose other threads may write to closed pipes.
-        // SAFETY: the child only makes system calls, then _exit.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0);
-        if pid == 0 {
+        assert!(holds_in_a_child(|| {
             let action = || {
                 // SAFETY: a zeroed sigaction to be filled in; no action set.
                 let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
@@ -1483,12 +1483,8 @@ mod tests {
             let default = action();
             ignore_sigpipe();
             let ignored = action();
-            let ok = default == (libc::SIG_DFL, true) && ignored == (libc::SIG_IGN, true);
-            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
-        }
-        let mut status = 0;
-        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-        assert_eq!(status, 0);
+            default == (libc::SIG_DFL, true) && ignored == (libc::SIG_IGN, true)
+        }));
     }
 
     #[test]
@@ -1643,24 +1639,19 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("iocinit-sys-mount-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let target = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: the child only makes system calls and ends with _exit.
-        let child = unsafe { libc::fork() };
-        if child == 0 {
+        let held = holds_in_a_child(|| {
+            // SAFETY (here and below): the child's own mount namespace; a
+            // plain C struct that stat fills.
             let private = unsafe { libc::unshare(libc::CLONE_NEWNS) } == 0
                 && mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None).is_ok();
             let mounted = private && mount(Some(c"tmpfs"), &target, Some(c"tmpfs"), libc::MS_NOSUID, Some(c"mode=0710")).is_ok();
-            // SAFETY (here and below): plain C structs, system calls on them.
-            let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+            let tmpfs = fs_type(&target) == Some(0x0102_1994);
             let mut st: libc::stat = unsafe { std::mem::zeroed() };
-            #[allow(clippy::unnecessary_cast)] // f_type's type differs between C libraries
-            let tmpfs = unsafe { libc::statfs(target.as_ptr(), &mut fs) } == 0 && fs.f_type as i64 == 0x0102_1994;
             let mode = unsafe { libc::stat(target.as_ptr(), &mut st) } == 0 && st.st_mode & 0o7777 == 0o710;
-            unsafe { libc::_exit(if mounted && tmpfs && mode { 0 } else { 1 }) };
-        }
-        let mut status = 0;
-        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+            mounted && tmpfs && mode
+        });
         let _ = std::fs::remove_dir(&dir);
-        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "status {status:#x}");
+        assert!(held);
     }
 
     #[test]

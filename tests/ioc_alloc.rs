@@ -28,7 +28,7 @@ fn config(iocs: usize) -> MemFs {
             text,
             "IOC_NAME=\"ioc{k:02}\"\nIOC_USER=\"root\"\nIOC_GROUP=\"root\"\nIOC_CHDIR=\"/opt/iocs/ioc{k:02}/iocBoot/iocioc{k:02}\"\nIOC_CMD=\"./st.cmd\"\n"
         );
-        files = files.with(&format!("/etc/procServ.d/ioc{k:02}.conf"), text);
+        files = files.with(format!("/etc/procServ.d/ioc{k:02}.conf"), text);
     }
     files
 }
