@@ -257,12 +257,17 @@ pub fn local_time(unix_secs: i64) -> Option<LocalTime> {
     })
 }
 
+/// PATH as the C string a system call takes; `None` when it holds a NUL.
+pub fn path_c(path: &std::path::Path) -> Option<std::ffi::CString> {
+    std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()
+}
+
 /// access(2): whether the caller's real user and groups may use PATH as MODE
 /// asks (`libc::R_OK`, `W_OK`, `X_OK`, or'd); a path holding a NUL may not.
 /// nix's `access` converts a `Path` through a closure instance of its own,
 /// with a second for long paths (docs/ARCHITECTURE.md, "Binary size").
 pub fn may_access(path: &std::path::Path, mode: i32) -> bool {
-    let Ok(path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else { return false };
+    let Some(path) = path_c(path) else { return false };
     // SAFETY: a NUL-terminated path that outlives the call.
     unsafe { libc::access(path.as_ptr(), mode) == 0 }
 }
@@ -1638,7 +1643,7 @@ mod tests {
         assert_eq!(mount(None, c"/nonexistent-iocinit-mount", None, libc::MS_REMOUNT | libc::MS_RDONLY, None), Err(libc::ENOENT));
         let dir = std::env::temp_dir().join(format!("iocinit-sys-mount-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let target = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
+        let target = path_c(&dir).unwrap();
         let held = holds_in_a_child(|| {
             // SAFETY (here and below): the child's own mount namespace; a
             // plain C struct that stat fills.

@@ -15,7 +15,7 @@ use nix::sys::socket::UnixAddr;
 /// of armv7 code; docs/ARCHITECTURE.md, "Binary size"), and takes a `CStr`
 /// as it is. A NUL in the path is EINVAL, as nix's conversion makes it.
 fn socket_address(path: &Path) -> nix::Result<UnixAddr> {
-    let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| nix::errno::Errno::EINVAL)?;
+    let path = crate::sys::path_c(path).ok_or(nix::errno::Errno::EINVAL)?;
     UnixAddr::new(path.as_c_str())
 }
 

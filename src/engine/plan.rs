@@ -7,7 +7,6 @@
 //! load: they are returned as messages and the affected start fails with them.
 
 use std::ffi::CString;
-use std::path::Path;
 
 use crate::accounts::{self, Key};
 use crate::config::process::ProcessSettings;
@@ -16,6 +15,7 @@ use crate::config::{Config, Object, Output, ReloadMethod, SharedStr, StopMethod}
 use crate::ioc::procserv::{self, ConsolePaths};
 use crate::layout::Layout;
 use crate::spawn::{rlimit, Command, CpuMask, Credentials, ProcessSetup};
+use crate::sys::path_c;
 
 /// The environment variable that marks every process of an object, so that
 /// the object's daemons and orphans can be found in /proc.
@@ -126,10 +126,6 @@ impl ObjectPlan {
 
 fn cstring(s: impl AsRef<[u8]>) -> Option<CString> {
     CString::new(s.as_ref()).ok()
-}
-
-fn path_c(p: &Path) -> Option<CString> {
-    cstring(p.as_os_str().as_encoded_bytes())
 }
 
 /// The name of group `gid`, or its number when it has none.
@@ -485,6 +481,7 @@ fn process_setup(settings: &ProcessSettings) -> Option<ProcessSetup> {
 mod tests {
     use super::*;
     use crate::config::{Console, Object, Options};
+    use std::path::Path;
 
     fn obj(id: &str, start: &str) -> Object {
         Object { id: id.into(), description: id.into(), start: Some(start.into()), enabled: true, ..Default::default() }
