@@ -36,7 +36,7 @@ use crate::config::{
 };
 use crate::spawn::{self, Redirect};
 use crate::sys::{ExitStatus, Pid};
-use object::{backoff_ms, Cause, Handle, Handles, Helper, Notes, ObjState, Outcome, State};
+use object::{backoff_ms, Cause, Handle, Handles, Helper, Notes, ObjState, Outcome, PerObject, State};
 use os::Os;
 use plan::{ObjectPlan, OutputPlan};
 use lifecycle::root_options;
@@ -169,8 +169,8 @@ pub struct BootOptions {
 pub struct Engine<O: Os> {
     pub os: O,
     config: Config,
-    plans: Vec<ObjectPlan>,
-    objs: Vec<ObjState>,
+    plans: PerObject<ObjectPlan>,
+    objs: PerObject<ObjState>,
     /// Each object's note, slot i for `objs[i]`.
     notes: Notes,
     /// Per runlevel: its bit and the bits of the runlevels it inherits.
@@ -235,13 +235,13 @@ impl<O: Os> Engine<O> {
             .map(|r| r.inherits.iter().fold(runlevel_bit(&config, &r.name), |m, i| m | runlevel_bit(&config, i)))
             .collect();
         let mut handles = Handles::new();
-        let objs = config.objects.iter().map(|o| initial_state(&config, o, handles.issue())).collect();
+        let objs = PerObject(config.objects.iter().map(|o| initial_state(&config, o, handles.issue())).collect());
         let notes = Notes::new(config.objects.len());
         let cad = config.globals.disable_cad;
         let mut engine = Engine {
             os,
             config,
-            plans,
+            plans: PerObject(plans),
             objs,
             notes,
             runlevel_masks,
@@ -583,7 +583,7 @@ impl<O: Os> Engine<O> {
         log::info!("system going down for {}", power.name());
         // What the shutdown leaves out on purpose is said, so that a disabled
         // HALTONLY job (a state saved, disks synced) is not missed silently.
-        for (o, st) in self.config.objects.iter().zip(&self.objs) {
+        for (o, st) in self.config.objects.iter().zip(self.objs.iter()) {
             if o.options.halt_only && o.stop_priority > 0 && !st.enabled {
                 log::info!("{}: HALTONLY and disabled: not run at shutdown", o.id);
             }
@@ -700,7 +700,7 @@ impl<O: Os> Engine<O> {
         // Removed objects that still run, with their plans.
         let mut kept = Vec::new();
         // Every other old object and plan is freed as the loop passes it.
-        for ((old, old_plan), st) in old_config.objects.into_iter().zip(old_plans).zip(objs.iter_mut()) {
+        for ((old, old_plan), st) in old_config.objects.into_iter().zip(old_plans.0).zip(objs.iter_mut()) {
             let place = match config.objects.iter().position(|o| o.id == old.id) {
                 Some(i) if !placed[i] => {
                     // The new configuration's enable state and runlevels;
@@ -763,7 +763,7 @@ impl<O: Os> Engine<O> {
             .collect();
         self.runlevel = old_runlevel.and_then(|n| config.runlevels.iter().position(|r| r.name == n));
         self.config = config;
-        self.plans = plans;
+        self.plans = PerObject(plans);
         self.objs = objs;
         self.notes = notes;
         self.table_generation += 1;

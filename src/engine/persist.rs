@@ -16,7 +16,7 @@ impl<O: Os> Engine<O> {
         let objs = &self.objs;
         let result = crate::sys::write_atomic(path, |fd| {
             fd.write_all(b"# iocinit state: run-time changes to the configuration; written by iocinit\n")?;
-            for (o, st) in config.objects.iter().zip(objs) {
+            for (o, st) in config.objects.iter().zip(objs.iter()) {
                 let configured = o.runlevels.iter().fold(0, |m, r| m | runlevel_bit(config, r));
                 if st.enabled != o.enabled {
                     fd.write_all(if st.enabled { b"enable " } else { b"disable " })?;

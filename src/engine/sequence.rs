@@ -98,7 +98,7 @@ impl<O: Os> Engine<O> {
                         }
                         None => {
                             // Nothing restarts from here on.
-                            for st in &mut self.objs {
+                            for st in self.objs.iter_mut() {
                                 st.wanted = false;
                                 if st.state == State::Restarting {
                                     st.set(State::Stopped);
