@@ -10,7 +10,7 @@ use super::*;
 impl<O: Os> Engine<O> {
     pub(super) fn begin_start(&mut self, i: usize, cause: Cause) -> Result<(), Refusal> {
         let start_limit = self.start_timeout_s(i).map(|s| self.os.now_ms() + u64::from(s) * 1000);
-        let object = &self.config.objects[i];
+        let object = configured_object(&self.config, i);
         let st = &mut self.objs[i];
         if st.removed {
             return Err(Refusal::Removed);
@@ -84,7 +84,7 @@ impl<O: Os> Engine<O> {
                     return;
                 }
                 Err(e) => {
-                    log::warn!("{}: prestart command: {e}", self.config.objects[i].id);
+                    log::warn!("{}: prestart command: {e}", configured_object(&self.config, i).id);
                     self.objs[i].prestart_failed = true;
                 }
             }
@@ -94,7 +94,7 @@ impl<O: Os> Engine<O> {
 
     /// Runs the start command itself.
     pub(super) fn launch(&mut self, i: usize) {
-        let object = &self.config.objects[i];
+        let object = configured_object(&self.config, i);
         let plan = &self.plans[i];
         if let Some(problem) = &plan.start_problem {
             self.notes.write(i, format_args!("{problem}"));
@@ -199,7 +199,7 @@ impl<O: Os> Engine<O> {
 
     /// The start timeout of object `i` in seconds; `None`: it has none.
     pub(super) fn start_timeout_s(&self, i: usize) -> Option<u32> {
-        let configured = self.config.objects[i].options.start_timeout.or(self.config.globals.start_timeout);
+        let configured = configured_object(&self.config, i).options.start_timeout.or(self.config.globals.start_timeout);
         Some(configured.unwrap_or(DEFAULT_START_TIMEOUT_S)).filter(|&s| s > 0)
     }
 
@@ -223,7 +223,7 @@ impl<O: Os> Engine<O> {
         st.start_timed_out = true;
         st.outcome = Some(Outcome::Fail);
         self.notes.write(i, why);
-        log::error!("{}: {}; stopping it", self.config.objects[i].id, self.notes.get(i));
+        log::error!("{}: {}; stopping it", configured_object(&self.config, i).id, self.notes.get(i));
         let term = self.enter_stopping(i);
         let st = &self.objs[i];
         for pid in st.main_pid.into_iter().chain(st.side_commands()) {
@@ -241,12 +241,12 @@ impl<O: Os> Engine<O> {
         st.killed = false;
         st.set(State::Stopping);
         st.deadline = Some(deadline);
-        self.config.objects[i].options.term_signal.unwrap_or(libc::SIGTERM)
+        configured_object(&self.config, i).options.term_signal.unwrap_or(libc::SIGTERM)
     }
 
     /// When STOPTIMEOUT, counted from now, runs out for object `i`.
     fn stop_timeout_deadline(&self, i: usize) -> u64 {
-        let secs = self.config.objects[i].options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT_S);
+        let secs = configured_object(&self.config, i).options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT_S);
         self.os.now_ms() + u64::from(secs) * 1000
     }
 
@@ -298,7 +298,7 @@ impl<O: Os> Engine<O> {
         self.report(i, "Starting", outcome);
         // RUNONCE: disabled after its first automatic start (boot, runlevel
         // change, a retry); a manual start of a re-enabled object is the user's.
-        if self.config.objects[i].options.runonce && self.objs[i].cause != Cause::Manual {
+        if configured_object(&self.config, i).options.runonce && self.objs[i].cause != Cause::Manual {
             self.objs[i].enabled = false;
             self.save_state();
         }
@@ -317,15 +317,15 @@ impl<O: Os> Engine<O> {
         let st = &mut self.objs[i];
         st.main_pid = None;
         st.outcome = Some(Outcome::Fail);
-        log::error!("{}: {}", self.config.objects[i].id, self.notes.get(i));
+        log::error!("{}: {}", configured_object(&self.config, i).id, self.notes.get(i));
         self.report(i, "Starting", Outcome::Fail);
         // (A start that timed out may end during a shutdown: nothing pauses that.)
         let shutting_down = matches!(self.phase, Phase::ShuttingDown(_));
-        let critical = self.config.objects[i].options.start_fail_critical && self.objs[i].cause == Cause::Boot && !shutting_down;
+        let critical = configured_object(&self.config, i).options.start_fail_critical && self.objs[i].cause == Cause::Boot && !shutting_down;
         // RUNONCE stays enabled: a failed first-boot job runs again next boot.
         self.after_failure(i);
         if critical {
-            let note = object::note(format_args!("{} failed to start (STARTFAILCRITICAL)", self.config.objects[i].id));
+            let note = object::note(format_args!("{} failed to start (STARTFAILCRITICAL)", configured_object(&self.config, i).id));
             self.paused = true;
             let _ = self.requests.push_back(SystemRequest::Emergency(note));
         }
@@ -337,7 +337,7 @@ impl<O: Os> Engine<O> {
         let globals = &self.config.globals;
         let fast_failure_ms = u64::from(globals.restart_fast_failure.unwrap_or(DEFAULT_FAST_FAILURE_S)) * 1000;
         let crash_limit = globals.restart_crash_limit.unwrap_or(DEFAULT_CRASH_LIMIT);
-        let object = &self.config.objects[i];
+        let object = configured_object(&self.config, i);
         let st = &mut self.objs[i];
         let shutting_down = matches!(self.phase, Phase::ShuttingDown(_));
         if !(object.options.autorestart && st.wanted) || shutting_down || st.removed {
@@ -377,7 +377,7 @@ impl<O: Os> Engine<O> {
         match st.state {
             State::Starting => {
                 let result = match status {
-                    ExitStatus::Exited(code) => self.config.objects[i].exit_result(code),
+                    ExitStatus::Exited(code) => configured_object(&self.config, i).exit_result(code),
                     ExitStatus::Signaled(_) => ExitResult::Failure,
                 };
                 match result {
@@ -400,7 +400,7 @@ impl<O: Os> Engine<O> {
                 self.maybe_finish_stop(i);
             }
             State::Running | State::WaitPidFile => {
-                let object = &self.config.objects[i];
+                let object = configured_object(&self.config, i);
                 let o = &object.options;
                 // A classic double-forking daemon may have been caught as its
                 // intermediate process (SERVICE, or found after a NOTRACK
@@ -409,12 +409,12 @@ impl<O: Os> Engine<O> {
                 let found_late = o.no_track || (o.service && self.plans[i].pid_file.is_none());
                 if found_late && object.console.is_none() {
                     if let Some(daemon) = self.untracked_process(i) {
-                        log::debug!("{}: now following pid {daemon}", self.config.objects[i].id);
+                        log::debug!("{}: now following pid {daemon}", configured_object(&self.config, i).id);
                         self.objs[i].main_pid = Some(daemon);
                         return;
                     }
                 }
-                let object = &self.config.objects[i];
+                let object = configured_object(&self.config, i);
                 log::warn!("{}: process exited ({status})", object.id);
                 match leader {
                     // What is left in the group is ended as in a stop (whose
@@ -442,7 +442,7 @@ impl<O: Os> Engine<O> {
     /// (`finish_stop`, then `after_failure`), so a restart never meets them.
     fn end_dead_group(&mut self, i: usize, leader: Pid, status: ExitStatus) {
         let term = self.enter_stopping(i);
-        let object = &self.config.objects[i];
+        let object = configured_object(&self.config, i);
         let stop_timeout = object.options.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT_S);
         let st = &mut self.objs[i];
         st.ending_dead_group = true;
@@ -455,7 +455,7 @@ impl<O: Os> Engine<O> {
 
     /// A non-FORK start command succeeded: find what to follow, if anything.
     pub(super) fn command_finished(&mut self, i: usize) {
-        let object = &self.config.objects[i];
+        let object = configured_object(&self.config, i);
         let o = &object.options;
         if self.plans[i].pid_file.is_some() && !o.no_track {
             self.wait_pid_file(i);
@@ -493,8 +493,8 @@ impl<O: Os> Engine<O> {
             self.objs[i].deadline = Some(now + SERVICE_POLL_MS);
             return;
         }
-        if self.config.objects[i].options.service {
-            log::warn!("{}: SERVICE started but no daemon process was found", self.config.objects[i].id);
+        if configured_object(&self.config, i).options.service {
+            log::warn!("{}: SERVICE started but no daemon process was found", configured_object(&self.config, i).id);
         }
         self.objs[i].set(State::Done);
         self.start_succeeded(i);
@@ -529,7 +529,7 @@ impl<O: Os> Engine<O> {
         if self.objs[i].reload == Some(pid) {
             self.objs[i].reload = None;
             if !status.success() {
-                log::warn!("{}: reload command: {status}", self.config.objects[i].id);
+                log::warn!("{}: reload command: {status}", configured_object(&self.config, i).id);
             }
             // A stop began while it ran: it waits for it and its group.
             self.follow_group(i, pid);
@@ -540,7 +540,7 @@ impl<O: Os> Engine<O> {
         match helper {
             Helper::Prestart => {
                 if !status.success() {
-                    log::warn!("{}: prestart command: {status}", self.config.objects[i].id);
+                    log::warn!("{}: prestart command: {status}", configured_object(&self.config, i).id);
                     self.objs[i].prestart_failed = true;
                 }
                 match self.objs[i].state {
@@ -561,7 +561,7 @@ impl<O: Os> Engine<O> {
                         ExitStatus::Exited(code) => crate::statedir::reason(code),
                         ExitStatus::Signaled(_) => crate::statedir::Reason::Text("killed"),
                     };
-                    let dir = self.config.objects[i].rare().state_directory.as_deref().unwrap_or(std::path::Path::new(""));
+                    let dir = configured_object(&self.config, i).rare().state_directory.as_deref().unwrap_or(std::path::Path::new(""));
                     self.notes.write(i, format_args!("state directory {}: {why}", dir.display()));
                     self.start_failed_as_noted(i);
                 }
@@ -609,7 +609,7 @@ impl<O: Os> Engine<O> {
     }
 
     pub(super) fn begin_stop(&mut self, i: usize, cause: Cause) -> Result<(), Refusal> {
-        let object = &self.config.objects[i];
+        let object = configured_object(&self.config, i);
         let st = &mut self.objs[i];
         let halt_only_run = object.options.halt_only && cause == Cause::Shutdown;
         match st.state {
@@ -642,7 +642,7 @@ impl<O: Os> Engine<O> {
         if untracked && object.console.is_none() {
             self.objs[i].main_pid = self.untracked_process(i);
         }
-        let object = &self.config.objects[i];
+        let object = configured_object(&self.config, i);
         let st = &mut self.objs[i];
         let term = object.options.term_signal.unwrap_or(libc::SIGTERM);
         // A prestart or reload command still in flight is stopped by signal.
@@ -739,7 +739,7 @@ impl<O: Os> Engine<O> {
     /// with it, and the stop fails. One that is not reaped within
     /// KILL_WAIT_MS (stuck in the kernel) is given up on.
     fn stop_command_overdue(&mut self, i: usize, pid: Pid, now: u64) {
-        let id = &self.config.objects[i].id;
+        let id = &configured_object(&self.config, i).id;
         if self.objs[i].killed {
             log::error!("{id}: stop command still running after SIGKILL; going on without it");
             self.objs[i].helper = None;
@@ -768,7 +768,7 @@ impl<O: Os> Engine<O> {
         }
         // KILLALL5 SIG SECS is Epoch's `killall5 -SIG; sleep SECS`: the wait
         // is the point, whatever ends meanwhile.
-        let object = &self.config.objects[i];
+        let object = configured_object(&self.config, i);
         let asked_to_stop = !st.start_timed_out && !st.ending_dead_group;
         let killall5_wait = matches!(object.stop, StopMethod::Killall5 { .. }) && object.console.is_none() && asked_to_stop;
         if killall5_wait && st.deadline.is_some() {
@@ -795,7 +795,7 @@ impl<O: Os> Engine<O> {
             }
             self.objs[i].main_pid = None;
         }
-        if self.config.objects[i].console.is_some() && self.kill_leftovers(i) > 0 {
+        if configured_object(&self.config, i).console.is_some() && self.kill_leftovers(i) > 0 {
             // Leftovers were signalled: their reaps bring us back here.
             if self.objs[i].deadline.is_none() {
                 self.objs[i].deadline = Some(self.os.now_ms() + KILL_WAIT_MS);
@@ -835,7 +835,7 @@ impl<O: Os> Engine<O> {
             self.start_failed_as_noted(i);
             return;
         }
-        let options = &self.config.objects[i].options;
+        let options = &configured_object(&self.config, i).options;
         let (runonce, critical) = (options.runonce && options.halt_only, options.stop_fail_critical);
         let st = &mut self.objs[i];
         let outcome = st.outcome.unwrap_or(Outcome::Done);
@@ -852,7 +852,7 @@ impl<O: Os> Engine<O> {
             self.save_state();
         }
         if outcome == Outcome::Fail && critical && cause == Cause::Shutdown {
-            let note = object::note(format_args!("{} failed to stop (STOPFAILCRITICAL)", self.config.objects[i].id));
+            let note = object::note(format_args!("{} failed to stop (STOPFAILCRITICAL)", configured_object(&self.config, i).id));
             self.paused = true;
             let _ = self.requests.push_back(SystemRequest::Emergency(note));
         }
@@ -883,7 +883,7 @@ impl<O: Os> Engine<O> {
             State::Stopping if !self.objs[i].killed => {
                 let st = &mut self.objs[i];
                 st.killed = true;
-                let id = &self.config.objects[i].id;
+                let id = &configured_object(&self.config, i).id;
                 if st.ending_dead_group {
                     self.notes.write(i, format_args!("what the dead process left in its process group did not end in time: killed"));
                     log::warn!("{id}: what the dead process left in its process group did not end in time; sending SIGKILL");
@@ -908,7 +908,7 @@ impl<O: Os> Engine<O> {
                 let st = &mut self.objs[i];
                 if st.main_pid.is_some() || st.helper.is_some() || st.reload.is_some() || groups_left {
                     st.outcome = Some(Outcome::Fail);
-                    log::error!("{}: still running after SIGKILL", self.config.objects[i].id);
+                    log::error!("{}: still running after SIGKILL", configured_object(&self.config, i).id);
                     // An abandoned start keeps the reason it fails for.
                     if !st.start_timed_out {
                         self.notes.write(i, format_args!("still running after SIGKILL"));
@@ -943,7 +943,7 @@ impl<O: Os> Engine<O> {
                 let _ = self.os.signal_group(pgid, libc::SIGKILL);
             }
         }
-        if self.config.objects[i].console.is_some() {
+        if configured_object(&self.config, i).console.is_some() {
             self.kill_leftovers(i);
         }
     }
@@ -955,7 +955,7 @@ impl<O: Os> Engine<O> {
     /// the start, a wait for ObjectPIDFile ends as when it runs out, a stop
     /// (its command, the wait for the process) ends with SIGKILL at once.
     pub(super) fn interrupt(&mut self, i: usize) {
-        let id = &self.config.objects[i].id;
+        let id = &configured_object(&self.config, i).id;
         let st = &mut self.objs[i];
         match st.state {
             State::Prestarting | State::Starting => {
@@ -1003,7 +1003,7 @@ impl<O: Os> Engine<O> {
         if let Some(pid) = live {
             let note = object::note(format_args!("the pid file names a process that is not this object's (pid {pid})"));
             if self.notes.get(i) != note {
-                log::warn!("{}: {note}", self.config.objects[i].id);
+                log::warn!("{}: {note}", configured_object(&self.config, i).id);
                 self.notes.set(i, &note);
             }
         }
@@ -1034,7 +1034,7 @@ impl<O: Os> Engine<O> {
         if !explained {
             self.notes.write(i, format_args!("no live pid in ObjectPIDFile after {secs} s"));
         }
-        let id = &self.config.objects[i].id;
+        let id = &configured_object(&self.config, i).id;
         match st.main_pid {
             Some(pid) => log::warn!("{id}: {}; started, following pid {pid}", self.notes.get(i)),
             None => log::warn!("{id}: {}; started, no process found to follow", self.notes.get(i)),
@@ -1072,7 +1072,7 @@ impl<O: Os> Engine<O> {
         }
         st.leftover_rounds = st.leftover_rounds.saturating_add(1);
         let rounds = st.leftover_rounds;
-        let id = &self.config.objects[i].id;
+        let id = &configured_object(&self.config, i).id;
         if rounds == 1 {
             log::warn!("{id}: killed {count} leftover process(es)");
         } else if rounds.is_power_of_two() {

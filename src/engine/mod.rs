@@ -212,6 +212,14 @@ fn remap_runlevels(mask: u64, from: &[crate::config::Runlevel], to: &Config) -> 
     from.iter().enumerate().take(64).filter(|(b, _)| mask & (1 << b) != 0).fold(0, |m, (_, r)| m | runlevel_bit(to, &r.name))
 }
 
+/// Object i of `config`: the one bounds check of the engine's look-ups of an
+/// object's configuration by its index, where each inlined `objects[i]` had
+/// its own (as [`PerObject`]'s index).
+#[inline(never)]
+fn configured_object(config: &Config, i: usize) -> &crate::config::Object {
+    &config.objects[i]
+}
+
 /// The place in a reload's new table of a state that leaves it.
 const GONE: usize = usize::MAX;
 
@@ -351,7 +359,7 @@ impl<O: Os> Engine<O> {
     /// The process of an IOC under its procServ (procServ's child).
     pub fn console_child(&mut self, i: usize) -> Option<Pid> {
         let main = self.objs[i].main_pid?;
-        self.config.objects[i].console.as_ref()?;
+        configured_object(&self.config, i).console.as_ref()?;
         let mut child = None;
         self.os.for_each_child(main, &mut |p| {
             if child.is_none() {
@@ -494,7 +502,7 @@ impl<O: Os> Engine<O> {
     }
 
     pub fn reload(&mut self, i: usize) -> Result<(), Refusal> {
-        let object = &self.config.objects[i];
+        let object = configured_object(&self.config, i);
         let st = &self.objs[i];
         if !matches!(st.state, State::Running | State::Done) {
             return Err(Refusal::NotRunning);

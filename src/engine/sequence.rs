@@ -8,7 +8,7 @@ use super::*;
 
 impl<O: Os> Engine<O> {
     pub(super) fn wants_start(&self, i: usize, runlevel: usize, cause: Cause) -> bool {
-        let o = &self.config.objects[i];
+        let o = configured_object(&self.config, i);
         let st = &self.objs[i];
         st.enabled
             && !st.removed
@@ -19,7 +19,7 @@ impl<O: Os> Engine<O> {
     }
 
     pub(super) fn stops_for_runlevel(&self, i: usize, target: usize) -> bool {
-        let o = &self.config.objects[i];
+        let o = configured_object(&self.config, i);
         o.stop_priority > 0
             && !o.options.persistent
             && !o.options.halt_only
@@ -31,7 +31,7 @@ impl<O: Os> Engine<O> {
     /// `disable`, RUNONCE after its first run): Epoch's ObjectEnabled holds
     /// "in ANY situations".
     pub(super) fn stops_at_shutdown(&self, i: usize) -> bool {
-        let o = &self.config.objects[i];
+        let o = configured_object(&self.config, i);
         let st = &self.objs[i];
         o.stop_priority > 0 && ((o.options.halt_only && st.enabled) || st.state.is_started() || st.state == State::Stopping)
     }
@@ -50,7 +50,7 @@ impl<O: Os> Engine<O> {
                         Some(p) => {
                             self.job = Job::Start { runlevel, priority: p, cause };
                             for i in 0..self.objs.len() {
-                                if self.config.objects[i].start_priority == p && member(self, i) && self.objs[i].state.is_down() {
+                                if configured_object(&self.config, i).start_priority == p && member(self, i) && self.objs[i].state.is_down() {
                                     let _ = self.begin_start(i, cause);
                                 }
                             }
@@ -73,7 +73,7 @@ impl<O: Os> Engine<O> {
                         Some(p) => {
                             self.job = Job::StopForRunlevel { target, priority: p };
                             for i in 0..self.objs.len() {
-                                if self.config.objects[i].stop_priority == p && member(self, i) {
+                                if configured_object(&self.config, i).stop_priority == p && member(self, i) {
                                     let _ = self.begin_stop(i, Cause::Runlevel);
                                 }
                             }
@@ -91,7 +91,7 @@ impl<O: Os> Engine<O> {
                         Some(p) => {
                             self.job = Job::Shutdown { power, step: ShutdownStep::Objects(p) };
                             for i in 0..self.objs.len() {
-                                if self.config.objects[i].stop_priority == p && pending(self, i) {
+                                if configured_object(&self.config, i).stop_priority == p && pending(self, i) {
                                     let _ = self.begin_stop(i, Cause::Shutdown);
                                 }
                             }
@@ -140,7 +140,7 @@ impl<O: Os> Engine<O> {
         };
         let mut killed = false;
         for i in 0..self.objs.len() {
-            let o = &self.config.objects[i];
+            let o = configured_object(&self.config, i);
             let state = self.objs[i].state;
             let in_wave = if start { o.start_priority == priority && state.is_starting() } else { o.stop_priority == priority && state == State::Stopping };
             if priority > 0 && in_wave {
@@ -196,7 +196,7 @@ impl<O: Os> Engine<O> {
     pub(super) fn wave_busy(&self, priority: u32, start: bool, member: &dyn Fn(&Self, usize) -> bool) -> bool {
         priority > 0
             && (0..self.objs.len()).any(|i| {
-                let o = &self.config.objects[i];
+                let o = configured_object(&self.config, i);
                 let p = if start { o.start_priority } else { o.stop_priority };
                 p == priority && self.objs[i].state.is_transitional() && member(self, i)
             })
@@ -207,7 +207,7 @@ impl<O: Os> Engine<O> {
         (0..self.objs.len())
             .filter(|&i| member(self, i))
             .map(|i| {
-                let o = &self.config.objects[i];
+                let o = configured_object(&self.config, i);
                 if start {
                     o.start_priority
                 } else {
@@ -219,7 +219,7 @@ impl<O: Os> Engine<O> {
     }
 
     pub(super) fn report(&mut self, i: usize, verb: &str, outcome: Outcome) {
-        let object = &self.config.objects[i];
+        let object = configured_object(&self.config, i);
         let cause = self.objs[i].cause;
         let line = self.format.line(verb, &object.description, object.options.raw_description, outcome);
         if matches!(cause, Cause::Boot | Cause::Runlevel | Cause::Shutdown) {
