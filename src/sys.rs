@@ -1166,6 +1166,63 @@ fn mapping_holding(address: usize) -> Option<(usize, usize)> {
     }
 }
 
+/// A `Vec` indexed by a number the program made (an object's place in the
+/// engine's tables, a client's slot): indexing it is a call, not code
+/// inlined at each `[i]`, so the whole table has one bounds check and one
+/// panic location, where each inlined index carried its own (the engine's
+/// 167 and the control server's 37 were 5 KB of armv7 code and data;
+/// docs/ARCHITECTURE.md, "Binary size", round 12).
+#[derive(Debug)]
+pub struct Table<T>(pub Vec<T>);
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table(Vec::new())
+    }
+}
+
+// `Index::index` passes its caller's location on to a panic (it is
+// `#[track_caller]`), so the check is in functions of their own, which do not.
+impl<T> Table<T> {
+    #[inline(never)]
+    fn entry(&self, i: usize) -> &T {
+        &self.0[i]
+    }
+
+    #[inline(never)]
+    fn entry_mut(&mut self, i: usize) -> &mut T {
+        &mut self.0[i]
+    }
+}
+
+impl<T> core::ops::Index<usize> for Table<T> {
+    type Output = T;
+
+    fn index(&self, i: usize) -> &T {
+        self.entry(i)
+    }
+}
+
+impl<T> core::ops::IndexMut<usize> for Table<T> {
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        self.entry_mut(i)
+    }
+}
+
+impl<T> core::ops::Deref for Table<T> {
+    type Target = Vec<T>;
+
+    fn deref(&self) -> &Vec<T> {
+        &self.0
+    }
+}
+
+impl<T> core::ops::DerefMut for Table<T> {
+    fn deref_mut(&mut self) -> &mut Vec<T> {
+        &mut self.0
+    }
+}
+
 /// A zeroed byte buffer whose length is known only at run time (a table
 /// sized from the configuration), allocated once, in an anonymous mapping of
 /// its own: its pages become resident only when written. A heap buffer is

@@ -172,7 +172,7 @@ pub struct Server {
     listener: Option<OwnedFd>,
     socket_path: PathBuf,
     retry: Option<Retry>,
-    slots: Vec<Slot>,
+    slots: sys::Table<Slot>,
     policy: Policy,
     serial: u64,
 }
@@ -225,6 +225,7 @@ impl Server {
                 since: 0,
             })
             .collect();
+        let slots = sys::Table(slots);
         let mut server = Server { listener: inherited, socket_path: socket_path.to_path_buf(), retry: None, slots, policy, serial: 0 };
         if server.listener.is_none() {
             server.try_listen(LISTEN_RETRY_FIRST_MS);
@@ -283,7 +284,7 @@ impl Server {
     /// member of a group it was never checked against.
     pub fn set_policy(&mut self, policy: Policy) {
         if policy.ioc_gid != self.policy.ioc_gid {
-            for s in &mut self.slots {
+            for s in self.slots.iter_mut() {
                 s.ioc_member = false;
             }
         }

@@ -35,8 +35,8 @@ use crate::config::{
     DEFAULT_STOP_COMMAND_TIMEOUT_S,
 };
 use crate::spawn::{self, Redirect};
-use crate::sys::{ExitStatus, Pid};
-use object::{backoff_ms, Cause, Handle, Handles, Helper, Notes, ObjState, Outcome, PerObject, State};
+use crate::sys::{ExitStatus, Pid, Table};
+use object::{backoff_ms, Cause, Handle, Handles, Helper, Notes, ObjState, Outcome, State};
 use os::Os;
 use plan::{ObjectPlan, OutputPlan};
 use lifecycle::root_options;
@@ -169,8 +169,8 @@ pub struct BootOptions {
 pub struct Engine<O: Os> {
     pub os: O,
     config: Config,
-    plans: PerObject<ObjectPlan>,
-    objs: PerObject<ObjState>,
+    plans: Table<ObjectPlan>,
+    objs: Table<ObjState>,
     /// Each object's note, slot i for `objs[i]`.
     notes: Notes,
     /// Per runlevel: its bit and the bits of the runlevels it inherits.
@@ -214,7 +214,7 @@ fn remap_runlevels(mask: u64, from: &[crate::config::Runlevel], to: &Config) -> 
 
 /// Object i of `config`: the one bounds check of the engine's look-ups of an
 /// object's configuration by its index, where each inlined `objects[i]` had
-/// its own (as [`PerObject`]'s index).
+/// its own (as [`Table`]'s index).
 #[inline(never)]
 fn configured_object(config: &Config, i: usize) -> &crate::config::Object {
     &config.objects[i]
@@ -243,13 +243,13 @@ impl<O: Os> Engine<O> {
             .map(|r| r.inherits.iter().fold(runlevel_bit(&config, &r.name), |m, i| m | runlevel_bit(&config, i)))
             .collect();
         let mut handles = Handles::new();
-        let objs = PerObject(config.objects.iter().map(|o| initial_state(&config, o, handles.issue())).collect());
+        let objs = Table(config.objects.iter().map(|o| initial_state(&config, o, handles.issue())).collect());
         let notes = Notes::new(config.objects.len());
         let cad = config.globals.disable_cad;
         let mut engine = Engine {
             os,
             config,
-            plans: PerObject(plans),
+            plans: Table(plans),
             objs,
             notes,
             runlevel_masks,
@@ -771,7 +771,7 @@ impl<O: Os> Engine<O> {
             .collect();
         self.runlevel = old_runlevel.and_then(|n| config.runlevels.iter().position(|r| r.name == n));
         self.config = config;
-        self.plans = PerObject(plans);
+        self.plans = Table(plans);
         self.objs = objs;
         self.notes = notes;
         self.table_generation += 1;

@@ -323,62 +323,6 @@ impl ObjState {
     }
 }
 
-/// A table with an entry for each object of the engine, entry i for
-/// object i (the states, the plans). Indexing it is a call, not code inlined
-/// at each of the engine's 167 `[i]`: one bounds check and one panic
-/// location for the table, where each inlined index carried its own (4 KB
-/// of armv7 code and data; docs/ARCHITECTURE.md, "Binary size", round 12).
-#[derive(Debug)]
-pub(super) struct PerObject<T>(pub(super) Vec<T>);
-
-impl<T> Default for PerObject<T> {
-    fn default() -> Self {
-        PerObject(Vec::new())
-    }
-}
-
-// `Index::index` passes its caller's location on to a panic (it is
-// `#[track_caller]`), so the check is in functions of their own, which do not.
-impl<T> PerObject<T> {
-    #[inline(never)]
-    fn entry(&self, i: usize) -> &T {
-        &self.0[i]
-    }
-
-    #[inline(never)]
-    fn entry_mut(&mut self, i: usize) -> &mut T {
-        &mut self.0[i]
-    }
-}
-
-impl<T> core::ops::Index<usize> for PerObject<T> {
-    type Output = T;
-
-    fn index(&self, i: usize) -> &T {
-        self.entry(i)
-    }
-}
-
-impl<T> core::ops::IndexMut<usize> for PerObject<T> {
-    fn index_mut(&mut self, i: usize) -> &mut T {
-        self.entry_mut(i)
-    }
-}
-
-impl<T> core::ops::Deref for PerObject<T> {
-    type Target = Vec<T>;
-
-    fn deref(&self) -> &Vec<T> {
-        &self.0
-    }
-}
-
-impl<T> core::ops::DerefMut for PerObject<T> {
-    fn deref_mut(&mut self) -> &mut Vec<T> {
-        &mut self.0
-    }
-}
-
 /// The objects' notes, one slot for each object of the engine's table (slot
 /// i is the note of `ObjState` i, and moves with it at a reload), apart from
 /// the states: most objects never have a note, and 168 bytes of one in each
