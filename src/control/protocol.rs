@@ -171,41 +171,42 @@ impl core::fmt::Display for DecodeError {
     }
 }
 
+// The readers take a message apart with `split_first_chunk` and
+// `split_at_checked`, whose answer says whether the part was there: no index
+// into a client's bytes that could panic PID 1 if a length check before it
+// were ever wrong (docs/ARCHITECTURE.md, "Binary size", round 12).
 fn header(buf: &[u8]) -> Result<&[u8], DecodeError> {
-    if buf.len() < 5 {
+    let Some((&[m0, m1, m2, m3, version], rest)) = buf.split_first_chunk::<5>() else {
         return Err(DecodeError::Short);
-    }
-    if &buf[..4] != MAGIC {
+    };
+    if [m0, m1, m2, m3] != *MAGIC {
         return Err(DecodeError::Magic);
     }
-    if buf[4] != VERSION {
-        return Err(DecodeError::Version(buf[4]));
+    if version != VERSION {
+        return Err(DecodeError::Version(version));
     }
-    Ok(&buf[5..])
+    Ok(rest)
 }
 
 impl<'a> Request<'a> {
     pub fn decode(buf: &'a [u8]) -> Result<Request<'a>, DecodeError> {
-        let rest = header(buf)?;
-        if rest.len() < 3 {
+        let Some((&[verb, flags, argc], mut at)) = header(buf)?.split_first_chunk::<3>() else {
             return Err(DecodeError::Short);
-        }
-        let verb = Verb::from_u8(rest[0]).ok_or(DecodeError::Verb(rest[0]))?;
-        let (flags, argc) = (rest[1], rest[2] as usize);
+        };
+        let verb = Verb::from_u8(verb).ok_or(DecodeError::Verb(verb))?;
+        let argc = usize::from(argc);
         if argc > ARG_MAX {
             return Err(DecodeError::TooManyArgs);
         }
-        let mut at = &rest[3..];
         let mut args = heapless::Vec::new();
         for _ in 0..argc {
-            if at.len() < 2 {
+            let Some((&len, rest)) = at.split_first_chunk::<2>() else {
                 return Err(DecodeError::Short);
-            }
-            let len = u16::from_le_bytes([at[0], at[1]]) as usize;
-            let bytes = at.get(2..2 + len).ok_or(DecodeError::Short)?;
+            };
+            let (bytes, rest) = rest.split_at_checked(usize::from(u16::from_le_bytes(len))).ok_or(DecodeError::Short)?;
             let s = core::str::from_utf8(bytes).map_err(|_| DecodeError::NotUtf8)?;
             let _ = args.push(s);
-            at = &at[2 + len..];
+            at = rest;
         }
         Ok(Request { verb, flags, args })
     }
@@ -244,13 +245,15 @@ impl<'b> Encoder<'b> {
     }
 
     pub fn bytes(&mut self, tag: Tag, value: &[u8]) -> &mut Self {
-        let room = MSG_MAX.saturating_sub(self.len + 3);
-        let value = &value[..value.len().min(room).min(u16::MAX as usize)];
-        if self.len + 3 <= MSG_MAX {
-            self.buf[self.len] = tag as u8;
-            self.buf[self.len + 1..self.len + 3].copy_from_slice(&(value.len() as u16).to_le_bytes());
-            self.buf[self.len + 3..self.len + 3 + value.len()].copy_from_slice(value);
-            self.len += 3 + value.len();
+        // The field's tag and length, then as much of the value as the rest
+        // of the buffer holds; no field at all where the first three bytes
+        // do not fit.
+        if let Some((field, room)) = self.buf.get_mut(self.len..).and_then(|free| free.split_first_chunk_mut::<3>()) {
+            let n = value.len().min(room.len()).min(u16::MAX as usize);
+            let [len0, len1] = (n as u16).to_le_bytes();
+            *field = [tag as u8, len0, len1];
+            room[..n].copy_from_slice(&value[..n]);
+            self.len += 3 + n;
         }
         self
     }
@@ -294,21 +297,19 @@ pub struct Message {
 
 impl Message {
     pub fn decode(buf: &[u8]) -> Result<Message, DecodeError> {
-        let rest = header(buf)?;
-        let kind = rest.first().and_then(|&k| Kind::from_u8(k)).ok_or(DecodeError::Short)?;
-        let mut at = &rest[1..];
+        let (&kind, mut at) = header(buf)?.split_first().ok_or(DecodeError::Short)?;
+        let kind = Kind::from_u8(kind).ok_or(DecodeError::Short)?;
         let mut fields = Vec::new();
         while !at.is_empty() {
-            if at.len() < 3 {
+            let Some((&[tag, len0, len1], rest)) = at.split_first_chunk::<3>() else {
                 return Err(DecodeError::Short);
-            }
-            let len = u16::from_le_bytes([at[1], at[2]]) as usize;
-            let value = at.get(3..3 + len).ok_or(DecodeError::Short)?;
+            };
+            let (value, rest) = rest.split_at_checked(usize::from(u16::from_le_bytes([len0, len1]))).ok_or(DecodeError::Short)?;
             // Unknown tags from a newer server are skipped, not fatal.
-            if let Some(tag) = Tag::from_u8(at[0]) {
+            if let Some(tag) = Tag::from_u8(tag) {
                 fields.push((tag, value.to_vec()));
             }
-            at = &at[3 + len..];
+            at = rest;
         }
         Ok(Message { kind, fields })
     }
