@@ -389,4 +389,24 @@ mod tests {
         assert!(m.str(Tag::Description).unwrap().chars().all(|c| c == 'é'));
         assert_eq!(m.u64(Tag::Restarts), None, "no room left: dropped, not corrupted");
     }
+
+    #[test]
+    fn a_field_at_the_buffers_end_is_cut_or_left_out() {
+        // The header's 6 bytes and a field of 3 + MSG_MAX - 12 leave 3 bytes:
+        // room for one more field's tag and length, with its value cut.
+        let mut buf = [0u8; MSG_MAX];
+        let mut e = Encoder::new(&mut buf, Kind::Record);
+        e.bytes(Tag::Id, &vec![b'a'; MSG_MAX - 12]).bytes(Tag::Message, b"cut").bytes(Tag::Code, b"x");
+        assert_eq!(e.as_bytes().len(), MSG_MAX);
+        let m = Message::decode(e.as_bytes()).unwrap();
+        assert_eq!((m.get(Tag::Message), m.get(Tag::Code)), (Some(&b""[..]), None));
+        // 2 bytes left: not even a tag and length, no field at all.
+        let mut e = Encoder::new(&mut buf, Kind::Record);
+        e.bytes(Tag::Id, &vec![b'a'; MSG_MAX - 11]).bytes(Tag::Message, b"cut");
+        assert_eq!(e.as_bytes().len(), MSG_MAX - 2);
+        assert_eq!(Message::decode(e.as_bytes()).unwrap().get(Tag::Message), None);
+        // A request's last argument may end with the message.
+        let r = Request::decode(b"IOCI\x01\x01\x00\x02\x01\x00a\x02\x00bc").unwrap();
+        assert_eq!((r.arg(0), r.arg(1), r.arg(2)), (Some("a"), Some("bc"), None));
+    }
 }
