@@ -346,9 +346,9 @@ impl Notes {
 
     /// Object i's note; empty when it has none.
     pub fn get(&self, i: usize) -> &str {
-        let slot = &self.slots[i * NOTE_SLOT..(i + 1) * NOTE_SLOT];
+        let Some((&len, text)) = Self::slot(i).and_then(|slot| self.slots.get(slot)?.split_first()) else { return "" };
         // Written only from a str, cut at a character boundary (`set`).
-        core::str::from_utf8(&slot[1..1 + usize::from(slot[0])]).unwrap_or_default()
+        core::str::from_utf8(text.get(..usize::from(len)).unwrap_or_default()).unwrap_or_default()
     }
 
     /// Object i's note is `text`, truncated at a character boundary where it
@@ -358,9 +358,9 @@ impl Notes {
         while !text.is_char_boundary(len) {
             len -= 1;
         }
-        let slot = &mut self.slots[i * NOTE_SLOT..(i + 1) * NOTE_SLOT];
-        slot[0] = len as u8;
-        slot[1..1 + len].copy_from_slice(&text.as_bytes()[..len]);
+        let Some((slot_len, slot_text)) = Self::slot(i).and_then(|slot| self.slots.get_mut(slot)?.split_first_mut()) else { return };
+        *slot_len = len as u8;
+        slot_text.iter_mut().zip(text.as_bytes().iter().take(len)).for_each(|(to, &from)| *to = from);
     }
 
     /// Object i's note is `args`, formatted (as [`note`] truncates it).
@@ -372,9 +372,17 @@ impl Notes {
     /// had one is only read (the kernel's shared zero page), never written,
     /// and stays out of PID 1's memory.
     pub fn clear(&mut self, i: usize) {
-        if self.slots[i * NOTE_SLOT] != 0 {
-            self.slots[i * NOTE_SLOT] = 0;
+        if let Some(len @ 1..) = Self::slot(i).and_then(|slot| self.slots.get_mut(slot.start)) {
+            *len = 0;
         }
+    }
+
+    /// Where object i's slot is. Its reads and writes go through `get` and
+    /// `get_mut`: an index past the table is no note, not a panic of PID 1
+    /// (docs/ARCHITECTURE.md, "Binary size", round 12).
+    fn slot(i: usize) -> Option<core::ops::Range<usize>> {
+        let start = i.checked_mul(NOTE_SLOT)?;
+        Some(start..start.checked_add(NOTE_SLOT)?)
     }
 }
 
@@ -422,6 +430,21 @@ mod tests {
         assert_eq!(notes.get(0), "");
         notes.clear(1);
         assert_eq!(notes.get(1), "");
+    }
+
+    /// A note is read and written only where the table has a slot: an
+    /// index past it is no note, and writing or clearing it does nothing,
+    /// where it was a panic of PID 1.
+    #[test]
+    fn a_note_past_the_table_is_none() {
+        let mut notes = Notes::new(2);
+        notes.set(1, "last");
+        notes.set(2, "past");
+        notes.clear(usize::MAX / NOTE_SLOT);
+        assert_eq!((notes.get(1), notes.get(2), notes.get(usize::MAX)), ("last", "", ""));
+        // One byte short of a slot: "a" cut to nothing at its boundary.
+        notes.set(1, &format!("{}é", "a".repeat(NOTE_BYTES - 1)));
+        assert_eq!(notes.get(1), "a".repeat(NOTE_BYTES - 1));
     }
 
     #[test]
