@@ -63,6 +63,13 @@ fn inherited_fd(stream: u8) -> i32 {
     }
 }
 
+/// Where `stream`'s entry is in a pair kept per stream (`Console::outputs`):
+/// anything not STATUS is LOG, as for [`inherited_fd`], so the index is 0
+/// or 1, never past the pair.
+fn output_index(stream: u8) -> usize {
+    usize::from(stream != STATUS)
+}
+
 /// How PID 1 writes one console stream.
 enum Output {
     /// fd 1 or 2 itself: before [`open_console`], and for a regular file
@@ -146,7 +153,7 @@ impl Console {
             return;
         }
         let rest = match write_output(&self.outputs, stream, line) {
-            Written::Bytes(n) => &line[n.min(line.len())..],
+            Written::Bytes(n) => line.get(n..).unwrap_or_default(),
             Written::Blocked => line,
             Written::Failed => return,
         };
@@ -158,7 +165,7 @@ impl Console {
     /// The descriptor to poll for POLLOUT while output waits.
     fn pending_fd(&self) -> Option<i32> {
         let stream = self.ring.head_stream()?;
-        Some(match &self.outputs[usize::from(stream)] {
+        Some(match &self.outputs[output_index(stream)] {
             Output::Own(own) => own.0,
             Output::Inherited | Output::Socket => inherited_fd(stream),
         })
@@ -167,7 +174,7 @@ impl Console {
 
 fn write_output(outputs: &[Output; 2], stream: u8, bytes: &[u8]) -> Written {
     let fd = inherited_fd(stream);
-    let result = match &outputs[usize::from(stream)] {
+    let result = match &outputs[output_index(stream)] {
         Output::Inherited => sys::write_some(fd, bytes),
         Output::Own(own) => sys::write_some(own.0, bytes),
         Output::Socket => {
@@ -202,8 +209,8 @@ pub fn open_console() {
         let mut c = console();
         for stream in [STATUS, LOG] {
             let (output, error) = own_output(inherited_fd(stream));
-            c.outputs[usize::from(stream)] = output;
-            failed[usize::from(stream)] = error;
+            c.outputs[output_index(stream)] = output;
+            failed[output_index(stream)] = error;
         }
         c.drain();
     }
@@ -334,7 +341,7 @@ impl OutLine {
     }
 
     fn text(&self) -> &[u8] {
-        &self.bytes[PREFIX_ROOM..PREFIX_ROOM + self.len]
+        self.bytes[PREFIX_ROOM..].get(..self.len).unwrap_or_default()
     }
 
     /// The line with `prefix` (its first [`PREFIX_ROOM`] bytes) before it.
@@ -438,7 +445,7 @@ impl<W: core::fmt::Write> core::fmt::Write for Escaped<'_, W> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         let mut plain = 0;
         for (at, c) in s.char_indices().filter(|(_, c)| c.is_control()) {
-            let _ = self.0.write_str(&s[plain..at]);
+            let _ = self.0.write_str(s.get(plain..at).unwrap_or_default());
             let _ = match c {
                 '\n' => self.0.write_str("\\n"),
                 '\r' => self.0.write_str("\\r"),
@@ -448,7 +455,7 @@ impl<W: core::fmt::Write> core::fmt::Write for Escaped<'_, W> {
             };
             plain = at + c.len_utf8();
         }
-        self.0.write_str(&s[plain..])
+        self.0.write_str(s.get(plain..).unwrap_or_default())
     }
 }
 
