@@ -126,10 +126,9 @@ struct Prepared {
 /// The loop's frame holds what the loop keeps and no more: the load and
 /// the boot ([`prepare`]) and each event's handling ([`Prepared::event`])
 /// are calls of their own, whose frames lie below this one and go back to
-/// the kernel after the boot and after each client's request
-/// ([`sys::release_stack_below_caller`]). Inlined here, their buffers (a
-/// request's 4 KiB, the load's, the log rotator's) made this frame 10 KB,
-/// resident for PID 1's whole life.
+/// the kernel before each poll ([`sys::StackRelease`]). Inlined here, their
+/// buffers (a request's 4 KiB, the load's, the log rotator's) made this
+/// frame 10 KB, resident for PID 1's whole life.
 #[inline(never)]
 pub fn run(opts: &Options) -> i32 {
     // Used where it is, never moved: each move would be another copy of
@@ -139,9 +138,7 @@ pub fn run(opts: &Options) -> i32 {
         Ok(p) => p,
         Err(code) => return *code,
     };
-    // The load and the boot are done: what they took of the stack below
-    // this frame goes back (the loop's own calls take far less).
-    sys::release_stack_below_caller();
+    let mut stack = sys::StackRelease::of_caller();
     loop {
         if let Some(code) = p.loop_state.serve_requests(&mut p.engine, &mut p.server) {
             return code;
@@ -153,6 +150,16 @@ pub fn run(opts: &Options) -> i32 {
             .flatten()
             .min();
         p.loop_state.arm(&p.timer, deadline);
+        // What the load and the boot, or the last turn's events, took of the
+        // stack below this frame goes back before PID 1 waits, whatever the
+        // event: a restart goes 3.5 KB below the loop, a request or a reload
+        // as deep as the boot. A page kept under the loop for the events
+        // instead made the stack a page larger in most boots with the
+        // kernel's random stack offset (docs/ARCHITECTURE.md, "PID 1's
+        // memory, page by page"). One madvise a turn, none while idle.
+        if let Some(stack) = &mut stack {
+            stack.below_caller();
+        }
         // Only descriptors that exist are polled; each result goes back to
         // its source.
         let polled = {
@@ -195,7 +202,7 @@ impl Prepared {
     /// One source's events, in a frame of its own below the loop's (see
     /// [`run`]). A client's request (its buffers), and a reload or an IOC
     /// rescan (which load again, as deep as the boot), go far below it:
-    /// that stack goes back to the kernel once they are done.
+    /// that stack goes back to the kernel before the loop polls again.
     #[inline(never)]
     fn event(&mut self, source: Source, revents: PollFlags, opts: &Options) {
         let Prepared { signals, timer, engine, server, loop_state, rotator } = self;
@@ -210,7 +217,6 @@ impl Prepared {
                 server.timer(now);
                 if loop_state.ioc_rescan.due_ms.is_some_and(|due| due <= now) {
                     loop_state.ioc_rescan.run(opts, engine, server);
-                    sys::release_stack_below_caller();
                 }
             }
             Source::Rotator => rotator.readable(engine, sys::now_ms()),
@@ -219,11 +225,6 @@ impl Prepared {
                 if let Some(action) = server.ready(usize::from(slot), revents, engine) {
                     loop_state.daemon_action(action, opts, engine, server, signals);
                 }
-                // After each client event, not only a request's: the socket
-                // is SOCK_SEQPACKET, so a readable client is one whole
-                // request (no byte-by-byte drip), and the other events, a
-                // reply's drain and a hang-up, are as many as the replies.
-                sys::release_stack_below_caller();
             }
             Source::Listener => server.accept(),
         }
