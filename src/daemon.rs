@@ -126,22 +126,19 @@ struct Prepared {
 /// The loop's frame holds what the loop keeps and no more: the load and
 /// the boot ([`prepare`]) and each event's handling ([`Prepared::event`])
 /// are calls of their own, whose frames lie below this one and go back to
-/// the kernel after the boot and after each client's request
-/// ([`sys::release_stack_below_caller`]). Inlined here, their buffers (a
-/// request's 4 KiB, the load's, the log rotator's) made this frame 10 KB,
-/// resident for PID 1's whole life.
+/// the kernel before each poll ([`sys::StackRelease`]). Inlined here, their
+/// buffers (a request's 4 KiB, the load's, the log rotator's) made this
+/// frame 10 KB, resident for PID 1's whole life.
 #[inline(never)]
-pub fn run(opts: Options) -> i32 {
+pub fn run(opts: &Options) -> i32 {
     // Used where it is, never moved: each move would be another copy of
     // the engine in this frame.
-    let mut prepared = prepare(&opts);
+    let mut prepared = prepare(opts);
     let p = match &mut prepared {
         Ok(p) => p,
         Err(code) => return *code,
     };
-    // The load and the boot are done: what they took of the stack below
-    // this frame goes back (the loop's own calls take far less).
-    sys::release_stack_below_caller();
+    let mut stack = sys::StackRelease::of_caller();
     loop {
         if let Some(code) = p.loop_state.serve_requests(&mut p.engine, &mut p.server) {
             return code;
@@ -153,6 +150,16 @@ pub fn run(opts: Options) -> i32 {
             .flatten()
             .min();
         p.loop_state.arm(&p.timer, deadline);
+        // What the load and the boot, or the last turn's events, took of the
+        // stack below this frame goes back before PID 1 waits, whatever the
+        // event: a restart goes 3.5 KB below the loop, a request or a reload
+        // as deep as the boot. A page kept under the loop for the events
+        // instead made the stack a page larger in most boots with the
+        // kernel's random stack offset (docs/ARCHITECTURE.md, "PID 1's
+        // memory, page by page"). One madvise a turn, none while idle.
+        if let Some(stack) = &mut stack {
+            stack.below_caller();
+        }
         // Only descriptors that exist are polled; each result goes back to
         // its source.
         let polled = {
@@ -168,7 +175,7 @@ pub fn run(opts: Options) -> i32 {
                 set.add(borrow(fd), PollFlags::POLLOUT, Source::Console);
             }
             for (slot, fd, events) in p.server.client_fds() {
-                set.add(borrow(fd), events, Source::Client(slot));
+                set.add(borrow(fd), events, Source::Client(slot as u8));
             }
             if let Some(fd) = p.server.listener_fd() {
                 set.add(borrow(fd), PollFlags::POLLIN, Source::Listener);
@@ -186,7 +193,7 @@ pub fn run(opts: Options) -> i32 {
         // In the order added: new connections last, so a slot freed and
         // taken again in this turn never gets another client's events.
         for &(source, revents) in &ready {
-            p.event(source, revents, &opts);
+            p.event(source, revents, opts);
         }
     }
 }
@@ -195,7 +202,7 @@ impl Prepared {
     /// One source's events, in a frame of its own below the loop's (see
     /// [`run`]). A client's request (its buffers), and a reload or an IOC
     /// rescan (which load again, as deep as the boot), go far below it:
-    /// that stack goes back to the kernel once they are done.
+    /// that stack goes back to the kernel before the loop polls again.
     #[inline(never)]
     fn event(&mut self, source: Source, revents: PollFlags, opts: &Options) {
         let Prepared { signals, timer, engine, server, loop_state, rotator } = self;
@@ -210,20 +217,14 @@ impl Prepared {
                 server.timer(now);
                 if loop_state.ioc_rescan.due_ms.is_some_and(|due| due <= now) {
                     loop_state.ioc_rescan.run(opts, engine, server);
-                    sys::release_stack_below_caller();
                 }
             }
             Source::Rotator => rotator.readable(engine, sys::now_ms()),
             Source::Console => crate::logging::drain_console(),
             Source::Client(slot) => {
-                if let Some(action) = server.ready(slot, revents, engine) {
+                if let Some(action) = server.ready(usize::from(slot), revents, engine) {
                     loop_state.daemon_action(action, opts, engine, server, signals);
                 }
-                // After each client event, not only a request's: the socket
-                // is SOCK_SEQPACKET, so a readable client is one whole
-                // request (no byte-by-byte drip), and the other events, a
-                // reply's drain and a hang-up, are as many as the replies.
-                sys::release_stack_below_caller();
             }
             Source::Listener => server.accept(),
         }
@@ -344,16 +345,23 @@ fn prepare(opts: &Options) -> Result<Prepared, i32> {
     Ok(Prepared { signals, timer, engine, server, loop_state, rotator })
 }
 
-/// What a descriptor in the poll set stands for.
+/// What a descriptor in the poll set stands for. Two bytes: the set and
+/// its results are in the loop's frame, resident for PID 1's whole life
+/// (a `usize` slot made each 16 bytes: the two tables' 21 entries took 840
+/// bytes, not 126).
 #[derive(Debug, Clone, Copy)]
 enum Source {
     Signals,
     Timer,
     Rotator,
     Console,
-    Client(usize),
+    /// A client's slot of the control server.
+    Client(u8),
     Listener,
 }
+
+// Every slot's index fits a `Source::Client`.
+const _: () = assert!(server::MAX_CLIENTS <= u8::MAX as usize + 1);
 
 const POLL_MAX: usize = server::MAX_CLIENTS + 5;
 

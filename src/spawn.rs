@@ -1391,7 +1391,7 @@ mod tests {
         let cmd = Command::from_line("/bin/true", false, &env()).unwrap();
         let marker = 0u8;
         let here = core::ptr::addr_of!(marker) as usize & !(PAGE - 1);
-        crate::sys::release_stack_below_caller();
+        crate::sys::StackRelease::of_caller().expect("this thread's stack in /proc/self/maps").below_caller();
         let pid = std::hint::black_box(spawn(&cmd, &Options::default())).unwrap();
         assert_eq!(wait(pid), 0);
         // Pages 12 to 20 KiB under this frame: below what the release kept

@@ -1111,28 +1111,71 @@ pub fn fchown(fd: &Fd, uid: u32, gid: u32) {
     unsafe { libc::fchown(fd.0, uid, gid) };
 }
 
-/// Gives the kernel back the pages of the calling thread's stack below the
-/// caller's frame (the page under this frame's own is kept, for the
-/// madvise call: its frames take a few hundred bytes). A
-/// deep path that runs once, the configuration load (the parser, a
-/// realpath's two PATH_MAX buffers) and the boot's first spawns, touches
-/// stack pages that no later call reaches, and they would stay resident for
-/// PID 1's whole life; a later call that goes as deep gets zeroed pages
-/// again. The stack's mapping is the one of /proc/self/maps that holds this
-/// frame: without /proc, nothing is released. Only ever below the caller:
-/// nothing lives there once this returns.
-#[inline(never)]
-pub fn release_stack_below_caller() {
-    let marker = 0u8;
-    let here = core::ptr::addr_of!(marker) as usize;
-    let Some((start, _)) = mapping_holding(here) else { return };
-    let page = page_size();
-    let limit = (here & !(page - 1)).saturating_sub(page);
-    if limit > start {
-        // SAFETY: [start, limit) is the part of this thread's stack mapping
-        // below this frame and the madvise call's own: no live data.
-        unsafe { libc::madvise(start as *mut libc::c_void, limit - start, libc::MADV_DONTNEED) };
+/// The calling thread's stack, whose pages below a frame go back to the
+/// kernel ([`StackRelease::below_caller`]): what a deep call touched (the
+/// configuration load, the parser, a realpath's two PATH_MAX buffers, the
+/// boot's spawns, a request's buffers, an event's log line) would stay
+/// resident for PID 1's whole life, though no later call may need it; a
+/// later call that goes as deep gets zeroed pages.
+pub struct StackRelease {
+    /// The lowest address of the stack's mapping, as last seen: a call that
+    /// goes deeper than any before grows the mapping down.
+    start: usize,
+}
+
+/// What [`StackRelease::below_caller`] keeps below its own frame: the
+/// madvise call's frames and red zone, and what the caller runs next
+/// (PID 1's loop builds its poll set and polls, about 60 bytes below its
+/// frame), so that neither faults in a page that the release just gave
+/// back. Anything deeper faults in zeroed pages, until the next release.
+const STACK_KEPT_BELOW: usize = 512;
+
+impl StackRelease {
+    /// The calling thread's stack: the mapping of /proc/self/maps that holds
+    /// this frame. `None` without /proc (nothing is released then).
+    pub fn of_caller() -> Option<Self> {
+        let marker = 0u8;
+        let (start, _) = mapping_holding(core::ptr::addr_of!(marker) as usize)?;
+        Some(StackRelease { start })
     }
+
+    /// Gives the kernel back the pages of the stack below the caller's frame
+    /// but for [`STACK_KEPT_BELOW`] bytes under this one's: one madvise,
+    /// and /proc/self/maps read again only when the mapping has grown down
+    /// (the page below its start is mapped: the kernel leaves a gap of
+    /// unmapped pages below a stack). Only ever below the caller: nothing
+    /// lives there once this returns.
+    #[inline(never)]
+    pub fn below_caller(&mut self) {
+        let marker = 0u8;
+        self.below(core::ptr::addr_of!(marker) as usize);
+    }
+
+    /// [`StackRelease::below_caller`] from `here`, an address of the
+    /// calling frame's.
+    fn below(&mut self, here: usize) {
+        let page = page_size();
+        if is_mapped(self.start.saturating_sub(page)) {
+            if let Some((start, _)) = mapping_holding(here) {
+                self.start = start;
+            }
+        }
+        let limit = here.saturating_sub(STACK_KEPT_BELOW) & !(page - 1);
+        if limit > self.start {
+            // SAFETY: [start, limit) is the part of this thread's stack
+            // mapping below this frame and the madvise call's own: no live
+            // data.
+            unsafe { libc::madvise(self.start as *mut libc::c_void, limit - self.start, libc::MADV_DONTNEED) };
+        }
+    }
+}
+
+/// Whether the page at `address` (page-aligned) belongs to a mapping.
+fn is_mapped(address: usize) -> bool {
+    let mut vec = 0u8;
+    // SAFETY: mincore writes one byte for the one page asked; an address
+    // that no mapping holds is ENOMEM, nothing more.
+    unsafe { libc::mincore(address as *mut libc::c_void, 1, &mut vec) == 0 }
 }
 
 /// The `[start, end)` of the mapping in /proc/self/maps that holds `address`.
@@ -1649,8 +1692,18 @@ mod tests {
         assert!(buf.iter().all(|&b| b == 0), "and read as zeroes");
     }
 
-    #[test]
-    fn the_stack_a_deep_call_touched_goes_back_to_the_kernel() {
+    /// Whether the page of `address` in this thread's stack is resident.
+    fn stack_page_resident(address: usize) -> bool {
+        const PAGE: usize = 4096;
+        let mut vec = [0u8; 1];
+        // SAFETY: mincore of one page of this thread's stack mapping.
+        assert_eq!(unsafe { libc::mincore((address & !(PAGE - 1)) as *mut libc::c_void, PAGE, vec.as_mut_ptr()) }, 0);
+        vec[0] & 1 == 1
+    }
+
+    /// Writes 17 pages of the stack below the caller's frame.
+    #[inline(never)]
+    fn write_deep_into_the_stack() {
         const PAGE: usize = 4096;
         #[inline(never)]
         fn deep(depth: usize) -> u8 {
@@ -1658,23 +1711,51 @@ mod tests {
             std::hint::black_box(&mut buf);
             if depth == 0 { buf[0] } else { deep(depth - 1).wrapping_add(buf[PAGE / 2]) }
         }
-        let resident = |address: usize| {
-            let mut vec = [0u8; 1];
-            // SAFETY: mincore of one page of this thread's stack mapping.
-            assert_eq!(unsafe { libc::mincore((address & !(PAGE - 1)) as *mut libc::c_void, PAGE, vec.as_mut_ptr()) }, 0);
-            vec[0] & 1 == 1
-        };
         std::hint::black_box(deep(16));
+    }
+
+    #[test]
+    fn the_stack_a_deep_call_touched_goes_back_to_the_kernel() {
+        const PAGE: usize = 4096;
+        let mut stack = StackRelease::of_caller().expect("this thread's stack in /proc/self/maps");
         let marker = 0u8;
         let here = core::ptr::addr_of!(marker) as usize;
         let (start, end) = mapping_holding(here).expect("this thread's stack in /proc/self/maps");
         assert!(start < here && here < end);
         // A page the deep call wrote, well below this frame.
+        write_deep_into_the_stack();
         let below = here - 8 * PAGE;
-        assert!(below >= start && resident(below));
-        release_stack_below_caller();
-        assert!(!resident(below), "still resident after the release");
-        assert!(resident(here), "this frame's own page stays");
+        assert!(below >= start && stack_page_resident(below));
+        stack.below_caller();
+        assert!(!stack_page_resident(below), "still resident after the release");
+        assert!(stack_page_resident(here), "this frame's own page stays");
+        // A stack whose mapping grew down since it was seen (its start is
+        // stale): the pages below the old start go back too.
+        let mut stale = StackRelease { start: (below & !(PAGE - 1)) + PAGE };
+        write_deep_into_the_stack();
+        assert!(stack_page_resident(below));
+        stale.below_caller();
+        assert!(!stack_page_resident(below), "below a stale start: still resident after the release");
+    }
+
+    #[test]
+    fn a_release_keeps_no_page_below_the_one_its_frame_needs() {
+        // As if released from a frame in the middle of a page eight pages
+        // down: that page stays (the madvise call's frames lie in it), the
+        // one below goes (a whole page was kept there before: with the
+        // kernel's random stack offset, one more page of PID 1's stack in
+        // most boots).
+        const PAGE: usize = 4096;
+        let mut stack = StackRelease::of_caller().expect("this thread's stack in /proc/self/maps");
+        let marker = 0u8;
+        let here = core::ptr::addr_of!(marker) as usize;
+        write_deep_into_the_stack();
+        let from = (here & !(PAGE - 1)) - 8 * PAGE + PAGE / 2;
+        assert!(stack_page_resident(from) && stack_page_resident(from - PAGE));
+        stack.below(from);
+        assert!(stack_page_resident(from), "the page of the releasing frame went");
+        assert!(!stack_page_resident(from - PAGE), "a page kept below the releasing frame's");
+        assert!(stack_page_resident(from + PAGE) && stack_page_resident(here), "above it, nothing goes");
     }
 
     #[test]

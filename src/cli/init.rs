@@ -148,11 +148,13 @@ pub fn parse_args(args: Vec<OsString>) -> Args {
 }
 
 pub fn main(args: Vec<OsString>, strictness: Strictness) -> i32 {
-    let opts = match options(args, strictness) {
-        Ok(opts) => opts,
-        Err(code) => return code,
+    // Borrowed where it lies: a move out of the `Result` was a second copy
+    // of the options in this frame, which stays for PID 1's whole life.
+    let parsed = options(args, strictness);
+    let code = match &parsed {
+        Ok(opts) => daemon::run(opts),
+        Err(code) => return *code,
     };
-    let code = daemon::run(opts);
     // `--local` ends here: what the terminal did not take yet, it gets now
     // (for a bounded time).
     crate::logging::flush_console(crate::logging::POWER_FLUSH_MS);
