@@ -8,7 +8,8 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{ioc_args, Common, EXIT_DENIED, EXIT_FAIL, EXIT_OK, EXIT_UNREACHABLE};
+use super::ioc_args::{self, Command};
+use super::{Common, EXIT_DENIED, EXIT_FAIL, EXIT_OK, EXIT_UNREACHABLE};
 use crate::accounts::{self, Key};
 use crate::control::client::{Client, ClientError};
 use crate::config::iocfile::{self, valid_ioc_name, IocFile};
@@ -89,14 +90,14 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
         }
     };
     let common = &inv.common;
-    if let Err(e) = check_runner_env(common.local, &inv.verb) {
+    if let Err(e) = check_runner_env(common.local, inv.verb) {
         eprintln!("Error: {e}");
         return EXIT_FAIL;
     }
     // `generate` works on files alone, and so does `install` when no
     // supervisor runs (the one started later reads the file); everything
     // else asks the supervisor, started if need be.
-    if common.local && !matches!(inv.verb.as_str(), "generate" | "install") {
+    if common.local && !matches!(inv.verb, Command::Generate | Command::Install) {
         if let Err(code) = local_supervisor(common) {
             return code;
         }
@@ -104,29 +105,29 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
     let target = inv.target.clone().unwrap_or_default();
     let a = inv.args;
     let timeout = a.timeout.unwrap_or(READY_TIMEOUT_SECS);
-    match inv.verb.as_str() {
-        "generate" => generate_cmd(
+    match inv.verb {
+        Command::Generate => generate_cmd(
             common,
             Generate { dir: target.into(), name: a.name, cmd: a.cmd, user: a.ioc_user, group: a.ioc_group, dry_run: a.dry_run, force: inv.force },
         ),
-        "install" => install(
+        Command::Install => install(
             common,
             Install { source: target.into(), name: a.name, cmd: a.cmd, user: a.ioc_user, group: a.ioc_group, start: a.start, force: inv.force },
         ),
-        "remove" => remove(common, &target),
-        "rescan" => rescan(common),
-        "start" => start(common, Verb::Start, &target, a.no_wait, timeout),
-        "restart" => start(common, Verb::Restart, &target, a.no_wait, timeout),
-        "stop" => stop(common, &target),
-        "status" => status_cmd(common, inv.target.as_deref(), a.all, a.lines),
-        "enable" => simple(common, Verb::Enable, &target),
-        "disable" => simple(common, Verb::Disable, &target),
-        "view" => view_cmd(common, &target),
-        "log" => log_cmd(common, &target, a.lines.unwrap_or(50), inv.force),
-        "list" => list_cmd(common, inv.verbose),
-        "attach" => attach_cmd(common, &target, a.escape.as_deref(), a.timeout.unwrap_or(10)),
-        "monitor" => with_console(common, &target, |ioc| ending(attach::monitor(&target, &ioc.console))),
-        _ => inspect_cmd(common, &target, a.partial),
+        Command::Remove => remove(common, &target),
+        Command::Rescan => rescan(common),
+        Command::Start => start(common, Verb::Start, &target, a.no_wait, timeout),
+        Command::Restart => start(common, Verb::Restart, &target, a.no_wait, timeout),
+        Command::Stop => stop(common, &target),
+        Command::Status => status_cmd(common, inv.target.as_deref(), a.all, a.lines),
+        Command::Enable => simple(common, Verb::Enable, &target),
+        Command::Disable => simple(common, Verb::Disable, &target),
+        Command::View => view_cmd(common, &target),
+        Command::Log => log_cmd(common, &target, a.lines.unwrap_or(50), inv.force),
+        Command::List => list_cmd(common, inv.verbose),
+        Command::Attach => attach_cmd(common, &target, a.escape.as_deref(), a.timeout.unwrap_or(10)),
+        Command::Monitor => with_console(common, &target, |ioc| ending(attach::monitor(&target, &ioc.console))),
+        Command::Inspect => inspect_cmd(common, &target, a.partial),
     }
 }
 
@@ -134,7 +135,7 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
 /// "Environment"): with `--local` the directory and procServ choices are
 /// honoured (by the supervisor `ioc --local` starts, see [`local_supervisor`])
 /// once they pass the peer's checks; as PID 1 the configuration owns them.
-fn check_runner_env(local: bool, verb: &str) -> Result<(), String> {
+fn check_runner_env(local: bool, verb: Command) -> Result<(), String> {
     use crate::layout::{runner_var, RUNNER_CONF_DIR, RUNNER_LOG_DIR, RUNNER_PROCSERV_TOOL, RUNNER_RUN_DIR, RUNNER_SYSTEM_DIRS};
     // The directories say which IOCs a command means: refused outright. The
     // procServ tool matters only where procServ is started (install checks
@@ -142,7 +143,7 @@ fn check_runner_env(local: bool, verb: &str) -> Result<(), String> {
     if let (false, Some((var, value))) = (local, runner_var(&RUNNER_SYSTEM_DIRS)) {
         return Err(chosen_by_pid1(var, &value));
     }
-    if matches!(verb, "start" | "restart") {
+    if matches!(verb, Command::Start | Command::Restart) {
         system_procserv_tool(local)?;
     }
     if !local {
