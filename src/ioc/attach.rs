@@ -420,20 +420,20 @@ impl Session<'_> {
             } else {
                 PollTimeout::NONE
             };
+            // stdin's entry is polled only while it is open; unpolled, it
+            // reads as not ready.
             let wanted = PollFlags::POLLIN;
-            let mut fds = vec![
+            let mut fds = [
                 PollFd::new(self.signals.fd(), wanted),
                 PollFd::new(self.console.as_fd(), wanted),
+                PollFd::new(self.stdin, wanted),
             ];
-            if stdin_open {
-                fds.push(PollFd::new(self.stdin, wanted));
-            }
-            match poll(&mut fds, timeout) {
+            let polled = if stdin_open { &mut fds[..] } else { &mut fds[..2] };
+            match poll(polled, timeout) {
                 Ok(_) | Err(Errno::EINTR) => {}
                 Err(e) => return Err(io_err("wait for the console")(e)),
             }
-            let ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
-            drop(fds);
+            let ready = fds.map(|f| f.any().unwrap_or(false));
             if ready[0] {
                 if let Some(ending) = self.signal_ending() {
                     return Ok(ending);
@@ -445,7 +445,7 @@ impl Session<'_> {
                 }
                 quiet_from = Instant::now();
             }
-            if stdin_open && ready.get(2) == Some(&true) {
+            if ready[2] {
                 match self.user_input(&mut buf, &mut scratch)? {
                     Some(Step::Go) => {}
                     Some(Step::End(ending)) => return Ok(ending),
