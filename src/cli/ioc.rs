@@ -18,43 +18,6 @@ use crate::ioc::logfollow::LogFollower;
 use crate::ioc::procserv::{self, AutoRestart};
 use crate::ioc::{attach, generate, inspect, list, procstat, ready, view};
 
-/// `ioc generate DIR` (the handler's inputs).
-struct Generate {
-    /// the iocBoot/iocNAME directory holding the startup script
-    dir: PathBuf,
-    /// the IOC name (default: the directory's name)
-    name: Option<String>,
-    /// the startup script when there are several (default: ask, on a terminal)
-    cmd: Option<String>,
-    /// the user the IOC runs as (default ioc-srv)
-    user: Option<String>,
-    /// the IOC's group (default ioc)
-    group: Option<String>,
-    /// print the file instead of writing it
-    dry_run: bool,
-    /// overwrite a differing file without asking; with several startup
-    /// scripts, take the first
-    force: bool,
-}
-
-/// `ioc install SOURCE` (the handler's inputs).
-struct Install {
-    /// an IOC file or an iocBoot directory
-    source: PathBuf,
-    /// the IOC name when generating from a directory
-    name: Option<String>,
-    /// the startup script when generating from a directory
-    cmd: Option<String>,
-    /// the user the IOC runs as, when generating (default ioc-srv)
-    user: Option<String>,
-    /// the IOC's group, when generating (default ioc)
-    group: Option<String>,
-    /// start it right away
-    start: bool,
-    /// replace a differing installed file without asking
-    force: bool,
-}
-
 /// IOC `name`'s file in `dir`. One place for the name, and for its code.
 fn conf_file(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.conf"))
@@ -106,14 +69,8 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
     let a = inv.args;
     let timeout = a.timeout.unwrap_or(READY_TIMEOUT_SECS);
     match inv.verb {
-        Command::Generate => generate_cmd(
-            common,
-            Generate { dir: target.into(), name: a.name, cmd: a.cmd, user: a.ioc_user, group: a.ioc_group, dry_run: a.dry_run, force: inv.force },
-        ),
-        Command::Install => install(
-            common,
-            Install { source: target.into(), name: a.name, cmd: a.cmd, user: a.ioc_user, group: a.ioc_group, start: a.start, force: inv.force },
-        ),
+        Command::Generate => generate_cmd(common, target.into(), a, inv.force),
+        Command::Install => install(common, target.into(), a, inv.force),
         Command::Remove => remove(common, &target),
         Command::Rescan => rescan(common),
         Command::Start => start(common, Verb::Start, &target, a.no_wait, timeout),
@@ -988,17 +945,26 @@ fn installed_mode(common: &Common) -> u32 {
     }
 }
 
-fn generate_options(common: &Common, name: Option<String>, cmd: Option<String>, user: Option<String>, group: Option<String>) -> generate::GenerateOptions {
-    let mut opts = generate::GenerateOptions { name, cmd, run_dir: common.layout().console_root(), ..Default::default() };
+/// What `generate` (and `install` of a directory) makes the file from:
+/// `--name`, `--cmd`, `--ioc-user` and `--ioc-group` of `a`; with `force`,
+/// the first of several startup scripts.
+fn generate_options(common: &Common, a: ioc_args::VerbArgs, force: bool) -> generate::GenerateOptions {
+    let mut opts = generate::GenerateOptions {
+        name: a.name,
+        cmd: a.cmd,
+        run_dir: common.layout().console_root(),
+        first_if_several: force,
+        ..Default::default()
+    };
     // An IOC of `iocinit --local` runs as you: the file says so, as
     // epics-ioc-runner's local mode writes it.
     if common.local {
         (opts.user, opts.group) = me();
     }
-    if let Some(u) = user {
+    if let Some(u) = a.ioc_user {
         opts.user = u;
     }
-    if let Some(g) = group {
+    if let Some(g) = a.ioc_group {
         opts.group = g;
     }
     opts
@@ -1090,19 +1056,20 @@ fn write_file(dir: &Path, ioc: &IocFile, text: &str, mode: u32, force: bool, wha
     }
 }
 
-fn generate_cmd(common: &Common, g: Generate) -> i32 {
-    let mut opts = generate_options(common, g.name, g.cmd, g.user, g.group);
-    opts.first_if_several = g.force;
-    let ioc = match run_generate(&g.dir, &opts) {
+/// `ioc generate DIR`: the IOC file for the iocBoot directory `dir`,
+/// written into it (IOC_CHDIR), or printed with `-n`.
+fn generate_cmd(common: &Common, dir: PathBuf, a: ioc_args::VerbArgs, force: bool) -> i32 {
+    let dry_run = a.dry_run;
+    let ioc = match run_generate(&dir, &generate_options(common, a, force)) {
         Ok(i) => i,
         Err(code) => return code,
     };
-    if g.dry_run {
+    if dry_run {
         print!("{}", iocfile::render(&ioc));
         return EXIT_OK;
     }
-    let dir = ioc.chdir.clone().map(PathBuf::from).unwrap_or(g.dir);
-    match write_file(&dir, &ioc, &iocfile::render(&ioc), generated_mode(common), g.force, "generated configuration") {
+    let dir = ioc.chdir.clone().map(PathBuf::from).unwrap_or(dir);
+    match write_file(&dir, &ioc, &iocfile::render(&ioc), generated_mode(common), force, "generated configuration") {
         Ok((path, true)) => {
             println!("wrote {}", path.display());
             EXIT_OK
@@ -1132,19 +1099,17 @@ fn read_ioc_file(path: &Path) -> Result<(IocFile, String), i32> {
 /// directory's name), edited or not, as epics-ioc-runner does; or, when a
 /// directory has none, a file generated for it. With the text to install:
 /// a file's own, comments and all, as epics-ioc-runner copies it.
-fn install_source(common: &Common, i: &Install) -> Result<(IocFile, String), i32> {
-    if !i.source.is_dir() {
-        return read_ioc_file(&i.source);
+fn install_source(common: &Common, source: &Path, a: ioc_args::VerbArgs, force: bool) -> Result<(IocFile, String), i32> {
+    if !source.is_dir() {
+        return read_ioc_file(source);
     }
-    let dir = std::fs::canonicalize(&i.source).unwrap_or_else(|_| i.source.clone());
+    let dir = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let existing = conf_file(&dir, &name);
-    if i.name.is_none() && existing.is_file() {
+    if a.name.is_none() && existing.is_file() {
         return read_ioc_file(&existing);
     }
-    let mut opts = generate_options(common, i.name.clone(), i.cmd.clone(), i.user.clone(), i.group.clone());
-    opts.first_if_several = i.force;
-    let ioc = run_generate(&i.source, &opts)?;
+    let ioc = run_generate(source, &generate_options(common, a, force))?;
     let text = iocfile::render(&ioc);
     Ok((ioc, text))
 }
@@ -1214,8 +1179,12 @@ fn executable_file(path: &Path) -> bool {
     path.is_file() && crate::sys::may_access(path, libc::X_OK)
 }
 
-fn install(common: &Common, i: Install) -> i32 {
-    let (mut ioc, mut text) = match install_source(common, &i) {
+/// `ioc install SOURCE`: an IOC file, or an iocBoot directory's (see
+/// [`install_source`]), checked and written into the IOC directory; with
+/// `--start`, started.
+fn install(common: &Common, source: PathBuf, a: ioc_args::VerbArgs, force: bool) -> i32 {
+    let start_after = a.start;
+    let (mut ioc, mut text) = match install_source(common, &source, a, force) {
         Ok(source) => source,
         Err(code) => return code,
     };
@@ -1270,7 +1239,7 @@ fn install(common: &Common, i: Install) -> i32 {
         eprintln!("Error: No write permission to {}.", dirs.ioc_dir.display());
         return EXIT_FAIL;
     }
-    let path = match write_file(&dirs.ioc_dir, &ioc, &text, installed_mode(common), i.force, "installed configuration") {
+    let path = match write_file(&dirs.ioc_dir, &ioc, &text, installed_mode(common), force, "installed configuration") {
         Ok((path, _)) => path,
         Err(code) => return code,
     };
@@ -1287,7 +1256,7 @@ fn install(common: &Common, i: Install) -> i32 {
     // Installed is not enabled, as under epics-ioc-runner: say how it starts.
     println!("Use 'ioc start {0}' to run it, 'ioc enable {0}' to start it at boot.", ioc.name);
     let code = rescan(common);
-    if code != EXIT_OK || !i.start {
+    if code != EXIT_OK || !start_after {
         return code;
     }
     start(common, Verb::Start, &ioc.name, false, 30)
