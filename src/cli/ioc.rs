@@ -16,7 +16,7 @@ use crate::config::iocfile::{self, valid_ioc_name, IocFile};
 use crate::control::protocol::{Code, Message, Tag, Verb, FLAG_WAIT};
 use crate::ioc::logfollow::LogFollower;
 use crate::ioc::procserv::{self, AutoRestart};
-use crate::ioc::{attach, generate, inspect, list, procstat, ready, view};
+use crate::ioc::{attach, generate, inspect, list, procstat, ready, view, Rule};
 
 /// IOC `name`'s file in `dir`. One place for the name, and for its code.
 fn conf_file(dir: &Path, name: &str) -> PathBuf {
@@ -648,8 +648,7 @@ fn view_cmd(common: &Common, name: &str) -> i32 {
         return code;
     }
     let path = conf_file(&dir, name);
-    let divider = "=".repeat(100);
-    let sub_divider = "-".repeat(100);
+    let (divider, sub_divider) = (Rule('='), Rule('-'));
     println!("{divider}\n1. IOC Configuration File: {}\n{sub_divider}", path.display());
     match crate::files::read_to_string(&path) {
         Ok(text) => print!("{text}"),
@@ -865,7 +864,7 @@ fn inspect_cmd(common: &Common, name: &str, partial: bool) -> i32 {
 /// `ioc inspect NAME` in epics-ioc-runner's three sections: the console
 /// socket, procServ and the IOC, the clients.
 fn print_inspect(name: &str, ioc: &IocInfo, clients: &[inspect::ConsoleClient]) {
-    let divider = "=".repeat(100);
+    let divider = Rule('=');
     println!("{divider}\nDeep Inspection: {name}\nTarget Socket: {}\n{divider}", ioc.console.display());
     println!("1. UNIX Domain Socket FDs");
     println!("   listening: {}", ioc.console.display());
@@ -1334,6 +1333,28 @@ mod tests {
         assert_eq!(parse_key("q"), Some(b'q'));
         assert_eq!(parse_key("^"), Some(b'^'));
         assert_eq!(parse_key("abc"), None);
+    }
+
+    fn record(fields: &[(Tag, &[u8])]) -> Message {
+        let fields = fields.iter().map(|&(tag, value)| (tag, value.to_vec())).collect();
+        Message { kind: crate::control::protocol::Kind::Record, fields }
+    }
+
+    #[test]
+    fn the_active_line_is_systemds() {
+        let started = 1_763_720_000_i64;
+        let line = |state: &str, now: i64| {
+            let since = started.to_le_bytes();
+            active_line(&record(&[(Tag::State, state.as_bytes()), (Tag::Since, &since)]), now)
+        };
+        let when = list::format_started(started).unwrap();
+        assert_eq!(line("running", started + 42), format!("Active: active (running) since {when}; 42s ago"));
+        assert_eq!(line("starting", started + 300), format!("Active: activating (start) since {when}; 5min ago"));
+        assert_eq!(line("stopping", started + 3 * 3600 + 120), format!("Active: deactivating (stop) since {when}; 3h 2min ago"));
+        assert_eq!(line("crashed", started + 2 * 86400 + 5), format!("Active: failed (Result: crashed) since {when}; 2 days ago"));
+        assert_eq!(line("running", started - 5), format!("Active: active (running) since {when}; 0s ago"));
+        assert_eq!(line("stopped", started + 42), "Active: inactive (dead)");
+        assert_eq!(active_line(&record(&[(Tag::State, b"running")]), started), "Active: active (running)");
     }
 
     #[test]

@@ -419,8 +419,7 @@ pub fn render(entries: &[ListEntry], verbosity: u8, run_dir: &Path) -> String {
     // A -vv line of a usual IOC is about 190 bytes.
     let mut out = String::with_capacity(256 * (entries.len() + 2));
     push_line(&mut out, columns, |c, out| out.push_str(c.title()));
-    out.extend(std::iter::repeat_n('-', 100));
-    out.push('\n');
+    let _ = writeln!(out, "{}", super::Rule('-'));
     for entry in entries {
         push_line(&mut out, columns, |c, out| c.write_value(entry, out));
     }
