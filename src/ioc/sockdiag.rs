@@ -423,10 +423,12 @@ pub fn sockets_from_proc_net_unix(text: &str) -> Vec<UnixSocket> {
     text.lines()
         .skip(1)
         .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let hex = |k: usize| f.get(k).and_then(|v| u32::from_str_radix(v, 16).ok());
-            let (refcount, flags, kind, st) = (hex(1)?, hex(3)?, hex(4)?, hex(5)?);
-            let inode = f.get(6)?.parse().ok()?;
+            // The fields in order, each found by going on from the last
+            // (`nth(k)` skips k fields): no list of them per line.
+            let mut fields = line.split_whitespace();
+            let mut hex = |skip: usize| fields.nth(skip).and_then(|v| u32::from_str_radix(v, 16).ok());
+            let (refcount, flags, kind, st) = (hex(1)?, hex(1)?, hex(0)?, hex(0)?);
+            let inode = fields.next()?.parse().ok()?;
             let state = if flags & SO_ACCEPTCON != 0 {
                 SocketState::Listen
             } else {
@@ -442,7 +444,7 @@ pub fn sockets_from_proc_net_unix(text: &str) -> Vec<UnixSocket> {
                 inode,
                 kind: SocketKind::from_kernel(kind as u8),
                 state,
-                path: f.get(7).map(|p| p.to_string()),
+                path: fields.next().map(str::to_string),
                 vfs_inode: None,
                 vfs_dev: None,
                 peer_inode: None,
