@@ -299,7 +299,9 @@ fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> Result<(), ConsoleError> {
                     source: io::ErrorKind::WriteZero.into(),
                 })
             }
-            Ok(n) => data = &data[n..],
+            // The kernel never reports more than it was given; were it to,
+            // the rest is empty: no index to panic on.
+            Ok(n) => data = data.get(n..).unwrap_or_default(),
             Err(Errno::EINTR) => {}
             Err(e) => return Err(io_err("write the output")(e)),
         }
@@ -311,7 +313,9 @@ fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> Result<(), ConsoleError> {
 fn send_all(console: &UnixStream, mut data: &[u8]) -> Result<(), ConsoleError> {
     while !data.is_empty() {
         match send(console.as_raw_fd(), data, MsgFlags::MSG_NOSIGNAL) {
-            Ok(n) => data = &data[n..],
+            // The kernel never reports more than it was given; were it to,
+            // the rest is empty: no index to panic on.
+            Ok(n) => data = data.get(n..).unwrap_or_default(),
             Err(Errno::EINTR) => {}
             Err(e) => return Err(io_err("send to the console")(e)),
         }
@@ -364,7 +368,7 @@ impl Session<'_> {
             }
         };
         shown.clear();
-        self.telnet.filter(&buf[..n], shown);
+        self.telnet.filter(buf.get(..n).unwrap_or_default(), shown);
         write_all(self.stdout, shown)?;
         Ok(Step::Go)
     }
@@ -384,7 +388,7 @@ impl Session<'_> {
             Err(e) => return Err(io_err("read the input")(e)),
         };
         sent.clear();
-        let detach = self.input.map(&buf[..n], sent);
+        let detach = self.input.map(buf.get(..n).unwrap_or_default(), sent);
         send_all(&self.console, sent)?;
         Ok(Some(if detach {
             Step::End(Ending::Detached)
