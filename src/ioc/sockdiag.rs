@@ -224,7 +224,7 @@ fn dump_from_kernel(query: Query) -> io::Result<Vec<UnixSocket>> {
                 "sock_diag: dump ended without NLMSG_DONE",
             ));
         }
-        if parse_datagram(&buf[..n], SEQ, &mut sockets)? == Dump::Done {
+        if parse_datagram(buf.get(..n).unwrap_or_default(), SEQ, &mut sockets)? == Dump::Done {
             return Ok(sockets);
         }
     }
@@ -279,7 +279,7 @@ fn align4(n: usize) -> usize {
 pub fn parse_datagram(datagram: &[u8], seq: u32, out: &mut Vec<UnixSocket>) -> io::Result<Dump> {
     let mut at = 0;
     while at + NLMSG_HDR_LEN <= datagram.len() {
-        let header = &datagram[at..];
+        let Some(header) = datagram.get(at..) else { break };
         let (Some(len), Some(kind), Some(msg_seq)) =
             (u32_at(header, 0), u16_at(header, 4), u32_at(header, 8))
         else {
@@ -350,7 +350,7 @@ fn parse_unix_diag_msg(msg: &[u8]) -> Option<UnixSocket> {
         if len < RTATTR_HDR_LEN || at + len > msg.len() {
             break; // a malformed attribute ends this message's attributes
         }
-        let value = &msg[at + RTATTR_HDR_LEN..at + len];
+        let Some(value) = msg.get(at + RTATTR_HDR_LEN..at + len) else { break };
         match kind {
             UNIX_DIAG_NAME => socket.path = socket_name(value),
             UNIX_DIAG_VFS => {
