@@ -8,51 +8,15 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{ioc_args, Common, EXIT_DENIED, EXIT_FAIL, EXIT_OK, EXIT_UNREACHABLE};
+use super::ioc_args::{self, Command};
+use super::{Common, EXIT_DENIED, EXIT_FAIL, EXIT_OK, EXIT_UNREACHABLE};
 use crate::accounts::{self, Key};
 use crate::control::client::{Client, ClientError};
 use crate::config::iocfile::{self, valid_ioc_name, IocFile};
 use crate::control::protocol::{Code, Message, Tag, Verb, FLAG_WAIT};
 use crate::ioc::logfollow::LogFollower;
 use crate::ioc::procserv::{self, AutoRestart};
-use crate::ioc::{attach, generate, inspect, list, procstat, ready, view};
-
-/// `ioc generate DIR` (the handler's inputs).
-struct Generate {
-    /// the iocBoot/iocNAME directory holding the startup script
-    dir: PathBuf,
-    /// the IOC name (default: the directory's name)
-    name: Option<String>,
-    /// the startup script when there are several (default: ask, on a terminal)
-    cmd: Option<String>,
-    /// the user the IOC runs as (default ioc-srv)
-    user: Option<String>,
-    /// the IOC's group (default ioc)
-    group: Option<String>,
-    /// print the file instead of writing it
-    dry_run: bool,
-    /// overwrite a differing file without asking; with several startup
-    /// scripts, take the first
-    force: bool,
-}
-
-/// `ioc install SOURCE` (the handler's inputs).
-struct Install {
-    /// an IOC file or an iocBoot directory
-    source: PathBuf,
-    /// the IOC name when generating from a directory
-    name: Option<String>,
-    /// the startup script when generating from a directory
-    cmd: Option<String>,
-    /// the user the IOC runs as, when generating (default ioc-srv)
-    user: Option<String>,
-    /// the IOC's group, when generating (default ioc)
-    group: Option<String>,
-    /// start it right away
-    start: bool,
-    /// replace a differing installed file without asking
-    force: bool,
-}
+use crate::ioc::{attach, generate, inspect, list, procstat, ready, view, Rule};
 
 /// IOC `name`'s file in `dir`. One place for the name, and for its code.
 fn conf_file(dir: &Path, name: &str) -> PathBuf {
@@ -89,14 +53,14 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
         }
     };
     let common = &inv.common;
-    if let Err(e) = check_runner_env(common.local, &inv.verb) {
+    if let Err(e) = check_runner_env(common.local, inv.verb) {
         eprintln!("Error: {e}");
         return EXIT_FAIL;
     }
     // `generate` works on files alone, and so does `install` when no
     // supervisor runs (the one started later reads the file); everything
     // else asks the supervisor, started if need be.
-    if common.local && !matches!(inv.verb.as_str(), "generate" | "install") {
+    if common.local && !matches!(inv.verb, Command::Generate | Command::Install) {
         if let Err(code) = local_supervisor(common) {
             return code;
         }
@@ -104,29 +68,23 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
     let target = inv.target.clone().unwrap_or_default();
     let a = inv.args;
     let timeout = a.timeout.unwrap_or(READY_TIMEOUT_SECS);
-    match inv.verb.as_str() {
-        "generate" => generate_cmd(
-            common,
-            Generate { dir: target.into(), name: a.name, cmd: a.cmd, user: a.ioc_user, group: a.ioc_group, dry_run: a.dry_run, force: inv.force },
-        ),
-        "install" => install(
-            common,
-            Install { source: target.into(), name: a.name, cmd: a.cmd, user: a.ioc_user, group: a.ioc_group, start: a.start, force: inv.force },
-        ),
-        "remove" => remove(common, &target),
-        "rescan" => rescan(common),
-        "start" => start(common, Verb::Start, &target, a.no_wait, timeout),
-        "restart" => start(common, Verb::Restart, &target, a.no_wait, timeout),
-        "stop" => stop(common, &target),
-        "status" => status_cmd(common, inv.target.as_deref(), a.all, a.lines),
-        "enable" => simple(common, Verb::Enable, &target),
-        "disable" => simple(common, Verb::Disable, &target),
-        "view" => view_cmd(common, &target),
-        "log" => log_cmd(common, &target, a.lines.unwrap_or(50), inv.force),
-        "list" => list_cmd(common, inv.verbose),
-        "attach" => attach_cmd(common, &target, a.escape.as_deref(), a.timeout.unwrap_or(10)),
-        "monitor" => with_console(common, &target, |ioc| ending(attach::monitor(&target, &ioc.console))),
-        _ => inspect_cmd(common, &target, a.partial),
+    match inv.verb {
+        Command::Generate => generate_cmd(common, target.into(), a, inv.force),
+        Command::Install => install(common, target.into(), a, inv.force),
+        Command::Remove => remove(common, &target),
+        Command::Rescan => rescan(common),
+        Command::Start => start(common, Verb::Start, &target, a.no_wait, timeout),
+        Command::Restart => start(common, Verb::Restart, &target, a.no_wait, timeout),
+        Command::Stop => stop(common, &target),
+        Command::Status => status_cmd(common, inv.target.as_deref(), a.all, a.lines),
+        Command::Enable => simple(common, Verb::Enable, &target),
+        Command::Disable => simple(common, Verb::Disable, &target),
+        Command::View => view_cmd(common, &target),
+        Command::Log => log_cmd(common, &target, a.lines.unwrap_or(50), inv.force),
+        Command::List => list_cmd(common, inv.verbose),
+        Command::Attach => attach_cmd(common, &target, a.escape.as_deref(), a.timeout.unwrap_or(10)),
+        Command::Monitor => with_console(common, &target, |ioc| ending(attach::monitor(&target, &ioc.console))),
+        Command::Inspect => inspect_cmd(common, &target, a.partial),
     }
 }
 
@@ -134,7 +92,7 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
 /// "Environment"): with `--local` the directory and procServ choices are
 /// honoured (by the supervisor `ioc --local` starts, see [`local_supervisor`])
 /// once they pass the peer's checks; as PID 1 the configuration owns them.
-fn check_runner_env(local: bool, verb: &str) -> Result<(), String> {
+fn check_runner_env(local: bool, verb: Command) -> Result<(), String> {
     use crate::layout::{runner_var, RUNNER_CONF_DIR, RUNNER_LOG_DIR, RUNNER_PROCSERV_TOOL, RUNNER_RUN_DIR, RUNNER_SYSTEM_DIRS};
     // The directories say which IOCs a command means: refused outright. The
     // procServ tool matters only where procServ is started (install checks
@@ -142,7 +100,7 @@ fn check_runner_env(local: bool, verb: &str) -> Result<(), String> {
     if let (false, Some((var, value))) = (local, runner_var(&RUNNER_SYSTEM_DIRS)) {
         return Err(chosen_by_pid1(var, &value));
     }
-    if matches!(verb, "start" | "restart") {
+    if matches!(verb, Command::Start | Command::Restart) {
         system_procserv_tool(local)?;
     }
     if !local {
@@ -690,8 +648,7 @@ fn view_cmd(common: &Common, name: &str) -> i32 {
         return code;
     }
     let path = conf_file(&dir, name);
-    let divider = "=".repeat(100);
-    let sub_divider = "-".repeat(100);
+    let (divider, sub_divider) = (Rule('='), Rule('-'));
     println!("{divider}\n1. IOC Configuration File: {}\n{sub_divider}", path.display());
     match crate::files::read_to_string(&path) {
         Ok(text) => print!("{text}"),
@@ -907,7 +864,7 @@ fn inspect_cmd(common: &Common, name: &str, partial: bool) -> i32 {
 /// `ioc inspect NAME` in epics-ioc-runner's three sections: the console
 /// socket, procServ and the IOC, the clients.
 fn print_inspect(name: &str, ioc: &IocInfo, clients: &[inspect::ConsoleClient]) {
-    let divider = "=".repeat(100);
+    let divider = Rule('=');
     println!("{divider}\nDeep Inspection: {name}\nTarget Socket: {}\n{divider}", ioc.console.display());
     println!("1. UNIX Domain Socket FDs");
     println!("   listening: {}", ioc.console.display());
@@ -987,17 +944,26 @@ fn installed_mode(common: &Common) -> u32 {
     }
 }
 
-fn generate_options(common: &Common, name: Option<String>, cmd: Option<String>, user: Option<String>, group: Option<String>) -> generate::GenerateOptions {
-    let mut opts = generate::GenerateOptions { name, cmd, run_dir: common.layout().console_root(), ..Default::default() };
+/// What `generate` (and `install` of a directory) makes the file from:
+/// `--name`, `--cmd`, `--ioc-user` and `--ioc-group` of `a`; with `force`,
+/// the first of several startup scripts.
+fn generate_options(common: &Common, a: ioc_args::VerbArgs, force: bool) -> generate::GenerateOptions {
+    let mut opts = generate::GenerateOptions {
+        name: a.name,
+        cmd: a.cmd,
+        run_dir: common.layout().console_root(),
+        first_if_several: force,
+        ..Default::default()
+    };
     // An IOC of `iocinit --local` runs as you: the file says so, as
     // epics-ioc-runner's local mode writes it.
     if common.local {
         (opts.user, opts.group) = me();
     }
-    if let Some(u) = user {
+    if let Some(u) = a.ioc_user {
         opts.user = u;
     }
-    if let Some(g) = group {
+    if let Some(g) = a.ioc_group {
         opts.group = g;
     }
     opts
@@ -1089,19 +1055,20 @@ fn write_file(dir: &Path, ioc: &IocFile, text: &str, mode: u32, force: bool, wha
     }
 }
 
-fn generate_cmd(common: &Common, g: Generate) -> i32 {
-    let mut opts = generate_options(common, g.name, g.cmd, g.user, g.group);
-    opts.first_if_several = g.force;
-    let ioc = match run_generate(&g.dir, &opts) {
+/// `ioc generate DIR`: the IOC file for the iocBoot directory `dir`,
+/// written into it (IOC_CHDIR), or printed with `-n`.
+fn generate_cmd(common: &Common, dir: PathBuf, a: ioc_args::VerbArgs, force: bool) -> i32 {
+    let dry_run = a.dry_run;
+    let ioc = match run_generate(&dir, &generate_options(common, a, force)) {
         Ok(i) => i,
         Err(code) => return code,
     };
-    if g.dry_run {
+    if dry_run {
         print!("{}", iocfile::render(&ioc));
         return EXIT_OK;
     }
-    let dir = ioc.chdir.clone().map(PathBuf::from).unwrap_or(g.dir);
-    match write_file(&dir, &ioc, &iocfile::render(&ioc), generated_mode(common), g.force, "generated configuration") {
+    let dir = ioc.chdir.clone().map(PathBuf::from).unwrap_or(dir);
+    match write_file(&dir, &ioc, &iocfile::render(&ioc), generated_mode(common), force, "generated configuration") {
         Ok((path, true)) => {
             println!("wrote {}", path.display());
             EXIT_OK
@@ -1131,19 +1098,17 @@ fn read_ioc_file(path: &Path) -> Result<(IocFile, String), i32> {
 /// directory's name), edited or not, as epics-ioc-runner does; or, when a
 /// directory has none, a file generated for it. With the text to install:
 /// a file's own, comments and all, as epics-ioc-runner copies it.
-fn install_source(common: &Common, i: &Install) -> Result<(IocFile, String), i32> {
-    if !i.source.is_dir() {
-        return read_ioc_file(&i.source);
+fn install_source(common: &Common, source: &Path, a: ioc_args::VerbArgs, force: bool) -> Result<(IocFile, String), i32> {
+    if !source.is_dir() {
+        return read_ioc_file(source);
     }
-    let dir = std::fs::canonicalize(&i.source).unwrap_or_else(|_| i.source.clone());
+    let dir = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let existing = conf_file(&dir, &name);
-    if i.name.is_none() && existing.is_file() {
+    if a.name.is_none() && existing.is_file() {
         return read_ioc_file(&existing);
     }
-    let mut opts = generate_options(common, i.name.clone(), i.cmd.clone(), i.user.clone(), i.group.clone());
-    opts.first_if_several = i.force;
-    let ioc = run_generate(&i.source, &opts)?;
+    let ioc = run_generate(source, &generate_options(common, a, force))?;
     let text = iocfile::render(&ioc);
     Ok((ioc, text))
 }
@@ -1213,8 +1178,12 @@ fn executable_file(path: &Path) -> bool {
     path.is_file() && crate::sys::may_access(path, libc::X_OK)
 }
 
-fn install(common: &Common, i: Install) -> i32 {
-    let (mut ioc, mut text) = match install_source(common, &i) {
+/// `ioc install SOURCE`: an IOC file, or an iocBoot directory's (see
+/// [`install_source`]), checked and written into the IOC directory; with
+/// `--start`, started.
+fn install(common: &Common, source: PathBuf, a: ioc_args::VerbArgs, force: bool) -> i32 {
+    let start_after = a.start;
+    let (mut ioc, mut text) = match install_source(common, &source, a, force) {
         Ok(source) => source,
         Err(code) => return code,
     };
@@ -1269,7 +1238,7 @@ fn install(common: &Common, i: Install) -> i32 {
         eprintln!("Error: No write permission to {}.", dirs.ioc_dir.display());
         return EXIT_FAIL;
     }
-    let path = match write_file(&dirs.ioc_dir, &ioc, &text, installed_mode(common), i.force, "installed configuration") {
+    let path = match write_file(&dirs.ioc_dir, &ioc, &text, installed_mode(common), force, "installed configuration") {
         Ok((path, _)) => path,
         Err(code) => return code,
     };
@@ -1286,7 +1255,7 @@ fn install(common: &Common, i: Install) -> i32 {
     // Installed is not enabled, as under epics-ioc-runner: say how it starts.
     println!("Use 'ioc start {0}' to run it, 'ioc enable {0}' to start it at boot.", ioc.name);
     let code = rescan(common);
-    if code != EXIT_OK || !i.start {
+    if code != EXIT_OK || !start_after {
         return code;
     }
     start(common, Verb::Start, &ioc.name, false, 30)
@@ -1364,6 +1333,28 @@ mod tests {
         assert_eq!(parse_key("q"), Some(b'q'));
         assert_eq!(parse_key("^"), Some(b'^'));
         assert_eq!(parse_key("abc"), None);
+    }
+
+    fn record(fields: &[(Tag, &[u8])]) -> Message {
+        let fields = fields.iter().map(|&(tag, value)| (tag, value.to_vec())).collect();
+        Message { kind: crate::control::protocol::Kind::Record, fields }
+    }
+
+    #[test]
+    fn the_active_line_is_systemds() {
+        let started = 1_763_720_000_i64;
+        let line = |state: &str, now: i64| {
+            let since = started.to_le_bytes();
+            active_line(&record(&[(Tag::State, state.as_bytes()), (Tag::Since, &since)]), now)
+        };
+        let when = list::format_started(started).unwrap();
+        assert_eq!(line("running", started + 42), format!("Active: active (running) since {when}; 42s ago"));
+        assert_eq!(line("starting", started + 300), format!("Active: activating (start) since {when}; 5min ago"));
+        assert_eq!(line("stopping", started + 3 * 3600 + 120), format!("Active: deactivating (stop) since {when}; 3h 2min ago"));
+        assert_eq!(line("crashed", started + 2 * 86400 + 5), format!("Active: failed (Result: crashed) since {when}; 2 days ago"));
+        assert_eq!(line("running", started - 5), format!("Active: active (running) since {when}; 0s ago"));
+        assert_eq!(line("stopped", started + 42), "Active: inactive (dead)");
+        assert_eq!(active_line(&record(&[(Tag::State, b"running")]), started), "Active: active (running)");
     }
 
     #[test]

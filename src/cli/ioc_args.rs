@@ -19,11 +19,62 @@ use std::path::PathBuf;
 
 use super::Common;
 
-/// The verbs, in the order the usage lists them.
-pub const VERBS: [&str; 16] = [
+/// The verbs, in the order the usage lists them. The command line's word
+/// is looked up once ([`Command::named`]); everything after matches the
+/// variant, not the word again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Generate,
+    Install,
+    Remove,
+    Rescan,
+    Start,
+    Stop,
+    Restart,
+    Status,
+    Enable,
+    Disable,
+    View,
+    Log,
+    List,
+    Attach,
+    Monitor,
+    Inspect,
+}
+
+/// Each verb's word, in [`Command`]'s order.
+const VERBS: [&str; 16] = [
     "generate", "install", "remove", "rescan", "start", "stop", "restart", "status", "enable", "disable", "view", "log", "list",
     "attach", "monitor", "inspect",
 ];
+
+/// The verbs of [`VERBS`], in the same order: two lists, not one of pairs,
+/// whose padded entries took 64 bytes more of relocated data.
+const COMMANDS: [Command; 16] = [
+    Command::Generate,
+    Command::Install,
+    Command::Remove,
+    Command::Rescan,
+    Command::Start,
+    Command::Stop,
+    Command::Restart,
+    Command::Status,
+    Command::Enable,
+    Command::Disable,
+    Command::View,
+    Command::Log,
+    Command::List,
+    Command::Attach,
+    Command::Monitor,
+    Command::Inspect,
+];
+
+impl Command {
+    /// The verb `word` names, if any.
+    fn named(word: &str) -> Option<Command> {
+        VERBS.iter().zip(COMMANDS).find(|(w, _)| **w == word).map(|(_, verb)| verb)
+    }
+}
 
 /// One option of a verb: its spellings, whether it takes a value, where it goes.
 struct VerbOption {
@@ -72,22 +123,22 @@ const LOG_OPTIONS: &[VerbOption] = &[opt(&["-n", "--lines"], true, Key::Lines)];
 const ATTACH_OPTIONS: &[VerbOption] = &[opt(&["-e", "--escape"], true, Key::Escape), opt(&["--timeout"], true, Key::Timeout)];
 const INSPECT_OPTIONS: &[VerbOption] = &[opt(&["--partial"], false, Key::Partial)];
 
-fn options_of(verb: &str) -> &'static [VerbOption] {
+fn options_of(verb: Command) -> &'static [VerbOption] {
     match verb {
-        "generate" => GENERATE_OPTIONS,
-        "install" => INSTALL_OPTIONS,
-        "start" | "restart" => START_OPTIONS,
-        "status" => STATUS_OPTIONS,
-        "log" => LOG_OPTIONS,
-        "attach" => ATTACH_OPTIONS,
-        "inspect" => INSPECT_OPTIONS,
+        Command::Generate => GENERATE_OPTIONS,
+        Command::Install => INSTALL_OPTIONS,
+        Command::Start | Command::Restart => START_OPTIONS,
+        Command::Status => STATUS_OPTIONS,
+        Command::Log => LOG_OPTIONS,
+        Command::Attach => ATTACH_OPTIONS,
+        Command::Inspect => INSPECT_OPTIONS,
         _ => &[],
     }
 }
 
 /// Whether `verb` names an IOC or a path after it.
-fn takes_target(verb: &str) -> bool {
-    !matches!(verb, "list" | "rescan")
+fn takes_target(verb: Command) -> bool {
+    !matches!(verb, Command::List | Command::Rescan)
 }
 
 /// What a verb's options said (the ones it has; the rest stay default).
@@ -109,14 +160,14 @@ pub struct VerbArgs {
 }
 
 /// A parsed command line.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Invocation {
     pub common: Common,
     /// `-f`/`--force` (for `log`: follow).
     pub force: bool,
     /// `-v` = 1, `-vv` = 2 (only `list` accepts it).
     pub verbose: u8,
-    pub verb: String,
+    pub verb: Command,
     pub target: Option<String>,
     pub args: VerbArgs,
 }
@@ -135,9 +186,10 @@ pub enum Parsed {
 pub fn parse(words: &[String]) -> Parsed {
     // A verb's options (whether `-n` takes a value) depend on the verb, which
     // may come after them: find it first.
-    let verb = find_verb(words).unwrap_or_default();
-    let verb_opts = options_of(&verb);
-    let mut inv = Invocation::default();
+    let verb_word = find_verb(words).unwrap_or_default();
+    let verb = Command::named(verb_word);
+    let verb_opts = verb.map_or(&[][..], options_of);
+    let (mut common, mut force, mut verbose, mut args) = (Common::default(), false, 0, VerbArgs::default());
     let mut positionals: Vec<String> = Vec::new();
     let mut it = words.iter();
     while let Some(word) = it.next() {
@@ -146,30 +198,30 @@ pub fn parse(words: &[String]) -> Parsed {
             _ => (word.as_str(), None),
         };
         match flag {
-            "--local" | "--user" => inv.common.local = true,
-            "-f" | "--force" => inv.force = true,
-            "-v" => inv.verbose = inv.verbose.max(1),
-            "-vv" => inv.verbose = 2,
+            "--local" | "--user" => common.local = true,
+            "-f" | "--force" => force = true,
+            "-v" => verbose = verbose.max(1),
+            "-vv" => verbose = 2,
             "-V" | "--version" => return Parsed::Version,
             "-h" | "--help" => return Parsed::Usage,
-            "--json" | "-j" => inv.common.json = true,
+            "--json" | "-j" => common.json = true,
             "--socket" | "--run-dir" => {
                 let Some(value) = inline.or_else(|| it.next().cloned()) else {
                     return Parsed::Error(format!("{flag} needs a value"));
                 };
                 if flag == "--socket" {
-                    inv.common.socket = Some(PathBuf::from(value));
+                    common.socket = Some(PathBuf::from(value));
                 } else {
-                    inv.common.run_dir = Some(PathBuf::from(value));
+                    common.run_dir = Some(PathBuf::from(value));
                 }
             }
             "--" => positionals.extend(it.by_ref().cloned()),
             f if f.starts_with('-') && f.len() > 1 => {
                 let Some(o) = verb_opts.iter().find(|o| o.names.contains(&f)) else {
-                    return Parsed::Error(if verb.is_empty() {
+                    return Parsed::Error(if verb_word.is_empty() {
                         format!("Unknown option '{f}'")
                     } else {
-                        format!("Unknown option '{f}' for '{verb}'")
+                        format!("Unknown option '{f}' for '{verb_word}'")
                     });
                 };
                 let value = match inline {
@@ -180,7 +232,7 @@ pub fn parse(words: &[String]) -> Parsed {
                     },
                     v => v,
                 };
-                if let Err(e) = store(&mut inv.args, o, f, value) {
+                if let Err(e) = store(&mut args, o, f, value) {
                     return Parsed::Error(e);
                 }
             }
@@ -191,44 +243,43 @@ pub fn parse(words: &[String]) -> Parsed {
     if positionals.next().is_none() {
         return Parsed::Usage;
     }
-    if !VERBS.contains(&verb.as_str()) {
-        return Parsed::Error(format!("Unknown command '{verb}'"));
-    }
-    inv.target = positionals.next();
+    let Some(verb) = verb else {
+        return Parsed::Error(format!("Unknown command '{verb_word}'"));
+    };
+    let target = positionals.next();
     if let Some(extra) = positionals.next() {
         return Parsed::Error(format!("Unexpected argument '{extra}'"));
     }
-    if inv.target.is_some() && !takes_target(&verb) {
-        return Parsed::Error(format!("'{verb}' takes no target"));
+    if target.is_some() && !takes_target(verb) {
+        return Parsed::Error(format!("'{verb_word}' takes no target"));
     }
-    if inv.verbose > 0 && verb != "list" {
+    if verbose > 0 && verb != Command::List {
         return Parsed::Error("Verbose options (-v, -vv) are only supported for the 'list' command.".into());
     }
-    let target_optional = !takes_target(&verb) || (verb == "status" && inv.args.all);
-    if inv.target.is_none() && !target_optional {
-        return Parsed::Error(match verb.as_str() {
-            "generate" | "install" => format!("A target directory or file is required for {verb}."),
-            "status" => "Target IOC name is required for status (ioc status --all for every IOC, ioc list -v for a table).".into(),
-            _ => format!("Target IOC name is required for {verb}."),
+    let target_optional = !takes_target(verb) || (verb == Command::Status && args.all);
+    if target.is_none() && !target_optional {
+        return Parsed::Error(match verb {
+            Command::Generate | Command::Install => format!("A target directory or file is required for {verb_word}."),
+            Command::Status => "Target IOC name is required for status (ioc status --all for every IOC, ioc list -v for a table).".into(),
+            _ => format!("Target IOC name is required for {verb_word}."),
         });
     }
-    inv.verb = verb;
-    Parsed::Run(Box::new(inv))
+    Parsed::Run(Box::new(Invocation { common, force, verbose, verb, target, args }))
 }
 
 /// The first word that is neither an option nor the value of a global one.
 /// A verb's valued option cannot stand before its verb (its value would be
 /// taken for the verb), which the peer's grammar never needs.
-fn find_verb(words: &[String]) -> Option<String> {
+fn find_verb(words: &[String]) -> Option<&str> {
     let mut it = words.iter();
     while let Some(w) = it.next() {
         match w.as_str() {
             "--socket" | "--run-dir" => {
                 it.next();
             }
-            "--" => return it.next().cloned(),
+            "--" => return it.next().map(String::as_str),
             w if w.starts_with('-') && w.len() > 1 => {}
-            w => return Some(w.to_string()),
+            w => return Some(w),
         }
     }
     None
@@ -335,7 +386,7 @@ mod tests {
         for words in [&["--local", "-v", "list"][..], &["list", "-v", "--local"], &["-v", "list", "--user"], &["list", "--local", "-v"]] {
             let inv = invocation(words);
             assert!(inv.common.local, "{words:?}");
-            assert_eq!((inv.verb.as_str(), inv.verbose), ("list", 1), "{words:?}");
+            assert_eq!((inv.verb, inv.verbose), (Command::List, 1), "{words:?}");
         }
         let inv = invocation(&["-vv", "list"]);
         assert_eq!(inv.verbose, 2);

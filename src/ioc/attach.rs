@@ -299,7 +299,9 @@ fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> Result<(), ConsoleError> {
                     source: io::ErrorKind::WriteZero.into(),
                 })
             }
-            Ok(n) => data = &data[n..],
+            // The kernel never reports more than it was given; were it to,
+            // the rest is empty: no index to panic on.
+            Ok(n) => data = data.get(n..).unwrap_or_default(),
             Err(Errno::EINTR) => {}
             Err(e) => return Err(io_err("write the output")(e)),
         }
@@ -311,7 +313,9 @@ fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> Result<(), ConsoleError> {
 fn send_all(console: &UnixStream, mut data: &[u8]) -> Result<(), ConsoleError> {
     while !data.is_empty() {
         match send(console.as_raw_fd(), data, MsgFlags::MSG_NOSIGNAL) {
-            Ok(n) => data = &data[n..],
+            // The kernel never reports more than it was given; were it to,
+            // the rest is empty: no index to panic on.
+            Ok(n) => data = data.get(n..).unwrap_or_default(),
             Err(Errno::EINTR) => {}
             Err(e) => return Err(io_err("send to the console")(e)),
         }
@@ -364,7 +368,7 @@ impl Session<'_> {
             }
         };
         shown.clear();
-        self.telnet.filter(&buf[..n], shown);
+        self.telnet.filter(buf.get(..n).unwrap_or_default(), shown);
         write_all(self.stdout, shown)?;
         Ok(Step::Go)
     }
@@ -384,7 +388,7 @@ impl Session<'_> {
             Err(e) => return Err(io_err("read the input")(e)),
         };
         sent.clear();
-        let detach = self.input.map(&buf[..n], sent);
+        let detach = self.input.map(buf.get(..n).unwrap_or_default(), sent);
         send_all(&self.console, sent)?;
         Ok(Some(if detach {
             Step::End(Ending::Detached)
@@ -420,20 +424,20 @@ impl Session<'_> {
             } else {
                 PollTimeout::NONE
             };
+            // stdin's entry is polled only while it is open; unpolled, it
+            // reads as not ready.
             let wanted = PollFlags::POLLIN;
-            let mut fds = vec![
+            let mut fds = [
                 PollFd::new(self.signals.fd(), wanted),
                 PollFd::new(self.console.as_fd(), wanted),
+                PollFd::new(self.stdin, wanted),
             ];
-            if stdin_open {
-                fds.push(PollFd::new(self.stdin, wanted));
-            }
-            match poll(&mut fds, timeout) {
+            let polled = if stdin_open { &mut fds[..] } else { &mut fds[..2] };
+            match poll(polled, timeout) {
                 Ok(_) | Err(Errno::EINTR) => {}
                 Err(e) => return Err(io_err("wait for the console")(e)),
             }
-            let ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
-            drop(fds);
+            let ready = fds.map(|f| f.any().unwrap_or(false));
             if ready[0] {
                 if let Some(ending) = self.signal_ending() {
                     return Ok(ending);
@@ -445,7 +449,7 @@ impl Session<'_> {
                 }
                 quiet_from = Instant::now();
             }
-            if stdin_open && ready.get(2) == Some(&true) {
+            if ready[2] {
                 match self.user_input(&mut buf, &mut scratch)? {
                     Some(Step::Go) => {}
                     Some(Step::End(ending)) => return Ok(ending),

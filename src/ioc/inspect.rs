@@ -91,8 +91,7 @@ pub fn render(path: &Path, clients: &[ConsoleClient]) -> String {
         "{:<8} | {:<12} | {:<10} | COMMAND\n",
         "PID", "USER", "INODE"
     );
-    out.push_str(&"-".repeat(100));
-    out.push('\n');
+    let _ = writeln!(out, "{}", super::Rule('-'));
     for c in clients {
         let _ = writeln!(
             out,

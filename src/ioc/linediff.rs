@@ -29,27 +29,43 @@ pub fn diff(old: &str, new: &str) -> String {
         b.iter().for_each(|l| line('+', l));
         return out;
     }
-    // common[i][j]: the longest common subsequence of a[i..] and b[j..].
-    let mut common = vec![vec![0u16; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            common[i][j] = if a[i] == b[j] { common[i + 1][j + 1] + 1 } else { common[i + 1][j].max(common[i][j + 1]) };
+    // common[i * width + j]: the longest common subsequence of a[i..] and
+    // b[j..], one row per line of `a` and a last row of zeros. Filled and
+    // read through iterators and `get`, so no index can panic.
+    let width = b.len() + 1;
+    let mut common = vec![0u16; (a.len() + 1) * width];
+    let mut rows = common.chunks_exact_mut(width).rev();
+    let mut below: &[u16] = rows.next().map_or(&[], |row| row);
+    for (row, x) in rows.zip(a.iter().rev()) {
+        // Right to left: `right` is row[j + 1], `diagonal` below[j + 1].
+        let (mut right, mut diagonal) = (0, 0);
+        for ((cell, &down), y) in row.iter_mut().zip(below).zip(&b).rev() {
+            *cell = if x == y { diagonal + 1 } else { down.max(right) };
+            (right, diagonal) = (*cell, down);
         }
+        below = row;
     }
+    let at = |i: usize, j: usize| common.get(i * width + j).copied().unwrap_or(0);
     let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            line(' ', a[i]);
-            (i, j) = (i + 1, j + 1);
-        } else if i < a.len() && (j == b.len() || common[i + 1][j] >= common[i][j + 1]) {
-            line('-', a[i]);
-            i += 1;
-        } else {
-            line('+', b[j]);
-            j += 1;
+    loop {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => {
+                line(' ', x);
+                (i, j) = (i + 1, j + 1);
+            }
+            (Some(x), y) if y.is_none() || at(i + 1, j) >= at(i, j + 1) => {
+                line('-', x);
+                i += 1;
+            }
+            (_, Some(y)) => {
+                line('+', y);
+                j += 1;
+            }
+            // Both at their end (a line of `a` with `b` at its end took
+            // the arm above).
+            _ => return out,
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -71,6 +87,36 @@ mod tests {
         let new = "# \x1b]0;owned\x07\x1b[2J\u{9b}31m\rX\n";
         assert_eq!(diff(old, new), "-# ok\n+# \\x1b]0;owned\\x07\\x1b[2J\\u{9b}31m\\rX\n");
         assert_eq!(diff("a\tb\n", ""), "-a\\tb\n");
+    }
+
+    /// The longest common subsequence's length, by plain recursion.
+    fn lcs(a: &[&str], b: &[&str]) -> usize {
+        match (a, b) {
+            ([x, a @ ..], [y, b @ ..]) if x == y => 1 + lcs(a, b),
+            ([_, a_rest @ ..], [_, b_rest @ ..]) => lcs(a_rest, b).max(lcs(a, b_rest)),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn every_pair_of_small_inputs_is_a_shortest_edit() {
+        // All inputs of up to four lines of `a` and `b`: the diff gives back
+        // both sides and keeps as many lines as any common subsequence.
+        let inputs: Vec<Vec<&str>> = (0..31u32)
+            .map(|n| {
+                let len = 31 - (n + 1).leading_zeros();
+                (0..len).map(|k| if (n + 1) >> k & 1 == 1 { "b" } else { "a" }).collect()
+            })
+            .collect();
+        for a in &inputs {
+            for b in &inputs {
+                let text = |lines: &[&str]| lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+                let shown = diff(&text(a), &text(b));
+                let side = |skip: char| shown.lines().filter(|l| !l.starts_with(skip)).map(|l| &l[1..]).collect::<Vec<_>>();
+                assert_eq!((side('+'), side('-')), (a.clone(), b.clone()), "{a:?} {b:?}");
+                assert_eq!(shown.lines().filter(|l| l.starts_with(' ')).count(), lcs(a, b), "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

@@ -161,8 +161,9 @@ impl<'s> ConsoleIndex<'s> {
     /// The sockets named `name`, in the kernel's order.
     fn named(&self, name: &str) -> impl Iterator<Item = &'s UnixSocket> + Clone + '_ {
         let start = self.named.partition_point(|&(n, _, _)| n < name);
-        let count = self.named[start..].partition_point(|&(n, _, _)| n == name);
-        self.named[start..start + count].iter().map(|&(_, _, s)| s)
+        let from = self.named.get(start..).unwrap_or_default();
+        let count = from.partition_point(|&(n, _, _)| n == name);
+        from.get(..count).unwrap_or_default().iter().map(|&(_, _, s)| s)
     }
 }
 
@@ -402,8 +403,8 @@ fn push_line(out: &mut String, columns: &[Column], mut cell: impl FnMut(Column, 
         let start = out.len();
         cell(column, out);
         if i + 1 < columns.len() {
-            let written = out[start..].chars().count();
-            out.push_str(&SPACES[..column.width().saturating_sub(written)]);
+            let written = out.get(start..).unwrap_or_default().chars().count();
+            out.push_str(SPACES.get(..column.width().saturating_sub(written)).unwrap_or_default());
         }
     }
     out.push('\n');
@@ -419,8 +420,7 @@ pub fn render(entries: &[ListEntry], verbosity: u8, run_dir: &Path) -> String {
     // A -vv line of a usual IOC is about 190 bytes.
     let mut out = String::with_capacity(256 * (entries.len() + 2));
     push_line(&mut out, columns, |c, out| out.push_str(c.title()));
-    out.extend(std::iter::repeat_n('-', 100));
-    out.push('\n');
+    let _ = writeln!(out, "{}", super::Rule('-'));
     for entry in entries {
         push_line(&mut out, columns, |c, out| c.write_value(entry, out));
     }

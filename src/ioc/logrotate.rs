@@ -125,12 +125,13 @@ impl LogRotator {
             }
         });
         for i in written {
+            let Some(w) = self.watches.get_mut(i) else { continue };
             if let Some(fd) = &self.inotify {
-                sys::inotify_remove(fd, self.watches[i].wd);
+                sys::inotify_remove(fd, w.wd);
             }
-            self.watches[i].wd = -1;
-            self.watches[i].cooldown_until = Some(now + COOLDOWN_MS);
-            self.check(engine, self.watches[i].object);
+            w.wd = -1;
+            w.cooldown_until = Some(now + COOLDOWN_MS);
+            check(engine, w.object, self.max_bytes, self.keep);
         }
     }
 
@@ -138,31 +139,32 @@ impl LogRotator {
     /// meanwhile), then watch again.
     pub fn timer<O: Os>(&mut self, engine: &Engine<O>, now: u64) {
         self.follow_reload(engine);
-        for i in 0..self.watches.len() {
-            if self.watches[i].cooldown_until.is_some_and(|t| t <= now) {
-                self.watches[i].cooldown_until = None;
-                self.check(engine, self.watches[i].object);
-            }
+        for w in self.watches.iter_mut().filter(|w| w.cooldown_until.is_some_and(|t| t <= now)) {
+            w.cooldown_until = None;
+            check(engine, w.object, self.max_bytes, self.keep);
         }
         self.sync(engine);
     }
+}
 
-    /// Rotates object `i`'s log if it is over the limit.
-    fn check<O: Os>(&self, engine: &Engine<O>, i: usize) {
-        let Some(console) = engine.plans().get(i).and_then(|p| p.console.as_ref()) else { return };
-        if sys::file_size(&console.log).is_none_or(|size| size < self.max_bytes) {
-            return;
-        }
-        match rotate(&console.log, self.keep, console.uid, console.gid) {
-            Ok(()) => {
-                if let Some(pid) = engine.object(i).main_pid {
-                    // procServ reopens its log file on SIGHUP.
-                    let _ = sys::kill(pid, libc::SIGHUP);
-                }
-                log::info!("{}: log rotated", engine.config().objects[i].id);
+/// Rotates object `i`'s log if it is over `max_bytes`, keeping `keep` old
+/// ones. The object is looked up with `get`, never indexed: no panic site in
+/// PID 1 for an index the table always holds.
+fn check<O: Os>(engine: &Engine<O>, i: usize, max_bytes: u64, keep: u32) {
+    let plan = engine.plans().get(i).and_then(|p| p.console.as_ref());
+    let (Some(console), Some(object)) = (plan, engine.config().objects.get(i)) else { return };
+    if sys::file_size(&console.log).is_none_or(|size| size < max_bytes) {
+        return;
+    }
+    match rotate(&console.log, keep, console.uid, console.gid) {
+        Ok(()) => {
+            if let Some(pid) = engine.object(i).main_pid {
+                // procServ reopens its log file on SIGHUP.
+                let _ = sys::kill(pid, libc::SIGHUP);
             }
-            Err(e) => log::warn!("{}: log rotation: {}", engine.config().objects[i].id, crate::sys::errno_text(e)),
+            log::info!("{}: log rotated", object.id);
         }
+        Err(e) => log::warn!("{}: log rotation: {}", object.id, crate::sys::errno_text(e)),
     }
 }
 

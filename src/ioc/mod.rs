@@ -34,6 +34,19 @@ pub mod ready;
 pub mod sockdiag;
 pub mod view;
 
+/// The frame line of epics-ioc-runner's reports (`ioc list`, `view`,
+/// `inspect`): 100 of its character, written as it is formatted, not built
+/// as a `String` first.
+#[derive(Clone, Copy)]
+pub struct Rule(pub char);
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        (0..100).try_for_each(|_| f.write_char(self.0))
+    }
+}
+
 /// A fresh, empty directory for one unit test, unique to the call (tests
 /// of one tag run in parallel threads of one process), removed when dropped.
 #[cfg(test)]
@@ -59,5 +72,14 @@ impl ScratchDir {
 impl Drop for ScratchDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_rule_is_a_hundred_of_its_character() {
+        assert_eq!(super::Rule('=').to_string(), "=".repeat(100));
+        assert_eq!(format!("a\n{}\nb", super::Rule('-')), format!("a\n{}\nb", "-".repeat(100)));
     }
 }

@@ -37,17 +37,16 @@ pub struct ProcStat {
 /// Parses the text of `/proc/PID/stat`. The command name may hold spaces and
 /// parentheses, so the fields are counted from its last `)`.
 pub fn parse_stat(text: &str) -> Option<ProcStat> {
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    if close < open {
-        return None;
-    }
-    let pid = crate::sys::parse_i32(text[..open].trim())?;
+    // The name runs from the first `(` to the last `)` after it; split
+    // there, not sliced, so no index can panic.
+    let (head, rest) = text.split_once('(')?;
+    let (comm, tail) = rest.rsplit_once(')')?;
+    let pid = crate::sys::parse_i32(head.trim())?;
     // After ")": state(3) ppid(4) pgrp session tty tpgid flags minflt cminflt
     // majflt cmajflt utime(14) stime(15) cutime cstime priority nice threads
     // itrealvalue starttime(22) vsize rss(24); numbering as in proc(5). Each
     // field is found by going on from the last (`nth(k)` skips k fields).
-    let mut fields = text[close + 1..].split_ascii_whitespace();
+    let mut fields = tail.split_ascii_whitespace();
     let state = fields.next()?.chars().next()?;
     let ppid = crate::sys::parse_i32(fields.next()?)?;
     let utime_ticks = decimal(fields.nth(14 - 5)?)?;
@@ -62,7 +61,7 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
         start_ticks,
         rss_pages,
         pid,
-        comm: text[open + 1..close].to_string(),
+        comm: comm.to_string(),
     })
 }
 

@@ -134,7 +134,10 @@ pub fn fatal_pattern<'p>(line: &str, extra: &[&'p str]) -> Option<&'p str> {
 /// Whether `word` occurs in `line` with no word character on either side.
 fn has_word(line: &str, word: &str) -> bool {
     let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-    line.match_indices(word).any(|(at, _)| !is_word(line[..at].chars().next_back()) && !is_word(line[at + word.len()..].chars().next()))
+    // `get`, not slicing: a match's ends are character boundaries, and no
+    // index is left to panic on.
+    let around = |at: usize| (line.get(..at).unwrap_or_default(), line.get(at + word.len()..).unwrap_or_default());
+    line.match_indices(word).map(|(at, _)| around(at)).any(|(before, after)| !is_word(before.chars().next_back()) && !is_word(after.chars().next()))
 }
 
 /// What the log has said so far, line by line (no clock, no files).

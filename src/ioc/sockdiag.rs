@@ -204,7 +204,7 @@ fn dump_from_kernel(query: Query) -> io::Result<Vec<UnixSocket>> {
     let request = dump_request(SEQ, query);
     sendto(
         fd.as_raw_fd(),
-        &request,
+        request.as_flattened(),
         &NetlinkAddr::new(0, 0),
         MsgFlags::empty(),
     )?;
@@ -224,32 +224,36 @@ fn dump_from_kernel(query: Query) -> io::Result<Vec<UnixSocket>> {
                 "sock_diag: dump ended without NLMSG_DONE",
             ));
         }
-        if parse_datagram(&buf[..n], SEQ, &mut sockets)? == Dump::Done {
+        if parse_datagram(buf.get(..n).unwrap_or_default(), SEQ, &mut sockets)? == Dump::Done {
             return Ok(sockets);
         }
     }
 }
 
 /// `nlmsghdr` + `struct unix_diag_req` asking for the states and the
-/// attributes of `query`.
-fn dump_request(seq: u32, query: Query) -> Vec<u8> {
-    let body_len = 24; // family, protocol, pad(2), states, ino, show, cookie[2]
-    let mut msg = Vec::with_capacity(NLMSG_HDR_LEN + body_len);
-    msg.extend_from_slice(&((NLMSG_HDR_LEN + body_len) as u32).to_ne_bytes());
-    msg.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-    msg.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-    msg.extend_from_slice(&seq.to_ne_bytes());
-    msg.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it in
-    msg.push(libc::AF_UNIX as u8);
-    msg.push(0); // protocol
-    msg.extend_from_slice(&0u16.to_ne_bytes());
-    msg.extend_from_slice(&query.states.to_ne_bytes());
-    msg.extend_from_slice(&0u32.to_ne_bytes()); // any inode
-    msg.extend_from_slice(&query.show.to_ne_bytes());
-    msg.extend_from_slice(&u32::MAX.to_ne_bytes()); // no cookie
-    msg.extend_from_slice(&u32::MAX.to_ne_bytes());
-    msg
+/// attributes of `query`: ten 32-bit words in the machine's byte order, put
+/// together on the stack.
+fn dump_request(seq: u32, query: Query) -> [[u8; 4]; REQUEST_LEN / 4] {
+    let [kind0, kind1] = SOCK_DIAG_BY_FAMILY.to_ne_bytes();
+    let [flags0, flags1] = (NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes();
+    [
+        REQUEST_LEN as u32,
+        u32::from_ne_bytes([kind0, kind1, flags0, flags1]),
+        seq,
+        0,                                                   // port id: the kernel fills it in
+        u32::from_ne_bytes([libc::AF_UNIX as u8, 0, 0, 0]), // family, protocol, pad(2)
+        query.states,
+        0, // any inode
+        query.show,
+        u32::MAX, // no cookie
+        u32::MAX,
+    ]
+    .map(u32::to_ne_bytes)
 }
+
+/// The request's length: the header and a `unix_diag_req` (family,
+/// protocol, pad(2), states, ino, show, cookie[2]).
+const REQUEST_LEN: usize = NLMSG_HDR_LEN + 24;
 
 /// Whether a dump goes on after one datagram.
 #[derive(Debug, PartialEq, Eq)]
@@ -275,7 +279,7 @@ fn align4(n: usize) -> usize {
 pub fn parse_datagram(datagram: &[u8], seq: u32, out: &mut Vec<UnixSocket>) -> io::Result<Dump> {
     let mut at = 0;
     while at + NLMSG_HDR_LEN <= datagram.len() {
-        let header = &datagram[at..];
+        let Some(header) = datagram.get(at..) else { break };
         let (Some(len), Some(kind), Some(msg_seq)) =
             (u32_at(header, 0), u16_at(header, 4), u32_at(header, 8))
         else {
@@ -346,7 +350,7 @@ fn parse_unix_diag_msg(msg: &[u8]) -> Option<UnixSocket> {
         if len < RTATTR_HDR_LEN || at + len > msg.len() {
             break; // a malformed attribute ends this message's attributes
         }
-        let value = &msg[at + RTATTR_HDR_LEN..at + len];
+        let Some(value) = msg.get(at + RTATTR_HDR_LEN..at + len) else { break };
         match kind {
             UNIX_DIAG_NAME => socket.path = socket_name(value),
             UNIX_DIAG_VFS => {
@@ -419,10 +423,12 @@ pub fn sockets_from_proc_net_unix(text: &str) -> Vec<UnixSocket> {
     text.lines()
         .skip(1)
         .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let hex = |k: usize| f.get(k).and_then(|v| u32::from_str_radix(v, 16).ok());
-            let (refcount, flags, kind, st) = (hex(1)?, hex(3)?, hex(4)?, hex(5)?);
-            let inode = f.get(6)?.parse().ok()?;
+            // The fields in order, each found by going on from the last
+            // (`nth(k)` skips k fields): no list of them per line.
+            let mut fields = line.split_whitespace();
+            let mut hex = |skip: usize| fields.nth(skip).and_then(|v| u32::from_str_radix(v, 16).ok());
+            let (refcount, flags, kind, st) = (hex(1)?, hex(1)?, hex(0)?, hex(0)?);
+            let inode = fields.next()?.parse().ok()?;
             let state = if flags & SO_ACCEPTCON != 0 {
                 SocketState::Listen
             } else {
@@ -438,7 +444,7 @@ pub fn sockets_from_proc_net_unix(text: &str) -> Vec<UnixSocket> {
                 inode,
                 kind: SocketKind::from_kernel(kind as u8),
                 state,
-                path: f.get(7).map(|p| p.to_string()),
+                path: fields.next().map(str::to_string),
                 vfs_inode: None,
                 vfs_dev: None,
                 peer_inode: None,
@@ -608,6 +614,18 @@ mod tests {
         assert_eq!(counts.of(1200), Some(1), "found though listed after larger inodes");
         assert_eq!(counts.of(22601), None);
         assert_eq!(counts.0.len(), 3, "the garbage line skipped");
+    }
+
+    #[test]
+    fn the_dump_request_is_a_header_and_a_unix_diag_req() {
+        let query = Query { states: 0x0a, show: 0x1f, ..Query::CONSOLES };
+        let request = dump_request(7, query);
+        let msg = request.as_flattened();
+        let u16_at = |at: usize| u16::from_ne_bytes([msg[at], msg[at + 1]]);
+        let u32_at = |at: usize| u32::from_ne_bytes([msg[at], msg[at + 1], msg[at + 2], msg[at + 3]]);
+        assert_eq!((u32_at(0), u16_at(4), u16_at(6), u32_at(8), u32_at(12)), (40, 20, 0x301, 7, 0));
+        assert_eq!((msg[16], msg[17], u16_at(18)), (libc::AF_UNIX as u8, 0, 0));
+        assert_eq!((u32_at(20), u32_at(24), u32_at(28), u32_at(32), u32_at(36)), (0x0a, 0, 0x1f, u32::MAX, u32::MAX));
     }
 
     #[test]
