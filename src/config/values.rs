@@ -187,6 +187,54 @@ pub(crate) fn split_word(text: &str) -> (&str, &str) {
     }
 }
 
+/// Whether `text` is names (as [`valid_name`] takes them) separated by
+/// ASCII blanks, none of them twice: what a runlevel list must be, judged
+/// in one pass over its bytes, a test per byte, where the words of
+/// [`words`] checked one by one, each against those before it, scanned the
+/// list again for every word. `false` also for a list of more than eight
+/// names, which the caller checks word by word.
+pub(crate) fn distinct_ascii_names(text: &str) -> bool {
+    // Plain loops and comparisons: at opt-level "z" the adapters and the
+    // byte tests of std are calls, one per byte.
+    let bytes = text.as_bytes();
+    let mut seen = [(0usize, 0usize); 8];
+    let mut count = 0;
+    let mut at = 0;
+    loop {
+        while let Some(&b) = bytes.get(at) {
+            if !is_ascii_blank(b) {
+                break;
+            }
+            at += 1;
+        }
+        let start = at;
+        // A name's bytes: printable ASCII, `u8::is_ascii_graphic`.
+        while let Some(&b) = bytes.get(at) {
+            if b <= b' ' || b >= 0x7f {
+                break;
+            }
+            at += 1;
+        }
+        if at == start {
+            // The end of the text, or a byte that is neither a blank nor
+            // a name's (a control char, a char beyond ASCII).
+            return at == bytes.len();
+        }
+        // Lengths first: two names of different lengths differ, with no call.
+        let mut k = 0;
+        while k < count {
+            let (s, e) = seen.get(k).copied().unwrap_or_default();
+            if e - s == at - start && bytes.get(s..e) == bytes.get(start..at) {
+                return false;
+            }
+            k += 1;
+        }
+        let Some(slot) = seen.get_mut(count) else { return false };
+        *slot = (start, at);
+        count += 1;
+    }
+}
+
 /// A value that must be one word (object IDs, runlevel names, users, ...).
 pub(crate) fn one_word(text: &str, what: &str) -> Result<(), ValueError> {
     if has_whitespace(text) {
@@ -406,6 +454,34 @@ mod tests {
         #[test]
         fn words_split_as_split_whitespace_does_for_any_text(text in "[ a=\t\r\n\x0b\x0c\u{a0}\u{85}\u{2003}\u{3000}é語]{0,12}|(?s).{0,12}") {
             assert_words_as_std(&text);
+        }
+    }
+
+    /// The one-pass test of a runlevel list passes only what checking its
+    /// words one by one passes (each a name, none twice), and passes all of
+    /// it for an ASCII list of up to eight names; the rest is left to the
+    /// word-by-word check.
+    fn assert_distinct_names_as_word_by_word(text: &str) {
+        let listed: Vec<&str> = text.split_whitespace().collect();
+        let word_by_word = listed.iter().enumerate().all(|(k, w)| valid_name(w) && !listed[..k].contains(w));
+        let one_pass = distinct_ascii_names(text);
+        assert!(!one_pass || word_by_word, "{text:?}");
+        if text.is_ascii() && listed.len() <= 8 {
+            assert_eq!(one_pass, word_by_word, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn runlevel_lists_are_judged_in_one_pass_as_word_by_word() {
+        for text in ["", " ", "default", "default gui multiuser", "a b a", "ab a b", "a\tb\x0bc", "a\x01b", "a é", "a\u{a0}b", "a b c d e f g h", "a b c d e f g h i"] {
+            assert_distinct_names_as_word_by_word(text);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn runlevel_lists_are_judged_as_word_by_word_for_any_text(text in "[ ab\t\x0b\x01\u{a0}é]{0,16}|(?s).{0,16}") {
+            assert_distinct_names_as_word_by_word(&text);
         }
     }
 
