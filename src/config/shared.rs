@@ -261,7 +261,10 @@ impl Runlevels {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.iter().next().is_none()
+        // A list that starts with a name's byte is not empty: the checks ask
+        // this of every object, and a search for the first word was a call.
+        let starts_with_a_name = self.0.as_bytes().first().is_some_and(|&b| b > b' ' && b < 0x7f);
+        !starts_with_a_name && self.iter().next().is_none()
     }
 }
 
