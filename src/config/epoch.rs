@@ -141,11 +141,12 @@ impl Parser<'_> {
     fn statement(&mut self, file: usize, statement: Statement, values: Values) {
         let at = Location { file, line: statement.line };
         let Some(attribute) = attributes::find(statement.name) else {
-            let hint = match attributes::case_insensitive_match(statement.name) {
+            let name = statement.name_text();
+            let hint = match attributes::case_insensitive_match(name) {
                 Some(spelled) => format!(": expected {spelled} (attribute names are case-sensitive)"),
                 None => ": expected an attribute of Epoch's configuration reference or an iocinit extension".into(),
             };
-            return self.error(at, format!("unknown attribute {:?}{hint}", statement.name));
+            return self.error(at, format!("unknown attribute {name:?}{hint}"));
         };
         let name = attribute.name;
         if attribute.extension && self.strict {
