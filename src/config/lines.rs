@@ -69,7 +69,9 @@ impl<'a> Statements<'a> {
 
     /// `line` (a part of the file) as text: a slice of the whole file when
     /// that is UTF-8 (a line ends at ASCII bytes, so at char boundaries),
-    /// else validated now.
+    /// else validated now. Inlined even at opt-level "z": every line's value
+    /// is made text here, and the call was a third of the cost.
+    #[inline(always)]
     fn text_of(&self, line: &'a [u8]) -> Option<&'a str> {
         let from_whole = self.whole.and_then(|whole| {
             let start = (line.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
@@ -144,7 +146,7 @@ impl<'a> Statements<'a> {
         // Only diagnostics read the whole line as text.
         let text = || self.text_of(bytes).unwrap_or_default();
         let name_end = name_end(bytes);
-        let (name, rest) = bytes.split_at(name_end);
+        let (name, rest) = (&bytes[..name_end], &bytes[name_end..]);
         if name.is_empty() {
             return Err((line, format!("expected an attribute name at the start of the line, got {:?}", text())));
         }
