@@ -23,7 +23,16 @@ pub(crate) fn parse_u32(text: &str) -> Result<u32, ValueError> {
 /// Digits, so each byte is one; summed here rather than by `str::parse`,
 /// which would look at the sign and every byte again.
 pub(crate) fn decimal(text: &str) -> Option<u64> {
-    digits(text)?.bytes().try_fold(0u64, |n, b| n.checked_mul(10)?.checked_add(u64::from(b - b'0')))
+    // One pass, each byte tested and added (a pass of `digits` first, a
+    // call, then a second over the bytes, was twice the work).
+    let mut n = 0u64;
+    for &b in text.as_bytes() {
+        if !matches!(b, b'0'..=b'9') {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    (!text.is_empty()).then_some(n)
 }
 
 /// `text` when it is a non-empty run of ASCII digits.
