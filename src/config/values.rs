@@ -42,9 +42,11 @@ pub(crate) fn digits(text: &str) -> Option<&str> {
 
 /// Epoch's booleans, spelled exactly `true` or `false` as Epoch compares them.
 pub(crate) fn parse_bool(text: &str) -> Result<bool, ValueError> {
-    match text {
-        "true" => Ok(true),
-        "false" => Ok(false),
+    // Byte patterns: tested inline, where a `str` pattern is a call of the
+    // compare (every object's ObjectEnabled comes here).
+    match text.as_bytes() {
+        [b't', b'r', b'u', b'e'] => Ok(true),
+        [b'f', b'a', b'l', b's', b'e'] => Ok(false),
         _ => Err(format!("expected true or false, {}", got(text))),
     }
 }
