@@ -73,11 +73,16 @@ impl<'a> Statements<'a> {
     /// is made text here, and the call was a third of the cost.
     #[inline(always)]
     fn text_of(&self, line: &'a [u8]) -> Option<&'a str> {
-        let from_whole = self.whole.and_then(|whole| {
-            let start = (line.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
-            whole.get(start..start + line.len())
-        });
-        from_whole.or_else(|| std::str::from_utf8(line).ok())
+        // Plain `if let`s, not `Option` combinators: those were a call at
+        // opt-level "z" once the function around them grew.
+        if let Some(whole) = self.whole {
+            if let Some(start) = (line.as_ptr() as usize).checked_sub(whole.as_ptr() as usize) {
+                if let Some(text) = whole.get(start..start + line.len()) {
+                    return Some(text);
+                }
+            }
+        }
+        std::str::from_utf8(line).ok()
     }
 
     fn next_physical_line(&mut self) -> Option<&'a [u8]> {
