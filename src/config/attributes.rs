@@ -8,7 +8,7 @@ use super::model::{Color, Globals, Location, Object, Output, ReloadMethod, Statu
 use super::options::{self, OptionId};
 use super::shared::{Runlevels, Values};
 use super::process::Setting;
-use super::values::{account_name, ascii_word_count, decimal, digits, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, signal, split_word, words, ValueError};
+use super::values::{account_name, ascii_word_count, decimal, digits, distinct_ascii_names, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, signal, split_word, words, ValueError};
 
 /// The globals as they are being read, with what the checks need to know
 /// about where each came from.
@@ -87,13 +87,19 @@ impl ObjectLines {
         }
     }
 
-    /// The line `attribute` was first given on.
+    /// The line `attribute` was first given on. Inlined even at opt-level
+    /// "z": asked for every line of an object, where the bit test nearly
+    /// always answers (not given yet), and the call was most of its cost.
+    #[inline(always)]
     pub fn first_line(&self, attribute: &Attribute) -> Option<u32> {
+        if self.given & attribute_bit(attribute.index) == 0 {
+            return None;
+        }
         self.line_at(attribute.index)
     }
 
     pub fn line_of(&self, attribute: &str) -> Option<u32> {
-        self.first_line(find(attribute)?)
+        self.first_line(find(attribute.as_bytes())?)
     }
 
     /// [`Self::line_of`] the attribute at `index` of [`ATTRIBUTES`] (see
@@ -130,6 +136,7 @@ impl ObjectLines {
 
 /// The attribute at `index` of [`ATTRIBUTES`] as a bit of [`ObjectLines`]'
 /// set of those given (there are at most 64: the assertion below).
+#[inline(always)]
 fn attribute_bit(index: usize) -> u64 {
     1u64 << (index % 64)
 }
@@ -381,14 +388,14 @@ static BY_NAME: [u8; SLOTS] = {
 /// Inlined even at opt-level "z": every line looks its attribute up, and
 /// the call's prologue and epilogue were a fifth of a look-up.
 #[inline(always)]
-pub(crate) fn find(name: &str) -> Option<&'static Attribute> {
+pub(crate) fn find(name: &[u8]) -> Option<&'static Attribute> {
     if name.len() < 2 {
         return None; // No attribute's name is that short (and slot_of needs two bytes).
     }
-    let mut slot = slot_of(name.as_bytes());
+    let mut slot = slot_of(name);
     loop {
         let attribute = ATTRIBUTES.get(usize::from(*BY_NAME.get(slot)?).checked_sub(1)?)?;
-        if same_name(attribute.name.as_bytes(), name.as_bytes()) {
+        if same_name(attribute.name.as_bytes(), name) {
             return Some(attribute);
         }
         slot = (slot + 1) % SLOTS;
@@ -431,6 +438,11 @@ fn set<T>(slot: &mut T, value: T) -> Result<(), ValueError> {
 
 /// `value` when it lists runlevels: names, each once.
 fn checked_runlevels(value: &str) -> Result<&str, ValueError> {
+    // Nearly every list passes the one-pass test; the walk below, word by
+    // word, is for the others and says what is wrong.
+    if distinct_ascii_names(value) {
+        return Ok(value);
+    }
     for (k, runlevel) in words(value).enumerate() {
         name(runlevel, "a runlevel name")?;
         if words(value).take(k).any(|r| r == runlevel) {
@@ -722,13 +734,13 @@ mod tests {
     fn names_are_unique_and_found_exactly() {
         for (i, a) in ATTRIBUTES.iter().enumerate() {
             assert!(ATTRIBUTES[..i].iter().all(|b| b.name != a.name), "{} twice", a.name);
-            assert!(find(a.name).is_some());
+            assert!(find(a.name.as_bytes()).is_some());
         }
-        assert!(find("objectid").is_none());
+        assert!(find(b"objectid").is_none());
         // Shorter than any attribute: the empty name and one byte never
         // reach slot_of; a two-byte name (here one non-ASCII character)
         // does, and is no attribute either.
-        assert!(find("").is_none() && find("O").is_none() && find("é").is_none());
+        assert!(find(b"").is_none() && find(b"O").is_none() && find("é".as_bytes()).is_none());
         // A name that differs from an attribute's in any one byte is not it.
         for a in ATTRIBUTES {
             for at in 0..a.name.len() {
@@ -744,7 +756,7 @@ mod tests {
         }
         assert_eq!(case_insensitive_match("OBJECTID"), Some("ObjectID"));
         for setting in Setting::ALL {
-            let attribute = find(setting.attribute()).unwrap_or_else(|| panic!("{setting:?}"));
+            let attribute = find(setting.attribute().as_bytes()).unwrap_or_else(|| panic!("{setting:?}"));
             assert!(attribute.extension && matches!(attribute.handler, Handler::Object(_)), "{setting:?}");
         }
     }
@@ -754,8 +766,8 @@ mod tests {
     /// of an attribute given twice is the one kept.
     #[test]
     fn object_lines_are_forgotten_for_each_object() {
-        let description = find("ObjectDescription").unwrap();
-        let start = find("ObjectStartCommand").unwrap();
+        let description = find(b"ObjectDescription").unwrap();
+        let start = find(b"ObjectStartCommand").unwrap();
         let mut lines = ObjectLines::empty();
         lines.saw(description, 3);
         lines.saw(description, 5);

@@ -141,11 +141,12 @@ impl Parser<'_> {
     fn statement(&mut self, file: usize, statement: Statement, values: Values) {
         let at = Location { file, line: statement.line };
         let Some(attribute) = attributes::find(statement.name) else {
-            let hint = match attributes::case_insensitive_match(statement.name) {
+            let name = statement.name_text();
+            let hint = match attributes::case_insensitive_match(name) {
                 Some(spelled) => format!(": expected {spelled} (attribute names are case-sensitive)"),
                 None => ": expected an attribute of Epoch's configuration reference or an iocinit extension".into(),
             };
-            return self.error(at, format!("unknown attribute {:?}{hint}", statement.name));
+            return self.error(at, format!("unknown attribute {name:?}{hint}"));
         };
         let name = attribute.name;
         if attribute.extension && self.strict {
@@ -423,12 +424,31 @@ fn runlevels(globals: &GlobalsDraft, objects: &[Object], objects_at: &[Location]
     let inherits = globals.inherits.iter().flat_map(|i| [(i.runlevel.as_str(), i.at), (i.inherited.as_str(), i.at)]);
     let ioc_at = globals.location_of("IocRunlevels").unwrap_or(default_at);
     let ioc = ioc_runlevels.iter().map(|r| (r.as_str(), ioc_at));
-    let in_objects = objects.iter().zip(objects_at).flat_map(|(o, &at)| o.runlevels.iter().map(move |r| (r, at)));
     let mut list: Vec<(Runlevel, Location)> = Vec::new();
-    for (name, at) in default.into_iter().chain(inherits).chain(ioc).chain(in_objects) {
+    let mut add = |name: &str, at: Location| {
         if !list.iter().any(|(r, _)| r.name == name) {
             let direct = globals.inherits.iter().filter(|i| i.runlevel == name).map(|i| i.inherited.clone()).collect();
             list.push((Runlevel { name: name.to_string(), inherits: direct }, at));
+        }
+    };
+    for (name, at) in default.into_iter().chain(inherits).chain(ioc) {
+        add(name, at);
+    }
+    // Objects mostly share a few lists: a list the same as one walked
+    // already names no runlevel that is not in `list` by then, and is not
+    // walked again (a compare of lengths, most often, not a search of
+    // `list` for each of its names). The last eight lists walked are kept.
+    // (An object without runlevels has the empty list, walked from the start.)
+    let (mut walked, mut walks) = ([""; 8], 0);
+    for (object, &at) in objects.iter().zip(objects_at) {
+        let text = object.runlevels.0.as_str();
+        if walked.iter().any(|w| w.len() == text.len() && *w == text) {
+            continue;
+        }
+        walked[walks % walked.len()] = text;
+        walks += 1;
+        for name in object.runlevels.iter() {
+            add(name, at);
         }
     }
     list
@@ -491,6 +511,24 @@ mod tests {
         };
         let expected = [duplicate("s1", line, 5), duplicate("s70", line + 2, 2 + 3 * 70), duplicate("s195", line + 4, 2 + 3 * 195)];
         assert_eq!(errors(&text), expected);
+    }
+
+    /// Lists the same as one walked before are not walked again: the
+    /// runlevels are those of every list, in the order they are first
+    /// named, whether a list repeats the one before it, one from long ago
+    /// (past the eight kept), or none.
+    #[test]
+    fn runlevels_of_repeated_lists_are_named_once_in_order() {
+        let lists = ["a b", "a b", "b c", "d", "a b", "e", "f", "g", "h", "i", "j", "k", "b c", "l c", "a b", "m", "c m"];
+        let mut text = String::from("DefaultRunlevel a\n");
+        for (k, list) in lists.iter().enumerate() {
+            text.push_str(&format!("ObjectID s{k}\nObjectStartCommand /bin/s\nObjectRunlevels {list}\n"));
+        }
+        let main = Path::new("/etc/epoch/epoch.conf");
+        let parsed = parse(&MemFs::new().with(main, text.as_str()), main, text.as_bytes().to_vec(), false);
+        assert_eq!(parsed.diagnostics, vec![]);
+        let names: Vec<&str> = parsed.config.runlevels.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m"]);
     }
 
     #[test]

@@ -19,9 +19,20 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Statement<'a> {
     pub line: u32,
-    pub name: &'a str,
+    /// The attribute's name, as bytes: the look-up compares bytes, and a
+    /// `str` of it was a checked slice per line that only a diagnostic reads
+    /// ([`Statement::name_text`]).
+    pub name: &'a [u8],
     /// Empty when the line has only a name.
     pub value: &'a str,
+}
+
+impl<'a> Statement<'a> {
+    /// The name as text, for diagnostics. It is whole chars: it is cut from
+    /// a line that is text at an ASCII delimiter or the line's end.
+    pub fn name_text(&self) -> &'a str {
+        std::str::from_utf8(self.name).unwrap_or_default()
+    }
 }
 
 /// A line that is not a statement, with its line number and what was expected.
@@ -58,13 +69,20 @@ impl<'a> Statements<'a> {
 
     /// `line` (a part of the file) as text: a slice of the whole file when
     /// that is UTF-8 (a line ends at ASCII bytes, so at char boundaries),
-    /// else validated now.
+    /// else validated now. Inlined even at opt-level "z": every line's value
+    /// is made text here, and the call was a third of the cost.
+    #[inline(always)]
     fn text_of(&self, line: &'a [u8]) -> Option<&'a str> {
-        let from_whole = self.whole.and_then(|whole| {
-            let start = (line.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
-            whole.get(start..start + line.len())
-        });
-        from_whole.or_else(|| std::str::from_utf8(line).ok())
+        // Plain `if let`s, not `Option` combinators: those were a call at
+        // opt-level "z" once the function around them grew.
+        if let Some(whole) = self.whole {
+            if let Some(start) = (line.as_ptr() as usize).checked_sub(whole.as_ptr() as usize) {
+                if let Some(text) = whole.get(start..start + line.len()) {
+                    return Some(text);
+                }
+            }
+        }
+        std::str::from_utf8(line).ok()
     }
 
     fn next_physical_line(&mut self) -> Option<&'a [u8]> {
@@ -114,10 +132,60 @@ impl<'a> Statements<'a> {
         if self.line_has_nul && text.contains(&0) {
             return Some(Err((self.line, "line contains a NUL byte: expected text".into())));
         }
-        let Some(text) = self.text_of(text) else {
+        // A file that is UTF-8 as a whole needs no check of its lines; the
+        // lines of another are checked whole before any part of them is read.
+        if self.whole.is_none() && std::str::from_utf8(text).is_err() {
             return Some(Err((self.line, "line is not valid UTF-8: expected text".into())));
+        }
+        Some(self.split_statement(text))
+    }
+
+    /// Splits a non-blank, non-comment line (leading blanks already
+    /// removed) that is text: the file is UTF-8, or the line was checked.
+    /// Bytes, not chars: the delimiters are ASCII, so every cut is at a
+    /// char boundary, and no char is decoded on the way; only the value is
+    /// made a `str` (one checked slice a line, where the line, its name and
+    /// its value were three).
+    fn split_statement(&self, bytes: &'a [u8]) -> Result<Statement<'a>, LineError> {
+        let line = self.line;
+        // Only diagnostics read the whole line as text.
+        let text = || self.text_of(bytes).unwrap_or_default();
+        let name_end = name_end(bytes);
+        let (name, rest) = (&bytes[..name_end], &bytes[name_end..]);
+        if name.is_empty() {
+            return Err((line, format!("expected an attribute name at the start of the line, got {:?}", text())));
+        }
+        // Slice patterns, not strip_prefix: a test of one byte, where a call
+        // (at opt-level "z") would be made for every line.
+        let starts_blank = |t: &[u8]| t.first().copied().is_some_and(is_blank);
+        let (value, ambiguous) = match rest {
+            // `Name= value` and `Name==value`: blanks or a second `=` after the
+            // delimiter would silently go into the value (IDs, commands).
+            [b'=', value @ ..] => (value, starts_blank(value) || value.first() == Some(&b'=')),
+            // Blanks are the delimiter, and a value may start with `=`
+            // (`BootBannerText ==== Welcome ====`), but not with a lone one:
+            // `Name = value` means `Name=value` to a reader, `= value` to Epoch.
+            _ => {
+                let value = trim_start(rest);
+                let lone_equals = match value {
+                    [b'=', after @ ..] => after.is_empty() || starts_blank(after),
+                    _ => false,
+                };
+                (value, lone_equals)
+            }
         };
-        Some(split_statement(self.line, text))
+        if ambiguous {
+            let text = text();
+            let name = text.get(..name_end).unwrap_or_default();
+            return Err((
+                line,
+                format!(
+                    "{name}: expected `{name} value` or `{name}=value` (a single `=` with no blanks around it; \
+                     a value after blanks may start with `=` only when no blank follows it), got {text:?}"
+                ),
+            ));
+        }
+        Ok(Statement { line, name, value: self.text_of(trim_end(value)).unwrap_or_default() })
     }
 }
 
@@ -215,50 +283,6 @@ fn trim_end(text: &[u8]) -> &[u8] {
     &text[..end]
 }
 
-/// Splits a non-blank, non-comment line of text (leading blanks already removed).
-fn split_statement(line: u32, text: &str) -> Result<Statement<'_>, LineError> {
-    // Bytes, not chars: the delimiters are ASCII, so every cut is at a char
-    // boundary, and no char is decoded on the way.
-    let bytes = text.as_bytes();
-    let name_end = name_end(bytes);
-    let (name, rest) = (&bytes[..name_end], &bytes[name_end..]);
-    if name.is_empty() {
-        return Err((line, format!("expected an attribute name at the start of the line, got {text:?}")));
-    }
-    // Slice patterns, not strip_prefix: a test of one byte, where a call
-    // (at opt-level "z") would be made for every line.
-    let starts_blank = |t: &[u8]| t.first().copied().is_some_and(is_blank);
-    let (value, ambiguous) = match rest {
-        // `Name= value` and `Name==value`: blanks or a second `=` after the
-        // delimiter would silently go into the value (IDs, commands).
-        [b'=', value @ ..] => (value, starts_blank(value) || value.first() == Some(&b'=')),
-        // Blanks are the delimiter, and a value may start with `=`
-        // (`BootBannerText ==== Welcome ====`), but not with a lone one:
-        // `Name = value` means `Name=value` to a reader, `= value` to Epoch.
-        _ => {
-            let value = trim_start(rest);
-            let lone_equals = match value {
-                [b'=', after @ ..] => after.is_empty() || starts_blank(after),
-                _ => false,
-            };
-            (value, lone_equals)
-        }
-    };
-    if ambiguous {
-        let name = &text[..name_end];
-        return Err((
-            line,
-            format!(
-                "{name}: expected `{name} value` or `{name}=value` (a single `=` with no blanks around it; \
-                 a value after blanks may start with `=` only when no blank follows it), got {text:?}"
-            ),
-        ));
-    }
-    let value_start = bytes.len() - value.len();
-    let value_end = value_start + trim_end(value).len();
-    Ok(Statement { line, name: &text[..name_end], value: &text[value_start..value_end] })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,7 +290,7 @@ mod tests {
     /// The statements of `text`, which both ways of reading a file must give.
     fn parse(text: &str) -> Vec<Result<(u32, String, String), u32>> {
         let read = |statements: Statements| -> Vec<_> {
-            statements.map(|item| item.map(|s| (s.line, s.name.to_string(), s.value.to_string())).map_err(|(line, _)| line)).collect()
+            statements.map(|item| item.map(|s| (s.line, s.name_text().to_string(), s.value.to_string())).map_err(|(line, _)| line)).collect()
         };
         let as_text = read(Statements::of_text(text));
         assert_eq!(read(Statements::new(text.as_bytes())), as_text, "{text:?}");

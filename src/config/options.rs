@@ -120,8 +120,10 @@ pub(crate) fn apply(options: &mut Options, word: &str, strict: bool) -> Result<O
         Some(at) => (word.get(..at).unwrap_or(word), word.get(at + 1..)),
         None => (word, None),
     };
-    // The length first: most names differ in it, and it needs no call.
-    let found = NAMES.iter().position(|n| n.len() == name.len() && *n == name);
+    // The length and the first byte first: most names differ in one of
+    // them, and neither needs a call (the compare of names is one).
+    let first = name.as_bytes().first().copied();
+    let found = NAMES.iter().position(|n| n.len() == name.len() && n.as_bytes().first().copied() == first && *n == name);
     let option = found.and_then(|i| OptionId::try_from(i).ok()).unwrap_or_default();
     if let Some(flag) = found.and_then(|i| FLAGS.get(i)) {
         if value.is_some() {
@@ -142,10 +144,14 @@ pub(crate) fn apply(options: &mut Options, word: &str, strict: bool) -> Result<O
     if strict && VALUED_EXTENSIONS.contains(&canonical) {
         return Err(format!("option {canonical} is an iocinit extension, rejected by --strict-epoch"));
     }
-    match canonical {
-        STOPTIMEOUT => set_once(&mut options.stop_timeout, STOPTIMEOUT, parse_u32(value)?)?,
-        STARTTIMEOUT => set_once(&mut options.start_timeout, STARTTIMEOUT, parse_u32(value)?)?,
-        TERMSIGNAL => set_once(&mut options.term_signal, TERMSIGNAL, signal(value, strict)?)?,
+    // By the option's id, a byte, not by its name (a compare of names each).
+    const STOPTIMEOUT_ID: OptionId = id(STOPTIMEOUT);
+    const STARTTIMEOUT_ID: OptionId = id(STARTTIMEOUT);
+    const TERMSIGNAL_ID: OptionId = id(TERMSIGNAL);
+    match option {
+        STOPTIMEOUT_ID => set_once(&mut options.stop_timeout, STOPTIMEOUT, parse_u32(value)?)?,
+        STARTTIMEOUT_ID => set_once(&mut options.start_timeout, STARTTIMEOUT, parse_u32(value)?)?,
+        TERMSIGNAL_ID => set_once(&mut options.term_signal, TERMSIGNAL, signal(value, strict)?)?,
         _ => options.exit_map.push(exit_mapping(value)?),
     }
     Ok(option)
@@ -162,7 +168,9 @@ fn set_once<T>(slot: &mut Option<T>, name: &str, value: T) -> Result<(), ValueEr
 /// `code,SUCCESS|WARNING|FAILURE` with code 0..=255.
 fn exit_mapping(value: &str) -> Result<(u8, ExitResult), ValueError> {
     let expected = "expected MAPEXITSTATUS=code,RESULT with code 0 to 255 and RESULT SUCCESS, WARNING or FAILURE";
-    let Some((code, result)) = value.split_once(',') else {
+    // A byte search, as for the `=` in `apply`.
+    let comma = value.bytes().position(|b| b == b',');
+    let Some((code, result)) = comma.and_then(|at| Some((value.get(..at)?, value.get(at + 1..)?))) else {
         return Err(format!("{expected}, {}", got(value)));
     };
     let code = parse_u32(code)

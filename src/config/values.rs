@@ -23,7 +23,16 @@ pub(crate) fn parse_u32(text: &str) -> Result<u32, ValueError> {
 /// Digits, so each byte is one; summed here rather than by `str::parse`,
 /// which would look at the sign and every byte again.
 pub(crate) fn decimal(text: &str) -> Option<u64> {
-    digits(text)?.bytes().try_fold(0u64, |n, b| n.checked_mul(10)?.checked_add(u64::from(b - b'0')))
+    // One pass, each byte tested and added (a pass of `digits` first, a
+    // call, then a second over the bytes, was twice the work).
+    let mut n = 0u64;
+    for &b in text.as_bytes() {
+        if !matches!(b, b'0'..=b'9') {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    (!text.is_empty()).then_some(n)
 }
 
 /// `text` when it is a non-empty run of ASCII digits.
@@ -33,9 +42,11 @@ pub(crate) fn digits(text: &str) -> Option<&str> {
 
 /// Epoch's booleans, spelled exactly `true` or `false` as Epoch compares them.
 pub(crate) fn parse_bool(text: &str) -> Result<bool, ValueError> {
-    match text {
-        "true" => Ok(true),
-        "false" => Ok(false),
+    // Byte patterns: tested inline, where a `str` pattern is a call of the
+    // compare (every object's ObjectEnabled comes here).
+    match text.as_bytes() {
+        [b't', b'r', b'u', b'e'] => Ok(true),
+        [b'f', b'a', b'l', b's', b'e'] => Ok(false),
         _ => Err(format!("expected true or false, {}", got(text))),
     }
 }
@@ -187,6 +198,53 @@ pub(crate) fn split_word(text: &str) -> (&str, &str) {
     }
 }
 
+/// Whether `text` is names (as [`valid_name`] takes them) separated by
+/// ASCII blanks, none of them twice: what a runlevel list must be, judged
+/// in one pass over its bytes, a test per byte, where the words of
+/// [`words`] checked one by one, each against those before it, scanned the
+/// list again for every word. `false` also for a list of more than eight
+/// names, which the caller checks word by word.
+pub(crate) fn distinct_ascii_names(text: &str) -> bool {
+    // Plain loops and comparisons: at opt-level "z" the adapters and the
+    // byte tests of std are calls, one per byte.
+    let bytes = text.as_bytes();
+    let mut seen = [(0usize, 0usize); 8];
+    let mut count = 0;
+    let mut at = 0;
+    loop {
+        while let Some(&b) = bytes.get(at) {
+            if !is_ascii_blank(b) {
+                break;
+            }
+            at += 1;
+        }
+        let start = at;
+        while let Some(&b) = bytes.get(at) {
+            if !is_name_byte(b) {
+                break;
+            }
+            at += 1;
+        }
+        if at == start {
+            // The end of the text, or a byte that is neither a blank nor
+            // a name's (a control char, a char beyond ASCII).
+            return at == bytes.len();
+        }
+        // Lengths first: two names of different lengths differ, with no call.
+        let mut k = 0;
+        while k < count {
+            let (s, e) = seen.get(k).copied().unwrap_or_default();
+            if e - s == at - start && bytes.get(s..e) == bytes.get(start..at) {
+                return false;
+            }
+            k += 1;
+        }
+        let Some(slot) = seen.get_mut(count) else { return false };
+        *slot = (start, at);
+        count += 1;
+    }
+}
+
 /// A value that must be one word (object IDs, runlevel names, users, ...).
 pub(crate) fn one_word(text: &str, what: &str) -> Result<(), ValueError> {
     if has_whitespace(text) {
@@ -199,7 +257,24 @@ pub(crate) fn one_word(text: &str, what: &str) -> Result<(), ValueError> {
 /// An ObjectID, runlevel or priority name: Epoch's IDs are printable ASCII
 /// without whitespace.
 pub fn valid_name(text: &str) -> bool {
-    !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic())
+    // A byte loop: `all` with `is_ascii_graphic` was a call per byte at
+    // opt-level "z", and every ObjectID comes here.
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(&b) = bytes.get(at) {
+        if !is_name_byte(b) {
+            return false;
+        }
+        at += 1;
+    }
+    !bytes.is_empty()
+}
+
+/// A byte of a name ([`valid_name`]): printable ASCII, as
+/// `u8::is_ascii_graphic` says, tested inline.
+#[inline(always)]
+pub(crate) fn is_name_byte(b: u8) -> bool {
+    b > b' ' && b < 0x7f
 }
 
 pub(crate) fn name(text: &str, what: &str) -> Result<(), ValueError> {
@@ -406,6 +481,34 @@ mod tests {
         #[test]
         fn words_split_as_split_whitespace_does_for_any_text(text in "[ a=\t\r\n\x0b\x0c\u{a0}\u{85}\u{2003}\u{3000}é語]{0,12}|(?s).{0,12}") {
             assert_words_as_std(&text);
+        }
+    }
+
+    /// The one-pass test of a runlevel list passes only what checking its
+    /// words one by one passes (each a name, none twice), and passes all of
+    /// it for an ASCII list of up to eight names; the rest is left to the
+    /// word-by-word check.
+    fn assert_distinct_names_as_word_by_word(text: &str) {
+        let listed: Vec<&str> = text.split_whitespace().collect();
+        let word_by_word = listed.iter().enumerate().all(|(k, w)| valid_name(w) && !listed[..k].contains(w));
+        let one_pass = distinct_ascii_names(text);
+        assert!(!one_pass || word_by_word, "{text:?}");
+        if text.is_ascii() && listed.len() <= 8 {
+            assert_eq!(one_pass, word_by_word, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn runlevel_lists_are_judged_in_one_pass_as_word_by_word() {
+        for text in ["", " ", "default", "default gui multiuser", "a b a", "ab a b", "a\tb\x0bc", "a\x01b", "a é", "a\u{a0}b", "a b c d e f g h", "a b c d e f g h i"] {
+            assert_distinct_names_as_word_by_word(text);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn runlevel_lists_are_judged_as_word_by_word_for_any_text(text in "[ ab\t\x0b\x01\u{a0}é]{0,16}|(?s).{0,16}") {
+            assert_distinct_names_as_word_by_word(&text);
         }
     }
 
