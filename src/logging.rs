@@ -220,7 +220,7 @@ pub fn open_console() {
     }
     for (fd, error) in [1, 2].into_iter().zip(failed) {
         if let Some(e) = error {
-            log::warn!("console: cannot open fd {fd} again non-blocking ({}); writes to it may block", crate::sys::errno_text(e));
+            crate::logging::warn!("console: cannot open fd {fd} again non-blocking ({}); writes to it may block", crate::sys::errno_text(e));
         }
     }
 }
