@@ -46,9 +46,10 @@ pub const POWER_FLUSH_MS: u64 = 2_000;
 
 static KMSG_FD: AtomicI32 = AtomicI32::new(-1);
 static FILE_FD: AtomicI32 = AtomicI32::new(-1);
-/// The most detailed [`Level`] logged, as a number: none (0) until [`init`]
-/// (the tools that share PID 1's code log nothing of its), then Info's, or
-/// Debug's when the command line asks for it.
+/// The most detailed [`Level`] written, as a number: none (0) until [`init`]
+/// (a program that runs PID 1's code without being it, the `ioc` tool or a
+/// test, writes none of its log lines), then Info's, or Debug's when the
+/// command line asks for it.
 static MOST_DETAILED: AtomicU8 = AtomicU8::new(0);
 static CONSOLE: Mutex<Console> = Mutex::new(Console { ring: Ring::new(RingMemory(None)), outputs: [Output::Inherited, Output::Inherited] });
 
@@ -479,26 +480,6 @@ macro_rules! log_debug {
 // is ambiguous with the builtin attribute `#[warn]`.
 pub(crate) use {log_debug as debug, log_error as error, log_info as info, log_warn as warn};
 
-/// The `log` facade's records, to [`emit`] (until the call sites use the
-/// macros above).
-impl log::Log for Logger {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        let level = match record.level() {
-            log::Level::Error => Level::Error,
-            log::Level::Warn => Level::Warn,
-            log::Level::Info => Level::Info,
-            log::Level::Debug | log::Level::Trace => Level::Debug,
-        };
-        emit(level, *record.args());
-    }
-
-    fn flush(&self) {}
-}
-
 /// Writes through to a line with control characters escaped (`\n`,
 /// `\x1b`, `\u{9b}`): a name someone else chose (an IOC file's) must
 /// neither end a log line and forge the next one nor drive the terminal of
@@ -524,17 +505,12 @@ impl<W: core::fmt::Write> core::fmt::Write for Escaped<'_, W> {
     }
 }
 
-struct Logger;
-
-static LOGGER: Logger = Logger;
-
-/// Installs the logger (console only until [`open_kmsg`]/[`open_file`])
-/// and maps the console ring's memory.
+/// Turns the log lines on (to the console only until
+/// [`open_kmsg`]/[`open_file`]), Debug's too when `debug`, and maps the
+/// console ring's memory.
 pub fn init(debug: bool) {
     console().ring.buf.0.get_or_insert_with(sys::LazyBuf::new);
     MOST_DETAILED.store(if debug { Level::Debug } else { Level::Info } as u8, Ordering::Relaxed);
-    let _ = log::set_logger(&LOGGER);
-    log::set_max_level(if debug { log::LevelFilter::Debug } else { log::LevelFilter::Info });
 }
 
 /// Each record: its stream, its length (u16, little-endian), its bytes.
