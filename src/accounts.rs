@@ -155,7 +155,7 @@ mod files {
             Ok(text) => Some(text),
             Err(Refused::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => {
-                log::warn!("{path}: not read: {e}; no user or group is found in it");
+                crate::logging::warn!("{path}: not read: {e}; no user or group is found in it");
                 None
             }
         }

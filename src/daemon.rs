@@ -63,7 +63,7 @@ fn load(opts: &Options) -> (Option<Config>, Vec<Diagnostic>) {
     // Any other file (--config) must exist, and so must PID 1's.
     let missing = || std::fs::symlink_metadata(&opts.config).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
     let loaded = if opts.layout.local && opts.config == opts.layout.default_config && missing() {
-        log::info!("no {}: serving the IOC files alone", opts.config.display());
+        crate::logging::info!("no {}: serving the IOC files alone", opts.config.display());
         config::load_ioc_files_only(&opts.config, &load_options)
     } else {
         config::load(&opts.config, &load_options)
@@ -87,9 +87,9 @@ fn errors(diagnostics: &[Diagnostic]) -> String {
 fn report(diagnostics: &[Diagnostic]) {
     for d in diagnostics {
         if d.is_error() {
-            log::error!("{d}");
+            crate::logging::error!("{d}");
         } else {
-            log::warn!("{d}");
+            crate::logging::warn!("{d}");
         }
     }
 }
@@ -103,7 +103,7 @@ fn policy(config: &Config, layout: &Layout) -> Policy {
 fn build_engine(config: Config, layout: &Layout) -> Engine<RealOs> {
     let (plans, problems) = plan::build(&config, layout);
     for p in &problems {
-        log::warn!("{p}");
+        crate::logging::warn!("{p}");
     }
     let state = CString::new(layout.state_file().into_os_string().into_encoded_bytes()).ok();
     Engine::new(RealOs::new(), config, plans, state)
@@ -186,7 +186,7 @@ pub fn run(opts: &Options) -> i32 {
             Ok(ready) => ready,
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => {
-                log::error!("poll: {}", crate::sys::errno_text(e as i32));
+                crate::logging::error!("poll: {}", crate::sys::errno_text(e as i32));
                 continue;
             }
         };
@@ -247,7 +247,7 @@ fn prepare(opts: &Options) -> Result<Prepared, i32> {
     let signals = match setup_signals() {
         Ok(s) => s,
         Err(e) => {
-            log::error!("unable to set up signal handling: {}", crate::sys::errno_text(e as i32));
+            crate::logging::error!("unable to set up signal handling: {}", crate::sys::errno_text(e as i32));
             return Err(fatal(role));
         }
     };
@@ -256,17 +256,17 @@ fn prepare(opts: &Options) -> Result<Prepared, i32> {
     crate::spawn::note_signal_dispositions();
     if role == Role::Local {
         if let Err(e) = private_run_dir(&opts.layout.run_dir) {
-            log::error!("{}: {e}", opts.layout.run_dir.display());
+            crate::logging::error!("{}: {e}", opts.layout.run_dir.display());
             return Err(1);
         }
         if let Err(e) = crate::sys::become_child_subreaper() {
-            log::warn!("unable to become a subreaper: {}; orphans of objects are not followed", crate::sys::errno_text(e));
+            crate::logging::warn!("unable to become a subreaper: {}; orphans of objects are not followed", crate::sys::errno_text(e));
         }
     }
     crate::logging::open_console();
     // PID 1 never stops here: it is the first, or owns its namespace.
     if opts.resume.is_none() && std::process::id() != 1 && server::answered(&opts.layout.control_socket) {
-        log::error!("another supervisor answers on {}; not starting a second one", opts.layout.control_socket.display());
+        crate::logging::error!("another supervisor answers on {}; not starting a second one", opts.layout.control_socket.display());
         return Err(1);
     }
     if role == Role::Boot {
@@ -286,14 +286,14 @@ fn prepare(opts: &Options) -> Result<Prepared, i32> {
             break c;
         }
         if let Some(state) = &handed_over {
-            log::error!(
+            crate::logging::error!(
                 "{}: the configuration has errors; going on with the objects of the previous image until a configreload succeeds",
                 opts.config.display()
             );
             break crate::reexec::skeleton(state);
         }
         if role == Role::Local {
-            log::error!("{}: the configuration has errors; not starting", opts.config.display());
+            crate::logging::error!("{}: the configuration has errors; not starting", opts.config.display());
             return Err(1);
         }
         pid1::mount_filesystems(&pid1::RESCUE_MOUNTS, &opts.layout.run_dir);
@@ -335,7 +335,7 @@ fn prepare(opts: &Options) -> Result<Prepared, i32> {
     let timer = match TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_CLOEXEC | TimerFlags::TFD_NONBLOCK) {
         Ok(t) => t,
         Err(e) => {
-            log::error!("unable to create a timer: {}", crate::sys::errno_text(e as i32));
+            crate::logging::error!("unable to create a timer: {}", crate::sys::errno_text(e as i32));
             return Err(fatal(role));
         }
     };
@@ -414,7 +414,7 @@ fn fatal(role: Role) -> i32 {
     if role == Role::Local {
         return 1;
     }
-    log::error!("cannot supervise; staying alive and reaping");
+    crate::logging::error!("cannot supervise; staying alive and reaping");
     loop {
         while sys::reap_one().is_some() {}
         nix::unistd::pause();
@@ -440,7 +440,7 @@ fn open_system_log(config: &Config, opts: &Options, blank: bool) {
     if config.globals.enable_logging {
         if let Ok(path) = CString::new(opts.layout.system_log.clone().into_os_string().into_encoded_bytes()) {
             if let Err(e) = crate::logging::open_file(&path, blank) {
-                log::warn!("unable to open {}: {}", opts.layout.system_log.display(), crate::sys::errno_text(e));
+                crate::logging::warn!("unable to open {}: {}", opts.layout.system_log.display(), crate::sys::errno_text(e));
             }
         }
     }
@@ -531,7 +531,7 @@ impl Loop {
             None => timer.unset(),
         };
         if let Err(e) = result {
-            log::error!("timer: {}", crate::sys::errno_text(e as i32));
+            crate::logging::error!("timer: {}", crate::sys::errno_text(e as i32));
         }
     }
 
@@ -555,7 +555,7 @@ impl Loop {
         while let Some(r) = sys::reap_one() {
             if Some(r.pid) == self.shell_pid {
                 self.shell_pid = None;
-                log::info!("emergency shell exited; continuing");
+                crate::logging::info!("emergency shell exited; continuing");
                 engine.resume();
             } else {
                 engine.child_exited(r.pid, r.status);
@@ -569,13 +569,13 @@ impl Loop {
     fn serve_requests(&mut self, engine: &mut Engine<RealOs>, server: &mut Server) -> Option<i32> {
         while let Some(request) = engine.take_request() {
             match request {
-                SystemRequest::Ready => log::info!("ready"),
+                SystemRequest::Ready => crate::logging::info!("ready"),
                 // The kernel's setting is the machine's: only a real boot's.
                 SystemRequest::ApplyCad if self.role == Role::Boot => pid1::set_cad(engine.cad_enabled()),
                 SystemRequest::ApplyCad => {}
                 SystemRequest::Emergency(reason) => {
                     if self.role == Role::Local {
-                        log::error!("{reason}; no emergency shell under --local, continuing");
+                        crate::logging::error!("{reason}; no emergency shell under --local, continuing");
                         engine.resume();
                     } else {
                         self.shell_pid = self.shell.as_ref().and_then(|s| s.spawn(&reason));
@@ -587,7 +587,7 @@ impl Loop {
                 SystemRequest::Power(power) => {
                     server.finish(Code::Ok, "", engine);
                     if self.role == Role::Local {
-                        log::info!("stopped");
+                        crate::logging::info!("stopped");
                         return Some(0);
                     }
                     pid1::final_power(power, self.role == Role::Boot);
@@ -633,7 +633,7 @@ fn reload(opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server, ioc_
     // answered by this reload and need not run.
     ioc_rescan.due_ms = None;
     replace_config(opts, engine, server, config, diagnostics.len(), "configuration reloaded", "warning");
-    log::info!("configuration reloaded from {}", opts.config.display());
+    crate::logging::info!("configuration reloaded from {}", opts.config.display());
 }
 
 /// Puts a configuration that loaded in place (reload and IOC rescan) and
@@ -650,7 +650,7 @@ fn replace_config(opts: &Options, engine: &mut Engine<RealOs>, server: &mut Serv
         plans
     });
     for p in &problems {
-        log::warn!("{p}");
+        crate::logging::warn!("{p}");
     }
     let warnings = diagnostics + problems.len();
     if warnings == 0 {
@@ -701,7 +701,7 @@ impl IocRescan {
             return;
         };
         replace_config(opts, engine, server, config, loaded.diagnostics.len(), "IOC directory rescanned", "problem");
-        log::info!("IOC directory {} rescanned", base.globals.ioc.directory.display());
+        crate::logging::info!("IOC directory {} rescanned", base.globals.ioc.directory.display());
     }
 }
 

@@ -1,7 +1,8 @@
-//! iocinit's log backend for the `log` facade: every line goes to the console
-//! as `iocinit: message`, to /dev/kmsg on a real boot, and to the system log
-//! file (`EnableLogging`, with a timestamp). Boot status lines
-//! (`Starting X ... Done`) go to the console and the system log as they are.
+//! iocinit's log: the [`error!`], [`warn!`], [`info!`] and [`debug!`]
+//! macros, and where their lines go: the console as `iocinit: message`,
+//! /dev/kmsg on a real boot, and the system log file (`EnableLogging`, with
+//! a timestamp). Boot status lines (`Starting X ... Done`) go to the
+//! console and the system log as they are.
 //!
 //! The console never blocks PID 1: a serial console stopped by XOFF (Ctrl-S)
 //! or a stdout nobody reads would otherwise park it in write(2), with control
@@ -29,7 +30,7 @@
 //! is mapped once, before the first line.
 
 use core::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::sys::{self, FixedBuf};
@@ -45,7 +46,11 @@ pub const POWER_FLUSH_MS: u64 = 2_000;
 
 static KMSG_FD: AtomicI32 = AtomicI32::new(-1);
 static FILE_FD: AtomicI32 = AtomicI32::new(-1);
-static DEBUG: AtomicBool = AtomicBool::new(false);
+/// The most detailed [`Level`] written, as a number: none (0) until [`init`]
+/// (a program that runs PID 1's code without being it, the `ioc` tool or a
+/// test, writes none of its log lines), then Info's, or Debug's when the
+/// command line asks for it.
+static MOST_DETAILED: AtomicU8 = AtomicU8::new(0);
 static CONSOLE: Mutex<Console> = Mutex::new(Console { ring: Ring::new(RingMemory(None)), outputs: [Output::Inherited, Output::Inherited] });
 
 /// The two console streams: the index of their [`Output`] and the tag of
@@ -216,7 +221,7 @@ pub fn open_console() {
     }
     for (fd, error) in [1, 2].into_iter().zip(failed) {
         if let Some(e) = error {
-            log::warn!("console: cannot open fd {fd} again non-blocking ({}); writes to it may block", crate::sys::errno_text(e));
+            crate::logging::warn!("console: cannot open fd {fd} again non-blocking ({}); writes to it may block", crate::sys::errno_text(e));
         }
     }
 }
@@ -399,40 +404,81 @@ pub fn status_line(line: core::fmt::Arguments<'_>) {
     to_system_log(&mut out);
 }
 
-impl log::Log for Logger {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::Level::Info || DEBUG.load(Ordering::Relaxed)
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if !self.enabled(record.metadata()) {
-            return;
-        }
-        let mut line = OutLine::new();
-        let _ = line.write_str("iocinit: ");
-        match record.level() {
-            log::Level::Error => line.push(b"error: "),
-            log::Level::Warn => line.push(b"warning: "),
-            _ => {}
-        }
-        let _ = write!(Escaped(&mut line), "{}", record.args());
-        line.end();
-        to_console(LOG, line.text());
-        let kmsg = KMSG_FD.load(Ordering::Relaxed);
-        if kmsg >= 0 {
-            let level: &[u8] = match record.level() {
-                log::Level::Error => b"<3>",
-                log::Level::Warn => b"<4>",
-                log::Level::Info => b"<6>",
-                _ => b"<7>",
-            };
-            sys::write_fd(kmsg, line.prefixed(level));
-        }
-        to_system_log(&mut line);
-    }
-
-    fn flush(&self) {}
+/// How much a log line matters: its prefix on the console, its level in
+/// /dev/kmsg, and whether it is written at all ([`MOST_DETAILED`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Error = 1,
+    Warn,
+    Info,
+    Debug,
 }
+
+/// A log line at `level` (`Debug` only when [`init`] was told so, nothing
+/// before it), escaped, to the console, /dev/kmsg and the system log. The
+/// logging macros' one call: out of line, so that a call site is the
+/// level, its `format_args!`, and this call.
+#[inline(never)]
+pub fn emit(level: Level, args: core::fmt::Arguments<'_>) {
+    if level as u8 > MOST_DETAILED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut line = OutLine::new();
+    let _ = line.write_str("iocinit: ");
+    match level {
+        Level::Error => line.push(b"error: "),
+        Level::Warn => line.push(b"warning: "),
+        Level::Info | Level::Debug => {}
+    }
+    let _ = Escaped(&mut line).write_fmt(args);
+    line.end();
+    to_console(LOG, line.text());
+    let kmsg = KMSG_FD.load(Ordering::Relaxed);
+    if kmsg >= 0 {
+        let prefix: &[u8] = match level {
+            Level::Error => b"<3>",
+            Level::Warn => b"<4>",
+            Level::Info => b"<6>",
+            Level::Debug => b"<7>",
+        };
+        sys::write_fd(kmsg, line.prefixed(prefix));
+    }
+    to_system_log(&mut line);
+}
+
+/// `error!("format", args...)`: a log line `iocinit: error: ...` ([`emit`]).
+macro_rules! log_error {
+    ($($arg:tt)+) => {
+        $crate::logging::emit($crate::logging::Level::Error, format_args!($($arg)+))
+    };
+}
+
+/// `warn!("format", args...)`: a log line `iocinit: warning: ...` ([`emit`]).
+macro_rules! log_warn {
+    ($($arg:tt)+) => {
+        $crate::logging::emit($crate::logging::Level::Warn, format_args!($($arg)+))
+    };
+}
+
+/// `info!("format", args...)`: a log line `iocinit: ...` ([`emit`]).
+macro_rules! log_info {
+    ($($arg:tt)+) => {
+        $crate::logging::emit($crate::logging::Level::Info, format_args!($($arg)+))
+    };
+}
+
+/// `debug!("format", args...)`: a log line `iocinit: ...` when debugging
+/// is on ([`emit`]).
+macro_rules! log_debug {
+    ($($arg:tt)+) => {
+        $crate::logging::emit($crate::logging::Level::Debug, format_args!($($arg)+))
+    };
+}
+
+// Every module logs with `crate::logging::warn!(...)` and the like. The
+// macros are renamed on the way out: `use warn;` of a `macro_rules! warn`
+// is ambiguous with the builtin attribute `#[warn]`.
+pub(crate) use {log_debug as debug, log_error as error, log_info as info, log_warn as warn};
 
 /// Writes through to a line with control characters escaped (`\n`,
 /// `\x1b`, `\u{9b}`): a name someone else chose (an IOC file's) must
@@ -459,17 +505,12 @@ impl<W: core::fmt::Write> core::fmt::Write for Escaped<'_, W> {
     }
 }
 
-struct Logger;
-
-static LOGGER: Logger = Logger;
-
-/// Installs the logger (console only until [`open_kmsg`]/[`open_file`])
-/// and maps the console ring's memory.
+/// Turns the log lines on (to the console only until
+/// [`open_kmsg`]/[`open_file`]), Debug's too when `debug`, and maps the
+/// console ring's memory.
 pub fn init(debug: bool) {
     console().ring.buf.0.get_or_insert_with(sys::LazyBuf::new);
-    DEBUG.store(debug, Ordering::Relaxed);
-    let _ = log::set_logger(&LOGGER);
-    log::set_max_level(if debug { log::LevelFilter::Debug } else { log::LevelFilter::Info });
+    MOST_DETAILED.store(if debug { Level::Debug } else { Level::Info } as u8, Ordering::Relaxed);
 }
 
 /// Each record: its stream, its length (u16, little-endian), its bytes.

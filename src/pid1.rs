@@ -76,7 +76,7 @@ pub fn mount_proc_early() {
     let _ = std::fs::create_dir_all("/proc");
     let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
     if let Err(e) = sys::mount(Some(c"proc"), c"/proc", Some(c"proc"), flags, None) {
-        log::error!("unable to mount proc on /proc: {}", sys::errno_text(e));
+        crate::logging::error!("unable to mount proc on /proc: {}", sys::errno_text(e));
     }
 }
 
@@ -109,7 +109,7 @@ fn mount_virtual(m: VirtualMount) {
         return;
     }
     if let Err(e) = sys::mount(Some(fstype), target, Some(fstype), flags, Some(data)) {
-        log::error!("unable to mount {fstype_name} on {target_name}: {}", sys::errno_text(e));
+        crate::logging::error!("unable to mount {fstype_name} on {target_name}: {}", sys::errno_text(e));
     }
 }
 
@@ -125,7 +125,7 @@ pub fn mount_filesystems(mounts: &[VirtualMount], run_dir: &Path) {
         let _ = std::fs::create_dir_all("/run");
         if !is_mount_point(run_dir) {
             if let Err(e) = sys::mount(Some(c"tmpfs"), c"/run", Some(c"tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some(c"mode=0755")) {
-                log::error!("unable to mount tmpfs on /run: {}", sys::errno_text(e));
+                crate::logging::error!("unable to mount tmpfs on /run: {}", sys::errno_text(e));
             }
         }
     }
@@ -169,7 +169,7 @@ fn take_console() {
             // and 2: they must now be the console's too.
             crate::logging::open_console();
         }
-        Err(e) => log::warn!("no console: unable to open /dev/console: {}", crate::sys::errno_text(e)),
+        Err(e) => crate::logging::warn!("no console: unable to open /dev/console: {}", crate::sys::errno_text(e)),
     }
 }
 
@@ -179,7 +179,7 @@ fn read_text(text: &Text) -> Option<String> {
         Text::File(p) => match crate::files::read_to_string(p) {
             Ok(s) => Some(s),
             Err(e) => {
-                log::error!("unable to read {}: {e}", p.display());
+                crate::logging::error!("unable to read {}: {e}", p.display());
                 None
             }
         },
@@ -191,13 +191,13 @@ pub fn set_names(config: &Config) {
     if let Some(name) = config.globals.hostname.as_ref().and_then(read_text) {
         let name = name.trim();
         if let Err(e) = nix::unistd::sethostname(name) {
-            log::error!("unable to set the hostname to \"{name}\": {}", crate::sys::errno_text(e as i32));
+            crate::logging::error!("unable to set the hostname to \"{name}\": {}", crate::sys::errno_text(e as i32));
         }
     }
     if let Some(name) = config.globals.domainname.as_ref().and_then(read_text) {
         let name = name.trim();
         if let Err(e) = sys::set_domainname(name.as_bytes()) {
-            log::error!("unable to set the domain name to \"{name}\": {}", crate::sys::errno_text(e));
+            crate::logging::error!("unable to set the domain name to \"{name}\": {}", crate::sys::errno_text(e));
         }
     }
 }
@@ -228,7 +228,7 @@ pub fn banner(config: &Config) {
 /// Who handles Ctrl-Alt-Del: with DisableCAD the kernel sends us SIGINT.
 pub fn set_cad(handled_by_init: bool) {
     if let Err(e) = nix::sys::reboot::set_cad_enabled(!handled_by_init) {
-        log::warn!("unable to set Ctrl-Alt-Del handling: {}", crate::sys::errno_text(e as i32));
+        crate::logging::warn!("unable to set Ctrl-Alt-Del handling: {}", crate::sys::errno_text(e as i32));
     }
 }
 
@@ -257,7 +257,7 @@ impl EmergencyShell {
         match spawn::spawn(&self.command, &opts) {
             Ok(pid) => Some(pid),
             Err(e) => {
-                log::error!("emergency shell: {e}");
+                crate::logging::error!("emergency shell: {e}");
                 None
             }
         }
@@ -324,7 +324,7 @@ pub fn final_power(power: Power, real_boot: bool) -> ! {
         let _ = sys::mount(None, c"/", None, libc::MS_REMOUNT | libc::MS_RDONLY, None);
         nix::unistd::sync();
     }
-    log::info!("{}", power.name());
+    crate::logging::info!("{}", power.name());
     crate::logging::flush_console(crate::logging::POWER_FLUSH_MS);
     let mode = match power {
         Power::Halt => nix::sys::reboot::RebootMode::RB_HALT_SYSTEM,
@@ -333,7 +333,7 @@ pub fn final_power(power: Power, real_boot: bool) -> ! {
     };
     // Only returns if reboot(2) failed: PID 1 must not exit. Stay, quietly.
     let Err(e) = nix::sys::reboot::reboot(mode);
-    log::error!("reboot(2) failed: {}; halting here", crate::sys::errno_text(e as i32));
+    crate::logging::error!("reboot(2) failed: {}; halting here", crate::sys::errno_text(e as i32));
     loop {
         nix::unistd::pause();
     }

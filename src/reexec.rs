@@ -78,7 +78,7 @@ pub fn apply(engine: &mut Engine<RealOs>, text: &str) -> Result<(), String> {
             ["runlevel", name] => runlevel = Some(name.to_string()).filter(|n| n != "-"),
             ["object", id, state, pid, since_ms, since_wall, restarts, fast, enabled, rls, wanted, outcome, exit] => {
                 let Some(i) = engine.find(id) else {
-                    log::warn!("reexec: object {id} is no longer configured");
+                    crate::logging::warn!("reexec: object {id} is no longer configured");
                     continue;
                 };
                 let mut st: ObjState = engine.object(i).clone();
@@ -120,7 +120,7 @@ pub fn read_state(state: OwnedFd) -> String {
     // armv7 code): `files` reads through the loop the program's other reads
     // to the end use.
     crate::files::text_of(&mut file).unwrap_or_else(|e| {
-        log::error!("reexec: the handed-over state cannot be read: {e}");
+        crate::logging::error!("reexec: the handed-over state cannot be read: {e}");
         String::new()
     })
 }
@@ -128,8 +128,8 @@ pub fn read_state(state: OwnedFd) -> String {
 /// The new image: adopt the handed-over state.
 pub fn restore(engine: &mut Engine<RealOs>, state: &str) {
     match apply(engine, state) {
-        Ok(()) => log::info!("re-executed; {} objects adopted", engine.objects().len()),
-        Err(e) => log::error!("reexec: {e}; continuing with what could be adopted"),
+        Ok(()) => crate::logging::info!("re-executed; {} objects adopted", engine.objects().len()),
+        Err(e) => crate::logging::error!("reexec: {e}; continuing with what could be adopted"),
     }
 }
 
@@ -210,11 +210,11 @@ pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _sig
     if opts.layout.local {
         args.push("--local".into());
     }
-    let env = crate::spawn::utf8_environment(&mut |name| log::warn!("reexec: dropping environment variable {name:?} (not UTF-8)"));
+    let env = crate::spawn::utf8_environment(&mut |name| crate::logging::warn!("reexec: dropping environment variable {name:?} (not UTF-8)"));
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let err = match crate::spawn::Command::new(&argv, &env) {
         Ok(cmd) => {
-            log::info!("re-executing {}", exe.to_string_lossy());
+            crate::logging::info!("re-executing {}", exe.to_string_lossy());
             crate::logging::flush_console(crate::logging::EXEC_FLUSH_MS);
             crate::spawn::exec(&cmd)
         }

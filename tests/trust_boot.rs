@@ -13,6 +13,7 @@
 //! - A second supervisor started by hand on the same control socket
 //!   refuses to start instead of taking the socket and booting every
 //!   object again.
+//! - `--debug` turns the debug lines on, and nothing else does.
 //!
 //! Every adversarial test ends with `assert_healthy`. Needs root.
 
@@ -305,4 +306,38 @@ fn a_second_supervisor_on_the_same_socket_refuses_to_start() {
     assert_eq!(sleeps(), 1);
     p.assert_healthy(fds);
     p.poweroff();
+}
+
+#[test]
+fn debug_lines_are_logged_with_debug_only() {
+    use nix::sys::socket::{connect, recv, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
+    use std::os::fd::AsRawFd;
+    // A control client that never sends a request is dropped after
+    // control::server::IDLE_TIMEOUT_MS, with a debug line: the same client
+    // of two supervisors, one booted with --debug, both with a system log.
+    let dirs = ["trust-boot-quiet", "trust-boot-debug"].map(|name| {
+        let dir = scratch(name);
+        write(&dir, "epoch.conf", "DefaultRunlevel default\nEnableLogging true\n");
+        dir
+    });
+    let quiet = Pid1::boot(&dirs[0], &[]);
+    let debug = Pid1::boot(&dirs[1], &["--debug"]);
+    let idle = [&quiet, &debug].map(|p| {
+        let fd = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None).unwrap();
+        connect(fd.as_raw_fd(), &UnixAddr::new(&p.socket()).unwrap()).unwrap();
+        fd
+    });
+    for client in idle {
+        // Held until its supervisor drops it (the end of the stream).
+        let dropped = wait_for(T, || matches!(recv(client.as_raw_fd(), &mut [0; 1], MsgFlags::MSG_DONTWAIT), Ok(0)));
+        assert!(dropped, "an idle client was not dropped");
+    }
+    let line = "iocinit: control: dropped a client of uid 0 (no progress in time)\n";
+    let (quiet_log, debug_log) = (read(&dirs[0], "system.log"), read(&dirs[1], "system.log"));
+    assert!(quiet_log.contains("iocinit: ready"), "{quiet_log}");
+    assert!(!quiet.said().contains("dropped a client"), "{}", quiet.said());
+    assert!(debug.console().contains(line), "{}", debug.console());
+    assert!(debug_log.contains(line), "{debug_log}");
+    quiet.poweroff();
+    debug.poweroff();
 }

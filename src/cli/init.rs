@@ -183,10 +183,10 @@ fn options(args: Vec<OsString>, strictness: Strictness) -> Result<daemon::Option
     }
     crate::logging::init(a.debug);
     for p in &a.problems {
-        log::warn!("ignoring the {p}");
+        crate::logging::warn!("ignoring the {p}");
     }
     if a.help {
-        log::warn!("ignoring --help: PID 1 does not exit");
+        crate::logging::warn!("ignoring --help: PID 1 does not exit");
     }
     let mut layout = Layout::resolve(a.local, a.run_dir.as_deref(), a.socket.as_deref(), a.state_dir.as_deref());
     if let Some(log) = a.system_log {

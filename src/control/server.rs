@@ -239,12 +239,12 @@ impl Server {
         match listen(&self.socket_path) {
             Ok(fd) => {
                 if self.retry.take().is_some() {
-                    log::info!("control socket: listening on {}", self.socket_path.display());
+                    crate::logging::info!("control socket: listening on {}", self.socket_path.display());
                 }
                 self.listener = Some(fd);
             }
             Err(e) => {
-                log::error!(
+                crate::logging::error!(
                     "control socket: unable to listen on {}: {}; trying again in {} s",
                     self.socket_path.display(),
                     crate::sys::errno_text(e as i32),
@@ -270,7 +270,7 @@ impl Server {
     pub fn timer(&mut self, now: u64) {
         for i in 0..self.slots.len() {
             if self.slots[i].deadline().is_some_and(|d| d <= now) {
-                log::debug!("control: dropped a client of uid {} (no progress in time)", self.slots[i].uid);
+                crate::logging::debug!("control: dropped a client of uid {} (no progress in time)", self.slots[i].uid);
                 self.close(i);
             }
         }

@@ -31,7 +31,7 @@ impl<O: Os> Engine<O> {
                 st.wanted = false;
                 st.outcome = Some(Outcome::Fail);
                 self.notes.write(i, format_args!("not started: IOC_HOST is {host}, this host is {here}"));
-                log::info!("{}: {}", object.id, self.notes.get(i));
+                crate::logging::info!("{}: {}", object.id, self.notes.get(i));
                 return Ok(());
             }
         }
@@ -84,7 +84,7 @@ impl<O: Os> Engine<O> {
                     return;
                 }
                 Err(e) => {
-                    log::warn!("{}: prestart command: {e}", configured_object(&self.config, i).id);
+                    crate::logging::warn!("{}: prestart command: {e}", configured_object(&self.config, i).id);
                     self.objs[i].prestart_failed = true;
                 }
             }
@@ -223,7 +223,7 @@ impl<O: Os> Engine<O> {
         st.start_timed_out = true;
         st.outcome = Some(Outcome::Fail);
         self.notes.write(i, why);
-        log::error!("{}: {}; stopping it", configured_object(&self.config, i).id, self.notes.get(i));
+        crate::logging::error!("{}: {}; stopping it", configured_object(&self.config, i).id, self.notes.get(i));
         let term = self.enter_stopping(i);
         let st = &self.objs[i];
         for pid in st.main_pid.into_iter().chain(st.side_commands()) {
@@ -317,7 +317,7 @@ impl<O: Os> Engine<O> {
         let st = &mut self.objs[i];
         st.main_pid = None;
         st.outcome = Some(Outcome::Fail);
-        log::error!("{}: {}", configured_object(&self.config, i).id, self.notes.get(i));
+        crate::logging::error!("{}: {}", configured_object(&self.config, i).id, self.notes.get(i));
         self.report(i, "Starting", Outcome::Fail);
         // (A start that timed out may end during a shutdown: nothing pauses that.)
         let shutting_down = matches!(self.phase, Phase::ShuttingDown(_));
@@ -354,7 +354,7 @@ impl<O: Os> Engine<O> {
         if st.fast_failures >= crash_limit {
             st.set(State::Crashed);
             self.notes.write(i, format_args!("crashed: {crash_limit} failures in a row, not restarted"));
-            log::error!("{}: {}", object.id, self.notes.get(i));
+            crate::logging::error!("{}: {}", object.id, self.notes.get(i));
             return;
         }
         st.restarts += 1;
@@ -364,7 +364,7 @@ impl<O: Os> Engine<O> {
             st.set(State::Stopped);
             let _ = self.begin_start(i, Cause::AutoRestart);
         } else {
-            log::warn!("{}: restarting in {} ms", object.id, delay);
+            crate::logging::warn!("{}: restarting in {} ms", object.id, delay);
             st.set(State::Restarting);
             st.deadline = Some(now + delay);
         }
@@ -409,13 +409,13 @@ impl<O: Os> Engine<O> {
                 let found_late = o.no_track || (o.service && self.plans[i].pid_file.is_none());
                 if found_late && object.console.is_none() {
                     if let Some(daemon) = self.untracked_process(i) {
-                        log::debug!("{}: now following pid {daemon}", configured_object(&self.config, i).id);
+                        crate::logging::debug!("{}: now following pid {daemon}", configured_object(&self.config, i).id);
                         self.objs[i].main_pid = Some(daemon);
                         return;
                     }
                 }
                 let object = configured_object(&self.config, i);
-                log::warn!("{}: process exited ({status})", object.id);
+                crate::logging::warn!("{}: process exited ({status})", object.id);
                 match leader {
                     // What is left in the group is ended as in a stop (whose
                     // end kills a console object's leftovers too).
@@ -447,7 +447,7 @@ impl<O: Os> Engine<O> {
         let st = &mut self.objs[i];
         st.ending_dead_group = true;
         self.notes.write(i, format_args!("process exited ({status}); ending what is left in its process group {leader}"));
-        log::warn!("{}: ending what is left in process group {leader} (SIGKILL after {stop_timeout} s)", object.id);
+        crate::logging::warn!("{}: ending what is left in process group {leader} (SIGKILL after {stop_timeout} s)", object.id);
         self.follow_group(i, leader);
         let _ = self.os.signal_group(leader, term);
         self.maybe_finish_stop(i);
@@ -494,7 +494,7 @@ impl<O: Os> Engine<O> {
             return;
         }
         if configured_object(&self.config, i).options.service {
-            log::warn!("{}: SERVICE started but no daemon process was found", configured_object(&self.config, i).id);
+            crate::logging::warn!("{}: SERVICE started but no daemon process was found", configured_object(&self.config, i).id);
         }
         self.objs[i].set(State::Done);
         self.start_succeeded(i);
@@ -529,7 +529,7 @@ impl<O: Os> Engine<O> {
         if self.objs[i].reload == Some(pid) {
             self.objs[i].reload = None;
             if !status.success() {
-                log::warn!("{}: reload command: {status}", configured_object(&self.config, i).id);
+                crate::logging::warn!("{}: reload command: {status}", configured_object(&self.config, i).id);
             }
             // A stop began while it ran: it waits for it and its group.
             self.follow_group(i, pid);
@@ -540,7 +540,7 @@ impl<O: Os> Engine<O> {
         match helper {
             Helper::Prestart => {
                 if !status.success() {
-                    log::warn!("{}: prestart command: {status}", configured_object(&self.config, i).id);
+                    crate::logging::warn!("{}: prestart command: {status}", configured_object(&self.config, i).id);
                     self.objs[i].prestart_failed = true;
                 }
                 match self.objs[i].state {
@@ -661,7 +661,7 @@ impl<O: Os> Engine<O> {
                         let st = &mut self.objs[i];
                         st.outcome = Some(Outcome::Fail);
                         self.notes.write(i, format_args!("stop command: {e}"));
-                        log::error!("{}: {}", object.id, self.notes.get(i));
+                        crate::logging::error!("{}: {}", object.id, self.notes.get(i));
                     }
                 }
             }
@@ -675,7 +675,7 @@ impl<O: Os> Engine<O> {
                         let st = &mut self.objs[i];
                         st.outcome = Some(Outcome::Warn);
                         self.notes.write(i, format_args!("the pid file names a process that is not this object's (pid {pid}): not signalled"));
-                        log::warn!("{}: {}", object.id, self.notes.get(i));
+                        crate::logging::warn!("{}: {}", object.id, self.notes.get(i));
                     }
                     None => {
                         let st = &mut self.objs[i];
@@ -741,7 +741,7 @@ impl<O: Os> Engine<O> {
     fn stop_command_overdue(&mut self, i: usize, pid: Pid, now: u64) {
         let id = &configured_object(&self.config, i).id;
         if self.objs[i].killed {
-            log::error!("{id}: stop command still running after SIGKILL; going on without it");
+            crate::logging::error!("{id}: stop command still running after SIGKILL; going on without it");
             self.objs[i].helper = None;
             self.stop_command_ended(i);
             return;
@@ -751,7 +751,7 @@ impl<O: Os> Engine<O> {
         st.killed = true;
         st.outcome = Some(Outcome::Fail);
         self.notes.write(i, format_args!("stop command did not end within {secs} s: killed"));
-        log::error!("{id}: stop command did not end within {secs} s (StopCommandTimeout); sending SIGKILL to its process group");
+        crate::logging::error!("{id}: stop command did not end within {secs} s (StopCommandTimeout); sending SIGKILL to its process group");
         st.deadline = Some(now + KILL_WAIT_MS);
         let _ = self.os.kill_group(pid, libc::SIGKILL);
     }
@@ -886,14 +886,14 @@ impl<O: Os> Engine<O> {
                 let id = &configured_object(&self.config, i).id;
                 if st.ending_dead_group {
                     self.notes.write(i, format_args!("what the dead process left in its process group did not end in time: killed"));
-                    log::warn!("{id}: what the dead process left in its process group did not end in time; sending SIGKILL");
+                    crate::logging::warn!("{id}: what the dead process left in its process group did not end in time; sending SIGKILL");
                 } else {
                     // A stop command that failed stays the reason (and a failure).
                     if st.outcome != Some(Outcome::Fail) {
                         st.outcome = Some(Outcome::Warn);
                         self.notes.write(i, format_args!("did not stop in time: killed"));
                     }
-                    log::warn!("{id}: did not stop in time; sending SIGKILL");
+                    crate::logging::warn!("{id}: did not stop in time; sending SIGKILL");
                 }
                 self.kill_stopping(i);
             }
@@ -908,7 +908,7 @@ impl<O: Os> Engine<O> {
                 let st = &mut self.objs[i];
                 if st.main_pid.is_some() || st.helper.is_some() || st.reload.is_some() || groups_left {
                     st.outcome = Some(Outcome::Fail);
-                    log::error!("{}: still running after SIGKILL", configured_object(&self.config, i).id);
+                    crate::logging::error!("{}: still running after SIGKILL", configured_object(&self.config, i).id);
                     // An abandoned start keeps the reason it fails for.
                     if !st.start_timed_out {
                         self.notes.write(i, format_args!("still running after SIGKILL"));
@@ -959,7 +959,7 @@ impl<O: Os> Engine<O> {
         let st = &mut self.objs[i];
         match st.state {
             State::Prestarting | State::Starting => {
-                log::warn!("{id}: Ctrl-Alt-Del: killing the start");
+                crate::logging::warn!("{id}: Ctrl-Alt-Del: killing the start");
                 for pid in st.main_pid.into_iter().chain(st.side_commands()) {
                     let _ = self.os.kill_group(pid, libc::SIGKILL);
                 }
@@ -969,7 +969,7 @@ impl<O: Os> Engine<O> {
                 self.pid_file_gave_up(i, true);
             }
             State::Stopping => {
-                log::warn!("{id}: Ctrl-Alt-Del: killing the stop");
+                crate::logging::warn!("{id}: Ctrl-Alt-Del: killing the stop");
                 // A stop command cut off did not do its work: the stop
                 // fails (STOPFAILCRITICAL applies); a wait for the
                 // process cut short is only a warning, as after STOPTIMEOUT.
@@ -1003,7 +1003,7 @@ impl<O: Os> Engine<O> {
         if let Some(pid) = live {
             let note = object::note(format_args!("the pid file names a process that is not this object's (pid {pid})"));
             if self.notes.get(i) != note {
-                log::warn!("{}: {note}", configured_object(&self.config, i).id);
+                crate::logging::warn!("{}: {note}", configured_object(&self.config, i).id);
                 self.notes.set(i, &note);
             }
         }
@@ -1036,8 +1036,8 @@ impl<O: Os> Engine<O> {
         }
         let id = &configured_object(&self.config, i).id;
         match st.main_pid {
-            Some(pid) => log::warn!("{id}: {}; started, following pid {pid}", self.notes.get(i)),
-            None => log::warn!("{id}: {}; started, no process found to follow", self.notes.get(i)),
+            Some(pid) => crate::logging::warn!("{id}: {}; started, following pid {pid}", self.notes.get(i)),
+            None => crate::logging::warn!("{id}: {}; started, no process found to follow", self.notes.get(i)),
         }
         st.outcome = Some(Outcome::Warn);
         st.set(if st.main_pid.is_some() { State::Running } else { State::Done });
@@ -1074,9 +1074,9 @@ impl<O: Os> Engine<O> {
         let rounds = st.leftover_rounds;
         let id = &configured_object(&self.config, i).id;
         if rounds == 1 {
-            log::warn!("{id}: killed {count} leftover process(es)");
+            crate::logging::warn!("{id}: killed {count} leftover process(es)");
         } else if rounds.is_power_of_two() {
-            log::warn!("{id}: {count} leftover process(es) still there after {rounds} rounds of SIGKILL");
+            crate::logging::warn!("{id}: {count} leftover process(es) still there after {rounds} rounds of SIGKILL");
         }
         count
     }

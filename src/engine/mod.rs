@@ -235,7 +235,7 @@ impl<O: Os> Engine<O> {
         let mut problems = Vec::new();
         let format = StatusFormat::from_config(&config, &mut problems);
         for p in &problems {
-            log::warn!("{p}");
+            crate::logging::warn!("{p}");
         }
         let runlevel_masks = config
             .runlevels
@@ -387,7 +387,7 @@ impl<O: Os> Engine<O> {
         let runlevel = match self.config.runlevels.iter().position(|r| r.name == name) {
             Some(r) => r,
             None => {
-                log::error!("runlevel \"{name}\" is not defined; using the default");
+                crate::logging::error!("runlevel \"{name}\" is not defined; using the default");
                 self.config.runlevels.iter().position(|r| r.name == self.config.globals.default_runlevel).unwrap_or(0)
             }
         };
@@ -396,7 +396,7 @@ impl<O: Os> Engine<O> {
                 if self.config.objects.iter().any(|o| &o.id == id) {
                     list.push(id.clone());
                 } else {
-                    log::warn!("kernel command line names unknown object \"{id}\"");
+                    crate::logging::warn!("kernel command line names unknown object \"{id}\"");
                 }
             }
         }
@@ -525,7 +525,7 @@ impl<O: Os> Engine<O> {
                         Ok(())
                     }
                     Err(e) => {
-                        log::error!("{}: reload: {e}", object.id);
+                        crate::logging::error!("{}: reload: {e}", object.id);
                         Err(Refusal::NotRunning)
                     }
                 }
@@ -588,12 +588,12 @@ impl<O: Os> Engine<O> {
         if matches!(self.phase, Phase::ShuttingDown(_)) {
             return;
         }
-        log::info!("system going down for {}", power.name());
+        crate::logging::info!("system going down for {}", power.name());
         // What the shutdown leaves out on purpose is said, so that a disabled
         // HALTONLY job (a state saved, disks synced) is not missed silently.
         for (o, st) in self.config.objects.iter().zip(self.objs.iter()) {
             if o.options.halt_only && o.stop_priority > 0 && !st.enabled {
-                log::info!("{}: HALTONLY and disabled: not run at shutdown", o.id);
+                crate::logging::info!("{}: HALTONLY and disabled: not run at shutdown", o.id);
             }
         }
         self.phase = Phase::ShuttingDown(power);
@@ -614,9 +614,9 @@ impl<O: Os> Engine<O> {
         self.last_cad = Some(now);
         let shutting_down = matches!(self.phase, Phase::ShuttingDown(_));
         if (shutting_down || !again) && self.kill_current_job() {
-            log::warn!("Ctrl-Alt-Del: killed the current job");
+            crate::logging::warn!("Ctrl-Alt-Del: killed the current job");
         } else if !shutting_down {
-            log::info!("Ctrl-Alt-Del: rebooting");
+            crate::logging::info!("Ctrl-Alt-Del: rebooting");
             self.shutdown(Power::Reboot);
         }
         self.advance();
@@ -691,7 +691,7 @@ impl<O: Os> Engine<O> {
         let mut problems = Vec::new();
         self.format = StatusFormat::from_config(&config, &mut problems);
         for p in &problems {
-            log::warn!("{p}");
+            crate::logging::warn!("{p}");
         }
         let old_config = std::mem::take(&mut self.config);
         let old_plans = std::mem::take(&mut self.plans);
@@ -723,7 +723,7 @@ impl<O: Os> Engine<O> {
                 Some(_) => GONE,
                 None if st.state.is_down() => GONE,
                 None => {
-                    log::warn!("{}: removed from the configuration while running; it is kept until stopped", old.id);
+                    crate::logging::warn!("{}: removed from the configuration while running; it is kept until stopped", old.id);
                     // Kept only until it stops: as it was.
                     st.runlevels = remap_runlevels(st.runlevels, &old_config.runlevels, &config);
                     st.removed = true;
@@ -790,7 +790,7 @@ impl<O: Os> Engine<O> {
             j => j,
         };
         if booting && self.job == Job::Idle {
-            log::warn!("the boot's runlevel is no longer configured; the boot ends here");
+            crate::logging::warn!("the boot's runlevel is no longer configured; the boot ends here");
             self.finish_boot();
         }
         self.advance();

@@ -38,7 +38,7 @@ impl<O: Os> Engine<O> {
             Ok(())
         });
         if let Err(e) = result {
-            log::error!("unable to save state to {}: {}", path.to_string_lossy(), crate::sys::errno_text(e));
+            crate::logging::error!("unable to save state to {}: {}", path.to_string_lossy(), crate::sys::errno_text(e));
         }
     }
 
@@ -55,14 +55,14 @@ impl<O: Os> Engine<O> {
                 continue;
             }
             let Some(i) = self.find(id) else {
-                log::info!("{}:{}: object {id} no longer exists; ignored", path.to_string_lossy(), n + 1);
+                crate::logging::info!("{}:{}: object {id} no longer exists; ignored", path.to_string_lossy(), n + 1);
                 continue;
             };
             match verb {
                 "enable" => self.objs[i].enabled = true,
                 "disable" => self.objs[i].enabled = false,
                 "runlevels" => self.objs[i].runlevels = words.fold(0, |m, r| m | runlevel_bit(&self.config, r)),
-                _ => log::warn!("{}:{}: unknown state entry \"{verb}\"", path.to_string_lossy(), n + 1),
+                _ => crate::logging::warn!("{}:{}: unknown state entry \"{verb}\"", path.to_string_lossy(), n + 1),
             }
         }
     }

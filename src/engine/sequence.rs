@@ -105,7 +105,7 @@ impl<O: Os> Engine<O> {
                                 }
                             }
                             let signalled = self.os.signal_all(libc::SIGTERM);
-                            log::info!("sent SIGTERM to {signalled} process(es)");
+                            crate::logging::info!("sent SIGTERM to {signalled} process(es)");
                             let deadline = self.os.now_ms() + if signalled == 0 { 0 } else { TERM_GRACE_MS };
                             self.job = Job::Shutdown { power, step: ShutdownStep::Term(deadline) };
                         }
@@ -156,7 +156,7 @@ impl<O: Os> Engine<O> {
             Job::Shutdown { step: ShutdownStep::Term(_), .. } => {
                 let killed = self.os.signal_all(libc::SIGKILL);
                 if killed > 0 {
-                    log::warn!("sent SIGKILL to {killed} process(es) still running");
+                    crate::logging::warn!("sent SIGKILL to {killed} process(es) still running");
                 }
                 self.job = Job::Shutdown { power, step: ShutdownStep::Kill(self.os.now_ms() + KILL_GRACE_MS) };
             }
@@ -170,9 +170,9 @@ impl<O: Os> Engine<O> {
 
     pub(super) fn finish_shutdown(&mut self, power: Power, left: usize) {
         if left == 0 {
-            log::info!("all processes ended");
+            crate::logging::info!("all processes ended");
         } else {
-            log::error!("{left} process(es) did not end");
+            crate::logging::error!("{left} process(es) did not end");
         }
         self.job = Job::Idle;
         let _ = self.requests.push_back(SystemRequest::Power(power));
@@ -187,7 +187,7 @@ impl<O: Os> Engine<O> {
                 None => Err(Refusal::Removed),
             };
             if let Err(e) = result {
-                log::warn!("startobj {}: {e}", self.boot_start[k]);
+                crate::logging::warn!("startobj {}: {e}", self.boot_start[k]);
             }
         }
     }
@@ -225,7 +225,7 @@ impl<O: Os> Engine<O> {
         if matches!(cause, Cause::Boot | Cause::Runlevel | Cause::Shutdown) {
             self.os.status_line(format_args!("{line}"));
         } else {
-            log::info!("{}", line.trimmed());
+            crate::logging::info!("{}", line.trimmed());
         }
     }
 }

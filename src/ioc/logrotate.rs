@@ -47,7 +47,7 @@ impl LogRotator {
     pub fn new<O: Os>(engine: &Engine<O>) -> Self {
         let g = &engine.config().globals.ioc;
         let inotify = if g.log_max_bytes > 0 {
-            sys::inotify_init().map_err(|e| log::warn!("log rotation: inotify: {}", crate::sys::errno_text(e))).ok()
+            sys::inotify_init().map_err(|e| crate::logging::warn!("log rotation: inotify: {}", crate::sys::errno_text(e))).ok()
         } else {
             None
         };
@@ -162,9 +162,9 @@ fn check<O: Os>(engine: &Engine<O>, i: usize, max_bytes: u64, keep: u32) {
                 // procServ reopens its log file on SIGHUP.
                 let _ = sys::kill(pid, libc::SIGHUP);
             }
-            log::info!("{}: log rotated", object.id);
+            crate::logging::info!("{}: log rotated", object.id);
         }
-        Err(e) => log::warn!("{}: log rotation: {}", object.id, crate::sys::errno_text(e)),
+        Err(e) => crate::logging::warn!("{}: log rotation: {}", object.id, crate::sys::errno_text(e)),
     }
 }
 
