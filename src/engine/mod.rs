@@ -290,6 +290,16 @@ impl<O: Os> Engine<O> {
         &self.objs[i]
     }
 
+    /// Object i's configuration, through the engine's one bounds check.
+    pub fn object_config(&self, i: usize) -> &crate::config::Object {
+        configured_object(&self.config, i)
+    }
+
+    /// Object i's plan, through its table's one bounds check.
+    pub fn plan(&self, i: usize) -> &ObjectPlan {
+        &self.plans[i]
+    }
+
     /// Object i's note (its last problem); empty when it has none.
     pub fn note(&self, i: usize) -> &str {
         self.notes.get(i)
@@ -322,7 +332,7 @@ impl<O: Os> Engine<O> {
     }
 
     pub fn runlevel(&self) -> Option<&str> {
-        self.runlevel.map(|r| self.config.runlevels[r].name.as_str())
+        self.runlevel.and_then(|r| self.config.runlevels.get(r)).map(|r| r.name.as_str())
     }
 
     pub fn cad_enabled(&self) -> bool {
@@ -342,7 +352,7 @@ impl<O: Os> Engine<O> {
 
     /// Whether object `i` belongs to runlevel `r` (with inheritance).
     pub fn in_runlevel(&self, i: usize, r: usize) -> bool {
-        self.objs[i].runlevels & self.runlevel_masks[r] != 0
+        self.runlevel_masks.get(r).is_some_and(|&mask| self.objs[i].runlevels & mask != 0)
     }
 
     /// The runlevel names object `i` belongs to directly.
@@ -699,7 +709,7 @@ impl<O: Os> Engine<O> {
         // it: two tables took two slots of the allocator's group for tables
         // of their size, and the pages of both stayed resident.
         let mut objs = std::mem::take(&mut self.objs);
-        let old_runlevel = self.runlevel.map(|r| old_config.runlevels[r].name.clone());
+        let old_runlevel = self.runlevel.and_then(|r| old_config.runlevels.get(r)).map(|r| r.name.clone());
         let configured = config.objects.len();
         // Where each old state goes in the new table ([`GONE`]: nowhere),
         // and which of the configured objects' places a state takes.
