@@ -373,7 +373,7 @@ impl Command {
         // SAFETY: every pointer of the run points to a NUL-terminated string
         // in `self.strings`, which lives as long as `self`, or in the shared
         // environment, which lives as long as the process.
-        self.pointers[at..at + count].iter().map(|&p| unsafe { CStr::from_ptr(p) })
+        self.pointers.get(at..at + count).unwrap_or_default().iter().map(|&p| unsafe { CStr::from_ptr(p) })
     }
 
     /// Emits the `count` strings whose pointers start at `at`.

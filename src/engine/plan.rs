@@ -470,7 +470,10 @@ fn process_setup(settings: &ProcessSettings) -> Option<ProcessSetup> {
     let cpus = settings.cpus.as_ref().map(|ranges| {
         let mut mask: Box<CpuMask> = Box::default();
         for cpu in ranges.iter().flat_map(|&(first, last)| first..=last) {
-            mask[cpu as usize / 64] |= 1 << (cpu % 64);
+            // The configuration's CPUs are below MAX_CPUS, the mask's size.
+            if let Some(word) = mask.get_mut(cpu as usize / 64) {
+                *word |= 1 << (cpu % 64);
+            }
         }
         mask
     });
