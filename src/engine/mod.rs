@@ -719,13 +719,14 @@ impl<O: Os> Engine<O> {
         let mut kept = Vec::new();
         // Every other old object and plan is freed as the loop passes it.
         for ((old, old_plan), st) in old_config.objects.into_iter().zip(old_plans.0).zip(objs.iter_mut()) {
-            let place = match config.objects.iter().position(|o| o.id == old.id) {
-                Some(i) if !placed[i] => {
+            let found = config.objects.iter().zip(placed.iter_mut()).enumerate().find(|(_, (o, _))| o.id == old.id);
+            let place = match found {
+                Some((i, (object, placed))) if !*placed => {
                     // The new configuration's enable state and runlevels;
                     // the state file's overrides are applied again below.
-                    let fresh = initial_state(&config, &config.objects[i], st.handle);
+                    let fresh = initial_state(&config, object, st.handle);
                     (st.enabled, st.runlevels, st.removed) = (fresh.enabled, fresh.runlevels, false);
-                    placed[i] = true;
+                    *placed = true;
                     i
                 }
                 // An ID the old table held twice (IDs are unique): one state
@@ -760,15 +761,16 @@ impl<O: Os> Engine<O> {
         objs.retain(|_| going.next() == Some(false));
         places.retain(|&place| place != GONE);
         objs.reserve_exact(placed.iter().filter(|&&p| !p).count());
-        for (i, o) in config.objects.iter().enumerate().take(configured).filter(|&(i, _)| !placed[i]) {
+        // (`placed` has a place for each configured object, none for the kept.)
+        for (i, (o, _)) in config.objects.iter().zip(&placed).enumerate().filter(|(_, (_, &placed))| !placed) {
             objs.push(initial_state(&config, o, self.handles.issue()));
             places.push(i);
         }
         // ...and each goes to its place, along the cycles of the permutation
         // (every place in the table is one state's).
+        // A place that is not one (none is) would end its cycle, not panic.
         for k in 0..objs.len() {
-            while places[k] != k {
-                let to = places[k];
+            while let Some(&to) = places.get(k).filter(|&&to| to != k && to < objs.len() && to < places.len()) {
                 objs.swap(k, to);
                 places.swap(k, to);
             }
