@@ -476,7 +476,7 @@ impl CPath {
         let fits = end < self.buf.len() && !bytes.contains(&0);
         match self.buf.get_mut(self.len..end) {
             Some(room) if fits => {
-                room.copy_from_slice(bytes);
+                room.iter_mut().zip(bytes).for_each(|(to, &from)| *to = from);
                 self.len = end;
             }
             _ => self.overflow = true,
@@ -1449,11 +1449,7 @@ impl<'a> AnySize<'a> {
         // `len` never passes the buffer's end: `get_mut`, not an index with
         // its panic.
         let free = self.buf.get_mut(*self.len..).unwrap_or_default();
-        let take = bytes.len().min(free.len());
-        if let (Some(room), Some(part)) = (free.get_mut(..take), bytes.get(..take)) {
-            room.copy_from_slice(part);
-            *self.len += take;
-        }
+        *self.len += free.iter_mut().zip(bytes).map(|(to, &from)| *to = from).count();
     }
 }
 

@@ -255,10 +255,8 @@ impl<'b> Encoder<'b> {
             let n = value.len().min(room.len()).min(u16::MAX as usize);
             let [len0, len1] = (n as u16).to_le_bytes();
             *field = [tag as u8, len0, len1];
-            if let (Some(room), Some(value)) = (room.get_mut(..n), value.get(..n)) {
-                room.copy_from_slice(value);
-                self.len += 3 + n;
-            }
+            room.iter_mut().zip(value).take(n).for_each(|(to, &from)| *to = from);
+            self.len += 3 + n;
         }
         self
     }

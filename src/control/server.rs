@@ -911,7 +911,7 @@ fn encode_object<O: Os>(enc: &mut Encoder<'_>, engine: &mut Engine<O>, i: usize)
     enc.bytes(Tag::StopMode, mode.as_bytes());
     if let Some(console) = &object.console {
         enc.bool(Tag::IsConsole, console.from_ioc_file);
-        if let Some(plan) = engine.plans()[i].console.as_ref() {
+        if let Some(plan) = engine.plan(i).console.as_ref() {
             enc.bytes(Tag::Console, plan.socket.to_bytes()).bytes(Tag::Log, plan.log.to_bytes());
         }
         if let Some(pid) = child {
@@ -919,7 +919,7 @@ fn encode_object<O: Os>(enc: &mut Encoder<'_>, engine: &mut Engine<O>, i: usize)
         }
         // Last, and bounded at load (iocfile): what the reply has room for
         // after everything else, so that nothing else is ever cut for them.
-        if let Some(plan) = engine.plans()[i].console.as_ref() {
+        if let Some(plan) = engine.plan(i).console.as_ref() {
             if !plan.crash_patterns.is_empty() {
                 enc.str(Tag::CrashPatterns, &plan.crash_patterns);
             }

@@ -768,10 +768,13 @@ impl<O: Os> Engine<O> {
         }
         // ...and each goes to its place, along the cycles of the permutation
         // (every place in the table is one state's).
-        // A place that is not one (none is) would end its cycle, not panic.
+        // The places below k are settled, so a state still to move goes
+        // above k; a place that is not one (none is) ends its cycle.
         for k in 0..objs.len() {
-            while let Some(&to) = places.get(k).filter(|&&to| to != k && to < objs.len() && to < places.len()) {
-                objs.swap(k, to);
+            while let Some(&to) = places.get(k).filter(|&&to| to > k && to < places.len()) {
+                let Some((here, there)) = objs.get_mut(k..=to).and_then(|run| run.split_first_mut()) else { break };
+                let Some(there) = there.last_mut() else { break };
+                core::mem::swap(here, there);
                 places.swap(k, to);
             }
         }

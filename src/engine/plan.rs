@@ -335,7 +335,9 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
         let mut argv = procserv::argv(console, &config.globals.ioc, &paths, &socket_user, &socket_group);
         // `--local` with IOC_RUNNER_PROCSERV_TOOL, where the configuration keeps the default.
         if let Some(tool) = layout.local_procserv.as_ref().filter(|_| config.globals.ioc.procserv == crate::config::IocGlobals::default().procserv) {
-            argv[0] = tool.display().to_string();
+            if let Some(program) = argv.first_mut() {
+                *program = tool.display().to_string();
+            }
         }
         let metadata = iocfile::shown_metadata(&console.env);
         let patterns_entry = format!("{}=", iocfile::CRASH_PATTERNS);
