@@ -290,17 +290,21 @@ fn is_mount_point(path: &Path) -> bool {
 
 /// /proc/self/mountinfo writes spaces and friends as octal escapes.
 fn unescape_mount(field: &str) -> String {
-    let b = field.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut k = 0;
-    while k < b.len() {
-        if b[k] == b'\\' && k + 3 < b.len() && b[k + 1..k + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            out.push((b[k + 1] - b'0') * 64 + (b[k + 2] - b'0') * 8 + (b[k + 3] - b'0'));
-            k += 4;
-        } else {
-            out.push(b[k]);
-            k += 1;
-        }
+    let mut rest = field.as_bytes();
+    let mut out = Vec::with_capacity(rest.len());
+    // A backslash and three octal digits up to 377 (a byte), as the kernel
+    // writes them; any other backslash is itself.
+    while let Some((&first, after)) = rest.split_first() {
+        rest = match (first, after) {
+            (b'\\', &[a @ b'0'..=b'3', b @ b'0'..=b'7', c @ b'0'..=b'7', ref tail @ ..]) => {
+                out.push((a - b'0') * 64 + (b - b'0') * 8 + (c - b'0'));
+                tail
+            }
+            _ => {
+                out.push(first);
+                after
+            }
+        };
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -385,5 +389,9 @@ mod tests {
         assert_eq!(unescape_mount("/mnt/with\\040space"), "/mnt/with space");
         assert_eq!(unescape_mount("/plain"), "/plain");
         assert_eq!(unescape_mount("/bad\\04"), "/bad\\04");
+        // Three digits past a byte are no escape (this panicked on its
+        // overflow where arithmetic is checked, and wrapped where not).
+        assert_eq!(unescape_mount("/x\\777"), "/x\\777");
+        assert_eq!(unescape_mount("/x\\377"), "/x\u{fffd}");
     }
 }

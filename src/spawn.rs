@@ -373,7 +373,7 @@ impl Command {
         // SAFETY: every pointer of the run points to a NUL-terminated string
         // in `self.strings`, which lives as long as `self`, or in the shared
         // environment, which lives as long as the process.
-        self.pointers[at..at + count].iter().map(|&p| unsafe { CStr::from_ptr(p) })
+        self.pointers.get(at..at + count).unwrap_or_default().iter().map(|&p| unsafe { CStr::from_ptr(p) })
     }
 
     /// Emits the `count` strings whose pointers start at `at`.
@@ -1157,12 +1157,16 @@ pub fn chdir_then_exec(args: &[std::ffi::OsString]) -> i32 {
     use std::os::unix::ffi::OsStrExt;
     let to_c = |a: &std::ffi::OsString| CString::new(a.as_bytes()).ok();
     let args: Option<Vec<CString>> = args.iter().map(to_c).collect();
-    let separator = args.as_ref().and_then(|a| a.iter().skip(1).position(|s| s.as_bytes() == b"--").map(|p| p + 1));
-    let (Some(args), Some(separator)) = (args, separator) else {
+    // DIR, then the candidates up to the first `--`, then ARGV.
+    let words = args.as_deref().and_then(|args| {
+        let (dir, rest) = args.split_first()?;
+        let (candidates, argv) = rest.split_at_checked(rest.iter().position(|s| s.as_bytes() == b"--")?)?;
+        Some((dir, candidates, argv.get(1..)?))
+    });
+    let Some((dir, candidates, argv)) = words else {
         eprintln!("iocinit: usage: {} DIR CANDIDATE... -- ARGV...", TRAMPOLINE_NAME.to_string_lossy());
         return crate::cli::EXIT_USAGE;
     };
-    let (dir, candidates, argv) = (&args[0], &args[1..separator], &args[separator + 1..]);
     if let Err(e) = nix::unistd::chdir(dir.as_c_str()) {
         eprintln!("iocinit: unable to change directory to {}: {}", dir.to_string_lossy(), crate::sys::errno_text(e as i32));
         return EXIT_CHDIR_FAILED.into();

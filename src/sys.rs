@@ -137,7 +137,7 @@ pub fn write_fd(fd: i32, bytes: &[u8]) {
     let mut rest = bytes;
     while fd >= 0 && !rest.is_empty() {
         match write_some(fd, rest) {
-            Ok(n) if n > 0 => rest = &rest[n..],
+            Ok(n) if n > 0 => rest = rest.get(n..).unwrap_or_default(),
             _ => return,
         }
     }
@@ -438,7 +438,7 @@ pub struct ErrnoText {
 
 impl core::fmt::Display for ErrnoText {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match core::str::from_utf8(&self.buf[..self.len]) {
+        match core::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()) {
             Ok(text) if !text.is_empty() => f.write_str(text),
             _ => write!(f, "errno {}", self.errno),
         }
@@ -471,29 +471,33 @@ impl CPath {
     }
 
     pub fn push_bytes(&mut self, bytes: &[u8]) {
-        if bytes.contains(&0) || self.len + bytes.len() >= self.buf.len() {
-            self.overflow = true;
-            return;
+        // Room is kept for the NUL `finish` puts after the path.
+        let end = self.len + bytes.len();
+        let fits = end < self.buf.len() && !bytes.contains(&0);
+        match self.buf.get_mut(self.len..end) {
+            Some(room) if fits => {
+                room.iter_mut().zip(bytes).for_each(|(to, &from)| *to = from);
+                self.len = end;
+            }
+            _ => self.overflow = true,
         }
-        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
     }
 
     /// NUL-terminates the path; `None` if it overflowed or held a NUL.
     pub fn finish(mut self) -> Option<Self> {
-        if self.overflow {
-            return None;
+        match self.buf.get_mut(self.len) {
+            Some(nul) if !self.overflow => *nul = 0,
+            _ => return None,
         }
-        self.buf[self.len] = 0;
         Some(self)
     }
 
     pub fn as_cstr(&self) -> &CStr {
-        CStr::from_bytes_with_nul(&self.buf[..=self.len]).unwrap_or(c"")
+        self.buf.get(..=self.len).and_then(|bytes| CStr::from_bytes_with_nul(bytes).ok()).unwrap_or(c"")
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+        self.buf.get(..self.len).unwrap_or_default()
     }
 }
 
@@ -560,7 +564,7 @@ impl Fd {
                 }
                 return Err(e);
             }
-            data = &data[n as usize..];
+            data = data.get(n as usize..).unwrap_or_default();
         }
         Ok(())
     }
@@ -627,29 +631,25 @@ pub fn read_file<'a>(path: &CStr, buf: &'a mut [u8]) -> Result<&'a [u8], i32> {
 /// Reads from `fd` until end of file or until `buf` is full.
 fn read_all<'a>(fd: &Fd, buf: &'a mut [u8]) -> Result<&'a [u8], i32> {
     let mut len = 0;
-    while len < buf.len() {
-        let n = fd.read(&mut buf[len..])?;
+    while let Some(free) = buf.get_mut(len..).filter(|free| !free.is_empty()) {
+        let n = fd.read(free)?;
         if n == 0 {
             break;
         }
         len += n;
     }
-    Ok(&buf[..len])
+    Ok(buf.get(..len).unwrap_or_default())
 }
 
 /// Parses a decimal pid from the start of `bytes` (leading whitespace allowed,
 /// as in pid files).
 pub fn parse_pid(bytes: &[u8]) -> Option<Pid> {
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace())?;
-    let digits = &bytes[start..];
+    let digits = bytes.trim_ascii_start();
     let end = digits.iter().position(|b| !b.is_ascii_digit()).unwrap_or(digits.len());
     if end == 0 || end > 9 {
         return None;
     }
-    let mut pid: Pid = 0;
-    for &d in &digits[..end] {
-        pid = pid * 10 + (d - b'0') as Pid;
-    }
+    let pid = digits.iter().take(end).fold(0, |pid: Pid, &d| pid * 10 + (d - b'0') as Pid);
     (pid > 0).then_some(pid)
 }
 
@@ -668,7 +668,7 @@ pub fn read_pid_file(path: &CStr) -> Option<Pid> {
     }
     let mut buf = [0u8; 32];
     let n = fd.read(&mut buf).ok()?;
-    parse_pid(&buf[..n])
+    parse_pid(buf.get(..n)?)
 }
 
 /// Removes a file left from an earlier run (a stale pid file) if it is a
@@ -679,12 +679,13 @@ pub fn read_pid_file(path: &CStr) -> Option<Pid> {
 /// every start (the engine's `launch`) that might call it.
 #[inline(never)]
 pub fn remove_stale_file(path: &CStr) -> bool {
-    let bytes = path.to_bytes();
-    let slash = bytes.iter().rposition(|&b| b == b'/');
-    let (dir, name) = match slash {
-        Some(0) => (CPath::from_bytes(b"/"), &bytes[1..]),
-        Some(s) => (CPath::from_bytes(&bytes[..s]), &bytes[s + 1..]),
-        None => (CPath::from_bytes(b"."), bytes),
+    // The name after the last slash, then what is before it.
+    let mut parts = path.to_bytes().rsplitn(2, |&b| b == b'/');
+    let name = parts.next().unwrap_or_default();
+    let dir = match parts.next() {
+        Some(b"") => CPath::from_bytes(b"/"),
+        Some(dir) => CPath::from_bytes(dir),
+        None => CPath::from_bytes(b"."),
     };
     let (Some(dir), Some(name)) = (dir, CPath::from_bytes(name)) else { return false };
     let Ok(dir) = Fd::open(dir.as_cstr(), libc::O_RDONLY | libc::O_DIRECTORY, 0) else { return false };
@@ -768,8 +769,8 @@ impl ProcDir {
 }
 
 fn parse_uids(status: &[u8]) -> Option<(u32, u32)> {
-    let line = status.split(|&b| b == b'\n').find(|l| l.starts_with(b"Uid:"))?;
-    let mut ids = line[4..].split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty());
+    let ids = status.split(|&b| b == b'\n').find_map(|l| l.strip_prefix(b"Uid:"))?;
+    let mut ids = ids.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty());
     let mut next = || -> Option<u32> { core::str::from_utf8(ids.next()?).ok()?.parse().ok() };
     Some((next()?, next()?))
 }
@@ -787,22 +788,36 @@ pub fn for_each_pid(mut f: impl FnMut(Pid)) {
         if n <= 0 {
             return;
         }
-        let mut off = 0usize;
-        while off + 19 <= n as usize {
-            let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
-            if reclen == 0 || off + reclen > n as usize {
-                return;
-            }
-            let name = &buf[off + 19..off + reclen];
-            let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+        let records = buf.get(..n as usize).unwrap_or_default();
+        let whole = each_dirent_name(records, &mut |name| {
             if !name.is_empty() && name.iter().all(u8::is_ascii_digit) {
                 if let Some(pid) = parse_pid(name) {
                     f(pid);
                 }
             }
-            off += reclen;
+        });
+        if !whole {
+            return;
         }
     }
+}
+
+/// Calls `f` with the name of each record in RECORDS, what getdents64 read;
+/// false, and no more records, where a record's length is shorter than its
+/// header or runs past what was read (the kernel's never is).
+fn each_dirent_name(mut records: &[u8], f: &mut dyn FnMut(&[u8])) -> bool {
+    // A record: its inode (8 bytes), offset (8), length (2) and type (1),
+    // then its name, NUL-terminated and padded to the length.
+    const HEADER: usize = 19;
+    while let Some((header, _)) = records.split_first_chunk::<HEADER>() {
+        let reclen = u16::from_ne_bytes([header[16], header[17]]) as usize;
+        let (Some(name), Some(rest)) = (records.get(HEADER..reclen), records.get(reclen..)) else {
+            return false;
+        };
+        f(name.split(|&b| b == 0).next().unwrap_or_default());
+        records = rest;
+    }
+    true
 }
 
 /// Parent links [`descends_from`] follows at most.
@@ -835,7 +850,7 @@ fn environ_holds(fd: &Fd, entry: &[u8]) -> bool {
             Ok(0) | Err(_) => return !mismatch && matched == entry.len(),
             Ok(n) => n,
         };
-        for &b in &buf[..n] {
+        for &b in buf.iter().take(n) {
             if b == 0 {
                 if !mismatch && matched == entry.len() {
                     return true;
@@ -1076,14 +1091,12 @@ pub fn inotify_events(fd: &Fd, buf: &mut [u8], mut f: impl FnMut(i32, u32)) {
         if n == 0 {
             return;
         }
-        let mut at = 0;
-        while at + HEADER <= n {
-            let word = |k: usize| [buf[at + k], buf[at + k + 1], buf[at + k + 2], buf[at + k + 3]];
-            let wd = i32::from_ne_bytes(word(0));
-            let mask = u32::from_ne_bytes(word(4));
-            let len = u32::from_ne_bytes(word(12)) as usize;
-            f(wd, mask);
-            at += HEADER + len;
+        let mut events = buf.get(..n).unwrap_or_default();
+        while let Some((header, rest)) = events.split_first_chunk::<HEADER>() {
+            let [w0, w1, w2, w3, m0, m1, m2, m3, _, _, _, _, l0, l1, l2, l3] = *header;
+            f(i32::from_ne_bytes([w0, w1, w2, w3]), u32::from_ne_bytes([m0, m1, m2, m3]));
+            // The name, `len` bytes, follows the header.
+            events = rest.get(u32::from_ne_bytes([l0, l1, l2, l3]) as usize..).unwrap_or_default();
         }
     }
 }
@@ -1188,7 +1201,7 @@ fn mapping_holding(address: usize) -> Option<(usize, usize)> {
     let (mut start, mut end, mut field) = (0usize, 0usize, 0u8);
     loop {
         let n = fd.read(&mut buf).ok().filter(|&n| n > 0)?;
-        for &b in &buf[..n] {
+        for &b in buf.iter().take(n) {
             match (field, b) {
                 (_, b'\n') => (start, end, field) = (0, 0, 0),
                 (0, b'-') => field = 1,
@@ -1400,7 +1413,7 @@ impl<const N: usize> FixedBuf<N> {
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+        self.buf.get(..self.len).unwrap_or_default()
     }
 
     pub fn clear(&mut self) {
@@ -1436,9 +1449,7 @@ impl<'a> AnySize<'a> {
         // `len` never passes the buffer's end: `get_mut`, not an index with
         // its panic.
         let free = self.buf.get_mut(*self.len..).unwrap_or_default();
-        let take = bytes.len().min(free.len());
-        free[..take].copy_from_slice(&bytes[..take]);
-        *self.len += take;
+        *self.len += free.iter_mut().zip(bytes).map(|(to, &from)| *to = from).count();
     }
 }
 
@@ -1893,5 +1904,33 @@ mod tests {
         assert!(CPath::from_bytes(&[b'a'; 300]).is_none());
         assert!(CPath::from_bytes(b"a\0b").is_none());
         assert_eq!(CPath::format(format_args!("/proc/{}/stat", 7)).unwrap().as_bytes(), b"/proc/7/stat");
+        // 255 bytes and the NUL fill the buffer; one more does not fit.
+        assert_eq!(CPath::from_bytes(&[b'a'; 255]).unwrap().as_cstr().to_bytes().len(), 255);
+        assert!(CPath::from_bytes(&[b'a'; 256]).is_none());
+    }
+
+    /// A getdents64 record: inode, offset, LEN, type, then NAME and its NUL.
+    fn dirent(len: u16, name: &[u8]) -> Vec<u8> {
+        let mut record = [[0u8; 16].as_slice(), &len.to_ne_bytes(), &[0], name, &[0]].concat();
+        record.resize(record.len().max(usize::from(len)), 0);
+        record
+    }
+
+    #[test]
+    fn dirent_records_are_read_and_a_bad_length_ends_the_walk() {
+        let mut names = Vec::new();
+        let records = [dirent(24, b"1"), dirent(32, b"self"), vec![0; 7]].concat();
+        assert!(each_dirent_name(&records, &mut |name| names.push(name.to_vec())));
+        assert_eq!(names, [b"1".to_vec(), b"self".to_vec()]);
+        // A length shorter than the record's header (this panicked: a
+        // slice from its 19th byte to its 5th), zero, or past the end.
+        for len in [5, 0, 64] {
+            names.clear();
+            let mut bad = dirent(24, b"2");
+            bad[16..18].copy_from_slice(&u16::to_ne_bytes(len));
+            let records = [dirent(24, b"1"), bad].concat();
+            assert!(!each_dirent_name(&records, &mut |name| names.push(name.to_vec())));
+            assert_eq!(names, [b"1".to_vec()]);
+        }
     }
 }

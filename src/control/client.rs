@@ -110,7 +110,7 @@ impl Client {
                 }
                 Err(e) => return Err(io_err(e)),
             };
-            let msg = Message::decode(&buf[..n]).map_err(|e| ClientError::Protocol(e.to_string()))?;
+            let msg = Message::decode(buf.get(..n).unwrap_or_default()).map_err(|e| ClientError::Protocol(e.to_string()))?;
             match msg.kind {
                 Kind::Record => records.push(msg),
                 Kind::End => {

@@ -238,9 +238,12 @@ pub struct Encoder<'b> {
 
 impl<'b> Encoder<'b> {
     pub fn new(buf: &'b mut [u8; MSG_MAX], kind: Kind) -> Self {
-        buf[..4].copy_from_slice(MAGIC);
-        buf[4] = VERSION;
-        buf[5] = kind as u8;
+        let [m0, m1, m2, m3] = *MAGIC;
+        // The buffer's size is a constant: the split never fails, and leaves
+        // no check behind.
+        if let Some((head, _)) = buf.split_first_chunk_mut::<6>() {
+            *head = [m0, m1, m2, m3, VERSION, kind as u8];
+        }
         Encoder { buf, len: 6 }
     }
 
@@ -252,7 +255,7 @@ impl<'b> Encoder<'b> {
             let n = value.len().min(room.len()).min(u16::MAX as usize);
             let [len0, len1] = (n as u16).to_le_bytes();
             *field = [tag as u8, len0, len1];
-            room[..n].copy_from_slice(&value[..n]);
+            room.iter_mut().zip(value).take(n).for_each(|(to, &from)| *to = from);
             self.len += 3 + n;
         }
         self
@@ -265,7 +268,7 @@ impl<'b> Encoder<'b> {
         while !value.is_char_boundary(end) {
             end -= 1;
         }
-        self.bytes(tag, &value.as_bytes()[..end])
+        self.bytes(tag, value.get(..end).unwrap_or_default().as_bytes())
     }
 
     pub fn u64(&mut self, tag: Tag, value: u64) -> &mut Self {
@@ -284,7 +287,7 @@ impl<'b> Encoder<'b> {
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+        self.buf.get(..self.len).unwrap_or_default()
     }
 }
 

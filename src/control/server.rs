@@ -394,7 +394,7 @@ impl Server {
             let fd = unsafe_own(fd);
             let mut groups = [0u32; MAX_GROUPS];
             let Some((uid, ngroups)) = sys::peer_credentials(fd.as_raw_fd(), &mut groups) else { continue };
-            let ioc_member = self.policy.in_ioc_group(&groups[..ngroups]);
+            let ioc_member = self.policy.in_ioc_group(groups.get(..ngroups).unwrap_or_default());
             let rank = self.rank(uid, ioc_member);
             // No slot: the connection is refused and closed at once.
             let Some(slot) = self.slot_for(rank) else {
@@ -444,7 +444,7 @@ impl Server {
         if self.slots[i].task != Task::Idle {
             return None;
         }
-        let action = match Request::decode(&buf[..n]) {
+        let action = match Request::decode(buf.get(..n).unwrap_or_default()) {
             Ok(req) => self.handle(i, &req, engine),
             Err(e) => {
                 let mut msg = FixedBuf::<160>::new();
@@ -513,7 +513,7 @@ impl Server {
             let ioc_verb = match req.verb {
                 Verb::IocRescan => true,
                 Verb::Start | Verb::Stop | Verb::Restart | Verb::Enable | Verb::Disable | Verb::Kill | Verb::Reload => {
-                    target.is_some_and(|t| engine.config().objects[t].console.as_ref().is_some_and(|c| c.from_ioc_file))
+                    target.is_some_and(|t| engine.object_config(t).console.as_ref().is_some_and(|c| c.from_ioc_file))
                 }
                 _ => false,
             };
@@ -724,7 +724,7 @@ impl Server {
             return true;
         }
         let Some(fd) = s.fd.as_ref().map(|f| f.as_raw_fd()) else { return true };
-        match socket::send(fd, &s.out[..s.out_len], MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL) {
+        match socket::send(fd, s.out.get(..s.out_len).unwrap_or_default(), MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL) {
             Ok(_) => {
                 s.out_len = 0;
                 s.since = sys::now_ms();
@@ -764,7 +764,7 @@ impl Server {
                 self.end_reply(i, Code::Fail, LISTING_CUT, true);
                 continue;
             }
-            let wanted = |k: usize| !consoles || engine.config().objects[k].console.is_some();
+            let wanted = |k: usize| !consoles || engine.object_config(k).console.is_some();
             let Some(k) = (next..end).find(|&k| wanted(k)) else {
                 self.end(i, Code::Ok, "");
                 continue;
@@ -853,7 +853,7 @@ pub fn options_text(object: &Object, out: &mut FixedBuf<512>) {
 fn encode_object<O: Os>(enc: &mut Encoder<'_>, engine: &mut Engine<O>, i: usize) {
     use core::fmt::Write;
     let child = engine.console_child(i);
-    let object = &engine.config().objects[i];
+    let object = engine.object_config(i);
     let st = engine.object(i);
     enc.str(Tag::Id, &object.id)
         .str(Tag::Description, &object.description)
@@ -898,7 +898,7 @@ fn encode_object<O: Os>(enc: &mut Encoder<'_>, engine: &mut Engine<O>, i: usize)
     options_text(object, &mut opts);
     enc.bytes(Tag::Options, opts.as_bytes());
     // Who it really runs as: an IOC file may not have chosen its user.
-    let plan = &engine.plans()[i];
+    let plan = engine.plan(i);
     let (user, group) = (plan.user(), plan.group());
     if let Some(u) = user {
         enc.str(Tag::User, u);
@@ -911,7 +911,7 @@ fn encode_object<O: Os>(enc: &mut Encoder<'_>, engine: &mut Engine<O>, i: usize)
     enc.bytes(Tag::StopMode, mode.as_bytes());
     if let Some(console) = &object.console {
         enc.bool(Tag::IsConsole, console.from_ioc_file);
-        if let Some(plan) = engine.plans()[i].console.as_ref() {
+        if let Some(plan) = engine.plan(i).console.as_ref() {
             enc.bytes(Tag::Console, plan.socket.to_bytes()).bytes(Tag::Log, plan.log.to_bytes());
         }
         if let Some(pid) = child {
@@ -919,7 +919,7 @@ fn encode_object<O: Os>(enc: &mut Encoder<'_>, engine: &mut Engine<O>, i: usize)
         }
         // Last, and bounded at load (iocfile): what the reply has room for
         // after everything else, so that nothing else is ever cut for them.
-        if let Some(plan) = engine.plans()[i].console.as_ref() {
+        if let Some(plan) = engine.plan(i).console.as_ref() {
             if !plan.crash_patterns.is_empty() {
                 enc.str(Tag::CrashPatterns, &plan.crash_patterns);
             }

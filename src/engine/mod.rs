@@ -290,6 +290,16 @@ impl<O: Os> Engine<O> {
         &self.objs[i]
     }
 
+    /// Object i's configuration, through the engine's one bounds check.
+    pub fn object_config(&self, i: usize) -> &crate::config::Object {
+        configured_object(&self.config, i)
+    }
+
+    /// Object i's plan, through its table's one bounds check.
+    pub fn plan(&self, i: usize) -> &ObjectPlan {
+        &self.plans[i]
+    }
+
     /// Object i's note (its last problem); empty when it has none.
     pub fn note(&self, i: usize) -> &str {
         self.notes.get(i)
@@ -322,7 +332,7 @@ impl<O: Os> Engine<O> {
     }
 
     pub fn runlevel(&self) -> Option<&str> {
-        self.runlevel.map(|r| self.config.runlevels[r].name.as_str())
+        self.runlevel.and_then(|r| self.config.runlevels.get(r)).map(|r| r.name.as_str())
     }
 
     pub fn cad_enabled(&self) -> bool {
@@ -342,7 +352,7 @@ impl<O: Os> Engine<O> {
 
     /// Whether object `i` belongs to runlevel `r` (with inheritance).
     pub fn in_runlevel(&self, i: usize, r: usize) -> bool {
-        self.objs[i].runlevels & self.runlevel_masks[r] != 0
+        self.runlevel_masks.get(r).is_some_and(|&mask| self.objs[i].runlevels & mask != 0)
     }
 
     /// The runlevel names object `i` belongs to directly.
@@ -699,7 +709,7 @@ impl<O: Os> Engine<O> {
         // it: two tables took two slots of the allocator's group for tables
         // of their size, and the pages of both stayed resident.
         let mut objs = std::mem::take(&mut self.objs);
-        let old_runlevel = self.runlevel.map(|r| old_config.runlevels[r].name.clone());
+        let old_runlevel = self.runlevel.and_then(|r| old_config.runlevels.get(r)).map(|r| r.name.clone());
         let configured = config.objects.len();
         // Where each old state goes in the new table ([`GONE`]: nowhere),
         // and which of the configured objects' places a state takes.
@@ -709,13 +719,14 @@ impl<O: Os> Engine<O> {
         let mut kept = Vec::new();
         // Every other old object and plan is freed as the loop passes it.
         for ((old, old_plan), st) in old_config.objects.into_iter().zip(old_plans.0).zip(objs.iter_mut()) {
-            let place = match config.objects.iter().position(|o| o.id == old.id) {
-                Some(i) if !placed[i] => {
+            let found = config.objects.iter().zip(placed.iter_mut()).enumerate().find(|(_, (o, _))| o.id == old.id);
+            let place = match found {
+                Some((i, (object, placed))) if !*placed => {
                     // The new configuration's enable state and runlevels;
                     // the state file's overrides are applied again below.
-                    let fresh = initial_state(&config, &config.objects[i], st.handle);
+                    let fresh = initial_state(&config, object, st.handle);
                     (st.enabled, st.runlevels, st.removed) = (fresh.enabled, fresh.runlevels, false);
-                    placed[i] = true;
+                    *placed = true;
                     i
                 }
                 // An ID the old table held twice (IDs are unique): one state
@@ -750,16 +761,20 @@ impl<O: Os> Engine<O> {
         objs.retain(|_| going.next() == Some(false));
         places.retain(|&place| place != GONE);
         objs.reserve_exact(placed.iter().filter(|&&p| !p).count());
-        for (i, o) in config.objects.iter().enumerate().take(configured).filter(|&(i, _)| !placed[i]) {
+        // (`placed` has a place for each configured object, none for the kept.)
+        for (i, (o, _)) in config.objects.iter().zip(&placed).enumerate().filter(|(_, (_, &placed))| !placed) {
             objs.push(initial_state(&config, o, self.handles.issue()));
             places.push(i);
         }
         // ...and each goes to its place, along the cycles of the permutation
         // (every place in the table is one state's).
+        // The places below k are settled, so a state still to move goes
+        // above k; a place that is not one (none is) ends its cycle.
         for k in 0..objs.len() {
-            while places[k] != k {
-                let to = places[k];
-                objs.swap(k, to);
+            while let Some(&to) = places.get(k).filter(|&&to| to > k && to < places.len()) {
+                let Some((here, there)) = objs.get_mut(k..=to).and_then(|run| run.split_first_mut()) else { break };
+                let Some(there) = there.last_mut() else { break };
+                core::mem::swap(here, there);
                 places.swap(k, to);
             }
         }

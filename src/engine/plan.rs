@@ -335,7 +335,9 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
         let mut argv = procserv::argv(console, &config.globals.ioc, &paths, &socket_user, &socket_group);
         // `--local` with IOC_RUNNER_PROCSERV_TOOL, where the configuration keeps the default.
         if let Some(tool) = layout.local_procserv.as_ref().filter(|_| config.globals.ioc.procserv == crate::config::IocGlobals::default().procserv) {
-            argv[0] = tool.display().to_string();
+            if let Some(program) = argv.first_mut() {
+                *program = tool.display().to_string();
+            }
         }
         let metadata = iocfile::shown_metadata(&console.env);
         let patterns_entry = format!("{}=", iocfile::CRASH_PATTERNS);
@@ -470,7 +472,10 @@ fn process_setup(settings: &ProcessSettings) -> Option<ProcessSetup> {
     let cpus = settings.cpus.as_ref().map(|ranges| {
         let mut mask: Box<CpuMask> = Box::default();
         for cpu in ranges.iter().flat_map(|&(first, last)| first..=last) {
-            mask[cpu as usize / 64] |= 1 << (cpu % 64);
+            // The configuration's CPUs are below MAX_CPUS, the mask's size.
+            if let Some(word) = mask.get_mut(cpu as usize / 64) {
+                *word |= 1 << (cpu % 64);
+            }
         }
         mask
     });

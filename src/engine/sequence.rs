@@ -181,15 +181,19 @@ impl<O: Os> Engine<O> {
     pub(super) fn finish_boot(&mut self) {
         self.phase = Phase::Up;
         let _ = self.requests.push_back(SystemRequest::Ready);
-        for k in 0..self.boot_start.len() {
-            let result = match self.find(&self.boot_start[k]) {
+        // The list is taken while its objects start, which borrow the
+        // engine, and put back after.
+        let boot_start = std::mem::take(&mut self.boot_start);
+        for id in &boot_start {
+            let result = match self.find(id) {
                 Some(i) => self.begin_start(i, Cause::Manual),
                 None => Err(Refusal::Removed),
             };
             if let Err(e) = result {
-                crate::logging::warn!("startobj {}: {e}", self.boot_start[k]);
+                crate::logging::warn!("startobj {id}: {e}");
             }
         }
+        self.boot_start = boot_start;
     }
 
     /// Whether a member object of wave `priority` is still in transition.

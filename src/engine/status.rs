@@ -109,22 +109,21 @@ impl StatusLine<'_> {
     fn pieces(&self, each: &mut dyn FnMut(&str) -> core::fmt::Result) -> core::fmt::Result {
         for (template, status) in [(&self.format.starting, ""), (&self.format.finished, self.status)] {
             let mut rest = template.as_str();
-            while let Some(pos) = rest.find('!') {
-                each(&rest[..pos])?;
-                let after = &rest[pos..];
-                if let Some(tail) = after.strip_prefix("!TITLE!") {
+            while let Some((text, after)) = rest.split_once('!') {
+                each(text)?;
+                if let Some(tail) = after.strip_prefix("TITLE!") {
                     if !self.raw {
                         each(self.verb)?;
                         each(" ")?;
                     }
                     each(self.description)?;
                     rest = tail;
-                } else if let Some(tail) = after.strip_prefix("!STATUS!") {
+                } else if let Some(tail) = after.strip_prefix("STATUS!") {
                     each(status)?;
                     rest = tail;
                 } else {
                     each("!")?;
-                    rest = &after[1..];
+                    rest = after;
                 }
             }
             each(rest)?;
@@ -153,7 +152,7 @@ impl core::fmt::Display for StatusLine<'_> {
         self.pieces(&mut |piece| {
             let take = piece.len().min(end.saturating_sub(at));
             at += piece.len();
-            f.write_str(&piece[..take])
+            f.write_str(piece.get(..take).unwrap_or_default())
         })
     }
 }
