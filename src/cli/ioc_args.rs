@@ -381,6 +381,20 @@ mod tests {
         }
     }
 
+    /// VERBS and COMMANDS are two lists kept in step by hand: a word paired
+    /// with the next verb would run that verb. Each word is its variant's
+    /// name, and no variant stands twice.
+    #[test]
+    fn each_verbs_word_names_its_variant() {
+        for (word, verb) in VERBS.iter().zip(COMMANDS) {
+            assert_eq!(format!("{verb:?}").to_lowercase(), *word);
+            assert_eq!(Command::named(word), Some(verb));
+        }
+        for (k, verb) in COMMANDS.iter().enumerate() {
+            assert!(!COMMANDS[..k].contains(verb), "{verb:?} twice");
+        }
+    }
+
     #[test]
     fn global_options_stand_anywhere() {
         for words in [&["--local", "-v", "list"][..], &["list", "-v", "--local"], &["-v", "list", "--user"], &["list", "--local", "-v"]] {
