@@ -27,7 +27,7 @@ pub(crate) fn decimal(text: &str) -> Option<u64> {
     // call, then a second over the bytes, was twice the work).
     let mut n = 0u64;
     for &b in text.as_bytes() {
-        if !matches!(b, b'0'..=b'9') {
+        if !b.is_ascii_digit() {
             return None;
         }
         n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
