@@ -1102,7 +1102,7 @@ fn install_source(common: &Common, source: &Path, a: ioc_args::VerbArgs, force: 
     if !source.is_dir() {
         return read_ioc_file(source);
     }
-    let dir = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+    let dir = crate::files::canonical(source).unwrap_or_else(|_| source.to_path_buf());
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let existing = conf_file(&dir, &name);
     if a.name.is_none() && existing.is_file() {

@@ -230,7 +230,7 @@ pub fn generate(
         dir: dir.to_path_buf(),
         source,
     };
-    let chdir = fs::canonicalize(dir).map_err(dir_error)?;
+    let chdir = crate::files::canonical(dir).map_err(dir_error)?;
     if !chdir.is_dir() {
         return Err(dir_error(io::Error::new(
             io::ErrorKind::NotADirectory,
