@@ -211,7 +211,7 @@ fn ask(
         let Some(answer) = (prompt.next_line)() else {
             return Err(GenerateError::NoChoice);
         };
-        match answer.trim().parse::<usize>() {
+        match answer.trim_ascii().parse::<usize>() {
             Ok(k) if (1..=n).contains(&k) => return Ok(candidates.swap_remove(k - 1)),
             _ => {
                 let _ = writeln!(prompt.output, "Please enter a number from 1 to {n}.");

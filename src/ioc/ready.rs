@@ -108,7 +108,7 @@ impl fmt::Display for Death {
 impl fmt::Display for NotReady {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            NotReady::Fatal { pattern, line } => write!(f, "'{pattern}' in the log: {}", line.trim()),
+            NotReady::Fatal { pattern, line } => write!(f, "'{pattern}' in the log: {}", line.trim_ascii()),
             NotReady::CrashLoop { deaths, died } => {
                 write!(f, "the IOC died {deaths} times before '{READY_MARKER}' (a crash loop): {died}")
             }
@@ -220,7 +220,7 @@ impl<'p> Judge<'p> {
                 return Seen::Failed(failure); // no cause before the next launch
             }
         } else if line.starts_with(CAUSE_LINE) {
-            let cause = line.trim().to_string();
+            let cause = line.trim_ascii().to_string();
             if !std::mem::take(&mut self.cause_late) {
                 self.cause = Some(cause);
             } else if let Some(mut failure) = self.uncaused.take() {
@@ -232,7 +232,7 @@ impl<'p> Judge<'p> {
         } else if self.uncaused.is_some() {
             // procServ's lines between the banner and the late cause.
         } else if line.starts_with(DEATH_BANNER) {
-            let died = Death { banner: line.trim().to_string(), cause: self.cause.take() };
+            let died = Death { banner: line.trim_ascii().to_string(), cause: self.cause.take() };
             self.cause_late = died.cause.is_none();
             if !self.launched {
                 return Seen::Nothing; // the old instance, stopped by a restart
@@ -253,7 +253,7 @@ impl<'p> Judge<'p> {
             return Seen::Failed(failure);
         } else if self.ready.is_some() {
             if self.error_after.is_none() && fatal_pattern(line, &self.extra).is_some() {
-                self.error_after = Some(line.trim().to_string());
+                self.error_after = Some(line.trim_ascii().to_string());
             }
         } else {
             if let Some(pattern) = fatal_pattern(line, &self.extra) {
