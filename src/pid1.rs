@@ -61,7 +61,7 @@ impl KernelArgs {
 /// Parses /proc/cmdline's words; unknown ones belong to the kernel.
 pub fn parse_cmdline(cmdline: &str) -> KernelArgs {
     let mut args = KernelArgs::default();
-    for word in cmdline.split_whitespace() {
+    for word in crate::config::values::words(cmdline) {
         args.take_word(word);
     }
     args
@@ -189,13 +189,13 @@ fn read_text(text: &Text) -> Option<String> {
 /// Hostname and Domainname (literal or `FILE path`).
 pub fn set_names(config: &Config) {
     if let Some(name) = config.globals.hostname.as_ref().and_then(read_text) {
-        let name = name.trim();
+        let name = name.trim_ascii();
         if let Err(e) = nix::unistd::sethostname(name) {
             crate::logging::error!("unable to set the hostname to \"{name}\": {}", crate::sys::errno_text(e as i32));
         }
     }
     if let Some(name) = config.globals.domainname.as_ref().and_then(read_text) {
-        let name = name.trim();
+        let name = name.trim_ascii();
         if let Err(e) = sys::set_domainname(name.as_bytes()) {
             crate::logging::error!("unable to set the domain name to \"{name}\": {}", crate::sys::errno_text(e));
         }
@@ -365,6 +365,8 @@ mod tests {
         assert_eq!(a.boot.start, ["a", "b", "d"]);
         assert_eq!(a.boot.skip, ["c"]);
         assert_eq!(parse_cmdline("root=/dev/sda shellx runlevel="), KernelArgs::default());
+        // Words end at ASCII whitespace, a vertical tab too, as the kernel's.
+        assert_eq!(parse_cmdline("epochconfig=/etc/alt.conf\x0bquiet").config.as_deref(), Some(Path::new("/etc/alt.conf")));
         // Words the kernel passes to init as arguments: none of them is Epoch's.
         let mut a = KernelArgs::default();
         for word in ["single", "1", "emergency", "S", "shell=1", "startobj"] {

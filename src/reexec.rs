@@ -73,7 +73,7 @@ pub fn apply(engine: &mut Engine<RealOs>, text: &str) -> Result<(), String> {
     }
     let mut runlevel = None;
     for line in lines {
-        let w: Vec<&str> = line.split_whitespace().collect();
+        let w: Vec<&str> = line.split_ascii_whitespace().collect();
         match w.as_slice() {
             ["runlevel", name] => runlevel = Some(name.to_string()).filter(|n| n != "-"),
             ["object", id, state, pid, since_ms, since_wall, restarts, fast, enabled, rls, wanted, outcome, exit] => {
@@ -141,7 +141,7 @@ pub fn restore(engine: &mut Engine<RealOs>, state: &str) {
 pub fn skeleton(state: &str) -> Config {
     let mut config = Config::default();
     for line in state.lines() {
-        match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+        match line.split_ascii_whitespace().collect::<Vec<_>>().as_slice() {
             ["runlevel", name] if *name != "-" => {
                 config.globals.default_runlevel = name.to_string();
                 config.runlevels.push(Runlevel { name: name.to_string(), inherits: Vec::new() });

@@ -63,12 +63,14 @@ const RESERVED_WORDS: &[&str] =
 pub const SHELL: &str = "/bin/sh";
 
 /// Whether `command` needs a shell to mean what it says: it holds one of
-/// [`SHELL_CHARS`]; or whitespace other than a space (a tab is in Epoch's
-/// set, a newline ends a command, and a shell splits words only at blanks
-/// where a direct exec would split at any whitespace, a vertical tab or a
-/// no-break space too); or its first word is one of [`RESERVED_WORDS`].
+/// [`SHELL_CHARS`]; or ASCII whitespace other than a space (a tab is in
+/// Epoch's set, a newline ends a command, and a shell splits words only at
+/// blanks where a direct exec would split at a vertical tab too); or its
+/// first word is one of [`RESERVED_WORDS`]. Whitespace beyond ASCII (a
+/// no-break space) is a word's both ways: a direct exec splits at spaces
+/// only, as the shell does.
 pub fn needs_shell(command: &str) -> bool {
-    command.chars().any(|c| SHELL_CHARS.contains(&c) || (c.is_whitespace() && c != ' '))
+    command.chars().any(|c| SHELL_CHARS.contains(&c) || matches!(c, '\t'..='\r'))
         || command.split(' ').find(|word| !word.is_empty()).is_some_and(|first| RESERVED_WORDS.contains(&first))
 }
 
@@ -276,12 +278,13 @@ impl Command {
     }
 
     /// Prepares a one-line command as Epoch runs it: through `/bin/sh -c` when
-    /// it holds shell syntax or `force_shell` is set, else split on whitespace.
+    /// it holds shell syntax or `force_shell` is set, else split at spaces
+    /// (the only whitespace [`needs_shell`] leaves).
     pub fn from_line(line: &str, force_shell: bool, env: &[String]) -> Result<Command, CommandError> {
         if force_shell || needs_shell(line) {
             Command::new(&[SHELL, "-c", line], env)
         } else {
-            let words: Vec<&str> = line.split_whitespace().collect();
+            let words: Vec<&str> = line.split_ascii_whitespace().collect();
             Command::new(&words, env)
         }
     }
@@ -1227,10 +1230,17 @@ mod tests {
         for command in ["prog if then", "/bin/if", "ifup -a", "timeout 5 prog", "umask 022", "echo hi"] {
             assert!(!needs_shell(command), "{command}");
         }
-        // Whitespace a shell does not split on (Rust's split would).
-        for command in ["prog a\rb", "prog a\u{0b}b", "prog a\u{0c}b", "prog a\u{a0}b", "prog\u{2003}x", "a\nb"] {
+        // ASCII whitespace a shell does not split on (a direct split would).
+        for command in ["prog a\rb", "prog a\u{0b}b", "prog a\u{0c}b", "a\nb"] {
             assert!(needs_shell(command), "{command:?}");
         }
+        // Whitespace beyond ASCII: a word's, to the shell and to the direct
+        // split alike (`from_line` splits at ASCII blanks only).
+        for command in ["prog a\u{a0}b", "prog\u{2003}x"] {
+            assert!(!needs_shell(command), "{command:?}");
+        }
+        let command = Command::from_line("prog a\u{a0}b  c", false, &[]).unwrap();
+        assert_eq!(command.argv().collect::<Vec<_>>(), [c"prog", c"a\u{a0}b", c"c"]);
     }
 
     /// A fresh directory TAG-PID, with the paths of its file `out` and of

@@ -108,7 +108,7 @@ fn check_runner_env(local: bool, verb: Command) -> Result<(), String> {
     }
     for (names, what) in [(&RUNNER_CONF_DIR, "configuration"), (&RUNNER_LOG_DIR, "log"), (&RUNNER_RUN_DIR, "runtime")] {
         if let Some((var, value)) = runner_var(names) {
-            if !value.starts_with('/') || value.contains(char::is_whitespace) {
+            if !value.starts_with('/') || value.bytes().any(crate::config::values::is_ascii_blank) {
                 return Err(format!("resolved {what} directory '{value}' ({var}) must be an absolute path with no whitespace."));
             }
         }
@@ -391,8 +391,8 @@ fn report_unknown(dir: Option<&Path>, name: &str, console: bool) {
 /// peer's read_conf_var finds it), whatever the value.
 fn sets_key(text: &str, key: &str) -> bool {
     text.lines().any(|line| {
-        let line = line.trim_start();
-        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
+        let line = line.trim_ascii_start();
+        let line = line.strip_prefix("export ").map_or(line, str::trim_ascii_start);
         line.strip_prefix(key).is_some_and(|rest| rest.starts_with('='))
     })
 }
@@ -455,7 +455,7 @@ fn start(common: &Common, verb: Verb, name: &str, no_wait: bool, timeout: u64) -
                     ),
                     None => println!("IOC '{name}' successfully started."),
                 }
-                println!("{name} is ready ({} s): {}", list::seconds(ready.elapsed), ready.line.trim());
+                println!("{name} is ready ({} s): {}", list::seconds(ready.elapsed), ready.line.trim_ascii());
                 EXIT_OK
             }
             Err(e @ ready::NotReady::TimedOut { .. }) if still_running(common, name) => {
@@ -682,11 +682,11 @@ fn runtime_crash_patterns(common: &Common, name: &str, ioc: &IocInfo) -> String 
     let path = conf_file(&dirs.ioc_dir, name);
     let Ok(text) = crate::files::read_to_string(&path) else { return loaded() };
     let value = text.lines().rev().find_map(|line| {
-        let line = line.trim_start();
-        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
-        line.strip_prefix(iocfile::CRASH_PATTERNS)?.trim_start().strip_prefix('=').map(str::trim)
+        let line = line.trim_ascii_start();
+        let line = line.strip_prefix("export ").map_or(line, str::trim_ascii_start);
+        line.strip_prefix(iocfile::CRASH_PATTERNS)?.trim_ascii_start().strip_prefix('=').map(str::trim_ascii)
     });
-    let value = value.map(|v| v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v).trim()).unwrap_or_default();
+    let value = value.map(|v| v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v).trim_ascii()).unwrap_or_default();
     match iocfile::crash_patterns(value) {
         Ok(_) => value.to_string(),
         Err(why) => {
@@ -1014,7 +1014,7 @@ fn confirm_overwrite(path: &Path, new: &str, force: bool) -> Result<Overwrite, i
             eprintln!("ioc: input ended (EOF): '{}' is kept; -f overwrites without asking", path.display());
             Err(EXIT_FAIL)
         }
-        Some(answer) if matches!(answer.trim(), "y" | "Y") => Ok(Overwrite::Write),
+        Some(answer) if matches!(answer.trim_ascii(), "y" | "Y") => Ok(Overwrite::Write),
         Some(_) => {
             eprintln!("ioc: aborted: '{}' is kept", path.display());
             Err(EXIT_FAIL)
@@ -1102,7 +1102,7 @@ fn install_source(common: &Common, source: &Path, a: ioc_args::VerbArgs, force: 
     if !source.is_dir() {
         return read_ioc_file(source);
     }
-    let dir = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+    let dir = crate::files::canonical(source).unwrap_or_else(|_| source.to_path_buf());
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let existing = conf_file(&dir, &name);
     if a.name.is_none() && existing.is_file() {

@@ -188,7 +188,7 @@ fn killall5(args: &[String]) -> i32 {
         }
         let Ok(stat) = crate::files::read_to_string(std::path::Path::new(&format!("/proc/{pid}/stat"))) else { return };
         let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else { return };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
         // state ppid pgrp session tty tpgid flags
         let ppid = fields.get(1).and_then(|v| crate::sys::parse_i32(v)).unwrap_or(0);
         let session = fields.get(3).and_then(|v| crate::sys::parse_i32(v)).unwrap_or(0);
@@ -214,7 +214,7 @@ fn broadcast(message: &str) {
     // gethostname copies out of it.
     let host = nix::sys::utsname::uname().map(|u| u.nodename().to_string_lossy().into_owned()).unwrap_or_default();
     let user = accounts::user(Key::Id(nix::unistd::getuid().as_raw())).map_or_else(|| "root".into(), |u| u.name);
-    let text = format!("\r\nBroadcast message from {user}@{host}:\r\n\r\n{}\r\n\r\n", message.trim().replace('\n', "\r\n"));
+    let text = format!("\r\nBroadcast message from {user}@{host}:\r\n\r\n{}\r\n\r\n", message.trim_ascii().replace('\n', "\r\n"));
     let mut ttys = vec!["/dev/console".to_string()];
     if let Ok(dir) = std::fs::read_dir("/dev/pts") {
         ttys.extend(dir.flatten().filter(|e| e.file_name() != "ptmx").map(|e| e.path().display().to_string()));

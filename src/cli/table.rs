@@ -22,7 +22,7 @@ pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
                 text.extend(std::iter::repeat_n(' ', widths[k].saturating_sub(cell.chars().count())));
             }
         }
-        out.push_str(text.trim_end());
+        out.push_str(text.trim_ascii_end());
         out.push('\n');
     };
     line(&mut headers.iter().copied());

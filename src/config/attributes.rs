@@ -8,7 +8,7 @@ use super::model::{Color, Globals, Location, Object, Output, ReloadMethod, Statu
 use super::options::{self, OptionId};
 use super::shared::{Runlevels, Values};
 use super::process::Setting;
-use super::values::{account_name, ascii_word_count, decimal, digits, distinct_ascii_names, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, signal, split_word, words, ValueError};
+use super::values::{account_name, ascii_word_count, decimal, digits, distinct_ascii_names, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, signal, split_word, trim_start_blanks, words, ValueError};
 
 /// The globals as they are being read, with what the checks need to know
 /// about where each came from.
@@ -510,7 +510,7 @@ pub(crate) fn priority(value: &str, priorities: &[(String, u32)]) -> Result<u32,
 fn file_path(value: &str) -> Result<Option<PathBuf>, ValueError> {
     match value.strip_prefix("FILE") {
         Some("") => Err("expected a path after FILE".into()),
-        Some(rest) if rest.starts_with([' ', '\t']) => Ok(Some(PathBuf::from(rest.trim_start()))),
+        Some(rest) if rest.starts_with([' ', '\t']) => Ok(Some(PathBuf::from(trim_start_blanks(rest)))),
         _ => Ok(None),
     }
 }
@@ -577,7 +577,7 @@ const VIRTUAL_FILESYSTEMS: &[(&str, VirtualFs)] = &[
 ];
 
 fn mount_virtual(g: &mut GlobalsDraft, value: &str, _: Location) -> Result<(), ValueError> {
-    for word in value.split_whitespace() {
+    for word in words(value) {
         let (fs_name, create_dir) = match word.strip_suffix('+') {
             Some(base) => (base, true),
             None => (word, false),
@@ -608,7 +608,7 @@ fn status_names(value: &str) -> Result<StatusNamesSource, ValueError> {
     if let Some(path) = file_path(value)? {
         return Ok(StatusNamesSource::File(path));
     }
-    let names: Vec<&str> = value.split(',').map(|n| n.trim_end()).collect();
+    let names: Vec<&str> = value.split(',').map(str::trim_ascii_end).collect();
     match names.as_slice() {
         [fail, ok, warning] if !fail.is_empty() && !ok.is_empty() && !warning.is_empty() => {
             Ok(StatusNamesSource::Inline(StatusNames { fail: fail.to_string(), ok: ok.to_string(), warning: warning.to_string() }))

@@ -132,7 +132,7 @@ pub(crate) fn object(o: &Object, lines: &ObjectLines, strict: bool) -> Vec<Findi
         }
     }
     if let (true, Some(start)) = (options.pivot, &o.start) {
-        if start.split_whitespace().count() != 2 {
+        if super::values::words(start).count() != 2 {
             f.error(
                 line_of("ObjectStartCommand"),
                 format!("PIVOT object {id}: expected ObjectStartCommand=NEWROOT PUTOLD (the new root and where the old one goes), got {start:?}"),

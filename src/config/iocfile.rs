@@ -432,7 +432,7 @@ pub fn crash_patterns(value: &str) -> Result<Vec<&str>, String> {
         return Err(format!("more than {MAX_CRASH_PATTERNS} patterns: expected at most {MAX_CRASH_PATTERNS}, separated by |"));
     }
     for pattern in &patterns {
-        if pattern.trim().is_empty() {
+        if pattern.trim_ascii().is_empty() {
             return Err("has an empty alternation and would match every log line (|| or | at an end): expected text between the |".into());
         }
         if pattern.contains(['*', '?', '+', '^', '$', '\\', '(', ')', '[', ']', '{', '}']) {

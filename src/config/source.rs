@@ -89,7 +89,7 @@ impl FileSource for RealFs {
 
     /// Symlinks resolved, so a cycle through a symlink is still a cycle.
     fn identity(&self, path: &Path) -> PathBuf {
-        std::fs::canonicalize(path).unwrap_or_else(|_| normalize(path))
+        crate::files::canonical(path).unwrap_or_else(|_| normalize(path))
     }
 }
 

@@ -51,38 +51,17 @@ pub(crate) fn parse_bool(text: &str) -> Result<bool, ValueError> {
     }
 }
 
-/// What a byte of a value is to the word scanners below: most of a
-/// configuration is ASCII, and an ASCII byte is judged without decoding a
-/// char (a call per byte at opt-level "z" was most of a word list's time).
-#[derive(Clone, Copy)]
-enum ByteKind {
-    /// Whitespace as [`char::is_whitespace`] says: space, and tab to
-    /// carriage return (vertical tab too, which `u8::is_ascii_whitespace`
-    /// leaves out).
-    Blank,
-    /// Any other ASCII byte.
-    Word,
-    /// A byte of a char beyond ASCII: the scanners hand the whole text to
-    /// std's Unicode-aware splitting instead.
-    BeyondAscii,
-}
-
-/// Inlined even at opt-level "z" (which ignores `#[inline]`): it runs once
-/// per byte of every word list.
+/// Whether a byte of a value separates its words: space, and tab to
+/// carriage return (vertical tab too, which `u8::is_ascii_whitespace`
+/// leaves out), the ASCII whitespace of [`char::is_whitespace`]. A char
+/// beyond ASCII is a word's, whitespace to Unicode or not (a no-break
+/// space, U+3000): Unicode's whitespace table is not linked for it, and
+/// `/bin/sh` splits a command's words at ASCII blanks only. Judged a byte
+/// at a time, never decoding a char (a call per byte at opt-level "z" was
+/// most of a word list's time); inlined even at opt-level "z" (which
+/// ignores `#[inline]`): it runs once per byte of every word list.
 #[inline(always)]
-fn byte_kind(b: u8) -> ByteKind {
-    if is_ascii_blank(b) {
-        ByteKind::Blank
-    } else if b.is_ascii() {
-        ByteKind::Word
-    } else {
-        ByteKind::BeyondAscii
-    }
-}
-
-/// [`ByteKind::Blank`], tested alone.
-#[inline(always)]
-fn is_ascii_blank(b: u8) -> bool {
+pub(crate) fn is_ascii_blank(b: u8) -> bool {
     matches!(b, b' ' | b'\t'..=b'\r')
 }
 
@@ -93,32 +72,21 @@ fn next_word(text: &str, from: usize) -> Option<(usize, usize)> {
     let mut at = from;
     // The blanks before the word, then the word: one byte test each.
     let start = loop {
-        match bytes.get(at).map(|&b| byte_kind(b)) {
+        match bytes.get(at) {
             None => return None,
-            Some(ByteKind::Blank) => at += 1,
-            Some(ByteKind::Word) => break at,
-            Some(ByteKind::BeyondAscii) => return next_word_beyond_ascii(text, from),
+            Some(&b) if is_ascii_blank(b) => at += 1,
+            Some(_) => break at,
         }
     };
-    loop {
-        match bytes.get(at).map(|&b| byte_kind(b)) {
-            None | Some(ByteKind::Blank) => return Some((start, at)),
-            Some(ByteKind::Word) => at += 1,
-            Some(ByteKind::BeyondAscii) => return next_word_beyond_ascii(text, from),
-        }
+    while bytes.get(at).is_some_and(|&b| !is_ascii_blank(b)) {
+        at += 1;
     }
+    Some((start, at))
 }
 
-/// [`next_word`] of a text with a char beyond ASCII where it looked.
-#[cold]
-fn next_word_beyond_ascii(text: &str, from: usize) -> Option<(usize, usize)> {
-    let rest = text.get(from..)?;
-    let start = rest.find(|c: char| !c.is_whitespace())?;
-    let len = rest[start..].find(char::is_whitespace).unwrap_or(rest.len() - start);
-    Some((from + start, from + start + len))
-}
-
-/// The words of `text`, exactly as [`str::split_whitespace`] gives them.
+/// The words of `text` between its blanks ([`is_ascii_blank`]): as
+/// [`str::split_whitespace`] gives them where the text's whitespace is
+/// ASCII.
 pub(crate) fn words(text: &str) -> Words<'_> {
     Words { text, from: 0 }
 }
@@ -144,9 +112,8 @@ impl<'a> Iterator for Words<'a> {
     }
 }
 
-/// How many words [`words`] gives for `text` when its whitespace is ASCII:
-/// a capacity, exact for every list of names (they are ASCII), counted in
-/// one pass over the bytes rather than a second pass of [`words`].
+/// How many words [`words`] gives for `text`: a capacity, counted in one
+/// pass over the bytes rather than a second pass of [`words`].
 pub(crate) fn ascii_word_count(text: &str) -> usize {
     let mut count = 0;
     let mut in_word = false;
@@ -158,44 +125,38 @@ pub(crate) fn ascii_word_count(text: &str) -> usize {
     count
 }
 
-/// Where the first whitespace char of `text` starts (an ASCII blank: one
-/// byte), when the bytes before it are ASCII; `Err(())` at a char beyond
-/// ASCII first.
+/// Where the first blank of `text` is (one byte).
 #[inline(always)]
-fn first_ascii_blank(text: &str) -> Result<Option<usize>, ()> {
-    for (at, &b) in text.as_bytes().iter().enumerate() {
-        match byte_kind(b) {
-            ByteKind::Blank => return Ok(Some(at)),
-            ByteKind::Word => {}
-            ByteKind::BeyondAscii => return Err(()),
+fn first_ascii_blank(text: &str) -> Option<usize> {
+    // A byte loop, not `position` (a call at opt-level "z").
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(&b) = bytes.get(at) {
+        if is_ascii_blank(b) {
+            return Some(at);
         }
+        at += 1;
     }
-    Ok(None)
+    None
 }
 
-/// Whether `text` holds a whitespace char.
+/// Whether `text` holds a blank.
 pub(crate) fn has_whitespace(text: &str) -> bool {
-    match first_ascii_blank(text) {
-        Ok(blank) => blank.is_some(),
-        Err(()) => text.contains(char::is_whitespace),
-    }
+    first_ascii_blank(text).is_some()
 }
 
-/// The first word of `text` (up to its first whitespace char) and the rest
-/// after that char, leading whitespace removed; `(text, "")` without any.
+/// The first word of `text` (up to its first blank) and the rest after that
+/// blank, leading blanks removed; `(text, "")` without any.
 pub(crate) fn split_word(text: &str) -> (&str, &str) {
-    let split = match first_ascii_blank(text) {
-        // The blank is one ASCII byte.
-        Ok(blank) => blank.map(|at| (&text[..at], &text[at + 1..])),
-        Err(()) => text.split_once(char::is_whitespace),
-    };
-    match split {
-        Some((word, rest)) => {
-            let first = next_word(rest, 0).map_or(rest.len(), |(start, _)| start);
-            (word, &rest[first..])
-        }
+    match first_ascii_blank(text) {
+        Some(at) => (text.get(..at).unwrap_or_default(), trim_start_blanks(text.get(at + 1..).unwrap_or_default())),
         None => (text, ""),
     }
+}
+
+/// `text` without its leading blanks.
+pub(crate) fn trim_start_blanks(text: &str) -> &str {
+    text.get(next_word(text, 0).map_or(text.len(), |(start, _)| start)..).unwrap_or_default()
 }
 
 /// Whether `text` is names (as [`valid_name`] takes them) separated by
@@ -454,33 +415,41 @@ mod tests {
         }
     }
 
-    /// The byte-wise splitting agrees with std's Unicode-aware one.
-    fn assert_words_as_std(text: &str) {
-        assert_eq!(words(text).collect::<Vec<_>>(), text.split_whitespace().collect::<Vec<_>>(), "{text:?}");
-        if text.is_ascii() {
-            assert_eq!(ascii_word_count(text), words(text).count(), "{text:?}");
+    /// The byte-wise splitting splits at the ASCII whitespace of
+    /// `char::is_whitespace`, and there only: as std's `split_whitespace`
+    /// where the text's whitespace is ASCII.
+    fn assert_words_split_at_ascii_blanks(text: &str) {
+        let blank = |c: char| c.is_ascii() && c.is_whitespace();
+        let expected: Vec<&str> = text.split(blank).filter(|w| !w.is_empty()).collect();
+        assert_eq!(words(text).collect::<Vec<_>>(), expected, "{text:?}");
+        if !text.chars().any(|c| c.is_whitespace() && !c.is_ascii()) {
+            assert_eq!(expected, text.split_whitespace().collect::<Vec<_>>(), "{text:?}");
         }
-        assert_eq!(has_whitespace(text), text.chars().any(char::is_whitespace), "{text:?}");
-        let std_split = match text.split_once(char::is_whitespace) {
-            Some((word, rest)) => (word, rest.trim_start()),
+        assert_eq!(ascii_word_count(text), expected.len(), "{text:?}");
+        assert_eq!(has_whitespace(text), text.contains(blank), "{text:?}");
+        let split = match text.split_once(blank) {
+            Some((word, rest)) => (word, rest.trim_start_matches(blank)),
             None => (text, ""),
         };
-        assert_eq!(split_word(text), std_split, "{text:?}");
+        assert_eq!(split_word(text), split, "{text:?}");
+        assert_eq!(trim_start_blanks(text), text.trim_start_matches(blank), "{text:?}");
     }
 
     #[test]
-    fn words_split_as_split_whitespace_does() {
+    fn words_split_at_ascii_blanks_only() {
         let texts = [
             "", " ", "a", " a  b\t\tc ", "a\u{a0}b", "\u{2003}x\u{2003}", "é è", "a\x0bb\x0cc\rd\ne", "\u{85}z", "日本 語",
-            "a\u{200b}b",
+            "a\u{200b}b", "a\u{3000}b c",
         ];
-        texts.into_iter().for_each(assert_words_as_std);
+        texts.into_iter().for_each(assert_words_split_at_ascii_blanks);
+        // Whitespace beyond ASCII is a word's: Unicode's table is not linked.
+        assert_eq!(words("a\u{a0}b\u{3000}c d").collect::<Vec<_>>(), ["a\u{a0}b\u{3000}c", "d"]);
     }
 
     proptest::proptest! {
         #[test]
-        fn words_split_as_split_whitespace_does_for_any_text(text in "[ a=\t\r\n\x0b\x0c\u{a0}\u{85}\u{2003}\u{3000}é語]{0,12}|(?s).{0,12}") {
-            assert_words_as_std(&text);
+        fn words_split_at_ascii_blanks_for_any_text(text in "[ a=\t\r\n\x0b\x0c\u{a0}\u{85}\u{2003}\u{3000}é語]{0,12}|(?s).{0,12}") {
+            assert_words_split_at_ascii_blanks(&text);
         }
     }
 
@@ -489,7 +458,7 @@ mod tests {
     /// it for an ASCII list of up to eight names; the rest is left to the
     /// word-by-word check.
     fn assert_distinct_names_as_word_by_word(text: &str) {
-        let listed: Vec<&str> = text.split_whitespace().collect();
+        let listed: Vec<&str> = words(text).collect();
         let word_by_word = listed.iter().enumerate().all(|(k, w)| valid_name(w) && !listed[..k].contains(w));
         let one_pass = distinct_ascii_names(text);
         assert!(!one_pass || word_by_word, "{text:?}");

@@ -49,7 +49,7 @@ impl<O: Os> Engine<O> {
             Err(_) => return,
         };
         for (n, line) in text.lines().enumerate() {
-            let mut words = line.split_whitespace();
+            let mut words = line.split_ascii_whitespace();
             let (Some(verb), Some(id)) = (words.next(), words.next()) else { continue };
             if verb.starts_with('#') {
                 continue;

@@ -363,7 +363,7 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
         let words: Vec<&str> = argv.iter().map(String::as_str).collect();
         Command::new(&words, &env).and_then(|c| c.with_env(&ioc_env)).map_err(|e| problems.push(format!("procServ command: {e}"))).ok()
     } else if object.options.pivot {
-        let words: Vec<&str> = object.start.as_deref().unwrap_or("").split_whitespace().collect();
+        let words: Vec<&str> = crate::config::values::words(object.start.as_deref().unwrap_or("")).collect();
         match (words.as_slice(), words.first().and_then(cstring), words.get(1).and_then(cstring)) {
             ([_, _], Some(new_root), Some(put_old)) => pivot = Some(Box::new((new_root, put_old))),
             _ => problems.push("PIVOT: ObjectStartCommand must be \"NEWROOT PUTOLD\"".into()),
@@ -371,7 +371,7 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
         None
     } else if object.options.exec {
         // EXEC commands are never processed by /bin/sh (seed 003).
-        let words: Vec<&str> = object.start.as_deref().unwrap_or("").split_whitespace().collect();
+        let words: Vec<&str> = crate::config::values::words(object.start.as_deref().unwrap_or("")).collect();
         Command::new(&words, &env).map_err(|e| problems.push(format!("EXEC: {e}"))).ok()
     } else {
         line(object.start.as_deref(), &env, &mut problems, "ObjectStartCommand")

@@ -55,7 +55,7 @@ impl StatusFormat {
             Some(StatusNamesSource::Inline(n)) => n.clone(),
             Some(StatusNamesSource::File(path)) => match crate::files::read_to_string(path) {
                 Ok(s) => {
-                    let mut lines = s.lines().map(|l| l.trim_end().to_string());
+                    let mut lines = s.lines().map(|l| l.trim_ascii_end().to_string());
                     let d = StatusNames::default();
                     StatusNames {
                         fail: lines.next().unwrap_or(d.fail),
@@ -141,7 +141,7 @@ impl core::fmt::Display for StatusLine<'_> {
         // up to there.
         let (mut at, mut end) = (0, 0);
         self.pieces(&mut |piece| {
-            let kept = piece.trim_end();
+            let kept = piece.trim_ascii_end();
             if !kept.is_empty() {
                 end = at + kept.len();
             }

@@ -211,7 +211,7 @@ fn ask(
         let Some(answer) = (prompt.next_line)() else {
             return Err(GenerateError::NoChoice);
         };
-        match answer.trim().parse::<usize>() {
+        match answer.trim_ascii().parse::<usize>() {
             Ok(k) if (1..=n).contains(&k) => return Ok(candidates.swap_remove(k - 1)),
             _ => {
                 let _ = writeln!(prompt.output, "Please enter a number from 1 to {n}.");
@@ -230,7 +230,7 @@ pub fn generate(
         dir: dir.to_path_buf(),
         source,
     };
-    let chdir = fs::canonicalize(dir).map_err(dir_error)?;
+    let chdir = crate::files::canonical(dir).map_err(dir_error)?;
     if !chdir.is_dir() {
         return Err(dir_error(io::Error::new(
             io::ErrorKind::NotADirectory,

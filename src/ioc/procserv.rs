@@ -70,7 +70,7 @@ pub fn argv(console: &Console, globals: &IocGlobals, paths: &ConsolePaths, socke
     if spawn::needs_shell(&console.command) {
         argv.extend([spawn::SHELL.to_string(), "-c".into(), console.command.clone()]);
     } else {
-        argv.extend(console.command.split_whitespace().map(str::to_string));
+        argv.extend(console.command.split_ascii_whitespace().map(str::to_string));
     }
     argv
 }

@@ -41,7 +41,7 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     // there, not sliced, so no index can panic.
     let (head, rest) = text.split_once('(')?;
     let (comm, tail) = rest.rsplit_once(')')?;
-    let pid = crate::sys::parse_i32(head.trim())?;
+    let pid = crate::sys::parse_i32(head.trim_ascii())?;
     // After ")": state(3) ppid(4) pgrp session tty tpgid flags minflt cminflt
     // majflt cmajflt utime(14) stime(15) cutime cstime priority nice threads
     // itrealvalue starttime(22) vsize rss(24); numbering as in proc(5). Each
@@ -230,7 +230,7 @@ pub fn uid(pid: i32) -> io::Result<u32> {
 pub fn parse_status_uid(text: &str) -> Option<u32> {
     text.lines()
         .find_map(|l| l.strip_prefix("Uid:"))?
-        .split_whitespace()
+        .split_ascii_whitespace()
         .next()?
         .parse()
         .ok()

@@ -108,7 +108,7 @@ impl fmt::Display for Death {
 impl fmt::Display for NotReady {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            NotReady::Fatal { pattern, line } => write!(f, "'{pattern}' in the log: {}", line.trim()),
+            NotReady::Fatal { pattern, line } => write!(f, "'{pattern}' in the log: {}", line.trim_ascii()),
             NotReady::CrashLoop { deaths, died } => {
                 write!(f, "the IOC died {deaths} times before '{READY_MARKER}' (a crash loop): {died}")
             }
@@ -132,12 +132,17 @@ pub fn fatal_pattern<'p>(line: &str, extra: &[&'p str]) -> Option<&'p str> {
 }
 
 /// Whether `word` occurs in `line` with no word character on either side.
+/// A word character is an ASCII letter, digit or `_`: epics-ioc-runner's
+/// `grep` in the C locale, whatever the caller's locale (`éFATAL` holds
+/// the word). `char::is_alphanumeric`, its UTF-8 locale's, linked 2.4 KB
+/// of Unicode tables for this one test.
 fn has_word(line: &str, word: &str) -> bool {
-    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-    // `get`, not slicing: a match's ends are character boundaries, and no
-    // index is left to panic on.
-    let around = |at: usize| (line.get(..at).unwrap_or_default(), line.get(at + word.len()..).unwrap_or_default());
-    line.match_indices(word).map(|(at, _)| around(at)).any(|(before, after)| !is_word(before.chars().next_back()) && !is_word(after.chars().next()))
+    // Bytes, not chars: a byte of a char beyond ASCII is none of these.
+    let is_word = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    // `get`, not indexing: no index is left to panic on.
+    let bytes = line.as_bytes();
+    let around = |at: usize| (at.checked_sub(1).and_then(|i| bytes.get(i)), bytes.get(at + word.len()));
+    line.match_indices(word).map(|(at, _)| around(at)).any(|(before, after)| !is_word(before) && !is_word(after))
 }
 
 /// What the log has said so far, line by line (no clock, no files).
@@ -215,7 +220,7 @@ impl<'p> Judge<'p> {
                 return Seen::Failed(failure); // no cause before the next launch
             }
         } else if line.starts_with(CAUSE_LINE) {
-            let cause = line.trim().to_string();
+            let cause = line.trim_ascii().to_string();
             if !std::mem::take(&mut self.cause_late) {
                 self.cause = Some(cause);
             } else if let Some(mut failure) = self.uncaused.take() {
@@ -227,7 +232,7 @@ impl<'p> Judge<'p> {
         } else if self.uncaused.is_some() {
             // procServ's lines between the banner and the late cause.
         } else if line.starts_with(DEATH_BANNER) {
-            let died = Death { banner: line.trim().to_string(), cause: self.cause.take() };
+            let died = Death { banner: line.trim_ascii().to_string(), cause: self.cause.take() };
             self.cause_late = died.cause.is_none();
             if !self.launched {
                 return Seen::Nothing; // the old instance, stopped by a restart
@@ -248,7 +253,7 @@ impl<'p> Judge<'p> {
             return Seen::Failed(failure);
         } else if self.ready.is_some() {
             if self.error_after.is_none() && fatal_pattern(line, &self.extra).is_some() {
-                self.error_after = Some(line.trim().to_string());
+                self.error_after = Some(line.trim_ascii().to_string());
             }
         } else {
             if let Some(pattern) = fatal_pattern(line, &self.extra) {
@@ -368,10 +373,18 @@ mod tests {
     const READY: &str = "iocRun: All initialization complete\n";
 
     #[test]
+    fn beside_fatal_only_ascii_letters_digits_and_underscore_make_a_word() {
+        for line in ["éFATAL", "FATALé", "ΩFATAL: x", "²FATAL", "\u{a0}FATAL\u{a0}", "«FATAL»"] {
+            assert_eq!(fatal_pattern(line, &[]), Some("FATAL"), "{line}");
+        }
+    }
+
+    #[test]
     fn verdicts() {
         assert_eq!(fatal_pattern("./st.cmd: error while loading shared libraries", &[]), Some("error while loading"));
         assert_eq!(fatal_pattern("FATAL: no dbd", &[]), Some("FATAL"));
         assert_eq!(fatal_pattern("a NONFATAL note, FATALITY", &[]), None, "FATAL is a word");
+        assert_eq!(fatal_pattern("FATAL_ERROR, FATAL2", &[]), None, "a digit or _ beside it is a word's");
         assert_eq!(fatal_pattern("MYBOOM here", &["other", "MYBOOM"]), Some("MYBOOM"));
         assert_eq!(fatal_pattern("epics> dbl", &["MYBOOM"]), None);
         assert!(matches!(judge(&format!("{LAUNCH}{READY}"), &[]), Seen::Ready));

@@ -425,7 +425,7 @@ pub fn sockets_from_proc_net_unix(text: &str) -> Vec<UnixSocket> {
         .filter_map(|line| {
             // The fields in order, each found by going on from the last
             // (`nth(k)` skips k fields): no list of them per line.
-            let mut fields = line.split_whitespace();
+            let mut fields = line.split_ascii_whitespace();
             let mut hex = |skip: usize| fields.nth(skip).and_then(|v| u32::from_str_radix(v, 16).ok());
             let (refcount, flags, kind, st) = (hex(1)?, hex(1)?, hex(0)?, hex(0)?);
             let inode = fields.next()?.parse().ok()?;
