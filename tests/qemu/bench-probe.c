@@ -5,26 +5,46 @@
  *   probe NAME...
  *
  * Started early by the init under test (iocinit: an object of start priority
- * 1; BusyBox init: /etc/init.d/S01bench-probe), it polls, every 10 ms, until
- * the console of every IOC NAME (/run/procserv/NAME/control) accepts a
- * connection and greets it with procServ's banner; then, every 20 ms, until
- * every IOC answers Channel Access: a caget of NAME:ai1 on each, spoken here
- * (the board's EPICS build has no caget): a UDP search, then over TCP the
- * channel's creation and a READ_NOTIFY that must return a value. Each
- * milestone is written to /dev/kmsg, so the kernel stamps it with the same
- * clock as its own "Run /sbin/init as init process" (the hand-off to init).
- * Once every IOC answers, it reads PID 1's memory from /proc/1/smaps_rollup
- * (whichever init PID 1 is). At the end the probe reads the kernel's log back
- * and prints one line on its standard output (the serial console):
+ * 1; BusyBox init: /etc/init.d/S01bench-probe), it waits until the console of
+ * every IOC NAME (/run/procserv/NAME/control) accepts a connection and greets
+ * it with procServ's banner; then, every 20 ms, until every IOC answers
+ * Channel Access: a caget of NAME:ai1 on each, spoken here (the board's EPICS
+ * build has no caget): a UDP search, then over TCP the channel's creation and
+ * a READ_NOTIFY that must return a value. Each milestone is written to
+ * /dev/kmsg, so the kernel stamps it with the same clock as its own "Run
+ * /sbin/init as init process" (the hand-off to init). Once every IOC answers,
+ * it reads PID 1's memory from /proc/1/smaps_rollup (whichever init PID 1
+ * is). At the end the probe reads the kernel's log back and prints one line
+ * on its standard output (the serial console):
  *
  *   BENCH n=N handoff=S first-console=S consoles=S ca=S pid1-rss=K pid1-pss=K
- *         pid1-private=K pid1-anon=K
+ *         pid1-private=K pid1-anon=K console-refusals=R console-retries=T
  *
- * (one line) with the printk times in seconds (-1: not found) and PID 1's
- * Rss, Pss, Private_Clean + Private_Dirty and Anonymous in KB (-1: not
- * read). Each poll is a connect
- * and a read per console, then one datagram and a TCP exchange per IOC, so
- * the probe takes little of the one emulated CPU the IOCs boot on.
+ * (one line) with the printk times in seconds (-1: not found), PID 1's Rss,
+ * Pss, Private_Clean + Private_Dirty and Anonymous in KB (-1: not read), how
+ * many connections an existing console socket refused, and how many of the
+ * connections were the fallback's retries (below).
+ *
+ * The consoles are waited for with inotify, not polled on a grid: a console's
+ * directory is watched for its socket (procServ binds it in place:
+ * IN_CREATE; IN_MOVED_TO for one renamed into place), /run/procserv for the
+ * consoles' directories (both inits make them just before they start
+ * procServ), and /run for /run/procserv while it does not exist. The probe
+ * sleeps in ppoll(2) between events, so it takes the IOCs' CPU only when
+ * something happened in those directories (about six events per console:
+ * its directory, procServ's info file, the socket, its chmod, chown and
+ * chmod), and connects to a console as soon as its socket appears.
+ * procServ binds, then listens: a socket found in between refuses
+ * (ECONNREFUSED). Right after listen(2) procServ chmods and chowns its socket
+ * (acceptItemUNIX::remakeConnection, procServ 2.7.0 as on the board), so the
+ * socket's IN_ATTRIB says when to connect again, with no clock. A refused
+ * socket is also tried again every RETRY_US, for a server that listens
+ * without touching its socket afterwards: on the board BusyBox's boots never
+ * get there (console-retries=0), iocinit's a few times a boot (16 procServs
+ * start at once on the one CPU, and one can wait more than RETRY_US between
+ * its bind and its listen). A directory that predates its watch is scanned
+ * once the watch is set, and every console again when the kernel's event
+ * queue overflowed.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -36,12 +56,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_IOCS 64
+/* Where the consoles are: CONSOLE_ROOT/NAME/CONSOLE_SOCKET. */
+#define CONSOLE_PARENT "/run"
+#define CONSOLE_ROOT_NAME "procserv"
+#define CONSOLE_ROOT CONSOLE_PARENT "/" CONSOLE_ROOT_NAME
+#define CONSOLE_SOCKET "control"
+/* How long a console whose socket refused waits for another try when no
+ * IN_ATTRIB of its socket comes first. */
+#define RETRY_US 10000
 
 static void sleep_ms(long ms)
 {
@@ -68,32 +97,215 @@ static void milestone(const char *what)
     }
 }
 
+/* What connecting to a console found. */
+enum console_state { CONSOLE_ABSENT, CONSOLE_NOT_YET, CONSOLE_ACCEPTS };
+
 /* Whether the console of IOC `name` accepts a connection and procServ greets
- * it (its banner starts "@@@ Welcome to procServ"). */
-static int console_accepts(const char *name)
+ * it (its banner starts "@@@ Welcome to procServ"); CONSOLE_ABSENT while it
+ * has no socket (nothing to do until one appears), CONSOLE_NOT_YET for a
+ * socket that refused or gave no banner. */
+static enum console_state console_try(const char *name)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     char buf[512];
     size_t have = 0;
-    int ok = 0;
-    snprintf(addr.sun_path, sizeof addr.sun_path, "/run/procserv/%s/control", name);
+    enum console_state state = CONSOLE_NOT_YET;
+    snprintf(addr.sun_path, sizeof addr.sun_path, CONSOLE_ROOT "/%s/" CONSOLE_SOCKET, name);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return 0;
+        return CONSOLE_NOT_YET;
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
         /* procServ sends telnet negotiation, then the banner. */
-        while (!ok && have < sizeof buf - 1 && poll(&p, 1, 5000) == 1) {
+        while (state != CONSOLE_ACCEPTS && have < sizeof buf - 1 && poll(&p, 1, 5000) == 1) {
             ssize_t got = read(fd, buf + have, sizeof buf - 1 - have);
             if (got <= 0)
                 break;
             have += (size_t)got;
             buf[have] = '\0';
-            ok = memmem(buf, have, "procServ", 8) != NULL;
+            if (memmem(buf, have, "procServ", 8) != NULL)
+                state = CONSOLE_ACCEPTS;
         }
+    } else if (errno == ENOENT || errno == ENOTDIR) {
+        state = CONSOLE_ABSENT;
     }
     close(fd);
-    return ok;
+    return state;
+}
+
+/* --- Waiting for the consoles: one inotify descriptor, a watch per level
+ * (CONSOLE_PARENT while CONSOLE_ROOT is missing, CONSOLE_ROOT, each IOC's
+ * directory). */
+struct console {
+    const char *name;
+    int wd;                     /* its directory's watch, -1 before */
+    char accepted, retry;       /* retry: its socket refused */
+};
+
+struct consoles {
+    struct console c[MAX_IOCS];
+    int n, left, inotify, root_wd, parent_wd;
+    long long retry_at;         /* when refused sockets are tried again, 0: none */
+    long refusals, retries;     /* connections refused; made by the fallback */
+};
+
+static long long monotonic_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* Connects to console `i` and marks what it found. */
+static void console_check(struct consoles *cs, int i)
+{
+    struct console *c = &cs->c[i];
+    enum console_state state = console_try(c->name);
+    c->retry = state == CONSOLE_NOT_YET;
+    cs->refusals += c->retry;
+    if (c->retry && cs->retry_at == 0)
+        cs->retry_at = monotonic_us() + RETRY_US;
+    if (state == CONSOLE_ACCEPTS) {
+        c->accepted = 1;
+        if (cs->left-- == cs->n)
+            milestone("first console accepts");
+        /* Here, not after the wait: closing the inotify descriptor waits
+         * for the kernel's SRCU grace period, 4-8 ms of the guest's clock. */
+        if (cs->left == 0)
+            milestone("every console accepts");
+    }
+}
+
+/* Watches console `i`'s directory if it exists by now, then checks the
+ * console (its socket may predate the watch). */
+static void console_watch(struct consoles *cs, int i)
+{
+    struct console *c = &cs->c[i];
+    if (c->accepted)
+        return;
+    if (c->wd < 0) {
+        char dir[sizeof ((struct sockaddr_un *)0)->sun_path];
+        snprintf(dir, sizeof dir, CONSOLE_ROOT "/%s", c->name);
+        c->wd = inotify_add_watch(cs->inotify, dir, IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_ONLYDIR);
+    }
+    if (c->wd >= 0)
+        console_check(cs, i);
+}
+
+/* Watches CONSOLE_ROOT (or, while it is missing, CONSOLE_PARENT for it), then
+ * every console's directory: at the start, when CONSOLE_ROOT appears, and
+ * after the event queue overflowed. */
+static void consoles_scan(struct consoles *cs)
+{
+    int mask = IN_CREATE | IN_MOVED_TO | IN_ONLYDIR;
+    if (cs->root_wd < 0)
+        cs->root_wd = inotify_add_watch(cs->inotify, CONSOLE_ROOT, mask);
+    if (cs->root_wd < 0) {
+        if (cs->parent_wd < 0)
+            cs->parent_wd = inotify_add_watch(cs->inotify, CONSOLE_PARENT, mask);
+        if (cs->parent_wd < 0) {
+            perror("bench-probe: " CONSOLE_PARENT);
+            exit(1);
+        }
+        /* Made between the two watches: look again. */
+        cs->root_wd = inotify_add_watch(cs->inotify, CONSOLE_ROOT, mask);
+        if (cs->root_wd < 0)
+            return;
+    }
+    for (int i = 0; i < cs->n; i++)
+        console_watch(cs, i);
+}
+
+/* Acts on the events read from the inotify descriptor. */
+static void consoles_events(struct consoles *cs)
+{
+    union {
+        struct inotify_event event;
+        char bytes[4096];
+    } buf;
+    int rescan = 0;
+    for (;;) {
+        ssize_t got = read(cs->inotify, buf.bytes, sizeof buf.bytes);
+        if (got <= 0)
+            break;
+        for (char *at = buf.bytes; at < buf.bytes + got;) {
+            const struct inotify_event *e = (const struct inotify_event *)at;
+            at += sizeof *e + e->len;
+            if (e->mask & IN_Q_OVERFLOW) {
+                rescan = 1;
+                continue;
+            }
+            if (e->len == 0)
+                continue;
+            if (e->wd == cs->parent_wd) {
+                rescan |= strcmp(e->name, CONSOLE_ROOT_NAME) == 0;
+                continue;
+            }
+            for (int i = 0; i < cs->n; i++) {
+                if (cs->c[i].accepted)
+                    continue;
+                if (e->wd == cs->root_wd && strcmp(e->name, cs->c[i].name) == 0)
+                    console_watch(cs, i);
+                else if (e->wd == cs->c[i].wd && strcmp(e->name, CONSOLE_SOCKET) == 0)
+                    console_check(cs, i);
+            }
+        }
+    }
+    if (rescan)
+        consoles_scan(cs);
+}
+
+/* Waits until every console accepts; counts in `refusals` the connections a
+ * console socket refused (or greeted with no banner) on the way, in `retries`
+ * those made by the fallback. */
+static void consoles_wait(char **names, int n, long *refusals, long *retries)
+{
+    static struct consoles cs;
+    cs.n = cs.left = n;
+    cs.root_wd = cs.parent_wd = -1;
+    for (int i = 0; i < n; i++)
+        cs.c[i] = (struct console){ .name = names[i], .wd = -1 };
+    cs.inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (cs.inotify < 0) {
+        perror("bench-probe: inotify_init1");
+        exit(1);
+    }
+    consoles_scan(&cs);
+    while (cs.left > 0) {
+        struct pollfd p = { .fd = cs.inotify, .events = POLLIN };
+        struct timespec wait, *timeout = NULL;
+        /* No timer once the refused consoles accepted through their events. */
+        int refused = 0;
+        for (int i = 0; i < n; i++)
+            refused |= !cs.c[i].accepted && cs.c[i].retry;
+        if (!refused)
+            cs.retry_at = 0;
+        if (cs.retry_at != 0) {
+            long long left = cs.retry_at - monotonic_us();
+            if (left < 0)
+                left = 0;
+            wait = (struct timespec){ left / 1000000, (left % 1000000) * 1000 };
+            timeout = &wait;
+        }
+        int ready = ppoll(&p, 1, timeout, NULL);
+        if (ready < 0 && errno != EINTR) {
+            perror("bench-probe: ppoll");
+            exit(1);
+        }
+        if (ready > 0)
+            consoles_events(&cs);
+        if (cs.retry_at != 0 && monotonic_us() >= cs.retry_at) {
+            cs.retry_at = 0;
+            for (int i = 0; i < n; i++)
+                if (!cs.c[i].accepted && cs.c[i].retry) {
+                    cs.retries++;
+                    console_check(&cs, i);
+                }
+        }
+    }
+    close(cs.inotify);
+    *refusals = cs.refusals;
+    *retries = cs.retries;
 }
 
 /* --- Channel Access, as caget speaks it (the protocol of EPICS base's
@@ -318,31 +530,19 @@ int main(int argc, char **argv)
     }
     char **names = argv + 1;
     int n = argc - 1;
-    char accepted[MAX_IOCS] = { 0 };
-    int left = n;
 
-    while (left > 0) {
-        for (int i = 0; i < n; i++) {
-            if (!accepted[i] && console_accepts(names[i])) {
-                accepted[i] = 1;
-                if (left-- == n)
-                    milestone("first console accepts");
-            }
-        }
-        if (left > 0)
-            sleep_ms(10);
-    }
-    milestone("every console accepts");
+    long refusals, retries;
+    consoles_wait(names, n, &refusals, &retries);
     while (!all_answer_ca(names, n))
         sleep_ms(20);
     milestone("every IOC answers Channel Access");
     struct pid1_memory m = pid1_memory();
 
     printf("BENCH n=%d handoff=%.6f first-console=%.6f consoles=%.6f ca=%.6f pid1-rss=%ld pid1-pss=%ld "
-           "pid1-private=%ld pid1-anon=%ld\n",
+           "pid1-private=%ld pid1-anon=%ld console-refusals=%ld console-retries=%ld\n",
            n, printk_time("Run ", " as init process"), printk_time("bench-probe: first console", NULL),
            printk_time("bench-probe: every console", NULL), printk_time("bench-probe: every IOC", NULL), m.rss,
-           m.pss, m.private, m.anon);
+           m.pss, m.private, m.anon, refusals, retries);
     fflush(stdout);
     return 0;
 }
