@@ -30,6 +30,8 @@ use std::os::unix::ffi::OsStringExt;
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    // First: a panic of the static builds is a trap, and this says where.
+    iocinit::trap::install();
     open_closed_standard_fds();
     // As std's start-up does: a write to a closed pipe is an error to
     // handle, not a death (the front ends restore the default: cli).
