@@ -12,7 +12,8 @@
 //! is not kept: the line std prints on a stack overflow (the kernel still
 //! reports the SIGSEGV), and the main thread's name in a panic's first line
 //! (`thread '<unnamed>'`, not `'main'`; the file, line and message are as
-//! before).
+//! before, in the host builds: the static ones abort at a panic with a
+//! trap, which `trap` reports).
 //! docs/ARCHITECTURE.md, "Binary size".
 #![cfg_attr(not(test), no_main)]
 
