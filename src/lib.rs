@@ -24,6 +24,7 @@
 //! - [`files`]: whole files read into memory by path.
 //! - [`logging`]: the console / kmsg / system log backend of the `log` facade.
 //! - [`json`]: the escaping JSON writer behind every `--json`.
+//! - [`trap`]: the line a trap (a panic of the static builds) writes: where.
 //! - [`alloc_count`]: the counting allocator of the `alloc-count` test feature.
 
 pub mod accounts;
@@ -43,3 +44,4 @@ pub mod reexec;
 pub mod spawn;
 pub mod statedir;
 pub mod sys;
+pub mod trap;

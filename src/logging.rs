@@ -45,6 +45,10 @@ pub const EXEC_FLUSH_MS: u64 = 500;
 pub const POWER_FLUSH_MS: u64 = 2_000;
 
 static KMSG_FD: AtomicI32 = AtomicI32::new(-1);
+/// The descriptor log lines go to the console through, as [`open_console`]
+/// last chose it (PID 1's own non-blocking one, else fd 2), for
+/// [`error_from_signal_handler`], which cannot take CONSOLE's lock.
+static LOG_CONSOLE_FD: AtomicI32 = AtomicI32::new(2);
 static FILE_FD: AtomicI32 = AtomicI32::new(-1);
 /// The most detailed [`Level`] written, as a number: none (0) until [`init`]
 /// (a program that runs PID 1's code without being it, the `ioc` tool or a
@@ -214,6 +218,11 @@ pub fn open_console() {
         let mut c = console();
         for stream in [STATUS, LOG] {
             let (output, error) = own_output(inherited_fd(stream));
+            if stream == LOG {
+                // Before the old descriptor closes (the assignment below).
+                let fd = if let Output::Own(own) = &output { own.0 } else { inherited_fd(LOG) };
+                LOG_CONSOLE_FD.store(fd, Ordering::Relaxed);
+            }
             c.outputs[output_index(stream)] = output;
             failed[output_index(stream)] = error;
         }
@@ -270,6 +279,40 @@ pub fn flush_console(timeout_ms: u64) {
         let now = sys::now_ms();
         if now >= end || !sys::wait_writable(fd, end - now) {
             return;
+        }
+    }
+}
+
+/// Writes `line` (`iocinit: ...`, ending in a newline) from a signal
+/// handler as an error to the console and /dev/kmsg: no lock (the handler
+/// may have interrupted a holder of CONSOLE's), no allocation, one system
+/// call each, none that waits. The console as log lines reach it: PID 1's
+/// non-blocking descriptor, so a console stopped by XOFF does not park it
+/// here; a socket with MSG_DONTWAIT (send fails with ENOTSOCK on anything
+/// else, which is then written). What the console does not take now is
+/// lost, and so is output still waiting in the ring.
+pub fn error_from_signal_handler(line: &[u8]) {
+    let console = LOG_CONSOLE_FD.load(Ordering::Relaxed);
+    let (at, len) = (line.as_ptr().cast(), line.len());
+    // SAFETY: `line` is valid for its length; send and write are
+    // async-signal-safe and only read it.
+    #[allow(unsafe_code)]
+    let sent = unsafe { libc::send(console, at, len, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+    if sent < 0 && nix::errno::Errno::last_raw() == libc::ENOTSOCK {
+        // SAFETY: as above.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::write(console, at, len);
+        }
+    }
+    let kmsg = KMSG_FD.load(Ordering::Relaxed);
+    if kmsg >= 0 {
+        let record = [b"<3>".as_slice(), line].map(|part| libc::iovec { iov_base: part.as_ptr().cast_mut().cast(), iov_len: part.len() });
+        // SAFETY: both parts are valid for their lengths; writev is
+        // async-signal-safe. /dev/kmsg takes one write(v) as one record.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::writev(kmsg, record.as_ptr(), record.len() as i32);
         }
     }
 }

@@ -12,7 +12,8 @@
 //! is not kept: the line std prints on a stack overflow (the kernel still
 //! reports the SIGSEGV), and the main thread's name in a panic's first line
 //! (`thread '<unnamed>'`, not `'main'`; the file, line and message are as
-//! before).
+//! before, in the host builds: the static ones abort at a panic with a
+//! trap, which `trap` reports).
 //! docs/ARCHITECTURE.md, "Binary size".
 #![cfg_attr(not(test), no_main)]
 
@@ -30,6 +31,8 @@ use std::os::unix::ffi::OsStringExt;
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    // First: a panic of the static builds is a trap, and this says where.
+    iocinit::trap::install();
     open_closed_standard_fds();
     // As std's start-up does: a write to a closed pipe is an error to
     // handle, not a death (the front ends restore the default: cli).

@@ -13,8 +13,10 @@
 //! into the panic hook but never called there: std built without its
 //! `backtrace` feature (.cargo/build-static) prints no backtrace, whatever
 //! `RUST_BACKTRACE` says. A panic prints the same lines as with libunwind,
-//! its message and `file:line:col`; tests/size/run checks that, with and
-//! without `RUST_BACKTRACE`.
+//! its message and `file:line:col`, in a build with panic = "abort"
+//! (`CARGO_PROFILE_RELEASE_PANIC=abort .cargo/build-static`); the shipped
+//! builds' immediate-abort prints none (src/trap.rs). The module is
+//! compiled into both: rustc sets `panic = "abort"` for immediate-abort too.
 //!
 //! Two ABIs: 32-bit ARM unwinds by its EHABI (`_Unwind_VRS_*` for a frame's
 //! registers, its own personality routines), x86_64 and aarch64 by the

@@ -981,8 +981,9 @@ static SIGNALS_TO_RESET: core::sync::atomic::AtomicU64 = core::sync::atomic::Ato
 
 /// Notes which signals this process does not leave at SIG_DFL, so that a
 /// spawned child resets only those (a handful: SIGPIPE, which main ignores
-/// as std's start-up does, and whatever was ignored or caught when the
-/// process was exec'd) rather than all 62, one system call each, at every
+/// as std's start-up does, SIGILL and SIGTRAP, which main catches to
+/// report a trap (`trap`), and whatever was ignored when the process was
+/// exec'd) rather than all 62, one system call each, at every
 /// spawn. Read with raw system calls, so the signals libc reserves for
 /// itself are seen too. Call it once the dispositions are set (the
 /// supervisor does, after its signal setup, in every image: one exec'd by a

@@ -51,3 +51,29 @@ fn pid1_ignores_sigpipe() {
     let fds = p.fds_at_rest();
     p.assert_healthy(fds);
 }
+
+/// PID 1 catches SIGILL and SIGTRAP (src/trap.rs: a panic of the static
+/// builds is a trap, and it tells where). A process sending one is no trap:
+/// the kernel drops it, as it did with the default action (init ignores
+/// what it does not catch), PID 1 says nothing of a trap and catches them
+/// again for the next.
+#[test]
+fn pid1_catches_the_trap_signals_and_one_sent_to_it_is_no_trap() {
+    let dir = scratch("startup-trap");
+    write(&dir, "epoch.conf", "DefaultRunlevel default\n");
+    let mut p = Pid1::boot(&dir, &[]);
+    let traps: u64 = 1 << (libc::SIGILL - 1) | 1 << (libc::SIGTRAP - 1);
+    let caught = |p: &Pid1| {
+        let status = p.sh("grep SigCgt /proc/1/status");
+        let caught = String::from_utf8_lossy(&status.stdout);
+        u64::from_str_radix(caught.trim().trim_start_matches("SigCgt:").trim(), 16).unwrap()
+    };
+    assert_eq!(caught(&p) & traps, traps);
+    let sent = p.sh("kill -ILL 1 && kill -TRAP 1");
+    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    assert!(ns::wait_for(std::time::Duration::from_secs(5), || caught(&p) & traps == traps), "the reporter is not back in place");
+    assert!(p.alive());
+    assert!(!p.said().contains("trap at"), "{}", p.said());
+    let fds = p.fds_at_rest();
+    p.assert_healthy(fds);
+}
