@@ -3,6 +3,7 @@
 //! reexec, getpid, kill, setcad, halt, reboot, poweroff, shutdown, version.
 //! `--json` on every read verb; `--local`/`--socket` anywhere.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::{Common, EXIT_FAIL, EXIT_OK};
@@ -436,19 +437,23 @@ pub fn print_block(r: &Message) {
     line("User:", r.str(Tag::User).unwrap_or("root"));
     line("Group:", r.str(Tag::Group).unwrap_or("root"));
     // Extensions: what the start command's process is given.
-    let process: Vec<String> = [
+    // Written into one line as found, not collected into a list and joined.
+    let mut process = String::new();
+    for (name, value) in [
         ("rtprio", r.u64(Tag::RtPrio).map(|p| p.to_string())),
         ("memlock", r.str(Tag::MemLock).map(str::to_string)),
         ("core", r.str(Tag::CoreSize).map(str::to_string)),
         ("nice", r.i64(Tag::Nice).map(|n| n.to_string())),
         ("umask", r.str(Tag::Umask).map(str::to_string)),
         ("cpus", r.str(Tag::Cpus).map(str::to_string)),
-    ]
-    .into_iter()
-    .filter_map(|(name, value)| Some(format!("{name} {}", value?)))
-    .collect();
+    ] {
+        if let Some(value) = value {
+            let separator = if process.is_empty() { "" } else { ", " };
+            let _ = write!(process, "{separator}{name} {value}");
+        }
+    }
     if !process.is_empty() {
-        line("Process:", &process.join(", "));
+        line("Process:", &process);
     }
     if let Some(dir) = r.str(Tag::StateDirectory) {
         line("State directory:", dir);

@@ -4,6 +4,7 @@
 //! comes from PID 1 over the control socket, the rest from /proc, sock_diag
 //! and the IOC's log. `--local` (anywhere) works on the user's own supervisor.
 
+use std::fmt::{self, Write as _};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -576,27 +577,36 @@ fn autorestart(ioc: &IocInfo) -> Option<AutoRestart> {
 fn active_line(r: &Message, now: i64) -> String {
     let state = r.str(Tag::State).unwrap_or("");
     let word = status_word(state);
-    let sub = match word {
-        "active" => "running".to_string(),
-        "activating" => "start".to_string(),
-        "deactivating" => "stop".to_string(),
-        "failed" => format!("Result: {state}"),
-        _ => "dead".to_string(),
+    let mut line = match word {
+        "failed" => format!("Active: failed (Result: {state})"),
+        _ => {
+            let sub = match word {
+                "active" => "running",
+                "activating" => "start",
+                "deactivating" => "stop",
+                _ => "dead",
+            };
+            format!("Active: {word} ({sub})")
+        }
     };
-    let since = r.i64(Tag::Since).filter(|_| word != "inactive").and_then(|t| {
-        let when = crate::ioc::list::format_started(t)?;
-        Some(format!(" since {when}; {} ago", ago(now.saturating_sub(t))))
-    });
-    format!("Active: {word} ({sub}){}", since.unwrap_or_default())
+    let since = r.i64(Tag::Since).filter(|_| word != "inactive");
+    if let Some((t, when)) = since.and_then(|t| Some((t, crate::ioc::list::format_started(t)?))) {
+        let _ = write!(line, " since {when}; {} ago", Ago(now.saturating_sub(t)));
+    }
+    line
 }
 
 /// systemd's way of saying how long ago: `42s`, `5min`, `3h 2min`, `2 days`.
-fn ago(secs: i64) -> String {
-    match secs.max(0) {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}min", s / 60),
-        s if s < 86400 => format!("{}h {}min", s / 3600, s % 3600 / 60),
-        s => format!("{} days", s / 86400),
+struct Ago(i64);
+
+impl fmt::Display for Ago {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.max(0) {
+            s if s < 60 => write!(f, "{s}s"),
+            s if s < 3600 => write!(f, "{}min", s / 60),
+            s if s < 86400 => write!(f, "{}h {}min", s / 3600, s % 3600 / 60),
+            s => write!(f, "{} days", s / 86400),
+        }
     }
 }
 
@@ -661,7 +671,16 @@ fn view_cmd(common: &Common, name: &str) -> i32 {
     let record = common.request(Verb::Status, 0, &[name], Some(Duration::from_secs(10)));
     match record.ok().filter(|r| r.code == Code::Ok).and_then(|r| r.records.into_iter().next()).and_then(IocInfo::from_record) {
         Some(ioc) => match running_argv(&ioc) {
-            Some(argv) => println!("{}", argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")),
+            Some(argv) => {
+                let mut line = String::new();
+                for (k, word) in argv.iter().enumerate() {
+                    if k > 0 {
+                        line.push(' ');
+                    }
+                    push_shell_quoted(&mut line, word);
+                }
+                println!("{line}");
+            }
             None => println!("(procServ is not running: the command line is made when it starts; 'ioc start {name}')"),
         },
         None => println!("(the supervisor has not loaded this file: 'ioc rescan')"),
@@ -707,13 +726,21 @@ fn running_argv(ioc: &IocInfo) -> Option<Vec<String>> {
     procstat::cmdline(pid).ok().filter(|argv| !argv.is_empty())
 }
 
-/// A word as a POSIX shell reads it back.
-fn shell_quote(word: &str) -> String {
+/// `word` as a POSIX shell reads it back, pushed onto `out`: as it is when
+/// every byte is plain, else in single quotes, each `'` as `'\''`.
+fn push_shell_quoted(out: &mut String, word: &str) {
     if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@%^".contains(&b)) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
+        out.push_str(word);
+        return;
     }
+    out.push('\'');
+    for (k, piece) in word.split('\'').enumerate() {
+        if k > 0 {
+            out.push_str("'\\''");
+        }
+        out.push_str(piece);
+    }
+    out.push('\'');
 }
 
 /// `ioc log NAME [-n N] [-f]`: the end of the IOC's procServ log, followed
@@ -1355,6 +1382,20 @@ mod tests {
         assert_eq!(line("running", started - 5), format!("Active: active (running) since {when}; 0s ago"));
         assert_eq!(line("stopped", started + 42), "Active: inactive (dead)");
         assert_eq!(active_line(&record(&[(Tag::State, b"running")]), started), "Active: active (running)");
+    }
+
+    #[test]
+    fn words_are_quoted_as_a_shell_reads_them_back() {
+        let quoted = |words: &[&str]| {
+            let mut line = String::new();
+            for word in words {
+                push_shell_quoted(&mut line, word);
+                line.push('|');
+            }
+            line
+        };
+        assert_eq!(quoted(&["procServ", "-f", "--name=x", "unix:a:b:0660:/run/p/x/control"]), "procServ|-f|--name=x|unix:a:b:0660:/run/p/x/control|");
+        assert_eq!(quoted(&["", "a b", "it's", "'", "''x"]), r#"''|'a b'|'it'\''s'|''\'''|''\'''\''x'|"#);
     }
 
     #[test]
