@@ -937,7 +937,7 @@ fn directories(common: &Common) -> Result<Directories, i32> {
     };
     let r = reply.records.first().ok_or(EXIT_FAIL)?;
     let ioc_dir = r.str(Tag::IocDirectory).map(PathBuf::from).ok_or(EXIT_FAIL)?;
-    let user = r.str(Tag::IocUser).map_or_else(|| generate::GenerateOptions::default().user, str::to_string);
+    let user = r.str(Tag::IocUser).unwrap_or(generate::DEFAULT_USER).to_string();
     Ok(Directories { ioc_dir, user, supervised: true })
 }
 

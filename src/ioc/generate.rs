@@ -33,13 +33,17 @@ pub struct GenerateOptions {
     pub run_dir: PathBuf,
 }
 
+/// Who a generated file's IOC runs as unless told (epics-ioc-runner's
+/// system user), and who PID 1's IOCs run as when it does not say.
+pub const DEFAULT_USER: &str = "ioc-srv";
+
 impl Default for GenerateOptions {
     fn default() -> Self {
         GenerateOptions {
             name: None,
             cmd: None,
             first_if_several: false,
-            user: "ioc-srv".into(),
+            user: DEFAULT_USER.into(),
             group: "ioc".into(),
             run_dir: PathBuf::from("/run/procserv"),
         }
