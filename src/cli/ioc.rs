@@ -975,25 +975,19 @@ fn installed_mode(common: &Common) -> u32 {
 /// `--name`, `--cmd`, `--ioc-user` and `--ioc-group` of `a`; with `force`,
 /// the first of several startup scripts.
 fn generate_options(common: &Common, a: ioc_args::VerbArgs, force: bool) -> generate::GenerateOptions {
-    let mut opts = generate::GenerateOptions {
+    // An IOC of `iocinit --local` runs as you: the file says so, as
+    // epics-ioc-runner's local mode writes it. Built field by field, not
+    // over a `Default` whose strings would be made only to be replaced.
+    let (user, group) =
+        if common.local { me() } else { (generate::DEFAULT_USER.to_string(), generate::DEFAULT_GROUP.to_string()) };
+    generate::GenerateOptions {
         name: a.name,
         cmd: a.cmd,
-        run_dir: common.layout().console_root(),
         first_if_several: force,
-        ..Default::default()
-    };
-    // An IOC of `iocinit --local` runs as you: the file says so, as
-    // epics-ioc-runner's local mode writes it.
-    if common.local {
-        (opts.user, opts.group) = me();
+        user: a.ioc_user.unwrap_or(user),
+        group: a.ioc_group.unwrap_or(group),
+        run_dir: common.layout().console_root(),
     }
-    if let Some(u) = a.ioc_user {
-        opts.user = u;
-    }
-    if let Some(g) = a.ioc_group {
-        opts.group = g;
-    }
-    opts
 }
 
 fn run_generate(dir: &Path, opts: &generate::GenerateOptions) -> Result<IocFile, i32> {

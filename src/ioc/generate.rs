@@ -36,6 +36,8 @@ pub struct GenerateOptions {
 /// Who a generated file's IOC runs as unless told (epics-ioc-runner's
 /// system user), and who PID 1's IOCs run as when it does not say.
 pub const DEFAULT_USER: &str = "ioc-srv";
+/// The group of [`DEFAULT_USER`]'s files (epics-ioc-runner's IOC group).
+pub const DEFAULT_GROUP: &str = "ioc";
 
 impl Default for GenerateOptions {
     fn default() -> Self {
@@ -44,7 +46,7 @@ impl Default for GenerateOptions {
             cmd: None,
             first_if_several: false,
             user: DEFAULT_USER.into(),
-            group: "ioc".into(),
+            group: DEFAULT_GROUP.into(),
             run_dir: PathBuf::from("/run/procserv"),
         }
     }
