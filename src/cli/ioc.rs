@@ -54,9 +54,8 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
         }
     };
     let common = &inv.common;
-    if let Err(e) = check_runner_env(common.local, inv.verb) {
-        eprintln!("Error: {e}");
-        return EXIT_FAIL;
+    if let Err(code) = check_runner_env(common.local, inv.verb) {
+        return code;
     }
     // `generate` works on files alone, and so does `install` when no
     // supervisor runs (the one started later reads the file); everything
@@ -66,26 +65,26 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
             return code;
         }
     }
-    let target = inv.target.clone().unwrap_or_default();
+    let target = inv.target.as_deref().unwrap_or_default();
     let a = inv.args;
     let timeout = a.timeout.unwrap_or(READY_TIMEOUT_SECS);
     match inv.verb {
         Command::Generate => generate_cmd(common, target.into(), a, inv.force),
         Command::Install => install(common, target.into(), a, inv.force),
-        Command::Remove => remove(common, &target),
+        Command::Remove => remove(common, target),
         Command::Rescan => rescan(common),
-        Command::Start => start(common, Verb::Start, &target, a.no_wait, timeout),
-        Command::Restart => start(common, Verb::Restart, &target, a.no_wait, timeout),
-        Command::Stop => stop(common, &target),
+        Command::Start => start(common, Verb::Start, target, a.no_wait, timeout),
+        Command::Restart => start(common, Verb::Restart, target, a.no_wait, timeout),
+        Command::Stop => stop(common, target),
         Command::Status => status_cmd(common, inv.target.as_deref(), a.all, a.lines),
-        Command::Enable => simple(common, Verb::Enable, &target),
-        Command::Disable => simple(common, Verb::Disable, &target),
-        Command::View => view_cmd(common, &target),
-        Command::Log => log_cmd(common, &target, a.lines.unwrap_or(50), inv.force),
+        Command::Enable => simple(common, Verb::Enable, target),
+        Command::Disable => simple(common, Verb::Disable, target),
+        Command::View => view_cmd(common, target),
+        Command::Log => log_cmd(common, target, a.lines.unwrap_or(50), inv.force),
         Command::List => list_cmd(common, inv.verbose),
-        Command::Attach => attach_cmd(common, &target, a.escape.as_deref(), a.timeout.unwrap_or(10)),
-        Command::Monitor => with_console(common, &target, |ioc| ending(attach::monitor(&target, &ioc.console))),
-        Command::Inspect => inspect_cmd(common, &target, a.partial),
+        Command::Attach => attach_cmd(common, target, a.escape.as_deref(), a.timeout.unwrap_or(10)),
+        Command::Monitor => with_console(common, target, |ioc| ending(attach::monitor(target, &ioc.console))),
+        Command::Inspect => inspect_cmd(common, target, a.partial),
     }
 }
 
@@ -93,13 +92,14 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
 /// "Environment"): with `--local` the directory and procServ choices are
 /// honoured (by the supervisor `ioc --local` starts, see [`local_supervisor`])
 /// once they pass the peer's checks; as PID 1 the configuration owns them.
-fn check_runner_env(local: bool, verb: Command) -> Result<(), String> {
+/// A refusal is printed here (`Error: ...`); the exit code.
+fn check_runner_env(local: bool, verb: Command) -> Result<(), i32> {
     use crate::layout::{runner_var, RUNNER_CONF_DIR, RUNNER_LOG_DIR, RUNNER_PROCSERV_TOOL, RUNNER_RUN_DIR, RUNNER_SYSTEM_DIRS};
     // The directories say which IOCs a command means: refused outright. The
     // procServ tool matters only where procServ is started (install checks
     // its file first, as the peer does, see [`system_procserv_tool`]).
     if let (false, Some((var, value))) = (local, runner_var(&RUNNER_SYSTEM_DIRS)) {
-        return Err(chosen_by_pid1(var, &value));
+        return chosen_by_pid1(var, &value);
     }
     if matches!(verb, Command::Start | Command::Restart) {
         system_procserv_tool(local)?;
@@ -110,7 +110,7 @@ fn check_runner_env(local: bool, verb: Command) -> Result<(), String> {
     for (names, what) in [(&RUNNER_CONF_DIR, "configuration"), (&RUNNER_LOG_DIR, "log"), (&RUNNER_RUN_DIR, "runtime")] {
         if let Some((var, value)) = runner_var(names) {
             if !value.starts_with('/') || value.contains(char::is_whitespace) {
-                return Err(format!("resolved {what} directory '{value}' ({var}) must be an absolute path with no whitespace."));
+                return refuse(format_args!("resolved {what} directory '{value}' ({var}) must be an absolute path with no whitespace."));
             }
         }
     }
@@ -119,26 +119,32 @@ fn check_runner_env(local: bool, verb: Command) -> Result<(), String> {
     for var in [RUNNER_PROCSERV_TOOL, "IOC_RUNNER_CON_TOOL"] {
         if let Some((var, value)) = runner_var(&[var]) {
             if !executable_file(Path::new(&value)) {
-                return Err(format!("{var} '{value}' is not an executable file."));
+                return refuse(format_args!("{var} '{value}' is not an executable file."));
             }
         }
     }
     Ok(())
 }
 
+/// Prints `Error: ` and `why`, as the peer refuses a variable; the exit code.
+fn refuse(why: fmt::Arguments<'_>) -> Result<(), i32> {
+    eprintln!("Error: {why}");
+    Err(EXIT_FAIL)
+}
+
 /// The refusal of a variable whose choice PID 1's configuration owns.
-fn chosen_by_pid1(var: &str, value: &str) -> String {
-    format!(
+fn chosen_by_pid1(var: &str, value: &str) -> Result<(), i32> {
+    refuse(format_args!(
         "{var}='{value}': on a board PID 1 chooses this (IocDirectory, IocLogDirectory, ProcServ \
          in /etc/epoch/epoch.conf; consoles under /run/procserv). Unset it, or use --local."
-    )
+    ))
 }
 
 /// IOC_RUNNER_PROCSERV_TOOL without `--local`: refused where procServ
-/// would be started, as PID 1's `ProcServ` chooses it.
-fn system_procserv_tool(local: bool) -> Result<(), String> {
+/// would be started, as PID 1's `ProcServ` chooses it (printed; the exit code).
+fn system_procserv_tool(local: bool) -> Result<(), i32> {
     match crate::layout::runner_var(&[crate::layout::RUNNER_PROCSERV_TOOL]) {
-        Some((var, value)) if !local => Err(chosen_by_pid1(var, &value)),
+        Some((var, value)) if !local => chosen_by_pid1(var, &value),
         _ => Ok(()),
     }
 }
@@ -1226,9 +1232,8 @@ fn install(common: &Common, source: PathBuf, a: ioc_args::VerbArgs, force: bool)
     if let Err(code) = check_installable(&ioc, common.local) {
         return code;
     }
-    if let Err(e) = system_procserv_tool(common.local) {
-        eprintln!("Error: {e}");
-        return EXIT_FAIL;
+    if let Err(code) = system_procserv_tool(common.local) {
+        return code;
     }
     let dirs = match if common.local { local_install_dir(common) } else { directories(common) } {
         Ok(d) => d,
