@@ -3,7 +3,7 @@
 //! reexec, getpid, kill, setcad, halt, reboot, poweroff, shutdown, version.
 //! `--json` on every read verb; `--local`/`--socket` anywhere.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use super::{Common, EXIT_FAIL, EXIT_OK};
@@ -437,20 +437,30 @@ pub fn print_block(r: &Message) {
     line("User:", r.str(Tag::User).unwrap_or("root"));
     line("Group:", r.str(Tag::Group).unwrap_or("root"));
     // Extensions: what the start command's process is given.
-    // Written into one line as found, not collected into a list and joined.
+    // Written into one line as found: no `String` per setting, no list of
+    // them to join.
     let mut process = String::new();
-    for (name, value) in [
-        ("rtprio", r.u64(Tag::RtPrio).map(|p| p.to_string())),
-        ("memlock", r.str(Tag::MemLock).map(str::to_string)),
-        ("core", r.str(Tag::CoreSize).map(str::to_string)),
-        ("nice", r.i64(Tag::Nice).map(|n| n.to_string())),
-        ("umask", r.str(Tag::Umask).map(str::to_string)),
-        ("cpus", r.str(Tag::Cpus).map(str::to_string)),
-    ] {
-        if let Some(value) = value {
-            let separator = if process.is_empty() { "" } else { ", " };
-            let _ = write!(process, "{separator}{name} {value}");
-        }
+    let mut add = |setting: fmt::Arguments<'_>| {
+        let separator = if process.is_empty() { "" } else { ", " };
+        let _ = write!(process, "{separator}{setting}");
+    };
+    if let Some(p) = r.u64(Tag::RtPrio) {
+        add(format_args!("rtprio {p}"));
+    }
+    if let Some(v) = r.str(Tag::MemLock) {
+        add(format_args!("memlock {v}"));
+    }
+    if let Some(v) = r.str(Tag::CoreSize) {
+        add(format_args!("core {v}"));
+    }
+    if let Some(n) = r.i64(Tag::Nice) {
+        add(format_args!("nice {n}"));
+    }
+    if let Some(v) = r.str(Tag::Umask) {
+        add(format_args!("umask {v}"));
+    }
+    if let Some(v) = r.str(Tag::Cpus) {
+        add(format_args!("cpus {v}"));
     }
     if !process.is_empty() {
         line("Process:", &process);
