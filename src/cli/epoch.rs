@@ -414,6 +414,9 @@ pub fn print_block(r: &Message) {
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     let started = matches!(state, "running" | "done" | "starting" | "prestarting" | "waiting-pidfile" | "restarting");
     let line = |k: &str, v: &str| println!("{k:<20}{v}");
+    // Numbers printed as they are formatted, not made into `String`s.
+    let signed = |k: &str, v: i64| println!("{k:<20}{v}");
+    let unsigned = |k: &str, v: u64| println!("{k:<20}{v}");
     line("ObjectID:", r.str(Tag::Id).unwrap_or(""));
     line("ObjectDescription:", r.str(Tag::Description).unwrap_or(""));
     line("State:", state);
@@ -421,19 +424,22 @@ pub fn print_block(r: &Message) {
     line("Started:", yes_no(started));
     line("Running:", yes_no(state == "running"));
     line("Stop mode:", r.str(Tag::StopMode).unwrap_or(""));
-    line("PID:", &r.i64(Tag::Pid).map(|p| p.to_string()).unwrap_or_else(|| "-".into()));
+    match r.i64(Tag::Pid) {
+        Some(p) => signed("PID:", p),
+        None => line("PID:", "-"),
+    }
     if let Some(p) = r.i64(Tag::ChildPid) {
-        line("IOC PID:", &p.to_string());
+        signed("IOC PID:", p);
     }
     line("Started since:", &fmt_since(r.i64(Tag::Since)));
     if let Some(e) = r.str(Tag::LastExit) {
         line("Last exit:", e);
     }
-    line("Restarts:", &r.u64(Tag::Restarts).unwrap_or(0).to_string());
+    unsigned("Restarts:", r.u64(Tag::Restarts).unwrap_or(0));
     line("Options:", r.str(Tag::Options).filter(|s| !s.is_empty()).unwrap_or("(none)"));
     line("Runlevels:", r.str(Tag::Runlevels).unwrap_or(""));
-    line("Start priority:", &r.u64(Tag::StartPriority).unwrap_or(0).to_string());
-    line("Stop priority:", &r.u64(Tag::StopPriority).unwrap_or(0).to_string());
+    unsigned("Start priority:", r.u64(Tag::StartPriority).unwrap_or(0));
+    unsigned("Stop priority:", r.u64(Tag::StopPriority).unwrap_or(0));
     line("User:", r.str(Tag::User).unwrap_or("root"));
     line("Group:", r.str(Tag::Group).unwrap_or("root"));
     // Extensions: what the start command's process is given.
