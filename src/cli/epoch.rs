@@ -3,6 +3,7 @@
 //! reexec, getpid, kill, setcad, halt, reboot, poweroff, shutdown, version.
 //! `--json` on every read verb; `--local`/`--socket` anywhere.
 
+use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use super::{Common, EXIT_FAIL, EXIT_OK};
@@ -413,6 +414,9 @@ pub fn print_block(r: &Message) {
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     let started = matches!(state, "running" | "done" | "starting" | "prestarting" | "waiting-pidfile" | "restarting");
     let line = |k: &str, v: &str| println!("{k:<20}{v}");
+    // Numbers printed as they are formatted, not made into `String`s.
+    let signed = |k: &str, v: i64| println!("{k:<20}{v}");
+    let unsigned = |k: &str, v: u64| println!("{k:<20}{v}");
     line("ObjectID:", r.str(Tag::Id).unwrap_or(""));
     line("ObjectDescription:", r.str(Tag::Description).unwrap_or(""));
     line("State:", state);
@@ -420,35 +424,52 @@ pub fn print_block(r: &Message) {
     line("Started:", yes_no(started));
     line("Running:", yes_no(state == "running"));
     line("Stop mode:", r.str(Tag::StopMode).unwrap_or(""));
-    line("PID:", &r.i64(Tag::Pid).map(|p| p.to_string()).unwrap_or_else(|| "-".into()));
+    match r.i64(Tag::Pid) {
+        Some(p) => signed("PID:", p),
+        None => line("PID:", "-"),
+    }
     if let Some(p) = r.i64(Tag::ChildPid) {
-        line("IOC PID:", &p.to_string());
+        signed("IOC PID:", p);
     }
     line("Started since:", &fmt_since(r.i64(Tag::Since)));
     if let Some(e) = r.str(Tag::LastExit) {
         line("Last exit:", e);
     }
-    line("Restarts:", &r.u64(Tag::Restarts).unwrap_or(0).to_string());
+    unsigned("Restarts:", r.u64(Tag::Restarts).unwrap_or(0));
     line("Options:", r.str(Tag::Options).filter(|s| !s.is_empty()).unwrap_or("(none)"));
     line("Runlevels:", r.str(Tag::Runlevels).unwrap_or(""));
-    line("Start priority:", &r.u64(Tag::StartPriority).unwrap_or(0).to_string());
-    line("Stop priority:", &r.u64(Tag::StopPriority).unwrap_or(0).to_string());
+    unsigned("Start priority:", r.u64(Tag::StartPriority).unwrap_or(0));
+    unsigned("Stop priority:", r.u64(Tag::StopPriority).unwrap_or(0));
     line("User:", r.str(Tag::User).unwrap_or("root"));
     line("Group:", r.str(Tag::Group).unwrap_or("root"));
     // Extensions: what the start command's process is given.
-    let process: Vec<String> = [
-        ("rtprio", r.u64(Tag::RtPrio).map(|p| p.to_string())),
-        ("memlock", r.str(Tag::MemLock).map(str::to_string)),
-        ("core", r.str(Tag::CoreSize).map(str::to_string)),
-        ("nice", r.i64(Tag::Nice).map(|n| n.to_string())),
-        ("umask", r.str(Tag::Umask).map(str::to_string)),
-        ("cpus", r.str(Tag::Cpus).map(str::to_string)),
-    ]
-    .into_iter()
-    .filter_map(|(name, value)| Some(format!("{name} {}", value?)))
-    .collect();
+    // Written into one line as found: no `String` per setting, no list of
+    // them to join.
+    let mut process = String::new();
+    let mut add = |setting: fmt::Arguments<'_>| {
+        let separator = if process.is_empty() { "" } else { ", " };
+        let _ = write!(process, "{separator}{setting}");
+    };
+    if let Some(p) = r.u64(Tag::RtPrio) {
+        add(format_args!("rtprio {p}"));
+    }
+    if let Some(v) = r.str(Tag::MemLock) {
+        add(format_args!("memlock {v}"));
+    }
+    if let Some(v) = r.str(Tag::CoreSize) {
+        add(format_args!("core {v}"));
+    }
+    if let Some(n) = r.i64(Tag::Nice) {
+        add(format_args!("nice {n}"));
+    }
+    if let Some(v) = r.str(Tag::Umask) {
+        add(format_args!("umask {v}"));
+    }
+    if let Some(v) = r.str(Tag::Cpus) {
+        add(format_args!("cpus {v}"));
+    }
     if !process.is_empty() {
-        line("Process:", &process.join(", "));
+        line("Process:", &process);
     }
     if let Some(dir) = r.str(Tag::StateDirectory) {
         line("State directory:", dir);

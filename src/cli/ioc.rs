@@ -4,6 +4,7 @@
 //! comes from PID 1 over the control socket, the rest from /proc, sock_diag
 //! and the IOC's log. `--local` (anywhere) works on the user's own supervisor.
 
+use std::fmt::{self, Write as _};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -53,9 +54,8 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
         }
     };
     let common = &inv.common;
-    if let Err(e) = check_runner_env(common.local, inv.verb) {
-        eprintln!("Error: {e}");
-        return EXIT_FAIL;
+    if let Err(code) = check_runner_env(common.local, inv.verb) {
+        return code;
     }
     // `generate` works on files alone, and so does `install` when no
     // supervisor runs (the one started later reads the file); everything
@@ -65,26 +65,26 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
             return code;
         }
     }
-    let target = inv.target.clone().unwrap_or_default();
+    let target = inv.target.as_deref().unwrap_or_default();
     let a = inv.args;
     let timeout = a.timeout.unwrap_or(READY_TIMEOUT_SECS);
     match inv.verb {
         Command::Generate => generate_cmd(common, target.into(), a, inv.force),
         Command::Install => install(common, target.into(), a, inv.force),
-        Command::Remove => remove(common, &target),
+        Command::Remove => remove(common, target),
         Command::Rescan => rescan(common),
-        Command::Start => start(common, Verb::Start, &target, a.no_wait, timeout),
-        Command::Restart => start(common, Verb::Restart, &target, a.no_wait, timeout),
-        Command::Stop => stop(common, &target),
+        Command::Start => start(common, Verb::Start, target, a.no_wait, timeout),
+        Command::Restart => start(common, Verb::Restart, target, a.no_wait, timeout),
+        Command::Stop => stop(common, target),
         Command::Status => status_cmd(common, inv.target.as_deref(), a.all, a.lines),
-        Command::Enable => simple(common, Verb::Enable, &target),
-        Command::Disable => simple(common, Verb::Disable, &target),
-        Command::View => view_cmd(common, &target),
-        Command::Log => log_cmd(common, &target, a.lines.unwrap_or(50), inv.force),
+        Command::Enable => simple(common, Verb::Enable, target),
+        Command::Disable => simple(common, Verb::Disable, target),
+        Command::View => view_cmd(common, target),
+        Command::Log => log_cmd(common, target, a.lines.unwrap_or(50), inv.force),
         Command::List => list_cmd(common, inv.verbose),
-        Command::Attach => attach_cmd(common, &target, a.escape.as_deref(), a.timeout.unwrap_or(10)),
-        Command::Monitor => with_console(common, &target, |ioc| ending(attach::monitor(&target, &ioc.console))),
-        Command::Inspect => inspect_cmd(common, &target, a.partial),
+        Command::Attach => attach_cmd(common, target, a.escape.as_deref(), a.timeout.unwrap_or(10)),
+        Command::Monitor => with_console(common, target, |ioc| ending(attach::monitor(target, &ioc.console))),
+        Command::Inspect => inspect_cmd(common, target, a.partial),
     }
 }
 
@@ -92,13 +92,14 @@ pub fn main(name: &str, args: Vec<String>) -> i32 {
 /// "Environment"): with `--local` the directory and procServ choices are
 /// honoured (by the supervisor `ioc --local` starts, see [`local_supervisor`])
 /// once they pass the peer's checks; as PID 1 the configuration owns them.
-fn check_runner_env(local: bool, verb: Command) -> Result<(), String> {
+/// A refusal is printed here (`Error: ...`); the exit code.
+fn check_runner_env(local: bool, verb: Command) -> Result<(), i32> {
     use crate::layout::{runner_var, RUNNER_CONF_DIR, RUNNER_LOG_DIR, RUNNER_PROCSERV_TOOL, RUNNER_RUN_DIR, RUNNER_SYSTEM_DIRS};
     // The directories say which IOCs a command means: refused outright. The
     // procServ tool matters only where procServ is started (install checks
     // its file first, as the peer does, see [`system_procserv_tool`]).
     if let (false, Some((var, value))) = (local, runner_var(&RUNNER_SYSTEM_DIRS)) {
-        return Err(chosen_by_pid1(var, &value));
+        return chosen_by_pid1(var, &value);
     }
     if matches!(verb, Command::Start | Command::Restart) {
         system_procserv_tool(local)?;
@@ -109,7 +110,7 @@ fn check_runner_env(local: bool, verb: Command) -> Result<(), String> {
     for (names, what) in [(&RUNNER_CONF_DIR, "configuration"), (&RUNNER_LOG_DIR, "log"), (&RUNNER_RUN_DIR, "runtime")] {
         if let Some((var, value)) = runner_var(names) {
             if !value.starts_with('/') || value.bytes().any(crate::config::values::is_ascii_blank) {
-                return Err(format!("resolved {what} directory '{value}' ({var}) must be an absolute path with no whitespace."));
+                return refuse(format_args!("resolved {what} directory '{value}' ({var}) must be an absolute path with no whitespace."));
             }
         }
     }
@@ -118,26 +119,32 @@ fn check_runner_env(local: bool, verb: Command) -> Result<(), String> {
     for var in [RUNNER_PROCSERV_TOOL, "IOC_RUNNER_CON_TOOL"] {
         if let Some((var, value)) = runner_var(&[var]) {
             if !executable_file(Path::new(&value)) {
-                return Err(format!("{var} '{value}' is not an executable file."));
+                return refuse(format_args!("{var} '{value}' is not an executable file."));
             }
         }
     }
     Ok(())
 }
 
+/// Prints `Error: ` and `why`, as the peer refuses a variable; the exit code.
+fn refuse(why: fmt::Arguments<'_>) -> Result<(), i32> {
+    eprintln!("Error: {why}");
+    Err(EXIT_FAIL)
+}
+
 /// The refusal of a variable whose choice PID 1's configuration owns.
-fn chosen_by_pid1(var: &str, value: &str) -> String {
-    format!(
+fn chosen_by_pid1(var: &str, value: &str) -> Result<(), i32> {
+    refuse(format_args!(
         "{var}='{value}': on a board PID 1 chooses this (IocDirectory, IocLogDirectory, ProcServ \
          in /etc/epoch/epoch.conf; consoles under /run/procserv). Unset it, or use --local."
-    )
+    ))
 }
 
 /// IOC_RUNNER_PROCSERV_TOOL without `--local`: refused where procServ
-/// would be started, as PID 1's `ProcServ` chooses it.
-fn system_procserv_tool(local: bool) -> Result<(), String> {
+/// would be started, as PID 1's `ProcServ` chooses it (printed; the exit code).
+fn system_procserv_tool(local: bool) -> Result<(), i32> {
     match crate::layout::runner_var(&[crate::layout::RUNNER_PROCSERV_TOOL]) {
-        Some((var, value)) if !local => Err(chosen_by_pid1(var, &value)),
+        Some((var, value)) if !local => chosen_by_pid1(var, &value),
         _ => Ok(()),
     }
 }
@@ -576,27 +583,36 @@ fn autorestart(ioc: &IocInfo) -> Option<AutoRestart> {
 fn active_line(r: &Message, now: i64) -> String {
     let state = r.str(Tag::State).unwrap_or("");
     let word = status_word(state);
-    let sub = match word {
-        "active" => "running".to_string(),
-        "activating" => "start".to_string(),
-        "deactivating" => "stop".to_string(),
-        "failed" => format!("Result: {state}"),
-        _ => "dead".to_string(),
+    let mut line = match word {
+        "failed" => format!("Active: failed (Result: {state})"),
+        _ => {
+            let sub = match word {
+                "active" => "running",
+                "activating" => "start",
+                "deactivating" => "stop",
+                _ => "dead",
+            };
+            format!("Active: {word} ({sub})")
+        }
     };
-    let since = r.i64(Tag::Since).filter(|_| word != "inactive").and_then(|t| {
-        let when = crate::ioc::list::format_started(t)?;
-        Some(format!(" since {when}; {} ago", ago(now.saturating_sub(t))))
-    });
-    format!("Active: {word} ({sub}){}", since.unwrap_or_default())
+    let since = r.i64(Tag::Since).filter(|_| word != "inactive");
+    if let Some((t, when)) = since.and_then(|t| Some((t, crate::ioc::list::format_started(t)?))) {
+        let _ = write!(line, " since {when}; {} ago", Ago(now.saturating_sub(t)));
+    }
+    line
 }
 
 /// systemd's way of saying how long ago: `42s`, `5min`, `3h 2min`, `2 days`.
-fn ago(secs: i64) -> String {
-    match secs.max(0) {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}min", s / 60),
-        s if s < 86400 => format!("{}h {}min", s / 3600, s % 3600 / 60),
-        s => format!("{} days", s / 86400),
+struct Ago(i64);
+
+impl fmt::Display for Ago {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.max(0) {
+            s if s < 60 => write!(f, "{s}s"),
+            s if s < 3600 => write!(f, "{}min", s / 60),
+            s if s < 86400 => write!(f, "{}h {}min", s / 3600, s % 3600 / 60),
+            s => write!(f, "{} days", s / 86400),
+        }
     }
 }
 
@@ -661,7 +677,16 @@ fn view_cmd(common: &Common, name: &str) -> i32 {
     let record = common.request(Verb::Status, 0, &[name], Some(Duration::from_secs(10)));
     match record.ok().filter(|r| r.code == Code::Ok).and_then(|r| r.records.into_iter().next()).and_then(IocInfo::from_record) {
         Some(ioc) => match running_argv(&ioc) {
-            Some(argv) => println!("{}", argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")),
+            Some(argv) => {
+                let mut line = String::new();
+                for (k, word) in argv.iter().enumerate() {
+                    if k > 0 {
+                        line.push(' ');
+                    }
+                    push_shell_quoted(&mut line, word);
+                }
+                println!("{line}");
+            }
             None => println!("(procServ is not running: the command line is made when it starts; 'ioc start {name}')"),
         },
         None => println!("(the supervisor has not loaded this file: 'ioc rescan')"),
@@ -707,13 +732,21 @@ fn running_argv(ioc: &IocInfo) -> Option<Vec<String>> {
     procstat::cmdline(pid).ok().filter(|argv| !argv.is_empty())
 }
 
-/// A word as a POSIX shell reads it back.
-fn shell_quote(word: &str) -> String {
+/// `word` as a POSIX shell reads it back, pushed onto `out`: as it is when
+/// every byte is plain, else in single quotes, each `'` as `'\''`.
+fn push_shell_quoted(out: &mut String, word: &str) {
     if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@%^".contains(&b)) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
+        out.push_str(word);
+        return;
     }
+    out.push('\'');
+    for (k, piece) in word.split('\'').enumerate() {
+        if k > 0 {
+            out.push_str("'\\''");
+        }
+        out.push_str(piece);
+    }
+    out.push('\'');
 }
 
 /// `ioc log NAME [-n N] [-f]`: the end of the IOC's procServ log, followed
@@ -910,7 +943,7 @@ fn directories(common: &Common) -> Result<Directories, i32> {
     };
     let r = reply.records.first().ok_or(EXIT_FAIL)?;
     let ioc_dir = r.str(Tag::IocDirectory).map(PathBuf::from).ok_or(EXIT_FAIL)?;
-    let user = r.str(Tag::IocUser).map_or_else(|| generate::GenerateOptions::default().user, str::to_string);
+    let user = r.str(Tag::IocUser).unwrap_or(generate::DEFAULT_USER).to_string();
     Ok(Directories { ioc_dir, user, supervised: true })
 }
 
@@ -948,25 +981,19 @@ fn installed_mode(common: &Common) -> u32 {
 /// `--name`, `--cmd`, `--ioc-user` and `--ioc-group` of `a`; with `force`,
 /// the first of several startup scripts.
 fn generate_options(common: &Common, a: ioc_args::VerbArgs, force: bool) -> generate::GenerateOptions {
-    let mut opts = generate::GenerateOptions {
+    // An IOC of `iocinit --local` runs as you: the file says so, as
+    // epics-ioc-runner's local mode writes it. Built field by field, not
+    // over a `Default` whose strings would be made only to be replaced.
+    let (user, group) =
+        if common.local { me() } else { (generate::DEFAULT_USER.to_string(), generate::DEFAULT_GROUP.to_string()) };
+    generate::GenerateOptions {
         name: a.name,
         cmd: a.cmd,
-        run_dir: common.layout().console_root(),
         first_if_several: force,
-        ..Default::default()
-    };
-    // An IOC of `iocinit --local` runs as you: the file says so, as
-    // epics-ioc-runner's local mode writes it.
-    if common.local {
-        (opts.user, opts.group) = me();
+        user: a.ioc_user.unwrap_or(user),
+        group: a.ioc_group.unwrap_or(group),
+        run_dir: common.layout().console_root(),
     }
-    if let Some(u) = a.ioc_user {
-        opts.user = u;
-    }
-    if let Some(g) = a.ioc_group {
-        opts.group = g;
-    }
-    opts
 }
 
 fn run_generate(dir: &Path, opts: &generate::GenerateOptions) -> Result<IocFile, i32> {
@@ -1205,9 +1232,8 @@ fn install(common: &Common, source: PathBuf, a: ioc_args::VerbArgs, force: bool)
     if let Err(code) = check_installable(&ioc, common.local) {
         return code;
     }
-    if let Err(e) = system_procserv_tool(common.local) {
-        eprintln!("Error: {e}");
-        return EXIT_FAIL;
+    if let Err(code) = system_procserv_tool(common.local) {
+        return code;
     }
     let dirs = match if common.local { local_install_dir(common) } else { directories(common) } {
         Ok(d) => d,
@@ -1355,6 +1381,20 @@ mod tests {
         assert_eq!(line("running", started - 5), format!("Active: active (running) since {when}; 0s ago"));
         assert_eq!(line("stopped", started + 42), "Active: inactive (dead)");
         assert_eq!(active_line(&record(&[(Tag::State, b"running")]), started), "Active: active (running)");
+    }
+
+    #[test]
+    fn words_are_quoted_as_a_shell_reads_them_back() {
+        let quoted = |words: &[&str]| {
+            let mut line = String::new();
+            for word in words {
+                push_shell_quoted(&mut line, word);
+                line.push('|');
+            }
+            line
+        };
+        assert_eq!(quoted(&["procServ", "-f", "--name=x", "unix:a:b:0660:/run/p/x/control"]), "procServ|-f|--name=x|unix:a:b:0660:/run/p/x/control|");
+        assert_eq!(quoted(&["", "a b", "it's", "'", "''x"]), r#"''|'a b'|'it'\''s'|''\'''|''\'''\''x'|"#);
     }
 
     #[test]

@@ -190,11 +190,12 @@ pub fn parse(words: &[String]) -> Parsed {
     let verb = Command::named(verb_word);
     let verb_opts = verb.map_or(&[][..], options_of);
     let (mut common, mut force, mut verbose, mut args) = (Common::default(), false, 0, VerbArgs::default());
-    let mut positionals: Vec<String> = Vec::new();
+    // Words borrowed from the command line: only what is kept is copied.
+    let mut positionals: Vec<&str> = Vec::new();
     let mut it = words.iter();
     while let Some(word) = it.next() {
         let (flag, inline) = match word.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            Some((f, v)) if f.starts_with("--") => (f, Some(v)),
             _ => (word.as_str(), None),
         };
         match flag {
@@ -206,7 +207,7 @@ pub fn parse(words: &[String]) -> Parsed {
             "-h" | "--help" => return Parsed::Usage,
             "--json" | "-j" => common.json = true,
             "--socket" | "--run-dir" => {
-                let Some(value) = inline.or_else(|| it.next().cloned()) else {
+                let Some(value) = inline.or_else(|| it.next().map(String::as_str)) else {
                     return Parsed::Error(format!("{flag} needs a value"));
                 };
                 if flag == "--socket" {
@@ -215,7 +216,7 @@ pub fn parse(words: &[String]) -> Parsed {
                     common.run_dir = Some(PathBuf::from(value));
                 }
             }
-            "--" => positionals.extend(it.by_ref().cloned()),
+            "--" => positionals.extend(it.by_ref().map(String::as_str)),
             f if f.starts_with('-') && f.len() > 1 => {
                 let Some(o) = verb_opts.iter().find(|o| o.names.contains(&f)) else {
                     return Parsed::Error(if verb_word.is_empty() {
@@ -227,7 +228,7 @@ pub fn parse(words: &[String]) -> Parsed {
                 let value = match inline {
                     Some(_) if !o.value => return Parsed::Error(format!("option '{f}' takes no value")),
                     None if o.value => match it.next() {
-                        Some(v) => Some(v.clone()),
+                        Some(v) => Some(v.as_str()),
                         None => return Parsed::Error(format!("option '{f}' needs a value")),
                     },
                     v => v,
@@ -236,7 +237,7 @@ pub fn parse(words: &[String]) -> Parsed {
                     return Parsed::Error(e);
                 }
             }
-            _ => positionals.push(word.clone()),
+            _ => positionals.push(word),
         }
     }
     let mut positionals = positionals.into_iter();
@@ -246,7 +247,7 @@ pub fn parse(words: &[String]) -> Parsed {
     let Some(verb) = verb else {
         return Parsed::Error(format!("Unknown command '{verb_word}'"));
     };
-    let target = positionals.next();
+    let target = positionals.next().map(str::to_string);
     if let Some(extra) = positionals.next() {
         return Parsed::Error(format!("Unexpected argument '{extra}'"));
     }
@@ -285,23 +286,24 @@ fn find_verb(words: &[String]) -> Option<&str> {
     None
 }
 
-fn store(args: &mut VerbArgs, o: &VerbOption, flag: &str, value: Option<String>) -> Result<(), String> {
-    let number = |v: &Option<String>| -> Result<u64, String> {
-        v.as_deref().unwrap_or("").parse::<u64>().map_err(|_| format!("option '{flag}' needs a number"))
+fn store(args: &mut VerbArgs, o: &VerbOption, flag: &str, value: Option<&str>) -> Result<(), String> {
+    let number = |v: Option<&str>| -> Result<u64, String> {
+        v.unwrap_or("").parse::<u64>().map_err(|_| format!("option '{flag}' needs a number"))
     };
+    let text = || value.map(str::to_string);
     match o.key {
-        Key::Name => args.name = value,
-        Key::Cmd => args.cmd = value,
-        Key::IocUser => args.ioc_user = value,
-        Key::IocGroup => args.ioc_group = value,
-        Key::Escape => args.escape = value,
+        Key::Name => args.name = text(),
+        Key::Cmd => args.cmd = text(),
+        Key::IocUser => args.ioc_user = text(),
+        Key::IocGroup => args.ioc_group = text(),
+        Key::Escape => args.escape = text(),
         Key::DryRun => args.dry_run = true,
         Key::Start => args.start = true,
         Key::All => args.all = true,
         Key::NoWait => args.no_wait = true,
         Key::Partial => args.partial = true,
-        Key::Lines => args.lines = Some(usize::try_from(number(&value)?).map_err(|_| format!("option '{flag}': too large"))?),
-        Key::Timeout => args.timeout = Some(number(&value)?),
+        Key::Lines => args.lines = Some(usize::try_from(number(value)?).map_err(|_| format!("option '{flag}': too large"))?),
+        Key::Timeout => args.timeout = Some(number(value)?),
     }
     Ok(())
 }

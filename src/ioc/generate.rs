@@ -10,7 +10,7 @@
 //! that module renders and writes it (temp file, fsync, rename), so there is
 //! one reader and one writer of the format.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::fs;
 
 use crate::config::iocfile::{valid_ioc_name, IocFile};
@@ -33,14 +33,20 @@ pub struct GenerateOptions {
     pub run_dir: PathBuf,
 }
 
+/// Who a generated file's IOC runs as unless told (epics-ioc-runner's
+/// system user), and who PID 1's IOCs run as when it does not say.
+pub const DEFAULT_USER: &str = "ioc-srv";
+/// The group of [`DEFAULT_USER`]'s files (epics-ioc-runner's IOC group).
+pub const DEFAULT_GROUP: &str = "ioc";
+
 impl Default for GenerateOptions {
     fn default() -> Self {
         GenerateOptions {
             name: None,
             cmd: None,
             first_if_several: false,
-            user: "ioc-srv".into(),
-            group: "ioc".into(),
+            user: DEFAULT_USER.into(),
+            group: DEFAULT_GROUP.into(),
             run_dir: PathBuf::from("/run/procserv"),
         }
     }
@@ -104,30 +110,31 @@ pub enum GenerateError {
 
 impl fmt::Display for GenerateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("generate: ")?;
         match self {
             GenerateError::Directory { dir, source } => {
-                write!(f, "generate: unable to read the iocBoot directory {}: {source}", dir.display())
+                write!(f, "unable to read the iocBoot directory {}: {source}", dir.display())
             }
             GenerateError::BadName(name) => write!(
                 f,
-                "generate: invalid IOC name '{name}': letters, digits, '_' and '-', not starting with '-', at most 64"
+                "invalid IOC name '{name}': letters, digits, '_' and '-', not starting with '-', at most 64"
             ),
             GenerateError::NoStartupScript(dir) => {
-                write!(f, "generate: no executable *.cmd file in {}", dir.display())
+                write!(f, "no executable *.cmd file in {}", dir.display())
             }
             GenerateError::SeveralStartupScripts { dir, candidates } => write!(
                 f,
-                "generate: several executable *.cmd files in {}: {}; choose one with --cmd",
+                "several executable *.cmd files in {}: {}; choose one with --cmd",
                 dir.display(),
                 candidates.join(", ")
             ),
             GenerateError::NoSuchStartupScript { wanted, candidates } => write!(
                 f,
-                "generate: '{wanted}' is not an executable *.cmd file of the directory (found: {})",
+                "'{wanted}' is not an executable *.cmd file of the directory (found: {})",
                 candidates.join(", ")
             ),
-            GenerateError::NoChoice => write!(f, "generate: input ended before a startup script was chosen"),
-            GenerateError::BadValue(message) => write!(f, "generate: {message}"),
+            GenerateError::NoChoice => f.write_str("input ended before a startup script was chosen"),
+            GenerateError::BadValue(message) => f.write_str(message),
         }
     }
 }
@@ -202,7 +209,7 @@ fn ask(
     let n = candidates.len();
     let mut menu = format!("Several executable .cmd files in {}:\n", dir.display());
     for (i, c) in candidates.iter().enumerate() {
-        menu.push_str(&format!("  [{}] {c}\n", i + 1));
+        let _ = writeln!(menu, "  [{}] {c}", i + 1);
     }
     let _ = prompt.output.write_all(menu.as_bytes());
     loop {

@@ -87,10 +87,9 @@ pub fn render(path: &Path, clients: &[ConsoleClient]) -> String {
     if clients.is_empty() {
         return format!("No clients attached to {}\n", path.display());
     }
-    let mut out = format!(
-        "{:<8} | {:<12} | {:<10} | COMMAND\n",
-        "PID", "USER", "INODE"
-    );
+    // The header as `{:<8} | {:<12} | {:<10} | COMMAND` pads its titles,
+    // written out: no formatting for text that never changes.
+    let mut out = String::from("PID      | USER         | INODE      | COMMAND\n");
     let _ = writeln!(out, "{}", super::Rule('-'));
     for c in clients {
         let _ = writeln!(
@@ -130,5 +129,13 @@ mod tests {
             .nth(2)
             .unwrap()
             .starts_with(&format!("{me:<8} | ")));
+    }
+
+    #[test]
+    fn the_header_is_the_padded_titles() {
+        let client = ConsoleClient { pid: 7, user: "ioc".into(), command: "procServ".into(), inode: 9 };
+        let report = render(Path::new("/run/procserv/x/control"), &[client]);
+        let header = format!("{:<8} | {:<12} | {:<10} | COMMAND", "PID", "USER", "INODE");
+        assert_eq!(report.lines().next(), Some(header.as_str()));
     }
 }
