@@ -29,7 +29,7 @@ const TRAP_SIGNALS: [c_int; 2] = [libc::SIGILL, libc::SIGTRAP];
 
 const BEFORE_ADDRESS: &[u8] = b"iocinit: internal error: trap at 0x";
 const AFTER_ADDRESS: &[u8] =
-    b" (a bug: please report this line; addr2line -e on an unstripped build of the same version names the source line)\n";
+    b" (a bug: please report this line; addr2line -e iocinit.debug of this build names the source line)\n";
 /// The address in hex, every digit of a pointer (leading zeros kept).
 const ADDRESS_DIGITS: usize = 2 * core::mem::size_of::<usize>();
 const LINE_BYTES: usize = BEFORE_ADDRESS.len() + ADDRESS_DIGITS + AFTER_ADDRESS.len();
@@ -119,7 +119,7 @@ mod tests {
             text(0x1f3a2),
             format!(
                 "iocinit: internal error: trap at 0x{zeros}1f3a2 (a bug: please report this line; \
-                 addr2line -e on an unstripped build of the same version names the source line)\n"
+                 addr2line -e iocinit.debug of this build names the source line)\n"
             )
         );
     }

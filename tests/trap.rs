@@ -52,7 +52,7 @@ fn a_trap_prints_where_and_the_process_dies_by_its_signal() {
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.signal(), Some(TRAP_SIGNAL), "{stdout}{stderr}");
     let line = stderr.lines().find(|l| l.starts_with("iocinit: internal error: trap at 0x")).unwrap_or_else(|| panic!("no trap line:\n{stderr}"));
-    assert!(line.ends_with("(a bug: please report this line; addr2line -e on an unstripped build of the same version names the source line)"), "{line}");
+    assert!(line.ends_with("(a bug: please report this line; addr2line -e iocinit.debug of this build names the source line)"), "{line}");
     let hex = line.trim_start_matches("iocinit: internal error: trap at 0x").split(' ').next().unwrap();
     assert_eq!(hex.len(), 2 * std::mem::size_of::<usize>(), "every digit of a pointer: {line}");
     let address = usize::from_str_radix(hex, 16).unwrap();
