@@ -208,10 +208,7 @@ mod tests {
     fn engine_config(ids: &[&str]) -> (crate::config::Config, Vec<crate::engine::plan::ObjectPlan>) {
         use crate::config::{Config, Console, Object};
         let console = |id: &str| {
-            id.starts_with("ioc").then(|| {
-                let command = "./st.cmd".into();
-                Box::new(Console { name: id.into(), user: None, group: None, chdir: None, command, from_ioc_file: true, may_choose_credentials: false, env: Vec::new() })
-            })
+            id.starts_with("ioc").then(|| Box::new(Console { from_ioc_file: true, may_choose_credentials: false, ..Console::default() }))
         };
         let objects = ids.iter().map(|id| Object { id: (*id).into(), start: Some("/bin/true".into()), console: console(id), ..Default::default() }).collect();
         let config = Config { objects, ..Default::default() };
