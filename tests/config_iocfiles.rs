@@ -194,9 +194,11 @@ fn each_ioc_file_becomes_an_object() {
     assert_eq!(vac1.stop, StopMethod::Pid);
     let console = vac1.console.as_ref().unwrap();
     assert!(console.from_ioc_file);
-    assert_eq!((console.name.as_str(), console.command.as_str()), ("vac1", "./st.cmd"));
-    assert_eq!((console.user.as_deref(), console.group.as_deref()), (Some("ioc"), Some("ioc")));
-    assert_eq!(console.chdir, Some(PathBuf::from("/opt/epics/iocs/vac1/iocBoot/iocvac1")));
+    // procServ runs the object's own values, the file's (not copies).
+    assert_eq!((vac1.id.as_str(), vac1.start.as_deref()), ("vac1", Some("./st.cmd")));
+    assert_eq!((vac1.rare().user.as_deref(), vac1.rare().group.as_deref()), (Some("ioc"), Some("ioc")));
+    assert_eq!(vac1.rare().working_directory.as_deref(), Some(Path::new("/opt/epics/iocs/vac1/iocBoot/iocvac1")));
+    assert_eq!(console.environment().next(), Some("IOC_NAME=vac1"));
     assert_eq!(config.start_order("default"), vec![0]);
     assert_eq!(config.stop_order(), vec![1, 2, 0]);
     let enabled = board("IocEnabled true\n", &[("vac1.conf", VAC1)]).config.unwrap();

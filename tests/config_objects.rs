@@ -285,17 +285,13 @@ fn fork_rules() {
 #[test]
 fn procserv_option_makes_a_console() {
     let o = object_a("ObjectStartCommand /opt/ioc/st.cmd\nObjectUser ioc\nObjectGroup ioc\nObjectWorkingDirectory /opt/ioc\nObjectOptions PROCSERV AUTORESTART\n");
-    let console = Console {
-        name: "a".into(),
-        user: Some("ioc".into()),
-        group: Some("ioc".into()),
-        chdir: Some("/opt/ioc".into()),
-        command: "/opt/ioc/st.cmd".into(),
-        from_ioc_file: false,
-        may_choose_credentials: true,
-        env: Vec::new(),
-    };
+    // What procServ runs is the object's own: its ID, command, user, group
+    // and directory, not copies of them in the console.
+    let console = Console { from_ioc_file: false, may_choose_credentials: true, ..Console::default() };
     assert_eq!(o.console, Some(Box::new(console)));
+    assert_eq!((o.id.as_str(), o.start.as_deref()), ("a", Some("/opt/ioc/st.cmd")));
+    assert_eq!((o.rare().user.as_deref(), o.rare().group.as_deref()), (Some("ioc"), Some("ioc")));
+    assert_eq!(o.rare().working_directory.as_deref(), Some(std::path::Path::new("/opt/ioc")));
     for other in ["FORK", "FORKN", "PIVOT", "EXEC", "SERVICE"] {
         let loaded = load_a(&format!("ObjectStartCommand /a /b\nObjectOptions PROCSERV\nObjectOptions {other}\n"));
         assert!(errors(&loaded).iter().any(|e| e.starts_with("epoch.conf:6: options PROCSERV and ") && e.contains(other)), "{other}: {:?}", errors(&loaded));

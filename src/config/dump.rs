@@ -260,14 +260,15 @@ fn object(j: &mut Json, config: &Config, o: &Object) {
     j.key("host").opt_string(rare.host.as_deref());
     j.key("console");
     match &o.console {
+        // What procServ runs is the object's own (config::Console).
         Some(c) => {
-            j.begin_object().field_str("name", &c.name);
-            j.key("user").opt_string(c.user.as_deref());
-            j.key("group").opt_string(c.group.as_deref());
-            opt_path(j, "chdir", c.chdir.as_deref());
-            j.field_str("command", &c.command).field_bool("from_ioc_file", c.from_ioc_file);
+            j.begin_object().field_str("name", &o.id);
+            j.key("user").opt_string(rare.user.as_deref());
+            j.key("group").opt_string(rare.group.as_deref());
+            opt_path(j, "chdir", rare.working_directory.as_deref());
+            j.field_str("command", o.start.as_deref().unwrap_or_default()).field_bool("from_ioc_file", c.from_ioc_file);
             j.field_bool("may_choose_credentials", c.may_choose_credentials);
-            path_field(j, "socket", &console_path(&c.name));
+            path_field(j, "socket", &console_path(&o.id));
             j.end_object();
         }
         None => {

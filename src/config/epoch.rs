@@ -244,17 +244,9 @@ impl Parser<'_> {
             object.description = object.id.clone();
         }
         if object.options.procserv {
-            let rare = object.rare();
-            let console = Console {
-                name: object.id.to_string(),
-                user: rare.user.as_deref().map(String::from),
-                group: rare.group.as_deref().map(String::from),
-                chdir: rare.working_directory.as_deref().map(PathBuf::from),
-                command: object.start.as_deref().unwrap_or_default().to_string(),
-                from_ioc_file: false,
-                may_choose_credentials: true,
-                env: Vec::new(),
-            };
+            // procServ runs what the object names (its ID, start command,
+            // directory, user and group): nothing of it is copied.
+            let console = Console { from_ioc_file: false, may_choose_credentials: true, ..Console::default() };
             object.console = Some(Box::new(console));
         }
         self.report(findings);

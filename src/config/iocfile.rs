@@ -192,10 +192,15 @@ impl IocFile {
     }
 
     /// The IOC's own environment, `NAME=value` in the file's order (the
-    /// IOC_* keys first): what epics-ioc-runner's EnvironmentFile exports.
-    pub fn environment(&self) -> Vec<String> {
-        // Joined, not formatted: every IOC file's load makes these.
-        self.entries().into_iter().map(|(key, value)| [key, "=", value].concat()).collect()
+    /// IOC_* keys first), one a line ([`Console::env`]): what
+    /// epics-ioc-runner's EnvironmentFile exports.
+    pub fn environment(&self) -> String {
+        // Joined, not formatted: every IOC file's load makes this.
+        let mut text = String::new();
+        for (key, value) in self.entries() {
+            text.extend([key, "=", value, "\n"]);
+        }
+        text
     }
 
     /// Whether the file can be written and read back: every value valid.
@@ -216,11 +221,13 @@ impl IocFile {
     /// and enable state (IocEnabled; `ioc enable` overrides it in the state
     /// file). `may_choose_credentials`: whether the file's IOC_USER and
     /// IOC_GROUP are honoured (see [`Console::may_choose_credentials`]).
-    /// The file's values move into the object's console (not copied).
+    /// The file's values are the object's strings, once: what procServ
+    /// runs is read from them ([`Console`]), and the environment is one
+    /// string beside them.
     pub fn into_object(self, file: usize, globals: &IocObjectGlobals, runlevels: Runlevels, may_choose_credentials: bool) -> Object {
         let (state_directory, host) = (self.extension(STATE_DIR), self.extension(HOST));
         // One text for the object's strings (config::shared::texts).
-        let [id, description, start, working_directory, user, group, state_directory_text, host_text] = texts([
+        let [id, description, start, working_directory, user, group, state_directory_text, host_text, env] = texts([
             &self.name,
             &["IOC ", &self.name].concat(),
             &self.command,
@@ -229,6 +236,7 @@ impl IocFile {
             self.group.as_deref().unwrap_or_default(),
             state_directory.unwrap_or_default(),
             host.unwrap_or_default(),
+            &self.environment(),
         ]);
         let rare = Some(RareSettings {
             working_directory: self.chdir.as_ref().map(|_| SharedPath(working_directory)),
@@ -241,8 +249,6 @@ impl IocFile {
         .filter(|rare| *rare != RareSettings::default())
         .map(Box::new);
         let process = Some(self.process()).filter(|p| !p.is_empty()).map(Box::new);
-        let env = self.environment();
-        let IocFile { name, user, group, chdir, command, .. } = self;
         Object {
             id,
             description,
@@ -255,16 +261,7 @@ impl IocFile {
             enabled: globals.enabled,
             runlevels,
             options: Options { autorestart: true, ..Options::default() },
-            console: Some(Box::new(Console {
-                name,
-                user,
-                group,
-                chdir: chdir.map(PathBuf::from),
-                command,
-                from_ioc_file: true,
-                may_choose_credentials,
-                env,
-            })),
+            console: Some(Box::new(Console { from_ioc_file: true, may_choose_credentials, env })),
             process,
             rare,
             ..Object::default()
@@ -451,9 +448,9 @@ pub fn crash_patterns(value: &str) -> Result<Vec<&str>, String> {
 
 /// The `IOC_META_*` entries of an environment that `ioc status` shows, one
 /// `NAME=value` a line, at most [`META_SHOWN_MAX`] bytes of whole entries.
-pub fn shown_metadata(env: &[String]) -> String {
+pub fn shown_metadata<'a>(env: impl Iterator<Item = &'a str>) -> String {
     let mut shown = String::new();
-    for entry in env.iter().filter(|e| e.starts_with(META_PREFIX)) {
+    for entry in env.filter(|e| e.starts_with(META_PREFIX)) {
         if shown.len() + entry.len() + 1 > META_SHOWN_MAX {
             break;
         }
@@ -924,7 +921,8 @@ mod tests {
         let text = "IOC_NAME=vac1\nEPICS_CA_SERVER_PORT=\"5070\"\nIOC_CMD=./st.cmd\nIOC_META_OWNER='Jane Doe'\n_x=\n";
         let (file, warnings) = parse(Path::new("vac1.conf"), text).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        let env = file.clone().into_object(0, &IocObjectGlobals::default(), Runlevels::default(), false).console.unwrap().env;
+        let console = file.clone().into_object(0, &IocObjectGlobals::default(), Runlevels::default(), false).console.unwrap();
+        let env: Vec<&str> = console.environment().collect();
         assert_eq!(env, ["IOC_NAME=vac1", "IOC_CMD=./st.cmd", "EPICS_CA_SERVER_PORT=5070", "IOC_META_OWNER=Jane Doe", "_x="]);
         // Written back as read.
         let (back, _) = parse(Path::new("vac1.conf"), &render(&file)).unwrap();
@@ -952,7 +950,7 @@ mod tests {
         let (file, warnings) = parse(Path::new("vac1.conf"), &big).unwrap();
         assert_eq!(file.variables.len(), 2);
         assert!(warnings.iter().any(|d| d.line == 4 && d.message.contains("not shown by ioc status")), "{warnings:?}");
-        assert_eq!(shown_metadata(&file.environment()).lines().count(), 1);
+        assert_eq!(shown_metadata(file.environment().lines()).lines().count(), 1);
     }
 
     /// Values that bash and systemd's EnvironmentFile would read otherwise

@@ -285,10 +285,12 @@ mod tests {
         let config = loaded.config.unwrap();
         let mut strings = Vec::new();
         config.objects.clone().iter_mut().for_each(|o| o.for_each_string(&mut |s| strings.push(s.clone())));
-        assert_eq!(strings.len(), 3 * 4 + 5, "ID, description, start and runlevel of each, and five more of b");
+        assert_eq!(strings.len(), 3 * 4 + 5 + 1, "ID, description, start and runlevel of each, five more of b, the environment of c");
         assert!(strings.iter().all(|s| shared::same_text(s, &strings[0])), "{strings:?}");
         assert_eq!(config.objects[1].stop, StopMethod::PidFile(Some("/run/b.pid".into())));
         assert_eq!(config.objects[2].description, "IOC c");
+        let console = config.objects[2].console.as_deref().unwrap();
+        assert_eq!(console.environment().collect::<Vec<_>>(), ["IOC_NAME=c", "IOC_CMD=./st.cmd"]);
     }
 
     /// PID 1 keeps every object's runlevels: as a range of the one text of

@@ -346,30 +346,35 @@ impl Default for Options {
 }
 
 /// An object that runs under procServ with a UNIX-socket console: every IOC
-/// file, and every object with the `PROCSERV` option.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// file, and every object with the `PROCSERV` option. What procServ runs is
+/// the object's own: its ID names the console (`/run/procserv/<ID>/control`),
+/// its start command is procServ's child, its working directory procServ's
+/// `--chdir`, its user and group whom the IOC runs as (IOC_NAME, IOC_CMD,
+/// IOC_CHDIR, IOC_USER, IOC_GROUP for an IOC file), not copies of them here:
+/// PID 1 keeps every IOC's (docs/ARCHITECTURE.md, "What PID 1 keeps per IOC").
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Console {
-    /// The console name (IOC_NAME, or the ObjectID): `/run/procserv/<name>/control`.
-    pub name: String,
-    /// The user the IOC runs as (IOC_USER / ObjectUser); `None` = root.
-    pub user: Option<String>,
-    /// IOC_GROUP / ObjectGroup.
-    pub group: Option<String>,
-    /// IOC_CHDIR / ObjectWorkingDirectory.
-    pub chdir: Option<PathBuf>,
-    /// IOC_CMD / ObjectStartCommand: what procServ runs.
-    pub command: String,
     /// True for objects made from an IOC file (as opposed to `PROCSERV`).
     pub from_ioc_file: bool,
-    /// Whether `user` and `group` are honoured: true for `PROCSERV` objects
-    /// (root's epoch.conf) and for IOC files that root owns and nobody else
-    /// may write. Otherwise the IOC runs as `IocUser` and `IocGroup`, never
-    /// as root (docs/CONFIG.md, "Who an IOC runs as").
+    /// Whether the object's user and group are honoured: true for `PROCSERV`
+    /// objects (root's epoch.conf) and for IOC files that root owns and nobody
+    /// else may write. Otherwise the IOC runs as `IocUser` and `IocGroup`,
+    /// never as root (docs/CONFIG.md, "Who an IOC runs as").
     pub may_choose_credentials: bool,
-    /// An IOC file's variables, `NAME=value` (the IOC_* keys included):
-    /// the environment of procServ and the IOC only, never of a command
-    /// run as root. Empty for `PROCSERV` objects (they have ObjectEnvVar).
-    pub env: Vec<String>,
+    /// An IOC file's variables, `NAME=value` (the IOC_* keys included), one
+    /// a line ([`Console::environment`]): the environment of procServ and the
+    /// IOC only, never of a command run as root. One string of the object's
+    /// text, not a list of strings of their own (a value holds no control
+    /// character, so a newline ends an entry). Empty for `PROCSERV` objects
+    /// (they have ObjectEnvVar).
+    pub env: SharedStr,
+}
+
+impl Console {
+    /// The IOC file's variables, `NAME=value`, in the file's order.
+    pub fn environment(&self) -> impl Iterator<Item = &str> {
+        self.env.split('\n').filter(|entry| !entry.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -484,7 +489,7 @@ impl Object {
             runlevels,
             options: _,
             rare,
-            console: _,
+            console,
             process: _,
         } = self;
         // One call per string, no iterator chain: packing visits every
@@ -506,6 +511,9 @@ impl Object {
         f(&mut runlevels.0);
         if let Some(rare) = rare {
             rare.for_each_string(f);
+        }
+        if let Some(console) = console {
+            f(&mut console.env);
         }
     }
 

@@ -912,7 +912,7 @@ fn encode_object<O: Os>(enc: &mut Encoder<'_>, engine: &mut Engine<O>, i: usize)
     if let Some(console) = &object.console {
         enc.bool(Tag::IsConsole, console.from_ioc_file);
         if let Some(plan) = engine.plan(i).console.as_ref() {
-            enc.bytes(Tag::Console, plan.socket.to_bytes()).bytes(Tag::Log, plan.log.to_bytes());
+            enc.bytes(Tag::Console, plan.socket().to_bytes()).bytes(Tag::Log, plan.log().to_bytes());
         }
         if let Some(pid) = child {
             enc.i64(Tag::ChildPid, pid as i64);
@@ -983,7 +983,7 @@ fn encode_system<O: Os>(enc: &mut Encoder<'_>, engine: &Engine<O>) {
     enc.bytes(Tag::IocDirectory, ioc.directory.as_os_str().as_encoded_bytes());
     enc.str(Tag::IocUser, &ioc.user);
     if let Some(root) = engine.plans().iter().find_map(|p| p.console.as_ref()).and_then(|c| {
-        let dir = c.dir.to_bytes();
+        let dir = c.dir().to_bytes();
         dir.iter().rposition(|&b| b == b'/').map(|k| &dir[..k])
     }) {
         enc.bytes(Tag::ConsoleRoot, root);

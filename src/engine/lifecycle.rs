@@ -124,9 +124,9 @@ impl<O: Os> Engine<O> {
         if let Some(c) = &plan.console {
             if let Err(refused) = self.os.prepare_console(c) {
                 let path = match refused.part {
-                    os::ConsolePart::LogDirectory => &c.log_dir,
-                    os::ConsolePart::Directory => &c.dir,
-                    os::ConsolePart::Log => &c.log,
+                    os::ConsolePart::LogDirectory => c.log_dir(),
+                    os::ConsolePart::Directory => c.dir(),
+                    os::ConsolePart::Log => c.log(),
                 };
                 self.notes.write(i, format_args!("{} {}: {}", refused.part.name(), path.to_str().unwrap_or("?"), refused.problem));
                 self.start_failed_as_noted(i);
@@ -843,7 +843,7 @@ impl<O: Os> Engine<O> {
         st.set(State::Stopped);
         st.killed = false;
         if let Some(c) = &self.plans[i].console {
-            self.os.clean_console(&c.socket, &c.info);
+            self.os.clean_console(c.socket(), c.info());
         }
         self.report(i, "Stopping", outcome);
         let cause = self.objs[i].cause;

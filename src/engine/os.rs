@@ -310,26 +310,26 @@ impl Os for RealOs {
     fn prepare_console(&mut self, console: &ConsolePlan) -> Result<(), ConsoleRefusal> {
         use ConsolePart::{Directory, Log, LogDirectory};
         let (uid, gid) = (console.uid, console.gid);
-        sys::mkdir_p(console.log_dir.to_bytes(), 0o755).map_err(|e| ConsoleRefusal::errno(LogDirectory, e))?;
+        sys::mkdir_p(console.log_dir().to_bytes(), 0o755).map_err(|e| ConsoleRefusal::errno(LogDirectory, e))?;
         // The console root (/run/procserv) must be searchable by the IOC user
         // (procServ creates its socket below it) and by IOC group members who
         // attach: only the console's own directory is 0750.
-        let dir = console.dir.to_bytes();
+        let dir = console.dir().to_bytes();
         if let Some(slash) = dir.iter().rposition(|&b| b == b'/').filter(|&s| s > 0) {
             sys::mkdir_p(&dir[..slash], 0o755).map_err(|e| ConsoleRefusal::errno(Directory, e))?;
         }
         sys::mkdir_p(dir, 0o750).map_err(|e| ConsoleRefusal::errno(Directory, e))?;
         // Owner and mode are set on the opened directory, never through a
         // symlink planted in its place (a chown of its target as root).
-        let opened = sys::Fd::open(&console.dir, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_NOCTTY, 0)
-            .map_err(|e| ConsoleRefusal::classify(Directory, &console.dir, e))?;
+        let opened = sys::Fd::open(console.dir(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_NOCTTY, 0)
+            .map_err(|e| ConsoleRefusal::classify(Directory, console.dir(), e))?;
         sys::fchown(&opened, uid, gid);
         let _ = nix::sys::stat::fchmod(opened.0, nix::sys::stat::Mode::from_bits_truncate(0o750));
         // Only a regular file is opened at all: opening a device may act (a
         // watchdog starts). The open itself does not follow a symlink nor
         // wait for a FIFO's reader either (something swapped in meanwhile),
         // and what it opened is checked again.
-        if let Ok(st) = nix::sys::stat::lstat(console.log.as_c_str()) {
+        if let Ok(st) = nix::sys::stat::lstat(console.log()) {
             match st.st_mode & libc::S_IFMT {
                 libc::S_IFREG => {}
                 libc::S_IFLNK => return Err(ConsoleRefusal { part: Log, problem: ConsoleProblem::Symlink }),
@@ -338,7 +338,7 @@ impl Os for RealOs {
         }
         // Readable by all: `ioc view` is for everyone, as `ioc list`.
         let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOCTTY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
-        let log = sys::Fd::open(&console.log, flags, 0o644).map_err(|e| ConsoleRefusal::classify(Log, &console.log, e))?;
+        let log = sys::Fd::open(console.log(), flags, 0o644).map_err(|e| ConsoleRefusal::classify(Log, console.log(), e))?;
         let meta = nix::sys::stat::fstat(log.0).map_err(|e| ConsoleRefusal::errno(Log, e as i32))?;
         if meta.st_mode & libc::S_IFMT != libc::S_IFREG {
             return Err(ConsoleRefusal { part: Log, problem: ConsoleProblem::NotRegular });
@@ -386,13 +386,10 @@ mod tests {
         std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
     }
 
-    fn c(p: &std::path::Path) -> std::ffi::CString {
-        std::ffi::CString::new(p.to_str().unwrap()).unwrap()
-    }
-
     fn plan(dir: &std::path::Path, logs: &std::path::Path, log: &std::path::Path) -> ConsolePlan {
         let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
-        ConsolePlan { dir: c(dir), socket: c(&dir.join("control")), info: c(&dir.join("info")), log: c(log), log_dir: c(logs), uid, gid, metadata: String::new(), crash_patterns: String::new() }
+        let paths = crate::ioc::procserv::ConsolePaths { dir: dir.into(), socket: dir.join("control"), info: dir.join("info"), log: log.into() };
+        ConsolePlan::new(&paths, logs, uid, gid, String::new(), String::new()).unwrap()
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! Problems found here (an unknown user, a command with a NUL) do not stop the
 //! load: they are returned as messages and the affected start fails with them.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
+use std::path::Path;
 
 use crate::accounts::{self, Key};
 use crate::config::process::ProcessSettings;
@@ -35,11 +36,11 @@ pub enum OutputPlan {
 /// A console (procServ) object's paths and socket ownership.
 #[derive(Debug, Clone)]
 pub struct ConsolePlan {
-    pub dir: CString,
-    pub socket: CString,
-    pub info: CString,
-    pub log: CString,
-    pub log_dir: CString,
+    /// The console directory, its socket, its info file, the log and the
+    /// log directory, NUL-terminated back to back: one allocation, not
+    /// five, as PID 1 keeps them for each IOC (docs/ARCHITECTURE.md, "What
+    /// PID 1 keeps per IOC").
+    paths: Box<[u8]>,
     /// Owner and group of the console directory (the socket gets them from procServ).
     pub uid: u32,
     pub gid: u32,
@@ -104,6 +105,49 @@ struct RunAs {
     credentials: Option<Credentials>,
     user: Option<String>,
     group: Option<String>,
+}
+
+impl ConsolePlan {
+    /// The plan of a console at these paths (None when one holds a NUL byte).
+    pub fn new(paths: &ConsolePaths, log_dir: &Path, uid: u32, gid: u32, metadata: String, crash_patterns: String) -> Option<ConsolePlan> {
+        let all = [&paths.dir, &paths.socket, &paths.info, &paths.log, log_dir].map(|p| p.as_os_str().as_encoded_bytes());
+        if all.iter().any(|p| p.contains(&0)) {
+            return None;
+        }
+        let paths = all.iter().flat_map(|p| p.iter().copied().chain([0])).collect();
+        Some(ConsolePlan { paths, uid, gid, metadata, crash_patterns })
+    }
+
+    /// Path `k` of `paths` (found by its NUL: five short paths, no table of
+    /// where each starts to keep).
+    fn path(&self, k: usize) -> &CStr {
+        self.paths.split_inclusive(|&b| b == 0).nth(k).and_then(|p| CStr::from_bytes_with_nul(p).ok()).unwrap_or_default()
+    }
+
+    /// The console directory (`RUN/procserv/NAME`).
+    pub fn dir(&self) -> &CStr {
+        self.path(0)
+    }
+
+    /// procServ's socket in it.
+    pub fn socket(&self) -> &CStr {
+        self.path(1)
+    }
+
+    /// procServ's info file in it.
+    pub fn info(&self) -> &CStr {
+        self.path(2)
+    }
+
+    /// The IOC's log file.
+    pub fn log(&self) -> &CStr {
+        self.path(3)
+    }
+
+    /// The directory of the log.
+    pub fn log_dir(&self) -> &CStr {
+        self.path(4)
+    }
 }
 
 impl ObjectPlan {
@@ -256,9 +300,8 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
     let ioc = &config.globals.ioc;
     let imposed = object.console.as_ref().is_some_and(|c| !c.may_choose_credentials);
     let (wanted_user, wanted_group) = match &object.console {
-        Some(console) if console.may_choose_credentials => (console.user.as_deref(), console.group.as_deref()),
-        Some(_) => (Some(ioc.user.as_str()), Some(ioc.group.as_str())),
-        None => (object.rare().user.as_deref(), object.rare().group.as_deref()),
+        Some(console) if !console.may_choose_credentials => (Some(ioc.user.as_str()), Some(ioc.group.as_str())),
+        _ => (object.rare().user.as_deref(), object.rare().group.as_deref()),
     };
     // Running as oneself needs no switch (the usual case under --local). An
     // unprivileged --local supervisor cannot switch at all: it runs a board's
@@ -296,7 +339,7 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
     let mut pivot = None;
     let start = if let Some(console) = &object.console {
         let log_dir = ioc_log_dir(config, layout);
-        let paths = ConsolePaths::new(&layout.console_root(), &log_dir, &console.name);
+        let paths = ConsolePaths::new(&layout.console_root(), &log_dir, &object.id);
         // Unprivileged --local: the socket keeps procServ's own user and
         // group (procServ exits on an unknown socket user, and cannot chown
         // to another one).
@@ -332,31 +375,26 @@ fn build_one(config: &Config, layout: &Layout, base: &[String], me: Option<&str>
         if let Err(e) = &ids {
             problems.push(format!("console socket ownership: {e}"));
         }
-        let mut argv = procserv::argv(console, &config.globals.ioc, &paths, &socket_user, &socket_group);
+        let mut argv = procserv::argv(object, &config.globals.ioc, &paths, &socket_user, &socket_group);
         // `--local` with IOC_RUNNER_PROCSERV_TOOL, where the configuration keeps the default.
         if let Some(tool) = layout.local_procserv.as_ref().filter(|_| config.globals.ioc.procserv == crate::config::IocGlobals::default().procserv) {
             if let Some(program) = argv.first_mut() {
                 *program = tool.display().to_string();
             }
         }
-        let metadata = iocfile::shown_metadata(&console.env);
+        let metadata = iocfile::shown_metadata(console.environment());
         let patterns_entry = format!("{}=", iocfile::CRASH_PATTERNS);
-        let crash_patterns = console.env.iter().find_map(|e| e.strip_prefix(&patterns_entry)).unwrap_or_default().to_string();
-        console_plan = match (path_c(&paths.dir), path_c(&paths.socket), path_c(&paths.info), path_c(&paths.log), path_c(&log_dir)) {
-            (Some(dir), Some(socket), Some(info), Some(log), Some(log_dir)) => {
-                Some(Box::new(ConsolePlan { dir, socket, info, log, log_dir, uid: owner, gid: group_id, metadata, crash_patterns }))
-            }
-            _ => {
-                problems.push("console path contains a NUL byte".into());
-                None
-            }
-        };
+        let crash_patterns = console.environment().find_map(|e| e.strip_prefix(&patterns_entry)).unwrap_or_default().to_string();
+        console_plan = ConsolePlan::new(&paths, &log_dir, owner, group_id, metadata, crash_patterns).map(Box::new);
+        if console_plan.is_none() {
+            problems.push("console path contains a NUL byte".into());
+        }
         // The IOC file's variables reach procServ and the IOC, after
         // everything of PID 1's except the marker (which a file may not
         // set). procServ itself is found in PID 1's PATH, not the file's,
         // as systemd finds an ExecStart.
         let mut ioc_env = env.clone();
-        for entry in &console.env {
+        for entry in console.environment() {
             merge_env(&mut ioc_env, entry);
         }
         merge_env(&mut ioc_env, &marker);
@@ -563,16 +601,8 @@ mod tests {
     fn console_objects_run_procserv() {
         let mut config = Config::default();
         let mut o = obj("demo", "./st.cmd");
-        o.console = Some(Box::new(Console {
-            name: "demo".into(),
-            user: None,
-            group: None,
-            chdir: Some("/opt/demo".into()),
-            command: "./st.cmd".into(),
-            from_ioc_file: true,
-            may_choose_credentials: true,
-            env: Vec::new(),
-        }));
+        o.rare_mut().working_directory = Some(crate::config::SharedPath("/opt/demo".into()));
+        o.console = Some(Box::new(Console { from_ioc_file: true, may_choose_credentials: true, ..Console::default() }));
         o.options = Options { autorestart: true, ..Default::default() };
         config.objects.push(o);
         let (plans, _) = build(&config, &Layout::resolve(false, Some(Path::new("/tmp/r")), None, None));
@@ -580,7 +610,11 @@ mod tests {
         assert_eq!(argv[0], "procServ");
         assert!(argv.contains(&"/tmp/r/procserv/demo/info".to_string()));
         let console = plans[0].console.as_ref().unwrap();
-        assert_eq!(console.socket.to_str().unwrap(), "/tmp/r/procserv/demo/control");
+        assert_eq!(console.socket().to_str().unwrap(), "/tmp/r/procserv/demo/control");
+        assert_eq!(
+            [console.dir(), console.info(), console.log(), console.log_dir()].map(|p| p.to_str().unwrap()),
+            ["/tmp/r/procserv/demo", "/tmp/r/procserv/demo/info", "/var/log/procserv/demo.log", "/var/log/procserv"]
+        );
         assert!(plans[0].cwd.is_none());
         // procServ must not take the console as a client.
         assert!(plans[0].stdin_null);
@@ -598,9 +632,10 @@ mod credential_tests {
         let mut config = Config::default();
         config.globals.ioc.user = ioc_user.into();
         config.globals.ioc.group = "nogroup".into();
-        let console =
-            Console { name: "vac1".into(), user: Some("root".into()), group: Some("root".into()), chdir: None, command: "./st.cmd".into(), from_ioc_file: true, may_choose_credentials, env: Vec::new() };
-        config.objects.push(Object { id: "vac1".into(), start: Some("./st.cmd".into()), enabled: true, console: Some(Box::new(console)), ..Default::default() });
+        let console = Console { from_ioc_file: true, may_choose_credentials, ..Console::default() };
+        let mut object = Object { id: "vac1".into(), start: Some("./st.cmd".into()), enabled: true, console: Some(Box::new(console)), ..Default::default() };
+        (object.rare_mut().user, object.rare_mut().group) = (Some("root".into()), Some("root".into()));
+        config.objects.push(object);
         config
     }
 
@@ -677,14 +712,16 @@ mod socket_owner_tests {
         let mut config = Config::default();
         config.globals.ioc.group = "root".into();
         config.globals.ioc.socket_user = Some("daemon".into());
-        config.objects.push(Object {
+        let mut object = Object {
             id: "vac1".into(),
             description: "vac1".into(),
             start: Some("./st.cmd".into()),
             enabled: true,
-            console: Some(Box::new(Console { name: "vac1".into(), user: Some(user.into()), group: None, chdir: None, command: "./st.cmd".into(), from_ioc_file: true, may_choose_credentials: true, env: Vec::new() })),
+            console: Some(Box::new(Console { from_ioc_file: true, may_choose_credentials: true, ..Console::default() })),
             ..Default::default()
-        });
+        };
+        object.rare_mut().user = Some(user.into());
+        config.objects.push(object);
         config
     }
 

@@ -875,16 +875,7 @@ fn runlevel_switch_stops_non_members_but_not_persistent_ones() {
 fn a_console_object_never_runs_twice_leftovers_are_killed_first() {
     let mut o = object("vac1", "./st.cmd", 1);
     o.options.autorestart = true;
-    o.console = Some(Box::new(Console {
-        name: "vac1".into(),
-        user: None,
-        group: None,
-        chdir: None,
-        command: "./st.cmd".into(),
-        from_ioc_file: true,
-        may_choose_credentials: true,
-        env: Vec::new(),
-    }));
+    o.console = Some(Box::new(Console { from_ioc_file: true, may_choose_credentials: true, ..Console::default() }));
     let mut e = booted(config(vec![o]));
     e.wait(60_000);
     let procserv = e.os.spawned[0].0;
@@ -911,7 +902,7 @@ fn a_console_object_never_runs_twice_leftovers_are_killed_first() {
 #[test]
 fn stopping_a_console_object_waits_for_its_ioc() {
     let mut o = object("vac1", "./st.cmd", 1);
-    o.console = Some(Box::new(Console { name: "vac1".into(), user: None, group: None, chdir: None, command: "x".into(), from_ioc_file: true, may_choose_credentials: true, env: Vec::new() }));
+    o.console = Some(Box::new(Console { from_ioc_file: true, may_choose_credentials: true, ..Console::default() }));
     let mut e = booted(config(vec![o]));
     let procserv = e.os.spawned[0].0;
     e.os.alive.insert(900);
@@ -1315,7 +1306,7 @@ fn a_marker_alone_does_not_make_a_service_daemon() {
 
 fn console_object(id: &str) -> Object {
     let mut o = object(id, "./st.cmd", 1);
-    o.console = Some(Box::new(Console { name: id.into(), user: None, group: None, chdir: None, command: "x".into(), from_ioc_file: true, may_choose_credentials: true, env: Vec::new() }));
+    o.console = Some(Box::new(Console { from_ioc_file: true, may_choose_credentials: true, ..Console::default() }));
     o
 }
 

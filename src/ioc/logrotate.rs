@@ -51,15 +51,13 @@ impl LogRotator {
         } else {
             None
         };
+        // Sized exactly (collected from a filter, the list grew by doubling).
+        let consoles = || engine.plans().iter().enumerate().filter(|(_, plan)| plan.console.is_some());
+        let mut watches = Vec::with_capacity(consoles().count());
+        watches.extend(consoles().map(|(object, _)| Watch { object, wd: -1, cooldown_until: None }));
         LogRotator {
             inotify,
-            watches: engine
-                .plans()
-                .iter()
-                .enumerate()
-                .filter(|(_, plan)| plan.console.is_some())
-                .map(|(object, _)| Watch { object, wd: -1, cooldown_until: None })
-                .collect(),
+            watches,
             max_bytes: g.log_max_bytes,
             keep: g.log_keep,
             generation: engine.table_generation(),
@@ -99,7 +97,7 @@ impl LogRotator {
             let Some(console) = engine.plans().get(w.object).and_then(|p| p.console.as_ref()) else { continue };
             let running = engine.object(w.object).state == State::Running;
             if running && w.wd < 0 && w.cooldown_until.is_none() {
-                w.wd = sys::inotify_add(fd, &console.log, libc::IN_MODIFY).unwrap_or(-1);
+                w.wd = sys::inotify_add(fd, console.log(), libc::IN_MODIFY).unwrap_or(-1);
             } else if !running && w.wd >= 0 {
                 sys::inotify_remove(fd, w.wd);
                 w.wd = -1;
@@ -153,10 +151,10 @@ impl LogRotator {
 fn check<O: Os>(engine: &Engine<O>, i: usize, max_bytes: u64, keep: u32) {
     let plan = engine.plans().get(i).and_then(|p| p.console.as_ref());
     let (Some(console), Some(object)) = (plan, engine.config().objects.get(i)) else { return };
-    if sys::file_size(&console.log).is_none_or(|size| size < max_bytes) {
+    if sys::file_size(console.log()).is_none_or(|size| size < max_bytes) {
         return;
     }
-    match rotate(&console.log, keep, console.uid, console.gid) {
+    match rotate(console.log(), keep, console.uid, console.gid) {
         Ok(()) => {
             if let Some(pid) = engine.object(i).main_pid {
                 // procServ reopens its log file on SIGHUP.
@@ -208,10 +206,7 @@ mod tests {
     fn engine_config(ids: &[&str]) -> (crate::config::Config, Vec<crate::engine::plan::ObjectPlan>) {
         use crate::config::{Config, Console, Object};
         let console = |id: &str| {
-            id.starts_with("ioc").then(|| {
-                let command = "./st.cmd".into();
-                Box::new(Console { name: id.into(), user: None, group: None, chdir: None, command, from_ioc_file: true, may_choose_credentials: false, env: Vec::new() })
-            })
+            id.starts_with("ioc").then(|| Box::new(Console { from_ioc_file: true, may_choose_credentials: false, ..Console::default() }))
         };
         let objects = ids.iter().map(|id| Object { id: (*id).into(), start: Some("/bin/true".into()), console: console(id), ..Default::default() }).collect();
         let config = Config { objects, ..Default::default() };

@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{Console, IocGlobals};
+use crate::config::{IocGlobals, Object};
 use crate::spawn;
 
 /// Paths of one console.
@@ -40,14 +40,16 @@ impl ConsolePaths {
     }
 }
 
-/// The argv that runs `console` under procServ. `socket_user`/`socket_group`
-/// own the console socket (mode 0660).
-pub fn argv(console: &Console, globals: &IocGlobals, paths: &ConsolePaths, socket_user: &str, socket_group: &str) -> Vec<String> {
+/// The argv that runs `object`, which has a console, under procServ: its ID
+/// names the console, its working directory is procServ's `--chdir` and its
+/// start command procServ's child. `socket_user`/`socket_group` own the
+/// console socket (mode 0660).
+pub fn argv(object: &Object, globals: &IocGlobals, paths: &ConsolePaths, socket_user: &str, socket_group: &str) -> Vec<String> {
     let mut argv = vec![
         globals.procserv.display().to_string(),
         "-f".into(),
         "--name".into(),
-        console.name.clone(),
+        object.id.to_string(),
         "--logfile".into(),
         paths.log.display().to_string(),
         "--info-file".into(),
@@ -59,7 +61,7 @@ pub fn argv(console: &Console, globals: &IocGlobals, paths: &ConsolePaths, socke
         "--holdoff".into(),
         globals.holdoff_secs.to_string(),
     ];
-    if let Some(dir) = &console.chdir {
+    if let Some(dir) = &object.rare().working_directory {
         argv.push("--chdir".into());
         argv.push(dir.display().to_string());
     }
@@ -67,10 +69,11 @@ pub fn argv(console: &Console, globals: &IocGlobals, paths: &ConsolePaths, socke
     argv.push(format!("unix:{socket_user}:{socket_group}:0660:{}", paths.socket.display()));
     // procServ execs its child directly (no shell): a command with shell
     // syntax goes through /bin/sh -c, as any other start command.
-    if spawn::needs_shell(&console.command) {
-        argv.extend([spawn::SHELL.to_string(), "-c".into(), console.command.clone()]);
+    let command = object.start.as_deref().unwrap_or_default();
+    if spawn::needs_shell(command) {
+        argv.extend([spawn::SHELL.to_string(), "-c".into(), command.to_string()]);
     } else {
-        argv.extend(console.command.split_ascii_whitespace().map(str::to_string));
+        argv.extend(command.split_ascii_whitespace().map(str::to_string));
     }
     argv
 }
@@ -147,22 +150,22 @@ pub fn autorestart(argv: &[String]) -> AutoRestart {
 mod tests {
     use super::*;
 
+    /// An object with a console, as an IOC file or `PROCSERV` makes it.
+    fn console_object(id: &str, start: &str, working_directory: Option<&str>) -> Object {
+        let mut object = Object { id: id.into(), start: Some(start.into()), console: Some(Box::default()), ..Object::default() };
+        if let Some(dir) = working_directory {
+            object.rare_mut().working_directory = Some(crate::config::SharedPath(dir.into()));
+        }
+        object
+    }
+
     #[test]
     fn argv_matches_the_design() {
-        let console = Console {
-            name: "vac1".into(),
-            user: Some("ioc-srv".into()),
-            group: Some("ioc".into()),
-            chdir: Some("/opt/iocs/vac1/iocBoot/iocvac1".into()),
-            command: "./st.cmd".into(),
-            from_ioc_file: true,
-            may_choose_credentials: true,
-            env: Vec::new(),
-        };
+        let object = console_object("vac1", "./st.cmd", Some("/opt/iocs/vac1/iocBoot/iocvac1"));
         let globals = IocGlobals::default();
         let paths = ConsolePaths::new(Path::new("/run/procserv"), &globals.log_directory, "vac1");
         assert_eq!(
-            argv(&console, &globals, &paths, "ioc-srv", "ioc").join(" "),
+            argv(&object, &globals, &paths, "ioc-srv", "ioc").join(" "),
             "procServ -f --name vac1 --logfile /var/log/procserv/vac1.log \
              --info-file /run/procserv/vac1/info --ignore ^D^C^] --autorestartcmd  --holdoff 2 \
              --chdir /opt/iocs/vac1/iocBoot/iocvac1 \
@@ -176,20 +179,11 @@ mod tests {
 
     #[test]
     fn auto_restart_is_read_from_procservs_own_options() {
-        let console = Console {
-            name: "a".into(),
-            user: None,
-            group: None,
-            chdir: None,
-            command: "./st.cmd --noautorestart".into(),
-            from_ioc_file: true,
-            may_choose_credentials: false,
-            env: Vec::new(),
-        };
+        let object = console_object("a", "./st.cmd --noautorestart", None);
         let globals = IocGlobals::default();
         let paths = ConsolePaths::new(Path::new("/run/procserv"), &globals.log_directory, "a");
         // Ours: the key is off, auto-restart on; the child's arguments do not count.
-        assert_eq!(autorestart(&argv(&console, &globals, &paths, "u", "g")), AutoRestart::On);
+        assert_eq!(autorestart(&argv(&object, &globals, &paths, "u", "g")), AutoRestart::On);
         assert_eq!(autorestart(&words("procServ -f --autorestartcmd= --noautorestart -P unix:/s x")), AutoRestart::Off);
         // The key on (a procServ started otherwise): whatever ^T made of it.
         assert_eq!(autorestart(&words("procServ -f --autorestartcmd ^T -P unix:/s x")), AutoRestart::Toggleable);
