@@ -79,11 +79,20 @@ pub(crate) fn check_config(opts: &Options) -> Result<(), String> {
     }
 }
 
-/// The errors among `diagnostics`, for a reply.
+/// The errors among `diagnostics`, for a reply: written into one String,
+/// not each made a String, collected and joined.
 fn errors(diagnostics: &[Diagnostic]) -> String {
-    diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect::<Vec<_>>().join("; ")
+    use std::fmt::Write;
+    let (mut text, mut separator) = (String::new(), "");
+    for d in diagnostics.iter().filter(|d| d.is_error()) {
+        let _ = write!(text, "{separator}{d}");
+        separator = "; ";
+    }
+    text
 }
 
+// Out of line: one copy for the boot, the reload and the IOC rescan.
+#[inline(never)]
 fn report(diagnostics: &[Diagnostic]) {
     for d in diagnostics {
         if d.is_error() {
