@@ -170,8 +170,8 @@ pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _sig
     if !engine.quiescent() {
         return "busy: an object is starting or stopping; try again".into();
     }
-    if let Err(errors) = crate::daemon::check_config(opts) {
-        return format!("the configuration has errors, not re-executing: {errors}");
+    if let Err(errors) = crate::daemon::check_config(opts, "the configuration has errors, not re-executing: ") {
+        return errors;
     }
     let Some(exe) = crate::pid1::own_executable() else { return "cannot find my own executable".into() };
     let state = match nix::sys::memfd::memfd_create(c"iocinit-state", nix::sys::memfd::MemFdCreateFlag::empty()) {
