@@ -71,19 +71,28 @@ fn load(opts: &Options) -> (Option<Config>, Vec<Diagnostic>) {
     (loaded.config, loaded.diagnostics)
 }
 
-/// Whether the configuration loads; Err lists its errors.
-pub(crate) fn check_config(opts: &Options) -> Result<(), String> {
+/// Whether the configuration loads; Err is `what` and its errors.
+pub(crate) fn check_config(opts: &Options, what: &str) -> Result<(), String> {
     match load(opts) {
         (Some(_), _) => Ok(()),
-        (None, diagnostics) => Err(errors(&diagnostics)),
+        (None, diagnostics) => Err(errors(what, &diagnostics)),
     }
 }
 
-/// The errors among `diagnostics`, for a reply.
-fn errors(diagnostics: &[Diagnostic]) -> String {
-    diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect::<Vec<_>>().join("; ")
+/// `what`, then the errors among `diagnostics`: a reply, made in one
+/// String (not a `format!` of another at each caller).
+fn errors(what: &str, diagnostics: &[Diagnostic]) -> String {
+    use std::fmt::Write;
+    let (mut text, mut separator) = (String::from(what), "");
+    for d in diagnostics.iter().filter(|d| d.is_error()) {
+        let _ = write!(text, "{separator}{d}");
+        separator = "; ";
+    }
+    text
 }
 
+// Out of line: one copy for the boot, the reload and the IOC rescan.
+#[inline(never)]
 fn report(diagnostics: &[Diagnostic]) {
     for d in diagnostics {
         if d.is_error() {
@@ -624,8 +633,7 @@ fn reload(opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server, ioc_
     let (config, diagnostics) = load(opts);
     report(&diagnostics);
     let Some(config) = config else {
-        let msg = format!("configuration not reloaded: {}", errors(&diagnostics));
-        server.finish(Code::Fail, &msg, engine);
+        server.finish(Code::Fail, &errors("configuration not reloaded: ", &diagnostics), engine);
         return;
     };
     server.set_policy(policy(&config, &opts.layout));
@@ -697,7 +705,7 @@ impl IocRescan {
         let loaded = config::rescan_iocs_with(&config::RealFs, &base);
         report(&loaded.diagnostics);
         let Some(config) = loaded.config else {
-            server.finish(Code::Fail, &format!("IOC directory not rescanned: {}", errors(&loaded.diagnostics)), engine);
+            server.finish(Code::Fail, &errors("IOC directory not rescanned: ", &loaded.diagnostics), engine);
             return;
         };
         replace_config(opts, engine, server, config, loaded.diagnostics.len(), "IOC directory rescanned", "problem");

@@ -40,14 +40,9 @@ pub fn serialize(engine: &Engine<RealOs>) -> String {
     let _ = writeln!(out, "{HEADER}");
     let _ = writeln!(out, "runlevel {}", engine.runlevel().unwrap_or("-"));
     for (o, st) in engine.config().objects.iter().zip(engine.objects()) {
-        let exit = match st.last_exit {
-            None => "-".to_string(),
-            Some(ExitStatus::Exited(c)) => format!("e{c}"),
-            Some(ExitStatus::Signaled(s)) => format!("s{s}"),
-        };
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "object {} {} {} {} {} {} {} {} {} {} {} {}",
+            "object {} {} {} {} {} {} {} {} {} {} {} ",
             o.id,
             st.state.name(),
             st.main_pid.unwrap_or(0),
@@ -58,9 +53,14 @@ pub fn serialize(engine: &Engine<RealOs>) -> String {
             st.enabled as u8,
             st.runlevels,
             st.wanted as u8,
-            outcome_name(st.outcome),
-            exit
+            outcome_name(st.outcome)
         );
+        // The last exit, written in place rather than made a String first.
+        let _ = match st.last_exit {
+            None => writeln!(out, "-"),
+            Some(ExitStatus::Exited(c)) => writeln!(out, "e{c}"),
+            Some(ExitStatus::Signaled(s)) => writeln!(out, "s{s}"),
+        };
     }
     out
 }
@@ -170,8 +170,8 @@ pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _sig
     if !engine.quiescent() {
         return "busy: an object is starting or stopping; try again".into();
     }
-    if let Err(errors) = crate::daemon::check_config(opts) {
-        return format!("the configuration has errors, not re-executing: {errors}");
+    if let Err(errors) = crate::daemon::check_config(opts, "the configuration has errors, not re-executing: ") {
+        return errors;
     }
     let Some(exe) = crate::pid1::own_executable() else { return "cannot find my own executable".into() };
     let state = match nix::sys::memfd::memfd_create(c"iocinit-state", nix::sys::memfd::MemFdCreateFlag::empty()) {
@@ -186,23 +186,19 @@ pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _sig
     if let Err(e) = clear_cloexec(listener) {
         return format!("listener: {}", crate::sys::errno_text(e as i32));
     }
-    let mut args: Vec<String> = vec![
-        exe.to_string_lossy().into_owned(),
-        "--resume".into(),
-        format!("{}:{}", file.as_raw_fd(), listener),
-        "--config".into(),
-        opts.config.display().to_string(),
-        "--run-dir".into(),
-        opts.layout.run_dir.display().to_string(),
-        "--state-dir".into(),
-        opts.layout.state_dir.display().to_string(),
-        "--socket".into(),
-        opts.layout.control_socket.display().to_string(),
-        "--system-log".into(),
-        opts.layout.system_log.display().to_string(),
+    let mut args: Vec<String> = vec![exe.to_string_lossy().into_owned(), "--resume".into(), format!("{}:{}", file.as_raw_fd(), listener)];
+    // Each path option through one loop: a `to_string` inlined per path
+    // was armv7 code of its own.
+    let layout = &opts.layout;
+    let paths = [
+        ("--config", &opts.config),
+        ("--run-dir", &layout.run_dir),
+        ("--state-dir", &layout.state_dir),
+        ("--socket", &layout.control_socket),
+        ("--system-log", &layout.system_log),
     ];
-    if let Some(dir) = &opts.ioc_dir {
-        args.extend(["--ioc-dir".into(), dir.display().to_string()]);
+    for (option, path) in paths.into_iter().chain(opts.ioc_dir.as_ref().map(|dir| ("--ioc-dir", dir))) {
+        args.extend([option.into(), path.to_string_lossy().into_owned()]);
     }
     if opts.strict_epoch {
         args.push("--strict-epoch".into());
