@@ -514,6 +514,24 @@ impl core::fmt::Write for CPath {
     }
 }
 
+/// The file at PATH opened with FLAGS and `O_CLOEXEC` (MODE if it is
+/// created), as std's `OpenOptions::open` opens it, retried on EINTR;
+/// without std's checks of its options, whose messages (`io::Error::new` of
+/// a text) link core's Debug escaping and its Unicode tables
+/// (docs/ARCHITECTURE.md, "Binary size").
+pub fn open_file(path: &std::path::Path, flags: i32, mode: u32) -> io::Result<std::fs::File> {
+    let flags = nix::fcntl::OFlag::from_bits_retain(flags | libc::O_CLOEXEC);
+    let mode = nix::sys::stat::Mode::from_bits_retain(mode);
+    let fd = loop {
+        match nix::fcntl::open(path, flags, mode) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            opened => break opened?,
+        }
+    };
+    // SAFETY: fd was just opened, and nothing else owns it.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+}
+
 /// An open file descriptor closed on drop (raw, to stay allocation-free).
 pub struct Fd(pub i32);
 
