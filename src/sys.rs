@@ -1918,6 +1918,24 @@ mod tests {
     }
 
     #[test]
+    fn open_file_opens_close_on_exec_and_its_errors_keep_their_kinds() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("iocinit-open-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("new");
+        let created = open_file(&path, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o600).unwrap();
+        // SAFETY: F_GETFD of an open descriptor.
+        let fd_flags = unsafe { libc::fcntl(created.as_raw_fd(), libc::F_GETFD) };
+        assert_eq!(fd_flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let again = open_file(&path, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o600).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(open_file(&dir.join("missing"), libc::O_RDONLY, 0).unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert_eq!(open_file(std::path::Path::new("a\0b"), libc::O_RDONLY, 0).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn cpath_rejects_overflow_and_nul() {
         assert!(CPath::from_bytes(&[b'a'; 300]).is_none());
         assert!(CPath::from_bytes(b"a\0b").is_none());
