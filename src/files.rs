@@ -20,12 +20,12 @@
 use std::fs::{File, FileType, Metadata};
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// The bytes of the file at PATH, as `std::fs::read` gives them.
 pub fn read(path: &Path) -> io::Result<Vec<u8>> {
-    let mut file = File::open(path)?;
+    let mut file = crate::sys::open_file(path, libc::O_RDONLY, 0)?;
     let mut bytes = Vec::new();
     bytes.try_reserve_exact(size_of(&file))?;
     (&mut file).take(u64::MAX).read_to_end(&mut bytes)?;
@@ -35,7 +35,7 @@ pub fn read(path: &Path) -> io::Result<Vec<u8>> {
 /// The text of the file at PATH, as `std::fs::read_to_string` gives it
 /// (an `InvalidData` error when it is not UTF-8).
 pub fn read_to_string(path: &Path) -> io::Result<String> {
-    text_of(&mut File::open(path)?)
+    text_of(&mut crate::sys::open_file(path, libc::O_RDONLY, 0)?)
 }
 
 /// The text of FILE to its end, as `File::read_to_string` reads it from its
@@ -66,14 +66,10 @@ pub enum Refused {
 /// writer), never as a controlling terminal, and with FLAGS (`O_NOFOLLOW`:
 /// never through a symlink); what it is and its size are decided on the
 /// opened file, which cannot be swapped, before a byte is read; and it is
-/// read no further than the bound (a file that grows meanwhile). (std adds
-/// `O_CLOEXEC`.)
+/// read no further than the bound (a file that grows meanwhile).
+/// ([`crate::sys::open_file`] adds `O_CLOEXEC`.)
 pub fn read_regular(path: &Path, flags: libc::c_int, max: u64) -> Result<(Vec<u8>, Metadata), Refused> {
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | flags)
-        .open(path)
-        .map_err(Refused::Open)?;
+    let mut file = crate::sys::open_file(path, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | flags, 0).map_err(Refused::Open)?;
     let meta = file.metadata().map_err(Refused::Stat)?;
     if !meta.is_file() {
         return Err(Refused::NotRegular(meta.file_type()));
@@ -98,7 +94,7 @@ pub fn read_regular(path: &Path, flags: libc::c_int, max: u64) -> Result<(Vec<u8
 /// /proc mounted, or where that name leads elsewhere (a file out of reach
 /// of this root, a mount over it), an error (`ENOENT`).
 pub fn canonical(path: &Path) -> io::Result<PathBuf> {
-    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_PATH).open(path)?;
+    let file = crate::sys::open_file(path, libc::O_RDONLY | libc::O_PATH, 0)?;
     let name = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
     let (opened, named) = (file.metadata()?, std::fs::metadata(&name)?);
     if (opened.dev(), opened.ino()) != (named.dev(), named.ino()) {

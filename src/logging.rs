@@ -548,6 +548,112 @@ impl<W: core::fmt::Write> core::fmt::Write for Escaped<'_, W> {
     }
 }
 
+/// Text in double quotes, escaped as Rust's `{:?}` escapes it, for a
+/// message that shows what someone typed (`unknown option "--x\n"`): the
+/// same bytes as `{:?}` for every ASCII text, without core's Debug escaping
+/// and the Unicode tables it consults (docs/ARCHITECTURE.md, "Binary
+/// size"). `\\`, `\"`, `\0`, `\t`, `\r`, `\n`, and every other control
+/// character as `\u{1b}` (C1 ones too, `\u{9b}`); other characters pass
+/// through, even those `{:?}` escapes as not printable (U+200B, unassigned
+/// ones, a combining mark). [`Quoted::os`] quotes as an `OsStr`'s `{:?}`
+/// does: a byte that is not UTF-8 as `\xFF`.
+pub struct Quoted<'a>(&'a [u8]);
+
+impl<'a> Quoted<'a> {
+    pub fn text(text: &'a str) -> Self {
+        Quoted(text.as_bytes())
+    }
+
+    pub fn os(text: &'a std::ffi::OsStr) -> Self {
+        Quoted(std::os::unix::ffi::OsStrExt::as_bytes(text))
+    }
+}
+
+impl core::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_char('"')?;
+        for chunk in self.0.utf8_chunks() {
+            let valid = chunk.valid();
+            let (mut plain, mut at) = (0, 0);
+            // Bytes, not chars: what is escaped is ASCII, or a C1 control
+            // (U+0080 to U+009F: 0xC2 and its second byte), so every cut is
+            // at a char boundary and no char is decoded.
+            while let Some(rest) = valid.as_bytes().get(at..).filter(|rest| !rest.is_empty()) {
+                let (code, len) = match *rest {
+                    [0xc2, second @ 0x80..=0x9f, ..] => (second, 2),
+                    [byte, ..] if byte.is_ascii() => (byte, 1),
+                    _ => (b' ', 1), // a byte of another character: passed through
+                };
+                let escape = match code {
+                    b'"' => "\\\"",
+                    b'\\' => "\\\\",
+                    b'\0' => "\\0",
+                    b'\t' => "\\t",
+                    b'\r' => "\\r",
+                    b'\n' => "\\n",
+                    0..=0x1f | 0x7f..=0x9f => "",
+                    _ => {
+                        at += len;
+                        continue;
+                    }
+                };
+                f.write_str(valid.get(plain..at).unwrap_or_default())?;
+                if escape.is_empty() {
+                    // A control character: `\u{` and one or two digits.
+                    f.write_str("\\u{")?;
+                    if code >= 0x10 {
+                        f.write_char(hex_digit(code >> 4, false))?;
+                    }
+                    f.write_char(hex_digit(code, false))?;
+                    f.write_char('}')?;
+                } else {
+                    f.write_str(escape)?;
+                }
+                at += len;
+                plain = at;
+            }
+            f.write_str(valid.get(plain..).unwrap_or_default())?;
+            for &byte in chunk.invalid() {
+                f.write_str("\\x")?;
+                f.write_char(hex_digit(byte >> 4, true))?;
+                f.write_char(hex_digit(byte, true))?;
+            }
+        }
+        f.write_char('"')
+    }
+}
+
+/// The hex digit of the low four bits of `value`.
+fn hex_digit(value: u8, upper: bool) -> char {
+    let digit = char::from(b"0123456789abcdef"[usize::from(value & 15)]);
+    if upper { digit.to_ascii_uppercase() } else { digit }
+}
+
+/// An `io::Error` of KIND with a message of the program's own. Not
+/// `io::Error::new(kind, message)`: that boxes the text as std's
+/// `StringError`, whose `Debug`, in its vtable and so linked though nothing
+/// writes it, is core's Debug escaping with its Unicode tables; this
+/// message's is [`Quoted`] (the same text for an ASCII message).
+pub fn io_error(kind: std::io::ErrorKind, message: impl Into<String>) -> std::io::Error {
+    std::io::Error::new(kind, ErrorMessage(message.into()))
+}
+
+struct ErrorMessage(String);
+
+impl core::fmt::Display for ErrorMessage {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl core::fmt::Debug for ErrorMessage {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&Quoted::text(&self.0), f)
+    }
+}
+
+impl std::error::Error for ErrorMessage {}
+
 /// Turns the log lines on (to the console only until
 /// [`open_kmsg`]/[`open_file`]), Debug's too when `debug`, and maps the
 /// console ring's memory.
@@ -721,6 +827,34 @@ mod tests {
         let name = "evil\niocinit: FORGED\x1b[2J\r\t\u{9b}1m\x7f ok é.conf";
         let _ = write!(Escaped(&mut line), "{}: refused", format_args!("{name}"));
         assert_eq!(core::str::from_utf8(line.as_bytes()).unwrap(), "evil\\niocinit: FORGED\\x1b[2J\\r\\t\\u{9b}1m\\x7f ok é.conf: refused");
+    }
+
+    #[test]
+    fn quoted_is_what_debug_writes_for_every_ascii_text() {
+        let every_ascii: String = (0..0x80u8).map(char::from).collect();
+        let mut texts = vec![every_ascii.clone(), String::new(), "it's \"x\"\\n".into(), "é \u{9b}1m \u{85}".into()];
+        texts.extend(every_ascii.chars().map(|c| format!("a{c}b")));
+        for text in &texts {
+            assert_eq!(Quoted::text(text).to_string(), format!("{text:?}"));
+            let os = std::ffi::OsStr::new(text);
+            assert_eq!(Quoted::os(os).to_string(), format!("{os:?}"));
+        }
+    }
+
+    #[test]
+    fn quoted_bytes_that_are_not_utf8_are_what_debug_writes() {
+        use std::os::unix::ffi::OsStrExt;
+        let texts: [&[u8]; 7] = [b"\xff", b"a\xc3", b"\xe2\x82 \xe2\x82\xac", b"\xed\xa0\x80x", b"\xf4\x90\x80\x80", b"\xc3\xa9\x80\n'\"", b"\xf0\x9f\x98"];
+        for bytes in texts {
+            let os = std::ffi::OsStr::from_bytes(bytes);
+            assert_eq!(Quoted::os(os).to_string(), format!("{os:?}"));
+        }
+    }
+
+    #[test]
+    fn quoted_passes_through_what_debug_escapes_as_not_printable() {
+        assert_eq!(Quoted::text("a\u{200b}\u{301}").to_string(), "\"a\u{200b}\u{301}\"");
+        assert_ne!(format!("{:?}", "a\u{200b}"), "\"a\u{200b}\"");
     }
 
     #[test]

@@ -206,7 +206,7 @@ pub fn reexec(opts: &Options, engine: &mut Engine<RealOs>, server: &Server, _sig
     if opts.layout.local {
         args.push("--local".into());
     }
-    let env = crate::spawn::utf8_environment(&mut |name| crate::logging::warn!("reexec: dropping environment variable {name:?} (not UTF-8)"));
+    let env = crate::spawn::utf8_environment(&mut |name| crate::logging::warn!("reexec: dropping environment variable {} (not UTF-8)", crate::logging::Quoted::os(name)));
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let err = match crate::spawn::Command::new(&argv, &env) {
         Ok(cmd) => {

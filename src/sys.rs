@@ -514,6 +514,24 @@ impl core::fmt::Write for CPath {
     }
 }
 
+/// The file at PATH opened with FLAGS and `O_CLOEXEC` (MODE if it is
+/// created), as std's `OpenOptions::open` opens it, retried on EINTR;
+/// without std's checks of its options, whose messages (`io::Error::new` of
+/// a text) link core's Debug escaping and its Unicode tables
+/// (docs/ARCHITECTURE.md, "Binary size").
+pub fn open_file(path: &std::path::Path, flags: i32, mode: u32) -> io::Result<std::fs::File> {
+    let flags = nix::fcntl::OFlag::from_bits_retain(flags | libc::O_CLOEXEC);
+    let mode = nix::sys::stat::Mode::from_bits_retain(mode);
+    let fd = loop {
+        match nix::fcntl::open(path, flags, mode) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            opened => break opened?,
+        }
+    };
+    // SAFETY: fd was just opened, and nothing else owns it.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+}
+
 /// An open file descriptor closed on drop (raw, to stay allocation-free).
 pub struct Fd(pub i32);
 
@@ -1896,6 +1914,24 @@ mod tests {
         write_atomic(&c, |fd| fd.write_all(b"new content")).unwrap();
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "new content");
         assert!(!dir.join("state.tmp").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn open_file_opens_close_on_exec_and_its_errors_keep_their_kinds() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("iocinit-open-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("new");
+        let created = open_file(&path, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o600).unwrap();
+        // SAFETY: F_GETFD of an open descriptor.
+        let fd_flags = unsafe { libc::fcntl(created.as_raw_fd(), libc::F_GETFD) };
+        assert_eq!(fd_flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let again = open_file(&path, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o600).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(open_file(&dir.join("missing"), libc::O_RDONLY, 0).unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert_eq!(open_file(std::path::Path::new("a\0b"), libc::O_RDONLY, 0).unwrap_err().kind(), io::ErrorKind::InvalidInput);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

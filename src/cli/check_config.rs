@@ -61,7 +61,7 @@ fn parse(words: &[String]) -> Result<Args, (String, i32)> {
             "--help" | "-h" | "help" => return Err((HELP.into(), super::EXIT_OK)),
             "--config" => &mut args.config,
             "--ioc-dir" => &mut args.ioc_dir,
-            _ => return usage_error(format!("unexpected argument {word:?}")),
+            _ => return usage_error(format!("unexpected argument {}", crate::logging::Quoted::text(word))),
         };
         match it.next() {
             Some(value) => *path = Some(value.into()),

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::{Common, EXIT_FAIL, EXIT_OK};
 use crate::control::protocol::{Code, Message, Tag, Verb, FLAG_WAIT};
 use crate::json::Json;
+use crate::logging::Quoted;
 
 /// One verb of the command line.
 struct VerbSpec {
@@ -107,11 +108,11 @@ fn parse(name: &str, words: &[String]) -> Parsed {
         return match words.get(1).and_then(|w| VERBS.iter().find(|v| v.word == w)) {
             Some(v) => Parsed::Print(verb_help(name, v), EXIT_OK),
             None if words.len() == 1 => Parsed::Print(help(name), EXIT_OK),
-            None => usage_error(format!("unknown verb {:?}", words[1])),
+            None => usage_error(format!("unknown verb {}", Quoted::text(&words[1]))),
         };
     }
     let Some(verb) = VERBS.iter().find(|v| v.word == first) else {
-        return usage_error(format!("unknown verb {first:?}"));
+        return usage_error(format!("unknown verb {}", Quoted::text(first)));
     };
     let mut invocation = Invocation { verb, args: Vec::new(), no_wait: false };
     let mut options_end = false;
@@ -120,8 +121,8 @@ fn parse(name: &str, words: &[String]) -> Parsed {
             "--" if !options_end => options_end = true,
             "--help" | "-h" | "help" if !options_end => return Parsed::Print(verb_help(name, verb), EXIT_OK),
             "--no-wait" if !options_end && verb.waits => invocation.no_wait = true,
-            w if w.starts_with('-') && !options_end => return usage_error(format!("{}: unknown option {w:?}", verb.word)),
-            _ if invocation.args.len() == verb.args.len() => return usage_error(format!("{}: unexpected argument {word:?}", verb.word)),
+            w if w.starts_with('-') && !options_end => return usage_error(format!("{}: unknown option {}", verb.word, Quoted::text(w))),
+            _ if invocation.args.len() == verb.args.len() => return usage_error(format!("{}: unexpected argument {}", verb.word, Quoted::text(word))),
             _ => invocation.args.push(word.clone()),
         }
     }

@@ -17,6 +17,7 @@ use super::{EXIT_OK, EXIT_USAGE};
 use crate::daemon;
 use crate::engine::BootOptions;
 use crate::layout::Layout;
+use crate::logging::Quoted;
 use crate::pid1::{self, KernelArgs};
 
 /// What an argument that is not understood does.
@@ -119,7 +120,7 @@ pub fn parse_args(args: Vec<OsString>) -> Args {
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         let Some(word) = arg.to_str() else {
-            a.problems.push(format!("argument {arg:?} (not valid UTF-8)"));
+            a.problems.push(format!("argument {} (not valid UTF-8)", Quoted::os(&arg)));
             continue;
         };
         match word {
@@ -133,13 +134,13 @@ pub fn parse_args(args: Vec<OsString>) -> Args {
             },
             name if TEXT_OPTIONS.contains(&name) => match it.next().map(OsString::into_string) {
                 Some(Ok(value)) => a.set_text(name, value),
-                Some(Err(value)) => a.problems.push(format!("option {name} {value:?} (not valid UTF-8)")),
+                Some(Err(value)) => a.problems.push(format!("option {name} {} (not valid UTF-8)", Quoted::os(&value))),
                 None => a.problems.push(format!("option {name} (needs a value)")),
             },
-            name if name.starts_with('-') => a.problems.push(format!("option {name:?} (unknown)")),
+            name if name.starts_with('-') => a.problems.push(format!("option {} (unknown)", Quoted::text(name))),
             word => {
                 if !a.words.take_word(word) {
-                    a.problems.push(format!("argument {word:?} (neither an option nor one of Epoch's kernel words)"));
+                    a.problems.push(format!("argument {} (neither an option nor one of Epoch's kernel words)", Quoted::text(word)));
                 }
             }
         }

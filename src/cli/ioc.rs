@@ -218,7 +218,7 @@ fn start_local_supervisor(layout: &crate::layout::Layout) -> Result<crate::sys::
     }
     let (socket, run_dir) = (utf8(&layout.control_socket)?, utf8(&layout.run_dir)?);
     let argv = ["iocinit", "--local", "--socket", socket, "--run-dir", run_dir];
-    let env = crate::spawn::utf8_environment(&mut |name| eprintln!("Warning: not passed to iocinit --local: {name:?} (not UTF-8)"));
+    let env = crate::spawn::utf8_environment(&mut |name| eprintln!("Warning: not passed to iocinit --local: {} (not UTF-8)", crate::logging::Quoted::os(name)));
     let command = crate::spawn::Command::with_program("/proc/self/exe", &argv, &env).map_err(|e| e.to_string())?;
     let null = crate::spawn::Redirect::Null;
     let options = crate::spawn::Options { stdin: null, stdout: null, stderr: null, ..Default::default() };

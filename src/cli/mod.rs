@@ -217,7 +217,7 @@ fn applets(name: String, rest: Vec<OsString>) -> i32 {
     let rest: Vec<String> = match rest.into_iter().map(OsString::into_string).collect() {
         Ok(rest) => rest,
         Err(bad) => {
-            eprintln!("{name}: argument {bad:?} is not valid UTF-8");
+            eprintln!("{name}: argument {} is not valid UTF-8", crate::logging::Quoted::os(&bad));
             return EXIT_USAGE;
         }
     };

@@ -220,8 +220,7 @@ fn broadcast(message: &str) {
         ttys.extend(dir.flatten().filter(|e| e.file_name() != "ptmx").map(|e| e.path().display().to_string()));
     }
     for tty in ttys {
-        use std::os::unix::fs::OpenOptionsExt;
-        if let Ok(mut f) = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK).open(&tty) {
+        if let Ok(mut f) = crate::sys::open_file(std::path::Path::new(&tty), libc::O_WRONLY | libc::O_NOCTTY | libc::O_NONBLOCK, 0) {
             let _ = std::io::Write::write_all(&mut f, text.as_bytes());
         }
     }

@@ -9,6 +9,7 @@ use super::options::{self, OptionId};
 use super::shared::{Runlevels, Values};
 use super::process::Setting;
 use super::values::{account_name, ascii_word_count, decimal, digits, distinct_ascii_names, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, signal, split_word, trim_start_blanks, words, ValueError};
+use crate::logging::Quoted;
 
 /// The globals as they are being read, with what the checks need to know
 /// about where each came from.
@@ -446,7 +447,7 @@ fn checked_runlevels(value: &str) -> Result<&str, ValueError> {
     for (k, runlevel) in words(value).enumerate() {
         name(runlevel, "a runlevel name")?;
         if words(value).take(k).any(|r| r == runlevel) {
-            return Err(format!("runlevel {runlevel:?} is listed twice: expected each runlevel once"));
+            return Err(format!("runlevel {} is listed twice: expected each runlevel once", Quoted::text(runlevel)));
         }
     }
     Ok(value)
@@ -467,7 +468,7 @@ fn runlevel_inherits(g: &mut GlobalsDraft, value: &str, at: Location) -> Result<
     name(runlevel, "a runlevel name")?;
     name(inherited, "a runlevel name")?;
     if runlevel == inherited {
-        return Err(format!("runlevel {runlevel:?} cannot inherit itself: expected two different runlevels"));
+        return Err(format!("runlevel {} cannot inherit itself: expected two different runlevels", Quoted::text(runlevel)));
     }
     if !g.inherits.iter().any(|i| i.runlevel == runlevel && i.inherited == inherited) {
         g.inherits.push(Inheritance { runlevel: runlevel.to_string(), inherited: inherited.to_string(), at });
@@ -484,7 +485,7 @@ fn define_priority(g: &mut GlobalsDraft, value: &str, _: Location) -> Result<(),
     name(alias, "a priority name")?;
     let number = parse_u32(number)?;
     if g.globals.priorities.iter().any(|(n, _)| n == alias) {
-        return Err(format!("priority name {alias:?} is defined twice: expected each name once"));
+        return Err(format!("priority name {} is defined twice: expected each name once", Quoted::text(alias)));
     }
     g.globals.priorities.push((alias.to_string(), number));
     Ok(())

@@ -8,6 +8,7 @@ use super::iocfile::valid_ioc_name;
 use super::model::{Location, Object, Runlevels, StopMethod};
 use super::options::{self, id, OptionId};
 use super::Severity;
+use crate::logging::Quoted;
 
 /// One problem found by a check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,7 +136,7 @@ pub(crate) fn object(o: &Object, lines: &ObjectLines, strict: bool) -> Vec<Findi
         if super::values::words(start).count() != 2 {
             f.error(
                 line_of("ObjectStartCommand"),
-                format!("PIVOT object {id}: expected ObjectStartCommand=NEWROOT PUTOLD (the new root and where the old one goes), got {start:?}"),
+                format!("PIVOT object {id}: expected ObjectStartCommand=NEWROOT PUTOLD (the new root and where the old one goes), got {}", Quoted::text(start)),
             );
         }
     }
@@ -146,7 +147,7 @@ pub(crate) fn object(o: &Object, lines: &ObjectLines, strict: bool) -> Vec<Findi
     if options.procserv && !valid_ioc_name(id) {
         f.error(
             lines.option_line(PROCSERV).unwrap_or(id_line),
-            format!("PROCSERV object {id:?}: its ObjectID names the console, expected [A-Za-z0-9_][A-Za-z0-9_-]{{0,63}}"),
+            format!("PROCSERV object {}: its ObjectID names the console, expected [A-Za-z0-9_][A-Za-z0-9_-]{{0,63}}", Quoted::text(id)),
         );
     }
     if strict && o.enabled_location.is_none() {

@@ -146,7 +146,7 @@ impl Parser<'_> {
                 Some(spelled) => format!(": expected {spelled} (attribute names are case-sensitive)"),
                 None => ": expected an attribute of Epoch's configuration reference or an iocinit extension".into(),
             };
-            return self.error(at, format!("unknown attribute {name:?}{hint}"));
+            return self.error(at, format!("unknown attribute {}{hint}", crate::logging::Quoted::text(name)));
         };
         let name = attribute.name;
         if attribute.extension && self.strict {

@@ -18,9 +18,9 @@
 //! file at all (a hard link to a secret, say) and its lines must not reach a
 //! log or a reply. They name the line, the column or the variable instead.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -803,7 +803,7 @@ fn push_assignment(out: &mut String, key: &str, value: &str) {
 /// temporary file gets a random name and is created with O_EXCL|O_NOFOLLOW:
 /// a planted file or symlink makes the attempt fail, never redirects the write.
 pub fn write_atomic(dir: &Path, file: &IocFile, text: &str, mode: u32) -> io::Result<PathBuf> {
-    file.check().map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
+    file.check().map_err(|message| crate::logging::io_error(io::ErrorKind::InvalidInput, message))?;
     let target = dir.join(file.file_name());
     remove_stale_temporaries(dir, &file.name);
     let (temporary, mut out) = create_temporary(dir, &file.name)?;
@@ -812,7 +812,7 @@ pub fn write_atomic(dir: &Path, file: &IocFile, text: &str, mode: u32) -> io::Re
         out.write_all(text.as_bytes())?;
         out.sync_all()?;
         fs::rename(&temporary, &target)?;
-        File::open(dir)?.sync_all()?;
+        crate::sys::open_file(dir, libc::O_RDONLY, 0)?.sync_all()?;
         Ok(target)
     })();
     if written.is_err() {
@@ -856,14 +856,10 @@ fn create_temporary(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
     const ATTEMPTS: usize = 8;
     let mut last = io::Error::from(io::ErrorKind::AlreadyExists);
     for _ in 0..ATTEMPTS {
-        let random = crate::sys::random_u64().ok_or_else(|| io::Error::other("getrandom failed"))?;
+        let random = crate::sys::random_u64().ok_or_else(|| crate::logging::io_error(io::ErrorKind::Other, "getrandom failed"))?;
         let path = dir.join(format!(".{name}.conf.{random:016x}.tmp"));
-        let opened = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY)
-            .open(&path);
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_NOCTTY;
+        let opened = crate::sys::open_file(&path, flags, 0o600);
         match opened {
             Ok(out) => return Ok((path, out)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,

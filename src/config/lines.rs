@@ -15,6 +15,8 @@
 //!   (`Name = value`) is refused. Trailing blanks (and a CR of CRLF files)
 //!   are dropped.
 
+use crate::logging::Quoted;
+
 /// One `Name value` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Statement<'a> {
@@ -153,7 +155,7 @@ impl<'a> Statements<'a> {
         let name_end = name_end(bytes);
         let (name, rest) = (&bytes[..name_end], &bytes[name_end..]);
         if name.is_empty() {
-            return Err((line, format!("expected an attribute name at the start of the line, got {:?}", text())));
+            return Err((line, format!("expected an attribute name at the start of the line, got {}", Quoted::text(text()))));
         }
         // Slice patterns, not strip_prefix: a test of one byte, where a call
         // (at opt-level "z") would be made for every line.
@@ -181,7 +183,8 @@ impl<'a> Statements<'a> {
                 line,
                 format!(
                     "{name}: expected `{name} value` or `{name}=value` (a single `=` with no blanks around it; \
-                     a value after blanks may start with `=` only when no blank follows it), got {text:?}"
+                     a value after blanks may start with `=` only when no blank follows it), got {}",
+                    Quoted::text(text)
                 ),
             ));
         }

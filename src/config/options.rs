@@ -136,7 +136,7 @@ pub(crate) fn apply(options: &mut Options, word: &str, strict: bool) -> Result<O
         return Ok(option);
     }
     let Some(&(canonical, form)) = found.and_then(|i| VALUED.get(i.checked_sub(FLAGS.len())?)) else {
-        return Err(format!("unknown option {name:?}: expected one of {}", all_names()));
+        return Err(format!("unknown option {}: expected one of {}", crate::logging::Quoted::text(name), all_names()));
     };
     let Some(value) = value else {
         return Err(format!("option {canonical} needs a value: expected {form}"));

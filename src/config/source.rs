@@ -65,7 +65,7 @@ impl FileSource for RealFs {
         let names: Vec<OsString> =
             std::fs::read_dir(dir)?.take(MAX_DIR_ENTRIES + 1).map(|entry| entry.map(|e| e.file_name())).collect::<io::Result<_>>()?;
         if names.len() > MAX_DIR_ENTRIES {
-            return Err(io::Error::other(format!("more than {MAX_DIR_ENTRIES} entries: expected a few IOC files")));
+            return Err(crate::logging::io_error(io::ErrorKind::Other, format!("more than {MAX_DIR_ENTRIES} entries: expected a few IOC files")));
         }
         Ok(names)
     }

@@ -8,7 +8,7 @@ pub(crate) type ValueError = String;
 /// `"got \"x\""`: the offending text, quoted and escaped so control
 /// characters cannot garble a terminal.
 pub(crate) fn got(text: &str) -> String {
-    format!("got {text:?}")
+    format!("got {}", crate::logging::Quoted::text(text))
 }
 
 /// A plain decimal number: digits only (no sign, no spaces), within `u32`.

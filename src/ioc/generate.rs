@@ -239,7 +239,7 @@ pub fn generate(
     };
     let chdir = crate::files::canonical(dir).map_err(dir_error)?;
     if !chdir.is_dir() {
-        return Err(dir_error(io::Error::new(
+        return Err(dir_error(crate::logging::io_error(
             io::ErrorKind::NotADirectory,
             "not a directory",
         )));

@@ -42,7 +42,7 @@ impl LogFollower {
     /// the file during the request).
     pub fn at_end(path: &Path) -> Self {
         let mut follower = LogFollower::new(path, 0);
-        if let Ok(file) = File::open(path) {
+        if let Ok(file) = crate::sys::open_file(path, libc::O_RDONLY, 0) {
             if let Ok(meta) = file.metadata() {
                 follower.identity = (meta.dev(), meta.ino());
                 follower.offset = meta.len();
@@ -71,7 +71,7 @@ impl LogFollower {
             let Some((identity, _)) = now_at_path else {
                 return Ok(());
             };
-            match File::open(&self.path) {
+            match crate::sys::open_file(&self.path, libc::O_RDONLY, 0) {
                 Ok(file) => {
                     self.file = Some(file);
                     self.identity = identity;

@@ -48,7 +48,7 @@ impl SignalPipe {
             .compare_exchange(-1, write.as_raw_fd(), Ordering::SeqCst, Ordering::SeqCst)
             .is_err()
         {
-            return Err(io::Error::new(
+            return Err(crate::logging::io_error(
                 io::ErrorKind::AlreadyExists,
                 "a signal pipe is already installed",
             ));

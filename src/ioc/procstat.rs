@@ -92,7 +92,7 @@ impl ProcDir {
             .map_err(io::Error::from_raw_os_error)?;
         let mut buffer = [0; STAT_MAX];
         parse_stat(read_stat(&file, &mut buffer)?).ok_or_else(|| {
-            io::Error::new(
+            crate::logging::io_error(
                 io::ErrorKind::InvalidData,
                 format!("/proc/{pid}/stat: unreadable format"),
             )
@@ -148,10 +148,10 @@ fn read_stat<'b>(file: &Fd, buffer: &'b mut [u8]) -> io::Result<&'b str> {
             n => len += n,
         }
         if len == buffer.len() {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "larger than any /proc/PID/stat"));
+            return Err(crate::logging::io_error(io::ErrorKind::InvalidData, "larger than any /proc/PID/stat"));
         }
     }
-    std::str::from_utf8(&buffer[..len]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    std::str::from_utf8(&buffer[..len]).map_err(|_| crate::logging::io_error(io::ErrorKind::InvalidData, "not UTF-8"))
 }
 
 /// Clock ticks per second and page size, for turning stat fields into units.
@@ -220,7 +220,7 @@ pub fn lookup_environ(raw: &[u8], name: &str) -> Option<String> {
 pub fn uid(pid: i32) -> io::Result<u32> {
     let text = crate::files::read_to_string(&proc_path(pid, "status"))?;
     parse_status_uid(&text).ok_or_else(|| {
-        io::Error::new(
+        crate::logging::io_error(
             io::ErrorKind::InvalidData,
             format!("/proc/{pid}/status: no Uid line"),
         )

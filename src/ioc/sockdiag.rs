@@ -188,7 +188,7 @@ fn read_proc_net_unix() -> io::Result<String> {
     // from `&mut File`, as the IOC file's and the log follower's capped reads
     // take theirs: one instance of std's read loop for the three (armv7 .text
     // -672 bytes), not one for `Take<File>` beside one for `Take<&mut File>`.
-    let mut file = std::fs::File::open("/proc/net/unix")?;
+    let mut file = crate::sys::open_file(std::path::Path::new("/proc/net/unix"), libc::O_RDONLY, 0)?;
     (&mut file).take(u64::MAX).read_to_string(&mut text)?;
     Ok(text)
 }
@@ -219,7 +219,7 @@ fn dump_from_kernel(query: Query) -> io::Result<Vec<UnixSocket>> {
             Err(e) => return Err(e.into()),
         };
         if n == 0 {
-            return Err(io::Error::new(
+            return Err(crate::logging::io_error(
                 io::ErrorKind::UnexpectedEof,
                 "sock_diag: dump ended without NLMSG_DONE",
             ));
@@ -287,7 +287,7 @@ pub fn parse_datagram(datagram: &[u8], seq: u32, out: &mut Vec<UnixSocket>) -> i
         };
         let len = len as usize;
         if len < NLMSG_HDR_LEN || len > header.len() {
-            return Err(io::Error::new(
+            return Err(crate::logging::io_error(
                 io::ErrorKind::InvalidData,
                 "sock_diag: truncated netlink message",
             ));
@@ -302,12 +302,12 @@ pub fn parse_datagram(datagram: &[u8], seq: u32, out: &mut Vec<UnixSocket>) -> i
                         .and_then(|b| b.try_into().ok())
                         .map(i32::from_ne_bytes);
                     return Err(match errno {
-                        Some(0) => io::Error::new(
+                        Some(0) => crate::logging::io_error(
                             io::ErrorKind::InvalidData,
                             "sock_diag: unexpected acknowledgement",
                         ),
                         Some(e) => io::Error::from_raw_os_error(e.saturating_abs()),
-                        None => io::Error::new(
+                        None => crate::logging::io_error(
                             io::ErrorKind::InvalidData,
                             "sock_diag: short error message",
                         ),

@@ -3,7 +3,6 @@
 //! are followed, see [`LogFollower`]). Following ends only when writing the
 //! output fails (e.g. the reader of a pipe left) or the process is stopped.
 
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::Duration;
@@ -16,7 +15,7 @@ const BLOCK: u64 = 8192;
 /// The last `lines` lines of the file (all of it if shorter), and the length
 /// it had when read, where following goes on.
 pub fn tail(log: &Path, lines: usize) -> io::Result<(Vec<u8>, u64)> {
-    let mut file = File::open(log)?;
+    let mut file = crate::sys::open_file(log, libc::O_RDONLY, 0)?;
     let len = file.metadata()?.len();
     let mut start = len;
     let mut newlines = 0;
