@@ -44,7 +44,7 @@ fn a_trap_prints_where_and_the_process_dies_by_its_signal() {
         // SAFETY: setrlimit reads the struct.
         unsafe { libc::setrlimit(libc::RLIMIT_CORE, &none) };
         iocinit::trap::install();
-        println!("\ntrap_here at {:#x}", trap_here as usize);
+        println!("\ntrap_here at {:#x}", trap_here as fn() as usize);
         trap_here();
         unreachable!("the trap returned");
     }
