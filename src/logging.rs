@@ -623,8 +623,9 @@ impl core::fmt::Display for Quoted<'_> {
     }
 }
 
-/// The hex digit of the low four bits of `value`.
-fn hex_digit(value: u8, upper: bool) -> char {
+/// The hex digit of the low four bits of `value` (a pure function: the trap
+/// reporter's signal handler writes its address with it too).
+pub(crate) fn hex_digit(value: u8, upper: bool) -> char {
     let digit = char::from(b"0123456789abcdef"[usize::from(value & 15)]);
     if upper { digit.to_ascii_uppercase() } else { digit }
 }

@@ -97,8 +97,8 @@ fn trap_line(address: usize) -> [u8; LINE_BYTES] {
     let (digits, after) = rest.split_at_mut(ADDRESS_DIGITS);
     before.copy_from_slice(BEFORE_ADDRESS);
     for (at, digit) in digits.iter_mut().enumerate() {
-        let nibble = (address >> (4 * (ADDRESS_DIGITS - 1 - at))) & 0xf;
-        *digit = b"0123456789abcdef"[nibble];
+        let nibble = (address >> (4 * (ADDRESS_DIGITS - 1 - at))) as u8;
+        *digit = crate::logging::hex_digit(nibble, false) as u8;
     }
     after.copy_from_slice(AFTER_ADDRESS);
     line
