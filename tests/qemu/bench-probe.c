@@ -2,7 +2,7 @@
  * (tests/qemu/bench), built static for the board and put into the benchmark
  * images as /usr/libexec/bench/probe.
  *
- *   probe NAME...
+ *   probe [-s SERVICES] NAME...
  *
  * Started early by the init under test (iocinit: an object of start priority
  * 1; BusyBox init: /etc/init.d/S01bench-probe), it waits until the console of
@@ -14,15 +14,20 @@
  * /dev/kmsg, so the kernel stamps it with the same clock as its own "Run
  * /sbin/init as init process" (the hand-off to init). Once every IOC answers,
  * it reads PID 1's memory from /proc/1/smaps_rollup (whichever init PID 1
- * is). At the end the probe reads the kernel's log back and prints one line
- * on its standard output (the serial console):
+ * is); with -s, first it waits until PID 1 has SERVICES children running
+ * `sleep` (the benchmark's plain services, tests/qemu/bench -s), checked
+ * every 20 ms for at most SERVICES_WAIT_MS, so the figure is taken with all of
+ * them running. At the end the probe reads the kernel's log back and prints
+ * one line on its standard output (the serial console):
  *
  *   BENCH n=N handoff=S first-console=S consoles=S ca=S pid1-rss=K pid1-pss=K
- *         pid1-private=K pid1-anon=K console-refusals=R console-retries=T
+ *         pid1-private=K pid1-anon=K services=C console-refusals=R
+ *         console-retries=T
  *
  * (one line) with the printk times in seconds (-1: not found), PID 1's Rss,
  * Pss, Private_Clean + Private_Dirty and Anonymous in KB (-1: not read), how
- * many connections an existing console socket refused, and how many of the
+ * many of PID 1's children ran `sleep` when its memory was read, how many
+ * connections an existing console socket refused, and how many of the
  * connections were the fallback's retries (below).
  *
  * The consoles are waited for with inotify, not polled on a grid: a console's
@@ -48,6 +53,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -71,6 +77,8 @@
 /* How long a console whose socket refused waits for another try when no
  * IN_ATTRIB of its socket comes first. */
 #define RETRY_US 10000
+/* How long -s waits for PID 1's services, in the guest's clock. */
+#define SERVICES_WAIT_MS 30000
 
 static void sleep_ms(long ms)
 {
@@ -522,27 +530,69 @@ static struct pid1_memory pid1_memory(void)
     return m;
 }
 
+/* How many of PID 1's children run `sleep`: the processes whose
+ * /proc/PID/stat names parent 1 and command sleep. */
+static int pid1_sleeping_children(void)
+{
+    int found = 0;
+    DIR *proc = opendir("/proc");
+    if (!proc) {
+        perror("bench-probe: /proc");
+        return -1;
+    }
+    for (struct dirent *e; (e = readdir(proc)) != NULL;) {
+        char path[sizeof e->d_name + 16], stat[512];
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue; /* ended since the listing */
+        ssize_t got = read(fd, stat, sizeof stat - 1);
+        close(fd);
+        if (got <= 0)
+            continue;
+        stat[got] = '\0';
+        /* "PID (COMM) STATE PPID ...": COMM may hold blanks and ')'. */
+        char *comm = strchr(stat, '('), *comm_end = strrchr(stat, ')');
+        int ppid;
+        if (comm && comm_end && sscanf(comm_end + 1, " %*c %d", &ppid) == 1 && ppid == 1
+            && strncmp(comm + 1, "sleep)", 6) == 0)
+            found++;
+    }
+    closedir(proc);
+    return found;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2 || argc - 1 > MAX_IOCS) {
-        fprintf(stderr, "usage: probe NAME... (at most %d names)\n", MAX_IOCS);
+    int services = 0, first = 1;
+    if (argc > 2 && strcmp(argv[1], "-s") == 0) {
+        services = atoi(argv[2]);
+        first = 3;
+    }
+    if (argc - first < 1 || argc - first > MAX_IOCS || services < 0) {
+        fprintf(stderr, "usage: probe [-s SERVICES] NAME... (at most %d names)\n", MAX_IOCS);
         return 2;
     }
-    char **names = argv + 1;
-    int n = argc - 1;
+    char **names = argv + first;
+    int n = argc - first;
 
     long refusals, retries;
     consoles_wait(names, n, &refusals, &retries);
     while (!all_answer_ca(names, n))
         sleep_ms(20);
     milestone("every IOC answers Channel Access");
+    for (int waited = 0; waited < SERVICES_WAIT_MS && pid1_sleeping_children() < services; waited += 20)
+        sleep_ms(20);
+    int sleeping = pid1_sleeping_children();
     struct pid1_memory m = pid1_memory();
 
     printf("BENCH n=%d handoff=%.6f first-console=%.6f consoles=%.6f ca=%.6f pid1-rss=%ld pid1-pss=%ld "
-           "pid1-private=%ld pid1-anon=%ld console-refusals=%ld console-retries=%ld\n",
+           "pid1-private=%ld pid1-anon=%ld services=%d console-refusals=%ld console-retries=%ld\n",
            n, printk_time("Run ", " as init process"), printk_time("bench-probe: first console", NULL),
            printk_time("bench-probe: every console", NULL), printk_time("bench-probe: every IOC", NULL), m.rss,
-           m.pss, m.private, m.anon, refusals, retries);
+           m.pss, m.private, m.anon, sleeping, refusals, retries);
     fflush(stdout);
     return 0;
 }
