@@ -838,7 +838,8 @@ fn each_dirent_name(mut records: &[u8], f: &mut dyn FnMut(&[u8])) -> bool {
     true
 }
 
-/// Parent links [`descends_from`] follows at most.
+/// Parent links [`descends_from`] follows at most, and how many times it
+/// starts over.
 const DESCENT_DEPTH: usize = 64;
 
 /// Whether `pid` descends from `ancestor` (walking ppid links in /proc);
@@ -846,13 +847,29 @@ const DESCENT_DEPTH: usize = 64;
 /// reaching `ancestor` or a root, so the walk stopped without knowing. Any
 /// user can build a chain that deep: the caller decides what not knowing means.
 pub fn descends_from(pid: Pid, ancestor: Pid) -> Option<bool> {
-    let mut cur = pid;
-    for _ in 0..DESCENT_DEPTH {
-        match proc_stat(cur) {
-            Some(st) if st.ppid == ancestor => return Some(true),
-            Some(st) if st.ppid > 1 => cur = st.ppid,
-            _ => return Some(false),
+    descends_from_in(pid, ancestor, proc_stat)
+}
+
+/// [`descends_from`] over `stat`, what /proc says of a pid at the moment.
+/// An ancestor gone before the walk reads it ended meanwhile, reaped by its
+/// own parent (the shutdown's SIGKILL to a chain: a shell reaps its child
+/// before it dies itself): its children had their new parent before it was
+/// gone, so the walk starts over from `pid` rather than answer "no" for a
+/// process still below `ancestor`. Each new start needs one more ancestor
+/// to end; after [`DESCENT_DEPTH`] of them the answer is not knowing.
+fn descends_from_in(pid: Pid, ancestor: Pid, mut stat: impl FnMut(Pid) -> Option<ProcStat>) -> Option<bool> {
+    'walk: for _ in 0..DESCENT_DEPTH {
+        let mut cur = pid;
+        for _ in 0..DESCENT_DEPTH {
+            match stat(cur) {
+                Some(st) if st.ppid == ancestor => return Some(true),
+                Some(st) if st.ppid > 1 => cur = st.ppid,
+                Some(_) => return Some(false),
+                None if cur == pid => return Some(false),
+                None => continue 'walk,
+            }
         }
+        return None;
     }
     None
 }
@@ -1902,6 +1919,52 @@ mod tests {
         let mut found = false;
         for_each_pid(|p| found |= p == me);
         assert!(found);
+    }
+
+    fn stat_with_parent(ppid: Pid) -> Option<ProcStat> {
+        Some(ProcStat { ppid, state: b'S', start_ticks: 0 })
+    }
+
+    #[test]
+    fn an_ancestor_ending_during_the_walk_does_not_hide_a_descendant() {
+        // 30 under 20 under 10 under 1. The walk reads 30's parent, 20; then
+        // 20 ends, reaped by 10, and 30 is 1's child before 20 is gone.
+        let mut ended = false;
+        let stat = |pid: Pid| match pid {
+            30 if ended => stat_with_parent(1),
+            30 => stat_with_parent(20),
+            20 => {
+                ended = true;
+                None
+            }
+            10 => stat_with_parent(1),
+            _ => None,
+        };
+        assert_eq!(descends_from_in(30, 1, stat), Some(true));
+    }
+
+    #[test]
+    fn the_walk_knows_gone_processes_other_roots_and_when_to_stop() {
+        // Gone itself: nothing below anyone.
+        assert_eq!(descends_from_in(30, 1, |_| None), Some(false));
+        // Entered from outside the namespace (parent 0), or below 1 when the
+        // ancestor is another process (a --local supervisor).
+        assert_eq!(descends_from_in(30, 1, |pid| stat_with_parent(if pid == 30 { 0 } else { 1 })), Some(false));
+        assert_eq!(descends_from_in(30, 7, |pid| stat_with_parent(if pid == 30 { 20 } else { 1 })), Some(false));
+        // A chain deeper than the walk follows.
+        assert_eq!(descends_from_in(1000, 1, |pid| stat_with_parent(pid - 1)), None);
+        // Ancestors that end during every walk: a bounded number of new starts.
+        let mut reads = 0;
+        let endless = |pid: Pid| {
+            reads += 1;
+            if pid == 30 {
+                stat_with_parent(1000 + reads)
+            } else {
+                None
+            }
+        };
+        assert_eq!(descends_from_in(30, 1, endless), None);
+        assert_eq!(reads, 2 * DESCENT_DEPTH as i32);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! - an IOC directory filled with names is refused, not held in PID 1's
 //!   memory name by name;
 //! - a chain of processes deeper than PID 1 looked up the tree, started by
-//!   any user, is still signalled at shutdown, not left running.
+//!   any user, is still signalled at shutdown, not left running; so is one
+//!   whose processes end while PID 1 looks up the tree.
 //!
 //! After each attack PID 1 is alive, answers, has no zombie and holds the
 //! descriptors it held before.
@@ -18,6 +19,7 @@ mod ioc_support;
 mod ns;
 mod pty;
 
+use std::path::Path;
 use std::time::Duration;
 
 use iocinit::control::client::Reply;
@@ -84,6 +86,21 @@ fn an_ioc_directory_filled_with_names_is_refused_not_held() {
     p.poweroff();
 }
 
+/// Starts `chain 100` as a user outside every group, detached: the chain's
+/// first shell is reparented to PID 1, and 100 levels follow it, `last` (a
+/// command line) the last. Returns once `last` runs.
+fn start_chain(p: &Pid1, chain: &Path, last: &str) {
+    let detach = format!("setsid /bin/sh {} 100 </dev/null >/dev/null 2>&1 &", chain.display());
+    let out = p.inside_as(OUTSIDER, "/bin/sh", &["-c", &detach]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(ns::wait_for(Duration::from_secs(60), || p.find_process(last).is_some()), "{:?}", p.processes());
+}
+
+/// The number N of PID 1's "sent SIGTERM to N process(es)".
+fn sigterm_count(console: &str) -> Option<usize> {
+    console.lines().find_map(|l| l.strip_prefix("iocinit: sent SIGTERM to ")?.split(' ').next()?.parse().ok())
+}
+
 #[test]
 fn a_deep_chain_of_processes_gets_the_shutdown_sigterm() {
     setup();
@@ -98,17 +115,31 @@ fn a_deep_chain_of_processes_gets_the_shutdown_sigterm() {
     let mut p = Pid1::boot(s.path(), &[]);
     let fds = p.fds_at_rest();
 
-    // A user outside every group, detached: the chain's first shell is
-    // reparented to PID 1, and 100 levels follow it, the sleep the last.
-    let detach = format!("setsid /bin/sh {} 100 </dev/null >/dev/null 2>&1 &", chain.display());
-    let out = p.inside_as(OUTSIDER, "/bin/sh", &["-c", &detach]).output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    assert!(ns::wait_for(Duration::from_secs(60), || p.find_process("sleep 1001").is_some()), "{:?}", p.processes());
+    start_chain(&p, &chain, "sleep 1001");
     p.assert_healthy(fds);
 
     // Nothing ends on SIGTERM here, so every one of the 101 is there to get it.
     let console = p.poweroff();
-    let term = console.lines().find_map(|l| l.strip_prefix("iocinit: sent SIGTERM to ")?.split(' ').next()?.parse::<usize>().ok());
-    assert_eq!(term, Some(101), "SIGTERM at the shutdown did not reach every process of the chain:\n{console}");
+    assert_eq!(sigterm_count(&console), Some(101), "SIGTERM at the shutdown did not reach every process of the chain:\n{console}");
     assert!(console.contains("all processes ended"), "processes were left at the power off:\n{console}");
 }
+
+#[test]
+fn a_chain_ending_while_it_is_signalled_gets_the_shutdown_sigterm_whole() {
+    setup();
+    // Each level waits for the next one and ends on SIGTERM; the last sleeps.
+    // Signalled top down, a shell may reap its child before it ends itself:
+    // a process's ancestor is gone then while PID 1 walks up to it.
+    let chain = "if [ \"$1\" -gt 0 ]; then /bin/sh \"$0\" $(($1 - 1)); true; else exec /bin/sleep 1002; fi\n";
+    for round in 0..ns::rounds(3, 20) {
+        let s = Scratch::new(&format!("audit-endingchain-{round}"));
+        write(s.path(), "epoch.conf", &epoch_conf_logging(""));
+        let script = ns::write_exec(s.path(), "chain.sh", chain);
+        let p = Pid1::boot(s.path(), &[]);
+        start_chain(&p, &script, "sleep 1002");
+        let console = p.poweroff();
+        assert_eq!(sigterm_count(&console), Some(101), "round {round}: SIGTERM did not reach every process of the chain:\n{console}");
+        assert!(console.contains("all processes ended"), "round {round}: processes were left at the power off:\n{console}");
+    }
+}
+
