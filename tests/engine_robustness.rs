@@ -23,10 +23,13 @@ fn a_broken_configuration_gets_a_shell_until_the_file_is_fixed() {
     assert!(console.contains("*** iocinit: the configuration has errors (see above)"), "{console}");
     // The shell reads /dev/null here and ends at once: PID 1 tries again,
     // but not in a busy loop.
+    let tries = |p: &Pid1| p.console().matches("*** emergency shell;").count();
     std::thread::sleep(Duration::from_millis(2500));
     assert!(p.alive());
-    let tries = p.console().matches("*** emergency shell;").count();
-    assert!((2..=4).contains(&tries), "{tries} tries in 2.5 s");
+    let seen = tries(&p);
+    assert!(seen <= 4, "{seen} tries in 2.5 s");
+    // It does try again, however late on a loaded machine.
+    assert!(wait_for(T, || tries(&p) >= 2), "no second try:\n{}", p.console());
     write(&dir, "epoch.conf", "DefaultRunlevel default\nObjectID a\nObjectStartCommand /bin/true\nObjectStartPriority 1\nObjectRunlevels default\n");
     p.wait_socket();
     p.wait_console("iocinit: ready", T);
@@ -207,8 +210,7 @@ fn thirty_two_idle_services_do_not_wake_pid1() {
     p.wait_console("iocinit: ready", T);
     assert_eq!(ok(p.ctl(&["status"])).matches(" running ").count(), 32);
     // Let the last replies go out, then watch for 10 s without asking anything.
-    std::thread::sleep(Duration::from_millis(200));
-    let before = p.context_switches();
+    let before = p.context_switches_at_rest();
     std::thread::sleep(Duration::from_secs(10));
     let after = p.context_switches();
     eprintln!("PID 1 context switches (voluntary + involuntary) over 10 s idle: {before} -> {after}");

@@ -462,15 +462,29 @@ impl Pid1 {
     /// closes on PID 1's next turn after the client exits, not at once.
     #[track_caller]
     pub fn fds_at_rest(&self) -> usize {
-        let mut last = (self.fd_count(), Instant::now());
+        self.at_rest("descriptor count", Pid1::fd_count)
+    }
+
+    /// PID 1's context switches once it is quiet: none over half a second.
+    /// Its last replies and the closes of their connections take their
+    /// turns first, later on a loaded machine.
+    #[track_caller]
+    pub fn context_switches_at_rest(&self) -> u64 {
+        self.at_rest("context switch count", Pid1::context_switches)
+    }
+
+    /// `value` of PID 1 once it is the same over half a second (within 20 s).
+    #[track_caller]
+    fn at_rest<T: PartialEq>(&self, what: &str, value: impl Fn(&Pid1) -> T) -> T {
+        let mut last = (value(self), Instant::now());
         let settled = wait_for(Duration::from_secs(20), || {
-            let now = self.fd_count();
+            let now = value(self);
             if now != last.0 {
                 last = (now, Instant::now());
             }
             last.1.elapsed() >= Duration::from_millis(500)
         });
-        assert!(settled, "PID 1's descriptor count does not settle");
+        assert!(settled, "PID 1's {what} does not settle");
         last.0
     }
 
