@@ -701,15 +701,14 @@ impl IocRescan {
     fn run(&mut self, opts: &Options, engine: &mut Engine<RealOs>, server: &mut Server) {
         self.last_ms = Some(sys::now_ms());
         self.due_ms = None;
-        let base = rescan_base(engine);
-        let loaded = config::rescan_iocs_with(&config::RealFs, &base);
+        let loaded = config::rescan_iocs_with(&config::RealFs, rescan_base(engine));
         report(&loaded.diagnostics);
         let Some(config) = loaded.config else {
             server.finish(Code::Fail, &errors("IOC directory not rescanned: ", &loaded.diagnostics), engine);
             return;
         };
         replace_config(opts, engine, server, config, loaded.diagnostics.len(), "IOC directory rescanned", "problem");
-        crate::logging::info!("IOC directory {} rescanned", base.globals.ioc.directory.display());
+        crate::logging::info!("IOC directory {} rescanned", engine.config().globals.ioc.directory.display());
     }
 }
 
@@ -717,7 +716,8 @@ impl IocRescan {
 /// reads the IOC directory on top of: without the objects of IOC files, nor
 /// those a reload removed that are kept only until they stop. Made when a
 /// rescan runs rather than kept beside the engine's (a second copy of every
-/// object for the whole run).
+/// object for the whole run): the one copy a rescan makes, the engine's
+/// staying in place until the rescanned one replaces it.
 fn rescan_base(engine: &Engine<RealOs>) -> Config {
     let mut loaded = engine.config().clone();
     let mut states = engine.objects().iter();

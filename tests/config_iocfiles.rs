@@ -296,7 +296,7 @@ fn a_rescan_reads_the_ioc_directory_and_keeps_the_rest() {
         .with(MAIN, "this is no configuration\n")
         .with("/etc/procServ.d/b.conf", "IOC_NAME=b\nIOC_CMD=y\n")
         .with("/etc/procServ.d/c.conf", "IOC_NAME=c\nIOC_CMD=z\n");
-    let rescanned = rescan_iocs_with(&fs, &base);
+    let rescanned = rescan_iocs_with(&fs, base);
     assert!(rescanned.diagnostics.is_empty(), "{:?}", rescanned.diagnostics);
     let config = rescanned.config.unwrap();
     let ids: Vec<&str> = config.objects.iter().map(|o| o.id.as_str()).collect();

@@ -128,12 +128,11 @@ fn load_text(source: &dyn FileSource, path: &Path, text: Vec<u8>, opts: &LoadOpt
     Loaded { config: usable.then_some(config), diagnostics }
 }
 
-/// An IOC rescan: `base` (a configuration [without its IOC
+/// An IOC rescan: `config` (a configuration [without its IOC
 /// files](Config::without_ioc_files)) with the IOC files read again. The
 /// result has `config: None` only when the IOC directory cannot be listed:
 /// the running IOCs then stay as they are.
-pub fn rescan_iocs_with(source: &dyn FileSource, base: &Config) -> Loaded {
-    let mut config = base.clone();
+pub fn rescan_iocs_with(source: &dyn FileSource, mut config: Config) -> Loaded {
     let mut diagnostics = Vec::new();
     let runlevels = config.globals.ioc_runlevels();
     let declared = ids::IdIndex::of(&config.objects);
@@ -326,7 +325,7 @@ mod tests {
         let config = load_with(&files, Path::new("/etc/epoch/epoch.conf"), &LoadOptions::default()).config.unwrap();
         let sizes = |c: &Config| (c.objects.len(), c.objects.capacity(), c.files.len(), c.files.capacity());
         assert_eq!(sizes(&config), (39, 39, 4, 4));
-        let rescanned = rescan_iocs_with(&files, &config.without_ioc_files()).config.unwrap();
+        let rescanned = rescan_iocs_with(&files, config.without_ioc_files()).config.unwrap();
         assert_eq!(sizes(&rescanned), (39, 39, 4, 4));
     }
 }

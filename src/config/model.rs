@@ -582,15 +582,14 @@ impl Config {
 
     /// This configuration without its IOC-file objects: what epoch.conf and
     /// its Imports gave, which an IOC rescan keeps as it is.
-    pub fn without_ioc_files(&self) -> Config {
+    pub fn without_ioc_files(mut self) -> Config {
         let is_ioc_file = |o: &Object| o.console.as_ref().is_some_and(|c| c.from_ioc_file);
         let first_ioc_file = self.objects.iter().filter(|o| is_ioc_file(o)).map(|o| o.location.file).min();
-        let mut base = self.clone();
-        base.objects.retain(|o| !is_ioc_file(o));
+        self.objects.retain(|o| !is_ioc_file(o));
         if let Some(first) = first_ioc_file {
-            base.files.truncate(first);
+            self.files.truncate(first);
         }
-        base
+        self
     }
 
     /// The index of the object with this ID.
