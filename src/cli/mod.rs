@@ -207,9 +207,15 @@ fn applets(name: String, rest: Vec<OsString>) -> i32 {
     if crate::statedir::APPLET.to_str() == Ok(name.as_str()) {
         return crate::statedir::main(&rest);
     }
-    let applet = matches!(name.as_str(), "ioc" | "ioc-runner" | "epoch" | "halt" | "reboot" | "poweroff" | "shutdown" | "killall5" | "wall");
+    // The front end the program's name calls, if it names one.
+    let applet: Option<fn(&str, Vec<String>) -> i32> = match name.as_str() {
+        "ioc" | "ioc-runner" => Some(ioc::main),
+        "epoch" => Some(epoch::main),
+        "halt" | "reboot" | "poweroff" | "shutdown" | "killall5" | "wall" => Some(power::main),
+        _ => None,
+    };
     let first = rest.first().and_then(|a| a.to_str());
-    if !applet && first.is_some_and(|a| a.starts_with('-') && !matches!(a, "--version" | "-V" | "--help" | "-h")) && !is_client_command(&rest) {
+    if applet.is_none() && first.is_some_and(|a| a.starts_with('-') && !matches!(a, "--version" | "-V" | "--help" | "-h")) && !is_client_command(&rest) {
         // `iocinit --local ...`: its paths may be any bytes.
         return init::main(rest, init::Strictness::Strict);
     }
@@ -221,25 +227,23 @@ fn applets(name: String, rest: Vec<OsString>) -> i32 {
             return EXIT_USAGE;
         }
     };
-    match name.as_str() {
-        "ioc" | "ioc-runner" => ioc::main(&name, rest),
-        "epoch" => epoch::main("epoch", rest),
-        "halt" | "reboot" | "poweroff" | "shutdown" | "killall5" | "wall" => power::main(&name, rest),
-        _ => match rest.first().map(String::as_str) {
-            Some("check-config") => check_config::main(rest[1..].to_vec()),
-            Some("--version" | "-V") => {
-                println!("iocinit {}", env!("CARGO_PKG_VERSION"));
-                EXIT_OK
-            }
-            Some("--help" | "-h" | "help") => {
-                println!("{USAGE}");
-                EXIT_OK
-            }
-            Some(_) => epoch::main("iocinit", rest),
-            None => {
-                eprintln!("iocinit: not PID 1: give --local to run a supervisor as yourself, or a verb (iocinit status)\n\n{USAGE}");
-                EXIT_USAGE
-            }
-        },
+    if let Some(applet) = applet {
+        return applet(&name, rest);
+    }
+    match rest.first().map(String::as_str) {
+        Some("check-config") => check_config::main(rest[1..].to_vec()),
+        Some("--version" | "-V") => {
+            println!("iocinit {}", env!("CARGO_PKG_VERSION"));
+            EXIT_OK
+        }
+        Some("--help" | "-h" | "help") => {
+            println!("{USAGE}");
+            EXIT_OK
+        }
+        Some(_) => epoch::main("iocinit", rest),
+        None => {
+            eprintln!("iocinit: not PID 1: give --local to run a supervisor as yourself, or a verb (iocinit status)\n\n{USAGE}");
+            EXIT_USAGE
+        }
     }
 }
