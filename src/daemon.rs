@@ -264,8 +264,7 @@ fn prepare(opts: &Options) -> Result<Prepared, i32> {
     // child resets only those not at SIG_DFL.
     crate::spawn::note_signal_dispositions();
     if role == Role::Local {
-        if let Err(e) = private_run_dir(&opts.layout.run_dir) {
-            crate::logging::error!("{}: {e}", opts.layout.run_dir.display());
+        if !private_run_dir(&opts.layout.run_dir) {
             return Err(1);
         }
         if let Err(e) = crate::sys::become_child_subreaper() {
@@ -402,20 +401,33 @@ impl<'a> PollSet<'a> {
 
 /// `--local`: the run directory holds the control socket and the consoles,
 /// so it must be ours and closed to others (a predictable /tmp fallback could
-/// have been created by someone else first).
-fn private_run_dir(dir: &std::path::Path) -> Result<(), String> {
+/// have been created by someone else first). False, and the log line that
+/// says why, when it cannot be made so.
+fn private_run_dir(dir: &std::path::Path) -> bool {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    // The reason written straight into the log line, not into a String first.
+    let refused = |why: std::fmt::Arguments| {
+        crate::logging::error!("{}: {why}", dir.display());
+        false
+    };
     if !dir.exists() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| format!("cannot create it: {e}"))?;
+        if let Err(e) = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+            return refused(format_args!("cannot create it: {e}"));
+        }
     }
-    let meta = std::fs::symlink_metadata(dir).map_err(|e| e.to_string())?;
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(meta) => meta,
+        Err(e) => return refused(format_args!("{e}")),
+    };
     if !meta.is_dir() || meta.uid() != nix::unistd::getuid().as_raw() {
-        return Err("not a directory owned by you; refusing to put sockets there".into());
+        return refused(format_args!("not a directory owned by you; refusing to put sockets there"));
     }
     if meta.mode() & 0o022 != 0 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| format!("cannot make it private: {e}"))?;
+        if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+            return refused(format_args!("cannot make it private: {e}"));
+        }
     }
-    Ok(())
+    true
 }
 
 /// When PID 1 cannot even set up its loop, it must still not exit.

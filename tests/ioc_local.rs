@@ -144,3 +144,23 @@ fn local_refuses_a_run_directory_owned_by_someone_else() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a directory owned by you"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A run directory that cannot be made (here, under a file) is refused
+/// with the line that names it and says why.
+#[test]
+fn local_says_why_it_cannot_make_its_run_directory() {
+    let dir = ns::scratch("local-no-run");
+    ns::write(&dir, "file", "");
+    let run = dir.join("file/run");
+    ns::write(&dir, "epoch.conf", "DefaultRunlevel default\n");
+    let out = std::process::Command::new(ns::BIN)
+        .args(["--local", "--config"])
+        .arg(dir.join("epoch.conf"))
+        .arg("--run-dir")
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("error: {}: cannot create it: ", run.display())), "{stderr}");
+}
