@@ -1304,7 +1304,9 @@ mod tests {
     }
 
     /// The fewest allocations `make` did in 20 tries, on this thread (other
-    /// tests' threads allocate beside it).
+    /// tests' threads allocate beside it). Only with the counting allocator,
+    /// as the tests that use it.
+    #[cfg(feature = "alloc-count")]
     fn fewest_allocations<T>(mut make: impl FnMut() -> T) -> u64 {
         let count = || crate::alloc_count::thread_allocations().expect("built without the alloc-count feature");
         (0..20)
