@@ -496,11 +496,14 @@ impl Pid1 {
 }
 
 /// Whether a halt/reboot/poweroff command was accepted: it exits 0, or the
-/// end of the namespace SIGKILLs it first (a client inside the namespace may
-/// not have exited yet when a fast shutdown reaches reboot(2)).
+/// shutdown it asked for ends it first. A client inside the namespace may
+/// not have exited yet (a loaded machine preempts it right after its
+/// request) when the shutdown sends every process its SIGTERM, or when the
+/// end of the namespace SIGKILLs what is left. A request refused leaves
+/// PID 1 running, which the caller's wait for its exit then shows.
 pub fn power_request_ok(out: &Output) -> bool {
     use std::os::unix::process::ExitStatusExt;
-    out.status.success() || out.status.signal() == Some(libc::SIGKILL)
+    out.status.success() || matches!(out.status.signal(), Some(libc::SIGTERM | libc::SIGKILL))
 }
 
 /// A numeric field (first number) of /proc/PID/status.
