@@ -838,9 +838,10 @@ fn each_dirent_name(mut records: &[u8], f: &mut dyn FnMut(&[u8])) -> bool {
     true
 }
 
-/// Parent links [`descends_from`] follows at most, and how many times it
-/// starts over.
-const DESCENT_DEPTH: usize = 64;
+/// Parent links a walk up /proc follows at most, and how many times it
+/// starts over when an ancestor ends during it: [`descends_from`]'s, and the
+/// engine's test of whose a process is (`engine::ownership`).
+pub const DESCENT_DEPTH: usize = 64;
 
 /// Whether `pid` descends from `ancestor` (walking ppid links in /proc);
 /// `None` when it is more than [`DESCENT_DEPTH`] levels down without

@@ -26,9 +26,7 @@
 
 use super::*;
 use super::os::ProcInfo;
-
-/// Parent links followed at most: a deeper chain is nobody's.
-const MAX_DEPTH: usize = 64;
+use crate::sys::DESCENT_DEPTH;
 
 /// Whether a process, as `info` describes it, may be the object of `plan`'s
 /// at all: alive and running as its user. Cheap (nothing more to read), so
@@ -38,30 +36,48 @@ pub(super) fn runs_as_object(plan: &ObjectPlan, info: &ProcInfo) -> bool {
 }
 
 /// Whether process `pid` belongs to the object of `plan` and `st` (see the
-/// module comment).
+/// module comment). A chain deeper than [`DESCENT_DEPTH`] is nobody's.
+///
+/// An ancestor gone before the walk reads it ended meanwhile and was reaped
+/// (an orphaned IOC ending, reaped by the supervisor, while its child is
+/// looked at): its children had their new parent, the supervisor (or a
+/// subreaper above), before it was gone. The walk starts over from `pid`, every check read
+/// again, rather than answer "not the object's" for what may be the
+/// object's leftover: a process now the supervisor's child is judged as one
+/// reparented to it (marker, user, started in this run), as a walk begun a
+/// moment later would. Each new start needs one more ancestor to end; after
+/// [`DESCENT_DEPTH`] of them the answer is no.
 pub(super) fn belongs<O: Os>(os: &mut O, plan: &ObjectPlan, st: &ObjState, pid: Pid) -> bool {
     let tracked = |p: Pid| st.main_pid == Some(p) || st.runs_command(p);
     let me = os.self_pid();
-    let Some(mut info) = os.process(pid).filter(|p| !p.zombie) else { return false };
-    if !os.has_marker(pid, &plan.marker) {
-        return false;
-    }
-    let mut cur = pid;
-    for _ in 0..MAX_DEPTH {
-        if tracked(cur) {
-            return true;
-        }
-        if info.ppid == me {
-            return runs_as_object(plan, &info)
-                && info.start_ticks >= st.start_ticks
-                && (cur == pid || os.has_marker(cur, &plan.marker));
-        }
-        let Some(parent) = os.process(info.ppid) else { return false };
-        if parent.start_ticks > info.start_ticks {
+    'walk: for _ in 0..DESCENT_DEPTH {
+        let Some(mut info) = os.process(pid).filter(|p| !p.zombie) else { return false };
+        if !os.has_marker(pid, &plan.marker) {
             return false;
         }
-        cur = info.ppid;
-        info = parent;
+        let mut cur = pid;
+        for _ in 0..DESCENT_DEPTH {
+            if tracked(cur) {
+                return true;
+            }
+            if info.ppid == me {
+                return runs_as_object(plan, &info)
+                    && info.start_ticks >= st.start_ticks
+                    && (cur == pid || os.has_marker(cur, &plan.marker));
+            }
+            // A root, not gone: PID 1 of the host under --local, or a
+            // process entered from outside the namespace (parent 0).
+            if info.ppid <= 1 {
+                return false;
+            }
+            let Some(parent) = os.process(info.ppid) else { continue 'walk };
+            if parent.start_ticks > info.start_ticks {
+                return false;
+            }
+            cur = info.ppid;
+            info = parent;
+        }
+        return false;
     }
     false
 }

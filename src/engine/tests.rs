@@ -38,6 +38,12 @@ struct Fake {
     /// for_each_marked walks the highest pid first (/proc's order is not
     /// promised: a daemon looked for is still the lowest pid).
     proc_descending: bool,
+    /// pid -> the process its children are reparented to: processes that
+    /// end, reaped, as the engine is about to read them (a walk up the
+    /// parent links meeting an ancestor gone since it read the link).
+    ending: BTreeMap<Pid, Pid>,
+    /// How many times `process` was asked.
+    reads: usize,
 }
 
 impl Os for Fake {
@@ -106,6 +112,13 @@ impl Os for Fake {
         self.removed.push(path.into());
     }
     fn process(&mut self, pid: Pid) -> Option<ProcInfo> {
+        self.reads += 1;
+        if let Some(reaper) = self.ending.remove(&pid) {
+            self.alive.remove(&pid);
+            for (ppid, _) in self.marked.values_mut().filter(|(ppid, _)| *ppid == pid) {
+                *ppid = reaper;
+            }
+        }
         self.info(pid)
     }
     fn has_marker(&mut self, pid: Pid, marker: &CStr) -> bool {
@@ -1345,6 +1358,69 @@ fn only_the_objects_own_processes_are_its_leftovers() {
     e.start(i).unwrap();
     assert_eq!((e.state("vac1"), e.spawned().len()), (State::Running, 2));
     assert_eq!(e.os.killed.len(), 2, "nothing else was killed");
+}
+
+#[test]
+fn a_leftover_whose_parent_ends_during_the_walk_is_still_killed() {
+    let mut e = booted_at(config(vec![console_object("vac1")]), 1_000);
+    let procserv = e.os.spawned[0].0;
+    e.os.proc_descending = true;
+    // The orphaned IOC, now the supervisor's child, and its own child. The
+    // IOC ends, reaped by the supervisor, as the walk up from its child
+    // reaches it: the child is the supervisor's then, and still the object's.
+    e.os.alive.extend([900, 901]);
+    e.os.marked.insert(900, (1, "IOCINIT_OBJECT=vac1".into()));
+    e.os.marked.insert(901, (900, "IOCINIT_OBJECT=vac1".into()));
+    e.os.ending.insert(900, 1);
+    e.signaled(procserv, libc::SIGKILL);
+    assert_eq!(e.os.killed, [(901, libc::SIGKILL)], "not one IOC left running beside the next");
+}
+
+#[test]
+fn a_walk_started_over_checks_everything_again() {
+    let mut e = booted_at(config(vec![console_object("vac1")]), 1_000);
+    let i = e.find("vac1").unwrap();
+    let procserv = e.os.spawned[0].0;
+    // Below procServ through 900, another user's 901 is the object's; once
+    // 900 ends during the walk, 901 is an orphan of another user: not.
+    e.os.alive.extend([900, 901]);
+    e.os.marked.insert(900, (procserv, "IOCINIT_OBJECT=vac1".into()));
+    e.os.marked.insert(901, (900, "IOCINIT_OBJECT=vac1".into()));
+    e.os.uids.insert(901, OUTSIDER);
+    assert!(e.owns(i, 901));
+    e.os.ending.insert(900, 1);
+    assert!(!e.owns(i, 901));
+    // Nor is one of ours below an orphan without the marker: 902 under 903
+    // under 904, procServ's child, until 904 ends during the walk.
+    e.os.alive.extend([902, 903, 904]);
+    e.os.marked.insert(902, (903, "IOCINIT_OBJECT=vac1".into()));
+    e.os.marked.insert(903, (904, "LANG=C".into()));
+    e.os.marked.insert(904, (procserv, "IOCINIT_OBJECT=vac1".into()));
+    assert!(e.owns(i, 902));
+    e.os.ending.insert(904, 1);
+    assert!(!e.owns(i, 902));
+}
+
+#[test]
+fn ancestors_ending_during_every_walk_stop_it_after_a_bound() {
+    use crate::sys::DESCENT_DEPTH;
+    let mut e = booted_at(config(vec![console_object("vac1")]), 1_000);
+    let i = e.find("vac1").unwrap();
+    // 901 below a chain of subreapers, each ending as the walk reaches it
+    // and handing 901 to the next.
+    e.os.alive.insert(901);
+    e.os.marked.insert(901, (2_000, "IOCINIT_OBJECT=vac1".into()));
+    let chain = 2 * DESCENT_DEPTH as Pid;
+    e.os.ending.extend((2_000..2_000 + chain).map(|p| (p, p + 1)));
+    assert!(!e.owns(i, 901));
+    assert_eq!(e.os.ending.len(), DESCENT_DEPTH, "one ancestor ended for each of DESCENT_DEPTH walks");
+    assert_eq!(e.os.reads, 2 * DESCENT_DEPTH, "901 and its parent of the moment, each walk");
+    // A process entered from outside the namespace (parent 0) has no
+    // ancestor to be gone: one walk, one read, nobody's.
+    e.os.reads = 0;
+    e.os.marked.insert(901, (0, "IOCINIT_OBJECT=vac1".into()));
+    assert!(!e.owns(i, 901));
+    assert_eq!(e.os.reads, 1);
 }
 
 #[test]
