@@ -721,6 +721,9 @@ pub fn remove_stale_file(path: &CStr) -> bool {
 /// Fields of /proc/PID/stat the supervisor needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcStat {
+    /// 0 for a process whose parent is outside its PID namespace: the
+    /// kernel's kthreadd (the parent of every kernel thread) and the
+    /// namespace's own PID 1, or a process entered from outside.
     pub ppid: Pid,
     pub state: u8,
     /// When the process started, in clock ticks since boot (field 22): with
@@ -741,7 +744,13 @@ fn parse_stat(data: &[u8]) -> Option<ProcStat> {
     let close = data.iter().rposition(|&b| b == b')')?;
     let rest = data.get(close + 2..)?;
     let state = *rest.first()?;
-    let ppid = parse_pid(rest.get(2..)?)?;
+    // Not parse_pid, which refuses 0: a stat whose ppid is 0 describes a
+    // process that exists (kthreadd), and a walk up the ppid links that took
+    // it for one gone would start over instead of stopping at a root.
+    let ppid = match rest.get(2..)? {
+        [b'0', b' ', ..] => 0,
+        field => parse_pid(field)?,
+    };
     // Fields after the name start at 3 (state); starttime is field 22.
     let start = rest.split(|&b| b == b' ').nth(22 - 3)?;
     let start_ticks = core::str::from_utf8(start).ok()?.parse().ok()?;
@@ -1867,7 +1876,10 @@ mod tests {
         assert!(dir.environ_has(entry.as_bytes()));
         assert!(!dir.environ_has(b"PATH=/nonexistent"));
         assert!(!dir.environ_has(b"PAT"));
-        assert_eq!(dir.stat(), Some(st));
+        // The same process through its directory; its state is the main
+        // thread's, running or asleep as the test harness is at that moment.
+        let through_dir = dir.stat().expect("stat through the directory");
+        assert_eq!((through_dir.ppid, through_dir.start_ticks), (st.ppid, st.start_ticks));
     }
 
     #[test]
@@ -1875,6 +1887,10 @@ mod tests {
         let line = b"42 (a) b) c) S 7 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 123456 1000 10\n";
         assert_eq!(parse_stat(line), Some(ProcStat { ppid: 7, state: b'S', start_ticks: 123456 }));
         assert_eq!(parse_stat(b"42 (x) S 7"), None);
+        // kthreadd: parent 0, outside the namespace.
+        let kthreadd = b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 2 0 0 20 0 1 0 3 0 0\n";
+        assert_eq!(parse_stat(kthreadd), Some(ProcStat { ppid: 0, state: b'S', start_ticks: 3 }));
+        assert_eq!(parse_stat(b"2 (x) S 01 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 3 0 0\n").map(|s| s.ppid), Some(1));
         let status = b"Name:\tsleep\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t994\t0\t0\t0\nGid:\t992\t992\t992\t992\n";
         assert_eq!(parse_uids(status), Some((994, 0)));
         assert_eq!(parse_uids(b"Name:\tx\n"), None);
@@ -1942,6 +1958,32 @@ mod tests {
             _ => None,
         };
         assert_eq!(descends_from_in(30, 1, stat), Some(true));
+    }
+
+    #[test]
+    fn a_kernel_thread_is_not_below_pid1_and_its_walk_stops_at_kthreadd() {
+        // As /proc has them: a kernel thread below kthreadd, whose parent is
+        // 0. A stat read as "gone" for ppid 0 made the walk start over
+        // until it gave up, and PID 1 then signalled every kernel thread at
+        // shutdown (on the QEMU board: 44 signalled, 42 never ended).
+        let mut reads = 0;
+        let stat = |pid: Pid| {
+            reads += 1;
+            match pid {
+                300 => parse_stat(b"300 (kworker/0:1-events) I 2 0 0 0 -1 69238880 0 0 0 0 0 0 0 0 20 0 1 0 40 0 0\n"),
+                2 => parse_stat(b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 2 0 0 20 0 1 0 3 0 0\n"),
+                _ => None,
+            }
+        };
+        assert_eq!(descends_from_in(300, 1, stat), Some(false));
+        assert_eq!(reads, 2);
+        // And the machine's own kernel threads, where /proc shows them (a
+        // test host's root PID namespace): none is below PID 1.
+        for_each_pid(|pid| {
+            if proc_stat(pid).is_some_and(|st| st.ppid == 2) && proc_stat(2).is_some_and(|st| st.ppid == 0) {
+                assert_eq!(descends_from(pid, 1), Some(false), "kernel thread {pid}");
+            }
+        });
     }
 
     #[test]
