@@ -134,13 +134,7 @@ fn local_refuses_a_run_directory_owned_by_someone_else() {
     std::fs::create_dir_all(&run).unwrap();
     nix::unistd::chown(&run, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
     ns::write(&dir, "epoch.conf", "DefaultRunlevel default\nObjectID a\nObjectStartCommand /bin/true\nObjectStartPriority 1\nObjectRunlevels default\n");
-    let out = std::process::Command::new(ns::BIN)
-        .args(["--local", "--config"])
-        .arg(dir.join("epoch.conf"))
-        .arg("--run-dir")
-        .arg(&run)
-        .output()
-        .unwrap();
+    let out = local_with_run_dir(&dir, &run);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a directory owned by you"), "{}", String::from_utf8_lossy(&out.stderr));
 }
@@ -153,14 +147,19 @@ fn local_says_why_it_cannot_make_its_run_directory() {
     ns::write(&dir, "file", "");
     let run = dir.join("file/run");
     ns::write(&dir, "epoch.conf", "DefaultRunlevel default\n");
-    let out = std::process::Command::new(ns::BIN)
-        .args(["--local", "--config"])
-        .arg(dir.join("epoch.conf"))
-        .arg("--run-dir")
-        .arg(&run)
-        .output()
-        .unwrap();
+    let out = local_with_run_dir(&dir, &run);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("error: {}: cannot create it: ", run.display())), "{stderr}");
+}
+
+/// `iocinit --local` with `dir`'s epoch.conf and `run` as its run directory.
+fn local_with_run_dir(dir: &std::path::Path, run: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(ns::BIN)
+        .args(["--local", "--config"])
+        .arg(dir.join("epoch.conf"))
+        .arg("--run-dir")
+        .arg(run)
+        .output()
+        .unwrap()
 }
