@@ -742,18 +742,19 @@ pub fn proc_stat(pid: Pid) -> Option<ProcStat> {
 
 fn parse_stat(data: &[u8]) -> Option<ProcStat> {
     let close = data.iter().rposition(|&b| b == b')')?;
-    let rest = data.get(close + 2..)?;
-    let state = *rest.first()?;
-    // Not parse_pid, which refuses 0: a stat whose ppid is 0 describes a
-    // process that exists (kthreadd), and a walk up the ppid links that took
-    // it for one gone would start over instead of stopping at a root.
-    let ppid = match rest.get(2..)? {
-        [b'0', b' ', ..] => 0,
-        field => parse_pid(field)?,
-    };
-    // Fields after the name start at 3 (state); starttime is field 22.
-    let start = rest.split(|&b| b == b' ').nth(22 - 3)?;
-    let start_ticks = core::str::from_utf8(start).ok()?.parse().ok()?;
+    // The fields after the name, from field 3 (state).
+    let mut fields = data.get(close + 2..)?.split(|&b| b == b' ');
+    fn text(field: &[u8]) -> Option<&str> {
+        core::str::from_utf8(field).ok()
+    }
+    let state = *fields.next()?.first()?;
+    // Field 4, read as a number (`parse_i32`, as `ioc list` reads it), not
+    // as a pid file's pid (which refuses 0): a ppid of 0 is a process that
+    // exists (kthreadd), and a walk up the ppid links that took it for one
+    // gone would start over instead of stopping at a root.
+    let ppid = parse_i32(text(fields.next()?)?)?;
+    // Field 22, starttime.
+    let start_ticks = text(fields.nth(22 - 5)?)?.parse().ok()?;
     Some(ProcStat { ppid, state, start_ticks })
 }
 

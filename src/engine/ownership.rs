@@ -41,12 +41,12 @@ pub(super) fn runs_as_object(plan: &ObjectPlan, info: &ProcInfo) -> bool {
 /// An ancestor gone before the walk reads it ended meanwhile and was reaped
 /// (an orphaned IOC ending, reaped by the supervisor, while its child is
 /// looked at): its children had their new parent, the supervisor (or a
-/// subreaper above), before it was gone. The walk starts over from `pid`, every check read
-/// again, rather than answer "not the object's" for what may be the
-/// object's leftover: a process now the supervisor's child is judged as one
-/// reparented to it (marker, user, started in this run), as a walk begun a
-/// moment later would. Each new start needs one more ancestor to end; after
-/// [`DESCENT_DEPTH`] of them the answer is no.
+/// subreaper above), before it was gone. The walk starts over from `pid`,
+/// every check read again, rather than answer "not the object's" for what
+/// may be the object's leftover: a process now the supervisor's child is
+/// judged as one reparented to it (marker, user, started in this run), as
+/// a walk begun a moment later would. Each new start needs one more
+/// ancestor to end; after [`DESCENT_DEPTH`] of them the answer is no.
 pub(super) fn belongs<O: Os>(os: &mut O, plan: &ObjectPlan, st: &ObjState, pid: Pid) -> bool {
     let tracked = |p: Pid| st.main_pid == Some(p) || st.runs_command(p);
     let me = os.self_pid();
