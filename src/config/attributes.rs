@@ -129,6 +129,14 @@ impl ObjectLines {
         self.given_option_line(option)
     }
 
+    /// Whether two or more of `options` (bits of [`options::bit`]) are set.
+    #[inline(always)]
+    pub fn sets_two_of(&self, options: u32) -> bool {
+        let given = self.options_given & options;
+        // Clearing the lowest bit leaves one when there were two.
+        given & given.wrapping_sub(1) != 0
+    }
+
     /// [`Self::option_line`] of an option whose bit is set: a search.
     fn given_option_line(&self, option: OptionId) -> Option<u32> {
         self.option_lines.iter().find(|(given, _)| *given == option).map(|&(_, line)| line)

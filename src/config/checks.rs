@@ -48,12 +48,12 @@ const KEPT_BY_PIVOT_EXEC: &[OptionId] = &[id("RAWDESCRIPTION"), id("STARTFAILCRI
 /// Options that mean nothing on an object that only runs at shutdown.
 const USELESS_ON_HALTONLY: &[OptionId] = &[id("AUTORESTART"), id("PERSISTENT"), id("STARTFAILCRITICAL")];
 
-struct Findings {
+struct Findings<'a> {
     file: usize,
-    list: Vec<Finding>,
+    list: &'a mut Vec<Finding>,
 }
 
-impl Findings {
+impl Findings<'_> {
     fn add(&mut self, severity: Severity, line: u32, message: String) {
         self.list.push(Finding { severity, at: Location { file: self.file, line }, message });
     }
@@ -65,24 +65,47 @@ impl Findings {
     }
 }
 
-/// Checks one finished object; lines point at the attribute or option at fault.
-/// `lines`: what the parser noted of `o`'s lines.
-pub(crate) fn object(o: &Object, lines: &ObjectLines, strict: bool) -> Vec<Finding> {
+/// The options of [`EXCLUSIVE`] and [`DISCOURAGED`], as bits
+/// ([`options::bit`]): an object that sets fewer than two of them has no
+/// pair of them to look for.
+const PAIRED: u32 = {
+    let (mut bits, mut i) = (0, 0);
+    while i < EXCLUSIVE.len() {
+        bits |= options::bit(EXCLUSIVE[i].0) | options::bit(EXCLUSIVE[i].1);
+        i += 1;
+    }
+    let mut i = 0;
+    while i < DISCOURAGED.len() {
+        bits |= options::bit(DISCOURAGED[i].0) | options::bit(DISCOURAGED[i].1);
+        i += 1;
+    }
+    bits
+};
+
+/// Checks one finished object, adding what it finds to `found`; lines
+/// point at the attribute or option at fault. `lines`: what the parser
+/// noted of `o`'s lines. Most objects have nothing to report: a list of
+/// the caller's, not one made (and dropped) per object.
+pub(crate) fn object(o: &Object, lines: &ObjectLines, strict: bool, found: &mut Vec<Finding>) {
     let options = &o.options;
     let id = &o.id;
     let id_line = o.location.line;
     let line_of = |attribute: &str| lines.line_of(attribute).unwrap_or(id_line);
-    let mut f = Findings { file: o.location.file, list: Vec::new() };
+    let mut f = Findings { file: o.location.file, list: found };
 
-    for &(a, b) in EXCLUSIVE {
-        if let (Some(line_a), Some(line_b)) = (lines.option_line(a), lines.option_line(b)) {
-            let (a, b) = (options::name(a), options::name(b));
-            f.error(line_a.max(line_b), format!("options {a} and {b} exclude each other on object {id}: expected only one of them"));
+    // A dozen pairs, and most objects set none of them, or one: a test of
+    // their bits, not a look-up of each pair.
+    if lines.sets_two_of(PAIRED) {
+        for &(a, b) in EXCLUSIVE {
+            if let (Some(line_a), Some(line_b)) = (lines.option_line(a), lines.option_line(b)) {
+                let (a, b) = (options::name(a), options::name(b));
+                f.error(line_a.max(line_b), format!("options {a} and {b} exclude each other on object {id}: expected only one of them"));
+            }
         }
-    }
-    for &(a, b, why) in DISCOURAGED {
-        if let (Some(line_a), Some(line_b)) = (lines.option_line(a), lines.option_line(b)) {
-            f.warning(line_a.max(line_b), format!("object {id}: {why}"));
+        for &(a, b, why) in DISCOURAGED {
+            if let (Some(line_a), Some(line_b)) = (lines.option_line(a), lines.option_line(b)) {
+                f.warning(line_a.max(line_b), format!("object {id}: {why}"));
+            }
         }
     }
 
@@ -118,18 +141,21 @@ pub(crate) fn object(o: &Object, lines: &ObjectLines, strict: bool) -> Vec<Findi
         f.error(id_line, format!("object {id} has no ObjectStartCommand: expected one, or ObjectOptions HALTONLY for an object that only runs at shutdown"));
     }
 
-    for (kind, set) in [("PIVOT", options.pivot), ("EXEC", options.exec)] {
-        if !set {
-            continue;
-        }
-        if o.stop != StopMethod::None {
-            f.error(line_of("ObjectStopCommand"), format!("{kind} object {id} may not have a stop command: expected no ObjectStopCommand, or NONE"));
-        }
-        for &(option, line) in lines.option_lines.iter().filter(|(n, _)| !KEPT_BY_PIVOT_EXEC.contains(n)) {
-            f.warning(line, format!("option {} has no effect on {kind} object {id}", options::name(option)));
-        }
-        if o.rare().pid_file.is_some() {
-            f.warning(line_of("ObjectPIDFile"), format!("ObjectPIDFile has no effect on {kind} object {id}"));
+    // Few objects are either: no walk of the two kinds for the others.
+    if options.pivot || options.exec {
+        for (kind, set) in [("PIVOT", options.pivot), ("EXEC", options.exec)] {
+            if !set {
+                continue;
+            }
+            if o.stop != StopMethod::None {
+                f.error(line_of("ObjectStopCommand"), format!("{kind} object {id} may not have a stop command: expected no ObjectStopCommand, or NONE"));
+            }
+            for &(option, line) in lines.option_lines.iter().filter(|(n, _)| !KEPT_BY_PIVOT_EXEC.contains(n)) {
+                f.warning(line, format!("option {} has no effect on {kind} object {id}", options::name(option)));
+            }
+            if o.rare().pid_file.is_some() {
+                f.warning(line_of("ObjectPIDFile"), format!("ObjectPIDFile has no effect on {kind} object {id}"));
+            }
         }
     }
     if let (true, Some(start)) = (options.pivot, &o.start) {
@@ -156,14 +182,14 @@ pub(crate) fn object(o: &Object, lines: &ObjectLines, strict: bool) -> Vec<Findi
     if !options.halt_only && o.start_priority > 0 && o.runlevels.is_empty() {
         f.warning(id_line, format!("object {id} has no ObjectRunlevels: it is never started at boot or by runlevel changes, only by hand"));
     }
-    f.list
 }
 
 /// Checks the whole configuration once every object is known. `ioc_runlevels`
 /// are the runlevels the IOC files' objects will have (empty under --strict-epoch,
 /// where only Epoch's own objects count).
 pub(crate) fn config(globals: &GlobalsDraft, objects: &[Object], ioc_runlevels: &[String]) -> Vec<Finding> {
-    let mut f = Findings { file: 0, list: Vec::new() };
+    let mut list = Vec::new();
+    let mut f = Findings { file: 0, list: &mut list };
     let default = &globals.globals.default_runlevel;
     // Epoch counts a runlevel as used when a non-HALTONLY object is in it.
     let member_lists: Vec<&Runlevels> = objects.iter().filter(|o| !o.options.halt_only).map(|o| &o.runlevels).collect();
@@ -191,5 +217,5 @@ pub(crate) fn config(globals: &GlobalsDraft, objects: &[Object], ioc_runlevels: 
             message: format!("RunlevelInherits {} {}: no object is in runlevel {}", i.runlevel, i.inherited, i.inherited),
         });
     }
-    f.list
+    list
 }

@@ -46,6 +46,7 @@ pub(crate) fn parse(source: &dyn FileSource, main: &Path, text: Vec<u8>, strict:
         runlevels_named_at: Vec::new(),
         first_object: None,
         declared: IdIndex::default(),
+        findings: Vec::new(),
     };
     if strict {
         // Epoch has no start timeout and lets a stop command run for as
@@ -85,6 +86,9 @@ struct Parser<'a> {
     first_object: Option<Location>,
     /// Where each ObjectID was declared, to find duplicates.
     declared: IdIndex,
+    /// What the checks find of the object being closed (most objects:
+    /// nothing, and no list made and dropped for them).
+    findings: Vec<Finding>,
 }
 
 impl Parser<'_> {
@@ -235,7 +239,7 @@ impl Parser<'_> {
             return;
         }
         let Some(object) = self.objects.last_mut() else { return };
-        let findings = checks::object(object, &self.lines, self.strict);
+        checks::object(object, &self.lines, self.strict, &mut self.findings);
         let location = object.location;
         const RUNLEVELS: usize = attributes::index_of("ObjectRunlevels");
         let runlevels_line = self.lines.line_at(RUNLEVELS).unwrap_or(location.line);
@@ -249,7 +253,10 @@ impl Parser<'_> {
             let console = Console { from_ioc_file: false, may_choose_credentials: true, ..Console::default() };
             object.console = Some(Box::new(console));
         }
-        self.report(findings);
+        if !self.findings.is_empty() {
+            let findings = std::mem::take(&mut self.findings);
+            self.report(findings);
+        }
     }
 
     fn import(&mut self, at: Location, value: &str) {

@@ -97,8 +97,8 @@ pub(crate) const fn same(a: &[u8], b: &[u8]) -> bool {
 /// 32 options: the assertion below). The set only spares a search (an
 /// object's `options_given`): were an id ever past 31, it would share a
 /// bit and cost that search, never answer "not given" for a given option.
-pub(crate) fn bit(option: OptionId) -> u32 {
-    1u32 << (u32::from(option) % u32::BITS)
+pub(crate) const fn bit(option: OptionId) -> u32 {
+    1u32 << (option as u32 % u32::BITS)
 }
 
 const _: () = assert!(NAMES.len() <= u32::BITS as usize, "options::bit needs a wider set");
