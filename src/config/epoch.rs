@@ -9,7 +9,7 @@ use super::attributes::{self, AfterObjects, GlobalsDraft, Handler, ObjectContext
 use super::checks::{self, Finding};
 use super::ids::IdIndex;
 use super::lines::{Statement, Statements};
-use super::model::{Config, Console, Location, Object, Runlevel, MAX_RUNLEVELS};
+use super::model::{Config, Console, CountedStrings, Location, Object, Runlevel, MAX_RUNLEVELS};
 use super::shared::{FileText, Values};
 use super::source::FileSource;
 use super::values::name;
@@ -26,6 +26,8 @@ pub(crate) struct Parsed {
     pub ioc_runlevels: Vec<String>,
     /// The ObjectIDs of `config`, for the IOC files' names.
     pub declared: IdIndex,
+    /// The bytes of the strings of `config`'s objects, for packing them.
+    pub strings: CountedStrings,
 }
 
 /// Parses the main file `text` (read from `main`) and everything it imports.
@@ -47,6 +49,7 @@ pub(crate) fn parse(source: &dyn FileSource, main: &Path, text: Vec<u8>, strict:
         first_object: None,
         declared: IdIndex::default(),
         findings: Vec::new(),
+        string_bytes: 0,
     };
     if strict {
         // Epoch has no start timeout and lets a stop command run for as
@@ -89,6 +92,9 @@ struct Parser<'a> {
     /// What the checks find of the object being closed (most objects:
     /// nothing, and no list made and dropped for them).
     findings: Vec<Finding>,
+    /// The bytes of the strings of `objects`: each file's values kept
+    /// ([`FileText::kept`]), and the IDs that are descriptions too.
+    string_bytes: usize,
 }
 
 impl Parser<'_> {
@@ -137,6 +143,9 @@ impl Parser<'_> {
                 Ok(statement) => self.statement(file, statement, values),
                 Err((line, message)) => self.error(Location { file, line }, message),
             }
+        }
+        if let Ok(text) = &text {
+            self.string_bytes = self.string_bytes.saturating_add(text.kept());
         }
         // Objects must be completed within their file.
         self.close_object();
@@ -246,6 +255,7 @@ impl Parser<'_> {
         self.runlevels_named_at.push(Location { line: runlevels_line, ..location });
         if object.description.is_empty() {
             object.description = object.id.clone();
+            self.string_bytes = self.string_bytes.saturating_add(object.id.len());
         }
         if object.options.procserv {
             // procServ runs what the object names (its ID, start command,
@@ -322,8 +332,9 @@ impl Parser<'_> {
             self.error(*at, message);
         }
         let runlevels = named.into_iter().map(|(runlevel, _)| runlevel).collect();
+        let strings = CountedStrings { objects: objects.len(), bytes: self.string_bytes };
         let config = Config { files: self.files, globals: self.globals.globals, objects, runlevels };
-        Parsed { config, diagnostics: self.diagnostics, ioc_runlevels, declared: self.declared }
+        Parsed { config, diagnostics: self.diagnostics, ioc_runlevels, declared: self.declared, strings }
     }
 }
 
@@ -528,6 +539,27 @@ mod tests {
         assert_eq!(parsed.diagnostics, vec![]);
         let names: Vec<&str> = parsed.config.runlevels.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m"]);
+    }
+
+    /// The parser counts the bytes of its objects' strings as it makes
+    /// them, so that packing allocates their text once at its size: the
+    /// count is their sum, over Imports, an object whose ID is its
+    /// description and every kind of string an object holds.
+    #[test]
+    fn the_bytes_of_the_objects_strings_are_counted_as_they_are_made() {
+        let main = Path::new("/etc/epoch/epoch.conf");
+        let text = "DefaultRunlevel default\nObjectID a\nObjectStartCommand /bin/a\nObjectRunlevels default\nImport more.conf\n\
+                    ObjectID c\nObjectOptions HALTONLY\nObjectStopCommand /bin/c stop\n";
+        let more = "ObjectID b\nObjectDescription The b\nObjectStartCommand /bin/b\nObjectStopCommand PIDFILE /run/b.pid\n\
+                    ObjectWorkingDirectory /srv\nObjectUser daemon\nObjectGroup adm\nObjectEnvVar X=1\nObjectEnvVar Y=2\n\
+                    ObjectStdout /var/log/b\nObjectPrestartCommand /bin/p\nObjectReloadCommand /bin/r\nObjectRunlevels default\n";
+        let files = MemFs::new().with(main, text).with("/etc/epoch/more.conf", more);
+        let mut parsed = parse(&files, main, text.as_bytes().to_vec(), false);
+        assert_eq!(parsed.diagnostics, vec![]);
+        let mut bytes = 0;
+        parsed.config.objects.iter_mut().for_each(|o| o.for_each_string(&mut |s| bytes += s.len()));
+        assert_eq!((parsed.strings.objects, parsed.strings.bytes), (3, bytes));
+        assert_eq!(bytes, "aa/bin/adefault".len() + "bThe b/bin/b/run/b.pid/srvdaemonadm/bin/p/bin/r/var/log/bX=1Y=2default".len() + "cc/bin/c stop".len());
     }
 
     #[test]

@@ -116,7 +116,7 @@ pub fn load_ioc_files_only(path: &Path, opts: &LoadOptions) -> Loaded {
 /// The configuration `text`, read from `path`, with its Imports and the IOC
 /// files from `source`.
 fn load_text(source: &dyn FileSource, path: &Path, text: Vec<u8>, opts: &LoadOptions) -> Loaded {
-    let epoch::Parsed { mut config, mut diagnostics, ioc_runlevels, declared } = epoch::parse(source, path, text, opts.strict_epoch);
+    let epoch::Parsed { mut config, mut diagnostics, ioc_runlevels, declared, strings } = epoch::parse(source, path, text, opts.strict_epoch);
     let usable = !diagnostics.iter().any(Diagnostic::is_error);
     if let Some(dir) = &opts.ioc_dir {
         config.globals.ioc.directory = dir.clone();
@@ -124,7 +124,7 @@ fn load_text(source: &dyn FileSource, path: &Path, text: Vec<u8>, opts: &LoadOpt
     if let Err(problem) = add_ioc_objects(source, &mut config, &ioc_runlevels, &declared, &mut diagnostics) {
         diagnostics.push(Diagnostic { message: format!("{}: no IOC is started", problem.message), ..problem });
     }
-    config.finish_load();
+    config.finish_load(strings);
     Loaded { config: usable.then_some(config), diagnostics }
 }
 
@@ -138,7 +138,8 @@ pub fn rescan_iocs_with(source: &dyn FileSource, mut config: Config) -> Loaded {
     let declared = ids::IdIndex::of(&config.objects);
     match add_ioc_objects(source, &mut config, &runlevels, &declared, &mut diagnostics) {
         Ok(()) => {
-            config.finish_load();
+            // No parser counted these strings: packing sums them all.
+            config.finish_load(CountedStrings::default());
             Loaded { config: Some(config), diagnostics }
         }
         Err(problem) => {

@@ -568,16 +568,36 @@ impl RareSettings {
     }
 }
 
+/// The bytes of the strings of a configuration's first `objects` objects,
+/// counted by the parser as it made them ([`Config::finish_load`]).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct CountedStrings {
+    pub objects: usize,
+    pub bytes: usize,
+}
+
 impl Config {
     /// Sizes what a loaded configuration keeps of its files, once: the
     /// strings of every object packed into one text (see config::shared),
     /// the tables of objects and files at their length (grown by doubling
     /// as the files were read, 40 objects would hold room for 64, 6 KB of
-    /// PID 1's heap).
-    pub(crate) fn finish_load(&mut self) {
-        super::shared::pack(|f| self.objects.iter_mut().for_each(|o| o.for_each_string(f)));
+    /// PID 1's heap). `counted`: what the parser counted of the strings of
+    /// the first objects; the others' are summed here.
+    pub(crate) fn finish_load(&mut self, counted: CountedStrings) {
+        let mut size = counted.bytes;
+        self.for_each_string(counted.objects, &mut |s| size = size.saturating_add(s.len()));
+        super::shared::pack(size, |f| self.for_each_string(0, f));
         self.objects.shrink_to_fit();
         self.files.shrink_to_fit();
+    }
+
+    /// Calls `f` with every string of the objects from the `first`, for
+    /// [`Self::finish_load`] (one caller of [`Object::for_each_string`]:
+    /// it stays inlined into the loop over the objects).
+    fn for_each_string(&mut self, first: usize, f: &mut dyn FnMut(&mut SharedStr)) {
+        for object in self.objects.get_mut(first..).unwrap_or_default() {
+            object.for_each_string(f);
+        }
     }
 
     /// This configuration without its IOC-file objects: what epoch.conf and

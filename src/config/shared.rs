@@ -10,6 +10,7 @@
 //! as a `Path`, so the engine and the CLI use them as they would a `String`
 //! or a `PathBuf`.
 
+use std::cell::Cell;
 use std::fmt;
 use std::ops::Deref;
 use std::path::Path;
@@ -91,6 +92,9 @@ pub(crate) fn texts<const N: usize>(parts: [&str; N]) -> [SharedStr; N] {
 /// The text of one file being parsed, that its values are ranges of.
 pub(crate) struct FileText {
     text: Arena,
+    /// The bytes of the values kept as ranges of it: what [`pack`] will
+    /// copy of this file, counted as they are made (see [`pack`]'s `size`).
+    kept: Cell<usize>,
 }
 
 impl FileText {
@@ -98,13 +102,18 @@ impl FileText {
     /// and the values of the others are copied).
     pub fn new(bytes: Vec<u8>) -> Result<FileText, Vec<u8>> {
         match String::from_utf8(bytes) {
-            Ok(text) => Ok(FileText { text: Arc::new(text.into_boxed_str()) }),
+            Ok(text) => Ok(FileText { text: Arc::new(text.into_boxed_str()), kept: Cell::new(0) }),
             Err(e) => Err(e.into_bytes()),
         }
     }
 
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// The bytes of the values kept from this file so far.
+    pub fn kept(&self) -> usize {
+        self.kept.get()
     }
 }
 
@@ -132,6 +141,7 @@ impl<'a> Values<'a> {
             let inside = whole.start <= part.start && part.end <= whole.end;
             // Past 4 GiB of a file a range does not fit: a copy then.
             if inside && u32::try_from(part.end as usize - whole.start as usize).is_ok() {
+                file.kept.set(file.kept.get().saturating_add(value.len()));
                 return SharedStr::range(&file.text, part.start as usize - whole.start as usize, value.len());
             }
         }
@@ -143,27 +153,31 @@ impl<'a> Values<'a> {
     }
 }
 
-/// Copies every string that `strings` visits into one text sized once, and
-/// points them at it: what was a range of a file (or a string of its own)
-/// is then a range of that one allocation, and the files' texts are freed.
+/// Copies every string that `strings` visits into one text, and points
+/// them at it: what was a range of a file (or a string of its own) is then
+/// a range of that one allocation, and the files' texts are freed.
 /// `strings` calls its argument with each string, in the same order each time.
 /// Values that would not all fit in 4 GiB (no configuration holds that
 /// much) stay where they are, unpacked.
 ///
+/// `size`: their bytes, as the caller counted them while it made them (the
+/// parser, [`FileText::kept`]), so that the text is allocated once at its
+/// size without a walk of every string to sum their lengths (a third of
+/// packing). Were the count short, the text grows as it is filled; were it
+/// long, the text is cut to its length: what it holds is the same.
+///
 /// Only the copy reads the text (as bytes): a string's length is its range's (`len`
 /// is the length of [`SharedStr::as_str`] for every string made here), so
-/// sizing the text and pointing at it do not look the text up again.
-pub(crate) fn pack(mut strings: impl FnMut(&mut dyn FnMut(&mut SharedStr))) {
-    let mut total = 0usize;
-    strings(&mut |s| total = total.saturating_add(s.len as usize));
-    if u32::try_from(total).is_err() {
-        return;
-    }
+/// pointing at it does not look the text up again.
+pub(crate) fn pack(size: usize, mut strings: impl FnMut(&mut dyn FnMut(&mut SharedStr))) {
     // Bytes, validated once as a whole: a checked `str` slice per string
     // was most of the copy. They are the bytes of whole strs, so the
     // validation cannot fail; were it to, the strings stay where they are.
-    let mut packed = Vec::with_capacity(total);
+    let mut packed = Vec::with_capacity(size);
     strings(&mut |s| packed.extend_from_slice(s.as_bytes()));
+    if u32::try_from(packed.len()).is_err() {
+        return;
+    }
     let Ok(packed) = String::from_utf8(packed) else { return };
     let packed: Arena = Arc::new(packed.into_boxed_str());
     let mut start = 0u32;
@@ -171,7 +185,7 @@ pub(crate) fn pack(mut strings: impl FnMut(&mut dyn FnMut(&mut SharedStr))) {
         // The empty string holds no text and stays as it is.
         if s.len > 0 {
             *s = SharedStr { text: Some(Arc::clone(&packed)), start, len: s.len };
-            // At most `total`, which fits: the lengths are those summed above.
+            // At most the packed text's length, which fits: the lengths are those copied above.
             start = start.saturating_add(s.len);
         }
     });
@@ -346,11 +360,28 @@ mod tests {
         assert!(Arc::ptr_eq(kept[0].text.as_ref().unwrap(), &file.text), "a range of the file, not a copy");
         assert!(kept[3].text.is_none(), "the empty string holds nothing");
         drop(file);
-        pack(|f| kept.iter_mut().for_each(f));
+        pack(0, |f| kept.iter_mut().for_each(f));
         assert_eq!(kept.each_ref().map(|s| s.as_str()), ["a", "/bin/x -y", "made", ""]);
         let packed = kept[0].text.clone().unwrap();
         assert_eq!(&**packed, "a/bin/x -ymade", "one text, sized once");
         assert!(kept[..3].iter().all(|s| Arc::ptr_eq(s.text.as_ref().unwrap(), &packed)));
         assert_eq!(Arc::strong_count(&packed), 4, "the file's text is gone");
+    }
+
+    /// The size a caller counted is where the text starts: a count short
+    /// or long packs the same text, exactly as long as the strings.
+    #[test]
+    fn a_size_counted_short_or_long_packs_the_same_text() {
+        let file = FileText::new(b"ObjectID a\nObjectStartCommand /bin/x -y\n".to_vec()).ok().unwrap();
+        let values = Values::of(Some(&file));
+        let text = file.as_str();
+        let kept = [values.keep(&text[9..10]), values.keep(&text[30..39]), values.keep("made"), values.keep("")];
+        assert_eq!(file.kept(), 10, "the bytes of the ranges of the file (not of a copy)");
+        for size in [0, 3, 14, 15, 1000] {
+            let mut packed = kept.clone();
+            pack(size, |f| packed.iter_mut().for_each(f));
+            assert_eq!(packed.each_ref().map(|s| s.as_str()), ["a", "/bin/x -y", "made", ""]);
+            assert_eq!(&**packed[0].text.as_ref().unwrap().as_ref(), "a/bin/x -ymade", "size {size}");
+        }
     }
 }
