@@ -711,20 +711,22 @@ fn reload_method(value: &str, c: &ObjectContext) -> Result<ReloadMethod, ValueEr
 }
 
 fn object_options(o: &mut ObjectDraft, value: &str, c: &ObjectContext) -> Result<(), ValueError> {
-    let mut problems = Vec::new();
+    // Every word is applied, each problem said, joined by `; `: not a list
+    // made and dropped for every line, where nearly none has a problem.
+    let mut problems: Option<String> = None;
     for word in words(value) {
         match options::apply(&mut o.object.options, word, c.strict) {
-            Ok(option) => {
-                o.lines.set_option(option, c.location.line);
-            }
-            Err(problem) => problems.push(problem),
+            Ok(option) => o.lines.set_option(option, c.location.line),
+            Err(problem) => match &mut problems {
+                None => problems = Some(problem),
+                Some(said) => {
+                    said.push_str("; ");
+                    said.push_str(&problem);
+                }
+            },
         }
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
-    }
+    problems.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]
@@ -778,6 +780,24 @@ mod tests {
         assert_eq!((lines.first_line(description), lines.first_line(start)), (None, None));
         lines.saw(start, 9);
         assert_eq!((lines.first_line(description), lines.line_of("ObjectStartCommand")), (None, Some(9)));
+    }
+
+    /// Every word of an ObjectOptions line is applied, those after a bad
+    /// one too, and each problem is said, in order, joined by `; `.
+    #[test]
+    fn option_problems_are_joined_and_the_other_words_applied() {
+        let (mut object, mut lines) = (Object::EMPTY, ObjectLines::empty());
+        let context = ObjectContext { location: Location { file: 0, line: 7 }, strict: false, priorities: &[], values: Values::default() };
+        let mut apply = |value| object_options(&mut ObjectDraft { object: &mut object, lines: &mut lines }, value, &context);
+        assert_eq!(
+            apply("FOO SERVICE FORK=1 STOPTIMEOUT=5"),
+            Err(format!("unknown option \"FOO\": expected one of {}; option FORK takes no value, got \"FORK=1\"", options::NAMES.join(", ")))
+        );
+        assert_eq!(apply(" AUTORESTART\t"), Ok(()));
+        assert!(object.options.service && object.options.autorestart && !object.options.fork);
+        assert_eq!(object.options.stop_timeout, Some(5));
+        let set = [(options::id("SERVICE"), 7), (options::id("STOPTIMEOUT"), 7), (options::id("AUTORESTART"), 7)];
+        assert_eq!(lines.option_lines, set);
     }
 
     /// A number is read once; one too large for a priority, even for the
