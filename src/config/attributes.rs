@@ -678,11 +678,13 @@ fn no_more(keyword: &str, rest: &str) -> Result<(), ValueError> {
 fn stop_method(value: &str, c: &ObjectContext) -> Result<StopMethod, ValueError> {
     let strict = c.strict;
     let (word, rest) = split_word(value);
-    match word {
-        "NONE" => no_more(word, rest).map(|_| StopMethod::None),
-        "PID" => no_more(word, rest).map(|_| StopMethod::Pid),
-        "PIDFILE" => Ok(StopMethod::PidFile((!rest.is_empty()).then(|| c.values.keep_path(rest)))),
-        "KILLALL5" => {
+    // By length first: each keyword has its own, and a compare of words is
+    // a call (four for a command).
+    match (word.len(), word) {
+        (4, "NONE") => no_more(word, rest).map(|_| StopMethod::None),
+        (3, "PID") => no_more(word, rest).map(|_| StopMethod::Pid),
+        (7, "PIDFILE") => Ok(StopMethod::PidFile((!rest.is_empty()).then(|| c.values.keep_path(rest)))),
+        (8, "KILLALL5") => {
             let mut listed = words(rest);
             let (first, second) = (listed.next(), listed.next());
             if listed.next().is_some() {

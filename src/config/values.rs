@@ -148,15 +148,23 @@ pub(crate) fn has_whitespace(text: &str) -> bool {
 /// The first word of `text` (up to its first blank) and the rest after that
 /// blank, leading blanks removed; `(text, "")` without any.
 pub(crate) fn split_word(text: &str) -> (&str, &str) {
-    match first_ascii_blank(text) {
-        Some(at) => (text.get(..at).unwrap_or_default(), trim_start_blanks(text.get(at + 1..).unwrap_or_default())),
+    // One cut, the rest starting at the blank (which the trim drops): a
+    // checked slice is a call at opt-level "z", and this was two.
+    match first_ascii_blank(text).and_then(|at| text.split_at_checked(at)) {
+        Some((word, rest)) => (word, trim_start_blanks(rest)),
         None => (text, ""),
     }
 }
 
 /// `text` without its leading blanks.
 pub(crate) fn trim_start_blanks(text: &str) -> &str {
-    text.get(next_word(text, 0).map_or(text.len(), |(start, _)| start)..).unwrap_or_default()
+    // The blanks only: `next_word` would go on to the end of the word.
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while bytes.get(at).is_some_and(|&b| is_ascii_blank(b)) {
+        at += 1;
+    }
+    text.get(at..).unwrap_or_default()
 }
 
 /// Whether `text` is names (as [`valid_name`] takes them) separated by
