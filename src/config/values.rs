@@ -171,14 +171,17 @@ pub(crate) fn trim_start_blanks(text: &str) -> &str {
 /// ASCII blanks, none of them twice: what a runlevel list must be, judged
 /// in one pass over its bytes, a test per byte, where the words of
 /// [`words`] checked one by one, each against those before it, scanned the
-/// list again for every word. `false` also for a list of more than eight
-/// names, which the caller checks word by word.
+/// list again for every word. A name is looked for among those before it
+/// only when one of them has its length (a set of the lengths seen, a bit
+/// each): most lists' names differ in length, and then none is compared,
+/// and no list of the names' places is kept (zeroing one of eight places
+/// was a fifth of the test).
 pub(crate) fn distinct_ascii_names(text: &str) -> bool {
     // Plain loops and comparisons: at opt-level "z" the adapters and the
     // byte tests of std are calls, one per byte.
     let bytes = text.as_bytes();
-    let mut seen = [(0usize, 0usize); 8];
-    let mut count = 0;
+    // Bit `n % 64`: a name of `n` bytes was seen (past 63, lengths share bits).
+    let mut lengths = 0u64;
     let mut at = 0;
     loop {
         while let Some(&b) = bytes.get(at) {
@@ -199,19 +202,19 @@ pub(crate) fn distinct_ascii_names(text: &str) -> bool {
             // a name's (a control char, a char beyond ASCII).
             return at == bytes.len();
         }
-        // Lengths first: two names of different lengths differ, with no call.
-        let mut k = 0;
-        while k < count {
-            let (s, e) = seen.get(k).copied().unwrap_or_default();
-            if e - s == at - start && bytes.get(s..e) == bytes.get(start..at) {
-                return false;
-            }
-            k += 1;
+        let length = 1u64 << ((at - start) % 64);
+        if lengths & length != 0 && named_before(text, start, at) {
+            return false;
         }
-        let Some(slot) = seen.get_mut(count) else { return false };
-        *slot = (start, at);
-        count += 1;
+        lengths |= length;
     }
+}
+
+/// Whether the name at `start..end` of `text`, a list of names between
+/// blanks up to `start`, is one of the names before it.
+fn named_before(text: &str, start: usize, end: usize) -> bool {
+    let name = text.get(start..end);
+    words(text.get(..start).unwrap_or_default()).any(|earlier| Some(earlier) == name)
 }
 
 /// A value that must be one word (object IDs, runlevel names, users, ...).
@@ -463,14 +466,13 @@ mod tests {
 
     /// The one-pass test of a runlevel list passes only what checking its
     /// words one by one passes (each a name, none twice), and passes all of
-    /// it for an ASCII list of up to eight names; the rest is left to the
-    /// word-by-word check.
+    /// it for an ASCII list; the rest is left to the word-by-word check.
     fn assert_distinct_names_as_word_by_word(text: &str) {
         let listed: Vec<&str> = words(text).collect();
         let word_by_word = listed.iter().enumerate().all(|(k, w)| valid_name(w) && !listed[..k].contains(w));
         let one_pass = distinct_ascii_names(text);
         assert!(!one_pass || word_by_word, "{text:?}");
-        if text.is_ascii() && listed.len() <= 8 {
+        if text.is_ascii() {
             assert_eq!(one_pass, word_by_word, "{text:?}");
         }
     }
@@ -486,6 +488,13 @@ mod tests {
         #[test]
         fn runlevel_lists_are_judged_as_word_by_word_for_any_text(text in "[ ab\t\x0b\x01\u{a0}é]{0,16}|(?s).{0,16}") {
             assert_distinct_names_as_word_by_word(&text);
+        }
+        // Names of one length, told apart or not by their bytes; past eight
+        // names; lengths 1 and 65 sharing a bit of the set of lengths.
+        let long = format!("{} a", "b".repeat(65));
+        let long_twice = format!("{0} a {0}", "b".repeat(65));
+        for text in ["gui dev", "gui dev gui", "dev gui\tdev", "a b c d e f g h i a", "ab cd ef ab", &long, &long_twice] {
+            assert_distinct_names_as_word_by_word(text);
         }
     }
 
