@@ -236,7 +236,7 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
     global("MountVirtual", false, WarnAfter, mount_virtual),
     global("EnableLogging", true, WarnAfter, |g, v, _| set(&mut g.globals.enable_logging, parse_bool(v)?)),
     global("BlankLogOnBoot", true, WarnAfter, |g, v, _| set(&mut g.globals.blank_log_on_boot, parse_bool(v)?)),
-    global("GlobalEnvVar", false, WarnAfter, |g, v, _| add_env(&mut g.globals.env, v, str::to_string)),
+    global("GlobalEnvVar", false, WarnAfter, |g, v, _| add_env(v, || &mut g.globals.env, str::to_string)),
     global("StartingStatusFormat", true, NotAfter, |g, v, _| set(&mut g.globals.starting_status_format, Some(format_text(v)?))),
     global("FinishedStatusFormat", true, NotAfter, |g, v, _| set(&mut g.globals.finished_status_format, Some(format_text(v)?))),
     global("StatusNames", true, NotAfter, |g, v, _| set(&mut g.globals.status_names, Some(status_names(v)?))),
@@ -299,12 +299,8 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
     }),
     object("ObjectStdout", true, |o, v, c| set(&mut o.object.rare_mut().stdout, Some(output(v, c.values)))),
     object("ObjectStderr", true, |o, v, c| set(&mut o.object.rare_mut().stderr, Some(output(v, c.values)))),
-    object("ObjectEnvVar", false, |o, v, c| {
-        // Checked before `rare_mut`, so that a bad value makes no box
-        // (add_env checks it again, for the globals' list too).
-        env_assignment(v)?;
-        add_env(&mut o.object.rare_mut().env, v, |v| c.values.keep(v))
-    }),
+    // The list asked for once the value is checked, so that a bad value makes no box.
+    object("ObjectEnvVar", false, |o, v, c| add_env(v, || &mut o.object.rare_mut().env, |v| c.values.keep(v))),
     object("ObjectEnabled", true, |o, v, c| {
         o.object.enabled_location = Some(c.location);
         set(&mut o.object.enabled, parse_bool(v)?)
@@ -494,17 +490,17 @@ fn define_priority(g: &mut GlobalsDraft, value: &str, _: Location) -> Result<(),
 /// A start or stop priority: a number, or a name from DefinePriority.
 pub(crate) fn priority(value: &str, priorities: &[(String, u32)]) -> Result<u32, ValueError> {
     // A number's digits are checked and summed once (by `decimal`); one
-    // too large gets parse_u32's message.
-    match decimal(value) {
-        Some(number) => return u32::try_from(number).or_else(|_| parse_u32(value)),
-        None if digits(value).is_some() => return parse_u32(value),
-        None => {}
+    // too large gets parse_u32's message, after the names (a name is never
+    // all digits: `define_priority`), so that a name is not looked at again.
+    if let Some(number) = decimal(value) {
+        return u32::try_from(number).or_else(|_| parse_u32(value));
     }
-    priorities
-        .iter()
-        .find(|(n, _)| n == value)
-        .map(|&(_, number)| number)
-        .ok_or_else(|| format!("expected a number or a DefinePriority name, {}", got(value)))
+    // Lengths first: a compare of names is a call.
+    match priorities.iter().find(|(n, _)| n.len() == value.len() && n == value) {
+        Some(&(_, number)) => Ok(number),
+        None if digits(value).is_some() => parse_u32(value),
+        None => Err(format!("expected a number or a DefinePriority name, {}", got(value))),
+    }
 }
 
 /// `FILE path`, or `None` when the value is not of that form.
@@ -594,9 +590,10 @@ fn mount_virtual(g: &mut GlobalsDraft, value: &str, _: Location) -> Result<(), V
     Ok(())
 }
 
-/// Adds `value`, a `NAME=value`, to `list` as `keep` keeps it.
-fn add_env<T: AsRef<str>>(list: &mut Vec<T>, value: &str, keep: impl Fn(&str) -> T) -> Result<(), ValueError> {
+/// Adds `value`, a `NAME=value`, to the list `list` gives, as `keep` keeps it.
+fn add_env<'l, T: AsRef<str> + 'l>(value: &str, list: impl FnOnce() -> &'l mut Vec<T>, keep: impl Fn(&str) -> T) -> Result<(), ValueError> {
     let variable = env_assignment(value)?;
+    let list = list();
     if list.iter().any(|e| e.as_ref().split_once('=').map(|(n, _)| n) == Some(variable)) {
         return Err(format!("variable {variable} is set twice: expected each variable once"));
     }

@@ -266,10 +266,23 @@ pub(crate) fn name(text: &str, what: &str) -> Result<(), ValueError> {
 /// system accept it: `[A-Za-z0-9_][A-Za-z0-9_.-]*`, optionally ending in `$`
 /// (Samba machine accounts), at most 32 characters. Numeric IDs pass too.
 pub fn valid_account_name(text: &str) -> bool {
-    let body = text.strip_suffix('$').unwrap_or(text);
-    let mut bytes = body.bytes();
-    let first_ok = matches!(bytes.next(), Some(b) if b.is_ascii_alphanumeric() || b == b'_');
-    first_ok && text.len() <= 32 && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+    // Byte patterns and a byte loop: `strip_suffix` and std's byte tests
+    // were calls, most of the check (every ObjectUser comes here).
+    let body = match text.as_bytes() {
+        [body @ .., b'$'] => body,
+        bytes => bytes,
+    };
+    if text.len() > 32 || !matches!(body.first(), Some(b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_')) {
+        return false;
+    }
+    let mut at = 1;
+    while let Some(&b) = body.get(at) {
+        if !matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-') {
+            return false;
+        }
+        at += 1;
+    }
+    true
 }
 
 pub(crate) fn account_name(text: &str, what: &str) -> Result<(), ValueError> {
@@ -283,12 +296,23 @@ pub(crate) fn account_name(text: &str, what: &str) -> Result<(), ValueError> {
 /// `NAME=value` for GlobalEnvVar and ObjectEnvVar; returns NAME. Quotes are
 /// part of the value, as Epoch documents.
 pub(crate) fn env_assignment(text: &str) -> Result<&str, ValueError> {
-    // A byte search: `=` is ASCII, so the cut is at a char boundary (a char
-    // searcher was most of the check's cost).
-    match text.bytes().position(|b| b == b'=').and_then(|at| text.get(..at)) {
-        Some(name) if !name.is_empty() && !has_whitespace(name) => Ok(name),
-        _ => Err(format!("expected NAME=value with a NAME without whitespace, {}", got(text))),
+    // One pass up to the `=` or a blank before it (a search for the `=`,
+    // then one for a blank in the name, was two); `=` is ASCII, so the cut
+    // is at a char boundary.
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(&b) = bytes.get(at) {
+        if b == b'=' && at > 0 {
+            if let Some(name) = text.get(..at) {
+                return Ok(name);
+            }
+        }
+        if b == b'=' || is_ascii_blank(b) {
+            break;
+        }
+        at += 1;
     }
+    Err(format!("expected NAME=value with a NAME without whitespace, {}", got(text)))
 }
 
 /// Signal names Epoch documents for TERMSIGNAL (and so for every signal).
@@ -347,15 +371,21 @@ pub(crate) fn signal_spelling(text: &str) -> Option<(i32, Spelling)> {
     if let Some(d) = digits(text) {
         return decimal(d).and_then(|n| i32::try_from(n).ok()).filter(|n| (1..=MAX_SIGNAL).contains(n)).map(|n| (n, Spelling::Epoch));
     }
-    let lookup = |name: &str| {
-        let epoch = EPOCH_SIGNALS.iter().find(|(n, _)| *n == name).map(|&(_, s)| (s, Spelling::Epoch));
-        epoch.or_else(|| MORE_SIGNALS.iter().find(|(n, _)| *n == name).map(|&(_, s)| (s, Spelling::Extension)))
+    let lookup = |name: &str| match signal_named(EPOCH_SIGNALS, name) {
+        Some(signal) => Some((signal, Spelling::Epoch)),
+        None => signal_named(MORE_SIGNALS, name).map(|signal| (signal, Spelling::Extension)),
     };
     if text.starts_with("SIG") {
         lookup(text)
     } else {
         lookup(&format!("SIG{text}")).map(|(s, _)| (s, Spelling::Extension))
     }
+}
+
+/// The signal of `table` named `name`.
+fn signal_named(table: &[(&str, i32)], name: &str) -> Option<i32> {
+    // Lengths first: a compare of names is a call.
+    table.iter().find(|(n, _)| n.len() == name.len() && *n == name).map(|&(_, signal)| signal)
 }
 
 /// A signal number (1..=64) or name (SIGTERM, SIGKILL, SIGHUP, SIGINT,
@@ -418,10 +448,10 @@ mod tests {
 
     #[test]
     fn account_names() {
-        for good in ["ioc", "ioc-srv", "_x", "user.name", "1000", "machine$"] {
+        for good in ["ioc", "ioc-srv", "_x", "_", "user.name", "1000", "machine$", &"x".repeat(32), &format!("{}$", "x".repeat(31))] {
             assert!(valid_account_name(good), "{good}");
         }
-        for bad in ["", "-x", "a:b", "a b", "$", "é", &"x".repeat(33)] {
+        for bad in ["", "-x", ".x", "a:b", "a b", "$", "$$", "a$$", "a$b", "é", "aé", &"x".repeat(33), &format!("{}$", "x".repeat(32))] {
             assert!(!valid_account_name(bad), "{bad}");
         }
     }
@@ -482,19 +512,19 @@ mod tests {
         for text in ["", " ", "default", "default gui multiuser", "a b a", "ab a b", "a\tb\x0bc", "a\x01b", "a é", "a\u{a0}b", "a b c d e f g h", "a b c d e f g h i"] {
             assert_distinct_names_as_word_by_word(text);
         }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn runlevel_lists_are_judged_as_word_by_word_for_any_text(text in "[ ab\t\x0b\x01\u{a0}é]{0,16}|(?s).{0,16}") {
-            assert_distinct_names_as_word_by_word(&text);
-        }
         // Names of one length, told apart or not by their bytes; past eight
         // names; lengths 1 and 65 sharing a bit of the set of lengths.
         let long = format!("{} a", "b".repeat(65));
         let long_twice = format!("{0} a {0}", "b".repeat(65));
         for text in ["gui dev", "gui dev gui", "dev gui\tdev", "a b c d e f g h i a", "ab cd ef ab", &long, &long_twice] {
             assert_distinct_names_as_word_by_word(text);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn runlevel_lists_are_judged_as_word_by_word_for_any_text(text in "[ ab\t\x0b\x01\u{a0}é]{0,16}|(?s).{0,16}") {
+            assert_distinct_names_as_word_by_word(&text);
         }
     }
 
@@ -505,5 +535,10 @@ mod tests {
         assert!(env_assignment("=x").is_err());
         assert!(env_assignment("novalue").is_err());
         assert!(env_assignment("A B=x").is_err());
+        assert_eq!(env_assignment("A=B=c"), Ok("A"));
+        assert_eq!(env_assignment("é=x"), Ok("é"));
+        for bad in ["", "=", " A=x", "A\t=x", "A =x", "A"] {
+            assert!(env_assignment(bad).is_err(), "{bad:?}");
+        }
     }
 }
