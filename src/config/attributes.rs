@@ -244,7 +244,7 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
     global("MountVirtual", false, WarnAfter, mount_virtual),
     global("EnableLogging", true, WarnAfter, |g, v, _| set(&mut g.globals.enable_logging, parse_bool(v)?)),
     global("BlankLogOnBoot", true, WarnAfter, |g, v, _| set(&mut g.globals.blank_log_on_boot, parse_bool(v)?)),
-    global("GlobalEnvVar", false, WarnAfter, |g, v, _| add_env(&mut g.globals.env, v, str::to_string)),
+    global("GlobalEnvVar", false, WarnAfter, |g, v, _| add_env(v, || &mut g.globals.env, str::to_string)),
     global("StartingStatusFormat", true, NotAfter, |g, v, _| set(&mut g.globals.starting_status_format, Some(format_text(v)?))),
     global("FinishedStatusFormat", true, NotAfter, |g, v, _| set(&mut g.globals.finished_status_format, Some(format_text(v)?))),
     global("StatusNames", true, NotAfter, |g, v, _| set(&mut g.globals.status_names, Some(status_names(v)?))),
@@ -307,12 +307,8 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
     }),
     object("ObjectStdout", true, |o, v, c| set(&mut o.object.rare_mut().stdout, Some(output(v, c.values)))),
     object("ObjectStderr", true, |o, v, c| set(&mut o.object.rare_mut().stderr, Some(output(v, c.values)))),
-    object("ObjectEnvVar", false, |o, v, c| {
-        // Checked before `rare_mut`, so that a bad value makes no box
-        // (add_env checks it again, for the globals' list too).
-        env_assignment(v)?;
-        add_env(&mut o.object.rare_mut().env, v, |v| c.values.keep(v))
-    }),
+    // The list asked for once the value is checked, so that a bad value makes no box.
+    object("ObjectEnvVar", false, |o, v, c| add_env(v, || &mut o.object.rare_mut().env, |v| c.values.keep(v))),
     object("ObjectEnabled", true, |o, v, c| {
         o.object.enabled_location = Some(c.location);
         set(&mut o.object.enabled, parse_bool(v)?)
@@ -502,17 +498,17 @@ fn define_priority(g: &mut GlobalsDraft, value: &str, _: Location) -> Result<(),
 /// A start or stop priority: a number, or a name from DefinePriority.
 pub(crate) fn priority(value: &str, priorities: &[(String, u32)]) -> Result<u32, ValueError> {
     // A number's digits are checked and summed once (by `decimal`); one
-    // too large gets parse_u32's message.
-    match decimal(value) {
-        Some(number) => return u32::try_from(number).or_else(|_| parse_u32(value)),
-        None if digits(value).is_some() => return parse_u32(value),
-        None => {}
+    // too large gets parse_u32's message, after the names (a name is never
+    // all digits: `define_priority`), so that a name is not looked at again.
+    if let Some(number) = decimal(value) {
+        return u32::try_from(number).or_else(|_| parse_u32(value));
     }
-    priorities
-        .iter()
-        .find(|(n, _)| n == value)
-        .map(|&(_, number)| number)
-        .ok_or_else(|| format!("expected a number or a DefinePriority name, {}", got(value)))
+    // Lengths first: a compare of names is a call.
+    match priorities.iter().find(|(n, _)| n.len() == value.len() && n == value) {
+        Some(&(_, number)) => Ok(number),
+        None if digits(value).is_some() => parse_u32(value),
+        None => Err(format!("expected a number or a DefinePriority name, {}", got(value))),
+    }
 }
 
 /// `FILE path`, or `None` when the value is not of that form.
@@ -602,9 +598,10 @@ fn mount_virtual(g: &mut GlobalsDraft, value: &str, _: Location) -> Result<(), V
     Ok(())
 }
 
-/// Adds `value`, a `NAME=value`, to `list` as `keep` keeps it.
-fn add_env<T: AsRef<str>>(list: &mut Vec<T>, value: &str, keep: impl Fn(&str) -> T) -> Result<(), ValueError> {
+/// Adds `value`, a `NAME=value`, to the list `list` gives, as `keep` keeps it.
+fn add_env<'l, T: AsRef<str> + 'l>(value: &str, list: impl FnOnce() -> &'l mut Vec<T>, keep: impl Fn(&str) -> T) -> Result<(), ValueError> {
     let variable = env_assignment(value)?;
+    let list = list();
     if list.iter().any(|e| e.as_ref().split_once('=').map(|(n, _)| n) == Some(variable)) {
         return Err(format!("variable {variable} is set twice: expected each variable once"));
     }
@@ -686,11 +683,13 @@ fn no_more(keyword: &str, rest: &str) -> Result<(), ValueError> {
 fn stop_method(value: &str, c: &ObjectContext) -> Result<StopMethod, ValueError> {
     let strict = c.strict;
     let (word, rest) = split_word(value);
-    match word {
-        "NONE" => no_more(word, rest).map(|_| StopMethod::None),
-        "PID" => no_more(word, rest).map(|_| StopMethod::Pid),
-        "PIDFILE" => Ok(StopMethod::PidFile((!rest.is_empty()).then(|| c.values.keep_path(rest)))),
-        "KILLALL5" => {
+    // By length first: each keyword has its own, and a compare of words is
+    // a call (four for a command).
+    match (word.len(), word) {
+        (4, "NONE") => no_more(word, rest).map(|_| StopMethod::None),
+        (3, "PID") => no_more(word, rest).map(|_| StopMethod::Pid),
+        (7, "PIDFILE") => Ok(StopMethod::PidFile((!rest.is_empty()).then(|| c.values.keep_path(rest)))),
+        (8, "KILLALL5") => {
             let mut listed = words(rest);
             let (first, second) = (listed.next(), listed.next());
             if listed.next().is_some() {
@@ -719,20 +718,22 @@ fn reload_method(value: &str, c: &ObjectContext) -> Result<ReloadMethod, ValueEr
 }
 
 fn object_options(o: &mut ObjectDraft, value: &str, c: &ObjectContext) -> Result<(), ValueError> {
-    let mut problems = Vec::new();
+    // Every word is applied, each problem said, joined by `; `: not a list
+    // made and dropped for every line, where nearly none has a problem.
+    let mut problems: Option<String> = None;
     for word in words(value) {
         match options::apply(&mut o.object.options, word, c.strict) {
-            Ok(option) => {
-                o.lines.set_option(option, c.location.line);
-            }
-            Err(problem) => problems.push(problem),
+            Ok(option) => o.lines.set_option(option, c.location.line),
+            Err(problem) => match &mut problems {
+                None => problems = Some(problem),
+                Some(said) => {
+                    said.push_str("; ");
+                    said.push_str(&problem);
+                }
+            },
         }
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
-    }
+    problems.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]
@@ -786,6 +787,24 @@ mod tests {
         assert_eq!((lines.first_line(description), lines.first_line(start)), (None, None));
         lines.saw(start, 9);
         assert_eq!((lines.first_line(description), lines.line_of("ObjectStartCommand")), (None, Some(9)));
+    }
+
+    /// Every word of an ObjectOptions line is applied, those after a bad
+    /// one too, and each problem is said, in order, joined by `; `.
+    #[test]
+    fn option_problems_are_joined_and_the_other_words_applied() {
+        let (mut object, mut lines) = (Object::EMPTY, ObjectLines::empty());
+        let context = ObjectContext { location: Location { file: 0, line: 7 }, strict: false, priorities: &[], values: Values::default() };
+        let mut apply = |value| object_options(&mut ObjectDraft { object: &mut object, lines: &mut lines }, value, &context);
+        assert_eq!(
+            apply("FOO SERVICE FORK=1 STOPTIMEOUT=5"),
+            Err(format!("unknown option \"FOO\": expected one of {}; option FORK takes no value, got \"FORK=1\"", options::NAMES.join(", ")))
+        );
+        assert_eq!(apply(" AUTORESTART\t"), Ok(()));
+        assert!(object.options.service && object.options.autorestart && !object.options.fork);
+        assert_eq!(object.options.stop_timeout, Some(5));
+        let set = [(options::id("SERVICE"), 7), (options::id("STOPTIMEOUT"), 7), (options::id("AUTORESTART"), 7)];
+        assert_eq!(lines.option_lines, set);
     }
 
     /// A number is read once; one too large for a priority, even for the

@@ -148,29 +148,40 @@ pub(crate) fn has_whitespace(text: &str) -> bool {
 /// The first word of `text` (up to its first blank) and the rest after that
 /// blank, leading blanks removed; `(text, "")` without any.
 pub(crate) fn split_word(text: &str) -> (&str, &str) {
-    match first_ascii_blank(text) {
-        Some(at) => (text.get(..at).unwrap_or_default(), trim_start_blanks(text.get(at + 1..).unwrap_or_default())),
+    // One cut, the rest starting at the blank (which the trim drops): a
+    // checked slice is a call at opt-level "z", and this was two.
+    match first_ascii_blank(text).and_then(|at| text.split_at_checked(at)) {
+        Some((word, rest)) => (word, trim_start_blanks(rest)),
         None => (text, ""),
     }
 }
 
 /// `text` without its leading blanks.
 pub(crate) fn trim_start_blanks(text: &str) -> &str {
-    text.get(next_word(text, 0).map_or(text.len(), |(start, _)| start)..).unwrap_or_default()
+    // The blanks only: `next_word` would go on to the end of the word.
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while bytes.get(at).is_some_and(|&b| is_ascii_blank(b)) {
+        at += 1;
+    }
+    text.get(at..).unwrap_or_default()
 }
 
 /// Whether `text` is names (as [`valid_name`] takes them) separated by
 /// ASCII blanks, none of them twice: what a runlevel list must be, judged
 /// in one pass over its bytes, a test per byte, where the words of
 /// [`words`] checked one by one, each against those before it, scanned the
-/// list again for every word. `false` also for a list of more than eight
-/// names, which the caller checks word by word.
+/// list again for every word. A name is looked for among those before it
+/// only when one of them has its length (a set of the lengths seen, a bit
+/// each): most lists' names differ in length, and then none is compared,
+/// and no list of the names' places is kept (zeroing one of eight places
+/// was a fifth of the test).
 pub(crate) fn distinct_ascii_names(text: &str) -> bool {
     // Plain loops and comparisons: at opt-level "z" the adapters and the
     // byte tests of std are calls, one per byte.
     let bytes = text.as_bytes();
-    let mut seen = [(0usize, 0usize); 8];
-    let mut count = 0;
+    // Bit `n % 64`: a name of `n` bytes was seen (past 63, lengths share bits).
+    let mut lengths = 0u64;
     let mut at = 0;
     loop {
         while let Some(&b) = bytes.get(at) {
@@ -191,19 +202,19 @@ pub(crate) fn distinct_ascii_names(text: &str) -> bool {
             // a name's (a control char, a char beyond ASCII).
             return at == bytes.len();
         }
-        // Lengths first: two names of different lengths differ, with no call.
-        let mut k = 0;
-        while k < count {
-            let (s, e) = seen.get(k).copied().unwrap_or_default();
-            if e - s == at - start && bytes.get(s..e) == bytes.get(start..at) {
-                return false;
-            }
-            k += 1;
+        let length = 1u64 << ((at - start) % 64);
+        if lengths & length != 0 && named_before(text, start, at) {
+            return false;
         }
-        let Some(slot) = seen.get_mut(count) else { return false };
-        *slot = (start, at);
-        count += 1;
+        lengths |= length;
     }
+}
+
+/// Whether the name at `start..end` of `text`, a list of names between
+/// blanks up to `start`, is one of the names before it.
+fn named_before(text: &str, start: usize, end: usize) -> bool {
+    let name = text.get(start..end);
+    words(text.get(..start).unwrap_or_default()).any(|earlier| Some(earlier) == name)
 }
 
 /// A value that must be one word (object IDs, runlevel names, users, ...).
@@ -255,10 +266,23 @@ pub(crate) fn name(text: &str, what: &str) -> Result<(), ValueError> {
 /// system accept it: `[A-Za-z0-9_][A-Za-z0-9_.-]*`, optionally ending in `$`
 /// (Samba machine accounts), at most 32 characters. Numeric IDs pass too.
 pub fn valid_account_name(text: &str) -> bool {
-    let body = text.strip_suffix('$').unwrap_or(text);
-    let mut bytes = body.bytes();
-    let first_ok = matches!(bytes.next(), Some(b) if b.is_ascii_alphanumeric() || b == b'_');
-    first_ok && text.len() <= 32 && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+    // Byte patterns and a byte loop: `strip_suffix` and std's byte tests
+    // were calls, most of the check (every ObjectUser comes here).
+    let body = match text.as_bytes() {
+        [body @ .., b'$'] => body,
+        bytes => bytes,
+    };
+    if text.len() > 32 || !matches!(body.first(), Some(b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_')) {
+        return false;
+    }
+    let mut at = 1;
+    while let Some(&b) = body.get(at) {
+        if !matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-') {
+            return false;
+        }
+        at += 1;
+    }
+    true
 }
 
 pub(crate) fn account_name(text: &str, what: &str) -> Result<(), ValueError> {
@@ -272,12 +296,23 @@ pub(crate) fn account_name(text: &str, what: &str) -> Result<(), ValueError> {
 /// `NAME=value` for GlobalEnvVar and ObjectEnvVar; returns NAME. Quotes are
 /// part of the value, as Epoch documents.
 pub(crate) fn env_assignment(text: &str) -> Result<&str, ValueError> {
-    // A byte search: `=` is ASCII, so the cut is at a char boundary (a char
-    // searcher was most of the check's cost).
-    match text.bytes().position(|b| b == b'=').and_then(|at| text.get(..at)) {
-        Some(name) if !name.is_empty() && !has_whitespace(name) => Ok(name),
-        _ => Err(format!("expected NAME=value with a NAME without whitespace, {}", got(text))),
+    // One pass up to the `=` or a blank before it (a search for the `=`,
+    // then one for a blank in the name, was two); `=` is ASCII, so the cut
+    // is at a char boundary.
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(&b) = bytes.get(at) {
+        if b == b'=' && at > 0 {
+            if let Some(name) = text.get(..at) {
+                return Ok(name);
+            }
+        }
+        if b == b'=' || is_ascii_blank(b) {
+            break;
+        }
+        at += 1;
     }
+    Err(format!("expected NAME=value with a NAME without whitespace, {}", got(text)))
 }
 
 /// Signal names Epoch documents for TERMSIGNAL (and so for every signal).
@@ -336,15 +371,21 @@ pub(crate) fn signal_spelling(text: &str) -> Option<(i32, Spelling)> {
     if let Some(d) = digits(text) {
         return decimal(d).and_then(|n| i32::try_from(n).ok()).filter(|n| (1..=MAX_SIGNAL).contains(n)).map(|n| (n, Spelling::Epoch));
     }
-    let lookup = |name: &str| {
-        let epoch = EPOCH_SIGNALS.iter().find(|(n, _)| *n == name).map(|&(_, s)| (s, Spelling::Epoch));
-        epoch.or_else(|| MORE_SIGNALS.iter().find(|(n, _)| *n == name).map(|&(_, s)| (s, Spelling::Extension)))
+    let lookup = |name: &str| match signal_named(EPOCH_SIGNALS, name) {
+        Some(signal) => Some((signal, Spelling::Epoch)),
+        None => signal_named(MORE_SIGNALS, name).map(|signal| (signal, Spelling::Extension)),
     };
     if text.starts_with("SIG") {
         lookup(text)
     } else {
         lookup(&format!("SIG{text}")).map(|(s, _)| (s, Spelling::Extension))
     }
+}
+
+/// The signal of `table` named `name`.
+fn signal_named(table: &[(&str, i32)], name: &str) -> Option<i32> {
+    // Lengths first: a compare of names is a call.
+    table.iter().find(|(n, _)| n.len() == name.len() && *n == name).map(|&(_, signal)| signal)
 }
 
 /// A signal number (1..=64) or name (SIGTERM, SIGKILL, SIGHUP, SIGINT,
@@ -407,10 +448,10 @@ mod tests {
 
     #[test]
     fn account_names() {
-        for good in ["ioc", "ioc-srv", "_x", "user.name", "1000", "machine$"] {
+        for good in ["ioc", "ioc-srv", "_x", "_", "user.name", "1000", "machine$", &"x".repeat(32), &format!("{}$", "x".repeat(31))] {
             assert!(valid_account_name(good), "{good}");
         }
-        for bad in ["", "-x", "a:b", "a b", "$", "é", &"x".repeat(33)] {
+        for bad in ["", "-x", ".x", "a:b", "a b", "$", "$$", "a$$", "a$b", "é", "aé", &"x".repeat(33), &format!("{}$", "x".repeat(32))] {
             assert!(!valid_account_name(bad), "{bad}");
         }
     }
@@ -455,14 +496,13 @@ mod tests {
 
     /// The one-pass test of a runlevel list passes only what checking its
     /// words one by one passes (each a name, none twice), and passes all of
-    /// it for an ASCII list of up to eight names; the rest is left to the
-    /// word-by-word check.
+    /// it for an ASCII list; the rest is left to the word-by-word check.
     fn assert_distinct_names_as_word_by_word(text: &str) {
         let listed: Vec<&str> = words(text).collect();
         let word_by_word = listed.iter().enumerate().all(|(k, w)| valid_name(w) && !listed[..k].contains(w));
         let one_pass = distinct_ascii_names(text);
         assert!(!one_pass || word_by_word, "{text:?}");
-        if text.is_ascii() && listed.len() <= 8 {
+        if text.is_ascii() {
             assert_eq!(one_pass, word_by_word, "{text:?}");
         }
     }
@@ -470,6 +510,13 @@ mod tests {
     #[test]
     fn runlevel_lists_are_judged_in_one_pass_as_word_by_word() {
         for text in ["", " ", "default", "default gui multiuser", "a b a", "ab a b", "a\tb\x0bc", "a\x01b", "a é", "a\u{a0}b", "a b c d e f g h", "a b c d e f g h i"] {
+            assert_distinct_names_as_word_by_word(text);
+        }
+        // Names of one length, told apart or not by their bytes; past eight
+        // names; lengths 1 and 65 sharing a bit of the set of lengths.
+        let long = format!("{} a", "b".repeat(65));
+        let long_twice = format!("{0} a {0}", "b".repeat(65));
+        for text in ["gui dev", "gui dev gui", "dev gui\tdev", "a b c d e f g h i a", "ab cd ef ab", &long, &long_twice] {
             assert_distinct_names_as_word_by_word(text);
         }
     }
@@ -488,5 +535,10 @@ mod tests {
         assert!(env_assignment("=x").is_err());
         assert!(env_assignment("novalue").is_err());
         assert!(env_assignment("A B=x").is_err());
+        assert_eq!(env_assignment("A=B=c"), Ok("A"));
+        assert_eq!(env_assignment("é=x"), Ok("é"));
+        for bad in ["", "=", " A=x", "A\t=x", "A =x", "A"] {
+            assert!(env_assignment(bad).is_err(), "{bad:?}");
+        }
     }
 }
