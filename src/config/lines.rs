@@ -87,6 +87,52 @@ impl<'a> Statements<'a> {
         std::str::from_utf8(line).ok()
     }
 
+    /// The next line when it is a plain statement of a UTF-8 file, as most
+    /// lines are: blanks, a name, then (after a blank or `=`) its value up
+    /// to the line's end, in one pass: the line's end is looked for from the
+    /// name's end, not over the name again, and the name's end from the
+    /// line's start, not once the line is cut. `None`, and nothing read, for
+    /// any other line (a blank line, a comment or a marker, a multi-line
+    /// comment open, a NUL, a control byte or CR ending the name, a file
+    /// that is not UTF-8): [`Self::next_physical_line`] and
+    /// [`Self::classify`] read those, as they read every line before.
+    fn plain_statement(&mut self) -> Option<(&'a [u8], usize)> {
+        if self.whole.is_none() || self.comment_open_at.is_some() {
+            return None;
+        }
+        let text = trim_start(self.rest);
+        if matches!(text.first(), None | Some(b'#' | b'>' | b'<')) {
+            return None;
+        }
+        let name_end = find_name_stop(text).unwrap_or(text.len());
+        if name_end == 0 {
+            return None;
+        }
+        let line_end = match text.get(name_end) {
+            None | Some(b'\n') => name_end,
+            Some(b' ' | b'\t' | b'=') => {
+                let value = text.get(name_end..).unwrap_or_default();
+                match find_newline_or_nul(value) {
+                    Some(at) if value.get(at) == Some(&0) => return None,
+                    Some(at) => name_end + at,
+                    None => text.len(),
+                }
+            }
+            Some(_) => return None,
+        };
+        let (line, newline_and_rest) = text.split_at_checked(line_end)?;
+        self.rest = newline_and_rest.get(1..).unwrap_or_default();
+        self.line = self.line.saturating_add(1);
+        // The CR of a CRLF line is dropped from the value's end: a name
+        // holds none here (a CR ends the name's search, and that line is
+        // read line by line).
+        let line = match line.split_last() {
+            Some((b'\r', before)) => before,
+            _ => line,
+        };
+        Some((line, name_end))
+    }
+
     fn next_physical_line(&mut self) -> Option<&'a [u8]> {
         if self.rest.is_empty() {
             return None;
@@ -111,8 +157,9 @@ impl<'a> Statements<'a> {
         })
     }
 
-    /// What one physical line holds: `None` for blank and comment lines.
-    fn classify(&mut self, line: &'a [u8]) -> Option<Result<Statement<'a>, LineError>> {
+    /// What one physical line holds: `None` for blank and comment lines,
+    /// else its statement's text (leading blanks removed) or why it has none.
+    fn classify(&mut self, line: &'a [u8]) -> Option<Result<&'a [u8], LineError>> {
         let mut text = trim_start(line);
         if self.comment_open_at.is_some() {
             text = trim_start(text.strip_prefix(COMMENT_CLOSE)?);
@@ -139,7 +186,7 @@ impl<'a> Statements<'a> {
         if self.whole.is_none() && std::str::from_utf8(text).is_err() {
             return Some(Err((self.line, "line is not valid UTF-8: expected text".into())));
         }
-        Some(self.split_statement(text))
+        Some(Ok(text))
     }
 
     /// Splits a non-blank, non-comment line (leading blanks already
@@ -148,12 +195,12 @@ impl<'a> Statements<'a> {
     /// char boundary, and no char is decoded on the way; only the value is
     /// made a `str` (one checked slice a line, where the line, its name and
     /// its value were three).
-    fn split_statement(&self, bytes: &'a [u8]) -> Result<Statement<'a>, LineError> {
+    /// `name_end` is where the name ends ([`name_end`]).
+    fn split_statement(&self, bytes: &'a [u8], name_end: usize) -> Result<Statement<'a>, LineError> {
         let line = self.line;
         // Only diagnostics read the whole line as text.
         let text = || self.text_of(bytes).unwrap_or_default();
-        let name_end = name_end(bytes);
-        let (name, rest) = (&bytes[..name_end], &bytes[name_end..]);
+        let (name, rest) = bytes.split_at_checked(name_end).unwrap_or((bytes, &[]));
         if name.is_empty() {
             return Err((line, format!("expected an attribute name at the start of the line, got {}", Quoted::text(text()))));
         }
@@ -196,10 +243,21 @@ impl<'a> Iterator for Statements<'a> {
     type Item = Result<Statement<'a>, LineError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while let Some(line) = self.next_physical_line() {
-            if let Some(item) = self.classify(line) {
-                return Some(item);
-            }
+        loop {
+            // One call of split_statement for both ways: two were two
+            // copies of it, or a call per line.
+            let (text, name_end) = match self.plain_statement() {
+                Some(plain) => plain,
+                None => {
+                    let Some(line) = self.next_physical_line() else { break };
+                    match self.classify(line) {
+                        None => continue,
+                        Some(Err(error)) => return Some(Err(error)),
+                        Some(Ok(text)) => (text, name_end(text)),
+                    }
+                }
+            };
+            return Some(self.split_statement(text, name_end));
         }
         if self.finished {
             return None;
@@ -220,8 +278,24 @@ fn find_newline_or_nul(bytes: &[u8]) -> Option<usize> {
 /// The end of the attribute name at the start of `bytes`: its first blank
 /// or `=`, or its length.
 fn name_end(bytes: &[u8]) -> usize {
-    let stops = |word| has_byte(word, b' ') | has_byte(word, b'\t') | has_byte(word, b'=');
-    find_first(bytes, stops, |b| is_blank(b) || b == b'=').unwrap_or(bytes.len())
+    let mut from = 0;
+    while let Some(at) = bytes.get(from..).and_then(find_name_stop) {
+        let stop = from + at;
+        if bytes.get(stop).copied().is_some_and(|b| is_blank(b) || b == b'=') {
+            return stop;
+        }
+        from = stop + 1;
+    }
+    bytes.len()
+}
+
+/// The index of the first byte of `bytes` that may end a name: a blank, an
+/// `=`, or another byte up to the space (a newline, a NUL, a CR, a control
+/// byte). Two tests a word, not one per byte that ends a name (three) and
+/// per byte that ends a line (two more): the rare control bytes are told
+/// apart by the callers.
+fn find_name_stop(bytes: &[u8]) -> Option<usize> {
+    find_first(bytes, |word| has_byte_below(word, b' ' + 1) | has_byte(word, b'='), |b| b <= b' ' || b == b'=')
 }
 
 /// The index of the first byte of `bytes` that `stop` is true of, looked
@@ -255,14 +329,24 @@ fn find_first(bytes: &[u8], stops_in: impl Fn(u64) -> u64, stop: impl Fn(u8) -> 
     None
 }
 
+/// Each byte of a word 1, and each byte's top bit: the word tests below.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
 /// Non-zero when a byte of `word` is `byte` (exactly when: the bit of the
 /// first such byte is always set, and a word with none sets none).
 #[inline(always)]
 fn has_byte(word: u64, byte: u8) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
     let zero_where_byte = word ^ (ONES * u64::from(byte));
     zero_where_byte.wrapping_sub(ONES) & !zero_where_byte & HIGH_BITS
+}
+
+/// Non-zero when a byte of `word` is below `bound` (at most 128; exactly
+/// when, as for [`has_byte`]: a byte below the bound borrows from the one
+/// above it, which can only set a bit above the first true one).
+#[inline(always)]
+fn has_byte_below(word: u64, bound: u8) -> u64 {
+    word.wrapping_sub(ONES * u64::from(bound)) & !word & HIGH_BITS
 }
 
 fn is_blank(b: u8) -> bool {
@@ -409,6 +493,22 @@ mod tests {
                     assert_eq!(name_end(&bytes), at, "{len} {at} {delimiter}");
                 }
             }
+        }
+    }
+
+    /// A UTF-8 file read with its plain statements in one pass (the rest
+    /// line by line) gives what reading every line whole gives, the
+    /// errors' lines and messages included.
+    fn assert_read_as_line_by_line(text: &str) {
+        let in_one_pass: Vec<_> = Statements::of_text(text).collect();
+        let line_by_line: Vec<_> = Statements::new(text.as_bytes()).collect();
+        assert_eq!(in_one_pass, line_by_line, "{text:?}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn plain_statements_are_read_as_line_by_line(text in "([ \t=\r\n\x00\x01#<>!aé]|ObjectID|<!<|>!>){0,24}") {
+            assert_read_as_line_by_line(&text);
         }
     }
 
