@@ -27,7 +27,7 @@ use std::time::Duration;
 use super::diag::Diagnostic;
 use super::model::{Console, Location, Object, Options, RareSettings, Runlevels, SharedPath, StopMethod};
 use super::process::{ProcessSettings, Setting};
-use super::shared::texts;
+use super::shared::ranges;
 use super::values::valid_account_name;
 
 /// Where every console socket lives: `/run/procserv/<name>/control`.
@@ -118,21 +118,40 @@ pub const PORT: &str = "IOC_PORT";
 const CMD: &str = "IOC_CMD";
 const STATE_DIR: &str = "IOC_STATE_DIR";
 const HOST: &str = "IOC_HOST";
-/// iocinit's own variables, in the order they are written.
+/// iocinit's own variables, in the order they are written: the process
+/// settings in [`Setting::ALL`]'s order, then the others.
 pub const EXTENSION_KEYS: [&str; 8] = [
-    Setting::RtPrio.ioc_variable(),
-    Setting::MemLock.ioc_variable(),
-    Setting::CoreSize.ioc_variable(),
-    Setting::Nice.ioc_variable(),
-    Setting::Umask.ioc_variable(),
-    Setting::Cpus.ioc_variable(),
+    Setting::ALL[0].ioc_variable(),
+    Setting::ALL[1].ioc_variable(),
+    Setting::ALL[2].ioc_variable(),
+    Setting::ALL[3].ioc_variable(),
+    Setting::ALL[4].ioc_variable(),
+    Setting::ALL[5].ioc_variable(),
     STATE_DIR,
     HOST,
 ];
+/// The keys iocinit reads itself, in the order they are written (and
+/// exported): a key's place here is where a file's read value of it is
+/// kept, and [`slot`] names the places.
 const KEYS: [&str; 14] = [
-    NAME, USER, GROUP, CHDIR, PORT, CMD, EXTENSION_KEYS[0], EXTENSION_KEYS[1], EXTENSION_KEYS[2], EXTENSION_KEYS[3], EXTENSION_KEYS[4],
-    EXTENSION_KEYS[5], EXTENSION_KEYS[6], EXTENSION_KEYS[7],
+    NAME, USER, GROUP, CHDIR, PORT, EXTENSION_KEYS[0], EXTENSION_KEYS[1], EXTENSION_KEYS[2], EXTENSION_KEYS[3], EXTENSION_KEYS[4],
+    EXTENSION_KEYS[5], EXTENSION_KEYS[6], EXTENSION_KEYS[7], CMD,
 ];
+
+/// The places of [`KEYS`]: a value read is checked by its key's place, not
+/// by comparing its name with each key's again.
+mod slot {
+    pub const NAME: usize = 0;
+    pub const USER: usize = 1;
+    pub const GROUP: usize = 2;
+    pub const CHDIR: usize = 3;
+    pub const PORT: usize = 4;
+    /// The first of [`super::EXTENSION_KEYS`], the process settings first.
+    pub const FIRST_EXTENSION: usize = 5;
+    pub const STATE_DIR: usize = 11;
+    pub const HOST: usize = 12;
+    pub const CMD: usize = 13;
+}
 
 /// Extra fatal log patterns for `ioc start`'s readiness (`|`-separated).
 pub const CRASH_PATTERNS: &str = "CRASH_LOG_PATTERNS_EXTRA";
@@ -180,26 +199,68 @@ impl IocFile {
         format!("{}.conf", self.name)
     }
 
-    /// The assignments of the file, in the order they are written.
-    fn entries(&self) -> Vec<(&str, &str)> {
-        let optional = [(USER, &self.user), (GROUP, &self.group), (CHDIR, &self.chdir), (PORT, &self.port)];
-        let mut entries = vec![(NAME, self.name.as_str())];
-        entries.extend(optional.iter().filter_map(|(key, value)| value.as_deref().map(|v| (*key, v))));
-        entries.extend(self.extensions.iter().map(|e| (e.key, e.value.as_str())));
-        entries.push((CMD, self.command.as_str()));
-        entries.extend(self.variables.iter().map(|(key, value)| (key.as_str(), value.as_str())));
-        entries
+    /// The value of `KEYS[k]` the file gives: IOC_NAME and IOC_CMD always,
+    /// the others when set.
+    fn known(&self, k: usize) -> Option<&str> {
+        match k {
+            slot::NAME => Some(&self.name),
+            slot::USER => self.user.as_deref(),
+            slot::GROUP => self.group.as_deref(),
+            slot::CHDIR => self.chdir.as_deref(),
+            slot::PORT => self.port.as_deref(),
+            slot::CMD => Some(&self.command),
+            _ => self.extension(KEYS[k]),
+        }
+    }
+
+    /// Calls `each` with every assignment of the file, in the order they
+    /// are written: its key's place in [`KEYS`] (`None`: a variable of the
+    /// IOC's own), the key and the value. A walk, not a list made for it:
+    /// every IOC file's load walks it.
+    fn each_entry(&self, each: &mut dyn FnMut(Option<usize>, &str, &str)) {
+        for (k, key) in KEYS.iter().enumerate().take(slot::FIRST_EXTENSION) {
+            if let Some(value) = self.known(k) {
+                each(Some(k), key, value);
+            }
+        }
+        for Extension { key, value, .. } in &self.extensions {
+            each(key_index(key), key, value);
+        }
+        each(Some(slot::CMD), CMD, &self.command);
+        for (key, value) in &self.variables {
+            each(None, key, value);
+        }
+    }
+
+    /// The length of [`Self::environment`].
+    fn environment_len(&self) -> usize {
+        let mut len = 0;
+        self.each_entry(&mut |_, key, value| len += key.len() + value.len() + 2);
+        len
+    }
+
+    /// Appends [`Self::environment`] to `text`; returns where the value of
+    /// each key of [`KEYS`] that the file sets starts in `text`.
+    fn push_environment(&self, text: &mut String) -> [usize; KEYS.len()] {
+        let mut starts = [0; KEYS.len()];
+        self.each_entry(&mut |k, key, value| {
+            text.push_str(key);
+            text.push('=');
+            if let Some(k) = k {
+                starts[k] = text.len();
+            }
+            text.push_str(value);
+            text.push('\n');
+        });
+        starts
     }
 
     /// The IOC's own environment, `NAME=value` in the file's order (the
     /// IOC_* keys first), one a line ([`Console::env`]): what
     /// epics-ioc-runner's EnvironmentFile exports.
     pub fn environment(&self) -> String {
-        // Joined, not formatted: every IOC file's load makes this.
-        let mut text = String::new();
-        for (key, value) in self.entries() {
-            text.extend([key, "=", value, "\n"]);
-        }
+        let mut text = String::with_capacity(self.environment_len());
+        self.push_environment(&mut text);
         text
     }
 
@@ -213,7 +274,13 @@ impl IocFile {
                 return Err(format!("{key}: expected a variable name of the IOC's own"));
             }
         }
-        self.entries().into_iter().try_for_each(|(key, value)| check_value(key, value))
+        let mut checked = Ok(());
+        self.each_entry(&mut |_, key, value| {
+            if checked.is_ok() {
+                checked = check_value(key, value);
+            }
+        });
+        checked
     }
 
     /// The object this IOC becomes: a console object that procServ runs,
@@ -221,29 +288,37 @@ impl IocFile {
     /// and enable state (IocEnabled; `ioc enable` overrides it in the state
     /// file). `may_choose_credentials`: whether the file's IOC_USER and
     /// IOC_GROUP are honoured (see [`Console::may_choose_credentials`]).
-    /// The file's values are the object's strings, once: what procServ
-    /// runs is read from them ([`Console`]), and the environment is one
-    /// string beside them.
+    /// The object's strings are ranges of one text made for them: its
+    /// description, `IOC <name>` (the ID at its end), then the environment,
+    /// whose entries hold every other value (what procServ runs is read
+    /// from them, [`Console`]): each value copied once.
     pub fn into_object(self, file: usize, globals: &IocObjectGlobals, runlevels: Runlevels, may_choose_credentials: bool) -> Object {
-        let (state_directory, host) = (self.extension(STATE_DIR), self.extension(HOST));
-        // One text for the object's strings (config::shared::texts).
-        let [id, description, start, working_directory, user, group, state_directory_text, host_text, env] = texts([
-            &self.name,
-            &["IOC ", &self.name].concat(),
-            &self.command,
-            self.chdir.as_deref().unwrap_or_default(),
-            self.user.as_deref().unwrap_or_default(),
-            self.group.as_deref().unwrap_or_default(),
-            state_directory.unwrap_or_default(),
-            host.unwrap_or_default(),
-            &self.environment(),
-        ]);
+        let description_len = "IOC ".len() + self.name.len();
+        let env_len = self.environment_len();
+        let mut text = String::with_capacity(description_len + env_len);
+        text.extend(["IOC ", &self.name]);
+        let starts = self.push_environment(&mut text);
+        let value = |k: usize| (starts[k], self.known(k).map_or(0, str::len));
+        let [id, description, env, start, working_directory, user, group, state_directory, host] = ranges(
+            text,
+            [
+                ("IOC ".len(), self.name.len()),
+                (0, description_len),
+                (description_len, env_len),
+                value(slot::CMD),
+                value(slot::CHDIR),
+                value(slot::USER),
+                value(slot::GROUP),
+                value(slot::STATE_DIR),
+                value(slot::HOST),
+            ],
+        );
         let rare = Some(RareSettings {
             working_directory: self.chdir.as_ref().map(|_| SharedPath(working_directory)),
             user: self.user.as_ref().map(|_| user),
             group: self.group.as_ref().map(|_| group),
-            state_directory: state_directory.map(|_| SharedPath(state_directory_text)),
-            host: host.map(|_| host_text),
+            state_directory: self.extension(STATE_DIR).map(|_| SharedPath(state_directory)),
+            host: self.extension(HOST).map(|_| host),
             ..RareSettings::default()
         })
         .filter(|rare| *rare != RareSettings::default())
@@ -307,33 +382,40 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
     if first_control(value).is_some() {
         return Err(format!("{key}: a control character in the value: expected plain text"));
     }
-    if let Some(setting) = Setting::from_ioc_variable(key) {
-        return ProcessSettings::default().set_quietly(setting, value).map_err(|expected| format!("{key}: expected {expected}"));
+    match key_index(key) {
+        Some(k) => check_known(k, value),
+        None => check_variable(key, value),
     }
-    match key {
-        CHDIR => return check_chdir(value),
-        CMD => return check_command(value),
-        _ => {}
-    }
-    let ok = match key {
-        STATE_DIR => valid_state_directory(value),
-        HOST => valid_host_name(value),
-        NAME => valid_ioc_name(value),
-        USER | GROUP => valid_account_name(value),
-        CRASH_PATTERNS => return crash_patterns(value).map(|_| ()).map_err(|why| format!("{key}: {why}")),
-        _ => true,
-    };
-    if ok {
-        return Ok(());
-    }
-    let expected = match key {
-        STATE_DIR => "an absolute directory below / without . or .. components",
-        HOST => "a host name of letters, digits, - and . (at most 64)",
-        NAME => "an IOC name [A-Za-z0-9_][A-Za-z0-9_-]{0,63}",
-        USER => "a user name",
-        _ => "a group name",
+}
+
+/// The value of `KEYS[k]`, a text without control characters (as every
+/// value read is: [`value`] refuses them in the line).
+fn check_known(k: usize, value: &str) -> Result<(), String> {
+    let key = KEYS[k];
+    let expected = match k {
+        slot::CHDIR => return check_chdir(value),
+        slot::CMD => return check_command(value),
+        slot::NAME if !valid_ioc_name(value) => "an IOC name [A-Za-z0-9_][A-Za-z0-9_-]{0,63}",
+        slot::USER if !valid_account_name(value) => "a user name",
+        slot::GROUP if !valid_account_name(value) => "a group name",
+        slot::STATE_DIR if !valid_state_directory(value) => "an absolute directory below / without . or .. components",
+        slot::HOST if !valid_host_name(value) => "a host name of letters, digits, - and . (at most 64)",
+        _ => match Setting::ALL.get(k.wrapping_sub(slot::FIRST_EXTENSION)) {
+            Some(&setting) => return ProcessSettings::default().set_quietly(setting, value).map_err(|expected| format!("{key}: expected {expected}")),
+            None => return Ok(()),
+        },
     };
     Err(format!("{key}: expected {expected}"))
+}
+
+/// The value of a variable of the IOC's own, a text without control
+/// characters: only CRASH_LOG_PATTERNS_EXTRA is iocinit's to check.
+fn check_variable(key: &str, value: &str) -> Result<(), String> {
+    if key == CRASH_PATTERNS {
+        crash_patterns(value).map(|_| ()).map_err(|why| format!("{key}: {why}"))
+    } else {
+        Ok(())
+    }
 }
 
 /// Where the first control char of `text` other than a tab starts (a
@@ -355,8 +437,8 @@ fn first_control(text: &str) -> Option<usize> {
 /// `validate_conf` whitelist): nothing a shell or systemd would interpret.
 /// Every one is ASCII, so a value's bytes are tested for them (a byte of a
 /// char beyond ASCII is refused, as that char is), without decoding chars.
-fn runner_plain(c: char, blank: bool) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | ':' | '-') || (blank && c == ' ')
+fn runner_plain(b: u8, blank: bool) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b':' | b'-') || (blank && b == b' ')
 }
 
 /// IOC_CHDIR: absolute and without `..` (whose checks at install would be
@@ -367,7 +449,7 @@ fn check_chdir(value: &str) -> Result<(), String> {
         Err("IOC_CHDIR must be an absolute path: expected /...".into())
     } else if value.split('/').any(|part| part == "..") {
         Err("IOC_CHDIR contains a '..' component: expected a canonical absolute path".into())
-    } else if !value.bytes().all(|b| runner_plain(char::from(b), true)) {
+    } else if !value.bytes().all(|b| runner_plain(b, true)) {
         Err("IOC_CHDIR: a character epics-ioc-runner refuses: expected letters, digits, blanks and _ . / : -".into())
     } else {
         Ok(())
@@ -380,9 +462,9 @@ fn check_chdir(value: &str) -> Result<(), String> {
 fn check_command(value: &str) -> Result<(), String> {
     if value.is_empty() {
         Err("IOC_CMD: expected one word naming an executable (e.g. ./st.cmd)".into())
-    } else if value.contains([' ', '\t']) {
+    } else if value.bytes().any(|b| matches!(b, b' ' | b'\t')) {
         Err("IOC_CMD must be a single word: expected the startup script alone; its arguments belong in the script".into())
-    } else if !value.bytes().all(|b| runner_plain(char::from(b), false)) {
+    } else if !value.bytes().all(|b| runner_plain(b, false)) {
         Err("IOC_CMD: a character a shell would interpret: expected one word of letters, digits and _ . / : -".into())
     } else {
         Ok(())
@@ -435,7 +517,7 @@ pub fn crash_patterns(value: &str) -> Result<Vec<&str>, String> {
         if pattern.contains(['*', '?', '+', '^', '$', '\\', '(', ')', '[', ']', '{', '}']) {
             return Err("is not a valid regular expression here (* ? + ^ $ \\ ( ) [ ] { }): expected plain text, matched as written".into());
         }
-        if !pattern.chars().all(|c| runner_plain(c, true)) {
+        if !pattern.bytes().all(|b| runner_plain(b, true)) {
             return Err("a character epics-ioc-runner refuses: expected letters, digits, blanks and _ . / : -".into());
         }
         let lower = pattern.to_ascii_lowercase();
@@ -495,7 +577,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
             } else if variables.len() == MAX_VARIABLES {
                 problems.push(Diagnostic::error(path, line, format!("more than {MAX_VARIABLES} variables besides the IOC_* keys: expected fewer")));
             } else if readable {
-                if let Err(message) = check_value(key, &value) {
+                if let Err(message) = check_variable(key, &value) {
                     problems.push(value_problem(path, line, key, &value, message));
                 }
                 variables.push((key.to_string(), value, line));
@@ -510,7 +592,6 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
         values[k] = Some((value, line));
     }
     let lines: [u32; KEYS.len()] = std::array::from_fn(|k| values[k].as_ref().map_or(0, |(_, line)| *line));
-    let line_of = |key: &str| key_index(key).map_or(0, |k| lines[k]);
     // Each value is moved into the file, not copied.
     let mut take = |k: usize| values[k].take().map(|(v, _)| v).filter(|v| !v.is_empty());
     let mut shown = 0;
@@ -523,51 +604,53 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
         }
     }
     let variables = variables.into_iter().map(|(key, value, _)| (key, value)).collect();
-    let extensions = (6..KEYS.len())
-        .filter_map(|k| Some(Extension { key: KEYS[k], value: take(k)?, line: line_of(KEYS[k]) }))
-        .collect();
+    let extensions = (slot::FIRST_EXTENSION..slot::CMD).filter_map(|k| Some(Extension { key: KEYS[k], value: take(k)?, line: lines[k] })).collect();
     // As epics-ioc-runner, which names an IOC after its file: IOC_NAME may
     // be left out (a file not named `<IOC_NAME>.conf` is refused below).
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let stem = file_name.strip_suffix(".conf").unwrap_or(file_name);
     let file = IocFile {
-        name: take(0).unwrap_or_else(|| stem.to_string()),
-        user: take(1),
-        group: take(2),
-        chdir: take(3),
-        port: take(4),
-        command: take(5).unwrap_or_default(),
+        name: take(slot::NAME).unwrap_or_else(|| stem.to_string()),
+        user: take(slot::USER),
+        group: take(slot::GROUP),
+        chdir: take(slot::CHDIR),
+        port: take(slot::PORT),
+        command: take(slot::CMD).unwrap_or_default(),
         extensions,
         variables,
     };
 
-    if line_of(CMD) == 0 {
+    if lines[slot::CMD] == 0 {
         problems.push(Diagnostic::error(path, 0, format!("{CMD} missing: expected a line {CMD}=\"...\"")));
     }
-    if line_of(NAME) == 0 && !valid_ioc_name(&file.name) {
+    if lines[slot::NAME] == 0 && !valid_ioc_name(&file.name) {
         let message = "the file name is no IOC name and IOC_NAME is missing: expected a file named <IOC name>.conf";
         problems.push(Diagnostic::error(path, 0, message));
     }
-    // The other variables were checked as they were read.
-    // (An IOC_NAME taken from the file name was checked above.)
-    let readable = |key: &str| key_index(key).is_some_and(|k| !unreadable[k]) && (key != NAME || line_of(NAME) != 0);
-    for (key, value) in file.entries().into_iter().filter(|(key, _)| readable(key)) {
-        if let Err(message) = check_value(key, value) {
-            problems.push(Diagnostic::error(path, line_of(key), message));
+    // The keys' values, in the order they are written (the other variables
+    // were checked as they were read, an IOC_NAME taken from the file name
+    // above; a value with a syntax error was reported).
+    file.each_entry(&mut |k, _, value| {
+        let Some(k) = k.filter(|&k| !unreadable[k] && (k != slot::NAME || lines[k] != 0)) else { return };
+        // IOC_NAME="" names the IOC after its file: a name not read from a
+        // line, checked whole.
+        let checked = if k == slot::NAME { check_value(NAME, value) } else { check_known(k, value) };
+        if let Err(message) = checked {
+            problems.push(Diagnostic::error(path, lines[k], message));
         }
-    }
-    if line_of(NAME) != 0 && valid_ioc_name(&file.name) && file_name.strip_suffix(".conf") != Some(file.name.as_str()) {
+    });
+    if lines[slot::NAME] != 0 && valid_ioc_name(&file.name) && file_name.strip_suffix(".conf") != Some(file.name.as_str()) {
         // The file's name, not its IOC_NAME: a diagnostic never quotes the file.
         problems.push(Diagnostic::error(
             path,
-            line_of(NAME),
+            lines[slot::NAME],
             format!("IOC_NAME does not match the file name: expected IOC_NAME=\"{stem}\", or the file named after IOC_NAME"),
         ));
     }
     if file.port.as_deref().is_some_and(|port| !names_the_console(port, &file.name)) {
         problems.push(Diagnostic::warning(
             path,
-            line_of(PORT),
+            lines[slot::PORT],
             format!(
                 "IOC_PORT names another console: iocinit always serves it on {CONSOLE_DIR}/IOC_NAME/control \
                  (under --local: procserv/IOC_NAME/control in its run directory); the value is kept as written"
@@ -634,24 +717,32 @@ struct Assignment<'a> {
     value: Result<String, String>,
 }
 
+/// `text` without the blanks (spaces and tabs) it starts with, found on
+/// the bytes: a char pattern decodes a char per byte, for every line and value.
+fn trim_blanks_start(text: &str) -> &str {
+    let blanks = text.bytes().take_while(|b| matches!(b, b' ' | b'\t')).count();
+    text.get(blanks..).unwrap_or_default()
+}
+
 /// One line: `None` for blank and comment lines, `Err` when the line is no
 /// assignment at all.
 fn assignment(raw: &str) -> Result<Option<Assignment<'_>>, String> {
-    let text = raw.trim_start_matches([' ', '\t']);
-    if text.starts_with('#') && text.ends_with('\\') {
+    let text = trim_blanks_start(raw);
+    // Bytes compared, not chars (each pattern a call at opt-level "z"):
+    // `#`, `\\`, `=` and the digits are ASCII.
+    let comment = text.as_bytes().first() == Some(&b'#');
+    if comment && text.as_bytes().last() == Some(&b'\\') {
         return Err("a comment ending in a backslash: systemd before v254 continues it on the next line; expected no \\ at its end".into());
     }
-    if text.is_empty() || text.starts_with('#') {
+    if text.is_empty() || comment {
         return Ok(None);
     }
     // A byte search: a key is ASCII, so it ends at a char boundary (at the
     // first byte of the first char that is not a key's).
     let key_end = text.bytes().position(|b| !(b.is_ascii_alphanumeric() || b == b'_')).unwrap_or(text.len());
     let (key, rest) = text.split_at(key_end);
-    match rest.strip_prefix('=') {
-        Some(rest) if !key.is_empty() && !key.starts_with(|c: char| c.is_ascii_digit()) => {
-            Ok(Some(Assignment { key, value: value(raw, rest) }))
-        }
+    match (key.as_bytes().first(), rest.as_bytes().first()) {
+        (Some(first), Some(b'=')) if !first.is_ascii_digit() => Ok(Some(Assignment { key, value: value(raw, rest.get(1..).unwrap_or_default()) })),
         _ => Err("expected KEY=\"value\" (no blanks around =)".into()),
     }
 }
@@ -665,8 +756,8 @@ fn value(raw: &str, rest: &str) -> Result<String, String> {
         return Err(format!("column {at}: a control character (a CR of a CRLF line end?): a shell would keep it in the value"));
     }
     let (value, after) = shell_word(rest).map_err(|(message, tail)| format!("column {}: {message}", column(tail)))?;
-    let after = after.trim_start_matches([' ', '\t']);
-    if after.starts_with('#') {
+    let after = trim_blanks_start(after);
+    if after.as_bytes().first() == Some(&b'#') {
         let at = column(after);
         return Err(format!(
             "column {at}: a comment after the value: systemd (epics-ioc-runner's EnvironmentFile) keeps it in the value; expected the comment on a line of its own"
@@ -749,9 +840,7 @@ fn double_quoted<'a>(body: &'a str, value: &mut String) -> Result<&'a str, (&'st
 /// `parse(render(f))` gives `f` back for every `f` that passes [`IocFile::check`].
 pub fn render(file: &IocFile) -> String {
     let mut out = String::from("# epics-ioc-runner IOC file, written by iocinit\n");
-    for (key, value) in file.entries() {
-        push_assignment(&mut out, key, value);
-    }
+    file.each_entry(&mut |_, key, value| push_assignment(&mut out, key, value));
     out
 }
 
@@ -979,6 +1068,28 @@ mod tests {
         let problems = parse(Path::new("/etc/procServ.d/my ioc.conf"), "IOC_CMD=./st.cmd\n").unwrap_err();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].message.starts_with("the file name is no IOC name and IOC_NAME is missing"), "{}", problems[0]);
+    }
+
+    #[test]
+    fn the_slots_name_the_places_of_the_keys() {
+        let slots = [slot::NAME, slot::USER, slot::GROUP, slot::CHDIR, slot::PORT, slot::STATE_DIR, slot::HOST, slot::CMD];
+        assert_eq!(slots.map(|k| KEYS[k]), [NAME, USER, GROUP, CHDIR, PORT, STATE_DIR, HOST, CMD]);
+        let settings = Setting::ALL.map(|s| s.ioc_variable());
+        assert_eq!(KEYS[slot::FIRST_EXTENSION..slot::FIRST_EXTENSION + settings.len()], settings);
+        assert_eq!(KEYS[slot::FIRST_EXTENSION..slot::CMD], EXTENSION_KEYS);
+    }
+
+    /// `IOC_NAME=""` names the IOC after its file, and that name is checked
+    /// whole, control characters first, at the IOC_NAME line: the keys'
+    /// values are otherwise checked without a search for control characters
+    /// (their lines were searched).
+    #[test]
+    fn an_empty_ioc_name_checks_the_file_name_at_its_line() {
+        let problems = parse(Path::new("/etc/procServ.d/a\u{1}.conf"), "IOC_NAME=\"\"\nIOC_CMD=x\n").unwrap_err();
+        let messages: Vec<String> = problems.iter().map(|d| format!("{}: {}", d.line, d.message)).collect();
+        assert_eq!(messages, ["1: IOC_NAME: a control character in the value: expected plain text"]);
+        let problems = parse(Path::new("/etc/procServ.d/a b.conf"), "IOC_NAME=''\nIOC_CMD=x\n").unwrap_err();
+        assert!(problems[0].message.starts_with("IOC_NAME: expected an IOC name"), "{problems:?}");
     }
 
     /// IOC_CMD and IOC_CHDIR as strict as epics-ioc-runner's validation:

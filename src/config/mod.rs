@@ -47,8 +47,8 @@ mod shared;
 mod source;
 pub(crate) mod values;
 
-use std::ffi::OsStr;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 pub use diag::{Diagnostic, Severity};
@@ -178,15 +178,27 @@ fn add_ioc_objects(
     let start_priority =
         ioc.start_priority.unwrap_or_else(|| config.objects.iter().map(|o| o.start_priority).max().unwrap_or(0).saturating_add(1));
     let globals = iocfile::IocObjectGlobals { start_priority, stop_priority: ioc.stop_priority, enabled: ioc.enabled };
-    let mut accepted = Vec::new();
-    let conf_files = names.iter().filter(|n| Path::new(n).extension() == Some(OsStr::new("conf")));
-    let ignored = conf_files.clone().count().saturating_sub(MAX_IOC_FILES);
+    // `*.conf`, as `Path::extension` finds it (a name `.conf` has none),
+    // tested on the bytes: a name has no `/`.
+    let conf_files = names.iter().filter(|n| n.len() > ".conf".len() && n.as_bytes().ends_with(b".conf"));
+    let listed = conf_files.clone().count();
+    let ignored = listed.saturating_sub(MAX_IOC_FILES);
     if ignored > 0 {
         let message = format!("{ignored} IOC file(s) after the first {MAX_IOC_FILES} (by name) are not read: expected at most {MAX_IOC_FILES}");
         diagnostics.push(Diagnostic::error(&dir, 0, message));
     }
+    // Made once, then each object's list shares its text.
+    let runlevels = Runlevels::from(runlevels.join(" ").as_str());
+    // Room for every file read, once: the lists came sized at their
+    // lengths, and a push would double them (10,000 objects: 2.4 MB more,
+    // copied). A file refused gives its room back below.
+    config.objects.reserve_exact(listed.min(MAX_IOC_FILES));
+    config.files.reserve_exact(listed.min(MAX_IOC_FILES));
     for name in conf_files.take(MAX_IOC_FILES) {
-        let path = dir.join(name);
+        // Sized once (`join` copies the directory, then grows it).
+        let mut path = PathBuf::with_capacity(dir.as_os_str().len() + 1 + name.len());
+        path.push(&dir);
+        path.push(name);
         let (ioc, may_choose_credentials) = match read_ioc_file(source, &path) {
             Ok((ioc, may_choose_credentials, warnings)) => {
                 diagnostics.extend(warnings);
@@ -227,18 +239,12 @@ fn add_ioc_objects(
             diagnostics.push(Diagnostic::error(&path, 0, message));
             continue;
         }
-        accepted.push((path, ioc, may_choose_credentials));
-    }
-    // Made once, then each object's list shares its text.
-    let runlevels = Runlevels::from(runlevels.join(" ").as_str());
-    // Room for them once: the list came sized at its length, and a push
-    // would double it (10,000 objects: 2.4 MB more, copied).
-    config.objects.reserve_exact(accepted.len());
-    for (path, ioc, may_choose_credentials) in accepted {
         let file = config.files.len();
         config.files.push(path);
         config.objects.push(ioc.into_object(file, &globals, runlevels.clone(), may_choose_credentials));
     }
+    config.objects.shrink_to_fit();
+    config.files.shrink_to_fit();
     Ok(())
 }
 
@@ -263,6 +269,7 @@ fn read_ioc_file(source: &dyn FileSource, path: &Path) -> Result<(iocfile::IocFi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsStr;
 
     /// What PID 1 keeps of a configuration: the strings of every object, from
     /// epoch.conf, an Import and an IOC file alike, in one text (no heap
@@ -308,6 +315,29 @@ mod tests {
         let names: Vec<Vec<&str>> = config.objects.iter().map(|o| o.runlevels.iter().collect()).collect();
         assert_eq!(names, [vec!["default"], vec!["default", "b", "c", "d", "e"], vec!["default", "b"]]);
         assert!(config.objects.iter().all(|o| shared::same_text(&o.runlevels.0, &config.objects[0].id)));
+    }
+
+    /// The IOC files are the directory's `*.conf` as `Path::extension`
+    /// names it (tested on the names' bytes): `.conf` alone has none.
+    #[test]
+    fn only_names_with_the_conf_extension_are_ioc_files() {
+        let files = MemFs::new()
+            .with("/etc/epoch/epoch.conf", "DefaultRunlevel default\n")
+            .with("/etc/procServ.d/a.conf", "IOC_NAME=a\nIOC_CMD=./st.cmd\n")
+            .with("/etc/procServ.d/.conf", "IOC_CMD=./st.cmd\n")
+            .with("/etc/procServ.d/..conf", "IOC_CMD=./st.cmd\n")
+            .with("/etc/procServ.d/b.conf.bak", "IOC_CMD=./st.cmd\n")
+            .with("/etc/procServ.d/cconf", "IOC_CMD=./st.cmd\n");
+        let names: Vec<bool> =
+            ["a.conf", ".conf", "..conf", "b.conf.bak", "cconf"].iter().map(|n| Path::new(n).extension() == Some(OsStr::new("conf"))).collect();
+        assert_eq!(names, [true, false, true, false, false]);
+        let loaded = load_with(&files, Path::new("/etc/epoch/epoch.conf"), &LoadOptions::default());
+        // `..conf` is read and refused (its name is no IOC name), the others not read.
+        let mut refused: Vec<String> = loaded.diagnostics.iter().map(|d| d.path.display().to_string()).collect();
+        refused.dedup();
+        assert_eq!(refused, ["/etc/procServ.d/..conf"]);
+        let objects: Vec<&str> = loaded.config.as_ref().unwrap().objects.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(objects, ["a"]);
     }
 
     /// PID 1 keeps the object table a load grew by doubling: no room for

@@ -75,18 +75,13 @@ impl SharedStr {
     }
 }
 
-/// `parts` as model strings of one text made for them (two allocations for
-/// them all, not two each): the strings of an object made from an IOC file,
-/// until [`pack`] copies them with the others. An empty part is the empty
-/// string.
-pub(crate) fn texts<const N: usize>(parts: [&str; N]) -> [SharedStr; N] {
-    let text: Arena = Arc::new(parts.concat().into_boxed_str());
-    let mut start = 0;
-    parts.map(|part| {
-        let kept = SharedStr::range(&text, start, part.len());
-        start += part.len();
-        kept
-    })
+/// `parts`, each a start and a length in `text`, as model strings of it
+/// (two allocations for them all, not two each): the strings of an object
+/// made from an IOC file, until [`pack`] copies them with the others. An
+/// empty part is the empty string.
+pub(crate) fn ranges<const N: usize>(text: String, parts: [(usize, usize); N]) -> [SharedStr; N] {
+    let text: Arena = Arc::new(text.into_boxed_str());
+    parts.map(|(start, len)| SharedStr::range(&text, start, len))
 }
 
 /// The text of one file being parsed, that its values are ranges of.
