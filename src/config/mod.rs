@@ -191,7 +191,8 @@ fn add_ioc_objects(
     let runlevels = Runlevels::from(runlevels.join(" ").as_str());
     // Room for every file read, once: the lists came sized at their
     // lengths, and a push would double them (10,000 objects: 2.4 MB more,
-    // copied). A file refused gives its room back below.
+    // copied). A file refused gives its room back when the load is
+    // finished (`Config::finish_load`).
     config.objects.reserve_exact(listed.min(MAX_IOC_FILES));
     config.files.reserve_exact(listed.min(MAX_IOC_FILES));
     for name in conf_files.take(MAX_IOC_FILES) {
@@ -243,8 +244,6 @@ fn add_ioc_objects(
         config.files.push(path);
         config.objects.push(ioc.into_object(file, &globals, runlevels.clone(), may_choose_credentials));
     }
-    config.objects.shrink_to_fit();
-    config.files.shrink_to_fit();
     Ok(())
 }
 
