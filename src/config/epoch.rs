@@ -50,6 +50,7 @@ pub(crate) fn parse(source: &dyn FileSource, main: &Path, text: Vec<u8>, strict:
         declared: IdIndex::default(),
         findings: Vec::new(),
         string_bytes: 0,
+        strings_counted: true,
     };
     if strict {
         // Epoch has no start timeout and lets a stop command run for as
@@ -95,6 +96,10 @@ struct Parser<'a> {
     /// The bytes of the strings of `objects`: each file's values kept
     /// ([`FileText::kept`]), and the IDs that are descriptions too.
     string_bytes: usize,
+    /// Whether `string_bytes` counts every string: a file that is not
+    /// UTF-8 has no [`FileText`] to count its values (copied), and then
+    /// packing sums them all.
+    strings_counted: bool,
 }
 
 impl Parser<'_> {
@@ -144,8 +149,9 @@ impl Parser<'_> {
                 Err((line, message)) => self.error(Location { file, line }, message),
             }
         }
-        if let Ok(text) = &text {
-            self.string_bytes = self.string_bytes.saturating_add(text.kept());
+        match &text {
+            Ok(text) => self.string_bytes = self.string_bytes.saturating_add(text.kept()),
+            Err(_) => self.strings_counted = false,
         }
         // Objects must be completed within their file.
         self.close_object();
@@ -332,7 +338,10 @@ impl Parser<'_> {
             self.error(*at, message);
         }
         let runlevels = named.into_iter().map(|(runlevel, _)| runlevel).collect();
-        let strings = CountedStrings { objects: objects.len(), bytes: self.string_bytes };
+        let strings = match self.strings_counted {
+            true => CountedStrings { objects: objects.len(), bytes: self.string_bytes },
+            false => CountedStrings::default(),
+        };
         let config = Config { files: self.files, globals: self.globals.globals, objects, runlevels };
         Parsed { config, diagnostics: self.diagnostics, ioc_runlevels, declared: self.declared, strings }
     }
@@ -560,6 +569,24 @@ mod tests {
         parsed.config.objects.iter_mut().for_each(|o| o.for_each_string(&mut |s| bytes += s.len()));
         assert_eq!((parsed.strings.objects, parsed.strings.bytes), (3, bytes));
         assert_eq!(bytes, "aa/bin/adefault".len() + "bThe b/bin/b/run/b.pid/srvdaemonadm/bin/p/bin/r/var/log/bX=1Y=2default".len() + "cc/bin/c stop".len());
+    }
+
+    /// A file that is not UTF-8 (a Latin-1 comment is enough) has no text
+    /// to count its values by: they are copied, and packing is told to sum
+    /// every string, not given a count short of them (a packed text grown
+    /// by doubling, allocations for nothing).
+    #[test]
+    fn a_file_that_is_not_utf8_leaves_the_count_to_packing() {
+        let main = Path::new("/etc/epoch/epoch.conf");
+        let text = b"DefaultRunlevel default\n# caf\xe9\nObjectID a\nObjectStartCommand /bin/a --long-argument\nObjectRunlevels default\n";
+        let files = MemFs::new().with(main, "");
+        let parsed = parse(&files, main, text.to_vec(), false);
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        assert_eq!((parsed.strings.objects, parsed.strings.bytes), (0, 0));
+        let mut config = parsed.config;
+        config.finish_load(parsed.strings);
+        assert_eq!(config.objects[0].start.as_deref(), Some("/bin/a --long-argument"));
+        assert_eq!(config.objects[0].description, "a");
     }
 
     #[test]

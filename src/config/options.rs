@@ -93,10 +93,11 @@ pub(crate) const fn same(a: &[u8], b: &[u8]) -> bool {
     true
 }
 
-/// An option as a bit of a set of options in a `u32` (there are at most
-/// 32 options: the assertion below). The set only spares a search (an
-/// object's `options_given`): were an id ever past 31, it would share a
-/// bit and cost that search, never answer "not given" for a given option.
+/// An option as a bit of a set of options in a `u32`, one bit each: there
+/// are at most 32 options (the assertion below). The bits must be distinct:
+/// an object's `options_given` spares a search with them, and the checks
+/// skip the option pairs of an object that sets fewer than two of their
+/// bits (`checks::PAIRED`), which two options sharing a bit would fool.
 pub(crate) const fn bit(option: OptionId) -> u32 {
     1u32 << (option as u32 % u32::BITS)
 }

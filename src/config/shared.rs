@@ -87,8 +87,9 @@ pub(crate) fn ranges<const N: usize>(text: String, parts: [(usize, usize); N]) -
 /// The text of one file being parsed, that its values are ranges of.
 pub(crate) struct FileText {
     text: Arena,
-    /// The bytes of the values kept as ranges of it: what [`pack`] will
-    /// copy of this file, counted as they are made (see [`pack`]'s `size`).
+    /// The bytes of the values kept while it was parsed, as ranges of it or
+    /// (made on the way) copies: what [`pack`] will copy of this file,
+    /// counted as they are made (see [`pack`]'s `size`).
     kept: Cell<usize>,
 }
 
@@ -131,12 +132,13 @@ impl<'a> Values<'a> {
             return SharedStr::default();
         }
         if let Some(file) = self.file {
+            // Counted as a range or a copy alike: packing copies either.
+            file.kept.set(file.kept.get().saturating_add(value.len()));
             let whole = file.text.as_bytes().as_ptr_range();
             let part = value.as_bytes().as_ptr_range();
             let inside = whole.start <= part.start && part.end <= whole.end;
             // Past 4 GiB of a file a range does not fit: a copy then.
             if inside && u32::try_from(part.end as usize - whole.start as usize).is_ok() {
-                file.kept.set(file.kept.get().saturating_add(value.len()));
                 return SharedStr::range(&file.text, part.start as usize - whole.start as usize, value.len());
             }
         }
@@ -371,7 +373,7 @@ mod tests {
         let values = Values::of(Some(&file));
         let text = file.as_str();
         let kept = [values.keep(&text[9..10]), values.keep(&text[30..39]), values.keep("made"), values.keep("")];
-        assert_eq!(file.kept(), 10, "the bytes of the ranges of the file (not of a copy)");
+        assert_eq!(file.kept(), 14, "the bytes of every value kept, a range or a copy: what packing copies");
         for size in [0, 3, 14, 15, 1000] {
             let mut packed = kept.clone();
             pack(size, |f| packed.iter_mut().for_each(f));
