@@ -358,9 +358,7 @@ mod tests {
     /// refused at once: it must neither park PID 1 nor fill its heap.
     #[test]
     fn only_a_regular_file_within_the_bound_is_read() {
-        let dir = std::env::temp_dir().join(format!("iocinit-accounts-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::ScratchDir::new("accounts");
         let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
         std::fs::write(path("passwd"), PASSWD).unwrap();
         assert_eq!(files::read(&path("passwd")).unwrap(), PASSWD);
@@ -380,7 +378,6 @@ mod tests {
         big.set_len(files::MAX_BYTES).unwrap();
         assert_eq!(files::read(&path("big")).unwrap().len() as u64, files::MAX_BYTES);
         assert!(matches!(files::read(&path("missing")), Err(files::Refused::Io(_))));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// The lookups the program makes, whichever reader the build has.

@@ -114,14 +114,13 @@ mod tests {
 
     #[test]
     fn reads_as_std_reads() {
-        let dir = std::env::temp_dir().join(format!("iocinit-files-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::ScratchDir::new("files");
         let text = dir.join("text");
         std::fs::write(&text, "one\ntwo\n").unwrap();
         let bad = dir.join("bad");
         std::fs::write(&bad, b"\xff\xfe").unwrap();
         // Each error as std words it; the same bytes and text.
-        for path in [&text, &bad, &dir.join("missing"), &dir] {
+        for path in [&text, &bad, &dir.join("missing"), &dir.to_path_buf()] {
             assert_eq!(read(path).map_err(|e| e.to_string()), std::fs::read(path).map_err(|e| e.to_string()), "{path:?}");
             assert_eq!(read_to_string(path).map_err(|e| e.to_string()), std::fs::read_to_string(path).map_err(|e| e.to_string()), "{path:?}");
         }
@@ -129,14 +128,12 @@ mod tests {
         assert!(read_to_string(Path::new("/proc/self/status")).unwrap().ends_with('\n'));
         assert!(read(Path::new("/proc/self/stat")).unwrap().len() > 64);
         assert_eq!(read(&text).unwrap().capacity(), 8, "room allocated once, from the size");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn canonical_is_stds_canonicalize() {
         use std::os::unix::fs::symlink;
-        let dir = std::env::temp_dir().join(format!("iocinit-canonical-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = crate::scratch::ScratchDir::new("canonical");
         std::fs::create_dir_all(dir.join("real/sub")).unwrap();
         std::fs::write(dir.join("real/file"), "").unwrap();
         symlink("real", dir.join("link")).unwrap();
@@ -154,6 +151,5 @@ mod tests {
             assert_eq!(canonical(path).map_err(|e| e.to_string()), std::fs::canonicalize(path).map_err(|e| e.to_string()), "{path:?}");
         }
         assert_eq!(canonical(&dir.join("link/sub/..")).unwrap(), dir.canonicalize().unwrap().join("real"));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -41,6 +41,8 @@ pub mod layout;
 pub mod logging;
 pub mod pid1;
 pub mod reexec;
+#[cfg(test)]
+mod scratch;
 pub mod spawn;
 pub mod statedir;
 pub mod sys;

@@ -1244,11 +1244,10 @@ mod tests {
         assert_eq!(command.argv().collect::<Vec<_>>(), [c"prog", c"a\u{a0}b", c"c"]);
     }
 
-    /// A fresh directory TAG-PID, with the paths of its file `out` and of
-    /// itself as C strings.
-    fn scratch_dir(tag: &str) -> (std::path::PathBuf, CString, CString) {
-        let dir = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+    /// A fresh directory, with the paths of its file `out` and of itself
+    /// as C strings.
+    fn scratch_dir(tag: &str) -> (crate::scratch::ScratchDir, CString, CString) {
+        let dir = crate::scratch::ScratchDir::new(tag);
         let out = CString::new(dir.join("out").to_str().unwrap()).unwrap();
         let cwd = CString::new(dir.to_str().unwrap()).unwrap();
         (dir, out, cwd)
@@ -1256,7 +1255,7 @@ mod tests {
 
     #[test]
     fn spawns_with_redirect_cwd_and_env() {
-        let (dir, out, cwd) = scratch_dir("iocinit-spawn");
+        let (dir, out, cwd) = scratch_dir("spawn");
         // A unit test is not iocinit: no trampoline to exec, the child changes
         // directory itself (the fallback; tests/engine_seccomp.rs and
         // tests/trust_spawn.rs run the trampoline).
@@ -1266,12 +1265,11 @@ mod tests {
         assert_eq!(wait(pid), 0);
         let text = std::fs::read_to_string(dir.join("out")).unwrap();
         assert_eq!(text, format!("{}\n1\n", dir.display()));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_clone_runs_the_same_command_after_the_original_is_gone() {
-        let (dir, out, cwd) = scratch_dir("iocinit-spawn-clone");
+        let (dir, out, cwd) = scratch_dir("spawn-clone");
         let original = Command::from_line("pwd; echo $IOCINIT_TEST", false, &env()).unwrap().with_working_directory_through(&cwd, NO_TRAMPOLINE);
         let copy = original.clone();
         drop(original);
@@ -1283,7 +1281,6 @@ mod tests {
         let pid = spawn(&copy, &opts).unwrap();
         assert_eq!(wait(pid), 0);
         assert_eq!(std::fs::read_to_string(dir.join("out")).unwrap(), format!("{}\n1\n", dir.display()));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Between spawns, no page of the children's stack is resident: each
@@ -1423,8 +1420,7 @@ mod tests {
     #[test]
     fn children_ignore_no_signal() {
         // The test harness, like PID 1, runs with SIGPIPE ignored.
-        let dir = std::env::temp_dir().join(format!("iocinit-spawn-sig-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::ScratchDir::new("spawn-sig");
         let out = CString::new(dir.join("out").to_str().unwrap()).unwrap();
         let cmd = Command::from_line("grep SigIgn /proc/self/status", false, &env()).unwrap();
         let pid = spawn(&cmd, &Options { stdout: Redirect::Append(&out), ..Default::default() }).unwrap();
@@ -1435,7 +1431,6 @@ mod tests {
         let mut ours: libc::sigaction = unsafe { std::mem::zeroed() };
         assert_eq!(unsafe { libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut ours) }, 0);
         assert_eq!(ours.sa_sigaction, libc::SIG_IGN);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -1457,20 +1452,17 @@ mod tests {
         }
         assert_eq!(noted & bit(libc::SIGTTOU), 0, "{noted:#x}");
         assert_eq!(noted & (bit(libc::SIGKILL) | bit(libc::SIGSTOP)), 0, "{noted:#x}");
-        let dir = std::env::temp_dir().join(format!("iocinit-spawn-noted-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::ScratchDir::new("spawn-noted");
         let out = CString::new(dir.join("out").to_str().unwrap()).unwrap();
         let cmd = Command::from_line("grep -E 'Sig(Ign|Blk)' /proc/self/status", true, &env()).unwrap();
         let pid = spawn(&cmd, &Options { stdout: Redirect::Append(&out), ..Default::default() }).unwrap();
         assert_eq!(wait(pid), 0);
         assert_eq!(std::fs::read_to_string(dir.join("out")).unwrap(), "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_fifo_nobody_reads_yet_never_blocks_the_spawn() {
-        let dir = std::env::temp_dir().join(format!("iocinit-spawn-fifo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::ScratchDir::new("spawn-fifo");
         let fifo = dir.join("log");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         let path = CString::new(fifo.to_str().unwrap()).unwrap();
@@ -1486,7 +1478,6 @@ mod tests {
         // Not a FIFO, and not there: the spawn fails, the child never ran.
         let err = spawn(&cmd, &Options { stdout: Redirect::Append(c"/nonexistent/dir/log"), ..Default::default() }).unwrap_err();
         assert_eq!(err, SpawnError { stage: Stage::Redirect, errno: libc::ENOENT });
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Whether this process may raise a hard limit (CAP_SYS_RESOURCE): a
@@ -1500,8 +1491,7 @@ mod tests {
 
     /// The limits, umask, CPUs and nice value a spawned `sh` reports.
     fn reported(setup: &ProcessSetup) -> Result<String, SpawnError> {
-        let dir = std::env::temp_dir().join(format!("iocinit-spawn-setup-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::ScratchDir::new("spawn-setup");
         let out = CString::new(dir.join("out").to_str().unwrap()).unwrap();
         let script = "grep -E 'realtime priority|locked memory|core file' /proc/self/limits; umask; \
                       grep Cpus_allowed_list /proc/self/status; cut -d' ' -f19 /proc/self/stat";
@@ -1511,7 +1501,6 @@ mod tests {
         let opts = Options { stdout: Redirect::Append(&out), process: Some(setup), credentials: Some(&nobody), ..Default::default() };
         let spawned = spawn(&cmd, &opts).map(|pid| assert_eq!(wait(pid), 0));
         let text = std::fs::read_to_string(dir.join("out")).unwrap_or_default();
-        std::fs::remove_dir_all(&dir).unwrap();
         spawned.map(|()| text)
     }
 

@@ -1530,8 +1530,7 @@ mod tests {
     #[test]
     fn may_access_is_access() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("iocinit-may-access-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::ScratchDir::new("may-access");
         let file = dir.join("file");
         std::fs::write(&file, "").unwrap();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -1542,7 +1541,6 @@ mod tests {
         assert!(may_access(&dir, libc::R_OK | libc::W_OK | libc::X_OK));
         assert!(!may_access(&dir.join("missing"), libc::F_OK));
         assert!(!may_access(std::path::Path::new("/\0/nul"), libc::F_OK));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -1563,8 +1561,7 @@ mod tests {
 
     #[test]
     fn accept_nonblocking_takes_a_connection_as_accept4() {
-        let dir = std::env::temp_dir().join(format!("iocinit-accept-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::ScratchDir::new("accept");
         let listener = std::os::unix::net::UnixListener::bind(dir.join("socket")).unwrap();
         listener.set_nonblocking(true).unwrap();
         let fd = listener.as_raw_fd();
@@ -1576,7 +1573,6 @@ mod tests {
         // SAFETY: the descriptor accepted above, closed once.
         unsafe { libc::close(accepted) };
         assert_eq!(accept_nonblocking(fd), Err(libc::EAGAIN));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Whether `check`, run in a forked child, holds: the signals, mounts
@@ -1836,8 +1832,7 @@ mod tests {
     #[test]
     fn mount_mounts_and_says_why_not() {
         assert_eq!(mount(None, c"/nonexistent-iocinit-mount", None, libc::MS_REMOUNT | libc::MS_RDONLY, None), Err(libc::ENOENT));
-        let dir = std::env::temp_dir().join(format!("iocinit-sys-mount-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::ScratchDir::new("sys-mount");
         let target = path_c(&dir).unwrap();
         let held = holds_in_a_child(|| {
             // SAFETY (here and below): the child's own mount namespace; a
@@ -1905,9 +1900,7 @@ mod tests {
 
     #[test]
     fn pid_files_are_read_only_when_regular_and_never_followed_or_waited_for() {
-        let dir = std::env::temp_dir().join(format!("iocinit-pidfile-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::ScratchDir::new("pidfile");
         let c = |name: &str| std::ffi::CString::new(dir.join(name).to_str().unwrap()).unwrap();
         std::fs::write(dir.join("good"), "1234\n").unwrap();
         assert_eq!(read_pid_file(&c("good")), Some(1234));
@@ -1928,7 +1921,6 @@ mod tests {
         std::fs::create_dir(dir.join("sub")).unwrap();
         assert!(!remove_stale_file(&c("sub")) && dir.join("sub").exists());
         assert!(!remove_stale_file(&c("missing")));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -2013,22 +2005,19 @@ mod tests {
 
     #[test]
     fn write_atomic_replaces_content() {
-        let dir = std::env::temp_dir().join(format!("iocinit-sys-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::ScratchDir::new("sys");
         let file = dir.join("state");
         std::fs::write(&file, "old").unwrap();
         let c = std::ffi::CString::new(file.to_str().unwrap()).unwrap();
         write_atomic(&c, |fd| fd.write_all(b"new content")).unwrap();
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "new content");
         assert!(!dir.join("state.tmp").exists());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn open_file_opens_close_on_exec_and_its_errors_keep_their_kinds() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("iocinit-open-file-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::ScratchDir::new("open-file");
         let path = dir.join("new");
         let created = open_file(&path, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o600).unwrap();
         // SAFETY: F_GETFD of an open descriptor.
@@ -2039,7 +2028,6 @@ mod tests {
         assert_eq!(again.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(open_file(&dir.join("missing"), libc::O_RDONLY, 0).unwrap_err().kind(), io::ErrorKind::NotFound);
         assert_eq!(open_file(std::path::Path::new("a\0b"), libc::O_RDONLY, 0).unwrap_err().kind(), io::ErrorKind::InvalidInput);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

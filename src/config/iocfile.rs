@@ -1243,9 +1243,7 @@ mod tests {
     /// the directory's entry bound.
     #[test]
     fn an_install_removes_temporaries_left_by_killed_installs() {
-        let dir = std::env::temp_dir().join(format!("iocinit-iocfile-stale-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::ScratchDir::new("iocfile-stale");
         let aged = |name: &str| {
             let file = File::create(dir.join(name)).unwrap();
             file.set_modified(std::time::SystemTime::now() - STALE_TEMPORARY * 2).unwrap();
@@ -1265,6 +1263,5 @@ mod tests {
             names,
             [".vac1.conf.00000000000000cc.tmp", ".vac1.conf.00000000000000dd.tmp", ".vac2.conf.00000000000000bb.tmp", "vac1.conf"]
         );
-        fs::remove_dir_all(&dir).unwrap();
     }
 }

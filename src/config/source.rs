@@ -226,7 +226,6 @@ mod tests {
             Ok(names) => panic!("{} names listed", names.len()),
             Err(e) => assert!(e.to_string().contains(&format!("more than {MAX_DIR_ENTRIES} entries")), "{e}"),
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -249,11 +248,8 @@ mod tests {
     }
 
     /// A fresh directory for RealFs tests.
-    fn scratch(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("iocinit-source-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    fn scratch(tag: &str) -> crate::scratch::ScratchDir {
+        crate::scratch::ScratchDir::new(&format!("source-{tag}"))
     }
 
     #[test]
@@ -282,7 +278,6 @@ mod tests {
         assert_eq!(RealFs.read_ioc(&dir.join("big.conf")).unwrap_err(), too_large());
         std::fs::write(dir.join("max.conf"), vec![b'#'; IOC_FILE_MAX as usize]).unwrap();
         assert_eq!(RealFs.read_ioc(&dir.join("max.conf")).unwrap().bytes.len(), IOC_FILE_MAX as usize);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1021,7 +1021,7 @@ mod tests {
         // Access is decided per request by the peer's credentials, not by
         // the file's mode, whatever the umask left of bind's.
         use std::os::unix::fs::PermissionsExt;
-        let dir = crate::ioc::ScratchDir::new("control-listen");
+        let dir = crate::scratch::ScratchDir::new("control-listen");
         let path = dir.join("run/control");
         let _fd = listen(&path).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777, 0o666);

@@ -394,21 +394,18 @@ mod tests {
 
     #[test]
     fn only_the_console_directory_is_closed_to_others() {
-        let base = std::env::temp_dir().join(format!("iocinit-os-console-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
+        let base = crate::scratch::ScratchDir::new("os-console");
         let (root, dir, logs) = (base.join("procserv"), base.join("procserv/vac1"), base.join("log"));
         RealOs::new().prepare_console(&plan(&dir, &logs, &logs.join("vac1.log"))).unwrap();
         // procServ, running as the IOC's user, creates its socket in `dir`:
         // the root above it must let that user (and attaching members) through.
         assert_eq!(mode(&root) & 0o005, 0o005, "console root {:o}", mode(&root));
         assert_eq!(mode(&dir), 0o750);
-        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]
     fn the_ioc_log_is_made_for_the_ioc_user_and_readable_by_all() {
-        let base = std::env::temp_dir().join(format!("iocinit-os-log-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
+        let base = crate::scratch::ScratchDir::new("os-log");
         let (dir, logs) = (base.join("procserv/vac1"), base.join("log"));
         let log = logs.join("vac1.log");
         let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
@@ -428,14 +425,12 @@ mod tests {
         std::os::unix::fs::symlink(base.join("elsewhere"), &log).unwrap();
         assert!(os.prepare_console(&console).is_err());
         assert!(!base.join("elsewhere").exists());
-        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]
     fn what_others_planted_at_a_console_path_is_refused_not_followed() {
         use std::os::unix::fs::symlink;
-        let base = std::env::temp_dir().join(format!("iocinit-os-plant-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
+        let base = crate::scratch::ScratchDir::new("os-plant");
         let (dir, logs, victim) = (base.join("procserv/vac1"), base.join("log"), base.join("victim"));
         let log = logs.join("vac1.log");
         std::fs::create_dir_all(&victim).unwrap();
@@ -464,6 +459,5 @@ mod tests {
         assert_eq!(os.prepare_console(&console), refused(ConsolePart::Log, ConsoleProblem::Linked));
         std::fs::remove_file(&log).unwrap();
         assert_eq!(os.prepare_console(&console), Ok(()));
-        std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -819,8 +819,7 @@ fn runonce_disables_after_a_first_start_by_a_runlevel_change_too() {
 
 #[test]
 fn runonce_disables_after_the_boot_start_and_persists() {
-    let dir = std::env::temp_dir().join(format!("iocinit-engine-runonce-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = crate::scratch::ScratchDir::new("engine-runonce");
     let state = CString::new(dir.join("state").to_str().unwrap()).unwrap();
     let c = config(vec![with(object("keys", "/bin/keygen", 1), |o| o.runonce = true)]);
     let (plans, _) = plan::build(&c, &Layout::system());
@@ -835,7 +834,6 @@ fn runonce_disables_after_the_boot_start_and_persists() {
     let mut e = Engine::new(Fake::default(), c, plans, Some(state));
     e.boot(&BootOptions::default());
     assert!(e.spawned().is_empty());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -268,7 +268,7 @@ pub fn generate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ioc::ScratchDir;
+    use crate::scratch::ScratchDir;
 
     fn boot_dir(tag: &str, scripts: &[(&str, u32)]) -> (ScratchDir, PathBuf) {
         let scratch = ScratchDir::new(&format!("gen-{tag}"));

@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn finds_this_process_as_the_client() {
-        let dir = crate::ioc::ScratchDir::new("inspect");
+        let dir = crate::scratch::ScratchDir::new("inspect");
         let path = dir.join("control");
         let listener = UnixListener::bind(&path).unwrap();
         assert!(inspect(&path).unwrap().is_empty());

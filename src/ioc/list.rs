@@ -621,7 +621,7 @@ mod tests {
 
     #[test]
     fn gather_reads_a_live_socket_and_this_process() {
-        let dir = crate::ioc::ScratchDir::new("list");
+        let dir = crate::scratch::ScratchDir::new("list");
         let path = dir.join("control");
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660)).unwrap();

@@ -155,7 +155,7 @@ mod tests {
 
     #[test]
     fn follows_growth_rotation_and_truncation() {
-        let dir = crate::ioc::ScratchDir::new("logfollow-rot");
+        let dir = crate::scratch::ScratchDir::new("logfollow-rot");
         let log = dir.join("demo.log");
         let mut f = LogFollower::new(&log, 0);
         assert_eq!(read(&mut f), "", "no file yet");
@@ -180,7 +180,7 @@ mod tests {
     /// (before the start request) starts where the log ended then.
     #[test]
     fn rotation_loses_and_repeats_nothing() {
-        let dir = crate::ioc::ScratchDir::new("logfollow-norace");
+        let dir = crate::scratch::ScratchDir::new("logfollow-norace");
         let log = dir.join("demo.log");
         let rotated = dir.join("demo.log.1");
         append(&log, "before the start\n");
@@ -209,7 +209,7 @@ mod tests {
     /// file opened after would).
     #[test]
     fn a_follower_made_before_a_rotation_reads_both_files_whole() {
-        let dir = crate::ioc::ScratchDir::new("logfollow-atend");
+        let dir = crate::scratch::ScratchDir::new("logfollow-atend");
         let log = dir.join("demo.log");
         append(&log, "before\n");
         let mut f = LogFollower::at_end(&log);
@@ -222,7 +222,7 @@ mod tests {
 
     #[test]
     fn an_offset_past_the_end_starts_over() {
-        let dir = crate::ioc::ScratchDir::new("logfollow-off");
+        let dir = crate::scratch::ScratchDir::new("logfollow-off");
         let log = dir.join("demo.log");
         append(&log, "abc\n");
         assert_eq!(read(&mut LogFollower::new(&log, 2)), "c\n");

@@ -246,9 +246,7 @@ mod tests {
 
     #[test]
     fn rotation_shifts_and_keeps_k() {
-        let dir = std::env::temp_dir().join(format!("iocinit-rotate-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::ScratchDir::new("rotate");
         let log = dir.join("vac1.log");
         let c = std::ffi::CString::new(log.to_str().unwrap()).unwrap();
         let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
@@ -277,6 +275,5 @@ mod tests {
         std::fs::remove_file(&log).unwrap();
         nix::unistd::mkfifo(&log, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         assert_eq!(rotate(&c, 0, uid, gid), Err(libc::ENXIO));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

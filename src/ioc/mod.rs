@@ -47,34 +47,6 @@ impl std::fmt::Display for Rule {
     }
 }
 
-/// A fresh, empty directory for one unit test, unique to the call (tests
-/// of one tag run in parallel threads of one process), removed when dropped.
-#[cfg(test)]
-pub(crate) struct ScratchDir(std::path::PathBuf);
-
-#[cfg(test)]
-impl ScratchDir {
-    pub(crate) fn new(tag: &str) -> ScratchDir {
-        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("iocinit-{tag}-{}-{call}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        ScratchDir(dir)
-    }
-
-    pub(crate) fn join(&self, name: &str) -> std::path::PathBuf {
-        self.0.join(name)
-    }
-}
-
-#[cfg(test)]
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

@@ -332,7 +332,7 @@ mod tests {
         let read = stat(me).unwrap();
         assert_eq!((read.pid, &read.comm, read.ppid, read.start_ticks), (whole.pid, &whole.comm, whole.ppid, whole.start_ticks));
         // A file read in pieces, without a newline at its end, or too large.
-        let dir = crate::ioc::ScratchDir::new("procstat");
+        let dir = crate::scratch::ScratchDir::new("procstat");
         let path = dir.join("stat");
         fs::write(&path, "1 (x) S 0").unwrap();
         let open = || Fd::open(crate::sys::CPath::from_bytes(path.as_os_str().as_encoded_bytes()).unwrap().as_cstr(), libc::O_RDONLY, 0).unwrap();
@@ -386,7 +386,7 @@ mod tests {
         assert!(cmdline(me).unwrap()[0].contains("iocinit"));
         let units = Units::of_this_system();
         assert!(s.usage(&units).rss_bytes > 0);
-        let scratch = crate::ioc::ScratchDir::new("procstat");
+        let scratch = crate::scratch::ScratchDir::new("procstat");
         let socket_path = scratch.join("socket");
         let listener = std::os::unix::net::UnixListener::bind(&socket_path).unwrap();
         let inode = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&listener))

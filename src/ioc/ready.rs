@@ -332,7 +332,7 @@ fn not_ready(failure: Failure, at: Duration, ready_at: Option<Duration>) -> NotR
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ioc::ScratchDir;
+    use crate::scratch::ScratchDir;
     use std::io::Write;
     use std::path::Path;
 

@@ -630,7 +630,7 @@ mod tests {
 
     #[test]
     fn live_dump_sees_a_listener_and_its_connection() {
-        let dir = crate::ioc::ScratchDir::new("sockdiag");
+        let dir = crate::scratch::ScratchDir::new("sockdiag");
         let path = dir.join("control");
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
@@ -664,7 +664,7 @@ mod tests {
 
     #[test]
     fn a_dump_gets_only_the_sockets_and_facts_its_query_asks_for() {
-        let dir = crate::ioc::ScratchDir::new("sockdiag-query");
+        let dir = crate::scratch::ScratchDir::new("sockdiag-query");
         let path = dir.join("control");
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();

@@ -71,7 +71,7 @@ pub fn view(log: &Path, lines: usize, follow: bool, out: &mut dyn Write) -> io::
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ioc::ScratchDir;
+    use crate::scratch::ScratchDir;
 
     fn temp_log(tag: &str, content: &[u8]) -> (ScratchDir, std::path::PathBuf) {
         let dir = ScratchDir::new(&format!("view-{tag}"));
