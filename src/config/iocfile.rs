@@ -275,9 +275,9 @@ impl IocFile {
             }
         }
         let mut checked = Ok(());
-        self.each_entry(&mut |_, key, value| {
+        self.each_entry(&mut |k, key, value| {
             if checked.is_ok() {
-                checked = check_value(key, value);
+                checked = check_value(k, key, value);
             }
         });
         checked
@@ -377,12 +377,13 @@ impl IocFile {
     }
 }
 
-/// What each value must be, whether read or about to be written.
-fn check_value(key: &str, value: &str) -> Result<(), String> {
+/// What each value must be, whether read or about to be written: `k` is
+/// `key`'s place in [`KEYS`] (`None`: a variable of the IOC's own).
+fn check_value(k: Option<usize>, key: &str, value: &str) -> Result<(), String> {
     if first_control(value).is_some() {
         return Err(format!("{key}: a control character in the value: expected plain text"));
     }
-    match key_index(key) {
+    match k {
         Some(k) => check_known(k, value),
         None => check_variable(key, value),
     }
@@ -400,6 +401,9 @@ fn check_known(k: usize, value: &str) -> Result<(), String> {
         slot::GROUP if !valid_account_name(value) => "a group name",
         slot::STATE_DIR if !valid_state_directory(value) => "an absolute directory below / without . or .. components",
         slot::HOST if !valid_host_name(value) => "a host name of letters, digits, - and . (at most 64)",
+        // A process setting, or a valid value of a key above (no setting
+        // is at its place: IOC_PORT's and the keys before the settings wrap
+        // past them).
         _ => match Setting::ALL.get(k.wrapping_sub(slot::FIRST_EXTENSION)) {
             Some(&setting) => return ProcessSettings::default().set_quietly(setting, value).map_err(|expected| format!("{key}: expected {expected}")),
             None => return Ok(()),
@@ -634,7 +638,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
         let Some(k) = k.filter(|&k| !unreadable[k] && (k != slot::NAME || lines[k] != 0)) else { return };
         // IOC_NAME="" names the IOC after its file: a name not read from a
         // line, checked whole.
-        let checked = if k == slot::NAME { check_value(NAME, value) } else { check_known(k, value) };
+        let checked = if k == slot::NAME { check_value(Some(k), NAME, value) } else { check_known(k, value) };
         if let Err(message) = checked {
             problems.push(Diagnostic::error(path, lines[k], message));
         }
