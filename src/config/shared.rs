@@ -64,8 +64,9 @@ impl SharedStr {
 
     /// `len` bytes of `text` from `start`, or the empty string when that is
     /// empty or beyond 4 GiB (a value of its own that long; no configuration
-    /// holds one). Inlined even at opt-level "z": every value kept is made
-    /// here, and the call was a fifth of keeping one.
+    /// holds one). Inlined even at opt-level "z" (when every value kept was
+    /// made here the call was a fifth of keeping one; [`Values::keep`]
+    /// makes its ranges itself now, an IOC file's strings are made here).
     #[inline(always)]
     fn range(text: &Arena, start: usize, len: usize) -> Self {
         match (u32::try_from(start), u32::try_from(len)) {
@@ -134,12 +135,16 @@ impl<'a> Values<'a> {
         if let Some(file) = self.file {
             // Counted as a range or a copy alike: packing copies either.
             file.kept.set(file.kept.get().saturating_add(value.len()));
-            let whole = file.text.as_bytes().as_ptr_range();
-            let part = value.as_bytes().as_ptr_range();
-            let inside = whole.start <= part.start && part.end <= whole.end;
-            // Past 4 GiB of a file a range does not fit: a copy then.
-            if inside && u32::try_from(part.end as usize - whole.start as usize).is_ok() {
-                return SharedStr::range(&file.text, part.start as usize - whole.start as usize, value.len());
+            // Where the value starts and ends in the file's text: a part of
+            // it when neither wraps nor passes its end. Past 4 GiB of a file
+            // a range does not fit: a copy then. One test of the end for
+            // both, not a test of the part and then of each number again
+            // (a tenth of keeping a value).
+            let start = (value.as_ptr() as usize).wrapping_sub(file.text.as_ptr() as usize);
+            let end = start.wrapping_add(value.len());
+            if start <= end && end <= file.text.len().min(u32::MAX as usize) {
+                // Both fit: `end` does.
+                return SharedStr { text: Some(Arc::clone(&file.text)), start: start as u32, len: value.len() as u32 };
             }
         }
         SharedStr::owned(value)
@@ -179,9 +184,12 @@ pub(crate) fn pack(size: usize, mut strings: impl FnMut(&mut dyn FnMut(&mut Shar
     let packed: Arena = Arc::new(packed.into_boxed_str());
     let mut start = 0u32;
     strings(&mut |s| {
-        // The empty string holds no text and stays as it is.
-        if s.len > 0 {
-            *s = SharedStr { text: Some(Arc::clone(&packed)), start, len: s.len };
+        // The empty string holds no text and stays as it is (only it has
+        // none). Its text and start changed in place, its length kept: not
+        // a string made and the old one dropped by a call.
+        if let Some(text) = &mut s.text {
+            *text = Arc::clone(&packed);
+            s.start = start;
             // At most the packed text's length, which fits: the lengths are those copied above.
             start = start.saturating_add(s.len);
         }
@@ -362,7 +370,36 @@ mod tests {
         let packed = kept[0].text.clone().unwrap();
         assert_eq!(&**packed, "a/bin/x -ymade", "one text, sized once");
         assert!(kept[..3].iter().all(|s| Arc::ptr_eq(s.text.as_ref().unwrap(), &packed)));
+        assert!(kept[3].text.is_none(), "the empty string still holds nothing");
         assert_eq!(Arc::strong_count(&packed), 4, "the file's text is gone");
+    }
+
+    /// Every part of a file's text is kept as a range of it, at its place,
+    /// whatever its place (the first byte, the last, the whole text), and
+    /// a value of another text (the same bytes elsewhere in memory, before
+    /// or after the file's) as a copy: what the test of a value's place in
+    /// the file decides.
+    #[test]
+    fn a_value_is_a_range_of_its_file_exactly_when_it_is_a_part_of_it() {
+        let others = b"before ObjectID a\nObjectStartCommand /bin/x -y\nafter".to_vec();
+        let file = FileText::new(others[7..48].to_vec()).ok().unwrap();
+        let values = Values::of(Some(&file));
+        let text = file.as_str();
+        for start in 0..text.len() {
+            for end in start + 1..=text.len() {
+                let kept = values.keep(&text[start..end]);
+                assert_eq!(kept.as_str(), &text[start..end]);
+                assert!(Arc::ptr_eq(kept.text.as_ref().unwrap(), &file.text), "{start}..{end}: a range of the file");
+                assert_eq!((kept.start as usize, kept.len as usize), (start, end - start));
+            }
+        }
+        let elsewhere = std::str::from_utf8(&others).unwrap();
+        for value in [&elsewhere[..7], &elsewhere[7..48], &elsewhere[40..], "/bin/x -y"] {
+            let kept = values.keep(value);
+            assert_eq!(kept.as_str(), value);
+            assert!(!Arc::ptr_eq(kept.text.as_ref().unwrap(), &file.text), "{value:?}: a copy");
+        }
+        assert!(values.keep(&text[3..3]).text.is_none(), "the empty string holds nothing");
     }
 
     /// The size a caller counted is where the text starts: a count short
