@@ -18,6 +18,7 @@
 //! file at all (a hard link to a secret, say) and its lines must not reach a
 //! log or a reply. They name the line, the column or the variable instead.
 
+use std::borrow::Cow;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -184,8 +185,37 @@ pub const MAX_CRASH_PATTERNS_BYTES: usize = 512;
 /// become tens of thousands of diagnostics to keep, log and reply with.
 pub const MAX_PROBLEMS: usize = 16;
 
-fn key_index(key: &str) -> Option<usize> {
-    KEYS.iter().position(|k| *k == key)
+/// Slots of [`BY_KEY`].
+const KEY_SLOTS: usize = 64;
+
+/// The slot of [`BY_KEY`] of a name of `len` bytes whose seventh byte is
+/// `seventh` (every key has one): no two keys share both, and this mix of
+/// them keeps them apart ([`BY_KEY`] is refused at compile time otherwise).
+const fn key_slot(len: usize, seventh: u8) -> usize {
+    ((len << 3) + seventh as usize) % KEY_SLOTS
+}
+
+/// Each key's place in [`KEYS`] plus one (0: empty), at the slot of its
+/// name: a name's key is one look-up and one compare, where a scan of
+/// [`KEYS`] compared it with each key of its length.
+static BY_KEY: [u8; KEY_SLOTS] = {
+    let mut table = [0u8; KEY_SLOTS];
+    let mut k = 0;
+    while k < KEYS.len() {
+        let key = KEYS[k].as_bytes();
+        let slot = key_slot(key.len(), key[6]);
+        assert!(table[slot] == 0, "two keys share a slot of BY_KEY: change key_slot");
+        table[slot] = k as u8 + 1;
+        k += 1;
+    }
+    table
+};
+
+/// The place in [`KEYS`] of the key spelled exactly `name`.
+fn key_index(name: &str) -> Option<usize> {
+    let name = name.as_bytes();
+    let k = usize::from(*BY_KEY.get(key_slot(name.len(), *name.get(6)?))?).checked_sub(1)?;
+    (KEYS.get(k)?.as_bytes() == name).then_some(k)
 }
 
 impl IocFile {
@@ -199,69 +229,24 @@ impl IocFile {
         format!("{}.conf", self.name)
     }
 
-    /// The value of `KEYS[k]` the file gives: IOC_NAME and IOC_CMD always,
-    /// the others when set.
-    fn known(&self, k: usize) -> Option<&str> {
-        match k {
-            slot::NAME => Some(&self.name),
+    /// The file as [`read`] gives one, its values borrowed: walked to be
+    /// checked and written as a file read is.
+    fn as_read(&self) -> ReadFile<'_> {
+        let known = |k: usize| match k {
+            slot::NAME => Some(self.name.as_str()),
             slot::USER => self.user.as_deref(),
             slot::GROUP => self.group.as_deref(),
             slot::CHDIR => self.chdir.as_deref(),
             slot::PORT => self.port.as_deref(),
-            slot::CMD => Some(&self.command),
-            _ => self.extension(KEYS[k]),
+            slot::CMD => Some(self.command.as_str()),
+            _ => self.extensions.iter().find(|e| e.key == KEYS[k]).map(|e| e.value.as_str()),
+        };
+        ReadFile {
+            known: std::array::from_fn(|k| known(k).map(Cow::Borrowed)),
+            lines: [0; KEYS.len()],
+            variables: self.variables.iter().map(|(key, value)| (key.as_str(), Cow::Borrowed(value.as_str()), 0)).collect(),
+            process: ProcessSettings::default(),
         }
-    }
-
-    /// Calls `each` with every assignment of the file, in the order they
-    /// are written: its key's place in [`KEYS`] (`None`: a variable of the
-    /// IOC's own), the key and the value. A walk, not a list made for it:
-    /// every IOC file's load walks it.
-    fn each_entry(&self, each: &mut dyn FnMut(Option<usize>, &str, &str)) {
-        for (k, key) in KEYS.iter().enumerate().take(slot::FIRST_EXTENSION) {
-            if let Some(value) = self.known(k) {
-                each(Some(k), key, value);
-            }
-        }
-        for Extension { key, value, .. } in &self.extensions {
-            each(key_index(key), key, value);
-        }
-        each(Some(slot::CMD), CMD, &self.command);
-        for (key, value) in &self.variables {
-            each(None, key, value);
-        }
-    }
-
-    /// The length of [`Self::environment`].
-    fn environment_len(&self) -> usize {
-        let mut len = 0;
-        self.each_entry(&mut |_, key, value| len += key.len() + value.len() + 2);
-        len
-    }
-
-    /// Appends [`Self::environment`] to `text`; returns where the value of
-    /// each key of [`KEYS`] that the file sets starts in `text`.
-    fn push_environment(&self, text: &mut String) -> [usize; KEYS.len()] {
-        let mut starts = [0; KEYS.len()];
-        self.each_entry(&mut |k, key, value| {
-            text.push_str(key);
-            text.push('=');
-            if let Some(k) = k {
-                starts[k] = text.len();
-            }
-            text.push_str(value);
-            text.push('\n');
-        });
-        starts
-    }
-
-    /// The IOC's own environment, `NAME=value` in the file's order (the
-    /// IOC_* keys first), one a line ([`Console::env`]): what
-    /// epics-ioc-runner's EnvironmentFile exports.
-    pub fn environment(&self) -> String {
-        let mut text = String::with_capacity(self.environment_len());
-        self.push_environment(&mut text);
-        text
     }
 
     /// Whether the file can be written and read back: every value valid.
@@ -274,13 +259,102 @@ impl IocFile {
                 return Err(format!("{key}: expected a variable name of the IOC's own"));
             }
         }
+        let mut process = ProcessSettings::default();
         let mut checked = Ok(());
-        self.each_entry(&mut |k, key, value| {
+        self.as_read().each_entry(&mut |k, key, value| {
             if checked.is_ok() {
-                checked = check_value(k, key, value);
+                checked = check_value(k, key, value, &mut process);
             }
         });
         checked
+    }
+}
+
+/// An IOC file as read: the value of each key in its place of [`KEYS`],
+/// every other variable in the file's order. A value is the slice of the
+/// file's text it was written as when it is one piece, quoted or not (nearly
+/// every value), unquoted into a `String` of its own otherwise. What
+/// [`parse`] makes an [`IocFile`] of, and a load its object
+/// ([`ReadFile::to_object`]): no `String` per value on the way. Read
+/// into where it stays ([`read`]): not moved, as a return value would be.
+#[derive(Default)]
+pub(crate) struct ReadFile<'a> {
+    /// The value of each key the file sets, not empty; IOC_NAME's (the
+    /// file's name when it sets none) and IOC_CMD's always.
+    known: [Option<Cow<'a, str>>; KEYS.len()],
+    /// The line of each key (0: not set in the file).
+    lines: [u32; KEYS.len()],
+    /// Every other variable: name, value, line.
+    variables: Vec<(&'a str, Cow<'a, str>, u32)>,
+    /// What the process settings' values give, as their checks read them.
+    process: ProcessSettings,
+}
+
+impl ReadFile<'_> {
+    /// The value of `KEYS[k]`, if the file gives one.
+    fn known(&self, k: usize) -> Option<&str> {
+        self.known.get(k)?.as_deref()
+    }
+
+    /// The IOC's name.
+    pub(crate) fn name(&self) -> &str {
+        self.known(slot::NAME).unwrap_or_default()
+    }
+
+    /// Calls `each` with every assignment of the file, in the order they
+    /// are written and exported: its key's place in [`KEYS`] (`None`: a
+    /// variable of the IOC's own), the key and the value.
+    fn each_entry(&self, each: &mut dyn FnMut(Option<usize>, &str, &str)) {
+        for (k, (key, value)) in KEYS.iter().zip(&self.known).enumerate() {
+            if let Some(value) = value {
+                each(Some(k), key, value);
+            }
+        }
+        for (key, value, _) in &self.variables {
+            each(None, key, value);
+        }
+    }
+
+    /// The IOC file `ioc install` and the CLI work with: the values copied.
+    fn into_file(self) -> IocFile {
+        let ReadFile { mut known, lines, variables, .. } = self;
+        let mut take = |k: usize| known[k].take().map(Cow::into_owned);
+        let extensions = (slot::FIRST_EXTENSION..slot::CMD).filter_map(|k| Some(Extension { key: KEYS[k], value: take(k)?, line: lines[k] })).collect();
+        IocFile {
+            name: take(slot::NAME).unwrap_or_default(),
+            user: take(slot::USER),
+            group: take(slot::GROUP),
+            chdir: take(slot::CHDIR),
+            port: take(slot::PORT),
+            command: take(slot::CMD).unwrap_or_default(),
+            extensions,
+            variables: variables.into_iter().map(|(key, value, _)| (key.to_string(), value.into_owned())).collect(),
+        }
+    }
+
+    /// The length of the environment [`Self::push_environment`] writes.
+    fn environment_len(&self) -> usize {
+        let mut len = 0;
+        self.each_entry(&mut |_, key, value| len += key.len() + value.len() + 2);
+        len
+    }
+
+    /// Appends the IOC's own environment to `text`, `NAME=value` in the
+    /// file's order (the IOC_* keys first), one a line ([`Console::env`]):
+    /// what epics-ioc-runner's EnvironmentFile exports. Returns where the
+    /// value of each key of [`KEYS`] that the file sets starts in `text`.
+    fn push_environment(&self, text: &mut String) -> [usize; KEYS.len()] {
+        let mut starts = [0; KEYS.len()];
+        self.each_entry(&mut |k, key, value| {
+            text.push_str(key);
+            text.push_str("=");
+            if let Some(k) = k {
+                starts[k] = text.len();
+            }
+            text.push_str(value);
+            text.push_str("\n");
+        });
+        starts
     }
 
     /// The object this IOC becomes: a console object that procServ runs,
@@ -291,18 +365,19 @@ impl IocFile {
     /// The object's strings are ranges of one text made for them: its
     /// description, `IOC <name>` (the ID at its end), then the environment,
     /// whose entries hold every other value (what procServ runs is read
-    /// from them, [`Console`]): each value copied once.
-    pub fn into_object(self, file: usize, globals: &IocObjectGlobals, runlevels: Runlevels, may_choose_credentials: bool) -> Object {
-        let description_len = "IOC ".len() + self.name.len();
+    /// from them, [`Console`]): each value copied once, from the file's text.
+    pub(crate) fn to_object(&self, file: usize, globals: &IocObjectGlobals, runlevels: Runlevels, may_choose_credentials: bool) -> Object {
+        let name = self.name();
+        let description_len = "IOC ".len() + name.len();
         let env_len = self.environment_len();
         let mut text = String::with_capacity(description_len + env_len);
-        text.extend(["IOC ", &self.name]);
+        text.extend(["IOC ", name]);
         let starts = self.push_environment(&mut text);
         let value = |k: usize| (starts[k], self.known(k).map_or(0, str::len));
         let [id, description, env, start, working_directory, user, group, state_directory, host] = ranges(
             text,
             [
-                ("IOC ".len(), self.name.len()),
+                ("IOC ".len(), name.len()),
                 (0, description_len),
                 (description_len, env_len),
                 value(slot::CMD),
@@ -313,17 +388,19 @@ impl IocFile {
                 value(slot::HOST),
             ],
         );
-        let rare = Some(RareSettings {
-            working_directory: self.chdir.as_ref().map(|_| SharedPath(working_directory)),
-            user: self.user.as_ref().map(|_| user),
-            group: self.group.as_ref().map(|_| group),
-            state_directory: self.extension(STATE_DIR).map(|_| SharedPath(state_directory)),
-            host: self.extension(HOST).map(|_| host),
-            ..RareSettings::default()
-        })
-        .filter(|rare| *rare != RareSettings::default())
-        .map(Box::new);
-        let process = Some(self.process()).filter(|p| !p.is_empty()).map(Box::new);
+        let set = |k: usize| self.known[k].is_some();
+        // Rare settings only for a file that sets one of them.
+        let rare = [slot::CHDIR, slot::USER, slot::GROUP, slot::STATE_DIR, slot::HOST].into_iter().any(set).then(|| {
+            Box::new(RareSettings {
+                working_directory: set(slot::CHDIR).then_some(SharedPath(working_directory)),
+                user: set(slot::USER).then_some(user),
+                group: set(slot::GROUP).then_some(group),
+                state_directory: set(slot::STATE_DIR).then_some(SharedPath(state_directory)),
+                host: set(slot::HOST).then_some(host),
+                ..RareSettings::default()
+            })
+        });
+        let process = Some(&self.process).filter(|p| !p.is_empty()).cloned().map(Box::new);
         Object {
             id,
             description,
@@ -343,55 +420,39 @@ impl IocFile {
         }
     }
 
-    /// The value of an iocinit variable, if set.
-    fn extension(&self, key: &str) -> Option<&str> {
-        self.extensions.iter().find(|e| e.key == key).map(|e| e.value.as_str())
-    }
-
-    /// The process settings its variables give.
-    fn process(&self) -> ProcessSettings {
-        let mut process = ProcessSettings::default();
-        for Extension { key, value, .. } in &self.extensions {
-            if let Some(setting) = Setting::from_ioc_variable(key) {
-                // Checked when read (or by `check`): an error cannot come.
-                let _ = process.set_quietly(setting, value);
-            }
-        }
-        process
-    }
-
-    /// IOC_STATE_DIR with its line, when it is not below `base`: only an
-    /// IOC file that may choose its user may name any directory (root
-    /// makes it and gives it to the IOC's user: /etc/cron.d must not be).
-    pub fn state_directory_outside(&self, base: &Path) -> Option<u32> {
-        let e = self.extensions.iter().find(|e| e.key == STATE_DIR)?;
-        let dir = Path::new(&e.value);
-        (!dir.starts_with(base) || dir == base).then_some(e.line)
+    /// IOC_STATE_DIR's line, when it is not below `base`: only an IOC file
+    /// that may choose its user may name any directory (root makes it and
+    /// gives it to the IOC's user: /etc/cron.d must not be).
+    pub(crate) fn state_directory_outside(&self, base: &Path) -> Option<u32> {
+        let dir = Path::new(self.known(slot::STATE_DIR)?);
+        (!dir.starts_with(base) || dir == base).then_some(self.lines[slot::STATE_DIR])
     }
 
     /// The first variable that only a file root controls may set (see
     /// [`ProcessSettings::privileged`]), with its line.
-    pub fn privileged_setting(&self) -> Option<(&'static str, u32)> {
-        let key = self.process().privileged()?.ioc_variable();
-        self.extensions.iter().find(|e| e.key == key).map(|e| (key, e.line))
+    pub(crate) fn privileged_setting(&self) -> Option<(&'static str, u32)> {
+        let key = self.process.privileged()?.ioc_variable();
+        Some((key, key_index(key).map_or(0, |k| self.lines[k])))
     }
 }
 
 /// What each value must be, whether read or about to be written: `k` is
-/// `key`'s place in [`KEYS`] (`None`: a variable of the IOC's own).
-fn check_value(k: Option<usize>, key: &str, value: &str) -> Result<(), String> {
+/// `key`'s place in [`KEYS`] (`None`: a variable of the IOC's own);
+/// `process` gets the process settings' values.
+fn check_value(k: Option<usize>, key: &str, value: &str, process: &mut ProcessSettings) -> Result<(), String> {
     if first_control(value).is_some() {
         return Err(format!("{key}: a control character in the value: expected plain text"));
     }
     match k {
-        Some(k) => check_known(k, value),
+        Some(k) => check_known(k, value, process),
         None => check_variable(key, value),
     }
 }
 
 /// The value of `KEYS[k]`, a text without control characters (as every
-/// value read is: [`value`] refuses them in the line).
-fn check_known(k: usize, value: &str) -> Result<(), String> {
+/// value read is: [`value`] refuses them in the line). A process setting's
+/// is set in `process`: read once, for its check and for the object.
+fn check_known(k: usize, value: &str, process: &mut ProcessSettings) -> Result<(), String> {
     let key = KEYS[k];
     let expected = match k {
         slot::CHDIR => return check_chdir(value),
@@ -405,7 +466,7 @@ fn check_known(k: usize, value: &str) -> Result<(), String> {
         // is at its place: IOC_PORT's and the keys before the settings wrap
         // past them).
         _ => match Setting::ALL.get(k.wrapping_sub(slot::FIRST_EXTENSION)) {
-            Some(&setting) => return ProcessSettings::default().set_quietly(setting, value).map_err(|expected| format!("{key}: expected {expected}")),
+            Some(&setting) => return process.set_quietly(setting, value).map_err(|expected| format!("{key}: expected {expected}")),
             None => return Ok(()),
         },
     };
@@ -422,19 +483,50 @@ fn check_variable(key: &str, value: &str) -> Result<(), String> {
     }
 }
 
-/// Where the first control char of `text` other than a tab starts (a
-/// char that [`char::is_control`] calls one: U+0000 to U+001F and U+007F to
-/// U+009F), found on the bytes: every value of an IOC file is checked, and
-/// a char decoded per byte was a good part of a file's load.
+/// Whether a control char other than a tab starts at `at` in `bytes`, the
+/// bytes of a text (a char that [`char::is_control`] calls one: U+0000 to
+/// U+001F and U+007F to U+009F), tested on the bytes: every line of an IOC
+/// file is searched, and a char decoded per byte was a good part of a
+/// file's load.
+fn control_at(bytes: &[u8], at: usize) -> bool {
+    match bytes.get(at) {
+        Some(b'\t') => false,
+        Some(0..=0x1f | 0x7f) => true,
+        // U+0080 to U+009F are 0xC2 0x80 to 0xC2 0x9F in UTF-8.
+        Some(0xc2) => matches!(bytes.get(at + 1), Some(0x80..=0x9f)),
+        _ => false,
+    }
+}
+
+/// Where the first control char of `text` other than a tab starts
+/// ([`control_at`]).
 fn first_control(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
-    (0..bytes.len()).find(|&at| match bytes[at] {
-        b'\t' => false,
-        0..=0x1f | 0x7f => true,
-        // U+0080 to U+009F are 0xC2 0x80 to 0xC2 0x9F in UTF-8.
-        0xc2 => matches!(bytes.get(at + 1), Some(0x80..=0x9f)),
-        _ => false,
-    })
+    (0..bytes.len()).find(|&at| control_at(bytes, at))
+}
+
+/// The first line of `text` (up to its first newline), where its first
+/// control char other than a tab starts ([`control_at`]), and the text
+/// after the newline (`None`: the line was the last). One pass over the
+/// line finds both, as `split('\n')` and [`first_control`] would.
+fn first_line(text: &str) -> (&str, Option<usize>, Option<&str>) {
+    let bytes = text.as_bytes();
+    let mut control = None;
+    for (at, &b) in bytes.iter().enumerate() {
+        // Printable ASCII, nearly every byte, passes with one test; the
+        // newline and every control char start with a byte that does not.
+        if b.wrapping_sub(b' ') < b'\x7f' - b' ' {
+            continue;
+        }
+        if b == b'\n' {
+            let (line, after) = text.split_at(at);
+            return (line, control, after.get(1..));
+        }
+        if control.is_none() && control_at(bytes, at) {
+            control = Some(at);
+        }
+    }
+    (text, control, None)
 }
 
 /// The characters epics-ioc-runner allows in IOC_CHDIR and IOC_CMD (its
@@ -451,7 +543,7 @@ fn runner_plain(b: u8, blank: bool) -> bool {
 fn check_chdir(value: &str) -> Result<(), String> {
     if !value.starts_with('/') {
         Err("IOC_CHDIR must be an absolute path: expected /...".into())
-    } else if value.split('/').any(|part| part == "..") {
+    } else if value.as_bytes().split(|&b| b == b'/').any(|part| part == b"..") {
         Err("IOC_CHDIR contains a '..' component: expected a canonical absolute path".into())
     } else if !value.bytes().all(|b| runner_plain(b, true)) {
         Err("IOC_CHDIR: a character epics-ioc-runner refuses: expected letters, digits, blanks and _ . / : -".into())
@@ -549,15 +641,23 @@ pub fn shown_metadata<'a>(env: impl Iterator<Item = &'a str>) -> String {
 /// Reads one IOC file. `Ok` holds the file and its warnings; `Err` every
 /// problem (errors and warnings) when the file cannot be used.
 pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut file = ReadFile::default();
+    read(path, text, &mut file).map(|warnings| (file.into_file(), warnings))
+}
+
+/// Reads and checks one IOC file into `file` (a new one), as [`parse`]
+/// does, its values kept where they are written. `Ok` holds the warnings.
+pub(crate) fn read<'a>(path: &'a Path, text: &'a str, file: &mut ReadFile<'a>) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
     let mut problems = Problems::default();
-    let mut values: [Option<(String, u32)>; KEYS.len()] = Default::default();
+    let ReadFile { known, lines, variables, process } = file;
     // Keys whose value had a syntax error: reported once, not checked again.
     let mut unreadable = [false; KEYS.len()];
-    // Every other variable: name, value, line.
-    let mut variables: Vec<(String, String, u32)> = Vec::new();
-    for (index, raw) in text.split('\n').enumerate() {
-        let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
-        let Assignment { key, value } = match assignment(raw) {
+    let mut rest = Some(text);
+    let mut line = 0u32;
+    while let Some((raw, control, next)) = rest.map(first_line) {
+        rest = next;
+        line = line.saturating_add(1);
+        let (key, after_key) = match assignment(raw) {
             Ok(Some(assignment)) => assignment,
             Ok(None) => continue,
             Err(message) => {
@@ -565,11 +665,11 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
                 continue;
             }
         };
-        let (value, readable) = match value {
+        let (value, readable) = match value(raw, after_key, control) {
             Ok(value) => (value, true),
             Err(message) => {
                 problems.push(Diagnostic::error(path, line, message));
-                (String::new(), false)
+                (Cow::Borrowed(""), false)
             }
         };
         let Some(k) = key_index(key) else {
@@ -584,20 +684,20 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
                 if let Err(message) = check_variable(key, &value) {
                     problems.push(value_problem(path, line, key, &value, message));
                 }
-                variables.push((key.to_string(), value, line));
+                variables.push((key, value, line));
             }
             continue;
         };
-        if let Some((_, first)) = &values[k] {
+        if lines[k] != 0 {
+            let first = lines[k];
             problems.push(Diagnostic::error(path, line, format!("{key} given twice (first on line {first}): expected it once")));
             continue;
         }
         unreadable[k] = !readable;
-        values[k] = Some((value, line));
+        lines[k] = line;
+        // An empty value reads as none.
+        known[k] = Some(value).filter(|value| !value.is_empty());
     }
-    let lines: [u32; KEYS.len()] = std::array::from_fn(|k| values[k].as_ref().map_or(0, |(_, line)| *line));
-    // Each value is moved into the file, not copied.
-    let mut take = |k: usize| values[k].take().map(|(v, _)| v).filter(|v| !v.is_empty());
     let mut shown = 0;
     for (key, value, line) in variables.iter().filter(|v| v.0.starts_with(META_PREFIX)) {
         shown += key.len() + value.len() + 2;
@@ -607,43 +707,34 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
             break;
         }
     }
-    let variables = variables.into_iter().map(|(key, value, _)| (key, value)).collect();
-    let extensions = (slot::FIRST_EXTENSION..slot::CMD).filter_map(|k| Some(Extension { key: KEYS[k], value: take(k)?, line: lines[k] })).collect();
     // As epics-ioc-runner, which names an IOC after its file: IOC_NAME may
     // be left out (a file not named `<IOC_NAME>.conf` is refused below).
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let stem = file_name.strip_suffix(".conf").unwrap_or(file_name);
-    let file = IocFile {
-        name: take(slot::NAME).unwrap_or_else(|| stem.to_string()),
-        user: take(slot::USER),
-        group: take(slot::GROUP),
-        chdir: take(slot::CHDIR),
-        port: take(slot::PORT),
-        command: take(slot::CMD).unwrap_or_default(),
-        extensions,
-        variables,
-    };
+    known[slot::NAME].get_or_insert(Cow::Borrowed(stem));
+    known[slot::CMD].get_or_insert(Cow::Borrowed(""));
+    let name = known[slot::NAME].as_deref().unwrap_or_default();
 
     if lines[slot::CMD] == 0 {
         problems.push(Diagnostic::error(path, 0, format!("{CMD} missing: expected a line {CMD}=\"...\"")));
     }
-    if lines[slot::NAME] == 0 && !valid_ioc_name(&file.name) {
+    if lines[slot::NAME] == 0 && !valid_ioc_name(name) {
         let message = "the file name is no IOC name and IOC_NAME is missing: expected a file named <IOC name>.conf";
         problems.push(Diagnostic::error(path, 0, message));
     }
     // The keys' values, in the order they are written (the other variables
     // were checked as they were read, an IOC_NAME taken from the file name
     // above; a value with a syntax error was reported).
-    file.each_entry(&mut |k, _, value| {
-        let Some(k) = k.filter(|&k| !unreadable[k] && (k != slot::NAME || lines[k] != 0)) else { return };
+    for (k, value) in known.iter().enumerate() {
+        let Some(value) = value.as_deref().filter(|_| !unreadable[k] && (k != slot::NAME || lines[k] != 0)) else { continue };
         // IOC_NAME="" names the IOC after its file: a name not read from a
         // line, checked whole.
-        let checked = if k == slot::NAME { check_value(Some(k), NAME, value) } else { check_known(k, value) };
+        let checked = if k == slot::NAME { check_value(Some(k), NAME, value, process) } else { check_known(k, value, process) };
         if let Err(message) = checked {
             problems.push(Diagnostic::error(path, lines[k], message));
         }
-    });
-    if lines[slot::NAME] != 0 && valid_ioc_name(&file.name) && file_name.strip_suffix(".conf") != Some(file.name.as_str()) {
+    }
+    if lines[slot::NAME] != 0 && valid_ioc_name(name) && file_name.strip_suffix(".conf") != Some(name) {
         // The file's name, not its IOC_NAME: a diagnostic never quotes the file.
         problems.push(Diagnostic::error(
             path,
@@ -651,7 +742,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
             format!("IOC_NAME does not match the file name: expected IOC_NAME=\"{stem}\", or the file named after IOC_NAME"),
         ));
     }
-    if file.port.as_deref().is_some_and(|port| !names_the_console(port, &file.name)) {
+    if known[slot::PORT].as_deref().is_some_and(|port| !names_the_console(port, name)) {
         problems.push(Diagnostic::warning(
             path,
             lines[slot::PORT],
@@ -666,7 +757,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(IocFile, Vec<Diagnostic>), Vec<
     if problems.iter().any(Diagnostic::is_error) {
         Err(problems)
     } else {
-        Ok((file, problems))
+        Ok(problems)
     }
 }
 
@@ -714,13 +805,6 @@ fn value_problem(path: &Path, line: u32, key: &str, value: &str, message: String
     }
 }
 
-/// `KEY=value` read from one line.
-struct Assignment<'a> {
-    key: &'a str,
-    /// The value, or why a shell would read it differently.
-    value: Result<String, String>,
-}
-
 /// `text` without the blanks (spaces and tabs) it starts with, found on
 /// the bytes: a char pattern decodes a char per byte, for every line and value.
 fn trim_blanks_start(text: &str) -> &str {
@@ -729,8 +813,8 @@ fn trim_blanks_start(text: &str) -> &str {
 }
 
 /// One line: `None` for blank and comment lines, `Err` when the line is no
-/// assignment at all.
-fn assignment(raw: &str) -> Result<Option<Assignment<'_>>, String> {
+/// assignment at all; otherwise its key and the text after `KEY=`.
+fn assignment(raw: &str) -> Result<Option<(&str, &str)>, String> {
     let text = trim_blanks_start(raw);
     // Bytes compared, not chars (each pattern a call at opt-level "z"):
     // `#`, `\\`, `=` and the digits are ASCII.
@@ -746,17 +830,18 @@ fn assignment(raw: &str) -> Result<Option<Assignment<'_>>, String> {
     let key_end = text.bytes().position(|b| !(b.is_ascii_alphanumeric() || b == b'_')).unwrap_or(text.len());
     let (key, rest) = text.split_at(key_end);
     match (key.as_bytes().first(), rest.as_bytes().first()) {
-        (Some(first), Some(b'=')) if !first.is_ascii_digit() => Ok(Some(Assignment { key, value: value(raw, rest.get(1..).unwrap_or_default()) })),
+        (Some(first), Some(b'=')) if !first.is_ascii_digit() => Ok(Some((key, rest.get(1..).unwrap_or_default()))),
         _ => Err("expected KEY=\"value\" (no blanks around =)".into()),
     }
 }
 
-/// The text after `KEY=` (`rest`, a tail of the line `raw`): one shell word,
-/// then nothing but blanks and a comment. Errors name the column.
-fn value(raw: &str, rest: &str) -> Result<String, String> {
+/// The text after `KEY=` (`rest`, a tail of the line `raw`, whose first
+/// control char is at `control`: none before `rest` in an assignment): one
+/// shell word, then nothing but blanks and a comment. Errors name the column.
+fn value<'a>(raw: &str, rest: &'a str, control: Option<usize>) -> Result<Cow<'a, str>, String> {
     let column = |tail: &str| raw.len() - tail.len() + 1;
-    if let Some(at) = first_control(rest) {
-        let at = column(&rest[at..]);
+    if let Some(at) = control {
+        let at = at + 1;
         return Err(format!("column {at}: a control character (a CR of a CRLF line end?): a shell would keep it in the value"));
     }
     let (value, after) = shell_word(rest).map_err(|(message, tail)| format!("column {}: {message}", column(tail)))?;
@@ -774,37 +859,49 @@ fn value(raw: &str, rest: &str) -> Result<String, String> {
     Ok(value)
 }
 
-/// Characters a shell takes literally outside quotes.
-fn plain(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | ':' | '@' | '%' | '+' | ',' | '=' | '-')
+/// Characters a shell takes literally outside quotes (all ASCII: a run of
+/// them ends at a char boundary).
+fn plain(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b':' | b'@' | b'%' | b'+' | b',' | b'=' | b'-')
 }
 
 /// Why a value is refused, and the text from where the problem is.
 type WordError<'a> = (&'static str, &'a str);
 
+/// Appends `piece`, a slice of the line, to the word read so far: a word
+/// of one piece (nearly every value) stays a slice of the line, not a copy.
+fn push_piece<'a>(word: &mut Cow<'a, str>, piece: &'a str) {
+    if word.is_empty() {
+        *word = Cow::Borrowed(piece);
+    } else if !piece.is_empty() {
+        word.to_mut().push_str(piece);
+    }
+}
+
 /// One shell word made of quoted and plain segments; returns it and the rest.
-fn shell_word(mut rest: &str) -> Result<(String, &str), WordError<'_>> {
-    // The word is at most the rest of the line: one allocation, not one per doubling.
-    let mut value = String::with_capacity(rest.len());
+fn shell_word(mut rest: &str) -> Result<(Cow<'_, str>, &str), WordError<'_>> {
+    let mut value = Cow::Borrowed("");
     let mut unquoted_text = false;
     loop {
-        match rest.chars().next() {
-            None | Some(' ' | '\t') => return Ok((value, rest)),
+        match rest.as_bytes().first() {
+            None | Some(b' ' | b'\t') => return Ok((value, rest)),
             // systemd takes quotes literally once unquoted text has begun.
-            Some('"' | '\'') if unquoted_text => {
+            Some(b'"' | b'\'') if unquoted_text => {
                 return Err(("a quote after unquoted text: systemd keeps it in the value; expected the whole value in quotes", rest))
             }
-            Some('"') => rest = double_quoted(&rest[1..], &mut value).map_err(|(message, at)| (message, at.unwrap_or(rest)))?,
-            Some('\'') => {
+            Some(b'"') => rest = double_quoted(&rest[1..], &mut value).map_err(|(message, at)| (message, at.unwrap_or(rest)))?,
+            Some(b'\'') => {
                 let body = &rest[1..];
                 let end = body.find('\'').ok_or(("unbalanced single quote: expected a closing '", rest))?;
-                value.push_str(&body[..end]);
+                push_piece(&mut value, &body[..end]);
                 rest = &body[end + 1..];
             }
-            Some(c) if plain(c) => {
+            Some(&b) if plain(b) => {
                 unquoted_text = true;
-                value.push(c);
-                rest = &rest[c.len_utf8()..];
+                // The run of plain characters, taken whole.
+                let (text, after) = rest.split_at(rest.bytes().position(|b| !plain(b)).unwrap_or(rest.len()));
+                push_piece(&mut value, text);
+                rest = after;
             }
             Some(_) => return Err(("a character that means something to a shell: expected the value in quotes, e.g. KEY='...'", rest)),
         }
@@ -814,7 +911,7 @@ fn shell_word(mut rest: &str) -> Result<(String, &str), WordError<'_>> {
 /// The inside of `"..."` (after the opening quote); returns the text after
 /// the closing quote. An error points at the offending character (`None`:
 /// at the opening quote).
-fn double_quoted<'a>(body: &'a str, value: &mut String) -> Result<&'a str, (&'static str, Option<&'a str>)> {
+fn double_quoted<'a>(body: &'a str, value: &mut Cow<'a, str>) -> Result<&'a str, (&'static str, Option<&'a str>)> {
     let mut rest = body;
     loop {
         // The text up to the next character that means something here is
@@ -824,11 +921,12 @@ fn double_quoted<'a>(body: &'a str, value: &mut String) -> Result<&'a str, (&'st
         let Some((text, here)) = special.and_then(|at| rest.split_at_checked(at)) else {
             return Err(("unbalanced double quote: expected a closing \"", None));
         };
-        value.push_str(text);
+        push_piece(value, text);
         let problem = match here.as_bytes() {
             [b'"', ..] => return Ok(here.get(1..).unwrap_or_default()),
-            [b'\\', escaped @ (b'"' | b'\\' | b'$' | b'`'), ..] => {
-                value.push(char::from(*escaped));
+            [b'\\', b'"' | b'\\' | b'$' | b'`', ..] => {
+                // The escaped character, a piece of the line too.
+                push_piece(value, here.get(1..2).unwrap_or_default());
                 rest = here.get(2..).unwrap_or_default();
                 continue;
             }
@@ -844,7 +942,7 @@ fn double_quoted<'a>(body: &'a str, value: &mut String) -> Result<&'a str, (&'st
 /// `parse(render(f))` gives `f` back for every `f` that passes [`IocFile::check`].
 pub fn render(file: &IocFile) -> String {
     let mut out = String::from("# epics-ioc-runner IOC file, written by iocinit\n");
-    file.each_entry(&mut |_, key, value| push_assignment(&mut out, key, value));
+    file.as_read().each_entry(&mut |_, key, value| push_assignment(&mut out, key, value));
     out
 }
 
@@ -857,7 +955,7 @@ pub fn with_value(text: &str, key: &str, value: &str) -> String {
     let mut out = String::with_capacity(text.len() + key.len() + value.len() + 4);
     let mut assigned = false;
     for line in text.split_inclusive('\n') {
-        let assigns_key = matches!(assignment(line.trim_end_matches('\n')), Ok(Some(a)) if a.key == key);
+        let assigns_key = matches!(assignment(line.trim_end_matches('\n')), Ok(Some((assigned, _))) if assigned == key);
         if assigns_key {
             push_assignment(&mut out, key, value);
             assigned = true;
@@ -980,11 +1078,122 @@ mod tests {
         }
     }
 
+    /// One shell word read a char at a time into a `String`, as [`shell_word`]
+    /// read it before it kept a word of one piece as a slice of the line.
+    fn shell_word_by_chars(mut rest: &str) -> Result<(String, &str), WordError<'_>> {
+        let mut value = String::new();
+        let mut unquoted_text = false;
+        loop {
+            match rest.chars().next() {
+                None | Some(' ' | '\t') => return Ok((value, rest)),
+                Some('"' | '\'') if unquoted_text => return Err(("a quote after unquoted text: systemd keeps it in the value; expected the whole value in quotes", rest)),
+                Some('"') => {
+                    let mut body = &rest[1..];
+                    loop {
+                        let Some(c) = body.chars().next() else { return Err(("unbalanced double quote: expected a closing \"", rest)) };
+                        match (c, body.get(1..).and_then(|after| after.chars().next())) {
+                            ('"', _) => break,
+                            ('\\', Some(escaped @ ('"' | '\\' | '$' | '`'))) => {
+                                value.push(escaped);
+                                body = &body[2..];
+                                continue;
+                            }
+                            ('\\', _) => return Err(("a backslash inside double quotes may only escape \", \\, $ or `", body)),
+                            ('$', _) => return Err(("$ inside double quotes is expanded by a shell: expected \\$, or the value in single quotes", body)),
+                            ('`', _) => return Err(("` inside double quotes is expanded by a shell: expected \\`, or the value in single quotes", body)),
+                            _ => value.push(c),
+                        }
+                        body = &body[c.len_utf8()..];
+                    }
+                    rest = &body[1..];
+                }
+                Some('\'') => {
+                    let body = &rest[1..];
+                    let end = body.find('\'').ok_or(("unbalanced single quote: expected a closing '", rest))?;
+                    value.push_str(&body[..end]);
+                    rest = &body[end + 1..];
+                }
+                Some(c) if c.is_ascii() && plain(c as u8) => {
+                    unquoted_text = true;
+                    value.push(c);
+                    rest = &rest[1..];
+                }
+                Some(_) => return Err(("a character that means something to a shell: expected the value in quotes, e.g. KEY='...'", rest)),
+            }
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn control_chars_are_found_in_any_text(text in "(?s).{0,12}") {
             proptest::prop_assert_eq!(first_control(&text), first_control_by_chars(&text));
         }
+
+        /// [`first_line`]'s one pass cuts the lines `split('\n')` cuts and
+        /// finds the control char [`first_control`] finds in each.
+        #[test]
+        fn lines_are_cut_and_searched_as_split_and_first_control_do(text in "(?s)[a \t\n\r\u{0}\u{1f}\u{7f}\u{80}\u{9f}\u{a0}é\u{c2}=\"]{0,24}") {
+            let mut lines = Vec::new();
+            let mut rest = Some(text.as_str());
+            while let Some((line, control, next)) = rest.map(first_line) {
+                lines.push((line, control));
+                rest = next;
+            }
+            let expected: Vec<(&str, Option<usize>)> = text.split('\n').map(|line| (line, first_control(line))).collect();
+            proptest::prop_assert_eq!(lines, expected);
+        }
+
+        /// A word is read as it was a char at a time, a word of one piece
+        /// (nearly every value) kept as a slice of the line.
+        #[test]
+        fn words_are_read_as_a_char_at_a_time(text in "[a=_/\"'\\$` \t#é;]{0,16}") {
+            let read = shell_word(&text).map(|(word, rest)| (word.into_owned(), rest));
+            proptest::prop_assert_eq!(read, shell_word_by_chars(&text));
+        }
+
+        /// The object a load makes of a file is what the file [`parse`]
+        /// gives says: every assignment exported in its order, its values
+        /// in their places, its process settings; and `ioc install` takes
+        /// the file the load takes.
+        #[test]
+        fn a_files_object_is_what_its_parsed_file_says(lines in proptest::collection::vec(
+            (proptest::sample::select(vec![NAME, USER, GROUP, CHDIR, PORT, CMD, STATE_DIR, HOST, "IOC_NICE", "IOC_UMASK", "IOC_RTPRIO", "A", "IOC_META_X", CRASH_PATTERNS]),
+             proptest::sample::select(vec!["x", "\"./st.cmd\"", "'a b'", "\"a\\\"b\"", "/opt/x", "''", "-5", "0027", "unix:/run/procserv/x/control", "\"ab\"'cd'", "a\"b\""])),
+            0..8,
+        )) {
+            let text: String = lines.iter().map(|(key, value)| format!("{key}={value}\n")).collect();
+            let path = Path::new("/etc/procServ.d/x.conf");
+            let (parsed, mut read_file) = (parse(path, &text), ReadFile::default());
+            proptest::prop_assert_eq!(&read(path, &text, &mut read_file).map(|_| ()), &parsed.as_ref().map(|_| ()).map_err(Clone::clone));
+            let Ok((file, _)) = parsed else { return Ok(()) };
+            proptest::prop_assert!(file.check().is_ok() || file.variables.iter().any(|(key, _)| key == CRASH_PATTERNS));
+            let object = read_file.to_object(1, &IocObjectGlobals::default(), Runlevels::default(), true);
+            let mut entries = Vec::new();
+            file.as_read().each_entry(&mut |_, key, value| entries.push(format!("{key}={value}")));
+            let console = object.console.as_deref().unwrap();
+            proptest::prop_assert_eq!(console.environment().collect::<Vec<_>>(), entries);
+            proptest::prop_assert_eq!((&*object.id, object.start.as_deref()), (file.name.as_str(), Some(file.command.as_str())));
+            let rare = object.rare();
+            proptest::prop_assert_eq!(rare.working_directory.as_deref(), file.chdir.as_deref().map(Path::new));
+            proptest::prop_assert_eq!((rare.user.as_deref(), rare.group.as_deref()), (file.user.as_deref(), file.group.as_deref()));
+            let extension = |key: &str| file.extensions.iter().find(|e| e.key == key).map(|e| e.value.as_str());
+            proptest::prop_assert_eq!(rare.state_directory.as_deref(), extension(STATE_DIR).map(Path::new));
+            proptest::prop_assert_eq!(rare.host.as_deref(), extension(HOST));
+            let mut process = ProcessSettings::default();
+            for Extension { key, value, .. } in &file.extensions {
+                if let Some(setting) = Setting::from_ioc_variable(key) {
+                    process.set_quietly(setting, value).unwrap();
+                }
+            }
+            proptest::prop_assert_eq!(object.process.as_deref().cloned().unwrap_or_default(), process);
+        }
+    }
+
+    /// The object a load makes of the IOC file `text` at `path`.
+    fn object(path: &Path, text: &str) -> Object {
+        let mut file = ReadFile::default();
+        read(path, text, &mut file).unwrap();
+        file.to_object(1, &IocObjectGlobals::default(), Runlevels::default(), true)
     }
 
     fn errors(text: &str) -> Vec<String> {
@@ -1010,7 +1219,7 @@ mod tests {
         let text = "IOC_NAME=vac1\nEPICS_CA_SERVER_PORT=\"5070\"\nIOC_CMD=./st.cmd\nIOC_META_OWNER='Jane Doe'\n_x=\n";
         let (file, warnings) = parse(Path::new("vac1.conf"), text).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        let console = file.clone().into_object(0, &IocObjectGlobals::default(), Runlevels::default(), false).console.unwrap();
+        let console = object(Path::new("vac1.conf"), text).console.unwrap();
         let env: Vec<&str> = console.environment().collect();
         assert_eq!(env, ["IOC_NAME=vac1", "IOC_CMD=./st.cmd", "EPICS_CA_SERVER_PORT=5070", "IOC_META_OWNER=Jane Doe", "_x="]);
         // Written back as read.
@@ -1039,7 +1248,8 @@ mod tests {
         let (file, warnings) = parse(Path::new("vac1.conf"), &big).unwrap();
         assert_eq!(file.variables.len(), 2);
         assert!(warnings.iter().any(|d| d.line == 4 && d.message.contains("not shown by ioc status")), "{warnings:?}");
-        assert_eq!(shown_metadata(file.environment().lines()).lines().count(), 1);
+        let console = object(Path::new("vac1.conf"), &big).console.unwrap();
+        assert_eq!(shown_metadata(console.environment()).lines().count(), 1);
     }
 
     /// Values that bash and systemd's EnvironmentFile would read otherwise
@@ -1188,7 +1398,10 @@ mod tests {
                     IOC_CPUS=0,2-3\nIOC_STATE_DIR=/var/lib/ioc/vac1\nIOC_HOST=board7\nIOC_CMD=./st.cmd\n";
         let (file, warnings) = parse(path, text).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        let object = file.clone().into_object(1, &IocObjectGlobals::default(), Runlevels::default(), true);
+        let mut read_file = ReadFile::default();
+        read(path, text, &mut read_file).unwrap();
+        assert_eq!(read_file.privileged_setting(), Some(("IOC_RTPRIO", 2)));
+        let object = read_file.to_object(1, &IocObjectGlobals::default(), Runlevels::default(), true);
         let process = object.process.as_deref().unwrap();
         assert_eq!(process.rtprio, Some(80));
         assert_eq!(process.memlock, Some(64 << 20));
@@ -1197,12 +1410,12 @@ mod tests {
         assert_eq!(process.cpus, Some(vec![(0, 0), (2, 3)]));
         assert_eq!(object.rare().state_directory.as_deref(), Some(Path::new("/var/lib/ioc/vac1")));
         assert_eq!(object.rare().host.as_deref(), Some("board7"));
-        assert_eq!(file.privileged_setting(), Some(("IOC_RTPRIO", 2)));
         // `ioc install` writes them back as read.
         let written = render(&file);
         let (again, _) = parse(path, &written).unwrap();
         assert_eq!(render(&again), written);
-        assert_eq!(again.into_object(1, &IocObjectGlobals::default(), Runlevels::default(), true), object);
+        assert_eq!(again, file);
+        assert_eq!(self::object(path, &written), object);
 
         let bad = [
             "IOC_RTPRIO=100",

@@ -200,10 +200,13 @@ fn add_ioc_objects(
         let mut path = PathBuf::with_capacity(dir.as_os_str().len() + 1 + name.len());
         path.push(&dir);
         path.push(name);
-        let (ioc, may_choose_credentials) = match read_ioc_file(source, &path) {
-            Ok((ioc, may_choose_credentials, warnings)) => {
+        // The file's text, and the IOC read from it.
+        let mut text = String::new();
+        let mut ioc = iocfile::ReadFile::default();
+        let may_choose_credentials = match read_ioc_file(source, &path, &mut text, &mut ioc) {
+            Ok((may_choose_credentials, warnings)) => {
                 diagnostics.extend(warnings);
-                (ioc, may_choose_credentials)
+                may_choose_credentials
             }
             Err(problems) => {
                 diagnostics.extend(problems);
@@ -231,18 +234,18 @@ fn add_ioc_objects(
             diagnostics.push(Diagnostic::error(&path, line, message));
             continue;
         }
-        if let Some(first) = declared.find(&ioc.name, &config.objects).and_then(|k| config.objects.get(k)).map(|o| o.location) {
+        if let Some(first) = declared.find(ioc.name(), &config.objects).and_then(|k| config.objects.get(k)).map(|o| o.location) {
             let message = format!(
                 "IOC {} has the name of the object declared at {}: expected a name no ObjectID uses; this IOC is not started",
-                ioc.name,
+                ioc.name(),
                 place(&config.files, first)
             );
             diagnostics.push(Diagnostic::error(&path, 0, message));
             continue;
         }
         let file = config.files.len();
+        config.objects.push(ioc.to_object(file, &globals, runlevels.clone(), may_choose_credentials));
         config.files.push(path);
-        config.objects.push(ioc.into_object(file, &globals, runlevels.clone(), may_choose_credentials));
     }
     Ok(())
 }
@@ -253,16 +256,22 @@ pub(crate) fn place(files: &[PathBuf], at: Location) -> String {
     format!("{path}:{}", at.line)
 }
 
-/// One IOC file: the file, whether it may choose its credentials, its warnings.
-fn read_ioc_file(source: &dyn FileSource, path: &Path) -> Result<(iocfile::IocFile, bool, Vec<Diagnostic>), Vec<Diagnostic>> {
+/// One IOC file, its text read into `text` and the IOC into `ioc`: whether
+/// it may choose its credentials, its warnings.
+fn read_ioc_file<'a>(
+    source: &dyn FileSource,
+    path: &'a Path,
+    text: &'a mut String,
+    ioc: &mut iocfile::ReadFile<'a>,
+) -> Result<(bool, Vec<Diagnostic>), Vec<Diagnostic>> {
     let IocFileBytes { bytes, may_choose_credentials } = source.read_ioc(path).map_err(|message| vec![Diagnostic::error(path, 0, message)])?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        let before = bytes.get(..e.valid_up_to()).unwrap_or_default();
+    *text = String::from_utf8(bytes).map_err(|e| {
+        let before = e.as_bytes().get(..e.utf8_error().valid_up_to()).unwrap_or_default();
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
         vec![Diagnostic::error(path, u32::try_from(line).unwrap_or(u32::MAX), "line is not valid UTF-8: expected text")]
     })?;
-    let (file, warnings) = iocfile::parse(path, text)?;
-    Ok((file, may_choose_credentials, warnings))
+    let warnings = iocfile::read(path, text, ioc)?;
+    Ok((may_choose_credentials, warnings))
 }
 
 #[cfg(test)]

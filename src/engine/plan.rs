@@ -560,9 +560,10 @@ mod tests {
     fn an_ioc_files_variables_reach_the_start_command_only() {
         assert!(iocfile::RESERVED_NAMES.contains(&MARKER_VAR), "an IOC file may not set the marker");
         let text = "IOC_NAME=vac1\nIOC_CMD=./st.cmd\nEPICS_CA_SERVER_PORT=5070\nPATH=/tmp/evil\nIOC_META_OWNER='Jane'\nCRASH_LOG_PATTERNS_EXTRA='BOOM|bang'\n";
-        let (file, _) = iocfile::parse(Path::new("/etc/procServ.d/vac1.conf"), text).unwrap();
+        let mut file = iocfile::ReadFile::default();
+        iocfile::read(Path::new("/etc/procServ.d/vac1.conf"), text, &mut file).unwrap();
         let mut config = Config::default();
-        let mut object = file.into_object(0, &iocfile::IocObjectGlobals::default(), Default::default(), true);
+        let mut object = file.to_object(0, &iocfile::IocObjectGlobals::default(), Default::default(), true);
         object.rare_mut().prestart = Some("/bin/true".into());
         config.objects.push(object);
         let (plans, _) = build(&config, &Layout::system());
