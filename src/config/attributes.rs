@@ -666,6 +666,11 @@ fn no_more(keyword: &str, rest: &str) -> Result<(), ValueError> {
 
 fn stop_method(value: &str, c: &ObjectContext) -> Result<StopMethod, ValueError> {
     let strict = c.strict;
+    // Every keyword starts with N, P or K: a command (a path, most often)
+    // is not split at its first blank to be compared with none.
+    if !matches!(value.as_bytes().first(), Some(b'N' | b'P' | b'K')) {
+        return Ok(StopMethod::Command(c.values.keep(value)));
+    }
     let (word, rest) = split_word(value);
     // By length first: each keyword has its own, and a compare of words is
     // a call (four for a command).
@@ -789,6 +794,44 @@ mod tests {
             assert_eq!(priority(too_large, &defined), Err(format!("expected a number from 0 to 4294967295, got {too_large:?}")));
         }
         assert_eq!(priority("2x", &defined), Err("expected a number or a DefinePriority name, got \"2x\"".into()));
+    }
+
+    /// ObjectStopCommand reads a value as before, when its first word was
+    /// split off and compared with each keyword whatever its first byte.
+    fn assert_stop_read_as_split(value: &str) {
+        let context = ObjectContext { location: Location { file: 0, line: 1 }, strict: false, priorities: &[], values: Values::default() };
+        let (word, rest) = split_word(value);
+        let split = match word {
+            "NONE" => no_more(word, rest).map(|_| StopMethod::None),
+            "PID" => no_more(word, rest).map(|_| StopMethod::Pid),
+            "PIDFILE" => Ok(StopMethod::PidFile((!rest.is_empty()).then(|| context.values.keep_path(rest)))),
+            "KILLALL5" => (|| {
+                let mut listed = words(rest);
+                let (first, second) = (listed.next(), listed.next());
+                if listed.next().is_some() {
+                    return Err(format!("expected KILLALL5 [signal] [seconds], {}", got(value)));
+                }
+                let signal = first.map(|s| signal(s, false)).transpose()?;
+                let wait_secs = second.map(parse_u32).transpose()?;
+                Ok(StopMethod::Killall5 { signal, wait_secs })
+            })(),
+            _ => Ok(StopMethod::Command(context.values.keep(value))),
+        };
+        assert_eq!(stop_method(value, &context), split, "{value:?}");
+    }
+
+    #[test]
+    fn stop_commands_are_read_as_split() {
+        for value in ["", "PID", "PID x", "PIDX", "PIDFILE", "PIDFILE /run/a.pid", "NONE", "NONE x", "KILLALL5 15 2", "KILLALL5 1 2 3", "/usr/sbin/svcctl stop", " PID", "\tNONE"] {
+            assert_stop_read_as_split(value);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stop_commands_are_read_as_split_for_any_text(value in "[ \tNPK/]?(NONE|PID|PIDFILE|KILLALL5)?[ \tXé1]{0,3}(15|x)?|(?s).{0,12}") {
+            assert_stop_read_as_split(&value);
+        }
     }
 
     #[test]
