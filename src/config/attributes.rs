@@ -8,7 +8,7 @@ use super::model::{Color, Globals, Location, Object, Output, ReloadMethod, Statu
 use super::options::{self, OptionId};
 use super::shared::{Runlevels, Values};
 use super::process::Setting;
-use super::values::{account_name, ascii_word_count, decimal, digits, distinct_ascii_names, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, signal, split_word, trim_start_blanks, words, ValueError};
+use super::values::{account_name, ascii_word_count, decimal, digits, distinct_ascii_names, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, same_bytes, signal, split_word, trim_start_blanks, words, ValueError};
 use crate::logging::Quoted;
 
 /// The globals as they are being read, with what the checks need to know
@@ -400,29 +400,11 @@ pub(crate) fn find(name: &[u8]) -> Option<&'static Attribute> {
     let mut slot = slot_of(name);
     loop {
         let attribute = ATTRIBUTES.get(usize::from(*BY_NAME.get(slot)?).checked_sub(1)?)?;
-        if same_name(attribute.name.as_bytes(), name) {
+        if same_bytes(attribute.name.as_bytes(), name) {
             return Some(attribute);
         }
         slot = (slot + 1) % SLOTS;
     }
-}
-
-/// Whether `a` and `b` hold the same bytes: a name of 8 to 24 bytes (most
-/// attributes') is compared as three words of eight bytes that cover it
-/// (overlapping), not by a call of memcmp, which was a twentieth of a
-/// load's time. Inlined even at opt-level "z".
-#[inline(always)]
-fn same_name(a: &[u8], b: &[u8]) -> bool {
-    let len = a.len();
-    if len != b.len() {
-        return false;
-    }
-    if !(8..=24).contains(&len) {
-        return a == b;
-    }
-    let word = |bytes: &[u8], at: usize| bytes.get(at..at + 8).and_then(|w| w.try_into().ok()).map_or(0, u64::from_le_bytes);
-    let (middle, last) = ((len - 8) / 2, len - 8);
-    word(a, 0) == word(b, 0) && word(a, middle) == word(b, middle) && word(a, last) == word(b, last)
 }
 
 /// The attribute a misspelling in letter case most likely meant.
@@ -500,7 +482,9 @@ pub(crate) fn priority(value: &str, priorities: &[(String, u32)]) -> Result<u32,
     // A number's digits are checked and summed once (by `decimal`); one
     // too large gets parse_u32's message, after the names (a name is never
     // all digits: `define_priority`), so that a name is not looked at again.
-    if let Some(number) = decimal(value) {
+    // A name (most values) is not handed to `decimal`, a call, to be
+    // refused at its first byte.
+    if let Some(number) = value.as_bytes().first().filter(|b| b.is_ascii_digit()).and_then(|_| decimal(value)) {
         return u32::try_from(number).or_else(|_| parse_u32(value));
     }
     // Lengths first: a compare of names is a call.
@@ -682,6 +666,11 @@ fn no_more(keyword: &str, rest: &str) -> Result<(), ValueError> {
 
 fn stop_method(value: &str, c: &ObjectContext) -> Result<StopMethod, ValueError> {
     let strict = c.strict;
+    // Every keyword starts with N, P or K: a command (a path, most often)
+    // is not split at its first blank to be compared with none.
+    if !matches!(value.as_bytes().first(), Some(b'N' | b'P' | b'K')) {
+        return Ok(StopMethod::Command(c.values.keep(value)));
+    }
     let (word, rest) = split_word(value);
     // By length first: each keyword has its own, and a compare of words is
     // a call (four for a command).
@@ -718,22 +707,8 @@ fn reload_method(value: &str, c: &ObjectContext) -> Result<ReloadMethod, ValueEr
 }
 
 fn object_options(o: &mut ObjectDraft, value: &str, c: &ObjectContext) -> Result<(), ValueError> {
-    // Every word is applied, each problem said, joined by `; `: not a list
-    // made and dropped for every line, where nearly none has a problem.
-    let mut problems: Option<String> = None;
-    for word in words(value) {
-        match options::apply(&mut o.object.options, word, c.strict) {
-            Ok(option) => o.lines.set_option(option, c.location.line),
-            Err(problem) => match &mut problems {
-                None => problems = Some(problem),
-                Some(said) => {
-                    said.push_str("; ");
-                    said.push_str(&problem);
-                }
-            },
-        }
-    }
-    problems.map_or(Ok(()), Err)
+    let lines = &mut *o.lines;
+    options::apply_words(&mut o.object.options, value, c.strict, |option| lines.set_option(option, c.location.line))
 }
 
 #[cfg(test)]
@@ -756,13 +731,13 @@ mod tests {
             for at in 0..a.name.len() {
                 let mut misspelt = a.name.as_bytes().to_vec();
                 misspelt[at] ^= 0x20;
-                assert!(!same_name(a.name.as_bytes(), &misspelt), "{} {at}", a.name);
-                assert!(same_name(a.name.as_bytes(), a.name.as_bytes()));
+                assert!(!same_bytes(a.name.as_bytes(), &misspelt), "{} {at}", a.name);
+                assert!(same_bytes(a.name.as_bytes(), a.name.as_bytes()));
             }
         }
         for len in 0..30 {
             let name = vec![b'x'; len];
-            assert!(same_name(&name, &name) && !same_name(&name, &[b'x'; 30][..len + 1]), "{len}");
+            assert!(same_bytes(&name, &name) && !same_bytes(&name, &[b'x'; 30][..len + 1]), "{len}");
         }
         assert_eq!(case_insensitive_match("OBJECTID"), Some("ObjectID"));
         for setting in Setting::ALL {
@@ -819,6 +794,44 @@ mod tests {
             assert_eq!(priority(too_large, &defined), Err(format!("expected a number from 0 to 4294967295, got {too_large:?}")));
         }
         assert_eq!(priority("2x", &defined), Err("expected a number or a DefinePriority name, got \"2x\"".into()));
+    }
+
+    /// ObjectStopCommand reads a value as before, when its first word was
+    /// split off and compared with each keyword whatever its first byte.
+    fn assert_stop_read_as_split(value: &str) {
+        let context = ObjectContext { location: Location { file: 0, line: 1 }, strict: false, priorities: &[], values: Values::default() };
+        let (word, rest) = split_word(value);
+        let split = match word {
+            "NONE" => no_more(word, rest).map(|_| StopMethod::None),
+            "PID" => no_more(word, rest).map(|_| StopMethod::Pid),
+            "PIDFILE" => Ok(StopMethod::PidFile((!rest.is_empty()).then(|| context.values.keep_path(rest)))),
+            "KILLALL5" => (|| {
+                let mut listed = words(rest);
+                let (first, second) = (listed.next(), listed.next());
+                if listed.next().is_some() {
+                    return Err(format!("expected KILLALL5 [signal] [seconds], {}", got(value)));
+                }
+                let signal = first.map(|s| signal(s, false)).transpose()?;
+                let wait_secs = second.map(parse_u32).transpose()?;
+                Ok(StopMethod::Killall5 { signal, wait_secs })
+            })(),
+            _ => Ok(StopMethod::Command(context.values.keep(value))),
+        };
+        assert_eq!(stop_method(value, &context), split, "{value:?}");
+    }
+
+    #[test]
+    fn stop_commands_are_read_as_split() {
+        for value in ["", "PID", "PID x", "PIDX", "PIDFILE", "PIDFILE /run/a.pid", "NONE", "NONE x", "KILLALL5 15 2", "KILLALL5 1 2 3", "/usr/sbin/svcctl stop", " PID", "\tNONE"] {
+            assert_stop_read_as_split(value);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stop_commands_are_read_as_split_for_any_text(value in "[ \tNPK/]?(NONE|PID|PIDFILE|KILLALL5)?[ \tXé1]{0,3}(15|x)?|(?s).{0,12}") {
+            assert_stop_read_as_split(&value);
+        }
     }
 
     #[test]

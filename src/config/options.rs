@@ -2,7 +2,7 @@
 //! them are our extensions. Combination rules live in `checks`.
 
 use super::model::{ExitResult, Options};
-use super::values::{got, parse_u32, signal, ValueError};
+use super::values::{got, is_ascii_blank, parse_u32, same_bytes, signal, ValueError};
 
 /// A flag option and the field it sets.
 struct Flag {
@@ -139,26 +139,125 @@ static BY_NAME: [u8; SLOTS] = {
 fn find(name: &[u8]) -> Option<usize> {
     let &first = name.first()?;
     let i = usize::from(*BY_NAME.get(slot_of(name.len(), first))?).checked_sub(1)?;
-    (NAMES.get(i)?.as_bytes() == name).then_some(i)
+    same_bytes(NAMES.get(i)?.as_bytes(), name).then_some(i)
 }
 
 fn all_names() -> String {
     NAMES.join(", ")
 }
 
+/// Applies every word of an ObjectOptions value, `applied` told each option
+/// set; each problem is said, in order, joined by `; ` as it comes (not a
+/// list made and dropped for every line, where nearly none has a problem),
+/// and the words after a bad one are applied too.
+pub(crate) fn apply_words(options: &mut Options, value: &str, strict: bool, mut applied: impl FnMut(OptionId)) -> Result<(), ValueError> {
+    let mut problems: Option<String> = None;
+    for word in (Words { value, at: 0 }) {
+        match apply(options, &word, strict) {
+            Ok(option) => applied(option),
+            Err(problem) => match &mut problems {
+                None => problems = Some(problem),
+                Some(said) => {
+                    said.push_str("; ");
+                    said.push_str(&problem);
+                }
+            },
+        }
+    }
+    problems.map_or(Ok(()), Err)
+}
+
+/// The words of an ObjectOptions value, each with its `=`: one pass over
+/// the bytes, where a call of `values::words` per word, a checked slice of
+/// each word and a search of it for the `=` were most of ObjectOptions'
+/// instructions. Split at ASCII blanks, as `values::words` splits; the
+/// blanks and the `=` are ASCII, so every cut is at a char boundary.
+struct Words<'a> {
+    value: &'a str,
+    /// Where the next word's search starts.
+    at: usize,
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = Word<'a>;
+
+    /// Inlined even at opt-level "z": its one caller's loop.
+    #[inline(always)]
+    fn next(&mut self) -> Option<Word<'a>> {
+        let bytes = self.value.as_bytes();
+        let mut at = self.at;
+        while bytes.get(at).is_some_and(|&b| is_ascii_blank(b)) {
+            at += 1;
+        }
+        if at >= bytes.len() {
+            return None;
+        }
+        let start = at;
+        while bytes.get(at).is_some_and(|&b| !ends_name(b)) {
+            at += 1;
+        }
+        let name_end = at;
+        while bytes.get(at).is_some_and(|&b| !is_ascii_blank(b)) {
+            at += 1;
+        }
+        self.at = at;
+        Some(Word { value: self.value, start, name_end, end: at })
+    }
+}
+
+/// Whether `b` ends an option's name: a blank ([`is_ascii_blank`]) or its
+/// `=`. One bit test of a mask of them by the byte's low six bits (a name's
+/// letters mostly miss it), its range tested only for a byte that hits,
+/// where the tests of the `=` and of a blank were three compares per byte
+/// of every name.
+#[inline(always)]
+fn ends_name(b: u8) -> bool {
+    const ENDS: u64 = 1 << b' ' | 1 << b'=' | 0b11111 << b'\t';
+    ENDS >> (b % 64) & 1 != 0 && b < 64
+}
+
+/// A word of an ObjectOptions value, by its place in the value: its name
+/// is read as bytes, and only a valued option's value (or a problem's word)
+/// is cut as a `str` (a checked slice is a call at opt-level "z").
+struct Word<'a> {
+    value: &'a str,
+    start: usize,
+    /// Where the name ends: the word's first `=`, or its end.
+    name_end: usize,
+    end: usize,
+}
+
+impl<'a> Word<'a> {
+    fn name(&self) -> &'a [u8] {
+        self.value.as_bytes().get(self.start..self.name_end).unwrap_or_default()
+    }
+
+    fn name_text(&self) -> &'a str {
+        self.value.get(self.start..self.name_end).unwrap_or_default()
+    }
+
+    fn text(&self) -> &'a str {
+        self.value.get(self.start..self.end).unwrap_or_default()
+    }
+
+    /// What follows the `=`, if there is one.
+    fn option_value(&self) -> Option<&'a str> {
+        if self.name_end < self.end {
+            self.value.get(self.name_end + 1..self.end)
+        } else {
+            None
+        }
+    }
+}
+
 /// Applies one word of ObjectOptions and returns the option.
-pub(crate) fn apply(options: &mut Options, word: &str, strict: bool) -> Result<OptionId, ValueError> {
-    // A byte search, not `split_once('=')` (a char searcher called per
-    // word at opt-level "z"); `=` is ASCII, so both cuts are char boundaries.
-    let (name, value) = match word.bytes().position(|b| b == b'=') {
-        Some(at) => (word.get(..at).unwrap_or(word), word.get(at + 1..)),
-        None => (word, None),
-    };
-    let found = find(name.as_bytes());
+fn apply(options: &mut Options, word: &Word, strict: bool) -> Result<OptionId, ValueError> {
+    let found = find(word.name());
     let option = found.and_then(|i| OptionId::try_from(i).ok()).unwrap_or_default();
+    let value = word.option_value();
     if let Some(flag) = found.and_then(|i| FLAGS.get(i)) {
         if value.is_some() {
-            return Err(format!("option {} takes no value, {}", flag.name, got(word)));
+            return Err(format!("option {} takes no value, {}", flag.name, got(word.text())));
         }
         if flag.extension && strict {
             return Err(format!("option {} is an iocinit extension, rejected by --strict-epoch", flag.name));
@@ -167,7 +266,7 @@ pub(crate) fn apply(options: &mut Options, word: &str, strict: bool) -> Result<O
         return Ok(option);
     }
     let Some(&(canonical, form)) = found.and_then(|i| VALUED.get(i.checked_sub(FLAGS.len())?)) else {
-        return Err(format!("unknown option {}: expected one of {}", crate::logging::Quoted::text(name), all_names()));
+        return Err(format!("unknown option {}: expected one of {}", crate::logging::Quoted::text(word.name_text()), all_names()));
     };
     let Some(value) = value else {
         return Err(format!("option {canonical} needs a value: expected {form}"));
@@ -208,10 +307,12 @@ fn exit_mapping(value: &str) -> Result<(u8, ExitResult), ValueError> {
         .ok()
         .and_then(|c| u8::try_from(c).ok())
         .ok_or_else(|| format!("exit code out of range: {expected}, {}", got(code)))?;
-    let result = match result {
-        "SUCCESS" => ExitResult::Success,
-        "WARNING" => ExitResult::Warning,
-        "FAILURE" => ExitResult::Failure,
+    // Byte patterns: tested inline, where a `str` pattern is a call of the
+    // compare each.
+    let result = match result.as_bytes() {
+        [b'S', b'U', b'C', b'C', b'E', b'S', b'S'] => ExitResult::Success,
+        [b'W', b'A', b'R', b'N', b'I', b'N', b'G'] => ExitResult::Warning,
+        [b'F', b'A', b'I', b'L', b'U', b'R', b'E'] => ExitResult::Failure,
         _ => return Err(format!("{expected}, {}", got(result))),
     };
     Ok((code, result))
@@ -224,9 +325,47 @@ mod tests {
     fn apply_all(words: &[&str], strict: bool) -> Result<Options, String> {
         let mut options = Options::default();
         for w in words {
-            apply(&mut options, w, strict)?;
+            apply_words(&mut options, w, strict, |_| ())?;
         }
         Ok(options)
+    }
+
+    /// A value's words, each with its name and its value, as `values::words`
+    /// splits them and `split_once('=')` cuts each word.
+    fn assert_words_and_names_as_split(value: &str) {
+        let scanned: Vec<(&str, &str, Option<&str>)> =
+            Words { value, at: 0 }.map(|w| (w.text(), w.name_text(), w.option_value())).collect();
+        let split: Vec<(&str, &str, Option<&str>)> = crate::config::values::words(value)
+            .map(|w| match w.split_once('=') {
+                Some((name, v)) => (w, name, Some(v)),
+                None => (w, w, None),
+            })
+            .collect();
+        assert_eq!(scanned, split, "{value:?}");
+        for (w, (_, name, _)) in (Words { value, at: 0 }).zip(&split) {
+            assert_eq!(w.name(), name.as_bytes(), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn a_name_ends_at_a_blank_or_its_equals_sign() {
+        for b in 0..=u8::MAX {
+            assert_eq!(ends_name(b), b == b'=' || is_ascii_blank(b), "{b}");
+        }
+    }
+
+    #[test]
+    fn words_and_names_are_split_as_before() {
+        for value in ["", " ", "FORK", " SERVICE AUTORESTART\t", "STOPTIMEOUT=20 TERMSIGNAL=SIGTERM", "=", "A==B =x y=", "MAPEXITSTATUS=2,WARNING\x0bNOTRACK", "é=è x\u{a0}=y"] {
+            assert_words_and_names_as_split(value);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn words_and_names_are_split_as_before_for_any_text(value in "[ =AB\t\r\x0b\u{a0}é]{0,16}|(?s).{0,16}") {
+            assert_words_and_names_as_split(&value);
+        }
     }
 
     #[test]
