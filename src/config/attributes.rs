@@ -5,10 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use super::model::{Color, Globals, Location, Object, Output, ReloadMethod, StatusNames, StatusNamesSource, StopMethod, Text, VirtualFs, VirtualMount};
+use super::names::same_bytes;
 use super::options::{self, OptionId};
 use super::shared::{Runlevels, Values};
 use super::process::Setting;
-use super::values::{account_name, ascii_word_count, decimal, digits, distinct_ascii_names, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, same_bytes, signal, split_word, trim_start_blanks, words, ValueError};
+use super::values::{account_name, ascii_word_count, decimal, digits, distinct_ascii_names, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, signal, split_word, trim_start_blanks, words, ValueError};
 use crate::logging::Quoted;
 
 /// The globals as they are being read, with what the checks need to know

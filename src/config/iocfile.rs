@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use super::diag::Diagnostic;
 use super::model::{Console, Location, Object, Options, RareSettings, Runlevels, SharedPath, StopMethod};
+use super::names::NameSlots;
 use super::process::{ProcessSettings, Setting};
 use super::shared::ranges;
 use super::values::valid_account_name;
@@ -93,23 +94,11 @@ pub struct IocObjectGlobals {
 }
 
 /// One iocinit variable of an IOC file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Extension {
     pub key: &'static str,
     pub value: String,
-    /// Its line in the file (0: not read from one).
-    pub line: u32,
 }
-
-/// Two files are the same when they say the same: where a variable stood
-/// (a file written back puts it elsewhere) is no part of it.
-impl PartialEq for Extension {
-    fn eq(&self, other: &Self) -> bool {
-        (self.key, &self.value) == (other.key, &other.value)
-    }
-}
-
-impl Eq for Extension {}
 
 const NAME: &str = "IOC_NAME";
 const USER: &str = "IOC_USER";
@@ -185,37 +174,13 @@ pub const MAX_CRASH_PATTERNS_BYTES: usize = 512;
 /// become tens of thousands of diagnostics to keep, log and reply with.
 pub const MAX_PROBLEMS: usize = 16;
 
-/// Slots of [`BY_KEY`].
-const KEY_SLOTS: usize = 64;
-
-/// The slot of [`BY_KEY`] of a name of `len` bytes whose seventh byte is
-/// `seventh` (every key has one): no two keys share both, and this mix of
-/// them keeps them apart ([`BY_KEY`] is refused at compile time otherwise).
-const fn key_slot(len: usize, seventh: u8) -> usize {
-    ((len << 3) + seventh as usize) % KEY_SLOTS
-}
-
-/// Each key's place in [`KEYS`] plus one (0: empty), at the slot of its
-/// name: a name's key is one look-up and one compare, where a scan of
-/// [`KEYS`] compared it with each key of its length.
-static BY_KEY: [u8; KEY_SLOTS] = {
-    let mut table = [0u8; KEY_SLOTS];
-    let mut k = 0;
-    while k < KEYS.len() {
-        let key = KEYS[k].as_bytes();
-        let slot = key_slot(key.len(), key[6]);
-        assert!(table[slot] == 0, "two keys share a slot of BY_KEY: change key_slot");
-        table[slot] = k as u8 + 1;
-        k += 1;
-    }
-    table
-};
+/// The keys by their length and seventh byte (every key has one; their
+/// first six, `IOC_` and more, are shared).
+static BY_KEY: NameSlots = NameSlots::new(&KEYS, 6);
 
 /// The place in [`KEYS`] of the key spelled exactly `name`.
 fn key_index(name: &str) -> Option<usize> {
-    let name = name.as_bytes();
-    let k = usize::from(*BY_KEY.get(key_slot(name.len(), *name.get(6)?))?).checked_sub(1)?;
-    (KEYS.get(k)?.as_bytes() == name).then_some(k)
+    BY_KEY.find(name.as_bytes())
 }
 
 impl IocFile {
@@ -317,9 +282,9 @@ impl ReadFile<'_> {
 
     /// The IOC file `ioc install` and the CLI work with: the values copied.
     fn into_file(self) -> IocFile {
-        let ReadFile { mut known, lines, variables, .. } = self;
+        let ReadFile { mut known, variables, .. } = self;
         let mut take = |k: usize| known[k].take().map(Cow::into_owned);
-        let extensions = (slot::FIRST_EXTENSION..slot::CMD).filter_map(|k| Some(Extension { key: KEYS[k], value: take(k)?, line: lines[k] })).collect();
+        let extensions = (slot::FIRST_EXTENSION..slot::CMD).filter_map(|k| Some(Extension { key: KEYS[k], value: take(k)? })).collect();
         IocFile {
             name: take(slot::NAME).unwrap_or_default(),
             user: take(slot::USER),
@@ -1180,7 +1145,7 @@ mod tests {
             proptest::prop_assert_eq!(rare.state_directory.as_deref(), extension(STATE_DIR).map(Path::new));
             proptest::prop_assert_eq!(rare.host.as_deref(), extension(HOST));
             let mut process = ProcessSettings::default();
-            for Extension { key, value, .. } in &file.extensions {
+            for Extension { key, value } in &file.extensions {
                 if let Some(setting) = Setting::from_ioc_variable(key) {
                     process.set_quietly(setting, value).unwrap();
                 }

@@ -42,6 +42,7 @@ mod checks;
 mod epoch;
 mod ids;
 mod lines;
+mod names;
 mod options;
 mod shared;
 mod source;

@@ -2,7 +2,8 @@
 //! them are our extensions. Combination rules live in `checks`.
 
 use super::model::{ExitResult, Options};
-use super::values::{got, is_ascii_blank, parse_u32, same_bytes, signal, ValueError};
+use super::names::NameSlots;
+use super::values::{got, is_ascii_blank, parse_u32, signal, ValueError};
 
 /// A flag option and the field it sets.
 struct Flag {
@@ -109,37 +110,12 @@ pub(crate) fn name(option: OptionId) -> &'static str {
     NAMES.get(usize::from(option)).copied().unwrap_or_default()
 }
 
-/// Slots of [`BY_NAME`].
-const SLOTS: usize = 64;
-
-/// The slot of [`BY_NAME`] of a name of `len` bytes starting with `first`:
-/// no two options share their length and first byte, and this mix of them
-/// keeps them apart ([`BY_NAME`] is refused at compile time otherwise).
-const fn slot_of(len: usize, first: u8) -> usize {
-    ((len << 3) + first as usize) % SLOTS
-}
-
-/// Each option's place in [`NAMES`] plus one (0: empty), at the slot of its
-/// name: a word's option is one look-up and one compare, where a scan of
-/// [`NAMES`] was a fifth of ObjectOptions' instructions.
-static BY_NAME: [u8; SLOTS] = {
-    let mut table = [0u8; SLOTS];
-    let mut i = 0;
-    while i < NAMES.len() {
-        let name = NAMES[i].as_bytes();
-        let slot = slot_of(name.len(), name[0]);
-        assert!(table[slot] == 0, "two options share a slot of BY_NAME: change slot_of");
-        table[slot] = i as u8 + 1;
-        i += 1;
-    }
-    table
-};
+/// The options by their names' length and first byte.
+static BY_NAME: NameSlots = NameSlots::new(&NAMES, 0);
 
 /// The place in [`NAMES`] of the option spelled exactly `name`.
 fn find(name: &[u8]) -> Option<usize> {
-    let &first = name.first()?;
-    let i = usize::from(*BY_NAME.get(slot_of(name.len(), first))?).checked_sub(1)?;
-    same_bytes(NAMES.get(i)?.as_bytes(), name).then_some(i)
+    BY_NAME.find(name)
 }
 
 fn all_names() -> String {

@@ -217,31 +217,6 @@ fn named_before(text: &str, start: usize, end: usize) -> bool {
     words(text.get(..start).unwrap_or_default()).any(|earlier| Some(earlier) == name)
 }
 
-/// Whether `a` and `b` hold the same bytes: a name of 4 to 24 bytes (every
-/// attribute's and option's) is compared as two or three words that cover
-/// it (overlapping: four bytes each below eight, eight from there), not by a
-/// call of memcmp, which was a twentieth of a load's time for the
-/// attributes and a tenth of ObjectOptions'. Inlined even at opt-level "z".
-#[inline(always)]
-pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let len = a.len();
-    if len != b.len() {
-        return false;
-    }
-    match len {
-        4..=7 => {
-            let word = |bytes: &[u8], at: usize| bytes.get(at..at + 4).and_then(|w| w.try_into().ok()).map_or(0, u32::from_le_bytes);
-            word(a, 0) == word(b, 0) && word(a, len - 4) == word(b, len - 4)
-        }
-        8..=24 => {
-            let word = |bytes: &[u8], at: usize| bytes.get(at..at + 8).and_then(|w| w.try_into().ok()).map_or(0, u64::from_le_bytes);
-            let (middle, last) = ((len - 8) / 2, len - 8);
-            word(a, 0) == word(b, 0) && word(a, middle) == word(b, middle) && word(a, last) == word(b, last)
-        }
-        _ => a == b,
-    }
-}
-
 /// A value that must be one word (object IDs, runlevel names, users, ...).
 pub(crate) fn one_word(text: &str, what: &str) -> Result<(), ValueError> {
     if has_whitespace(text) {
@@ -533,18 +508,6 @@ mod tests {
         #[test]
         fn signals_are_spelled_as_the_tables_name_them_for_any_text(text in "(SIG)?[A-Z0-9]{0,8}|(?s).{0,10}") {
             assert_signal_as_named(&text);
-        }
-
-        #[test]
-        fn same_bytes_is_equality(a in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..30), flip in 0usize..30) {
-            let mut b = a.clone();
-            assert!(same_bytes(&a, &b));
-            if let Some(byte) = b.get_mut(flip) {
-                *byte ^= 1;
-                assert!(!same_bytes(&a, &b));
-            }
-            b.push(0);
-            assert!(!same_bytes(&a, &b) && !same_bytes(&b, &a));
         }
     }
 
