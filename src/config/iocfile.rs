@@ -312,12 +312,12 @@ impl ReadFile<'_> {
         let mut starts = [0; KEYS.len()];
         self.each_entry(&mut |k, key, value| {
             text.push_str(key);
-            text.push_str("=");
+            text.push('=');
             if let Some(k) = k {
                 starts[k] = text.len();
             }
             text.push_str(value);
-            text.push_str("\n");
+            text.push('\n');
         });
         starts
     }
