@@ -167,7 +167,7 @@ pub(crate) fn object(o: &Object, lines: &ObjectLines, strict: bool, found: &mut 
         }
     }
 
-    if o.stop == StopMethod::PidFile(None) && o.rare().pid_file.is_none() {
+    if matches!(o.stop, StopMethod::PidFile(None)) && o.rare().pid_file.is_none() {
         f.error(line_of("ObjectStopCommand"), format!("object {id}: PIDFILE without a path: expected `PIDFILE /path` or an ObjectPIDFile"));
     }
     if options.procserv && !valid_ioc_name(id) {
