@@ -44,7 +44,7 @@ fn the_seed_example_block() {
     assert!(o.options.service && o.options.force_shell);
     assert_eq!(o.options.term_signal, Some(15));
     assert!(o.enabled);
-    assert_eq!(o.enabled_location.map(|l| l.line), Some(12));
+    assert_eq!(o.enabled_location().map(|l| l.line), Some(12));
     assert_eq!(o.location.line, 2);
 }
 

@@ -2,6 +2,7 @@
 //! it may appear, whether it may repeat, whether it is our extension, and the
 //! small function that turns its value into the model.
 
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
 use super::model::{Color, Globals, Location, Object, Output, ReloadMethod, StatusNames, StatusNamesSource, StopMethod, Text, VirtualFs, VirtualMount};
@@ -311,7 +312,7 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
     // The list asked for once the value is checked, so that a bad value makes no box.
     object("ObjectEnvVar", false, |o, v, c| add_env(v, || &mut o.object.rare_mut().env, |v| c.values.keep(v))),
     object("ObjectEnabled", true, |o, v, c| {
-        o.object.enabled_location = Some(c.location);
+        o.object.enabled_line = NonZeroU32::new(c.location.line);
         set(&mut o.object.enabled, parse_bool(v)?)
     }),
     object("ObjectRunlevels", true, |o, v, c| set(&mut o.object.runlevels, Runlevels(c.values.keep(checked_runlevels(v)?)))),

@@ -167,7 +167,7 @@ pub(crate) fn object(o: &Object, lines: &ObjectLines, strict: bool, found: &mut 
         }
     }
 
-    if o.stop == StopMethod::PidFile(None) && o.rare().pid_file.is_none() {
+    if matches!(o.stop, StopMethod::PidFile(None)) && o.rare().pid_file.is_none() {
         f.error(line_of("ObjectStopCommand"), format!("object {id}: PIDFILE without a path: expected `PIDFILE /path` or an ObjectPIDFile"));
     }
     if options.procserv && !valid_ioc_name(id) {
@@ -176,7 +176,7 @@ pub(crate) fn object(o: &Object, lines: &ObjectLines, strict: bool, found: &mut 
             format!("PROCSERV object {}: its ObjectID names the console, expected [A-Za-z0-9_][A-Za-z0-9_-]{{0,63}}", Quoted::text(id)),
         );
     }
-    if strict && o.enabled_location.is_none() {
+    if strict && o.enabled_line.is_none() {
         f.error(id_line, format!("object {id} has no ObjectEnabled: Epoch requires ObjectEnabled true or false (--strict-epoch)"));
     }
     if !options.halt_only && o.start_priority > 0 && o.runlevels.is_empty() {

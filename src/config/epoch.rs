@@ -349,7 +349,8 @@ impl Parser<'_> {
 
 /// The objects of epoch.conf and its Imports while they are read: in
 /// chunks of [`ObjectList::CHUNK`] objects, each allocated once at its
-/// full size, then joined into one list of exactly their number. One list
+/// full size, then joined into one list of exactly their number (or, when
+/// they fill one chunk at most, kept in it). One list
 /// grown by doubling (no count of the objects is known before the Imports
 /// are read) copied every object again at each doubling and had the kernel
 /// clear twice the pages the list needs: 10,000 objects of 248 bytes moved
@@ -397,10 +398,16 @@ impl ObjectList {
         self.last.push(object);
     }
 
-    /// The objects in one list as long as their number, in their order.
+    /// The objects in one list as long as their number, in their order
+    /// (objects that fill one chunk at most, as a board's do, are that
+    /// chunk, neither copied nor allocated again: `Config::finish_load`
+    /// gives back its room to spare).
     /// Not inlined: called once, inlined it made armv7's load_text 48 bytes larger.
     #[inline(never)]
     fn into_vec(mut self) -> Vec<Object> {
+        if self.full.is_empty() {
+            return self.last;
+        }
         let mut all = Vec::with_capacity(self.len());
         for mut chunk in self.full {
             all.append(&mut chunk);

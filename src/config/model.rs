@@ -6,6 +6,7 @@
 //! loads; the engine only reads it afterwards. The strings of the objects are
 //! [`SharedStr`]s: ranges of one text per configuration (config::shared).
 
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 pub use super::shared::{Runlevels, SharedPath, SharedStr};
@@ -391,8 +392,11 @@ pub struct Object {
     /// 0 means "not stopped by priority at shutdown".
     pub stop_priority: u32,
     pub enabled: bool,
-    /// The line of `ObjectEnabled`, if any (for tools that edit the file).
-    pub enabled_location: Option<Location>,
+    /// The line of `ObjectEnabled`, if any (for tools that edit the file),
+    /// in the file of the `ObjectID` line ([`Object::enabled_location`]):
+    /// an object is completed within one file, and a line of its own, not
+    /// an `Option<Location>`, keeps 24 bytes out of every object.
+    pub enabled_line: Option<NonZeroU32>,
     pub runlevels: Runlevels,
     pub options: Options,
     /// What most objects lack ([`Object::rare`]); `None` when none is set
@@ -464,7 +468,7 @@ impl Object {
         start_priority: 0,
         stop_priority: 0,
         enabled: false,
-        enabled_location: None,
+        enabled_line: None,
         runlevels: Runlevels(SharedStr::EMPTY),
         options: Options::NONE,
         rare: None,
@@ -485,7 +489,7 @@ impl Object {
             start_priority: _,
             stop_priority: _,
             enabled: _,
-            enabled_location: _,
+            enabled_line: _,
             runlevels,
             options: _,
             rare,
@@ -515,6 +519,11 @@ impl Object {
         if let Some(console) = console {
             f(&mut console.env);
         }
+    }
+
+    /// Where `ObjectEnabled` was given, if it was.
+    pub fn enabled_location(&self) -> Option<Location> {
+        self.enabled_line.map(|line| Location { line: line.get(), ..self.location })
     }
 
     /// The settings most objects lack (none set when [`Object::rare`] is `None`).
