@@ -273,7 +273,7 @@ impl<'a> Iterator for Statements<'a> {
 /// with a rare byte (a digit in its name, a control byte) is read line by
 /// line, as it would be if the searches had passed over that byte.
 fn plain_ends(text: &[u8]) -> (usize, usize) {
-    let name_end = find_first(text, name_stops_in, may_end_name).unwrap_or(text.len());
+    let name_end = find_possible_name_end(text).unwrap_or(text.len());
     let line_end = match text.get(name_end) {
         _ if name_end == 0 => return (0, 0),
         None | Some(b'\n') => name_end,
@@ -326,6 +326,15 @@ fn name_end(bytes: &[u8]) -> usize {
         end += 1;
     }
     end
+}
+
+/// The index of the first byte of `bytes` that may end a name (an
+/// attribute's, an option's): a blank, the `=`, but also any other byte up
+/// to the `=` ([`may_end_name`]), which the caller tells apart. A word at a
+/// time ([`find_first`]), inlined even at opt-level "z" as it is.
+#[inline(always)]
+pub(crate) fn find_possible_name_end(bytes: &[u8]) -> Option<usize> {
+    find_first(bytes, name_stops_in, may_end_name)
 }
 
 /// The tests of a byte that may end a name, a word's and a byte's: every
