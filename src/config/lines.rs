@@ -105,7 +105,7 @@ impl<'a> Statements<'a> {
         if self.whole.is_none() || self.comment_open_at.is_some() {
             return None;
         }
-        let text = trim_start(self.rest);
+        let text = trim_start(skip_spaces(self.rest));
         if matches!(text.first(), None | Some(b'#' | b'>' | b'<')) {
             return None;
         }
@@ -419,6 +419,17 @@ fn trim_start(mut text: &[u8]) -> &[u8] {
     text
 }
 
+/// `text` after its first spaces, up to eight passed at once: a line's
+/// indent, which [`trim_start`] passed one by one at some ten instructions
+/// a space. The first byte of a word that is no space is its lowest byte
+/// that the xor with spaces leaves non-zero.
+#[inline(always)]
+fn skip_spaces(text: &[u8]) -> &[u8] {
+    let Some(&word) = text.first_chunk::<8>() else { return text };
+    let spaces = (u64::from_le_bytes(word) ^ (ONES * u64::from(b' '))).trailing_zeros() / 8;
+    text.get(spaces as usize..).unwrap_or_default()
+}
+
 fn trim_end(text: &[u8]) -> &[u8] {
     let end = text.iter().rposition(|&b| !is_blank(b)).map_or(0, |last| last + 1);
     &text[..end]
@@ -590,6 +601,20 @@ mod tests {
                         }
                         assert_eq!(find_newline_or_nul(&bytes), (end_at < len).then_some(end_at), "{bytes:?}");
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn spaces_are_skipped_up_to_a_word_of_them() {
+        for len in 0..20 {
+            for spaces in 0..=len {
+                for after in [b'O', b'\t', b'\n', 0x80] {
+                    let mut bytes = vec![b' '; spaces];
+                    bytes.resize(len, after);
+                    let skipped = if len < 8 { 0 } else { spaces.min(8) };
+                    assert_eq!(skip_spaces(&bytes), &bytes[skipped..], "{bytes:?}");
                 }
             }
         }
