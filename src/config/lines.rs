@@ -595,7 +595,8 @@ mod tests {
             for end_at in 0..=len {
                 for every in 1..4 {
                     for end in [b'\n', 0] {
-                        let mut bytes: Vec<u8> = (0..len).map(|k| if k % every == 0 { [2, 8][k % 2] } else { b'O' }).collect();
+                        let control_or_letter = |k: usize| if k % every == 0 { [2, 8][k % 2] } else { b'O' };
+                        let mut bytes: Vec<u8> = (0..len).map(control_or_letter).collect();
                         if end_at < len {
                             bytes[end_at] = end;
                         }
