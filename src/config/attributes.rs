@@ -350,41 +350,39 @@ const fn numbered<const N: usize>(mut table: [Attribute; N]) -> [Attribute; N] {
     table
 }
 
-/// Slots of [`BY_NAME`]: a power of two well above the number of attributes,
-/// so that a look-up of an attribute probes few (at most [`MAX_PROBES`]).
+/// Slots of [`BY_NAME`]: 256, the values of the top byte of a `u64` that
+/// [`slot_of`] takes.
 const SLOTS: usize = 256;
 
-/// The slot of [`BY_NAME`] where a look-up of `name` (two bytes or more)
-/// starts: its length, its last two bytes and its middle one, mixed. Four
-/// bytes, not a loop over the whole name (a hash of every byte was most of
-/// a look-up's time), and the attributes' names, most of which start with
-/// `Object`, still spread well: [`BY_NAME`] is refused at compile time if a
-/// look-up would probe more than [`MAX_PROBES`] slots. Inlined even at
+/// The multiplier of [`slot_of`]: one of those, found by a search, that
+/// give each attribute a slot of its own ([`BY_NAME`] is refused at compile
+/// time otherwise: choose another odd number, or another key).
+const MIX: u64 = 0xe74b_7fb6_9936_ee95;
+
+/// The slot of [`BY_NAME`] of `name` (two bytes or more): its first byte,
+/// its last two and its length in a word, mixed by one multiplication, and
+/// the top byte of the product. Three bytes, not a loop over the whole name
+/// (a hash of every byte was most of a look-up's time), and no two
+/// attributes in one slot: a look-up probes one slot, where one of each
+/// five lines probed a second when the slots were shared. Inlined even at
 /// opt-level "z", as [`find`] is.
 #[inline(always)]
 const fn slot_of(name: &[u8]) -> usize {
     let len = name.len();
-    ((len << 4) ^ (name[len - 1] as usize * 5) ^ (name[len - 2] as usize * 3) ^ name[len / 2] as usize) % SLOTS
+    let key = name[0] as u64 | (name[len - 2] as u64) << 8 | (name[len - 1] as u64) << 16 | (len as u64) << 24;
+    (key.wrapping_mul(MIX) >> 56) as usize
 }
 
-/// The most slots a look-up of an attribute's name probes.
-const MAX_PROBES: usize = 3;
-
-/// An open-addressing table from a name's slot to its attribute's index
-/// plus one (0: empty), built at compile time: every line of a configuration
-/// looks its attribute up, and a scan of the table compared dozens of names.
+/// A table from a name's slot to its attribute's index plus one (0:
+/// empty), built at compile time: every line of a configuration looks its
+/// attribute up, and a scan of the table compared dozens of names.
 static BY_NAME: [u8; SLOTS] = {
-    assert!(ATTRIBUTES.len() < SLOTS / 2 && ATTRIBUTES.len() < u8::MAX as usize);
+    assert!(ATTRIBUTES.len() < u8::MAX as usize);
     let mut table = [0u8; SLOTS];
     let mut i = 0;
     while i < ATTRIBUTES.len() {
-        let mut slot = slot_of(ATTRIBUTES[i].name.as_bytes());
-        let mut probes = 1;
-        while table[slot] != 0 {
-            slot = (slot + 1) % SLOTS;
-            probes += 1;
-        }
-        assert!(probes <= MAX_PROBES, "attribute names crowd one slot of BY_NAME: change slot_of");
+        let slot = slot_of(ATTRIBUTES[i].name.as_bytes());
+        assert!(table[slot] == 0, "two attributes share a slot of BY_NAME: change MIX");
         table[slot] = i as u8 + 1;
         i += 1;
     }
@@ -399,14 +397,8 @@ pub(crate) fn find(name: &[u8]) -> Option<&'static Attribute> {
     if name.len() < 2 {
         return None; // No attribute's name is that short (and slot_of needs two bytes).
     }
-    let mut slot = slot_of(name);
-    loop {
-        let attribute = ATTRIBUTES.get(usize::from(*BY_NAME.get(slot)?).checked_sub(1)?)?;
-        if same_bytes(attribute.name.as_bytes(), name) {
-            return Some(attribute);
-        }
-        slot = (slot + 1) % SLOTS;
-    }
+    let attribute = ATTRIBUTES.get(usize::from(*BY_NAME.get(slot_of(name))?).checked_sub(1)?)?;
+    same_bytes(attribute.name.as_bytes(), name).then_some(attribute)
 }
 
 /// The attribute a misspelling in letter case most likely meant.

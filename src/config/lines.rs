@@ -105,7 +105,7 @@ impl<'a> Statements<'a> {
         if self.whole.is_none() || self.comment_open_at.is_some() {
             return None;
         }
-        let text = trim_start(self.rest);
+        let text = trim_start(skip_spaces(self.rest));
         if matches!(text.first(), None | Some(b'#' | b'>' | b'<')) {
             return None;
         }
@@ -263,21 +263,25 @@ impl<'a> Iterator for Statements<'a> {
 
 /// Where the name of a plain statement at the start of `text` ends, and
 /// where its line does (its newline, or the text's end); `(0, 0)` when
-/// the line is no plain statement (no name, a byte up to the space other
-/// than a blank or a newline ending the name, a NUL in the value). Both
-/// searches in one function that opt-level "z" inlines into the line loop,
-/// its one caller, not a call of each: a call and the reloading of its
-/// tests' constants cost about what a third of a line's search does.
+/// the line is no plain statement (no name, a byte up to the `=` other
+/// than a blank or a newline ending the name, a NUL or another byte that
+/// [`may_end_line`] in the value). Both searches in one function that
+/// opt-level "z" inlines into the line loop, its one caller, not a call of
+/// each: a call and the reloading of its tests' constants cost about what a
+/// third of a line's search does. Each search finds the first byte its
+/// cheap test flags, and the byte found is told apart here, once: a line
+/// with a rare byte (a digit in its name, a control byte) is read line by
+/// line, as it would be if the searches had passed over that byte.
 fn plain_ends(text: &[u8]) -> (usize, usize) {
-    let name_end = find_first(text, name_stops_in, is_name_stop).unwrap_or(text.len());
+    let name_end = find_possible_name_end(text).unwrap_or(text.len());
     let line_end = match text.get(name_end) {
         _ if name_end == 0 => return (0, 0),
         None | Some(b'\n') => name_end,
         Some(b' ' | b'\t' | b'=') => {
             let value = text.get(name_end..).unwrap_or_default();
-            match find_first(value, line_stops_in, is_line_stop) {
-                Some(at) if value.get(at) == Some(&0) => return (0, 0),
-                Some(at) => name_end + at,
+            match find_first(value, line_stops_in, may_end_line) {
+                Some(at) if value.get(at) == Some(&b'\n') => name_end + at,
+                Some(_) => return (0, 0),
                 None => text.len(),
             }
         }
@@ -288,18 +292,29 @@ fn plain_ends(text: &[u8]) -> (usize, usize) {
 
 /// The index of the first `\n` or NUL of `bytes`. NULs are looked for on
 /// the way, not by a search of the whole file before it (a second pass
-/// over every byte).
+/// over every byte); the other bytes the search flags are passed over.
 fn find_newline_or_nul(bytes: &[u8]) -> Option<usize> {
-    find_first(bytes, line_stops_in, is_line_stop)
+    let mut from = 0;
+    loop {
+        let at = from + find_first(bytes.get(from..)?, line_stops_in, may_end_line)?;
+        if matches!(bytes.get(at), Some(b'\n' | 0)) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
 }
 
-/// The tests of a line's end, a word's and a byte's.
+/// The tests of a byte that may end a line, a word's and a byte's: one
+/// whose bits are all in `0x0a` (a NUL, STX, backspace or a newline). One
+/// mask and one test of a zero byte, where a test each of a newline and of
+/// a NUL were twice that; the two control bytes that are no end are told
+/// apart once found.
 fn line_stops_in(word: u64) -> u64 {
-    has_byte(word, b'\n') | has_byte(word, 0)
+    has_byte(word & !(ONES * u64::from(b'\n')), 0)
 }
 
-fn is_line_stop(b: u8) -> bool {
-    b == b'\n' || b == 0
+fn may_end_line(b: u8) -> bool {
+    b & !b'\n' == 0
 }
 
 /// The end of the attribute name at the start of `bytes`: its first blank
@@ -313,35 +328,46 @@ fn name_end(bytes: &[u8]) -> usize {
     end
 }
 
-/// The tests of a byte that may end a name, a word's and a byte's: a
-/// blank, an `=`, or another byte up to the space (a newline, a NUL, a CR,
-/// a control byte). Two tests a word, not one per byte that ends a name
-/// (three) and per byte that ends a line (two more): [`plain_ends`] tells
-/// the rare control bytes apart.
-fn name_stops_in(word: u64) -> u64 {
-    has_byte_below(word, b' ' + 1) | has_byte(word, b'=')
-}
-
-fn is_name_stop(b: u8) -> bool {
-    b <= b' ' || b == b'='
-}
-
-/// The index of the first byte of `bytes` that `stop` is true of, looked
-/// for eight bytes at a time: a word in which `stops_in` finds none (zero)
-/// is passed with a few arithmetic operations (std's memchr is not public,
-/// and a byte loop is what took the time). In the word that has one, the
-/// lowest bit `stops_in` sets is in the first stop byte (see [`has_byte`];
-/// the word is read little-endian, its first byte lowest), so its index
-/// comes from the bit's, not from a byte loop over the word. Inlined even at
-/// opt-level "z", so that the tests are too: every line is searched for its
-/// end and for its name's.
+/// The index of the first byte of `bytes` that may end a name (an
+/// attribute's, an option's): a blank, the `=`, but also any other byte up
+/// to the `=` ([`may_end_name`]), which the caller tells apart. A word at a
+/// time ([`find_first`]), inlined even at opt-level "z" as it is.
 #[inline(always)]
-fn find_first(bytes: &[u8], stops_in: impl Fn(u64) -> u64, stop: impl Fn(u8) -> bool) -> Option<usize> {
+pub(crate) fn find_possible_name_end(bytes: &[u8]) -> Option<usize> {
+    find_first(bytes, name_stops_in, may_end_name)
+}
+
+/// The tests of a byte that may end a name, a word's and a byte's: every
+/// byte up to the `=`, so a blank, the `=`, and a newline, a NUL, a CR or
+/// another control byte, but also the punctuation and digits between them
+/// that no attribute's name has. One test, where one of the bytes up to
+/// the space and one of the `=` were twice that; [`plain_ends`] tells the
+/// byte found apart.
+fn name_stops_in(word: u64) -> u64 {
+    has_byte_below(word, b'=' + 1)
+}
+
+fn may_end_name(b: u8) -> bool {
+    b <= b'='
+}
+
+/// The index of the first byte of `bytes` that `flagged` is true of,
+/// looked for eight bytes at a time: a word in which `flagged_in` (the
+/// same test of each of its bytes) flags none (zero) is passed with a few
+/// arithmetic operations (std's memchr is not public, and a byte loop is
+/// what took the time). In the word that has one, the lowest bit
+/// `flagged_in` sets is in the first such byte (see [`has_byte`]; the word
+/// is read little-endian, its first byte lowest), so its index comes from
+/// the bit's, not from a byte loop over the word. Inlined even at
+/// opt-level "z", so that the tests are too: every line is searched for
+/// its end and for its name's.
+#[inline(always)]
+fn find_first(bytes: &[u8], flagged_in: impl Fn(u64) -> u64, flagged: impl Fn(u8) -> bool) -> Option<usize> {
     let mut passed = 0;
     for word in bytes.chunks_exact(8) {
-        let stops = stops_in(u64::from_le_bytes(word.try_into().unwrap_or_default()));
-        if stops != 0 {
-            return Some(passed + (stops.trailing_zeros() / 8) as usize);
+        let flags = flagged_in(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+        if flags != 0 {
+            return Some(passed + (flags.trailing_zeros() / 8) as usize);
         }
         passed += 8;
     }
@@ -349,7 +375,7 @@ fn find_first(bytes: &[u8], stops_in: impl Fn(u64) -> u64, stop: impl Fn(u8) -> 
     // at opt-level "z").
     let mut at = passed;
     while let Some(&b) = bytes.get(at) {
-        if stop(b) {
+        if flagged(b) {
             return Some(at);
         }
         at += 1;
@@ -391,6 +417,17 @@ fn trim_start(mut text: &[u8]) -> &[u8] {
         text = rest;
     }
     text
+}
+
+/// `text` after its first spaces, up to eight passed at once: a line's
+/// indent, which [`trim_start`] passed one by one at some ten instructions
+/// a space. The first byte of a word that is no space is its lowest byte
+/// that the xor with spaces leaves non-zero.
+#[inline(always)]
+fn skip_spaces(text: &[u8]) -> &[u8] {
+    let Some(&word) = text.first_chunk::<8>() else { return text };
+    let spaces = (u64::from_le_bytes(word) ^ (ONES * u64::from(b' '))).trailing_zeros() / 8;
+    text.get(spaces as usize..).unwrap_or_default()
 }
 
 fn trim_end(text: &[u8]) -> &[u8] {
@@ -524,6 +561,66 @@ mod tests {
         }
     }
 
+    /// Each word test flags exactly the bytes its byte test does, and the
+    /// first of them is found, wherever it is, whatever the bytes around it
+    /// (those near the tests' bounds among them).
+    #[test]
+    fn word_and_byte_tests_flag_the_same_first_byte() {
+        type Tests = (fn(u64) -> u64, fn(u8) -> bool, [u8; 5]);
+        let tests: [Tests; 2] = [
+            (name_stops_in, may_end_name, [b'>', b'?', b'O', 0x80, 0xff]),
+            (line_stops_in, may_end_line, [1, 3, 0x0b, b'\t', 0xff]),
+        ];
+        for (flagged_in, flagged, fillers) in tests {
+            for b in 0..=u8::MAX {
+                for len in 0..20 {
+                    for at in 0..=len {
+                        let mut bytes: Vec<u8> = (0..len).map(|k| fillers[k % fillers.len()]).collect();
+                        for later in (at..len).step_by(3) {
+                            bytes[later] = b;
+                        }
+                        let expected = bytes.iter().position(|&b| flagged(b));
+                        assert_eq!(find_first(&bytes, flagged_in, flagged), expected, "{bytes:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The line search passes over the bytes its test flags that end no
+    /// line (STX and backspace), one or many, in a word or across two.
+    #[test]
+    fn the_line_search_passes_over_other_control_bytes() {
+        for len in 0..20 {
+            for end_at in 0..=len {
+                for every in 1..4 {
+                    for end in [b'\n', 0] {
+                        let control_or_letter = |k: usize| if k % every == 0 { [2, 8][k % 2] } else { b'O' };
+                        let mut bytes: Vec<u8> = (0..len).map(control_or_letter).collect();
+                        if end_at < len {
+                            bytes[end_at] = end;
+                        }
+                        assert_eq!(find_newline_or_nul(&bytes), (end_at < len).then_some(end_at), "{bytes:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn spaces_are_skipped_up_to_a_word_of_them() {
+        for len in 0..20 {
+            for spaces in 0..=len {
+                for after in [b'O', b'\t', b'\n', 0x80] {
+                    let mut bytes = vec![b' '; spaces];
+                    bytes.resize(len, after);
+                    let skipped = if len < 8 { 0 } else { spaces.min(8) };
+                    assert_eq!(skip_spaces(&bytes), &bytes[skipped..], "{bytes:?}");
+                }
+            }
+        }
+    }
+
     /// A UTF-8 file read with its plain statements in one pass (the rest
     /// line by line) gives what reading every line whole gives, the
     /// errors' lines and messages included: names and values longer than
@@ -536,7 +633,7 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn plain_statements_are_read_as_line_by_line(text in "([ \t=\r\n\x00\x01#<>!aé€]|ObjectID|ObjectStartCommand|<!<|>!>){0,24}") {
+        fn plain_statements_are_read_as_line_by_line(text in "([ \t=\r\n\x00\x01\x02\x08#<>!0aé€]|ObjectID|ObjectStartCommand|<!<|>!>){0,24}") {
             assert_read_as_line_by_line(&text);
         }
     }

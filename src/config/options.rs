@@ -2,6 +2,7 @@
 //! them are our extensions. Combination rules live in `checks`.
 
 use super::model::{ExitResult, Options};
+use super::lines::find_possible_name_end;
 use super::names::NameSlots;
 use super::values::{got, is_ascii_blank, parse_u32, signal, ValueError};
 
@@ -169,7 +170,18 @@ impl<'a> Iterator for Words<'a> {
             return None;
         }
         let start = at;
-        while bytes.get(at).is_some_and(|&b| !ends_name(b)) {
+        // The name's end, a word at a time: the first byte that may end a
+        // name does (an option's name is letters), or the search goes on
+        // after it.
+        loop {
+            let Some(found) = bytes.get(at..).and_then(find_possible_name_end) else {
+                at = bytes.len();
+                break;
+            };
+            at += found;
+            if bytes.get(at).is_some_and(|&b| ends_name(b)) {
+                break;
+            }
             at += 1;
         }
         let name_end = at;
