@@ -57,7 +57,10 @@ impl SharedStr {
     }
 
     /// A text of its own, for values that are not a range of a file (made,
-    /// or changed on the way, as an IOC file's quoted values).
+    /// or changed on the way, as an IOC file's quoted values). Never
+    /// inlined: in [`Values::keep`] its allocation made every call save and
+    /// restore five registers, though nearly every value is a range.
+    #[inline(never)]
     fn owned(value: &str) -> Self {
         SharedStr::range(&Arc::new(Box::from(value)), 0, value.len())
     }
