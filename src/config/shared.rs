@@ -21,6 +21,13 @@ use std::sync::Arc;
 type Arena = Arc<Box<str>>;
 
 /// A string of the configuration model: a range of a shared text.
+///
+/// Every range is a `str`'s own, within its text and at char boundaries:
+/// each is made here from a `str` that is a part of its text ([`Values::keep`],
+/// [`pack`]; a `str` inside a `str` starts and ends at its char boundaries,
+/// as UTF-8 tells a char's first byte from the others), or checked to be one
+/// ([`ranges`]). So the bytes of every string are UTF-8, and so is what
+/// [`pack`] joins of them.
 #[derive(Clone, Default)]
 pub struct SharedStr {
     /// `None`: the empty string (no allocation).
@@ -82,10 +89,14 @@ impl SharedStr {
 /// `parts`, each a start and a length in `text`, as model strings of it
 /// (two allocations for them all, not two each): the strings of an object
 /// made from an IOC file, until [`pack`] copies them with the others. An
-/// empty part is the empty string.
+/// empty part is the empty string, and so is one that is not a `str` of
+/// `text` (beyond it, or cutting a char): every range is a `str`'s own.
 pub(crate) fn ranges<const N: usize>(text: String, parts: [(usize, usize); N]) -> [SharedStr; N] {
     let text: Arena = Arc::new(text.into_boxed_str());
-    parts.map(|(start, len)| SharedStr::range(&text, start, len))
+    parts.map(|(start, len)| match text.get(start..start.saturating_add(len)) {
+        Some(_) => SharedStr::range(&text, start, len),
+        None => SharedStr::default(),
+    })
 }
 
 /// The text of one file being parsed, that its values are ranges of.
@@ -175,16 +186,14 @@ impl<'a> Values<'a> {
 /// is the length of [`SharedStr::as_str`] for every string made here), so
 /// pointing at it does not look the text up again.
 pub(crate) fn pack(size: usize, mut strings: impl FnMut(&mut dyn FnMut(&mut SharedStr))) {
-    // Bytes, validated once as a whole: a checked `str` slice per string
-    // was most of the copy. They are the bytes of whole strs, so the
-    // validation cannot fail; were it to, the strings stay where they are.
+    // Bytes, not strs: a checked `str` slice per string was most of the copy.
     let mut packed = Vec::with_capacity(size);
     strings(&mut |s| packed.extend_from_slice(s.as_bytes()));
     if u32::try_from(packed.len()).is_err() {
         return;
     }
-    let Ok(packed) = String::from_utf8(packed) else { return };
-    let packed: Arena = Arc::new(packed.into_boxed_str());
+    debug_assert!(std::str::from_utf8(&packed).is_ok());
+    let packed: Arena = Arc::new(joined_strs(packed).into_boxed_str());
     let mut start = 0u32;
     strings(&mut |s| {
         // The empty string holds no text and stays as it is (only it has
@@ -197,6 +206,19 @@ pub(crate) fn pack(size: usize, mut strings: impl FnMut(&mut dyn FnMut(&mut Shar
             start = start.saturating_add(s.len);
         }
     });
+}
+
+/// `bytes`, the bytes of [`SharedStr`]s one after the other, as the text
+/// they are, not validated again: a validation of the whole text was a
+/// tenth of packing, and it could not fail.
+#[allow(unsafe_code)]
+fn joined_strs(bytes: Vec<u8>) -> String {
+    // SAFETY: the bytes of every SharedStr are a `str`'s own (its
+    // invariant: each range is made from a part of a `str`, or checked to be
+    // one), and strs joined are UTF-8.
+    // `shared::tests::strings_of_any_place_in_a_text_pack_into_utf_8` packs
+    // ranges of every place of a text of chars of one to four bytes.
+    unsafe { String::from_utf8_unchecked(bytes) }
 }
 
 /// Whether `a` and `b` are ranges of one text (tests of [`pack`]'s callers).
@@ -403,6 +425,36 @@ mod tests {
             assert!(!Arc::ptr_eq(kept.text.as_ref().unwrap(), &file.text), "{value:?}: a copy");
         }
         assert!(values.keep(&text[3..3]).text.is_none(), "the empty string holds nothing");
+    }
+
+    /// Strings of every place of a text of chars of one to four bytes, as
+    /// ranges ([`ranges`]: a part that cuts a char is the empty string) and
+    /// as values kept from a file, each read back as its part after they are
+    /// packed: what lets [`pack`] take their bytes as UTF-8 unchecked.
+    #[test]
+    fn strings_of_any_place_in_a_text_pack_into_utf_8() {
+        let text = "a\u{e9}\u{20ac}\u{1f600}b\u{1f600}\u{20ac}\u{e9}c";
+        let file = FileText::new(text.as_bytes().to_vec()).ok().unwrap();
+        let values = Values::of(Some(&file));
+        let (mut strings, mut parts) = (Vec::new(), Vec::new());
+        for start in 0..=text.len() + 1 {
+            for end in start..=text.len() + 1 {
+                let part = text.get(start..end).unwrap_or_default();
+                let [ranged] = ranges(text.to_string(), [(start, end - start)]);
+                assert_eq!(ranged.as_bytes(), part.as_bytes(), "{start}..{end}");
+                strings.push(ranged);
+                parts.push(part);
+                if let Some(part) = file.as_str().get(start..end) {
+                    strings.push(values.keep(part));
+                    parts.push(part);
+                }
+            }
+        }
+        pack(0, |f| strings.iter_mut().for_each(f));
+        assert_eq!(strings.iter().map(SharedStr::as_str).collect::<Vec<_>>(), parts);
+        let packed = strings.iter().find_map(|s| s.text.clone()).unwrap();
+        assert!(strings.iter().all(|s| s.text.as_ref().is_none_or(|t| Arc::ptr_eq(t, &packed))), "all packed");
+        assert_eq!(packed.as_bytes(), parts.concat().as_bytes());
     }
 
     /// The size a caller counted is where the text starts: a count short
