@@ -102,6 +102,9 @@ pub(crate) fn ranges<const N: usize>(text: String, parts: [(usize, usize); N]) -
 /// The text of one file being parsed, that its values are ranges of.
 pub(crate) struct FileText {
     text: Arena,
+    /// The bytes of `text` that a range reaches: its length, at most 4 GiB
+    /// (found once, not at each value kept).
+    reach: usize,
     /// The bytes of the values kept while it was parsed, as ranges of it or
     /// (made on the way) copies: what [`pack`] will copy of this file,
     /// counted as they are made (see [`pack`]'s `size`).
@@ -113,7 +116,10 @@ impl FileText {
     /// and the values of the others are copied).
     pub fn new(bytes: Vec<u8>) -> Result<FileText, Vec<u8>> {
         match String::from_utf8(bytes) {
-            Ok(text) => Ok(FileText { text: Arc::new(text.into_boxed_str()), kept: Cell::new(0) }),
+            Ok(text) => {
+                let reach = text.len().min(u32::MAX as usize);
+                Ok(FileText { text: Arc::new(text.into_boxed_str()), reach, kept: Cell::new(0) })
+            }
             Err(e) => Err(e.into_bytes()),
         }
     }
@@ -147,8 +153,10 @@ impl<'a> Values<'a> {
             return SharedStr::default();
         }
         if let Some(file) = self.file {
-            // Counted as a range or a copy alike: packing copies either.
-            file.kept.set(file.kept.get().saturating_add(value.len()));
+            // Counted as a range or a copy alike: packing copies either. Not
+            // saturated (a fifth of keeping a value): a count that wrapped
+            // would be short, and packing grows its text then.
+            file.kept.set(file.kept.get().wrapping_add(value.len()));
             // Where the value starts and ends in the file's text: a part of
             // it when neither wraps nor passes its end. Past 4 GiB of a file
             // a range does not fit: a copy then. One test of the end for
@@ -156,7 +164,7 @@ impl<'a> Values<'a> {
             // (a tenth of keeping a value).
             let start = (value.as_ptr() as usize).wrapping_sub(file.text.as_ptr() as usize);
             let end = start.wrapping_add(value.len());
-            if start <= end && end <= file.text.len().min(u32::MAX as usize) {
+            if start <= end && end <= file.reach {
                 // Both fit: `end` does.
                 return SharedStr { text: Some(Arc::clone(&file.text)), start: start as u32, len: value.len() as u32 };
             }
