@@ -215,8 +215,9 @@ pub(crate) fn pack(size: usize, mut strings: impl FnMut(&mut dyn FnMut(&mut Shar
         if let Some(text) = &mut s.text {
             *text = Arc::clone(&packed);
             s.start = start;
-            // At most the packed text's length, which fits: the lengths are those copied above.
-            start = start.saturating_add(s.len);
+            // At most the packed text's length, which fits: the lengths are
+            // those copied above. Not saturated: it cannot wrap.
+            start = start.wrapping_add(s.len);
         }
     });
 }
