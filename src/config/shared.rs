@@ -55,6 +55,20 @@ impl SharedStr {
         }
     }
 
+    /// The length of [`Self::as_str`], as its range has it (every range is
+    /// a `str`'s own), not cut from the text: the parser asks whether each
+    /// description is empty, and packing sums an IOC file's strings.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether [`Self::as_str`] is empty, as [`Self::len`] finds it.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// The bytes of [`Self::as_str`], sliced without a char-boundary check:
     /// every range is made from a `str`'s own, so it is at char boundaries.
     /// Inlined even at opt-level "z": packing reads every string here, and
@@ -464,8 +478,12 @@ mod tests {
                 }
             }
         }
+        let lengths = |strings: &[SharedStr]| strings.iter().map(|s| (s.len(), s.is_empty())).collect::<Vec<_>>();
+        let part_lengths: Vec<_> = parts.iter().map(|p| (p.len(), p.is_empty())).collect();
+        assert_eq!(lengths(&strings), part_lengths);
         pack(0, |f| strings.iter_mut().for_each(f));
         assert_eq!(strings.iter().map(SharedStr::as_str).collect::<Vec<_>>(), parts);
+        assert_eq!(lengths(&strings), part_lengths);
         let packed = strings.iter().find_map(|s| s.text.clone()).unwrap();
         assert!(strings.iter().all(|s| s.text.as_ref().is_none_or(|t| Arc::ptr_eq(t, &packed))), "all packed");
         assert_eq!(packed.as_bytes(), parts.concat().as_bytes());
