@@ -43,14 +43,10 @@ impl SharedStr {
     pub fn as_str(&self) -> &str {
         let (start, end) = (self.start as usize, self.start as usize + self.len as usize);
         // `match`es, not `Option` combinators (a call each at opt-level "z"
-        // where they are not inlined): every string of every object is read
-        // here. Two cuts, each inlined, where `str::get` of the range was a call.
+        // where they are not inlined): every string of every object is read here.
         let Some(text) = self.text.as_deref() else { return "" };
-        match text.split_at_checked(end) {
-            Some((head, _)) => match head.split_at_checked(start) {
-                Some((_, string)) => string,
-                None => "",
-            },
+        match cut(text, start, end) {
+            Some(string) => string,
             None => "",
         }
     }
@@ -105,6 +101,19 @@ impl SharedStr {
     }
 }
 
+/// `text[start..end]`, when that is a `str` of it: two cuts, each inlined,
+/// where `str::get` of the range is a call.
+#[inline(always)]
+fn cut(text: &str, start: usize, end: usize) -> Option<&str> {
+    match text.split_at_checked(end) {
+        Some((head, _)) => match head.split_at_checked(start) {
+            Some((_, part)) => Some(part),
+            None => None,
+        },
+        None => None,
+    }
+}
+
 /// `parts`, each a start and a length in `text`, as model strings of it
 /// (two allocations for them all, not two each): the strings of an object
 /// made from an IOC file, until [`pack`] copies them with the others. An
@@ -112,7 +121,7 @@ impl SharedStr {
 /// `text` (beyond it, or cutting a char): every range is a `str`'s own.
 pub(crate) fn ranges<const N: usize>(text: String, parts: [(usize, usize); N]) -> [SharedStr; N] {
     let text: Arena = Arc::new(text.into_boxed_str());
-    parts.map(|(start, len)| match text.get(start..start.saturating_add(len)) {
+    parts.map(|(start, len)| match cut(&text, start, start.saturating_add(len)) {
         Some(_) => SharedStr::range(&text, start, len),
         None => SharedStr::default(),
     })
