@@ -42,13 +42,10 @@ impl SharedStr {
 
     pub fn as_str(&self) -> &str {
         let (start, end) = (self.start as usize, self.start as usize + self.len as usize);
-        // `match`es, not `Option` combinators (a call each at opt-level "z"
+        // A `let`, not `Option` combinators (a call each at opt-level "z"
         // where they are not inlined): every string of every object is read here.
         let Some(text) = self.text.as_deref() else { return "" };
-        match cut(text, start, end) {
-            Some(string) => string,
-            None => "",
-        }
+        cut(text, start, end).unwrap_or_default()
     }
 
     /// The length of [`Self::as_str`], as its range has it (every range is
