@@ -21,6 +21,13 @@ use std::sync::Arc;
 type Arena = Arc<Box<str>>;
 
 /// A string of the configuration model: a range of a shared text.
+///
+/// Every range is a `str`'s own, within its text and at char boundaries:
+/// each is made here from a `str` that is a part of its text ([`Values::keep`],
+/// [`pack`]; a `str` inside a `str` starts and ends at its char boundaries,
+/// as UTF-8 tells a char's first byte from the others), or checked to be one
+/// ([`ranges`]). So the bytes of every string are UTF-8, and so is what
+/// [`pack`] joins of them.
 #[derive(Clone, Default)]
 pub struct SharedStr {
     /// `None`: the empty string (no allocation).
@@ -35,12 +42,24 @@ impl SharedStr {
 
     pub fn as_str(&self) -> &str {
         let (start, end) = (self.start as usize, self.start as usize + self.len as usize);
-        // A `match`, not `Option` combinators (a call each at opt-level "z"
+        // A `let`, not `Option` combinators (a call each at opt-level "z"
         // where they are not inlined): every string of every object is read here.
-        match self.text.as_deref() {
-            Some(text) => text.get(start..end).unwrap_or_default(),
-            None => "",
-        }
+        let Some(text) = self.text.as_deref() else { return "" };
+        cut(text, start, end).unwrap_or_default()
+    }
+
+    /// The length of [`Self::as_str`], as its range has it (every range is
+    /// a `str`'s own), not cut from the text: the parser asks whether each
+    /// description is empty, and packing sums an IOC file's strings.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether [`Self::as_str`] is empty, as [`Self::len`] finds it.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// The bytes of [`Self::as_str`], sliced without a char-boundary check:
@@ -57,7 +76,10 @@ impl SharedStr {
     }
 
     /// A text of its own, for values that are not a range of a file (made,
-    /// or changed on the way, as an IOC file's quoted values).
+    /// or changed on the way, as an IOC file's quoted values). Never
+    /// inlined: in [`Values::keep`] its allocation made every call save and
+    /// restore five registers, though nearly every value is a range.
+    #[inline(never)]
     fn owned(value: &str) -> Self {
         SharedStr::range(&Arc::new(Box::from(value)), 0, value.len())
     }
@@ -76,18 +98,38 @@ impl SharedStr {
     }
 }
 
+/// `text[start..end]`, when that is a `str` of it: two cuts, each inlined,
+/// where `str::get` of the range is a call.
+#[inline(always)]
+fn cut(text: &str, start: usize, end: usize) -> Option<&str> {
+    match text.split_at_checked(end) {
+        Some((head, _)) => match head.split_at_checked(start) {
+            Some((_, part)) => Some(part),
+            None => None,
+        },
+        None => None,
+    }
+}
+
 /// `parts`, each a start and a length in `text`, as model strings of it
 /// (two allocations for them all, not two each): the strings of an object
 /// made from an IOC file, until [`pack`] copies them with the others. An
-/// empty part is the empty string.
+/// empty part is the empty string, and so is one that is not a `str` of
+/// `text` (beyond it, or cutting a char): every range is a `str`'s own.
 pub(crate) fn ranges<const N: usize>(text: String, parts: [(usize, usize); N]) -> [SharedStr; N] {
     let text: Arena = Arc::new(text.into_boxed_str());
-    parts.map(|(start, len)| SharedStr::range(&text, start, len))
+    parts.map(|(start, len)| match cut(&text, start, start.saturating_add(len)) {
+        Some(_) => SharedStr::range(&text, start, len),
+        None => SharedStr::default(),
+    })
 }
 
 /// The text of one file being parsed, that its values are ranges of.
 pub(crate) struct FileText {
     text: Arena,
+    /// The bytes of `text` that a range reaches: its length, at most 4 GiB
+    /// (found once, not at each value kept).
+    reach: usize,
     /// The bytes of the values kept while it was parsed, as ranges of it or
     /// (made on the way) copies: what [`pack`] will copy of this file,
     /// counted as they are made (see [`pack`]'s `size`).
@@ -99,7 +141,10 @@ impl FileText {
     /// and the values of the others are copied).
     pub fn new(bytes: Vec<u8>) -> Result<FileText, Vec<u8>> {
         match String::from_utf8(bytes) {
-            Ok(text) => Ok(FileText { text: Arc::new(text.into_boxed_str()), kept: Cell::new(0) }),
+            Ok(text) => {
+                let reach = text.len().min(u32::MAX as usize);
+                Ok(FileText { text: Arc::new(text.into_boxed_str()), reach, kept: Cell::new(0) })
+            }
             Err(e) => Err(e.into_bytes()),
         }
     }
@@ -133,8 +178,10 @@ impl<'a> Values<'a> {
             return SharedStr::default();
         }
         if let Some(file) = self.file {
-            // Counted as a range or a copy alike: packing copies either.
-            file.kept.set(file.kept.get().saturating_add(value.len()));
+            // Counted as a range or a copy alike: packing copies either. Not
+            // saturated (a fifth of keeping a value): a count that wrapped
+            // would be short, and packing grows its text then.
+            file.kept.set(file.kept.get().wrapping_add(value.len()));
             // Where the value starts and ends in the file's text: a part of
             // it when neither wraps nor passes its end. Past 4 GiB of a file
             // a range does not fit: a copy then. One test of the end for
@@ -142,7 +189,7 @@ impl<'a> Values<'a> {
             // (a tenth of keeping a value).
             let start = (value.as_ptr() as usize).wrapping_sub(file.text.as_ptr() as usize);
             let end = start.wrapping_add(value.len());
-            if start <= end && end <= file.text.len().min(u32::MAX as usize) {
+            if start <= end && end <= file.reach {
                 // Both fit: `end` does.
                 return SharedStr { text: Some(Arc::clone(&file.text)), start: start as u32, len: value.len() as u32 };
             }
@@ -172,16 +219,14 @@ impl<'a> Values<'a> {
 /// is the length of [`SharedStr::as_str`] for every string made here), so
 /// pointing at it does not look the text up again.
 pub(crate) fn pack(size: usize, mut strings: impl FnMut(&mut dyn FnMut(&mut SharedStr))) {
-    // Bytes, validated once as a whole: a checked `str` slice per string
-    // was most of the copy. They are the bytes of whole strs, so the
-    // validation cannot fail; were it to, the strings stay where they are.
+    // Bytes, not strs: a checked `str` slice per string was most of the copy.
     let mut packed = Vec::with_capacity(size);
     strings(&mut |s| packed.extend_from_slice(s.as_bytes()));
     if u32::try_from(packed.len()).is_err() {
         return;
     }
-    let Ok(packed) = String::from_utf8(packed) else { return };
-    let packed: Arena = Arc::new(packed.into_boxed_str());
+    debug_assert!(std::str::from_utf8(&packed).is_ok());
+    let packed: Arena = Arc::new(joined_strs(packed).into_boxed_str());
     let mut start = 0u32;
     strings(&mut |s| {
         // The empty string holds no text and stays as it is (only it has
@@ -190,10 +235,24 @@ pub(crate) fn pack(size: usize, mut strings: impl FnMut(&mut dyn FnMut(&mut Shar
         if let Some(text) = &mut s.text {
             *text = Arc::clone(&packed);
             s.start = start;
-            // At most the packed text's length, which fits: the lengths are those copied above.
-            start = start.saturating_add(s.len);
+            // At most the packed text's length, which fits: the lengths are
+            // those copied above. Not saturated: it cannot wrap.
+            start = start.wrapping_add(s.len);
         }
     });
+}
+
+/// `bytes`, the bytes of [`SharedStr`]s one after the other, as the text
+/// they are, not validated again: a validation of the whole text was a
+/// tenth of packing, and it could not fail.
+#[allow(unsafe_code)]
+fn joined_strs(bytes: Vec<u8>) -> String {
+    // SAFETY: the bytes of every SharedStr are a `str`'s own (its
+    // invariant: each range is made from a part of a `str`, or checked to be
+    // one), and strs joined are UTF-8.
+    // `shared::tests::strings_of_any_place_in_a_text_pack_into_utf_8` packs
+    // ranges of every place of a text of chars of one to four bytes.
+    unsafe { String::from_utf8_unchecked(bytes) }
 }
 
 /// Whether `a` and `b` are ranges of one text (tests of [`pack`]'s callers).
@@ -400,6 +459,40 @@ mod tests {
             assert!(!Arc::ptr_eq(kept.text.as_ref().unwrap(), &file.text), "{value:?}: a copy");
         }
         assert!(values.keep(&text[3..3]).text.is_none(), "the empty string holds nothing");
+    }
+
+    /// Strings of every place of a text of chars of one to four bytes, as
+    /// ranges ([`ranges`]: a part that cuts a char is the empty string) and
+    /// as values kept from a file, each read back as its part after they are
+    /// packed: what lets [`pack`] take their bytes as UTF-8 unchecked.
+    #[test]
+    fn strings_of_any_place_in_a_text_pack_into_utf_8() {
+        let text = "a\u{e9}\u{20ac}\u{1f600}b\u{1f600}\u{20ac}\u{e9}c";
+        let file = FileText::new(text.as_bytes().to_vec()).ok().unwrap();
+        let values = Values::of(Some(&file));
+        let (mut strings, mut parts) = (Vec::new(), Vec::new());
+        for start in 0..=text.len() + 1 {
+            for end in start..=text.len() + 1 {
+                let part = text.get(start..end).unwrap_or_default();
+                let [ranged] = ranges(text.to_string(), [(start, end - start)]);
+                assert_eq!((ranged.as_str(), ranged.as_bytes()), (part, part.as_bytes()), "{start}..{end}");
+                strings.push(ranged);
+                parts.push(part);
+                if let Some(part) = file.as_str().get(start..end) {
+                    strings.push(values.keep(part));
+                    parts.push(part);
+                }
+            }
+        }
+        let lengths = |strings: &[SharedStr]| strings.iter().map(|s| (s.len(), s.is_empty())).collect::<Vec<_>>();
+        let part_lengths: Vec<_> = parts.iter().map(|p| (p.len(), p.is_empty())).collect();
+        assert_eq!(lengths(&strings), part_lengths);
+        pack(0, |f| strings.iter_mut().for_each(f));
+        assert_eq!(strings.iter().map(SharedStr::as_str).collect::<Vec<_>>(), parts);
+        assert_eq!(lengths(&strings), part_lengths);
+        let packed = strings.iter().find_map(|s| s.text.clone()).unwrap();
+        assert!(strings.iter().all(|s| s.text.as_ref().is_none_or(|t| Arc::ptr_eq(t, &packed))), "all packed");
+        assert_eq!(packed.as_bytes(), parts.concat().as_bytes());
     }
 
     /// The size a caller counted is where the text starts: a count short
