@@ -60,11 +60,14 @@ pub fn runner_port(name: &str) -> String {
 /// any absolute RUN is taken: a board's file and a local one both load
 /// without a warning wherever they run.
 pub fn names_the_console(port: &str, name: &str) -> bool {
-    let Some(endpoint) = port.strip_prefix("unix:") else { return false };
-    let socket = endpoint.rsplit(':').next().unwrap_or_default();
+    // On the bytes: every separator is ASCII, and a char searcher is a
+    // call a test (every IOC file's IOC_PORT is tested at each load).
+    let Some(endpoint) = port.as_bytes().strip_prefix(b"unix:") else { return false };
+    // The text after the last `:`.
+    let socket = endpoint.rsplit(|&b| b == b':').next().unwrap_or_default();
     // Ends with `/procserv/NAME/control`, cut from the end (no text made).
-    let before_name = socket.strip_suffix("/control").and_then(|s| s.strip_suffix(name));
-    socket.starts_with('/') && before_name.is_some_and(|s| s.ends_with("/procserv/"))
+    let before_name = socket.strip_suffix(b"/control").and_then(|s| s.strip_suffix(name.as_bytes()));
+    socket.first() == Some(&b'/') && before_name.is_some_and(|s| s.ends_with(b"/procserv/"))
 }
 
 /// One IOC file, values as written (empty optional values read as absent).
@@ -494,12 +497,13 @@ fn first_line(text: &str) -> (&str, Option<usize>, Option<&str>) {
     (text, control, None)
 }
 
-/// The characters epics-ioc-runner allows in IOC_CHDIR and IOC_CMD (its
-/// `validate_conf` whitelist): nothing a shell or systemd would interpret.
-/// Every one is ASCII, so a value's bytes are tested for them (a byte of a
-/// char beyond ASCII is refused, as that char is), without decoding chars.
-fn runner_plain(b: u8, blank: bool) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b':' | b'-') || (blank && b == b' ')
+/// Whether `text` has only the characters epics-ioc-runner allows in
+/// IOC_CHDIR and IOC_CMD (its `validate_conf` whitelist): nothing a shell or
+/// systemd would interpret. Every one is ASCII, so the bytes are tested for
+/// them (a byte of a char beyond ASCII is refused, as that char is), without
+/// decoding chars; one call a value, not one a byte.
+fn runner_plain(text: &str, blank: bool) -> bool {
+    text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b':' | b'-') || (blank && b == b' '))
 }
 
 /// IOC_CHDIR: absolute and without `..` (whose checks at install would be
@@ -510,7 +514,7 @@ fn check_chdir(value: &str) -> Result<(), String> {
         Err("IOC_CHDIR must be an absolute path: expected /...".into())
     } else if value.as_bytes().split(|&b| b == b'/').any(|part| part == b"..") {
         Err("IOC_CHDIR contains a '..' component: expected a canonical absolute path".into())
-    } else if !value.bytes().all(|b| runner_plain(b, true)) {
+    } else if !runner_plain(value, true) {
         Err("IOC_CHDIR: a character epics-ioc-runner refuses: expected letters, digits, blanks and _ . / : -".into())
     } else {
         Ok(())
@@ -525,7 +529,7 @@ fn check_command(value: &str) -> Result<(), String> {
         Err("IOC_CMD: expected one word naming an executable (e.g. ./st.cmd)".into())
     } else if value.bytes().any(|b| matches!(b, b' ' | b'\t')) {
         Err("IOC_CMD must be a single word: expected the startup script alone; its arguments belong in the script".into())
-    } else if !value.bytes().all(|b| runner_plain(b, false)) {
+    } else if !runner_plain(value, false) {
         Err("IOC_CMD: a character a shell would interpret: expected one word of letters, digits and _ . / : -".into())
     } else {
         Ok(())
@@ -578,7 +582,7 @@ pub fn crash_patterns(value: &str) -> Result<Vec<&str>, String> {
         if pattern.contains(['*', '?', '+', '^', '$', '\\', '(', ')', '[', ']', '{', '}']) {
             return Err("is not a valid regular expression here (* ? + ^ $ \\ ( ) [ ] { }): expected plain text, matched as written".into());
         }
-        if !pattern.bytes().all(|b| runner_plain(b, true)) {
+        if !runner_plain(pattern, true) {
             return Err("a character epics-ioc-runner refuses: expected letters, digits, blanks and _ . / : -".into());
         }
         let lower = pattern.to_ascii_lowercase();
@@ -675,7 +679,8 @@ pub(crate) fn read<'a>(path: &'a Path, text: &'a str, file: &mut ReadFile<'a>) -
     // As epics-ioc-runner, which names an IOC after its file: IOC_NAME may
     // be left out (a file not named `<IOC_NAME>.conf` is refused below).
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    let stem = file_name.strip_suffix(".conf").unwrap_or(file_name);
+    let conf_stem = file_name.strip_suffix(".conf");
+    let stem = conf_stem.unwrap_or(file_name);
     known[slot::NAME].get_or_insert(Cow::Borrowed(stem));
     known[slot::CMD].get_or_insert(Cow::Borrowed(""));
     let name = known[slot::NAME].as_deref().unwrap_or_default();
@@ -699,7 +704,9 @@ pub(crate) fn read<'a>(path: &'a Path, text: &'a str, file: &mut ReadFile<'a>) -
             problems.push(Diagnostic::error(path, lines[k], message));
         }
     }
-    if lines[slot::NAME] != 0 && valid_ioc_name(name) && file_name.strip_suffix(".conf") != Some(name) {
+    // The name compared first: a name read from a line was checked above,
+    // so it is checked again only for this message, when it differs.
+    if lines[slot::NAME] != 0 && conf_stem != Some(name) && valid_ioc_name(name) {
         // The file's name, not its IOC_NAME: a diagnostic never quotes the file.
         problems.push(Diagnostic::error(
             path,
