@@ -473,6 +473,39 @@ fn first_control(text: &str) -> Option<usize> {
     (0..bytes.len()).find(|&at| control_at(bytes, at))
 }
 
+/// `b` in each of a word's eight bytes.
+const fn repeated(b: u8) -> u64 {
+    u64::from_ne_bytes([b; 8])
+}
+
+/// The top bit of each byte of a word.
+const TOP_BITS: u64 = repeated(0x80);
+
+/// The bytes `bytes` starts with in whole words of eight that `passes`
+/// takes: eight bytes tested by a few operations on a word, not one at a
+/// time (every byte of an IOC file is searched twice at a load); the caller
+/// tests the rest a byte at a time.
+fn passed_words(bytes: &[u8], passes: impl Fn(u64) -> bool) -> usize {
+    bytes.chunks_exact(8).take_while(|&word| word.try_into().is_ok_and(|word| passes(u64::from_ne_bytes(word)))).count() * 8
+}
+
+/// Whether each byte of `word` is printable ASCII, `b' '` to `b'~'`. None
+/// of the three terms carries or borrows into a byte above the lowest one
+/// out of that range, which sets its top bit in one of them: below a space
+/// by the subtraction, 0x7F by the addition, a byte from 0x80 itself.
+fn all_printable(word: u64) -> bool {
+    (word.wrapping_sub(repeated(b' ')) | word.wrapping_add(repeated(1)) | word) & TOP_BITS == 0
+}
+
+/// Whether no byte of `word` is one that means something inside double
+/// quotes (`"` `\` `$` `` ` ``): a byte equal to one is a zero byte of
+/// `word ^ repeated(it)`, found as the lowest zero byte of a word is
+/// (only a byte above a zero one can be taken for one as well).
+fn no_double_quote_special(word: u64) -> bool {
+    let has_zero = |x: u64| x.wrapping_sub(repeated(1)) & !x & TOP_BITS != 0;
+    ![b'"', b'\\', b'$', b'`'].into_iter().any(|special| has_zero(word ^ repeated(special)))
+}
+
 /// The first line of `text` (up to its first newline), where its first
 /// control char other than a tab starts ([`control_at`]), and the text
 /// after the newline (`None`: the line was the last). One pass over the
@@ -480,7 +513,10 @@ fn first_control(text: &str) -> Option<usize> {
 fn first_line(text: &str) -> (&str, Option<usize>, Option<&str>) {
     let bytes = text.as_bytes();
     let mut control = None;
-    for (at, &b) in bytes.iter().enumerate() {
+    // Printable ASCII, nearly every byte, passes a word at a time first;
+    // the newline and every control char start with a byte that does not.
+    let printable = passed_words(bytes, all_printable);
+    for (at, &b) in bytes.iter().enumerate().skip(printable) {
         // Printable ASCII, nearly every byte, passes with one test; the
         // newline and every control char start with a byte that does not.
         if b.wrapping_sub(b' ') < b'\x7f' - b' ' {
@@ -889,7 +925,8 @@ fn double_quoted<'a>(body: &'a str, value: &mut Cow<'a, str>) -> Result<&'a str,
         // The text up to the next character that means something here is
         // taken whole, not a char at a time; all four are ASCII, so the
         // cuts are char boundaries.
-        let special = rest.bytes().position(|b| matches!(b, b'"' | b'\\' | b'$' | b'`'));
+        let plain = passed_words(rest.as_bytes(), no_double_quote_special);
+        let special = rest.bytes().skip(plain).position(|b| matches!(b, b'"' | b'\\' | b'$' | b'`')).map(|at| plain + at);
         let Some((text, here)) = special.and_then(|at| rest.split_at_checked(at)) else {
             return Err(("unbalanced double quote: expected a closing \"", None));
         };
@@ -1048,6 +1085,42 @@ mod tests {
         for text in texts {
             assert_eq!(first_control(text), first_control_by_chars(text), "{text:?}");
         }
+    }
+
+    /// A word's tests answer as its eight bytes tested one at a time do: each
+    /// byte value at each place of a word of printable bytes and of a word
+    /// of zeros, and with a second byte of each value below and above it
+    /// (a borrow or a carry from one byte into the next).
+    #[test]
+    fn a_words_bytes_are_tested_as_each_byte_alone() {
+        let printable = |b: u8| (b' '..=b'~').contains(&b);
+        let special = |b: u8| matches!(b, b'"' | b'\\' | b'$' | b'`');
+        for fill in [b'a', 0] {
+            for at in 0..8 {
+                for b in 0..=u8::MAX {
+                    for other in [None, Some((at + 1) % 8), Some((at + 7) % 8)] {
+                        for second in 0..=u8::MAX {
+                            let mut bytes = [fill; 8];
+                            bytes[at] = b;
+                            if let Some(other) = other {
+                                bytes[other] = second;
+                            }
+                            let word = u64::from_ne_bytes(bytes);
+                            assert_eq!(all_printable(word), bytes.iter().all(|&b| printable(b)), "{bytes:?}");
+                            assert_eq!(no_double_quote_special(word), !bytes.iter().any(|&b| special(b)), "{bytes:?}");
+                            if other.is_none() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Whole words only, up to the first the test refuses.
+        assert_eq!(passed_words(b"0123456789abcdef01", all_printable), 16);
+        assert_eq!(passed_words(b"01234567\n9abcdef01", all_printable), 8);
+        assert_eq!(passed_words(b"0123456", all_printable), 0);
+        assert_eq!(passed_words(b"0123\"56789abcdef", no_double_quote_special), 0);
     }
 
     /// One shell word read a char at a time into a `String`, as [`shell_word`]
