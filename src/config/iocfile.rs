@@ -64,7 +64,7 @@ pub fn names_the_console(port: &str, name: &str) -> bool {
     // call a test (every IOC file's IOC_PORT is tested at each load).
     let Some(endpoint) = port.as_bytes().strip_prefix(b"unix:") else { return false };
     // The text after the last `:`.
-    let socket = endpoint.rsplit(|&b| b == b':').next().unwrap_or_default();
+    let socket = endpoint.split_at(endpoint.iter().rposition(|&b| b == b':').map_or(0, |colon| colon + 1)).1;
     // Ends with `/procserv/NAME/control`, cut from the end (no text made).
     let before_name = socket.strip_suffix(b"/control").and_then(|s| s.strip_suffix(name.as_bytes()));
     socket.first() == Some(&b'/') && before_name.is_some_and(|s| s.ends_with(b"/procserv/"))
@@ -309,10 +309,10 @@ impl ReadFile<'_> {
 
     /// Appends the IOC's own environment to `text`, `NAME=value` in the
     /// file's order (the IOC_* keys first), one a line ([`Console::env`]):
-    /// what epics-ioc-runner's EnvironmentFile exports. Returns where the
-    /// value of each key of [`KEYS`] that the file sets starts in `text`.
-    fn push_environment(&self, text: &mut String) -> [usize; KEYS.len()] {
-        let mut starts = [0; KEYS.len()];
+    /// what epics-ioc-runner's EnvironmentFile exports. Sets in `starts`
+    /// where the value of each key of [`KEYS`] that the file sets starts in
+    /// `text` (not returned: an array returned is copied).
+    fn push_environment(&self, text: &mut String, starts: &mut [usize; KEYS.len()]) {
         self.each_entry(&mut |k, key, value| {
             text.push_str(key);
             text.push('=');
@@ -322,7 +322,6 @@ impl ReadFile<'_> {
             text.push_str(value);
             text.push('\n');
         });
-        starts
     }
 
     /// The object this IOC becomes: a console object that procServ runs,
@@ -340,7 +339,8 @@ impl ReadFile<'_> {
         let env_len = self.environment_len();
         let mut text = String::with_capacity(description_len + env_len);
         text.extend(["IOC ", name]);
-        let starts = self.push_environment(&mut text);
+        let mut starts = [0; KEYS.len()];
+        self.push_environment(&mut text, &mut starts);
         let value = |k: usize| (starts[k], self.known(k).map_or(0, str::len));
         let [id, description, env, start, working_directory, user, group, state_directory, host] = ranges(
             text,
@@ -359,14 +359,14 @@ impl ReadFile<'_> {
         let set = |k: usize| self.known[k].is_some();
         // Rare settings only for a file that sets one of them.
         let rare = [slot::CHDIR, slot::USER, slot::GROUP, slot::STATE_DIR, slot::HOST].into_iter().any(set).then(|| {
-            Box::new(RareSettings {
-                working_directory: set(slot::CHDIR).then_some(SharedPath(working_directory)),
-                user: set(slot::USER).then_some(user),
-                group: set(slot::GROUP).then_some(group),
-                state_directory: set(slot::STATE_DIR).then_some(SharedPath(state_directory)),
-                host: set(slot::HOST).then_some(host),
-                ..RareSettings::default()
-            })
+            // Made in its box and set there: a struct made first is copied in.
+            let mut rare = Box::<RareSettings>::default();
+            rare.working_directory = set(slot::CHDIR).then_some(SharedPath(working_directory));
+            rare.user = set(slot::USER).then_some(user);
+            rare.group = set(slot::GROUP).then_some(group);
+            rare.state_directory = set(slot::STATE_DIR).then_some(SharedPath(state_directory));
+            rare.host = set(slot::HOST).then_some(host);
+            rare
         });
         let process = Some(&self.process).filter(|p| !p.is_empty()).cloned().map(Box::new);
         Object {
@@ -502,8 +502,13 @@ fn all_printable(word: u64) -> bool {
 /// `word ^ repeated(it)`, found as the lowest zero byte of a word is
 /// (only a byte above a zero one can be taken for one as well).
 fn no_double_quote_special(word: u64) -> bool {
-    let has_zero = |x: u64| x.wrapping_sub(repeated(1)) & !x & TOP_BITS != 0;
-    ![b'"', b'\\', b'$', b'`'].into_iter().any(|special| has_zero(word ^ repeated(special)))
+    // The top bit of each zero byte (and maybe of bytes above one) of each
+    // comparison, all tested at once.
+    let zeros = |special: u8| {
+        let x = word ^ repeated(special);
+        x.wrapping_sub(repeated(1)) & !x
+    };
+    (zeros(b'"') | zeros(b'\\') | zeros(b'$') | zeros(b'`')) & TOP_BITS == 0
 }
 
 /// The first line of `text` (up to its first newline), where its first
@@ -820,6 +825,26 @@ fn trim_blanks_start(text: &str) -> &str {
     text.get(blanks..).unwrap_or_default()
 }
 
+/// The bytes of a key, `[A-Za-z0-9_]`: byte `b` is bit `b % 64` of word
+/// `b / 64`.
+const KEY_BYTES: [u64; 2] = {
+    let mut bits = [0; 2];
+    let mut b = 0;
+    while b < 128 {
+        if (b as u8).is_ascii_alphanumeric() || b == b'_' as usize {
+            bits[b / 64] |= 1 << (b % 64);
+        }
+        b += 1;
+    }
+    bits
+};
+
+/// Whether `b` may be a byte of a key ([`KEY_BYTES`]): a shift and a test,
+/// where the three ranges and `_` were four tests (every key of every line).
+fn key_byte(b: u8) -> bool {
+    KEY_BYTES.get(usize::from(b >> 6)).is_some_and(|bits| bits >> (b & 63) & 1 != 0)
+}
+
 /// One line: `None` for blank and comment lines, `Err` when the line is no
 /// assignment at all; otherwise its key and the text after `KEY=`.
 fn assignment(raw: &str) -> Result<Option<(&str, &str)>, String> {
@@ -835,7 +860,7 @@ fn assignment(raw: &str) -> Result<Option<(&str, &str)>, String> {
     }
     // A byte search: a key is ASCII, so it ends at a char boundary (at the
     // first byte of the first char that is not a key's).
-    let key_end = text.bytes().position(|b| !(b.is_ascii_alphanumeric() || b == b'_')).unwrap_or(text.len());
+    let key_end = text.bytes().position(|b| !key_byte(b)).unwrap_or(text.len());
     let (key, rest) = text.split_at(key_end);
     match (key.as_bytes().first(), rest.as_bytes().first()) {
         (Some(first), Some(b'=')) if !first.is_ascii_digit() => Ok(Some((key, rest.get(1..).unwrap_or_default()))),
@@ -1115,6 +1140,9 @@ mod tests {
                     }
                 }
             }
+        }
+        for b in 0..=u8::MAX {
+            assert_eq!(key_byte(b), b.is_ascii_alphanumeric() || b == b'_', "{b}");
         }
         // Whole words only, up to the first the test refuses.
         assert_eq!(passed_words(b"0123456789abcdef01", all_printable), 16);
