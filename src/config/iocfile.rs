@@ -481,34 +481,57 @@ const fn repeated(b: u8) -> u64 {
 /// The top bit of each byte of a word.
 const TOP_BITS: u64 = repeated(0x80);
 
-/// The bytes `bytes` starts with in whole words of eight that `passes`
-/// takes: eight bytes tested by a few operations on a word, not one at a
-/// time (every byte of an IOC file is searched twice at a load); the caller
-/// tests the rest a byte at a time.
-fn passed_words(bytes: &[u8], passes: impl Fn(u64) -> bool) -> usize {
-    bytes.chunks_exact(8).take_while(|&word| word.try_into().is_ok_and(|word| passes(u64::from_ne_bytes(word)))).count() * 8
+/// Where the first byte of `bytes` that `flags` flags is (`bytes.len()`:
+/// none), eight bytes at a time: a few operations on a word, not a test a
+/// byte (every byte of an IOC file is searched twice at a load, a key's
+/// three times). `flags` gives the top bit of the bytes of a word (its
+/// first byte the lowest) that it flags: exactly for the lowest one, and
+/// not for `a` (what fills up the last word).
+fn first_flagged(bytes: &[u8], flags: impl Fn(u64) -> u64) -> usize {
+    let mut at = 0;
+    for word in bytes.chunks_exact(8) {
+        let flagged = flags(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+        if flagged != 0 {
+            return at + flagged.trailing_zeros() as usize / 8;
+        }
+        at += 8;
+    }
+    let mut last = [b'a'; 8];
+    last.iter_mut().zip(bytes.get(at..).unwrap_or_default()).for_each(|(to, &b)| *to = b);
+    let flagged = flags(u64::from_le_bytes(last));
+    (at + flagged.trailing_zeros() as usize / 8).min(bytes.len())
 }
 
-/// Whether each byte of `word` is printable ASCII, `b' '` to `b'~'`. None
-/// of the three terms carries or borrows into a byte above the lowest one
-/// out of that range, which sets its top bit in one of them: below a space
-/// by the subtraction, 0x7F by the addition, a byte from 0x80 itself.
-fn all_printable(word: u64) -> bool {
-    (word.wrapping_sub(repeated(b' ')) | word.wrapping_add(repeated(1)) | word) & TOP_BITS == 0
+/// The bytes of `word` that are no printable ASCII (`b' '` to `b'~'`). No
+/// term carries or borrows into a byte above the lowest one out of that
+/// range, which sets its top bit in one of them: below a space by the
+/// subtraction, 0x7F by the addition, a byte from 0x80 itself.
+fn not_printable(word: u64) -> u64 {
+    (word.wrapping_sub(repeated(b' ')) | word.wrapping_add(repeated(1)) | word) & TOP_BITS
 }
 
-/// Whether no byte of `word` is one that means something inside double
-/// quotes (`"` `\` `$` `` ` ``): a byte equal to one is a zero byte of
-/// `word ^ repeated(it)`, found as the lowest zero byte of a word is
-/// (only a byte above a zero one can be taken for one as well).
-fn no_double_quote_special(word: u64) -> bool {
-    // The top bit of each zero byte (and maybe of bytes above one) of each
-    // comparison, all tested at once.
+/// The bytes of `word` that mean something inside double quotes (`"` `\`
+/// `$` `` ` ``): a byte equal to one is a zero byte of `word ^
+/// repeated(it)`, flagged as the lowest zero byte of a word is (a borrow
+/// only goes up from it).
+fn double_quote_specials(word: u64) -> u64 {
     let zeros = |special: u8| {
         let x = word ^ repeated(special);
         x.wrapping_sub(repeated(1)) & !x
     };
-    (zeros(b'"') | zeros(b'\\') | zeros(b'$') | zeros(b'`')) & TOP_BITS == 0
+    (zeros(b'"') | zeros(b'\\') | zeros(b'$') | zeros(b'`')) & TOP_BITS
+}
+
+/// The bytes of `word` that may not be in a key, `[A-Za-z0-9_]`: each byte
+/// tested alone (its low seven bits plus a constant below 0x80 carry into
+/// no other byte), its top bit set when it is at least the range's first
+/// byte and not past its last; letters of both cases as lower case.
+fn not_key_bytes(word: u64) -> u64 {
+    let low = word & !TOP_BITS;
+    let at_least = |x: u64, b: u8| x + repeated(0x80 - b);
+    let within = |x: u64, first: u8, last: u8| at_least(x, first) & !at_least(x, last + 1);
+    let key = within(low, b'0', b'9') | within(low | repeated(0x20), b'a', b'z') | within(low, b'_', b'_');
+    (!key | word) & TOP_BITS
 }
 
 /// The first line of `text` (up to its first newline), where its first
@@ -518,24 +541,25 @@ fn no_double_quote_special(word: u64) -> bool {
 fn first_line(text: &str) -> (&str, Option<usize>, Option<&str>) {
     let bytes = text.as_bytes();
     let mut control = None;
-    // Printable ASCII, nearly every byte, passes a word at a time first;
-    // the newline and every control char start with a byte that does not.
-    let printable = passed_words(bytes, all_printable);
-    for (at, &b) in bytes.iter().enumerate().skip(printable) {
-        // Printable ASCII, nearly every byte, passes with one test; the
-        // newline and every control char start with a byte that does not.
-        if b.wrapping_sub(b' ') < b'\x7f' - b' ' {
-            continue;
-        }
-        if b == b'\n' {
-            let (line, after) = text.split_at(at);
-            return (line, control, after.get(1..));
-        }
-        if control.is_none() && control_at(bytes, at) {
-            control = Some(at);
+    let mut at = 0;
+    loop {
+        // Printable ASCII, nearly every byte, is passed over; the newline
+        // and every control char start with a byte that is not.
+        at += first_flagged(bytes.get(at..).unwrap_or_default(), not_printable);
+        match bytes.get(at) {
+            None => return (text, control, None),
+            Some(b'\n') => {
+                let (line, after) = text.split_at(at);
+                return (line, control, after.get(1..));
+            }
+            Some(_) => {
+                if control.is_none() && control_at(bytes, at) {
+                    control = Some(at);
+                }
+                at += 1;
+            }
         }
     }
-    (text, control, None)
 }
 
 /// Whether `text` has only the characters epics-ioc-runner allows in
@@ -825,26 +849,6 @@ fn trim_blanks_start(text: &str) -> &str {
     text.get(blanks..).unwrap_or_default()
 }
 
-/// The bytes of a key, `[A-Za-z0-9_]`: byte `b` is bit `b % 64` of word
-/// `b / 64`.
-const KEY_BYTES: [u64; 2] = {
-    let mut bits = [0; 2];
-    let mut b = 0;
-    while b < 128 {
-        if (b as u8).is_ascii_alphanumeric() || b == b'_' as usize {
-            bits[b / 64] |= 1 << (b % 64);
-        }
-        b += 1;
-    }
-    bits
-};
-
-/// Whether `b` may be a byte of a key ([`KEY_BYTES`]): a shift and a test,
-/// where the three ranges and `_` were four tests (every key of every line).
-fn key_byte(b: u8) -> bool {
-    KEY_BYTES.get(usize::from(b >> 6)).is_some_and(|bits| bits >> (b & 63) & 1 != 0)
-}
-
 /// One line: `None` for blank and comment lines, `Err` when the line is no
 /// assignment at all; otherwise its key and the text after `KEY=`.
 fn assignment(raw: &str) -> Result<Option<(&str, &str)>, String> {
@@ -860,7 +864,7 @@ fn assignment(raw: &str) -> Result<Option<(&str, &str)>, String> {
     }
     // A byte search: a key is ASCII, so it ends at a char boundary (at the
     // first byte of the first char that is not a key's).
-    let key_end = text.bytes().position(|b| !key_byte(b)).unwrap_or(text.len());
+    let key_end = first_flagged(text.as_bytes(), not_key_bytes);
     let (key, rest) = text.split_at(key_end);
     match (key.as_bytes().first(), rest.as_bytes().first()) {
         (Some(first), Some(b'=')) if !first.is_ascii_digit() => Ok(Some((key, rest.get(1..).unwrap_or_default()))),
@@ -950,8 +954,7 @@ fn double_quoted<'a>(body: &'a str, value: &mut Cow<'a, str>) -> Result<&'a str,
         // The text up to the next character that means something here is
         // taken whole, not a char at a time; all four are ASCII, so the
         // cuts are char boundaries.
-        let plain = passed_words(rest.as_bytes(), no_double_quote_special);
-        let special = rest.bytes().skip(plain).position(|b| matches!(b, b'"' | b'\\' | b'$' | b'`')).map(|at| plain + at);
+        let special = Some(first_flagged(rest.as_bytes(), double_quote_specials)).filter(|&at| at < rest.len());
         let Some((text, here)) = special.and_then(|at| rest.split_at_checked(at)) else {
             return Err(("unbalanced double quote: expected a closing \"", None));
         };
@@ -1112,43 +1115,44 @@ mod tests {
         }
     }
 
-    /// A word's tests answer as its eight bytes tested one at a time do: each
-    /// byte value at each place of a word of printable bytes and of a word
-    /// of zeros, and with a second byte of each value below and above it
-    /// (a borrow or a carry from one byte into the next).
+    /// The word tests of [`first_flagged`] with the byte tests they stand for.
+    fn word_tests() -> [(fn(u64) -> u64, fn(u8) -> bool); 3] {
+        [
+            (not_printable, |b| !(b' '..=b'~').contains(&b)),
+            (double_quote_specials, |b| matches!(b, b'"' | b'\\' | b'$' | b'`')),
+            (not_key_bytes, |b| !(b.is_ascii_alphanumeric() || b == b'_')),
+        ]
+    }
+
+    /// A word's tests flag its first byte that the byte test flags: each
+    /// byte value at each place of a word of `a`s and of a word of zeros,
+    /// and with a second byte of each value below and above it (a borrow or
+    /// a carry from one byte into the next); none of them flags an `a`.
     #[test]
-    fn a_words_bytes_are_tested_as_each_byte_alone() {
-        let printable = |b: u8| (b' '..=b'~').contains(&b);
-        let special = |b: u8| matches!(b, b'"' | b'\\' | b'$' | b'`');
-        for fill in [b'a', 0] {
-            for at in 0..8 {
-                for b in 0..=u8::MAX {
-                    for other in [None, Some((at + 1) % 8), Some((at + 7) % 8)] {
-                        for second in 0..=u8::MAX {
-                            let mut bytes = [fill; 8];
-                            bytes[at] = b;
-                            if let Some(other) = other {
-                                bytes[other] = second;
-                            }
-                            let word = u64::from_ne_bytes(bytes);
-                            assert_eq!(all_printable(word), bytes.iter().all(|&b| printable(b)), "{bytes:?}");
-                            assert_eq!(no_double_quote_special(word), !bytes.iter().any(|&b| special(b)), "{bytes:?}");
-                            if other.is_none() {
-                                break;
+    fn a_words_test_flags_the_first_byte_a_byte_test_flags() {
+        for (flags, flagged) in word_tests() {
+            assert!(!flagged(b'a'));
+            for fill in [b'a', 0] {
+                for at in 0..8 {
+                    for b in 0..=u8::MAX {
+                        for other in [None, Some((at + 1) % 8), Some((at + 7) % 8)] {
+                            for second in 0..=u8::MAX {
+                                let mut bytes = [fill; 8];
+                                bytes[at] = b;
+                                if let Some(other) = other {
+                                    bytes[other] = second;
+                                }
+                                let first = flags(u64::from_le_bytes(bytes)).trailing_zeros() as usize / 8;
+                                assert_eq!(first, bytes.iter().position(|&b| flagged(b)).unwrap_or(8), "{bytes:?}");
+                                if other.is_none() {
+                                    break;
+                                }
                             }
                         }
                     }
                 }
             }
         }
-        for b in 0..=u8::MAX {
-            assert_eq!(key_byte(b), b.is_ascii_alphanumeric() || b == b'_', "{b}");
-        }
-        // Whole words only, up to the first the test refuses.
-        assert_eq!(passed_words(b"0123456789abcdef01", all_printable), 16);
-        assert_eq!(passed_words(b"01234567\n9abcdef01", all_printable), 8);
-        assert_eq!(passed_words(b"0123456", all_printable), 0);
-        assert_eq!(passed_words(b"0123\"56789abcdef", no_double_quote_special), 0);
     }
 
     /// One shell word read a char at a time into a `String`, as [`shell_word`]
@@ -1214,6 +1218,16 @@ mod tests {
             }
             let expected: Vec<(&str, Option<usize>)> = text.split('\n').map(|line| (line, first_control(line))).collect();
             proptest::prop_assert_eq!(lines, expected);
+        }
+
+        /// [`first_flagged`] finds what a byte search finds, in whole words
+        /// and in the last bytes.
+        #[test]
+        fn the_first_flagged_byte_is_the_first_a_byte_test_flags(text in "[aZ09_@\\[{/:~ \"\\\\$`\n\t\u{0}\u{7f}é=]{0,20}") {
+            for (flags, flagged) in word_tests() {
+                let bytes = text.as_bytes();
+                proptest::prop_assert_eq!(first_flagged(bytes, flags), bytes.iter().position(|&b| flagged(b)).unwrap_or(bytes.len()));
+            }
         }
 
         /// A word is read as it was a char at a time, a word of one piece
