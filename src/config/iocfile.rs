@@ -486,7 +486,7 @@ const TOP_BITS: u64 = repeated(0x80);
 /// byte (every byte of an IOC file is searched twice at a load, a key's
 /// three times). `flags` gives the top bit of the bytes of a word (its
 /// first byte the lowest) that it flags: exactly for the lowest one, and
-/// not for `a` (what fills up the last word).
+/// not for `a` (what fills up a text shorter than a word).
 fn first_flagged(bytes: &[u8], flags: impl Fn(u64) -> u64) -> usize {
     let mut at = 0;
     for word in bytes.chunks_exact(8) {
@@ -496,10 +496,17 @@ fn first_flagged(bytes: &[u8], flags: impl Fn(u64) -> u64) -> usize {
         }
         at += 8;
     }
-    let mut last = [b'a'; 8];
-    last.iter_mut().zip(bytes.get(at..).unwrap_or_default()).for_each(|(to, &b)| *to = b);
-    let flagged = flags(u64::from_le_bytes(last));
-    (at + flagged.trailing_zeros() as usize / 8).min(bytes.len())
+    // The last bytes, fewer than eight, in the word that ends with them (its
+    // bytes before them passed), not copied into one.
+    let (start, last) = match bytes.last_chunk::<8>() {
+        Some(&last) => (bytes.len() - 8, last),
+        None => {
+            let mut last = [b'a'; 8];
+            last.iter_mut().zip(bytes).for_each(|(to, &b)| *to = b);
+            (0, last)
+        }
+    };
+    (start + flags(u64::from_le_bytes(last)).trailing_zeros() as usize / 8).min(bytes.len())
 }
 
 /// The bytes of `word` that are no printable ASCII (`b' '` to `b'~'`). No
