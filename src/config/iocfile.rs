@@ -300,11 +300,12 @@ impl ReadFile<'_> {
         }
     }
 
-    /// The length of the environment [`Self::push_environment`] writes.
+    /// The length of the environment [`Self::push_environment`] writes:
+    /// summed in a loop of its own, not by a call per entry.
     fn environment_len(&self) -> usize {
-        let mut len = 0;
-        self.each_entry(&mut |_, key, value| len += key.len() + value.len() + 2);
-        len
+        let entry_len = |key: &str, value: &str| key.len() + value.len() + 2;
+        let known = KEYS.iter().zip(&self.known).map(|(key, value)| value.as_ref().map_or(0, |value| entry_len(key, value)));
+        known.sum::<usize>() + self.variables.iter().map(|(key, value, _)| entry_len(key, value)).sum::<usize>()
     }
 
     /// Appends the IOC's own environment to `text`, `NAME=value` in the
@@ -313,15 +314,24 @@ impl ReadFile<'_> {
     /// where the value of each key of [`KEYS`] that the file sets starts in
     /// `text` (not returned: an array returned is copied).
     fn push_environment(&self, text: &mut String, starts: &mut [usize; KEYS.len()]) {
-        self.each_entry(&mut |k, key, value| {
+        // Where the value starts; the walk of [`Self::each_entry`] written
+        // out, without its call per entry.
+        let mut push = |key: &str, value: &str| {
             text.push_str(key);
             text.push('=');
-            if let Some(k) = k {
-                starts[k] = text.len();
-            }
+            let start = text.len();
             text.push_str(value);
             text.push('\n');
-        });
+            start
+        };
+        for (k, (key, value)) in KEYS.iter().zip(&self.known).enumerate() {
+            if let Some(value) = value {
+                starts[k] = push(key, value);
+            }
+        }
+        for (key, value, _) in &self.variables {
+            push(key, value);
+        }
     }
 
     /// The object this IOC becomes: a console object that procServ runs,
