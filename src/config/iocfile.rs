@@ -483,47 +483,51 @@ fn first_control(text: &str) -> Option<usize> {
     (0..bytes.len()).find(|&at| control_at(bytes, at))
 }
 
-/// `b` in each of a word's eight bytes.
-const fn repeated(b: u8) -> u64 {
-    u64::from_ne_bytes([b; 8])
+/// The bytes of a word that a search tests at once: a machine word (on a
+/// 32-bit board a word of eight bytes takes two registers and twice the code).
+const WORD: usize = size_of::<usize>();
+
+/// `b` in each of a word's bytes.
+const fn repeated(b: u8) -> usize {
+    usize::from_ne_bytes([b; WORD])
 }
 
 /// The top bit of each byte of a word.
-const TOP_BITS: u64 = repeated(0x80);
+const TOP_BITS: usize = repeated(0x80);
 
 /// Where the first byte of `bytes` that `flags` flags is (`bytes.len()`:
-/// none), eight bytes at a time: a few operations on a word, not a test a
+/// none), a word at a time: a few operations on a word, not a test a
 /// byte (every byte of an IOC file is searched twice at a load, a key's
 /// three times). `flags` gives the top bit of the bytes of a word (its
 /// first byte the lowest) that it flags: exactly for the lowest one, and
 /// not for `a` (what fills up a text shorter than a word).
-fn first_flagged(bytes: &[u8], flags: impl Fn(u64) -> u64) -> usize {
+fn first_flagged(bytes: &[u8], flags: impl Fn(usize) -> usize) -> usize {
     let mut at = 0;
-    for word in bytes.chunks_exact(8) {
-        let flagged = flags(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+    for word in bytes.chunks_exact(WORD) {
+        let flagged = flags(usize::from_le_bytes(word.try_into().unwrap_or_default()));
         if flagged != 0 {
             return at + flagged.trailing_zeros() as usize / 8;
         }
-        at += 8;
+        at += WORD;
     }
-    // The last bytes, fewer than eight, in the word that ends with them (its
+    // The last bytes, fewer than a word's, in the word that ends with them (its
     // bytes before them passed), not copied into one.
-    let (start, last) = match bytes.last_chunk::<8>() {
-        Some(&last) => (bytes.len() - 8, last),
+    let (start, last) = match bytes.last_chunk::<WORD>() {
+        Some(&last) => (bytes.len() - WORD, last),
         None => {
-            let mut last = [b'a'; 8];
+            let mut last = [b'a'; WORD];
             last.iter_mut().zip(bytes).for_each(|(to, &b)| *to = b);
             (0, last)
         }
     };
-    (start + flags(u64::from_le_bytes(last)).trailing_zeros() as usize / 8).min(bytes.len())
+    (start + flags(usize::from_le_bytes(last)).trailing_zeros() as usize / 8).min(bytes.len())
 }
 
 /// The bytes of `word` that are no printable ASCII (`b' '` to `b'~'`). No
 /// term carries or borrows into a byte above the lowest one out of that
 /// range, which sets its top bit in one of them: below a space by the
 /// subtraction, 0x7F by the addition, a byte from 0x80 itself.
-fn not_printable(word: u64) -> u64 {
+fn not_printable(word: usize) -> usize {
     (word.wrapping_sub(repeated(b' ')) | word.wrapping_add(repeated(1)) | word) & TOP_BITS
 }
 
@@ -531,7 +535,7 @@ fn not_printable(word: u64) -> u64 {
 /// `$` `` ` ``): a byte equal to one is a zero byte of `word ^
 /// repeated(it)`, flagged as the lowest zero byte of a word is (a borrow
 /// only goes up from it).
-fn double_quote_specials(word: u64) -> u64 {
+fn double_quote_specials(word: usize) -> usize {
     let zeros = |special: u8| {
         let x = word ^ repeated(special);
         x.wrapping_sub(repeated(1)) & !x
@@ -543,10 +547,10 @@ fn double_quote_specials(word: u64) -> u64 {
 /// tested alone (its low seven bits plus a constant below 0x80 carry into
 /// no other byte), its top bit set when it is at least the range's first
 /// byte and not past its last; letters of both cases as lower case.
-fn not_key_bytes(word: u64) -> u64 {
+fn not_key_bytes(word: usize) -> usize {
     let low = word & !TOP_BITS;
-    let at_least = |x: u64, b: u8| x + repeated(0x80 - b);
-    let within = |x: u64, first: u8, last: u8| at_least(x, first) & !at_least(x, last + 1);
+    let at_least = |x: usize, b: u8| x + repeated(0x80 - b);
+    let within = |x: usize, first: u8, last: u8| at_least(x, first) & !at_least(x, last + 1);
     let key = within(low, b'0', b'9') | within(low | repeated(0x20), b'a', b'z') | within(low, b'_', b'_');
     (!key | word) & TOP_BITS
 }
@@ -1133,7 +1137,7 @@ mod tests {
     }
 
     /// The word tests of [`first_flagged`] with the byte tests they stand for.
-    fn word_tests() -> [(fn(u64) -> u64, fn(u8) -> bool); 3] {
+    fn word_tests() -> [(fn(usize) -> usize, fn(u8) -> bool); 3] {
         [
             (not_printable, |b| !(b' '..=b'~').contains(&b)),
             (double_quote_specials, |b| matches!(b, b'"' | b'\\' | b'$' | b'`')),
@@ -1150,17 +1154,17 @@ mod tests {
         for (flags, flagged) in word_tests() {
             assert!(!flagged(b'a'));
             for fill in [b'a', 0] {
-                for at in 0..8 {
+                for at in 0..WORD {
                     for b in 0..=u8::MAX {
-                        for other in [None, Some((at + 1) % 8), Some((at + 7) % 8)] {
+                        for other in [None, Some((at + 1) % WORD), Some((at + WORD - 1) % WORD)] {
                             for second in 0..=u8::MAX {
-                                let mut bytes = [fill; 8];
+                                let mut bytes = [fill; WORD];
                                 bytes[at] = b;
                                 if let Some(other) = other {
                                     bytes[other] = second;
                                 }
-                                let first = flags(u64::from_le_bytes(bytes)).trailing_zeros() as usize / 8;
-                                assert_eq!(first, bytes.iter().position(|&b| flagged(b)).unwrap_or(8), "{bytes:?}");
+                                let first = flags(usize::from_le_bytes(bytes)).trailing_zeros() as usize / 8;
+                                assert_eq!(first, bytes.iter().position(|&b| flagged(b)).unwrap_or(WORD), "{bytes:?}");
                                 if other.is_none() {
                                     break;
                                 }
