@@ -62,19 +62,40 @@ pub(crate) struct ObjectLines {
     /// The options of `option_lines`, as bits ([`options::bit`]): the checks
     /// ask for a dozen options per object, and most are not set.
     options_given: u32,
+    /// Whether this object's ObjectRunlevels was none of `recent_runlevels`.
+    names_new_runlevels: bool,
+    /// Kept from object to object (not reset): the lists objects share.
+    recent_runlevels: RecentLists,
 }
 
 impl ObjectLines {
     /// Nothing given yet.
     pub fn empty() -> Self {
-        ObjectLines { first_lines: [0; ATTRIBUTES.len()], given: 0, option_lines: Vec::new(), options_given: 0 }
+        ObjectLines {
+            first_lines: [0; ATTRIBUTES.len()],
+            given: 0,
+            option_lines: Vec::new(),
+            options_given: 0,
+            names_new_runlevels: false,
+            recent_runlevels: RecentLists::EMPTY,
+        }
     }
 
-    /// Starts a new object: what was noted before is forgotten.
+    /// Starts a new object: what was noted before is forgotten (but for the
+    /// runlevel lists of earlier objects).
     pub fn reset(&mut self) {
         self.given = 0;
         self.option_lines.clear();
         self.options_given = 0;
+        self.names_new_runlevels = false;
+    }
+
+    /// Whether the object's ObjectRunlevels is a list other than those of
+    /// the objects shortly before it (as far as [`RecentLists`] holds them):
+    /// a list the same as one of those names no runlevel not named already,
+    /// and the parser walks only the new lists for the runlevels named.
+    pub fn names_new_runlevels(&self) -> bool {
+        self.names_new_runlevels
     }
 
     /// Notes that `attribute` was given on `line` (the first time counts).
@@ -314,7 +335,7 @@ pub(crate) const ATTRIBUTES: &[Attribute] = &numbered([
         o.object.enabled_location = Some(c.location);
         set(&mut o.object.enabled, parse_bool(v)?)
     }),
-    object("ObjectRunlevels", true, |o, v, c| set(&mut o.object.runlevels, Runlevels(c.values.keep(checked_runlevels(v)?)))),
+    object("ObjectRunlevels", true, object_runlevels),
     object("ObjectOptions", false, object_options),
     // Our extensions (config::process): the start command's limits and scheduling.
     object_extension("ObjectRtPrio", |o, v, _| process_setting(o, Setting::RtPrio, v)),
@@ -422,6 +443,56 @@ fn process_setting(o: &mut ObjectDraft, setting: Setting, value: &str) -> Result
 fn set<T>(slot: &mut T, value: T) -> Result<(), ValueError> {
     *slot = value;
     Ok(())
+}
+
+/// ObjectRunlevels: checked unless it is one of the lists checked lately.
+fn object_runlevels(o: &mut ObjectDraft, value: &str, c: &ObjectContext) -> Result<(), ValueError> {
+    let lines = &mut *o.lines;
+    if !lines.recent_runlevels.contains(value.as_bytes()) {
+        lines.recent_runlevels.keep(checked_runlevels(value)?.as_bytes());
+        lines.names_new_runlevels = true;
+    }
+    set(&mut o.object.runlevels, Runlevels(c.values.keep(value)))
+}
+
+/// The runlevel lists that passed [`checked_runlevels`] last, as their
+/// bytes, kept from object to object: objects mostly share a few lists, and
+/// a list the same as one of these is not checked again (a compare of
+/// lengths and one of bytes, where the check was about 235 instructions a
+/// list of the config_parse bench) and is not new. A list longer than a
+/// place here is checked every time, and is new every time.
+#[derive(Debug, Clone)]
+struct RecentLists {
+    /// Each list's bytes, at the start of its place; the oldest is replaced.
+    /// A place never used holds the empty list (it passes the check).
+    lists: [([u8; RecentLists::BYTES], usize); RecentLists::LISTS],
+    /// How many lists were kept: the next one goes to this, modulo their number.
+    kept: usize,
+}
+
+impl RecentLists {
+    const LISTS: usize = 4;
+    const BYTES: usize = 64;
+    const EMPTY: RecentLists = RecentLists { lists: [([0; Self::BYTES], 0); Self::LISTS], kept: 0 };
+
+    fn contains(&self, list: &[u8]) -> bool {
+        // A loop, not `any`: at opt-level "z" its closure may stay a call.
+        for (bytes, len) in &self.lists {
+            if *len == list.len() && bytes.get(..list.len()) == Some(list) {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn keep(&mut self, list: &[u8]) {
+        let Some((bytes, len)) = self.lists.get_mut(self.kept % Self::LISTS) else { return };
+        if let Some(place) = bytes.get_mut(..list.len()) {
+            place.copy_from_slice(list);
+            *len = list.len();
+            self.kept += 1;
+        }
+    }
 }
 
 /// `value` when it lists runlevels: names, each once.
@@ -843,5 +914,25 @@ mod tests {
         for bad in ["", "K", "1G", "1k", "-1M", "1 M"] {
             assert!(byte_size(bad).is_err(), "{bad}");
         }
+    }
+
+    /// The recent lists hold the last four lists kept, each of up to 64
+    /// bytes, by their exact bytes (and the empty list before any).
+    #[test]
+    fn recent_lists_hold_the_last_four_kept() {
+        let mut recent = RecentLists::EMPTY;
+        assert!(recent.contains(b"") && !recent.contains(b"default"));
+        let longest = "r".repeat(RecentLists::BYTES);
+        let lists = ["default", "default gui", "gui", longest.as_str(), "multiuser"];
+        for (k, list) in lists.iter().enumerate() {
+            recent.keep(list.as_bytes());
+            let held: Vec<bool> = lists.iter().map(|l| recent.contains(l.as_bytes())).collect();
+            let expected: Vec<bool> = (0..lists.len()).map(|j| j <= k && k - j < RecentLists::LISTS).collect();
+            assert_eq!(held, expected, "after {list}");
+        }
+        assert!(!recent.contains(b"default gu") && !recent.contains(b"default gui ") && !recent.contains(b""));
+        let too_long = "r".repeat(RecentLists::BYTES + 1);
+        recent.keep(too_long.as_bytes());
+        assert!(!recent.contains(too_long.as_bytes()) && recent.contains(b"gui") && recent.contains(b"multiuser"));
     }
 }
