@@ -478,7 +478,7 @@ impl RecentLists {
     fn contains(&self, list: &[u8]) -> bool {
         // A loop, not `any`: at opt-level "z" its closure may stay a call.
         for (bytes, len) in &self.lists {
-            if *len == list.len() && bytes.get(..list.len()) == Some(list) {
+            if *len == list.len() && same_bytes(bytes.get(..list.len()).unwrap_or_default(), list) {
                 return true;
             }
         }
