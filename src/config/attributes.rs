@@ -471,7 +471,7 @@ struct RecentLists {
 }
 
 impl RecentLists {
-    const LISTS: usize = 4;
+    const LISTS: usize = 8;
     const BYTES: usize = 64;
     const EMPTY: RecentLists = RecentLists { lists: [([0; Self::BYTES], 0); Self::LISTS], kept: 0 };
 
@@ -916,23 +916,24 @@ mod tests {
         }
     }
 
-    /// The recent lists hold the last four lists kept, each of up to 64
+    /// The recent lists hold the last eight lists kept, each of up to 64
     /// bytes, by their exact bytes (and the empty list before any).
     #[test]
-    fn recent_lists_hold_the_last_four_kept() {
+    fn recent_lists_hold_the_last_ones_kept() {
         let mut recent = RecentLists::EMPTY;
         assert!(recent.contains(b"") && !recent.contains(b"default"));
-        let longest = "r".repeat(RecentLists::BYTES);
-        let lists = ["default", "default gui", "gui", longest.as_str(), "multiuser"];
+        let mut lists: Vec<String> = (0..RecentLists::LISTS).map(|k| format!("default rl{k}")).collect();
+        lists.insert(2, "r".repeat(RecentLists::BYTES));
+        lists.push("multiuser".into());
         for (k, list) in lists.iter().enumerate() {
             recent.keep(list.as_bytes());
             let held: Vec<bool> = lists.iter().map(|l| recent.contains(l.as_bytes())).collect();
             let expected: Vec<bool> = (0..lists.len()).map(|j| j <= k && k - j < RecentLists::LISTS).collect();
             assert_eq!(held, expected, "after {list}");
         }
-        assert!(!recent.contains(b"default gu") && !recent.contains(b"default gui ") && !recent.contains(b""));
+        assert!(!recent.contains(b"default rl") && !recent.contains(b"default rl7 ") && !recent.contains(b""));
         let too_long = "r".repeat(RecentLists::BYTES + 1);
         recent.keep(too_long.as_bytes());
-        assert!(!recent.contains(too_long.as_bytes()) && recent.contains(b"gui") && recent.contains(b"multiuser"));
+        assert!(!recent.contains(too_long.as_bytes()) && recent.contains(b"multiuser") && recent.contains(b"default rl7"));
     }
 }

@@ -532,7 +532,7 @@ mod tests {
     /// Lists the same as one of the last few new ones are not walked: the
     /// runlevels are those of every list, in the order they are first
     /// named, whether a list repeats the one before it, one from long ago
-    /// (past the four the parser keeps), or none.
+    /// (past the eight the parser keeps), or none.
     #[test]
     fn runlevels_of_repeated_lists_are_named_once_in_order() {
         let lists = ["a b", "a b", "b c", "d", "a b", "e", "f", "g", "h", "i", "j", "k", "b c", "l c", "a b", "m", "c m"];
