@@ -9,7 +9,7 @@ use super::names::same_bytes;
 use super::options::{self, OptionId};
 use super::shared::{Runlevels, Values};
 use super::process::Setting;
-use super::values::{account_name, ascii_word_count, decimal, digits, distinct_ascii_names, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, signal, split_word, trim_start_blanks, words, ValueError};
+use super::values::{account_name, ascii_word_count, decimal, digits, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, signal, split_word, trim_start_blanks, words, ValueError};
 use crate::logging::Quoted;
 
 /// The globals as they are being read, with what the checks need to know
@@ -497,11 +497,8 @@ impl RecentLists {
 
 /// `value` when it lists runlevels: names, each once.
 fn checked_runlevels(value: &str) -> Result<&str, ValueError> {
-    // Nearly every list passes the one-pass test; the walk below, word by
-    // word, is for the others and says what is wrong.
-    if distinct_ascii_names(value) {
-        return Ok(value);
-    }
+    // Each word against those before it: only a list that is none of the
+    // recent ones ([`RecentLists`]) comes here, and most lists are a few words.
     for (k, runlevel) in words(value).enumerate() {
         name(runlevel, "a runlevel name")?;
         if words(value).take(k).any(|r| r == runlevel) {
