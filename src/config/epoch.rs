@@ -611,6 +611,39 @@ mod tests {
         assert_eq!([runlevels(0), runlevels(1), runlevels(3), runlevels(9), runlevels(10)], [&*long, "", &long, &long, "b"]);
     }
 
+    proptest::proptest! {
+        /// Whatever lists the objects give and in whatever order (more
+        /// distinct lists than the parser keeps, lists longer than it keeps,
+        /// lists that fail), the runlevels named are those of a walk of
+        /// every object's list, and each failing list is said at its line.
+        #[test]
+        fn the_runlevels_named_are_those_of_every_objects_list(picks in proptest::collection::vec((0usize..12, 1usize..12, 0usize..4), 1..40)) {
+            let mut text = String::from("DefaultRunlevel rl0\n");
+            for (k, &(first, count, shape)) in picks.iter().enumerate() {
+                let list = match shape {
+                    0 => names(first..first + count),
+                    1 => format!("{} rl{first}", names(first..first + count)),
+                    2 => names(first..first + 20),
+                    _ => names(first % 3..first % 3 + 1),
+                };
+                text.push_str(&format!("ObjectID s{k}\nObjectStartCommand /bin/s\nObjectRunlevels {list}\n"));
+            }
+            let main = Path::new("/etc/epoch/epoch.conf");
+            let parsed = parse(&MemFs::new().with(main, text.as_str()), main, text.as_bytes().to_vec(), false);
+            let mut walked = vec!["rl0"];
+            for name in parsed.config.objects.iter().flat_map(|o| o.runlevels.iter()) {
+                if !walked.contains(&name) {
+                    walked.push(name);
+                }
+            }
+            let named: Vec<&str> = parsed.config.runlevels.iter().map(|r| r.name.as_str()).collect();
+            proptest::prop_assert_eq!(named, walked);
+            let twice: Vec<u32> = parsed.diagnostics.iter().filter(|d| d.to_string().contains("is listed twice")).map(|d| d.line).collect();
+            let failing: Vec<u32> = (0..picks.len()).filter(|&k| picks[k].2 == 1).map(|k| 4 + 3 * k as u32).collect();
+            proptest::prop_assert_eq!(twice, failing);
+        }
+    }
+
     #[test]
     fn object_list_finds_each_object_by_its_index() {
         let mut list = ObjectList::default();
