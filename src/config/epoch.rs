@@ -45,7 +45,7 @@ pub(crate) fn parse(source: &dyn FileSource, main: &Path, text: Vec<u8>, strict:
         objects: ObjectList::default(),
         lines: ObjectLines::empty(),
         object_open: false,
-        runlevels_named_at: Vec::new(),
+        new_runlevel_lists: Vec::new(),
         first_object: None,
         declared: IdIndex::default(),
         findings: Vec::new(),
@@ -83,10 +83,12 @@ struct Parser<'a> {
     /// What is noted of the object being read, when `object_open`.
     lines: ObjectLines,
     object_open: bool,
-    /// Per closed object of `objects` (the open one, the last, gets its
-    /// entry when it closes): its ObjectRunlevels line (its ObjectID line
-    /// when it has none), where its runlevels are named.
-    runlevels_named_at: Vec<Location>,
+    /// Per object whose runlevel list is not one of those listed by objects
+    /// shortly before it ([`ObjectLines::names_new_runlevels`]), noted when
+    /// it closes: its place in `objects` and its ObjectRunlevels line, where
+    /// its runlevels are named. Objects mostly share a few lists: nothing
+    /// is noted of the others, and their lists are not walked again.
+    new_runlevel_lists: Vec<(usize, Location)>,
     first_object: Option<Location>,
     /// Where each ObjectID was declared, to find duplicates.
     declared: IdIndex,
@@ -253,12 +255,16 @@ impl Parser<'_> {
         if !std::mem::replace(&mut self.object_open, false) {
             return;
         }
+        // The open object is the last.
+        let index = self.objects.len().saturating_sub(1);
         let Some(object) = self.objects.last_mut() else { return };
         checks::object(object, &self.lines, self.strict, &mut self.findings);
         let location = object.location;
-        const RUNLEVELS: usize = attributes::index_of("ObjectRunlevels");
-        let runlevels_line = self.lines.line_at(RUNLEVELS).unwrap_or(location.line);
-        self.runlevels_named_at.push(Location { line: runlevels_line, ..location });
+        if self.lines.names_new_runlevels() {
+            const RUNLEVELS: usize = attributes::index_of("ObjectRunlevels");
+            let runlevels_line = self.lines.line_at(RUNLEVELS).unwrap_or(location.line);
+            self.new_runlevel_lists.push((index, Location { line: runlevels_line, ..location }));
+        }
         if object.description.is_empty() {
             object.description = object.id.clone();
             self.string_bytes = self.string_bytes.saturating_add(object.id.len());
@@ -327,7 +333,7 @@ impl Parser<'_> {
         let findings = checks::config(&self.globals, &objects, counted_ioc_runlevels);
         self.report(findings);
 
-        let named = runlevels(&self.globals, &objects, &self.runlevels_named_at, &ioc_runlevels);
+        let named = runlevels(&self.globals, &objects, &self.new_runlevel_lists, &ioc_runlevels);
         if let Some((one_too_many, at)) = named.get(MAX_RUNLEVELS) {
             let message = format!(
                 "runlevel {} is one too many: the configuration names {} runlevels, expected at most {MAX_RUNLEVELS} \
@@ -443,8 +449,10 @@ impl Parser<'_> {
 /// Every runlevel named anywhere, with its direct inheritance and where it
 /// is first named, in this order: the default runlevel, those of
 /// RunlevelInherits, the IOC runlevels, then the objects' in their order.
-/// `objects_at` holds, per object, the line that names its runlevels.
-fn runlevels(globals: &GlobalsDraft, objects: &[Object], objects_at: &[Location], ioc_runlevels: &[String]) -> Vec<(Runlevel, Location)> {
+/// `new_lists` holds the objects, in their order, whose lists are not the
+/// same as one before them (as far as the parser noted: a list not noted
+/// names no runlevel not named before it), each with the line naming them.
+fn runlevels(globals: &GlobalsDraft, objects: &[Object], new_lists: &[(usize, Location)], ioc_runlevels: &[String]) -> Vec<(Runlevel, Location)> {
     let default_at = globals.location_of("DefaultRunlevel").unwrap_or_default();
     let default = Some(globals.globals.default_runlevel.as_str()).filter(|d| !d.is_empty()).map(|d| (d, default_at));
     let inherits = globals.inherits.iter().flat_map(|i| [(i.runlevel.as_str(), i.at), (i.inherited.as_str(), i.at)]);
@@ -460,19 +468,8 @@ fn runlevels(globals: &GlobalsDraft, objects: &[Object], objects_at: &[Location]
     for (name, at) in default.into_iter().chain(inherits).chain(ioc) {
         add(name, at);
     }
-    // Objects mostly share a few lists: a list the same as one walked
-    // already names no runlevel that is not in `list` by then, and is not
-    // walked again (a compare of lengths, most often, not a search of
-    // `list` for each of its names). The last eight lists walked are kept.
-    // (An object without runlevels has the empty list, walked from the start.)
-    let (mut walked, mut walks) = ([""; 8], 0);
-    for (object, &at) in objects.iter().zip(objects_at) {
-        let text = object.runlevels.0.as_str();
-        if walked.iter().any(|w| w.len() == text.len() && *w == text) {
-            continue;
-        }
-        walked[walks % walked.len()] = text;
-        walks += 1;
+    for &(k, at) in new_lists {
+        let Some(object) = objects.get(k) else { continue };
         for name in object.runlevels.iter() {
             add(name, at);
         }
@@ -539,10 +536,10 @@ mod tests {
         assert_eq!(errors(&text), expected);
     }
 
-    /// Lists the same as one walked before are not walked again: the
+    /// Lists the same as one of the last few new ones are not walked: the
     /// runlevels are those of every list, in the order they are first
     /// named, whether a list repeats the one before it, one from long ago
-    /// (past the eight kept), or none.
+    /// (past the eight the parser keeps), or none.
     #[test]
     fn runlevels_of_repeated_lists_are_named_once_in_order() {
         let lists = ["a b", "a b", "b c", "d", "a b", "e", "f", "g", "h", "i", "j", "k", "b c", "l c", "a b", "m", "c m"];
@@ -594,6 +591,64 @@ mod tests {
         config.finish_load(parsed.strings);
         assert_eq!(config.objects[0].start.as_deref(), Some("/bin/a --long-argument"));
         assert_eq!(config.objects[0].description, "a");
+    }
+
+    /// The parser keeps the last few lists that passed the check: a list
+    /// too long to keep, or one that fails (said each time it is given),
+    /// is checked again, and the runlevels named are as without keeping.
+    #[test]
+    fn lists_not_kept_are_checked_each_time_they_are_given() {
+        let long = names(0..20);
+        let lists = [&long, "a a", "b", &long, "a a", "c", "d", "e", "f", &long, "b"];
+        let mut text = String::from("DefaultRunlevel b\n");
+        for (k, list) in lists.iter().enumerate() {
+            text.push_str(&format!("ObjectID s{k}\nObjectStartCommand /bin/s\nObjectRunlevels {list}\n"));
+        }
+        let main = Path::new("/etc/epoch/epoch.conf");
+        let parsed = parse(&MemFs::new().with(main, text.as_str()), main, text.as_bytes().to_vec(), false);
+        let twice = |line: usize| {
+            format!("/etc/epoch/epoch.conf:{line}: ObjectRunlevels: runlevel \"a\" is listed twice: expected each runlevel once")
+        };
+        let said: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
+        assert_eq!(said, [twice(7), twice(16)]);
+        let named: Vec<&str> = parsed.config.runlevels.iter().map(|r| r.name.as_str()).collect();
+        let expected = format!("b {long} c d e f");
+        assert_eq!(named.join(" "), expected);
+        let runlevels = |k: usize| parsed.config.objects[k].runlevels.iter().collect::<Vec<_>>().join(" ");
+        assert_eq!([runlevels(0), runlevels(1), runlevels(3), runlevels(9), runlevels(10)], [&*long, "", &long, &long, "b"]);
+    }
+
+    proptest::proptest! {
+        /// Whatever lists the objects give and in whatever order (more
+        /// distinct lists than the parser keeps, lists longer than it keeps,
+        /// lists that fail), the runlevels named are those of a walk of
+        /// every object's list, and each failing list is said at its line.
+        #[test]
+        fn the_runlevels_named_are_those_of_every_objects_list(picks in proptest::collection::vec((0usize..12, 1usize..12, 0usize..4), 1..40)) {
+            let mut text = String::from("DefaultRunlevel rl0\n");
+            for (k, &(first, count, shape)) in picks.iter().enumerate() {
+                let list = match shape {
+                    0 => names(first..first + count),
+                    1 => format!("{} rl{first}", names(first..first + count)),
+                    2 => names(first..first + 20),
+                    _ => names(first % 3..first % 3 + 1),
+                };
+                text.push_str(&format!("ObjectID s{k}\nObjectStartCommand /bin/s\nObjectRunlevels {list}\n"));
+            }
+            let main = Path::new("/etc/epoch/epoch.conf");
+            let parsed = parse(&MemFs::new().with(main, text.as_str()), main, text.as_bytes().to_vec(), false);
+            let mut walked = vec!["rl0"];
+            for name in parsed.config.objects.iter().flat_map(|o| o.runlevels.iter()) {
+                if !walked.contains(&name) {
+                    walked.push(name);
+                }
+            }
+            let named: Vec<&str> = parsed.config.runlevels.iter().map(|r| r.name.as_str()).collect();
+            proptest::prop_assert_eq!(named, walked);
+            let twice: Vec<u32> = parsed.diagnostics.iter().filter(|d| d.to_string().contains("is listed twice")).map(|d| d.line).collect();
+            let failing: Vec<u32> = (0..picks.len()).filter(|&k| picks[k].2 == 1).map(|k| 4 + 3 * k as u32).collect();
+            proptest::prop_assert_eq!(twice, failing);
+        }
     }
 
     #[test]

@@ -167,56 +167,6 @@ pub(crate) fn trim_start_blanks(text: &str) -> &str {
     text.get(at..).unwrap_or_default()
 }
 
-/// Whether `text` is names (as [`valid_name`] takes them) separated by
-/// ASCII blanks, none of them twice: what a runlevel list must be, judged
-/// in one pass over its bytes, a test per byte, where the words of
-/// [`words`] checked one by one, each against those before it, scanned the
-/// list again for every word. A name is looked for among those before it
-/// only when one of them has its length (a set of the lengths seen, a bit
-/// each): most lists' names differ in length, and then none is compared,
-/// and no list of the names' places is kept (zeroing one of eight places
-/// was a fifth of the test).
-pub(crate) fn distinct_ascii_names(text: &str) -> bool {
-    // Plain loops and comparisons: at opt-level "z" the adapters and the
-    // byte tests of std are calls, one per byte.
-    let bytes = text.as_bytes();
-    // Bit `n % 64`: a name of `n` bytes was seen (past 63, lengths share bits).
-    let mut lengths = 0u64;
-    let mut at = 0;
-    loop {
-        while let Some(&b) = bytes.get(at) {
-            if !is_ascii_blank(b) {
-                break;
-            }
-            at += 1;
-        }
-        let start = at;
-        while let Some(&b) = bytes.get(at) {
-            if !is_name_byte(b) {
-                break;
-            }
-            at += 1;
-        }
-        if at == start {
-            // The end of the text, or a byte that is neither a blank nor
-            // a name's (a control char, a char beyond ASCII).
-            return at == bytes.len();
-        }
-        let length = 1u64 << ((at - start) % 64);
-        if lengths & length != 0 && named_before(text, start, at) {
-            return false;
-        }
-        lengths |= length;
-    }
-}
-
-/// Whether the name at `start..end` of `text`, a list of names between
-/// blanks up to `start`, is one of the names before it.
-fn named_before(text: &str, start: usize, end: usize) -> bool {
-    let name = text.get(start..end);
-    words(text.get(..start).unwrap_or_default()).any(|earlier| Some(earlier) == name)
-}
-
 /// A value that must be one word (object IDs, runlevel names, users, ...).
 pub(crate) fn one_word(text: &str, what: &str) -> Result<(), ValueError> {
     if has_whitespace(text) {
@@ -566,40 +516,6 @@ mod tests {
         #[test]
         fn words_split_at_ascii_blanks_for_any_text(text in "[ a=\t\r\n\x0b\x0c\u{a0}\u{85}\u{2003}\u{3000}é語]{0,12}|(?s).{0,12}") {
             assert_words_split_at_ascii_blanks(&text);
-        }
-    }
-
-    /// The one-pass test of a runlevel list passes only what checking its
-    /// words one by one passes (each a name, none twice), and passes all of
-    /// it for an ASCII list; the rest is left to the word-by-word check.
-    fn assert_distinct_names_as_word_by_word(text: &str) {
-        let listed: Vec<&str> = words(text).collect();
-        let word_by_word = listed.iter().enumerate().all(|(k, w)| valid_name(w) && !listed[..k].contains(w));
-        let one_pass = distinct_ascii_names(text);
-        assert!(!one_pass || word_by_word, "{text:?}");
-        if text.is_ascii() {
-            assert_eq!(one_pass, word_by_word, "{text:?}");
-        }
-    }
-
-    #[test]
-    fn runlevel_lists_are_judged_in_one_pass_as_word_by_word() {
-        for text in ["", " ", "default", "default gui multiuser", "a b a", "ab a b", "a\tb\x0bc", "a\x01b", "a é", "a\u{a0}b", "a b c d e f g h", "a b c d e f g h i"] {
-            assert_distinct_names_as_word_by_word(text);
-        }
-        // Names of one length, told apart or not by their bytes; past eight
-        // names; lengths 1 and 65 sharing a bit of the set of lengths.
-        let long = format!("{} a", "b".repeat(65));
-        let long_twice = format!("{0} a {0}", "b".repeat(65));
-        for text in ["gui dev", "gui dev gui", "dev gui\tdev", "a b c d e f g h i a", "ab cd ef ab", &long, &long_twice] {
-            assert_distinct_names_as_word_by_word(text);
-        }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn runlevel_lists_are_judged_as_word_by_word_for_any_text(text in "[ ab\t\x0b\x01\u{a0}é]{0,16}|(?s).{0,16}") {
-            assert_distinct_names_as_word_by_word(&text);
         }
     }
 
