@@ -132,24 +132,28 @@ pub fn report(loaded: &Loaded, json: bool, out: &mut dyn Write, err: &mut dyn Wr
 /// of its priority. Found by sorting, not by looking back from each object
 /// (which took seconds at tens of thousands of objects).
 fn shared_priority(config: &Config) -> Option<(&'static str, u32, &Object, &Object)> {
-    // 0 is "not by priority"; a HALTONLY object is never started.
-    let start: fn(&Object) -> u32 = |o| if o.options.halt_only { 0 } else { o.start_priority };
-    let stop: fn(&Object) -> u32 = |o| o.stop_priority;
-    [("ObjectStartPriority", start), ("ObjectStopPriority", stop)].into_iter().find_map(|(attribute, priority_of)| {
-        let objects = &config.objects;
-        let mut order: Vec<usize> = (0..objects.len())
-            .filter(|&i| priority_of(&objects[i]) > 0 && !objects[i].console.as_ref().is_some_and(|c| c.from_ioc_file))
-            .collect();
-        // The objects of one priority side by side, each group in file order.
-        config.sort_by_priority(&mut order, priority_of);
-        // Of each group's neighbours, (first, second) has the group's
-        // earliest second object.
-        let (a, b) = order
-            .windows(2)
-            .map(|pair| (pair[0], pair[1]))
-            .filter(|&(a, b)| priority_of(&objects[a]) == priority_of(&objects[b]))
-            .min_by_key(|&(_, b)| b)?;
-        Some((attribute, priority_of(&objects[b]), &objects[a], &objects[b]))
+    let objects = &config.objects;
+    [("ObjectStartPriority", true), ("ObjectStopPriority", false)].into_iter().find_map(|(attribute, start)| {
+        // (priority, place in the file) of every object of epoch.conf that has one.
+        let mut ranked: Vec<(u32, u32)> = Vec::new();
+        for (place, o) in (0u32..).zip(objects) {
+            // 0 is "not by priority"; a HALTONLY object is never started.
+            let priority = match start {
+                true if o.options.halt_only => 0,
+                true => o.start_priority,
+                false => o.stop_priority,
+            };
+            if priority > 0 && !o.console.as_ref().is_some_and(|c| c.from_ioc_file) {
+                ranked.push((priority, place));
+            }
+        }
+        // The objects of one priority side by side, in file order (the
+        // places differ, so the unstable sort, which the program has for
+        // such pairs already, orders them as a stable one would).
+        ranked.sort_unstable();
+        // Of each priority's neighbours, (first, second) has its earliest second object.
+        let (a, b) = ranked.windows(2).filter(|pair| pair[0].0 == pair[1].0).map(|pair| (pair[0], pair[1])).min_by_key(|&(_, b)| b.1)?;
+        Some((attribute, b.0, &objects[a.1 as usize], &objects[b.1 as usize]))
     })
 }
 

@@ -665,8 +665,8 @@ impl Config {
 
     /// Sorts the object indices `order` by `priority`, ties in file order.
     /// A function pointer, not a closure type per caller: one copy of the
-    /// sort for both orders and `check-config`'s note on shared priorities.
-    pub(crate) fn sort_by_priority(&self, order: &mut [usize], priority: fn(&Object) -> u32) {
+    /// sort for both orders.
+    fn sort_by_priority(&self, order: &mut [usize], priority: fn(&Object) -> u32) {
         order.sort_by_key(|&i| priority(&self.objects[i]));
     }
 }
