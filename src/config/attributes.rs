@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::model::{Color, Globals, Location, Object, Output, ReloadMethod, StatusNames, StatusNamesSource, StopMethod, Text, VirtualFs, VirtualMount};
 use super::names::same_bytes;
 use super::options::{self, OptionId};
-use super::shared::{Runlevels, Values};
+use super::shared::{Runlevels, SharedStr, Values};
 use super::process::Setting;
 use super::values::{account_name, ascii_word_count, decimal, digits, env_assignment, got, has_whitespace, name, one_word, parse_bool, parse_u32, signal, split_word, trim_start_blanks, words, ValueError};
 use crate::logging::Quoted;
@@ -441,51 +441,50 @@ fn set<T>(slot: &mut T, value: T) -> Result<(), ValueError> {
 /// ObjectRunlevels: checked unless it is one of the lists checked lately.
 fn object_runlevels(o: &mut ObjectDraft, value: &str, c: &ObjectContext) -> Result<(), ValueError> {
     let lines = &mut *o.lines;
-    if !lines.recent_runlevels.contains(value.as_bytes()) {
-        lines.recent_runlevels.keep(checked_runlevels(value)?.as_bytes());
+    let new = !lines.recent_runlevels.contains(value);
+    let list = c.values.keep(if new { checked_runlevels(value)? } else { value });
+    if new {
+        lines.recent_runlevels.keep(&list);
         lines.names_new_runlevels = true;
     }
-    set(&mut o.object.runlevels, Runlevels(c.values.keep(value)))
+    set(&mut o.object.runlevels, Runlevels(list))
 }
 
-/// The runlevel lists that passed [`checked_runlevels`] last, as their
-/// bytes, kept from object to object: objects mostly share a few lists, and
-/// a list the same as one of these is not checked again (a compare of
-/// lengths and one of bytes, where the check was about 235 instructions a
-/// list of the config_parse bench) and is not new. A list longer than a
-/// place here is checked every time, and is new every time.
+/// The runlevel lists that passed [`checked_runlevels`] last, kept from
+/// object to object as the objects keep them (a string of the file's
+/// text: no copy, no bound on a list's length): objects mostly share a few
+/// lists, and a list the same as one of these is not checked again (a
+/// compare of lengths and one of bytes, where the check was about 235
+/// instructions a list of the config_parse bench, and, done word by word,
+/// grows with the square of a list's words) and is not new.
 #[derive(Debug, Clone)]
 struct RecentLists {
-    /// Each list's bytes, at the start of its place; the oldest is replaced.
-    /// A place never used holds the empty list (it passes the check).
-    lists: [([u8; RecentLists::BYTES], usize); RecentLists::LISTS],
+    /// The lists, the oldest replaced. A place never used holds the empty
+    /// list, which no ObjectRunlevels gives (an empty value is refused
+    /// before the handler).
+    lists: [SharedStr; RecentLists::LISTS],
     /// How many lists were kept: the next one goes to this, modulo their number.
     kept: usize,
 }
 
 impl RecentLists {
     const LISTS: usize = 8;
-    const BYTES: usize = 64;
-    const EMPTY: RecentLists = RecentLists { lists: [([0; Self::BYTES], 0); Self::LISTS], kept: 0 };
+    const EMPTY: RecentLists = RecentLists { lists: [SharedStr::EMPTY; Self::LISTS], kept: 0 };
 
-    fn contains(&self, list: &[u8]) -> bool {
+    fn contains(&self, list: &str) -> bool {
         // A loop, not `any`: at opt-level "z" its closure may stay a call.
-        // Slice equality (memcmp), not `same_bytes`: inlined here, that
-        // saved 1.6 M instructions of the bench's loads for 168 bytes of
-        // armv7 `.text`.
-        for (bytes, len) in &self.lists {
-            if *len == list.len() && bytes.get(..list.len()) == Some(list) {
+        // The lengths first: they are read, where a string's text is cut.
+        for kept in &self.lists {
+            if kept.len() == list.len() && kept.as_str() == list {
                 return true;
             }
         }
         false
     }
 
-    fn keep(&mut self, list: &[u8]) {
-        let Some((bytes, len)) = self.lists.get_mut(self.kept % Self::LISTS) else { return };
-        if let Some(place) = bytes.get_mut(..list.len()) {
-            place.copy_from_slice(list);
-            *len = list.len();
+    fn keep(&mut self, list: &SharedStr) {
+        if let Some(place) = self.lists.get_mut(self.kept % Self::LISTS) {
+            *place = list.clone();
             self.kept += 1;
         }
     }
@@ -909,24 +908,21 @@ mod tests {
         }
     }
 
-    /// The recent lists hold the last eight lists kept, each of up to 64
-    /// bytes, by their exact bytes (and the empty list before any).
+    /// The recent lists hold the last eight lists kept, of any length, by
+    /// their exact bytes (and the empty list before any).
     #[test]
     fn recent_lists_hold_the_last_ones_kept() {
         let mut recent = RecentLists::EMPTY;
-        assert!(recent.contains(b"") && !recent.contains(b"default"));
+        assert!(recent.contains("") && !recent.contains("default"));
         let mut lists: Vec<String> = (0..RecentLists::LISTS).map(|k| format!("default rl{k}")).collect();
-        lists.insert(2, "r".repeat(RecentLists::BYTES));
+        lists.insert(2, "r".repeat(200));
         lists.push("multiuser".into());
         for (k, list) in lists.iter().enumerate() {
-            recent.keep(list.as_bytes());
-            let held: Vec<bool> = lists.iter().map(|l| recent.contains(l.as_bytes())).collect();
+            recent.keep(&SharedStr::from(list));
+            let held: Vec<bool> = lists.iter().map(|l| recent.contains(l)).collect();
             let expected: Vec<bool> = (0..lists.len()).map(|j| j <= k && k - j < RecentLists::LISTS).collect();
             assert_eq!(held, expected, "after {list}");
         }
-        assert!(!recent.contains(b"default rl") && !recent.contains(b"default rl7 ") && !recent.contains(b""));
-        let too_long = "r".repeat(RecentLists::BYTES + 1);
-        recent.keep(too_long.as_bytes());
-        assert!(!recent.contains(too_long.as_bytes()) && recent.contains(b"multiuser") && recent.contains(b"default rl7"));
+        assert!(!recent.contains("default rl") && !recent.contains("default rl7 ") && !recent.contains(""));
     }
 }
