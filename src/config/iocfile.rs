@@ -1139,8 +1139,11 @@ mod tests {
         }
     }
 
+    /// A word test of [`first_flagged`] and the byte test it stands for.
+    type WordTest = (fn(usize) -> usize, fn(u8) -> bool);
+
     /// The word tests of [`first_flagged`] with the byte tests they stand for.
-    fn word_tests() -> [(fn(usize) -> usize, fn(u8) -> bool); 3] {
+    fn word_tests() -> [WordTest; 3] {
         [
             (not_printable, |b| !(b' '..=b'~').contains(&b)),
             (double_quote_specials, |b| matches!(b, b'"' | b'\\' | b'$' | b'`')),
